@@ -1,0 +1,242 @@
+// Single-precision matrix product, the kernel where training spends its time.
+//
+//   C[m,n] = op(A)[m,k] · op(B)[k,n] + beta · C[m,n]          all row-major, contiguous
+//   op(A) = A stored [m,k]   or  Aᵀ with A stored [k,m]      (transA = 0 / 1)
+//   op(B) = B stored [k,n]   or  Bᵀ with B stored [n,k]      (transB = 0 / 1)
+//
+// Layout of the work (GotoBLAS order): B is packed in blocks of KC x NC into panels of 8 columns,
+// A in blocks of MC x KC into panels of 4 rows, so the 4x8 micro-kernel reads both with unit
+// stride. Packing absorbs the transposes: no transposed copy is ever materialised. Edges are
+// zero-padded in the packed panels; a partial tile is written through a small scratch tile.
+//
+// `work` is scratch memory of gemmWorkspaceBytes() bytes, 16-byte aligned, owned by the caller.
+
+import { madd } from "./simd";
+
+const MR: i32 = 4; // rows of C per micro-tile
+const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
+const KC: i32 = 256; // depth of a packed block
+const MC: i32 = 128; // rows of A per packed block
+const NC: i32 = 512; // columns of B per packed block
+
+const PACK_B_BYTES: usize = <usize>(KC * NC) << 2;
+const PACK_A_BYTES: usize = <usize>(MC * KC) << 2;
+const TILE_BYTES: usize = <usize>(MR * NR) << 2;
+
+/** Bytes of scratch memory gemm() needs. */
+export function gemmWorkspaceBytes(): usize {
+  return PACK_B_BYTES + PACK_A_BYTES + TILE_BYTES;
+}
+
+export function gemm(
+  a: usize, b: usize, c: usize,
+  m: i32, k: i32, n: i32,
+  transA: i32, transB: i32, beta: f32,
+  work: usize,
+): void {
+  if (m <= 0 || n <= 0) return;
+  const packB = work;
+  const packA = work + PACK_B_BYTES;
+  const tile = packA + PACK_A_BYTES;
+  if (k <= 0) {
+    scaleC(c, m, n, beta);
+    return;
+  }
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      // Only the first depth block sees the caller's beta; later blocks accumulate.
+      const betaBlock: f32 = pc == 0 ? beta : 1.0;
+      packPanelsB(b, packB, k, n, pc, jc, kc, nc, transB);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min(MC, m - ic);
+        packPanelsA(a, packA, m, k, ic, pc, mc, kc, transA);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          const panelB = packB + (<usize>(jr * kc) << 2);
+          for (let ir = 0; ir < mc; ir += MR) {
+            const mr = min(MR, mc - ir);
+            const panelA = packA + (<usize>(ir * kc) << 2);
+            const cTile = c + (<usize>((ic + ir) * n + jc + jr) << 2);
+            micro4x8(panelA, panelB, kc, cTile, n, betaBlock, mr, nr, tile);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** C[m,n] *= beta (the k = 0 case). */
+function scaleC(c: usize, m: i32, n: i32, beta: f32): void {
+  const total = m * n;
+  for (let i = 0; i < total; i++) {
+    const p = c + (<usize>i << 2);
+    store<f32>(p, beta == 0 ? 0 : beta * load<f32>(p));
+  }
+}
+
+/**
+ * Packs op(B)[pc:pc+kc, jc:jc+nc] into panels of NR columns: panel j holds, for each depth p,
+ * NR consecutive floats (zero beyond column nc).
+ */
+function packPanelsB(
+  b: usize, dst: usize, k: i32, n: i32,
+  pc: i32, jc: i32, kc: i32, nc: i32, transB: i32,
+): void {
+  for (let jr = 0; jr < nc; jr += NR) {
+    const cols = min(NR, nc - jr);
+    const panel = dst + (<usize>(jr * kc) << 2);
+    const col0 = jc + jr;
+    if (transB == 0) {
+      // B stored [k,n]: row pc+p, columns col0..col0+cols are contiguous.
+      for (let p = 0; p < kc; p++) {
+        const src = b + (<usize>((pc + p) * n + col0) << 2);
+        const out = panel + (<usize>(p * NR) << 2);
+        if (cols == NR) {
+          v128.store(out, v128.load(src));
+          v128.store(out, v128.load(src, 16), 16);
+        } else {
+          for (let j = 0; j < NR; j++) {
+            store<f32>(out + (<usize>j << 2), j < cols ? load<f32>(src + (<usize>j << 2)) : 0);
+          }
+        }
+      }
+    } else {
+      // B stored [n,k]: op(B)[p, j] = B[j, p]; column j of the panel is a contiguous row of B.
+      for (let j = 0; j < NR; j++) {
+        const out = panel + (<usize>j << 2);
+        if (j < cols) {
+          const src = b + (<usize>((col0 + j) * k + pc) << 2);
+          for (let p = 0; p < kc; p++) {
+            store<f32>(out + (<usize>(p * NR) << 2), load<f32>(src + (<usize>p << 2)));
+          }
+        } else {
+          for (let p = 0; p < kc; p++) store<f32>(out + (<usize>(p * NR) << 2), 0);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of MR rows: panel i holds, for each depth p,
+ * MR consecutive floats (zero beyond row mc).
+ */
+function packPanelsA(
+  a: usize, dst: usize, m: i32, k: i32,
+  ic: i32, pc: i32, mc: i32, kc: i32, transA: i32,
+): void {
+  for (let ir = 0; ir < mc; ir += MR) {
+    const rows = min(MR, mc - ir);
+    const panel = dst + (<usize>(ir * kc) << 2);
+    const row0 = ic + ir;
+    if (transA == 0) {
+      // A stored [m,k]: row i of op(A) is contiguous; interleave MR rows.
+      for (let r = 0; r < MR; r++) {
+        const out = panel + (<usize>r << 2);
+        if (r < rows) {
+          const src = a + (<usize>((row0 + r) * k + pc) << 2);
+          for (let p = 0; p < kc; p++) {
+            store<f32>(out + (<usize>(p * MR) << 2), load<f32>(src + (<usize>p << 2)));
+          }
+        } else {
+          for (let p = 0; p < kc; p++) store<f32>(out + (<usize>(p * MR) << 2), 0);
+        }
+      }
+    } else {
+      // A stored [k,m]: op(A)[i, p] = A[p, i]; the MR rows at depth p are contiguous.
+      for (let p = 0; p < kc; p++) {
+        const src = a + (<usize>((pc + p) * m + row0) << 2);
+        const out = panel + (<usize>(p * MR) << 2);
+        if (rows == MR) {
+          v128.store(out, v128.load(src));
+        } else {
+          for (let r = 0; r < MR; r++) {
+            store<f32>(out + (<usize>r << 2), r < rows ? load<f32>(src + (<usize>r << 2)) : 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The 4x8 micro-kernel: C[4,8] = panelA[kc,4]ᵀ-broadcast · panelB[kc,8] + beta · C.
+ * Eight f32x4 accumulators (vaccRxCCCC: row R, columns CCCC), A broadcast one lane at a time.
+ * Writes only the mr x nr valid corner of the tile (through `tile` scratch when partial).
+ */
+// @ts-ignore: decorator
+@inline
+function micro4x8(
+  pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, beta: f32,
+  mr: i32, nr: i32, tile: usize,
+): void {
+  let vacc0x0123 = f32x4.splat(0);
+  let vacc0x4567 = f32x4.splat(0);
+  let vacc1x0123 = f32x4.splat(0);
+  let vacc1x4567 = f32x4.splat(0);
+  let vacc2x0123 = f32x4.splat(0);
+  let vacc2x4567 = f32x4.splat(0);
+  let vacc3x0123 = f32x4.splat(0);
+  let vacc3x4567 = f32x4.splat(0);
+  for (let p = 0; p < kc; p++) {
+    const vb0123 = v128.load(pb);
+    const vb4567 = v128.load(pb, 16);
+    const va0 = v128.load32_splat(pa);
+    const va1 = v128.load32_splat(pa, 4);
+    const va2 = v128.load32_splat(pa, 8);
+    const va3 = v128.load32_splat(pa, 12);
+    vacc0x0123 = madd(va0, vb0123, vacc0x0123);
+    vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+    vacc1x0123 = madd(va1, vb0123, vacc1x0123);
+    vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+    vacc2x0123 = madd(va2, vb0123, vacc2x0123);
+    vacc2x4567 = madd(va2, vb4567, vacc2x4567);
+    vacc3x0123 = madd(va3, vb0123, vacc3x0123);
+    vacc3x4567 = madd(va3, vb4567, vacc3x4567);
+    pa += 16;
+    pb += 32;
+  }
+  const rowBytes = <usize>ldc << 2;
+  if (mr == MR && nr == NR) {
+    if (beta != 0) {
+      const vbeta = f32x4.splat(beta);
+      vacc0x0123 = madd(vbeta, v128.load(c), vacc0x0123);
+      vacc0x4567 = madd(vbeta, v128.load(c, 16), vacc0x4567);
+      vacc1x0123 = madd(vbeta, v128.load(c + rowBytes), vacc1x0123);
+      vacc1x4567 = madd(vbeta, v128.load(c + rowBytes, 16), vacc1x4567);
+      vacc2x0123 = madd(vbeta, v128.load(c + 2 * rowBytes), vacc2x0123);
+      vacc2x4567 = madd(vbeta, v128.load(c + 2 * rowBytes, 16), vacc2x4567);
+      vacc3x0123 = madd(vbeta, v128.load(c + 3 * rowBytes), vacc3x0123);
+      vacc3x4567 = madd(vbeta, v128.load(c + 3 * rowBytes, 16), vacc3x4567);
+    }
+    v128.store(c, vacc0x0123);
+    v128.store(c, vacc0x4567, 16);
+    v128.store(c + rowBytes, vacc1x0123);
+    v128.store(c + rowBytes, vacc1x4567, 16);
+    v128.store(c + 2 * rowBytes, vacc2x0123);
+    v128.store(c + 2 * rowBytes, vacc2x4567, 16);
+    v128.store(c + 3 * rowBytes, vacc3x0123);
+    v128.store(c + 3 * rowBytes, vacc3x4567, 16);
+    return;
+  }
+  // Partial tile: spill the accumulators, then write the valid corner element by element.
+  v128.store(tile, vacc0x0123);
+  v128.store(tile, vacc0x4567, 16);
+  v128.store(tile, vacc1x0123, 32);
+  v128.store(tile, vacc1x4567, 48);
+  v128.store(tile, vacc2x0123, 64);
+  v128.store(tile, vacc2x4567, 80);
+  v128.store(tile, vacc3x0123, 96);
+  v128.store(tile, vacc3x4567, 112);
+  for (let r = 0; r < mr; r++) {
+    const crow = c + <usize>r * rowBytes;
+    const trow = tile + (<usize>(r * NR) << 2);
+    for (let j = 0; j < nr; j++) {
+      const pc = crow + (<usize>j << 2);
+      const acc = load<f32>(trow + (<usize>j << 2));
+      store<f32>(pc, beta == 0 ? acc : acc + beta * load<f32>(pc));
+    }
+  }
+}

@@ -1,0 +1,9 @@
+// The kernel module: plain functions over raw pointers into one imported linear memory.
+// Nothing here allocates; the SDK owns memory and passes every buffer (scratch included).
+
+export { heapBase } from "./memory";
+export { gemm, gemmWorkspaceBytes } from "./gemm";
+export { addBiasRows, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8 } from "./tensor";
+export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./activation";
+export { softmaxCrossEntropy } from "./loss";
+export { sgdUpdate } from "./optim";

@@ -1,0 +1,44 @@
+// Softmax with cross-entropy, fused: the course's eq. 5-8 forward and eq. 9 backward.
+
+/**
+ * logits[rows,cols], labels[rows] (uint8 class indices) ->
+ *   probs[rows,cols]  = softmax of each row (max subtracted for stability),
+ *   dlogits[rows,cols] = (probs - onehot(labels)) / rows   (skipped when dlogits == 0),
+ * returns the summed cross-entropy -Σ log p[label] over the rows (as f64; 0 when labels == 0,
+ * which computes probabilities only).
+ */
+export function softmaxCrossEntropy(
+  logits: usize, labels: usize, probs: usize, dlogits: usize, rows: i32, cols: i32,
+): f64 {
+  let total: f64 = 0;
+  const invRows: f32 = 1.0 / <f32>rows;
+  for (let r = 0; r < rows; r++) {
+    const inRow = logits + (<usize>(r * cols) << 2);
+    const outRow = probs + (<usize>(r * cols) << 2);
+    let maxValue = load<f32>(inRow);
+    for (let j = 1; j < cols; j++) maxValue = max(maxValue, load<f32>(inRow + (<usize>j << 2)));
+    let sum: f32 = 0;
+    for (let j = 0; j < cols; j++) {
+      const e = Mathf.exp(load<f32>(inRow + (<usize>j << 2)) - maxValue);
+      store<f32>(outRow + (<usize>j << 2), e);
+      sum += e;
+    }
+    const invSum: f32 = 1.0 / sum;
+    for (let j = 0; j < cols; j++) {
+      const p = outRow + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) * invSum);
+    }
+    if (labels == 0) continue;
+    const label = <i32>load<u8>(labels + <usize>r);
+    // log p[label] computed from the logits, exact even when p underflows to 0.
+    total -= <f64>(load<f32>(inRow + (<usize>label << 2)) - maxValue - Mathf.log(sum));
+    if (dlogits != 0) {
+      const gradRow = dlogits + (<usize>(r * cols) << 2);
+      for (let j = 0; j < cols; j++) {
+        const target: f32 = j == label ? 1 : 0;
+        store<f32>(gradRow + (<usize>j << 2), (load<f32>(outRow + (<usize>j << 2)) - target) * invRows);
+      }
+    }
+  }
+  return total;
+}

@@ -1,0 +1,116 @@
+// Row-wise helpers of the dense layers and the data path.
+
+/** y[rows,cols] += bias[cols] broadcast over rows. */
+export function addBiasRows(y: usize, bias: usize, rows: i32, cols: i32): void {
+  const vecEnd = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const row = y + (<usize>(r * cols) << 2);
+    let j = 0;
+    for (; j < vecEnd; j += 4) {
+      const p = row + (<usize>j << 2);
+      v128.store(p, f32x4.add(v128.load(p), v128.load(bias + (<usize>j << 2))));
+    }
+    for (; j < cols; j++) {
+      const p = row + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(bias + (<usize>j << 2)));
+    }
+  }
+}
+
+/** out[cols] = sum over rows of x[rows,cols] (+ beta · out): the bias gradient. */
+export function sumRows(x: usize, out: usize, rows: i32, cols: i32, beta: f32): void {
+  const vecEnd = cols & ~3;
+  for (let j = 0; j < cols; j++) {
+    const p = out + (<usize>j << 2);
+    store<f32>(p, beta == 0 ? 0 : beta * load<f32>(p));
+  }
+  for (let r = 0; r < rows; r++) {
+    const row = x + (<usize>(r * cols) << 2);
+    let j = 0;
+    for (; j < vecEnd; j += 4) {
+      const p = out + (<usize>j << 2);
+      v128.store(p, f32x4.add(v128.load(p), v128.load(row + (<usize>j << 2))));
+    }
+    for (; j < cols; j++) {
+      const p = out + (<usize>j << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(row + (<usize>j << 2)));
+    }
+  }
+}
+
+/** dst[n] = f32(src[n]) · scale: uint8 pixels to floats (16 lanes at a time). */
+export function scaleU8(src: usize, dst: usize, n: i32, scale: f32): void {
+  const vscale = f32x4.splat(scale);
+  const vecEnd = n & ~15;
+  let i = 0;
+  for (; i < vecEnd; i += 16) {
+    const bytes = v128.load(src + <usize>i);
+    const lo = i16x8.extend_low_i8x16_u(bytes);
+    const hi = i16x8.extend_high_i8x16_u(bytes);
+    const out = dst + (<usize>i << 2);
+    v128.store(out, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(lo)), vscale));
+    v128.store(out, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(lo)), vscale), 16);
+    v128.store(out, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(hi)), vscale), 32);
+    v128.store(out, f32x4.mul(f32x4.convert_i32x4_u(i32x4.extend_high_i16x8_u(hi)), vscale), 48);
+  }
+  for (; i < n; i++) {
+    store<f32>(dst + (<usize>i << 2), <f32>load<u8>(src + <usize>i) * scale);
+  }
+}
+
+/**
+ * Mini-batch of images: dst[count,rowLen] = src[indices[i], rowLen] · scale, where src holds
+ * uint8 rows and indices holds `count` i32 row numbers.
+ */
+export function gatherImagesU8(
+  src: usize, indices: usize, count: i32, rowLen: i32, dst: usize, scale: f32,
+): void {
+  for (let i = 0; i < count; i++) {
+    const row = <usize>load<i32>(indices + (<usize>i << 2));
+    scaleU8(src + row * <usize>rowLen, dst + (<usize>(i * rowLen) << 2), rowLen, scale);
+  }
+}
+
+/** Mini-batch of labels: dst[i] = src[indices[i]] for i < count (bytes). */
+export function gatherBytes(src: usize, indices: usize, count: i32, dst: usize): void {
+  for (let i = 0; i < count; i++) {
+    const row = <usize>load<i32>(indices + (<usize>i << 2));
+    store<u8>(dst + <usize>i, load<u8>(src + row));
+  }
+}
+
+/** out[r] = index of the largest of x[r, 0..cols) (first one on ties), as i32. */
+export function argmaxRows(x: usize, rows: i32, cols: i32, out: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const row = x + (<usize>(r * cols) << 2);
+    let best = 0;
+    let bestValue = load<f32>(row);
+    for (let j = 1; j < cols; j++) {
+      const v = load<f32>(row + (<usize>j << 2));
+      if (v > bestValue) {
+        bestValue = v;
+        best = j;
+      }
+    }
+    store<i32>(out + (<usize>r << 2), best);
+  }
+}
+
+/** Number of rows r of probs[rows,cols] whose arg-max equals labels[r] (uint8). */
+export function countCorrect(probs: usize, labels: usize, rows: i32, cols: i32): i32 {
+  let correct = 0;
+  for (let r = 0; r < rows; r++) {
+    const row = probs + (<usize>(r * cols) << 2);
+    let best = 0;
+    let bestValue = load<f32>(row);
+    for (let j = 1; j < cols; j++) {
+      const v = load<f32>(row + (<usize>j << 2));
+      if (v > bestValue) {
+        bestValue = v;
+        best = j;
+      }
+    }
+    if (best == <i32>load<u8>(labels + <usize>r)) correct++;
+  }
+  return correct;
+}

@@ -1,0 +1,27 @@
+import { DEFAULT_MODEL_PATH, evaluate, loadMnist, loadModelFile, Runtime } from "../../sdk/node";
+import { confusionTable, percent } from "../render";
+
+export interface EvalOptions {
+  model?: string;
+  data?: string;
+}
+
+export async function evalCommand(options: EvalOptions): Promise<void> {
+  const rt = await Runtime.create();
+  const path = options.model ?? DEFAULT_MODEL_PATH;
+  const { model } = await loadModelFile(rt, path);
+  const test = loadMnist("test", options.data);
+  const result = evaluate(model, test);
+  const correct = Math.round(result.accuracy * test.count);
+  process.stdout.write(
+    [
+      `model:    ${path}`,
+      `data:     ${test.name} test set, ${test.count} images`,
+      `accuracy: ${percent(result.accuracy)} (${correct}/${test.count})`,
+      `loss:     ${result.loss.toFixed(4)} (mean cross-entropy)`,
+      "",
+      "confusion matrix (rows: true label, columns: prediction)",
+      confusionTable(result.confusion, test.classes),
+    ].join("\n") + "\n",
+  );
+}

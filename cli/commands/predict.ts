@@ -1,0 +1,56 @@
+import { createInterface } from "node:readline/promises";
+import { checkShapes, DEFAULT_MODEL_PATH, loadMnist, loadModelFile, Runtime, sampleSize } from "../../sdk/node";
+import { UsageError } from "../errors";
+import { drawImage, percent, probabilityBars } from "../render";
+
+export interface PredictOptions {
+  model?: string;
+  data?: string;
+  color?: boolean;
+}
+
+/** Reads an index from standard input, as the course's program does. */
+async function askIndex(count: number): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
+  try {
+    process.stderr.write(`Index of a test image (0-${count - 1}): `);
+    const line = await new Promise<string | undefined>((resolve) => {
+      rl.once("line", resolve);
+      rl.once("close", () => resolve(undefined));
+    });
+    if (line === undefined) throw new UsageError("no index given on standard input");
+    return line.trim();
+  } finally {
+    rl.close();
+  }
+}
+
+export function parseIndex(text: string, count: number): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`index must be a whole number from 0 to ${count - 1}, got "${text}"`);
+  const index = Number(text);
+  if (index >= count) throw new UsageError(`index ${index} is out of range: the test set has ${count} images (0-${count - 1})`);
+  return index;
+}
+
+export async function predictCommand(indexArg: string | undefined, options: PredictOptions): Promise<void> {
+  const rt = await Runtime.create();
+  const { model } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
+  const test = loadMnist("test", options.data);
+  checkShapes(model, test);
+  const index = parseIndex(indexArg ?? (await askIndex(test.count)), test.count);
+  const size = sampleSize(test);
+  const pixels = test.images.subarray(index * size, (index + 1) * size);
+  const probs = model.predict(pixels);
+  let predicted = 0;
+  for (let i = 1; i < probs.length; i++) if (probs[i] > probs[predicted]) predicted = i;
+  const label = test.labels[index];
+  const color = options.color ?? (process.stdout.isTTY === true && !process.env.NO_COLOR);
+  const out = [
+    `${test.name.toUpperCase()} test image ${index}`,
+    drawImage(pixels, test.shape, color),
+    `true label: ${test.classes[label]}`,
+    `predicted:  ${test.classes[predicted]}  (${percent(probs[predicted])})  ${predicted === label ? "correct" : "wrong"}`,
+    probabilityBars(probs, test.classes, predicted),
+  ];
+  process.stdout.write(out.join("\n") + "\n");
+}

@@ -1,0 +1,68 @@
+// Terminal drawing: images as half-block characters, probability bars, tables.
+
+const SHADES = " .:-=+*#%@";
+
+/**
+ * Draws a [channels, height, width] uint8 image. With colour, each character cell shows two
+ * pixel rows with "▀" (foreground = upper pixel, background = lower pixel, 24-bit colour); without,
+ * each pixel becomes two characters of an ASCII grey ramp, so the drawing keeps its aspect.
+ */
+export function drawImage(pixels: Uint8Array, shape: readonly number[], color: boolean): string {
+  const [channels, height, width] = shape;
+  const plane = height * width;
+  const rgb = (y: number, x: number): [number, number, number] => {
+    const i = y * width + x;
+    if (channels === 3) return [pixels[i], pixels[plane + i], pixels[2 * plane + i]];
+    return [pixels[i], pixels[i], pixels[i]];
+  };
+  const lines: string[] = [];
+  if (color) {
+    for (let y = 0; y < height; y += 2) {
+      let line = "";
+      for (let x = 0; x < width; x++) {
+        const [r1, g1, b1] = rgb(y, x);
+        const [r2, g2, b2] = y + 1 < height ? rgb(y + 1, x) : [0, 0, 0];
+        line += `\x1b[38;2;${r1};${g1};${b1}m\x1b[48;2;${r2};${g2};${b2}m▀`;
+      }
+      lines.push(line + "\x1b[0m");
+    }
+  } else {
+    for (let y = 0; y < height; y++) {
+      let line = "";
+      for (let x = 0; x < width; x++) {
+        const [r, g, b] = rgb(y, x);
+        const grey = (r + g + b) / 3;
+        const c = SHADES[Math.min(SHADES.length - 1, Math.floor((grey / 256) * SHADES.length))];
+        line += c + c;
+      }
+      lines.push(line.trimEnd());
+    }
+  }
+  return lines.join("\n");
+}
+
+/** One line per class: name, percentage and a bar; the predicted class marked. */
+export function probabilityBars(probs: ArrayLike<number>, classes: readonly string[], predicted: number): string {
+  const nameWidth = Math.max(...classes.map((c) => c.length));
+  const lines: string[] = [];
+  for (let i = 0; i < classes.length; i++) {
+    const p = probs[i];
+    const bar = "█".repeat(Math.round(p * 30));
+    const mark = i === predicted ? " ◀" : "";
+    lines.push(`  ${classes[i].padStart(nameWidth)}  ${(p * 100).toFixed(2).padStart(6)}%  ${bar}${mark}`);
+  }
+  return lines.join("\n");
+}
+
+/** Confusion matrix with true labels as rows and predictions as columns. */
+export function confusionTable(confusion: number[][], classes: readonly string[]): string {
+  const width = Math.max(5, ...confusion.flat().map((v) => String(v).length + 1), ...classes.map((c) => c.length + 1));
+  const head = "true\\pred".padEnd(Math.max(9, ...classes.map((c) => c.length))) + " ";
+  const lines = [head + classes.map((c) => c.padStart(width)).join("")];
+  confusion.forEach((row, i) => {
+    lines.push(classes[i].padEnd(head.length) + row.map((v) => String(v).padStart(width)).join(""));
+  });
+  return lines.join("\n");
+}
+
+export const percent = (x: number): string => `${(x * 100).toFixed(2)}%`;

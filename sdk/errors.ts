@@ -1,0 +1,23 @@
+/**
+ * Every error the SDK raises on purpose. `code` says what kind of problem it is, so callers
+ * (the CLI, a page) can tell bad input from bugs; the message is one line a person can act on.
+ */
+export type ErrorCode =
+  | "BAD_FILE" // a data or model file that is not what it claims to be
+  | "BAD_SHAPE" // shapes that do not fit together
+  | "BAD_ARGUMENT" // an option or argument out of range
+  | "OUT_OF_MEMORY" // wasm memory could not grow
+  | "DIVERGED"; // training produced a non-finite loss
+
+export class MnistWasmError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = "MnistWasmError";
+    this.code = code;
+  }
+}
+
+export function fail(code: ErrorCode, message: string): never {
+  throw new MnistWasmError(code, message);
+}

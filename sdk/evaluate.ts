@@ -1,0 +1,58 @@
+import { fail } from "./errors";
+import { sampleSize, type Dataset } from "./data/dataset";
+import { DeviceData } from "./data/device-data";
+import { PIXEL_SCALE, type Model } from "./model";
+
+export interface Evaluation {
+  /** Fraction of samples whose arg-max class is the label. */
+  accuracy: number;
+  /** Mean cross-entropy. */
+  loss: number;
+  /** Predicted class of every sample. */
+  predictions: Int32Array;
+  /** confusion[label][predicted] counts. */
+  confusion: number[][];
+}
+
+/** Refuses a data set whose sample shape the model was not built for; names both shapes. */
+export function checkShapes(model: Model, data: Dataset): void {
+  if (sampleSize(data) !== model.inputSize) {
+    fail("BAD_SHAPE", `the model expects input [${model.spec.input}] but the data has images of [${data.shape}]`);
+  }
+  if (data.classes.length !== model.classCount) {
+    fail("BAD_SHAPE", `the model has ${model.classCount} classes but the data has ${data.classes.length}`);
+  }
+}
+
+/** Accuracy, loss, predictions and confusion matrix of `model` on `data`, in batches of `batchSize`. */
+export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1000): Evaluation {
+  const device = data instanceof DeviceData ? data : new DeviceData(model.rt, data);
+  checkShapes(model, device.data);
+  const { rt, classCount } = model;
+  const batch = Math.min(batchSize, device.count);
+  model.allocate(batch);
+  const predictionsPtr = rt.alloc(batch * 4);
+  const predictions = new Int32Array(device.count);
+  let lossSum = 0;
+  try {
+    for (let start = 0; start < device.count; start += batch) {
+      const n = Math.min(batch, device.count - start);
+      rt.kernels.scaleU8(device.imagesPtr + start * device.sampleSize, model.inputPtr, n * device.sampleSize, PIXEL_SCALE);
+      const logits = model.forward(model.inputPtr, n, false);
+      lossSum += model.loss.forward(logits, device.labelsPtr + start, n, false);
+      rt.kernels.argmaxRows(model.loss.probsPtr, n, classCount, predictionsPtr);
+      predictions.set(rt.i32(predictionsPtr, n), start);
+    }
+  } finally {
+    rt.free(predictionsPtr);
+    if (device !== data) device.dispose();
+  }
+  const confusion = Array.from({ length: classCount }, () => new Array<number>(classCount).fill(0));
+  let correct = 0;
+  const labels = device.data.labels;
+  for (let i = 0; i < device.count; i++) {
+    confusion[labels[i]][predictions[i]]++;
+    if (labels[i] === predictions[i]) correct++;
+  }
+  return { accuracy: correct / device.count, loss: lossSum / device.count, predictions, confusion };
+}

@@ -1,0 +1,19 @@
+// The browser-safe entry of mnist-wasm: no Node built-ins. File-system helpers are in
+// "mnist-wasm/node".
+export { MnistWasmError, type ErrorCode } from "./errors";
+export { Runtime } from "./runtime/runtime";
+export { Tensor } from "./runtime/tensor";
+export { Random } from "./random";
+export { INITIALIZERS, initStd, initWeights, type Initializer } from "./init";
+export { Model, PIXEL_SCALE } from "./model";
+export { mlpSpec, validateSpec, type LayerSpec, type ModelSpec } from "./spec";
+export type { Layer, Param } from "./layers/layer";
+export { SGD, createOptimizer, OPTIMIZER_DEFAULTS, type Optimizer, type OptimizerSpec } from "./optim/optimizer";
+export { datasetFromIdx, takeFirst, sampleSize, MNIST_CLASSES, type Dataset } from "./data/dataset";
+export { parseIdx, type IdxArray } from "./data/idx";
+export { gunzipIfNeeded, isGzip } from "./data/gzip";
+export { DeviceData } from "./data/device-data";
+export { fit, type FitOptions, type FitResult, type EpochRecord, type BatchInfo } from "./train";
+export { evaluate, checkShapes, type Evaluation } from "./evaluate";
+export { serializeModel, deserializeModel, MODEL_FORMAT } from "./io/model-file";
+export { encodeSafetensors, decodeSafetensors, type NamedTensor } from "./io/safetensors";

@@ -1,0 +1,96 @@
+import { fail } from "../errors";
+
+/**
+ * The safetensors container (https://github.com/huggingface/safetensors): an 8-byte little-endian
+ * header length N, N bytes of JSON {name: {dtype, shape, data_offsets}, "__metadata__": {…}},
+ * then the raw little-endian data. Nothing in it executes; Python loads it with one call.
+ * Only F32 tensors are written and read here.
+ */
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Headers beyond this are refused before parsing (the format's own limit is 100 MB). */
+const MAX_HEADER_BYTES = 100_000_000;
+
+export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const bytes = t.data.length * 4;
+    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
+  const encoder = new TextEncoder();
+  let headerBytes = encoder.encode(json);
+  const padding = (8 - (headerBytes.length % 8)) % 8;
+  if (padding) headerBytes = encoder.encode(json + " ".repeat(padding));
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const t of tensors.values()) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+export function decodeSafetensors(bytes: Uint8Array, what: string): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+  if (bytes.length < 8) fail("BAD_FILE", `${what}: ${bytes.length} bytes is too short for a safetensors file`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = Number(view.getBigUint64(0, true));
+  if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > bytes.length) {
+    fail("BAD_FILE", `${what}: not a safetensors file (header length ${headerLength} does not fit in ${bytes.length} bytes)`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
+  } catch {
+    fail("BAD_FILE", `${what}: not a safetensors file (the header is not JSON)`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) fail("BAD_FILE", `${what}: the header is not a JSON object`);
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.length - dataStart;
+  const tensors = new Map<string, NamedTensor>();
+  let metadata: Record<string, string> = {};
+  const ranges: [number, number][] = [];
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      if (typeof entry !== "object" || entry === null || !Object.values(entry).every((v) => typeof v === "string")) {
+        fail("BAD_FILE", `${what}: __metadata__ must map names to strings`);
+      }
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (e === null || typeof e !== "object") fail("BAD_FILE", `${what}: tensor "${name}" has no description`);
+    if (e.dtype !== "F32") fail("BAD_FILE", `${what}: tensor "${name}" has dtype ${JSON.stringify(e.dtype)}; only F32 is supported`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      fail("BAD_FILE", `${what}: tensor "${name}" has a bad shape ${JSON.stringify(e.shape)}`);
+    }
+    const offsets = e.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+      fail("BAD_FILE", `${what}: tensor "${name}" has bad data_offsets`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
+    if (end < begin || end > dataLength || end - begin !== count * 4) {
+      fail("BAD_FILE", `${what}: tensor "${name}" [${e.shape}] does not match its data range ${begin}-${end} (data is ${dataLength} bytes)`);
+    }
+    ranges.push([begin, end]);
+    // Copy: the file's bytes need not be 4-byte aligned.
+    const data = new Float32Array(count);
+    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
+    tensors.set(name, { shape: e.shape as number[], data });
+  }
+  ranges.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < ranges.length; i++) {
+    if (ranges[i][0] < ranges[i - 1][1]) fail("BAD_FILE", `${what}: tensor data ranges overlap`);
+  }
+  return { tensors, metadata };
+}

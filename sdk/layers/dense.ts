@@ -1,0 +1,72 @@
+import { initWeights, type Initializer } from "../init";
+import type { Random } from "../random";
+import type { Runtime } from "../runtime/runtime";
+import { BatchBuffer, disposeParams, makeParam, sizeOf, type Layer, type Param } from "./layer";
+
+export interface DenseSpec {
+  type: "dense";
+  units: number;
+  init?: Initializer;
+}
+
+/**
+ * Fully connected layer (eq. 1, 3; backward eq. 13-15): y = x·W + b with x [batch, in]
+ * (any sample shape, read flat), W [in, units], b [units], y [batch, units].
+ */
+export class Dense implements Layer {
+  readonly outputShape: readonly number[];
+  readonly params: readonly Param[];
+  private readonly inSize: number;
+  private readonly weight: Param;
+  private readonly bias: Param;
+  private readonly out: BatchBuffer;
+  private readonly dx: BatchBuffer;
+  private input = 0;
+
+  constructor(
+    private readonly rt: Runtime,
+    readonly spec: DenseSpec,
+    readonly inputShape: readonly number[],
+    index: number,
+    rng: Random,
+  ) {
+    this.inSize = sizeOf(inputShape);
+    this.outputShape = [spec.units];
+    this.weight = makeParam(rt, `${index}.weight`, [this.inSize, spec.units]);
+    this.bias = makeParam(rt, `${index}.bias`, [spec.units]);
+    this.params = [this.weight, this.bias];
+    initWeights(this.weight.value.view(), spec.init ?? "normal", this.inSize, spec.units, rng);
+    this.bias.value.fill(0);
+    this.out = new BatchBuffer(rt, spec.units);
+    this.dx = new BatchBuffer(rt, this.inSize);
+  }
+
+  allocate(batch: number): void {
+    this.out.ensure(batch);
+    this.dx.ensure(batch);
+  }
+
+  forward(x: number, batch: number): number {
+    const { rt, spec } = this;
+    this.input = x;
+    rt.gemm(x, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units, false, false, 0);
+    rt.kernels.addBiasRows(this.out.ptr, this.bias.value.ptr, batch, spec.units);
+    return this.out.ptr;
+  }
+
+  backward(dy: number, batch: number, needInputGrad: boolean): number {
+    const { rt, spec, inSize } = this;
+    // dW[in, units] = xᵀ · dy ;  db = Σ_batch dy ;  dx[batch, in] = dy · Wᵀ
+    rt.gemm(this.input, dy, this.weight.grad.ptr, inSize, batch, spec.units, true, false, 0);
+    rt.kernels.sumRows(dy, this.bias.grad.ptr, batch, spec.units, 0);
+    if (!needInputGrad) return 0;
+    rt.gemm(dy, this.weight.value.ptr, this.dx.ptr, batch, spec.units, inSize, false, true, 0);
+    return this.dx.ptr;
+  }
+
+  dispose(): void {
+    this.out.release();
+    this.dx.release();
+    disposeParams(this.params);
+  }
+}

@@ -1,0 +1,67 @@
+import type { Runtime } from "../runtime/runtime";
+import { Tensor } from "../runtime/tensor";
+
+/** A learnable tensor and the gradient the backward pass writes for it. */
+export interface Param {
+  /** Name in the model file, e.g. "0.weight". */
+  name: string;
+  value: Tensor;
+  grad: Tensor;
+}
+
+/**
+ * One step of a sequential model. Activations are [batch, ...sampleShape] float32 in wasm memory,
+ * passed by address; a layer owns its output and input-gradient buffers, sized by allocate().
+ */
+export interface Layer {
+  /** The JSON-able description this layer was built from. */
+  readonly spec: object;
+  readonly inputShape: readonly number[];
+  readonly outputShape: readonly number[];
+  readonly params: readonly Param[];
+  /** Makes room for batches of up to `batch` samples. */
+  allocate(batch: number): void;
+  /** Returns the address of the output for input `x` of `batch` samples. */
+  forward(x: number, batch: number, training: boolean): number;
+  /**
+   * Takes the gradient of the loss w.r.t. the output, writes parameter gradients, and returns the
+   * address of the gradient w.r.t. the input (0 when `needInputGrad` is false).
+   */
+  backward(dy: number, batch: number, needInputGrad: boolean): number;
+  dispose(): void;
+}
+
+export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** A float32 buffer of `perSample` values per sample, re-made when a larger batch comes. */
+export class BatchBuffer {
+  ptr = 0;
+  private capacity = 0;
+
+  constructor(private readonly rt: Runtime, private readonly perSample: number) {}
+
+  ensure(batch: number): void {
+    if (batch <= this.capacity) return;
+    this.release();
+    this.ptr = this.rt.alloc(batch * this.perSample * 4);
+    this.capacity = batch;
+  }
+
+  release(): void {
+    if (this.capacity > 0) this.rt.free(this.ptr);
+    this.capacity = 0;
+    this.ptr = 0;
+  }
+}
+
+/** A parameter tensor and its gradient, allocated together. */
+export function makeParam(rt: Runtime, name: string, shape: number[]): Param {
+  return { name, value: Tensor.alloc(rt, shape), grad: Tensor.alloc(rt, shape) };
+}
+
+export function disposeParams(params: readonly Param[]): void {
+  for (const p of params) {
+    p.value.dispose();
+    p.grad.dispose();
+  }
+}

@@ -1,0 +1,143 @@
+import { fail } from "./errors";
+import { Activation } from "./layers/activation";
+import { Dense } from "./layers/dense";
+import { BatchBuffer, sizeOf, type Layer, type Param } from "./layers/layer";
+import { SoftmaxCrossEntropy } from "./layers/softmax-cross-entropy";
+import { Random } from "./random";
+import type { Runtime } from "./runtime/runtime";
+import { validateSpec, type LayerSpec, type ModelSpec } from "./spec";
+
+/** Pixel bytes 0-255 are scaled to [0, 1] on the way in, as the course does. */
+export const PIXEL_SCALE = 1 / 255;
+
+/**
+ * A sequential model built from a spec. It owns its layers' parameters and activation buffers
+ * in wasm memory, an input buffer and a label buffer. Training and evaluation drive it through
+ * forward(), loss and backward(); predict() is the convenient entry for raw pixels.
+ */
+export class Model {
+  readonly spec: ModelSpec;
+  readonly layers: readonly Layer[];
+  readonly loss: SoftmaxCrossEntropy;
+  readonly inputSize: number;
+  readonly classCount: number;
+  private readonly inputBuffer: BatchBuffer;
+  private labelBuffer = 0;
+  private capacity = 0;
+
+  constructor(readonly rt: Runtime, spec: ModelSpec, options: { seed?: number } = {}) {
+    this.spec = validateSpec(spec);
+    const rng = new Random(options.seed ?? 0);
+    const layers: Layer[] = [];
+    let shape: readonly number[] = this.spec.input;
+    this.spec.layers.forEach((layerSpec, index) => {
+      const layer = buildLayer(rt, layerSpec, shape, index, rng);
+      layers.push(layer);
+      shape = layer.outputShape;
+    });
+    this.layers = layers;
+    this.inputSize = sizeOf(this.spec.input);
+    this.classCount = sizeOf(shape);
+    this.loss = new SoftmaxCrossEntropy(rt, this.classCount);
+    this.inputBuffer = new BatchBuffer(rt, this.inputSize);
+  }
+
+  /** Every learnable tensor, in layer order. */
+  get params(): Param[] {
+    return this.layers.flatMap((l) => l.params);
+  }
+
+  /** Number of learnable values. */
+  get paramCount(): number {
+    return this.params.reduce((n, p) => n + p.value.length, 0);
+  }
+
+  /** Makes room for batches of up to `batch` samples (no-op when there is room). */
+  allocate(batch: number): void {
+    if (!Number.isInteger(batch) || batch <= 0) fail("BAD_ARGUMENT", `batch size must be a positive integer, got ${batch}`);
+    if (batch <= this.capacity) return;
+    for (const layer of this.layers) layer.allocate(batch);
+    this.loss.allocate(batch);
+    this.inputBuffer.ensure(batch);
+    if (this.labelBuffer) this.rt.free(this.labelBuffer);
+    this.labelBuffer = this.rt.alloc(batch);
+    this.capacity = batch;
+  }
+
+  /** Address of the float32 input batch [capacity, inputSize]. */
+  get inputPtr(): number {
+    return this.inputBuffer.ptr;
+  }
+
+  /** Address of the uint8 label batch [capacity]. */
+  get labelPtr(): number {
+    return this.labelBuffer;
+  }
+
+  /** Runs the layers on `batch` samples at `x`; returns the address of the logits. */
+  forward(x: number, batch: number, training: boolean): number {
+    let out = x;
+    for (const layer of this.layers) out = layer.forward(out, batch, training);
+    return out;
+  }
+
+  /** Back-propagates the loss gradient of the last loss.forward(…, withGrad) through every layer. */
+  backward(batch: number): void {
+    let grad = this.loss.gradPtr;
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      grad = this.layers[i].backward(grad, batch, i > 0);
+    }
+  }
+
+  /**
+   * Class probabilities for `count` samples of raw pixels (bytes 0-255, or floats already in
+   * [0, 1]), laid out sample after sample. Returns [count, classes] row-major.
+   */
+  predict(pixels: Uint8Array | Float32Array, count = pixels.length / this.inputSize): Float32Array {
+    if (!Number.isInteger(count) || count <= 0 || pixels.length !== count * this.inputSize) {
+      fail("BAD_SHAPE", `predict: expected a multiple of ${this.inputSize} values (input [${this.spec.input}]), got ${pixels.length}`);
+    }
+    const result = new Float32Array(count * this.classCount);
+    const chunk = Math.min(count, 1000);
+    this.allocate(chunk);
+    const staging = pixels instanceof Uint8Array ? this.rt.alloc(chunk * this.inputSize) : 0;
+    try {
+      for (let start = 0; start < count; start += chunk) {
+        const n = Math.min(chunk, count - start);
+        const slice = pixels.subarray(start * this.inputSize, (start + n) * this.inputSize);
+        if (slice instanceof Uint8Array) {
+          this.rt.u8(staging, slice.length).set(slice);
+          this.rt.kernels.scaleU8(staging, this.inputPtr, slice.length, PIXEL_SCALE);
+        } else {
+          this.rt.f32(this.inputPtr, slice.length).set(slice);
+        }
+        const logits = this.forward(this.inputPtr, n, false);
+        this.rt.kernels.softmaxCrossEntropy(logits, 0, this.loss.probsPtr, 0, n, this.classCount);
+        result.set(this.rt.f32(this.loss.probsPtr, n * this.classCount), start * this.classCount);
+      }
+    } finally {
+      if (staging) this.rt.free(staging);
+    }
+    return result;
+  }
+
+  /** Frees every buffer this model holds in wasm memory. */
+  dispose(): void {
+    for (const layer of this.layers) layer.dispose();
+    this.loss.dispose();
+    this.inputBuffer.release();
+    if (this.labelBuffer) this.rt.free(this.labelBuffer);
+    this.labelBuffer = 0;
+    this.capacity = 0;
+  }
+}
+
+function buildLayer(rt: Runtime, spec: LayerSpec, inputShape: readonly number[], index: number, rng: Random): Layer {
+  switch (spec.type) {
+    case "dense":
+      return new Dense(rt, spec, inputShape, index, rng);
+    case "sigmoid":
+    case "relu":
+      return new Activation(rt, spec, inputShape);
+  }
+}

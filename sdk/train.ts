@@ -1,0 +1,137 @@
+import { fail } from "./errors";
+import type { Dataset } from "./data/dataset";
+import { DeviceData } from "./data/device-data";
+import { checkShapes, evaluate } from "./evaluate";
+import { PIXEL_SCALE, type Model } from "./model";
+import type { Optimizer } from "./optim/optimizer";
+import { Random } from "./random";
+
+/** What one epoch of training measured. */
+export interface EpochRecord {
+  epoch: number;
+  /** Mean cross-entropy over the epoch's training batches. */
+  loss: number;
+  /** Accuracy on the training batches as they were seen. */
+  trainAccuracy: number;
+  testLoss?: number;
+  testAccuracy?: number;
+  /** Wall time of the epoch's training steps (evaluation excluded). */
+  seconds: number;
+}
+
+export interface BatchInfo {
+  epoch: number;
+  /** 1-based index of the batch in the epoch. */
+  batch: number;
+  batches: number;
+  /** Mean cross-entropy of this batch. */
+  loss: number;
+}
+
+export interface FitOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: Optimizer;
+  /** Seeds the shuffling; the same seed gives the same run. */
+  seed?: number;
+  /** Evaluated after every epoch when given. */
+  test?: Dataset | DeviceData;
+  onBatchEnd?: (info: BatchInfo) => void;
+  onEpochEnd?: (record: EpochRecord) => void | Promise<void>;
+  /** Aborting stops training after the current batch. */
+  signal?: AbortSignal;
+  /** Epoch number of the first epoch (for runs resumed from a file). Default 1. */
+  firstEpoch?: number;
+}
+
+export interface FitResult {
+  history: EpochRecord[];
+  /** True when `signal` stopped training before the last epoch ended. */
+  stopped: boolean;
+}
+
+/** Gives the event loop a turn (progress bars, signals, a page's UI) about this often. */
+const YIELD_MS = 50;
+const now = (): number => (globalThis.performance ?? Date).now();
+const nextTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/**
+ * The fit loop shared by the CLI, the demo and the benchmarks: mini-batch training with a fresh
+ * shuffle every epoch. The data set lives in wasm memory; each step is a handful of kernel calls
+ * (gather the batch, forward, loss, backward, update), with no per-element JavaScript.
+ */
+export async function fit(model: Model, train: Dataset | DeviceData, options: FitOptions): Promise<FitResult> {
+  const { rt } = model;
+  const { epochs, batchSize, optimizer } = options;
+  if (!Number.isInteger(epochs) || epochs < 0) fail("BAD_ARGUMENT", `epochs must be a non-negative integer, got ${epochs}`);
+  if (!Number.isInteger(batchSize) || batchSize <= 0) fail("BAD_ARGUMENT", `batch size must be a positive integer, got ${batchSize}`);
+  const device = train instanceof DeviceData ? train : new DeviceData(rt, train);
+  const test = options.test && !(options.test instanceof DeviceData) ? new DeviceData(rt, options.test) : options.test;
+  checkShapes(model, device.data);
+  const batch = Math.min(batchSize, device.count);
+  model.allocate(batch);
+  const order = new Int32Array(device.count);
+  const orderPtr = rt.alloc(order.byteLength);
+  const rng = new Random((options.seed ?? 0) + 0x5eed);
+  const history: EpochRecord[] = [];
+  const batches = Math.ceil(device.count / batch);
+  const firstEpoch = options.firstEpoch ?? 1;
+  let stopped = false;
+  try {
+    for (let e = 0; e < epochs && !stopped; e++) {
+      const epoch = firstEpoch + e;
+      for (let i = 0; i < order.length; i++) order[i] = i;
+      rng.shuffle(order);
+      rt.i32(orderPtr, order.length).set(order);
+      const started = now();
+      let lastYield = started;
+      let lossSum = 0;
+      let correct = 0;
+      for (let b = 0; b < batches; b++) {
+        const start = b * batch;
+        const n = Math.min(batch, device.count - start);
+        const indices = orderPtr + start * 4;
+        rt.kernels.gatherImagesU8(device.imagesPtr, indices, n, device.sampleSize, model.inputPtr, PIXEL_SCALE);
+        rt.kernels.gatherBytes(device.labelsPtr, indices, n, model.labelPtr);
+        const logits = model.forward(model.inputPtr, n, true);
+        const loss = model.loss.forward(logits, model.labelPtr, n, true);
+        if (!Number.isFinite(loss)) {
+          fail("DIVERGED", `training diverged in epoch ${epoch}, batch ${b + 1}: the loss is ${loss}; try a smaller learning rate`);
+        }
+        correct += rt.kernels.countCorrect(model.loss.probsPtr, model.labelPtr, n, model.classCount);
+        model.backward(n);
+        optimizer.step(model.params);
+        lossSum += loss;
+        options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: loss / n });
+        if (now() - lastYield > YIELD_MS) {
+          await nextTurn();
+          lastYield = now();
+          if (options.signal?.aborted) {
+            stopped = true;
+            break;
+          }
+        }
+      }
+      if (stopped) break;
+      const record: EpochRecord = {
+        epoch,
+        loss: lossSum / device.count,
+        trainAccuracy: correct / device.count,
+        seconds: (now() - started) / 1000,
+      };
+      if (test) {
+        const result = evaluate(model, test);
+        record.testLoss = result.loss;
+        record.testAccuracy = result.accuracy;
+      }
+      history.push(record);
+      await options.onEpochEnd?.(record);
+      if (options.signal?.aborted) stopped = e < epochs - 1;
+    }
+  } finally {
+    rt.free(orderPtr);
+    if (device !== train) device.dispose();
+    if (test && test !== options.test) test.dispose();
+  }
+  return { history, stopped };
+}
