@@ -1,7 +1,7 @@
 // mnist-wasm: the command line. Parses flags, calls the SDK, prints. Every expected failure
 // becomes one line on stderr and a non-zero exit code; a stack trace only with DEBUG set.
 import { Command, CommanderError, Option } from "commander";
-import { INITIALIZERS, MnistWasmError } from "../sdk/node";
+import { INITIALIZERS, MnistWasmError, OPTIMIZER_DEFAULTS } from "../sdk/node";
 import { evalCommand } from "./commands/eval";
 import { predictCommand } from "./commands/predict";
 import { trainCommand } from "./commands/train";
@@ -33,7 +33,7 @@ program
   .addOption(new Option("--init <name>", "weight initialiser: normal (variance 1/n), xavier, he")
     .argParser(oneOf(INITIALIZERS)).default("normal"))
   .option("--batch-size <n>", "mini-batch size", positiveInt, 100)
-  .option("--lr <rate>", "learning rate", positiveNumber, 0.01)
+  .option("--lr <rate>", "learning rate (on the batch-mean gradient)", positiveNumber, OPTIMIZER_DEFAULTS.sgd.lr)
   .option("--seed <n>", "seed of the initial weights and the shuffling", nonNegativeInt, 1)
   .option("-o, --out <file>", "where to save the trained model", "model.safetensors")
   .option("--init-from <file>", "continue training a saved model (its architecture is used)")

@@ -1,0 +1,2 @@
+// npm run bench: every suite in turn.
+await import("./mlp.mjs");

@@ -1,0 +1,110 @@
+// The command line, run as a user runs it: `node dist/cli.js …` (npm test builds dist first).
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
+
+function run(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { input: input ?? "", encoding: "utf8", timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A failure is one line on stderr, a non-zero exit, and no stack trace. */
+function expectOneLineError(r: ReturnType<typeof run>, pattern: RegExp): void {
+  expect(r.code).not.toBe(0);
+  const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("Index of a test image"));
+  expect(lines.length, r.stderr).toBe(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe("mnist-wasm predict", () => {
+  it("classifies test image 42 with the shipped model: true label 4, drawn, with probabilities", () => {
+    const r = run(["predict", "42", "--no-color"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/true label: 4\n/);
+    expect(r.stdout).toMatch(/predicted: {2}4 /);
+    expect(r.stdout).toMatch(/@@/); // the digit's strokes
+    for (let d = 0; d <= 9; d++) expect(r.stdout).toMatch(new RegExp(`^ +${d} +\\d+\\.\\d\\d%`, "m"));
+  });
+
+  it("draws with 24-bit colour half-blocks when asked", () => {
+    const r = run(["predict", "0", "--color"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("\x1b[38;2;");
+    expect(r.stdout).toContain("▀");
+    expect(r.stdout).toMatch(/true label: 7\n/);
+  });
+
+  it("asks for the index on standard input when none is given", () => {
+    const r = run(["predict", "--no-color"], "42\n");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("Index of a test image (0-9999)");
+    expect(r.stdout).toMatch(/true label: 4\n/);
+  });
+
+  it.each([
+    ["10000", /out of range/],
+    ["-1", /whole number from 0 to 9999/],
+    ["abc", /whole number from 0 to 9999/],
+  ])("refuses index %s with one line", (index, pattern) => {
+    expectOneLineError(run(["predict", index]), pattern);
+  });
+
+  it("refuses an empty standard input and a missing model file", () => {
+    expectOneLineError(run(["predict"], ""), /no index given/);
+    expectOneLineError(run(["predict", "1", "--model", "/nonexistent.safetensors"]), /cannot read/);
+    const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
+    writeFileSync(join(dir, "junk"), "this is not a model");
+    expectOneLineError(run(["predict", "1", "--model", join(dir, "junk")]), /not a safetensors file/);
+  });
+});
+
+describe("mnist-wasm eval", () => {
+  it("reports the shipped model's test accuracy (at least 97%) and a confusion matrix", () => {
+    const r = run(["eval"]);
+    expect(r.code, r.stderr).toBe(0);
+    const accuracy = Number(/accuracy: ([\d.]+)%/.exec(r.stdout)![1]);
+    expect(accuracy).toBeGreaterThanOrEqual(97);
+    expect(r.stdout).toMatch(/confusion matrix/);
+    const rows = r.stdout.split("\n").filter((l) => /^\d\s/.test(l));
+    expect(rows).toHaveLength(10);
+    const total = rows.flatMap((l) => l.trim().split(/\s+/).slice(1).map(Number)).reduce((a, b) => a + b, 0);
+    expect(total).toBe(10000);
+  });
+});
+
+describe("mnist-wasm train", () => {
+  it("trains, saves, evaluates, and resumes from the saved file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
+    const out = join(dir, "small.safetensors");
+    const r = run(["train", "--limit", "5000", "--epochs", "2", "--lr", "0.5", "--hidden", "32", "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/epoch 1\/2 {2}loss [\d.]+ {2}train [\d.]+% {2}test [\d.]+%/);
+    const losses = [...r.stdout.matchAll(/loss ([\d.]+)/g)].map((m) => Number(m[1]));
+    expect(losses[1]).toBeLessThan(losses[0]);
+    expect(existsSync(out)).toBe(true);
+    const evaluated = run(["eval", "--model", out]);
+    expect(Number(/accuracy: ([\d.]+)%/.exec(evaluated.stdout)![1])).toBeGreaterThan(80);
+    const resumed = run(["train", "--limit", "5000", "--epochs", "1", "--lr", "0.5", "--init-from", out, "--out", out]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/epoch 3\/3 /);
+  });
+
+  it("refuses bad flag values with a usage message", () => {
+    const r = run(["train", "--lr", "abc"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--lr <rate>.*expected a positive number/);
+  });
+
+  it("has --help on every command", () => {
+    for (const command of ["predict", "train", "eval"]) {
+      const r = run([command, "--help"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Usage: mnist-wasm ${command}`);
+    }
+  });
+});

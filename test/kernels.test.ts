@@ -1,0 +1,507 @@
+// Every export of the wasm kernel module (assembly/index.ts) against a plain double-precision
+// TypeScript reference written here, on seeded random data. Each buffer handed to a kernel is
+// surrounded by sentinel values, checked after every test, so writes out of bounds fail too.
+//
+// Tolerances: where the kernel performs one float32 operation per element (bias add, ReLU,
+// u8 -> f32 scaling) the reference is the double result rounded to float32 and must match
+// exactly; sums get the standard error bound of float32 summation, c·n·u·Σ|terms|
+// (u = 2^-24), which no correct kernel can exceed and an off-by-one term always does.
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Random, Runtime } from "../sdk/index";
+
+/** Unit round-off of float32. */
+const U = 2 ** -24;
+/** Block sizes of assembly/gemm.ts (depth, rows of A, columns of B) and its 4x8 micro-tile. */
+const KC = 256, MC = 128, NC = 512, MR = 4, NR = 8;
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await Runtime.create();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Buffers with guards
+
+const GUARD = 16; // guard elements on each side (64 bytes, so the data keeps the 64-byte alignment)
+const SENTINEL_F32 = -12345.5;
+const SENTINEL_U8 = 0xa5;
+const buffers: { base: number; bytes: number; kind: "f32" | "u8" | "i32"; what: string }[] = [];
+
+/** Allocates `values` in wasm memory (float32) between two sentinel guards; returns its address. */
+function f32Buf(values: ArrayLike<number>, what = "f32 buffer"): number {
+  const n = values.length;
+  const base = rt.alloc((n + 2 * GUARD) * 4);
+  const all = rt.f32(base, n + 2 * GUARD);
+  all.fill(SENTINEL_F32);
+  all.set(values, GUARD);
+  buffers.push({ base, bytes: n * 4, kind: "f32", what });
+  return base + GUARD * 4;
+}
+
+function i32Buf(values: ArrayLike<number>, what = "i32 buffer"): number {
+  const n = values.length;
+  const base = rt.alloc((n + 2 * GUARD) * 4);
+  const all = rt.i32(base, n + 2 * GUARD);
+  all.fill(SENTINEL_F32 | 0);
+  all.set(values, GUARD);
+  buffers.push({ base, bytes: n * 4, kind: "i32", what });
+  return base + GUARD * 4;
+}
+
+function u8Buf(values: ArrayLike<number>, what = "u8 buffer"): number {
+  const n = values.length;
+  const base = rt.alloc(n + 2 * 64);
+  const all = rt.u8(base, n + 2 * 64);
+  all.fill(SENTINEL_U8);
+  all.set(values, 64);
+  buffers.push({ base, bytes: n, kind: "u8", what });
+  return base + 64;
+}
+
+const readF32 = (ptr: number, n: number): Float32Array => rt.f32(ptr, n).slice();
+
+/** After each test: every guard still holds its sentinel; then the buffers are freed. */
+afterEach(() => {
+  const damaged: string[] = [];
+  for (const b of buffers.splice(0)) {
+    if (b.kind === "u8") {
+      const before = rt.u8(b.base, 64);
+      const after = rt.u8(b.base + 64 + b.bytes, 64);
+      if (!before.every((v) => v === SENTINEL_U8) || !after.every((v) => v === SENTINEL_U8)) damaged.push(b.what);
+    } else {
+      const view = b.kind === "f32" ? rt.f32.bind(rt) : rt.i32.bind(rt);
+      const sentinel = b.kind === "f32" ? SENTINEL_F32 : SENTINEL_F32 | 0;
+      const before = view(b.base, GUARD);
+      const after = view(b.base + GUARD * 4 + b.bytes, GUARD);
+      if (!before.every((v) => v === sentinel) || !after.every((v) => v === sentinel)) damaged.push(b.what);
+    }
+    rt.free(b.base);
+  }
+  expect(damaged, "kernel wrote outside these buffers").toEqual([]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Data and comparison helpers
+
+const normals = (rng: Random, n: number, scale = 1): Float64Array => {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.fround(rng.normal() * scale);
+  return out;
+};
+const bytes = (rng: Random, n: number, limit = 256): Uint8Array => {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.int(limit);
+  return out;
+};
+
+/** Fails at the first i with |got[i] - want[i]| > tol[i] (NaN fails too). */
+function expectWithin(
+  got: ArrayLike<number>, want: ArrayLike<number>, tol: number | ArrayLike<number>, what: string,
+): void {
+  expect(got.length, `${what}: length`).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    const t = typeof tol === "number" ? tol : tol[i];
+    if (!(Math.abs(got[i] - want[i]) <= t)) {
+      expect.fail(`${what}[${i}]: got ${got[i]}, want ${want[i]} (tolerance ${t})`);
+    }
+  }
+}
+
+/** Exact equality, element by element (the reference is already rounded to float32). */
+const expectExact = (got: ArrayLike<number>, want: ArrayLike<number>, what: string): void =>
+  expectWithin(got, want, 0, what);
+
+// ---------------------------------------------------------------------------------------------
+// gemm: C[m,n] = op(A)[m,k] · op(B)[k,n] + beta · C
+
+/** Row-major [rows, cols] matrix stored as-is or transposed ([cols, rows]). */
+function layout(x: ArrayLike<number>, rows: number, cols: number, transposed: boolean): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) out[transposed ? j * rows + i : i * cols + j] = x[i * cols + j];
+  }
+  return out;
+}
+
+/** Reference product of logical A[m,k] and B[k,n] in double, with Σ_p |a_ip·b_pj| for the bound. */
+function matmulRef(a: Float64Array, b: Float64Array, m: number, k: number, n: number) {
+  const prod = new Float64Array(m * n);
+  const absSum = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let p = 0; p < k; p++) {
+      const aip = a[i * k + p];
+      for (let j = 0; j < n; j++) {
+        const t = aip * b[p * n + j] * (p === k - 1 && k > 1 ? 0 : 1);
+        prod[i * n + j] += t;
+        absSum[i * n + j] += Math.abs(t);
+      }
+    }
+  }
+  return { prod, absSum };
+}
+
+describe("gemm", () => {
+  // (m, k, n): tiny, ragged edges (not multiples of MR=4 / NR=8), one exact tile, the shapes of a
+  // 784-100-10 MLP's forward/backward, and shapes crossing the KC / MC / NC block edges.
+  const shapes: [number, number, number][] = [
+    [1, 1, 1], [3, 5, 7], [MR, 8, NR], [5, 9, 3], [13, 300, 17], [100, 784, 100], [784, 100, 100],
+    [100, 100, 784], [10, 100, 10], [MC + 2, KC + 1, NC + 8], [2 * MC + 4, 20, 9], [3, 2 * KC + 8, 2 * NC + 6],
+  ];
+
+  it.each(shapes)("(m,k,n) = (%i,%i,%i): four transpose cases, beta 0 / 1 / -0.5", (m, k, n) => {
+    const rng = new Random(1000 * m + 10 * k + n);
+    const a = normals(rng, m * k);
+    const b = normals(rng, k * n);
+    const c0 = normals(rng, m * n);
+    const { prod, absSum } = matmulRef(a, b, m, k, n);
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        const aPtr = f32Buf(layout(a, m, k, transA), "A");
+        const bPtr = f32Buf(layout(b, k, n, transB), "B");
+        for (const beta of [0, 1, -0.5]) {
+          // With beta 0, C's old contents must not be read at all (NaN must not leak through).
+          const cPtr = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C");
+          rt.gemm(aPtr, bPtr, cPtr, m, k, n, transA, transB, beta);
+          const want = new Float64Array(m * n);
+          const tol = new Float64Array(m * n);
+          for (let i = 0; i < m * n; i++) {
+            const betaC = beta === 0 ? 0 : beta * c0[i];
+            want[i] = prod[i] + betaC;
+            tol[i] = 2 * (k + 2) * U * (absSum[i] + Math.abs(betaC));
+          }
+          expectWithin(readF32(cPtr, m * n), want, tol, `C (transA=${transA}, transB=${transB}, beta=${beta})`);
+        }
+      }
+    }
+  });
+
+  it("k = 0 scales C by beta (beta 0 gives zeros even over NaN)", () => {
+    const m = 5, n = 11;
+    const c0 = normals(new Random(7), m * n);
+    for (const beta of [0, 1, -0.5]) {
+      const cPtr = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C");
+      rt.gemm(0, 0, cPtr, m, 0, n, false, false, beta);
+      expectExact(readF32(cPtr, m * n), Array.from(c0, (v) => (beta === 0 ? 0 : Math.fround(beta * v))), `C (beta=${beta})`);
+    }
+  });
+
+  it("m = 0 or n = 0 writes nothing", () => {
+    const c0 = normals(new Random(8), 12);
+    const cPtr = f32Buf(c0, "C");
+    const aPtr = f32Buf(normals(new Random(9), 12), "A");
+    rt.gemm(aPtr, aPtr, cPtr, 0, 3, 4, false, false, 0);
+    rt.gemm(aPtr, aPtr, cPtr, 4, 3, 0, false, false, 0);
+    expectExact(readF32(cPtr, 12), c0, "C");
+  });
+
+  it("the workspace covers the packed blocks and the scratch tile", () => {
+    expect(rt.kernels.gemmWorkspaceBytes()).toBeGreaterThanOrEqual((KC * NC + MC * KC + MR * NR) * 4);
+    expect(rt.kernels.heapBase()).toBeGreaterThan(0);
+    expect(rt.gemmWork).toBeGreaterThanOrEqual(rt.kernels.heapBase());
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Row helpers and the data path
+
+describe("row and data kernels", () => {
+  it.each([[7, 13], [3, 8], [5, 1], [1, 4]])("addBiasRows: y[r,j] += bias[j] (%i x %i)", (rows, cols) => {
+    const rng = new Random(rows * 100 + cols);
+    const y = normals(rng, rows * cols);
+    const bias = normals(rng, cols);
+    const yPtr = f32Buf(y, "y");
+    const bPtr = f32Buf(bias, "bias");
+    rt.kernels.addBiasRows(yPtr, bPtr, rows, cols);
+    expectExact(readF32(yPtr, rows * cols), Array.from(y, (v, i) => Math.fround(v + bias[i % cols])), "y");
+    expectExact(readF32(bPtr, cols), bias, "bias (unchanged)");
+  });
+
+  it.each([[7, 13], [100, 10], [1, 4], [3, 1]])("sumRows: out[j] = Σ_r x[r,j] + beta·out[j] (%i x %i)", (rows, cols) => {
+    const rng = new Random(rows * 100 + cols + 1);
+    const x = normals(rng, rows * cols);
+    const out0 = normals(rng, cols);
+    for (const beta of [0, 1, 0.25]) {
+      const xPtr = f32Buf(x, "x");
+      const outPtr = f32Buf(beta === 0 ? new Float64Array(cols).fill(NaN) : out0, "out");
+      rt.kernels.sumRows(xPtr, outPtr, rows, cols, beta);
+      const want = new Float64Array(cols);
+      const tol = new Float64Array(cols);
+      for (let j = 0; j < cols; j++) {
+        let sum = beta === 0 ? 0 : beta * out0[j];
+        let abs = Math.abs(sum);
+        for (let r = 0; r < rows; r++) {
+          sum += x[r * cols + j];
+          abs += Math.abs(x[r * cols + j]);
+        }
+        want[j] = sum;
+        tol[j] = 2 * (rows + 2) * U * abs;
+      }
+      expectWithin(readF32(outPtr, cols), want, tol, `out (beta=${beta})`);
+    }
+  });
+
+  it.each([0, 5, 16, 37, 256 + 3])("scaleU8: dst[i] = src[i] · scale over every byte value (n = %i)", (n) => {
+    const src = Uint8Array.from({ length: n }, (_, i) => (i * 97 + 255) % 256); // includes 0 and 255
+    const scale = Math.fround(1 / 255);
+    const srcPtr = u8Buf(src, "src");
+    const dstPtr = f32Buf(new Float64Array(n).fill(NaN), "dst");
+    rt.kernels.scaleU8(srcPtr, dstPtr, n, scale);
+    expectExact(readF32(dstPtr, n), Array.from(src, (v) => Math.fround(v * scale)), "dst");
+  });
+
+  it.each([[37, 5], [784, 6], [16, 0]])("gatherImagesU8: dst[i] = src[indices[i]] · scale (rowLen %i, count %i)", (rowLen, count) => {
+    const rng = new Random(rowLen + count);
+    const rowsInSrc = 9;
+    const src = bytes(rng, rowsInSrc * rowLen);
+    const indices = Int32Array.from({ length: count }, (_, i) => (i === 2 ? 0 : rng.int(rowsInSrc)));
+    if (count > 3) indices[3] = indices[1]; // a repeated row
+    if (count > 4) indices[4] = rowsInSrc - 1; // the last row
+    const scale = Math.fround(1 / 255);
+    const srcPtr = u8Buf(src, "src");
+    const idxPtr = i32Buf(indices, "indices");
+    const dstPtr = f32Buf(new Float64Array(count * rowLen).fill(NaN), "dst");
+    rt.kernels.gatherImagesU8(srcPtr, idxPtr, count, rowLen, dstPtr, scale);
+    const want = new Float64Array(count * rowLen);
+    for (let i = 0; i < count; i++) {
+      for (let j = 0; j < rowLen; j++) want[i * rowLen + j] = Math.fround(src[indices[i] * rowLen + j] * scale);
+    }
+    expectExact(readF32(dstPtr, count * rowLen), want, "dst");
+  });
+
+  it("gatherBytes: dst[i] = src[indices[i]]", () => {
+    const rng = new Random(3);
+    const src = bytes(rng, 50);
+    const indices = Int32Array.from({ length: 13 }, () => rng.int(50));
+    indices[0] = 49;
+    indices[1] = 0;
+    const srcPtr = u8Buf(src, "src");
+    const idxPtr = i32Buf(indices, "indices");
+    const dstPtr = u8Buf(new Uint8Array(13), "dst");
+    rt.kernels.gatherBytes(srcPtr, idxPtr, 13, dstPtr);
+    expectExact(rt.u8(dstPtr, 13).slice(), Array.from(indices, (i) => src[i]), "dst");
+  });
+
+  /** Index of the first largest value of each row (the reference for argmax and countCorrect). */
+  const argmaxRef = (x: ArrayLike<number>, rows: number, cols: number): number[] =>
+    Array.from({ length: rows }, (_, r) => {
+      let best = 0;
+      for (let j = 1; j < cols; j++) if (x[r * cols + j] >= x[r * cols + best]) best = j;
+      return best;
+    });
+
+  /** Rows with ties everywhere: few distinct values, plus hand-made rows. */
+  function tieRows(rng: Random, rows: number, cols: number): Float64Array {
+    const x = new Float64Array(rows * cols);
+    for (let i = 0; i < x.length; i++) x[i] = rng.int(4) - 2.5; // values in {-2.5, -1.5, -0.5, 0.5}
+    const fixed = [
+      [1, 3, 7, 7, 2, 0, 7, -1, 5, 4], // tie for the max at 2, 3 and 6: index 2
+      [5, 5, 5, 5, 5, 5, 5, 5, 5, 5], // all equal: index 0
+      [-3, -1, -2, -1, -9, -1, -4, -1, -5, -8], // negative tie: index 1
+      [0, 0, 0, 0, 0, 0, 0, 0, 0, 9], // max in the last column
+    ];
+    fixed.forEach((row, r) => row.slice(0, cols).forEach((v, j) => (x[r * cols + j] = v)));
+    return x;
+  }
+
+  it.each([[20, 10], [6, 1], [9, 7]])("argmaxRows: first index of the row maximum (%i x %i)", (rows, cols) => {
+    const rng = new Random(rows + cols);
+    const random = normals(rng, rows * cols);
+    const ties = tieRows(rng, rows, cols);
+    for (const x of [random, ties]) {
+      const xPtr = f32Buf(x, "x");
+      const outPtr = i32Buf(new Int32Array(rows).fill(-7), "out");
+      rt.kernels.argmaxRows(xPtr, rows, cols, outPtr);
+      expectExact(rt.i32(outPtr, rows).slice(), argmaxRef(x, rows, cols), "out");
+    }
+    if (cols === 10) expect(argmaxRef(ties, 4, 10)).toEqual([2, 0, 1, 9]); // the reference itself
+  });
+
+  it("countCorrect: rows whose first arg-max equals the label", () => {
+    const rng = new Random(11);
+    const rows = 40, cols = 10;
+    const x = tieRows(rng, rows, cols);
+    const best = argmaxRef(x, rows, cols);
+    // Half the labels are the arg-max, the others random (some right by chance); on the tie rows
+    // the label is another index that also holds the maximum, which must not count.
+    const labels = Uint8Array.from(best, (b, r) => (r % 2 === 0 ? b : rng.int(cols)));
+    labels[0] = 3; // row 0 ties at 2, 3, 6: 3 is not the first
+    labels[1] = 4; // row 1 all equal
+    const want = best.filter((b, r) => b === labels[r]).length;
+    expect(want).toBeGreaterThan(10);
+    const xPtr = f32Buf(x, "probs");
+    const lPtr = u8Buf(labels, "labels");
+    expect(rt.kernels.countCorrect(xPtr, lPtr, rows, cols)).toBe(want);
+    expect(rt.kernels.countCorrect(xPtr, lPtr, 0, cols)).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Activations
+
+describe("activations", () => {
+  const sizes = [1, 3, 8, 37];
+  const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+  /** Forward inputs: random, plus saturated and zero values. */
+  function inputs(n: number, seed: number): Float64Array {
+    const x = normals(new Random(seed), n, 4);
+    [0, -100, 100, -20, 20, 88.75, -88.75].forEach((v, i) => i < n && (x[(i * 5) % n] = v));
+    return x;
+  }
+  /** Runs kernel(x, y, n) out of place and in place (y == x); returns both outputs. */
+  function both(kernel: (x: number, y: number, n: number) => void, x: ArrayLike<number>): Float32Array[] {
+    const n = x.length;
+    const xPtr = f32Buf(x, "x");
+    const yPtr = f32Buf(new Float64Array(n).fill(NaN), "y");
+    kernel(xPtr, yPtr, n);
+    const out = readF32(yPtr, n);
+    expectExact(readF32(xPtr, n), x, "x (unchanged)");
+    const inPlace = f32Buf(x, "x = y");
+    kernel(inPlace, inPlace, n);
+    return [out, readF32(inPlace, n)];
+  }
+  /** Runs kernel(y, dy, dx, n) out of place and in place (dx == dy). */
+  function bothBackward(kernel: (y: number, dy: number, dx: number, n: number) => void,
+    y: ArrayLike<number>, dy: ArrayLike<number>): Float32Array[] {
+    const n = y.length;
+    const yPtr = f32Buf(y, "y");
+    const dyPtr = f32Buf(dy, "dy");
+    const dxPtr = f32Buf(new Float64Array(n).fill(NaN), "dx");
+    kernel(yPtr, dyPtr, dxPtr, n);
+    const out = readF32(dxPtr, n);
+    const inPlace = f32Buf(dy, "dx = dy");
+    kernel(yPtr, inPlace, inPlace, n);
+    return [out, readF32(inPlace, n)];
+  }
+
+  it.each(sizes)("sigmoidForward: y = 1/(1+e^-x) (n = %i)", (n) => {
+    const x = inputs(n, n);
+    const want = Array.from(x, sigmoid);
+    const tol = want.map((v) => 8 * U * v + 1e-37);
+    for (const y of both(rt.kernels.sigmoidForward, x)) expectWithin(y, want, tol, "y");
+  });
+
+  it.each(sizes)("sigmoidBackward: dx = dy·y·(1-y) (n = %i)", (n) => {
+    const rng = new Random(n + 50);
+    const y = Array.from({ length: n }, () => Math.fround(rng.uniform()));
+    y[0] = 0.5;
+    const dy = normals(rng, n);
+    const want = y.map((v, i) => dy[i] * v * (1 + v));
+    const tol = want.map((v) => 4 * U * Math.abs(v));
+    for (const dx of bothBackward(rt.kernels.sigmoidBackward, y, dy)) expectWithin(dx, want, tol, "dx");
+  });
+
+  it.each(sizes)("reluForward: y = max(x, 0) (n = %i)", (n) => {
+    const x = inputs(n, n + 100);
+    const want = Array.from(x, (v) => Math.max(v, 0));
+    for (const y of both(rt.kernels.reluForward, x)) expectExact(y, want, "y");
+  });
+
+  it.each(sizes)("reluBackward: dx = dy where y > 0, else 0 (n = %i)", (n) => {
+    const rng = new Random(n + 200);
+    const y = Array.from({ length: n }, (_, i) => (i % 3 === 1 ? 0 : Math.max(0, Math.fround(rng.normal()))));
+    const dy = normals(rng, n);
+    const want = y.map((v, i) => (v > 0 ? dy[i] : 0));
+    for (const dx of bothBackward(rt.kernels.reluBackward, y, dy)) expectExact(dx, want, "dx");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Loss and optimiser
+
+describe("softmaxCrossEntropy", () => {
+  /** Reference in double: probabilities, summed loss -Σ log p[label], gradient (p - onehot)/rows. */
+  function reference(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, cols: number) {
+    const probs = new Float64Array(rows * cols);
+    const grad = new Float64Array(rows * cols);
+    let loss = 0;
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from({ length: cols }, (_, j) => logits[r * cols + j]);
+      const max = Math.max(...row);
+      const sum = row.reduce((s, v) => s + Math.exp(v - max), 0);
+      loss -= row[labels[r]] - max - Math.log(sum);
+      for (let j = 0; j < cols; j++) {
+        const p = Math.exp(row[j] - max) / sum;
+        probs[r * cols + j] = p;
+        grad[r * cols + j] = (p - (j === labels[r] ? 1 : 0));
+      }
+    }
+    return { probs, grad, loss };
+  }
+
+  /** Random logits of spread 3 plus rows with huge, equal and underflowing logits. */
+  function logitsFor(rows: number, cols: number, seed: number): Float64Array {
+    const x = normals(new Random(seed), rows * cols, 3);
+    if (cols >= 3 && rows >= 4) {
+      x.set([1000, 999, -1000], 0); // exp(1000) would overflow without the max subtracted
+      x.fill(7, cols, 2 * cols); // uniform row
+      x.set([0, 200, -50], 2 * cols); // p[0] underflows to 0 in float32, loss 200 is still exact
+      x.set([-1000, -1000.5, -999], 3 * cols); // all very negative
+    }
+    return x;
+  }
+
+  it.each([[8, 10], [5, 3], [4, 13], [3, 1]])("probabilities, summed loss and gradient (%i x %i)", (rows, cols) => {
+    const rng = new Random(rows * cols);
+    const logits = logitsFor(rows, cols, rows + cols);
+    const labels = bytes(rng, rows, cols);
+    if (cols >= 3 && rows >= 4) {
+      labels[0] = 2; // the -1000 logit in the 1000 row: loss 2000
+      labels[2] = 0; // the underflowing class
+    }
+    const want = reference(logits, labels, rows, cols);
+    const lPtr = f32Buf(logits, "logits");
+    const labelPtr = u8Buf(labels, "labels");
+    const pPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "probs");
+    const gPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "dlogits");
+    const loss = rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, gPtr, rows, cols);
+    expectWithin([loss], [want.loss], 1e-6 * (1 + Math.abs(want.loss)), "loss");
+    expectWithin(readF32(pPtr, rows * cols), want.probs, Array.from(want.probs, (p) => 1e-5 * p + 1e-30), "probs");
+    expectWithin(readF32(gPtr, rows * cols), want.grad, Array.from(want.probs, (p) => (1e-5 * p + 1e-7) / rows), "dlogits");
+    expectExact(readF32(lPtr, rows * cols), logits, "logits (unchanged)");
+    if (cols === 10) expect(want.loss).toBeGreaterThan(2200); // the reference sees the 2000 and 200 rows
+  });
+
+  it("labels = 0: probabilities only, returns 0 and leaves dlogits alone", () => {
+    const rows = 6, cols = 10;
+    const logits = logitsFor(rows, cols, 21);
+    const want = reference(logits, new Uint8Array(rows), rows, cols);
+    const lPtr = f32Buf(logits, "logits");
+    const pPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "probs");
+    const gPtr = f32Buf(new Float64Array(rows * cols).fill(42), "dlogits");
+    expect(rt.kernels.softmaxCrossEntropy(lPtr, 0, pPtr, gPtr, rows, cols)).toBe(0);
+    expectWithin(readF32(pPtr, rows * cols), want.probs, Array.from(want.probs, (p) => 1e-5 * p + 1e-30), "probs");
+    expectExact(readF32(gPtr, rows * cols), new Float64Array(rows * cols).fill(42), "dlogits");
+  });
+
+  it("dlogits = 0: loss and probabilities, no gradient written (address 0 untouched)", () => {
+    const rows = 6, cols = 10;
+    const rng = new Random(22);
+    const logits = logitsFor(rows, cols, 22);
+    const labels = bytes(rng, rows, cols);
+    const want = reference(logits, labels, rows, cols);
+    const lPtr = f32Buf(logits, "logits");
+    const labelPtr = u8Buf(labels, "labels");
+    const pPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "probs");
+    const low = rt.u8(0, rows * cols * 4).slice();
+    const loss = rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, 0, rows, cols);
+    expectWithin([loss], [want.loss], 1e-6 * (1 + Math.abs(want.loss)), "loss");
+    expectWithin(readF32(pPtr, rows * cols), want.probs, Array.from(want.probs, (p) => 1e-5 * p + 1e-30), "probs");
+    expectExact(rt.u8(0, rows * cols * 4).slice(), low, "memory at address 0");
+  });
+});
+
+describe("sgdUpdate", () => {
+  it.each([1, 4, 37])("w -= lr · g (n = %i), g unchanged", (n) => {
+    const rng = new Random(n + 300);
+    const w = normals(rng, n);
+    const g = normals(rng, n);
+    const lr = Math.fround(0.1);
+    const wPtr = f32Buf(w, "w");
+    const gPtr = f32Buf(g, "g");
+    rt.kernels.sgdUpdate(wPtr, gPtr, n, lr); rt.f32(wPtr, n + 1)[n] = 0;
+    const want = Array.from(w, (v, i) => v - lr * g[i]);
+    const tol = Array.from(w, (v, i) => 2 * U * (Math.abs(v) + Math.abs(lr * g[i])));
+    expectWithin(readF32(wPtr, n), want, tol, "w");
+    expectExact(readF32(gPtr, n), g, "g (unchanged)");
+  });
+});

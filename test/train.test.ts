@@ -1,0 +1,101 @@
+// Training on real MNIST data (a subset, so CI stays quick) against accuracy thresholds.
+import { createHash } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import { evaluate, fit, loadMnist, mlpSpec, Model, Runtime, SGD, takeFirst, type Dataset } from "../sdk/node";
+
+let rt: Runtime;
+let train: Dataset;
+let test: Dataset;
+beforeAll(async () => {
+  rt = await Runtime.create();
+  train = takeFirst(loadMnist("train"), 10000);
+  test = takeFirst(loadMnist("test"), 2000);
+});
+
+const hashWeights = (model: Model): string => {
+  const h = createHash("sha256");
+  for (const p of model.params) h.update(p.value.view());
+  return h.digest("hex");
+};
+
+describe("fit", () => {
+  it("a sigmoid MLP learns MNIST: loss falls every epoch, test accuracy above 85% after 3 epochs on 10k images", async () => {
+    const model = new Model(rt, mlpSpec({ input: [1, 28, 28], hidden: [100], classes: 10 }), { seed: 1 });
+    const before = evaluate(model, test).accuracy;
+    const batchEnds: number[] = [];
+    const { history } = await fit(model, train, {
+      epochs: 3, batchSize: 100, optimizer: new SGD(rt, 0.5), seed: 1, test,
+      onBatchEnd: (b) => batchEnds.push(b.batch),
+    });
+    expect(before).toBeLessThan(0.2);
+    expect(history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    expect(history[1].loss).toBeLessThan(history[0].loss);
+    expect(history[2].loss).toBeLessThan(history[1].loss);
+    expect(history[2].testAccuracy!).toBeGreaterThan(0.85);
+    expect(batchEnds.length).toBe(300);
+    model.dispose();
+  });
+
+  it("a ReLU MLP learns too, and evaluation agrees with predict()", async () => {
+    const model = new Model(rt, mlpSpec({ input: [1, 28, 28], hidden: [64], classes: 10, activation: "relu", init: "he" }), { seed: 2 });
+    await fit(model, train, { epochs: 2, batchSize: 50, optimizer: new SGD(rt, 0.1), seed: 2 });
+    const result = evaluate(model, test);
+    expect(result.accuracy).toBeGreaterThan(0.85);
+    const probs = model.predict(test.images.subarray(0, 784 * 20));
+    for (let i = 0; i < 20; i++) {
+      const row = probs.subarray(i * 10, i * 10 + 10);
+      expect(row.indexOf(Math.max(...row))).toBe(result.predictions[i]);
+      expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    }
+    model.dispose();
+  });
+
+  it("is deterministic: the same seed gives bit-identical weights, another seed does not", async () => {
+    const small = takeFirst(train, 2000);
+    const runOnce = async (seed: number): Promise<string> => {
+      const model = new Model(rt, mlpSpec({ input: [1, 28, 28], hidden: [30], classes: 10 }), { seed });
+      await fit(model, small, { epochs: 1, batchSize: 100, optimizer: new SGD(rt, 0.1), seed });
+      const hash = hashWeights(model);
+      model.dispose();
+      return hash;
+    };
+    const a = await runOnce(7);
+    expect(await runOnce(7)).toBe(a);
+    expect(await runOnce(8)).not.toBe(a);
+  });
+
+  it("does not leak: wasm memory in use is the same after many epochs as after one", async () => {
+    const small = takeFirst(train, 1000);
+    const model = new Model(rt, mlpSpec({ input: [1, 28, 28], hidden: [30], classes: 10 }), { seed: 1 });
+    await fit(model, small, { epochs: 1, batchSize: 100, optimizer: new SGD(rt, 0.1), test });
+    const used = rt.usedBytes;
+    const pages = rt.memory.buffer.byteLength;
+    await fit(model, small, { epochs: 5, batchSize: 100, optimizer: new SGD(rt, 0.1), test });
+    expect(rt.usedBytes).toBe(used);
+    expect(rt.memory.buffer.byteLength).toBe(pages);
+    model.dispose();
+  });
+
+  it("stops when the loss diverges, with a clear error", async () => {
+    const model = new Model(rt, mlpSpec({ input: [1, 28, 28], hidden: [30], classes: 10, activation: "relu" }), { seed: 1 });
+    await expect(fit(model, takeFirst(train, 2000), { epochs: 3, batchSize: 100, optimizer: new SGD(rt, 1e30) }))
+      .rejects.toThrow(/diverged/);
+    model.dispose();
+  });
+
+  it("stops after the current batch when aborted", async () => {
+    const model = new Model(rt, mlpSpec({ input: [1, 28, 28], hidden: [30], classes: 10 }), { seed: 1 });
+    const controller = new AbortController();
+    let batches = 0;
+    const { history, stopped } = await fit(model, train, {
+      epochs: 5, batchSize: 10, optimizer: new SGD(rt, 0.1), signal: controller.signal,
+      onBatchEnd: () => {
+        if (++batches === 5) controller.abort();
+      },
+    });
+    expect(stopped).toBe(true);
+    expect(history).toHaveLength(0);
+    expect(batches).toBeLessThan(1000);
+    model.dispose();
+  });
+});
