@@ -131,7 +131,7 @@ function matmulRef(a: Float64Array, b: Float64Array, m: number, k: number, n: nu
     for (let p = 0; p < k; p++) {
       const aip = a[i * k + p];
       for (let j = 0; j < n; j++) {
-        const t = aip * b[p * n + j] * (p === k - 1 && k > 1 ? 0 : 1);
+        const t = aip * b[p * n + j];
         prod[i * n + j] += t;
         absSum[i * n + j] += Math.abs(t);
       }
@@ -182,6 +182,23 @@ describe("gemm", () => {
       const cPtr = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C");
       rt.gemm(0, 0, cPtr, m, 0, n, false, false, beta);
       expectExact(readF32(cPtr, m * n), Array.from(c0, (v) => (beta === 0 ? 0 : Math.fround(beta * v))), `C (beta=${beta})`);
+    }
+  });
+
+  it("operands at addresses that are only 4-byte aligned (a view starting one float in)", () => {
+    const m = 6, k = 11, n = 9;
+    const rng = new Random(5);
+    const a = normals(rng, m * k);
+    const b = normals(rng, k * n);
+    const { prod, absSum } = matmulRef(a, b, m, k, n);
+    for (const [transA, transB] of [[false, false], [true, true]]) {
+      // One leading element in every buffer, and the kernel gets the address after it.
+      const aPtr = f32Buf([0, ...layout(a, m, k, transA)], "A") + 4;
+      const bPtr = f32Buf([0, ...layout(b, k, n, transB)], "B") + 4;
+      const cPtr = f32Buf(new Float64Array(m * n + 1).fill(NaN), "C") + 4;
+      rt.gemm(aPtr, bPtr, cPtr, m, k, n, transA, transB, 0);
+      expectWithin(readF32(cPtr, m * n), prod, absSum.map((s) => 2 * (k + 2) * U * s), `C (transA=${transA})`);
+      expect(rt.f32(cPtr - 4, 1)[0], "C[-1]").toBeNaN();
     }
   });
 
@@ -285,7 +302,7 @@ describe("row and data kernels", () => {
   const argmaxRef = (x: ArrayLike<number>, rows: number, cols: number): number[] =>
     Array.from({ length: rows }, (_, r) => {
       let best = 0;
-      for (let j = 1; j < cols; j++) if (x[r * cols + j] >= x[r * cols + best]) best = j;
+      for (let j = 1; j < cols; j++) if (x[r * cols + j] > x[r * cols + best]) best = j;
       return best;
     });
 
@@ -385,7 +402,7 @@ describe("activations", () => {
     const y = Array.from({ length: n }, () => Math.fround(rng.uniform()));
     y[0] = 0.5;
     const dy = normals(rng, n);
-    const want = y.map((v, i) => dy[i] * v * (1 + v));
+    const want = y.map((v, i) => dy[i] * v * (1 - v));
     const tol = want.map((v) => 4 * U * Math.abs(v));
     for (const dx of bothBackward(rt.kernels.sigmoidBackward, y, dy)) expectWithin(dx, want, tol, "dx");
   });
@@ -422,7 +439,7 @@ describe("softmaxCrossEntropy", () => {
       for (let j = 0; j < cols; j++) {
         const p = Math.exp(row[j] - max) / sum;
         probs[r * cols + j] = p;
-        grad[r * cols + j] = (p - (j === labels[r] ? 1 : 0));
+        grad[r * cols + j] = (p - (j === labels[r] ? 1 : 0)) / rows;
       }
     }
     return { probs, grad, loss };
@@ -498,7 +515,7 @@ describe("sgdUpdate", () => {
     const lr = Math.fround(0.1);
     const wPtr = f32Buf(w, "w");
     const gPtr = f32Buf(g, "g");
-    rt.kernels.sgdUpdate(wPtr, gPtr, n, lr); rt.f32(wPtr, n + 1)[n] = 0;
+    rt.kernels.sgdUpdate(wPtr, gPtr, n, lr);
     const want = Array.from(w, (v, i) => v - lr * g[i]);
     const tol = Array.from(w, (v, i) => 2 * U * (Math.abs(v) + Math.abs(lr * g[i])));
     expectWithin(readF32(wPtr, n), want, tol, "w");
