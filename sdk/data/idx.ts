@@ -1,0 +1,37 @@
+import { fail } from "../errors";
+
+/** The idx format of the MNIST files: magic 00 00 <type> <ndims>, big-endian sizes, then data. */
+export interface IdxArray {
+  dims: number[];
+  data: Uint8Array;
+}
+
+const UBYTE = 0x08;
+
+/**
+ * Parses idx bytes (already inflated) holding unsigned bytes. Checks the magic number, the type,
+ * `expectDims` dimensions, and that the declared sizes match the file's length exactly.
+ */
+export function parseIdx(bytes: Uint8Array, expectDims: number, what: string): IdxArray {
+  if (bytes.length < 4) fail("BAD_FILE", `${what}: ${bytes.length} bytes is too short for an idx file`);
+  if (bytes[0] !== 0 || bytes[1] !== 0) fail("BAD_FILE", `${what}: not an idx file (bad magic number)`);
+  if (bytes[2] !== UBYTE) fail("BAD_FILE", `${what}: idx data type 0x${bytes[2].toString(16)} is not unsigned byte (0x08)`);
+  const ndims = bytes[3];
+  if (ndims !== expectDims) fail("BAD_FILE", `${what}: expected ${expectDims} dimensions, the header says ${ndims}`);
+  const headerBytes = 4 + 4 * ndims;
+  if (bytes.length < headerBytes) fail("BAD_FILE", `${what}: truncated header`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dims: number[] = [];
+  let size = 1;
+  for (let i = 0; i < ndims; i++) {
+    const d = view.getUint32(4 + 4 * i, false);
+    if (d === 0) fail("BAD_FILE", `${what}: dimension ${i} is zero`);
+    dims.push(d);
+    size *= d;
+  }
+  const actual = bytes.length - headerBytes;
+  if (actual !== size) {
+    fail("BAD_FILE", `${what}: header declares ${dims.join(" x ")} = ${size} bytes of data, the file has ${actual}`);
+  }
+  return { dims, data: bytes.subarray(headerBytes) };
+}
