@@ -18,7 +18,10 @@ async function askIndex(count: number): Promise<string> {
       rl.once("line", resolve);
       rl.once("close", () => resolve(undefined));
     });
-    if (line === undefined) throw new UsageError("no index given on standard input");
+    if (line === undefined) {
+      process.stderr.write("\n"); // end the prompt's line before the error
+      throw new UsageError("no index given on standard input");
+    }
     return line.trim();
   } finally {
     rl.close();
