@@ -7,3 +7,5 @@ export { addBiasRows, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCor
 export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy } from "./loss";
 export { sgdUpdate } from "./optim";
+export { im2col, col2im, addBiasChannels, sumChannels } from "./conv";
+export { maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward } from "./pool";

@@ -1,6 +1,9 @@
 import { fail } from "./errors";
 import { Activation } from "./layers/activation";
+import { Conv2D } from "./layers/conv2d";
 import { Dense } from "./layers/dense";
+import { Flatten } from "./layers/flatten";
+import { Pool2D } from "./layers/pool2d";
 import { BatchBuffer, sizeOf, type Layer, type Param } from "./layers/layer";
 import { SoftmaxCrossEntropy } from "./layers/softmax-cross-entropy";
 import { Random } from "./random";
@@ -139,5 +142,12 @@ function buildLayer(rt: Runtime, spec: LayerSpec, inputShape: readonly number[],
     case "sigmoid":
     case "relu":
       return new Activation(rt, spec, inputShape);
+    case "conv2d":
+      return new Conv2D(rt, spec, inputShape, index, rng);
+    case "maxpool":
+    case "avgpool":
+      return new Pool2D(rt, spec, inputShape, index);
+    case "flatten":
+      return new Flatten(spec, inputShape);
   }
 }

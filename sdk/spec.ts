@@ -1,9 +1,12 @@
 import { fail } from "./errors";
 import { INITIALIZERS, type Initializer } from "./init";
 import type { ActivationSpec } from "./layers/activation";
+import type { Conv2DSpec } from "./layers/conv2d";
 import type { DenseSpec } from "./layers/dense";
+import type { FlattenSpec } from "./layers/flatten";
+import type { Pool2DSpec } from "./layers/pool2d";
 
-export type LayerSpec = DenseSpec | ActivationSpec;
+export type LayerSpec = DenseSpec | ActivationSpec | Conv2DSpec | Pool2DSpec | FlattenSpec;
 
 /**
  * A sequential model, JSON-able: what the CLI flags, a JSON file or code describe, and what the
@@ -60,7 +63,31 @@ function validateLayer(value: unknown, index: number): LayerSpec {
     }
     case "sigmoid":
     case "relu":
+    case "flatten":
       return { type: layer.type };
+    case "conv2d": {
+      if (!isPositiveInt(layer.filters)) fail("BAD_ARGUMENT", `${where}: conv2d "filters" must be a positive integer`);
+      if (!isPositiveInt(layer.size)) fail("BAD_ARGUMENT", `${where}: conv2d "size" must be a positive integer`);
+      if (layer.stride !== undefined && !isPositiveInt(layer.stride)) fail("BAD_ARGUMENT", `${where}: conv2d "stride" must be a positive integer`);
+      if (layer.padding !== undefined && !(Number.isInteger(layer.padding) && (layer.padding as number) >= 0)) {
+        fail("BAD_ARGUMENT", `${where}: conv2d "padding" must be a non-negative integer`);
+      }
+      if (layer.init !== undefined && !INITIALIZERS.includes(layer.init as Initializer)) {
+        fail("BAD_ARGUMENT", `${where}: "init" must be one of ${INITIALIZERS.join(", ")}`);
+      }
+      return {
+        type: "conv2d", filters: layer.filters, size: layer.size,
+        ...(layer.stride !== undefined ? { stride: layer.stride as number } : {}),
+        ...(layer.padding !== undefined ? { padding: layer.padding as number } : {}),
+        ...(layer.init ? { init: layer.init as Initializer } : {}),
+      };
+    }
+    case "maxpool":
+    case "avgpool": {
+      if (!isPositiveInt(layer.size)) fail("BAD_ARGUMENT", `${where}: ${layer.type} "size" must be a positive integer`);
+      if (layer.stride !== undefined && !isPositiveInt(layer.stride)) fail("BAD_ARGUMENT", `${where}: ${layer.type} "stride" must be a positive integer`);
+      return { type: layer.type, size: layer.size, ...(layer.stride !== undefined ? { stride: layer.stride as number } : {}) };
+    }
     default:
       fail("BAD_ARGUMENT", `${where}: unknown type ${JSON.stringify(layer.type)}`);
   }

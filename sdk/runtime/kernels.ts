@@ -19,6 +19,14 @@ export interface Kernels {
   reluBackward(y: number, dy: number, dx: number, n: number): void;
   softmaxCrossEntropy(logits: number, labels: number, probs: number, dlogits: number, rows: number, cols: number): number;
   sgdUpdate(w: number, g: number, n: number, lr: number): void;
+  im2col(x: number, cols: number, C: number, H: number, W: number, R: number, stride: number, pad: number, OH: number, OW: number): void;
+  col2im(dcols: number, dx: number, C: number, H: number, W: number, R: number, stride: number, pad: number, OH: number, OW: number): void;
+  addBiasChannels(y: number, bias: number, batch: number, channels: number, spatial: number): void;
+  sumChannels(dy: number, out: number, batch: number, channels: number, spatial: number, beta: number): void;
+  maxPoolForward(x: number, y: number, argmax: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
+  maxPoolBackward(dy: number, argmax: number, dx: number, planes: number, H: number, W: number, OH: number, OW: number): void;
+  avgPoolForward(x: number, y: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
+  avgPoolBackward(dy: number, dx: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
 }
 
 function decodeBase64(text: string): Uint8Array {

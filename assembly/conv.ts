@@ -1,0 +1,128 @@
+// Convolution by im2col (the course's eq. 59-62): patches of one image become the columns of a
+// matrix, so the convolution is one GEMM with the filters [K, C*R*R]. col2im is its adjoint and
+// accumulates the patch gradients back onto the image.
+//
+// Shapes: x [C, H, W] one image; cols [C*R*R, OH*OW] with row (c*R + ky)*R + kx and column
+// oy*OW + ox; OH = (H + 2*pad - R) / stride + 1 (likewise OW). Zero padding outside the image.
+
+/** cols[C*R*R, OH*OW] = patches of x[C,H,W]. */
+export function im2col(
+  x: usize, cols: usize, C: i32, H: i32, W: i32, R: i32, stride: i32, pad: i32, OH: i32, OW: i32,
+): void {
+  let out = cols;
+  for (let c = 0; c < C; c++) {
+    const plane = x + (<usize>(c * H * W) << 2);
+    for (let ky = 0; ky < R; ky++) {
+      for (let kx = 0; kx < R; kx++) {
+        // Output columns ox whose input column ix = ox*stride - pad + kx lies inside [0, W).
+        const oxStart = clampStart(pad - kx, stride);
+        const oxEnd = min(OW, clampEnd(W + pad - kx, stride));
+        for (let oy = 0; oy < OH; oy++) {
+          const iy = oy * stride - pad + ky;
+          if (iy < 0 || iy >= H || oxStart >= oxEnd) {
+            memory.fill(out, 0, <usize>OW << 2);
+          } else {
+            const row = plane + (<usize>(iy * W) << 2);
+            for (let ox = 0; ox < oxStart; ox++) store<f32>(out + (<usize>ox << 2), 0);
+            if (stride == 1) {
+              memory.copy(out + (<usize>oxStart << 2), row + (<usize>(oxStart - pad + kx) << 2), <usize>(oxEnd - oxStart) << 2);
+            } else {
+              for (let ox = oxStart; ox < oxEnd; ox++) {
+                store<f32>(out + (<usize>ox << 2), load<f32>(row + (<usize>(ox * stride - pad + kx) << 2)));
+              }
+            }
+            for (let ox = oxEnd; ox < OW; ox++) store<f32>(out + (<usize>ox << 2), 0);
+          }
+          out += <usize>OW << 2;
+        }
+      }
+    }
+  }
+}
+
+/** dx[C,H,W] = Σ over patches of dcols[C*R*R, OH*OW] (the adjoint of im2col; dx is overwritten). */
+export function col2im(
+  dcols: usize, dx: usize, C: i32, H: i32, W: i32, R: i32, stride: i32, pad: i32, OH: i32, OW: i32,
+): void {
+  memory.fill(dx, 0, <usize>(C * H * W) << 2);
+  let src = dcols;
+  for (let c = 0; c < C; c++) {
+    const plane = dx + (<usize>(c * H * W) << 2);
+    for (let ky = 0; ky < R; ky++) {
+      for (let kx = 0; kx < R; kx++) {
+        const oxStart = clampStart(pad - kx, stride);
+        const oxEnd = min(OW, clampEnd(W + pad - kx, stride));
+        for (let oy = 0; oy < OH; oy++) {
+          const iy = oy * stride - pad + ky;
+          if (iy >= 0 && iy < H) {
+            const row = plane + (<usize>(iy * W) << 2);
+            for (let ox = oxStart; ox < oxEnd; ox++) {
+              const p = row + (<usize>(ox * stride - pad + kx) << 2);
+              store<f32>(p, load<f32>(p) + load<f32>(src + (<usize>ox << 2)));
+            }
+          }
+          src += <usize>OW << 2;
+        }
+      }
+    }
+  }
+}
+
+/** Smallest ox >= 0 with ox*stride >= lowest (lowest may be negative). */
+// @ts-ignore: decorator
+@inline
+function clampStart(lowest: i32, stride: i32): i32 {
+  return lowest <= 0 ? 0 : (lowest + stride - 1) / stride;
+}
+
+/** Smallest ox with ox*stride >= limit, i.e. the end of the range ox*stride < limit. */
+// @ts-ignore: decorator
+@inline
+function clampEnd(limit: i32, stride: i32): i32 {
+  return limit <= 0 ? 0 : (limit + stride - 1) / stride;
+}
+
+/** y[batch, channels, spatial] += bias[channels]: the per-filter bias of a convolution. */
+export function addBiasChannels(y: usize, bias: usize, batch: i32, channels: i32, spatial: i32): void {
+  const vecEnd = spatial & ~3;
+  let p = y;
+  for (let b = 0; b < batch; b++) {
+    for (let c = 0; c < channels; c++) {
+      const value = load<f32>(bias + (<usize>c << 2));
+      const v = f32x4.splat(value);
+      let s = 0;
+      for (; s < vecEnd; s += 4) {
+        const q = p + (<usize>s << 2);
+        v128.store(q, f32x4.add(v128.load(q), v));
+      }
+      for (; s < spatial; s++) {
+        const q = p + (<usize>s << 2);
+        store<f32>(q, load<f32>(q) + value);
+      }
+      p += <usize>spatial << 2;
+    }
+  }
+}
+
+/** out[channels] = Σ over batch and spatial of dy[batch, channels, spatial] (+ beta · out). */
+export function sumChannels(dy: usize, out: usize, batch: i32, channels: i32, spatial: i32, beta: f32): void {
+  for (let c = 0; c < channels; c++) {
+    const q = out + (<usize>c << 2);
+    store<f32>(q, beta == 0 ? 0 : beta * load<f32>(q));
+  }
+  const vecEnd = spatial & ~3;
+  let p = dy;
+  for (let b = 0; b < batch; b++) {
+    for (let c = 0; c < channels; c++) {
+      let acc = f32x4.splat(0);
+      let s = 0;
+      for (; s < vecEnd; s += 4) acc = f32x4.add(acc, v128.load(p + (<usize>s << 2)));
+      let total = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) +
+        f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+      for (; s < spatial; s++) total += load<f32>(p + (<usize>s << 2));
+      const q = out + (<usize>c << 2);
+      store<f32>(q, load<f32>(q) + total);
+      p += <usize>spatial << 2;
+    }
+  }
+}

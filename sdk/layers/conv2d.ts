@@ -1,0 +1,123 @@
+import { fail } from "../errors";
+import { initWeights, type Initializer } from "../init";
+import type { Random } from "../random";
+import type { Runtime } from "../runtime/runtime";
+import { BatchBuffer, disposeParams, makeParam, type Layer, type Param } from "./layer";
+
+export interface Conv2DSpec {
+  type: "conv2d";
+  /** K: number of filters (output channels). */
+  filters: number;
+  /** R: filters are R x R. */
+  size: number;
+  stride?: number;
+  /** Zero padding on every side. */
+  padding?: number;
+  init?: Initializer;
+}
+
+/** Output side of a convolution or pooling window: (in + 2·pad - size) / stride + 1. */
+export function outputSide(input: number, size: number, stride: number, pad: number): number {
+  return Math.floor((input + 2 * pad - size) / stride) + 1;
+}
+
+/**
+ * 2-D convolution by im2col (eq. 56-62): x [batch, C, H, W] -> y [batch, K, OH, OW], filters
+ * W [K, C, R, R] used as the matrix [K, C·R·R], one bias per filter. Per image: cols = im2col(x),
+ * y = W·cols + b. Backward: dW += dy·colsᵀ, db = Σ dy, dx = col2im(Wᵀ·dy). The patches of the
+ * whole batch are kept from the forward pass for the weight gradient.
+ */
+export class Conv2D implements Layer {
+  readonly outputShape: readonly number[];
+  readonly params: readonly Param[];
+  private readonly weight: Param;
+  private readonly bias: Param;
+  private readonly stride: number;
+  private readonly pad: number;
+  private readonly patch: number; // C·R·R
+  private readonly outSpatial: number; // OH·OW
+  private readonly inSize: number;
+  private readonly outSize: number;
+  private readonly cols: BatchBuffer;
+  private readonly out: BatchBuffer;
+  private readonly dx: BatchBuffer;
+  private dcols = 0;
+
+  constructor(
+    private readonly rt: Runtime,
+    readonly spec: Conv2DSpec,
+    readonly inputShape: readonly number[],
+    index: number,
+    rng: Random,
+  ) {
+    if (inputShape.length !== 3) fail("BAD_SHAPE", `layer ${index} (conv2d) needs [channels, height, width] input, got [${inputShape}]`);
+    const [C, H, W] = inputShape;
+    const R = spec.size;
+    this.stride = spec.stride ?? 1;
+    this.pad = spec.padding ?? 0;
+    const OH = outputSide(H, R, this.stride, this.pad);
+    const OW = outputSide(W, R, this.stride, this.pad);
+    if (OH <= 0 || OW <= 0) fail("BAD_SHAPE", `layer ${index} (conv2d ${R}x${R}) does not fit its input [${inputShape}]`);
+    this.outputShape = [spec.filters, OH, OW];
+    this.patch = C * R * R;
+    this.outSpatial = OH * OW;
+    this.inSize = C * H * W;
+    this.outSize = spec.filters * OH * OW;
+    this.weight = makeParam(rt, `${index}.weight`, [spec.filters, C, R, R]);
+    this.bias = makeParam(rt, `${index}.bias`, [spec.filters]);
+    this.params = [this.weight, this.bias];
+    initWeights(this.weight.value.view(), spec.init ?? "he", this.patch, spec.filters * R * R, rng);
+    this.bias.value.fill(0);
+    this.cols = new BatchBuffer(rt, this.patch * this.outSpatial);
+    this.out = new BatchBuffer(rt, this.outSize);
+    this.dx = new BatchBuffer(rt, this.inSize);
+  }
+
+  allocate(batch: number): void {
+    this.cols.ensure(batch);
+    this.out.ensure(batch);
+    this.dx.ensure(batch);
+    if (!this.dcols) this.dcols = this.rt.alloc(this.patch * this.outSpatial * 4);
+  }
+
+  forward(x: number, batch: number): number {
+    const { rt, spec, patch, outSpatial } = this;
+    const [C, H, W] = this.inputShape;
+    const [, OH, OW] = this.outputShape;
+    for (let i = 0; i < batch; i++) {
+      const cols = this.cols.ptr + i * patch * outSpatial * 4;
+      rt.kernels.im2col(x + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW);
+      rt.gemm(this.weight.value.ptr, cols, this.out.ptr + i * this.outSize * 4, spec.filters, patch, outSpatial, false, false, 0);
+    }
+    rt.kernels.addBiasChannels(this.out.ptr, this.bias.value.ptr, batch, spec.filters, outSpatial);
+    return this.out.ptr;
+  }
+
+  backward(dy: number, batch: number, needInputGrad: boolean): number {
+    const { rt, spec, patch, outSpatial } = this;
+    const [C, H, W] = this.inputShape;
+    const [, OH, OW] = this.outputShape;
+    for (let i = 0; i < batch; i++) {
+      const cols = this.cols.ptr + i * patch * outSpatial * 4;
+      const dyi = dy + i * this.outSize * 4;
+      // dW[K, CRR] (+)= dy_i[K, OHOW] · cols_iᵀ
+      rt.gemm(dyi, cols, this.weight.grad.ptr, spec.filters, outSpatial, patch, false, true, i === 0 ? 0 : 1);
+      if (needInputGrad) {
+        // dcols[CRR, OHOW] = Wᵀ · dy_i, then scattered back onto the image.
+        rt.gemm(this.weight.value.ptr, dyi, this.dcols, patch, spec.filters, outSpatial, true, false, 0);
+        rt.kernels.col2im(this.dcols, this.dx.ptr + i * this.inSize * 4, C, H, W, spec.size, this.stride, this.pad, OH, OW);
+      }
+    }
+    rt.kernels.sumChannels(dy, this.bias.grad.ptr, batch, spec.filters, outSpatial, 0);
+    return needInputGrad ? this.dx.ptr : 0;
+  }
+
+  dispose(): void {
+    this.cols.release();
+    this.out.release();
+    this.dx.release();
+    if (this.dcols) this.rt.free(this.dcols);
+    this.dcols = 0;
+    disposeParams(this.params);
+  }
+}
