@@ -20,12 +20,12 @@ export function im2col(
         for (let oy = 0; oy < OH; oy++) {
           const iy = oy * stride - pad + ky;
           if (iy < 0 || iy >= H || oxStart >= oxEnd) {
-            memory.fill(out, 0, <usize>OW << 2);
+            for (let ox = 0; ox < OW; ox++) store<f32>(out + (<usize>ox << 2), 0);
           } else {
             const row = plane + (<usize>(iy * W) << 2);
             for (let ox = 0; ox < oxStart; ox++) store<f32>(out + (<usize>ox << 2), 0);
             if (stride == 1) {
-              memory.copy(out + (<usize>oxStart << 2), row + (<usize>(oxStart - pad + kx) << 2), <usize>(oxEnd - oxStart) << 2);
+              copyF32(out + (<usize>oxStart << 2), row + (<usize>(oxStart - pad + kx) << 2), oxEnd - oxStart);
             } else {
               for (let ox = oxStart; ox < oxEnd; ox++) {
                 store<f32>(out + (<usize>ox << 2), load<f32>(row + (<usize>(ox * stride - pad + kx) << 2)));
@@ -66,6 +66,15 @@ export function col2im(
       }
     }
   }
+}
+
+/** dst[0..n) = src[0..n): rows here are short, where memory.copy's call costs more than the copy. */
+// @ts-ignore: decorator
+@inline
+function copyF32(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
+  for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
 }
 
 /** Smallest ox >= 0 with ox*stride >= lowest (lowest may be negative). */

@@ -6,6 +6,7 @@ export { gemm, gemmWorkspaceBytes } from "./gemm";
 export { addBiasRows, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8 } from "./tensor";
 export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy } from "./loss";
-export { sgdUpdate } from "./optim";
+export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate, adamUpdate } from "./optim";
 export { im2col, col2im, addBiasChannels, sumChannels } from "./conv";
 export { maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward } from "./pool";
+export { augmentImages } from "./augment";

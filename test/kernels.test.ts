@@ -515,7 +515,7 @@ describe("sgdUpdate", () => {
     const lr = Math.fround(0.1);
     const wPtr = f32Buf(w, "w");
     const gPtr = f32Buf(g, "g");
-    rt.kernels.sgdUpdate(wPtr, gPtr, n, lr);
+    rt.kernels.sgdUpdate(wPtr, gPtr, n, lr, 0);
     const want = Array.from(w, (v, i) => v - lr * g[i]);
     const tol = Array.from(w, (v, i) => 2 * U * (Math.abs(v) + Math.abs(lr * g[i])));
     expectWithin(readF32(wPtr, n), want, tol, "w");

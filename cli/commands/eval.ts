@@ -1,4 +1,5 @@
-import { DEFAULT_MODEL_PATH, evaluate, loadMnist, loadModelFile, Runtime } from "../../sdk/node";
+import { DEFAULT_MODEL_PATH, evaluate, loadDataset, loadModelFile, Runtime } from "../../sdk/node";
+import { datasetOf } from "../dataset";
 import { confusionTable, percent } from "../render";
 
 export interface EvalOptions {
@@ -9,8 +10,8 @@ export interface EvalOptions {
 export async function evalCommand(options: EvalOptions): Promise<void> {
   const rt = await Runtime.create();
   const path = options.model ?? DEFAULT_MODEL_PATH;
-  const { model } = await loadModelFile(rt, path);
-  const test = loadMnist("test", options.data);
+  const { model, metadata } = await loadModelFile(rt, path);
+  const test = loadDataset(datasetOf(metadata), "test", options.data);
   const result = evaluate(model, test);
   const correct = Math.round(result.accuracy * test.count);
   process.stdout.write(

@@ -1,5 +1,6 @@
 import { createInterface } from "node:readline/promises";
-import { checkShapes, DEFAULT_MODEL_PATH, loadMnist, loadModelFile, Runtime, sampleSize } from "../../sdk/node";
+import { checkShapes, DEFAULT_MODEL_PATH, loadDataset, loadModelFile, Runtime, sampleSize } from "../../sdk/node";
+import { datasetOf } from "../dataset";
 import { UsageError } from "../errors";
 import { drawImage, percent, probabilityBars } from "../render";
 
@@ -37,8 +38,8 @@ export function parseIndex(text: string, count: number): number {
 
 export async function predictCommand(indexArg: string | undefined, options: PredictOptions): Promise<void> {
   const rt = await Runtime.create();
-  const { model } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
-  const test = loadMnist("test", options.data);
+  const { model, metadata } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
+  const test = loadDataset(datasetOf(metadata), "test", options.data);
   checkShapes(model, test);
   const index = parseIndex(indexArg ?? (await askIndex(test.count)), test.count);
   const size = sampleSize(test);

@@ -1,18 +1,26 @@
 import { SingleBar } from "cli-progress";
 import {
-  loadMnist, loadModelFile, mlpSpec, Model, Runtime, saveModelFile, SGD, takeFirst, fit,
-  type EpochRecord, type Initializer,
+  loadDataset, loadModelFile, Model, Optimizer, Runtime, saveModelFile, takeFirst, fit, formatArch,
+  type DatasetName, type EpochRecord, type Initializer, type OptimizerName,
 } from "../../sdk/node";
+import { buildSpec } from "../arch";
 
 import { percent } from "../render";
 
 export interface TrainOptions {
+  dataset: DatasetName;
+  arch: string;
   epochs: number;
   hidden: number[];
   activation: "sigmoid" | "relu";
-  init: Initializer;
+  init?: Initializer;
   batchSize: number;
-  lr: number;
+  optimizer: OptimizerName;
+  lr?: number;
+  momentum?: number;
+  weightDecay?: number;
+  schedule: "constant" | "cosine";
+  augment?: boolean;
   seed: number;
   out: string;
   initFrom?: string;
@@ -23,8 +31,8 @@ export interface TrainOptions {
 
 export async function trainCommand(options: TrainOptions): Promise<void> {
   const rt = await Runtime.create();
-  const train = takeFirst(loadMnist("train", options.data), options.limit ?? Infinity);
-  const test = loadMnist("test", options.data);
+  const train = takeFirst(loadDataset(options.dataset, "train", options.data), options.limit ?? Infinity);
+  const test = loadDataset(options.dataset, "test", options.data);
   let model: Model;
   let firstEpoch = 1;
   if (options.initFrom) {
@@ -32,19 +40,14 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
     model = loaded.model;
     firstEpoch = (Number(loaded.metadata.epochs) || 0) + 1;
   } else {
-    const spec = mlpSpec({
-      input: train.shape,
-      hidden: options.hidden,
-      classes: train.classes.length,
-      activation: options.activation,
-      init: options.init,
-    });
-    model = new Model(rt, { ...spec, classes: train.classes }, { seed: options.seed });
+    model = new Model(rt, buildSpec(options, train), { seed: options.seed });
   }
-  const optimizer = new SGD(rt, options.lr);
-  const describe = describeModel(model);
-  log(`training ${describe} (${model.paramCount.toLocaleString("en")} parameters) on ${train.count.toLocaleString("en")} ` +
-    `${train.name} images: SGD lr ${options.lr}, batch ${options.batchSize}, seed ${options.seed}`);
+  const optimizer = new Optimizer(rt, {
+    name: options.optimizer, lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay,
+  });
+  log(`training ${formatArch(model.spec.layers)} (${model.paramCount.toLocaleString("en")} parameters) on ${train.count.toLocaleString("en")} ` +
+    `${train.name} images: ${describeOptimizer(optimizer)}, batch ${options.batchSize}, ` +
+    `${options.schedule === "cosine" ? "cosine schedule, " : ""}${options.augment ? "augmented, " : ""}seed ${options.seed}`);
 
   const controller = new AbortController();
   const onSigint = (): void => {
@@ -71,6 +74,8 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
       seed: options.seed,
       test,
       firstEpoch,
+      schedule: options.schedule,
+      augment: options.augment ? { flip: options.dataset === "cifar10", shift: 2 } : undefined,
       signal: controller.signal,
       onBatchEnd: showBar
         ? ({ epoch, batch, batches, loss }) => {
@@ -106,14 +111,12 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
   }
 }
 
-/** "784-100(sigmoid)-10" */
-function describeModel(model: Model): string {
-  const parts = [String(model.inputSize)];
-  for (const layer of model.spec.layers) {
-    if (layer.type === "dense") parts.push(String(layer.units));
-    else parts[parts.length - 1] += `(${layer.type})`;
-  }
-  return parts.join("-");
+function describeOptimizer(o: Optimizer): string {
+  const s = o.settings;
+  const parts = [o.name === "adadelta" ? "adadelta" : `${o.name} lr ${s.lr}`];
+  if (o.name === "momentum") parts.push(`alpha ${s.momentum}`);
+  if (s.weightDecay) parts.push(`weight decay ${s.weightDecay}`);
+  return parts.join(", ");
 }
 
 function log(line: string): void {

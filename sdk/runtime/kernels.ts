@@ -1,4 +1,4 @@
-import { KERNELS_WASM_BASE64 } from "./kernels.wasm.generated";
+import { KERNELS_RELAXED_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels.wasm.generated";
 
 /** The exports of assembly/index.ts. Pointers are byte addresses in the shared memory. */
 export interface Kernels {
@@ -18,7 +18,14 @@ export interface Kernels {
   reluForward(x: number, y: number, n: number): void;
   reluBackward(y: number, dy: number, dx: number, n: number): void;
   softmaxCrossEntropy(logits: number, labels: number, probs: number, dlogits: number, rows: number, cols: number): number;
-  sgdUpdate(w: number, g: number, n: number, lr: number): void;
+  augmentImages(x: number, params: number, batch: number, C: number, H: number, W: number, scratch: number): void;
+  sgdUpdate(w: number, g: number, n: number, lr: number, decay: number): void;
+  momentumUpdate(w: number, g: number, v: number, n: number, lr: number, alpha: number, decay: number): void;
+  adagradUpdate(w: number, g: number, h: number, n: number, lr: number, decay: number): void;
+  rmspropUpdate(w: number, g: number, h: number, n: number, lr: number, rho: number, eps: number, decay: number): void;
+  adadeltaUpdate(w: number, g: number, h: number, s: number, n: number, rho: number, eps: number, decay: number): void;
+  adamUpdate(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
+    eps: number, c1: number, c2: number, decay: number): void;
   im2col(x: number, cols: number, C: number, H: number, W: number, R: number, stride: number, pad: number, OH: number, OW: number): void;
   col2im(dcols: number, dx: number, C: number, H: number, W: number, R: number, stride: number, pad: number, OH: number, OW: number): void;
   addBiasChannels(y: number, bias: number, batch: number, channels: number, spatial: number): void;
@@ -37,19 +44,40 @@ function decodeBase64(text: string): Uint8Array {
   return bytes;
 }
 
-let compiled: Promise<WebAssembly.Module> | undefined;
-
-/** Compiles the kernel module once per process (or page); instances share the compiled code. */
-export function compileKernels(): Promise<WebAssembly.Module> {
-  compiled ??= WebAssembly.compile(decodeBase64(KERNELS_WASM_BASE64) as BufferSource).catch((e: Error) => {
-    throw new Error(`cannot compile the kernels (this engine needs WebAssembly SIMD): ${e.message}`);
-  });
-  return compiled;
+/** Which build of the kernels this engine runs. */
+export interface KernelFeatures {
+  /** Hardware fused multiply-add through relaxed SIMD (Chromium by default; Node 20 behind a flag). */
+  relaxedSimd: boolean;
 }
 
-/** Instantiates the kernels over `memory` (imported, so the SDK owns it). */
-export async function instantiateKernels(memory: WebAssembly.Memory): Promise<Kernels> {
-  const module = await compileKernels();
+const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
+
+/** True when this engine runs the relaxed-SIMD build. */
+export const relaxedSimdSupported = (): boolean => WebAssembly.validate(decodeBase64(KERNELS_RELAXED_WASM_BASE64) as BufferSource);
+
+/** Compiles one build of the kernels once per process (or page); instances share the code. */
+function compileKernels(relaxedSimd: boolean): Promise<WebAssembly.Module> {
+  let module = compiled.get(relaxedSimd);
+  if (!module) {
+    const bytes = decodeBase64(relaxedSimd ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64);
+    module = WebAssembly.compile(bytes as BufferSource).catch((e: Error) => {
+      throw new Error(`cannot compile the kernels (this engine needs WebAssembly SIMD): ${e.message}`);
+    });
+    compiled.set(relaxedSimd, module);
+  }
+  return module;
+}
+
+/**
+ * Instantiates the kernels over `memory` (imported, so the SDK owns it): the relaxed-SIMD build
+ * where the engine has it (unless `relaxedSimd` is false), else the plain SIMD build.
+ */
+export async function instantiateKernels(
+  memory: WebAssembly.Memory,
+  relaxedSimd = relaxedSimdSupported(),
+): Promise<{ kernels: Kernels; features: KernelFeatures }> {
+  const module = await compileKernels(relaxedSimd);
+  const features = { relaxedSimd };
   const instance = await WebAssembly.instantiate(module, {
     env: {
       memory,
@@ -58,5 +86,5 @@ export async function instantiateKernels(memory: WebAssembly.Memory): Promise<Ke
       },
     },
   });
-  return instance.exports as unknown as Kernels;
+  return { kernels: instance.exports as unknown as Kernels, features };
 }

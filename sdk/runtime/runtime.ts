@@ -1,6 +1,6 @@
 import { fail } from "../errors";
 import { Allocator } from "./allocator";
-import { instantiateKernels, type Kernels } from "./kernels";
+import { instantiateKernels, type KernelFeatures, type Kernels } from "./kernels";
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
@@ -13,22 +13,29 @@ const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 export class Runtime {
   readonly memory: WebAssembly.Memory;
   readonly kernels: Kernels;
+  /** The wasm features the kernels use here. */
+  readonly features: KernelFeatures;
   private readonly allocator: Allocator;
   /** Scratch for gemm (packed panels), allocated once. */
   readonly gemmWork: number;
 
-  private constructor(memory: WebAssembly.Memory, kernels: Kernels) {
+  private constructor(memory: WebAssembly.Memory, kernels: Kernels, features: KernelFeatures) {
     this.memory = memory;
     this.kernels = kernels;
+    this.features = features;
     this.allocator = new Allocator(kernels.heapBase(), memory.buffer.byteLength, (bytes) => this.grow(bytes));
     this.gemmWork = this.alloc(kernels.gemmWorkspaceBytes());
   }
 
-  /** Loads the kernels into a fresh memory of `initialMiB`. */
-  static async create(options: { initialMiB?: number } = {}): Promise<Runtime> {
+  /**
+   * Loads the kernels into a fresh memory of `initialMiB`. `relaxedSimd: false` forces the plain
+   * SIMD build (the default picks relaxed SIMD where the engine supports it).
+   */
+  static async create(options: { initialMiB?: number; relaxedSimd?: boolean } = {}): Promise<Runtime> {
     const initialPages = Math.ceil(((options.initialMiB ?? 16) * 1024 * 1024) / PAGE);
     const memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES });
-    return new Runtime(memory, await instantiateKernels(memory));
+    const { kernels, features } = await instantiateKernels(memory, options.relaxedSimd);
+    return new Runtime(memory, kernels, features);
   }
 
   alloc(bytes: number): number {

@@ -1,0 +1,50 @@
+// From the --arch, --hidden, --activation and --init flags to a model spec.
+import { existsSync, readFileSync } from "node:fs";
+import {
+  ARCH_PRESETS, mlpSpec, parseArch, validateSpec, withClassifier,
+  type Dataset, type Initializer, type LayerSpec, type ModelSpec,
+} from "../sdk/node";
+import { UsageError } from "./errors";
+
+export interface ArchOptions {
+  arch: string;
+  hidden: number[];
+  activation: "sigmoid" | "relu";
+  init?: Initializer;
+}
+
+/**
+ * --arch is a preset name (mlp, cnn, cnn-cifar), a compact string
+ * (conv:32x3,relu,maxpool:2,dense:128,relu,dense:10) or a JSON file holding a layer list or a
+ * whole model spec. The classifier layer is added when missing; --init applies to every layer
+ * with weights that does not name its own.
+ */
+export function buildSpec(options: ArchOptions, data: Dataset): ModelSpec {
+  let layers: LayerSpec[];
+  if (options.arch === "mlp") {
+    layers = mlpSpec({ input: data.shape, hidden: options.hidden, classes: data.classes.length, activation: options.activation }).layers;
+  } else if (ARCH_PRESETS[options.arch]) {
+    layers = parseArch(ARCH_PRESETS[options.arch]);
+  } else if (options.arch.endsWith(".json")) {
+    layers = readArchFile(options.arch, data);
+  } else {
+    layers = parseArch(options.arch);
+  }
+  layers = withClassifier(layers, data.classes.length);
+  if (options.init) {
+    layers = layers.map((l) => (l.type === "dense" || l.type === "conv2d") && !l.init ? { ...l, init: options.init } : l);
+  }
+  return validateSpec({ input: data.shape, layers, classes: data.classes });
+}
+
+function readArchFile(path: string, data: Dataset): LayerSpec[] {
+  if (!existsSync(path)) throw new UsageError(`--arch ${path}: no such file`);
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new UsageError(`--arch ${path}: not valid JSON (${(e as Error).message})`);
+  }
+  const layers = Array.isArray(json) ? json : (json as { layers?: unknown })?.layers;
+  return validateSpec({ input: data.shape, layers }).layers;
+}
