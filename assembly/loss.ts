@@ -42,3 +42,40 @@ export function softmaxCrossEntropy(
   }
   return total;
 }
+
+/**
+ * Softmax with mean squared error, the alternative loss: for each row, probs = softmax(logits),
+ * loss = ½ Σ_j (p_j - t_j)² with t = onehot(label), and through the softmax's Jacobian
+ * dlogits_j = p_j · (g_j - Σ_k g_k p_k) / rows with g = p - t (skipped when dlogits == 0).
+ * Returns the summed loss over the rows (0 when labels == 0).
+ */
+export function softmaxMse(
+  logits: usize, labels: usize, probs: usize, dlogits: usize, rows: i32, cols: i32,
+): f64 {
+  softmaxCrossEntropy(logits, 0, probs, 0, rows, cols);
+  if (labels == 0) return 0;
+  let total: f64 = 0;
+  const invRows: f32 = 1.0 / <f32>rows;
+  for (let r = 0; r < rows; r++) {
+    const pRow = probs + (<usize>(r * cols) << 2);
+    const label = <i32>load<u8>(labels + <usize>r);
+    let sq: f32 = 0;
+    let dot: f32 = 0;
+    for (let j = 0; j < cols; j++) {
+      const p = load<f32>(pRow + (<usize>j << 2));
+      const g = p - (j == label ? <f32>1 : <f32>0);
+      sq += g * g;
+      dot += g * p;
+    }
+    total += 0.5 * <f64>sq;
+    if (dlogits != 0) {
+      const gRow = dlogits + (<usize>(r * cols) << 2);
+      for (let j = 0; j < cols; j++) {
+        const p = load<f32>(pRow + (<usize>j << 2));
+        const g = p - (j == label ? <f32>1 : <f32>0);
+        store<f32>(gRow + (<usize>j << 2), p * (g - dot) * invRows);
+      }
+    }
+  }
+  return total;
+}

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import {
   ARCH_PRESETS, mlpSpec, parseArch, validateSpec, withClassifier,
-  type Dataset, type Initializer, type LayerSpec, type ModelSpec,
+  type Dataset, type Initializer, type LayerSpec, type LossName, type ModelSpec,
 } from "../sdk/node";
 import { UsageError } from "./errors";
 
@@ -11,18 +11,27 @@ export interface ArchOptions {
   hidden: number[];
   activation: "sigmoid" | "relu";
   init?: Initializer;
+  dropout?: number;
+  batchnorm?: boolean;
+  loss: LossName;
 }
 
 /**
  * --arch is a preset name (mlp, cnn, cnn-cifar), a compact string
  * (conv:32x3,relu,maxpool:2,dense:128,relu,dense:10) or a JSON file holding a layer list or a
  * whole model spec. The classifier layer is added when missing; --init applies to every layer
- * with weights that does not name its own.
+ * with weights that does not name its own; --dropout and --batchnorm add those layers to the mlp.
  */
 export function buildSpec(options: ArchOptions, data: Dataset): ModelSpec {
   let layers: LayerSpec[];
   if (options.arch === "mlp") {
-    layers = mlpSpec({ input: data.shape, hidden: options.hidden, classes: data.classes.length, activation: options.activation }).layers;
+    layers = mlpSpec({
+      input: data.shape, hidden: options.hidden, classes: data.classes.length, activation: options.activation,
+      dropout: options.dropout, batchnorm: options.batchnorm,
+    }).layers;
+  } else if (options.dropout !== undefined || options.batchnorm) {
+    throw new UsageError("--dropout and --batchnorm shape the mlp preset; with --arch, write them into the architecture " +
+      "(e.g. conv:32x3,batchnorm,relu,maxpool:2,dropout:0.25,dense:128,relu)");
   } else if (ARCH_PRESETS[options.arch]) {
     layers = parseArch(ARCH_PRESETS[options.arch]);
   } else if (options.arch.endsWith(".json")) {
@@ -34,7 +43,7 @@ export function buildSpec(options: ArchOptions, data: Dataset): ModelSpec {
   if (options.init) {
     layers = layers.map((l) => (l.type === "dense" || l.type === "conv2d") && !l.init ? { ...l, init: options.init } : l);
   }
-  return validateSpec({ input: data.shape, layers, classes: data.classes });
+  return validateSpec({ input: data.shape, layers, classes: data.classes, loss: options.loss });
 }
 
 function readArchFile(path: string, data: Dataset): LayerSpec[] {

@@ -6,7 +6,7 @@ import { evalCommand } from "./commands/eval";
 import { predictCommand } from "./commands/predict";
 import { trainCommand } from "./commands/train";
 import { UsageError } from "./errors";
-import { intList, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from "./options";
+import { dropoutRate, intList, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from "./options";
 
 const program = new Command()
   .name("mnist-wasm")
@@ -34,6 +34,9 @@ program
   .option("--epochs <n>", "passes over the training set", positiveInt, 10)
   .option("--hidden <sizes>", "mlp: hidden layer widths, e.g. 100 or 256,128", intList, [100])
   .addOption(new Option("--activation <name>", "mlp: hidden activation").choices(["sigmoid", "relu"]).default("sigmoid"))
+  .option("--dropout <rate>", "mlp: dropout after every hidden activation (inverted scaling)", dropoutRate)
+  .option("--batchnorm", "mlp: batch normalization before every hidden activation")
+  .addOption(new Option("--loss <name>", "loss on the softmax output").choices(["cross-entropy", "mse"]).default("cross-entropy"))
   .addOption(new Option("--init <name>", "weight initialiser: normal (variance 1/n), xavier, he " +
     "(default: normal for dense layers, he for conv layers)").argParser(oneOf(INITIALIZERS)))
   .option("--batch-size <n>", "mini-batch size", positiveInt, 100)

@@ -23,6 +23,12 @@ export function nonNegativeNumber(value: string): number {
   return n;
 }
 
+export function dropoutRate(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !(n >= 0 && n < 1)) throw new InvalidArgumentError("expected a rate from 0 up to (not including) 1");
+  return n;
+}
+
 /** "100" or "256,128": hidden layer widths. */
 export function intList(value: string): number[] {
   const parts = value.split(",").map((s) => s.trim());

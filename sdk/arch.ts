@@ -7,6 +7,7 @@ import type { LayerSpec } from "./spec";
  * conv:KxR[sS][pP]  K filters of R x R, stride S (default 1), zero padding P (default 0)
  * maxpool:D[sS]     D x D windows, stride S (default D); avgpool:D[sS] likewise
  * dense:N           N units;  relu, sigmoid, flatten
+ * dropout:RATE      drop a fraction RATE in training;  batchnorm
  */
 export function parseArch(text: string): LayerSpec[] {
   const parts = text.split(",").map((p) => p.trim()).filter((p) => p !== "");
@@ -22,8 +23,14 @@ function parseLayer(part: string): LayerSpec {
     case "relu":
     case "sigmoid":
     case "flatten":
+    case "batchnorm":
       if (arg !== undefined) bad(`"${name}" without arguments`);
       return { type: name };
+    case "dropout": {
+      const rate = Number(arg);
+      if (arg === undefined || arg.trim() === "" || !(rate >= 0 && rate < 1)) return bad("dropout:RATE with 0 <= RATE < 1, e.g. dropout:0.5");
+      return { type: "dropout", rate };
+    }
     case "dense": {
       const m = /^(\d+)$/.exec(arg ?? "");
       if (!m || Number(m[1]) <= 0) return bad("dense:UNITS, e.g. dense:128");
@@ -47,7 +54,7 @@ function parseLayer(part: string): LayerSpec {
       return { type: name, size: Number(m[1]), ...(m[2] !== undefined ? { stride: Number(m[2]) } : {}) };
     }
     default:
-      return bad("conv, maxpool, avgpool, dense, relu, sigmoid or flatten");
+      return bad("conv, maxpool, avgpool, dense, relu, sigmoid, flatten, dropout or batchnorm");
   }
 }
 
@@ -62,6 +69,8 @@ export function formatArch(layers: readonly LayerSpec[]): string {
       case "maxpool":
       case "avgpool":
         return `${l.type}:${l.size}${l.stride && l.stride !== l.size ? `s${l.stride}` : ""}`;
+      case "dropout":
+        return `dropout:${l.rate}`;
       default:
         return l.type;
     }

@@ -7,7 +7,7 @@ export { Tensor } from "./runtime/tensor";
 export { Random } from "./random";
 export { INITIALIZERS, initStd, initWeights, type Initializer } from "./init";
 export { Model, PIXEL_SCALE } from "./model";
-export { mlpSpec, validateSpec, type LayerSpec, type ModelSpec } from "./spec";
+export { mlpSpec, validateSpec, type LayerSpec, type LossName, type ModelSpec } from "./spec";
 export type { Layer, Param } from "./layers/layer";
 export { SGD, Optimizer, OPTIMIZERS, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerSpec } from "./optim/optimizer";
 export { datasetFromIdx, takeFirst, sampleSize, MNIST_CLASSES, type Dataset } from "./data/dataset";

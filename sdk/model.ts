@@ -1,11 +1,13 @@
 import { fail } from "./errors";
 import { Activation } from "./layers/activation";
+import { BatchNorm } from "./layers/batchnorm";
+import { Dropout } from "./layers/dropout";
 import { Conv2D } from "./layers/conv2d";
 import { Dense } from "./layers/dense";
 import { Flatten } from "./layers/flatten";
 import { Pool2D } from "./layers/pool2d";
-import { BatchBuffer, sizeOf, type Layer, type Param } from "./layers/layer";
-import { SoftmaxCrossEntropy } from "./layers/softmax-cross-entropy";
+import { BatchBuffer, sizeOf, type Buffer, type Layer, type Param } from "./layers/layer";
+import { SoftmaxLoss } from "./layers/softmax-loss";
 import { Random } from "./random";
 import type { Runtime } from "./runtime/runtime";
 import { validateSpec, type LayerSpec, type ModelSpec } from "./spec";
@@ -21,7 +23,7 @@ export const PIXEL_SCALE = 1 / 255;
 export class Model {
   readonly spec: ModelSpec;
   readonly layers: readonly Layer[];
-  readonly loss: SoftmaxCrossEntropy;
+  readonly loss: SoftmaxLoss;
   readonly inputSize: number;
   readonly classCount: number;
   private readonly inputBuffer: BatchBuffer;
@@ -33,21 +35,32 @@ export class Model {
     const rng = new Random(options.seed ?? 0);
     const layers: Layer[] = [];
     let shape: readonly number[] = this.spec.input;
-    this.spec.layers.forEach((layerSpec, index) => {
-      const layer = buildLayer(rt, layerSpec, shape, index, rng);
-      layers.push(layer);
-      shape = layer.outputShape;
-    });
+    try {
+      this.spec.layers.forEach((layerSpec, index) => {
+        const layer = buildLayer(rt, layerSpec, shape, index, rng);
+        layers.push(layer);
+        shape = layer.outputShape;
+      });
+    } catch (e) {
+      // A layer that does not fit its input: free what the layers before it allocated.
+      for (const layer of layers) layer.dispose();
+      throw e;
+    }
     this.layers = layers;
     this.inputSize = sizeOf(this.spec.input);
     this.classCount = sizeOf(shape);
-    this.loss = new SoftmaxCrossEntropy(rt, this.classCount);
+    this.loss = new SoftmaxLoss(rt, this.classCount, this.spec.loss);
     this.inputBuffer = new BatchBuffer(rt, this.inputSize);
   }
 
   /** Every learnable tensor, in layer order. */
   get params(): Param[] {
     return this.layers.flatMap((l) => l.params);
+  }
+
+  /** Saved, non-learnable tensors (batch norm's running statistics), in layer order. */
+  get buffers(): Buffer[] {
+    return this.layers.flatMap((l) => l.buffers ?? []);
   }
 
   /** Number of learnable values. */
@@ -115,7 +128,7 @@ export class Model {
           this.rt.f32(this.inputPtr, slice.length).set(slice);
         }
         const logits = this.forward(this.inputPtr, n, false);
-        this.rt.kernels.softmaxCrossEntropy(logits, 0, this.loss.probsPtr, 0, n, this.classCount);
+        this.loss.forward(logits, 0, n, false);
         result.set(this.rt.f32(this.loss.probsPtr, n * this.classCount), start * this.classCount);
       }
     } finally {
@@ -149,5 +162,9 @@ function buildLayer(rt: Runtime, spec: LayerSpec, inputShape: readonly number[],
       return new Pool2D(rt, spec, inputShape, index);
     case "flatten":
       return new Flatten(spec, inputShape);
+    case "dropout":
+      return new Dropout(rt, spec, inputShape, rng);
+    case "batchnorm":
+      return new BatchNorm(rt, spec, inputShape, index);
   }
 }

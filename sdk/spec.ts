@@ -1,12 +1,17 @@
 import { fail } from "./errors";
 import { INITIALIZERS, type Initializer } from "./init";
 import type { ActivationSpec } from "./layers/activation";
+import type { BatchNormSpec } from "./layers/batchnorm";
 import type { Conv2DSpec } from "./layers/conv2d";
+import type { DropoutSpec } from "./layers/dropout";
 import type { DenseSpec } from "./layers/dense";
 import type { FlattenSpec } from "./layers/flatten";
 import type { Pool2DSpec } from "./layers/pool2d";
 
-export type LayerSpec = DenseSpec | ActivationSpec | Conv2DSpec | Pool2DSpec | FlattenSpec;
+export type LayerSpec = DenseSpec | ActivationSpec | Conv2DSpec | Pool2DSpec | FlattenSpec | DropoutSpec | BatchNormSpec;
+
+/** The loss on the softmax output: cross-entropy (the course's) or mean squared error. */
+export type LossName = "cross-entropy" | "mse";
 
 /**
  * A sequential model, JSON-able: what the CLI flags, a JSON file or code describe, and what the
@@ -18,6 +23,8 @@ export interface ModelSpec {
   layers: LayerSpec[];
   /** Names of the classes, in label order (shown by predict). */
   classes?: string[];
+  /** Default "cross-entropy". */
+  loss?: LossName;
 }
 
 const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
@@ -46,7 +53,13 @@ export function validateSpec(value: unknown): ModelSpec {
     }
     classes = spec.classes as string[];
   }
-  return { input: spec.input as number[], layers, ...(classes ? { classes } : {}) };
+  if (spec.loss !== undefined && spec.loss !== "cross-entropy" && spec.loss !== "mse") {
+    fail("BAD_ARGUMENT", `model spec: "loss" must be "cross-entropy" or "mse", got ${JSON.stringify(spec.loss)}`);
+  }
+  return {
+    input: spec.input as number[], layers, ...(classes ? { classes } : {}),
+    ...(spec.loss === "mse" ? { loss: "mse" as const } : {}),
+  };
 }
 
 function validateLayer(value: unknown, index: number): LayerSpec {
@@ -82,6 +95,19 @@ function validateLayer(value: unknown, index: number): LayerSpec {
         ...(layer.init ? { init: layer.init as Initializer } : {}),
       };
     }
+    case "dropout": {
+      const rate = layer.rate;
+      if (typeof rate !== "number" || !(rate >= 0 && rate < 1)) fail("BAD_ARGUMENT", `${where}: dropout "rate" must be in [0, 1)`);
+      return { type: "dropout", rate };
+    }
+    case "batchnorm": {
+      const { momentum, eps } = layer;
+      if (momentum !== undefined && !(typeof momentum === "number" && momentum >= 0 && momentum < 1)) {
+        fail("BAD_ARGUMENT", `${where}: batchnorm "momentum" must be in [0, 1)`);
+      }
+      if (eps !== undefined && !(typeof eps === "number" && eps > 0)) fail("BAD_ARGUMENT", `${where}: batchnorm "eps" must be positive`);
+      return { type: "batchnorm", ...(momentum !== undefined ? { momentum: momentum as number } : {}), ...(eps !== undefined ? { eps: eps as number } : {}) };
+    }
     case "maxpool":
     case "avgpool": {
       if (!isPositiveInt(layer.size)) fail("BAD_ARGUMENT", `${where}: ${layer.type} "size" must be a positive integer`);
@@ -93,18 +119,28 @@ function validateLayer(value: unknown, index: number): LayerSpec {
   }
 }
 
-/** The course's network: input -> dense(hidden) -> activation -> dense(classes). */
+/**
+ * The course's network: input -> dense(hidden) -> activation -> dense(classes), with optional
+ * batch normalization (before the activation) and dropout (after it) in every hidden layer.
+ */
 export function mlpSpec(options: {
   input: number[];
   hidden: number[];
   classes: number;
   activation?: "sigmoid" | "relu";
   init?: Initializer;
+  batchnorm?: boolean;
+  dropout?: number;
 }): ModelSpec {
   const activation = options.activation ?? "sigmoid";
   const layers: LayerSpec[] = [];
   const dense = (units: number): DenseSpec => ({ type: "dense", units, ...(options.init ? { init: options.init } : {}) });
-  for (const units of options.hidden) layers.push(dense(units), { type: activation });
+  for (const units of options.hidden) {
+    layers.push(dense(units));
+    if (options.batchnorm) layers.push({ type: "batchnorm" });
+    layers.push({ type: activation });
+    if (options.dropout) layers.push({ type: "dropout", rate: options.dropout });
+  }
   layers.push(dense(options.classes));
   return { input: options.input, layers };
 }

@@ -1,7 +1,7 @@
 import { SingleBar } from "cli-progress";
 import {
   loadDataset, loadModelFile, Model, Optimizer, Runtime, saveModelFile, takeFirst, fit, formatArch,
-  type DatasetName, type EpochRecord, type Initializer, type OptimizerName,
+  type DatasetName, type EpochRecord, type Initializer, type LossName, type OptimizerName,
 } from "../../sdk/node";
 import { buildSpec } from "../arch";
 
@@ -14,6 +14,9 @@ export interface TrainOptions {
   hidden: number[];
   activation: "sigmoid" | "relu";
   init?: Initializer;
+  dropout?: number;
+  batchnorm?: boolean;
+  loss: LossName;
   batchSize: number;
   optimizer: OptimizerName;
   lr?: number;

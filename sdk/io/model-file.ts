@@ -14,7 +14,7 @@ export const MODEL_FORMAT = "mnist-wasm/1";
  */
 export function serializeModel(model: Model, facts: Record<string, string> = {}): Uint8Array {
   const tensors = new Map<string, NamedTensor>();
-  for (const p of model.params) tensors.set(p.name, { shape: [...p.value.shape], data: p.value.read() });
+  for (const p of [...model.params, ...model.buffers]) tensors.set(p.name, { shape: [...p.value.shape], data: p.value.read() });
   return encodeSafetensors(tensors, { ...facts, format: MODEL_FORMAT, spec: JSON.stringify(model.spec) });
 }
 
@@ -40,7 +40,7 @@ export function deserializeModel(rt: Runtime, bytes: Uint8Array, what = "model f
   const model = new Model(rt, spec);
   try {
     const expected = new Set<string>();
-    for (const p of model.params) {
+    for (const p of [...model.params, ...model.buffers]) {
       expected.add(p.name);
       const t = tensors.get(p.name);
       if (!t) fail("BAD_FILE", `${what}: tensor "${p.name}" is missing`);

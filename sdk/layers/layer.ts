@@ -9,6 +9,12 @@ export interface Param {
   grad: Tensor;
 }
 
+/** A tensor a layer keeps and saves but does not learn by gradient (batch norm's running statistics). */
+export interface Buffer {
+  name: string;
+  value: Tensor;
+}
+
 /**
  * One step of a sequential model. Activations are [batch, ...sampleShape] float32 in wasm memory,
  * passed by address; a layer owns its output and input-gradient buffers, sized by allocate().
@@ -19,6 +25,8 @@ export interface Layer {
   readonly inputShape: readonly number[];
   readonly outputShape: readonly number[];
   readonly params: readonly Param[];
+  /** Saved, non-learnable state (optional). */
+  readonly buffers?: readonly Buffer[];
   /** Makes room for batches of up to `batch` samples. */
   allocate(batch: number): void;
   /** Returns the address of the output for input `x` of `batch` samples. */

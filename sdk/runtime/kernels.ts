@@ -18,6 +18,15 @@ export interface Kernels {
   reluForward(x: number, y: number, n: number): void;
   reluBackward(y: number, dy: number, dx: number, n: number): void;
   softmaxCrossEntropy(logits: number, labels: number, probs: number, dlogits: number, rows: number, cols: number): number;
+  softmaxMse(logits: number, labels: number, probs: number, dlogits: number, rows: number, cols: number): number;
+  dropoutForward(x: number, y: number, mask: number, n: number, keep: number, seed: number, step: number): void;
+  dropoutBackward(dy: number, mask: number, dx: number, n: number): void;
+  batchNormTrain(x: number, y: number, xhat: number, invStd: number, gamma: number, beta: number,
+    runningMean: number, runningVar: number, batch: number, C: number, S: number, eps: number, momentum: number): void;
+  batchNormInfer(x: number, y: number, gamma: number, beta: number, runningMean: number, runningVar: number,
+    batch: number, C: number, S: number, eps: number): void;
+  batchNormBackward(dy: number, xhat: number, invStd: number, gamma: number, dx: number, dgamma: number, dbeta: number,
+    batch: number, C: number, S: number): void;
   augmentImages(x: number, params: number, batch: number, C: number, H: number, W: number, scratch: number): void;
   sgdUpdate(w: number, g: number, n: number, lr: number, decay: number): void;
   momentumUpdate(w: number, g: number, v: number, n: number, lr: number, alpha: number, decay: number): void;

@@ -1,15 +1,17 @@
 import type { Runtime } from "../runtime/runtime";
+import type { LossName } from "../spec";
 import { BatchBuffer } from "./layer";
 
 /**
- * The loss head: softmax over `classes` logits and the mean cross-entropy against uint8 labels
- * (eq. 5-8), with its gradient (probs - onehot) / batch (eq. 9).
+ * The loss head: softmax over `classes` logits (eq. 5-6), then against uint8 labels either the
+ * cross-entropy (eq. 7-8, gradient (probs - onehot) / batch, eq. 9) or the mean squared error
+ * ½|probs - onehot|² (gradient through the softmax's Jacobian).
  */
-export class SoftmaxCrossEntropy {
+export class SoftmaxLoss {
   private readonly probs: BatchBuffer;
   private readonly grad: BatchBuffer;
 
-  constructor(private readonly rt: Runtime, readonly classes: number) {
+  constructor(private readonly rt: Runtime, readonly classes: number, readonly kind: LossName = "cross-entropy") {
     this.probs = new BatchBuffer(rt, classes);
     this.grad = new BatchBuffer(rt, classes);
   }
@@ -29,10 +31,11 @@ export class SoftmaxCrossEntropy {
     return this.grad.ptr;
   }
 
-  /** Returns the summed cross-entropy over the batch. */
+  /** Returns the loss summed over the batch; labels 0 computes probabilities only. */
   forward(logits: number, labels: number, batch: number, withGrad: boolean): number {
-    return this.rt.kernels.softmaxCrossEntropy(
-      logits, labels, this.probs.ptr, withGrad ? this.grad.ptr : 0, batch, this.classes);
+    const k = this.rt.kernels;
+    const run = this.kind === "mse" ? k.softmaxMse : k.softmaxCrossEntropy;
+    return run(logits, labels, this.probs.ptr, withGrad ? this.grad.ptr : 0, batch, this.classes);
   }
 
   dispose(): void {

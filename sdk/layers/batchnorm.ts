@@ -1,0 +1,97 @@
+import { fail } from "../errors";
+import type { Runtime } from "../runtime/runtime";
+import { Tensor } from "../runtime/tensor";
+import { BatchBuffer, disposeParams, makeParam, sizeOf, type Buffer, type Layer, type Param } from "./layer";
+
+export interface BatchNormSpec {
+  type: "batchnorm";
+  /** Weight of the old running statistics in each update (default 0.9). */
+  momentum?: number;
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+}
+
+/**
+ * Batch normalization (eq. 28-38), per feature after a dense layer ([F]) and per channel after
+ * a convolution ([C, H, W]): normalise over the batch, scale by gamma (init 1), shift by beta
+ * (init 0). Training uses the batch's statistics and updates running ones; inference uses the
+ * running mean and (unbiased) variance, which the model file saves.
+ */
+export class BatchNorm implements Layer {
+  readonly outputShape: readonly number[];
+  readonly params: readonly Param[];
+  readonly buffers: readonly Buffer[];
+  private readonly channels: number;
+  private readonly spatial: number;
+  private readonly gamma: Param;
+  private readonly beta: Param;
+  private readonly runningMean: Tensor;
+  private readonly runningVar: Tensor;
+  private readonly invStd: Tensor;
+  private readonly out: BatchBuffer;
+  private readonly xhat: BatchBuffer;
+  private readonly dx: BatchBuffer;
+
+  constructor(private readonly rt: Runtime, readonly spec: BatchNormSpec, readonly inputShape: readonly number[], index: number) {
+    const momentum = spec.momentum ?? 0.9;
+    const eps = spec.eps ?? 1e-5;
+    if (!(momentum >= 0 && momentum < 1)) fail("BAD_ARGUMENT", `layer ${index} (batchnorm): momentum must be in [0, 1)`);
+    if (!(eps > 0)) fail("BAD_ARGUMENT", `layer ${index} (batchnorm): eps must be positive`);
+    this.outputShape = inputShape;
+    this.channels = inputShape[0];
+    this.spatial = sizeOf(inputShape) / this.channels; // 1 after a dense layer
+    this.gamma = makeParam(rt, `${index}.gamma`, [this.channels]);
+    this.beta = makeParam(rt, `${index}.beta`, [this.channels]);
+    this.gamma.value.fill(1);
+    this.beta.value.fill(0);
+    this.params = [this.gamma, this.beta];
+    this.runningMean = Tensor.alloc(rt, [this.channels]);
+    this.runningVar = Tensor.alloc(rt, [this.channels]);
+    this.runningMean.fill(0);
+    this.runningVar.fill(1);
+    this.buffers = [
+      { name: `${index}.running_mean`, value: this.runningMean },
+      { name: `${index}.running_var`, value: this.runningVar },
+    ];
+    this.invStd = Tensor.alloc(rt, [this.channels]);
+    const size = sizeOf(inputShape);
+    this.out = new BatchBuffer(rt, size);
+    this.xhat = new BatchBuffer(rt, size);
+    this.dx = new BatchBuffer(rt, size);
+  }
+
+  allocate(batch: number): void {
+    this.out.ensure(batch);
+    this.xhat.ensure(batch);
+    this.dx.ensure(batch);
+  }
+
+  forward(x: number, batch: number, training: boolean): number {
+    const k = this.rt.kernels;
+    const eps = this.spec.eps ?? 1e-5;
+    if (training) {
+      k.batchNormTrain(x, this.out.ptr, this.xhat.ptr, this.invStd.ptr, this.gamma.value.ptr, this.beta.value.ptr,
+        this.runningMean.ptr, this.runningVar.ptr, batch, this.channels, this.spatial, eps, this.spec.momentum ?? 0.9);
+    } else {
+      k.batchNormInfer(x, this.out.ptr, this.gamma.value.ptr, this.beta.value.ptr, this.runningMean.ptr,
+        this.runningVar.ptr, batch, this.channels, this.spatial, eps);
+    }
+    return this.out.ptr;
+  }
+
+  backward(dy: number, batch: number, needInputGrad: boolean): number {
+    this.rt.kernels.batchNormBackward(dy, this.xhat.ptr, this.invStd.ptr, this.gamma.value.ptr,
+      needInputGrad ? this.dx.ptr : 0, this.gamma.grad.ptr, this.beta.grad.ptr, batch, this.channels, this.spatial);
+    return needInputGrad ? this.dx.ptr : 0;
+  }
+
+  dispose(): void {
+    this.out.release();
+    this.xhat.release();
+    this.dx.release();
+    this.runningMean.dispose();
+    this.runningVar.dispose();
+    this.invStd.dispose();
+    disposeParams(this.params);
+  }
+}
