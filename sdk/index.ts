@@ -22,3 +22,4 @@ export { fit, type FitOptions, type FitResult, type EpochRecord, type BatchInfo 
 export { evaluate, checkShapes, type Evaluation } from "./evaluate";
 export { serializeModel, deserializeModel, MODEL_FORMAT } from "./io/model-file";
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from "./io/safetensors";
+export { chartSvg, historyChart, percentTick, type Panel, type Series } from "./report/chart";

@@ -1,8 +1,9 @@
 import { SingleBar } from "cli-progress";
 import {
-  loadDataset, loadModelFile, Model, Optimizer, Runtime, saveModelFile, takeFirst, fit, formatArch,
+  historyChart, loadDataset, loadModelFile, Model, Optimizer, Runtime, saveModelFile, takeFirst, fit, formatArch, writeFileAtomic,
   type DatasetName, type EpochRecord, type Initializer, type LossName, type OptimizerName,
 } from "../../sdk/node";
+import { existsSync, readFileSync } from "node:fs";
 import { buildSpec } from "../arch";
 
 import { percent } from "../render";
@@ -67,7 +68,7 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
     hideCursor: true,
     clearOnComplete: true,
   });
-  const history: EpochRecord[] = [];
+  const history: EpochRecord[] = options.initFrom ? readHistory(historyPaths(options.initFrom).json) : [];
   const lastEpoch = firstEpoch + options.epochs - 1;
   try {
     const result = await fit(model, train, {
@@ -95,22 +96,43 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
     });
     if (showBar) bar.stop();
     const epochsDone = firstEpoch - 1 + result.history.length;
-    const last = history[history.length - 1];
+    const last = result.history[result.history.length - 1];
     await saveModelFile(options.out, model, {
       dataset: train.name,
       epochs: String(epochsDone),
       ...(last ? { testAccuracy: last.testAccuracy!.toFixed(4), loss: last.loss.toFixed(6) } : {}),
       trainedWith: `mnist-wasm train ${process.argv.slice(3).join(" ")}`.trim(),
     });
+    const paths = historyPaths(options.out);
+    await writeFileAtomic(paths.json, new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"));
+    await writeFileAtomic(paths.svg, new TextEncoder().encode(historyChart([{ name: "train", history }])));
     if (result.stopped) {
       log(`saved a checkpoint after ${epochsDone} complete epochs and part of the next to ${options.out}; ` +
         `resume with --init-from ${options.out}`);
     } else {
-      log(`saved ${options.out}` + (last ? ` (test accuracy ${percent(last.testAccuracy!)})` : ""));
+      log(`saved ${options.out}` + (last ? ` (test accuracy ${percent(last.testAccuracy!)})` : "") +
+        `; history in ${paths.json}, chart in ${paths.svg}`);
     }
   } finally {
     if (showBar) bar.stop();
     process.off("SIGINT", onSigint);
+  }
+}
+
+/** model.safetensors -> model.history.json and model.history.svg beside it. */
+function historyPaths(modelPath: string): { json: string; svg: string } {
+  const stem = modelPath.replace(/\.safetensors$/, "");
+  return { json: `${stem}.history.json`, svg: `${stem}.history.svg` };
+}
+
+/** The history saved beside a model being resumed, so the curves continue (empty when absent). */
+function readHistory(path: string): EpochRecord[] {
+  if (!existsSync(path)) return [];
+  try {
+    const value = JSON.parse(readFileSync(path, "utf8"));
+    return Array.isArray(value) ? value : [];
+  } catch {
+    return [];
   }
 }
 

@@ -1,0 +1,119 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  fit, historyChart, loadMnist, mlpSpec, Model, Optimizer, Runtime, takeFirst, writeFileAtomic,
+  type EpochRecord, type ModelSpec, type OptimizerSpec,
+} from "../../sdk/node";
+import { UsageError } from "../errors";
+import { percent } from "../render";
+
+/** One configuration of an experiment: a network and how to train it. */
+interface Trial {
+  name: string;
+  spec: ModelSpec;
+  optimizer: OptimizerSpec;
+}
+
+const INPUT = [1, 28, 28];
+const mlp = (options: Partial<Parameters<typeof mlpSpec>[0]> = {}): ModelSpec =>
+  mlpSpec({ input: INPUT, hidden: [100], classes: 10, ...options });
+
+/**
+ * The course's comparisons, each on the same 3-layer network unless the comparison is about
+ * the network. Learning rates are the optimizers' defaults (OPTIMIZER_DEFAULTS), except where a
+ * comment says otherwise.
+ */
+export const EXPERIMENTS: Record<string, { title: string; trials: () => Trial[] }> = {
+  optimizers: {
+    title: "Optimisers on 784-100-10 (sigmoid), batch 100",
+    trials: () => (["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam"] as const).map((name) => ({
+      name, spec: mlp(), optimizer: { name, ...OPTIMIZER_TUNING[name] },
+    })),
+  },
+  activations: {
+    title: "Sigmoid against ReLU, 784-100-10, SGD",
+    trials: () => [
+      { name: "sigmoid", spec: mlp({ activation: "sigmoid" }), optimizer: { name: "sgd" } },
+      // ReLU with He initialisation at a smaller rate: 1.0 overshoots an unbounded activation.
+      { name: "relu", spec: mlp({ activation: "relu", init: "he" }), optimizer: { name: "sgd", lr: 0.2 } },
+    ],
+  },
+  regularization: {
+    title: "Regularisation on 784-256-10 (ReLU), momentum SGD",
+    trials: () => {
+      const base = { hidden: [256], activation: "relu" as const, init: "he" as const };
+      const optimizer = { name: "momentum" as const, lr: 0.05 };
+      return [
+        { name: "none", spec: mlp(base), optimizer },
+        { name: "dropout 0.3", spec: mlp({ ...base, dropout: 0.3 }), optimizer },
+        { name: "batch norm", spec: mlp({ ...base, batchnorm: true }), optimizer },
+        { name: "weight decay 1e-4", spec: mlp(base), optimizer: { ...optimizer, weightDecay: 1e-4 } },
+      ];
+    },
+  },
+  "hidden-sizes": {
+    title: "Hidden layer width, sigmoid, SGD",
+    trials: () => [10, 100, 1000].map((units) => ({ name: `hidden ${units}`, spec: mlp({ hidden: [units] }), optimizer: { name: "sgd" } })),
+  },
+};
+
+/**
+ * Settings the optimisers experiment uses: the course's defaults, but for the plain SGD rates
+ * scaled to the batch-mean gradient (see OPTIMIZER_DEFAULTS) and AdaGrad, whose 0.001 moves a
+ * sigmoid network too little in 10 epochs.
+ */
+const OPTIMIZER_TUNING: Record<string, Partial<OptimizerSpec>> = {
+  sgd: {},
+  momentum: {},
+  adagrad: { lr: 0.01 },
+  rmsprop: { lr: 0.001 },
+  adadelta: {},
+  adam: {},
+};
+
+export interface ExperimentOptions {
+  epochs: number;
+  limit?: number;
+  seed: number;
+  outDir: string;
+  data?: string;
+}
+
+export async function experimentCommand(name: string, options: ExperimentOptions): Promise<void> {
+  const experiment = EXPERIMENTS[name];
+  if (!experiment) throw new UsageError(`unknown experiment "${name}"; one of ${Object.keys(EXPERIMENTS).join(", ")}`);
+  const rt = await Runtime.create();
+  const train = takeFirst(loadMnist("train", options.data), options.limit ?? Infinity);
+  const test = loadMnist("test", options.data);
+  process.stdout.write(`${experiment.title}: ${options.epochs} epochs on ${train.count.toLocaleString("en")} images, seed ${options.seed}\n`);
+  const results: { trial: Trial; history: EpochRecord[]; seconds: number }[] = [];
+  for (const trial of experiment.trials()) {
+    const model = new Model(rt, trial.spec, { seed: options.seed });
+    const optimizer = new Optimizer(rt, trial.optimizer);
+    const started = performance.now();
+    const { history } = await fit(model, train, { epochs: options.epochs, batchSize: 100, optimizer, seed: options.seed, test });
+    const seconds = (performance.now() - started) / 1000;
+    const last = history[history.length - 1];
+    process.stdout.write(`  ${trial.name}: test ${percent(last.testAccuracy!)} (${seconds.toFixed(1)} s)\n`);
+    results.push({ trial, history, seconds });
+    optimizer.dispose();
+    model.dispose();
+  }
+  const table = [
+    `| ${name} | settings | final loss | train accuracy | test accuracy | time |`,
+    "| --- | --- | --- | --- | --- | --- |",
+    ...results.map(({ trial, history, seconds }) => {
+      const last = history[history.length - 1];
+      const settings = Object.entries(trial.optimizer).filter(([k]) => k !== "name").map(([k, v]) => `${k} ${v}`).join(", ");
+      return `| ${trial.name} | ${trial.optimizer.name}${settings ? ` (${settings})` : ""} | ${last.loss.toFixed(4)} | ` +
+        `${percent(last.trainAccuracy)} | ${percent(last.testAccuracy!)} | ${seconds.toFixed(1)} s |`;
+    }),
+  ].join("\n");
+  mkdirSync(options.outDir, { recursive: true });
+  const base = join(options.outDir, `experiment-${name}`);
+  const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
+  await writeFileAtomic(`${base}.md`, encode(`# ${experiment.title}\n\n${table}\n`));
+  await writeFileAtomic(`${base}.json`, encode(JSON.stringify(results.map(({ trial, history, seconds }) => ({ ...trial, seconds, history })), null, 2) + "\n"));
+  await writeFileAtomic(`${base}.svg`, encode(historyChart(results.map(({ trial, history }) => ({ name: trial.name, history })))));
+  process.stdout.write(`\n${table}\n\nwrote ${base}.md, ${base}.json and ${base}.svg\n`);
+}

@@ -1,0 +1,111 @@
+// Line charts as standalone SVG text: no DOM, no dependencies, so the same code writes chart
+// files from the CLI and draws charts in a page.
+
+export interface Series {
+  name: string;
+  /** [x, y] points, x ascending. */
+  points: [number, number][];
+}
+
+export interface Panel {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: Series[];
+  /** Format of y tick labels, e.g. percentages. */
+  yFormat?: (y: number) => string;
+}
+
+const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
+const PANEL_W = 460;
+const PANEL_H = 300;
+const MARGIN = { left: 60, right: 16, top: 34, bottom: 44 };
+
+const escapeXml = (s: string): string =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+
+/** About five round tick values covering [lo, hi]. */
+function ticks(lo: number, hi: number): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / 5;
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * 10 ** Math.floor(Math.log10(raw))).find((s) => s >= raw) ?? raw;
+  const out: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  return out;
+}
+
+function panelSvg(panel: Panel, offsetX: number): string {
+  const all = panel.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  const xs = all.map((p) => p[0]);
+  const ys = all.map((p) => p[1]);
+  let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
+  if (!all.length) [x0, x1, y0, y1] = [0, 1, 0, 1];
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  const pad = (y1 - y0) * 0.05;
+  [y0, y1] = [y0 - pad, y1 + pad];
+  const w = PANEL_W - MARGIN.left - MARGIN.right;
+  const h = PANEL_H - MARGIN.top - MARGIN.bottom;
+  const sx = (x: number): number => offsetX + MARGIN.left + ((x - x0) / (x1 - x0)) * w;
+  const sy = (y: number): number => MARGIN.top + h - ((y - y0) / (y1 - y0)) * h;
+  const fmt = panel.yFormat ?? ((y: number) => String(Number(y.toPrecision(3))));
+  const parts: string[] = [];
+  parts.push(`<text x="${offsetX + PANEL_W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="600">${escapeXml(panel.title)}</text>`);
+  for (const t of ticks(y0, y1)) {
+    parts.push(`<line x1="${sx(x0)}" x2="${sx(x1)}" y1="${sy(t)}" y2="${sy(t)}" stroke="#e5e7eb"/>`);
+    parts.push(`<text x="${sx(x0) - 6}" y="${sy(t) + 4}" text-anchor="end" font-size="11" fill="#4b5563">${escapeXml(fmt(t))}</text>`);
+  }
+  for (const t of ticks(x0, x1)) {
+    parts.push(`<text x="${sx(t)}" y="${MARGIN.top + h + 16}" text-anchor="middle" font-size="11" fill="#4b5563">${t}</text>`);
+  }
+  parts.push(`<rect x="${sx(x0)}" y="${MARGIN.top}" width="${w}" height="${h}" fill="none" stroke="#9ca3af"/>`);
+  parts.push(`<text x="${offsetX + MARGIN.left + w / 2}" y="${PANEL_H - 8}" text-anchor="middle" font-size="12">${escapeXml(panel.xLabel)}</text>`);
+  parts.push(`<text transform="translate(${offsetX + 14},${MARGIN.top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(panel.yLabel)}</text>`);
+  panel.series.forEach((s, i) => {
+    const color = COLORS[i % COLORS.length];
+    const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+    if (pts.length > 1) {
+      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")}"/>`);
+    }
+    for (const [x, y] of pts) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${color}"/>`);
+    const ly = MARGIN.top + 14 + i * 16;
+    parts.push(`<line x1="${sx(x1) - 120}" x2="${sx(x1) - 104}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="3"/>`);
+    parts.push(`<text x="${sx(x1) - 100}" y="${ly}" font-size="11">${escapeXml(s.name)}</text>`);
+  });
+  return parts.join("\n");
+}
+
+/** Panels side by side in one SVG document. */
+export function chartSvg(panels: Panel[]): string {
+  const width = PANEL_W * panels.length;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${PANEL_H}" viewBox="0 0 ${width} ${PANEL_H}" font-family="system-ui, sans-serif">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    ...panels.map((p, i) => panelSvg(p, i * PANEL_W)),
+    "</svg>",
+    "",
+  ].join("\n");
+}
+
+export const percentTick = (y: number): string => `${(y * 100).toFixed(Math.abs(y * 100 - Math.round(y * 100)) < 1e-6 ? 0 : 1)}%`;
+
+/** The loss and accuracy curves of one or more training histories. */
+export function historyChart(runs: { name: string; history: { epoch: number; loss: number; trainAccuracy: number; testAccuracy?: number }[] }[]): string {
+  const single = runs.length === 1;
+  return chartSvg([
+    {
+      title: "Training loss", xLabel: "epoch", yLabel: "mean loss",
+      series: runs.map((r) => ({ name: single ? "train" : r.name, points: r.history.map((h) => [h.epoch, h.loss] as [number, number]) })),
+    },
+    {
+      title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", yFormat: percentTick,
+      series: single
+        ? [
+          { name: "train", points: runs[0].history.map((h) => [h.epoch, h.trainAccuracy] as [number, number]) },
+          { name: "test", points: runs[0].history.map((h) => [h.epoch, h.testAccuracy ?? NaN] as [number, number]) },
+        ]
+        : runs.map((r) => ({ name: r.name, points: r.history.map((h) => [h.epoch, h.testAccuracy ?? NaN] as [number, number]) })),
+    },
+  ]);
+}
