@@ -1,2 +1,3 @@
 // npm run bench: every suite in turn.
 await import("./mlp.mjs");
+await import("./cnn.mjs");

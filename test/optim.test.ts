@@ -20,8 +20,11 @@ const U = 2 ** -24;
 const f = Math.fround;
 
 let rt: Runtime;
+/** The plain-SIMD build, which engines without relaxed SIMD run. */
+let rtPlain: Runtime;
 beforeAll(async () => {
   rt = await Runtime.create();
+  rtPlain = await Runtime.create({ relaxedSimd: false });
 });
 
 type Settings = Required<Omit<OptimizerSpec, "name">>;
@@ -137,9 +140,9 @@ class RefParam {
 /** Weights (float32 values) of a layer-like parameter list: n = 21, 7, 32 and 1. */
 const SHAPES: [string, number[]][] = [["0.weight", [3, 7]], ["0.bias", [7]], ["1.weight", [4, 8]], ["1.bias", [1]]];
 
-function makeParams(rng: Random): Param[] {
+function makeParams(rng: Random, runtime = rt): Param[] {
   return SHAPES.map(([name, shape]) => {
-    const p = makeParam(rt, name, shape);
+    const p = makeParam(runtime, name, shape);
     p.value.write(Array.from({ length: p.value.length }, () => f(rng.normal())));
     return p;
   });
@@ -202,12 +205,14 @@ describe("update rules against the double-precision reference (5 steps, n = 21, 
     ["defaults + weight decay 0.05", () => ({ weightDecay: 0.05 })],
     ["custom settings", (name) => CUSTOM[name]],
   ];
-  const cases = OPTIMIZERS.flatMap((name, r) => configs.map(([label, settings], c) => [name, label, settings(name), 10 * r + c] as const));
+  const cases = OPTIMIZERS.flatMap((name, r) => configs.flatMap(([label, settings], c) =>
+    (["default build", "plain SIMD build"] as const).map((build) => [name, label, build, settings(name), 10 * r + c] as const)));
 
-  it.each(cases)("%s, %s", (name, _label, given, seed) => {
+  it.each(cases)("%s, %s (%s)", (name, _label, build, given, seed) => {
+    const runtime = build === "default build" ? rt : rtPlain;
     const rng = new Random(1000 + seed);
-    const params = makeParams(rng);
-    const opt = new Optimizer(rt, { name, ...given });
+    const params = makeParams(rng, runtime);
+    const opt = new Optimizer(runtime, { name, ...given });
     const settings: Settings = { ...COURSE_DEFAULTS[name], ...given };
     const decayOf = (p: Param): number => (p.name.endsWith(".weight") ? settings.weightDecay : 0);
     const refs = params.map((p) => new RefParam(name, p.value.read(), settings, decayOf(p)));
@@ -291,8 +296,10 @@ describe("bad settings", () => {
       }
     }
     expectError(() => new Optimizer(rt, { name, lr: 0 }), "BAD_ARGUMENT", /learning rate must be positive/);
-    // 0 is a valid value of every other setting
-    for (const key of keys.filter((k) => k !== "lr")) expect(() => new Optimizer(rt, { name, [key]: 0 })).not.toThrow();
+    // 0 is a valid momentum, rho, beta and weight decay. (Not eps: with eps = 0 a zero gradient gives 0 / 0.)
+    for (const key of ["momentum", "rho", "beta1", "beta2", "weightDecay"] as const) {
+      expect(new Optimizer(rt, { name, [key]: 0 }).settings[key]).toBe(0);
+    }
   });
 });
 

@@ -31,6 +31,8 @@ export interface TrainOptions {
   data?: string;
   limit?: number;
   progress?: boolean;
+  /** False with --no-optimizer-state. */
+  optimizerState?: boolean;
 }
 
 export async function trainCommand(options: TrainOptions): Promise<void> {
@@ -39,9 +41,11 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
   const test = loadDataset(options.dataset, "test", options.data);
   let model: Model;
   let firstEpoch = 1;
+  let saved: Awaited<ReturnType<typeof loadModelFile>>["optimizerState"];
   if (options.initFrom) {
     const loaded = await loadModelFile(rt, options.initFrom);
     model = loaded.model;
+    saved = loaded.optimizerState;
     firstEpoch = (Number(loaded.metadata.epochs) || 0) + 1;
   } else {
     model = new Model(rt, buildSpec(options, train), { seed: options.seed });
@@ -49,6 +53,11 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
   const optimizer = new Optimizer(rt, {
     name: options.optimizer, lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay,
   });
+  // Resuming with the same update rule continues its state (velocities, averages, Adam's step).
+  if (saved && saved.settings.name === optimizer.name) {
+    optimizer.importState(model.params, saved.settings.steps, saved.tensors);
+    log(`resuming ${optimizer.name} from its saved state (step ${saved.settings.steps})`);
+  }
   log(`training ${formatArch(model.spec.layers)} (${model.paramCount.toLocaleString("en")} parameters) on ${train.count.toLocaleString("en")} ` +
     `${train.name} images: ${describeOptimizer(optimizer)}, batch ${options.batchSize}, ` +
     `${options.schedule === "cosine" ? "cosine schedule, " : ""}${options.augment ? "augmented, " : ""}seed ${options.seed}`);
@@ -102,7 +111,7 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
       epochs: String(epochsDone),
       ...(last ? { testAccuracy: last.testAccuracy!.toFixed(4), loss: last.loss.toFixed(6) } : {}),
       trainedWith: `mnist-wasm train ${process.argv.slice(3).join(" ")}`.trim(),
-    });
+    }, options.optimizerState === false ? undefined : optimizer);
     const paths = historyPaths(options.out);
     await writeFileAtomic(paths.json, new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"));
     await writeFileAtomic(paths.svg, new TextEncoder().encode(historyChart([{ name: "train", history }])));

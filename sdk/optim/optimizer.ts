@@ -1,4 +1,5 @@
 import { fail } from "../errors";
+import type { NamedTensor } from "../io/safetensors";
 import type { Param } from "../layers/layer";
 import type { Runtime } from "../runtime/runtime";
 
@@ -108,6 +109,37 @@ export class Optimizer {
           break;
       }
     }
+  }
+
+  /**
+   * The optimizer's state as named tensors ("optim.<param>.<k>") plus its settings and step count,
+   * so a model file can carry it and a resumed run continues exactly where it stopped.
+   */
+  exportState(params: readonly Param[]): { settings: OptimizerSpec & { steps: number }; tensors: Map<string, NamedTensor> } {
+    const tensors = new Map<string, NamedTensor>();
+    for (const p of params) {
+      const buffers = this.state.get(p);
+      buffers?.forEach((ptr, k) => {
+        tensors.set(`optim.${p.name}.${k}`, { shape: [...p.value.shape], data: this.rt.f32(ptr, p.value.length).slice() });
+      });
+    }
+    return { settings: { name: this.name, ...this.settings, steps: this.steps }, tensors };
+  }
+
+  /** Restores state written by exportState() for the same parameters; says what does not fit. */
+  importState(params: readonly Param[], steps: number, tensors: Map<string, NamedTensor>): void {
+    for (const p of params) {
+      for (let k = 0; k < STATE_COUNT[this.name]; k++) {
+        const name = `optim.${p.name}.${k}`;
+        const t = tensors.get(name);
+        if (!t) fail("BAD_FILE", `optimizer state: tensor "${name}" is missing`);
+        if (t.data.length !== p.value.length) fail("BAD_FILE", `optimizer state: tensor "${name}" has ${t.data.length} values, "${p.name}" has ${p.value.length}`);
+      }
+    }
+    for (const p of params) {
+      this.stateOf(p).forEach((ptr, k) => this.rt.f32(ptr, p.value.length).set(tensors.get(`optim.${p.name}.${k}`)!.data));
+    }
+    this.steps = steps;
   }
 
   /** Addresses of a parameter's state buffers, allocated (and initialised) on first use. */

@@ -14,6 +14,8 @@ export interface Panel {
   series: Series[];
   /** Format of y tick labels, e.g. percentages. */
   yFormat?: (y: number) => string;
+  /** Corner of the legend: "top" (right) for falling curves, "bottom" (right) for rising ones. */
+  legend?: "top" | "bottom";
 }
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
@@ -69,7 +71,9 @@ function panelSvg(panel: Panel, offsetX: number): string {
       parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")}"/>`);
     }
     for (const [x, y] of pts) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${color}"/>`);
-    const ly = MARGIN.top + 14 + i * 16;
+    const ly = panel.legend === "bottom"
+      ? MARGIN.top + h - 8 - (panel.series.length - 1 - i) * 16
+      : MARGIN.top + 14 + i * 16;
     parts.push(`<line x1="${sx(x1) - 120}" x2="${sx(x1) - 104}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="3"/>`);
     parts.push(`<text x="${sx(x1) - 100}" y="${ly}" font-size="11">${escapeXml(s.name)}</text>`);
   });
@@ -99,7 +103,7 @@ export function historyChart(runs: { name: string; history: { epoch: number; los
       series: runs.map((r) => ({ name: single ? "train" : r.name, points: r.history.map((h) => [h.epoch, h.loss] as [number, number]) })),
     },
     {
-      title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", yFormat: percentTick,
+      title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", yFormat: percentTick, legend: "bottom",
       series: single
         ? [
           { name: "train", points: runs[0].history.map((h) => [h.epoch, h.trainAccuracy] as [number, number]) },
