@@ -35,18 +35,19 @@ export function buildSpec(options: ArchOptions, data: Dataset): ModelSpec {
   } else if (ARCH_PRESETS[options.arch]) {
     layers = parseArch(ARCH_PRESETS[options.arch]);
   } else if (options.arch.endsWith(".json")) {
-    layers = readArchFile(options.arch, data);
+    layers = readArchFile(options.arch);
   } else {
     layers = parseArch(options.arch);
   }
-  layers = withClassifier(layers, data.classes.length);
+  const last = layers[layers.length - 1] as { type?: unknown } | undefined;
+  if (last && typeof last === "object" && last.type !== "dense") layers = withClassifier(layers, data.classes.length);
   if (options.init) {
     layers = layers.map((l) => (l.type === "dense" || l.type === "conv2d") && !l.init ? { ...l, init: options.init } : l);
   }
   return validateSpec({ input: data.shape, layers, classes: data.classes, loss: options.loss });
 }
 
-function readArchFile(path: string, data: Dataset): LayerSpec[] {
+function readArchFile(path: string): LayerSpec[] {
   if (!existsSync(path)) throw new UsageError(`--arch ${path}: no such file`);
   let json: unknown;
   try {
@@ -55,5 +56,7 @@ function readArchFile(path: string, data: Dataset): LayerSpec[] {
     throw new UsageError(`--arch ${path}: not valid JSON (${(e as Error).message})`);
   }
   const layers = Array.isArray(json) ? json : (json as { layers?: unknown })?.layers;
-  return validateSpec({ input: data.shape, layers }).layers;
+  if (!Array.isArray(layers)) throw new UsageError(`--arch ${path}: expected a list of layers, or an object with "layers"`);
+  // Checked with the rest of the spec once the classifier is in place.
+  return layers as LayerSpec[];
 }

@@ -1,8 +1,7 @@
 // The CIFAR-10 reader (folders of .bin / .bin.gz, the official tar.gz) and the tar reader, on the
 // real test batch in shared/datasets and on synthetic archives built here with a small ustar
 // writer; then the architecture strings of sdk/arch.ts and the presets.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

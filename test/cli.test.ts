@@ -63,6 +63,40 @@ describe("mnist-wasm predict", () => {
   });
 });
 
+const CIFAR_DIR = new URL("../../shared/datasets/cifar-10-batches-bin", import.meta.url).pathname;
+
+describe("CIFAR-10 and architectures from the command line", () => {
+  it("trains a small CNN on CIFAR-10, then predicts a colour image with its class name", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
+    const out = join(dir, "cifar.safetensors");
+    const r = run(["train", "--dataset", "cifar10", "--data", CIFAR_DIR, "--arch", "conv:8x3p1,relu,maxpool:2,dense:10",
+      "--optimizer", "momentum", "--limit", "1000", "--epochs", "1", "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("conv:8x3p1,relu,maxpool:2,dense:10");
+    expect(r.stdout).toMatch(/on 1,000 cifar10 images/);
+    const p = run(["predict", "3", "--model", out, "--data", CIFAR_DIR, "--color"]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/CIFAR10 test image 3/);
+    expect(p.stdout).toMatch(/true label: (airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck)\n/);
+    expect(p.stdout).toMatch(/\x1b\[38;2;\d+;\d+;\d+m\x1b\[48;2;/);
+    // A CIFAR-10 model needs CIFAR-10 data: without --data, one line says so.
+    expectOneLineError(run(["predict", "3", "--model", out]), /CIFAR-10 needs --data/);
+  });
+
+  it("builds the cnn preset and JSON architecture files, and refuses bad architectures with one line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
+    const archFile = join(dir, "arch.json");
+    writeFileSync(archFile, JSON.stringify([{ type: "conv2d", filters: 4, size: 5, stride: 2 }, { type: "relu" }, { type: "flatten" }]));
+    const r = run(["train", "--arch", archFile, "--limit", "500", "--epochs", "1", "--optimizer", "adam", "--out", join(dir, "a.safetensors")]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("conv:4x5s2,relu,flatten,dense:10");
+    expectOneLineError(run(["train", "--arch", "conv:32,relu", "--limit", "100"]), /cannot read "conv:32"/);
+    expectOneLineError(run(["train", "--arch", "conv:8x29", "--limit", "100"]), /does not fit its input \[1,28,28\]/);
+    expectOneLineError(run(["train", "--arch", join(dir, "missing.json"), "--limit", "100"]), /no such file/);
+    expectOneLineError(run(["train", "--arch", "cnn", "--dropout", "0.5", "--limit", "100"]), /--dropout and --batchnorm shape the mlp preset/);
+  });
+});
+
 describe("mnist-wasm eval", () => {
   it("reports the shipped model's test accuracy (at least 97%) and a confusion matrix", () => {
     const r = run(["eval"]);

@@ -39,5 +39,9 @@ export function readTar(bytes: Uint8Array, what: string): TarEntry[] {
     if (type === "0" || type === "\0") entries.push({ name, data: bytes.subarray(start, start + size) });
     offset = start + Math.ceil(size / BLOCK) * BLOCK;
   }
+  // Fewer than 512 bytes left that are not padding: the archive was cut inside a header.
+  if (offset < bytes.length && offset + BLOCK > bytes.length && !bytes.subarray(offset).every((b) => b === 0)) {
+    fail("BAD_FILE", `${what}: truncated (the archive ends inside a header)`);
+  }
   return entries;
 }

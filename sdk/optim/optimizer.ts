@@ -65,6 +65,13 @@ export class Optimizer {
       settings[key] = value;
     }
     if (!(settings.lr > 0)) fail("BAD_ARGUMENT", `learning rate must be positive, got ${settings.lr}`);
+    // Settings that would divide by zero or let averages grow without bound.
+    if (spec.name !== "sgd" && spec.name !== "momentum" && !(settings.eps > 0)) {
+      fail("BAD_ARGUMENT", `optimizer ${spec.name}: eps must be positive, got ${settings.eps}`);
+    }
+    for (const key of ["momentum", "rho", "beta1", "beta2"] as const) {
+      if (!(settings[key] < 1)) fail("BAD_ARGUMENT", `optimizer ${spec.name}: ${key} must be below 1, got ${settings[key]}`);
+    }
     this.settings = settings;
   }
 
@@ -73,6 +80,7 @@ export class Optimizer {
   }
 
   set learningRate(lr: number) {
+    if (!(lr >= 0) || !Number.isFinite(lr)) fail("BAD_ARGUMENT", `learning rate must be a non-negative number, got ${lr}`);
     this.settings.lr = lr;
   }
 
@@ -161,6 +169,7 @@ export class Optimizer {
   dispose(): void {
     for (const buffers of this.state.values()) for (const ptr of buffers) this.rt.free(ptr);
     this.state.clear();
+    this.steps = 0;
   }
 }
 
