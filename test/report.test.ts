@@ -212,7 +212,6 @@ describe("chartSvg", () => {
       for (let k = 1; k < points.length; k++) expect(points[k][0]).toBeGreaterThan(points[k - 1][0]);
     }
     const [a, b] = polylines.map((p) => p.points);
-    expect(a[0][1]).toBeGreaterThan(a[1][1] - 1e9 * 0); // placeholder removed below
     for (let k = 1; k < 3; k++) expect(a[k][1]).toBeGreaterThan(a[k - 1][1]); // y falls, so SVG y grows
     for (let k = 0; k < 3; k++) expect(a[k][0]).toBeCloseTo(b[k][0], 5);
     expect(b[0][1]).toBeLessThan(a[0][1]); // 1 is above 0.5
@@ -252,14 +251,14 @@ describe("chartSvg", () => {
   it("skips NaN and infinite points: the polyline has the finite ones only", () => {
     const svg = chartSvg([panel([
       { name: "gaps", points: [[1, 0.3], [2, NaN], [3, 0.5], [4, Infinity], [5, 0.4], [NaN, 0.2]] },
-      { name: "all NaN", points: [[1, NaN], [2, NaN]] },
+      { name: "no finite point", points: [[1, NaN], [2, NaN]] },
       { name: "fine", points: [[1, 0.1], [5, 0.9]] },
     ])]);
     const { polylines, circles, texts } = parseChart(svg, 1);
     expect(polylines.map((p) => p.points.length)).toEqual([3, 2]);
     expect(circles.length).toBe(5);
     // The NaN series draws nothing but is still in the legend.
-    expect(texts.map((t) => t.text)).toEqual(expect.arrayContaining(["gaps", "all NaN", "fine"]));
+    expect(texts.map((t) => t.text)).toEqual(expect.arrayContaining(["gaps", "no finite point", "fine"]));
   });
 
   it("a single point is a dot, no polyline, inside the frame; also when it is the whole chart", () => {
@@ -299,9 +298,13 @@ describe("historyChart", () => {
     expect(texts.map((t) => t.text)).not.toContain("ignored");
     expect(texts.map((t) => t.text)).toEqual(expect.arrayContaining(["Training loss", "Accuracy"]));
     // The loss falls (the line goes down the page); the test curve is the third line.
-    const [loss, , test] = polylines.map((p) => p.points);
+    const [loss, train, test] = polylines.map((p) => p.points);
     expect(loss[2][1]).toBeGreaterThan(loss[0][1]);
     expect(test[2][1]).toBeLessThan(test[0][1]);
+    // Test above train in epoch 1 (72% > 70%), below it in epochs 2 and 3.
+    expect(test[0][1]).toBeLessThan(train[0][1]);
+    expect(test[1][1]).toBeGreaterThan(train[1][1]);
+    expect(test[2][1]).toBeGreaterThan(train[2][1]);
   });
 
   it("without test accuracy the test curve is skipped, not drawn at NaN", () => {
@@ -341,7 +344,7 @@ function run(args: string[]): { code: number | null; stdout: string; stderr: str
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-interface Record {
+interface HistoryRecord {
   epoch: number;
   loss: number;
   trainAccuracy: number;
@@ -349,9 +352,9 @@ interface Record {
   seconds: number;
 }
 
-function expectRecords(history: unknown, epochs: number[]): Record[] {
+function expectRecords(history: unknown, epochs: number[]): HistoryRecord[] {
   expect(Array.isArray(history)).toBe(true);
-  const records = history as Record[];
+  const records = history as HistoryRecord[];
   expect(records.map((r) => r.epoch)).toEqual(epochs);
   for (const r of records) {
     for (const key of ["epoch", "loss", "trainAccuracy", "testAccuracy", "seconds"] as const) {

@@ -12,6 +12,7 @@ interface Trial {
   name: string;
   spec: ModelSpec;
   optimizer: OptimizerSpec;
+  schedule?: "constant" | "cosine";
 }
 
 const INPUT = [1, 28, 28];
@@ -25,9 +26,9 @@ const mlp = (options: Partial<Parameters<typeof mlpSpec>[0]> = {}): ModelSpec =>
  */
 export const EXPERIMENTS: Record<string, { title: string; trials: () => Trial[] }> = {
   optimizers: {
-    title: "Optimisers on 784-100-10 (sigmoid), batch 100",
+    title: "Optimisers on 784-100-10 (ReLU, He init), batch 100, cosine schedule",
     trials: () => (["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam"] as const).map((name) => ({
-      name, spec: mlp(), optimizer: { name, ...OPTIMIZER_TUNING[name] },
+      name, spec: mlp({ activation: "relu", init: "he" }), optimizer: { name, ...OPTIMIZER_TUNING[name] }, schedule: "cosine" as const,
     })),
   },
   activations: {
@@ -58,17 +59,18 @@ export const EXPERIMENTS: Record<string, { title: string; trials: () => Trial[] 
 };
 
 /**
- * Settings the optimisers experiment uses: the course's defaults, but for the plain SGD rates
- * scaled to the batch-mean gradient (see OPTIMIZER_DEFAULTS) and AdaGrad, whose 0.001 moves a
- * sigmoid network too little in 10 epochs.
+ * Learning rates of the optimisers experiment, each the best of a few measured on this network
+ * (10 epochs, seed 1, constant rate): SGD 0.2 (1.0 overshoots a ReLU net), momentum 0.02,
+ * AdaGrad 0.05 (its default 0.001 barely moves in 10 epochs: 94.4% at 0.01 on the sigmoid net),
+ * RMSProp 0.001, Adam 0.0015; AdaDelta has no rate and keeps the course's rho and eps.
  */
 const OPTIMIZER_TUNING: Record<string, Partial<OptimizerSpec>> = {
-  sgd: {},
-  momentum: {},
-  adagrad: { lr: 0.01 },
+  sgd: { lr: 0.2 },
+  momentum: { lr: 0.02 },
+  adagrad: { lr: 0.05 },
   rmsprop: { lr: 0.001 },
   adadelta: {},
-  adam: {},
+  adam: { lr: 0.0015 },
 };
 
 export interface ExperimentOptions {
@@ -91,7 +93,9 @@ export async function experimentCommand(name: string, options: ExperimentOptions
     const model = new Model(rt, trial.spec, { seed: options.seed });
     const optimizer = new Optimizer(rt, trial.optimizer);
     const started = performance.now();
-    const { history } = await fit(model, train, { epochs: options.epochs, batchSize: 100, optimizer, seed: options.seed, test });
+    const { history } = await fit(model, train, {
+      epochs: options.epochs, batchSize: 100, optimizer, seed: options.seed, test, schedule: trial.schedule,
+    });
     const seconds = (performance.now() - started) / 1000;
     const last = history[history.length - 1];
     process.stdout.write(`  ${trial.name}: test ${percent(last.testAccuracy!)} (${seconds.toFixed(1)} s)\n`);
@@ -104,7 +108,8 @@ export async function experimentCommand(name: string, options: ExperimentOptions
     "| --- | --- | --- | --- | --- | --- |",
     ...results.map(({ trial, history, seconds }) => {
       const last = history[history.length - 1];
-      const settings = Object.entries(trial.optimizer).filter(([k]) => k !== "name").map(([k, v]) => `${k} ${v}`).join(", ");
+      const settings = [...Object.entries(trial.optimizer).filter(([k]) => k !== "name").map(([k, v]) => `${k} ${v}`),
+        ...(trial.schedule === "cosine" ? ["cosine"] : [])].join(", ");
       return `| ${trial.name} | ${trial.optimizer.name}${settings ? ` (${settings})` : ""} | ${last.loss.toFixed(4)} | ` +
         `${percent(last.trainAccuracy)} | ${percent(last.testAccuracy!)} | ${seconds.toFixed(1)} s |`;
     }),

@@ -74,18 +74,21 @@ export class Conv2D implements Layer {
   }
 
   allocate(batch: number): void {
-    this.cols.ensure(batch);
     this.out.ensure(batch);
     this.dx.ensure(batch);
+    // One image's patches: the scratch of inference and of the input gradient.
     if (!this.dcols) this.dcols = this.rt.alloc(this.patch * this.outSpatial * 4);
   }
 
-  forward(x: number, batch: number): number {
+  forward(x: number, batch: number, training: boolean): number {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
+    // Training keeps every image's patches for the weight gradient; inference reuses one buffer,
+    // so predicting a batch of 1000 does not hold 1000 patch matrices.
+    if (training) this.cols.ensure(batch);
     for (let i = 0; i < batch; i++) {
-      const cols = this.cols.ptr + i * patch * outSpatial * 4;
+      const cols = training ? this.cols.ptr + i * patch * outSpatial * 4 : this.dcols;
       rt.kernels.im2col(x + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW);
       rt.gemm(this.weight.value.ptr, cols, this.out.ptr + i * this.outSize * 4, spec.filters, patch, outSpatial, false, false, 0);
     }
