@@ -6,7 +6,7 @@ import { PIXEL_SCALE, type Model } from "./model";
 export interface Evaluation {
   /** Fraction of samples whose arg-max class is the label. */
   accuracy: number;
-  /** Mean cross-entropy. */
+  /** Mean loss (cross-entropy, or ½|p - t|² for a model with loss "mse"). */
   loss: number;
   /** Predicted class of every sample. */
   predictions: Int32Array;

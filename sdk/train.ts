@@ -9,7 +9,7 @@ import { Random } from "./random";
 /** What one epoch of training measured. */
 export interface EpochRecord {
   epoch: number;
-  /** Mean cross-entropy over the epoch's training batches. */
+  /** Mean loss (cross-entropy, or ½|p - t|² for MSE) over the epoch's training batches. */
   loss: number;
   /** Accuracy on the training batches as they were seen. */
   trainAccuracy: number;
@@ -24,7 +24,7 @@ export interface BatchInfo {
   /** 1-based index of the batch in the epoch. */
   batch: number;
   batches: number;
-  /** Mean cross-entropy of this batch. */
+  /** Mean loss of this batch. */
   loss: number;
 }
 
@@ -95,6 +95,12 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
   const augmentParamsPtr = augment ? rt.alloc(batch * 3 * 4) : 0;
   const augmentScratch = augment ? rt.alloc(device.sampleSize * 4) : 0;
   const [channels, height, width] = device.data.shape;
+  // A run resumed at epoch k draws what an uninterrupted run would have drawn from epoch k on:
+  // replay the shuffles and augmentation draws of the epochs before it.
+  for (let e = 1; e < firstEpoch; e++) {
+    rng.shuffle(order);
+    if (augment) for (let i = 0; i < device.count * (augment.flip ? 3 : 2); i++) rng.nextU32();
+  }
   let stopped = false;
   try {
     for (let e = 0; e < epochs && !stopped; e++) {

@@ -411,6 +411,7 @@ describe("mnist-wasm experiment", () => {
     expect(table.every((l) => l.startsWith("|") && l.endsWith("|"))).toBe(true);
     const width = cells(table[0]).length;
     expect(width).toBeGreaterThanOrEqual(3);
+    expect(cells(table[1]).length).toBe(width);
     expect(cells(table[1]).every((c) => /^:?-{3,}:?$/.test(c))).toBe(true);
     expect(table.slice(2).map((l) => cells(l).length)).toEqual(names.map(() => width));
     expect(table.slice(2).map((l) => cells(l)[0])).toEqual(names);
@@ -432,11 +433,11 @@ describe("mnist-wasm experiment", () => {
   it("an unknown experiment: one line on stderr, non-zero exit, nothing written", () => {
     const dir = join(tmp, "unknown");
     const r = run(["experiment", "no-such-thing", "--epochs", "1", "--out-dir", dir]);
-    expect(r.code).not.toBe(0);
-    expect(r.code).not.toBeNull();
+    expect(r.code, "a usage error").toBe(2);
     const lines = r.stderr.trim().split("\n");
     expect(lines.length, r.stderr).toBe(1);
-    expect(lines[0]).toMatch(/no-such-thing/);
+    expect(lines[0]).toMatch(/^mnist-wasm: unknown experiment "no-such-thing"/);
+    expect(lines[0], "the known names").toContain("hidden-sizes");
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(dir)).toBe(false);
   });

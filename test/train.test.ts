@@ -99,3 +99,19 @@ describe("fit", () => {
     model.dispose();
   });
 });
+
+describe("resuming", () => {
+  it("a run resumed at epoch 2 ends with the weights of an uninterrupted 2-epoch run", async () => {
+    const small = takeFirst(train, 1000);
+    const spec = mlpSpec({ input: [1, 28, 28], hidden: [20], classes: 10 });
+    const options = { batchSize: 50, seed: 3, augment: { flip: false, shift: 1 } };
+    const straight = new Model(rt, spec, { seed: 3 });
+    await fit(straight, small, { ...options, epochs: 2, optimizer: new SGD(rt, 0.1) });
+    const resumed = new Model(rt, spec, { seed: 3 });
+    await fit(resumed, small, { ...options, epochs: 1, optimizer: new SGD(rt, 0.1) });
+    await fit(resumed, small, { ...options, epochs: 1, optimizer: new SGD(rt, 0.1), firstEpoch: 2 });
+    expect(hashWeights(resumed)).toBe(hashWeights(straight));
+    straight.dispose();
+    resumed.dispose();
+  });
+});
