@@ -28,7 +28,9 @@ export const EXPERIMENTS: Record<string, { title: string; trials: () => Trial[] 
   optimizers: {
     title: "Optimisers on 784-100-10 (ReLU, He init), batch 100, cosine schedule",
     trials: () => (["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam"] as const).map((name) => ({
-      name, spec: mlp({ activation: "relu", init: "he" }), optimizer: { name, ...OPTIMIZER_TUNING[name] }, schedule: "cosine" as const,
+      name, spec: mlp({ activation: "relu", init: "he" }), optimizer: { name, ...OPTIMIZER_TUNING[name] },
+      // AdaDelta has no learning rate for a schedule to shape.
+      schedule: name === "adadelta" ? undefined : ("cosine" as const),
     })),
   },
   activations: {
