@@ -11,111 +11,23 @@
 // inputs are redrawn until every ReLU input and every max-pool window's gap between its two
 // largest values is clear of a margin, and every perturbation is checked not to change the
 // ReLU pattern or any arg-max (the finite difference would be meaningless otherwise).
-import { beforeAll, describe, expect, it } from "vitest";
-import { MnistWasmError, Model, Random, Runtime, type Layer, type ModelSpec } from "../sdk/index";
+// The gradient-check machinery is shared, in test/support/numeric.ts.
+import { describe, expect, it } from "vitest";
+import { MnistWasmError, Model, Random, type ModelSpec } from "../sdk/index";
+import { fillNormal, rt, useRuntime } from "./support/buffers";
+import { buildModel, checkLayer, checkModelGradients, firstLayer, sizeOf, typeOf } from "./support/numeric";
 
-const EPS = 1e-2;
-const RTOL = 2e-2;
-const ATOL = 1e-4;
 /** ReLU inputs are kept at least this far from 0 in the model checks. */
 const RELU_MARGIN = 0.03;
 /** The largest value of a max-pool window exceeds the second largest by at least this. */
 const POOL_GAP = 0.05;
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await Runtime.create();
-});
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-const typeOf = (layer: Layer): string => (layer.spec as { type: string }).type;
-
-/** Central difference of f with respect to view()[i]; the value is restored afterwards. */
-function centralDiff(view: () => Float32Array, i: number, f: () => number): number {
-  const orig = view()[i];
-  view()[i] = orig + EPS;
-  const up = view()[i]; // the float32 actually stored
-  const fUp = f();
-  view()[i] = orig - EPS;
-  const down = view()[i];
-  const fDown = f();
-  view()[i] = orig;
-  return (fUp - fDown) / (up - down);
-}
-
-/** Numerical gradient of f with respect to every entry of view(). */
-const numericalGrad = (view: () => Float32Array, f: () => number): Float64Array =>
-  Float64Array.from({ length: view().length }, (_, i) => centralDiff(view, i, f));
-
-/** |analytic - numerical| <= RTOL·max(|a|, |n|) + ATOL everywhere, and the gradient is not all ~0. */
-function expectGradient(analytic: ArrayLike<number>, numerical: ArrayLike<number>, what: string): void {
-  expect(analytic.length, `${what}: length`).toBe(numerical.length);
-  let largest = 0;
-  for (let i = 0; i < numerical.length; i++) {
-    const a = analytic[i], n = numerical[i];
-    largest = Math.max(largest, Math.abs(n));
-    if (!(Math.abs(a - n) <= RTOL * Math.max(Math.abs(a), Math.abs(n)) + ATOL)) {
-      expect.fail(`${what}[${i}]: back-propagation ${a}, numerical ${n}`);
-    }
-  }
-  expect(largest, `${what}: the gradient is too small for the check to mean anything`).toBeGreaterThan(100 * ATOL);
-}
-
-function fillNormal(out: Float32Array, rng: Random, scale: number): void {
-  for (let i = 0; i < out.length; i++) out[i] = rng.normal() * scale;
-}
-
-/** A model with `batch` samples of room and its biases set to random non-zero values. */
-function buildModel(spec: ModelSpec, batch: number, seed: number): Model {
-  const model = new Model(rt, spec, { seed });
-  model.allocate(batch);
-  const rng = new Random(seed + 1);
-  for (const p of model.params) if (p.name.endsWith(".bias")) fillNormal(p.value.view(), rng, 0.5);
-  return model;
-}
+useRuntime();
 
 // ---------------------------------------------------------------------------------------------
 // Single layers under L = Σ r·y (r random), so dL/dy = r and backward(r) must give dL/dx, dL/dθ.
 
 describe("single layers", () => {
-  /**
-   * Checks layer.backward against central differences of L(x, θ) = Σ r·forward(x) for the input
-   * and every parameter; returns the input gradient.
-   */
-  function checkLayer(layer: Layer, inputPtr: number, batch: number, rng: Random, name: string): Float32Array {
-    const inSize = sizeOf(layer.inputShape) * batch;
-    const outSize = sizeOf(layer.outputShape) * batch;
-    const r = new Float64Array(outSize);
-    for (let i = 0; i < outSize; i++) r[i] = rng.normal();
-    const rPtr = rt.alloc(outSize * 4);
-    try {
-      const L = (): number => {
-        const y = rt.f32(layer.forward(inputPtr, batch, true), outSize);
-        let sum = 0;
-        for (let i = 0; i < outSize; i++) sum += r[i] * y[i];
-        return sum;
-      };
-      layer.forward(inputPtr, batch, true);
-      rt.f32(rPtr, outSize).set(r);
-      // Parameter gradients must be overwritten, not accumulated: start them as garbage.
-      for (const p of layer.params) p.grad.fill(1e6);
-      const dx = rt.f32(layer.backward(rPtr, batch, true), inSize).slice();
-      const paramGrads = layer.params.map((p) => p.grad.read());
-      expectGradient(dx, numericalGrad(() => rt.f32(inputPtr, inSize), L), `${name} input`);
-      layer.params.forEach((p, i) => expectGradient(paramGrads[i], numericalGrad(() => p.value.view(), L), `${name} ${p.name}`));
-      return dx;
-    } finally {
-      rt.free(rPtr);
-    }
-  }
-
-  /** The first layer of a model built from `spec`, with an input batch written by `input`. */
-  function firstLayer(spec: ModelSpec, batch: number, seed: number, input: (x: Float32Array, rng: Random) => void) {
-    const model = buildModel(spec, batch, seed);
-    const rng = new Random(seed + 2);
-    input(rt.f32(model.inputPtr, batch * model.inputSize), rng);
-    return { model, layer: model.layers[0], rng };
-  }
   const normalInput = (x: Float32Array, rng: Random): void => fillNormal(x, rng, 1);
 
   // (C, H, W, filters, size, stride, padding, batch)
@@ -287,31 +199,8 @@ describe("CNN models", () => {
   it.each(cases.map((c, i) => [c.name, c.batch, c.spec, 500 + i] as const))("%s, batch %i: every parameter and input gradient", (_, batch, spec, seed) => {
     const model = buildModel(spec, batch, seed);
     drawBatch(model, batch, new Random(seed + 7));
-    const base = evaluate(model, batch);
-
-    // Analytic: loss.forward with the gradient, then model.backward for the parameters; the input
-    // gradient (which model.backward does not compute) by the same chain with needInputGrad set.
-    const logits = model.forward(model.inputPtr, batch, true);
-    const loss = model.loss.forward(logits, model.labelPtr, batch, true) / batch;
-    expect(loss).toBeCloseTo(base.loss, 6);
-    for (const p of model.params) p.grad.fill(1e6); // overwritten, not accumulated
-    model.backward(batch);
-    const paramGrads = model.params.map((p) => p.grad.read());
-    let grad = model.loss.gradPtr;
-    for (let i = model.layers.length - 1; i >= 0; i--) grad = model.layers[i].backward(grad, batch, true);
-    const inputGrad = rt.f32(grad, batch * model.inputSize).slice();
-    model.params.forEach((p, i) => expect(p.grad.read(), `${p.name} recomputed`).toEqual(paramGrads[i]));
-
-    // Numerical: the mean loss, with the ReLU pattern and every arg-max required to stay as they were.
-    let flips = 0;
-    const meanLoss = (): number => {
-      const { loss, mask } = evaluate(model, batch);
-      if (mask !== base.mask) flips++;
-      return loss;
-    };
-    model.params.forEach((p, i) => expectGradient(paramGrads[i], numericalGrad(() => p.value.view(), meanLoss), p.name));
-    expectGradient(inputGrad, numericalGrad(() => rt.f32(model.inputPtr, batch * model.inputSize), meanLoss), "input");
-    expect(flips, "perturbations that switched a ReLU or an arg-max (finite differences invalid)").toBe(0);
+    // Back-propagation against central differences of the mean loss; every perturbation must keep the ReLU pattern and every arg-max.
+    checkModelGradients(model, batch, () => evaluate(model, batch), "a ReLU or an arg-max");
     model.dispose();
   });
 });

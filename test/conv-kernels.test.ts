@@ -2,98 +2,19 @@
 // double-precision references written here, on seeded random data and odd shapes (windows that
 // do not tile the image, padding wider than the filter, filters larger than the image). Every
 // buffer handed to a kernel sits between sentinel guards checked after each test, and outputs
-// start as NaN, so an element written out of bounds or left unwritten fails.
+// start as NaN, so an element written out of bounds or left unwritten fails (the guarded buffers
+// and comparisons are in test/support/).
 //
 // Tolerances: im2col, max pooling, the bias add and a single routed gradient are copies or one
 // float32 operation per element, so they must match the float32-rounded reference exactly; sums
 // get the standard error bound of float32 summation, c·n·u·Σ|terms| (u = 2^-24).
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Random, Runtime } from "../sdk/index";
+import { describe, expect, it } from "vitest";
+import { Random } from "../sdk/index";
+import { checkGuardsAfterEach, f32Buf, i32Buf, nans, normals, readF32, readI32, rt, useRuntime } from "./support/buffers";
+import { expectExact, expectWithin, U } from "./support/numeric";
 
-/** Unit round-off of float32. */
-const U = 2 ** -24;
-
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await Runtime.create();
-});
-
-// ---------------------------------------------------------------------------------------------
-// Buffers with guards (as in test/kernels.test.ts)
-
-const GUARD = 16; // guard elements on each side (64 bytes, so the data keeps the 64-byte alignment)
-// Each buffer's guards hold their own sentinel (unlike test/kernels.test.ts): a kernel that reads
-// one element past its input and writes it one past its output would otherwise copy a sentinel
-// onto an identical sentinel and go unnoticed.
-const SENTINEL_F32 = -12345.5;
-const buffers: { base: number; bytes: number; kind: "f32" | "i32"; sentinel: number; what: string }[] = [];
-
-/** Allocates `values` in wasm memory (float32) between two sentinel guards; returns its address. */
-function f32Buf(values: ArrayLike<number>, what = "f32 buffer"): number {
-  const n = values.length;
-  const sentinel = SENTINEL_F32 - buffers.length;
-  const base = rt.alloc((n + 2 * GUARD) * 4);
-  const all = rt.f32(base, n + 2 * GUARD);
-  all.fill(sentinel);
-  all.set(values, GUARD);
-  buffers.push({ base, bytes: n * 4, kind: "f32", sentinel, what });
-  return base + GUARD * 4;
-}
-
-function i32Buf(values: ArrayLike<number>, what = "i32 buffer"): number {
-  const n = values.length;
-  const sentinel = (SENTINEL_F32 | 0) - buffers.length;
-  const base = rt.alloc((n + 2 * GUARD) * 4);
-  const all = rt.i32(base, n + 2 * GUARD);
-  all.fill(sentinel);
-  all.set(values, GUARD);
-  buffers.push({ base, bytes: n * 4, kind: "i32", sentinel, what });
-  return base + GUARD * 4;
-}
-
-const nans = (n: number): Float64Array => new Float64Array(n).fill(NaN);
-const readF32 = (ptr: number, n: number): Float32Array => rt.f32(ptr, n).slice();
-const readI32 = (ptr: number, n: number): Int32Array => rt.i32(ptr, n).slice();
-
-/** After each test: every guard still holds its sentinel; then the buffers are freed. */
-afterEach(() => {
-  const damaged: string[] = [];
-  for (const b of buffers.splice(0)) {
-    const view = b.kind === "f32" ? rt.f32.bind(rt) : rt.i32.bind(rt);
-    const sentinel = b.sentinel;
-    const before = view(b.base, GUARD);
-    const after = view(b.base + GUARD * 4 + b.bytes, GUARD);
-    if (!before.every((v) => v === sentinel) || !after.every((v) => v === sentinel)) damaged.push(b.what);
-    rt.free(b.base);
-  }
-  expect(damaged, "kernel wrote outside these buffers").toEqual([]);
-});
-
-// ---------------------------------------------------------------------------------------------
-// Data and comparison helpers
-
-const normals = (rng: Random, n: number, scale = 1): Float64Array => {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.fround(rng.normal() * scale);
-  return out;
-};
-
-/** Fails at the first i with |got[i] - want[i]| > tol[i] (NaN fails too). */
-function expectWithin(
-  got: ArrayLike<number>, want: ArrayLike<number>, tol: number | ArrayLike<number>, what: string,
-): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const t = typeof tol === "number" ? tol : tol[i];
-    if (!(Math.abs(got[i] - want[i]) <= t)) {
-      expect.fail(`${what}[${i}]: got ${got[i]}, want ${want[i]} (tolerance ${t})`);
-    }
-  }
-}
-
-/** Exact equality, element by element (the reference is already rounded to float32). */
-const expectExact = (got: ArrayLike<number>, want: ArrayLike<number>, what: string): void =>
-  expectWithin(got, want, 0, what);
+useRuntime();
+checkGuardsAfterEach();
 
 /** Output side of a window sweep: floor((n + 2·pad - size) / stride) + 1. */
 const side = (n: number, size: number, stride: number, pad: number): number =>

@@ -8,116 +8,34 @@
 // absolute floor for gradients near zero. ReLU is not differentiable at 0: inputs are drawn so
 // that no ReLU input lies within a margin of 0, and every perturbation is checked not to flip
 // a ReLU on or off (the finite difference would be meaningless otherwise).
-import { beforeAll, describe, expect, it } from "vitest";
-import { Model, Random, Runtime, type Layer, type ModelSpec } from "../sdk/index";
+// The gradient-check machinery is shared, in test/support/numeric.ts.
+import { describe, expect, it } from "vitest";
+import { Random, type Model, type ModelSpec } from "../sdk/index";
+import { fillNormal, rt, useRuntime } from "./support/buffers";
+import { buildModel, checkLayer, checkModelGradients, expectGradient, firstLayer, numericalGrad, sizeOf, typeOf } from "./support/numeric";
 
-const EPS = 1e-2;
-const RTOL = 2e-2;
-const ATOL = 1e-4;
 /** ReLU inputs are kept at least this far from 0. */
 const RELU_MARGIN = 0.05;
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await Runtime.create();
-});
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-const isRelu = (layer: Layer): boolean => (layer.spec as { type: string }).type === "relu";
-
-/** Central difference of f with respect to view()[i]; the value is restored afterwards. */
-function centralDiff(view: () => Float32Array, i: number, f: () => number): number {
-  const orig = view()[i];
-  view()[i] = orig + EPS;
-  const up = view()[i]; // the float32 actually stored
-  const fUp = f();
-  view()[i] = orig - EPS;
-  const down = view()[i];
-  const fDown = f();
-  view()[i] = orig;
-  return (fUp - fDown) / (up - down);
-}
-
-/** Numerical gradient of f with respect to every entry of view(). */
-const numericalGrad = (view: () => Float32Array, f: () => number): Float64Array =>
-  Float64Array.from({ length: view().length }, (_, i) => centralDiff(view, i, f));
-
-/** |analytic - numerical| <= RTOL·max(|a|, |n|) + ATOL everywhere, and the gradient is not all ~0. */
-function expectGradient(analytic: ArrayLike<number>, numerical: ArrayLike<number>, what: string): void {
-  expect(analytic.length, `${what}: length`).toBe(numerical.length);
-  let largest = 0;
-  for (let i = 0; i < numerical.length; i++) {
-    const a = analytic[i], n = numerical[i];
-    largest = Math.max(largest, Math.abs(n));
-    if (!(Math.abs(a - n) <= RTOL * Math.max(Math.abs(a), Math.abs(n)) + ATOL)) {
-      expect.fail(`${what}[${i}]: back-propagation ${a}, numerical ${n}`);
-    }
-  }
-  expect(largest, `${what}: the gradient is too small for the check to mean anything`).toBeGreaterThan(100 * ATOL);
-}
-
-function fillNormal(out: Float32Array, rng: Random, scale: number): void {
-  for (let i = 0; i < out.length; i++) out[i] = rng.normal() * scale;
-}
-
-/** A model with `batch` rows of room and its biases set to random non-zero values. */
-function buildModel(spec: ModelSpec, batch: number, seed: number): Model {
-  const model = new Model(rt, spec, { seed });
-  model.allocate(batch);
-  const rng = new Random(seed + 1);
-  for (const p of model.params) if (p.name.endsWith(".bias")) fillNormal(p.value.view(), rng, 0.5);
-  return model;
-}
+useRuntime();
 
 // ---------------------------------------------------------------------------------------------
 // Single layers under L = Σ r·y (r random), so dL/dy = r and backward(r) must give dL/dx, dL/dθ.
 
 describe("single layers", () => {
-  /**
-   * Checks layer.backward against central differences of L(x, θ) = Σ r·forward(x) for the input
-   * and every parameter. `input` is a float32 view of the layer's input batch in wasm memory.
-   */
-  function checkLayer(layer: Layer, inputPtr: number, batch: number, rng: Random, name: string): void {
-    const inSize = sizeOf(layer.inputShape) * batch;
-    const outSize = sizeOf(layer.outputShape) * batch;
-    const r = new Float64Array(outSize);
-    for (let i = 0; i < outSize; i++) r[i] = rng.normal();
-    const rPtr = rt.alloc(outSize * 4);
-    try {
-      const L = (): number => {
-        const y = rt.f32(layer.forward(inputPtr, batch, true), outSize);
-        let sum = 0;
-        for (let i = 0; i < outSize; i++) sum += r[i] * y[i];
-        return sum;
-      };
-      layer.forward(inputPtr, batch, true);
-      rt.f32(rPtr, outSize).set(r);
-      const dx = rt.f32(layer.backward(rPtr, batch, true), inSize).slice();
-      const paramGrads = layer.params.map((p) => p.grad.read());
-      expectGradient(dx, numericalGrad(() => rt.f32(inputPtr, inSize), L), `${name} input`);
-      layer.params.forEach((p, i) => expectGradient(paramGrads[i], numericalGrad(() => p.value.view(), L), `${name} ${p.name}`));
-    } finally {
-      rt.free(rPtr);
-    }
-  }
-
-  /** The first layer of a model built from `spec`, with a random input batch written. */
-  function firstLayer(spec: ModelSpec, batch: number, seed: number, input: (rng: Random) => number) {
-    const model = buildModel(spec, batch, seed);
-    const rng = new Random(seed + 2);
-    const x = rt.f32(model.inputPtr, batch * model.inputSize);
-    for (let i = 0; i < x.length; i++) x[i] = input(rng);
-    return { model, layer: model.layers[0], rng };
-  }
+  /** An input writer: every value drawn by `value`. */
+  const each = (value: (rng: Random) => number) => (x: Float32Array, rng: Random): void => {
+    for (let i = 0; i < x.length; i++) x[i] = value(rng);
+  };
 
   it.each([1, 5])("Dense 7 -> 5: weight, bias and input gradients (batch %i)", (batch) => {
-    const { model, layer, rng } = firstLayer({ input: [7], layers: [{ type: "dense", units: 5 }] }, batch, 10 + batch, (r) => r.normal());
+    const { model, layer, rng } = firstLayer({ input: [7], layers: [{ type: "dense", units: 5 }] }, batch, 10 + batch, each((r) => r.normal()));
     checkLayer(layer, model.inputPtr, batch, rng, "dense");
     model.dispose();
   });
 
   it("Dense over a [2,3,2] sample shape (read flat) -> 4, batch 3", () => {
-    const { model, layer, rng } = firstLayer({ input: [2, 3, 2], layers: [{ type: "dense", units: 4 }] }, 3, 20, (r) => r.normal());
+    const { model, layer, rng } = firstLayer({ input: [2, 3, 2], layers: [{ type: "dense", units: 4 }] }, 3, 20, each((r) => r.normal()));
     expect(layer.params[0].value.shape).toEqual([12, 4]);
     checkLayer(layer, model.inputPtr, 3, rng, "dense");
     model.dispose();
@@ -125,7 +43,7 @@ describe("single layers", () => {
 
   it.each([1, 5])("Sigmoid over 9 values: input gradient (batch %i)", (batch) => {
     const spec: ModelSpec = { input: [9], layers: [{ type: "sigmoid" }, { type: "dense", units: 2 }] };
-    const { model, layer, rng } = firstLayer(spec, batch, 30 + batch, (r) => 2 * r.normal());
+    const { model, layer, rng } = firstLayer(spec, batch, 30 + batch, each((r) => 2 * r.normal()));
     checkLayer(layer, model.inputPtr, batch, rng, "sigmoid");
     model.dispose();
   });
@@ -133,7 +51,7 @@ describe("single layers", () => {
   it.each([1, 5])("ReLU over 9 values, inputs away from 0: input gradient (batch %i)", (batch) => {
     const spec: ModelSpec = { input: [9], layers: [{ type: "relu" }, { type: "dense", units: 2 }] };
     // |x| in [0.1, 1.1]: a perturbation of ε = 0.01 never crosses the kink.
-    const { model, layer, rng } = firstLayer(spec, batch, 40 + batch, (r) => (r.uniform() < 0.5 ? -1 : 1) * (0.1 + r.uniform()));
+    const { model, layer, rng } = firstLayer(spec, batch, 40 + batch, each((r) => (r.uniform() < 0.5 ? -1 : 1) * (0.1 + r.uniform())));
     checkLayer(layer, model.inputPtr, batch, rng, "relu");
     model.dispose();
   });
@@ -172,7 +90,7 @@ describe("models", () => {
     let mask = "";
     let margin = Infinity;
     for (const layer of model.layers) {
-      if (isRelu(layer)) {
+      if (typeOf(layer) === "relu") {
         for (const z of rt.f32(x, batch * sizeOf(layer.inputShape))) {
           mask += z > 0 ? "1" : "0";
           margin = Math.min(margin, Math.abs(z));
@@ -216,30 +134,8 @@ describe("models", () => {
   it.each(cases.map((c, i) => ({ ...c, seed: 100 + i })))("$name, batch $batch: every parameter and input gradient", ({ spec, batch, seed }) => {
     const model = buildModel(spec, batch, seed);
     drawBatch(model, batch, new Random(seed + 7));
-    const base = evaluate(model, batch);
-
-    // Analytic: loss.forward with the gradient, then model.backward for the parameters; the input
-    // gradient (which model.backward does not compute) by the same chain with needInputGrad set.
-    const logits = model.forward(model.inputPtr, batch, true);
-    const loss = model.loss.forward(logits, model.labelPtr, batch, true) / batch;
-    expect(loss).toBeCloseTo(base.loss, 6);
-    model.backward(batch);
-    const paramGrads = model.params.map((p) => p.grad.read());
-    let grad = model.loss.gradPtr;
-    for (let i = model.layers.length - 1; i >= 0; i--) grad = model.layers[i].backward(grad, batch, true);
-    const inputGrad = rt.f32(grad, batch * model.inputSize).slice();
-    model.params.forEach((p, i) => expect(p.grad.read(), `${p.name} recomputed`).toEqual(paramGrads[i]));
-
-    // Numerical: the mean loss, with the ReLU pattern required to stay as it was.
-    let flips = 0;
-    const meanLoss = (): number => {
-      const { loss, mask } = evaluate(model, batch);
-      if (mask !== base.mask) flips++;
-      return loss;
-    };
-    model.params.forEach((p, i) => expectGradient(paramGrads[i], numericalGrad(() => p.value.view(), meanLoss), p.name));
-    expectGradient(inputGrad, numericalGrad(() => rt.f32(model.inputPtr, batch * model.inputSize), meanLoss), "input");
-    expect(flips, "perturbations that switched a ReLU (finite differences invalid)").toBe(0);
+    // Back-propagation against central differences of the mean loss; every perturbation must keep the ReLU pattern.
+    checkModelGradients(model, batch, () => evaluate(model, batch), "a ReLU");
     model.dispose();
   });
 });

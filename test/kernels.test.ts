@@ -1,115 +1,22 @@
 // Every export of the wasm kernel module (assembly/index.ts) against a plain double-precision
 // TypeScript reference written here, on seeded random data. Each buffer handed to a kernel is
-// surrounded by sentinel values, checked after every test, so writes out of bounds fail too.
+// surrounded by sentinel values of its own, checked after every test, so writes out of bounds
+// fail too (the guarded buffers and comparisons are in test/support/).
 //
 // Tolerances: where the kernel performs one float32 operation per element (bias add, ReLU,
 // u8 -> f32 scaling) the reference is the double result rounded to float32 and must match
 // exactly; sums get the standard error bound of float32 summation, c·n·u·Σ|terms|
 // (u = 2^-24), which no correct kernel can exceed and an off-by-one term always does.
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Random, Runtime } from "../sdk/index";
+import { describe, expect, it } from "vitest";
+import { Random } from "../sdk/index";
+import { bytes, checkGuardsAfterEach, f32Buf, i32Buf, normals, readF32, rt, u8Buf, useRuntime } from "./support/buffers";
+import { expectExact, expectWithin, U } from "./support/numeric";
 
-/** Unit round-off of float32. */
-const U = 2 ** -24;
 /** Block sizes of assembly/gemm.ts (depth, rows of A, columns of B) and its 4x8 micro-tile. */
 const KC = 256, MC = 128, NC = 512, MR = 4, NR = 8;
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await Runtime.create();
-});
-
-// ---------------------------------------------------------------------------------------------
-// Buffers with guards
-
-const GUARD = 16; // guard elements on each side (64 bytes, so the data keeps the 64-byte alignment)
-const SENTINEL_F32 = -12345.5;
-const SENTINEL_U8 = 0xa5;
-const buffers: { base: number; bytes: number; kind: "f32" | "u8" | "i32"; what: string }[] = [];
-
-/** Allocates `values` in wasm memory (float32) between two sentinel guards; returns its address. */
-function f32Buf(values: ArrayLike<number>, what = "f32 buffer"): number {
-  const n = values.length;
-  const base = rt.alloc((n + 2 * GUARD) * 4);
-  const all = rt.f32(base, n + 2 * GUARD);
-  all.fill(SENTINEL_F32);
-  all.set(values, GUARD);
-  buffers.push({ base, bytes: n * 4, kind: "f32", what });
-  return base + GUARD * 4;
-}
-
-function i32Buf(values: ArrayLike<number>, what = "i32 buffer"): number {
-  const n = values.length;
-  const base = rt.alloc((n + 2 * GUARD) * 4);
-  const all = rt.i32(base, n + 2 * GUARD);
-  all.fill(SENTINEL_F32 | 0);
-  all.set(values, GUARD);
-  buffers.push({ base, bytes: n * 4, kind: "i32", what });
-  return base + GUARD * 4;
-}
-
-function u8Buf(values: ArrayLike<number>, what = "u8 buffer"): number {
-  const n = values.length;
-  const base = rt.alloc(n + 2 * 64);
-  const all = rt.u8(base, n + 2 * 64);
-  all.fill(SENTINEL_U8);
-  all.set(values, 64);
-  buffers.push({ base, bytes: n, kind: "u8", what });
-  return base + 64;
-}
-
-const readF32 = (ptr: number, n: number): Float32Array => rt.f32(ptr, n).slice();
-
-/** After each test: every guard still holds its sentinel; then the buffers are freed. */
-afterEach(() => {
-  const damaged: string[] = [];
-  for (const b of buffers.splice(0)) {
-    if (b.kind === "u8") {
-      const before = rt.u8(b.base, 64);
-      const after = rt.u8(b.base + 64 + b.bytes, 64);
-      if (!before.every((v) => v === SENTINEL_U8) || !after.every((v) => v === SENTINEL_U8)) damaged.push(b.what);
-    } else {
-      const view = b.kind === "f32" ? rt.f32.bind(rt) : rt.i32.bind(rt);
-      const sentinel = b.kind === "f32" ? SENTINEL_F32 : SENTINEL_F32 | 0;
-      const before = view(b.base, GUARD);
-      const after = view(b.base + GUARD * 4 + b.bytes, GUARD);
-      if (!before.every((v) => v === sentinel) || !after.every((v) => v === sentinel)) damaged.push(b.what);
-    }
-    rt.free(b.base);
-  }
-  expect(damaged, "kernel wrote outside these buffers").toEqual([]);
-});
-
-// ---------------------------------------------------------------------------------------------
-// Data and comparison helpers
-
-const normals = (rng: Random, n: number, scale = 1): Float64Array => {
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.fround(rng.normal() * scale);
-  return out;
-};
-const bytes = (rng: Random, n: number, limit = 256): Uint8Array => {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.int(limit);
-  return out;
-};
-
-/** Fails at the first i with |got[i] - want[i]| > tol[i] (NaN fails too). */
-function expectWithin(
-  got: ArrayLike<number>, want: ArrayLike<number>, tol: number | ArrayLike<number>, what: string,
-): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const t = typeof tol === "number" ? tol : tol[i];
-    if (!(Math.abs(got[i] - want[i]) <= t)) {
-      expect.fail(`${what}[${i}]: got ${got[i]}, want ${want[i]} (tolerance ${t})`);
-    }
-  }
-}
-
-/** Exact equality, element by element (the reference is already rounded to float32). */
-const expectExact = (got: ArrayLike<number>, want: ArrayLike<number>, what: string): void =>
-  expectWithin(got, want, 0, what);
+useRuntime();
+checkGuardsAfterEach();
 
 // ---------------------------------------------------------------------------------------------
 // gemm: C[m,n] = op(A)[m,k] · op(B)[k,n] + beta · C

@@ -17,60 +17,20 @@
 // draws a new mask on every training forward (its step counter advances), so the numerical
 // gradients of models with dropout replay the mask of the analytic pass instead of calling the
 // layer's forward again.
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   decodeSafetensors, deserializeModel, evaluate, fit, loadMnist, mlpSpec, MnistWasmError, Model, Optimizer, Random,
-  Runtime, serializeModel, takeFirst, validateSpec, type Layer, type ModelSpec,
+  serializeModel, takeFirst, validateSpec, type Layer, type ModelSpec,
 } from "../sdk/node";
+import { fillNormal, readF32 as read, rt, useRuntime } from "./support/buffers";
+import {
+  backprop, buildModel, checkLayer, expectGradient, expectModelGradients, numericalGrad, sizeOf, typeOf,
+} from "./support/numeric";
 
-const EPS = 1e-2;
-const RTOL = 2e-2;
-const ATOL = 1e-4;
 /** ReLU inputs are kept at least this far from 0 in the model checks. */
 const RELU_MARGIN = 0.03;
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await Runtime.create();
-});
-
-const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-const typeOf = (layer: Layer): string => (layer.spec as { type: string }).type;
-
-/** Central difference of f with respect to view()[i]; the value is restored afterwards. */
-function centralDiff(view: () => Float32Array, i: number, f: () => number): number {
-  const orig = view()[i];
-  view()[i] = orig + EPS;
-  const up = view()[i]; // the float32 actually stored
-  const fUp = f();
-  view()[i] = orig - EPS;
-  const down = view()[i];
-  const fDown = f();
-  view()[i] = orig;
-  return (fUp - fDown) / (up - down);
-}
-
-/** Numerical gradient of f with respect to every entry of view(). */
-const numericalGrad = (view: () => Float32Array, f: () => number): Float64Array =>
-  Float64Array.from({ length: view().length }, (_, i) => centralDiff(view, i, f));
-
-/**
- * |analytic - numerical| <= RTOL·max(|a|, |n|) + ATOL everywhere, and the gradient is not all ~0
- * (unless `zero`: then both must be ~0 everywhere).
- */
-function expectGradient(analytic: ArrayLike<number>, numerical: ArrayLike<number>, what: string, zero = false): void {
-  expect(analytic.length, `${what}: length`).toBe(numerical.length);
-  let largest = 0;
-  for (let i = 0; i < numerical.length; i++) {
-    const a = analytic[i], n = numerical[i];
-    largest = Math.max(largest, Math.abs(n), Math.abs(a));
-    if (!(Math.abs(a - n) <= RTOL * Math.max(Math.abs(a), Math.abs(n)) + ATOL)) {
-      expect.fail(`${what}[${i}]: back-propagation ${a}, numerical ${n}`);
-    }
-  }
-  if (zero) expect(largest, `${what}: should be ~0`).toBeLessThan(ATOL);
-  else expect(largest, `${what}: the gradient is too small for the check to mean anything`).toBeGreaterThan(100 * ATOL);
-}
+useRuntime();
 
 /** |actual - expected| <= rtol·|expected| + atol everywhere. */
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
@@ -79,23 +39,6 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rto
     const a = actual[i], e = expected[i];
     if (!(Math.abs(a - e) <= rtol * Math.abs(e) + atol)) expect.fail(`${what}[${i}]: got ${a}, expected ${e}`);
   }
-}
-
-function fillNormal(out: Float32Array, rng: Random, scale: number, shift = 0): void {
-  for (let i = 0; i < out.length; i++) out[i] = shift + rng.normal() * scale;
-}
-
-/** A model with `batch` rows of room, random non-zero biases, and random batch-norm gamma and beta. */
-function buildModel(spec: ModelSpec, batch: number, seed: number): Model {
-  const model = new Model(rt, spec, { seed });
-  model.allocate(batch);
-  const rng = new Random(seed + 1);
-  for (const p of model.params) {
-    if (p.name.endsWith(".bias")) fillNormal(p.value.view(), rng, 0.5);
-    if (p.name.endsWith(".gamma")) fillNormal(p.value.view(), rng, 0.3, 1);
-    if (p.name.endsWith(".beta")) fillNormal(p.value.view(), rng, 0.2);
-  }
-  return model;
 }
 
 /** Float32 buffers in wasm memory for one test, freed together. */
@@ -120,8 +63,6 @@ class Scratch {
     this.ptrs.length = 0;
   }
 }
-
-const read = (ptr: number, n: number): Float32Array => rt.f32(ptr, n).slice();
 
 // ---------------------------------------------------------------------------------------------
 // Batch-norm kernels against a float64 reference
@@ -337,38 +278,6 @@ describe("batch-norm kernels", () => {
 // The BatchNorm layer in training mode under L = Σ r·y (r random): dL/dx, dL/dgamma, dL/dbeta
 
 describe("BatchNorm layer gradients (training mode)", () => {
-  /**
-   * Checks layer.backward against central differences of L = Σ r·forward(x, training) for the
-   * input and every parameter; `inputPtr` holds the layer's input batch.
-   */
-  function checkLayer(layer: Layer, inputPtr: number, batch: number, rng: Random, name: string): void {
-    const inSize = sizeOf(layer.inputShape) * batch;
-    const outSize = sizeOf(layer.outputShape) * batch;
-    const r = Float64Array.from({ length: outSize }, () => rng.normal());
-    const s = new Scratch();
-    try {
-      const rPtr = s.f32(r);
-      const L = (): number => {
-        const y = rt.f32(layer.forward(inputPtr, batch, true), outSize);
-        let sum = 0;
-        for (let i = 0; i < outSize; i++) sum += r[i] * y[i];
-        return sum;
-      };
-      layer.forward(inputPtr, batch, true);
-      for (const p of layer.params) p.grad.fill(1e6); // overwritten, not accumulated
-      const dx = rt.f32(layer.backward(rPtr, batch, true), inSize).slice();
-      const paramGrads = layer.params.map((p) => p.grad.read());
-      // Without the input gradient: returns 0, the same parameter gradients.
-      for (const p of layer.params) p.grad.fill(1e6);
-      expect(layer.backward(rPtr, batch, false)).toBe(0);
-      layer.params.forEach((p, i) => expect(p.grad.read(), `${p.name} without the input gradient`).toEqual(paramGrads[i]));
-      expectGradient(dx, numericalGrad(() => rt.f32(inputPtr, inSize), L), `${name} input`);
-      layer.params.forEach((p, i) => expectGradient(paramGrads[i], numericalGrad(() => p.value.view(), L), `${name} ${p.name}`));
-    } finally {
-      s.free();
-    }
-  }
-
   const cases: { name: string; spec: ModelSpec; batch: number; params: [string, number[]][] }[] = [
     {
       name: "after dense 6 -> 5 ([5], S = 1)", batch: 4,
@@ -476,16 +385,7 @@ function analyticPass(model: Model, batch: number) {
       masks.set(layer, mask);
     }
   }
-  const loss = model.loss.forward(x, model.labelPtr, batch, true) / batch;
-  for (const p of model.params) p.grad.fill(1e6); // overwritten, not accumulated
-  model.backward(batch);
-  const paramGrads = model.params.map((p) => p.grad.read());
-  // The input gradient (which model.backward does not compute) by the same chain with needInputGrad set.
-  let grad = model.loss.gradPtr;
-  for (let i = model.layers.length - 1; i >= 0; i--) grad = model.layers[i].backward(grad, batch, true);
-  const inputGrad = rt.f32(grad, batch * model.inputSize).slice();
-  model.params.forEach((p, i) => expect(p.grad.read(), `${p.name} recomputed`).toEqual(paramGrads[i]));
-  return { loss, paramGrads, inputGrad, masks };
+  return { ...backprop(model, x, batch), masks };
 }
 
 /**
@@ -512,18 +412,9 @@ function checkModel(model: Model, batch: number, rng: Random, zeroGrad: (name: s
       if (pass.margin >= RELU_MARGIN) base = pass;
     }
     if (!base || !analytic) return expect.fail("could not draw a batch with every ReLU input away from 0");
-    const { loss, paramGrads, inputGrad } = analytic;
     // The replayed masks give the analytic pass's loss exactly.
-    expect(base.loss).toBe(loss);
-    let flips = 0;
-    const meanLoss = (): number => {
-      const pass = trainingPass(model, batch, fixed);
-      if (pass.mask !== base.mask) flips++;
-      return pass.loss;
-    };
-    model.params.forEach((p, i) => expectGradient(paramGrads[i], numericalGrad(() => p.value.view(), meanLoss), p.name, zeroGrad(p.name)));
-    expectGradient(inputGrad, numericalGrad(() => rt.f32(model.inputPtr, batch * model.inputSize), meanLoss), "input");
-    expect(flips, "perturbations that switched a ReLU (finite differences invalid)").toBe(0);
+    expect(base.loss).toBe(analytic.loss);
+    expectModelGradients(model, batch, analytic, () => trainingPass(model, batch, fixed), base.mask, "a ReLU", zeroGrad);
   } finally {
     s.free();
   }
