@@ -23,3 +23,4 @@ export { evaluate, checkShapes, type Evaluation } from "./evaluate";
 export { serializeModel, deserializeModel, MODEL_FORMAT } from "./io/model-file";
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from "./io/safetensors";
 export { chartSvg, historyChart, percentTick, type Panel, type Series } from "./report/chart";
+export { planModel, planSize, type LayerPlan } from "./plan";

@@ -8,6 +8,7 @@ import { Flatten } from "./layers/flatten";
 import { Pool2D } from "./layers/pool2d";
 import { BatchBuffer, sizeOf, type Buffer, type Layer, type Param } from "./layers/layer";
 import { SoftmaxLoss } from "./layers/softmax-loss";
+import { planModel } from "./plan";
 import { Random } from "./random";
 import type { Runtime } from "./runtime/runtime";
 import { validateSpec, type LayerSpec, type ModelSpec } from "./spec";
@@ -32,6 +33,8 @@ export class Model {
 
   constructor(readonly rt: Runtime, spec: ModelSpec, options: { seed?: number } = {}) {
     this.spec = validateSpec(spec);
+    // Every layer must fit its input before the first byte is allocated.
+    planModel(this.spec);
     const rng = new Random(options.seed ?? 0);
     const layers: Layer[] = [];
     let shape: readonly number[] = this.spec.input;

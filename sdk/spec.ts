@@ -27,7 +27,11 @@ export interface ModelSpec {
   loss?: LossName;
 }
 
-const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
+/** Bound on every size in a spec (and on the values of one input sample): far above any real
+ * image model, low enough that a hostile spec cannot ask for gigabytes. */
+const MAX_SIZE = 1 << 24;
+
+const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0 && (v as number) <= MAX_SIZE;
 
 /** Checks an untrusted spec (from a file or a page) and returns it typed; says what is wrong. */
 export function validateSpec(value: unknown): ModelSpec {
@@ -35,6 +39,9 @@ export function validateSpec(value: unknown): ModelSpec {
   const spec = value as Record<string, unknown>;
   if (!Array.isArray(spec.input) || spec.input.length === 0 || !spec.input.every(isPositiveInt)) {
     fail("BAD_ARGUMENT", `model spec: "input" must be a list of positive integers, got ${JSON.stringify(spec.input)}`);
+  }
+  if ((spec.input as number[]).reduce((a, b) => a * b, 1) > MAX_SIZE) {
+    fail("BAD_ARGUMENT", `model spec: an input of [${spec.input}] is larger than ${MAX_SIZE} values`);
   }
   if (!Array.isArray(spec.layers) || spec.layers.length === 0) {
     fail("BAD_ARGUMENT", 'model spec: "layers" must be a non-empty list');

@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  decodeSafetensors, deserializeModel, encodeSafetensors, loadModelFile, MnistWasmError, mlpSpec, Model,
-  Random, Runtime, saveModelFile, serializeModel,
+  ARCH_PRESETS, decodeSafetensors, deserializeModel, encodeSafetensors, loadModelFile, MnistWasmError, mlpSpec, Model,
+  parseArch, planModel, Random, Runtime, saveModelFile, serializeModel, withClassifier, type ModelSpec,
 } from "../sdk/node";
 
 let rt: Runtime;
@@ -88,5 +88,25 @@ describe("model file", () => {
     await expect(loadModelFile(rt, join(dir, "junk.safetensors"))).rejects.toThrow(MnistWasmError);
     model.dispose();
     loaded.dispose();
+  });
+});
+
+describe("planModel", () => {
+  it("predicts exactly the shapes and tensors that building the model allocates", () => {
+    const specs: ModelSpec[] = [
+      spec,
+      mlpSpec({ input: [1, 28, 28], hidden: [30, 20], classes: 10, batchnorm: true, dropout: 0.2 }),
+      { input: [1, 28, 28], layers: withClassifier(parseArch(ARCH_PRESETS.cnn), 10) },
+      { input: [3, 32, 32], layers: withClassifier(parseArch(ARCH_PRESETS["cnn-cifar"]), 10) },
+      { input: [3, 17, 13], layers: parseArch("conv:5x3s2p1,batchnorm,relu,avgpool:3s2,flatten,dropout:0.1,dense:4") },
+    ];
+    for (const s of specs) {
+      const plans = planModel(s);
+      const model = new Model(rt, s);
+      expect(plans.map((p) => p.outputShape)).toEqual(model.layers.map((l) => [...l.outputShape]));
+      expect(plans.flatMap((p) => p.tensors)).toEqual(
+        model.layers.flatMap((l) => [...l.params, ...(l.buffers ?? [])]).map((t) => ({ name: t.name, shape: [...t.value.shape] })));
+      model.dispose();
+    }
   });
 });

@@ -1,7 +1,9 @@
 import { fail, MnistWasmError } from "../errors";
 import { Model } from "../model";
-import type { Optimizer, OptimizerSpec } from "../optim/optimizer";
+import type { Optimizer, OptimizerName, OptimizerSpec } from "../optim/optimizer";
 import type { Runtime } from "../runtime/runtime";
+import { OPTIMIZERS } from "../optim/optimizer";
+import { planModel } from "../plan";
 import { validateSpec } from "../spec";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors";
 
@@ -54,35 +56,71 @@ export function deserializeModel(
     if (e instanceof MnistWasmError) fail("BAD_FILE", `${what}: ${e.message}`);
     throw e;
   }
-  const model = new Model(rt, spec);
+  // Compare the file's tensors with what the spec needs before building anything, so a spec
+  // edited to ask for a huge model is refused instead of allocated.
+  let plans;
   try {
-    const expected = new Set<string>();
-    for (const p of [...model.params, ...model.buffers]) {
-      expected.add(p.name);
-      const t = tensors.get(p.name);
-      if (!t) fail("BAD_FILE", `${what}: tensor "${p.name}" is missing`);
-      if (t.shape.length !== p.value.shape.length || t.shape.some((d, i) => d !== p.value.shape[i])) {
-        fail("BAD_FILE", `${what}: tensor "${p.name}" has shape [${t.shape}], the spec needs [${p.value.shape}]`);
-      }
-      if (!t.data.every(Number.isFinite)) fail("BAD_FILE", `${what}: tensor "${p.name}" holds NaN or infinite values`);
-      p.value.write(t.data);
-    }
-    for (const name of tensors.keys()) {
-      if (!expected.has(name) && !name.startsWith("optim.")) fail("BAD_FILE", `${what}: unexpected tensor "${name}" for this spec`);
-    }
+    plans = planModel(spec);
   } catch (e) {
-    model.dispose();
+    if (e instanceof MnistWasmError) fail("BAD_FILE", `${what}: ${e.message}`);
     throw e;
   }
-  let optimizerState: SavedOptimizerState | undefined;
-  if (metadata.optimizer) {
-    try {
-      const settings = JSON.parse(metadata.optimizer);
-      const optimTensors = new Map([...tensors].filter(([name]) => name.startsWith("optim.")));
-      optimizerState = { settings, tensors: optimTensors };
-    } catch {
-      // A damaged optimizer record only costs the resume its optimizer state.
+  const expected = new Set<string>();
+  for (const { name, shape } of plans.flatMap((p) => p.tensors)) {
+    expected.add(name);
+    const t = tensors.get(name);
+    if (!t) fail("BAD_FILE", `${what}: tensor "${name}" is missing`);
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      fail("BAD_FILE", `${what}: tensor "${name}" has shape [${t.shape}], the spec needs [${shape}]`);
     }
+    checkValues(t.data, name, what);
   }
+  for (const name of tensors.keys()) {
+    if (!expected.has(name) && !name.startsWith("optim.")) fail("BAD_FILE", `${what}: unexpected tensor "${name}" for this spec`);
+  }
+  const model = new Model(rt, spec);
+  try {
+    for (const p of [...model.params, ...model.buffers]) p.value.write(tensors.get(p.name)!.data);
+    // The values passed one by one; their combination must still give finite outputs.
+    const probs = model.predict(new Float32Array(model.inputSize));
+    if (!probs.every(Number.isFinite)) fail("BAD_FILE", `${what}: the model's outputs are not finite numbers`);
+  } catch (e) {
+    model.dispose();
+    if (e instanceof MnistWasmError && e.code !== "BAD_FILE") fail("BAD_FILE", `${what}: ${e.message}`);
+    throw e;
+  }
+  const optimizerState = readOptimizerState(metadata.optimizer, tensors);
   return { model, metadata, ...(optimizerState ? { optimizerState } : {}) };
+}
+
+/** Weights of a trained model are small; larger values mean a damaged or hostile file. */
+const MAX_ABS_VALUE = 1e8;
+
+function checkValues(data: Float32Array, name: string, what: string): void {
+  for (const v of data) {
+    if (!(Math.abs(v) <= MAX_ABS_VALUE)) fail("BAD_FILE", `${what}: tensor "${name}" holds ${v}, not a plausible weight`);
+  }
+  if (name.endsWith(".running_var") && data.some((v) => v < 0)) fail("BAD_FILE", `${what}: tensor "${name}" holds a negative variance`);
+}
+
+/**
+ * The optimizer state of a file, or undefined when there is none or its record is damaged:
+ * a damaged record only costs a resumed run its optimizer state, never the model.
+ */
+function readOptimizerState(record: string | undefined, tensors: Map<string, NamedTensor>): SavedOptimizerState | undefined {
+  if (!record) return undefined;
+  let settings: unknown;
+  try {
+    settings = JSON.parse(record);
+  } catch {
+    return undefined;
+  }
+  const s = settings as { name?: unknown; steps?: unknown } | null;
+  if (typeof s !== "object" || s === null || !OPTIMIZERS.includes(s.name as OptimizerName) ||
+    !Number.isInteger(s.steps) || (s.steps as number) < 0) {
+    return undefined;
+  }
+  const optimTensors = new Map([...tensors].filter(([name]) => name.startsWith("optim.")));
+  for (const t of optimTensors.values()) if (!t.data.every(Number.isFinite)) return undefined;
+  return { settings: settings as OptimizerSpec & { steps: number }, tensors: optimTensors };
 }
