@@ -2,6 +2,7 @@
 // becomes one line on stderr and a non-zero exit code; a stack trace only with DEBUG set.
 import { Command, CommanderError, Option } from "commander";
 import { ARCH_PRESETS, DATASETS, INITIALIZERS, MnistWasmError, OPTIMIZERS } from "../sdk/node";
+import { classifyCommand } from "./commands/classify";
 import { evalCommand } from "./commands/eval";
 import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
 import { predictCommand } from "./commands/predict";
@@ -65,6 +66,20 @@ program
   .option("--data <path>", "test data: MNIST idx folder (default: the copy shipped in the package), " +
     "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model")
   .action(evalCommand);
+
+program
+  .command("classify")
+  .description("contest mode: classify every image of a file and write one predicted class index per line")
+  .requiredOption("-i, --input <file>", "images: an idx images file (raw or .gz), a NumPy .npy array " +
+    "(|u1, <f4 or <f8; N x H x W, N x C x H x W, N x H x W x C or N x D), a CIFAR-10 .bin batch, " +
+    "or a folder of PNG images of the model's size (taken in name order)")
+  .requiredOption("-o, --out <file>", "where the predictions are written, one class index per line")
+  .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
+  .option("--labels <file>", "true labels, to print the accuracy: idx labels file, .npy of integers, " +
+    "text with one label per line, or the CIFAR-10 .bin batch itself")
+  .option("--batch-size <n>", "images per forward pass", positiveInt, 1000)
+  .option("--no-progress", "no progress bar")
+  .action(classifyCommand);
 
 program
   .command("experiment")

@@ -12,6 +12,10 @@ export type { Layer, Param } from "./layers/layer";
 export { SGD, Optimizer, OPTIMIZERS, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerSpec } from "./optim/optimizer";
 export { datasetFromIdx, takeFirst, sampleSize, MNIST_CLASSES, type Dataset } from "./data/dataset";
 export { parseIdx, type IdxArray } from "./data/idx";
+export {
+  parseNpy, encodeNpy, toPixels, arrangeImages, labelsFromNpy, NPY_MAX_HEADER_BYTES,
+  type NpyArray, type NpyData, type NpyKind, type PixelRange, type ArrangedImages,
+} from "./data/npy";
 export { datasetFromCifarBatches, CIFAR10_CLASSES, CIFAR10_FILES } from "./data/cifar";
 export { readTar, type TarEntry } from "./data/tar";
 export { parseArch, formatArch, withClassifier, ARCH_PRESETS } from "./arch";

@@ -1,6 +1,6 @@
 // The Node entry of mnist-wasm: everything of the browser entry plus file-system helpers.
 import { setFlagsFromString } from "node:v8";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
@@ -9,12 +9,15 @@ import { gunzipSync } from "node:zlib";
 import { CIFAR10_FILES, datasetFromCifarBatches } from "./data/cifar";
 import { datasetFromIdx, type Dataset } from "./data/dataset";
 import { readTar } from "./data/tar";
+import { arrangeImages, labelsFromNpy, parseNpy, toPixels, type PixelRange } from "./data/npy";
+import { parseIdx } from "./data/idx";
 import { isGzip } from "./data/gzip";
 import { fail } from "./errors";
 import { deserializeModel, serializeModel } from "./io/model-file";
 import type { Model } from "./model";
 import type { Optimizer } from "./optim/optimizer";
 import type { Runtime } from "./runtime/runtime";
+import type { PNGWithMetadata } from "pngjs";
 
 export * from "./index";
 
@@ -181,4 +184,206 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
 /** Saves a model as safetensors (atomically), with `facts` in its metadata and, if given, the optimizer's state. */
 export async function saveModelFile(path: string, model: Model, facts: Record<string, string> = {}, optimizer?: Optimizer): Promise<void> {
   await writeFileAtomic(path, serializeModel(model, facts, optimizer));
+}
+
+/** Images read from a file by loadImagesFile(), laid out for a model, with what was detected. */
+export interface ImagesFile {
+  format: "idx" | "npy" | "cifar10" | "png";
+  /** What was found, e.g. "npy <f4 (10000, 28, 28), Fortran order" or "idx ubyte 10000 x 28 x 28". */
+  description: string;
+  /** How the values were read: uint8 as is, or floats taken as 0-1 (scaled by 255) or 0-255. */
+  range: PixelRange;
+  /** Float values that fell outside 0-255 and were clamped. */
+  clamped: number;
+  count: number;
+  /** One sample's shape ([C, H, W], or the model's input shape when one was given). */
+  shape: number[];
+  /** uint8 pixels, sample after sample, channels first. */
+  images: Uint8Array;
+  /** How the array's axes were read, e.g. "N x H x W x C (transposed to channels first)". */
+  layout: string;
+  /** The labels the file carries (CIFAR-10 batches do). */
+  labels?: Uint8Array;
+}
+
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+const isNpy = (bytes: Uint8Array): boolean => NPY_MAGIC.every((b, i) => bytes[i] === b);
+const CIFAR_RECORD = 3073;
+const looksLikeCifar = (bytes: Uint8Array): boolean => {
+  if (bytes.length === 0 || bytes.length % CIFAR_RECORD !== 0) return false;
+  for (let i = 0; i < bytes.length; i += CIFAR_RECORD) if (bytes[i] > 9) return false;
+  return true;
+};
+
+/**
+ * Reads images to classify from `path` (plain or gzipped), detecting the format by content and
+ * name: an idx images file (N x H x W unsigned bytes, as MNIST's), a NumPy .npy array (|u1, <f4
+ * or <f8; floats in 0-1 or 0-255; N x H x W, N x C x H x W, N x H x W x C or N x D; C or Fortran
+ * order), a CIFAR-10 binary batch, or a folder of PNG images (see loadPngFolder). With `inputShape` (a model's input) the images are laid out
+ * for it, and data of another shape is a BAD_SHAPE error naming both shapes.
+ */
+export function loadImagesFile(path: string, options: { inputShape?: readonly number[] } = {}): ImagesFile {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    // readMaybeGzip says what is wrong
+  }
+  if (isDir) return loadPngFolder(path, options.inputShape);
+  const bytes = readMaybeGzip(path);
+  const name = basename(path).toLowerCase().replace(/\.gz$/, "");
+  if (isNpy(bytes) || name.endsWith(".npy")) {
+    const array = parseNpy(bytes, path);
+    const { pixels, range, clamped } = toPixels(array, path);
+    const arranged = arrangeImages(array.shape, pixels, options.inputShape, path);
+    const order = array.shape.length > 1 ? (array.fortranOrder ? ", Fortran order" : ", C order") : "";
+    return { format: "npy", description: `npy ${array.descr} (${array.shape.join(", ")})${order}`, range, clamped, ...arranged };
+  }
+  if (name.endsWith(".bin") || (looksLikeCifar(bytes) && !/idx\d-ubyte$/.test(name))) {
+    const data = datasetFromCifarBatches([{ name: path, bytes }]);
+    const arranged = arrangeImages([data.count, ...data.shape], data.images, options.inputShape, path);
+    return {
+      format: "cifar10", description: `CIFAR-10 binary batch, ${data.count} records`, range: "uint8", clamped: 0,
+      ...arranged, labels: data.labels,
+    };
+  }
+  if ((bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0x08) || /idx\d-ubyte$/.test(name)) {
+    const ndims = bytes[3] >= 2 && bytes[3] <= 4 ? bytes[3] : 3;
+    const idx = parseIdx(bytes, ndims, path);
+    const arranged = arrangeImages(idx.dims, idx.data, options.inputShape, path);
+    return { format: "idx", description: `idx ubyte ${idx.dims.join(" x ")}`, range: "uint8", clamped: 0, ...arranged };
+  }
+  fail("BAD_FILE", `${path}: not an idx images file, a .npy array or a CIFAR-10 .bin batch`);
+}
+
+/**
+ * Reads class labels from `path` (plain or gzipped): an idx labels file, a .npy array of integers
+ * of shape (N,) or (N, 1), a CIFAR-10 binary batch (its label bytes), or text with one integer
+ * label per line.
+ */
+export function loadLabelsFile(path: string): { labels: Uint8Array; format: "idx" | "npy" | "cifar10" | "text" } {
+  const bytes = readMaybeGzip(path);
+  const name = basename(path).toLowerCase().replace(/\.gz$/, "");
+  if (isNpy(bytes) || name.endsWith(".npy")) return { labels: labelsFromNpy(parseNpy(bytes, path), path), format: "npy" };
+  if ((bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0x08) || /idx\d-ubyte$/.test(name)) {
+    return { labels: parseIdx(bytes, 1, path).data, format: "idx" };
+  }
+  if (name.endsWith(".bin")) return { labels: datasetFromCifarBatches([{ name: path, bytes }]).labels, format: "cifar10" };
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    fail("BAD_FILE", `${path}: not a labels file (expected idx labels, a .npy of integers, or text with one label per line)`);
+  }
+  const lines = text.split(/\r?\n/);
+  while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
+  if (lines.length === 0) fail("BAD_FILE", `${path}: no labels in the file`);
+  const labels = new Uint8Array(lines.length);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!/^\d{1,3}$/.test(line) || Number(line) > 254) {
+      fail("BAD_FILE", `${path}: line ${i + 1} is ${JSON.stringify(line.slice(0, 20))}, not a class index ` +
+        "(expected idx labels, a .npy of integers, or text with one label per line)");
+    }
+    labels[i] = Number(line);
+  }
+  return { labels, format: "text" };
+}
+
+/** Compares file names as people sort them: "img2.png" before "img10.png"; ties by code point. */
+const byName = (a: string, b: string): number => a.localeCompare(b, "en", { numeric: true }) || (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Reads every .png file of `dir`, sorted by name (numbers in names compared as numbers), as one
+ * image each, without resizing: each must already have the model's height and width (with
+ * `inputShape`), or the first image's. A one-channel model gets grey (colour images are turned
+ * to grey by luminance, 0.299 R + 0.587 G + 0.114 B), a three-channel model RGB; alpha is ignored.
+ */
+export function loadPngFolder(dir: string, inputShape?: readonly number[]): ImagesFile {
+  let names: string[];
+  try {
+    names = readdirSync(dir, { withFileTypes: true })
+      .filter((d) => /\.png$/i.test(d.name) && (d.isFile() || d.isSymbolicLink()))
+      .map((d) => d.name)
+      .sort(byName);
+  } catch (e) {
+    fail("BAD_FILE", `${dir}: cannot read the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (names.length === 0) {
+    fail("BAD_FILE", `${dir}: is a folder without .png files (expected an idx images file, a .npy array, a CIFAR-10 .bin batch or a folder of PNGs)`);
+  }
+  const { PNG } = createRequire(import.meta.url)("pngjs") as typeof import("pngjs");
+  let shape: number[] | undefined;
+  if (inputShape) {
+    if (inputShape.length !== 3 || (inputShape[0] !== 1 && inputShape[0] !== 3)) {
+      fail("BAD_SHAPE", `the model expects input [${inputShape}], which PNG images (grey or RGB) cannot be`);
+    }
+    shape = [...inputShape];
+  }
+  let images = new Uint8Array(0);
+  let colour = 0;
+  names.forEach((name, n) => {
+    const path = join(dir, name);
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (e) {
+      fail("BAD_FILE", `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+    const size = pngSize(bytes, path);
+    let png: PNGWithMetadata;
+    if (!shape) {
+      png = decodePng(PNG, bytes, path);
+      shape = [png.color ? 3 : 1, size.height, size.width];
+    }
+    const [channels, height, width] = shape;
+    if (size.width !== width || size.height !== height) {
+      fail("BAD_SHAPE", `${inputShape ? `the model expects input [${shape}]` : `the first image is ${width} x ${height} pixels`} ` +
+        `but ${path} is ${size.width} x ${size.height} pixels (images are not resized)`);
+    }
+    png ??= decodePng(PNG, bytes, path);
+    if (n === 0) images = new Uint8Array(names.length * channels * height * width);
+    const plane = height * width;
+    const base = n * channels * plane;
+    const rgba = png.data;
+    if (png.color) colour++;
+    for (let p = 0; p < plane; p++) {
+      const r = rgba[4 * p];
+      const g = rgba[4 * p + 1];
+      const b = rgba[4 * p + 2];
+      if (channels === 3) {
+        images[base + p] = r;
+        images[base + plane + p] = g;
+        images[base + 2 * plane + p] = b;
+      } else {
+        images[base + p] = png.color ? Math.round(0.299 * r + 0.587 * g + 0.114 * b) : r;
+      }
+    }
+  });
+  const [channels] = shape!;
+  const kinds = [colour < names.length ? `${names.length - colour} grey` : "", colour ? `${colour} colour` : ""].filter(Boolean).join(", ");
+  return {
+    format: "png",
+    description: `folder of ${names.length} PNG files in name order, ${kinds}${colour && channels === 1 ? " turned to grey" : ""}`,
+    range: "uint8", clamped: 0, count: names.length, shape: shape!, images, layout: "one image per file",
+  };
+}
+
+/** Width and height from a PNG's IHDR chunk, read before decoding so that a wrong size costs nothing. */
+function pngSize(bytes: Uint8Array, path: string): { width: number; height: number } {
+  const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  const ihdr = [0x49, 0x48, 0x44, 0x52];
+  if (bytes.length < 24 || signature.some((b, i) => bytes[i] !== b) || ihdr.some((b, i) => bytes[12 + i] !== b)) {
+    fail("BAD_FILE", `${path}: not a PNG file`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16, false), height: view.getUint32(20, false) };
+}
+
+function decodePng(PNG: typeof import("pngjs").PNG, bytes: Uint8Array, path: string): PNGWithMetadata {
+  try {
+    return PNG.sync.read(bytes as Buffer);
+  } catch (e) {
+    fail("BAD_FILE", `${path}: not a valid PNG (${(e as Error).message})`);
+  }
 }
