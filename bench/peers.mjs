@@ -1,0 +1,455 @@
+// Peer comparison: mnist-wasm against TensorFlow.js 4.22 in the same process, on the same data,
+// one thread each:
+//   tfjs-wasm  @tensorflow/tfjs-backend-wasm, its SIMD build (tfjs-backend-wasm-simd.wasm, loaded
+//              from the npm package: nothing is downloaded); its threaded build does not start in
+//              Node, so XNNPACK runs on one thread
+//   tfjs-cpu   @tensorflow/tfjs-backend-cpu, plain JavaScript
+// The tfjs packages are devDependencies of bench/ only (bench/package.json, bench/package-lock.json):
+// tfjs-core, tfjs-backend-wasm, tfjs-backend-cpu, and tfjs-layers for its gradient registrations.
+//
+// Setup: npm run build && (cd bench && npm ci)
+// Run:   node bench/peers.mjs            (from the repo root; arguments pick workloads by id, e.g.
+//        node bench/peers.mjs gemm mlp-train)
+// Output: a markdown table on stdout and bench/results/peers.json.
+//
+// Timing: every case is called once first (warm-up, and the check that the library can run it at
+// all: a missing kernel is reported in the table instead of a number). Cases whose warm-up call
+// took under SLOW_CALL_SECONDS are then timed with benny (benchmark.js: repeated samples, mean
+// and margin of error), one benny suite per case. benny is impractical for the slow ones
+// (tfjs-cpu's CNN training step takes minutes, its large GEMMs seconds): benchmark.js wants at
+// least 5 samples of several calls each, so those get a plain loop of a few timed calls instead,
+// LOOP_TARGET_SECONDS of work at most (a single timed call after the warm-up for the slowest).
+//
+// What each library does per call:
+//   GEMM        mnist-wasm: rt.gemm on buffers in its wasm memory. tfjs: tf.matMul on tensors
+//               already on the backend, dataSync() of the result, dispose.
+//   training    one SGD step on one MNIST batch of 100 already on the device (mnist-wasm:
+//               fit() over a 100-image DeviceData; tfjs: optimizer.minimize of a hand-written net
+//               on tensors made once), loss read back.
+//   inference   Float32 pixels in [0, 1] in, class probabilities out (mnist-wasm: model.predict;
+//               tfjs: tf.tensor of the pixels, forward, softmax, dataSync).
+import { createRequire } from "node:module";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import os from "node:os";
+import b from "benny";
+
+const SLOW_CALL_SECONDS = 1;
+const LOOP_TARGET_SECONDS = 10;
+const LOOP_MAX_CALLS = 10;
+const LIBRARIES = ["mnist-wasm", "tfjs-wasm", "tfjs-cpu"];
+const TFJS_VERSION = "4.22.0";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const requireHere = createRequire(import.meta.url);
+
+// ---------------------------------------------------------------------------------------------
+// The tfjs packages (bench/node_modules): without them, say so and stop.
+
+let tf;
+let tfWasm;
+try {
+  tf = await import("@tensorflow/tfjs-core");
+  // tfjs-core registers no gradients by itself; importing tfjs-layers registers all of them (as
+  // @tensorflow/tfjs does). Layers itself is not used: the nets below are written with core ops.
+  await import("@tensorflow/tfjs-layers");
+  tfWasm = await import("@tensorflow/tfjs-backend-wasm");
+  await import("@tensorflow/tfjs-backend-cpu");
+} catch (e) {
+  if (e?.code !== "ERR_MODULE_NOT_FOUND") throw e;
+  console.log("bench/peers.mjs: TensorFlow.js is not installed (run: cd bench && npm ci); skipping the peer comparison.");
+  process.exit(0);
+}
+
+// mnist-wasm: the built SDK, public API only.
+const { ARCH_PRESETS, DeviceData, fit, loadMnist, Model, Optimizer, parseArch, Runtime, takeFirst, withClassifier } =
+  await import("../dist/node.js");
+
+// ---------------------------------------------------------------------------------------------
+// Data and shared definitions
+
+const BATCH = 100;
+const INFERENCE_BATCH = 1000;
+const MLP_ARCH = "dense:100,sigmoid"; // + dense:10 from withClassifier: the course's 784-100-10 net
+const MLP_LR = 0.1;
+const CNN_LR = 0.05;
+
+const train = loadMnist("train");
+const test = loadMnist("test");
+const trainBatch = takeFirst(train, BATCH);
+const toFloat = (bytes) => Float32Array.from(bytes, (v) => v / 255);
+const trainPixels = toFloat(trainBatch.images); // [100, 784] in [0, 1]
+const trainLabels = Int32Array.from(trainBatch.labels);
+const inferencePixels = toFloat(test.images.subarray(0, INFERENCE_BATCH * 784));
+const onePixels = inferencePixels.subarray(0, 784);
+
+const mnistWasmSpec = (arch) => ({ input: [1, 28, 28], layers: withClassifier(parseArch(arch), 10) });
+
+function fillRandom(array) {
+  for (let i = 0; i < array.length; i++) array[i] = Math.random() * 2 - 1;
+  return array;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workload 1: GEMM, C[m,n] = A[m,k]·B[k,n]
+
+function gemmMnistWasm(rt, m, k, n) {
+  const a = rt.alloc(m * k * 4);
+  const bb = rt.alloc(k * n * 4);
+  const c = rt.alloc(m * n * 4);
+  fillRandom(rt.f32(a, m * k)); // views made after every alloc: growing the memory detaches them
+  fillRandom(rt.f32(bb, k * n));
+  return {
+    run: () => rt.gemm(a, bb, c, m, k, n, false, false, 0),
+    dispose: () => [a, bb, c].forEach((p) => rt.free(p)),
+  };
+}
+
+function gemmTfjs(m, k, n) {
+  const a = tf.randomUniform([m, k], -1, 1);
+  const bb = tf.randomUniform([k, n], -1, 1);
+  return {
+    run: () => {
+      const c = tf.matMul(a, bb);
+      c.dataSync();
+      c.dispose();
+    },
+    dispose: () => tf.dispose([a, bb]),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two nets in tfjs, written by hand (what tfjs-layers would build: fused matMul/conv2d with
+// bias, NHWC images). Weights: He/Glorot-scaled normal, zero biases.
+
+/** A tf.variable holding `initial` (which is then disposed: the variable keeps its own reference). */
+function param(initial) {
+  const v = tf.variable(initial);
+  initial.dispose();
+  return v;
+}
+
+function tfjsMlp() {
+  const w1 = param(tf.randomNormal([784, 100], 0, Math.sqrt(1 / 784)));
+  const b1 = param(tf.zeros([100]));
+  const w2 = param(tf.randomNormal([100, 10], 0, Math.sqrt(1 / 100)));
+  const b2 = param(tf.zeros([10]));
+  return {
+    inputShape: [784],
+    vars: [w1, b1, w2, b2],
+    forward: (x) => {
+      // fused matMul cannot differentiate a fused sigmoid: the sigmoid is a separate op
+      const h = tf.sigmoid(tf.fused.matMul({ a: x, b: w1, bias: b1 }));
+      return tf.fused.matMul({ a: h, b: w2, bias: b2 });
+    },
+  };
+}
+
+// conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-relu-dense10, no padding:
+// 28x28 -> 26x26x32 -> 13x13x32 -> 11x11x64 -> 5x5x64 = 1600 -> 128 -> 10
+function tfjsCnn() {
+  const he = (shape, fanIn) => param(tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn)));
+  const w1 = he([3, 3, 1, 32], 9);
+  const b1 = param(tf.zeros([32]));
+  const w2 = he([3, 3, 32, 64], 9 * 32);
+  const b2 = param(tf.zeros([64]));
+  const w3 = he([1600, 128], 1600);
+  const b3 = param(tf.zeros([128]));
+  const w4 = he([128, 10], 128);
+  const b4 = param(tf.zeros([10]));
+  return {
+    inputShape: [28, 28, 1],
+    vars: [w1, b1, w2, b2, w3, b3, w4, b4],
+    forward: (x) => {
+      let h = tf.fused.conv2d({ x, filter: w1, strides: 1, pad: "valid", bias: b1, activation: "relu" });
+      h = tf.maxPool(h, 2, 2, "valid");
+      h = tf.fused.conv2d({ x: h, filter: w2, strides: 1, pad: "valid", bias: b2, activation: "relu" });
+      h = tf.maxPool(h, 2, 2, "valid");
+      h = tf.reshape(h, [h.shape[0], 1600]);
+      h = tf.fused.matMul({ a: h, b: w3, bias: b3, activation: "relu" });
+      return tf.fused.matMul({ a: h, b: w4, bias: b4 });
+    },
+  };
+}
+
+const TFJS_NETS = { mlp: tfjsMlp, cnn: tfjsCnn };
+const MNIST_WASM_ARCHS = { mlp: MLP_ARCH, cnn: ARCH_PRESETS.cnn };
+const LEARNING_RATES = { mlp: MLP_LR, cnn: CNN_LR };
+
+// ---------------------------------------------------------------------------------------------
+// Workloads 2 and 3: one training step (softmax cross-entropy, plain SGD, batch 100)
+
+function trainMnistWasm(rt, net) {
+  const model = new Model(rt, mnistWasmSpec(MNIST_WASM_ARCHS[net]), { seed: 1 });
+  const optimizer = new Optimizer(rt, { name: "sgd", lr: LEARNING_RATES[net] });
+  const batch = new DeviceData(rt, trainBatch);
+  return {
+    run: () => fit(model, batch, { epochs: 1, batchSize: BATCH, optimizer }),
+    dispose: () => {
+      batch.dispose();
+      model.dispose();
+    },
+  };
+}
+
+function trainTfjs(net) {
+  const model = TFJS_NETS[net]();
+  const optimizer = tf.train.sgd(LEARNING_RATES[net]);
+  const x = tf.tensor(trainPixels, [BATCH, ...model.inputShape]);
+  const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(trainLabels, "int32"), 10), "float32"));
+  return {
+    run: () => {
+      const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.forward(x)), true, model.vars);
+      loss.dataSync();
+      loss.dispose();
+    },
+    dispose: () => {
+      optimizer.dispose();
+      tf.dispose([x, y, ...model.vars]);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workload 4: inference, `count` images of pixels in, probabilities out
+
+function inferMnistWasm(rt, net, count) {
+  const model = new Model(rt, mnistWasmSpec(MNIST_WASM_ARCHS[net]), { seed: 1 });
+  const pixels = inferencePixels.subarray(0, count * 784);
+  return {
+    run: () => model.predict(pixels, count),
+    dispose: () => model.dispose(),
+  };
+}
+
+function inferTfjs(net, count) {
+  const model = TFJS_NETS[net]();
+  const pixels = inferencePixels.subarray(0, count * 784);
+  return {
+    run: () => {
+      const probs = tf.tidy(() => tf.softmax(model.forward(tf.tensor(pixels, [count, ...model.inputShape]))));
+      probs.dataSync();
+      probs.dispose();
+    },
+    dispose: () => tf.dispose(model.vars),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rows of the table. `perCall` is the work of one call: GFLOP for GEMM, images otherwise;
+// rate rows report perCall × calls/s, latency rows the milliseconds of one call.
+
+const GEMM_SHAPES = [[100, 784, 100], [100, 100, 10], [256, 256, 256], [512, 512, 512], [1024, 1024, 1024]];
+const NET_TITLES = { mlp: "MLP 784-100-10 sigmoid", cnn: "CNN (LeNet-like)" };
+
+const ALL_WORKLOADS = [
+  ...GEMM_SHAPES.map(([m, k, n]) => ({
+    id: `gemm-${m}x${k}x${n}`,
+    title: `GEMM (M,K,N) = (${m},${k},${n})`,
+    unit: "GFLOP/s",
+    perCall: (2 * m * k * n) / 1e9,
+    "mnist-wasm": (rt) => gemmMnistWasm(rt, m, k, n),
+    tfjs: () => gemmTfjs(m, k, n),
+  })),
+  ...["mlp", "cnn"].map((net) => ({
+    id: `${net}-train`,
+    title: `${NET_TITLES[net]}: training, batch ${BATCH}`,
+    unit: "images/s",
+    perCall: BATCH,
+    "mnist-wasm": (rt) => trainMnistWasm(rt, net),
+    tfjs: () => trainTfjs(net),
+  })),
+  ...["mlp", "cnn"].flatMap((net) => [
+    {
+      id: `${net}-infer-${INFERENCE_BATCH}`,
+      title: `${NET_TITLES[net]}: inference, batch ${INFERENCE_BATCH}`,
+      unit: "images/s",
+      perCall: INFERENCE_BATCH,
+      "mnist-wasm": (rt) => inferMnistWasm(rt, net, INFERENCE_BATCH),
+      tfjs: () => inferTfjs(net, INFERENCE_BATCH),
+    },
+    {
+      id: `${net}-infer-1`,
+      title: `${NET_TITLES[net]}: inference, one image (latency)`,
+      unit: "ms",
+      perCall: 1,
+      "mnist-wasm": (rt) => inferMnistWasm(rt, net, 1),
+      tfjs: () => inferTfjs(net, 1),
+    },
+  ]),
+];
+
+// `node bench/peers.mjs gemm cnn-infer`: only the workloads whose id contains one of the arguments.
+const filters = process.argv.slice(2);
+const WORKLOADS = ALL_WORKLOADS.filter((w) => filters.length === 0 || filters.some((f) => w.id.includes(f)));
+if (WORKLOADS.length === 0) {
+  console.error(`no workload matches ${filters.join(", ")}; ids: ${ALL_WORKLOADS.map((w) => w.id).join(", ")}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing
+
+const seconds = () => performance.now() / 1000;
+const errorText = (e) => String(e?.message ?? e).split("\n")[0];
+
+/** A few timed calls after the warm-up, for calls too slow for benny. */
+async function timeWithLoop(run, warmupSeconds) {
+  const calls = Math.max(1, Math.min(LOOP_MAX_CALLS, Math.floor(LOOP_TARGET_SECONDS / warmupSeconds)));
+  const times = [];
+  for (let i = 0; i < calls; i++) {
+    const started = seconds();
+    await run();
+    times.push(seconds() - started);
+  }
+  const total = times.reduce((s, t) => s + t, 0);
+  return { opsPerSecond: calls / total, method: "loop", calls, seconds: times };
+}
+
+/**
+ * Builds and measures every workload with one library (`make(workload)` returns its case).
+ * Returns { [workload id]: { opsPerSecond, method, ... } | { error } }.
+ */
+async function measureLibrary(library, make) {
+  const results = {};
+  const fast = [];
+  const cases = [];
+  for (const workload of WORKLOADS) {
+    let c;
+    try {
+      c = make(workload);
+      cases.push(c);
+      const started = seconds();
+      await c.run();
+      const warmup = seconds() - started;
+      if (warmup < SLOW_CALL_SECONDS) {
+        fast.push({ workload, c });
+      } else {
+        console.log(`${library}: ${workload.title}: ${warmup.toFixed(1)} s per call, timing with a loop`);
+        results[workload.id] = await timeWithLoop(c.run, warmup);
+      }
+    } catch (e) {
+      console.log(`${library}: ${workload.title}: ${errorText(e)}`);
+      results[workload.id] = { error: errorText(e) };
+    }
+  }
+  // One benny suite per case (benny's summary rounds ops/s to integers: use 1 / mean instead).
+  for (const { workload, c } of fast) {
+    const summary = await b.suite(`${library}: ${workload.title}`, b.add(workload.title, c.run));
+    const r = summary.results[0];
+    results[workload.id] = {
+      opsPerSecond: 1 / r.details.mean,
+      method: "benny",
+      marginPercent: r.margin,
+      samples: r.samples,
+      medianOpsPerSecond: 1 / r.details.median,
+    };
+    console.log(`  ${(1 / r.details.mean).toPrecision(4)} calls/s ±${r.margin}% (${r.samples} samples)`);
+  }
+  for (const c of cases) c.dispose?.();
+  return results;
+}
+
+async function useTfjsBackend(name) {
+  if (!(await tf.setBackend(name))) throw new Error(`tfjs: backend ${name} did not start`);
+  await tf.ready();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run
+
+const wasmDist = join(dirname(requireHere.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist");
+const wasmBinaries = Object.fromEntries(
+  ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"].map((f) => [f, join(wasmDist, f)]),
+);
+tfWasm.setWasmPaths(wasmBinaries); // local files, read with fs (no fetch)
+tf.env().set("WASM_HAS_SIMD_SUPPORT", true); // -> tfjs-backend-wasm-simd.wasm
+tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false); // one thread (the threaded build does not start in Node)
+tf.enableProdMode(); // only silences warnings in 4.22 (e.g. tfjs-cpu's "install tfjs-node" banner)
+
+const rt = await Runtime.create();
+const installed = (name) => JSON.parse(readFileSync(join(dirname(requireHere.resolve(`${name}/package.json`)), "package.json"), "utf8")).version;
+const versions = {
+  "mnist-wasm": JSON.parse(readFileSync(join(here, "..", "package.json"), "utf8")).version,
+  "@tensorflow/tfjs-core": installed("@tensorflow/tfjs-core"),
+  "@tensorflow/tfjs-backend-wasm": installed("@tensorflow/tfjs-backend-wasm"),
+  "@tensorflow/tfjs-backend-cpu": installed("@tensorflow/tfjs-backend-cpu"),
+  "@tensorflow/tfjs-layers": installed("@tensorflow/tfjs-layers"),
+};
+for (const [name, version] of Object.entries(versions)) {
+  if (name.startsWith("@tensorflow") && version !== TFJS_VERSION) console.log(`warning: ${name} is ${version}, not ${TFJS_VERSION}`);
+}
+const command = ["node bench/peers.mjs", ...filters].join(" ");
+console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? "unknown CPU"}, command: ${command}`);
+console.log(`mnist-wasm ${versions["mnist-wasm"]} (relaxed SIMD: ${rt.features.relaxedSimd}); TensorFlow.js ${versions["@tensorflow/tfjs-core"]}, wasm binary ${wasmBinaries["tfjs-backend-wasm-simd.wasm"]}`);
+
+const results = {};
+results["mnist-wasm"] = await measureLibrary("mnist-wasm", (w) => w["mnist-wasm"](rt));
+for (const backend of ["wasm", "cpu"]) {
+  await useTfjsBackend(backend);
+  const before = tf.memory().numTensors;
+  results[`tfjs-${backend}`] = await measureLibrary(`tfjs-${backend}`, (w) => w.tfjs());
+  const leaked = tf.memory().numTensors - before;
+  // A gradient that fails half-way leaves its tape's saved tensors behind (tfjs 4.22 frees them on success only).
+  const failed = Object.values(results[`tfjs-${backend}`]).some((r) => r.error);
+  if (leaked !== 0) console.log(`tfjs-${backend}: ${leaked} tensors left undisposed${failed ? " (by the failed case)" : ""}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+/** The row's figure from calls per second: a rate (GFLOP/s, images/s) or a latency (ms). */
+const figure = (workload, opsPerSecond) => (workload.unit === "ms" ? 1000 / opsPerSecond : opsPerSecond * workload.perCall);
+const format = (workload, value) => {
+  if (workload.unit === "ms") return `${value < 1 ? value.toFixed(3) : value.toFixed(2)} ms`;
+  if (workload.unit === "GFLOP/s") return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} GFLOP/s`;
+  return `${value < 10 ? value.toFixed(2) : Math.round(value).toLocaleString("en")} images/s`;
+};
+
+const rows = WORKLOADS.map((workload) => {
+  const row = { id: workload.id, workload: workload.title, unit: workload.unit };
+  for (const library of LIBRARIES) {
+    const r = results[library][workload.id];
+    row[library] = r.error ? { error: r.error } : { value: figure(workload, r.opsPerSecond), ...r };
+  }
+  const ours = row["mnist-wasm"].value;
+  const theirs = row["tfjs-wasm"].value;
+  // The speed ratio: > 1 means mnist-wasm is faster (for latency rows: their ms / our ms).
+  row.speedupVsTfjsWasm = ours && theirs ? (workload.unit === "ms" ? theirs / ours : ours / theirs) : null;
+  return row;
+});
+
+const cell = (workload, r) => (r.error ? `n/a: ${r.error}` : format(workload, r.value) + (r.method === "loop" ? ` (${r.calls} timed call${r.calls > 1 ? "s" : ""})` : ""));
+console.log("\n| workload (one thread) | mnist-wasm | tfjs-wasm (SIMD) | tfjs-cpu | mnist-wasm / tfjs-wasm (speed) |");
+console.log("| --- | --- | --- | --- | --- |");
+rows.forEach((row, i) => {
+  const w = WORKLOADS[i];
+  const ratio = row.speedupVsTfjsWasm === null ? "n/a" : `${row.speedupVsTfjsWasm.toFixed(2)}×`;
+  console.log(`| ${row.workload} | ${cell(w, row["mnist-wasm"])} | ${cell(w, row["tfjs-wasm"])} | ${cell(w, row["tfjs-cpu"])} | ${ratio} |`);
+});
+console.log(`\nnode ${process.version}, command: ${command}`);
+
+// A run of some workloads only does not overwrite the full results.
+if (filters.length > 0) {
+  console.log("(some workloads only: bench/results/peers.json not written)");
+} else {
+  const resultsDir = join(here, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  writeFileSync(join(resultsDir, "peers.json"), JSON.stringify({
+    date: new Date().toISOString(),
+    command,
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+    cpu: os.cpus()[0]?.model,
+    cpuCount: os.cpus().length,
+    loadAverage: os.loadavg(),
+    versions,
+    mnistWasmFeatures: rt.features,
+    tfjsWasmBinary: "tfjs-backend-wasm-simd.wasm",
+    threads: 1,
+    timing: { slowCallSeconds: SLOW_CALL_SECONDS, loopTargetSeconds: LOOP_TARGET_SECONDS },
+    rows,
+  }, null, 2) + "\n");
+  console.log("wrote bench/results/peers.json");
+}
