@@ -1,11 +1,10 @@
+import { existsSync, readFileSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import {
   historyChart, loadDataset, loadModelFile, Model, Optimizer, Runtime, saveModelFile, takeFirst, fit, formatArch, writeFileAtomic,
   type DatasetName, type EpochRecord, type Initializer, type LossName, type OptimizerName,
 } from "../../sdk/node";
-import { existsSync, readFileSync } from "node:fs";
 import { buildSpec } from "../arch";
-
 import { percent } from "../render";
 
 export interface TrainOptions {
@@ -70,7 +69,8 @@ export async function trainCommand(options: TrainOptions): Promise<void> {
   };
   process.on("SIGINT", onSigint);
 
-  const showBar = options.progress ?? process.stderr.isTTY === true;
+  // A bar only where a person watches: --no-progress or a redirected stderr turns it off.
+  const showBar = options.progress !== false && process.stderr.isTTY === true;
   const bar = new SingleBar({
     format: "epoch {epoch} [{bar}] {percentage}% | batch {value}/{total} | loss {loss} | eta {eta_formatted}",
     stream: process.stderr,
