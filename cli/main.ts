@@ -18,8 +18,10 @@ const program = new Command()
 
 program
   .command("predict")
-  .description("classify one test image with a trained model and draw it")
+  .description("classify one test image (or your own PNG with --image) with a trained model and draw it")
   .argument("[index]", "index of the test image (0-9999); asked on standard input when omitted")
+  .option("--image <file>", "classify this PNG instead (any size, colour or grey, dark-on-light or " +
+    "light-on-dark): cropped, scaled and centred as MNIST digits were; takes no index")
   .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
   .option("--data <path>", "test data: MNIST idx folder (default: the copy shipped in the package), " +
     "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model")

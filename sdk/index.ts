@@ -18,6 +18,7 @@ export {
 } from "./data/npy";
 export { datasetFromCifarBatches, CIFAR10_CLASSES, CIFAR10_FILES } from "./data/cifar";
 export { readTar, type TarEntry } from "./data/tar";
+export { preprocessDigit, type PreprocessedDigit } from "./data/preprocess";
 export { parseArch, formatArch, withClassifier, ARCH_PRESETS } from "./arch";
 export { outputSide } from "./layers/conv2d";
 export { gunzipIfNeeded, isGzip } from "./data/gzip";

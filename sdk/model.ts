@@ -75,6 +75,9 @@ export class Model {
   allocate(batch: number): void {
     if (!Number.isInteger(batch) || batch <= 0) fail("BAD_ARGUMENT", `batch size must be a positive integer, got ${batch}`);
     if (batch <= this.capacity) return;
+    // Until every buffer is in place the model has no capacity: a failed allocation (out of
+    // memory) may have released some buffers already, and the next call must re-make them.
+    this.capacity = 0;
     for (const layer of this.layers) layer.allocate(batch);
     this.loss.allocate(batch);
     this.inputBuffer.ensure(batch);

@@ -387,3 +387,22 @@ function decodePng(PNG: typeof import("pngjs").PNG, bytes: Uint8Array, path: str
     fail("BAD_FILE", `${path}: not a valid PNG (${(e as Error).message})`);
   }
 }
+
+/**
+ * Reads one PNG file (any size, grey or colour, with or without alpha) as RGBA bytes, 4 per
+ * pixel, row after row: what preprocessDigit() takes. A missing, unreadable or corrupt file is a
+ * BAD_FILE error.
+ */
+export function readPngRgba(path: string): { rgba: Uint8Array; width: number; height: number; color: boolean; alpha: boolean } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    fail("BAD_FILE", `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  pngSize(bytes, path);
+  const { PNG } = createRequire(import.meta.url)("pngjs") as typeof import("pngjs");
+  const png = decodePng(PNG, bytes, path);
+  const rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
+  return { rgba, width: png.width, height: png.height, color: png.color, alpha: png.alpha };
+}

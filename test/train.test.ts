@@ -115,3 +115,21 @@ describe("resuming", () => {
     resumed.dispose();
   });
 });
+
+describe("memory limits", () => {
+  it("a batch larger than wasm memory can hold is a clear OUT_OF_MEMORY error, and the runtime stays usable", async () => {
+    const fresh = await Runtime.create();
+    const model = new Model(fresh, mlpSpec({ input: [1, 28, 28], hidden: [100], classes: 10 }), { seed: 1 });
+    model.allocate(100); // a working size first: the failed attempt below must not leave it broken
+    expect(() => model.allocate(2_000_000)).toThrow(/wasm memory cannot grow by [\d.]+ MiB/);
+    try {
+      model.allocate(2_000_000);
+    } catch (e) {
+      expect((e as { code?: string }).code).toBe("OUT_OF_MEMORY");
+    }
+    // A normal batch still works afterwards, and learns.
+    const { history } = await fit(model, takeFirst(train, 2000), { epochs: 2, batchSize: 100, optimizer: new SGD(fresh, 0.5), test });
+    expect(history[1].testAccuracy!).toBeGreaterThan(0.7);
+    model.dispose();
+  });
+});

@@ -1,5 +1,7 @@
 import { createInterface } from "node:readline/promises";
-import { checkShapes, DEFAULT_MODEL_PATH, loadDataset, loadModelFile, Runtime, sampleSize } from "../../sdk/node";
+import {
+  checkShapes, DEFAULT_MODEL_PATH, loadDataset, loadModelFile, MNIST_CLASSES, MnistWasmError, preprocessDigit, readPngRgba, Runtime, sampleSize,
+} from "../../sdk/node";
 import { datasetOf } from "../dataset";
 import { UsageError } from "../errors";
 import { drawImage, percent, probabilityBars } from "../render";
@@ -8,6 +10,7 @@ export interface PredictOptions {
   model?: string;
   data?: string;
   color?: boolean;
+  image?: string;
 }
 
 /** Reads an index from standard input, as the course's program does. */
@@ -37,6 +40,7 @@ export function parseIndex(text: string, count: number): number {
 }
 
 export async function predictCommand(indexArg: string | undefined, options: PredictOptions): Promise<void> {
+  if (options.image !== undefined) return predictImage(indexArg, options.image, options);
   const rt = await Runtime.create();
   const { model, metadata } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
   const test = loadDataset(datasetOf(metadata), "test", options.data);
@@ -55,6 +59,37 @@ export async function predictCommand(indexArg: string | undefined, options: Pred
     `true label: ${test.classes[label]}`,
     `predicted:  ${test.classes[predicted]}  (${percent(probs[predicted])})  ${predicted === label ? "correct" : "wrong"}`,
     probabilityBars(probs, test.classes, predicted),
+  ];
+  process.stdout.write(out.join("\n") + "\n");
+}
+
+/** The MNIST input every --image is turned into. */
+const DIGIT_SHAPE = [1, 28, 28];
+
+/** `predict --image FILE`: one user PNG, preprocessed as MNIST digits were, then classified. */
+async function predictImage(indexArg: string | undefined, path: string, options: PredictOptions): Promise<void> {
+  if (indexArg !== undefined) throw new UsageError(`--image takes no index (got "${indexArg}")`);
+  if (options.data !== undefined) throw new UsageError("--image takes no --data");
+  const image = readPngRgba(path);
+  const { pixels, inverted } = preprocessDigit(image.rgba, image.width, image.height);
+  const rt = await Runtime.create();
+  const { model } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
+  const input = model.spec.input;
+  if (input.length !== DIGIT_SHAPE.length || input.some((d, i) => d !== DIGIT_SHAPE[i])) {
+    throw new MnistWasmError("BAD_SHAPE", `the model expects input [${input}] but --image gives a digit of [${DIGIT_SHAPE}] (an MNIST model is needed)`);
+  }
+  const classes = model.spec.classes ?? (model.classCount === MNIST_CLASSES.length
+    ? MNIST_CLASSES
+    : Array.from({ length: model.classCount }, (_, i) => String(i)));
+  const probs = model.predict(pixels);
+  let predicted = 0;
+  for (let i = 1; i < probs.length; i++) if (probs[i] > probs[predicted]) predicted = i;
+  const color = options.color ?? (process.stdout.isTTY === true && !process.env.NO_COLOR);
+  const out = [
+    `image: ${path} (${image.width}x${image.height}, detected: ${inverted ? "dark digit on light background" : "light digit on dark background"})`,
+    drawImage(pixels, DIGIT_SHAPE, color),
+    `predicted:  ${classes[predicted]}  (${percent(probs[predicted])})`,
+    probabilityBars(probs, classes, predicted),
   ];
   process.stdout.write(out.join("\n") + "\n");
 }
