@@ -34,13 +34,13 @@ export class Model {
   constructor(readonly rt: Runtime, spec: ModelSpec, options: { seed?: number } = {}) {
     this.spec = validateSpec(spec);
     // Every layer must fit its input before the first byte is allocated.
-    planModel(this.spec);
+    const plans = planModel(this.spec);
     const rng = new Random(options.seed ?? 0);
     const layers: Layer[] = [];
     let shape: readonly number[] = this.spec.input;
     try {
       this.spec.layers.forEach((layerSpec, index) => {
-        const layer = buildLayer(rt, layerSpec, shape, index, rng);
+        const layer = buildLayer(rt, layerSpec, shape, plans[index].outputShape, index, rng);
         layers.push(layer);
         shape = layer.outputShape;
       });
@@ -154,7 +154,9 @@ export class Model {
   }
 }
 
-function buildLayer(rt: Runtime, spec: LayerSpec, inputShape: readonly number[], index: number, rng: Random): Layer {
+function buildLayer(
+  rt: Runtime, spec: LayerSpec, inputShape: readonly number[], outputShape: readonly number[], index: number, rng: Random,
+): Layer {
   switch (spec.type) {
     case "dense":
       return new Dense(rt, spec, inputShape, index, rng);
@@ -162,10 +164,10 @@ function buildLayer(rt: Runtime, spec: LayerSpec, inputShape: readonly number[],
     case "relu":
       return new Activation(rt, spec, inputShape);
     case "conv2d":
-      return new Conv2D(rt, spec, inputShape, index, rng);
+      return new Conv2D(rt, spec, inputShape, outputShape, index, rng);
     case "maxpool":
     case "avgpool":
-      return new Pool2D(rt, spec, inputShape, index);
+      return new Pool2D(rt, spec, inputShape, outputShape);
     case "flatten":
       return new Flatten(spec, inputShape);
     case "dropout":

@@ -1,4 +1,3 @@
-import { fail } from "../errors";
 import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
@@ -47,18 +46,17 @@ export class Conv2D implements Layer {
     private readonly rt: Runtime,
     readonly spec: Conv2DSpec,
     readonly inputShape: readonly number[],
+    /** From planModel, which has checked that the filters fit the input. */
+    outputShape: readonly number[],
     index: number,
     rng: Random,
   ) {
-    if (inputShape.length !== 3) fail("BAD_SHAPE", `layer ${index} (conv2d) needs [channels, height, width] input, got [${inputShape}]`);
     const [C, H, W] = inputShape;
     const R = spec.size;
     this.stride = spec.stride ?? 1;
     this.pad = spec.padding ?? 0;
-    const OH = outputSide(H, R, this.stride, this.pad);
-    const OW = outputSide(W, R, this.stride, this.pad);
-    if (OH <= 0 || OW <= 0) fail("BAD_SHAPE", `layer ${index} (conv2d ${R}x${R}) does not fit its input [${inputShape}]`);
-    this.outputShape = [spec.filters, OH, OW];
+    this.outputShape = outputShape;
+    const [, OH, OW] = outputShape;
     this.patch = C * R * R;
     this.outSpatial = OH * OW;
     this.inSize = C * H * W;

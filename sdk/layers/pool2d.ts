@@ -1,6 +1,4 @@
-import { fail } from "../errors";
 import type { Runtime } from "../runtime/runtime";
-import { outputSide } from "./conv2d";
 import { BatchBuffer, type Layer } from "./layer";
 
 export interface Pool2DSpec {
@@ -23,14 +21,12 @@ export class Pool2D implements Layer {
   private readonly dx: BatchBuffer;
   private readonly argmax: BatchBuffer;
 
-  constructor(private readonly rt: Runtime, readonly spec: Pool2DSpec, readonly inputShape: readonly number[], index: number) {
-    if (inputShape.length !== 3) fail("BAD_SHAPE", `layer ${index} (${spec.type}) needs [channels, height, width] input, got [${inputShape}]`);
+  /** `outputShape` comes from planModel, which has checked that the windows fit the input. */
+  constructor(private readonly rt: Runtime, readonly spec: Pool2DSpec, readonly inputShape: readonly number[], outputShape: readonly number[]) {
     const [C, H, W] = inputShape;
+    const [, OH, OW] = outputShape;
     this.stride = spec.stride ?? spec.size;
-    const OH = outputSide(H, spec.size, this.stride, 0);
-    const OW = outputSide(W, spec.size, this.stride, 0);
-    if (OH <= 0 || OW <= 0) fail("BAD_SHAPE", `layer ${index} (${spec.type} ${spec.size}) does not fit its input [${inputShape}]`);
-    this.outputShape = [C, OH, OW];
+    this.outputShape = outputShape;
     this.out = new BatchBuffer(rt, C * OH * OW);
     this.argmax = new BatchBuffer(rt, spec.type === "maxpool" ? C * OH * OW : 0);
     this.dx = new BatchBuffer(rt, C * H * W);
