@@ -1,0 +1,2 @@
+export const DEMO_DIST: string;
+export function buildDemo(options?: { outDir?: string; quiet?: boolean }): Promise<string>;

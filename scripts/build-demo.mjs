@@ -1,0 +1,40 @@
+// Builds the in-browser demo into demo/dist/: demo/main.ts bundled by esbuild (the SDK's wasm is
+// embedded as base64, so no loader config), the page, its style sheet and the shipped model.
+// `npm run build:demo`; `npm run demo` also serves it (scripts/serve-demo.mjs).
+import { copyFileSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { build } from "esbuild";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const DEMO_DIST = join(root, "demo", "dist");
+
+/** Builds demo/dist/ and returns its path. */
+export async function buildDemo({ outDir = DEMO_DIST, quiet = false } = {}) {
+  const started = performance.now();
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  await build({
+    entryPoints: [join(root, "demo", "main.ts")],
+    outfile: join(outDir, "main.js"),
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify: true,
+    sourcemap: true,
+    logLevel: quiet ? "silent" : "warning",
+  });
+  copyFileSync(join(root, "demo", "index.html"), join(outDir, "index.html"));
+  copyFileSync(join(root, "demo", "style.css"), join(outDir, "style.css"));
+  copyFileSync(join(root, "models", "mnist-cnn.safetensors"), join(outDir, "mnist-cnn.safetensors"));
+  if (!quiet) {
+    const kib = (f) => (statSync(join(outDir, f)).size / 1024).toFixed(0);
+    console.log(`demo built in ${((performance.now() - started) / 1000).toFixed(1)} s: ${outDir} (main.js ${kib("main.js")} KiB, model ${kib("mnist-cnn.safetensors")} KiB)`);
+  }
+  return outDir;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  await buildDemo();
+}

@@ -1,0 +1,134 @@
+// The in-browser demo, driven in Debian's Chromium (/usr/bin/chromium) by playwright-core: built
+// by scripts/build-demo.mjs, served in-process by scripts/serve-demo.mjs (COOP/COEP headers).
+// Never downloads a browser. Without Chromium the tests are skipped, except on CI where that fails.
+import { existsSync } from "node:fs";
+import type { Server } from "node:http";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildDemo } from "../scripts/build-demo.mjs";
+import { serveDemo } from "../scripts/serve-demo.mjs";
+import { loadMnist } from "../sdk/node";
+
+const CHROMIUM = "/usr/bin/chromium";
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const SCREENSHOT = "/tmp/demo.png";
+
+if (!HAVE_CHROMIUM && process.env.CI) {
+  describe("browser demo", () => {
+    it("needs Chromium", () => {
+      throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run) for the browser tests`);
+    });
+  });
+} else if (!HAVE_CHROMIUM) {
+  console.warn(`test/browser.test.ts: ${CHROMIUM} not found, skipping the browser demo tests (apt-get install chromium)`);
+}
+
+describe.skipIf(!HAVE_CHROMIUM)("browser demo", () => {
+  let server: Server | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let url: string;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    await buildDemo({ quiet: true });
+    ({ server, url } = await serveDemo({ port: 0 }));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    page = await browser.newPage({ viewport: { width: 800, height: 640 } });
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(`console: ${m.text()}`);
+    });
+    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+    await page.goto(url);
+    await page.evaluate(() => window.mnistDemo.ready);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+  });
+
+  it("loads the model with no console or page errors, cross-origin isolated, and says which wasm features it uses", async () => {
+    expect(await page.getAttribute("body", "data-ready")).toBe("true");
+    expect(problems).toEqual([]);
+    const features = await page.evaluate(() => window.mnistDemo.features());
+    expect(features.crossOriginIsolated).toBe(true);
+    const chips = await page.locator("#chips .chip").allTextContents();
+    expect(chips).toContain("wasm SIMD");
+    expect(chips).toContain(features.relaxedSimd ? "relaxed SIMD (FMA)" : "no relaxed SIMD");
+    expect(chips).toContain("cross-origin isolated");
+    expect(chips).toContain("one thread");
+    expect(await page.textContent("#status")).toMatch(/CNN .*% on MNIST's test set/);
+  });
+
+  it("classifies MNIST test images painted onto the pad as their labels", async () => {
+    const test = loadMnist("test");
+    for (let i = 0; i < 5; i++) {
+      const pixels = Array.from(test.images.subarray(i * 784, (i + 1) * 784));
+      const probs = await page.evaluate((px) => {
+        const pad = document.getElementById("pad") as HTMLCanvasElement;
+        const ctx = pad.getContext("2d")!;
+        const img = ctx.createImageData(280, 280);
+        for (let y = 0; y < 280; y++) {
+          for (let x = 0; x < 280; x++) {
+            const v = px[Math.floor(y / 10) * 28 + Math.floor(x / 10)];
+            const o = 4 * (y * 280 + x);
+            img.data[o] = img.data[o + 1] = img.data[o + 2] = v;
+            img.data[o + 3] = 255;
+          }
+        }
+        ctx.putImageData(img, 0, 0);
+        const p = window.mnistDemo.classify();
+        return p ? Array.from(p) : null;
+      }, pixels);
+      expect(probs, `image ${i}`).not.toBeNull();
+      const best = probs!.indexOf(Math.max(...probs!));
+      expect(best, `image ${i}`).toBe(test.labels[i]);
+      expect(await page.textContent("#predicted"), `image ${i}`).toBe(String(test.labels[i]));
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("classifies a stroke drawn with the mouse as it is drawn", async () => {
+    await page.click("#clear");
+    expect(await page.textContent("#predicted")).toBe("–");
+    const box = (await page.locator("#pad").boundingBox())!;
+    const x = box.x + box.width / 2;
+    await page.mouse.move(x, box.y + 50);
+    await page.mouse.down();
+    await page.mouse.move(x + 4, box.y + box.height / 2, { steps: 8 });
+    // Bars update during the stroke (pointermove, one classification per frame).
+    await page.waitForFunction(() => document.getElementById("predicted")!.textContent !== "–");
+    await page.mouse.move(x + 8, box.y + box.height - 50, { steps: 8 });
+    await page.mouse.up();
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const ps = (await page.locator("#bars li").evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.p)))) as number[];
+    expect(ps).toHaveLength(10);
+    for (const p of ps) expect(p).toBeGreaterThanOrEqual(0);
+    expect(ps.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    expect(await page.textContent("#predicted")).toMatch(/^\d$/);
+    // The 28x28 preview shows ink.
+    const ink = await page.evaluate(() => {
+      const d = (document.getElementById("seen") as HTMLCanvasElement).getContext("2d")!.getImageData(0, 0, 28, 28).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] > 128) n++;
+      return n;
+    });
+    expect(ink).toBeGreaterThan(10);
+    // The winning bar is drawn as wide as its probability (after its CSS transition).
+    await page.waitForTimeout(300);
+    const widths = await page.evaluate(() => {
+      const li = document.querySelector("#bars li.top")!;
+      return [li.querySelector(".fill")!.getBoundingClientRect().width, li.querySelector(".track")!.getBoundingClientRect().width,
+        Number((li as HTMLElement).dataset.p)];
+    });
+    expect(widths[0]).toBeGreaterThan(0);
+    expect(widths[0] / widths[1]).toBeCloseTo(widths[2], 1);
+    await page.screenshot({ path: SCREENSHOT });
+    expect(problems).toEqual([]);
+  });
+});
