@@ -1,8 +1,14 @@
 // The in-browser demo: draw a digit, watch the shipped CNN classify it as you draw.
 // Bundled by scripts/build-demo.mjs (esbuild) into demo/dist/ with the model file beside it.
-import { deserializeModel, MnistWasmError, preprocessDigit, Runtime, type Model } from "../sdk/index";
+import {
+  datasetFromIdx, deserializeModel, gunzipIfNeeded, MNIST_CLASSES, MnistWasmError, preprocessDigit, Runtime,
+  type Dataset, type Model,
+} from "../sdk/index";
 
 const MODEL_URL = "mnist-cnn.safetensors";
+// The MNIST test set, copied beside the page by scripts/build-demo.mjs; fetched once the model is in.
+const TEST_IMAGES_URL = "data/t10k-images-idx3-ubyte.gz";
+const TEST_LABELS_URL = "data/t10k-labels-idx1-ubyte.gz";
 const STROKE = 20; // px on the 280x280 pad: close to MNIST's stroke after scaling to 20x20
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -24,15 +30,46 @@ const hint = $<HTMLElement>("hint");
 const padCtx = pad.getContext("2d", { willReadFrequently: true })!;
 const seenCtx = seen.getContext("2d")!;
 
-// One bar per class.
-const bars: { li: HTMLLIElement; fill: HTMLElement; pct: HTMLElement }[] = [];
-for (let d = 0; d < 10; d++) {
-  const li = document.createElement("li");
-  li.dataset.class = String(d);
-  li.innerHTML = `<span class="digit">${d}</span><span class="track"><span class="fill"></span></span><span class="pct">–</span>`;
-  barsList.append(li);
-  bars.push({ li, fill: li.querySelector(".fill")!, pct: li.querySelector(".pct")! });
+type Bar = { li: HTMLLIElement; fill: HTMLElement; pct: HTMLElement };
+
+/** One bar per class in `list`. */
+function makeBars(list: HTMLOListElement): Bar[] {
+  const out: Bar[] = [];
+  for (let d = 0; d < 10; d++) {
+    const li = document.createElement("li");
+    li.dataset.class = String(d);
+    li.innerHTML = `<span class="digit">${MNIST_CLASSES[d]}</span><span class="track"><span class="fill"></span></span><span class="pct">–</span>`;
+    list.append(li);
+    out.push({ li, fill: li.querySelector(".fill")!, pct: li.querySelector(".pct")! });
+  }
+  return out;
 }
+
+/** Fills `bars` from `probs` (null: empty) and returns the top class, -1 when empty. */
+function fillBars(bars: Bar[], probs: Float32Array | null): number {
+  let best = -1;
+  if (probs) for (let d = 0; d < 10; d++) if (best < 0 || probs[d] > probs[best]) best = d;
+  for (let d = 0; d < 10; d++) {
+    const p = probs ? probs[d] : 0;
+    bars[d].fill.style.width = `${(p * 100).toFixed(1)}%`;
+    bars[d].pct.textContent = probs ? `${(p * 100).toFixed(1)}%` : "–";
+    bars[d].li.dataset.p = probs ? String(p) : "";
+    bars[d].li.classList.toggle("top", d === best);
+  }
+  return best;
+}
+
+/** Draws 28x28 grey pixels onto a 28x28 canvas. */
+function paint(ctx: CanvasRenderingContext2D, pixels: Uint8Array): void {
+  const view = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    view.data[4 * i] = view.data[4 * i + 1] = view.data[4 * i + 2] = pixels[i];
+    view.data[4 * i + 3] = 255;
+  }
+  ctx.putImageData(view, 0, 0);
+}
+
+const bars = makeBars(barsList);
 
 let model: Model | undefined;
 let lastProbs: Float32Array | null = null;
@@ -47,15 +84,7 @@ function clearPad(): void {
 }
 
 function showProbs(probs: Float32Array | null): void {
-  let best = -1;
-  if (probs) for (let d = 0; d < 10; d++) if (best < 0 || probs[d] > probs[best]) best = d;
-  for (let d = 0; d < 10; d++) {
-    const p = probs ? probs[d] : 0;
-    bars[d].fill.style.width = `${(p * 100).toFixed(1)}%`;
-    bars[d].pct.textContent = probs ? `${(p * 100).toFixed(1)}%` : "–";
-    bars[d].li.dataset.p = probs ? String(p) : "";
-    bars[d].li.classList.toggle("top", d === best);
-  }
+  const best = fillBars(bars, probs);
   predicted.textContent = best >= 0 ? String(best) : "–";
   predicted.dataset.class = best >= 0 ? String(best) : "";
   confidence.textContent = best >= 0 && probs ? `${(probs[best] * 100).toFixed(1)}% sure` : "\u00a0";
@@ -75,12 +104,7 @@ function classify(): Float32Array | null {
     }
     throw e;
   }
-  const view = seenCtx.createImageData(28, 28);
-  for (let i = 0; i < pixels.length; i++) {
-    view.data[4 * i] = view.data[4 * i + 1] = view.data[4 * i + 2] = pixels[i];
-    view.data[4 * i + 3] = 255;
-  }
-  seenCtx.putImageData(view, 0, 0);
+  paint(seenCtx, pixels);
   const probs = model.predict(pixels, 1);
   lastProbs = probs;
   showProbs(probs);
@@ -142,7 +166,90 @@ clearButton.addEventListener("click", () => {
   hint.textContent = "Draw with mouse, pen or finger";
 });
 window.addEventListener("keydown", (e) => {
+  const t = e.target as HTMLElement | null;
+  if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return; // typing an index
   if (e.key === "Escape" || e.key === "Backspace") clearPad();
+});
+
+// ---- Browse the MNIST test set (like `mnist-wasm predict 42`) ----
+
+const testIndex = $<HTMLInputElement>("test-index");
+const testPrev = $<HTMLButtonElement>("test-prev");
+const testNext = $<HTMLButtonElement>("test-next");
+const testRandom = $<HTMLButtonElement>("test-random");
+const testStatus = $<HTMLElement>("test-status");
+const testImage = $<HTMLCanvasElement>("test-image");
+const testLabel = $<HTMLElement>("test-label");
+const testPredicted = $<HTMLElement>("test-predicted");
+const testConfidence = $<HTMLElement>("test-confidence");
+const testVerdict = $<HTMLElement>("test-verdict");
+const testBars = makeBars($<HTMLOListElement>("test-bars"));
+const testCtx = testImage.getContext("2d")!;
+testCtx.fillStyle = "#000";
+testCtx.fillRect(0, 0, 28, 28);
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return gunzipIfNeeded(new Uint8Array(await r.arrayBuffer()), url, 64 * 2 ** 20);
+}
+
+let testSet: Promise<Dataset> | undefined;
+/** The test set, fetched and parsed on first use (once). */
+function loadTestSet(): Promise<Dataset> {
+  testSet ??= (async () => {
+    testStatus.textContent = "Loading test set…";
+    const [images, labels] = await Promise.all([fetchBytes(TEST_IMAGES_URL), fetchBytes(TEST_LABELS_URL)]);
+    const data = datasetFromIdx(images, labels, { name: "mnist-test", imagesWhat: TEST_IMAGES_URL, labelsWhat: TEST_LABELS_URL });
+    if (data.shape[1] !== 28 || data.shape[2] !== 28) throw new Error(`${TEST_IMAGES_URL}: expected 28x28 images`);
+    testIndex.max = String(data.count - 1);
+    testStatus.textContent = `${data.count.toLocaleString("en")} images`;
+    return data;
+  })().catch((e: unknown) => {
+    testStatus.textContent = `Could not load the test set: ${e instanceof Error ? e.message : String(e)}`;
+    testStatus.classList.add("error");
+    throw e;
+  });
+  return testSet;
+}
+
+let testShown = -1;
+/** Shows test image `index` (clamped to the set) with its label and the model's prediction. */
+async function showTest(index: number): Promise<{ index: number; label: number; predicted: number; probability: number }> {
+  await ready;
+  const data = await loadTestSet();
+  const i = Math.min(data.count - 1, Math.max(0, Math.trunc(Number.isFinite(index) ? index : 0)));
+  const pixels = data.images.subarray(i * 784, (i + 1) * 784);
+  const probs = Float32Array.from(model!.predict(pixels, 1));
+  const label = data.labels[i];
+  const best = fillBars(testBars, probs);
+  paint(testCtx, pixels);
+  testShown = i;
+  if (testIndex.valueAsNumber !== i) testIndex.value = String(i);
+  testLabel.textContent = MNIST_CLASSES[label];
+  testLabel.dataset.class = String(label);
+  testPredicted.textContent = MNIST_CLASSES[best];
+  testPredicted.dataset.class = String(best);
+  testConfidence.textContent = `${(probs[best] * 100).toFixed(1)}% sure`;
+  const right = best === label;
+  testVerdict.textContent = right ? "✓ correct" : "✗ wrong";
+  testVerdict.dataset.verdict = right ? "correct" : "wrong";
+  return { index: i, label, predicted: best, probability: probs[best] };
+}
+
+const showAndReport = (index: number): void => {
+  showTest(index).catch(() => {}); // failures are shown in #test-status
+};
+const count = (): number => Number(testIndex.max) + 1;
+const current = (): number => (testShown >= 0 ? testShown : 0);
+testPrev.addEventListener("click", () => showAndReport((current() - 1 + count()) % count()));
+testNext.addEventListener("click", () => showAndReport((current() + 1) % count()));
+testRandom.addEventListener("click", () => showAndReport(Math.floor(Math.random() * count())));
+testIndex.addEventListener("change", () => {
+  if (Number.isFinite(testIndex.valueAsNumber)) showAndReport(testIndex.valueAsNumber);
+});
+testIndex.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && Number.isFinite(testIndex.valueAsNumber)) showAndReport(testIndex.valueAsNumber);
 });
 
 function chip(text: string, on: boolean, title: string): void {
@@ -174,12 +281,14 @@ async function start(): Promise<void> {
   if (lastProbs === null) classify();
 }
 
+
 declare global {
   interface Window {
     mnistDemo: {
       ready: Promise<void>;
       classify: () => Float32Array | null;
       clear: () => void;
+      showTest: (index: number) => Promise<{ index: number; label: number; predicted: number; probability: number }>;
       features: () => { relaxedSimd: boolean; crossOriginIsolated: boolean };
     };
   }
@@ -190,6 +299,9 @@ const ready = start().catch((e: unknown) => {
   statusEl.classList.add("error");
   throw e;
 });
+// The test set comes after the model, so it never delays the drawing pad.
+void ready.then(() => (testShown < 0 ? showTest(testIndex.valueAsNumber || 0) : undefined)).catch(() => {});
+
 window.mnistDemo = {
   ready,
   classify: () => {
@@ -197,5 +309,6 @@ window.mnistDemo = {
     return p ? Float32Array.from(p) : null;
   },
   clear: clearPad,
+  showTest,
   features: () => ({ relaxedSimd: model?.rt.features.relaxedSimd ?? false, crossOriginIsolated: globalThis.crossOriginIsolated }),
 };

@@ -1,13 +1,16 @@
 // Builds the in-browser demo into demo/dist/: demo/main.ts bundled by esbuild (the SDK's wasm is
-// embedded as base64, so no loader config), the page, its style sheet and the shipped model.
+// embedded as base64, so no loader config), the page, its style sheet, the shipped model and the
+// gzipped MNIST test set (data/mnist/t10k-*, from `npm run build`) for the "browse" panel.
 // `npm run build:demo`; `npm run demo` also serves it (scripts/serve-demo.mjs).
-import { copyFileSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const DEMO_DIST = join(root, "demo", "dist");
+/** The MNIST test set files copied to demo/dist/data/ (fetched by the page as data/<file>). */
+export const TEST_SET_FILES = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
 
 /** Builds demo/dist/ and returns its path. */
 export async function buildDemo({ outDir = DEMO_DIST, quiet = false } = {}) {
@@ -28,6 +31,12 @@ export async function buildDemo({ outDir = DEMO_DIST, quiet = false } = {}) {
   copyFileSync(join(root, "demo", "index.html"), join(outDir, "index.html"));
   copyFileSync(join(root, "demo", "style.css"), join(outDir, "style.css"));
   copyFileSync(join(root, "models", "mnist-cnn.safetensors"), join(outDir, "mnist-cnn.safetensors"));
+  mkdirSync(join(outDir, "data"), { recursive: true });
+  for (const f of TEST_SET_FILES) {
+    const from = join(root, "data", "mnist", f);
+    if (!existsSync(from)) throw new Error(`build-demo: ${from} is missing (run \`npm run build\`, which fetches MNIST)`);
+    copyFileSync(from, join(outDir, "data", f));
+  }
   if (!quiet) {
     const kib = (f) => (statSync(join(outDir, f)).size / 1024).toFixed(0);
     console.log(`demo built in ${((performance.now() - started) / 1000).toFixed(1)} s: ${outDir} (main.js ${kib("main.js")} KiB, model ${kib("mnist-cnn.safetensors")} KiB)`);

@@ -131,4 +131,58 @@ describe.skipIf(!HAVE_CHROMIUM)("browser demo", () => {
     await page.screenshot({ path: SCREENSHOT });
     expect(problems).toEqual([]);
   });
+
+  it("browses the MNIST test set like `mnist-wasm predict 42`: image, true label, prediction and bars", async () => {
+    const test = loadMnist("test");
+    // Through the hook: index 42 is a 4, index 0 a 7, and the model gets both right.
+    const r42 = await page.evaluate(() => window.mnistDemo.showTest(42));
+    expect(r42).toMatchObject({ index: 42, label: 4, predicted: 4 });
+    expect(test.labels[42]).toBe(4);
+    expect(await page.textContent("#test-label")).toBe("4");
+    expect(await page.textContent("#test-predicted")).toBe("4");
+    expect(await page.inputValue("#test-index")).toBe("42");
+    expect(await page.getAttribute("#test-verdict", "data-verdict")).toBe("correct");
+    expect(await page.textContent("#test-confidence")).toMatch(/^\d+\.\d% sure$/);
+    // The canvas holds the test image's pixels.
+    const shown = await page.evaluate(() => {
+      const d = (document.getElementById("test-image") as HTMLCanvasElement).getContext("2d")!.getImageData(0, 0, 28, 28).data;
+      return Array.from({ length: 784 }, (_, i) => d[4 * i]);
+    });
+    expect(shown).toEqual(Array.from(test.images.subarray(42 * 784, 43 * 784)));
+    const ps = (await page.locator("#test-bars li").evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.p)))) as number[];
+    expect(ps).toHaveLength(10);
+    expect(ps.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    expect(ps.indexOf(Math.max(...ps))).toBe(4);
+    expect(await page.getAttribute("#test-bars li.top", "data-class")).toBe("4");
+
+    // Through the controls: type 0 and press Enter, then next / previous.
+    await page.fill("#test-index", "0");
+    await page.press("#test-index", "Enter");
+    await page.waitForFunction(() => document.getElementById("test-label")!.textContent === "7");
+    expect(await page.textContent("#test-predicted")).toBe("7");
+    await page.click("#test-next");
+    await page.waitForFunction(() => (document.getElementById("test-index") as HTMLInputElement).value === "1");
+    expect(await page.textContent("#test-label")).toBe(String(test.labels[1]));
+    await page.click("#test-prev");
+    await page.waitForFunction(() => (document.getElementById("test-index") as HTMLInputElement).value === "0");
+    expect(await page.textContent("#test-label")).toBe("7");
+    await page.click("#test-prev"); // wraps around
+    await page.waitForFunction(() => (document.getElementById("test-index") as HTMLInputElement).value === "9999");
+    expect(await page.textContent("#test-label")).toBe(String(test.labels[9999]));
+    await page.click("#test-random");
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(r)));
+    const randomIndex = Number(await page.inputValue("#test-index"));
+    expect(Number.isInteger(randomIndex) && randomIndex >= 0 && randomIndex < 10_000).toBe(true);
+    expect(await page.textContent("#test-label")).toBe(String(test.labels[randomIndex]));
+    expect(await page.textContent("#test-verdict")).toMatch(/correct|wrong/);
+
+    // Both panels in one screenshot, showing image 42.
+    expect(await page.evaluate(() => window.mnistDemo.showTest(42))).toMatchObject({ label: 4, predicted: 4 });
+    await page.setViewportSize({ width: 800, height: 1100 });
+    await page.waitForTimeout(300);
+    const panel = (await page.locator(".browse").boundingBox())!;
+    expect(panel.y + panel.height).toBeLessThanOrEqual(1100);
+    await page.screenshot({ path: SCREENSHOT });
+    expect(problems).toEqual([]);
+  });
 });
