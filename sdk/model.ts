@@ -24,6 +24,10 @@ export const PIXEL_SCALE = 1 / 255;
 export class Model {
   readonly spec: ModelSpec;
   readonly layers: readonly Layer[];
+  /** Every learnable tensor, in layer order (gathered once: the optimizer reads it every step). */
+  readonly params: readonly Param[];
+  /** Saved, non-learnable tensors (batch norm's running statistics), in layer order. */
+  readonly buffers: readonly Buffer[];
   readonly loss: SoftmaxLoss;
   readonly inputSize: number;
   readonly classCount: number;
@@ -50,21 +54,14 @@ export class Model {
       throw e;
     }
     this.layers = layers;
+    this.params = layers.flatMap((l) => l.params);
+    this.buffers = layers.flatMap((l) => l.buffers ?? []);
     this.inputSize = sizeOf(this.spec.input);
     this.classCount = sizeOf(shape);
     this.loss = new SoftmaxLoss(rt, this.classCount, this.spec.loss);
     this.inputBuffer = new BatchBuffer(rt, this.inputSize);
   }
 
-  /** Every learnable tensor, in layer order. */
-  get params(): Param[] {
-    return this.layers.flatMap((l) => l.params);
-  }
-
-  /** Saved, non-learnable tensors (batch norm's running statistics), in layer order. */
-  get buffers(): Buffer[] {
-    return this.layers.flatMap((l) => l.buffers ?? []);
-  }
 
   /** Number of learnable values. */
   get paramCount(): number {

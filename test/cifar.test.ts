@@ -7,8 +7,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectError } from "./support/errors";
 import {
-  ARCH_PRESETS, CIFAR10_CLASSES, CIFAR10_FILES, formatArch, loadCifar10, MnistWasmError, Model, parseArch, Random,
+  ARCH_PRESETS, CIFAR10_CLASSES, CIFAR10_FILES, formatArch, loadCifar10, Model, parseArch, Random,
   readTar, Runtime, withClassifier, type Dataset, type LayerSpec,
 } from "../sdk/node";
 
@@ -24,21 +25,6 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Throws `fn`, expecting an MnistWasmError of `code` whose message matches every pattern. */
-function expectError(fn: () => unknown, code: string, ...patterns: (RegExp | string)[]): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, "an error").toBeInstanceOf(MnistWasmError);
-  expect((caught as MnistWasmError).code, (caught as Error).message).toBe(code);
-  for (const p of patterns) {
-    if (typeof p === "string") expect((caught as Error).message).toContain(p);
-    else expect((caught as Error).message).toMatch(p);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic data: records, a ustar writer

@@ -2,19 +2,21 @@
 // files built here byte by byte (every dtype, both orders, versions 1-3) and on malformed ones;
 // then the command line end to end on the MNIST test set as idx and as .npy, on CIFAR-shaped
 // inputs, and on bad inputs (one line on stderr, the --out file left as it was).
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectOneLineError, run } from "./support/cli";
+import { expectError } from "./support/errors";
+
+const expectBadFile = (fn: () => unknown, pattern: RegExp): void => expectError(fn, "BAD_FILE", pattern);
 import {
   arrangeImages, encodeNpy, loadImagesFile, loadLabelsFile, MnistWasmError, Model, parseIdx, parseNpy, Random,
   readMaybeGzip, Runtime, saveModelFile, toPixels,
 } from "../sdk/node";
 
-const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 const MNIST_IMAGES = new URL("../data/mnist/t10k-images-idx3-ubyte.gz", import.meta.url).pathname;
 const MNIST_LABELS = new URL("../data/mnist/t10k-labels-idx1-ubyte.gz", import.meta.url).pathname;
 
@@ -83,18 +85,6 @@ function toFortran(values: number[], shape: number[]): number[] {
   return out;
 }
 
-function expectBadFile(fn: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, "an error").toBeInstanceOf(MnistWasmError);
-  expect((caught as MnistWasmError).code, (caught as Error).message).toBe("BAD_FILE");
-  expect((caught as Error).message).toMatch(pattern);
-  expect((caught as Error).message).not.toContain("\n");
-}
 
 describe("the .npy reader", () => {
   const values2x3 = [1, 2, 3, 4, 5, 6];
@@ -282,17 +272,7 @@ describe("loadImagesFile and loadLabelsFile", () => {
 
 // --- The command line
 
-function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
-function expectOneLineError(r: ReturnType<typeof run>, pattern: RegExp): void {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split("\n");
-  expect(lines.length, r.stderr).toBe(1);
-  expect(lines[0]).toMatch(pattern);
-}
 
 describe("mnist-wasm classify", () => {
   let idxPredictions = "";

@@ -1,25 +1,11 @@
 // The command line, run as a user runs it: `node dist/cli.js …` (npm test builds dist first).
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { expectOneLineError, run } from "./support/cli";
 
-const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 
-function run(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { input: input ?? "", encoding: "utf8", timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A failure is one line on stderr, a non-zero exit, and no stack trace. */
-function expectOneLineError(r: ReturnType<typeof run>, pattern: RegExp): void {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("Index of a test image"));
-  expect(lines.length, r.stderr).toBe(1);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 describe("mnist-wasm predict", () => {
   it("classifies test image 42 with the shipped model: true label 4, drawn, with probabilities", () => {

@@ -1,5 +1,6 @@
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { expectError } from "./support/errors";
 import { datasetFromIdx, gunzipIfNeeded, loadMnist, MnistWasmError, parseIdx, readMaybeGzip } from "../sdk/node";
 
 /** Builds idx bytes: magic 00 00 08 <ndims>, big-endian dims, data. */
@@ -12,16 +13,7 @@ function idx(dims: number[], data: Uint8Array): Uint8Array {
   return out;
 }
 
-const badFile = (f: () => unknown): void => {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MnistWasmError);
-    expect((e as MnistWasmError).code).toBe("BAD_FILE");
-    return;
-  }
-  throw new Error("expected a BAD_FILE error");
-};
+const badFile = (f: () => unknown): void => expectError(f, "BAD_FILE");
 
 describe("idx reader", () => {
   it("reads dimensions and data", () => {

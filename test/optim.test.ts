@@ -9,8 +9,9 @@
 // the bias corrections of Adam those of the course, 1 - beta^t. A wrong formula, a missing
 // weight decay or a wrong h0 is off by many orders of magnitude more than that.
 import { beforeAll, describe, expect, it } from "vitest";
+import { expectError } from "./support/errors";
 import {
-  evaluate, fit, loadMnist, mlpSpec, MnistWasmError, Model, Optimizer, OPTIMIZER_DEFAULTS, OPTIMIZERS, Random, Runtime,
+  evaluate, fit, loadMnist, mlpSpec, Model, Optimizer, OPTIMIZER_DEFAULTS, OPTIMIZERS, Random, Runtime,
   takeFirst, type Dataset, type OptimizerName, type OptimizerSpec, type Param,
 } from "../sdk/node";
 import { disposeParams, makeParam } from "../sdk/layers/layer";
@@ -164,17 +165,6 @@ function expectWithin(actual: ArrayLike<number>, want: ArrayLike<number>, tol: A
   expect(bad.slice(0, 5), `${what}: ${bad.length} of ${want.length} values off`).toEqual([]);
 }
 
-function expectError(fn: () => unknown, code: string, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, "an error").toBeInstanceOf(MnistWasmError);
-  expect((caught as MnistWasmError).code).toBe(code);
-  expect((caught as MnistWasmError).message).toMatch(pattern);
-}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,26 +1,13 @@
 // preprocessDigit (a user's image -> an MNIST 28x28 digit) and `predict --image`.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { expectOneLineError, run } from "./support/cli";
 import { loadMnist, MnistWasmError, Model, mlpSpec, preprocessDigit, Runtime, saveModelFile } from "../sdk/node";
 
-const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 
-function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A failure is one line on stderr, a non-zero exit, and no stack trace. */
-function expectOneLineError(r: ReturnType<typeof run>, pattern: RegExp): void {
-  expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split("\n");
-  expect(lines.length, r.stderr).toBe(1);
-  expect(lines[0]).toMatch(pattern);
-}
 
 /** Distance from (px, py) to the segment (ax, ay)-(bx, by). */
 function segmentDistance(px: number, py: number, [ax, ay, bx, by]: number[]): number {

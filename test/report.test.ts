@@ -9,11 +9,11 @@
 //   writes <model>.history.json and <model>.history.svg beside the model and a resumed run
 //   extends them; `experiment hidden-sizes` prints a markdown table and writes .md/.json/.svg;
 //   an unknown experiment is one line on stderr and a non-zero exit.
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { run } from "./support/cli";
 import { chartSvg, historyChart, percentTick, type Panel } from "../sdk/node";
 
 // ---------------------------------------------------------------------------------------------
@@ -335,14 +335,9 @@ describe("historyChart", () => {
 // ---------------------------------------------------------------------------------------------
 // The CLI
 
-const CLI = new URL("../dist/cli.js", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "mnist-wasm-report-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function run(args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 600_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 interface HistoryRecord {
   epoch: number;

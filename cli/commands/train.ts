@@ -2,21 +2,14 @@ import { existsSync, readFileSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import {
   historyChart, loadDataset, loadModelFile, Model, Optimizer, Runtime, saveModelFile, takeFirst, fit, formatArch, writeFileAtomic,
-  type DatasetName, type EpochRecord, type Initializer, type LossName, type OptimizerName,
+  type DatasetName, type EpochRecord, type OptimizerName,
 } from "../../sdk/node";
-import { buildSpec } from "../arch";
+import { buildSpec, type ArchOptions } from "../arch";
 import { percent } from "../render";
 
-export interface TrainOptions {
+export interface TrainOptions extends ArchOptions {
   dataset: DatasetName;
-  arch: string;
   epochs: number;
-  hidden: number[];
-  activation: "sigmoid" | "relu";
-  init?: Initializer;
-  dropout?: number;
-  batchnorm?: boolean;
-  loss: LossName;
   batchSize: number;
   optimizer: OptimizerName;
   lr?: number;
