@@ -1,8 +1,10 @@
 // Single-precision matrix product, the kernel where training spends its time.
 //
-//   C[m,n] = op(A)[m,k] · op(B)[k,n] + beta · C[m,n]          all row-major, contiguous
+//   C[m,n] = op(A)[m,k] · op(B)[k,n] + beta · C[m,n]          all row-major
 //   op(A) = A stored [m,k]   or  Aᵀ with A stored [k,m]      (transA = 0 / 1)
 //   op(B) = B stored [k,n]   or  Bᵀ with B stored [n,k]      (transB = 0 / 1)
+//   lda, ldb, ldc: floats between consecutive stored rows of A, B, C (the row length when
+//   contiguous). They let a thread compute a band of C's rows in place: see sdk/runtime/threads.ts.
 //
 // Layout of the work (GotoBLAS order): B is packed in blocks of KC x NC into panels of 8 columns,
 // A in blocks of MC x KC into panels of 4 rows, so the 4x8 micro-kernel reads both with unit
@@ -29,7 +31,7 @@ export function gemmWorkspaceBytes(): usize {
 }
 
 export function gemm(
-  a: usize, b: usize, c: usize,
+  a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32,
   m: i32, k: i32, n: i32,
   transA: i32, transB: i32, beta: f32,
   work: usize,
@@ -39,7 +41,7 @@ export function gemm(
   const packA = work + PACK_B_BYTES;
   const tile = packA + PACK_A_BYTES;
   if (k <= 0) {
-    scaleC(c, m, n, beta);
+    scaleC(c, ldc, m, n, beta);
     return;
   }
   for (let jc = 0; jc < n; jc += NC) {
@@ -48,18 +50,18 @@ export function gemm(
       const kc = min(KC, k - pc);
       // Only the first depth block sees the caller's beta; later blocks accumulate.
       const betaBlock: f32 = pc == 0 ? beta : 1.0;
-      packPanelsB(b, packB, k, n, pc, jc, kc, nc, transB);
+      packPanelsB(b, ldb, packB, pc, jc, kc, nc, transB);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
-        packPanelsA(a, packA, m, k, ic, pc, mc, kc, transA);
+        packPanelsA(a, lda, packA, ic, pc, mc, kc, transA);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           const panelB = packB + (<usize>(jr * kc) << 2);
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = min(MR, mc - ir);
             const panelA = packA + (<usize>(ir * kc) << 2);
-            const cTile = c + (<usize>((ic + ir) * n + jc + jr) << 2);
-            micro4x8(panelA, panelB, kc, cTile, n, betaBlock, mr, nr, tile);
+            const cTile = c + (<usize>((ic + ir) * ldc + jc + jr) << 2);
+            micro4x8(panelA, panelB, kc, cTile, ldc, betaBlock, mr, nr, tile);
           }
         }
       }
@@ -68,11 +70,12 @@ export function gemm(
 }
 
 /** C[m,n] *= beta (the k = 0 case). */
-function scaleC(c: usize, m: i32, n: i32, beta: f32): void {
-  const total = m * n;
-  for (let i = 0; i < total; i++) {
-    const p = c + (<usize>i << 2);
-    store<f32>(p, beta == 0 ? 0 : beta * load<f32>(p));
+function scaleC(c: usize, ldc: i32, m: i32, n: i32, beta: f32): void {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      const p = c + (<usize>(i * ldc + j) << 2);
+      store<f32>(p, beta == 0 ? 0 : beta * load<f32>(p));
+    }
   }
 }
 
@@ -81,7 +84,7 @@ function scaleC(c: usize, m: i32, n: i32, beta: f32): void {
  * NR consecutive floats (zero beyond column nc).
  */
 function packPanelsB(
-  b: usize, dst: usize, k: i32, n: i32,
+  b: usize, ldb: i32, dst: usize,
   pc: i32, jc: i32, kc: i32, nc: i32, transB: i32,
 ): void {
   for (let jr = 0; jr < nc; jr += NR) {
@@ -91,7 +94,7 @@ function packPanelsB(
     if (transB == 0) {
       // B stored [k,n]: row pc+p, columns col0..col0+cols are contiguous.
       for (let p = 0; p < kc; p++) {
-        const src = b + (<usize>((pc + p) * n + col0) << 2);
+        const src = b + (<usize>((pc + p) * ldb + col0) << 2);
         const out = panel + (<usize>(p * NR) << 2);
         if (cols == NR) {
           v128.store(out, v128.load(src));
@@ -107,7 +110,7 @@ function packPanelsB(
       for (let j = 0; j < NR; j++) {
         const out = panel + (<usize>j << 2);
         if (j < cols) {
-          const src = b + (<usize>((col0 + j) * k + pc) << 2);
+          const src = b + (<usize>((col0 + j) * ldb + pc) << 2);
           for (let p = 0; p < kc; p++) {
             store<f32>(out + (<usize>(p * NR) << 2), load<f32>(src + (<usize>p << 2)));
           }
@@ -124,7 +127,7 @@ function packPanelsB(
  * MR consecutive floats (zero beyond row mc).
  */
 function packPanelsA(
-  a: usize, dst: usize, m: i32, k: i32,
+  a: usize, lda: i32, dst: usize,
   ic: i32, pc: i32, mc: i32, kc: i32, transA: i32,
 ): void {
   for (let ir = 0; ir < mc; ir += MR) {
@@ -136,7 +139,7 @@ function packPanelsA(
       for (let r = 0; r < MR; r++) {
         const out = panel + (<usize>r << 2);
         if (r < rows) {
-          const src = a + (<usize>((row0 + r) * k + pc) << 2);
+          const src = a + (<usize>((row0 + r) * lda + pc) << 2);
           for (let p = 0; p < kc; p++) {
             store<f32>(out + (<usize>(p * MR) << 2), load<f32>(src + (<usize>p << 2)));
           }
@@ -147,7 +150,7 @@ function packPanelsA(
     } else {
       // A stored [k,m]: op(A)[i, p] = A[p, i]; the MR rows at depth p are contiguous.
       for (let p = 0; p < kc; p++) {
-        const src = a + (<usize>((pc + p) * m + row0) << 2);
+        const src = a + (<usize>((pc + p) * lda + row0) << 2);
         const out = panel + (<usize>(p * MR) << 2);
         if (rows == MR) {
           v128.store(out, v128.load(src));

@@ -1,7 +1,8 @@
 // The browser-safe entry of mnist-wasm: no Node built-ins. File-system helpers are in
 // "mnist-wasm/node".
 export { MnistWasmError, type ErrorCode } from "./errors";
-export { Runtime } from "./runtime/runtime";
+export { Runtime, type RuntimeOptions } from "./runtime/runtime";
+export { setWorkerSpawner, threadsUnavailableReason, type KernelCall, type WorkerSpawner } from "./runtime/threads";
 export type { KernelFeatures } from "./runtime/kernels";
 export { Tensor } from "./runtime/tensor";
 export { Random } from "./random";

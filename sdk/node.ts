@@ -6,6 +6,8 @@ import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
 import { CIFAR10_FILES, datasetFromCifarBatches } from "./data/cifar";
 import { datasetFromIdx, type Dataset } from "./data/dataset";
 import { readTar } from "./data/tar";
@@ -17,6 +19,7 @@ import { deserializeModel, serializeModel } from "./io/model-file";
 import type { Model } from "./model";
 import type { Optimizer } from "./optim/optimizer";
 import type { Runtime } from "./runtime/runtime";
+import { setWorkerSpawner } from "./runtime/threads";
 import type { PNGWithMetadata } from "pngjs";
 
 export * from "./index";
@@ -27,6 +30,35 @@ try {
   setFlagsFromString("--experimental-wasm-relaxed-simd");
 } catch {
   // not fatal: the plain SIMD build is used
+}
+
+// Kernel threads in Node are worker_threads running the pool's worker body as an eval'd script.
+setWorkerSpawner((body, onMessage, onError) => {
+  // import(), not require: the script is CommonJS or ESM depending on the parent's flags. The body
+  // runs once the port is there, so that reply() is synchronous (the body then blocks in Atomics.wait).
+  const script =
+    "import(\"node:worker_threads\").then(({ parentPort }) => {\n" +
+    "const reply = (m) => parentPort.postMessage(m);\n" +
+    "const onFirstMessage = (f) => parentPort.once(\"message\", f);\n" +
+    body + "\n});\n";
+  const worker = new Worker(script, { eval: true });
+  let started = false;
+  worker.on("message", (data) => {
+    // Until the worker is ready it keeps the process alive (Runtime.create awaits it); after,
+    // it must not: a program that never calls Runtime.dispose() still exits when it is done.
+    if (!started) {
+      started = true;
+      worker.unref();
+    }
+    onMessage(data);
+  });
+  worker.on("error", onError);
+  return { postMessage: (m) => worker.postMessage(m), terminate: () => void worker.terminate() };
+});
+
+/** Threads worth running here: the cores this process may use. */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
 }
 
 /** The package's root folder (dist/ and sdk/ both sit one level below it). */

@@ -121,7 +121,7 @@ describe("gemm", () => {
   it("the workspace covers the packed blocks and the scratch tile", () => {
     expect(rt.kernels.gemmWorkspaceBytes()).toBeGreaterThanOrEqual((KC * NC + MC * KC + MR * NR) * 4);
     expect(rt.kernels.heapBase()).toBeGreaterThan(0);
-    expect(rt.gemmWork).toBeGreaterThanOrEqual(rt.kernels.heapBase());
+    expect(rt.gemmWorkspace(0)).toBeGreaterThanOrEqual(rt.kernels.heapBase());
   });
 });
 

@@ -1,6 +1,7 @@
 import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
+import { splitRange, type KernelCall } from "../runtime/threads";
 import { BatchBuffer, disposeParams, makeParam, type Layer, type Param } from "./layer";
 
 export interface Conv2DSpec {
@@ -40,7 +41,10 @@ export class Conv2D implements Layer {
   private readonly cols: BatchBuffer;
   private readonly out: BatchBuffer;
   private readonly dx: BatchBuffer;
-  private dcols = 0;
+  /** Per thread: one image's patches, the scratch of inference and of the input gradient. */
+  private dcols: number[] = [];
+  /** Threads after the first accumulate their share of dW here, [threads - 1, K·C·R·R]. */
+  private dwPartials = 0;
 
   constructor(
     private readonly rt: Runtime,
@@ -74,22 +78,29 @@ export class Conv2D implements Layer {
   allocate(batch: number): void {
     this.out.ensure(batch);
     this.dx.ensure(batch);
-    // One image's patches: the scratch of inference and of the input gradient.
-    if (!this.dcols) this.dcols = this.rt.alloc(this.patch * this.outSpatial * 4);
+    const { rt } = this;
+    while (this.dcols.length < rt.threads) this.dcols.push(rt.alloc(this.patch * this.outSpatial * 4));
+    if (rt.threads > 1 && !this.dwPartials) this.dwPartials = rt.alloc((rt.threads - 1) * this.weight.value.length * 4);
   }
 
+  // The batch is shared out among the threads, a run of whole images each: per image the work is
+  // one im2col and one GEMM, too small to split itself (conv2 of the LeNet-like net: 64x288x121).
   forward(x: number, batch: number, training: boolean): number {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
-    // Training keeps every image's patches for the weight gradient; inference reuses one buffer,
-    // so predicting a batch of 1000 does not hold 1000 patch matrices.
+    // Training keeps every image's patches for the weight gradient; inference reuses one buffer
+    // per thread, so predicting a batch of 1000 does not hold 1000 patch matrices.
     if (training) this.cols.ensure(batch);
-    for (let i = 0; i < batch; i++) {
-      const cols = training ? this.cols.ptr + i * patch * outSpatial * 4 : this.dcols;
-      rt.kernels.im2col(x + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW);
-      rt.gemm(this.weight.value.ptr, cols, this.out.ptr + i * this.outSize * 4, spec.filters, patch, outSpatial, false, false, 0);
-    }
+    rt.parallel(splitRange(batch, rt.threads).map(([start, end], t) => {
+      const calls: KernelCall[] = [];
+      for (let i = start; i < end; i++) {
+        const cols = training ? this.cols.ptr + i * patch * outSpatial * 4 : this.dcols[t];
+        calls.push(["im2col", x + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
+        calls.push(rt.gemmCall(t, this.weight.value.ptr, cols, this.out.ptr + i * this.outSize * 4, spec.filters, patch, outSpatial, false, false, 0));
+      }
+      return calls;
+    }));
     rt.kernels.addBiasChannels(this.out.ptr, this.bias.value.ptr, batch, spec.filters, outSpatial);
     return this.out.ptr;
   }
@@ -98,17 +109,26 @@ export class Conv2D implements Layer {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
-    for (let i = 0; i < batch; i++) {
-      const cols = this.cols.ptr + i * patch * outSpatial * 4;
-      const dyi = dy + i * this.outSize * 4;
-      // dW[K, CRR] (+)= dy_i[K, OHOW] · cols_iᵀ
-      rt.gemm(dyi, cols, this.weight.grad.ptr, spec.filters, outSpatial, patch, false, true, i === 0 ? 0 : 1);
-      if (needInputGrad) {
-        // dcols[CRR, OHOW] = Wᵀ · dy_i, then scattered back onto the image.
-        rt.gemm(this.weight.value.ptr, dyi, this.dcols, patch, spec.filters, outSpatial, true, false, 0);
-        rt.kernels.col2im(this.dcols, this.dx.ptr + i * this.inSize * 4, C, H, W, spec.size, this.stride, this.pad, OH, OW);
+    const weightSize = this.weight.value.length;
+    const ranges = splitRange(batch, rt.threads);
+    rt.parallel(ranges.map(([start, end], t) => {
+      const calls: KernelCall[] = [];
+      const dw = t === 0 ? this.weight.grad.ptr : this.dwPartials + (t - 1) * weightSize * 4;
+      for (let i = start; i < end; i++) {
+        const cols = this.cols.ptr + i * patch * outSpatial * 4;
+        const dyi = dy + i * this.outSize * 4;
+        // dW[K, CRR] (+)= dy_i[K, OHOW] · cols_iᵀ
+        calls.push(rt.gemmCall(t, dyi, cols, dw, spec.filters, outSpatial, patch, false, true, i === start ? 0 : 1));
+        if (needInputGrad) {
+          // dcols[CRR, OHOW] = Wᵀ · dy_i, then scattered back onto the image.
+          calls.push(rt.gemmCall(t, this.weight.value.ptr, dyi, this.dcols[t], patch, spec.filters, outSpatial, true, false, 0));
+          calls.push(["col2im", this.dcols[t], this.dx.ptr + i * this.inSize * 4, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
+        }
       }
-    }
+      return calls;
+    }));
+    // dW = thread 0's share + the others' (summed in thread order: deterministic per thread count).
+    if (ranges.length > 1) rt.kernels.sumRows(this.dwPartials, this.weight.grad.ptr, ranges.length - 1, weightSize, 1);
     rt.kernels.sumChannels(dy, this.bias.grad.ptr, batch, spec.filters, outSpatial, 0);
     return needInputGrad ? this.dx.ptr : 0;
   }
@@ -117,8 +137,10 @@ export class Conv2D implements Layer {
     this.cols.release();
     this.out.release();
     this.dx.release();
-    if (this.dcols) this.rt.free(this.dcols);
-    this.dcols = 0;
+    for (const ptr of this.dcols) this.rt.free(ptr);
+    this.dcols = [];
+    if (this.dwPartials) this.rt.free(this.dwPartials);
+    this.dwPartials = 0;
     disposeParams(this.params);
   }
 }

@@ -1,10 +1,12 @@
-import { KERNELS_RELAXED_WASM_BASE64, KERNELS_WASM_BASE64 } from "./kernels.wasm.generated";
+import {
+  KERNELS_RELAXED_SHARED_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64,
+} from "./kernels.wasm.generated";
 
 /** The exports of assembly/index.ts. Pointers are byte addresses in the shared memory. */
 export interface Kernels {
   heapBase(): number;
   gemmWorkspaceBytes(): number;
-  gemm(a: number, b: number, c: number, m: number, k: number, n: number,
+  gemm(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, m: number, k: number, n: number,
     transA: number, transB: number, beta: number, work: number): void;
   addBiasRows(y: number, bias: number, rows: number, cols: number): void;
   sumRows(x: number, out: number, rows: number, cols: number, beta: number): void;
@@ -57,36 +59,47 @@ function decodeBase64(text: string): Uint8Array {
 export interface KernelFeatures {
   /** Hardware fused multiply-add through relaxed SIMD (Chromium by default; Node 20 behind a flag). */
   relaxedSimd: boolean;
+  /** Threads running kernels: 1, or 1 + the workers of the pool sharing this memory. */
+  threads: number;
+  /** Why fewer threads than asked for run (no SharedArrayBuffer, no Worker), or "" . */
+  threadsNote: string;
 }
 
-const compiled = new Map<boolean, Promise<WebAssembly.Module>>();
+/** Which of the four builds: relaxed SIMD or not, importing a shared memory or not. */
+export interface KernelBuild {
+  relaxedSimd: boolean;
+  shared: boolean;
+}
+
+const BUILDS: Record<string, string> = {
+  "plain": KERNELS_WASM_BASE64,
+  "relaxed": KERNELS_RELAXED_WASM_BASE64,
+  "plain-shared": KERNELS_SHARED_WASM_BASE64,
+  "relaxed-shared": KERNELS_RELAXED_SHARED_WASM_BASE64,
+};
+const buildKey = (b: KernelBuild): string => `${b.relaxedSimd ? "relaxed" : "plain"}${b.shared ? "-shared" : ""}`;
+
+const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
 /** True when this engine runs the relaxed-SIMD build. */
 export const relaxedSimdSupported = (): boolean => WebAssembly.validate(decodeBase64(KERNELS_RELAXED_WASM_BASE64) as BufferSource);
 
 /** Compiles one build of the kernels once per process (or page); instances share the code. */
-function compileKernels(relaxedSimd: boolean): Promise<WebAssembly.Module> {
-  let module = compiled.get(relaxedSimd);
+export function compileKernels(build: KernelBuild): Promise<WebAssembly.Module> {
+  const key = buildKey(build);
+  let module = compiled.get(key);
   if (!module) {
-    const bytes = decodeBase64(relaxedSimd ? KERNELS_RELAXED_WASM_BASE64 : KERNELS_WASM_BASE64);
+    const bytes = decodeBase64(BUILDS[key]);
     module = WebAssembly.compile(bytes as BufferSource).catch((e: Error) => {
       throw new Error(`cannot compile the kernels (this engine needs WebAssembly SIMD): ${e.message}`);
     });
-    compiled.set(relaxedSimd, module);
+    compiled.set(key, module);
   }
   return module;
 }
 
-/**
- * Instantiates the kernels over `memory` (imported, so the SDK owns it): the relaxed-SIMD build
- * where the engine has it (unless `relaxedSimd` is false), else the plain SIMD build.
- */
-export async function instantiateKernels(
-  memory: WebAssembly.Memory,
-  relaxedSimd = relaxedSimdSupported(),
-): Promise<{ kernels: Kernels; features: KernelFeatures }> {
-  const module = await compileKernels(relaxedSimd);
-  const features = { relaxedSimd };
+/** Instantiates a compiled build over `memory` (imported, so the SDK owns it). */
+export async function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Kernels> {
   const instance = await WebAssembly.instantiate(module, {
     env: {
       memory,
@@ -95,5 +108,5 @@ export async function instantiateKernels(
       },
     },
   });
-  return { kernels: instance.exports as unknown as Kernels, features };
+  return instance.exports as unknown as Kernels;
 }

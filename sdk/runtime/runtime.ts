@@ -1,9 +1,31 @@
 import { fail } from "../errors";
 import { Allocator } from "./allocator";
-import { instantiateKernels, type KernelFeatures, type Kernels } from "./kernels";
+import { compileKernels, instantiateKernels, relaxedSimdSupported, type KernelFeatures, type Kernels } from "./kernels";
+import { KernelThreads, runCalls, splitRange, threadsUnavailableReason, type KernelCall } from "./threads";
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
+/**
+ * A GEMM is split across threads from this many flops (2·m·k·n) up: about 200 µs of work on one
+ * thread, well above the ~20-60 µs a dispatch to a sleeping worker costs.
+ */
+const PARALLEL_GEMM_FLOPS = 6e6;
+/** Row bands of a split GEMM are multiples of the micro-kernel's 4 rows, column bands of its 8. */
+const GEMM_ROW_ALIGN = 4;
+const GEMM_COL_ALIGN = 8;
+
+export interface RuntimeOptions {
+  /** Initial wasm memory; it grows as needed. */
+  initialMiB?: number;
+  /** false forces the plain SIMD build (the default picks relaxed SIMD where the engine has it). */
+  relaxedSimd?: boolean;
+  /**
+   * Threads running kernels (default 1). More than one starts a pool of workers sharing the wasm
+   * memory; where that is impossible (a page without cross-origin isolation) the runtime runs on
+   * one thread and `features.threadsNote` says why.
+   */
+  threads?: number;
+}
 
 /**
  * One kernel instance and the linear memory it works on. Everything a model or a data set keeps
@@ -16,26 +38,60 @@ export class Runtime {
   /** The wasm features the kernels use here. */
   readonly features: KernelFeatures;
   private readonly allocator: Allocator;
-  /** Scratch for gemm (packed panels), allocated once. */
-  readonly gemmWork: number;
+  /** Scratch for gemm (packed panels), one per thread, allocated once. */
+  private readonly gemmWork: number[];
+  private readonly pool: KernelThreads | undefined;
 
-  private constructor(memory: WebAssembly.Memory, kernels: Kernels, features: KernelFeatures) {
+  private constructor(memory: WebAssembly.Memory, kernels: Kernels, features: KernelFeatures, pool: KernelThreads | undefined) {
     this.memory = memory;
     this.kernels = kernels;
     this.features = features;
+    this.pool = pool;
     this.allocator = new Allocator(kernels.heapBase(), memory.buffer.byteLength, (bytes) => this.grow(bytes));
-    this.gemmWork = this.alloc(kernels.gemmWorkspaceBytes());
+    this.gemmWork = Array.from({ length: features.threads }, () => this.alloc(kernels.gemmWorkspaceBytes()));
+  }
+
+  /** Loads the kernels into a fresh memory (see RuntimeOptions). */
+  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    const asked = options.threads ?? 1;
+    if (!Number.isInteger(asked) || asked < 1 || asked > 64) fail("BAD_ARGUMENT", `threads must be an integer from 1 to 64, got ${asked}`);
+    const threadsNote = asked > 1 ? threadsUnavailableReason() : "";
+    const shared = asked > 1 && !threadsNote;
+    const relaxedSimd = options.relaxedSimd ?? relaxedSimdSupported();
+    const initialPages = Math.ceil(((options.initialMiB ?? 16) * 1024 * 1024) / PAGE);
+    const memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared } as WebAssembly.MemoryDescriptor);
+    const module = await compileKernels({ relaxedSimd, shared });
+    const kernels = await instantiateKernels(module, memory);
+    let pool: KernelThreads | undefined;
+    if (shared) {
+      const names = Object.keys(kernels).filter((name) => typeof kernels[name as keyof Kernels] === "function") as (keyof Kernels)[];
+      pool = await KernelThreads.start(module, memory, asked - 1, names);
+    }
+    return new Runtime(memory, kernels, { relaxedSimd, threads: pool ? pool.count : 1, threadsNote }, pool);
+  }
+
+  /** Threads running kernels (1 without a pool). */
+  get threads(): number {
+    return this.features.threads;
   }
 
   /**
-   * Loads the kernels into a fresh memory of `initialMiB`. `relaxedSimd: false` forces the plain
-   * SIMD build (the default picks relaxed SIMD where the engine supports it).
+   * Runs tasks[t] on thread t (tasks.length ≤ threads), all at once; returns when all are done.
+   * With one thread the tasks run in turn here: the same calls, the same results.
    */
-  static async create(options: { initialMiB?: number; relaxedSimd?: boolean } = {}): Promise<Runtime> {
-    const initialPages = Math.ceil(((options.initialMiB ?? 16) * 1024 * 1024) / PAGE);
-    const memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES });
-    const { kernels, features } = await instantiateKernels(memory, options.relaxedSimd);
-    return new Runtime(memory, kernels, features);
+  parallel(tasks: readonly (readonly KernelCall[])[]): void {
+    if (this.pool && tasks.length > 1) this.pool.run(tasks, this.kernels);
+    else for (const task of tasks) runCalls(task, this.kernels);
+  }
+
+  /** The gemm scratch of thread `t`. */
+  gemmWorkspace(t: number): number {
+    return this.gemmWork[t];
+  }
+
+  /** Stops the worker threads (the runtime then only works on one thread: do not use it). */
+  dispose(): void {
+    this.pool?.terminate();
   }
 
   alloc(bytes: number): number {
@@ -63,10 +119,42 @@ export class Runtime {
     return new Int32Array(this.memory.buffer, ptr, length);
   }
 
-  /** C[m,n] = op(A)·op(B) + beta·C (see assembly/gemm.ts) with this runtime's scratch. */
+  /**
+   * C[m,n] = op(A)·op(B) + beta·C (see assembly/gemm.ts), all contiguous. Big products are split
+   * across the threads in bands of C's rows (or columns, when C is wide), each band a gemm of its own
+   * written in place: the same sums in the same order as on one thread, so the result is identical.
+   */
   gemm(a: number, b: number, c: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, beta: number): void {
-    this.kernels.gemm(a, b, c, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, this.gemmWork);
+    if (!this.pool || 2 * m * k * n < PARALLEL_GEMM_FLOPS) {
+      runCalls([this.gemmCall(0, a, b, c, m, k, n, transA, transB, beta)], this.kernels);
+      return;
+    }
+    const byRows = m >= n;
+    const bands = splitRange(byRows ? m : n, this.threads, byRows ? GEMM_ROW_ALIGN : GEMM_COL_ALIGN);
+    const lda = transA ? m : k;
+    const ldb = transB ? k : n;
+    const ta = transA ? 1 : 0;
+    const tb = transB ? 1 : 0;
+    this.parallel(bands.map(([start, end], t): KernelCall[] => {
+      const work = this.gemmWork[t];
+      if (byRows) {
+        // Rows start..end of op(A) and of C.
+        const aBand = a + 4 * (transA ? start : start * lda);
+        return [["gemm", aBand, lda, b, ldb, c + 4 * start * n, n, end - start, k, n, ta, tb, beta, work]];
+      }
+      // Columns start..end of op(B) and of C.
+      const bBand = b + 4 * (transB ? start * ldb : start);
+      return [["gemm", a, lda, bBand, ldb, c + 4 * start, n, m, k, end - start, ta, tb, beta, work]];
+    }));
+  }
+
+  /** The kernel call of a contiguous gemm (as in gemm()) on thread `t`, for parallel(). */
+  gemmCall(t: number, a: number, b: number, c: number, m: number, k: number, n: number,
+    transA: boolean, transB: boolean, beta: number): KernelCall {
+    const lda = transA ? m : k;
+    const ldb = transB ? k : n;
+    return ["gemm", a, lda, b, ldb, c, n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, this.gemmWork[t]];
   }
 
   private grow(bytes: number): number {

@@ -1,0 +1,150 @@
+// The worker pool: kernels run on two threads over one shared memory give the single-thread
+// results (bit for bit where the work splits without changing any sum), failures in a worker
+// surface as errors, and a runtime that cannot have threads says why and runs on one.
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  ARCH_PRESETS, DeviceData, evaluate, fit, loadMnist, Model, Optimizer, parseArch, Random, Runtime, takeFirst,
+  threadsUnavailableReason, withClassifier, type ModelSpec,
+} from "../sdk/node";
+import { expectError } from "./support/errors";
+
+let one: Runtime;
+let two: Runtime;
+
+beforeAll(async () => {
+  one = await Runtime.create({ threads: 1 });
+  two = await Runtime.create({ threads: 2 });
+});
+afterAll(() => two.dispose());
+
+function gemmOn(rt: Runtime, a: Float32Array, b: Float32Array, c0: Float32Array,
+  m: number, k: number, n: number, ta: boolean, tb: boolean, beta: number): Float32Array {
+  const [pa, pb, pc] = [a, b, c0].map((v) => {
+    const p = rt.alloc(v.length * 4);
+    rt.f32(p, v.length).set(v);
+    return p;
+  });
+  rt.gemm(pa, pb, pc, m, k, n, ta, tb, beta);
+  const c = rt.f32(pc, m * n).slice();
+  [pa, pb, pc].forEach((p) => rt.free(p));
+  return c;
+}
+
+const normals = (rng: Random, n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());
+
+describe("a runtime with two threads", () => {
+  it("runs a pool: two threads, shared memory", () => {
+    expect(two.features.threads).toBe(2);
+    expect(two.features.threadsNote).toBe("");
+    expect(two.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(one.features.threads).toBe(1);
+    expect(one.memory.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  // Tall shapes split by rows, wide ones by columns; sizes that are not multiples of the bands.
+  it.each([
+    [100, 784, 100], [784, 100, 100], [131, 300, 97], [64, 288, 1210], [37, 500, 1001], [512, 64, 515],
+  ])("gemm %i x %i x %i gives the single-thread result bit for bit, every transpose and beta", (m, k, n) => {
+    const rng = new Random(m + k + n);
+    const a = normals(rng, m * k);
+    const b = normals(rng, k * n);
+    const c = normals(rng, m * n);
+    expect(2 * m * k * n, "large enough to be split").toBeGreaterThan(6e6);
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+      for (const beta of [0, 1, -0.5]) {
+        const want = gemmOn(one, a, b, c, m, k, n, ta, tb, beta);
+        const got = gemmOn(two, a, b, c, m, k, n, ta, tb, beta);
+        const differ = want.findIndex((v, i) => !Object.is(v, got[i]));
+        expect(differ, `transA ${ta} transB ${tb} beta ${beta}: first difference`).toBe(-1);
+      }
+    }
+  });
+
+  it("a CNN's forward pass is the same on two threads; its gradients agree to rounding; it trains", async () => {
+    const spec: ModelSpec = { input: [1, 28, 28], layers: withClassifier(parseArch(ARCH_PRESETS.cnn), 10) };
+    const train = takeFirst(loadMnist("train"), 2000);
+    const test = takeFirst(loadMnist("test"), 500);
+    const models = [new Model(one, spec, { seed: 3 }), new Model(two, spec, { seed: 3 })];
+    const probs = models.map((model) => model.predict(test.images.subarray(0, 50 * 784), 50));
+    expect(probs[1]).toEqual(probs[0]);
+
+    // One batch: parameter gradients (dW of a convolution is summed per thread, then added).
+    const batch = 64;
+    const grads = models.map((model) => {
+      model.allocate(batch);
+      model.rt.f32(model.inputPtr, batch * 784).set(Float32Array.from(train.images.subarray(0, batch * 784), (v) => v / 255));
+      model.rt.u8(model.labelPtr, batch).set(train.labels.subarray(0, batch));
+      const logits = model.forward(model.inputPtr, batch, true);
+      model.loss.forward(logits, model.labelPtr, batch, true);
+      model.backward(batch);
+      return model.params.map((p) => p.grad.view().slice());
+    });
+    grads[0].forEach((want, i) => {
+      const got = grads[1][i];
+      let scale = 0;
+      let worst = 0;
+      want.forEach((v, j) => {
+        scale = Math.max(scale, Math.abs(v));
+        worst = Math.max(worst, Math.abs(v - got[j]));
+      });
+      expect(worst / scale, `${models[0].params[i].name}: largest difference / largest gradient`).toBeLessThan(1e-5);
+    });
+
+    const optimizer = new Optimizer(two, { name: "momentum", lr: 0.05 });
+    await fit(models[1], new DeviceData(two, train), { epochs: 1, batchSize: 50, optimizer, seed: 1 });
+    expect(evaluate(models[1], test).accuracy).toBeGreaterThan(0.85);
+    models.forEach((m) => m.dispose());
+  });
+
+  it("a kernel failing in a worker is an error on the caller's thread, and the pool keeps working", () => {
+    const beyond = two.memory.buffer.byteLength + 1024; // an address outside the memory: a trap
+    const p = two.alloc(4 * 4);
+    expect(() => two.parallel([[["scaleU8", p, p, 4, 1]], [["sigmoidForward", beyond, beyond, 1 << 20]]]))
+      .toThrow(/failed in a worker thread/);
+    const a = new Float32Array(200 * 200).fill(1);
+    expect(gemmOn(two, a, a, new Float32Array(200 * 200), 200, 200, 200, false, false, 0)[0]).toBe(200);
+    two.free(p);
+  });
+});
+
+describe("when threads are impossible or not wanted", () => {
+  it("threads must be a whole number from 1 to 64", async () => {
+    for (const threads of [0, -1, 1.5, 65, NaN]) {
+      await expect(Runtime.create({ threads })).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    }
+  });
+
+  it("a page without cross-origin isolation runs on one thread and is told which headers to send", async () => {
+    const g = globalThis as { crossOriginIsolated?: boolean };
+    g.crossOriginIsolated = false;
+    try {
+      expect(threadsUnavailableReason()).toMatch(/Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
+      const rt = await Runtime.create({ threads: 2 });
+      expect(rt.features.threads).toBe(1);
+      expect(rt.features.threadsNote).toMatch(/cross-origin isolated/);
+      expect(rt.memory.buffer).not.toBeInstanceOf(SharedArrayBuffer);
+    } finally {
+      delete g.crossOriginIsolated;
+    }
+  });
+
+  it("a disposed pool refuses work instead of hanging", async () => {
+    const rt = await Runtime.create({ threads: 2 });
+    rt.dispose();
+    expectError(() => rt.parallel([[], [["scaleU8", 0, 0, 0, 1]]]), "DISPOSED", /disposed/);
+  });
+
+  it("a program that never disposes its runtime still exits", () => {
+    const script = `
+      const { Runtime } = await import(${JSON.stringify(new URL("../dist/node.js", import.meta.url).href)});
+      const rt = await Runtime.create({ threads: 2 });
+      const p = rt.alloc(512 * 512 * 4);
+      rt.gemm(p, p, p, 256, 256, 256, false, false, 0);
+      console.log("threads", rt.threads);`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 });
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe("threads 2");
+    expect(r.status).toBe(0);
+  });
+});
