@@ -44,6 +44,18 @@ export function gemm(
     scaleC(c, ldc, m, n, beta);
     return;
   }
+  if (m < MR) {
+    // A row or two (one image through a dense layer): packing B would copy all of it for a single
+    // pass over it, so stream B directly instead.
+    for (let i = 0; i < m; i++) {
+      const aRow = a + (<usize>(transA == 0 ? i * lda : i) << 2);
+      const aStride: usize = transA == 0 ? 4 : <usize>lda << 2;
+      const cRow = c + (<usize>(i * ldc) << 2);
+      if (transB == 0) rowTimesB(aRow, aStride, b, ldb, cRow, k, n, beta);
+      else rowTimesBt(aRow, aStride, b, ldb, cRow, k, n, beta);
+    }
+    return;
+  }
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
     for (let pc = 0; pc < k; pc += KC) {
@@ -66,6 +78,92 @@ export function gemm(
         }
       }
     }
+  }
+}
+
+/**
+ * c[n] = a[k] · B[k,n] + beta · c, B stored [k,n] (row stride ldb), a's elements `aStride` bytes
+ * apart. Thirty-two columns at a time stay in eight registers for the whole depth, so c is read
+ * and written once and B is read in 128-byte runs; the last columns go four, then one, at a time.
+ */
+function rowTimesB(a: usize, aStride: usize, b: usize, ldb: i32, c: usize, k: i32, n: i32, beta: f32): void {
+  const rowBytes = <usize>ldb << 2;
+  let j = 0;
+  for (; j + 32 <= n; j += 32) {
+    let acc0 = f32x4.splat(0);
+    let acc1 = f32x4.splat(0);
+    let acc2 = f32x4.splat(0);
+    let acc3 = f32x4.splat(0);
+    let acc4 = f32x4.splat(0);
+    let acc5 = f32x4.splat(0);
+    let acc6 = f32x4.splat(0);
+    let acc7 = f32x4.splat(0);
+    let pb = b + (<usize>j << 2);
+    for (let p = 0; p < k; p++) {
+      const va = v128.load32_splat(a + <usize>p * aStride);
+      acc0 = madd(va, v128.load(pb), acc0);
+      acc1 = madd(va, v128.load(pb, 16), acc1);
+      acc2 = madd(va, v128.load(pb, 32), acc2);
+      acc3 = madd(va, v128.load(pb, 48), acc3);
+      acc4 = madd(va, v128.load(pb, 64), acc4);
+      acc5 = madd(va, v128.load(pb, 80), acc5);
+      acc6 = madd(va, v128.load(pb, 96), acc6);
+      acc7 = madd(va, v128.load(pb, 112), acc7);
+      pb += rowBytes;
+    }
+    const pc = c + (<usize>j << 2);
+    if (beta != 0) {
+      const vbeta = f32x4.splat(beta);
+      acc0 = madd(vbeta, v128.load(pc), acc0);
+      acc1 = madd(vbeta, v128.load(pc, 16), acc1);
+      acc2 = madd(vbeta, v128.load(pc, 32), acc2);
+      acc3 = madd(vbeta, v128.load(pc, 48), acc3);
+      acc4 = madd(vbeta, v128.load(pc, 64), acc4);
+      acc5 = madd(vbeta, v128.load(pc, 80), acc5);
+      acc6 = madd(vbeta, v128.load(pc, 96), acc6);
+      acc7 = madd(vbeta, v128.load(pc, 112), acc7);
+    }
+    v128.store(pc, acc0);
+    v128.store(pc, acc1, 16);
+    v128.store(pc, acc2, 32);
+    v128.store(pc, acc3, 48);
+    v128.store(pc, acc4, 64);
+    v128.store(pc, acc5, 80);
+    v128.store(pc, acc6, 96);
+    v128.store(pc, acc7, 112);
+  }
+  for (; j + 4 <= n; j += 4) {
+    let acc = f32x4.splat(0);
+    for (let p = 0; p < k; p++) {
+      acc = madd(v128.load32_splat(a + <usize>p * aStride), v128.load(b + (<usize>(p * ldb + j) << 2)), acc);
+    }
+    const pc = c + (<usize>j << 2);
+    if (beta != 0) acc = madd(f32x4.splat(beta), v128.load(pc), acc);
+    v128.store(pc, acc);
+  }
+  for (; j < n; j++) {
+    let sum: f32 = 0;
+    for (let p = 0; p < k; p++) sum += load<f32>(a + <usize>p * aStride) * load<f32>(b + (<usize>(p * ldb + j) << 2));
+    const pc = c + (<usize>j << 2);
+    store<f32>(pc, beta == 0 ? sum : sum + beta * load<f32>(pc));
+  }
+}
+
+/**
+ * c[n] = a[k] · Bᵀ + beta · c, B stored [n,k] (row stride ldb): one dot product per column,
+ * four depths at a time when a is contiguous.
+ */
+function rowTimesBt(a: usize, aStride: usize, b: usize, ldb: i32, c: usize, k: i32, n: i32, beta: f32): void {
+  const vecEnd = aStride == 4 ? k & ~3 : 0;
+  for (let j = 0; j < n; j++) {
+    const bRow = b + (<usize>(j * ldb) << 2);
+    let vsum = f32x4.splat(0);
+    let p = 0;
+    for (; p < vecEnd; p += 4) vsum = madd(v128.load(a + (<usize>p << 2)), v128.load(bRow + (<usize>p << 2)), vsum);
+    let sum: f32 = f32x4.extract_lane(vsum, 0) + f32x4.extract_lane(vsum, 1) + f32x4.extract_lane(vsum, 2) + f32x4.extract_lane(vsum, 3);
+    for (; p < k; p++) sum += load<f32>(a + <usize>p * aStride) * load<f32>(bRow + (<usize>p << 2));
+    const pc = c + (<usize>j << 2);
+    store<f32>(pc, beta == 0 ? sum : sum + beta * load<f32>(pc));
   }
 }
 

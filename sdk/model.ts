@@ -34,6 +34,8 @@ export class Model {
   private readonly inputBuffer: BatchBuffer;
   private labelBuffer = 0;
   private capacity = 0;
+  /** predict()'s raw bytes before scaling, kept between calls: one image takes microseconds. */
+  private staging = { ptr: 0, bytes: 0 };
 
   constructor(readonly rt: Runtime, spec: ModelSpec, options: { seed?: number } = {}) {
     this.spec = validateSpec(spec);
@@ -119,25 +121,31 @@ export class Model {
     const result = new Float32Array(count * this.classCount);
     const chunk = Math.min(count, 1000);
     this.allocate(chunk);
-    const staging = pixels instanceof Uint8Array ? this.rt.alloc(chunk * this.inputSize) : 0;
-    try {
-      for (let start = 0; start < count; start += chunk) {
-        const n = Math.min(chunk, count - start);
-        const slice = pixels.subarray(start * this.inputSize, (start + n) * this.inputSize);
-        if (slice instanceof Uint8Array) {
-          this.rt.u8(staging, slice.length).set(slice);
-          this.rt.kernels.scaleU8(staging, this.inputPtr, slice.length, PIXEL_SCALE);
-        } else {
-          this.rt.f32(this.inputPtr, slice.length).set(slice);
-        }
-        const logits = this.forward(this.inputPtr, n, false);
-        this.loss.forward(logits, 0, n, false);
-        result.set(this.rt.f32(this.loss.probsPtr, n * this.classCount), start * this.classCount);
+    for (let start = 0; start < count; start += chunk) {
+      const n = Math.min(chunk, count - start);
+      const slice = pixels.subarray(start * this.inputSize, (start + n) * this.inputSize);
+      if (slice instanceof Uint8Array) {
+        const staging = this.stagingBytes(slice.length);
+        this.rt.u8(staging, slice.length).set(slice);
+        this.rt.kernels.scaleU8(staging, this.inputPtr, slice.length, PIXEL_SCALE);
+      } else {
+        this.rt.f32(this.inputPtr, slice.length).set(slice);
       }
-    } finally {
-      if (staging) this.rt.free(staging);
+      const logits = this.forward(this.inputPtr, n, false);
+      this.loss.forward(logits, 0, n, false);
+      result.set(this.rt.f32(this.loss.probsPtr, n * this.classCount), start * this.classCount);
     }
     return result;
+  }
+
+  /** The staging area for `bytes` raw pixel bytes. */
+  private stagingBytes(bytes: number): number {
+    if (bytes > this.staging.bytes) {
+      if (this.staging.ptr) this.rt.free(this.staging.ptr);
+      this.staging = { ptr: 0, bytes: 0 };
+      this.staging = { ptr: this.rt.alloc(bytes), bytes };
+    }
+    return this.staging.ptr;
   }
 
   /** Frees every buffer this model holds in wasm memory. */
@@ -147,6 +155,8 @@ export class Model {
     this.inputBuffer.release();
     if (this.labelBuffer) this.rt.free(this.labelBuffer);
     this.labelBuffer = 0;
+    if (this.staging.ptr) this.rt.free(this.staging.ptr);
+    this.staging = { ptr: 0, bytes: 0 };
     this.capacity = 0;
   }
 }

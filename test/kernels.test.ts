@@ -48,10 +48,10 @@ function matmulRef(a: Float64Array, b: Float64Array, m: number, k: number, n: nu
 }
 
 describe("gemm", () => {
-  // (m, k, n): tiny, ragged edges (not multiples of MR=4 / NR=8), one exact tile, the shapes of a
+  // (m, k, n): tiny, one or two rows (the unpacked path for m < MR), ragged edges (not multiples of MR=4 / NR=8), one exact tile, the shapes of a
   // 784-100-10 MLP's forward/backward, and shapes crossing the KC / MC / NC block edges.
   const shapes: [number, number, number][] = [
-    [1, 1, 1], [3, 5, 7], [MR, 8, NR], [5, 9, 3], [13, 300, 17], [100, 784, 100], [784, 100, 100],
+    [1, 1, 1], [3, 5, 7], [1, 784, 100], [2, 37, 13], [MR, 8, NR], [5, 9, 3], [13, 300, 17], [100, 784, 100], [784, 100, 100],
     [100, 100, 784], [10, 100, 10], [MC + 2, KC + 1, NC + 8], [2 * MC + 4, 20, 9], [3, 2 * KC + 8, 2 * NC + 6],
   ];
 
