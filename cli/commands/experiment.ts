@@ -77,6 +77,8 @@ const OPTIMIZER_TUNING: Record<string, Partial<OptimizerSpec>> = {
 };
 
 export interface ExperimentOptions {
+  /** Threads running the kernels. */
+  threads?: number;
   epochs: number;
   limit?: number;
   seed: number;
@@ -87,7 +89,7 @@ export interface ExperimentOptions {
 export async function experimentCommand(name: string, options: ExperimentOptions): Promise<void> {
   const experiment = EXPERIMENTS[name];
   if (!experiment) throw new UsageError(`unknown experiment "${name}"; one of ${Object.keys(EXPERIMENTS).join(", ")}`);
-  const rt = await Runtime.create();
+  const rt = await Runtime.create({ threads: options.threads });
   const train = takeFirst(loadMnist("train", options.data), options.limit ?? Infinity);
   const test = loadMnist("test", options.data);
   process.stdout.write(`${experiment.title}: ${options.epochs} epochs on ${train.count.toLocaleString("en")} images, seed ${options.seed}\n`);

@@ -8,6 +8,8 @@ import { buildSpec, type ArchOptions } from "../arch";
 import { percent } from "../render";
 
 export interface TrainOptions extends ArchOptions {
+  /** Threads running the kernels. */
+  threads?: number;
   dataset: DatasetName;
   epochs: number;
   batchSize: number;
@@ -28,7 +30,7 @@ export interface TrainOptions extends ArchOptions {
 }
 
 export async function trainCommand(options: TrainOptions): Promise<void> {
-  const rt = await Runtime.create();
+  const rt = await Runtime.create({ threads: options.threads });
   const train = takeFirst(loadDataset(options.dataset, "train", options.data), options.limit ?? Infinity);
   const test = loadDataset(options.dataset, "test", options.data);
   let model: Model;

@@ -1,4 +1,7 @@
 import type { Runtime } from "../runtime/runtime";
+
+/** Elements per thread below which splitting an element-wise pass costs more than it saves. */
+const MIN_ELEMENTS_PER_THREAD = 1 << 16;
 import { BatchBuffer, sizeOf, type Layer } from "./layer";
 
 export interface ActivationSpec {
@@ -29,20 +32,20 @@ export class Activation implements Layer {
   }
 
   forward(x: number, batch: number): number {
-    const k = this.rt.kernels;
-    const n = batch * this.size;
-    if (this.spec.type === "sigmoid") k.sigmoidForward(x, this.out.ptr, n);
-    else k.reluForward(x, this.out.ptr, n);
-    return this.out.ptr;
+    const kernel = this.spec.type === "sigmoid" ? "sigmoidForward" : "reluForward";
+    const y = this.out.ptr;
+    this.rt.parallelFor(batch * this.size, MIN_ELEMENTS_PER_THREAD, (start, end) =>
+      [[kernel, x + 4 * start, y + 4 * start, end - start]]);
+    return y;
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
     if (!needInputGrad) return 0;
-    const k = this.rt.kernels;
-    const n = batch * this.size;
-    if (this.spec.type === "sigmoid") k.sigmoidBackward(this.out.ptr, dy, this.dx.ptr, n);
-    else k.reluBackward(this.out.ptr, dy, this.dx.ptr, n);
-    return this.dx.ptr;
+    const kernel = this.spec.type === "sigmoid" ? "sigmoidBackward" : "reluBackward";
+    const [y, dx] = [this.out.ptr, this.dx.ptr];
+    this.rt.parallelFor(batch * this.size, MIN_ELEMENTS_PER_THREAD, (start, end) =>
+      [[kernel, y + 4 * start, dy + 4 * start, dx + 4 * start, end - start]]);
+    return dx;
   }
 
   dispose(): void {

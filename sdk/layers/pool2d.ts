@@ -1,4 +1,8 @@
 import type { Runtime } from "../runtime/runtime";
+import type { KernelCall } from "../runtime/threads";
+
+/** Planes per thread below which splitting a pooling pass costs more than it saves (~64K inputs). */
+const minPlanesPerThread = (planeSize: number): number => Math.ceil((1 << 16) / planeSize);
 import { BatchBuffer, type Layer } from "./layer";
 
 export interface Pool2DSpec {
@@ -38,29 +42,33 @@ export class Pool2D implements Layer {
     if (this.spec.type === "maxpool") this.argmax.ensure(batch);
   }
 
+  // Planes (image x channel) are independent: shared out among the threads for big batches.
   forward(x: number, batch: number): number {
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
-    const planes = batch * C;
-    if (this.spec.type === "maxpool") {
-      this.rt.kernels.maxPoolForward(x, this.out.ptr, this.argmax.ptr, planes, H, W, this.spec.size, this.stride, OH, OW);
-    } else {
-      this.rt.kernels.avgPoolForward(x, this.out.ptr, planes, H, W, this.spec.size, this.stride, OH, OW);
-    }
-    return this.out.ptr;
+    const { size } = this.spec;
+    const [inPlane, outPlane] = [H * W * 4, OH * OW * 4];
+    const [y, argmax] = [this.out.ptr, this.argmax.ptr];
+    this.rt.parallelFor(batch * C, minPlanesPerThread(H * W), (start, end): KernelCall[] => [
+      this.spec.type === "maxpool"
+        ? ["maxPoolForward", x + start * inPlane, y + start * outPlane, argmax + start * outPlane, end - start, H, W, size, this.stride, OH, OW]
+        : ["avgPoolForward", x + start * inPlane, y + start * outPlane, end - start, H, W, size, this.stride, OH, OW],
+    ]);
+    return y;
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
     if (!needInputGrad) return 0;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
-    const planes = batch * C;
-    if (this.spec.type === "maxpool") {
-      this.rt.kernels.maxPoolBackward(dy, this.argmax.ptr, this.dx.ptr, planes, H, W, OH, OW);
-    } else {
-      this.rt.kernels.avgPoolBackward(dy, this.dx.ptr, planes, H, W, this.spec.size, this.stride, OH, OW);
-    }
-    return this.dx.ptr;
+    const [inPlane, outPlane] = [H * W * 4, OH * OW * 4];
+    const [dx, argmax] = [this.dx.ptr, this.argmax.ptr];
+    this.rt.parallelFor(batch * C, minPlanesPerThread(H * W), (start, end): KernelCall[] => [
+      this.spec.type === "maxpool"
+        ? ["maxPoolBackward", dy + start * outPlane, argmax + start * outPlane, dx + start * inPlane, end - start, H, W, OH, OW]
+        : ["avgPoolBackward", dy + start * outPlane, dx + start * inPlane, end - start, H, W, this.spec.size, this.stride, OH, OW],
+    ]);
+    return dx;
   }
 
   dispose(): void {

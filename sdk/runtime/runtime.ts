@@ -84,6 +84,15 @@ export class Runtime {
     else for (const task of tasks) runCalls(task, this.kernels);
   }
 
+  /**
+   * Splits `count` items (elements, images, planes) among the threads when there are at least
+   * `minPerThread` for each of two, and runs task(start, end, t) for each share; else one task.
+   */
+  parallelFor(count: number, minPerThread: number, task: (start: number, end: number, t: number) => KernelCall[]): void {
+    const parts = this.pool && count >= 2 * minPerThread ? Math.min(this.threads, Math.floor(count / minPerThread)) : 1;
+    this.parallel(splitRange(count, parts, 4).map(([start, end], t) => task(start, end, t)));
+  }
+
   /** The gemm scratch of thread `t`. */
   gemmWorkspace(t: number): number {
     return this.gemmWork[t];

@@ -38,6 +38,8 @@ const FAILED = 2;
 const COMMANDS_OFFSET = 16;
 const COMMAND_SLOTS = 1 << 16; // 512 KiB of f64 per worker: thousands of calls
 const STOP = -1;
+/** How long a thread spins for the other side before it sleeps (see WORKER_BODY). */
+const SPIN_MS = 0.2;
 
 /** The code every worker runs (see WorkerSpawner for onFirstMessage and reply). */
 export const WORKER_BODY = `
@@ -56,6 +58,10 @@ onFirstMessage(async ({ module, memory, control, names }) => {
   reply({ ready: true });
   let seen = 0;
   for (;;) {
+    // Spin a little before sleeping: layers send work every few hundred microseconds while a
+    // model trains, and waking from Atomics.wait costs tens of microseconds each time.
+    const spinUntil = performance.now() + ${SPIN_MS};
+    while (Atomics.load(state, ${GENERATION}) === seen && performance.now() < spinUntil);
     Atomics.wait(state, ${GENERATION}, seen);
     const generation = Atomics.load(state, ${GENERATION});
     if (generation === ${STOP}) return;
@@ -114,6 +120,8 @@ export function threadsUnavailableReason(): string {
 /** Can this thread block in Atomics.wait? Not a browser's main thread. */
 let mainCanBlock: boolean | undefined;
 function waitUntilDone(state: Int32Array, generation: number): void {
+  const spinUntil = performance.now() + SPIN_MS;
+  while (Atomics.load(state, DONE) !== generation && performance.now() < spinUntil);
   for (;;) {
     const done = Atomics.load(state, DONE);
     if (done === generation) return;
