@@ -25,6 +25,7 @@ export { gunzipIfNeeded, isGzip } from "./data/gzip";
 export { DeviceData } from "./data/device-data";
 export { fit, type FitOptions, type FitResult, type EpochRecord, type BatchInfo } from "./train";
 export { evaluate, checkShapes, type Evaluation } from "./evaluate";
+export { layerActivations, type LayerActivation } from "./activations";
 export { serializeModel, deserializeModel, MODEL_FORMAT } from "./io/model-file";
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from "./io/safetensors";
 export { chartSvg, historyChart, percentTick, type Panel, type Series } from "./report/chart";
