@@ -1,6 +1,7 @@
 // Builds the in-browser demo into demo/dist/: demo/main.ts bundled by esbuild (the SDK's wasm is
 // embedded as base64, so no loader config), the page, its style sheet, the shipped model and the
-// gzipped MNIST test set (data/mnist/t10k-*, from `npm run build`) for the "browse" panel.
+// gzipped MNIST test set (data/mnist/t10k-*, from `npm run build`) for the "browse" panel, and the
+// CIFAR-10 samples and model of the CIFAR-10 panel.
 // `npm run build:demo`; `npm run demo` also serves it (scripts/serve-demo.mjs).
 import { copyFileSync, existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -30,6 +31,9 @@ export async function buildDemo({ outDir = DEMO_DIST, quiet = false } = {}) {
   });
   copyFileSync(join(root, "demo", "index.html"), join(outDir, "index.html"));
   copyFileSync(join(root, "demo", "style.css"), join(outDir, "style.css"));
+  copyFileSync(join(root, "demo", "panels.css"), join(outDir, "panels.css"));
+  copyFileSync(join(root, "demo", "cifar10-samples.bin"), join(outDir, "cifar10-samples.bin"));
+  copyFileSync(join(root, "models", "cifar10-cnn.safetensors"), join(outDir, "cifar10-cnn.safetensors"));
   copyFileSync(join(root, "models", "mnist-cnn.safetensors"), join(outDir, "mnist-cnn.safetensors"));
   mkdirSync(join(outDir, "data"), { recursive: true });
   for (const f of TEST_SET_FILES) {
