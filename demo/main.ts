@@ -5,6 +5,7 @@ import {
   type Dataset, type Model,
 } from "../sdk/index";
 import { mountPanels, type Panels } from "./panels";
+import { mountTraining } from "./train";
 
 const MODEL_URL = "mnist-cnn.safetensors";
 // The MNIST test set, copied beside the page by scripts/build-demo.mjs; fetched once the model is in.
@@ -78,6 +79,8 @@ let lastProbs: Float32Array | null = null;
 let shipped: { model: Model; status: string } | undefined;
 // The panels below (demo/panels.ts): they follow the drawing and the model.
 let panels: Panels | undefined;
+// The training panel (demo/train.ts): its "use it" switch follows the model in use.
+let training: { modelChanged(): void } | undefined;
 
 function clearPad(): void {
   padCtx.fillStyle = "#000";
@@ -286,6 +289,7 @@ async function start(): Promise<void> {
   chip("one thread", false, "wasm threads are not implemented yet");
   shipped = { model, status: statusEl.textContent ?? "" };
   panels = mountPanels({ model: () => model!, useModel, testSet: loadTestSet, showTest });
+  training = mountTraining({ model: () => model!, useModel, testSet: loadTestSet });
   document.body.dataset.ready = "true";
   if (lastProbs === null) classify();
 }
@@ -299,6 +303,7 @@ function useModel(next: Model | null, label?: string): void {
   model = next ?? shipped.model;
   statusEl.textContent = next ? label ?? "your model" : shipped.status;
   panels?.modelChanged();
+  training?.modelChanged();
   if (lastProbs !== null) classify();
   if (testShown >= 0) showAndReport(testShown);
 }
