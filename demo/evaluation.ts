@@ -172,11 +172,12 @@ export function mountEvaluation(hooks: PageHooks): { modelChanged(): void } {
       });
       return tr;
     });
-    const caption = document.createElement("caption");
-    caption.innerHTML = `rows: true digit · columns: prediction`;
-    matrix.replaceChildren(caption, Object.assign(document.createElement("thead"), { innerHTML: "" }), document.createElement("tbody"));
-    matrix.tHead!.append(head);
-    matrix.tBodies[0].append(...body);
+    const caption = Object.assign(document.createElement("caption"), { textContent: "rows: true digit · columns: prediction" });
+    const thead = document.createElement("thead");
+    thead.append(head);
+    const tbody = document.createElement("tbody");
+    tbody.append(...body);
+    matrix.replaceChildren(caption, thead, tbody);
   }
 
   function drawMistakes(): void {

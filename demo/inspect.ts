@@ -17,7 +17,7 @@ interface Group {
 }
 
 /** The rows for a model: conv, pooling and dense layers, each with the activations after it; flatten is skipped (it moves nothing). */
-export function layerGroups(layers: readonly LayerSpec[]): Group[] {
+function layerGroups(layers: readonly LayerSpec[]): Group[] {
   const groups: Group[] = [];
   layers.forEach((layer, index) => {
     if (layer.type === "flatten") return;
@@ -114,7 +114,7 @@ export function mountInspect(hooks: PageHooks): { drawn(pixels: Uint8Array | nul
   let weights: ReturnType<typeof firstLayerWeights> = null;
   let pixels: Uint8Array | null = null;
   let fromDrawing = false;
-  let layout = { width: 0 };
+  let renderedWidth = 0; // the filters are redrawn only when the width changes
 
   const figure = (name: string, detail: string, kind: string, layer?: number): Row => {
     const fig = document.createElement("figure");
@@ -150,15 +150,15 @@ export function mountInspect(hooks: PageHooks): { drawn(pixels: Uint8Array | nul
       }
       return row;
     });
-    layout = { width: 0 };
+    renderedWidth = 0;
   }
 
   function render(): void {
     const model = hooks.model();
     const width = container.clientWidth;
     if (width <= 0) return;
-    const widthChanged = width !== layout.width;
-    layout = { width };
+    const widthChanged = width !== renderedWidth;
+    renderedWidth = width;
     if (widthChanged && weights && weightsRow) drawGrid(weightsRow.canvas, weights.maps, fitGrid(weights.maps.count, width, { maxCols: weights.maps.count <= 32 ? 16 : 32 }));
     if (!pixels) return;
     const [c, h, w] = model.spec.input;
@@ -197,7 +197,7 @@ export function mountInspect(hooks: PageHooks): { drawn(pixels: Uint8Array | nul
     resizeQueued = true;
     requestAnimationFrame(() => {
       resizeQueued = false;
-      if (container.clientWidth !== layout.width) render();
+      if (container.clientWidth !== renderedWidth) render();
     });
   }).observe(container);
 
