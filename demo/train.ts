@@ -110,6 +110,8 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   let reports: Extract<TrainProgress, { kind: "batch" }>[] = [];
   let testPoints: [number, number][] = [];
   let outcome: TrainOutcome | undefined;
+  /** Set by Stop; a run still loading checks it before training begins. */
+  let stopRequested = false;
 
   const network = (): Network => NETWORKS.find((n) => n.id === networkSelect.value) ?? NETWORKS[0];
   const optimizer = (): OptimizerName => optimizerSelect.value as OptimizerName;
@@ -237,23 +239,18 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
     lossValue.textContent = trainAccValue.textContent = testAccValue.textContent = speedValue.textContent = "–";
     meterFill.style.width = "0%";
     drawCharts(epochs);
-    const stopEarly = { asked: false };
-    const stopHandler = (): void => {
-      stopEarly.asked = true;
-    };
+    stopRequested = false;
     setState("loading");
     say("Starting the worker…");
-    stopButton.addEventListener("click", stopHandler, { once: true });
     try {
       const mw = await ensureWorker();
       await ensureData(mw);
-      stopButton.removeEventListener("click", stopHandler);
-      if (stopEarly.asked) {
-        setState(saved ? "stopped" : "idle");
+      await mw.build(net.spec, { seed: SEED });
+      if (stopRequested) {
+        setState(saved ? "done" : "idle");
         say("Stopped before training began.");
         return;
       }
-      await mw.build(net.spec, { seed: SEED });
       setState("training");
       say(`Training on ${count(images)} images…`);
       const cli = cliCommand(net, opt, lr, epochs, images);
@@ -294,8 +291,6 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
       say(e instanceof MnistWasmError && e.code === "DIVERGED"
         ? `The loss blew up (${message.replace(/^training /, "")}). Try a smaller learning rate.`
         : `Training failed: ${message}`, "error");
-    } finally {
-      stopButton.removeEventListener("click", stopHandler);
     }
   }
 
@@ -311,10 +306,10 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
 
   startButton.addEventListener("click", () => void start());
   stopButton.addEventListener("click", () => {
-    if (!run) return; // still loading: start() sees the click itself
+    stopRequested = true; // still loading: start() sees it before training begins
     setState("stopping");
-    say("Stopping after this batch…");
-    void run.stop();
+    say(run ? "Stopping after this batch…" : "Stopping…");
+    void run?.stop();
   });
   downloadButton.addEventListener("click", () => {
     if (!saved) return;

@@ -93,6 +93,17 @@ describe.skipIf(!HAVE_CHROMIUM)("browser training", () => {
     expect(await page.inputValue("#train-lr")).toBe("1");
   });
 
+  it("stops a run asked to stop while the worker and the training set load, before it trains", async () => {
+    await choose({ network: "mlp", optimizer: "sgd", epochs: 1, images: 1000 });
+    await page.click("#train-start");
+    expect(await page.evaluate(() => window.mnistTrain.state())).toBe("loading"); // fetching 9.8 MB
+    await page.click("#train-stop");
+    await page.waitForFunction(() => window.mnistTrain.state() === "idle", null, { timeout: 60_000 });
+    expect(await page.textContent("#train-status")).toBe("Stopped before training began.");
+    expect(await page.evaluate(() => window.mnistTrain.reports())).toEqual([]);
+    expect(await page.isDisabled("#train-download")).toBe(true);
+  });
+
   it("trains the MLP in a Web Worker: the loss falls, the test accuracy is far above chance, the curves are drawn", async () => {
     await choose({ network: "mlp", optimizer: "sgd", epochs: 1, images: 30000 });
     expect(await page.textContent("#train-command")).toBe("npx mnist-wasm train --arch mlp --optimizer sgd --lr 1 --epochs 1 --limit 30000");
