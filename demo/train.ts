@@ -185,8 +185,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
       lossValue.textContent = p.loss.toFixed(3);
       trainAccValue.textContent = percent(p.accuracy);
       speedValue.textContent = count(Math.round(p.imagesPerSecond));
-      const total = epochs * (p.images / (((p.epoch - 1) * p.batches + p.batch) / p.batches));
-      const left = p.imagesPerSecond > 0 ? (total - p.images) / p.imagesPerSecond : NaN;
+      const left = p.imagesPerSecond > 0 ? (p.images / p.fraction - p.images) / p.imagesPerSecond : NaN;
       if (panel.dataset.state === "training") {
         say(`Epoch ${p.epoch} of ${p.lastEpoch} · batch ${count(p.batch)} of ${count(p.batches)}` +
           (Number.isFinite(left) && left > 0.5 ? ` · about ${seconds(left)} left` : ""));
@@ -280,7 +279,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
         testAccuracy, testCorrect: Math.round(testAccuracy * test.count), testCount: test.count,
       };
       saved = { bytes: await mw.save(), name: `mnist-${net.id}.safetensors` };
-      await refreshPageModel(net, testAccuracy);
+      refreshPageModel(net, testAccuracy);
       setState(result.stopped ? "stopped" : "done");
       say(`${result.stopped ? "Stopped" : "Done"}: ${count(result.images)} images in ${seconds(result.seconds)}, ` +
         `${percent(testAccuracy, 2)} on the test set (${count(outcome.testCorrect)} of ${count(test.count)}).`);
@@ -288,14 +287,13 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
       run = undefined;
       setState("error");
       const message = e instanceof Error ? e.message : String(e);
-      say(e instanceof MnistWasmError && e.code === "DIVERGED"
-        ? `The loss blew up (${message.replace(/^training /, "")}). Try a smaller learning rate.`
-        : `Training failed: ${message}`, "error");
+      // The SDK's divergence message already says what to try ("… try a smaller learning rate").
+      say(e instanceof MnistWasmError && e.code === "DIVERGED" ? `T${message.slice(1)}.` : `Training failed: ${message}`, "error");
     }
   }
 
   /** Loads the saved model into the page's runtime; when the switch is on, it replaces the previous one above. */
-  async function refreshPageModel(net: Network, testAccuracy: number): Promise<void> {
+  function refreshPageModel(net: Network, testAccuracy: number): void {
     if (!saved) return;
     const previous = pageModel;
     pageModel = deserializeModel(hooks.model().rt, saved.bytes, saved.name).model;
