@@ -4,6 +4,8 @@ import {
   datasetFromIdx, deserializeModel, gunzipIfNeeded, MNIST_CLASSES, MnistWasmError, preprocessDigit, Runtime,
   type Dataset, type Model,
 } from "../sdk/index";
+import { mountPanels, type Panels } from "./panels";
+import { mountTraining } from "./train";
 
 const MODEL_URL = "mnist-cnn.safetensors";
 // The MNIST test set, copied beside the page by scripts/build-demo.mjs; fetched once the model is in.
@@ -73,6 +75,12 @@ const bars = makeBars(barsList);
 
 let model: Model | undefined;
 let lastProbs: Float32Array | null = null;
+// The shipped model and its status line, for going back to it after another one (useModel).
+let shipped: { model: Model; status: string } | undefined;
+// The panels below (demo/panels.ts): they follow the drawing and the model.
+let panels: Panels | undefined;
+// The training panel (demo/train.ts): its "use it" switch follows the model in use.
+let training: { modelChanged(): void } | undefined;
 
 function clearPad(): void {
   padCtx.fillStyle = "#000";
@@ -81,6 +89,7 @@ function clearPad(): void {
   seenCtx.fillRect(0, 0, seen.width, seen.height);
   lastProbs = null;
   showProbs(null);
+  panels?.drawn(null);
 }
 
 function showProbs(probs: Float32Array | null): void {
@@ -108,6 +117,7 @@ function classify(): Float32Array | null {
   const probs = model.predict(pixels, 1);
   lastProbs = probs;
   showProbs(probs);
+  panels?.drawn(pixels);
   return probs;
 }
 
@@ -277,10 +287,26 @@ async function start(): Promise<void> {
   chip(rt.features.relaxedSimd ? "relaxed SIMD (FMA)" : "no relaxed SIMD", rt.features.relaxedSimd, "fused multiply-add through relaxed SIMD");
   chip(globalThis.crossOriginIsolated ? "cross-origin isolated" : "not isolated", globalThis.crossOriginIsolated === true, "COOP/COEP headers: needed for threads");
   chip("one thread", false, "wasm threads are not implemented yet");
+  shipped = { model, status: statusEl.textContent ?? "" };
+  panels = mountPanels({ model: () => model!, useModel, testSet: loadTestSet, showTest });
+  training = mountTraining({ model: () => model!, useModel, testSet: loadTestSet });
   document.body.dataset.ready = "true";
   if (lastProbs === null) classify();
 }
 
+/**
+ * Makes `next` the digit model of the page (null: the shipped one again): the drawing and the
+ * test image on show are read again, and the panels below follow.
+ */
+function useModel(next: Model | null, label?: string): void {
+  if (!shipped) throw new Error("demo: useModel before the shipped model is in");
+  model = next ?? shipped.model;
+  statusEl.textContent = next ? label ?? "your model" : shipped.status;
+  panels?.modelChanged();
+  training?.modelChanged();
+  if (lastProbs !== null) classify();
+  if (testShown >= 0) showAndReport(testShown);
+}
 
 declare global {
   interface Window {

@@ -8,7 +8,7 @@ export type ErrorCode =
   | "BAD_ARGUMENT" // an option or argument out of range
   | "OUT_OF_MEMORY" // wasm memory could not grow
   | "DIVERGED" // training produced a non-finite loss
-  | "DISPOSED"; // a runtime used after dispose()
+  | "BAD_STATE"; // a request that does not fit the current state (no model yet, a worker busy training, a disposed runtime)
 
 export class MnistWasmError extends Error {
   readonly code: ErrorCode;

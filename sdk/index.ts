@@ -26,7 +26,14 @@ export { gunzipIfNeeded, isGzip } from "./data/gzip";
 export { DeviceData } from "./data/device-data";
 export { fit, type FitOptions, type FitResult, type EpochRecord, type BatchInfo } from "./train";
 export { evaluate, checkShapes, type Evaluation } from "./evaluate";
+export { layerActivations, type LayerActivation } from "./activations";
 export { serializeModel, deserializeModel, MODEL_FORMAT } from "./io/model-file";
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from "./io/safetensors";
 export { chartSvg, historyChart, percentTick, type Panel, type Series } from "./report/chart";
 export { planModel, planSize, type LayerPlan } from "./plan";
+export { ModelWorker, TrainingRun, type WorkerLike } from "./worker/client";
+export { startModelWorker, handleMessage, createWorkerState, type WorkerState, type WorkerScope } from "./worker/worker-main";
+export type {
+  ModelInfo, WorkerTrainOptions, WorkerTrainResult, WorkerEvaluation, TrainProgress, Request as WorkerRequest,
+  Response as WorkerResponse,
+} from "./worker/protocol";

@@ -26,6 +26,10 @@ export interface BatchInfo {
   batches: number;
   /** Mean loss of this batch. */
   loss: number;
+  /** Samples in this batch (the last batch of an epoch may be short). */
+  size: number;
+  /** How many of them the model classified right, before this batch's update. */
+  correct: number;
 }
 
 export interface FitOptions {
@@ -102,6 +106,8 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
     if (augment) for (let i = 0; i < device.count * (augment.flip ? 3 : 2); i++) rng.nextU32();
   }
   let stopped = false;
+  // Kept across epochs: an epoch shorter than YIELD_MS must not keep a run from yielding.
+  let lastYield = now();
   try {
     for (let e = 0; e < epochs && !stopped; e++) {
       const epoch = firstEpoch + e;
@@ -109,7 +115,6 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
       rng.shuffle(order);
       rt.i32(orderPtr, order.length).set(order);
       const started = now();
-      let lastYield = started;
       let lossSum = 0;
       let correct = 0;
       for (let b = 0; b < batches; b++) {
@@ -136,11 +141,12 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
         if (!Number.isFinite(loss)) {
           fail("DIVERGED", `training diverged in epoch ${epoch}, batch ${b + 1}: the loss is ${loss}; try a smaller learning rate`);
         }
-        correct += rt.kernels.countCorrect(model.loss.probsPtr, model.labelPtr, n, model.classCount);
+        const batchCorrect = rt.kernels.countCorrect(model.loss.probsPtr, model.labelPtr, n, model.classCount);
+        correct += batchCorrect;
         model.backward(n);
         optimizer.step(model.params);
         lossSum += loss;
-        options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: loss / n });
+        options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: loss / n, size: n, correct: batchCorrect });
         if (now() - lastYield > YIELD_MS) {
           await nextTurn();
           lastYield = now();

@@ -132,7 +132,7 @@ describe("when threads are impossible or not wanted", () => {
   it("a disposed pool refuses work instead of hanging", async () => {
     const rt = await Runtime.create({ threads: 2 });
     rt.dispose();
-    expectError(() => rt.parallel([[], [["scaleU8", 0, 0, 0, 1]]]), "DISPOSED", /disposed/);
+    expectError(() => rt.parallel([[], [["scaleU8", 0, 0, 0, 1]]]), "BAD_STATE", /disposed/);
   });
 
   it("a program that never disposes its runtime still exits", () => {

@@ -181,7 +181,7 @@ export class KernelThreads {
    * are done. A task too long for a worker's command buffer runs here instead.
    */
   run(tasks: readonly (readonly KernelCall[])[], kernels: Kernels): void {
-    if (this.stopped) fail("DISPOSED", "this runtime was disposed: its worker threads are stopped");
+    if (this.stopped) fail("BAD_STATE", "this runtime was disposed: its worker threads are stopped");
     const dispatched: PoolWorker[] = [];
     const local: (readonly KernelCall[])[] = [tasks[0] ?? []];
     this.generation++;

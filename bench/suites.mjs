@@ -1,0 +1,193 @@
+// The mnist-wasm benchmark suites, platform-neutral: the same workloads and the same timing loop
+// run in Node (bench/mlp.mjs, bench/cnn.mjs, bench/browser.mjs) and in a page
+// (bench/browser/main.mjs), so Node and browser figures can be compared row by row. Nothing is
+// imported here: the caller passes the SDK module (dist/node.js in Node, dist/index.js bundled
+// into the page) and the MNIST data sets, and gets rows { id, suite, name, value, best, unit,
+// better } back.
+
+/** The suites, in the order they run. */
+export const SUITES = ["mlp", "cnn", "gemm"];
+
+export const GEMM_SHAPES = [[100, 784, 100], [100, 100, 10], [256, 256, 256], [512, 512, 512], [1024, 1024, 1024]];
+
+/**
+ * How long to measure. `full` is for figures; `quick` only checks that every row can be produced
+ * (a few seconds in all, numbers meaningless): tiny timing budgets and a 1,000-image "epoch".
+ */
+export const SIZES = {
+  full: { seconds: 1, warmupSeconds: 0.25, minSamples: 5, epochImages: Infinity },
+  quick: { seconds: 0.01, warmupSeconds: 0, minSamples: 1, epochImages: 1000 },
+};
+
+const BATCH = 100;
+const INFERENCE_BATCH = 1000;
+const now = () => performance.now() / 1000;
+
+/**
+ * Times `fn` (sync, or returning a promise that is awaited): warm-up calls first (the engines
+ * tier wasm and JavaScript up to optimised code while it runs), then samples of `calls` calls
+ * each until `seconds` of samples and at least `minSamples` of them. A sample is timed as a whole
+ * because browsers coarsen performance.now() (to 100 µs without cross-origin isolation), which is
+ * longer than one small call; the warm-up grows `calls` until one sample takes a twentieth of the
+ * budget. Returns seconds per call: the mean over all samples and the best sample's.
+ */
+export async function measure(fn, { seconds = 1, warmupSeconds = 0.25, minSamples = 5 } = {}) {
+  const firstStarted = now();
+  const first = fn();
+  const isAsync = typeof first?.then === "function";
+  if (isAsync) await first;
+  let t = now() - firstStarted;
+  const run = isAsync
+    ? async (n) => {
+      const started = now();
+      for (let i = 0; i < n; i++) await fn();
+      return now() - started;
+    }
+    : (n) => {
+      const started = now();
+      for (let i = 0; i < n; i++) fn();
+      return now() - started;
+    };
+  // The first call counts as warm-up: a call slower than a sample is not repeated for nothing.
+  const sampleSeconds = seconds / 20;
+  let calls = 1;
+  let warmed = t;
+  while (t < sampleSeconds || warmed < warmupSeconds) {
+    if (t < sampleSeconds) calls = Math.ceil(calls * Math.min(10, (1.2 * sampleSeconds) / Math.max(t, 1e-6)));
+    t = await run(calls);
+    warmed += t;
+  }
+  const samples = [];
+  let total = 0;
+  while (total < seconds || samples.length < minSamples) {
+    const sample = await run(calls);
+    samples.push(sample);
+    total += sample;
+  }
+  return { mean: total / (samples.length * calls), best: Math.min(...samples) / calls, calls: samples.length * calls };
+}
+
+/** A throughput row: `perCall` units of work (images, GFLOP) per call. */
+function rateRow(id, suite, name, unit, perCall, timing) {
+  return { id, suite, name, value: perCall / timing.mean, best: perCall / timing.best, unit, better: "higher", calls: timing.calls };
+}
+
+/** A time row, in `unit` (s, ms or µs). */
+function timeRow(id, suite, name, unit, timing) {
+  const scale = { s: 1, ms: 1e3, "µs": 1e6 }[unit];
+  return { id, suite, name, value: timing.mean * scale, best: timing.best * scale, unit, better: "lower", calls: timing.calls };
+}
+
+// MLP 784-100-10 sigmoid, plain SGD: the course's network, as bench/mlp.mjs always measured it.
+async function mlpSuite(sdk, data, size, runtimeOptions) {
+  const { DeviceData, fit, mlpSpec, Model, Runtime, SGD, takeFirst } = sdk;
+  const suite = "MLP 784-100-10 sigmoid";
+  const rt = await Runtime.create(runtimeOptions);
+  const model = new Model(rt, mlpSpec({ input: [1, 28, 28], hidden: [100], classes: 10 }), { seed: 1 });
+  const optimizer = new SGD(rt, 0.1);
+  const oneBatch = new DeviceData(rt, takeFirst(data.train, BATCH));
+  const epochData = new DeviceData(rt, takeFirst(data.train, size.epochImages));
+  const inferenceBatch = data.test.images.subarray(0, INFERENCE_BATCH * 784);
+  const oneImage = data.test.images.subarray(0, 784);
+  const rows = [];
+
+  const step = await measure(() => fit(model, oneBatch, { epochs: 1, batchSize: BATCH, optimizer }), size);
+  rows.push(rateRow("mlp-train", suite, `training, batch ${BATCH}`, "images/s", BATCH, step));
+  // One whole epoch, timed once (the figure the course's students compared: 1.4 s in numpy).
+  // It runs after the training step's warm-up, so on optimised code in every engine.
+  const started = now();
+  await fit(model, epochData, { epochs: 1, batchSize: BATCH, optimizer, seed: 1 });
+  const epoch = now() - started;
+  rows.push(timeRow("mlp-epoch", suite, `one training epoch (${epochData.count.toLocaleString("en")} images, batch ${BATCH}), timed once`,
+    "s", { mean: epoch, best: epoch, calls: 1 }));
+  const infer = await measure(() => model.predict(inferenceBatch, INFERENCE_BATCH), size);
+  rows.push(rateRow("mlp-infer-1000", suite, `inference, batch ${INFERENCE_BATCH}`, "images/s", INFERENCE_BATCH, infer));
+  const single = await measure(() => model.predict(oneImage, 1), size);
+  rows.push(timeRow("mlp-infer-1", suite, "inference, one image", "µs", single));
+
+  model.dispose();
+  oneBatch.dispose();
+  epochData.dispose();
+  return { rows, features: rt.features };
+}
+
+// The LeNet-like CNN (the `cnn` preset) with momentum SGD, as bench/cnn.mjs always measured it.
+async function cnnSuite(sdk, data, size, runtimeOptions) {
+  const { ARCH_PRESETS, DeviceData, fit, Model, Optimizer, parseArch, Runtime, takeFirst, withClassifier } = sdk;
+  const suite = "CNN (LeNet-like)";
+  const rt = await Runtime.create(runtimeOptions);
+  const spec = { input: [1, 28, 28], layers: withClassifier(parseArch(ARCH_PRESETS.cnn), 10) };
+  const model = new Model(rt, spec, { seed: 1 });
+  const optimizer = new Optimizer(rt, { name: "momentum", lr: 0.05 });
+  const oneBatch = new DeviceData(rt, takeFirst(data.train, BATCH));
+  const inferenceBatch = data.test.images.subarray(0, INFERENCE_BATCH * 784);
+  const oneImage = data.test.images.subarray(0, 784);
+  const rows = [];
+
+  const step = await measure(() => fit(model, oneBatch, { epochs: 1, batchSize: BATCH, optimizer }), size);
+  rows.push(rateRow("cnn-train", suite, `training, batch ${BATCH}`, "images/s", BATCH, step));
+  const infer = await measure(() => model.predict(inferenceBatch, INFERENCE_BATCH), size);
+  rows.push(rateRow("cnn-infer-1000", suite, `inference, batch ${INFERENCE_BATCH}`, "images/s", INFERENCE_BATCH, infer));
+  const single = await measure(() => model.predict(oneImage, 1), size);
+  rows.push(timeRow("cnn-infer-1", suite, "inference, one image", "ms", single));
+
+  model.dispose();
+  oneBatch.dispose();
+  return { rows, features: rt.features };
+}
+
+// C[m,n] = A[m,k]·B[k,n] through the Runtime's public gemm, on buffers already in wasm memory
+// (as bench/peers.mjs measures it). The first two shapes are the MLP's forward pass.
+async function gemmSuite(sdk, _data, size, runtimeOptions) {
+  const rt = await sdk.Runtime.create(runtimeOptions);
+  const rows = [];
+  for (const [m, k, n] of GEMM_SHAPES) {
+    const a = rt.alloc(m * k * 4);
+    const b = rt.alloc(k * n * 4);
+    const c = rt.alloc(m * n * 4);
+    // Views are made after the last alloc: growing the memory detaches earlier ones. Values in
+    // [-1, 1], deterministic, no denormals.
+    for (const [ptr, length] of [[a, m * k], [b, k * n]]) {
+      const view = rt.f32(ptr, length);
+      for (let i = 0; i < length; i++) view[i] = ((i * 7919) % 2001) / 1000 - 1;
+    }
+    const timing = await measure(() => rt.gemm(a, b, c, m, k, n, false, false, 0), size);
+    rows.push(rateRow(`gemm-${m}x${k}x${n}`, "GEMM", `(M,K,N) = (${m},${k},${n})`, "GFLOP/s", (2 * m * k * n) / 1e9, timing));
+    for (const ptr of [a, b, c]) rt.free(ptr);
+  }
+  return { rows, features: rt.features };
+}
+
+const RUNNERS = { mlp: mlpSuite, cnn: cnnSuite, gemm: gemmSuite };
+
+/**
+ * Runs the named suites in order and returns every row plus the wasm features the kernels used.
+ * `data` is { train, test }: MNIST Datasets as the SDK's loadMnist or datasetFromIdx make them.
+ * `runtimeOptions` go to Runtime.create (e.g. { relaxedSimd: false }).
+ * `onRows(rows)` is called after each suite (a page renders them as they come).
+ */
+export async function runSuites(sdk, data, { suites = SUITES, quick = false, runtimeOptions = {}, onRows } = {}) {
+  const size = quick ? SIZES.quick : SIZES.full;
+  const rows = [];
+  let features;
+  for (const name of suites) {
+    const runner = RUNNERS[name];
+    if (!runner) throw new Error(`unknown benchmark suite "${name}" (suites: ${SUITES.join(", ")})`);
+    const result = await runner(sdk, data, size, runtimeOptions);
+    rows.push(...result.rows);
+    features = result.features;
+    onRows?.(result.rows);
+  }
+  return { rows, features, quick, timing: size };
+}
+
+/** A row's value for a table: whole images/s with separators, three significant digits otherwise. */
+export function formatValue(value, unit) {
+  if (!Number.isFinite(value)) return `${value}`;
+  if (unit === "images/s") return `${Math.round(value).toLocaleString("en")} ${unit}`;
+  const digits = Math.max(0, 2 - Math.floor(Math.log10(Math.abs(value) || 1)));
+  return `${value.toFixed(digits)} ${unit}`;
+}
+
+/** "Suite: name", the workload column of every table. */
+export const workloadName = (row) => `${row.suite}: ${row.name}`;

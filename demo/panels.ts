@@ -1,0 +1,44 @@
+// The panels that look into and around the digit model (demo/inspect.ts, evaluation.ts,
+// cifar.ts, model-file.ts, benchmark.ts), mounted by main.ts once the shipped model is in. They
+// reach the page's state only through these hooks, so main.ts stays the one owner of the digit
+// model, the drawing and the test set.
+import type { Dataset, Model } from "../sdk/index";
+import { mountBenchmark } from "./benchmark";
+import { mountCifar } from "./cifar";
+import { mountEvaluation } from "./evaluation";
+import { mountInspect } from "./inspect";
+import { mountModelFile } from "./model-file";
+
+export interface PageHooks {
+  /** The digit model every panel uses now (the shipped CNN until the user loads another). */
+  model(): Model;
+  /** Makes `next` the digit model of the page (null: the shipped one again); `label` goes in the status line. */
+  useModel(next: Model | null, label?: string): void;
+  /** The MNIST test set, fetched once. */
+  testSet(): Promise<Dataset>;
+  /** Shows test image `index` in the browse panel. */
+  showTest(index: number): Promise<unknown>;
+}
+
+export interface Panels {
+  /** The pad was classified: its 28x28 pixels as the model saw them, or null when it is empty. */
+  drawn(pixels: Uint8Array | null): void;
+  /** The digit model changed (main.ts calls this from useModel, whoever asked for the switch). */
+  modelChanged(): void;
+}
+
+export function mountPanels(hooks: PageHooks): Panels {
+  const inspect = mountInspect(hooks);
+  const evaluation = mountEvaluation(hooks);
+  const cifar = mountCifar(hooks);
+  // A model from a file replaces the digit model (through hooks.useModel) or the CIFAR-10 one.
+  mountModelFile(hooks, cifar);
+  mountBenchmark(hooks);
+  return {
+    drawn: (pixels) => inspect.drawn(pixels),
+    modelChanged: () => {
+      inspect.modelChanged();
+      evaluation.modelChanged();
+    },
+  };
+}
