@@ -56,9 +56,13 @@ export function col2im(
           const iy = oy * stride - pad + ky;
           if (iy >= 0 && iy < H) {
             const row = plane + (<usize>(iy * W) << 2);
-            for (let ox = oxStart; ox < oxEnd; ox++) {
-              const p = row + (<usize>(ox * stride - pad + kx) << 2);
-              store<f32>(p, load<f32>(p) + load<f32>(src + (<usize>ox << 2)));
+            if (stride == 1) {
+              addF32(row + (<usize>(oxStart - pad + kx) << 2), src + (<usize>oxStart << 2), oxEnd - oxStart);
+            } else {
+              for (let ox = oxStart; ox < oxEnd; ox++) {
+                const p = row + (<usize>(ox * stride - pad + kx) << 2);
+                store<f32>(p, load<f32>(p) + load<f32>(src + (<usize>ox << 2)));
+              }
             }
           }
           src += <usize>OW << 2;
@@ -75,6 +79,21 @@ function copyF32(dst: usize, src: usize, n: i32): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(dst + (<usize>i << 2), v128.load(src + (<usize>i << 2)));
   for (; i < n; i++) store<f32>(dst + (<usize>i << 2), load<f32>(src + (<usize>i << 2)));
+}
+
+/** dst[0..n) += src[0..n), four at a time. */
+// @ts-ignore: decorator
+@inline
+function addF32(dst: usize, src: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = dst + (<usize>i << 2);
+    v128.store(p, f32x4.add(v128.load(p), v128.load(src + (<usize>i << 2))));
+  }
+  for (; i < n; i++) {
+    const p = dst + (<usize>i << 2);
+    store<f32>(p, load<f32>(p) + load<f32>(src + (<usize>i << 2)));
+  }
 }
 
 /** Smallest ox >= 0 with ox*stride >= lowest (lowest may be negative). */

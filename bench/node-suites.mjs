@@ -35,12 +35,16 @@ export function machine() {
   };
 }
 
-/** Prints the rows of one Node run as a markdown table: workload | mnist-wasm. */
-export function printNodeTable(title, result, command) {
-  console.log(`\n| ${title} | mnist-wasm |\n| --- | --- |`);
-  for (const row of result.rows) console.log(`| ${row.name} | ${formatValue(row.value, row.unit)} |`);
-  console.log(`\nnode ${process.version}, relaxed SIMD: ${result.features.relaxedSimd}, ` +
-    `mean over >= ${result.timing.seconds} s of samples after warm-up, command: ${command}`);
+/** Prints Node runs as a markdown table: workload | mnist-wasm on 1 thread | on N threads... */
+export function printNodeTable(title, results, command) {
+  const [first] = results;
+  console.log(`\n| ${title} | ${results.map((r) => `mnist-wasm, ${r.features.threads} thread${r.features.threads > 1 ? "s" : ""}`).join(" | ")} |`);
+  console.log(`| --- | ${results.map(() => "---").join(" | ")} |`);
+  first.rows.forEach((row, i) => {
+    console.log(`| ${row.name} | ${results.map((r) => formatValue(r.rows[i].value, r.rows[i].unit)).join(" | ")} |`);
+  });
+  console.log(`\nnode ${process.version}, relaxed SIMD: ${first.features.relaxedSimd}, ` +
+    `mean over >= ${first.timing.seconds} s of samples after warm-up, command: ${command}`);
 }
 
 /** Writes bench/results/<name>.json. */
@@ -51,17 +55,25 @@ export function writeResults(name, content) {
   return file;
 }
 
-/** Runs one suite in Node, prints its table and writes bench/results/<suite>.json (bench/mlp.mjs, bench/cnn.mjs). */
+/**
+ * Runs one suite in Node on one thread and on every core, prints its table and writes
+ * bench/results/<suite>.json (bench/mlp.mjs, bench/cnn.mjs).
+ */
 export async function benchSuiteInNode(suite, title, command) {
-  const result = await runNodeSuites({ suites: [suite] });
-  printNodeTable(title, result, command);
+  const { sdk } = await nodeSdkAndData();
+  const results = [await runNodeSuites({ suites: [suite] })];
+  const threads = sdk.defaultThreads();
+  if (threads > 1) results.push(await runNodeSuites({ suites: [suite], runtimeOptions: { threads } }));
+  printNodeTable(title, results, command);
   writeResults(suite, {
     date: new Date().toISOString(),
     command,
     ...machine(),
-    features: result.features,
-    threads: 1,
-    timing: result.timing,
-    rows: result.rows.map((row) => ({ workload: workloadName(row), ...row })),
+    runs: results.map((result) => ({
+      features: result.features,
+      threads: result.features.threads,
+      timing: result.timing,
+      rows: result.rows.map((row) => ({ workload: workloadName(row), ...row })),
+    })),
   });
 }

@@ -1,5 +1,6 @@
-// Peer comparison: mnist-wasm against TensorFlow.js 4.22 in the same process, on the same data,
-// one thread each:
+// Peer comparison: mnist-wasm against TensorFlow.js 4.22 in the same process, on the same data.
+// mnist-wasm runs twice: on one thread, and on every core (Runtime.create({ threads }), a worker
+// pool sharing the wasm memory). The peers run on one thread:
 //   tfjs-wasm  @tensorflow/tfjs-backend-wasm, its SIMD build (tfjs-backend-wasm-simd.wasm, loaded
 //              from the npm package: nothing is downloaded); its threaded build does not start in
 //              Node, so XNNPACK runs on one thread
@@ -38,7 +39,7 @@ import b from "benny";
 const SLOW_CALL_SECONDS = 1;
 const LOOP_TARGET_SECONDS = 10;
 const LOOP_MAX_CALLS = 10;
-const LIBRARIES = ["mnist-wasm", "tfjs-wasm", "tfjs-cpu"];
+const LIBRARIES = ["mnist-wasm", "mnist-wasm-threads", "tfjs-wasm", "tfjs-cpu"];
 const TFJS_VERSION = "4.22.0";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -63,8 +64,10 @@ try {
 }
 
 // mnist-wasm: the built SDK, public API only.
-const { ARCH_PRESETS, DeviceData, fit, loadMnist, Model, Optimizer, parseArch, Runtime, takeFirst, withClassifier } =
+const { ARCH_PRESETS, defaultThreads, DeviceData, fit, loadMnist, Model, Optimizer, parseArch, Runtime, takeFirst, withClassifier } =
   await import("../dist/node.js");
+/** mnist-wasm's second column: every core (a worker pool sharing the wasm memory). */
+const THREADS = defaultThreads();
 
 // ---------------------------------------------------------------------------------------------
 // Data and shared definitions
@@ -94,24 +97,24 @@ function fillRandom(array) {
 // ---------------------------------------------------------------------------------------------
 // Workload 1: GEMM, C[m,n] = A[m,k]·B[k,n]
 
-function gemmMnistWasm(rt, m, k, n) {
+function gemmMnistWasm(rt, m, k, n, transA, transB) {
   const a = rt.alloc(m * k * 4);
   const bb = rt.alloc(k * n * 4);
   const c = rt.alloc(m * n * 4);
   fillRandom(rt.f32(a, m * k)); // views made after every alloc: growing the memory detaches them
   fillRandom(rt.f32(bb, k * n));
   return {
-    run: () => rt.gemm(a, bb, c, m, k, n, false, false, 0),
+    run: () => rt.gemm(a, bb, c, m, k, n, transA, transB, 0),
     dispose: () => [a, bb, c].forEach((p) => rt.free(p)),
   };
 }
 
-function gemmTfjs(m, k, n) {
-  const a = tf.randomUniform([m, k], -1, 1);
-  const bb = tf.randomUniform([k, n], -1, 1);
+function gemmTfjs(m, k, n, transA, transB) {
+  const a = tf.randomUniform(transA ? [k, m] : [m, k], -1, 1);
+  const bb = tf.randomUniform(transB ? [n, k] : [k, n], -1, 1);
   return {
     run: () => {
-      const c = tf.matMul(a, bb);
+      const c = tf.matMul(a, bb, transA, transB);
       c.dataSync();
       c.dispose();
     },
@@ -240,17 +243,25 @@ function inferTfjs(net, count) {
 // The rows of the table. `perCall` is the work of one call: GFLOP for GEMM, images otherwise;
 // rate rows report perCall × calls/s, latency rows the milliseconds of one call.
 
-const GEMM_SHAPES = [[100, 784, 100], [100, 100, 10], [256, 256, 256], [512, 512, 512], [1024, 1024, 1024]];
+// (M, K, N, transA, transB, what): the square sizes, the MLP's, and the per-image products of the
+// LeNet-like net's convolutions (forward W·cols, weight gradient dy·colsᵀ, patch gradient Wᵀ·dy).
+const GEMM_SHAPES = [
+  [100, 784, 100, false, false, "MLP layer 1, forward"], [100, 100, 10, false, false, "MLP layer 2, forward"],
+  [784, 100, 100, true, false, "MLP layer 1, weight gradient"],
+  [256, 256, 256, false, false], [512, 512, 512, false, false], [1024, 1024, 1024, false, false],
+  [32, 9, 676, false, false, "conv1 forward"], [64, 288, 121, false, false, "conv2 forward"],
+  [64, 121, 288, false, true, "conv2 weight gradient"], [288, 64, 121, true, false, "conv2 patch gradient"],
+];
 const NET_TITLES = { mlp: "MLP 784-100-10 sigmoid", cnn: "CNN (LeNet-like)" };
 
 const ALL_WORKLOADS = [
-  ...GEMM_SHAPES.map(([m, k, n]) => ({
-    id: `gemm-${m}x${k}x${n}`,
-    title: `GEMM (M,K,N) = (${m},${k},${n})`,
+  ...GEMM_SHAPES.map(([m, k, n, transA, transB, what]) => ({
+    id: `gemm-${m}x${k}x${n}${transA ? "-tA" : ""}${transB ? "-tB" : ""}`,
+    title: `GEMM (M,K,N) = (${m},${k},${n})${transA ? " Aᵀ" : ""}${transB ? " Bᵀ" : ""}${what ? `: ${what}` : ""}`,
     unit: "GFLOP/s",
     perCall: (2 * m * k * n) / 1e9,
-    "mnist-wasm": (rt) => gemmMnistWasm(rt, m, k, n),
-    tfjs: () => gemmTfjs(m, k, n),
+    "mnist-wasm": (rt) => gemmMnistWasm(rt, m, k, n, transA, transB),
+    tfjs: () => gemmTfjs(m, k, n, transA, transB),
   })),
   ...["mlp", "cnn"].map((net) => ({
     id: `${net}-train`,
@@ -369,6 +380,7 @@ tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false); // one thread (the threaded
 tf.enableProdMode(); // only silences warnings in 4.22 (e.g. tfjs-cpu's "install tfjs-node" banner)
 
 const rt = await Runtime.create();
+const rtThreads = await Runtime.create({ threads: THREADS });
 const installed = (name) => JSON.parse(readFileSync(join(dirname(requireHere.resolve(`${name}/package.json`)), "package.json"), "utf8")).version;
 const versions = {
   "mnist-wasm": JSON.parse(readFileSync(join(here, "..", "package.json"), "utf8")).version,
@@ -382,10 +394,11 @@ for (const [name, version] of Object.entries(versions)) {
 }
 const command = ["node bench/peers.mjs", ...filters].join(" ");
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? "unknown CPU"}, command: ${command}`);
-console.log(`mnist-wasm ${versions["mnist-wasm"]} (relaxed SIMD: ${rt.features.relaxedSimd}); TensorFlow.js ${versions["@tensorflow/tfjs-core"]}, wasm binary ${wasmBinaries["tfjs-backend-wasm-simd.wasm"]}`);
+console.log(`mnist-wasm ${versions["mnist-wasm"]} (relaxed SIMD: ${rt.features.relaxedSimd}; second column ${rtThreads.threads} threads); TensorFlow.js ${versions["@tensorflow/tfjs-core"]}, wasm binary ${wasmBinaries["tfjs-backend-wasm-simd.wasm"]}`);
 
 const results = {};
 results["mnist-wasm"] = await measureLibrary("mnist-wasm", (w) => w["mnist-wasm"](rt));
+results["mnist-wasm-threads"] = await measureLibrary(`mnist-wasm, ${rtThreads.threads} threads`, (w) => w["mnist-wasm"](rtThreads));
 for (const backend of ["wasm", "cpu"]) {
   await useTfjsBackend(backend);
   const before = tf.memory().numTensors;
@@ -413,20 +426,23 @@ const rows = WORKLOADS.map((workload) => {
     const r = results[library][workload.id];
     row[library] = r.error ? { error: r.error } : { value: figure(workload, r.opsPerSecond), ...r };
   }
-  const ours = row["mnist-wasm"].value;
-  const theirs = row["tfjs-wasm"].value;
   // The speed ratio: > 1 means mnist-wasm is faster (for latency rows: their ms / our ms).
-  row.speedupVsTfjsWasm = ours && theirs ? (workload.unit === "ms" ? theirs / ours : ours / theirs) : null;
+  const speedup = (ours, theirs) => (ours && theirs ? (workload.unit === "ms" ? theirs / ours : ours / theirs) : null);
+  row.speedupVsTfjsWasm = speedup(row["mnist-wasm"].value, row["tfjs-wasm"].value);
+  row.threadsSpeedupVsTfjsWasm = speedup(row["mnist-wasm-threads"].value, row["tfjs-wasm"].value);
+  row.threadsSpeedupVsOneThread = speedup(row["mnist-wasm-threads"].value, row["mnist-wasm"].value);
   return row;
 });
 
 const cell = (workload, r) => (r.error ? `n/a: ${r.error}` : format(workload, r.value) + (r.method === "loop" ? ` (${r.calls} timed call${r.calls > 1 ? "s" : ""})` : ""));
-console.log("\n| workload (one thread) | mnist-wasm | tfjs-wasm (SIMD) | tfjs-cpu | mnist-wasm / tfjs-wasm (speed) |");
-console.log("| --- | --- | --- | --- | --- |");
+const ratio = (r) => (r === null ? "n/a" : `${r.toFixed(2)}×`);
+const T = rtThreads.threads;
+console.log(`\n| workload | mnist-wasm, 1 thread | mnist-wasm, ${T} threads | tfjs-wasm (SIMD, 1 thread) | tfjs-cpu | speed vs tfjs-wasm: 1 thread / ${T} threads | ${T} threads / 1 thread |`);
+console.log("| --- | --- | --- | --- | --- | --- | --- |");
 rows.forEach((row, i) => {
   const w = WORKLOADS[i];
-  const ratio = row.speedupVsTfjsWasm === null ? "n/a" : `${row.speedupVsTfjsWasm.toFixed(2)}×`;
-  console.log(`| ${row.workload} | ${cell(w, row["mnist-wasm"])} | ${cell(w, row["tfjs-wasm"])} | ${cell(w, row["tfjs-cpu"])} | ${ratio} |`);
+  console.log(`| ${row.workload} | ${cell(w, row["mnist-wasm"])} | ${cell(w, row["mnist-wasm-threads"])} | ${cell(w, row["tfjs-wasm"])} | ${cell(w, row["tfjs-cpu"])} | ` +
+    `${ratio(row.speedupVsTfjsWasm)} / ${ratio(row.threadsSpeedupVsTfjsWasm)} | ${ratio(row.threadsSpeedupVsOneThread)} |`);
 });
 console.log(`\nnode ${process.version}, command: ${command}`);
 
@@ -447,7 +463,7 @@ if (filters.length > 0) {
     versions,
     mnistWasmFeatures: rt.features,
     tfjsWasmBinary: "tfjs-backend-wasm-simd.wasm",
-    threads: 1,
+    threads: { "mnist-wasm": 1, "mnist-wasm-threads": rtThreads.threads, tfjs: 1 },
     timing: { slowCallSeconds: SLOW_CALL_SECONDS, loopTargetSeconds: LOOP_TARGET_SECONDS },
     rows,
   }, null, 2) + "\n");

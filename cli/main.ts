@@ -7,6 +7,7 @@ import { evalCommand } from "./commands/eval";
 import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
 import { predictCommand } from "./commands/predict";
 import { trainCommand } from "./commands/train";
+import { TRAIN_PRESETS } from "./presets";
 import { UsageError } from "./errors";
 import { dropoutRate, intList, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber } from "./options";
 
@@ -64,6 +65,9 @@ program
   .option("--limit <n>", "train on the first n training images only", positiveInt)
   .option("--no-optimizer-state", "leave the optimizer's state out of the model file (smaller; a resumed run restarts the optimizer)")
   .option("--no-progress", "no progress bar")
+  .addOption(new Option("--preset <name>", "a named set of the options above; options you give win: " +
+    Object.entries(TRAIN_PRESETS).map(([name, p]) => `${name} (${p.description}: ${Object.entries(p.options).map(([k, v]) => `${k} ${v}`).join(", ")})`).join("; "))
+    .choices(Object.keys(TRAIN_PRESETS)))
   .addOption(threadsOption())
   .action(trainCommand);
 

@@ -114,6 +114,30 @@ describe("mnist-wasm train", () => {
     expect(resumed.stdout).toMatch(/epoch 3\/3 /);
   });
 
+  it("--preset speedrun sets the run up; flags given on the command line win; --threads runs the pool", () => {
+    const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
+    const out = join(dir, "speedrun.safetensors");
+    const r = run(["train", "--preset", "speedrun", "--epochs", "1", "--limit", "2000", "--threads", "2", "--no-progress", "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("training conv:12x5,relu,maxpool:2,conv:24x5,relu,maxpool:2,dense:64,relu,dense:10");
+    expect(r.stdout).toContain("momentum lr 0.05, alpha 0.9, batch 50, cosine schedule");
+    expect(r.stdout).toMatch(/epoch 1\/1 /);
+    expect(r.stdout).toMatch(/; [\d.]+ s since start\n/);
+    expect(Number(/test ([\d.]+)%/.exec(r.stdout)![1])).toBeGreaterThan(60);
+    const mine = run(["train", "--preset", "speedrun", "--epochs", "1", "--limit", "500", "--batch-size", "20", "--lr", "0.02", "--threads", "1", "--out", out]);
+    expect(mine.code, mine.stderr).toBe(0);
+    expect(mine.stdout).toContain("momentum lr 0.02, alpha 0.9, batch 20, cosine schedule");
+    for (const [args, message] of [
+      [["--preset", "fastest"], /argument 'fastest' is invalid. Allowed choices are speedrun/],
+      [["--threads", "0"], /--threads <n>.*expected a positive integer/],
+    ] as const) {
+      const bad = run(["train", ...args]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(message);
+      expect(bad.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
   it("refuses bad flag values with a usage message", () => {
     const r = run(["train", "--lr", "abc"]);
     expect(r.code).not.toBe(0);

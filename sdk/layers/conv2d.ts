@@ -38,11 +38,13 @@ export class Conv2D implements Layer {
   private readonly outSpatial: number; // OH·OW
   private readonly inSize: number;
   private readonly outSize: number;
-  private readonly cols: BatchBuffer;
   private readonly out: BatchBuffer;
   private readonly dx: BatchBuffer;
-  /** Per thread: one image's patches, the scratch of inference and of the input gradient. */
+  /** Per thread: one image's patches (im2col), and their gradient. */
+  private colsScratch: number[] = [];
   private dcols: number[] = [];
+  /** The input of the last forward pass: the backward pass makes its patches again. */
+  private input = 0;
   /** Threads after the first accumulate their share of dW here, [threads - 1, K·C·R·R]. */
   private dwPartials = 0;
 
@@ -70,7 +72,6 @@ export class Conv2D implements Layer {
     this.params = [this.weight, this.bias];
     initWeights(this.weight.value.view(), spec.init ?? "he", this.patch, spec.filters * R * R, rng);
     this.bias.value.fill(0);
-    this.cols = new BatchBuffer(rt, this.patch * this.outSpatial);
     this.out = new BatchBuffer(rt, this.outSize);
     this.dx = new BatchBuffer(rt, this.inSize);
   }
@@ -80,6 +81,7 @@ export class Conv2D implements Layer {
     this.dx.ensure(batch);
     const { rt } = this;
     while (this.dcols.length < rt.threads) this.dcols.push(rt.alloc(this.patch * this.outSpatial * 4));
+    while (this.colsScratch.length < rt.threads) this.colsScratch.push(rt.alloc(this.patch * this.outSpatial * 4));
     if (rt.threads > 1 && !this.dwPartials) this.dwPartials = rt.alloc((rt.threads - 1) * this.weight.value.length * 4);
   }
 
@@ -89,18 +91,19 @@ export class Conv2D implements Layer {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
-    // Training keeps every image's patches for the weight gradient; inference reuses one buffer
-    // per thread, so predicting a batch of 1000 does not hold 1000 patch matrices.
-    if (training) this.cols.ensure(batch);
+    // Each thread writes an image's patches into its own scratch and multiplies them while they are
+    // in cache; the backward pass makes them again (an im2col is cheaper than keeping 100 patch
+    // matrices that fall out of cache between the two passes).
     rt.parallel(splitRange(batch, rt.threads).map(([start, end], t) => {
       const calls: KernelCall[] = [];
       for (let i = start; i < end; i++) {
-        const cols = training ? this.cols.ptr + i * patch * outSpatial * 4 : this.dcols[t];
+        const cols = this.colsScratch[t];
         calls.push(["im2col", x + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
         calls.push(rt.gemmCall(t, this.weight.value.ptr, cols, this.out.ptr + i * this.outSize * 4, spec.filters, patch, outSpatial, false, false, 0));
       }
       return calls;
     }));
+    this.input = x;
     rt.kernels.addBiasChannels(this.out.ptr, this.bias.value.ptr, batch, spec.filters, outSpatial);
     return this.out.ptr;
   }
@@ -115,7 +118,8 @@ export class Conv2D implements Layer {
       const calls: KernelCall[] = [];
       const dw = t === 0 ? this.weight.grad.ptr : this.dwPartials + (t - 1) * weightSize * 4;
       for (let i = start; i < end; i++) {
-        const cols = this.cols.ptr + i * patch * outSpatial * 4;
+        const cols = this.colsScratch[t];
+        calls.push(["im2col", this.input + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
         const dyi = dy + i * this.outSize * 4;
         // dW[K, CRR] (+)= dy_i[K, OHOW] · cols_iᵀ
         calls.push(rt.gemmCall(t, dyi, cols, dw, spec.filters, outSpatial, patch, false, true, i === start ? 0 : 1));
@@ -134,11 +138,11 @@ export class Conv2D implements Layer {
   }
 
   dispose(): void {
-    this.cols.release();
     this.out.release();
     this.dx.release();
-    for (const ptr of this.dcols) this.rt.free(ptr);
+    for (const ptr of [...this.dcols, ...this.colsScratch]) this.rt.free(ptr);
     this.dcols = [];
+    this.colsScratch = [];
     if (this.dwPartials) this.rt.free(this.dwPartials);
     this.dwPartials = 0;
     disposeParams(this.params);
