@@ -38,14 +38,17 @@ export function mountBenchmark(hooks: PageHooks): void {
   const results = document.getElementById("bench-results")!;
   const featureList = document.getElementById("bench-features")!;
 
-  const features = wasmFeatures(hooks.model().rt);
-  const threads = features.sharedMemory && features.crossOriginIsolated;
+  const rt = hooks.model().rt;
+  const features = wasmFeatures(rt);
+  const threads = rt.threads > 1;
   const items: [string, boolean, string][] = [
     ["WebAssembly SIMD", features.simd, "128-bit vectors in every kernel"],
     ["relaxed SIMD", features.relaxedSimd, features.relaxedSimd ? "fused multiply-add in the matrix kernels" : "this engine lacks it: plain multiply and add"],
-    ["threads", threads, !features.crossOriginIsolated
-      ? "need COOP/COEP headers: this page is not cross-origin isolated"
-      : features.sharedMemory ? "possible here (isolated, shared memory); the kernels use one thread for now" : "this engine has no shared wasm memory"],
+    ["threads", threads, threads
+      ? `${rt.threads} threads: a pool of workers sharing the wasm memory`
+      : !features.crossOriginIsolated
+        ? "need COOP/COEP headers: this page is not cross-origin isolated"
+        : !features.sharedMemory ? "this engine has no shared wasm memory" : rt.features.threadsNote || "one core"],
   ];
   featureList.replaceChildren(...items.map(([name, on, detail]) => {
     const li = document.createElement("li");

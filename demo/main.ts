@@ -4,6 +4,7 @@ import {
   datasetFromIdx, deserializeModel, gunzipIfNeeded, MNIST_CLASSES, MnistWasmError, preprocessDigit, Runtime,
   type Dataset, type Model,
 } from "../sdk/index";
+import { PAGE_THREADS } from "./page-threads";
 import { mountPanels, type Panels } from "./panels";
 import { mountTraining } from "./train";
 
@@ -273,7 +274,7 @@ function chip(text: string, on: boolean, title: string): void {
 async function start(): Promise<void> {
   clearPad();
   const [rt, bytes] = await Promise.all([
-    Runtime.create(),
+    Runtime.create({ threads: PAGE_THREADS }),
     fetch(MODEL_URL).then(async (r) => {
       if (!r.ok) throw new Error(`${MODEL_URL}: HTTP ${r.status}`);
       return new Uint8Array(await r.arrayBuffer());
@@ -286,7 +287,8 @@ async function start(): Promise<void> {
   chip("wasm SIMD", true, "128-bit WebAssembly SIMD kernels");
   chip(rt.features.relaxedSimd ? "relaxed SIMD (FMA)" : "no relaxed SIMD", rt.features.relaxedSimd, "fused multiply-add through relaxed SIMD");
   chip(globalThis.crossOriginIsolated ? "cross-origin isolated" : "not isolated", globalThis.crossOriginIsolated === true, "COOP/COEP headers: needed for threads");
-  chip("one thread", false, "wasm threads are not implemented yet");
+  chip(rt.threads > 1 ? `${rt.threads} threads` : "one thread", rt.threads > 1,
+    rt.threads > 1 ? "kernels split across a pool of workers sharing the wasm memory" : rt.features.threadsNote || "one thread asked for");
   shipped = { model, status: statusEl.textContent ?? "" };
   panels = mountPanels({ model: () => model!, useModel, testSet: loadTestSet, showTest });
   training = mountTraining({ model: () => model!, useModel, testSet: loadTestSet });
@@ -315,7 +317,7 @@ declare global {
       classify: () => Float32Array | null;
       clear: () => void;
       showTest: (index: number) => Promise<{ index: number; label: number; predicted: number; probability: number }>;
-      features: () => { relaxedSimd: boolean; crossOriginIsolated: boolean };
+      features: () => { relaxedSimd: boolean; crossOriginIsolated: boolean; threads: number };
     };
   }
 }
@@ -336,5 +338,5 @@ window.mnistDemo = {
   },
   clear: clearPad,
   showTest,
-  features: () => ({ relaxedSimd: model?.rt.features.relaxedSimd ?? false, crossOriginIsolated: globalThis.crossOriginIsolated }),
+  features: () => ({ relaxedSimd: model?.rt.features.relaxedSimd ?? false, crossOriginIsolated: globalThis.crossOriginIsolated, threads: model?.rt.threads ?? 1 }),
 };

@@ -6,6 +6,7 @@ import {
   datasetFromIdx, deserializeModel, gunzipIfNeeded, MnistWasmError, ModelWorker, planModel, planSize,
   type Dataset, type Model, type OptimizerName, type TrainingRun, type TrainProgress,
 } from "../sdk/index";
+import { PAGE_THREADS } from "./page-threads";
 import { LineChart, type ChartSeries } from "./train-chart";
 import { cliCommand, defaultLearningRate, NETWORKS, OPTIMIZER_LABELS, OPTIMIZERS, type Network } from "./train-presets";
 
@@ -201,7 +202,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
 
   /** The worker, started on first use; fails with a message when the page cannot run one. */
   function ensureWorker(): Promise<ModelWorker> {
-    worker ??= ModelWorker.create(new Worker(new URL("./train-worker.js", import.meta.url), { type: "module" }));
+    worker ??= ModelWorker.create(new Worker(new URL("./train-worker.js", import.meta.url), { type: "module" }), { threads: PAGE_THREADS });
     worker.catch(() => (worker = undefined)); // a later click tries again
     return worker;
   }

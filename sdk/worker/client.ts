@@ -89,7 +89,7 @@ export class ModelWorker {
    * the URL of its module script. Resolves once its wasm Runtime is ready; `relaxedSimd: false`
    * forces the plain SIMD kernels, as in Runtime.create().
    */
-  static async create(worker: WorkerLike | string | URL, options: { relaxedSimd?: boolean; initialMiB?: number } = {}): Promise<ModelWorker> {
+  static async create(worker: WorkerLike | string | URL, options: { relaxedSimd?: boolean; initialMiB?: number; threads?: number } = {}): Promise<ModelWorker> {
     let target: WorkerLike;
     if (typeof worker === "string" || worker instanceof URL) {
       if (typeof Worker === "undefined") fail("BAD_STATE", "ModelWorker.create(url): this environment has no Web Workers");

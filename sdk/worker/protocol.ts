@@ -95,7 +95,7 @@ export interface WorkerEvaluation {
 
 /** Requests from the page, each answered by a `result` or an `error` with the same id. */
 export type Request =
-  | { type: "init"; id: number; relaxedSimd?: boolean; initialMiB?: number }
+  | { type: "init"; id: number; relaxedSimd?: boolean; initialMiB?: number; threads?: number }
   | { type: "load"; id: number; bytes: Uint8Array; what?: string }
   | { type: "build"; id: number; spec: ModelSpec; seed?: number }
   | { type: "setData"; id: number; name: string; data: Dataset }

@@ -147,10 +147,11 @@ export function startModelWorker(scope?: WorkerScope): WorkerState {
 }
 
 /** The worker's Runtime, created on first use; `init` options count only when they come first. */
-function runtime(state: WorkerState, options: { relaxedSimd?: boolean; initialMiB?: number } = {}): Promise<Runtime> {
+function runtime(state: WorkerState, options: { relaxedSimd?: boolean; initialMiB?: number; threads?: number } = {}): Promise<Runtime> {
   state.runtime ??= Runtime.create({
     ...(options.relaxedSimd !== undefined ? { relaxedSimd: options.relaxedSimd } : {}),
     ...(options.initialMiB !== undefined ? { initialMiB: options.initialMiB } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
   });
   return state.runtime;
 }
