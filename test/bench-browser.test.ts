@@ -2,21 +2,9 @@
 // every suite of bench/suites.mjs in Debian's Chromium and in Node with tiny timing budgets, and
 // the comparison must have every row with finite positive figures on both sides. Nothing about
 // speed is asserted. Without Chromium it is skipped, except on CI where that fails.
-import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { CHROMIUM, comparisonTable, runBrowserBench } from "../bench/browser.mjs";
-
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-
-if (!HAVE_CHROMIUM && process.env.CI) {
-  describe("browser benchmark", () => {
-    it("needs Chromium", () => {
-      throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run) for the browser tests`);
-    });
-  });
-} else if (!HAVE_CHROMIUM) {
-  console.warn(`test/bench-browser.test.ts: ${CHROMIUM} not found, skipping the browser benchmark test (apt-get install chromium)`);
-}
+import { comparisonTable, runBrowserBench } from "../bench/browser.mjs";
+import { chromiumAvailable } from "./support/browser";
 
 const EXPECTED_ROWS = [
   "mlp-train", "mlp-epoch", "mlp-infer-1000", "mlp-infer-1",
@@ -24,7 +12,7 @@ const EXPECTED_ROWS = [
   "gemm-100x784x100", "gemm-100x100x10", "gemm-256x256x256", "gemm-512x512x512", "gemm-1024x1024x1024",
 ];
 
-describe.skipIf(!HAVE_CHROMIUM)("browser benchmark", () => {
+describe.skipIf(!chromiumAvailable("test/bench-browser.test.ts", "browser benchmark"))("browser benchmark", () => {
   it("runs every suite in Chromium and in Node (quick mode) and compares them row by row", async () => {
     const result = await runBrowserBench({ quick: true });
     expect(result.rows.map((r) => r.id)).toEqual(EXPECTED_ROWS);

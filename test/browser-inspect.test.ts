@@ -4,72 +4,46 @@
 // the CIFAR-10 photos get the CLI's predictions, model files load from a picker or a drop (and
 // damaged ones say why), and the benchmark reports numbers and the wasm features. One browser,
 // one page; without /usr/bin/chromium the tests are skipped locally and fail on CI.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import type { Server } from "node:http";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo } from "../scripts/build-demo.mjs";
-import { serveDemo } from "../scripts/serve-demo.mjs";
 import {
   CIFAR10_CLASSES, DEFAULT_MODEL_PATH, evaluate, fit, loadMnist, loadModelFile, mlpSpec, Model, Optimizer, Runtime, serializeModel,
   takeFirst, type Dataset,
 } from "../sdk/node";
+import { chromiumAvailable, openDemo, type DemoPage } from "./support/browser";
 import { run } from "./support/cli";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const SCREENSHOT = "/tmp/inspect.png";
 const ROOT = new URL("..", import.meta.url).pathname;
 const CIFAR_SAMPLES = join(ROOT, "demo", "cifar10-samples.bin");
 const CIFAR_MODEL = join(ROOT, "models", "cifar10-cnn.safetensors");
 
-if (!HAVE_CHROMIUM && process.env.CI) {
-  describe("demo panels in the browser", () => {
-    it("needs Chromium", () => {
-      throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run) for the browser tests`);
-    });
-  });
-} else if (!HAVE_CHROMIUM) {
-  console.warn(`test/browser-inspect.test.ts: ${CHROMIUM} not found, skipping the demo panel tests (apt-get install chromium)`);
-}
-
 /** Per activation canvas of the inspect panel: its size, the sum of its red channel and its lit pixels. */
 type Snapshot = { layer: string; w: number; h: number; sum: number; lit: number }[];
 
-describe.skipIf(!HAVE_CHROMIUM)("demo panels in the browser", () => {
-  let server: Server | undefined;
-  let browser: Browser | undefined;
+describe.skipIf(!chromiumAvailable("test/browser-inspect.test.ts", "demo panels in the browser"))("demo panels in the browser", () => {
+  let demo: DemoPage | undefined;
   let page: Page;
   let url: string;
   let outDir: string;
   let test: Dataset;
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
     test = loadMnist("test");
     // Its own build directory: browser.test.ts builds demo/dist/ and may run at the same time.
     outDir = mkdtempSync(join(tmpdir(), "mnist-wasm-demo-"));
     await buildDemo({ outDir, quiet: true });
-    ({ server, url } = await serveDemo({ dir: outDir, port: 0 }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    page = await browser.newPage({ viewport: { width: 800, height: 900 } });
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-    await page.goto(url);
-    await page.evaluate(() => window.mnistDemo.ready);
+    demo = await openDemo(outDir, { viewport: { width: 800, height: 900 } });
+    ({ page, url, problems } = demo);
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+    await demo?.close();
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
@@ -339,7 +313,7 @@ describe.skipIf(!HAVE_CHROMIUM)("demo panels in the browser", () => {
   });
 
   it("says threads need COOP/COEP headers when the page is not cross-origin isolated", async () => {
-    const plain = await browser!.newPage();
+    const plain = await demo!.browser.newPage();
     try {
       // The same files without the isolation headers.
       await plain.route("**/*", async (route) => {

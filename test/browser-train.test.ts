@@ -3,31 +3,18 @@
 // downloaded model file that the CLI reads. The demo is built into a temporary folder, so other
 // runs serving demo/dist are not disturbed. Never downloads a browser. Without Chromium the tests
 // are skipped, except on CI where that fails.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import type { Server } from "node:http";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo } from "../scripts/build-demo.mjs";
-import { serveDemo } from "../scripts/serve-demo.mjs";
 import { decodeSafetensors } from "../sdk/io/safetensors";
 import { loadMnist } from "../sdk/node";
+import { chromiumAvailable, openDemo, type DemoPage } from "./support/browser";
 import { run } from "./support/cli";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const SCREENSHOT = "/tmp/train.png";
-
-if (!HAVE_CHROMIUM && process.env.CI) {
-  describe("browser training", () => {
-    it("needs Chromium", () => {
-      throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run) for the browser tests`);
-    });
-  });
-} else if (!HAVE_CHROMIUM) {
-  console.warn(`test/browser-train.test.ts: ${CHROMIUM} not found, skipping the browser training tests (apt-get install chromium)`);
-}
 
 /** The CLI's "accuracy: 97.12% (9712/10000)" line, as numbers. */
 function cliAccuracy(stdout: string): { correct: number; count: number } {
@@ -36,35 +23,21 @@ function cliAccuracy(stdout: string): { correct: number; count: number } {
   return { correct: Number(m[1]), count: Number(m[2]) };
 }
 
-describe.skipIf(!HAVE_CHROMIUM)("browser training", () => {
-  let server: Server | undefined;
-  let browser: Browser | undefined;
+describe.skipIf(!chromiumAvailable("test/browser-train.test.ts", "browser training"))("browser training", () => {
+  let demo: DemoPage | undefined;
   let page: Page;
   let dir: string;
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "mnist-wasm-train-test-"));
     const outDir = await buildDemo({ outDir: join(dir, "site"), quiet: true });
-    let url: string;
-    ({ server, url } = await serveDemo({ dir: outDir, port: 0 }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    page = await browser.newPage({ viewport: { width: 800, height: 1000 }, acceptDownloads: true });
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-    await page.goto(url);
-    await page.evaluate(() => window.mnistDemo.ready);
+    demo = await openDemo(outDir, { viewport: { width: 800, height: 1000 }, acceptDownloads: true });
+    ({ page, problems } = demo);
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+    await demo?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,55 +1,26 @@
 // The in-browser demo, driven in Debian's Chromium (/usr/bin/chromium) by playwright-core: built
 // by scripts/build-demo.mjs, served in-process by scripts/serve-demo.mjs (COOP/COEP headers).
 // Never downloads a browser. Without Chromium the tests are skipped, except on CI where that fails.
-import { existsSync } from "node:fs";
-import type { Server } from "node:http";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo } from "../scripts/build-demo.mjs";
-import { serveDemo } from "../scripts/serve-demo.mjs";
 import { loadMnist } from "../sdk/node";
+import { chromiumAvailable, openDemo, type DemoPage } from "./support/browser";
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const SCREENSHOT = "/tmp/demo.png";
 
-if (!HAVE_CHROMIUM && process.env.CI) {
-  describe("browser demo", () => {
-    it("needs Chromium", () => {
-      throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run) for the browser tests`);
-    });
-  });
-} else if (!HAVE_CHROMIUM) {
-  console.warn(`test/browser.test.ts: ${CHROMIUM} not found, skipping the browser demo tests (apt-get install chromium)`);
-}
-
-describe.skipIf(!HAVE_CHROMIUM)("browser demo", () => {
-  let server: Server | undefined;
-  let browser: Browser | undefined;
+describe.skipIf(!chromiumAvailable("test/browser.test.ts", "browser demo"))("browser demo", () => {
+  let demo: DemoPage | undefined;
   let page: Page;
-  let url: string;
-  const problems: string[] = [];
+  let problems: string[];
 
   beforeAll(async () => {
-    await buildDemo({ quiet: true });
-    ({ server, url } = await serveDemo({ port: 0 }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    page = await browser.newPage({ viewport: { width: 800, height: 640 } });
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-    page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
-    await page.goto(url);
-    await page.evaluate(() => window.mnistDemo.ready);
+    demo = await openDemo(await buildDemo({ quiet: true }), { viewport: { width: 800, height: 640 } });
+    ({ page, problems } = demo);
   }, 120_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await new Promise<void>((done) => (server ? server.close(() => done()) : done()));
+    await demo?.close();
   });
 
   it("loads the model with no console or page errors, cross-origin isolated, and says which wasm features it uses", async () => {

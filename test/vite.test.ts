@@ -4,22 +4,21 @@
 // an import map. The bundles must pull in no Node built-in (a guard build of "mnist-wasm/node"
 // shows the check catches them), and each page must classify an MNIST test digit in Chromium
 // (browser part skipped locally without /usr/bin/chromium, failing on CI, as in browser.test.ts).
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build as esbuild } from "esbuild";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { build as viteBuild, createLogger } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveDemo } from "../scripts/serve-demo.mjs";
 import { loadMnist } from "../sdk/node";
+import { chromiumAvailable, launchChromium, recordProblems } from "./support/browser";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const FIXTURE = join(ROOT, "test", "fixtures", "vite-app");
 const MODEL = join(ROOT, "models", "mnist-cnn.safetensors");
-const CHROMIUM = "/usr/bin/chromium";
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 /** The README's no-bundler line: an import map from the package name to its browser entry. */
 const IMPORT_MAP = `<script type="importmap">{ "imports": { "mnist-wasm": "/node_modules/mnist-wasm/dist/index.js" } }</script>`;
 
@@ -123,17 +122,7 @@ describe("the browser entry in bundlers", () => {
   });
 });
 
-if (!HAVE_CHROMIUM && process.env.CI) {
-  describe("bundled pages in the browser", () => {
-    it("needs Chromium", () => {
-      throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run) for the browser tests`);
-    });
-  });
-} else if (!HAVE_CHROMIUM) {
-  console.warn(`test/vite.test.ts: ${CHROMIUM} not found, skipping the bundled pages in the browser (apt-get install chromium)`);
-}
-
-describe.skipIf(!HAVE_CHROMIUM)("bundled pages in the browser", () => {
+describe.skipIf(!chromiumAvailable("test/vite.test.ts", "bundled pages in the browser"))("bundled pages in the browser", () => {
   let browser: Browser | undefined;
   const servers: Server[] = [];
 
@@ -145,10 +134,7 @@ describe.skipIf(!HAVE_CHROMIUM)("bundled pages in the browser", () => {
     cpSync(join(FIXTURE, "main.js"), join(plain, "main.js"));
     cpSync(MODEL, join(plain, "mnist-cnn.safetensors"));
     writeFileSync(join(plain, "index.html"), readFileSync(join(FIXTURE, "index.html"), "utf8").replace("</title>", `</title>\n  ${IMPORT_MAP}`));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
@@ -163,10 +149,7 @@ describe.skipIf(!HAVE_CHROMIUM)("bundled pages in the browser", () => {
       servers.push(server);
       const page = await browser!.newPage();
       const problems: string[] = [];
-      page.on("console", (m) => {
-        if (m.type() === "error") problems.push(`console: ${m.text()}`);
-      });
-      page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+      recordProblems(page, problems, { requests: false });
       try {
         await page.goto(url);
         await page.waitForSelector("body[data-ready='true']");

@@ -1,0 +1,73 @@
+// Shared by the tests that drive Debian's Chromium (/usr/bin/chromium) through playwright-core.
+// Never downloads a browser. Without Chromium a test file is skipped with a message, except on
+// CI, where a missing Chromium is a failing test (.ci/run installs it).
+import { existsSync } from "node:fs";
+import type { Server } from "node:http";
+import { chromium, type Browser, type BrowserContextOptions, type Page } from "playwright-core";
+import { describe, it } from "vitest";
+import { serveDemo } from "../../scripts/serve-demo.mjs";
+
+export const CHROMIUM = "/usr/bin/chromium";
+export const HAVE_CHROMIUM = existsSync(CHROMIUM);
+
+/**
+ * Whether `file`'s browser tests (`what`) can run. Without Chromium: on CI, registers a failing
+ * test under `what`; elsewhere, says the tests are skipped.
+ */
+export function chromiumAvailable(file: string, what: string): boolean {
+  if (!HAVE_CHROMIUM && process.env.CI) {
+    describe(what, () => {
+      it("needs Chromium", () => {
+        throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run) for the browser tests`);
+      });
+    });
+  } else if (!HAVE_CHROMIUM) {
+    console.warn(`${file}: ${CHROMIUM} not found, skipping ${what} (apt-get install chromium)`);
+  }
+  return HAVE_CHROMIUM;
+}
+
+/** Headless Chromium, quiet: no GPU, no network of its own. */
+export const launchChromium = (): Promise<Browser> => chromium.launch({
+  executablePath: CHROMIUM,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+
+/** Appends the page's console errors, page errors and (optionally) failed requests to `problems`. */
+export function recordProblems(page: Page, problems: string[], { requests = true } = {}): void {
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  if (requests) page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+}
+
+export interface DemoPage {
+  browser: Browser;
+  page: Page;
+  url: string;
+  /** Console errors, page errors and failed requests so far. */
+  problems: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a built demo (scripts/build-demo.mjs) from `dir` with its COOP/COEP headers, opens it in
+ * Chromium and waits until the page says it is ready (window.mnistDemo.ready).
+ */
+export async function openDemo(dir: string, pageOptions: BrowserContextOptions = {}): Promise<DemoPage> {
+  const { server, url } = (await serveDemo({ dir, port: 0 })) as { server: Server; url: string };
+  const browser = await launchChromium();
+  const page = await browser.newPage(pageOptions);
+  const problems: string[] = [];
+  recordProblems(page, problems);
+  await page.goto(url);
+  await page.evaluate(() => window.mnistDemo.ready);
+  return {
+    browser, page, url, problems,
+    close: async () => {
+      await browser.close();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
