@@ -21,21 +21,11 @@ export async function buildDemo({ outDir = DEMO_DIST, quiet = false } = {}) {
   const started = performance.now();
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
+  // The page (demo/main.ts) and the training panel's Web Worker (demo/train-worker.ts): two
+  // bundles, main.js and train-worker.js, side by side.
   await build({
-    entryPoints: [join(root, "demo", "main.ts")],
-    outfile: join(outDir, "main.js"),
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    minify: true,
-    sourcemap: true,
-    logLevel: quiet ? "silent" : "warning",
-  });
-  // The training panel's Web Worker (demo/train-worker.ts), a bundle of its own beside main.js.
-  await build({
-    entryPoints: [join(root, "demo", "train-worker.ts")],
-    outfile: join(outDir, "train-worker.js"),
+    entryPoints: [join(root, "demo", "main.ts"), join(root, "demo", "train-worker.ts")],
+    outdir: outDir,
     bundle: true,
     format: "esm",
     platform: "browser",
