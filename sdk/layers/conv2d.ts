@@ -24,8 +24,8 @@ export function outputSide(input: number, size: number, stride: number, pad: num
 /**
  * 2-D convolution by im2col (eq. 56-62): x [batch, C, H, W] -> y [batch, K, OH, OW], filters
  * W [K, C, R, R] used as the matrix [K, C·R·R], one bias per filter. Per image: cols = im2col(x),
- * y = W·cols + b. Backward: dW += dy·colsᵀ, db = Σ dy, dx = col2im(Wᵀ·dy). The patches of the
- * whole batch are kept from the forward pass for the weight gradient.
+ * y = W·cols + b. Backward: dW += dy·colsᵀ, db = Σ dy, dx = col2im(Wᵀ·dy), the patches made
+ * again from the input the forward pass saw. Shapes: cols and dcols [C·R·R, OH·OW] per thread.
  */
 export class Conv2D implements Layer {
   readonly outputShape: readonly number[];
@@ -87,7 +87,7 @@ export class Conv2D implements Layer {
 
   // The batch is shared out among the threads, a run of whole images each: per image the work is
   // one im2col and one GEMM, too small to split itself (conv2 of the LeNet-like net: 64x288x121).
-  forward(x: number, batch: number, training: boolean): number {
+  forward(x: number, batch: number, _training: boolean): number {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
