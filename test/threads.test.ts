@@ -4,8 +4,8 @@
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ARCH_PRESETS, DeviceData, evaluate, fit, loadMnist, Model, Optimizer, parseArch, Random, Runtime, takeFirst,
-  threadsUnavailableReason, withClassifier, type ModelSpec,
+  ARCH_PRESETS, DeviceData, evaluate, fit, loadMnist, Model, Optimizer, parseArch, Random, Runtime, setWorkerSpawner, takeFirst,
+  threadsUnavailableReason, withClassifier, type ModelSpec, type WorkerSpawner,
 } from "../sdk/node";
 import { expectError } from "./support/errors";
 
@@ -126,6 +126,27 @@ describe("when threads are impossible or not wanted", () => {
       expect(rt.memory.buffer).not.toBeInstanceOf(SharedArrayBuffer);
     } finally {
       delete g.crossOriginIsolated;
+    }
+  });
+
+  it.each<[string, WorkerSpawner, RegExp]>([
+    ["cannot be created", () => {
+      throw new Error("Content-Security-Policy: worker-src 'none'");
+    }, /kernel workers could not start \(Content-Security-Policy: worker-src 'none'\): running on one thread/],
+    ["fails while starting", (_body, onMessage) => {
+      setTimeout(() => onMessage({ error: "WebAssembly.instantiate(): out of memory" }), 10);
+      return { postMessage: () => {}, terminate: () => {} };
+    }, /a kernel worker failed to start: WebAssembly.instantiate\(\): out of memory/],
+  ])("a worker that %s leaves the runtime on one thread, saying why", async (_, spawner, note) => {
+    const previous = setWorkerSpawner(spawner);
+    try {
+      const rt = await Runtime.create({ threads: 2 });
+      expect(rt.features.threads).toBe(1);
+      expect(rt.features.threadsNote).toMatch(note);
+      const a = new Float32Array(300 * 300).fill(1);
+      expect(gemmOn(rt, a, a, new Float32Array(300 * 300), 300, 300, 300, false, false, 0)[0]).toBe(300);
+    } finally {
+      setWorkerSpawner(previous);
     }
   });
 

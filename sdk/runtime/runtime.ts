@@ -55,7 +55,7 @@ export class Runtime {
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
     const asked = options.threads ?? 1;
     if (!Number.isInteger(asked) || asked < 1 || asked > 64) fail("BAD_ARGUMENT", `threads must be an integer from 1 to 64, got ${asked}`);
-    const threadsNote = asked > 1 ? threadsUnavailableReason() : "";
+    let threadsNote = asked > 1 ? threadsUnavailableReason() : "";
     const shared = asked > 1 && !threadsNote;
     const relaxedSimd = options.relaxedSimd ?? relaxedSimdSupported();
     const initialPages = Math.ceil(((options.initialMiB ?? 16) * 1024 * 1024) / PAGE);
@@ -65,7 +65,13 @@ export class Runtime {
     let pool: KernelThreads | undefined;
     if (shared) {
       const names = Object.keys(kernels).filter((name) => typeof kernels[name as keyof Kernels] === "function") as (keyof Kernels)[];
-      pool = await KernelThreads.start(module, memory, asked - 1, names);
+      try {
+        pool = await KernelThreads.start(module, memory, asked - 1, names);
+      } catch (e) {
+        // Workers may be forbidden here (a Content-Security-Policy without blob: workers, say):
+        // the shared memory works as well on one thread.
+        threadsNote = `kernel workers could not start (${(e as Error).message}): running on one thread`;
+      }
     }
     return new Runtime(memory, kernels, { relaxedSimd, threads: pool ? pool.count : 1, threadsNote }, pool);
   }

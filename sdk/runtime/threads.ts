@@ -38,6 +38,8 @@ const FAILED = 2;
 const COMMANDS_OFFSET = 16;
 const COMMAND_SLOTS = 1 << 16; // 512 KiB of f64 per worker: thousands of calls
 const STOP = -1;
+/** How long a worker may take to start before the runtime gives up on threads. */
+const START_TIMEOUT_MS = 10_000;
 /** How long a thread spins for the other side before it sleeps (see WORKER_BODY). */
 const SPIN_MS = 0.2;
 
@@ -100,9 +102,11 @@ const browserSpawner: WorkerSpawner = (body, onMessage, onError) => {
 
 let spawner: WorkerSpawner | undefined = typeof Worker === "function" ? browserSpawner : undefined;
 
-/** Sets how workers are started (mnist-wasm/node registers worker_threads). */
-export function setWorkerSpawner(next: WorkerSpawner): void {
+/** Sets how workers are started (mnist-wasm/node registers worker_threads); returns the previous way. */
+export function setWorkerSpawner(next: WorkerSpawner | undefined): WorkerSpawner | undefined {
+  const previous = spawner;
   spawner = next;
+  return previous;
 }
 
 /** Why threads cannot run here, or "" when they can. */
@@ -154,21 +158,36 @@ export class KernelThreads {
     private readonly names: readonly (keyof Kernels)[],
   ) {}
 
-  /** Starts `count` workers over `memory` (shared) with the compiled kernels `module`. */
+  /**
+   * Starts `count` workers over `memory` (shared) with the compiled kernels `module`. Rejects, with
+   * every worker stopped, when one fails to start or is not ready within START_TIMEOUT_MS.
+   */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, count: number, names: readonly (keyof Kernels)[]): Promise<KernelThreads> {
     if (!spawner) throw new Error(threadsUnavailableReason());
     const spawn = spawner;
-    const workers = await Promise.all(Array.from({ length: count }, () => new Promise<PoolWorker>((resolve, reject) => {
+    const handles: WorkerHandle[] = [];
+    const starting = Array.from({ length: count }, () => new Promise<PoolWorker>((resolve, reject) => {
       const control = new SharedArrayBuffer(COMMANDS_OFFSET + COMMAND_SLOTS * 8);
-      let handle: WorkerHandle | undefined = undefined;
-      handle = spawn(WORKER_BODY, (data) => {
+      const timer = setTimeout(() => reject(new Error(`a kernel worker was not ready after ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+      const handle = spawn(WORKER_BODY, (data) => {
+        clearTimeout(timer);
         const message = data as { ready?: boolean; error?: string };
-        if (message.ready) resolve({ handle: handle!, state: new Int32Array(control, 0, 4), commands: new Float64Array(control, COMMANDS_OFFSET) });
-        else reject(new Error(`kernel worker failed to start: ${message.error}`));
-      }, reject);
+        if (message.ready) resolve({ handle, state: new Int32Array(control, 0, 4), commands: new Float64Array(control, COMMANDS_OFFSET) });
+        else reject(new Error(`a kernel worker failed to start: ${message.error}`));
+      }, (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      handles.push(handle);
       handle.postMessage({ module, memory, control, names });
-    })));
-    return new KernelThreads(workers, names);
+    }));
+    const settled = await Promise.allSettled(starting);
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure) {
+      for (const handle of handles) handle.terminate();
+      throw failure.reason instanceof Error ? failure.reason : new Error(String(failure.reason));
+    }
+    return new KernelThreads(settled.map((r) => (r as PromiseFulfilledResult<PoolWorker>).value), names);
   }
 
   /** Threads, the caller's included. */
