@@ -169,17 +169,22 @@ export class KernelThreads {
     const starting = Array.from({ length: count }, () => new Promise<PoolWorker>((resolve, reject) => {
       const control = new SharedArrayBuffer(COMMANDS_OFFSET + COMMAND_SLOTS * 8);
       const timer = setTimeout(() => reject(new Error(`a kernel worker was not ready after ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-      const handle = spawn(WORKER_BODY, (data) => {
-        clearTimeout(timer);
-        const message = data as { ready?: boolean; error?: string };
-        if (message.ready) resolve({ handle, state: new Int32Array(control, 0, 4), commands: new Float64Array(control, COMMANDS_OFFSET) });
-        else reject(new Error(`a kernel worker failed to start: ${message.error}`));
-      }, (error) => {
+      const fail = (error: Error): void => {
         clearTimeout(timer);
         reject(error);
-      });
-      handles.push(handle);
-      handle.postMessage({ module, memory, control, names });
+      };
+      try {
+        const handle = spawn(WORKER_BODY, (data) => {
+          clearTimeout(timer);
+          const message = data as { ready?: boolean; error?: string };
+          if (message.ready) resolve({ handle, state: new Int32Array(control, 0, 4), commands: new Float64Array(control, COMMANDS_OFFSET) });
+          else reject(new Error(`a kernel worker failed to start: ${message.error}`));
+        }, fail);
+        handles.push(handle);
+        handle.postMessage({ module, memory, control, names });
+      } catch (e) {
+        fail(e as Error);
+      }
     }));
     const settled = await Promise.allSettled(starting);
     const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
