@@ -152,11 +152,12 @@ interface PoolWorker {
 export class KernelThreads {
   private generation = 0;
   private stopped = false;
+  /** Kernel name -> the index the workers know it by. */
+  private readonly indexOf: Map<keyof Kernels, number>;
 
-  private constructor(
-    private readonly workers: PoolWorker[],
-    private readonly names: readonly (keyof Kernels)[],
-  ) {}
+  private constructor(private readonly workers: PoolWorker[], names: readonly (keyof Kernels)[]) {
+    this.indexOf = new Map(names.map((name, i) => [name, i]));
+  }
 
   /**
    * Starts `count` workers over `memory` (shared) with the compiled kernels `module`. Rejects, with
@@ -250,8 +251,8 @@ export class KernelThreads {
     let p = 1;
     for (const [name, ...args] of calls) {
       if (p + 2 + args.length > commands.length) return false;
-      const index = this.names.indexOf(name);
-      if (index < 0) throw new Error(`kernel ${name} is not available to worker threads`);
+      const index = this.indexOf.get(name);
+      if (index === undefined) throw new Error(`kernel ${name} is not available to worker threads`);
       commands[p] = index;
       commands[p + 1] = args.length;
       commands.set(args, p + 2);
