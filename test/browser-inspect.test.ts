@@ -14,7 +14,7 @@ import {
   CIFAR10_CLASSES, DEFAULT_MODEL_PATH, evaluate, fit, loadMnist, loadModelFile, mlpSpec, Model, Optimizer, Runtime, serializeModel,
   takeFirst, type Dataset,
 } from "../sdk/node";
-import { chromiumAvailable, openDemo, type DemoPage } from "./support/browser";
+import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "./support/browser";
 import { run } from "./support/cli";
 
 const SCREENSHOT = "/tmp/inspect.png";
@@ -295,17 +295,7 @@ describe.skipIf(!chromiumAvailable("test/browser-inspect.test.ts", "demo panels 
     expect((await page.evaluate(() => window.mnistDemo.showTest(42))).probability).toBeGreaterThan(0.99);
 
     // The whole page for a look, with a digit on the pad (test image 61, painted as if drawn).
-    const pixels = Array.from(test.images.subarray(61 * 784, 62 * 784));
-    await page.evaluate((px) => {
-      const ctx = (document.getElementById("pad") as HTMLCanvasElement).getContext("2d")!;
-      const img = ctx.createImageData(280, 280);
-      for (let i = 0; i < 280 * 280; i++) {
-        img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = px[Math.floor(i / 2800) * 28 + Math.floor((i % 280) / 10)];
-        img.data[4 * i + 3] = 255;
-      }
-      ctx.putImageData(img, 0, 0);
-      window.mnistDemo.classify();
-    }, pixels);
+    await paintOnPad(page, test.images.subarray(61 * 784, 62 * 784));
     expect(await page.textContent("#predicted")).toBe(String(test.labels[61]));
     await page.waitForTimeout(300); // the bars' transition
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo } from "../scripts/build-demo.mjs";
 import { decodeSafetensors } from "../sdk/io/safetensors";
 import { loadMnist } from "../sdk/node";
-import { chromiumAvailable, openDemo, type DemoPage } from "./support/browser";
+import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "./support/browser";
 import { run } from "./support/cli";
 
 const SCREENSHOT = "/tmp/train.png";
@@ -222,22 +222,7 @@ describe.skipIf(!chromiumAvailable("test/browser-train.test.ts", "browser traini
     const test = loadMnist("test");
     let right = 0;
     for (let i = 0; i < 10; i++) {
-      const pixels = Array.from(test.images.subarray(i * 784, (i + 1) * 784));
-      const probs = await page.evaluate((px) => {
-        const pad = document.getElementById("pad") as HTMLCanvasElement;
-        const ctx = pad.getContext("2d")!;
-        const img = ctx.createImageData(280, 280);
-        for (let y = 0; y < 280; y++) {
-          for (let x = 0; x < 280; x++) {
-            const o = 4 * (y * 280 + x);
-            img.data[o] = img.data[o + 1] = img.data[o + 2] = px[Math.floor(y / 10) * 28 + Math.floor(x / 10)];
-            img.data[o + 3] = 255;
-          }
-        }
-        ctx.putImageData(img, 0, 0);
-        const p = window.mnistDemo.classify();
-        return p ? Array.from(p) : null;
-      }, pixels);
+      const probs = await paintOnPad(page, test.images.subarray(i * 784, (i + 1) * 784));
       expect(probs).not.toBeNull();
       expect(probs!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
       if (probs!.indexOf(Math.max(...probs!)) === test.labels[i]) right++;

@@ -5,7 +5,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo } from "../scripts/build-demo.mjs";
 import { loadMnist } from "../sdk/node";
-import { chromiumAvailable, openDemo, type DemoPage } from "./support/browser";
+import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "./support/browser";
 
 const SCREENSHOT = "/tmp/demo.png";
 
@@ -41,23 +41,7 @@ describe.skipIf(!chromiumAvailable("test/browser.test.ts", "browser demo"))("bro
   it("classifies MNIST test images painted onto the pad as their labels", async () => {
     const test = loadMnist("test");
     for (let i = 0; i < 5; i++) {
-      const pixels = Array.from(test.images.subarray(i * 784, (i + 1) * 784));
-      const probs = await page.evaluate((px) => {
-        const pad = document.getElementById("pad") as HTMLCanvasElement;
-        const ctx = pad.getContext("2d")!;
-        const img = ctx.createImageData(280, 280);
-        for (let y = 0; y < 280; y++) {
-          for (let x = 0; x < 280; x++) {
-            const v = px[Math.floor(y / 10) * 28 + Math.floor(x / 10)];
-            const o = 4 * (y * 280 + x);
-            img.data[o] = img.data[o + 1] = img.data[o + 2] = v;
-            img.data[o + 3] = 255;
-          }
-        }
-        ctx.putImageData(img, 0, 0);
-        const p = window.mnistDemo.classify();
-        return p ? Array.from(p) : null;
-      }, pixels);
+      const probs = await paintOnPad(page, test.images.subarray(i * 784, (i + 1) * 784));
       expect(probs, `image ${i}`).not.toBeNull();
       const best = probs!.indexOf(Math.max(...probs!));
       expect(best, `image ${i}`).toBe(test.labels[i]);

@@ -71,3 +71,22 @@ export async function openDemo(dir: string, pageOptions: BrowserContextOptions =
     },
   };
 }
+
+/**
+ * Paints 28x28 grey pixels (bytes, white digit on black, as MNIST stores them) onto the demo's
+ * 280x280 drawing pad, ten screen pixels per image pixel, and returns the page's class
+ * probabilities for it (null when the page found nothing to classify).
+ */
+export function paintOnPad(page: Page, pixels: ArrayLike<number>): Promise<number[] | null> {
+  return page.evaluate((px) => {
+    const ctx = (document.getElementById("pad") as HTMLCanvasElement).getContext("2d")!;
+    const img = ctx.createImageData(280, 280);
+    for (let i = 0; i < 280 * 280; i++) {
+      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = px[Math.floor(i / 2800) * 28 + Math.floor((i % 280) / 10)];
+      img.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    const p = window.mnistDemo.classify();
+    return p ? Array.from(p) : null;
+  }, Array.from(pixels));
+}
