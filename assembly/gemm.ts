@@ -7,22 +7,25 @@
 //   contiguous). They let a thread compute a band of C's rows in place: see sdk/runtime/threads.ts.
 //
 // Layout of the work (GotoBLAS order): B is packed in blocks of KC x NC into panels of 8 columns,
-// A in blocks of MC x KC into panels of 4 rows, so the 4x8 micro-kernel reads both with unit
-// stride. Packing absorbs the transposes: no transposed copy is ever materialised. Edges are
+// A in blocks of MC x KC into panels of 5 rows, so the 5x8 micro-kernel reads both with unit
+// stride. A's values are packed already broadcast (each one four times, a whole f32x4), so the
+// micro-kernel's inner loop is plain vector loads whose offsets fold into the address: V8 needs
+// an extra instruction per offset for a v128.load32_splat, and that loop is instruction-bound.
+// Packing absorbs the transposes: no transposed copy is ever materialised. Edges are
 // zero-padded in the packed panels; a partial tile is written through a small scratch tile.
 //
 // `work` is scratch memory of gemmWorkspaceBytes() bytes, 16-byte aligned, owned by the caller.
 
 import { madd } from "./simd";
 
-const MR: i32 = 4; // rows of C per micro-tile
+const MR: i32 = 5; // rows of C per micro-tile
 const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
 const KC: i32 = 256; // depth of a packed block
-const MC: i32 = 128; // rows of A per packed block
+const MC: i32 = 50; // rows of A per packed block: its broadcast packing (200 KB) stays in L2
 const NC: i32 = 512; // columns of B per packed block
 
 const PACK_B_BYTES: usize = <usize>(KC * NC) << 2;
-const PACK_A_BYTES: usize = <usize>(MC * KC) << 2;
+const PACK_A_BYTES: usize = <usize>(MC * KC) << 4; // each value stored as a whole f32x4
 const TILE_BYTES: usize = <usize>(MR * NR) << 2;
 
 /** Bytes of scratch memory gemm() needs. */
@@ -45,7 +48,7 @@ export function gemm(
     return;
   }
   if (m < MR) {
-    // A row or two (one image through a dense layer): packing B would copy all of it for a single
+    // A few rows (one image through a dense layer): packing B would copy all of it for a single
     // pass over it, so stream B directly instead.
     for (let i = 0; i < m; i++) {
       const aRow = a + (<usize>(transA == 0 ? i * lda : i) << 2);
@@ -71,9 +74,9 @@ export function gemm(
           const panelB = packB + (<usize>(jr * kc) << 2);
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = min(MR, mc - ir);
-            const panelA = packA + (<usize>(ir * kc) << 2);
+            const panelA = packA + (<usize>(ir * kc) << 4);
             const cTile = c + (<usize>((ic + ir) * ldc + jc + jr) << 2);
-            micro4x8(panelA, panelB, kc, cTile, ldc, betaBlock, mr, nr, tile);
+            micro5x8(panelA, panelB, kc, cTile, ldc, betaBlock, mr, nr, tile);
           }
         }
       }
@@ -221,8 +224,8 @@ function packPanelsB(
 }
 
 /**
- * Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of MR rows: panel i holds, for each depth p,
- * MR consecutive floats (zero beyond row mc).
+ * Packs op(A)[ic:ic+mc, pc:pc+kc] into panels of MR rows, each value broadcast to a whole f32x4:
+ * panel i holds, for each depth p, MR consecutive f32x4 (zero beyond row mc).
  */
 function packPanelsA(
   a: usize, lda: i32, dst: usize,
@@ -230,32 +233,28 @@ function packPanelsA(
 ): void {
   for (let ir = 0; ir < mc; ir += MR) {
     const rows = min(MR, mc - ir);
-    const panel = dst + (<usize>(ir * kc) << 2);
+    const panel = dst + (<usize>(ir * kc) << 4);
     const row0 = ic + ir;
     if (transA == 0) {
       // A stored [m,k]: row i of op(A) is contiguous; interleave MR rows.
       for (let r = 0; r < MR; r++) {
-        const out = panel + (<usize>r << 2);
+        const out = panel + (<usize>r << 4);
         if (r < rows) {
           const src = a + (<usize>((row0 + r) * lda + pc) << 2);
           for (let p = 0; p < kc; p++) {
-            store<f32>(out + (<usize>(p * MR) << 2), load<f32>(src + (<usize>p << 2)));
+            v128.store(out + (<usize>(p * MR) << 4), v128.load32_splat(src + (<usize>p << 2)));
           }
         } else {
-          for (let p = 0; p < kc; p++) store<f32>(out + (<usize>(p * MR) << 2), 0);
+          for (let p = 0; p < kc; p++) v128.store(out + (<usize>(p * MR) << 4), f32x4.splat(0));
         }
       }
     } else {
       // A stored [k,m]: op(A)[i, p] = A[p, i]; the MR rows at depth p are contiguous.
       for (let p = 0; p < kc; p++) {
         const src = a + (<usize>((pc + p) * lda + row0) << 2);
-        const out = panel + (<usize>(p * MR) << 2);
-        if (rows == MR) {
-          v128.store(out, v128.load(src));
-        } else {
-          for (let r = 0; r < MR; r++) {
-            store<f32>(out + (<usize>r << 2), r < rows ? load<f32>(src + (<usize>r << 2)) : 0);
-          }
+        const out = panel + (<usize>(p * MR) << 4);
+        for (let r = 0; r < MR; r++) {
+          v128.store(out + (<usize>r << 4), r < rows ? v128.load32_splat(src + (<usize>r << 2)) : f32x4.splat(0));
         }
       }
     }
@@ -263,13 +262,17 @@ function packPanelsA(
 }
 
 /**
- * The 4x8 micro-kernel: C[4,8] = panelA[kc,4]ᵀ-broadcast · panelB[kc,8] + beta · C.
- * Eight f32x4 accumulators (vaccRxCCCC: row R, columns CCCC), A broadcast one lane at a time.
+ * The 5x8 micro-kernel: C[5,8] = panelA[kc,5]ᵀ · panelB[kc,8] + beta · C, panelA's values
+ * already broadcast. Ten f32x4 accumulators (vaccRxCCCC: row R, columns CCCC), two of B, one of
+ * A and, in the plain build, one product: fourteen of the fifteen xmm registers V8 allocates on
+ * x64, so nothing spills. Per depth: seven loads and ten multiply-adds for a few instructions of
+ * loop; the 4x8 tile spent relatively more on the loop and measured 15-20% slower, a 6x8 tile
+ * spills an accumulator in the plain build.
  * Writes only the mr x nr valid corner of the tile (through `tile` scratch when partial).
  */
-// Not inlined: as its own function its fourteen v128 values get the registers to themselves
-// (measured 20-25 GFLOP/s against 17-20 inlined into the loop nest).
-function micro4x8(
+// Not inlined: as its own function its v128 values get the registers to themselves (measured
+// 20-25 GFLOP/s against 17-20 inlined into the loop nest, with the earlier 4x8 tile).
+function micro5x8(
   pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, beta: f32,
   mr: i32, nr: i32, tile: usize,
 ): void {
@@ -281,45 +284,60 @@ function micro4x8(
   let vacc2x4567 = f32x4.splat(0);
   let vacc3x0123 = f32x4.splat(0);
   let vacc3x4567 = f32x4.splat(0);
-  for (let p = 0; p < kc; p++) {
+  let vacc4x0123 = f32x4.splat(0);
+  let vacc4x4567 = f32x4.splat(0);
+  // The loop runs on B's pointer alone (no separate counter): one instruction less per depth.
+  const pbEnd = pb + (<usize>kc << 5);
+  while (pb < pbEnd) {
     const vb0123 = v128.load(pb);
     const vb4567 = v128.load(pb, 16);
-    const va0 = v128.load32_splat(pa);
-    const va1 = v128.load32_splat(pa, 4);
-    const va2 = v128.load32_splat(pa, 8);
-    const va3 = v128.load32_splat(pa, 12);
+    const va0 = v128.load(pa);
     vacc0x0123 = madd(va0, vb0123, vacc0x0123);
     vacc0x4567 = madd(va0, vb4567, vacc0x4567);
+    const va1 = v128.load(pa, 16);
     vacc1x0123 = madd(va1, vb0123, vacc1x0123);
     vacc1x4567 = madd(va1, vb4567, vacc1x4567);
+    const va2 = v128.load(pa, 32);
     vacc2x0123 = madd(va2, vb0123, vacc2x0123);
     vacc2x4567 = madd(va2, vb4567, vacc2x4567);
+    const va3 = v128.load(pa, 48);
     vacc3x0123 = madd(va3, vb0123, vacc3x0123);
     vacc3x4567 = madd(va3, vb4567, vacc3x4567);
-    pa += 16;
+    const va4 = v128.load(pa, 64);
+    vacc4x0123 = madd(va4, vb0123, vacc4x0123);
+    vacc4x4567 = madd(va4, vb4567, vacc4x4567);
+    pa += 80;
     pb += 32;
   }
   const rowBytes = <usize>ldc << 2;
   if (mr == MR && nr == NR) {
+    const c1 = c + rowBytes;
+    const c2 = c1 + rowBytes;
+    const c3 = c2 + rowBytes;
+    const c4 = c3 + rowBytes;
     if (beta != 0) {
       const vbeta = f32x4.splat(beta);
       vacc0x0123 = madd(vbeta, v128.load(c), vacc0x0123);
       vacc0x4567 = madd(vbeta, v128.load(c, 16), vacc0x4567);
-      vacc1x0123 = madd(vbeta, v128.load(c + rowBytes), vacc1x0123);
-      vacc1x4567 = madd(vbeta, v128.load(c + rowBytes, 16), vacc1x4567);
-      vacc2x0123 = madd(vbeta, v128.load(c + 2 * rowBytes), vacc2x0123);
-      vacc2x4567 = madd(vbeta, v128.load(c + 2 * rowBytes, 16), vacc2x4567);
-      vacc3x0123 = madd(vbeta, v128.load(c + 3 * rowBytes), vacc3x0123);
-      vacc3x4567 = madd(vbeta, v128.load(c + 3 * rowBytes, 16), vacc3x4567);
+      vacc1x0123 = madd(vbeta, v128.load(c1), vacc1x0123);
+      vacc1x4567 = madd(vbeta, v128.load(c1, 16), vacc1x4567);
+      vacc2x0123 = madd(vbeta, v128.load(c2), vacc2x0123);
+      vacc2x4567 = madd(vbeta, v128.load(c2, 16), vacc2x4567);
+      vacc3x0123 = madd(vbeta, v128.load(c3), vacc3x0123);
+      vacc3x4567 = madd(vbeta, v128.load(c3, 16), vacc3x4567);
+      vacc4x0123 = madd(vbeta, v128.load(c4), vacc4x0123);
+      vacc4x4567 = madd(vbeta, v128.load(c4, 16), vacc4x4567);
     }
     v128.store(c, vacc0x0123);
     v128.store(c, vacc0x4567, 16);
-    v128.store(c + rowBytes, vacc1x0123);
-    v128.store(c + rowBytes, vacc1x4567, 16);
-    v128.store(c + 2 * rowBytes, vacc2x0123);
-    v128.store(c + 2 * rowBytes, vacc2x4567, 16);
-    v128.store(c + 3 * rowBytes, vacc3x0123);
-    v128.store(c + 3 * rowBytes, vacc3x4567, 16);
+    v128.store(c1, vacc1x0123);
+    v128.store(c1, vacc1x4567, 16);
+    v128.store(c2, vacc2x0123);
+    v128.store(c2, vacc2x4567, 16);
+    v128.store(c3, vacc3x0123);
+    v128.store(c3, vacc3x4567, 16);
+    v128.store(c4, vacc4x0123);
+    v128.store(c4, vacc4x4567, 16);
     return;
   }
   // Partial tile: spill the accumulators, then write the valid corner element by element.
@@ -331,6 +349,8 @@ function micro4x8(
   v128.store(tile, vacc2x4567, 80);
   v128.store(tile, vacc3x0123, 96);
   v128.store(tile, vacc3x4567, 112);
+  v128.store(tile, vacc4x0123, 128);
+  v128.store(tile, vacc4x4567, 144);
   for (let r = 0; r < mr; r++) {
     const crow = c + <usize>r * rowBytes;
     const trow = tile + (<usize>(r * NR) << 2);

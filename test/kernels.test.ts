@@ -12,8 +12,8 @@ import { Random } from "../sdk/index";
 import { bytes, checkGuardsAfterEach, f32Buf, i32Buf, normals, readF32, rt, u8Buf, useRuntime } from "./support/buffers";
 import { expectExact, expectWithin, U } from "./support/numeric";
 
-/** Block sizes of assembly/gemm.ts (depth, rows of A, columns of B) and its 4x8 micro-tile. */
-const KC = 256, MC = 128, NC = 512, MR = 4, NR = 8;
+/** Block sizes of assembly/gemm.ts (depth, rows of A, columns of B) and its 5x8 micro-tile. */
+const KC = 256, MC = 50, NC = 512, MR = 5, NR = 8;
 
 useRuntime();
 checkGuardsAfterEach();
@@ -48,7 +48,7 @@ function matmulRef(a: Float64Array, b: Float64Array, m: number, k: number, n: nu
 }
 
 describe("gemm", () => {
-  // (m, k, n): tiny, one or two rows (the unpacked path for m < MR), ragged edges (not multiples of MR=4 / NR=8), one exact tile, the shapes of a
+  // (m, k, n): tiny, one or two rows (the unpacked path for m < MR), ragged edges (not multiples of MR=5 / NR=8), one exact tile, the shapes of a
   // 784-100-10 MLP's forward/backward, and shapes crossing the KC / MC / NC block edges.
   const shapes: [number, number, number][] = [
     [1, 1, 1], [3, 5, 7], [1, 784, 100], [2, 37, 13], [MR, 8, NR], [5, 9, 3], [13, 300, 17], [100, 784, 100], [784, 100, 100],

@@ -10,8 +10,8 @@ const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
  * thread, well above the ~20-60 µs a dispatch to a sleeping worker costs.
  */
 const PARALLEL_GEMM_FLOPS = 6e6;
-/** Row bands of a split GEMM are multiples of the micro-kernel's 4 rows, column bands of its 8. */
-const GEMM_ROW_ALIGN = 4;
+/** Row bands of a split GEMM are multiples of the micro-kernel's 5 rows, column bands of its 8. */
+const GEMM_ROW_ALIGN = 5;
 const GEMM_COL_ALIGN = 8;
 
 export interface RuntimeOptions {
