@@ -96,7 +96,8 @@ export class Runtime {
    */
   parallelFor(count: number, minPerThread: number, task: (start: number, end: number, t: number) => KernelCall[]): void {
     const parts = this.pool && count >= 2 * minPerThread ? Math.min(this.threads, Math.floor(count / minPerThread)) : 1;
-    this.parallel(splitRange(count, parts, 4).map(([start, end], t) => task(start, end, t)));
+    if (parts === 1) runCalls(task(0, count, 0), this.kernels);
+    else this.parallel(splitRange(count, parts, 4).map(([start, end], t) => task(start, end, t)));
   }
 
   /** The gemm scratch of thread `t`. */
@@ -142,7 +143,8 @@ export class Runtime {
   gemm(a: number, b: number, c: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, beta: number): void {
     if (!this.pool || 2 * m * k * n < PARALLEL_GEMM_FLOPS) {
-      runCalls([this.gemmCall(0, a, b, c, m, k, n, transA, transB, beta)], this.kernels);
+      // Called directly, not through a KernelCall: one image's dense layer takes microseconds.
+      this.kernels.gemm(a, transA ? m : k, b, transB ? k : n, c, n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, this.gemmWork[0]);
       return;
     }
     const byRows = m >= n;
