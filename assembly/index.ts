@@ -2,7 +2,7 @@
 // Nothing here allocates; the SDK owns memory and passes every buffer (scratch included).
 
 export { heapBase } from "./memory";
-export { gemm, gemmWorkspaceBytes } from "./gemm";
+export { gemm, gemmWorkspaceBytes, packA, packedABytes, gemmPacked } from "./gemm";
 export { addBiasRows, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8 } from "./tensor";
 export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy, softmaxMse } from "./loss";

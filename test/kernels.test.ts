@@ -82,6 +82,37 @@ describe("gemm", () => {
     }
   });
 
+  // The shapes of a convolution's weights (conv2 of the LeNet-like net: W [64, 288] and Wᵀ), a
+  // single panel's worth, fewer rows than a panel, and depths crossing KC.
+  it.each([[64, 288, 121], [288, 64, 121], [MR, 7, NR], [3, 20, 9], [2 * MC + 3, KC + 5, 17]])(
+    "packA + gemmPacked = gemm, bit for bit, (m,k,n) = (%i,%i,%i)", (m, k, n) => {
+      const rng = new Random(m + 7 * k + 13 * n);
+      const a = normals(rng, m * k);
+      const b = normals(rng, k * n);
+      const c0 = normals(rng, m * n);
+      const { prod, absSum } = matmulRef(a, b, m, k, n);
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const aPtr = f32Buf(layout(a, m, k, transA), "A");
+          const bPtr = f32Buf(layout(b, k, n, transB), "B");
+          const packed = f32Buf(new Float64Array(rt.kernels.packedABytes(m, k) / 4).fill(NaN), "packed A");
+          rt.kernels.packA(aPtr, transA ? m : k, m, k, transA ? 1 : 0, packed);
+          for (const beta of [0, -0.5]) {
+            const viaGemm = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C gemm");
+            const viaPacked = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C packed");
+            // m >= MR: gemm packs A itself the same way, so the sums are the same floats.
+            if (m >= MR) rt.gemm(aPtr, bPtr, viaGemm, m, k, n, transA, transB, beta);
+            rt.kernels.gemmPacked(packed, bPtr, transB ? k : n, viaPacked, n, m, k, n, transB ? 1 : 0, beta, rt.gemmWorkspace(0));
+            const got = readF32(viaPacked, m * n);
+            if (m >= MR) expectExact(got, readF32(viaGemm, m * n), `gemmPacked vs gemm (transA=${transA}, transB=${transB}, beta=${beta})`);
+            const want = prod.map((v, i) => v + (beta === 0 ? 0 : beta * c0[i]));
+            const tol = absSum.map((s, i) => 2 * (k + 2) * U * (s + (beta === 0 ? 0 : Math.abs(beta * c0[i]))));
+            expectWithin(got, want, tol, `gemmPacked (transA=${transA}, transB=${transB}, beta=${beta})`);
+          }
+        }
+      }
+    });
+
   it("k = 0 scales C by beta (beta 0 gives zeros even over NaN)", () => {
     const m = 5, n = 11;
     const c0 = normals(new Random(7), m * n);

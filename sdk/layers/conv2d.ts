@@ -27,6 +27,9 @@ export function outputSide(input: number, size: number, stride: number, pad: num
  * y = W·cols + b. Backward: dW += dy·colsᵀ, db = Σ dy, dx = col2im(Wᵀ·dy), the patches made
  * again from the input the forward pass saw. Shapes: cols and dcols [C·R·R, OH·OW] per thread.
  */
+/** Filter bands of a one-image forward pass are multiples of the GEMM micro-kernel's 5 rows. */
+const FILTER_BAND_ALIGN = 5;
+
 export class Conv2D implements Layer {
   readonly outputShape: readonly number[];
   readonly params: readonly Param[];
@@ -47,6 +50,9 @@ export class Conv2D implements Layer {
   private input = 0;
   /** Threads after the first accumulate their share of dW here, [threads - 1, K·C·R·R]. */
   private dwPartials = 0;
+  /** W and Wᵀ packed for the GEMM (kernels.packA) once per batch, shared by the threads. */
+  private packedW = 0;
+  private packedWt = 0;
 
   constructor(
     private readonly rt: Runtime,
@@ -83,23 +89,41 @@ export class Conv2D implements Layer {
     while (this.dcols.length < rt.threads) this.dcols.push(rt.alloc(this.patch * this.outSpatial * 4));
     while (this.colsScratch.length < rt.threads) this.colsScratch.push(rt.alloc(this.patch * this.outSpatial * 4));
     if (rt.threads > 1 && !this.dwPartials) this.dwPartials = rt.alloc((rt.threads - 1) * this.weight.value.length * 4);
+    if (!this.packedW) this.packedW = rt.alloc(rt.kernels.packedABytes(this.spec.filters, this.patch));
+    if (!this.packedWt) this.packedWt = rt.alloc(rt.kernels.packedABytes(this.patch, this.spec.filters));
   }
 
   // The batch is shared out among the threads, a run of whole images each: per image the work is
-  // one im2col and one GEMM, too small to split itself (conv2 of the LeNet-like net: 64x288x121).
+  // one im2col and one GEMM. One image alone (predict() on a drawing) is shared out by filters
+  // instead: every thread makes the patches and multiplies its band of W's rows (the im2col is a
+  // few microseconds, cheaper than a second dispatch to share it).
   forward(x: number, batch: number, _training: boolean): number {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
+    if (batch === 1 && rt.threads > 1 && spec.filters >= 2 * FILTER_BAND_ALIGN) {
+      rt.parallel(splitRange(spec.filters, rt.threads, FILTER_BAND_ALIGN).map(([first, end], t): KernelCall[] => {
+        const cols = this.colsScratch[t];
+        return [
+          ["im2col", x, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW],
+          rt.gemmCall(t, this.weight.value.ptr + first * patch * 4, cols, this.out.ptr + first * outSpatial * 4,
+            end - first, patch, outSpatial, false, false, 0),
+        ];
+      }));
+      this.input = x;
+      rt.kernels.addBiasChannels(this.out.ptr, this.bias.value.ptr, batch, spec.filters, outSpatial);
+      return this.out.ptr;
+    }
     // Each thread writes an image's patches into its own scratch and multiplies them while they are
     // in cache; the backward pass makes them again (an im2col is cheaper than keeping 100 patch
     // matrices that fall out of cache between the two passes).
+    rt.kernels.packA(this.weight.value.ptr, patch, spec.filters, patch, 0, this.packedW);
     rt.parallel(splitRange(batch, rt.threads).map(([start, end], t) => {
       const calls: KernelCall[] = [];
       for (let i = start; i < end; i++) {
         const cols = this.colsScratch[t];
         calls.push(["im2col", x + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
-        calls.push(rt.gemmCall(t, this.weight.value.ptr, cols, this.out.ptr + i * this.outSize * 4, spec.filters, patch, outSpatial, false, false, 0));
+        calls.push(rt.gemmPackedCall(t, this.packedW, cols, this.out.ptr + i * this.outSize * 4, spec.filters, patch, outSpatial, false, 0));
       }
       return calls;
     }));
@@ -114,6 +138,8 @@ export class Conv2D implements Layer {
     const [, OH, OW] = this.outputShape;
     const weightSize = this.weight.value.length;
     const ranges = splitRange(batch, rt.threads);
+    // op(A) = Wᵀ [C·R·R, K]: W stored [K, C·R·R] read transposed.
+    if (needInputGrad) rt.kernels.packA(this.weight.value.ptr, patch, patch, spec.filters, 1, this.packedWt);
     rt.parallel(ranges.map(([start, end], t) => {
       const calls: KernelCall[] = [];
       const dw = t === 0 ? this.weight.grad.ptr : this.dwPartials + (t - 1) * weightSize * 4;
@@ -125,7 +151,7 @@ export class Conv2D implements Layer {
         calls.push(rt.gemmCall(t, dyi, cols, dw, spec.filters, outSpatial, patch, false, true, i === start ? 0 : 1));
         if (needInputGrad) {
           // dcols[CRR, OHOW] = Wᵀ · dy_i, then scattered back onto the image.
-          calls.push(rt.gemmCall(t, this.weight.value.ptr, dyi, this.dcols[t], patch, spec.filters, outSpatial, true, false, 0));
+          calls.push(rt.gemmPackedCall(t, this.packedWt, dyi, this.dcols[t], patch, spec.filters, outSpatial, false, 0));
           calls.push(["col2im", this.dcols[t], this.dx.ptr + i * this.inSize * 4, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
         }
       }
@@ -143,8 +169,10 @@ export class Conv2D implements Layer {
     for (const ptr of [...this.dcols, ...this.colsScratch]) this.rt.free(ptr);
     this.dcols = [];
     this.colsScratch = [];
-    if (this.dwPartials) this.rt.free(this.dwPartials);
+    for (const ptr of [this.dwPartials, this.packedW, this.packedWt]) if (ptr) this.rt.free(ptr);
     this.dwPartials = 0;
+    this.packedW = 0;
+    this.packedWt = 0;
     disposeParams(this.params);
   }
 }

@@ -8,6 +8,10 @@ export interface Kernels {
   gemmWorkspaceBytes(): number;
   gemm(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, m: number, k: number, n: number,
     transA: number, transB: number, beta: number, work: number): void;
+  packedABytes(m: number, k: number): number;
+  packA(a: number, lda: number, m: number, k: number, transA: number, dst: number): void;
+  gemmPacked(packedA: number, b: number, ldb: number, c: number, ldc: number, m: number, k: number, n: number,
+    transB: number, beta: number, work: number): void;
   addBiasRows(y: number, bias: number, rows: number, cols: number): void;
   sumRows(x: number, out: number, rows: number, cols: number, beta: number): void;
   scaleU8(src: number, dst: number, n: number, scale: number): void;

@@ -166,6 +166,16 @@ export class Runtime {
     }));
   }
 
+  /**
+   * The kernel call of a contiguous gemm whose op(A) [m,k] was packed by kernels.packA (into
+   * kernels.packedABytes(m, k) bytes) on thread `t`, for parallel(): the weights a convolution
+   * multiplies by every image of a batch are packed once per batch.
+   */
+  gemmPackedCall(t: number, packedA: number, b: number, c: number, m: number, k: number, n: number,
+    transB: boolean, beta: number): KernelCall {
+    return ["gemmPacked", packedA, b, transB ? k : n, c, n, m, k, n, transB ? 1 : 0, beta, this.gemmWork[t]];
+  }
+
   /** The kernel call of a contiguous gemm (as in gemm()) on thread `t`, for parallel(). */
   gemmCall(t: number, a: number, b: number, c: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, beta: number): KernelCall {
