@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 
 await import("./mlp.mjs");
 await import("./cnn.mjs");
+await import("./gemm.mjs");
 const browser = await import("./browser.mjs");
 if (existsSync(browser.CHROMIUM)) {
   console.log("\nBrowser comparison (npm run bench:browser):");
