@@ -38,6 +38,8 @@ describe("single layers", () => {
     }
   }
   convCases.push([3, 5, 5, 3, 2, 2, 1, 3], [2, 4, 7, 2, 4, 1, 1, 2], [1, 7, 6, 4, 1, 2, 0, 2]);
+  // More filters than patch values on one channel: dW is multiplied out transposed (NARROW_PATCH).
+  convCases.push([1, 6, 5, 12, 3, 1, 0, 3], [1, 5, 5, 7, 2, 1, 1, 2]);
 
   it.each(convCases)("Conv2D C=%i %ix%i -> %i filters of size %i, stride %i, padding %i (batch %i): weight, bias, input",
     (C, H, W, filters, size, stride, padding, batch) => {

@@ -29,6 +29,12 @@ export function outputSide(input: number, size: number, stride: number, pad: num
  */
 /** Filter bands of a one-image forward pass are multiples of the GEMM micro-kernel's 5 rows. */
 const FILTER_BAND_ALIGN = 5;
+/**
+ * Patches narrower than this (one input channel: 3x3 is 9 values) make dW's GEMM a product with
+ * a few columns, where the micro-kernel's 8-column tiles run mostly empty; the layer then
+ * multiplies out dWᵀ (filters as columns) and transposes it when adding the threads' shares.
+ */
+const NARROW_PATCH = 16;
 
 export class Conv2D implements Layer {
   readonly outputShape: readonly number[];
@@ -50,6 +56,8 @@ export class Conv2D implements Layer {
   private input = 0;
   /** Threads after the first accumulate their share of dW here, [threads - 1, K·C·R·R]. */
   private dwPartials = 0;
+  /** Narrow patches (NARROW_PATCH): each thread's dWᵀ [C·R·R, K], [threads, C·R·R·K]. */
+  private dwTransposed = 0;
   /** W and Wᵀ packed for the GEMM (kernels.packA) once per batch, shared by the threads. */
   private packedW = 0;
   private packedWt = 0;
@@ -89,6 +97,7 @@ export class Conv2D implements Layer {
     while (this.dcols.length < rt.threads) this.dcols.push(rt.alloc(this.patch * this.outSpatial * 4));
     while (this.colsScratch.length < rt.threads) this.colsScratch.push(rt.alloc(this.patch * this.outSpatial * 4));
     if (rt.threads > 1 && !this.dwPartials) this.dwPartials = rt.alloc((rt.threads - 1) * this.weight.value.length * 4);
+    if (this.narrowPatch && !this.dwTransposed) this.dwTransposed = rt.alloc(rt.threads * this.weight.value.length * 4);
     if (!this.packedW) this.packedW = rt.alloc(rt.kernels.packedABytes(this.spec.filters, this.patch));
     if (!this.packedWt) this.packedWt = rt.alloc(rt.kernels.packedABytes(this.patch, this.spec.filters));
   }
@@ -143,12 +152,15 @@ export class Conv2D implements Layer {
     rt.parallel(ranges.map(([start, end], t) => {
       const calls: KernelCall[] = [];
       const dw = t === 0 ? this.weight.grad.ptr : this.dwPartials + (t - 1) * weightSize * 4;
+      const dwT = this.dwTransposed + t * weightSize * 4;
       for (let i = start; i < end; i++) {
         const cols = this.colsScratch[t];
         calls.push(["im2col", this.input + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
         const dyi = dy + i * this.outSize * 4;
-        // dW[K, CRR] (+)= dy_i[K, OHOW] · cols_iᵀ
-        calls.push(rt.gemmCall(t, dyi, cols, dw, spec.filters, outSpatial, patch, false, true, i === start ? 0 : 1));
+        const beta = i === start ? 0 : 1;
+        // dW[K, CRR] (+)= dy_i[K, OHOW] · cols_iᵀ, or for narrow patches dWᵀ[CRR, K] (+)= cols_i · dy_iᵀ.
+        if (this.narrowPatch) calls.push(rt.gemmCall(t, cols, dyi, dwT, patch, outSpatial, spec.filters, false, true, beta));
+        else calls.push(rt.gemmCall(t, dyi, cols, dw, spec.filters, outSpatial, patch, false, true, beta));
         if (needInputGrad) {
           // dcols[CRR, OHOW] = Wᵀ · dy_i, then scattered back onto the image.
           calls.push(rt.gemmPackedCall(t, this.packedWt, dyi, this.dcols[t], patch, spec.filters, outSpatial, false, 0));
@@ -158,9 +170,30 @@ export class Conv2D implements Layer {
       return calls;
     }));
     // dW = thread 0's share + the others' (summed in thread order: deterministic per thread count).
-    if (ranges.length > 1) rt.kernels.sumRows(this.dwPartials, this.weight.grad.ptr, ranges.length - 1, weightSize, 1);
+    if (this.narrowPatch) this.addTransposedShares(ranges.length);
+    else if (ranges.length > 1) rt.kernels.sumRows(this.dwPartials, this.weight.grad.ptr, ranges.length - 1, weightSize, 1);
     rt.kernels.sumChannels(dy, this.bias.grad.ptr, batch, spec.filters, outSpatial, 0);
     return needInputGrad ? this.dx.ptr : 0;
+  }
+
+  /** dW[f, q] = Σ_t dWᵀ_t[q, f] over the first `shares` threads, in thread order (a few hundred values). */
+  private addTransposedShares(shares: number): void {
+    const filters = this.spec.filters;
+    const size = this.weight.value.length;
+    const grad = this.rt.f32(this.weight.grad.ptr, size);
+    const parts = this.rt.f32(this.dwTransposed, shares * size);
+    for (let f = 0; f < filters; f++) {
+      for (let q = 0; q < this.patch; q++) {
+        let sum = parts[q * filters + f];
+        for (let t = 1; t < shares; t++) sum += parts[t * size + q * filters + f];
+        grad[f * this.patch + q] = sum;
+      }
+    }
+  }
+
+  /** Whether dW is multiplied out transposed (see NARROW_PATCH). */
+  private get narrowPatch(): boolean {
+    return this.patch < NARROW_PATCH && this.spec.filters > this.patch;
   }
 
   dispose(): void {
@@ -169,8 +202,9 @@ export class Conv2D implements Layer {
     for (const ptr of [...this.dcols, ...this.colsScratch]) this.rt.free(ptr);
     this.dcols = [];
     this.colsScratch = [];
-    for (const ptr of [this.dwPartials, this.packedW, this.packedWt]) if (ptr) this.rt.free(ptr);
+    for (const ptr of [this.dwPartials, this.dwTransposed, this.packedW, this.packedWt]) if (ptr) this.rt.free(ptr);
     this.dwPartials = 0;
+    this.dwTransposed = 0;
     this.packedW = 0;
     this.packedWt = 0;
     disposeParams(this.params);
