@@ -335,6 +335,14 @@ describe("activations", () => {
     for (const y of both(rt.kernels.sigmoidForward, x)) expectWithin(y, want, tol, "y");
   });
 
+  it("sigmoidForward over a sweep of [-90, 90] (the vectorised e^x across its whole range)", () => {
+    // Steps of 0.0045: every reduction interval of e^x (ln 2 wide) gets about 150 points.
+    const x = Array.from({ length: 40001 }, (_, i) => Math.fround(-90 + i * 0.0045));
+    const want = x.map(sigmoid);
+    const tol = want.map((v) => 8 * U * v + 1e-37);
+    for (const y of both(rt.kernels.sigmoidForward, x)) expectWithin(y, want, tol, "y");
+  });
+
   it.each(sizes)("sigmoidBackward: dx = dy·y·(1-y) (n = %i)", (n) => {
     const rng = new Random(n + 50);
     const y = Array.from({ length: n }, () => Math.fround(rng.uniform()));
