@@ -153,20 +153,37 @@ function clampEnd(limit: i32, stride: i32): i32 {
 
 /** y[batch, channels, spatial] += bias[channels]: the per-filter bias of a convolution. */
 export function addBiasChannels(y: usize, bias: usize, batch: i32, channels: i32, spatial: i32): void {
+  biasChannels(y, bias, batch, channels, spatial, false);
+}
+
+/**
+ * y[batch, channels, spatial] = max(y + bias[channels], 0): a convolution's bias and the ReLU
+ * after it in one pass (the model fuses them; see sdk/model.ts).
+ */
+export function addBiasChannelsRelu(y: usize, bias: usize, batch: i32, channels: i32, spatial: i32): void {
+  biasChannels(y, bias, batch, channels, spatial, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function biasChannels(y: usize, bias: usize, batch: i32, channels: i32, spatial: i32, relu: bool): void {
+  const zero = f32x4.splat(0);
   const vecEnd = spatial & ~3;
   let p = y;
   for (let b = 0; b < batch; b++) {
     for (let c = 0; c < channels; c++) {
       const value = load<f32>(bias + (<usize>c << 2));
-      const v = f32x4.splat(value);
+      const vb = f32x4.splat(value);
       let s = 0;
       for (; s < vecEnd; s += 4) {
         const q = p + (<usize>s << 2);
-        v128.store(q, f32x4.add(v128.load(q), v));
+        const v = f32x4.add(v128.load(q), vb);
+        v128.store(q, relu ? f32x4.max(v, zero) : v);
       }
       for (; s < spatial; s++) {
         const q = p + (<usize>s << 2);
-        store<f32>(q, load<f32>(q) + value);
+        const v = load<f32>(q) + value;
+        store<f32>(q, relu ? max(v, 0) : v);
       }
       p += <usize>spatial << 2;
     }

@@ -3,11 +3,11 @@
 
 export { heapBase } from "./memory";
 export { gemm, gemmWorkspaceBytes, packA, packedABytes, gemmPacked } from "./gemm";
-export { addBiasRows, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8 } from "./tensor";
+export { addBiasRows, addBiasRowsRelu, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8 } from "./tensor";
 export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy, softmaxMse } from "./loss";
 export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate, adamUpdate } from "./optim";
-export { im2col, col2im, addBiasChannels, sumChannels } from "./conv";
+export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels } from "./conv";
 export { maxPoolForward, maxPoolBackward, avgPoolForward, avgPoolBackward } from "./pool";
 export { augmentImages } from "./augment";
 export { dropoutForward, dropoutBackward } from "./dropout";

@@ -2,17 +2,34 @@
 
 /** y[rows,cols] += bias[cols] broadcast over rows. */
 export function addBiasRows(y: usize, bias: usize, rows: i32, cols: i32): void {
+  biasRows(y, bias, rows, cols, false);
+}
+
+/**
+ * y[rows,cols] = max(y + bias[cols], 0): a dense layer's bias and the ReLU after it in one pass
+ * (the model fuses them; see sdk/model.ts).
+ */
+export function addBiasRowsRelu(y: usize, bias: usize, rows: i32, cols: i32): void {
+  biasRows(y, bias, rows, cols, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function biasRows(y: usize, bias: usize, rows: i32, cols: i32, relu: bool): void {
+  const zero = f32x4.splat(0);
   const vecEnd = cols & ~3;
   for (let r = 0; r < rows; r++) {
     const row = y + (<usize>(r * cols) << 2);
     let j = 0;
     for (; j < vecEnd; j += 4) {
       const p = row + (<usize>j << 2);
-      v128.store(p, f32x4.add(v128.load(p), v128.load(bias + (<usize>j << 2))));
+      const v = f32x4.add(v128.load(p), v128.load(bias + (<usize>j << 2)));
+      v128.store(p, relu ? f32x4.max(v, zero) : v);
     }
     for (; j < cols; j++) {
       const p = row + (<usize>j << 2);
-      store<f32>(p, load<f32>(p) + load<f32>(bias + (<usize>j << 2)));
+      const v = load<f32>(p) + load<f32>(bias + (<usize>j << 2));
+      store<f32>(p, relu ? max(v, 0) : v);
     }
   }
 }

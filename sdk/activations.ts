@@ -31,11 +31,18 @@ export function layerActivations(model: Model, pixels: Uint8Array | Float32Array
   else input.set(pixels);
   const out: LayerActivation[] = [];
   let x = model.inputPtr;
-  model.layers.forEach((layer, index) => {
-    x = layer.forward(x, 1, false);
-    const size = layer.outputShape.reduce((a, b) => a * b, 1);
-    // A fresh view per layer: a view made before a forward pass would detach if memory grew.
-    out.push({ index, spec: model.spec.layers[index], shape: layer.outputShape, values: rt.f32(x, size).slice() });
-  });
+  // Every layer's own output: a convolution's before the ReLU that follows it.
+  const fusion = model.fusion;
+  model.fusion = false;
+  try {
+    model.layers.forEach((layer, index) => {
+      x = layer.forward(x, 1, false);
+      const size = layer.outputShape.reduce((a, b) => a * b, 1);
+      // A fresh view per layer: a view made before a forward pass would detach if memory grew.
+      out.push({ index, spec: model.spec.layers[index], shape: layer.outputShape, values: rt.f32(x, size).slice() });
+    });
+  } finally {
+    model.fusion = fusion;
+  }
   return out;
 }

@@ -34,6 +34,8 @@ export class Model {
   private readonly inputBuffer: BatchBuffer;
   private labelBuffer = 0;
   private capacity = 0;
+  /** Each dense or conv2d layer followed by a ReLU, with that ReLU (see `fusion`). */
+  private readonly fusedPairs: readonly (readonly [Layer, Activation])[];
   /** predict()'s raw bytes before scaling, kept between calls: one image takes microseconds. */
   private staging = { ptr: 0, bytes: 0 };
 
@@ -62,6 +64,28 @@ export class Model {
     this.classCount = sizeOf(shape);
     this.loss = new SoftmaxLoss(rt, this.classCount, this.spec.loss);
     this.inputBuffer = new BatchBuffer(rt, this.inputSize);
+    this.fusedPairs = layers.flatMap((layer, i) => {
+      const next = layers[i + 1];
+      return "reluFused" in layer && next instanceof Activation && next.spec.type === "relu" ? [[layer, next] as const] : [];
+    });
+    this.fusion = true;
+  }
+
+  /**
+   * Whether a dense or conv2d layer followed by a ReLU applies it as it adds its bias (on by
+   * default): one pass less over the layer's output, which for the LeNet-like net's first
+   * convolution is 8.6 MB per 100 images. The results are the same floats either way; only
+   * layerActivations() turns it off, to report the layer's output before the ReLU.
+   */
+  get fusion(): boolean {
+    return this.fusedPairs.length > 0 && this.fusedPairs[0][1].appliedByPrevious;
+  }
+
+  set fusion(on: boolean) {
+    for (const [layer, relu] of this.fusedPairs) {
+      layer.reluFused = on;
+      relu.appliedByPrevious = on;
+    }
   }
 
 

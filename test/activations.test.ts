@@ -25,6 +25,9 @@ describe("layerActivations", () => {
     expect(acts.map((a) => a.shape)).toEqual([[32, 26, 26], [32, 26, 26], [32, 13, 13], [64, 11, 11], [64, 11, 11], [64, 5, 5], [128], [128], [10]]);
     for (const a of acts) expect(a.values.length).toBe(a.shape.reduce((x, y) => x * y, 1));
     // relu is max(0, x) of the conv output; max pooling takes the largest of each 2x2 window.
+    // The conv's own output comes before the ReLU even though the model fuses the two.
+    expect(model.fusion).toBe(true);
+    expect(acts[0].values.some((v) => v < 0), "conv output has negative values").toBe(true);
     expect(Array.from(acts[1].values)).toEqual(Array.from(acts[0].values, (v) => Math.max(0, v)));
     const [, , pool] = acts;
     for (const [c, y, x] of [[0, 0, 0], [5, 6, 7], [31, 12, 12]]) {

@@ -104,10 +104,13 @@ describe("CNN models", () => {
    * (arg-max), and the smallest |ReLU input| and max-pool gap (largest minus second largest; an
    * exact tie of zeros from ReLUs that are off cannot move and does not count).
    */
+  // The walk reads each ReLU's input, so it runs with the bias+ReLU fusion off (same loss); the
+  // analytic gradients (checkModelGradients) come from model.forward with it on.
   function evaluate(model: Model, batch: number): { loss: number; mask: string; margin: number; gap: number } {
     let x = model.inputPtr;
     let mask = "";
     let margin = Infinity, gap = Infinity;
+    model.fusion = false;
     for (const layer of model.layers) {
       const input = rt.f32(x, batch * sizeOf(layer.inputShape)).slice();
       x = layer.forward(x, batch, true);
@@ -146,6 +149,7 @@ describe("CNN models", () => {
         }
       }
     }
+    model.fusion = true;
     return { loss: model.loss.forward(x, model.labelPtr, batch, false) / batch, mask, margin, gap };
   }
 

@@ -254,6 +254,18 @@ describe("addBiasChannels / sumChannels", () => {
     expectExact(readF32(bPtr, channels), bias, "bias (unchanged)");
   });
 
+  it.each(shapes)("addBiasChannelsRelu: y[b,c,s] = max(y + bias[c], 0) (batch %i, channels %i, spatial %i)", (batch, channels, spatial) => {
+    const rng = new Random(batch * 10000 + channels * 100 + spatial + 3);
+    const y = normals(rng, batch * channels * spatial);
+    const bias = normals(rng, channels);
+    const yPtr = f32Buf(y, "y");
+    const bPtr = f32Buf(bias, "bias");
+    rt.kernels.addBiasChannelsRelu(yPtr, bPtr, batch, channels, spatial);
+    const want = Array.from(y, (v, i) => Math.max(Math.fround(v + bias[Math.floor(i / spatial) % channels]), 0));
+    expectExact(readF32(yPtr, y.length), want, "y");
+    expectExact(readF32(bPtr, channels), bias, "bias (unchanged)");
+  });
+
   it.each(shapes)("sumChannels: out[c] = Σ_{b,s} dy[b,c,s] + beta·out[c] (batch %i, channels %i, spatial %i)", (batch, channels, spatial) => {
     const rng = new Random(batch * 10000 + channels * 100 + spatial + 1);
     const dy = normals(rng, batch * channels * spatial);

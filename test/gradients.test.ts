@@ -85,10 +85,13 @@ describe("softmax cross-entropy head", () => {
 
 describe("models", () => {
   /** Mean loss over the batch, plus the on/off pattern of every ReLU input and its smallest |z|. */
+  // The walk reads each ReLU's input, so it runs with the bias+ReLU fusion off (same loss); the
+  // analytic gradients (checkModelGradients) come from model.forward with it on.
   function evaluate(model: Model, batch: number): { loss: number; mask: string; margin: number } {
     let x = model.inputPtr;
     let mask = "";
     let margin = Infinity;
+    model.fusion = false;
     for (const layer of model.layers) {
       if (typeOf(layer) === "relu") {
         for (const z of rt.f32(x, batch * sizeOf(layer.inputShape))) {
@@ -98,6 +101,7 @@ describe("models", () => {
       }
       x = layer.forward(x, batch, true);
     }
+    model.fusion = true;
     return { loss: model.loss.forward(x, model.labelPtr, batch, false) / batch, mask, margin };
   }
 

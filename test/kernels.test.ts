@@ -171,6 +171,17 @@ describe("row and data kernels", () => {
     expectExact(readF32(bPtr, cols), bias, "bias (unchanged)");
   });
 
+  it.each([[7, 13], [3, 8], [5, 1], [1, 4]])("addBiasRowsRelu: y[r,j] = max(y + bias[j], 0) (%i x %i)", (rows, cols) => {
+    const rng = new Random(rows * 100 + cols + 7);
+    const y = normals(rng, rows * cols);
+    const bias = normals(rng, cols);
+    const yPtr = f32Buf(y, "y");
+    const bPtr = f32Buf(bias, "bias");
+    rt.kernels.addBiasRowsRelu(yPtr, bPtr, rows, cols);
+    expectExact(readF32(yPtr, rows * cols), Array.from(y, (v, i) => Math.max(Math.fround(v + bias[i % cols]), 0)), "y");
+    expectExact(readF32(bPtr, cols), bias, "bias (unchanged)");
+  });
+
   it.each([[7, 13], [100, 10], [1, 4], [3, 1]])("sumRows: out[j] = Σ_r x[r,j] + beta·out[j] (%i x %i)", (rows, cols) => {
     const rng = new Random(rows * 100 + cols + 1);
     const x = normals(rng, rows * cols);

@@ -343,6 +343,9 @@ function trainingPass(model: Model, batch: number, masks?: Map<Layer, { mask: Fl
   let x = model.inputPtr;
   let mask = "";
   let margin = Infinity;
+  // This walk reads each ReLU's input, so the bias+ReLU fusion is off here (the same loss);
+  // analyticPass runs with it on.
+  model.fusion = false;
   for (const layer of model.layers) {
     const n = batch * sizeOf(layer.inputShape);
     if (typeOf(layer) === "relu") {
@@ -361,6 +364,7 @@ function trainingPass(model: Model, batch: number, masks?: Map<Layer, { mask: Fl
       x = layer.forward(x, batch, true);
     }
   }
+  model.fusion = true;
   return { loss: model.loss.forward(x, model.labelPtr, batch, false) / batch, mask, margin };
 }
 

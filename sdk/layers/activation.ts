@@ -18,6 +18,13 @@ export class Activation implements Layer {
   private readonly size: number;
   private readonly out: BatchBuffer;
   private readonly dx: BatchBuffer;
+  /**
+   * Set by the model when the layer before already applied this ReLU (Layer.reluFused): forward()
+   * then passes its input through, and backward() reads that input as its output y.
+   */
+  appliedByPrevious = false;
+  /** The forward output y of the last forward pass (the backward passes need only y). */
+  private y = 0;
 
   constructor(private readonly rt: Runtime, readonly spec: ActivationSpec, readonly inputShape: readonly number[]) {
     this.outputShape = inputShape;
@@ -32,17 +39,22 @@ export class Activation implements Layer {
   }
 
   forward(x: number, batch: number): number {
+    if (this.appliedByPrevious) {
+      this.y = x;
+      return x;
+    }
     const kernel = this.spec.type === "sigmoid" ? "sigmoidForward" : "reluForward";
     const y = this.out.ptr;
     this.rt.parallelFor(batch * this.size, MIN_ELEMENTS_PER_THREAD, (start, end) =>
       [[kernel, x + 4 * start, y + 4 * start, end - start]]);
+    this.y = y;
     return y;
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
     if (!needInputGrad) return 0;
     const kernel = this.spec.type === "sigmoid" ? "sigmoidBackward" : "reluBackward";
-    const [y, dx] = [this.out.ptr, this.dx.ptr];
+    const [y, dx] = [this.y, this.dx.ptr];
     this.rt.parallelFor(batch * this.size, MIN_ELEMENTS_PER_THREAD, (start, end) =>
       [[kernel, y + 4 * start, dy + 4 * start, dx + 4 * start, end - start]]);
     return dx;

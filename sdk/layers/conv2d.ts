@@ -58,6 +58,8 @@ export class Conv2D implements Layer {
   private dwPartials = 0;
   /** Narrow patches (NARROW_PATCH): each thread's dWᵀ [C·R·R, K], [threads, C·R·R·K]. */
   private dwTransposed = 0;
+  /** The model sets this when a ReLU follows: the bias kernel applies it (see Layer.reluFused). */
+  reluFused = false;
   /** W and Wᵀ packed for the GEMM (kernels.packA) once per batch, shared by the threads. */
   private packedW = 0;
   private packedWt = 0;
@@ -105,22 +107,25 @@ export class Conv2D implements Layer {
   // The batch is shared out among the threads, a run of whole images each: per image the work is
   // one im2col and one GEMM. One image alone (predict() on a drawing) is shared out by filters
   // instead: every thread makes the patches and multiplies its band of W's rows (the im2col is a
-  // few microseconds, cheaper than a second dispatch to share it).
+  // few microseconds, cheaper than a second dispatch to share it). The bias (and a fused ReLU) is
+  // added right after each product, while its output is still in cache.
   forward(x: number, batch: number, _training: boolean): number {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
+    const addBias = this.reluFused ? "addBiasChannelsRelu" : "addBiasChannels";
+    const bias = this.bias.value.ptr;
+    this.input = x;
     if (batch === 1 && rt.threads > 1 && spec.filters >= 2 * FILTER_BAND_ALIGN) {
       rt.parallel(splitRange(spec.filters, rt.threads, FILTER_BAND_ALIGN).map(([first, end], t): KernelCall[] => {
         const cols = this.colsScratch[t];
+        const out = this.out.ptr + first * outSpatial * 4;
         return [
           ["im2col", x, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW],
-          rt.gemmCall(t, this.weight.value.ptr + first * patch * 4, cols, this.out.ptr + first * outSpatial * 4,
-            end - first, patch, outSpatial, false, false, 0),
+          rt.gemmCall(t, this.weight.value.ptr + first * patch * 4, cols, out, end - first, patch, outSpatial, false, false, 0),
+          [addBias, out, bias + first * 4, 1, end - first, outSpatial],
         ];
       }));
-      this.input = x;
-      rt.kernels.addBiasChannels(this.out.ptr, this.bias.value.ptr, batch, spec.filters, outSpatial);
       return this.out.ptr;
     }
     // Each thread writes an image's patches into its own scratch and multiplies them while they are
@@ -132,12 +137,12 @@ export class Conv2D implements Layer {
       for (let i = start; i < end; i++) {
         const cols = this.colsScratch[t];
         calls.push(["im2col", x + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
-        calls.push(rt.gemmPackedCall(t, this.packedW, cols, this.out.ptr + i * this.outSize * 4, spec.filters, patch, outSpatial, false, 0));
+        const out = this.out.ptr + i * this.outSize * 4;
+        calls.push(rt.gemmPackedCall(t, this.packedW, cols, out, spec.filters, patch, outSpatial, false, 0));
+        calls.push([addBias, out, bias, 1, spec.filters, outSpatial]);
       }
       return calls;
     }));
-    this.input = x;
-    rt.kernels.addBiasChannels(this.out.ptr, this.bias.value.ptr, batch, spec.filters, outSpatial);
     return this.out.ptr;
   }
 

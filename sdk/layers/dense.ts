@@ -22,6 +22,8 @@ export class Dense implements Layer {
   private readonly out: BatchBuffer;
   private readonly dx: BatchBuffer;
   private input = 0;
+  /** The model sets this when a ReLU follows: the bias kernel applies it (see Layer.reluFused). */
+  reluFused = false;
 
   constructor(
     private readonly rt: Runtime,
@@ -50,7 +52,8 @@ export class Dense implements Layer {
     const { rt, spec } = this;
     this.input = x;
     rt.gemm(x, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units, false, false, 0);
-    rt.kernels.addBiasRows(this.out.ptr, this.bias.value.ptr, batch, spec.units);
+    if (this.reluFused) rt.kernels.addBiasRowsRelu(this.out.ptr, this.bias.value.ptr, batch, spec.units);
+    else rt.kernels.addBiasRows(this.out.ptr, this.bias.value.ptr, batch, spec.units);
     return this.out.ptr;
   }
 

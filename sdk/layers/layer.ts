@@ -36,6 +36,11 @@ export interface Layer {
    * address of the gradient w.r.t. the input (0 when `needInputGrad` is false).
    */
   backward(dy: number, batch: number, needInputGrad: boolean): number;
+  /**
+   * Layers that can apply a ReLU to their own output as they add the bias (dense, conv2d): while
+   * true, forward() returns max(output, 0). The model turns it on when a ReLU layer follows.
+   */
+  reluFused?: boolean;
   dispose(): void;
 }
 

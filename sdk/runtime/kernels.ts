@@ -13,6 +13,7 @@ export interface Kernels {
   gemmPacked(packedA: number, b: number, ldb: number, c: number, ldc: number, m: number, k: number, n: number,
     transB: number, beta: number, work: number): void;
   addBiasRows(y: number, bias: number, rows: number, cols: number): void;
+  addBiasRowsRelu(y: number, bias: number, rows: number, cols: number): void;
   sumRows(x: number, out: number, rows: number, cols: number, beta: number): void;
   scaleU8(src: number, dst: number, n: number, scale: number): void;
   gatherImagesU8(src: number, indices: number, count: number, rowLen: number, dst: number, scale: number): void;
@@ -44,6 +45,7 @@ export interface Kernels {
   im2col(x: number, cols: number, C: number, H: number, W: number, R: number, stride: number, pad: number, OH: number, OW: number): void;
   col2im(dcols: number, dx: number, C: number, H: number, W: number, R: number, stride: number, pad: number, OH: number, OW: number): void;
   addBiasChannels(y: number, bias: number, batch: number, channels: number, spatial: number): void;
+  addBiasChannelsRelu(y: number, bias: number, batch: number, channels: number, spatial: number): void;
   sumChannels(dy: number, out: number, batch: number, channels: number, spatial: number, beta: number): void;
   maxPoolForward(x: number, y: number, argmax: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
   maxPoolBackward(dy: number, argmax: number, dx: number, planes: number, H: number, W: number, OH: number, OW: number): void;
