@@ -13,6 +13,12 @@ const PARALLEL_GEMM_FLOPS = 6e6;
 /** Row bands of a split GEMM are multiples of the micro-kernel's 5 rows, column bands of its 8. */
 const GEMM_ROW_ALIGN = 5;
 const GEMM_COL_ALIGN = 8;
+/**
+ * B at least this big (one core's L2 here) is split by columns even in a small product of a few
+ * rows (see gemm): the LeNet-like net's dense 1600x128 (819 KB) went from 23-28 to 17-23 µs per
+ * image on two threads; the MLP's 313 KB fits one core's cache and only lost the hand-over.
+ */
+const STREAMED_B_BYTES = 512 * 1024;
 
 export interface RuntimeOptions {
   /** Initial wasm memory; it grows as needed. */
@@ -142,7 +148,11 @@ export class Runtime {
    */
   gemm(a: number, b: number, c: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, beta: number): void {
-    if (!this.pool || 2 * m * k * n < PARALLEL_GEMM_FLOPS) {
+    // A row or a few times a big B (one image through a wide dense layer) streams B from memory:
+    // split by columns, each thread streams its part, which then stays in its own core's cache
+    // from one call to the next.
+    const streamsBigB = m < GEMM_ROW_ALIGN && 4 * k * n >= STREAMED_B_BYTES;
+    if (!this.pool || (2 * m * k * n < PARALLEL_GEMM_FLOPS && !streamsBigB)) {
       // Called directly, not through a KernelCall: one image's dense layer takes microseconds.
       this.kernels.gemm(a, transA ? m : k, b, transB ? k : n, c, n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, this.gemmWork[0]);
       return;
