@@ -86,6 +86,10 @@ export function col2im(
   dcols: usize, dx: usize, C: i32, H: i32, W: i32, R: i32, stride: i32, pad: i32, OH: i32, OW: i32,
 ): void {
   memory.fill(dx, 0, <usize>(C * H * W) << 2);
+  if (stride == 1 && pad == 0 && OW <= 12 && W >= 12) {
+    col2imValidShort(dcols, dx, C, H, W, R, OH, OW);
+    return;
+  }
   let src = dcols;
   for (let c = 0; c < C; c++) {
     const plane = dx + (<usize>(c * H * W) << 2);
@@ -107,6 +111,48 @@ export function col2im(
             }
           }
           src += <usize>OW << 2;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * col2im with stride 1, no padding and rows of at most 12 floats (conv2 of the LeNet-like net:
+ * 11): each row of dcols is added onto its image row as three whole f32x4, the lanes past the row
+ * masked to zero, so the floats after it are rewritten with their own values. Those floats belong
+ * to this image (another thread may be writing the next image), so a row whose vectors would
+ * reach past the end of dx, or read past the end of dcols, is added exactly instead. W >= 12
+ * keeps one row's 48 bytes clear of the next row's: a load overlapping a store just made waits
+ * for it (four vectors on conv2's 13-float rows measured no faster than the loop). A loop per
+ * row spent more on the loop than on the adds: conv2 went from 20-29 to 15-23 µs, same floats.
+ */
+function col2imValidShort(dcols: usize, dx: usize, C: i32, H: i32, W: i32, R: i32, OH: i32, OW: i32): void {
+  const rowBytes = <usize>W << 2;
+  const srcRowBytes = <usize>OW << 2;
+  const dxEnd = dx + (<usize>(C * H * W) << 2);
+  const srcEnd = dcols + <usize>(C * R * R * OH) * srcRowBytes;
+  // mask j keeps the lanes of vector j (floats 4j..4j+3) that lie inside the row.
+  const lane = i32x4(0, 1, 2, 3);
+  const m0 = i32x4.lt_s(lane, i32x4.splat(OW));
+  const m1 = i32x4.lt_s(lane, i32x4.splat(OW - 4));
+  const m2 = i32x4.lt_s(lane, i32x4.splat(OW - 8));
+  let src = dcols;
+  for (let c = 0; c < C; c++) {
+    const plane = dx + (<usize>(c * H * W) << 2);
+    for (let ky = 0; ky < R; ky++) {
+      for (let kx = 0; kx < R; kx++) {
+        let dst = plane + (<usize>(ky * W + kx) << 2);
+        for (let oy = 0; oy < OH; oy++) {
+          if (dst + 48 <= dxEnd && src + 48 <= srcEnd) {
+            v128.store(dst, f32x4.add(v128.load(dst), v128.and(v128.load(src), m0)));
+            v128.store(dst, f32x4.add(v128.load(dst, 16), v128.and(v128.load(src, 16), m1)), 16);
+            v128.store(dst, f32x4.add(v128.load(dst, 32), v128.and(v128.load(src, 32), m2)), 32);
+          } else {
+            addF32(dst, src, OW);
+          }
+          src += srcRowBytes;
+          dst += rowBytes;
         }
       }
     }
