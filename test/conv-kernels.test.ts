@@ -85,8 +85,12 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 /** (C, H, W, R, stride, pad) for every channel count, stride and padding that fits the image. */
 function convCases(): [number, number, number, number, number, number][] {
   // (H, W, R): odd and non-square, even filter, 1x1, filter larger than the image, filter larger
-  // than the padded image in one direction only, wide rows (the stride-1 copy path).
-  const images: [number, number, number][] = [[7, 5, 3], [6, 6, 2], [1, 1, 1], [2, 3, 5], [5, 4, 4], [4, 11, 3], [3, 2, 1]];
+  // than the padded image in one direction only, wide rows (the stride-1 copy path), and rows of
+  // 11, 12 and 16 outputs from 13, 14 and 20 inputs (the whole-vector paths of im2col and
+  // col2im for stride 1 without padding; conv2 of the LeNet-like net is 13 -> 11).
+  const images: [number, number, number][] = [
+    [7, 5, 3], [6, 6, 2], [1, 1, 1], [2, 3, 5], [5, 4, 4], [4, 11, 3], [3, 2, 1], [4, 13, 3], [3, 14, 3], [3, 20, 5],
+  ];
   const out: [number, number, number, number, number, number][] = [];
   for (const [H, W, R] of images) {
     for (const C of [1, 3]) {
@@ -108,6 +112,8 @@ describe("im2col / col2im", () => {
     expect(cases.some(([, H, , R, , pad]) => R > H && pad > 0)).toBe(true); // R larger than H, padded
     expect(cases.some(([, , , R, , pad]) => pad > R / 2)).toBe(true); // rows and columns of padding only
     expect(cases.some(([C, H, W, R]) => C === 1 && H === 1 && W === 1 && R === 1)).toBe(true);
+    // col2im's masked-vector path: stride 1, no padding, rows of at most 12 from at least 12.
+    expect(cases.some(([, , W, R, stride, pad]) => stride === 1 && pad === 0 && W >= 12 && W - R + 1 <= 12)).toBe(true);
   });
 
   it.each(cases)("C=%i H=%i W=%i R=%i stride=%i pad=%i: im2col exact, col2im = reference and adjoint", (C, H, W, R, stride, pad) => {
