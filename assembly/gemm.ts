@@ -39,11 +39,7 @@ export function gemm(
   transA: i32, transB: i32, beta: f32,
   work: usize,
 ): void {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    scaleC(c, ldc, m, n, beta);
-    return;
-  }
+  if (emptyProduct(c, ldc, m, k, n, beta)) return;
   if (m < MR) {
     // A few rows (one image through a dense layer): packing B would copy all of it for a single
     // pass over it, so stream B directly instead.
@@ -82,12 +78,16 @@ export function gemmPacked(
   packedA: usize, b: usize, ldb: i32, c: usize, ldc: i32,
   m: i32, k: i32, n: i32, transB: i32, beta: f32, work: usize,
 ): void {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    scaleC(c, ldc, m, n, beta);
-    return;
-  }
+  if (emptyProduct(c, ldc, m, k, n, beta)) return;
   blockedGemm(0, 0, 0, packedA, b, ldb, c, ldc, m, k, n, transB, beta, work);
+}
+
+/** Handles a product with no rows, columns or depth (C = beta · C for k = 0); true if it was one. */
+function emptyProduct(c: usize, ldc: i32, m: i32, k: i32, n: i32, beta: f32): bool {
+  if (m <= 0 || n <= 0) return true;
+  if (k > 0) return false;
+  scaleC(c, ldc, m, n, beta);
+  return true;
 }
 
 /** Rows of op(A) rounded up to whole panels. */

@@ -87,8 +87,6 @@ async function mlpSuite(sdk, data, size, runtimeOptions) {
   const optimizer = new SGD(rt, 0.1);
   const oneBatch = new DeviceData(rt, takeFirst(data.train, BATCH));
   const epochData = new DeviceData(rt, takeFirst(data.train, size.epochImages));
-  const inferenceBatch = data.test.images.subarray(0, INFERENCE_BATCH * 784);
-  const oneImage = data.test.images.subarray(0, 784);
   const rows = [];
 
   const step = await measure(() => fit(model, oneBatch, { epochs: 1, batchSize: BATCH, optimizer }), size);
@@ -100,10 +98,7 @@ async function mlpSuite(sdk, data, size, runtimeOptions) {
   const epoch = now() - started;
   rows.push(timeRow("mlp-epoch", suite, `one training epoch (${epochData.count.toLocaleString("en")} images, batch ${BATCH}), timed once`,
     "s", { mean: epoch, best: epoch, calls: 1 }));
-  const infer = await measure(() => model.predict(inferenceBatch, INFERENCE_BATCH), size);
-  rows.push(rateRow("mlp-infer-1000", suite, `inference, batch ${INFERENCE_BATCH}`, "images/s", INFERENCE_BATCH, infer));
-  const single = await measure(() => model.predict(oneImage, 1), size);
-  rows.push(timeRow("mlp-infer-1", suite, "inference, one image", "µs", single));
+  rows.push(...await inferenceRows(model, data, "mlp", suite, "µs", size));
 
   model.dispose();
   oneBatch.dispose();
@@ -120,20 +115,27 @@ async function cnnSuite(sdk, data, size, runtimeOptions) {
   const model = new Model(rt, spec, { seed: 1 });
   const optimizer = new Optimizer(rt, { name: "momentum", lr: 0.05 });
   const oneBatch = new DeviceData(rt, takeFirst(data.train, BATCH));
-  const inferenceBatch = data.test.images.subarray(0, INFERENCE_BATCH * 784);
-  const oneImage = data.test.images.subarray(0, 784);
   const rows = [];
 
   const step = await measure(() => fit(model, oneBatch, { epochs: 1, batchSize: BATCH, optimizer }), size);
   rows.push(rateRow("cnn-train", suite, `training, batch ${BATCH}`, "images/s", BATCH, step));
-  const infer = await measure(() => model.predict(inferenceBatch, INFERENCE_BATCH), size);
-  rows.push(rateRow("cnn-infer-1000", suite, `inference, batch ${INFERENCE_BATCH}`, "images/s", INFERENCE_BATCH, infer));
-  const single = await measure(() => model.predict(oneImage, 1), size);
-  rows.push(timeRow("cnn-infer-1", suite, "inference, one image", "ms", single));
+  rows.push(...await inferenceRows(model, data, "cnn", suite, "ms", size));
 
   model.dispose();
   oneBatch.dispose();
   return { rows, features: rt.features };
+}
+
+/** Inference rows of a suite: test images at batch 1000 (images/s), and one image (latency in `unit`). */
+async function inferenceRows(model, data, id, suite, unit, size) {
+  const batch = data.test.images.subarray(0, INFERENCE_BATCH * 784);
+  const infer = await measure(() => model.predict(batch, INFERENCE_BATCH), size);
+  const oneImage = data.test.images.subarray(0, 784);
+  const single = await measure(() => model.predict(oneImage, 1), size);
+  return [
+    rateRow(`${id}-infer-1000`, suite, `inference, batch ${INFERENCE_BATCH}`, "images/s", INFERENCE_BATCH, infer),
+    timeRow(`${id}-infer-1`, suite, "inference, one image", unit, single),
+  ];
 }
 
 // C[m,n] = A[m,k]·B[k,n] through the Runtime's public gemm, on buffers already in wasm memory

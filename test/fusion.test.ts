@@ -3,6 +3,7 @@
 // on one thread and on two.
 import { afterAll, describe, expect, it } from "vitest";
 import { Model, Random, Runtime, type ModelSpec } from "../sdk/node";
+import { gradientsOf } from "./support/model";
 
 const SPEC: ModelSpec = {
   input: [1, 12, 12],
@@ -19,14 +20,7 @@ afterAll(() => runtimes.forEach((rt) => rt.dispose()));
 
 /** Probabilities, then every parameter gradient after one forward/backward pass on the same batch. */
 function run(model: Model, pixels: Float32Array, labels: Uint8Array): { probs: Float32Array; grads: Float32Array[] } {
-  const probs = model.predict(pixels, BATCH);
-  model.allocate(BATCH);
-  model.rt.f32(model.inputPtr, pixels.length).set(pixels);
-  model.rt.u8(model.labelPtr, BATCH).set(labels);
-  const logits = model.forward(model.inputPtr, BATCH, true);
-  model.loss.forward(logits, model.labelPtr, BATCH, true);
-  model.backward(BATCH);
-  return { probs, grads: model.params.map((p) => p.grad.view().slice()) };
+  return { probs: model.predict(pixels, BATCH), grads: gradientsOf(model, pixels, labels) };
 }
 
 describe("bias + ReLU fusion", () => {

@@ -47,6 +47,18 @@ function matmulRef(a: Float64Array, b: Float64Array, m: number, k: number, n: nu
   return { prod, absSum };
 }
 
+/** What C must hold after C = prod + beta·c0, with the float32 error bound of a k-term sum. */
+function expectedProduct(prod: Float64Array, absSum: Float64Array, c0: ArrayLike<number>, beta: number, k: number) {
+  const want = new Float64Array(prod.length);
+  const tol = new Float64Array(prod.length);
+  for (let i = 0; i < prod.length; i++) {
+    const betaC = beta === 0 ? 0 : beta * c0[i];
+    want[i] = prod[i] + betaC;
+    tol[i] = 2 * (k + 2) * U * (absSum[i] + Math.abs(betaC));
+  }
+  return { want, tol };
+}
+
 describe("gemm", () => {
   // (m, k, n): tiny, one or two rows (the unpacked path for m < MR), ragged edges (not multiples of MR=5 / NR=8), one exact tile, the shapes of a
   // 784-100-10 MLP's forward/backward, and shapes crossing the KC / MC / NC block edges.
@@ -69,13 +81,7 @@ describe("gemm", () => {
           // With beta 0, C's old contents must not be read at all (NaN must not leak through).
           const cPtr = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C");
           rt.gemm(aPtr, bPtr, cPtr, m, k, n, transA, transB, beta);
-          const want = new Float64Array(m * n);
-          const tol = new Float64Array(m * n);
-          for (let i = 0; i < m * n; i++) {
-            const betaC = beta === 0 ? 0 : beta * c0[i];
-            want[i] = prod[i] + betaC;
-            tol[i] = 2 * (k + 2) * U * (absSum[i] + Math.abs(betaC));
-          }
+          const { want, tol } = expectedProduct(prod, absSum, c0, beta, k);
           expectWithin(readF32(cPtr, m * n), want, tol, `C (transA=${transA}, transB=${transB}, beta=${beta})`);
         }
       }
@@ -105,8 +111,7 @@ describe("gemm", () => {
             rt.kernels.gemmPacked(packed, bPtr, transB ? k : n, viaPacked, n, m, k, n, transB ? 1 : 0, beta, rt.gemmWorkspace(0));
             const got = readF32(viaPacked, m * n);
             if (m >= MR) expectExact(got, readF32(viaGemm, m * n), `gemmPacked vs gemm (transA=${transA}, transB=${transB}, beta=${beta})`);
-            const want = prod.map((v, i) => v + (beta === 0 ? 0 : beta * c0[i]));
-            const tol = absSum.map((s, i) => 2 * (k + 2) * U * (s + (beta === 0 ? 0 : Math.abs(beta * c0[i]))));
+            const { want, tol } = expectedProduct(prod, absSum, c0, beta, k);
             expectWithin(got, want, tol, `gemmPacked (transA=${transA}, transB=${transB}, beta=${beta})`);
           }
         }

@@ -8,6 +8,7 @@ import {
   threadsUnavailableReason, withClassifier, type ModelSpec, type WorkerSpawner,
 } from "../sdk/node";
 import { expectError } from "./support/errors";
+import { gradientsOf } from "./support/model";
 
 let one: Runtime;
 let two: Runtime;
@@ -74,15 +75,8 @@ describe("a runtime with two threads", () => {
 
     // One batch: parameter gradients (dW of a convolution is summed per thread, then added).
     const batch = 64;
-    const grads = models.map((model) => {
-      model.allocate(batch);
-      model.rt.f32(model.inputPtr, batch * 784).set(Float32Array.from(train.images.subarray(0, batch * 784), (v) => v / 255));
-      model.rt.u8(model.labelPtr, batch).set(train.labels.subarray(0, batch));
-      const logits = model.forward(model.inputPtr, batch, true);
-      model.loss.forward(logits, model.labelPtr, batch, true);
-      model.backward(batch);
-      return model.params.map((p) => p.grad.view().slice());
-    });
+    const pixels = Float32Array.from(train.images.subarray(0, batch * 784), (v) => v / 255);
+    const grads = models.map((model) => gradientsOf(model, pixels, train.labels.subarray(0, batch)));
     grads[0].forEach((want, i) => {
       const got = grads[1][i];
       let scale = 0;
