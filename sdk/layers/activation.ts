@@ -34,7 +34,9 @@ export class Activation implements Layer {
   }
 
   allocate(batch: number): void {
-    this.out.ensure(batch);
+    // Fused, the output is the layer before's: no buffer of its own (86 MB for the LeNet-like
+    // net's first ReLU at predict()'s batch of 1000). forward() makes it if fusion is turned off.
+    if (!this.appliedByPrevious) this.out.ensure(batch);
     this.dx.ensure(batch);
   }
 
@@ -44,6 +46,7 @@ export class Activation implements Layer {
       return x;
     }
     const kernel = this.spec.type === "sigmoid" ? "sigmoidForward" : "reluForward";
+    this.out.ensure(batch);
     const y = this.out.ptr;
     this.rt.parallelFor(batch * this.size, MIN_ELEMENTS_PER_THREAD, (start, end) =>
       [[kernel, x + 4 * start, y + 4 * start, end - start]]);
