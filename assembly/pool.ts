@@ -102,6 +102,56 @@ function maxPool2x2(x: usize, y: usize, argmax: usize, planes: i32, H: i32, W: i
   }
 }
 
+/**
+ * maxPoolForward without the arg-max, for inference (nothing will route a gradient back): the
+ * same maxima, compared in the same order (strict >, first maximum wins), so the same floats.
+ */
+export function maxPoolValues(
+  x: usize, y: usize, planes: i32, H: i32, W: i32, size: i32, stride: i32, OH: i32, OW: i32,
+): void {
+  let out = y;
+  for (let p = 0; p < planes; p++) {
+    const plane = x + (<usize>(p * H * W) << 2);
+    for (let oy = 0; oy < OH; oy++) {
+      const rows = plane + (<usize>(oy * stride * W) << 2);
+      let ox = 0;
+      if (size == 2 && stride == 2) {
+        // Four outputs at a time: even and odd columns of the two rows separated by shuffles.
+        for (; ox + 4 <= OW; ox += 4) {
+          const row0 = rows + (<usize>(2 * ox) << 2);
+          const row1 = row0 + (<usize>W << 2);
+          const a0 = v128.load(row0);
+          const a1 = v128.load(row0, 16);
+          const b0 = v128.load(row1);
+          const b1 = v128.load(row1, 16);
+          let best = v128.shuffle<f32>(a0, a1, 0, 2, 4, 6);
+          const c1 = v128.shuffle<f32>(a0, a1, 1, 3, 5, 7);
+          best = v128.bitselect(c1, best, f32x4.gt(c1, best));
+          const c2 = v128.shuffle<f32>(b0, b1, 0, 2, 4, 6);
+          best = v128.bitselect(c2, best, f32x4.gt(c2, best));
+          const c3 = v128.shuffle<f32>(b0, b1, 1, 3, 5, 7);
+          best = v128.bitselect(c3, best, f32x4.gt(c3, best));
+          v128.store(out, best);
+          out += 16;
+        }
+      }
+      for (; ox < OW; ox++) {
+        const corner = rows + (<usize>(ox * stride) << 2);
+        let best = load<f32>(corner);
+        for (let ky = 0; ky < size; ky++) {
+          const row = corner + (<usize>(ky * W) << 2);
+          for (let kx = 0; kx < size; kx++) {
+            const v = load<f32>(row + (<usize>kx << 2));
+            best = select<f32>(v, best, v > best);
+          }
+        }
+        store<f32>(out, best);
+        out += 4;
+      }
+    }
+  }
+}
+
 /** dx = dy routed to each window's arg-max (summed where windows overlap); dx is overwritten. */
 export function maxPoolBackward(
   dy: usize, argmax: usize, dx: usize, planes: i32, H: i32, W: i32, OH: i32, OW: i32,

@@ -25,7 +25,7 @@ export function layerActivations(model: Model, pixels: Uint8Array | Float32Array
     fail("BAD_SHAPE", `layerActivations: expected ${model.inputSize} values (input [${model.spec.input}]), got ${pixels.length}`);
   }
   const { rt } = model;
-  model.allocate(1);
+  model.allocate(1, false);
   const input = rt.f32(model.inputPtr, model.inputSize);
   if (pixels instanceof Uint8Array) for (let i = 0; i < pixels.length; i++) input[i] = pixels[i] * PIXEL_SCALE;
   else input.set(pixels);

@@ -30,7 +30,7 @@ export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1
   checkShapes(model, device.data);
   const { rt, classCount } = model;
   const batch = Math.min(batchSize, device.count);
-  model.allocate(batch);
+  model.allocate(batch, false);
   const predictionsPtr = rt.alloc(batch * 4);
   const predictions = new Int32Array(device.count);
   let lossSum = 0;

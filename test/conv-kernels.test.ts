@@ -356,7 +356,8 @@ function maxPoolBackRef(dy: ArrayLike<number>, argmax: ArrayLike<number>, planes
 
 /** (planes, H, W, size, stride) for sizes 2, 3 and strides 1, 2, 3 over odd and even images. */
 function poolCases(): [number, number, number, number, number][] {
-  const images: [number, number][] = [[7, 5], [6, 6], [9, 8], [3, 4], [5, 11]];
+  // [6, 26]: a row long enough for several of the 2x2 kernels' four-output steps and a leftover.
+  const images: [number, number][] = [[7, 5], [6, 6], [9, 8], [3, 4], [5, 11], [6, 26]];
   const out: [number, number, number, number, number][] = [];
   images.forEach(([H, W], k) => {
     for (const size of [2, 3]) {
@@ -379,7 +380,7 @@ describe("pooling", () => {
     expect(cases.some(([, , , size, stride]) => stride > size)).toBe(true); // gaps between windows
   });
 
-  it.each(cases)("maxPoolForward / maxPoolBackward: planes %i, %ix%i, size %i, stride %i", (planes, H, W, size, stride) => {
+  it.each(cases)("maxPoolForward / maxPoolValues / maxPoolBackward: planes %i, %ix%i, size %i, stride %i", (planes, H, W, size, stride) => {
     const OH = side(H, size, stride, 0), OW = side(W, size, stride, 0);
     const n = planes * OH * OW;
     const rng = new Random(planes * 1000 + H * 100 + W * 10 + size * 3 + stride);
@@ -396,6 +397,10 @@ describe("pooling", () => {
       expectExact(readF32(yPtr, n), ref.y, `y (${what})`);
       expectExact(readI32(aPtr, n), ref.argmax, `argmax (${what})`);
       expectExact(readF32(xPtr, x.length), x, `x (${what}, unchanged)`);
+      // Inference's variant without the arg-max: the same floats.
+      const valuesPtr = f32Buf(nans(n), "y (values)"); // guarded: a write past its end fails the test
+      rt.kernels.maxPoolValues(xPtr, valuesPtr, planes, H, W, size, stride, OH, OW);
+      expectExact(readF32(valuesPtr, n), ref.y, `maxPoolValues y (${what})`);
 
       // Backward: dy routed to each arg-max, summed where overlapping windows share one.
       const dy = normals(rng, n);
@@ -431,6 +436,8 @@ describe("pooling", () => {
     rt.kernels.maxPoolForward(xPtr, yPtr, aPtr, 1, 4, 4, 2, 2, 2, 2);
     expectExact(readF32(yPtr, 4), ref.y, "y");
     expectExact(readI32(aPtr, 4), ref.argmax, "argmax");
+    rt.kernels.maxPoolValues(xPtr, yPtr, 1, 4, 4, 2, 2, 2, 2);
+    expectExact(readF32(yPtr, 4), ref.y, "maxPoolValues y");
   });
 
   it.each(cases)("avgPoolForward / avgPoolBackward: planes %i, %ix%i, size %i, stride %i", (planes, H, W, size, stride) => {

@@ -96,7 +96,7 @@ function describeRange(input: ImagesFile): string {
 function classifyImages(model: Model, input: ImagesFile, batchSize: number, onProgress?: (done: number) => void): Int32Array {
   const { rt, inputSize, classCount } = model;
   const batch = Math.min(batchSize, input.count);
-  model.allocate(batch);
+  model.allocate(batch, false);
   const staging = rt.alloc(batch * inputSize);
   const predictionsPtr = rt.alloc(batch * 4);
   const predictions = new Int32Array(input.count);

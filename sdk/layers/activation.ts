@@ -33,11 +33,11 @@ export class Activation implements Layer {
     this.dx = new BatchBuffer(rt, this.size);
   }
 
-  allocate(batch: number): void {
+  allocate(batch: number, training: boolean): void {
     // Fused, the output is the layer before's: no buffer of its own (86 MB for the LeNet-like
     // net's first ReLU at predict()'s batch of 1000). forward() makes it if fusion is turned off.
     if (!this.appliedByPrevious) this.out.ensure(batch);
-    this.dx.ensure(batch);
+    if (training) this.dx.ensure(batch);
   }
 
   forward(x: number, batch: number): number {

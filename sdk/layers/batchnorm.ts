@@ -60,8 +60,9 @@ export class BatchNorm implements Layer {
     this.dx = new BatchBuffer(rt, size);
   }
 
-  allocate(batch: number): void {
+  allocate(batch: number, training: boolean): void {
     this.out.ensure(batch);
+    if (!training) return;
     this.xhat.ensure(batch);
     this.dx.ensure(batch);
   }

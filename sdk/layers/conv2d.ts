@@ -92,18 +92,19 @@ export class Conv2D implements Layer {
     this.dx = new BatchBuffer(rt, this.inSize);
   }
 
-  allocate(batch: number): void {
+  allocate(batch: number, training: boolean): void {
     this.out.ensure(batch);
-    this.dx.ensure(batch);
     const { rt } = this;
-    while (this.dcols.length < rt.threads) this.dcols.push(rt.alloc(this.patch * this.outSpatial * 4));
     while (this.colsScratch.length < rt.threads) this.colsScratch.push(rt.alloc(this.patch * this.outSpatial * 4));
+    if (!this.packedW) this.packedW = rt.alloc(rt.kernels.packedABytes(this.spec.filters, this.patch));
+    if (!training) return;
+    this.dx.ensure(batch);
+    while (this.dcols.length < rt.threads) this.dcols.push(rt.alloc(this.patch * this.outSpatial * 4));
     if (this.narrowPatch) {
       if (!this.dwTransposed) this.dwTransposed = rt.alloc(rt.threads * this.weight.value.length * 4);
     } else if (rt.threads > 1 && !this.dwPartials) {
       this.dwPartials = rt.alloc((rt.threads - 1) * this.weight.value.length * 4);
     }
-    if (!this.packedW) this.packedW = rt.alloc(rt.kernels.packedABytes(this.spec.filters, this.patch));
     if (!this.packedWt) this.packedWt = rt.alloc(rt.kernels.packedABytes(this.patch, this.spec.filters));
   }
 

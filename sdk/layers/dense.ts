@@ -43,9 +43,9 @@ export class Dense implements Layer {
     this.dx = new BatchBuffer(rt, this.inSize);
   }
 
-  allocate(batch: number): void {
+  allocate(batch: number, training: boolean): void {
     this.out.ensure(batch);
-    this.dx.ensure(batch);
+    if (training) this.dx.ensure(batch);
   }
 
   forward(x: number, batch: number): number {

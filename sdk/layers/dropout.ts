@@ -35,7 +35,9 @@ export class Dropout implements Layer {
     this.dx = new BatchBuffer(rt, this.size);
   }
 
-  allocate(batch: number): void {
+  allocate(batch: number, training: boolean): void {
+    // In inference the layer passes its input through: nothing to allocate.
+    if (!training) return;
     this.out.ensure(batch);
     this.mask.ensure(batch);
     this.dx.ensure(batch);

@@ -18,6 +18,8 @@ export interface Buffer {
 /**
  * One step of a sequential model. Activations are [batch, ...sampleShape] float32 in wasm memory,
  * passed by address; a layer owns its output and input-gradient buffers, sized by allocate().
+ * Inference needs only the outputs: what training adds (input gradients, a max-pool's arg-max, batch
+ * norm's normalised input, a dropout mask) is allocated only for `training`.
  */
 export interface Layer {
   /** The JSON-able description this layer was built from. */
@@ -27,9 +29,12 @@ export interface Layer {
   readonly params: readonly Param[];
   /** Saved, non-learnable state (optional). */
   readonly buffers?: readonly Buffer[];
-  /** Makes room for batches of up to `batch` samples. */
-  allocate(batch: number): void;
-  /** Returns the address of the output for input `x` of `batch` samples. */
+  /** Makes room for batches of up to `batch` samples: forward passes, and with `training` backward ones. */
+  allocate(batch: number, training: boolean): void;
+  /**
+   * Returns the address of the output for input `x` of `batch` samples. A training pass needs room
+   * allocated for training, and keeps what backward() needs.
+   */
   forward(x: number, batch: number, training: boolean): number;
   /**
    * Takes the gradient of the loss w.r.t. the output, writes parameter gradients, and returns the

@@ -36,23 +36,27 @@ export class Pool2D implements Layer {
     this.dx = new BatchBuffer(rt, C * H * W);
   }
 
-  allocate(batch: number): void {
+  allocate(batch: number, training: boolean): void {
     this.out.ensure(batch);
+    if (!training) return;
     this.dx.ensure(batch);
     if (this.spec.type === "maxpool") this.argmax.ensure(batch);
   }
 
-  // Planes (image x channel) are independent: shared out among the threads for big batches.
-  forward(x: number, batch: number): number {
+  // Planes (image x channel) are independent: shared out among the threads for big batches. Only a
+  // training pass records the max-pool's arg-max, for the backward pass.
+  forward(x: number, batch: number, training: boolean): number {
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
     const { size } = this.spec;
     const [inPlane, outPlane] = [H * W * 4, OH * OW * 4];
     const [y, argmax] = [this.out.ptr, this.argmax.ptr];
     this.rt.parallelFor(batch * C, minPlanesPerThread(H * W), (start, end): KernelCall[] => [
-      this.spec.type === "maxpool"
+      this.spec.type === "avgpool"
+        ? ["avgPoolForward", x + start * inPlane, y + start * outPlane, end - start, H, W, size, this.stride, OH, OW]
+        : training
         ? ["maxPoolForward", x + start * inPlane, y + start * outPlane, argmax + start * outPlane, end - start, H, W, size, this.stride, OH, OW]
-        : ["avgPoolForward", x + start * inPlane, y + start * outPlane, end - start, H, W, size, this.stride, OH, OW],
+        : ["maxPoolValues", x + start * inPlane, y + start * outPlane, end - start, H, W, size, this.stride, OH, OW],
     ]);
     return y;
   }

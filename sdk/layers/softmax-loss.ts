@@ -16,9 +16,9 @@ export class SoftmaxLoss {
     this.grad = new BatchBuffer(rt, classes);
   }
 
-  allocate(batch: number): void {
+  allocate(batch: number, training: boolean): void {
     this.probs.ensure(batch);
-    this.grad.ensure(batch);
+    if (training) this.grad.ensure(batch);
   }
 
   /** Address of the probabilities of the last forward(). */
@@ -35,6 +35,7 @@ export class SoftmaxLoss {
   forward(logits: number, labels: number, batch: number, withGrad: boolean): number {
     const k = this.rt.kernels;
     const run = this.kind === "mse" ? k.softmaxMse : k.softmaxCrossEntropy;
+    if (withGrad) this.grad.ensure(batch); // a model allocated for inference only has no room yet
     return run(logits, labels, this.probs.ptr, withGrad ? this.grad.ptr : 0, batch, this.classes);
   }
 
