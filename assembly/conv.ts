@@ -5,6 +5,8 @@
 // Shapes: x [C, H, W] one image; cols [C*R*R, OH*OW] with row (c*R + ky)*R + kx and column
 // oy*OW + ox; OH = (H + 2*pad - R) / stride + 1 (likewise OW). Zero padding outside the image.
 
+import { relu4 } from "./simd";
+
 /** cols[C*R*R, OH*OW] = patches of x[C,H,W]. */
 export function im2col(
   x: usize, cols: usize, C: i32, H: i32, W: i32, R: i32, stride: i32, pad: i32, OH: i32, OW: i32,
@@ -212,7 +214,6 @@ export function addBiasChannelsRelu(y: usize, bias: usize, batch: i32, channels:
 // @ts-ignore: decorator
 @inline
 function biasChannels(y: usize, bias: usize, batch: i32, channels: i32, spatial: i32, relu: bool): void {
-  const zero = f32x4.splat(0);
   const vecEnd = spatial & ~3;
   let p = y;
   for (let b = 0; b < batch; b++) {
@@ -223,7 +224,7 @@ function biasChannels(y: usize, bias: usize, batch: i32, channels: i32, spatial:
       for (; s < vecEnd; s += 4) {
         const q = p + (<usize>s << 2);
         const v = f32x4.add(v128.load(q), vb);
-        v128.store(q, relu ? f32x4.max(v, zero) : v);
+        v128.store(q, relu ? relu4(v) : v);
       }
       for (; s < spatial; s++) {
         const q = p + (<usize>s << 2);

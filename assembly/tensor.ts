@@ -1,5 +1,7 @@
 // Row-wise helpers of the dense layers and the data path.
 
+import { relu4 } from "./simd";
+
 /** y[rows,cols] += bias[cols] broadcast over rows. */
 export function addBiasRows(y: usize, bias: usize, rows: i32, cols: i32): void {
   biasRows(y, bias, rows, cols, false);
@@ -16,7 +18,6 @@ export function addBiasRowsRelu(y: usize, bias: usize, rows: i32, cols: i32): vo
 // @ts-ignore: decorator
 @inline
 function biasRows(y: usize, bias: usize, rows: i32, cols: i32, relu: bool): void {
-  const zero = f32x4.splat(0);
   const vecEnd = cols & ~3;
   for (let r = 0; r < rows; r++) {
     const row = y + (<usize>(r * cols) << 2);
@@ -24,7 +25,7 @@ function biasRows(y: usize, bias: usize, rows: i32, cols: i32, relu: bool): void
     for (; j < vecEnd; j += 4) {
       const p = row + (<usize>j << 2);
       const v = f32x4.add(v128.load(p), v128.load(bias + (<usize>j << 2)));
-      v128.store(p, relu ? f32x4.max(v, zero) : v);
+      v128.store(p, relu ? relu4(v) : v);
     }
     for (; j < cols; j++) {
       const p = row + (<usize>j << 2);

@@ -9,7 +9,7 @@
 // (u = 2^-24), which no correct kernel can exceed and an off-by-one term always does.
 import { describe, expect, it } from "vitest";
 import { Random } from "../sdk/index";
-import { bytes, checkGuardsAfterEach, f32Buf, i32Buf, normals, readF32, rt, u8Buf, useRuntime } from "./support/buffers";
+import { bytes, checkGuardsAfterEach, f32Buf, i32Buf, nans, normals, readF32, rt, u8Buf, useRuntime } from "./support/buffers";
 import { expectExact, expectWithin, U } from "./support/numeric";
 
 /** Block sizes of assembly/gemm.ts (depth, rows of A, columns of B) and its 5x8 micro-tile. */
@@ -373,6 +373,18 @@ describe("activations", () => {
     const x = inputs(n, n + 100);
     const want = Array.from(x, (v) => Math.max(v, 0));
     for (const y of both(rt.kernels.reluForward, x)) expectExact(y, want, "y");
+  });
+
+  it("reluForward: -0 gives +0, NaN stays NaN, infinities and subnormals as max(x, 0) (vector lanes and the scalar tail)", () => {
+    const special = [-0, NaN, -Infinity, Infinity, 1e-45, -1e-45, 0, -3];
+    const x = [...special, ...special.slice(0, 3)]; // 8 in vectors, 3 in the tail
+    const xPtr = f32Buf(x, "x");
+    const yPtr = f32Buf(nans(x.length), "y");
+    rt.kernels.reluForward(xPtr, yPtr, x.length);
+    readF32(yPtr, x.length).forEach((v, i) => {
+      const want = Number.isNaN(x[i]) ? NaN : Math.max(Math.fround(x[i]), 0);
+      if (!Object.is(v, want)) expect.fail(`y[${i}] for x = ${Object.is(x[i], -0) ? "-0" : x[i]}: got ${v}, want ${want}`);
+    });
   });
 
   it.each(sizes)("reluBackward: dx = dy where y > 0, else 0 (n = %i)", (n) => {
