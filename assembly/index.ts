@@ -8,6 +8,7 @@ export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./ac
 export { softmaxCrossEntropy, softmaxMse } from "./loss";
 export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate, adamUpdate } from "./optim";
 export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels } from "./conv";
+export { convDirect, packConvFilters, packedFiltersBytes } from "./conv-direct";
 export { maxPoolForward, maxPoolValues, maxPoolBackward, avgPoolForward, avgPoolBackward } from "./pool";
 export { augmentImages } from "./augment";
 export { dropoutForward, dropoutBackward } from "./dropout";

@@ -43,6 +43,9 @@ export interface Kernels {
   adamUpdate(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
     eps: number, c1: number, c2: number, decay: number): void;
   im2col(x: number, cols: number, C: number, H: number, W: number, R: number, stride: number, pad: number, OH: number, OW: number): void;
+  convDirect(x: number, packedW: number, bias: number, y: number, filters: number, C: number, H: number, W: number, R: number, relu: number): void;
+  packConvFilters(w: number, filters: number, depth: number, dst: number): void;
+  packedFiltersBytes(filters: number, depth: number): number;
   col2im(dcols: number, dx: number, C: number, H: number, W: number, R: number, stride: number, pad: number, OH: number, OW: number): void;
   addBiasChannels(y: number, bias: number, batch: number, channels: number, spatial: number): void;
   addBiasChannelsRelu(y: number, bias: number, batch: number, channels: number, spatial: number): void;
