@@ -39,6 +39,45 @@ combined[0].forEach((row, r) => {
 });
 console.log(`\nnode ${process.version}, means of two alternating runs per build, each over >= ${runs[0][0].timing.seconds} s of samples after warm-up, command: ${COMMAND}`);
 
+/**
+ * How much slower a core runs while the other is busy too: 100 GEMMs of 64³ (all in L1) per
+ * call on the main thread alone, on a worker alone and on both at once, alternating, medians.
+ * On this VM it bounds what two threads can gain on anything, GEMMs included.
+ */
+async function coreContention() {
+  const rt = await sdk.Runtime.create({ threads: 2 });
+  const n = 64;
+  const lists = [0, 1].map((t) => {
+    const [a, b, c] = [0, 1, 2].map(() => rt.alloc(n * n * 4));
+    rt.f32(a, n * n).fill(0.5);
+    rt.f32(b, n * n).fill(0.25);
+    return Array.from({ length: 100 }, () => ["gemm", a, n, b, n, c, n, n, n, n, 0, 0, 0, rt.gemmWorkspace(t)]);
+  });
+  const cases = { "main thread alone": [lists[0], []], "worker alone": [[], lists[1]], "both at once": lists };
+  const times = Object.fromEntries(Object.keys(cases).map((name) => [name, []]));
+  for (let round = 0; round < 9; round++) {
+    for (const [name, calls] of Object.entries(cases)) {
+      const start = performance.now();
+      let reps = 0;
+      while (performance.now() - start < 150) {
+        rt.parallel(calls);
+        reps++;
+      }
+      if (round > 0) times[name].push((performance.now() - start) / reps);
+    }
+  }
+  rt.dispose();
+  const median = (v) => v.sort((x, y) => x - y)[v.length >> 1];
+  return Object.fromEntries(Object.entries(times).map(([name, v]) => [name, median(v)]));
+}
+
+const contention = THREADS > 1 ? await coreContention() : undefined;
+if (contention) {
+  const alone = Math.max(contention["main thread alone"], contention["worker alone"]);
+  console.log(`\nCore contention (100 GEMMs of 64³ per call, in L1): ${Object.entries(contention).map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`).join(", ")}: ` +
+    `each core runs ${((contention["both at once"] / alone - 1) * 100).toFixed(0)}% slower while the other is busy.`);
+}
+
 writeResults("gemm", {
   date: new Date().toISOString(),
   command: COMMAND,
@@ -49,4 +88,5 @@ writeResults("gemm", {
     rows: combined[i],
     runs: runs[i].map((run) => run.rows),
   })),
+  ...(contention ? { coreContentionMs: contention } : {}),
 });
