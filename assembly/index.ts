@@ -3,7 +3,7 @@
 
 export { heapBase } from "./memory";
 export { gemm, gemmWorkspaceBytes, packA, packedABytes, gemmPacked } from "./gemm";
-export { addBiasRows, addBiasRowsRelu, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8 } from "./tensor";
+export { addBiasRows, addBiasRowsRelu, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8, copyIfChanged } from "./tensor";
 export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./activation";
 export { softmaxCrossEntropy, softmaxMse } from "./loss";
 export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate, adamUpdate } from "./optim";

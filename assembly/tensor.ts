@@ -132,3 +132,25 @@ export function countCorrect(probs: usize, labels: usize, rows: i32, cols: i32):
   }
   return correct;
 }
+
+/**
+ * dst = src (n floats) unless they are already the same bits; returns 1 if it copied. A layer
+ * keeps a copy of the weights it last packed and repacks only when they changed: comparing
+ * conv2's 18 K weights takes a few microseconds, packing them broadcast ten.
+ */
+export function copyIfChanged(src: usize, dst: usize, n: i32): i32 {
+  const vecEnd = n & ~3;
+  let i = 0;
+  let same = true;
+  for (; i < vecEnd && same; i += 4) {
+    const off = <usize>i << 2;
+    same = i32x4.all_true(i32x4.eq(v128.load(src + off), v128.load(dst + off)));
+  }
+  for (; i < n && same; i++) {
+    const off = <usize>i << 2;
+    same = load<i32>(src + off) == load<i32>(dst + off);
+  }
+  if (same) return 0;
+  memory.copy(dst, src, <usize>n << 2);
+  return 1;
+}

@@ -304,6 +304,23 @@ describe("row and data kernels", () => {
     expect(rt.kernels.countCorrect(xPtr, lPtr, rows, cols)).toBe(want);
     expect(rt.kernels.countCorrect(xPtr, lPtr, 0, cols)).toBe(0);
   });
+
+  it.each([1, 4, 13, 64])("copyIfChanged: copies (and says so) only when some bits differ (n = %i)", (n) => {
+    const src = normals(new Random(n), n);
+    const srcPtr = f32Buf(src, "src");
+    const dstPtr = f32Buf(src, "dst");
+    expect(rt.kernels.copyIfChanged(srcPtr, dstPtr, n)).toBe(0);
+    // One difference anywhere (first, in a vector, in the scalar tail, last), including a sign of zero.
+    for (const at of new Set([0, n >> 1, n - 1])) {
+      for (const [was, now] of [[src[at], src[at] + 1], [0, -0]]) {
+        rt.f32(srcPtr, n)[at] = now;
+        rt.f32(dstPtr, n)[at] = was;
+        expect(rt.kernels.copyIfChanged(srcPtr, dstPtr, n), `a change at ${at}`).toBe(1);
+        expect(new Uint32Array(readF32(dstPtr, n).buffer)).toEqual(new Uint32Array(readF32(srcPtr, n).buffer));
+        expect(rt.kernels.copyIfChanged(srcPtr, dstPtr, n)).toBe(0);
+      }
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -75,6 +75,12 @@ export class Conv2D implements Layer {
   /** For convDirect: W packed by packConvFilters, one region per thread (a one-image pass packs bands). */
   private packedFilters = 0;
   private packedFiltersBytes = 0;
+  /**
+   * The weights the forward packing (packedW or packedFilters) was made from: a forward pass
+   * repacks only if they changed (inference on one image at a time packs once, not per image).
+   */
+  private packedFrom = 0;
+  private packedValid = false;
 
   constructor(
     private readonly rt: Runtime,
@@ -107,6 +113,7 @@ export class Conv2D implements Layer {
   allocate(batch: number, training: boolean): void {
     this.out.ensure(batch);
     const { rt } = this;
+    if (!this.packedFrom) this.packedFrom = rt.alloc(this.weight.value.length * 4);
     if (this.direct) {
       if (!this.packedFilters) {
         this.packedFiltersBytes = rt.kernels.packedFiltersBytes(this.spec.filters, this.patch);
@@ -156,7 +163,7 @@ export class Conv2D implements Layer {
         }));
         return this.out.ptr;
       }
-      rt.kernels.packConvFilters(weight, spec.filters, patch, this.packedFilters);
+      if (this.weightsChanged()) rt.kernels.packConvFilters(weight, spec.filters, patch, this.packedFilters);
       rt.parallel(splitRange(batch, rt.threads).map(([start, end]) => {
         const calls: KernelCall[] = [];
         for (let i = start; i < end; i++) {
@@ -182,7 +189,7 @@ export class Conv2D implements Layer {
     // Each thread writes an image's patches into its own scratch and multiplies them while they are
     // in cache; the backward pass makes them again (an im2col is cheaper than keeping 100 patch
     // matrices that fall out of cache between the two passes).
-    rt.kernels.packA(this.weight.value.ptr, patch, spec.filters, patch, 0, this.packedW);
+    if (this.weightsChanged()) rt.kernels.packA(this.weight.value.ptr, patch, spec.filters, patch, 0, this.packedW);
     rt.parallel(splitRange(batch, rt.threads).map(([start, end], t) => {
       const calls: KernelCall[] = [];
       for (let i = start; i < end; i++) {
@@ -247,6 +254,14 @@ export class Conv2D implements Layer {
     }
   }
 
+  /** Whether the weights differ from those the forward packing was made from (and notes them). */
+  private weightsChanged(): boolean {
+    const changed = this.rt.kernels.copyIfChanged(this.weight.value.ptr, this.packedFrom, this.weight.value.length) === 1;
+    if (!changed && this.packedValid) return false;
+    this.packedValid = true;
+    return true;
+  }
+
   /** Whether the forward pass runs convDirect (see DIRECT_MAX_DEPTH). */
   private get direct(): boolean {
     const [, , OW] = this.outputShape;
@@ -264,12 +279,14 @@ export class Conv2D implements Layer {
     for (const ptr of [...this.dcols, ...this.colsScratch]) this.rt.free(ptr);
     this.dcols = [];
     this.colsScratch = [];
-    for (const ptr of [this.dwPartials, this.dwTransposed, this.packedW, this.packedWt, this.packedFilters]) if (ptr) this.rt.free(ptr);
+    for (const ptr of [this.dwPartials, this.dwTransposed, this.packedW, this.packedWt, this.packedFilters, this.packedFrom]) if (ptr) this.rt.free(ptr);
     this.dwPartials = 0;
     this.dwTransposed = 0;
     this.packedW = 0;
     this.packedWt = 0;
     this.packedFilters = 0;
+    this.packedFrom = 0;
+    this.packedValid = false;
     disposeParams(this.params);
   }
 }
