@@ -65,13 +65,18 @@ describe("a runtime with two threads", () => {
     }
   });
 
-  it("a CNN's forward pass is the same on two threads; its gradients agree to rounding; it trains", async () => {
+  it("a CNN's forward pass is the same on two threads, for a batch and for one image; its gradients agree to rounding; it trains", async () => {
     const spec: ModelSpec = { input: [1, 28, 28], layers: withClassifier(parseArch(ARCH_PRESETS.cnn), 10) };
     const train = takeFirst(loadMnist("train"), 2000);
     const test = takeFirst(loadMnist("test"), 500);
     const models = [new Model(one, spec, { seed: 3 }), new Model(two, spec, { seed: 3 })];
     const probs = models.map((model) => model.predict(test.images.subarray(0, 50 * 784), 50));
     expect(probs[1]).toEqual(probs[0]);
+    // One image at a time, each convolution shared out by filters instead of images.
+    for (let i = 0; i < 3; i++) {
+      const image = test.images.subarray(i * 784, (i + 1) * 784);
+      expect(models[1].predict(image, 1)).toEqual(models[0].predict(image, 1));
+    }
 
     // One batch: parameter gradients (dW of a convolution is summed per thread, then added).
     const batch = 64;
