@@ -9,7 +9,7 @@ export { softmaxCrossEntropy, softmaxMse } from "./loss";
 export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate, adamUpdate } from "./optim";
 export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels } from "./conv";
 export { convDirect, packConvFilters, packedFiltersBytes } from "./conv-direct";
-export { maxPoolForward, maxPoolValues, maxPoolBackward, avgPoolForward, avgPoolBackward } from "./pool";
+export { maxPoolForward, maxPoolValues, maxPoolBackward, maxPoolBackwardRelu, avgPoolForward, avgPoolBackward } from "./pool";
 export { augmentImages } from "./augment";
 export { dropoutForward, dropoutBackward } from "./dropout";
 export { batchNormTrain, batchNormInfer, batchNormBackward } from "./norm";

@@ -38,6 +38,9 @@ export class Model {
   private trainingCapacity = 0;
   /** Each dense or conv2d layer followed by a ReLU, with that ReLU (see `fusion`). */
   private readonly fusedPairs: readonly (readonly [Layer, Activation])[];
+  /** Each ReLU followed by a max-pool, with that pool (see `fusion`). */
+  private readonly maskedPairs: readonly (readonly [Activation, Pool2D])[];
+  private fusionOn = false;
   /** predict()'s raw bytes before scaling, kept between calls: one image takes microseconds. */
   private staging = { ptr: 0, bytes: 0 };
 
@@ -70,26 +73,36 @@ export class Model {
       const next = layers[i + 1];
       return "reluFused" in layer && next instanceof Activation && next.spec.type === "relu" ? [[layer, next] as const] : [];
     });
+    this.maskedPairs = layers.flatMap((layer, i) => {
+      const next = layers[i + 1];
+      return layer instanceof Activation && layer.spec.type === "relu" && next instanceof Pool2D && next.spec.type === "maxpool"
+        ? [[layer, next] as const] : [];
+    });
     this.fusion = true;
   }
 
   /**
-   * Whether a dense or conv2d layer followed by a ReLU applies it as it adds its bias (on by
-   * default): one pass less over the layer's output, which for the LeNet-like net's first
-   * convolution is 8.6 MB per 100 images. The results are the same floats either way; only
-   * layerActivations() turns it off, to report the layer's output before the ReLU.
+   * Whether ReLUs are folded into their neighbours (on by default): a dense or conv2d layer
+   * followed by a ReLU applies it as it adds its bias, and a max-pool after a ReLU applies the
+   * ReLU's backward pass as it routes the gradient. Each saves a pass over the ReLU's data, which
+   * for the LeNet-like net's first convolution is 8.6 MB per 100 images. The results are the same
+   * floats either way; layerActivations() turns it off, to report a layer's output before the ReLU.
    */
   get fusion(): boolean {
-    return this.fusedPairs.length > 0 && this.fusedPairs[0][1].appliedByPrevious;
+    return this.fusionOn && this.fusedPairs.length + this.maskedPairs.length > 0;
   }
 
   set fusion(on: boolean) {
+    this.fusionOn = on;
     for (const [layer, relu] of this.fusedPairs) {
       layer.reluFused = on;
       relu.appliedByPrevious = on;
     }
+    for (const [relu, pool] of this.maskedPairs) {
+      relu.maskedByNext = on;
+      pool.reluBefore = on;
+    }
   }
-
 
   /** Number of learnable values. */
   get paramCount(): number {

@@ -422,7 +422,7 @@ describe("pooling", () => {
     expect(cases.some(([, , , size, stride]) => stride > size)).toBe(true); // gaps between windows
   });
 
-  it.each(cases)("maxPoolForward / maxPoolValues / maxPoolBackward: planes %i, %ix%i, size %i, stride %i", (planes, H, W, size, stride) => {
+  it.each(cases)("maxPoolForward / maxPoolValues / maxPoolBackward(Relu): planes %i, %ix%i, size %i, stride %i", (planes, H, W, size, stride) => {
     const OH = side(H, size, stride, 0), OW = side(W, size, stride, 0);
     const n = planes * OH * OW;
     const rng = new Random(planes * 1000 + H * 100 + W * 10 + size * 3 + stride);
@@ -455,6 +455,10 @@ describe("pooling", () => {
       back.count.forEach((c, i) => {
         if (c === 1 && rt.f32(dxPtr + i * 4, 1)[0] !== Math.fround(back.dx[i])) expect.fail(`dx[${i}] (${what}): single gradient not exact`);
       });
+      // With a ReLU's mask (x > 0, x standing for the ReLU's output): the routed sums where x > 0, else 0.
+      const maskedPtr = f32Buf(nans(planes * H * W), "dx (ReLU masked)");
+      rt.kernels.maxPoolBackwardRelu(dyPtr, aPtr, xPtr, maskedPtr, planes, H, W, OH, OW);
+      expectExact(readF32(maskedPtr, planes * H * W), readF32(dxPtr, planes * H * W).map((v, i) => (x[i] > 0 ? v : 0)), `dx masked (${what})`);
       // With overlap, the ties data routes several windows to one pixel: the sum is exercised.
       if (stride < size && n > planes && what === "ties") expect(Math.max(...back.count), "a pixel receiving several gradients").toBeGreaterThan(1);
     }

@@ -1,6 +1,7 @@
-// The bias + ReLU fusion (Model.fusion): a dense or conv2d layer followed by a ReLU applies it as
-// it adds its bias. Fused and unfused models must compute the same floats, forward and backward,
-// on one thread and on two.
+// ReLU fusion (Model.fusion): a dense or conv2d layer followed by a ReLU applies it as it adds
+// its bias, and a max-pool after a ReLU applies the ReLU's backward pass as it routes the
+// gradient. Fused and unfused models must compute the same floats, forward and backward, on one
+// thread and on two.
 import { afterAll, describe, expect, it } from "vitest";
 import { Model, Random, Runtime, type ModelSpec } from "../sdk/node";
 import { gradientsOf } from "./support/model";
@@ -9,7 +10,9 @@ const SPEC: ModelSpec = {
   input: [1, 12, 12],
   layers: [
     { type: "conv2d", filters: 12, size: 3 }, { type: "relu" }, { type: "maxpool", size: 2 },
-    { type: "conv2d", filters: 6, size: 3, padding: 1 }, { type: "relu" }, { type: "flatten" },
+    // A ReLU not fused into the layer before, then overlapping pool windows (a pixel receiving
+    // several windows' gradients, kept or dropped together by the mask).
+    { type: "conv2d", filters: 6, size: 3, padding: 1 }, { type: "batchnorm" }, { type: "relu" }, { type: "maxpool", size: 2, stride: 1 }, { type: "flatten" },
     { type: "dense", units: 16 }, { type: "relu" }, { type: "dense", units: 5 }, { type: "sigmoid" }, { type: "dense", units: 4 },
   ],
 };

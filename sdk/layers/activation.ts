@@ -1,8 +1,8 @@
 import type { Runtime } from "../runtime/runtime";
+import { BatchBuffer, sizeOf, type Layer } from "./layer";
 
 /** Elements per thread below which splitting an element-wise pass costs more than it saves. */
 const MIN_ELEMENTS_PER_THREAD = 1 << 16;
-import { BatchBuffer, sizeOf, type Layer } from "./layer";
 
 export interface ActivationSpec {
   type: "sigmoid" | "relu";
@@ -23,6 +23,11 @@ export class Activation implements Layer {
    * then passes its input through, and backward() reads that input as its output y.
    */
   appliedByPrevious = false;
+  /**
+   * Set by the model when a max-pool follows this ReLU and applies its backward pass as it routes
+   * the gradient (Pool2D.reluBefore): backward() then passes the gradient through.
+   */
+  maskedByNext = false;
   /** The forward output y of the last forward pass (the backward passes need only y). */
   private y = 0;
 
@@ -37,7 +42,7 @@ export class Activation implements Layer {
     // Fused, the output is the layer before's: no buffer of its own (86 MB for the LeNet-like
     // net's first ReLU at predict()'s batch of 1000). forward() makes it if fusion is turned off.
     if (!this.appliedByPrevious) this.out.ensure(batch);
-    if (training) this.dx.ensure(batch);
+    if (training && !this.maskedByNext) this.dx.ensure(batch);
   }
 
   forward(x: number, batch: number): number {
@@ -56,6 +61,8 @@ export class Activation implements Layer {
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
     if (!needInputGrad) return 0;
+    if (this.maskedByNext) return dy;
+    this.dx.ensure(batch); // not allocated while the pool after this ReLU did its work
     const kernel = this.spec.type === "sigmoid" ? "sigmoidBackward" : "reluBackward";
     const [y, dx] = [this.y, this.dx.ptr];
     this.rt.parallelFor(batch * this.size, MIN_ELEMENTS_PER_THREAD, (start, end) =>

@@ -1,9 +1,9 @@
 import type { Runtime } from "../runtime/runtime";
 import type { KernelCall } from "../runtime/threads";
+import { BatchBuffer, type Layer } from "./layer";
 
 /** Planes per thread below which splitting a pooling pass costs more than it saves (~64K inputs). */
 const minPlanesPerThread = (planeSize: number): number => Math.ceil((1 << 16) / planeSize);
-import { BatchBuffer, type Layer } from "./layer";
 
 export interface Pool2DSpec {
   type: "maxpool" | "avgpool";
@@ -24,6 +24,13 @@ export class Pool2D implements Layer {
   private readonly out: BatchBuffer;
   private readonly dx: BatchBuffer;
   private readonly argmax: BatchBuffer;
+  /**
+   * Set by the model when this is a max-pool right after a ReLU (Activation.maskedByNext): the
+   * backward pass applies the ReLU's mask as it routes the gradient (kernels.maxPoolBackwardRelu).
+   */
+  reluBefore = false;
+  /** The input of the last forward pass (the ReLU's output, for its mask). */
+  private input = 0;
 
   /** `outputShape` comes from planModel, which has checked that the windows fit the input. */
   constructor(private readonly rt: Runtime, readonly spec: Pool2DSpec, readonly inputShape: readonly number[], outputShape: readonly number[]) {
@@ -46,6 +53,7 @@ export class Pool2D implements Layer {
   // Planes (image x channel) are independent: shared out among the threads for big batches. Only a
   // training pass records the max-pool's arg-max, for the backward pass.
   forward(x: number, batch: number, training: boolean): number {
+    this.input = x;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
     const { size } = this.spec;
@@ -66,11 +74,13 @@ export class Pool2D implements Layer {
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
     const [inPlane, outPlane] = [H * W * 4, OH * OW * 4];
-    const [dx, argmax] = [this.dx.ptr, this.argmax.ptr];
+    const [dx, argmax, x] = [this.dx.ptr, this.argmax.ptr, this.input];
     this.rt.parallelFor(batch * C, minPlanesPerThread(H * W), (start, end): KernelCall[] => [
-      this.spec.type === "maxpool"
-        ? ["maxPoolBackward", dy + start * outPlane, argmax + start * outPlane, dx + start * inPlane, end - start, H, W, OH, OW]
-        : ["avgPoolBackward", dy + start * outPlane, dx + start * inPlane, end - start, H, W, this.spec.size, this.stride, OH, OW],
+      this.spec.type === "avgpool"
+        ? ["avgPoolBackward", dy + start * outPlane, dx + start * inPlane, end - start, H, W, this.spec.size, this.stride, OH, OW]
+        : this.reluBefore
+        ? ["maxPoolBackwardRelu", dy + start * outPlane, argmax + start * outPlane, x + start * inPlane, dx + start * inPlane, end - start, H, W, OH, OW]
+        : ["maxPoolBackward", dy + start * outPlane, argmax + start * outPlane, dx + start * inPlane, end - start, H, W, OH, OW],
     ]);
     return dx;
   }

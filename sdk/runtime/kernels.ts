@@ -54,6 +54,7 @@ export interface Kernels {
   maxPoolForward(x: number, y: number, argmax: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
   maxPoolValues(x: number, y: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
   maxPoolBackward(dy: number, argmax: number, dx: number, planes: number, H: number, W: number, OH: number, OW: number): void;
+  maxPoolBackwardRelu(dy: number, argmax: number, x: number, dx: number, planes: number, H: number, W: number, OH: number, OW: number): void;
   avgPoolForward(x: number, y: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
   avgPoolBackward(dy: number, dx: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
 }
