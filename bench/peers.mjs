@@ -249,7 +249,7 @@ const GEMM_SHAPES = [
   [100, 784, 100, false, false, "MLP layer 1, forward"], [100, 100, 10, false, false, "MLP layer 2, forward"],
   [784, 100, 100, true, false, "MLP layer 1, weight gradient"],
   [256, 256, 256, false, false], [512, 512, 512, false, false], [1024, 1024, 1024, false, false],
-  [32, 9, 676, false, false, "conv1 forward"], [64, 288, 121, false, false, "conv2 forward"],
+  [32, 9, 676, false, false, "conv1 forward as a GEMM (the layer runs convDirect)"], [64, 288, 121, false, false, "conv2 forward"],
   [64, 121, 288, false, true, "conv2 weight gradient"], [288, 64, 121, true, false, "conv2 patch gradient"],
 ];
 const NET_TITLES = { mlp: "MLP 784-100-10 sigmoid", cnn: "CNN (LeNet-like)" };

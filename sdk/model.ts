@@ -128,7 +128,7 @@ export class Model {
     this.inputBuffer.ensure(batch);
     if (!forwardRoom) {
       if (this.labelBuffer) this.rt.free(this.labelBuffer);
-      this.labelBuffer = 0;
+      this.labelBuffer = 0; // until the new one exists: a failed alloc must not leave a freed address
       this.labelBuffer = this.rt.alloc(batch);
     }
     this.capacity = Math.max(capacity, batch);

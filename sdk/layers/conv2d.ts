@@ -69,7 +69,10 @@ export class Conv2D implements Layer {
   private dwTransposed = 0;
   /** The model sets this when a ReLU follows: the bias kernel applies it (see Layer.reluFused). */
   reluFused = false;
-  /** W and Wᵀ packed for the GEMM (kernels.packA) once per batch, shared by the threads. */
+  /**
+   * W and Wᵀ packed for the GEMM (kernels.packA), shared by the threads: W when the weights have
+   * changed since it was packed (see packedFrom), Wᵀ once per backward pass.
+   */
   private packedW = 0;
   private packedWt = 0;
   /** For convDirect: W packed by packConvFilters, one region per thread (a one-image pass packs bands). */
