@@ -72,7 +72,7 @@ describe("a runtime with two threads", () => {
     const models = [new Model(one, spec, { seed: 3 }), new Model(two, spec, { seed: 3 })];
     const probs = models.map((model) => model.predict(test.images.subarray(0, 50 * 784), 50));
     expect(probs[1]).toEqual(probs[0]);
-    // One image at a time, each convolution shared out by filters instead of images.
+    // One image at a time (its products too small to share out: all on the caller).
     for (let i = 0; i < 3; i++) {
       const image = test.images.subarray(i * 784, (i + 1) * 784);
       expect(models[1].predict(image, 1)).toEqual(models[0].predict(image, 1));
@@ -96,6 +96,32 @@ describe("a runtime with two threads", () => {
     const optimizer = new Optimizer(two, { name: "momentum", lr: 0.05 });
     await fit(models[1], new DeviceData(two, train), { epochs: 1, batchSize: 50, optimizer, seed: 1 });
     expect(evaluate(models[1], test).accuracy).toBeGreaterThan(0.85);
+    models.forEach((m) => m.dispose());
+  });
+
+  it("one image through convolutions big enough to share out by filters gives the same probabilities as on one thread", () => {
+    // conv1: 64 filters of 5x5 on 64x64 (convDirect, 11.5 MFLOP); conv2: 16 filters over 64x3x3
+    // patches on 30x30 (im2col + GEMM, 14 MFLOP); both above the 6 MFLOP a split needs.
+    const spec: ModelSpec = {
+      input: [1, 64, 64],
+      layers: [
+        { type: "conv2d", filters: 64, size: 5 }, { type: "relu" }, { type: "maxpool", size: 2 },
+        { type: "conv2d", filters: 16, size: 3 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 10 },
+      ],
+    };
+    const rng = new Random(17);
+    const models = [new Model(one, spec, { seed: 5 }), new Model(two, spec, { seed: 5 })];
+    // Biases that differ per filter (they start at 0), so a band reading another band's shows.
+    models[0].params.forEach((p, i) => {
+      if (!p.name.endsWith(".bias")) return;
+      const bias = normals(rng, p.value.length);
+      p.value.write(bias);
+      models[1].params[i].value.write(bias);
+    });
+    for (let i = 0; i < 2; i++) {
+      const image = Float32Array.from({ length: 64 * 64 }, () => rng.uniform());
+      expect(models[1].predict(image, 1)).toEqual(models[0].predict(image, 1));
+    }
     models.forEach((m) => m.dispose());
   });
 

@@ -139,7 +139,7 @@ export class Conv2D implements Layer {
   }
 
   // The batch is shared out among the threads, a run of whole images each: per image the work is
-  // one im2col and one GEMM. One image alone (predict() on a drawing) is shared out by filters
+  // one im2col and one GEMM. One image alone with a big enough product is shared out by filters
   // instead: every thread makes the patches and multiplies its band of W's rows (the im2col is a
   // few microseconds, cheaper than a second dispatch to share it). The bias (and a fused ReLU) is
   // added right after each product, while its output is still in cache.
@@ -150,7 +150,10 @@ export class Conv2D implements Layer {
     const addBias = this.reluFused ? "addBiasChannelsRelu" : "addBiasChannels";
     const bias = this.bias.value.ptr;
     this.input = x;
-    const oneImageSplit = batch === 1 && rt.threads > 1 && spec.filters >= 2 * FILTER_BAND_ALIGN;
+    // One image is shared out by filters only when its product is big enough to repay waking a
+    // worker (rt.worthSplitting): not the LeNet-like nets' layers (0.4 and 4.5 MFLOP).
+    const oneImageSplit = batch === 1 && spec.filters >= 2 * FILTER_BAND_ALIGN
+      && rt.worthSplitting(2 * spec.filters * patch * outSpatial);
     if (this.direct) {
       const weight = this.weight.value.ptr;
       const relu = this.reluFused ? 1 : 0;

@@ -6,19 +6,15 @@ import { KernelThreads, runCalls, splitRange, threadsUnavailableReason, type Ker
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 /**
- * A GEMM is split across threads from this many flops (2·m·k·n) up: about 200 µs of work on one
- * thread, well above the ~20-60 µs a dispatch to a sleeping worker costs.
+ * A product is split across threads from this many flops (2·m·k·n) up (see worthSplitting):
+ * about 200 µs of work on one thread. Handing work to a worker that spins costs a few µs, but one
+ * that has gone to sleep (the caller was idle over 0.2 ms: a page classifying a drawing now and
+ * then) takes 20-60 µs to wake on bare metal and ~500 µs on this VM.
  */
 const PARALLEL_GEMM_FLOPS = 6e6;
 /** Row bands of a split GEMM are multiples of the micro-kernel's 5 rows, column bands of its 8. */
 const GEMM_ROW_ALIGN = 5;
 const GEMM_COL_ALIGN = 8;
-/**
- * B at least this big (one core's L2 here) is split by columns even in a small product of a few
- * rows (see gemm): the LeNet-like net's dense 1600x128 (819 KB) went from 23-28 to 17-23 µs per
- * image on two threads; the MLP's 313 KB fits one core's cache and only lost the hand-over.
- */
-const STREAMED_B_BYTES = 512 * 1024;
 
 export interface RuntimeOptions {
   /** Initial wasm memory; it grows as needed. */
@@ -141,6 +137,11 @@ export class Runtime {
     return new Int32Array(this.memory.buffer, ptr, length);
   }
 
+  /** Whether work of `flops` is worth sharing out among the threads (see PARALLEL_GEMM_FLOPS). */
+  worthSplitting(flops: number): boolean {
+    return this.pool !== undefined && flops >= PARALLEL_GEMM_FLOPS;
+  }
+
   /**
    * C[m,n] = op(A)·op(B) + beta·C (see assembly/gemm.ts), all contiguous. Big products are split
    * across the threads in bands of C's rows (or columns, when C is wide), each band a gemm of its own
@@ -148,11 +149,7 @@ export class Runtime {
    */
   gemm(a: number, b: number, c: number, m: number, k: number, n: number,
     transA: boolean, transB: boolean, beta: number): void {
-    // A row or a few times a big B (one image through a wide dense layer) streams B from memory:
-    // split by columns, each thread streams its part, which then stays in its own core's cache
-    // from one call to the next.
-    const streamsBigB = m < GEMM_ROW_ALIGN && 4 * k * n >= STREAMED_B_BYTES;
-    if (!this.pool || (2 * m * k * n < PARALLEL_GEMM_FLOPS && !streamsBigB)) {
+    if (!this.worthSplitting(2 * m * k * n)) {
       // Called directly, not through a KernelCall: one image's dense layer takes microseconds.
       this.kernels.gemm(a, transA ? m : k, b, transB ? k : n, c, n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, this.gemmWork[0]);
       return;
