@@ -7,8 +7,8 @@ import { comparisonTable, runBrowserBench } from "../bench/browser.mjs";
 import { chromiumAvailable } from "./support/browser";
 
 const EXPECTED_ROWS = [
-  "mlp-train", "mlp-epoch", "mlp-infer-1000", "mlp-infer-1",
-  "cnn-train", "cnn-infer-1000", "cnn-infer-1",
+  "mlp-train", "mlp-epoch", "mlp-infer-1000", "mlp-infer-1", "mlp-infer-1-idle",
+  "cnn-train", "cnn-infer-1000", "cnn-infer-1", "cnn-infer-1-idle",
   "gemm-100x784x100", "gemm-100x100x10", "gemm-256x256x256", "gemm-512x512x512", "gemm-1024x1024x1024",
 ];
 
