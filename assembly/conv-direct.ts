@@ -3,7 +3,8 @@
 // shallow that writing and packing the patches, and the GEMM's per-tile work, cost as much as the
 // multiply-adds; here each step of the depth loop reads its eight pixels straight from the image.
 // The sums are those of gemm() on im2col's patches (same order, same operations, bias added
-// after), so the floats are the same.
+// after; the GEMM's depth blocks are 256 deep, so any depth convDirect is used for is one
+// block), so the floats are the same.
 //
 // Shapes: x [C, H, W] (one image); w [filters, C·R·R] (filters >= 4); bias [filters];
 // y [filters, OH, OW] with OH = H - R + 1, OW = W - R + 1 >= 8.

@@ -118,10 +118,15 @@ describe("a runtime with two threads", () => {
       p.value.write(bias);
       models[1].params[i].value.write(bias);
     });
-    for (let i = 0; i < 2; i++) {
-      const image = Float32Array.from({ length: 64 * 64 }, () => rng.uniform());
+    const images = Float32Array.from({ length: 3 * 64 * 64 }, () => rng.uniform());
+    const batch = models[0].predict(images, 3);
+    expect(models[1].predict(images, 3)).toEqual(batch);
+    for (let i = 0; i < 3; i++) {
+      const image = images.subarray(i * 64 * 64, (i + 1) * 64 * 64);
       expect(models[1].predict(image, 1)).toEqual(models[0].predict(image, 1));
     }
+    // A batch again after single images: the batch's packed weights must have survived them.
+    expect(models[1].predict(images, 3)).toEqual(batch);
     models.forEach((m) => m.dispose());
   });
 

@@ -75,7 +75,10 @@ export class Conv2D implements Layer {
    */
   private packedW = 0;
   private packedWt = 0;
-  /** For convDirect: W packed by packConvFilters, one region per thread (a one-image pass packs bands). */
+  /**
+   * For convDirect: W packed by packConvFilters in region 0, kept while the weights do not change
+   * (see packedFrom); a one-image pass split by filters packs thread t's band into region t + 1.
+   */
   private packedFilters = 0;
   private packedFiltersBytes = 0;
   /**
@@ -120,7 +123,7 @@ export class Conv2D implements Layer {
     if (this.direct) {
       if (!this.packedFilters) {
         this.packedFiltersBytes = rt.kernels.packedFiltersBytes(this.spec.filters, this.patch);
-        this.packedFilters = rt.alloc(rt.threads * this.packedFiltersBytes);
+        this.packedFilters = rt.alloc((rt.threads + 1) * this.packedFiltersBytes);
       }
     } else {
       if (!this.packedW) this.packedW = rt.alloc(rt.kernels.packedABytes(this.spec.filters, this.patch));
@@ -161,7 +164,7 @@ export class Conv2D implements Layer {
       const bands = splitRange(spec.filters, rt.threads, FILTER_BAND_ALIGN);
       if (oneImageSplit && bands.every(([first, end]) => end - first >= 4)) {
         rt.parallel(bands.map(([first, end], t): KernelCall[] => {
-          const packed = this.packedFilters + t * this.packedFiltersBytes;
+          const packed = this.packedFilters + (t + 1) * this.packedFiltersBytes;
           return [
             ["packConvFilters", weight + first * patch * 4, end - first, patch, packed],
             ["convDirect", x, packed, bias + first * 4, this.out.ptr + first * outSpatial * 4, end - first, C, H, W, spec.size, relu],
