@@ -211,6 +211,25 @@ function convRef(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number
   return { y, absSum };
 }
 
+/** Random images x [batch, C, H, W], filters w [K, C·R·R] and biases b [K], in guarded buffers too. */
+function convOperands(batch: number, K: number, g: ConvGeom, seed: number) {
+  const rng = new Random(seed);
+  const x = normals(rng, batch * g.C * g.H * g.W);
+  const w = normals(rng, K * g.C * g.R * g.R);
+  const b = normals(rng, K);
+  return { x, w, b, xPtr: f32Buf(x, "x"), wPtr: f32Buf(w, "w"), bPtr: f32Buf(b, "bias") };
+}
+
+/** y[i] = W · im2col(x[i]) for each image, as the layer computes it (no bias). */
+function convByGemm(xPtr: number, wPtr: number, yPtr: number, batch: number, K: number, g: ConvGeom): void {
+  const rows = g.C * g.R * g.R, n = g.OH * g.OW;
+  const colsPtr = f32Buf(nans(rows * n), "cols");
+  for (let i = 0; i < batch; i++) {
+    rt.kernels.im2col(xPtr + i * g.C * g.H * g.W * 4, colsPtr, g.C, g.H, g.W, g.R, g.stride, g.pad, g.OH, g.OW);
+    rt.gemm(wPtr, colsPtr, yPtr + i * K * n * 4, K, rows, n, false, false, 0);
+  }
+}
+
 describe("convolution = im2col + gemm + addBiasChannels", () => {
   // (batch, C, H, W, K, R, stride, pad)
   const cases: [number, number, number, number, number, number, number, number][] = [
@@ -222,19 +241,9 @@ describe("convolution = im2col + gemm + addBiasChannels", () => {
   it.each(cases)("batch %i, C=%i, %ix%i, K=%i, R=%i, stride %i, pad %i", (batch, C, H, W, K, R, stride, pad) => {
     const g = geom(C, H, W, R, stride, pad);
     const rows = C * R * R, n = g.OH * g.OW;
-    const rng = new Random(batch * 1000 + C * 100 + H * 10 + W + K + R + stride + pad);
-    const x = normals(rng, batch * C * H * W);
-    const w = normals(rng, K * rows);
-    const b = normals(rng, K);
-    const xPtr = f32Buf(x, "x");
-    const wPtr = f32Buf(w, "w");
-    const bPtr = f32Buf(b, "bias");
-    const colsPtr = f32Buf(nans(rows * n), "cols");
+    const { x, w, b, xPtr, wPtr, bPtr } = convOperands(batch, K, g, batch * 1000 + C * 100 + H * 10 + W + K + R + stride + pad);
     const yPtr = f32Buf(nans(batch * K * n), "y");
-    for (let i = 0; i < batch; i++) {
-      rt.kernels.im2col(xPtr + i * C * H * W * 4, colsPtr, C, H, W, R, stride, pad, g.OH, g.OW);
-      rt.gemm(wPtr, colsPtr, yPtr + i * K * n * 4, K, rows, n, false, false, 0);
-    }
+    convByGemm(xPtr, wPtr, yPtr, batch, K, g);
     rt.kernels.addBiasChannels(yPtr, bPtr, batch, K, n);
     const ref = convRef(x, w, b, batch, K, g);
     expectWithin(readF32(yPtr, batch * K * n), ref.y, Array.from(ref.absSum, (s) => 2 * (rows + 3) * U * s), "y");
@@ -253,23 +262,15 @@ describe("convDirect = im2col + gemm + addBiasChannels(Relu), bit for bit", () =
     const batch = 2;
     const g = geom(C, H, W, R, 1, 0);
     const depth = C * R * R, n = g.OH * g.OW;
-    const rng = new Random(C * 100 + H * 10 + W + K * 7 + R);
-    const x = normals(rng, batch * C * H * W);
-    const w = normals(rng, K * depth);
-    const b = normals(rng, K);
-    const xPtr = f32Buf(x, "x");
-    const wPtr = f32Buf(w, "w");
-    const bPtr = f32Buf(b, "bias");
+    const { x, w, b, xPtr, wPtr, bPtr } = convOperands(batch, K, g, C * 100 + H * 10 + W + K * 7 + R);
     const packedPtr = f32Buf(nans(rt.kernels.packedFiltersBytes(K, depth) / 4), "packed filters");
     rt.kernels.packConvFilters(wPtr, K, depth, packedPtr);
-    const colsPtr = f32Buf(nans(depth * n), "cols");
     const ref = convRef(x, w, b, batch, K, g);
     for (const relu of [0, 1]) {
       const viaGemm = f32Buf(nans(batch * K * n), "y (gemm)");
       const direct = f32Buf(nans(batch * K * n), "y (direct)");
+      convByGemm(xPtr, wPtr, viaGemm, batch, K, g);
       for (let i = 0; i < batch; i++) {
-        rt.kernels.im2col(xPtr + i * C * H * W * 4, colsPtr, C, H, W, R, 1, 0, g.OH, g.OW);
-        rt.gemm(wPtr, colsPtr, viaGemm + i * K * n * 4, K, depth, n, false, false, 0);
         rt.kernels.convDirect(xPtr + i * C * H * W * 4, packedPtr, bPtr, direct + i * K * n * 4, K, C, H, W, R, relu);
       }
       if (relu) rt.kernels.addBiasChannelsRelu(viaGemm, bPtr, batch, K, n);

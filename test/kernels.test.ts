@@ -59,6 +59,23 @@ function expectedProduct(prod: Float64Array, absSum: Float64Array, c0: ArrayLike
   return { want, tol };
 }
 
+/** Random A [m,k], B [k,n], C0 [m,n] and A·B in float64 (with Σ|terms| for the bound). */
+function gemmOperands(m: number, k: number, n: number, seed: number) {
+  const rng = new Random(seed);
+  const a = normals(rng, m * k);
+  const b = normals(rng, k * n);
+  const c0 = normals(rng, m * n);
+  return { a, b, c0, ...matmulRef(a, b, m, k, n) };
+}
+
+/** Calls `check` with A and B in guarded buffers, stored as op(A) / op(B) need for each transpose case. */
+function forEachTranspose(a: Float64Array, b: Float64Array, m: number, k: number, n: number,
+  check: (aPtr: number, bPtr: number, transA: boolean, transB: boolean) => void): void {
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) check(f32Buf(layout(a, m, k, transA), "A"), f32Buf(layout(b, k, n, transB), "B"), transA, transB);
+  }
+}
+
 describe("gemm", () => {
   // (m, k, n): tiny, one or two rows (the unpacked path for m < MR), ragged edges (not multiples of MR=5 / NR=8), one exact tile, the shapes of a
   // 784-100-10 MLP's forward/backward, and shapes crossing the KC / MC / NC block edges.
@@ -68,54 +85,38 @@ describe("gemm", () => {
   ];
 
   it.each(shapes)("(m,k,n) = (%i,%i,%i): four transpose cases, beta 0 / 1 / -0.5", (m, k, n) => {
-    const rng = new Random(1000 * m + 10 * k + n);
-    const a = normals(rng, m * k);
-    const b = normals(rng, k * n);
-    const c0 = normals(rng, m * n);
-    const { prod, absSum } = matmulRef(a, b, m, k, n);
-    for (const transA of [false, true]) {
-      for (const transB of [false, true]) {
-        const aPtr = f32Buf(layout(a, m, k, transA), "A");
-        const bPtr = f32Buf(layout(b, k, n, transB), "B");
-        for (const beta of [0, 1, -0.5]) {
-          // With beta 0, C's old contents must not be read at all (NaN must not leak through).
-          const cPtr = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C");
-          rt.gemm(aPtr, bPtr, cPtr, m, k, n, transA, transB, beta);
-          const { want, tol } = expectedProduct(prod, absSum, c0, beta, k);
-          expectWithin(readF32(cPtr, m * n), want, tol, `C (transA=${transA}, transB=${transB}, beta=${beta})`);
-        }
+    const { a, b, c0, prod, absSum } = gemmOperands(m, k, n, 1000 * m + 10 * k + n);
+    forEachTranspose(a, b, m, k, n, (aPtr, bPtr, transA, transB) => {
+      for (const beta of [0, 1, -0.5]) {
+        // With beta 0, C's old contents must not be read at all (NaN must not leak through).
+        const cPtr = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C");
+        rt.gemm(aPtr, bPtr, cPtr, m, k, n, transA, transB, beta);
+        const { want, tol } = expectedProduct(prod, absSum, c0, beta, k);
+        expectWithin(readF32(cPtr, m * n), want, tol, `C (transA=${transA}, transB=${transB}, beta=${beta})`);
       }
-    }
+    });
   });
 
   // The shapes of a convolution's weights (conv2 of the LeNet-like net: W [64, 288] and Wᵀ), a
   // single panel's worth, fewer rows than a panel, and depths crossing KC.
   it.each([[64, 288, 121], [288, 64, 121], [MR, 7, NR], [3, 20, 9], [2 * MC + 3, KC + 5, 17]])(
     "packA + gemmPacked = gemm, bit for bit, (m,k,n) = (%i,%i,%i)", (m, k, n) => {
-      const rng = new Random(m + 7 * k + 13 * n);
-      const a = normals(rng, m * k);
-      const b = normals(rng, k * n);
-      const c0 = normals(rng, m * n);
-      const { prod, absSum } = matmulRef(a, b, m, k, n);
-      for (const transA of [false, true]) {
-        for (const transB of [false, true]) {
-          const aPtr = f32Buf(layout(a, m, k, transA), "A");
-          const bPtr = f32Buf(layout(b, k, n, transB), "B");
-          const packed = f32Buf(new Float64Array(rt.kernels.packedABytes(m, k) / 4).fill(NaN), "packed A");
-          rt.kernels.packA(aPtr, transA ? m : k, m, k, transA ? 1 : 0, packed);
-          for (const beta of [0, -0.5]) {
-            const viaGemm = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C gemm");
-            const viaPacked = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C packed");
-            // m >= MR: gemm packs A itself the same way, so the sums are the same floats.
-            if (m >= MR) rt.gemm(aPtr, bPtr, viaGemm, m, k, n, transA, transB, beta);
-            rt.kernels.gemmPacked(packed, bPtr, transB ? k : n, viaPacked, n, m, k, n, transB ? 1 : 0, beta, rt.gemmWorkspace(0));
-            const got = readF32(viaPacked, m * n);
-            if (m >= MR) expectExact(got, readF32(viaGemm, m * n), `gemmPacked vs gemm (transA=${transA}, transB=${transB}, beta=${beta})`);
-            const { want, tol } = expectedProduct(prod, absSum, c0, beta, k);
-            expectWithin(got, want, tol, `gemmPacked (transA=${transA}, transB=${transB}, beta=${beta})`);
-          }
+      const { a, b, c0, prod, absSum } = gemmOperands(m, k, n, m + 7 * k + 13 * n);
+      forEachTranspose(a, b, m, k, n, (aPtr, bPtr, transA, transB) => {
+        const packed = f32Buf(new Float64Array(rt.kernels.packedABytes(m, k) / 4).fill(NaN), "packed A");
+        rt.kernels.packA(aPtr, transA ? m : k, m, k, transA ? 1 : 0, packed);
+        for (const beta of [0, -0.5]) {
+          const viaGemm = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C gemm");
+          const viaPacked = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C packed");
+          // m >= MR: gemm packs A itself the same way, so the sums are the same floats.
+          if (m >= MR) rt.gemm(aPtr, bPtr, viaGemm, m, k, n, transA, transB, beta);
+          rt.kernels.gemmPacked(packed, bPtr, transB ? k : n, viaPacked, n, m, k, n, transB ? 1 : 0, beta, rt.gemmWorkspace(0));
+          const got = readF32(viaPacked, m * n);
+          if (m >= MR) expectExact(got, readF32(viaGemm, m * n), `gemmPacked vs gemm (transA=${transA}, transB=${transB}, beta=${beta})`);
+          const { want, tol } = expectedProduct(prod, absSum, c0, beta, k);
+          expectWithin(got, want, tol, `gemmPacked (transA=${transA}, transB=${transB}, beta=${beta})`);
         }
-      }
+      });
     });
 
   it("k = 0 scales C by beta (beta 0 gives zeros even over NaN)", () => {
