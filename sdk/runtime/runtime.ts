@@ -176,7 +176,7 @@ export class Runtime {
   /**
    * The kernel call of a contiguous gemm whose op(A) [m,k] was packed by kernels.packA (into
    * kernels.packedABytes(m, k) bytes) on thread `t`, for parallel(): the weights a convolution
-   * multiplies by every image of a batch are packed once per batch.
+   * multiplies by every image of a batch are packed once, not per image.
    */
   gemmPackedCall(t: number, packedA: number, b: number, c: number, m: number, k: number, n: number,
     transB: boolean, beta: number): KernelCall {
