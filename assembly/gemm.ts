@@ -395,7 +395,9 @@ function packPanelsA(
  */
 // Not inlined: as its own function its v128 values get the registers to themselves (measured
 // 20-25 GFLOP/s against 17-20 inlined into the loop nest, with the earlier 4x8 tile).
-function micro5x8(
+// Exported from this file (not from the kernels module) for assembly/bench/micro-kernel.ts,
+// which measures it alone: the ceiling the GEMM's figures are compared with.
+export function micro5x8(
   pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, beta: f32,
   mr: i32, nr: i32, tile: usize,
 ): void {

@@ -5,6 +5,7 @@
 // this virtual machine's speed drifts over minutes, and alternating keeps the columns, and so
 // their ratios, in the same minutes. The best samples are kept in bench/results/gemm.json.
 // Run: npm run build && node bench/gemm.mjs   (or npm run bench)
+import { microKernelGflops } from "./micro-kernel.mjs";
 import { machine, nodeSdkAndData, runNodeSuites, writeResults } from "./node-suites.mjs";
 import { formatValue } from "./suites.mjs";
 
@@ -15,10 +16,20 @@ const BUILDS = [["plain SIMD, 1 thread", { relaxedSimd: false }], ["relaxed SIMD
 if (THREADS > 1) BUILDS.push([`relaxed SIMD, ${THREADS} threads`, { threads: THREADS }]);
 
 const runs = BUILDS.map(() => []);
+// The ceiling: the 5x8 micro-kernel alone on panels in L1 (bench/micro-kernel.mjs), per round,
+// for the plain and the relaxed build, timed beside the GEMMs.
+const ceilingRuns = [[], []];
 for (let round = 0; round < 2; round++) {
   for (const [i, [, options]] of BUILDS.entries()) runs[i].push(await runNodeSuites({ suites: ["gemm"], runtimeOptions: options }));
+  for (const [i, relaxed] of [false, runs[1][0].features.relaxedSimd].entries()) ceilingRuns[i].push(await microKernelGflops(relaxed, 2));
 }
 if (!runs[1][0].features.relaxedSimd) console.log("(this engine has no relaxed SIMD: the relaxed columns ran the plain build)");
+const ceiling = ceilingRuns.map((rounds) => ({
+  value: rounds.reduce((sum, run) => sum + run.value, 0) / rounds.length,
+  best: Math.max(...rounds.map((run) => run.best)),
+  unit: "GFLOP/s",
+  sameAsLibrary: rounds.every((run) => run.sameAsLibrary),
+}));
 
 /** Per row: the mean of the rounds' means and the best of their best samples. */
 const combined = runs.map((rounds) => rounds[0].rows.map((row, r) => ({
@@ -37,7 +48,15 @@ combined[0].forEach((row, r) => {
   if (threaded) ratios.push(`${(threaded.value / relaxed.value).toFixed(2)}×`);
   console.log(`| ${row.name} | ${cells.join(" | ")} | ${ratios.join(" | ")} |`);
 });
+const ceilingCells = ceiling.map((c) => `${formatValue(c.value, c.unit)} (best ${formatValue(c.best, c.unit)})`);
+console.log(`| the 5x8 micro-kernel alone, panels in L1 (the ceiling) | ${ceilingCells.join(" | ")}${THREADS > 1 ? " | |" : ""} ${(ceiling[1].value / ceiling[0].value).toFixed(2)}× |${THREADS > 1 ? " |" : ""}`);
 console.log(`\nnode ${process.version}, means of two alternating runs per build, each over >= ${runs[0][0].timing.seconds} s of samples after warm-up, command: ${COMMAND}`);
+if (ceiling.some((c) => !c.sameAsLibrary)) console.log("(the micro-kernel compiled for the ceiling differs from the one in build/: rebuild with npm run build)");
+const share = (name) => {
+  const r = combined[0].findIndex((row) => row.name === name);
+  return r < 0 ? "" : `${name}: ${[0, 1].map((b) => `${((combined[b][r].value / ceiling[b].value) * 100).toFixed(0)}%`).join(" plain, ")} relaxed`;
+};
+console.log(`Share of the micro-kernel alone that the whole GEMM keeps: ${["(M,K,N) = (100,784,100)", "(M,K,N) = (512,512,512)"].map(share).filter(Boolean).join("; ")}.`);
 
 /**
  * How much slower a core runs while the other is busy too: 100 GEMMs of 64³ (all in L1) per
@@ -88,5 +107,6 @@ writeResults("gemm", {
     rows: combined[i],
     runs: runs[i].map((run) => run.rows),
   })),
+  microKernelAlone: { plain: { ...ceiling[0], runs: ceilingRuns[0] }, relaxed: { ...ceiling[1], runs: ceilingRuns[1] } },
   ...(contention ? { coreContentionMs: contention } : {}),
 });

@@ -1,0 +1,10 @@
+// Types of bench/micro-kernel.mjs for the TypeScript tests (test/bench-ceiling.test.ts).
+export interface MicroKernelRate {
+  value: number;
+  best: number;
+  unit: "GFLOP/s";
+  sameAsLibrary: boolean;
+  correct: boolean;
+}
+
+export function microKernelGflops(relaxed: boolean, seconds?: number): Promise<MicroKernelRate>;
