@@ -105,6 +105,9 @@ function maxPool2x2(x: usize, y: usize, argmax: usize, planes: i32, H: i32, W: i
 /**
  * maxPoolForward without the arg-max, for inference (nothing will route a gradient back): the
  * same maxima, compared in the same order (strict >, first maximum wins), so the same floats.
+ * `f32x4.pmax(best, v)` is exactly that rule, `best < v ? v : best` lane by lane (NaN and -0
+ * included: neither replaces the best so far), in one instruction where a compare and a select
+ * took four.
  */
 export function maxPoolValues(
   x: usize, y: usize, planes: i32, H: i32, W: i32, size: i32, stride: i32, OH: i32, OW: i32,
@@ -115,9 +118,12 @@ export function maxPoolValues(
     for (let oy = 0; oy < OH; oy++) {
       const rows = plane + (<usize>(oy * stride * W) << 2);
       let ox = 0;
-      if (size == 2 && stride == 2) {
-        // Four outputs at a time: even and odd columns of the two rows separated by shuffles.
-        for (; ox + 4 <= OW; ox += 4) {
+      if (size == 2 && stride == 2 && OW >= 4) {
+        // Four outputs at a time: even and odd columns of the two rows separated by shuffles. The
+        // last four are done by a step that overlaps the one before (the same maxima written twice)
+        // instead of one at a time.
+        for (; ox < OW; ox += 4) {
+          if (ox + 4 > OW) ox = OW - 4;
           const row0 = rows + (<usize>(2 * ox) << 2);
           const row1 = row0 + (<usize>W << 2);
           const a0 = v128.load(row0);
@@ -125,15 +131,13 @@ export function maxPoolValues(
           const b0 = v128.load(row1);
           const b1 = v128.load(row1, 16);
           let best = v128.shuffle<f32>(a0, a1, 0, 2, 4, 6);
-          const c1 = v128.shuffle<f32>(a0, a1, 1, 3, 5, 7);
-          best = v128.bitselect(c1, best, f32x4.gt(c1, best));
-          const c2 = v128.shuffle<f32>(b0, b1, 0, 2, 4, 6);
-          best = v128.bitselect(c2, best, f32x4.gt(c2, best));
-          const c3 = v128.shuffle<f32>(b0, b1, 1, 3, 5, 7);
-          best = v128.bitselect(c3, best, f32x4.gt(c3, best));
-          v128.store(out, best);
-          out += 16;
+          best = f32x4.pmax(best, v128.shuffle<f32>(a0, a1, 1, 3, 5, 7));
+          best = f32x4.pmax(best, v128.shuffle<f32>(b0, b1, 0, 2, 4, 6));
+          best = f32x4.pmax(best, v128.shuffle<f32>(b0, b1, 1, 3, 5, 7));
+          v128.store(out + (<usize>ox << 2), best);
         }
+        out += <usize>OW << 2;
+        continue;
       }
       for (; ox < OW; ox++) {
         const corner = rows + (<usize>(ox * stride) << 2);

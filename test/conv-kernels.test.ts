@@ -487,6 +487,26 @@ describe("pooling", () => {
     expectExact(readF32(yPtr, 4), ref.y, "maxPoolValues y");
   });
 
+  it("maxPoolForward / maxPoolValues: NaN, -0 and infinities follow the first-maximum rule (v > best replaces)", () => {
+    // One 2x12 plane, size 2, stride 2: six windows, so maxPoolValues makes a four-output step
+    // and an overlapping one for the last four.
+    const x = [
+      -0, 0, NaN, 1, 1, NaN, -Infinity, -Infinity, 0, -0, Infinity, 5,
+      0, -0, 2, 1, 3, 0, -Infinity, -1, -0, 0, NaN, 5,
+    ];
+    const want = [-0, NaN, 3, -1, 0, Infinity];
+    const ref = maxPoolRef(x, 1, 2, 12, 2, 2);
+    const same = (got: ArrayLike<number>) => Array.from(got).every((v, i) => Object.is(v, want[i]));
+    expect(same(ref.y), `reference ${Array.from(ref.y)}`).toBe(true);
+    const xPtr = f32Buf(x, "x");
+    const yPtr = f32Buf(nans(6), "y");
+    rt.kernels.maxPoolForward(xPtr, yPtr, i32Buf(new Int32Array(6), "argmax"), 1, 2, 12, 2, 2, 1, 6);
+    expect(same(readF32(yPtr, 6)), `maxPoolForward ${readF32(yPtr, 6)}`).toBe(true);
+    const valuesPtr = f32Buf(nans(6), "y (values)");
+    rt.kernels.maxPoolValues(xPtr, valuesPtr, 1, 2, 12, 2, 2, 1, 6);
+    expect(same(readF32(valuesPtr, 6)), `maxPoolValues ${readF32(valuesPtr, 6)}`).toBe(true);
+  });
+
   it.each(cases)("avgPoolForward / avgPoolBackward: planes %i, %ix%i, size %i, stride %i", (planes, H, W, size, stride) => {
     const OH = side(H, size, stride, 0), OW = side(W, size, stride, 0);
     const n = planes * OH * OW;
