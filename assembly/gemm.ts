@@ -17,6 +17,7 @@
 // `work` is scratch memory of gemmWorkspaceBytes() bytes, 16-byte aligned, owned by the caller.
 
 import { madd } from "./simd";
+import { zeroExtended } from "./zero-extended";
 
 const MR: i32 = 5; // rows of C per micro-tile
 const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
@@ -412,6 +413,8 @@ export function micro5x8(
   let vacc4x0123 = f32x4.splat(0);
   let vacc4x4567 = f32x4.splat(0);
   // The loop runs on B's pointer alone (no separate counter): one instruction less per depth.
+  pa = zeroExtended(pa, kc);
+  pb = zeroExtended(pb, kc);
   const pbEnd = pb + (<usize>kc << 5);
   while (pb < pbEnd) {
     const vb0123 = v128.load(pb);
