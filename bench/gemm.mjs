@@ -1,42 +1,65 @@
 // GEMM with each SIMD build on one thread, plain (multiply, then add) and relaxed (hardware FMA,
 // f32x4.relaxed_madd), and the relaxed build on every core: the figures issue 5's GEMM targets
-// name. The `gemm` suite of bench/suites.mjs runs on a Runtime of each kind in turn, twice over
-// (plain, relaxed, threads, plain, relaxed, threads), and each cell is the mean of its two runs:
-// this virtual machine's speed drifts over minutes, and alternating keeps the columns, and so
-// their ratios, in the same minutes. The best samples are kept in bench/results/gemm.json.
+// name, through the SDK's public Runtime.gemm on the shapes of bench/suites.mjs. This virtual
+// machine's speed drifts by 20-40% over minutes, so the builds take turns shape by shape, for
+// half a second each, over several rounds: every cell is the mean of its rounds, and a ratio
+// between two columns compares figures taken seconds apart, never minutes. Beside them, the
+// ceiling: the 5x8 micro-kernel alone on panels in L1 (bench/micro-kernel.mjs), in each round.
+// The best samples and the rounds are kept in bench/results/gemm.json.
 // Run: npm run build && node bench/gemm.mjs   (or npm run bench)
 import { microKernelGflops } from "./micro-kernel.mjs";
-import { machine, nodeSdkAndData, runNodeSuites, writeResults } from "./node-suites.mjs";
-import { formatValue } from "./suites.mjs";
+import { machine, nodeSdkAndData, writeResults } from "./node-suites.mjs";
+import { formatValue, GEMM_SHAPES, measure } from "./suites.mjs";
 
 const COMMAND = "node bench/gemm.mjs";
+const ROUNDS = 4;
+const SAMPLE = { seconds: 0.5, warmupSeconds: 0.1, minSamples: 3 };
 const { sdk } = await nodeSdkAndData();
 const THREADS = sdk.defaultThreads();
 const BUILDS = [["plain SIMD, 1 thread", { relaxedSimd: false }], ["relaxed SIMD, 1 thread", {}]];
 if (THREADS > 1) BUILDS.push([`relaxed SIMD, ${THREADS} threads`, { threads: THREADS }]);
 
-const runs = BUILDS.map(() => []);
-// The ceiling: the 5x8 micro-kernel alone on panels in L1 (bench/micro-kernel.mjs), per round,
-// for the plain and the relaxed build, timed beside the GEMMs.
-const ceilingRuns = [[], []];
-for (let round = 0; round < 2; round++) {
-  for (const [i, [, options]] of BUILDS.entries()) runs[i].push(await runNodeSuites({ suites: ["gemm"], runtimeOptions: options }));
-  for (const [i, relaxed] of [false, runs[1][0].features.relaxedSimd].entries()) ceilingRuns[i].push(await microKernelGflops(relaxed, 2));
-}
-if (!runs[1][0].features.relaxedSimd) console.log("(this engine has no relaxed SIMD: the relaxed columns ran the plain build)");
-const ceiling = ceilingRuns.map((rounds) => ({
-  value: rounds.reduce((sum, run) => sum + run.value, 0) / rounds.length,
-  best: Math.max(...rounds.map((run) => run.best)),
-  unit: "GFLOP/s",
-  sameAsLibrary: rounds.every((run) => run.sameAsLibrary),
-}));
+const runtimes = await Promise.all(BUILDS.map(([, options]) => sdk.Runtime.create(options)));
+const relaxedSimd = runtimes[1].features.relaxedSimd;
+if (!relaxedSimd) console.log("(this engine has no relaxed SIMD: the relaxed columns ran the plain build)");
 
-/** Per row: the mean of the rounds' means and the best of their best samples. */
-const combined = runs.map((rounds) => rounds[0].rows.map((row, r) => ({
-  ...row,
-  value: rounds.reduce((sum, run) => sum + run.rows[r].value, 0) / rounds.length,
-  best: Math.max(...rounds.map((run) => run.rows[r].best)),
-})));
+/** C[m,n] = A[m,k]·B[k,n] on `rt`, operands filled as bench/suites.mjs fills them. */
+function gemmCall(rt, [m, k, n]) {
+  const [a, b, c] = [m * k, k * n, m * n].map((length) => rt.alloc(length * 4));
+  for (const [ptr, length] of [[a, m * k], [b, k * n]]) {
+    const view = rt.f32(ptr, length);
+    for (let i = 0; i < length; i++) view[i] = ((i * 7919) % 2001) / 1000 - 1;
+  }
+  return () => rt.gemm(a, b, c, m, k, n, false, false, 0);
+}
+const calls = runtimes.map((rt) => GEMM_SHAPES.map((shape) => gemmCall(rt, shape)));
+
+// rounds[b][s]: GFLOP/s of build b on shape s, one { value, best } per round.
+const rounds = BUILDS.map(() => GEMM_SHAPES.map(() => []));
+const ceilingRuns = [[], []];
+for (let round = 0; round < ROUNDS; round++) {
+  for (const [s, [m, k, n]] of GEMM_SHAPES.entries()) {
+    const gflop = (2 * m * k * n) / 1e9;
+    for (const b of BUILDS.keys()) {
+      const timing = await measure(calls[b][s], round === 0 ? { ...SAMPLE, warmupSeconds: 0.25 } : SAMPLE);
+      rounds[b][s].push({ value: gflop / timing.mean, best: gflop / timing.best });
+    }
+  }
+  for (const [i, relaxed] of [false, relaxedSimd].entries()) ceilingRuns[i].push(await microKernelGflops(relaxed, 0.5));
+}
+for (const rt of runtimes) rt.dispose();
+
+const average = (list) => ({
+  value: list.reduce((sum, r) => sum + r.value, 0) / list.length,
+  best: Math.max(...list.map((r) => r.best)),
+  unit: "GFLOP/s",
+});
+/** Per build, per shape: the mean over the rounds and the best sample of any. */
+const combined = rounds.map((shapes) => shapes.map((list, s) => {
+  const [m, k, n] = GEMM_SHAPES[s];
+  return { id: `gemm-${m}x${k}x${n}`, name: `(M,K,N) = (${m},${k},${n})`, ...average(list) };
+}));
+const ceiling = ceilingRuns.map((list) => ({ ...average(list), sameAsLibrary: list.every((run) => run.sameAsLibrary) }));
 
 const threadsColumn = THREADS > 1 ? ` | ${THREADS} threads / 1 thread` : "";
 console.log(`\n| GEMM | ${BUILDS.map(([name]) => name).join(" | ")} | relaxed / plain${threadsColumn} |`);
@@ -50,7 +73,7 @@ combined[0].forEach((row, r) => {
 });
 const ceilingCells = ceiling.map((c) => `${formatValue(c.value, c.unit)} (best ${formatValue(c.best, c.unit)})`);
 console.log(`| the 5x8 micro-kernel alone, panels in L1 (the ceiling) | ${ceilingCells.join(" | ")}${THREADS > 1 ? " | |" : ""} ${(ceiling[1].value / ceiling[0].value).toFixed(2)}× |${THREADS > 1 ? " |" : ""}`);
-console.log(`\nnode ${process.version}, means of two alternating runs per build, each over >= ${runs[0][0].timing.seconds} s of samples after warm-up, command: ${COMMAND}`);
+console.log(`\nnode ${process.version}, means of ${ROUNDS} rounds in which the builds take turns shape by shape, ${SAMPLE.seconds} s of samples each, command: ${COMMAND}`);
 if (ceiling.some((c) => !c.sameAsLibrary)) console.log("(the micro-kernel compiled for the ceiling differs from the one in build/: rebuild with npm run build)");
 const share = (name) => {
   const r = combined[0].findIndex((row) => row.name === name);
@@ -101,11 +124,13 @@ writeResults("gemm", {
   date: new Date().toISOString(),
   command: COMMAND,
   ...machine(),
-  builds: BUILDS.map(([name], i) => ({
+  rounds: ROUNDS,
+  sampleSeconds: SAMPLE.seconds,
+  builds: BUILDS.map(([name], b) => ({
     build: name,
-    features: runs[i][0].features,
-    rows: combined[i],
-    runs: runs[i].map((run) => run.rows),
+    features: runtimes[b].features,
+    rows: combined[b],
+    rounds: rounds[b].map((list, s) => ({ id: combined[b][s].id, values: list.map((r) => r.value) })),
   })),
   microKernelAlone: { plain: { ...ceiling[0], runs: ceilingRuns[0] }, relaxed: { ...ceiling[1], runs: ceilingRuns[1] } },
   ...(contention ? { coreContentionMs: contention } : {}),
