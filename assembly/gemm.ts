@@ -412,7 +412,9 @@ export function micro5x8(
   let vacc3x4567 = f32x4.splat(0);
   let vacc4x0123 = f32x4.splat(0);
   let vacc4x4567 = f32x4.splat(0);
-  // The loop runs on B's pointer alone (no separate counter): one instruction less per depth.
+  // Both pointers enter the loop as results of 32-bit adds, so V8 does not zero-extend them at
+  // every depth (zero-extended.ts). The loop runs on B's pointer alone (no separate counter): one
+  // instruction less per depth.
   pa = zeroExtended(pa, kc);
   pb = zeroExtended(pb, kc);
   const pbEnd = pb + (<usize>kc << 5);
