@@ -30,7 +30,8 @@ async function instantiate(relaxed) {
     const out = join(dir, "micro-kernel.wasm");
     const text = join(dir, "micro-kernel.wat");
     const features = relaxed ? ["--enable", "simd", "--enable", "relaxed-simd"] : ["--enable", "simd"];
-    execFileSync(join(ROOT, "node_modules", ".bin", "asc"), [
+    execFileSync(process.execPath, [
+      join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js"),
       join(ROOT, "assembly", "bench", "micro-kernel.ts"), "--config", "none", "--runtime", "stub",
       "--importMemory", "--noAssert", "--optimizeLevel", "3", "--shrinkLevel", "0", ...features,
       "-o", out, "-t", text,
