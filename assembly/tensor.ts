@@ -136,15 +136,25 @@ export function countCorrect(probs: usize, labels: usize, rows: i32, cols: i32):
 /**
  * dst = src (n floats) unless they are already the same bits; returns 1 if it copied. A layer
  * keeps a copy of the weights it last packed and repacks only when they changed: comparing
- * conv2's 18 K weights takes a few microseconds, packing them broadcast ten.
+ * conv2's 18 K weights takes a few microseconds, packing them broadcast ten. Sixteen floats per
+ * step, their differing bits or'ed together and tested once: a test per f32x4 made the compare
+ * 2.5% of a one-image inference.
  */
 export function copyIfChanged(src: usize, dst: usize, n: i32): i32 {
-  const vecEnd = n & ~3;
   let i = 0;
   let same = true;
-  for (; i < vecEnd && same; i += 4) {
+  for (; i + 16 <= n && same; i += 16) {
+    const s = src + (<usize>i << 2);
+    const d = dst + (<usize>i << 2);
+    let bits = v128.xor(v128.load(s), v128.load(d));
+    bits = v128.or(bits, v128.xor(v128.load(s, 16), v128.load(d, 16)));
+    bits = v128.or(bits, v128.xor(v128.load(s, 32), v128.load(d, 32)));
+    bits = v128.or(bits, v128.xor(v128.load(s, 48), v128.load(d, 48)));
+    same = !v128.any_true(bits);
+  }
+  for (; i + 4 <= n && same; i += 4) {
     const off = <usize>i << 2;
-    same = i32x4.all_true(i32x4.eq(v128.load(src + off), v128.load(dst + off)));
+    same = !v128.any_true(v128.xor(v128.load(src + off), v128.load(dst + off)));
   }
   for (; i < n && same; i++) {
     const off = <usize>i << 2;

@@ -306,13 +306,14 @@ describe("row and data kernels", () => {
     expect(rt.kernels.countCorrect(xPtr, lPtr, 0, cols)).toBe(0);
   });
 
-  it.each([1, 4, 13, 64])("copyIfChanged: copies (and says so) only when some bits differ (n = %i)", (n) => {
+  it.each([1, 4, 13, 37, 64])("copyIfChanged: copies (and says so) only when some bits differ (n = %i)", (n) => {
     const src = normals(new Random(n), n);
     const srcPtr = f32Buf(src, "src");
     const dstPtr = f32Buf(src, "dst");
     expect(rt.kernels.copyIfChanged(srcPtr, dstPtr, n)).toBe(0);
-    // One difference anywhere (first, in a vector, in the scalar tail, last), including a sign of zero.
-    for (const at of new Set([0, n >> 1, n - 1])) {
+    // One difference anywhere (first, in a sixteen-float step, in the f32x4 and the scalar tails,
+    // last), including a sign of zero.
+    for (const at of new Set([0, n >> 1, Math.max(0, n - 5), n - 1])) {
       for (const [was, now] of [[src[at], src[at] + 1], [0, -0]]) {
         rt.f32(srcPtr, n)[at] = now;
         rt.f32(dstPtr, n)[at] = was;
