@@ -9,7 +9,7 @@
 // Run: npm run build && node bench/gemm.mjs   (or npm run bench)
 import { microKernelGflops } from "./micro-kernel.mjs";
 import { machine, nodeSdkAndData, writeResults } from "./node-suites.mjs";
-import { formatValue, GEMM_SHAPES, measure } from "./suites.mjs";
+import { formatValue, GEMM_SHAPES, gemmOnRuntime, measure } from "./suites.mjs";
 
 const COMMAND = "node bench/gemm.mjs";
 const ROUNDS = 4;
@@ -23,16 +23,7 @@ const runtimes = await Promise.all(BUILDS.map(([, options]) => sdk.Runtime.creat
 const relaxedSimd = runtimes[1].features.relaxedSimd;
 if (!relaxedSimd) console.log("(this engine has no relaxed SIMD: the relaxed columns ran the plain build)");
 
-/** C[m,n] = A[m,k]·B[k,n] on `rt`, operands filled as bench/suites.mjs fills them. */
-function gemmCall(rt, [m, k, n]) {
-  const [a, b, c] = [m * k, k * n, m * n].map((length) => rt.alloc(length * 4));
-  for (const [ptr, length] of [[a, m * k], [b, k * n]]) {
-    const view = rt.f32(ptr, length);
-    for (let i = 0; i < length; i++) view[i] = ((i * 7919) % 2001) / 1000 - 1;
-  }
-  return () => rt.gemm(a, b, c, m, k, n, false, false, 0);
-}
-const calls = runtimes.map((rt) => GEMM_SHAPES.map((shape) => gemmCall(rt, shape)));
+const calls = runtimes.map((rt) => GEMM_SHAPES.map((shape) => gemmOnRuntime(rt, shape).call));
 
 // rounds[b][s]: GFLOP/s of build b on shape s, one { value, best } per round.
 const rounds = BUILDS.map(() => GEMM_SHAPES.map(() => []));

@@ -160,24 +160,30 @@ async function everyFewMilliseconds(fn, count) {
   return { mean: times[count >> 1], best: times[0], calls: count };
 }
 
-// C[m,n] = A[m,k]·B[k,n] through the Runtime's public gemm, on buffers already in wasm memory
-// (as bench/peers.mjs measures it). The first two shapes are the MLP's forward pass.
+/**
+ * C[m,n] = A[m,k]·B[k,n] through the Runtime's public gemm, on buffers already in wasm memory
+ * (as bench/peers.mjs measures it): returns the call and a function that frees the buffers.
+ * Values in [-1, 1], deterministic, no denormals. bench/gemm.mjs times the same calls.
+ */
+export function gemmOnRuntime(rt, [m, k, n]) {
+  const [a, b, c] = [m * k, k * n, m * n].map((length) => rt.alloc(length * 4));
+  // Views are made after the last alloc: growing the memory detaches earlier ones.
+  for (const [ptr, length] of [[a, m * k], [b, k * n]]) {
+    const view = rt.f32(ptr, length);
+    for (let i = 0; i < length; i++) view[i] = ((i * 7919) % 2001) / 1000 - 1;
+  }
+  return { call: () => rt.gemm(a, b, c, m, k, n, false, false, 0), free: () => [a, b, c].forEach((ptr) => rt.free(ptr)) };
+}
+
+// The GEMM shapes; the first two are the MLP's forward pass.
 async function gemmSuite(sdk, _data, size, runtimeOptions) {
   const rt = await sdk.Runtime.create(runtimeOptions);
   const rows = [];
   for (const [m, k, n] of GEMM_SHAPES) {
-    const a = rt.alloc(m * k * 4);
-    const b = rt.alloc(k * n * 4);
-    const c = rt.alloc(m * n * 4);
-    // Views are made after the last alloc: growing the memory detaches earlier ones. Values in
-    // [-1, 1], deterministic, no denormals.
-    for (const [ptr, length] of [[a, m * k], [b, k * n]]) {
-      const view = rt.f32(ptr, length);
-      for (let i = 0; i < length; i++) view[i] = ((i * 7919) % 2001) / 1000 - 1;
-    }
-    const timing = await measure(() => rt.gemm(a, b, c, m, k, n, false, false, 0), size);
+    const gemm = gemmOnRuntime(rt, [m, k, n]);
+    const timing = await measure(gemm.call, size);
     rows.push(rateRow(`gemm-${m}x${k}x${n}`, "GEMM", `(M,K,N) = (${m},${k},${n})`, "GFLOP/s", (2 * m * k * n) / 1e9, timing));
-    for (const ptr of [a, b, c]) rt.free(ptr);
+    gemm.free();
   }
   return { rows, features: rt.features };
 }
