@@ -1,19 +1,18 @@
 // The CIFAR-10 reader (folders of .bin / .bin.gz, the official tar.gz) and the tar reader, on the
-// real test batch in shared/datasets and on synthetic archives built here with a small ustar
-// writer; then the architecture strings of sdk/arch.ts and the presets.
+// real files in shared/datasets (skipped with a reason where they are absent) and on synthetic
+// archives built here with a small ustar writer; then the architecture strings of sdk/arch.ts and the presets.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CIFAR_DIR as REAL_DIR, cifarAvailable } from "./support/cifar";
 import { expectError } from "./support/errors";
 import {
   ARCH_PRESETS, CIFAR10_CLASSES, CIFAR10_FILES, formatArch, loadCifar10, Model, parseArch, Random,
   readTar, Runtime, withClassifier, type Dataset, type LayerSpec,
 } from "../sdk/node";
 
-const REAL_DIR = fileURLToPath(new URL("../../shared/datasets/cifar-10-batches-bin", import.meta.url));
 const RECORD = 3073;
 const PIXELS = 3072;
 
@@ -161,7 +160,8 @@ function folder(): string {
 
 // ---------------------------------------------------------------------------------------------
 
-describe("CIFAR-10: the real files in shared/datasets", () => {
+const realFiles = "CIFAR-10: the real files in shared/datasets";
+describe.runIf(cifarAvailable("test/cifar.test.ts", realFiles))(realFiles, () => {
   it("the test batch: 10,000 images of [3, 32, 32], 1,000 per class, records as in the file", () => {
     const data = loadCifar10("test", REAL_DIR);
     const raw = gunzipSync(readFileSync(join(REAL_DIR, "test_batch.bin.gz")));

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { CIFAR_DIR, cifarAvailable } from "./support/cifar";
 import { expectOneLineError, run } from "./support/cli";
 
 
@@ -49,10 +50,8 @@ describe("mnist-wasm predict", () => {
   });
 });
 
-const CIFAR_DIR = new URL("../../shared/datasets/cifar-10-batches-bin", import.meta.url).pathname;
-
 describe("CIFAR-10 and architectures from the command line", () => {
-  it("trains a small CNN on CIFAR-10, then predicts a colour image with its class name", () => {
+  it.runIf(cifarAvailable("test/cli.test.ts", "training and predicting on CIFAR-10"))("trains a small CNN on CIFAR-10, then predicts a colour image with its class name", () => {
     const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
     const out = join(dir, "cifar.safetensors");
     const r = run(["train", "--dataset", "cifar10", "--data", CIFAR_DIR, "--arch", "conv:8x3p1,relu,maxpool:2,dense:10",

@@ -1,6 +1,6 @@
 // Mutation fuzzing of every reader of untrusted bytes: idx (MNIST), CIFAR-10 batches, tar, gzip
 // (the platform stream and the Node file path), safetensors and model files. Seeds are real
-// files (the MNIST test set cut to 200 images, 50 CIFAR-10 test records, a ustar archive of
+// files (the MNIST test set cut to 200 images, 50 CIFAR-10 records made here, a ustar archive of
 // them, gzips of each, and model files of a trained MLP and a small CNN with batch norm and
 // optimizer state); each case applies a few seeded mutations to one seed and checks that the
 // reader either returns a result that is internally consistent (and agrees with a small
@@ -110,7 +110,17 @@ function ustar(entries: { name: string; prefix?: string; type?: string; data?: U
 }
 
 const MNIST_DIR = fileURLToPath(new URL("../data/mnist/", import.meta.url));
-const CIFAR_DIR = fileURLToPath(new URL("../../shared/datasets/cifar-10-batches-bin/", import.meta.url));
+
+/** CIFAR-10 records made here (label i mod 10, seeded pixels), so that no seed needs shared/. */
+function cifarRecords(count: number): Uint8Array {
+  const rng = new Random(3073);
+  const bytes = new Uint8Array(count * RECORD);
+  for (let i = 0; i < count; i++) {
+    bytes[i * RECORD] = i % 10;
+    for (let p = 1; p < RECORD; p++) bytes[i * RECORD + p] = rng.int(256);
+  }
+  return bytes;
+}
 
 function buildDataSeeds(): { images: Seed; labels: Seed; cifar: Seed; tar: Seed; meta: Uint8Array } {
   const allImages = readMaybeGzip(join(MNIST_DIR, "t10k-images-idx3-ubyte.gz"));
@@ -118,8 +128,8 @@ function buildDataSeeds(): { images: Seed; labels: Seed; cifar: Seed; tar: Seed;
   const imageBytes = concat(Uint8Array.from([0, 0, 8, 3, ...be32(IMAGES), ...be32(28), ...be32(28)]),
     allImages.subarray(16, 16 + IMAGES * 784));
   const labelBytes = concat(Uint8Array.from([0, 0, 8, 1, ...be32(IMAGES)]), allLabels.subarray(8, 8 + IMAGES));
-  const cifarBytes = readMaybeGzip(join(CIFAR_DIR, "test_batch.bin.gz")).slice(0, RECORDS * RECORD);
-  const meta = readMaybeGzip(join(CIFAR_DIR, "batches.meta.txt"));
+  const cifarBytes = cifarRecords(RECORDS);
+  const meta = new TextEncoder().encode(CIFAR10_CLASSES.join("\n") + "\n");
   const tar = ustar([
     { name: "cifar-10-batches-bin/", type: "5" },
     { prefix: "cifar-10-batches-bin", name: "batches.meta.txt", data: meta },
