@@ -43,7 +43,7 @@ const HEADERS = {
 const NOT_FOUND_CODES = new Set(["ENOENT", "ENOTDIR", "ENAMETOOLONG"]);
 
 /** Errors that mean the client went away while its response was being sent: nothing to report. */
-const CLIENT_GONE_CODES = new Set(["ERR_STREAM_PREMATURE_CLOSE", "ECONNRESET", "EPIPE", "ERR_STREAM_DESTROYED"]);
+const CLIENT_GONE_CODES = new Set(["ERR_STREAM_PREMATURE_CLOSE", "ECONNRESET", "EPIPE", "ERR_STREAM_DESTROYED", "HPE_INVALID_EOF_STATE"]);
 
 /** Opening flags: never block on a FIFO or a device, never follow a symlink swapped in after realpath. */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
