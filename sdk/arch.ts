@@ -115,11 +115,13 @@ export function formatArch(layers: readonly LayerSpec[]): string {
  * - mlp: the course's 3-layer network (hidden width and activation from the caller).
  * - cnn: the LeNet-like net of the benchmarks, conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-relu.
  * - cnn-cifar: three padded conv blocks for 32x32 colour images.
+ * Frozen and without a prototype: looking up a name a user typed ("constructor", "__proto__")
+ * finds nothing rather than an Object method.
  */
-export const ARCH_PRESETS: Record<string, string> = {
+export const ARCH_PRESETS: Readonly<Record<string, string>> = Object.freeze(Object.assign(Object.create(null) as Record<string, string>, {
   cnn: "conv:32x3,relu,maxpool:2,conv:64x3,relu,maxpool:2,dense:128,relu",
   "cnn-cifar": "conv:32x3p1,relu,maxpool:2,conv:64x3p1,relu,maxpool:2,conv:128x3p1,relu,maxpool:2,dense:256,relu",
-};
+}));
 
 /** Appends the classifier layer when the architecture does not end with a dense layer. */
 export function withClassifier(layers: LayerSpec[], classes: number): LayerSpec[] {

@@ -1,7 +1,7 @@
 // parseArch (sdk/arch.ts) against what a caller may hand it: values that are not strings, and
 // strings of every malformed shape. The well-formed grammar is tested with the CNNs (cifar.test.ts).
 import { describe, expect, it } from "vitest";
-import { parseArch } from "../sdk/node";
+import { ARCH_PRESETS, parseArch } from "../sdk/node";
 import { expectError } from "./support/errors";
 
 const PROTOTYPE_NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf"];
@@ -39,5 +39,11 @@ describe("parseArch", () => {
       { type: "conv2d", filters: 1, size: 1, stride: 1, padding: 0 },
       { type: "dropout", rate: 0.5 }, { type: "dropout", rate: 0.25 }, { type: "dropout", rate: 0 },
     ]);
+  });
+
+  it("ARCH_PRESETS holds the presets and nothing a typed name could reach through a prototype", () => {
+    expect(Object.keys(ARCH_PRESETS).sort()).toEqual(["cnn", "cnn-cifar"]);
+    for (const name of PROTOTYPE_NAMES) expect(ARCH_PRESETS[name], name).toBeUndefined();
+    expect(Object.isFrozen(ARCH_PRESETS)).toBe(true);
   });
 });
