@@ -141,6 +141,12 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       Object.entries(TRAIN_PRESETS).map(([name, p]) => `${name} (${p.description}: ${Object.entries(p.options).map(([k, v]) => `${k} ${v}`).join(", ")})`).join("; "))
       .choices(Object.keys(TRAIN_PRESETS)))
     .addOption(threadsOption())
+    .hook("preAction", (command) => {
+      const { dataset, data } = command.opts();
+      if (dataset === "cifar10" && data === undefined) {
+        throw new UsageError("--dataset cifar10 needs --data: a folder of data_batch_*.bin files, or cifar-10-binary.tar.gz (see mnist-wasm train --help)");
+      }
+    })
     .action(actions.train);
 
   program

@@ -346,6 +346,8 @@ describe("the command line's grammar", () => {
     await expectUsage(["classify", "-o", "out"], /required option '-i, --input <file>' not specified/);
     await expectUsage(["classify", "-i", "in"], /required option '-o, --out <file>' not specified/);
     await expectUsage(["experiment"], /missing required argument 'name'/);
+    await expectUsage(["train", "--dataset", "cifar10"], /^--dataset cifar10 needs --data/);
+    await expectAccepted(["train", "--dataset", "cifar10", "--data", "somewhere"]);
     for (const name of [...PROTOTYPE_NAMES, "", "Optimizers"]) {
       await expectUsage(["experiment", name], /argument 'name'. Allowed choices are optimizers, activations, regularization, hidden-sizes/);
     }
