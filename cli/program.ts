@@ -56,6 +56,12 @@ function archArgument(value: string): string {
   return value;
 }
 
+/** The experiment's name: one of EXPERIMENTS' own names. */
+function experimentName(value: string): string {
+  if (Object.hasOwn(EXPERIMENTS, value)) return value;
+  throw new UsageError(`unknown experiment ${JSON.stringify(value)}; one of ${Object.keys(EXPERIMENTS).join(", ")} (see mnist-wasm experiment --help)`);
+}
+
 /** --threads: kernels on this many threads (a worker pool sharing the wasm memory). */
 const threadsOption = (): Option =>
   new Option("--threads <n>", "threads running the kernels, 1 to 64 (results can differ in the last bits between thread counts)")
@@ -176,7 +182,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
   program
     .command("experiment")
     .description("reproduce one of the course's comparisons on MNIST: a markdown table and an SVG chart")
-    .addArgument(new Argument("<name>", "which comparison").choices(Object.keys(EXPERIMENTS)))
+    .addArgument(new Argument("<name>", `which comparison: ${Object.keys(EXPERIMENTS).join(", ")}`).argParser(experimentName))
     .option("--epochs <n>", "epochs per configuration", positiveInt, 10)
     .option("--limit <n>", "train on the first n training images only (quick runs)", positiveInt)
     .option("--seed <n>", "seed shared by every configuration, 0 to 4294967295", seed, 1)

@@ -43,7 +43,7 @@ describe("usage mistakes from the built CLI", () => {
     ["an escape sequence", ["train", "--lr", "\u001b[2J\u009b1m"], /--lr <rate>.*\\x1b\[2J\\x9b1m/],
     ["a prototype name as a choice", ["train", "--optimizer", "__proto__"], /Allowed choices are sgd/],
     ["a prototype name as a preset", ["train", "--preset", "constructor"], /Allowed choices are speedrun/],
-    ["a prototype name as an experiment", ["experiment", "hasOwnProperty"], /Allowed choices are optimizers/],
+    ["a prototype name as an experiment", ["experiment", "hasOwnProperty"], /unknown experiment "hasOwnProperty"; one of optimizers/],
     ["__proto__ as an architecture", ["train", "--arch", "__proto__"], /^mnist-wasm: --arch: cannot read "__proto__"/],
     ["constructor as an architecture", ["train", "--arch", "constructor"], /--arch: cannot read "constructor"/],
     ["a malformed layer", ["train", "--arch", "conv:8x3,dense:1e9"], /--arch: cannot read "dense:1e9"/],
