@@ -1,6 +1,7 @@
 // Named sets of `train` options. A preset fills in every option the user did not give; options
 // on the command line win (`--preset speedrun --epochs 5` trains five epochs).
 import type { Command } from "commander";
+import { UsageError } from "./errors";
 
 export interface TrainPreset {
   description: string;
@@ -33,6 +34,9 @@ export const TRAIN_PRESETS: Record<string, TrainPreset> = {
 
 /** Fills `options` from the named preset where the command line did not set a value. */
 export function applyPreset(name: string, options: Record<string, unknown>, command: Command): void {
+  if (!Object.hasOwn(TRAIN_PRESETS, name)) {
+    throw new UsageError(`unknown preset "${name}"; one of ${Object.keys(TRAIN_PRESETS).join(", ")}`);
+  }
   const preset = TRAIN_PRESETS[name];
   for (const [key, value] of Object.entries(preset.options)) {
     if (command.getOptionValueSource(key) !== "cli") options[key] = value;

@@ -10,13 +10,40 @@ import type { LayerSpec } from "./spec";
  * dropout:RATE      drop a fraction RATE in training;  batchnorm
  */
 export function parseArch(text: string): LayerSpec[] {
+  if (typeof text !== "string") {
+    fail("BAD_ARGUMENT", `parseArch(text): text must be a string such as "conv:32x3,relu,dense:10", got ${describeValue(text)}`);
+  }
   const parts = text.split(",").map((p) => p.trim()).filter((p) => p !== "");
   if (parts.length === 0) fail("BAD_ARGUMENT", "architecture: empty");
   return parts.map((part) => parseLayer(part));
 }
 
+/** A whole number written in decimal digits that a double holds exactly, or NaN. */
+function wholeNumber(digits: string | undefined): number {
+  if (digits === undefined || !/^\d+$/.test(digits)) return NaN;
+  const n = Number(digits);
+  return Number.isSafeInteger(n) ? n : NaN;
+}
+
+/** An optional part of a layer (a stride, a padding): undefined when absent. */
+function optionalWholeNumber(digits: string | undefined): number | undefined {
+  return digits === undefined ? undefined : wholeNumber(digits);
+}
+
+/** A layer of the string as an error message shows it: quoted, escaped, at most 60 characters. */
+function quoted(part: string): string {
+  const shown = part.length > 60 ? `${part.slice(0, 60)}…` : part;
+  return JSON.stringify(shown).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : typeof value === "function" ? "a function" : `${typeof value} ${String(value)}`;
+}
+
 function parseLayer(part: string): LayerSpec {
-  const bad = (expected: string): never => fail("BAD_ARGUMENT", `architecture: cannot read "${part}" (expected ${expected})`);
+  const bad = (expected: string): never => fail("BAD_ARGUMENT", `architecture: cannot read ${quoted(part)} (expected ${expected})`);
   const [name, arg, ...rest] = part.split(":");
   if (rest.length) bad("one ':' at most");
   switch (name) {
@@ -27,31 +54,37 @@ function parseLayer(part: string): LayerSpec {
       if (arg !== undefined) bad(`"${name}" without arguments`);
       return { type: name };
     case "dropout": {
-      const rate = Number(arg);
-      if (arg === undefined || arg.trim() === "" || !(rate >= 0 && rate < 1)) return bad("dropout:RATE with 0 <= RATE < 1, e.g. dropout:0.5");
+      const rate = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(arg ?? "") ? Number(arg) : NaN;
+      if (!(rate >= 0 && rate < 1)) return bad("dropout:RATE with 0 <= RATE < 1, e.g. dropout:0.5");
       return { type: "dropout", rate };
     }
     case "dense": {
-      const m = /^(\d+)$/.exec(arg ?? "");
-      if (!m || Number(m[1]) <= 0) return bad("dense:UNITS, e.g. dense:128");
-      return { type: "dense", units: Number(m[1]) };
+      const units = wholeNumber(arg);
+      if (!(units > 0)) return bad("dense:UNITS, e.g. dense:128");
+      return { type: "dense", units };
     }
     case "conv": {
       const m = /^(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?$/.exec(arg ?? "");
-      if (!m || Number(m[1]) <= 0 || Number(m[2]) <= 0 || (m[3] !== undefined && Number(m[3]) <= 0)) {
+      const filters = wholeNumber(m?.[1]);
+      const size = wholeNumber(m?.[2]);
+      const stride = optionalWholeNumber(m?.[3]);
+      const padding = optionalWholeNumber(m?.[4]);
+      if (!(filters > 0) || !(size > 0) || (stride !== undefined && !(stride > 0)) || (padding !== undefined && !(padding >= 0))) {
         return bad("conv:FILTERSxSIZE[sSTRIDE][pPADDING], e.g. conv:32x3 or conv:64x3s2p1");
       }
       return {
-        type: "conv2d", filters: Number(m[1]), size: Number(m[2]),
-        ...(m[3] !== undefined ? { stride: Number(m[3]) } : {}),
-        ...(m[4] !== undefined ? { padding: Number(m[4]) } : {}),
+        type: "conv2d", filters, size,
+        ...(stride !== undefined ? { stride } : {}),
+        ...(padding !== undefined ? { padding } : {}),
       };
     }
     case "maxpool":
     case "avgpool": {
       const m = /^(\d+)(?:s(\d+))?$/.exec(arg ?? "");
-      if (!m || Number(m[1]) <= 0 || (m[2] !== undefined && Number(m[2]) <= 0)) return bad(`${name}:SIZE[sSTRIDE], e.g. ${name}:2`);
-      return { type: name, size: Number(m[1]), ...(m[2] !== undefined ? { stride: Number(m[2]) } : {}) };
+      const size = wholeNumber(m?.[1]);
+      const stride = optionalWholeNumber(m?.[2]);
+      if (!(size > 0) || (stride !== undefined && !(stride > 0))) return bad(`${name}:SIZE[sSTRIDE], e.g. ${name}:2`);
+      return { type: name, size, ...(stride !== undefined ? { stride } : {}) };
     }
     default:
       return bad("conv, maxpool, avgpool, dense, relu, sigmoid, flatten, dropout or batchnorm");
@@ -82,11 +115,13 @@ export function formatArch(layers: readonly LayerSpec[]): string {
  * - mlp: the course's 3-layer network (hidden width and activation from the caller).
  * - cnn: the LeNet-like net of the benchmarks, conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-relu.
  * - cnn-cifar: three padded conv blocks for 32x32 colour images.
+ * Frozen and without a prototype: looking up a name a user typed ("constructor", "__proto__")
+ * finds nothing rather than an Object method.
  */
-export const ARCH_PRESETS: Record<string, string> = {
+export const ARCH_PRESETS: Readonly<Record<string, string>> = Object.freeze(Object.assign(Object.create(null) as Record<string, string>, {
   cnn: "conv:32x3,relu,maxpool:2,conv:64x3,relu,maxpool:2,dense:128,relu",
   "cnn-cifar": "conv:32x3p1,relu,maxpool:2,conv:64x3p1,relu,maxpool:2,conv:128x3p1,relu,maxpool:2,dense:256,relu",
-};
+}));
 
 /** Appends the classifier layer when the architecture does not end with a dense layer. */
 export function withClassifier(layers: LayerSpec[], classes: number): LayerSpec[] {

@@ -87,7 +87,7 @@ export interface ExperimentOptions {
 }
 
 export async function experimentCommand(name: string, options: ExperimentOptions): Promise<void> {
-  const experiment = EXPERIMENTS[name];
+  const experiment = Object.hasOwn(EXPERIMENTS, name) ? EXPERIMENTS[name] : undefined;
   if (!experiment) throw new UsageError(`unknown experiment "${name}"; one of ${Object.keys(EXPERIMENTS).join(", ")}`);
   const rt = await Runtime.create({ threads: options.threads });
   const train = takeFirst(loadMnist("train", options.data), options.limit ?? Infinity);

