@@ -236,7 +236,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
     reports = [];
     testPoints = [];
     outcome = undefined;
-    lossValue.textContent = trainAccValue.textContent = testAccValue.textContent = speedValue.textContent = "–";
+    lossValue.textContent = trainAccValue.textContent = testAccValue.textContent = speedValue.textContent = ""; // unknown yet: train.css shows a muted dash
     meterFill.style.width = "0%";
     drawCharts(epochs);
     stopRequested = false;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo } from "../scripts/build-demo.mjs";
 import { loadMnist } from "../sdk/node";
 import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "./support/browser";
+import { accentPixelsOf } from "./support/screenshot";
 
 const SCREENSHOT = "/tmp/demo.png";
 
@@ -38,6 +39,38 @@ describe.skipIf(!chromiumAvailable("test/browser.test.ts", "browser demo"))("bro
     expect(await page.textContent("#status")).toMatch(/CNN .*% on MNIST's test set/);
   });
 
+  it("with nothing drawn shows no answer: no digit, no percentage, no bar lit, nothing in the accent colours", async () => {
+    const result = page.locator(".result");
+    const expectNoAnswer = async (when: string): Promise<void> => {
+      expect(await page.textContent("#predicted"), when).toBe("");
+      expect((await page.textContent("#confidence"))!.trim(), when).toBe("");
+      expect(await page.locator("#bars li.top").count(), when).toBe(0);
+      const widths = await page.locator("#bars .fill").evaluateAll((fills) => {
+        for (const a of document.getAnimations()) a.finish(); // the bars' transitions, to their end
+        return fills.map((f) => f.getBoundingClientRect().width);
+      });
+      expect(widths, when).toEqual(Array(10).fill(0));
+      expect(await accentPixelsOf(result), when).toBe(0);
+      // The answer's place keeps its height: the bars do not jump when a digit appears.
+      expect((await page.locator("#predicted").boundingBox())!.height, when).toBeGreaterThan(40);
+    };
+    await expectNoAnswer("on load");
+    const test = loadMnist("test");
+    const seven = test.images.subarray(0, 784);
+    // A digit's answer is drawn in the accent colours: what the check above would see.
+    expect(await paintOnPad(page, seven)).not.toBeNull();
+    expect(await accentPixelsOf(result)).toBeGreaterThan(100);
+    await page.click("#clear");
+    await expectNoAnswer("after Clear");
+    await paintOnPad(page, seven);
+    await page.keyboard.press("Escape");
+    await expectNoAnswer("after Escape");
+    // A pad painted black: nothing to classify.
+    expect(await paintOnPad(page, new Uint8Array(784))).toBeNull();
+    await expectNoAnswer("after an empty painting");
+    expect(problems).toEqual([]);
+  });
+
   it("classifies MNIST test images painted onto the pad as their labels", async () => {
     const test = loadMnist("test");
     for (let i = 0; i < 5; i++) {
@@ -52,14 +85,14 @@ describe.skipIf(!chromiumAvailable("test/browser.test.ts", "browser demo"))("bro
 
   it("classifies a stroke drawn with the mouse as it is drawn", async () => {
     await page.click("#clear");
-    expect(await page.textContent("#predicted")).toBe("–");
+    expect(await page.textContent("#predicted")).toBe("");
     const box = (await page.locator("#pad").boundingBox())!;
     const x = box.x + box.width / 2;
     await page.mouse.move(x, box.y + 50);
     await page.mouse.down();
     await page.mouse.move(x + 4, box.y + box.height / 2, { steps: 8 });
     // Bars update during the stroke (pointermove, one classification per frame).
-    await page.waitForFunction(() => document.getElementById("predicted")!.textContent !== "–");
+    await page.waitForFunction(() => document.getElementById("predicted")!.textContent !== "");
     await page.mouse.move(x + 8, box.y + box.height - 50, { steps: 8 });
     await page.mouse.up();
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
