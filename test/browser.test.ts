@@ -175,4 +175,55 @@ describe.skipIf(!chromiumAvailable("test/browser.test.ts", "browser demo"))("bro
     await page.screenshot({ path: SCREENSHOT });
     expect(problems).toEqual([]);
   });
+
+  it("fits a phone's screen: the drawing card centred like the cards under it, nothing past the right edge, the command wrapped in its box", async () => {
+    const networks = await page.$$eval("#train-network option", (options) => options.map((o) => (o as HTMLOptionElement).value));
+    expect(networks.length).toBeGreaterThan(1);
+    for (const width of [320, 360, 375, 414]) {
+      await page.setViewportSize({ width, height: 667 });
+      for (const network of networks) {
+        await page.selectOption("#train-network", network);
+        const layout = await page.evaluate(() => {
+          const vw = document.documentElement.clientWidth;
+          const box = (el: Element) => {
+            const r = el.getBoundingClientRect();
+            return { left: r.left, right: vw - r.right, width: r.width };
+          };
+          const command = document.getElementById("train-command")!;
+          return {
+            vw, scrollWidth: document.documentElement.scrollWidth,
+            draw: box(document.querySelector(".draw")!), result: box(document.querySelector(".result")!), pad: box(document.getElementById("pad")!),
+            command: { ...box(command), scrollWidth: command.scrollWidth, clientWidth: command.clientWidth },
+            train: box(document.getElementById("train")!),
+            beyond: Array.from(document.querySelectorAll("main *")).filter((e) => e.getClientRects().length > 0 && e.getBoundingClientRect().right > vw + 0.5)
+              .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ""}.${e.className}`),
+          };
+        });
+        const where = `${width} px, ${network}`;
+        expect(layout.vw, where).toBe(width);
+        expect(layout.scrollWidth, `${where}: no sideways scrolling`).toBe(width);
+        expect(layout.beyond, `${where}: past the right edge`).toEqual([]);
+        // The drawing card: centred, as wide as the result card under it, its pad centred in it.
+        expect(Math.abs(layout.draw.left - layout.draw.right), where).toBeLessThanOrEqual(2);
+        expect(Math.abs(layout.draw.left - layout.result.left), where).toBeLessThanOrEqual(1);
+        expect(Math.abs(layout.draw.width - layout.result.width), where).toBeLessThanOrEqual(1);
+        expect(Math.abs(layout.pad.left - layout.pad.right), where).toBeLessThanOrEqual(2);
+        expect(layout.pad.width, where).toBeGreaterThan(200);
+        // The command: all of it inside its box, which is inside the Train panel.
+        expect(layout.command.scrollWidth, `${where}: ${JSON.stringify(layout.command)}`).toBeLessThanOrEqual(layout.command.clientWidth);
+        expect(layout.command.left, where).toBeGreaterThan(layout.train.left);
+        expect(layout.command.right, where).toBeGreaterThan(layout.train.right);
+      }
+      // The pad, smaller on the narrowest screens, still takes a stroke and classifies it.
+      await page.click("#clear");
+      const box = (await page.locator("#pad").boundingBox())!;
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.8, { steps: 8 });
+      await page.mouse.up();
+      await page.waitForFunction(() => /^\d$/.test(document.getElementById("predicted")!.textContent ?? ""));
+      if (width === 375) await page.screenshot({ path: "/tmp/demo-phone.png" });
+    }
+    expect(problems).toEqual([]);
+  });
 });
