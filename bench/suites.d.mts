@@ -28,3 +28,6 @@ export const SIZES: { full: Size; quick: Size };
 export const SUITES: string[];
 
 export function measure(fn: () => unknown, options?: MeasureOptions): Promise<Timing>;
+
+export function clockTick(clock?: () => number): number;
+export function everyFewMilliseconds(fn: () => unknown, count: number, options?: { clock?: () => number }): Promise<Timing>;

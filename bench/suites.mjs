@@ -159,17 +159,39 @@ async function inferenceRows(model, data, id, suite, unit, size) {
 }
 
 /**
+ * The clock's step in seconds: the smallest positive difference between successive readings
+ * (browsers coarsen performance.now(): 5 µs when cross-origin isolated, 100 µs otherwise); 0 for
+ * a clock that did not move in a million readings.
+ */
+export function clockTick(clock = now) {
+  let tick = Infinity;
+  let last = clock();
+  for (let i = 0, steps = 0; i < 1e6 && steps < 20; i++) {
+    const t = clock();
+    if (t > last) {
+      tick = Math.min(tick, t - last);
+      steps++;
+    }
+    last = t;
+  }
+  return Number.isFinite(tick) ? tick : 0;
+}
+
+/**
  * `count` calls of `fn`, each after 5 ms of idleness, as a page classifying a drawing makes them
  * (caches have cooled, worker threads have gone to sleep): timed one by one, the median reported
  * as the mean (one slow wake-up would swamp a mean of such short calls), the fastest as the best.
+ * A call shorter than the clock's step can read 0; such a reading counts as one step, what the
+ * clock can tell of it (an upper bound), so no figure is 0. `clock()` (seconds) is for tests.
  */
-async function everyFewMilliseconds(fn, count) {
+export async function everyFewMilliseconds(fn, count, { clock = now } = {}) {
+  const tick = clockTick(clock);
   const times = [];
   for (let i = 0; i < count; i++) {
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const started = now();
+    const started = clock();
     fn();
-    times.push(now() - started);
+    times.push(Math.max(clock() - started, tick));
   }
   times.sort((a, b) => a - b);
   return { mean: times[count >> 1], best: times[0], calls: count };

@@ -1,20 +1,24 @@
-// The benchmarks' timing loop (measure, bench/suites.mjs) on a simulated machine: a clock as
-// coarse as a browser's, calls of a known cost, a first call and a calibrating run slowed by
-// load. Every figure must come out positive and close to the true cost: a sample shorter than
-// the clock can resolve (a figure of 0, as "mlp-infer-1: 0" once in test/bench-browser) never counts.
+// The benchmarks' timing (measure and everyFewMilliseconds, bench/suites.mjs) on a simulated
+// machine: a clock as coarse as a browser's, calls of a known cost, a first call and a
+// calibrating run slowed by load. Every figure must come out positive and close to the true
+// cost: a sample shorter than the clock can resolve (a figure of 0, as "mlp-infer-1: 0" once in
+// test/bench-browser) never counts.
 import { describe, expect, it } from "vitest";
-import { measure, SIZES } from "../bench/suites.mjs";
+import { clockTick, everyFewMilliseconds, measure, SIZES } from "../bench/suites.mjs";
 
 /**
  * A machine whose clock reads in steps of `tick` seconds (browsers coarsen performance.now() to
- * 5 µs when cross-origin isolated, 100 µs otherwise) and whose calls cost `cost(i)` seconds for
- * the i-th call. Returns the clock and the function to time.
+ * 5 µs when cross-origin isolated, 100 µs otherwise), a reading taking 20 ns, and whose calls
+ * cost `cost(i)` seconds for the i-th call. Returns the clock and the function to time.
  */
 function simulated(tick: number, cost: (call: number) => number): { clock: () => number; fn: () => void } {
   let time = 0;
   let call = 0;
   return {
-    clock: () => Math.floor(time / tick) * tick,
+    clock: () => {
+      time += 20e-9;
+      return Math.floor(time / tick) * tick;
+    },
     fn: () => {
       time += cost(call++);
     },
@@ -40,8 +44,7 @@ describe("measure on a coarse clock", () => {
             const machine = simulated(tick, costOf);
             const timing = await measure(machine.fn, { ...options, clock: machine.clock });
             const name = `${what}, ${cost * 1e6} µs calls, ${tick * 1e6} µs clock`;
-            expect(timing.best, name).toBeGreaterThan(0);
-            expect(timing.mean, name).toBeGreaterThan(0);
+                expect(timing.mean, name).toBeGreaterThan(0);
             expect(timing.best, name).toBeLessThanOrEqual(timing.mean);
             expect(timing.calls, name).toBeGreaterThanOrEqual(options.minSamples);
             // Slowed calls that fall into samples are measured as they were: under load, only the
@@ -60,5 +63,30 @@ describe("measure on a coarse clock", () => {
     const timing = await measure(async () => machine.fn(), { ...SIZES.quick, clock: machine.clock });
     expect(timing.best).toBeGreaterThan(0);
     expect(Math.abs(timing.mean - 6e-6) / 6e-6).toBeLessThan(0.2);
+  });
+
+  it("clockTick finds the clock's step", () => {
+    // The step seen is the clock's, or the time one reading takes (20 ns here) when that is longer.
+    for (const tick of TICKS) {
+      const step = clockTick(simulated(tick, () => 0).clock);
+      expect(step, `${tick * 1e6} µs clock`).toBeGreaterThanOrEqual(tick * (1 - 1e-9));
+      expect(step, `${tick * 1e6} µs clock`).toBeLessThanOrEqual(Math.max(tick, 20e-9) * (1 + 1e-6));
+    }
+    expect(clockTick(() => 42), "a clock that never moves").toBe(0);
+  });
+
+  it("one call every 5 ms: a call shorter than the clock's step reads as one step, never 0", async () => {
+    for (const tick of TICKS) {
+      for (const cost of [0.5e-6, 6e-6, 80e-6]) {
+        const machine = simulated(tick, () => cost);
+        const idle = await everyFewMilliseconds(machine.fn, 5, { clock: machine.clock });
+        const name = `${cost * 1e6} µs calls, ${tick * 1e6} µs clock`;
+        expect(idle.best, name).toBeGreaterThan(0);
+        expect(idle.best, name).toBeLessThanOrEqual(idle.mean);
+        // Within one step of the truth (and the clock's own 20 ns readings), never below it by more than a step.
+        expect(idle.mean, name).toBeLessThanOrEqual(Math.max(cost, tick) + tick + 40e-9);
+        expect(idle.mean, name).toBeGreaterThanOrEqual(cost - tick);
+      }
+    }
   });
 });
