@@ -27,44 +27,59 @@ const now = () => performance.now() / 1000;
  * Times `fn` (sync, or returning a promise that is awaited): warm-up calls first (the engines
  * tier wasm and JavaScript up to optimised code while it runs), then samples of `calls` calls
  * each until `seconds` of samples and at least `minSamples` of them. A sample is timed as a whole
- * because browsers coarsen performance.now() (to 100 µs without cross-origin isolation), which is
- * longer than one small call; the warm-up grows `calls` until one sample takes a twentieth of the
- * budget. Returns seconds per call: the mean over all samples and the best sample's.
+ * because browsers coarsen performance.now() (to 5 µs when cross-origin isolated, 100 µs
+ * otherwise), which is longer than one small call: `calls` grows until one sample takes a
+ * twentieth of the budget. It is calibrated on timed runs of `calls` calls, never on the first
+ * call alone (which pays for compiling and first-touch), and a sample that comes out shorter
+ * than half the target (the calibrating run was slowed by the machine's load) is a
+ * mis-calibration, not a measurement: `calls` grows and the sample is taken again. So every
+ * sample spans many clock ticks, and no figure can come out as zero.
+ * Returns seconds per call: the mean over all samples and the best sample's.
+ * `clock()` (seconds) is for tests; it defaults to performance.now().
  */
-export async function measure(fn, { seconds = 1, warmupSeconds = 0.25, minSamples = 5 } = {}) {
-  const firstStarted = now();
+export async function measure(fn, { seconds = 1, warmupSeconds = 0.25, minSamples = 5, clock = now } = {}) {
+  const firstStarted = clock();
   const first = fn();
   const isAsync = typeof first?.then === "function";
   if (isAsync) await first;
-  let t = now() - firstStarted;
+  let warmed = clock() - firstStarted;
   const run = isAsync
     ? async (n) => {
-      const started = now();
+      const started = clock();
       for (let i = 0; i < n; i++) await fn();
-      return now() - started;
+      return clock() - started;
     }
     : (n) => {
-      const started = now();
+      const started = clock();
       for (let i = 0; i < n; i++) fn();
-      return now() - started;
+      return clock() - started;
     };
-  // The first call counts as warm-up: a call slower than a sample is not repeated for nothing.
   const sampleSeconds = seconds / 20;
+  /** `calls` scaled so that a run of them takes about 1.2 samples, given that `calls` took `t`. */
+  const grown = (calls, t) => Math.ceil(calls * Math.min(10, (1.2 * sampleSeconds) / Math.max(t, 1e-6)));
   let calls = 1;
-  let warmed = t;
-  while (t < sampleSeconds || warmed < warmupSeconds) {
-    if (t < sampleSeconds) calls = Math.ceil(calls * Math.min(10, (1.2 * sampleSeconds) / Math.max(t, 1e-6)));
+  let t;
+  do {
     t = await run(calls);
     warmed += t;
-  }
-  const samples = [];
+    if (t < sampleSeconds) calls = grown(calls, t);
+  } while (t < sampleSeconds || warmed < warmupSeconds);
   let total = 0;
-  while (total < seconds || samples.length < minSamples) {
+  let totalCalls = 0;
+  let best = Infinity;
+  let samples = 0;
+  while (total < seconds || samples < minSamples) {
     const sample = await run(calls);
-    samples.push(sample);
+    if (sample < sampleSeconds / 2) {
+      calls = grown(calls, sample);
+      continue;
+    }
+    samples++;
     total += sample;
+    totalCalls += calls;
+    best = Math.min(best, sample / calls);
   }
-  return { mean: total / (samples.length * calls), best: Math.min(...samples) / calls, calls: samples.length * calls };
+  return { mean: total / totalCalls, best, calls: totalCalls };
 }
 
 /** A throughput row: `perCall` units of work (images, GFLOP) per call. */
@@ -144,17 +159,39 @@ async function inferenceRows(model, data, id, suite, unit, size) {
 }
 
 /**
+ * The clock's step in seconds: the smallest positive difference between successive readings
+ * (browsers coarsen performance.now(): 5 µs when cross-origin isolated, 100 µs otherwise); 0 for
+ * a clock that did not move in a million readings.
+ */
+export function clockTick(clock = now) {
+  let tick = Infinity;
+  let last = clock();
+  for (let i = 0, steps = 0; i < 1e6 && steps < 20; i++) {
+    const t = clock();
+    if (t > last) {
+      tick = Math.min(tick, t - last);
+      steps++;
+    }
+    last = t;
+  }
+  return Number.isFinite(tick) ? tick : 0;
+}
+
+/**
  * `count` calls of `fn`, each after 5 ms of idleness, as a page classifying a drawing makes them
  * (caches have cooled, worker threads have gone to sleep): timed one by one, the median reported
  * as the mean (one slow wake-up would swamp a mean of such short calls), the fastest as the best.
+ * A call shorter than the clock's step can read 0; such a reading counts as one step, what the
+ * clock can tell of it (an upper bound), so no figure is 0. `clock()` (seconds) is for tests.
  */
-async function everyFewMilliseconds(fn, count) {
+export async function everyFewMilliseconds(fn, count, { clock = now } = {}) {
+  const tick = clockTick(clock);
   const times = [];
   for (let i = 0; i < count; i++) {
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const started = now();
+    const started = clock();
     fn();
-    times.push(now() - started);
+    times.push(Math.max(clock() - started, tick));
   }
   times.sort((a, b) => a - b);
   return { mean: times[count >> 1], best: times[0], calls: count };

@@ -125,7 +125,9 @@ export function mountBenchmark(hooks: PageHooks): void {
         optimizer.dispose();
         fresh.dispose();
       }
-      status.textContent = `${features.relaxedSimd ? "relaxed SIMD" : "SIMD"} kernels, one thread`;
+      // What ran: the kernels of the model's runtime, on as many threads as its pool has.
+      const ran = model.rt;
+      status.textContent = `${ran.features.relaxedSimd ? "relaxed SIMD" : "SIMD"} kernels, ${ran.threads > 1 ? `${ran.threads} threads` : "one thread"}`;
     } catch (e) {
       status.textContent = `Benchmark failed: ${e instanceof Error ? e.message : String(e)}`;
       status.classList.add("error");

@@ -95,7 +95,7 @@ function clearPad(): void {
 
 function showProbs(probs: Float32Array | null): void {
   const best = fillBars(bars, probs);
-  predicted.textContent = best >= 0 ? String(best) : "–";
+  predicted.textContent = best >= 0 ? String(best) : ""; // empty: nothing shows (style.css keeps its height)
   predicted.dataset.class = best >= 0 ? String(best) : "";
   confidence.textContent = best >= 0 && probs ? `${(probs[best] * 100).toFixed(1)}% sure` : "\u00a0";
 }

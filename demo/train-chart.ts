@@ -1,6 +1,8 @@
 // A live line chart on a canvas, in the page's dark style: the loss and accuracy curves of the
 // training panel, redrawn as points arrive. (sdk/report/chart.ts writes the CLI's SVG charts on
-// white; a canvas redraws a growing curve without rebuilding a document each time.)
+// white; a canvas redraws a growing curve without rebuilding a document each time.) Both take
+// their ticks from axisTicks.
+import { axisTicks } from "../sdk/report/chart";
 
 export interface ChartSeries {
   name: string;
@@ -25,16 +27,6 @@ const FONT = '11px ui-sans-serif, system-ui, -apple-system, "Segoe UI", Roboto, 
 const GRID = "#222938";
 const AXIS_TEXT = "#8891a3";
 const MARGIN = { left: 44, right: 12, top: 10, bottom: 24 };
-
-/** About `count` round tick values covering [lo, hi]. */
-function ticks(lo: number, hi: number, count: number): number[] {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / count;
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * 10 ** Math.floor(Math.log10(raw))).find((s) => s >= raw * 0.999) ?? raw;
-  const out: number[] = [];
-  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
-  return out;
-}
 
 export class LineChart {
   private series: ChartSeries[] = [];
@@ -72,7 +64,7 @@ export class LineChart {
     let y0 = options.yMin ?? (ys.length ? Math.min(...ys) : 0);
     let y1 = options.yMax ?? (ys.length ? Math.max(...ys) : 1);
     if (!(y1 > y0)) [y0, y1] = [y0 - 0.5, y0 + 0.5];
-    const yTicks = ticks(y0, y1, 4);
+    const yTicks = axisTicks(y0, y1, 4);
     // Open ends snap outwards to a tick, so the curve never touches the frame.
     const step = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 1;
     if (options.yMin === undefined && yTicks[0] > y0) yTicks.unshift(Number((yTicks[0] - step).toPrecision(12)));
@@ -100,9 +92,10 @@ export class LineChart {
     }
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    // Whole epochs, or quarters of one in short runs.
-    const xTicks = this.xMax < 4 ? ticks(0, this.xMax, 4) : ticks(0, this.xMax, Math.min(this.xMax, 8)).filter(Number.isInteger);
+    // Whole epochs only, however short the run.
+    const xTicks = axisTicks(0, this.xMax, Math.min(this.xMax, 8), { integers: true });
     for (const t of xTicks) ctx.fillText(String(t), sx(t), MARGIN.top + h + 7);
+    canvas.dataset.xTicks = xTicks.join(" "); // the labels drawn, for a test to read
     // The x axis' name goes under the y labels, where no tick can collide with it.
     ctx.textAlign = "right";
     ctx.fillText("epoch", MARGIN.left - 8, MARGIN.top + h + 7);

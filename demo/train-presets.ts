@@ -64,11 +64,17 @@ export function defaultLearningRate(network: Network, optimizer: OptimizerName):
 
 export { OPTIMIZERS };
 
-/** The command line that trains the same network the same way (seed 1, batch 100). */
-export function cliCommand(network: Network, optimizer: OptimizerName, lr: number, epochs: number, images: number): string {
+/**
+ * The command line that trains the same network the same way (seed 1, batch 100), in pieces: the
+ * command, then each option with its value (the page keeps a piece on one line where it fits).
+ */
+export function cliCommandParts(network: Network, optimizer: OptimizerName, lr: number, epochs: number, images: number): string[] {
   return [
     "mnist-wasm train", network.cliArch, `--optimizer ${optimizer}`,
     ...(optimizer === "adadelta" ? [] : [`--lr ${lr}`]),
     `--epochs ${epochs}`, ...(images < 60000 ? [`--limit ${images}`] : []),
-  ].join(" ");
+  ];
 }
+
+/** The command line that trains the same network the same way, as one string. */
+export const cliCommand = (...args: Parameters<typeof cliCommandParts>): string => cliCommandParts(...args).join(" ");

@@ -8,7 +8,7 @@ import {
 } from "../sdk/index";
 import { PAGE_THREADS } from "./page-threads";
 import { LineChart, type ChartSeries } from "./train-chart";
-import { cliCommand, defaultLearningRate, NETWORKS, OPTIMIZER_LABELS, OPTIMIZERS, type Network } from "./train-presets";
+import { cliCommand, cliCommandParts, defaultLearningRate, NETWORKS, OPTIMIZER_LABELS, OPTIMIZERS, type Network } from "./train-presets";
 
 /** The page's hooks this panel uses (a subset of panels.ts' PageHooks). */
 export interface TrainHooks {
@@ -135,7 +135,14 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
 
   function showCommand(): void {
     const lr = Number(lrInput.value);
-    command.textContent = `npx ${cliCommand(network(), optimizer(), lr, Number(epochsInput.value) || 1, Number(imagesSelect.value))}`;
+    const [program, ...options] = cliCommandParts(network(), optimizer(), lr, Number(epochsInput.value) || 1, Number(imagesSelect.value));
+    const parts = [`npx ${program}`, ...options];
+    // One span per piece, spaces between them: the text copies as the command, and it wraps between options.
+    command.replaceChildren(...parts.flatMap((part, i) => {
+      const span = document.createElement("span");
+      span.textContent = part;
+      return i === 0 ? [span] : [" ", span];
+    }));
   }
 
   function resetLearningRate(): void {
@@ -236,7 +243,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
     reports = [];
     testPoints = [];
     outcome = undefined;
-    lossValue.textContent = trainAccValue.textContent = testAccValue.textContent = speedValue.textContent = "–";
+    lossValue.textContent = trainAccValue.textContent = testAccValue.textContent = speedValue.textContent = ""; // unknown yet: train.css shows a muted dash
     meterFill.style.width = "0%";
     drawCharts(epochs);
     stopRequested = false;

@@ -289,8 +289,12 @@ describe.skipIf(!chromiumAvailable("test/browser-inspect.test.ts", "demo panels 
     }
     expect(Number(await page.getAttribute("#bench-results dd[data-metric='latency']", "data-value"))).toBeGreaterThan(0);
     const features = await page.$$eval("#bench-features li", (lis) => lis.map((li) => [(li as HTMLElement).dataset.feature, (li as HTMLElement).dataset.on]));
-    const { relaxedSimd } = await page.evaluate(() => window.mnistDemo.features());
+    const { relaxedSimd, threads } = await page.evaluate(() => window.mnistDemo.features());
     expect(features).toEqual([["WebAssembly SIMD", "true"], ["relaxed SIMD", String(relaxedSimd)], ["threads", "true"]]);
+    // The subtitle says what ran: the kernels and the threads of the model's runtime, as the threads row does.
+    expect(threads).toBeGreaterThan(1);
+    expect(await page.textContent("#bench-status")).toBe(`${relaxedSimd ? "relaxed SIMD" : "SIMD"} kernels, ${threads} threads`);
+    expect(await page.textContent("#bench-features li[data-feature='threads'] .detail")).toMatch(new RegExp(`^${threads} threads: `));
     // The model on the page is untouched by the training steps.
     expect((await page.evaluate(() => window.mnistDemo.showTest(42))).probability).toBeGreaterThan(0.99);
 
@@ -318,6 +322,12 @@ describe.skipIf(!chromiumAvailable("test/browser-inspect.test.ts", "demo panels 
       expect(await plain.evaluate(() => crossOriginIsolated)).toBe(false);
       expect(await plain.getAttribute("#bench-features li[data-feature='threads']", "data-on")).toBe("false");
       expect(await plain.textContent("#bench-features li[data-feature='threads'] .detail")).toMatch(/need COOP\/COEP headers/);
+      // Its benchmark ran on one thread, and says so.
+      await plain.click("#bench-run");
+      await plain.waitForSelector("#bench-results dd[data-metric='training'][data-value]", { timeout: 60_000 });
+      const { relaxedSimd, threads } = await plain.evaluate(() => window.mnistDemo.features());
+      expect(threads).toBe(1);
+      expect(await plain.textContent("#bench-status")).toBe(`${relaxedSimd ? "relaxed SIMD" : "SIMD"} kernels, one thread`);
     } finally {
       await plain.unrouteAll({ behavior: "ignoreErrors" }); // the photos may still be on their way
       await plain.close();

@@ -12,6 +12,7 @@ import { buildDemo } from "../scripts/build-demo.mjs";
 import { decodeSafetensors } from "../sdk/io/safetensors";
 import { loadMnist } from "../sdk/node";
 import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "./support/browser";
+import { accentPixelsOf } from "./support/screenshot";
 import { run } from "./support/cli";
 
 const SCREENSHOT = "/tmp/train.png";
@@ -52,6 +53,18 @@ describe.skipIf(!chromiumAvailable("test/browser-train.test.ts", "browser traini
 
   const finished = (): Promise<unknown> =>
     page.waitForFunction(() => ["done", "stopped", "error"].includes(window.mnistTrain.state()), null, { timeout: 110_000 });
+
+  /** The labels each chart drew on its epoch axis. */
+  const epochTicks = (): Promise<(string | undefined)[]> =>
+    page.$$eval(".train-charts canvas", (canvases) => canvases.map((c) => (c as HTMLCanvasElement).dataset.xTicks));
+
+  it("before any run: the figures show muted dashes, none in the accent colours, and the charts whole epochs", async () => {
+    const stats = await page.$$eval(".train-stats dd", (dds) => dds.map((dd) => [dd.textContent, getComputedStyle(dd, "::before").content]));
+    expect(stats).toEqual(Array(4).fill(["", '"–"']));
+    expect(await accentPixelsOf(page.locator(".train-stats"))).toBe(0);
+    expect(await page.inputValue("#train-epochs")).toBe("3");
+    expect(await epochTicks()).toEqual(["0 1 2 3", "0 1 2 3"]);
+  });
 
   it("refuses a learning rate that is not a positive number, in the page", async () => {
     await choose({ network: "mlp", optimizer: "sgd", epochs: 1, images: 1000, lr: "-1" });
@@ -95,6 +108,8 @@ describe.skipIf(!chromiumAvailable("test/browser-train.test.ts", "browser traini
     expect(outcome).toMatchObject({ stopped: false, epochs: 1, images: 30000, testCount: 10000 });
     expect(outcome.testAccuracy).toBeGreaterThan(0.85);
     expect(await page.textContent("#train-test")).toBe(`${(outcome.testAccuracy * 100).toFixed(2)}%`);
+    expect(await accentPixelsOf(page.locator("#train-test")), "the test accuracy, in the accent colours").toBeGreaterThan(20);
+    expect(await epochTicks()).toEqual(["0 1", "0 1"]);
     expect(await page.textContent("#train-status")).toMatch(/^Done: 30,000 images in \d+ s, \d+\.\d\d% on the test set \([\d,]+ of 10,000\)\.$/);
     expect(await page.getAttribute("#train-meter", "aria-valuenow")).toBe("100");
     // Both charts hold curves: pixels of the loss colour and of the test accuracy's dots.
@@ -230,6 +245,17 @@ describe.skipIf(!chromiumAvailable("test/browser-train.test.ts", "browser traini
     expect(right).toBeGreaterThanOrEqual(6);
     await page.uncheck("#train-use");
     expect(await page.textContent("#status")).toBe(shippedStatus);
+    expect(problems).toEqual([]);
+  });
+
+  it("labels the epoch axis of a 2-epoch run with whole epochs only: 0, 1, 2", async () => {
+    await choose({ network: "mlp", optimizer: "sgd", epochs: 2, images: 1000 });
+    await page.click("#train-start");
+    await finished();
+    expect(await page.evaluate(() => window.mnistTrain.state())).toBe("done");
+    const reports = await page.evaluate(() => window.mnistTrain.reports());
+    expect(new Set(reports.map((r) => r.epoch))).toEqual(new Set([1, 2]));
+    expect(await epochTicks()).toEqual(["0 1 2", "0 1 2"]);
     expect(problems).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo } from "../scripts/build-demo.mjs";
 import { loadMnist } from "../sdk/node";
 import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "./support/browser";
+import { accentPixelsOf } from "./support/screenshot";
 
 const SCREENSHOT = "/tmp/demo.png";
 
@@ -38,6 +39,38 @@ describe.skipIf(!chromiumAvailable("test/browser.test.ts", "browser demo"))("bro
     expect(await page.textContent("#status")).toMatch(/CNN .*% on MNIST's test set/);
   });
 
+  it("with nothing drawn shows no answer: no digit, no percentage, no bar lit, nothing in the accent colours", async () => {
+    const result = page.locator(".result");
+    const expectNoAnswer = async (when: string): Promise<void> => {
+      expect(await page.textContent("#predicted"), when).toBe("");
+      expect((await page.textContent("#confidence"))!.trim(), when).toBe("");
+      expect(await page.locator("#bars li.top").count(), when).toBe(0);
+      const widths = await page.locator("#bars .fill").evaluateAll((fills) => {
+        for (const a of document.getAnimations()) a.finish(); // the bars' transitions, to their end
+        return fills.map((f) => f.getBoundingClientRect().width);
+      });
+      expect(widths, when).toEqual(Array(10).fill(0));
+      expect(await accentPixelsOf(result), when).toBe(0);
+      // The answer's place keeps its height: the bars do not jump when a digit appears.
+      expect((await page.locator("#predicted").boundingBox())!.height, when).toBeGreaterThan(40);
+    };
+    await expectNoAnswer("on load");
+    const test = loadMnist("test");
+    const seven = test.images.subarray(0, 784);
+    // A digit's answer is drawn in the accent colours: what the check above would see.
+    expect(await paintOnPad(page, seven)).not.toBeNull();
+    expect(await accentPixelsOf(result)).toBeGreaterThan(100);
+    await page.click("#clear");
+    await expectNoAnswer("after Clear");
+    await paintOnPad(page, seven);
+    await page.keyboard.press("Escape");
+    await expectNoAnswer("after Escape");
+    // A pad painted black: nothing to classify.
+    expect(await paintOnPad(page, new Uint8Array(784))).toBeNull();
+    await expectNoAnswer("after an empty painting");
+    expect(problems).toEqual([]);
+  });
+
   it("classifies MNIST test images painted onto the pad as their labels", async () => {
     const test = loadMnist("test");
     for (let i = 0; i < 5; i++) {
@@ -52,14 +85,14 @@ describe.skipIf(!chromiumAvailable("test/browser.test.ts", "browser demo"))("bro
 
   it("classifies a stroke drawn with the mouse as it is drawn", async () => {
     await page.click("#clear");
-    expect(await page.textContent("#predicted")).toBe("–");
+    expect(await page.textContent("#predicted")).toBe("");
     const box = (await page.locator("#pad").boundingBox())!;
     const x = box.x + box.width / 2;
     await page.mouse.move(x, box.y + 50);
     await page.mouse.down();
     await page.mouse.move(x + 4, box.y + box.height / 2, { steps: 8 });
     // Bars update during the stroke (pointermove, one classification per frame).
-    await page.waitForFunction(() => document.getElementById("predicted")!.textContent !== "–");
+    await page.waitForFunction(() => document.getElementById("predicted")!.textContent !== "");
     await page.mouse.move(x + 8, box.y + box.height - 50, { steps: 8 });
     await page.mouse.up();
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
@@ -140,6 +173,57 @@ describe.skipIf(!chromiumAvailable("test/browser.test.ts", "browser demo"))("bro
     const panel = (await page.locator(".browse").boundingBox())!;
     expect(panel.y + panel.height).toBeLessThanOrEqual(1100);
     await page.screenshot({ path: SCREENSHOT });
+    expect(problems).toEqual([]);
+  });
+
+  it("fits a phone's screen: the drawing card centred like the cards under it, nothing past the right edge, the command wrapped in its box", async () => {
+    const networks = await page.$$eval("#train-network option", (options) => options.map((o) => (o as HTMLOptionElement).value));
+    expect(networks.length).toBeGreaterThan(1);
+    for (const width of [320, 360, 375, 414]) {
+      await page.setViewportSize({ width, height: 667 });
+      for (const network of networks) {
+        await page.selectOption("#train-network", network);
+        const layout = await page.evaluate(() => {
+          const vw = document.documentElement.clientWidth;
+          const box = (el: Element) => {
+            const r = el.getBoundingClientRect();
+            return { left: r.left, right: vw - r.right, width: r.width };
+          };
+          const command = document.getElementById("train-command")!;
+          return {
+            vw, scrollWidth: document.documentElement.scrollWidth,
+            draw: box(document.querySelector(".draw")!), result: box(document.querySelector(".result")!), pad: box(document.getElementById("pad")!),
+            command: { ...box(command), scrollWidth: command.scrollWidth, clientWidth: command.clientWidth },
+            train: box(document.getElementById("train")!),
+            beyond: Array.from(document.querySelectorAll("main *")).filter((e) => e.getClientRects().length > 0 && e.getBoundingClientRect().right > vw + 0.5)
+              .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ""}.${e.className}`),
+          };
+        });
+        const where = `${width} px, ${network}`;
+        expect(layout.vw, where).toBe(width);
+        expect(layout.scrollWidth, `${where}: no sideways scrolling`).toBe(width);
+        expect(layout.beyond, `${where}: past the right edge`).toEqual([]);
+        // The drawing card: centred, as wide as the result card under it, its pad centred in it.
+        expect(Math.abs(layout.draw.left - layout.draw.right), where).toBeLessThanOrEqual(2);
+        expect(Math.abs(layout.draw.left - layout.result.left), where).toBeLessThanOrEqual(1);
+        expect(Math.abs(layout.draw.width - layout.result.width), where).toBeLessThanOrEqual(1);
+        expect(Math.abs(layout.pad.left - layout.pad.right), where).toBeLessThanOrEqual(2);
+        expect(layout.pad.width, where).toBeGreaterThan(200);
+        // The command: all of it inside its box, which is inside the Train panel.
+        expect(layout.command.scrollWidth, `${where}: ${JSON.stringify(layout.command)}`).toBeLessThanOrEqual(layout.command.clientWidth);
+        expect(layout.command.left, where).toBeGreaterThan(layout.train.left);
+        expect(layout.command.right, where).toBeGreaterThan(layout.train.right);
+      }
+      // The pad, smaller on the narrowest screens, still takes a stroke and classifies it.
+      await page.click("#clear");
+      const box = (await page.locator("#pad").boundingBox())!;
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height * 0.8, { steps: 8 });
+      await page.mouse.up();
+      await page.waitForFunction(() => /^\d$/.test(document.getElementById("predicted")!.textContent ?? ""));
+      if (width === 375) await page.screenshot({ path: "/tmp/demo-phone.png" });
+    }
     expect(problems).toEqual([]);
   });
 });

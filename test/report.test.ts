@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { run } from "./support/cli";
 import { chartSvg, historyChart, percentTick, type Panel } from "../sdk/node";
+import { axisTicks } from "../sdk/report/chart";
 
 // ---------------------------------------------------------------------------------------------
 // A small XML reader: enough to check well-formedness and to query the elements of an SVG.
@@ -149,6 +150,9 @@ function parseChart(svg: string, panels: number) {
   const polylines = findAll(root, "polyline").map((e) => ({ stroke: e.attrs.stroke, points: polylinePoints(e) }));
   const circles = findAll(root, "circle").map((e) => ({ fill: e.attrs.fill, x: Number(e.attrs.cx), y: Number(e.attrs.cy) }));
   const texts = findAll(root, "text").map((e) => ({ text: e.text, x: Number(e.attrs.x) }));
+  // The x axis' tick labels, per panel, in document order.
+  const xTicks = Array.from({ length: panels }, () => [] as { text: string; x: number }[]);
+  for (const e of findAll(root, "text").filter((t) => t.attrs.class === "x-tick")) xTicks[Math.floor(Number(e.attrs.x) / 460)]?.push({ text: e.text, x: Number(e.attrs.x) });
   // Every drawn point lies inside its panel's frame (to the 0.1 rounding of the coordinates).
   for (const [x, y] of [...polylines.flatMap((p) => p.points), ...circles.map((c) => [c.x, c.y] as const)]) {
     const f = frame[panelOf(x)];
@@ -158,7 +162,7 @@ function parseChart(svg: string, panels: number) {
     expect(y).toBeGreaterThanOrEqual(f.y0 - 0.06);
     expect(y).toBeLessThanOrEqual(f.y1 + 0.06);
   }
-  return { root, polylines, circles, texts, panelOf, frame };
+  return { root, polylines, circles, texts, xTicks, panelOf, frame };
 }
 
 describe("the XML checker used below", () => {
@@ -285,6 +289,54 @@ describe("chartSvg", () => {
   });
 });
 
+describe("axisTicks", () => {
+  // Ranges of every scale, for both kinds of axis.
+  const ranges: [number, number][] = [];
+  for (const lo of [0, 1, 0.3, -2, 17]) for (const span of [0.05, 0.5, 1, 2, 3, 7, 10, 99, 250, 12345]) ranges.push([lo, lo + span]);
+
+  it("round values inside [lo, hi], evenly spaced, about `count` of them", () => {
+    for (const [lo, hi] of ranges) {
+      for (const count of [4, 5, 8]) {
+        const t = axisTicks(lo, hi, count);
+        expect(t.length, `${lo}..${hi}`).toBeGreaterThanOrEqual(2);
+        expect(t.length, `${lo}..${hi}`).toBeLessThanOrEqual(2 * count + 1);
+        expect(t[0]).toBeGreaterThanOrEqual(lo - 1e-9);
+        expect(t[t.length - 1]).toBeLessThanOrEqual(hi + 1e-9);
+        const step = t[1] - t[0];
+        const mantissa = Number((step / 10 ** Math.floor(Math.log10(step))).toPrecision(6));
+        expect([1, 2, 2.5, 5], `${lo}..${hi} step ${step}`).toContain(mantissa);
+        for (let k = 1; k < t.length; k++) expect(t[k] - t[k - 1]).toBeCloseTo(step, 9);
+      }
+    }
+  });
+
+  it("with integers: whole numbers only, steps of 1, 2 or 5 times a power of ten, covering the range's whole numbers", () => {
+    // The SVG charts ask for about 5; the demo's epoch axis (0 to the run's epochs) for up to 8.
+    const axes = [...ranges.flatMap(([lo, hi]) => [[lo, hi, 5], [lo, hi, 8]]), ...Array.from({ length: 100 }, (_, i) => [0, i + 1, Math.min(i + 1, 8)])];
+    for (const [lo, hi, count] of axes) {
+      const t = axisTicks(lo, hi, count, { integers: true });
+      const what = `${lo}..${hi} by about ${count}`;
+      for (const v of t) expect(Number.isInteger(v), `${what}: ${t.join(" ")}`).toBe(true);
+      const wholes = Math.floor(hi) - Math.ceil(lo) + 1; // whole numbers in the range
+      if (wholes >= 2) {
+        expect(t.length, what).toBeGreaterThanOrEqual(2);
+        const step = t[1] - t[0];
+        expect(step).toBeGreaterThanOrEqual(1);
+        expect([1, 2, 5], `${what}: step ${step}`).toContain(step / 10 ** Math.floor(Math.log10(step)));
+        // No whole number of the range is a full step from a tick: the ticks span the axis.
+        expect(t[0] - Math.ceil(lo)).toBeLessThan(step);
+        expect(Math.floor(hi) - t[t.length - 1]).toBeLessThan(step);
+      } else {
+        expect(t.length, what).toBe(wholes);
+      }
+      for (const v of t) {
+        expect(v).toBeGreaterThanOrEqual(lo);
+        expect(v).toBeLessThanOrEqual(hi);
+      }
+    }
+  });
+});
+
 describe("historyChart", () => {
   const record = (epoch: number, loss: number, trainAccuracy: number, testAccuracy?: number) =>
     ({ epoch, loss, trainAccuracy, ...(testAccuracy !== undefined ? { testAccuracy } : {}) });
@@ -305,6 +357,31 @@ describe("historyChart", () => {
     expect(test[0][1]).toBeLessThan(train[0][1]);
     expect(test[1][1]).toBeGreaterThan(train[1][1]);
     expect(test[2][1]).toBeGreaterThan(train[2][1]);
+  });
+
+  it("epoch axes are labelled with whole epochs only, under their points, for runs of any length", () => {
+    const run = (name: string, epochs: number) =>
+      ({ name, history: Array.from({ length: epochs }, (_, i) => record(i + 1, 1 / (i + 2), 0.5 + i / (4 * epochs), 0.5 + i / (4 * epochs))) });
+    const cases = [1, 2, 3, 4, 5, 6, 7, 9, 10, 12, 15, 30, 100].map((n) => [run("r", n)]);
+    cases.push([run("two", 2), run("three", 3)], [run("one", 1), run("twelve", 12)]);
+    for (const runs of cases) {
+      const chart = parseChart(historyChart(runs), 2);
+      const last = Math.max(...runs.map((r) => r.history.length));
+      for (const panel of [0, 1]) {
+        const labels = chart.xTicks[panel].map((t) => t.text);
+        const what = `${runs.map((r) => r.history.length).join("+")} epochs, panel ${panel}: ${labels.join(" ")}`;
+        expect(labels.length, what).toBeGreaterThanOrEqual(2);
+        for (const label of labels) expect(label, what).toMatch(/^[1-9]\d*$/);
+        const epochs = labels.map(Number);
+        expect(epochs[0], what).toBeGreaterThanOrEqual(1);
+        expect(epochs[epochs.length - 1], what).toBeLessThanOrEqual(Math.max(last, 2));
+        // A tick labelled e stands under epoch e's points.
+        for (const tick of chart.xTicks[panel]) {
+          const dot = chart.circles.find((c) => chart.panelOf(c.x) === panel && Math.abs(c.x - tick.x) < 0.06);
+          if (Number(tick.text) <= last) expect(dot, `${what}: a point above ${tick.text}`).toBeDefined();
+        }
+      }
+    }
   });
 
   it("without test accuracy the test curve is skipped, not drawn at NaN", () => {
@@ -377,8 +454,9 @@ describe("mnist-wasm train: history beside the model", () => {
     expect(records[1].loss).toBeLessThan(records[0].loss);
     const svg = readFileSync(join(tmp, "m.history.svg"), "utf8");
     const chart = parseChart(svg, 2);
-    // loss (train), accuracy (train, test): two epochs each.
+    // loss (train), accuracy (train, test): two epochs each, on axes labelled 1 and 2 alone.
     expect(chart.polylines.map((p) => p.points.length)).toEqual([2, 2, 2]);
+    expect(chart.xTicks.map((ticks) => ticks.map((t) => t.text))).toEqual([["1", "2"], ["1", "2"]]);
 
     const second = run(["train", "--init-from", out, "--epochs", "1", "--out", out, "--no-progress"]);
     expect(second.code, second.stderr).toBe(0);

@@ -16,6 +16,8 @@ export interface Panel {
   yFormat?: (y: number) => string;
   /** Corner of the legend: "top" (right) for falling curves, "bottom" (right) for rising ones. */
   legend?: "top" | "bottom";
+  /** x counts whole things (epochs): its ticks are whole numbers only. */
+  xIntegers?: boolean;
 }
 
 const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
@@ -26,13 +28,19 @@ const MARGIN = { left: 60, right: 16, top: 34, bottom: 44 };
 const escapeXml = (s: string): string =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
-/** About five round tick values covering [lo, hi]. */
-function ticks(lo: number, hi: number): number[] {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / 5;
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * 10 ** Math.floor(Math.log10(raw))).find((s) => s >= raw) ?? raw;
+/**
+ * About `count` round tick values covering [lo, hi]: steps of 1, 2, 2.5 or 5 times a power of ten.
+ * With `integers` (an axis of epochs), whole numbers only: steps of 1, 2 or 5 times a power of ten,
+ * never below 1. Shared with the demo's canvas charts (demo/train-chart.ts).
+ */
+export function axisTicks(lo: number, hi: number, count: number, { integers = false } = {}): number[] {
+  if (!(hi > lo)) return !integers || Number.isInteger(lo) ? [lo] : [];
+  const raw = (hi - lo) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const found = (integers ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]).map((m) => m * power).find((s) => s >= raw * 0.999) ?? raw;
+  const step = integers ? Math.max(1, Math.round(found)) : found;
   const out: number[] = [];
-  for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
   return out;
 }
 
@@ -54,12 +62,12 @@ function panelSvg(panel: Panel, offsetX: number): string {
   const fmt = panel.yFormat ?? ((y: number) => String(Number(y.toPrecision(3))));
   const parts: string[] = [];
   parts.push(`<text x="${offsetX + PANEL_W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="600">${escapeXml(panel.title)}</text>`);
-  for (const t of ticks(y0, y1)) {
+  for (const t of axisTicks(y0, y1, 5)) {
     parts.push(`<line x1="${sx(x0)}" x2="${sx(x1)}" y1="${sy(t)}" y2="${sy(t)}" stroke="#e5e7eb"/>`);
-    parts.push(`<text x="${sx(x0) - 6}" y="${sy(t) + 4}" text-anchor="end" font-size="11" fill="#4b5563">${escapeXml(fmt(t))}</text>`);
+    parts.push(`<text class="y-tick" x="${sx(x0) - 6}" y="${sy(t) + 4}" text-anchor="end" font-size="11" fill="#4b5563">${escapeXml(fmt(t))}</text>`);
   }
-  for (const t of ticks(x0, x1)) {
-    parts.push(`<text x="${sx(t)}" y="${MARGIN.top + h + 16}" text-anchor="middle" font-size="11" fill="#4b5563">${t}</text>`);
+  for (const t of axisTicks(x0, x1, 5, { integers: panel.xIntegers })) {
+    parts.push(`<text class="x-tick" x="${sx(t)}" y="${MARGIN.top + h + 16}" text-anchor="middle" font-size="11" fill="#4b5563">${t}</text>`);
   }
   parts.push(`<rect x="${sx(x0)}" y="${MARGIN.top}" width="${w}" height="${h}" fill="none" stroke="#9ca3af"/>`);
   parts.push(`<text x="${offsetX + MARGIN.left + w / 2}" y="${PANEL_H - 8}" text-anchor="middle" font-size="12">${escapeXml(panel.xLabel)}</text>`);
@@ -99,11 +107,11 @@ export function historyChart(runs: { name: string; history: { epoch: number; los
   const single = runs.length === 1;
   return chartSvg([
     {
-      title: "Training loss", xLabel: "epoch", yLabel: "mean loss",
+      title: "Training loss", xLabel: "epoch", yLabel: "mean loss", xIntegers: true,
       series: runs.map((r) => ({ name: single ? "train" : r.name, points: r.history.map((h) => [h.epoch, h.loss] as [number, number]) })),
     },
     {
-      title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", yFormat: percentTick, legend: "bottom",
+      title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", yFormat: percentTick, legend: "bottom", xIntegers: true,
       series: single
         ? [
           { name: "train", points: runs[0].history.map((h) => [h.epoch, h.trainAccuracy] as [number, number]) },
