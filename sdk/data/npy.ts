@@ -250,7 +250,7 @@ function parseHeader(text: string, what: string): Record<string, Value> {
   skip();
   if (text[pos] !== "{") bad('expected "{"');
   pos++;
-  const dict: Record<string, Value> = {};
+  const dict: Record<string, Value> = Object.create(null); // no prototype: a key "__proto__" is a key
   for (;;) {
     skip();
     if (text[pos] === "}") {
