@@ -24,9 +24,10 @@ export interface SavedOptimizerState {
  * test accuracy, …) as strings. With `optimizer`, its state goes in too: tensors
  * "optim.<param>.<k>" and its settings and step count as JSON in "optimizer".
  *
- * What is written passes the reader's own checks (tensorProblem, factProblem,
- * optimizerRecordProblem, outputProblem): weights beyond the plausible range (a diverged run) are
- * a DIVERGED error, facts out of range a BAD_ARGUMENT, and nothing is returned.
+ * What is written passes the reader's own checks (tensorProblem, factProblem, outputProblem,
+ * optimizerSettingsProblem, optimizerTensorsProblem): weights beyond the plausible range or
+ * non-finite optimizer state (a diverged run) are a DIVERGED error, facts out of range a
+ * BAD_ARGUMENT, a tampered optimizer (its step count) a BAD_STATE; and nothing is returned.
  */
 export function serializeModel(model: Model, facts: Record<string, string> = {}, optimizer?: Optimizer): Uint8Array {
   const factIssue = factProblem(facts);
@@ -45,8 +46,10 @@ export function serializeModel(model: Model, facts: Record<string, string> = {},
     const state = optimizer.exportState(model.params);
     for (const [name, t] of state.tensors) tensors.set(name, t);
     metadata.optimizer = JSON.stringify(state.settings);
-    const issue = optimizerRecordProblem(metadata.optimizer, state.tensors);
-    if (issue) fail("DIVERGED", `cannot save the optimizer state: ${issue} (training has diverged; try a smaller learning rate)`);
+    const settingsIssue = optimizerSettingsProblem(metadata.optimizer);
+    if (settingsIssue) fail("BAD_STATE", `cannot save the optimizer state: ${settingsIssue}`);
+    const stateIssue = optimizerTensorsProblem(state.tensors);
+    if (stateIssue) fail("DIVERGED", `cannot save the optimizer state: ${stateIssue} (training has diverged; try a smaller learning rate)`);
   }
   return encodeSafetensors(tensors, metadata);
 }
@@ -167,11 +170,11 @@ export function factProblem(metadata: Record<string, string>): string | undefine
 const MAX_STEPS = 2 ** 31;
 
 /**
- * What is wrong with a saved optimizer record (its settings JSON and its "optim.*" tensors), or
- * undefined: an optimizer the SDK has, a step count from 0 to 2^31, settings that the Optimizer
- * accepts (finite, non-negative, a positive learning rate, decays below 1), finite state.
+ * What is wrong with a saved optimizer record (the settings JSON in "optimizer"), or undefined:
+ * an optimizer the SDK has, a step count from 0 to 2^31, settings that the Optimizer accepts
+ * (finite, non-negative, a positive learning rate, decays below 1).
  */
-export function optimizerRecordProblem(record: string, tensors: Map<string, NamedTensor>): string | undefined {
+export function optimizerSettingsProblem(record: string): string | undefined {
   let settings: unknown;
   try {
     settings = JSON.parse(record);
@@ -193,6 +196,11 @@ export function optimizerRecordProblem(record: string, tensors: Map<string, Name
       return `"${key}" is ${String(JSON.stringify(v))}, not ${below1 ? "a number from 0 to below 1" : key === "lr" ? "a positive number" : "a non-negative number"}`;
     }
   }
+  return undefined;
+}
+
+/** What is wrong with the optimizer's state tensors ("optim.*": finite values), or undefined. */
+export function optimizerTensorsProblem(tensors: Map<string, NamedTensor>): string | undefined {
   for (const [name, t] of tensors) {
     if (!name.startsWith("optim.")) continue;
     for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(t.data[i])) return `tensor "${name}" holds ${t.data[i]}`;
@@ -202,12 +210,12 @@ export function optimizerRecordProblem(record: string, tensors: Map<string, Name
 
 /**
  * The optimizer state of a file, or undefined when there is none or its record is damaged
- * (optimizerRecordProblem): the optimizer state is optional, and a damaged record only costs a
+ * (optimizerSettingsProblem, optimizerTensorsProblem): the optimizer state is optional, and a damaged record only costs a
  * resumed run its optimizer state (the optimizer starts afresh), never the model.
  */
 function readOptimizerState(record: string | undefined, tensors: Map<string, NamedTensor>): SavedOptimizerState | undefined {
   if (!record) return undefined;
-  if (optimizerRecordProblem(record, tensors)) return undefined;
   const optimTensors = new Map([...tensors].filter(([name]) => name.startsWith("optim.")));
+  if (optimizerSettingsProblem(record) || optimizerTensorsProblem(optimTensors)) return undefined;
   return { settings: JSON.parse(record) as OptimizerSpec & { steps: number }, tensors: optimTensors };
 }

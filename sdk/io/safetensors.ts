@@ -66,8 +66,8 @@ export function decodeSafetensors(bytes: Uint8Array, what: string): { tensors: M
     fail("BAD_FILE", `${what}: not a safetensors file (the header is not JSON)`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) fail("BAD_FILE", `${what}: the header is not a JSON object`);
-  const entries = Object.keys(header).length;
-  if (entries > MAX_TENSORS + 1) fail("BAD_FILE", `${what}: the header describes ${entries} entries, beyond the limit of ${MAX_TENSORS} tensors`);
+  const count = Object.keys(header).length - (Object.hasOwn(header, "__metadata__") ? 1 : 0);
+  if (count > MAX_TENSORS) fail("BAD_FILE", `${what}: the header describes ${count} tensors, beyond the limit of ${MAX_TENSORS} tensors`);
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
   const tensors = new Map<string, NamedTensor>();
