@@ -31,7 +31,8 @@ export { serializeModel, deserializeModel, MAX_ABS_VALUE, MODEL_FORMAT, NUMERIC_
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from "./io/safetensors";
 export { chartSvg, historyChart, percentTick, type Panel, type Series } from "./report/chart";
 export {
-  imageCost, inferenceBatch, INFERENCE_BATCH_BYTES, MAX_INFERENCE_BATCH, PLAN_LIMITS, planModel, planSize, type ImageCost, type LayerPlan,
+  checkTrainingBatch, imageCost, inferenceBatch, INFERENCE_BATCH_BYTES, MAX_INFERENCE_BATCH, PLAN_LIMITS, planModel, planSize,
+  TRAINING_BATCH_BYTES, type ImageCost, type LayerPlan,
 } from "./plan";
 export { escapeText } from "./text";
 export { ModelWorker, TrainingRun, type WorkerLike } from "./worker/client";

@@ -32,6 +32,8 @@ export const PLAN_LIMITS = {
 export const INFERENCE_BATCH_BYTES = 256 * 2 ** 20;
 /** Images per inference batch when memory allows more (larger batches gain nothing). */
 export const MAX_INFERENCE_BATCH = 1000;
+/** Activation memory fit() lets one training batch take (the LeNet-like CIFAR-10 net: 1.1 MiB an image). */
+export const TRAINING_BATCH_BYTES = 512 * 2 ** 20;
 
 /** What a layer will hold, worked out from the spec alone: no memory is touched. */
 export interface LayerPlan {
@@ -232,4 +234,17 @@ export function imageCost(spec: ModelSpec): ImageCost {
 export function inferenceBatch(spec: ModelSpec, wanted = MAX_INFERENCE_BATCH): number {
   const fits = Math.floor(INFERENCE_BATCH_BYTES / imageCost(spec).inference);
   return Math.max(1, Math.min(wanted, fits));
+}
+
+/**
+ * Refuses a training batch whose activations would exceed TRAINING_BATCH_BYTES (a BAD_ARGUMENT
+ * that says which batch would fit), before anything is allocated.
+ */
+export function checkTrainingBatch(spec: ModelSpec, batch: number): void {
+  const perImage = imageCost(spec).training;
+  if (batch * perImage > TRAINING_BATCH_BYTES) {
+    const fits = Math.max(1, Math.floor(TRAINING_BATCH_BYTES / perImage));
+    fail("BAD_ARGUMENT", `a training batch of ${batch} images needs ${MiB(batch * perImage)} of activations with this model, ` +
+      `beyond the limit of ${MiB(TRAINING_BATCH_BYTES)}: use a batch of at most ${fits}`);
+  }
 }

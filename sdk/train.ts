@@ -4,6 +4,7 @@ import { DeviceData } from "./data/device-data";
 import { checkShapes, evaluate } from "./evaluate";
 import { tensorProblem } from "./io/model-file";
 import { PIXEL_SCALE, type Model } from "./model";
+import { checkTrainingBatch } from "./plan";
 import type { Optimizer } from "./optim/optimizer";
 import { Random } from "./random";
 
@@ -103,6 +104,8 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
   const { epochs, batchSize, optimizer } = options;
   if (!Number.isInteger(epochs) || epochs < 0) fail("BAD_ARGUMENT", `epochs must be a non-negative integer, got ${epochs}`);
   if (!Number.isInteger(batchSize) || batchSize <= 0) fail("BAD_ARGUMENT", `batch size must be a positive integer, got ${batchSize}`);
+  // Before the data set is copied into wasm memory: a batch too large for this model is refused first.
+  checkTrainingBatch(model.spec, Math.min(batchSize, train.count));
   const device = train instanceof DeviceData ? train : new DeviceData(rt, train);
   const test = options.test && !(options.test instanceof DeviceData) ? new DeviceData(rt, options.test) : options.test;
   checkShapes(model, device.data);

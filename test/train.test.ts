@@ -2,7 +2,8 @@
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  evaluate, fit, loadMnist, MAX_ABS_VALUE, mlpSpec, MnistWasmError, Model, Optimizer, OPTIMIZERS, Runtime, SGD, takeFirst, type Dataset,
+  evaluate, fit, imageCost, loadMnist, MAX_ABS_VALUE, mlpSpec, MnistWasmError, Model, Optimizer, OPTIMIZERS, Runtime, SGD, takeFirst,
+  TRAINING_BATCH_BYTES, type Dataset, type ModelSpec,
 } from "../sdk/node";
 
 let rt: Runtime;
@@ -171,6 +172,26 @@ describe("resuming", () => {
 });
 
 describe("memory limits", () => {
+  it("a training batch whose activations exceed the budget is refused before anything is allocated, saying which batch fits", async () => {
+    // 2048 filters on 28 x 28, pooled to one value each: a small model whose activations are 12 MiB an image.
+    const wide = { input: [1, 28, 28], layers: [{ type: "conv2d", filters: 2048, size: 3, padding: 1 }, { type: "maxpool", size: 28 },
+      { type: "flatten" }, { type: "dense", units: 10 }] } as ModelSpec;
+    const model = new Model(rt, wide);
+    const fits = Math.floor(TRAINING_BATCH_BYTES / imageCost(wide).training);
+    expect(fits).toBeGreaterThan(1);
+    expect(fits).toBeLessThan(100);
+    const used = rt.usedBytes;
+    for (const batchSize of [fits + 1, 100, 10_000]) {
+      await expect(fit(model, takeFirst(train, 200), { epochs: 1, batchSize, optimizer: new SGD(rt, 0.1) }))
+        .rejects.toThrow(new RegExp(`a training batch of ${Math.min(batchSize, 200)} images needs .* use a batch of at most ${fits}$`));
+      expect(rt.usedBytes).toBe(used);
+    }
+    // At the limit it trains (one batch of two images is enough to show it).
+    const { history } = await fit(model, takeFirst(train, 2), { epochs: 1, batchSize: Math.min(fits, 2), optimizer: new SGD(rt, 0.01) });
+    expect(history).toHaveLength(1);
+    model.dispose();
+  });
+
   it("a batch larger than wasm memory can hold is a clear OUT_OF_MEMORY error, and the runtime stays usable", async () => {
     const fresh = await Runtime.create();
     const model = new Model(fresh, mlpSpec({ input: [1, 28, 28], hidden: [100], classes: 10 }), { seed: 1 });

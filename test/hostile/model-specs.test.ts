@@ -43,6 +43,12 @@ function tensorsFor(spec: Spec): Map<string, NamedTensor> {
         shape = [n.filters, side(H), side(W)];
         break;
       }
+      case "maxpool":
+      case "avgpool": {
+        const side = (x: number): number => Math.floor((x - n.size) / (n.stride ?? n.size)) + 1;
+        shape = [shape[0], side(shape[1]), side(shape[2])];
+        break;
+      }
       case "flatten":
         shape = [size(shape)];
         break;
@@ -75,15 +81,12 @@ const COMMANDS: Record<string, (model: string) => string[]> = {
     "--out", join(dir, "never-written.safetensors")],
 };
 
-/** A small idx file of 20 digits for classify. */
-let imagesPath: string | undefined;
-function mnistImages(): string {
-  if (!imagesPath) {
-    imagesPath = join(dir, "images.idx");
-    const header = Buffer.from([0, 0, 8, 3, 0, 0, 0, 20, 0, 0, 0, 28, 0, 0, 0, 28]);
-    writeFileSync(imagesPath, Buffer.concat([header, Buffer.alloc(20 * 784, 7)]));
-  }
-  return imagesPath;
+/** A small idx file of `count` (< 256) grey 28 x 28 images for classify. */
+function mnistImages(count = 20): string {
+  const path = join(dir, `images-${count}.idx`);
+  const header = Buffer.from([0, 0, 8, 3, 0, 0, 0, count, 0, 0, 0, 28, 0, 0, 0, 28]);
+  writeFileSync(path, Buffer.concat([header, Buffer.alloc(count * 784, 7)]));
+  return path;
 }
 
 /** Measured cost of every refusal, by class, printed at the end (the closing report quotes it). */
@@ -153,6 +156,21 @@ describe("tiny specs that plan huge work are refused by the plan, naming the lay
     it(`${name}: ${commands.join(", ")}`, () => {
       expectEveryCommandRefuses("plan limit", modelFile(spec), pattern, commands);
     });
+  });
+
+  it("a small model with wide activations: inference in batches that fit, training refused for a batch that does not", () => {
+    // 2048 filters on 28 x 28 pooled to one value each: 20,490 parameters, 12 MiB of activations an image for training.
+    const wide = { input: MNIST, layers: [{ type: "conv2d", filters: 2048, size: 3, padding: 1 }, { type: "maxpool", size: 28 }, ...classifier] };
+    const model = modelFile(wide);
+    // 250 images asked for in one batch would take 1.6 GB; in batches that fit the 256 MiB budget, far less.
+    const classify = probeCli(["classify", "--model", model, "--input", mnistImages(250), "--batch-size", "1000",
+      "--out", join(dir, "wide.txt")], { timeoutMs: 60_000 });
+    expect(classify.code, classify.stderr).toBe(0);
+    expect(readFileSync(join(dir, "wide.txt"), "utf8").split("\n")).toHaveLength(251);
+    expect(classify.peakRssMiB).toBeLessThan(600);
+    const p = probeCli(COMMANDS["train --init-from"](model));
+    record("training batch", p);
+    expectRefusal(p, /a training batch of 100 images needs \d+ MiB of activations with this model, beyond the limit of 512 MiB: use a batch of at most \d+$/);
   });
 
   it("a model at the layer limit, 256 layers of ReLUs, evaluates within the bounds", () => {
