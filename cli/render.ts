@@ -1,4 +1,5 @@
 // Terminal drawing: images as half-block characters, probability bars, tables.
+import { escapeText } from "../sdk/node";
 
 const SHADES = " .:-=+*#%@";
 
@@ -41,8 +42,16 @@ export function drawImage(pixels: Uint8Array, shape: readonly number[], color: b
   return lines.join("\n");
 }
 
+/**
+ * Text from a file (a class name, a metadata string) as it may be printed: characters that would
+ * not print as themselves (ESC, other controls, bidi overrides) escaped as \u{…}. Model files have
+ * their class names checked on load; this keeps any other source from reaching the terminal raw.
+ */
+export const terminalText = (text: string): string => escapeText(text);
+
 /** One line per class: name, percentage and a bar; the predicted class marked. */
-export function probabilityBars(probs: ArrayLike<number>, classes: readonly string[], predicted: number): string {
+export function probabilityBars(probs: ArrayLike<number>, names: readonly string[], predicted: number): string {
+  const classes = names.map(terminalText);
   const nameWidth = Math.max(...classes.map((c) => c.length));
   const lines: string[] = [];
   for (let i = 0; i < classes.length; i++) {
@@ -55,7 +64,8 @@ export function probabilityBars(probs: ArrayLike<number>, classes: readonly stri
 }
 
 /** Confusion matrix with true labels as rows and predictions as columns. */
-export function confusionTable(confusion: number[][], classes: readonly string[]): string {
+export function confusionTable(confusion: number[][], names: readonly string[]): string {
+  const classes = names.map(terminalText);
   const width = Math.max(5, ...confusion.flat().map((v) => String(v).length + 1), ...classes.map((c) => c.length + 1));
   const head = "true\\pred".padEnd(Math.max(9, ...classes.map((c) => c.length))) + " ";
   const lines = [head + classes.map((c) => c.padStart(width)).join("")];

@@ -2,6 +2,7 @@ import { fail } from "./errors";
 import { sampleSize, type Dataset } from "./data/dataset";
 import { DeviceData } from "./data/device-data";
 import { PIXEL_SCALE, type Model } from "./model";
+import { inferenceBatch } from "./plan";
 
 export interface Evaluation {
   /** Fraction of samples whose arg-max class is the label. */
@@ -24,12 +25,12 @@ export function checkShapes(model: Model, data: Dataset): void {
   }
 }
 
-/** Accuracy, loss, predictions and confusion matrix of `model` on `data`, in batches of `batchSize`. */
+/** Accuracy, loss, predictions and confusion matrix of `model` on `data`, in batches of up to `batchSize` (fewer when they would not fit INFERENCE_BATCH_BYTES). */
 export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1000): Evaluation {
   const device = data instanceof DeviceData ? data : new DeviceData(model.rt, data);
   checkShapes(model, device.data);
   const { rt, classCount } = model;
-  const batch = Math.min(batchSize, device.count);
+  const batch = Math.min(inferenceBatch(model.spec, batchSize), device.count);
   model.allocate(batch, false);
   const predictionsPtr = rt.alloc(batch * 4);
   const predictions = new Int32Array(device.count);

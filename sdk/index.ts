@@ -8,7 +8,7 @@ export { Tensor } from "./runtime/tensor";
 export { Random } from "./random";
 export { INITIALIZERS, initStd, initWeights, type Initializer } from "./init";
 export { Model, PIXEL_SCALE } from "./model";
-export { mlpSpec, validateSpec, type LayerSpec, type LossName, type ModelSpec } from "./spec";
+export { MAX_CLASS_NAME, mlpSpec, validateSpec, type LayerSpec, type LossName, type ModelSpec } from "./spec";
 export type { Layer, Param } from "./layers/layer";
 export { SGD, Optimizer, OPTIMIZERS, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerSpec } from "./optim/optimizer";
 export { datasetFromIdx, takeFirst, sampleSize, MNIST_CLASSES, type Dataset } from "./data/dataset";
@@ -27,10 +27,14 @@ export { DeviceData } from "./data/device-data";
 export { fit, type FitOptions, type FitResult, type EpochRecord, type BatchInfo } from "./train";
 export { evaluate, checkShapes, type Evaluation } from "./evaluate";
 export { layerActivations, type LayerActivation } from "./activations";
-export { serializeModel, deserializeModel, MODEL_FORMAT } from "./io/model-file";
+export { serializeModel, deserializeModel, MAX_ABS_VALUE, MODEL_FORMAT, NUMERIC_FACTS } from "./io/model-file";
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from "./io/safetensors";
 export { chartSvg, historyChart, percentTick, type Panel, type Series } from "./report/chart";
-export { planModel, planSize, type LayerPlan } from "./plan";
+export {
+  checkTrainingBatch, imageCost, inferenceBatch, INFERENCE_BATCH_BYTES, MAX_INFERENCE_BATCH, PLAN_LIMITS, planModel, planSize,
+  TRAINING_BATCH_BYTES, type ImageCost, type LayerPlan,
+} from "./plan";
+export { escapeText } from "./text";
 export { ModelWorker, TrainingRun, type WorkerLike } from "./worker/client";
 export { startModelWorker, handleMessage, createWorkerState, type WorkerState, type WorkerScope } from "./worker/worker-main";
 export type {

@@ -8,7 +8,7 @@ import { Flatten } from "./layers/flatten";
 import { Pool2D } from "./layers/pool2d";
 import { BatchBuffer, sizeOf, type Buffer, type Layer, type Param } from "./layers/layer";
 import { SoftmaxLoss } from "./layers/softmax-loss";
-import { planModel } from "./plan";
+import { inferenceBatch, planModel } from "./plan";
 import { Random } from "./random";
 import type { Runtime } from "./runtime/runtime";
 import { validateSpec, type LayerSpec, type ModelSpec } from "./spec";
@@ -171,7 +171,7 @@ export class Model {
       fail("BAD_SHAPE", `predict: expected a multiple of ${this.inputSize} values (input [${this.spec.input}]), got ${pixels.length}`);
     }
     const result = new Float32Array(count * this.classCount);
-    const chunk = Math.min(count, 1000);
+    const chunk = Math.min(count, inferenceBatch(this.spec));
     this.allocate(chunk, false);
     for (let start = 0; start < count; start += chunk) {
       const n = Math.min(chunk, count - start);

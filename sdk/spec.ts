@@ -7,6 +7,8 @@ import type { DropoutSpec } from "./layers/dropout";
 import type { DenseSpec } from "./layers/dense";
 import type { FlattenSpec } from "./layers/flatten";
 import type { Pool2DSpec } from "./layers/pool2d";
+import { PLAN_LIMITS } from "./plan";
+import { codePointName, firstUnprintable, quote } from "./text";
 
 export type LayerSpec = DenseSpec | ActivationSpec | Conv2DSpec | Pool2DSpec | FlattenSpec | DropoutSpec | BatchNormSpec;
 
@@ -38,13 +40,16 @@ export function validateSpec(value: unknown): ModelSpec {
   if (typeof value !== "object" || value === null) fail("BAD_ARGUMENT", "model spec: not an object");
   const spec = value as Record<string, unknown>;
   if (!Array.isArray(spec.input) || spec.input.length === 0 || !spec.input.every(isPositiveInt)) {
-    fail("BAD_ARGUMENT", `model spec: "input" must be a list of positive integers, got ${JSON.stringify(spec.input)}`);
+    fail("BAD_ARGUMENT", `model spec: "input" must be a list of positive integers, got ${quote(String(JSON.stringify(spec.input)))}`);
   }
   if ((spec.input as number[]).reduce((a, b) => a * b, 1) > MAX_SIZE) {
     fail("BAD_ARGUMENT", `model spec: an input of [${spec.input}] is larger than ${MAX_SIZE} values`);
   }
   if (!Array.isArray(spec.layers) || spec.layers.length === 0) {
     fail("BAD_ARGUMENT", 'model spec: "layers" must be a non-empty list');
+  }
+  if (spec.layers.length > PLAN_LIMITS.layers) {
+    fail("BAD_ARGUMENT", `model spec: ${spec.layers.length} layers is beyond the limit of ${PLAN_LIMITS.layers}`);
   }
   const layers = spec.layers.map((layer: unknown, i: number) => validateLayer(layer, i));
   if (layers[layers.length - 1].type !== "dense") {
@@ -54,19 +59,38 @@ export function validateSpec(value: unknown): ModelSpec {
   if (classCount > 255) fail("BAD_ARGUMENT", `model spec: at most 255 classes, got ${classCount}`);
   let classes: string[] | undefined;
   if (spec.classes !== undefined) {
-    if (!Array.isArray(spec.classes) || !spec.classes.every((c) => typeof c === "string") ||
-      spec.classes.length !== classCount) {
+    if (!Array.isArray(spec.classes) || spec.classes.length !== classCount) {
       fail("BAD_ARGUMENT", `model spec: "classes" must be ${classCount} names`);
     }
+    spec.classes.forEach((name: unknown, i: number) => {
+      const problem = classNameProblem(name);
+      if (problem) fail("BAD_ARGUMENT", `model spec: "classes"[${i}] ${problem}`);
+    });
     classes = spec.classes as string[];
   }
   if (spec.loss !== undefined && spec.loss !== "cross-entropy" && spec.loss !== "mse") {
-    fail("BAD_ARGUMENT", `model spec: "loss" must be "cross-entropy" or "mse", got ${JSON.stringify(spec.loss)}`);
+    fail("BAD_ARGUMENT", `model spec: "loss" must be "cross-entropy" or "mse", got ${quote(String(JSON.stringify(spec.loss)))}`);
   }
   return {
     input: spec.input as number[], layers, ...(classes ? { classes } : {}),
     ...(spec.loss === "mse" ? { loss: "mse" as const } : {}),
   };
+}
+
+/** Longest class name, in characters (code points). */
+export const MAX_CLASS_NAME = 64;
+
+/** What is wrong with a class name, or undefined when it is a name that prints as itself. */
+export function classNameProblem(name: unknown): string | undefined {
+  if (typeof name !== "string") return "is not a string";
+  if (name.length === 0) return "is empty";
+  // A code point is one or two UTF-16 units: count them only in a string that may be short enough.
+  if (name.length > 2 * MAX_CLASS_NAME || [...name].length > MAX_CLASS_NAME) {
+    return `is longer than the limit of ${MAX_CLASS_NAME} characters`;
+  }
+  // Class names are printed to terminals and pages as they are.
+  const bad = firstUnprintable(name);
+  return bad === undefined ? undefined : `holds the unprintable character ${codePointName(bad)}`;
 }
 
 function validateLayer(value: unknown, index: number): LayerSpec {
@@ -122,7 +146,7 @@ function validateLayer(value: unknown, index: number): LayerSpec {
       return { type: layer.type, size: layer.size, ...(layer.stride !== undefined ? { stride: layer.stride as number } : {}) };
     }
     default:
-      fail("BAD_ARGUMENT", `${where}: unknown type ${JSON.stringify(layer.type)}`);
+      fail("BAD_ARGUMENT", `${where}: unknown type ${quote(String(JSON.stringify(layer.type)))}`);
   }
 }
 

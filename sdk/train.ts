@@ -2,7 +2,9 @@ import { fail } from "./errors";
 import type { Dataset } from "./data/dataset";
 import { DeviceData } from "./data/device-data";
 import { checkShapes, evaluate } from "./evaluate";
+import { tensorProblem } from "./io/model-file";
 import { PIXEL_SCALE, type Model } from "./model";
+import { checkTrainingBatch } from "./plan";
 import type { Optimizer } from "./optim/optimizer";
 import { Random } from "./random";
 
@@ -65,6 +67,28 @@ export interface FitResult {
   stopped: boolean;
 }
 
+/**
+ * A run has diverged when its mean batch loss grows beyond LOSS_GROWTH times its first batch's,
+ * and beyond MIN_DIVERGED_LOSS (a trained model's first loss may be near 0; cross-entropy starts
+ * near ln(classes) ≤ 5.6, the MSE of probabilities stays ≤ 1). A finite loss of 1e31 is what a
+ * learning rate of 1e30 gives; the weights check at the end of each epoch catches what it misses.
+ */
+const LOSS_GROWTH = 100;
+const MIN_DIVERGED_LOSS = 1e3;
+const divergedLoss = (first: number): number => Math.max(LOSS_GROWTH * first, MIN_DIVERGED_LOSS);
+
+/**
+ * Refuses to go on with weights a model file may not hold (tensorProblem: beyond ±MAX_ABS_VALUE,
+ * not finite, a negative variance): a DIVERGED error, so a caller never saves them. One pass over
+ * the weights, once an epoch.
+ */
+function checkWeights(model: Model, epoch: number): void {
+  for (const p of [...model.params, ...model.buffers]) {
+    const problem = tensorProblem(p.name, p.value.view());
+    if (problem) fail("DIVERGED", `training diverged in epoch ${epoch}: ${problem}; try a smaller learning rate`);
+  }
+}
+
 /** Gives the event loop a turn (progress bars, signals, a page's UI) about this often. */
 const YIELD_MS = 50;
 const now = (): number => (globalThis.performance ?? Date).now();
@@ -80,6 +104,8 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
   const { epochs, batchSize, optimizer } = options;
   if (!Number.isInteger(epochs) || epochs < 0) fail("BAD_ARGUMENT", `epochs must be a non-negative integer, got ${epochs}`);
   if (!Number.isInteger(batchSize) || batchSize <= 0) fail("BAD_ARGUMENT", `batch size must be a positive integer, got ${batchSize}`);
+  // Before the data set is copied into wasm memory: a batch too large for this model is refused first.
+  checkTrainingBatch(model.spec, Math.min(batchSize, train.count));
   const device = train instanceof DeviceData ? train : new DeviceData(rt, train);
   const test = options.test && !(options.test instanceof DeviceData) ? new DeviceData(rt, options.test) : options.test;
   checkShapes(model, device.data);
@@ -106,6 +132,8 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
     if (augment) for (let i = 0; i < device.count * (augment.flip ? 3 : 2); i++) rng.nextU32();
   }
   let stopped = false;
+  /** Mean loss of this call's first batch, before any update: what divergence is measured against. */
+  let firstLoss: number | undefined;
   // Kept across epochs: an epoch shorter than YIELD_MS must not keep a run from yielding.
   let lastYield = now();
   try {
@@ -138,8 +166,10 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
         step++;
         const logits = model.forward(model.inputPtr, n, true);
         const loss = model.loss.forward(logits, model.labelPtr, n, true);
-        if (!Number.isFinite(loss)) {
-          fail("DIVERGED", `training diverged in epoch ${epoch}, batch ${b + 1}: the loss is ${loss}; try a smaller learning rate`);
+        firstLoss ??= loss / n;
+        if (!Number.isFinite(loss) || loss / n > divergedLoss(firstLoss)) {
+          fail("DIVERGED", `training diverged in epoch ${epoch}, batch ${b + 1}: the loss is ${loss / n}` +
+            `${Number.isFinite(loss) ? ` (it started at ${firstLoss})` : ""}; try a smaller learning rate`);
         }
         const batchCorrect = rt.kernels.countCorrect(model.loss.probsPtr, model.labelPtr, n, model.classCount);
         correct += batchCorrect;
@@ -156,6 +186,8 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
           }
         }
       }
+      // Divergence the loss does not show: weights a model file may not hold.
+      checkWeights(model, epoch);
       if (stopped) break;
       const record: EpochRecord = {
         epoch,

@@ -20,7 +20,10 @@ import {
   CIFAR10_CLASSES, datasetFromCifarBatches, datasetFromIdx, decodeSafetensors, deserializeModel, encodeSafetensors,
   fit, gunzipIfNeeded, isGzip, loadCifar10, MNIST_CLASSES, MnistWasmError, Model, MODEL_FORMAT, Optimizer,
   OPTIMIZERS, Random, readMaybeGzip, readTar, Runtime, serializeModel, type Dataset, type ModelSpec,
+  imageCost, inferenceBatch, PLAN_LIMITS, planModel, validateSpec,
 } from "../sdk/node";
+import { factProblem, optimizerSettingsProblem } from "../sdk/io/model-file";
+import { classNameProblem } from "../sdk/spec";
 
 /** Wall-clock budget of one case (a sync reader cannot be interrupted; it is measured after). */
 const CASE_MS = 1000;
@@ -571,6 +574,17 @@ function checkLoadedModel(loaded: ReturnType<typeof deserializeModel>, decoded: 
       if (!t.data.every(Number.isFinite)) return { problem: `optimizer tensor ${name} holds NaN or infinite values` };
     }
   }
+  // What an accepted file states is within the stated limits.
+  const facts = factProblem(metadata);
+  if (facts) return { problem: `accepted, but ${facts}` };
+  if (model.spec.layers.length > PLAN_LIMITS.layers) return { problem: `accepted a model of ${model.spec.layers.length} layers` };
+  for (const name of model.spec.classes ?? []) {
+    if (classNameProblem(name)) return { problem: `accepted the class name ${JSON.stringify(name)}: it ${classNameProblem(name)}` };
+  }
+  if (optimizerState) {
+    const settings = optimizerSettingsProblem(JSON.stringify(optimizerState.settings));
+    if (settings) return { problem: `accepted optimizer settings where ${settings}` };
+  }
   let probs: Float32Array;
   try {
     probs = model.predict(new Uint8Array(model.inputSize));
@@ -783,6 +797,84 @@ describe("fuzz: every reader, on seeded mutations of real files", () => {
       log.push(seed.name);
       return checkModel(mutateSafetensors(seed, rng, log));
     });
+  });
+});
+
+describe("fuzz: generated specs, planned before anything is allocated", () => {
+  /** Sizes at and around every limit, and values that are not sizes at all. */
+  const SIZES = [1, 2, 3, 5, 28, 127, 128, 129, 1000, 4096, 65_536, 2 ** 24, 2 ** 24 + 1, 2 ** 31, 1e308, 0, -1, 2.5, NaN];
+  const INPUTS = [[1, 28, 28], [3, 32, 32], [784], [1, 2048, 2048], [64, 256, 256], [2048, 32, 32], [1, 1, 1]];
+
+  function randomLayer(rng: Random): Record<string, unknown> {
+    const size = (): number => (rng.uniform() < 0.6 ? 1 + rng.int(6) : pick(rng, SIZES));
+    const type = pick(rng, ["dense", "conv2d", "conv2d", "maxpool", "avgpool", "relu", "sigmoid", "flatten", "batchnorm", "dropout"]);
+    switch (type) {
+      case "dense":
+        return { type, units: rng.uniform() < 0.6 ? 1 + rng.int(300) : pick(rng, SIZES) };
+      case "conv2d":
+        return {
+          type, filters: rng.uniform() < 0.6 ? 1 + rng.int(64) : pick(rng, SIZES), size: size(),
+          ...(rng.uniform() < 0.4 ? { stride: size() } : {}), ...(rng.uniform() < 0.5 ? { padding: pick(rng, [0, 1, 2, 4, 10_000, ...SIZES]) } : {}),
+        };
+      case "maxpool":
+      case "avgpool":
+        return { type, size: size(), ...(rng.uniform() < 0.3 ? { stride: size() } : {}) };
+      case "dropout":
+        return { type, rate: 0.5 };
+      default:
+        return { type };
+    }
+  }
+
+  it("each is refused within a second as BAD_ARGUMENT or BAD_SHAPE, or fits the limits and its inference batch fits the budget", async () => {
+    const seen = { refused: 0, accepted: 0, built: 0 };
+    await runCases("spec", 400, (rng, log) => {
+      const count = rng.uniform() < 0.05 ? pick(rng, [PLAN_LIMITS.layers, PLAN_LIMITS.layers + 1, 100_000]) : 1 + rng.int(8);
+      const layers = Array.from({ length: count - 1 }, () => (count > 20 ? { type: "relu" } : randomLayer(rng)));
+      const candidate = { input: pick(rng, INPUTS), layers: [...layers, { type: "dense", units: 1 + rng.int(10) }] };
+      log.push(JSON.stringify(candidate).slice(0, 300));
+      let spec: ModelSpec;
+      try {
+        spec = validateSpec(candidate);
+        planModel(spec);
+      } catch (e) {
+        if (e instanceof MnistWasmError && (e.code === "BAD_ARGUMENT" || e.code === "BAD_SHAPE") && !e.message.includes("\n")) {
+          seen.refused++;
+          return {};
+        }
+        return { problem: `threw ${describeError(e)}` };
+      }
+      const plans = planModel(spec);
+      const parameters = plans.reduce((n, p) => n + p.tensors.reduce((m, t) => m + t.shape.reduce((a, b) => a * b, 1), 0), 0);
+      const cost = imageCost(spec);
+      if (spec.layers.length > PLAN_LIMITS.layers || parameters > PLAN_LIMITS.parameters || cost.training > PLAN_LIMITS.imageBytes + 5 * 2 ** 24) {
+        return { problem: `accepted: ${spec.layers.length} layers, ${parameters} parameters, ${cost.training} bytes per image` };
+      }
+      seen.accepted++;
+      // Build the small ones: their inference batch must take no more than the plan says.
+      if (parameters > 2 ** 20) return {};
+      seen.built++;
+      const before = rt.usedBytes;
+      const model = new Model(rt, spec);
+      const built = rt.usedBytes;
+      const batch = inferenceBatch(spec);
+      try {
+        model.allocate(batch, false);
+        const used = rt.usedBytes - built;
+        // Per batch: the plan's bytes per image; once: scratch, packed filters (a few copies of the weights) and alignment.
+        const bound = batch * cost.inference + cost.scratch.inference * rt.threads + 4 * 4 * parameters + 64 * (spec.layers.length + 2) * 16;
+        if (used > bound) return { problem: `a batch of ${batch} took ${used} bytes, the plan allows ${bound}` };
+      } finally {
+        model.dispose();
+      }
+      if (rt.usedBytes !== before) return { problem: `leaked ${rt.usedBytes - before} bytes` };
+      return {};
+    });
+    // The generator reaches both sides of the limits.
+    if (!process.env.FUZZ_CASE) {
+      expect(seen.refused, JSON.stringify(seen)).toBeGreaterThan(40);
+      expect(seen.built, JSON.stringify(seen)).toBeGreaterThan(40);
+    }
   });
 });
 

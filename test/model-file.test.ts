@@ -4,8 +4,12 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   ARCH_PRESETS, decodeSafetensors, deserializeModel, encodeSafetensors, loadModelFile, MnistWasmError, mlpSpec, Model,
-  parseArch, planModel, Random, Runtime, saveModelFile, serializeModel, withClassifier, type ModelSpec,
+  MAX_ABS_VALUE, NUMERIC_FACTS, Optimizer, parseArch, planModel, Random, Runtime, saveModelFile, serializeModel, withClassifier,
+  type ModelSpec,
 } from "../sdk/node";
+import { MAX_HEADER_BYTES, MAX_TENSORS } from "../sdk/io/safetensors";
+import { expectError } from "./support/errors";
+import { badJsonValues, badNumberTexts } from "./support/numbers";
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -107,6 +111,142 @@ describe("planModel", () => {
       expect(plans.flatMap((p) => p.tensors)).toEqual(
         model.layers.flatMap((l) => [...l.params, ...(l.buffers ?? [])]).map((t) => ({ name: t.name, shape: [...t.value.shape] })));
       model.dispose();
+    }
+  });
+});
+
+describe("numbers a model file states", () => {
+  const withMetadata = (extra: Record<string, string>): Uint8Array => {
+    const model = new Model(rt, spec, { seed: 3 });
+    const { tensors, metadata } = decodeSafetensors(serializeModel(model), "m");
+    model.dispose();
+    return encodeSafetensors(tensors, { ...metadata, ...extra });
+  };
+
+  for (const [fact, rule] of Object.entries(NUMERIC_FACTS)) {
+    it(`"${fact}": every value outside ${rule.range} is refused on read (BAD_FILE) and on write (BAD_ARGUMENT), naming it`, () => {
+      const values = badNumberTexts(rule.valid);
+      expect(values.length).toBeGreaterThan(15);
+      const model = new Model(rt, spec, { seed: 3 });
+      for (const value of values) {
+        expectError(() => deserializeModel(rt, withMetadata({ [fact]: value }), "m.safetensors"), "BAD_FILE",
+          `m.safetensors: metadata "${fact}" is `, `, not ${rule.range}`);
+        expectError(() => serializeModel(model, { [fact]: value }), "BAD_ARGUMENT", `metadata "${fact}" is `);
+      }
+      model.dispose();
+    });
+  }
+
+  it("the values the trainer writes load", () => {
+    for (const facts of [{ epochs: "0" }, { epochs: "1000000" }, { testAccuracy: "0.9931", loss: "0.012345" } as Record<string, string>,
+      { testAccuracy: "1", loss: "0" }, { loss: "1e+21" }]) {
+      const { model, metadata } = deserializeModel(rt, withMetadata(facts));
+      expect(metadata).toMatchObject(facts);
+      model.dispose();
+    }
+  });
+
+  it("an optimizer record with a number out of range is dropped on read (the model loads), and never written", () => {
+    const model = new Model(rt, spec, { seed: 3 });
+    const optimizer = new Optimizer(rt, { name: "adam" });
+    optimizer.steps = 12;
+    const { tensors, metadata } = decodeSafetensors(serializeModel(model, {}, optimizer), "m");
+    expect(deserializeModel(rt, encodeSafetensors(tensors, metadata)).optimizerState?.settings.steps).toBe(12);
+    const settings = JSON.parse(metadata.optimizer) as Record<string, unknown>;
+    const rules: Record<string, (x: number) => boolean> = {
+      steps: (x) => Number.isInteger(x) && x >= 0 && x <= 2 ** 31,
+      lr: (x) => x > 0,
+      eps: (x) => x >= 0,
+      weightDecay: (x) => x >= 0,
+      momentum: (x) => x >= 0 && x < 1, rho: (x) => x >= 0 && x < 1, beta1: (x) => x >= 0 && x < 1, beta2: (x) => x >= 0 && x < 1,
+    };
+    let cases = 0;
+    for (const [key, valid] of Object.entries(rules)) {
+      // JSON has no Infinity or NaN: 1e999 reads as Infinity.
+      const texts = [...badJsonValues(valid).map((v) => JSON.stringify(v)), "1e999", "-1e999"];
+      for (const text of texts) {
+        const record = JSON.stringify(settings).replace(new RegExp(`"${key}":[^,}]+`), `"${key}":${text}`);
+        expect(record).toContain(`"${key}":${text}`);
+        const loaded = deserializeModel(rt, encodeSafetensors(tensors, { ...metadata, optimizer: record }));
+        expect(loaded.optimizerState, `${key}: ${text}`).toBeUndefined();
+        loaded.model.dispose();
+        cases++;
+      }
+    }
+    expect(cases).toBeGreaterThan(50);
+    for (const steps of [-1, 2.5, 2 ** 31 + 1, NaN]) {
+      optimizer.steps = steps;
+      expectError(() => serializeModel(model, {}, optimizer), "BAD_STATE", "cannot save the optimizer state", '"steps"');
+    }
+    model.dispose();
+  });
+});
+
+describe("the writer writes only what the reader reads", () => {
+  it("weights beyond the plausible range, not finite, or a negative variance: DIVERGED, nothing returned", () => {
+    const bn = mlpSpec({ input: [1, 4, 4], hidden: [5], classes: 3, batchnorm: true });
+    for (const bad of [MAX_ABS_VALUE * 1.5, -MAX_ABS_VALUE * 10, 1e31, Infinity, -Infinity, NaN]) {
+      for (const name of ["0.weight", "0.bias", "1.gamma", "3.weight"]) {
+        const model = new Model(rt, bn, { seed: 1 });
+        const p = model.params.find((q) => q.name === name)!;
+        p.value.view()[p.value.length - 1] = bad;
+        expectError(() => serializeModel(model), "DIVERGED", `tensor "${name}" holds`);
+        // What the writer refuses the reader refuses too.
+        const { tensors, metadata } = decodeSafetensors(serializeModel(new Model(rt, bn, { seed: 1 })), "m");
+        tensors.get(name)!.data[0] = bad;
+        expectError(() => deserializeModel(rt, encodeSafetensors(tensors, metadata)), "BAD_FILE", `tensor "${name}" holds`);
+        model.dispose();
+      }
+    }
+    const model = new Model(rt, bn, { seed: 1 });
+    model.buffers.find((b) => b.name.endsWith("running_var"))!.value.view()[0] = -1;
+    expectError(() => serializeModel(model), "DIVERGED", "negative variance");
+    model.dispose();
+  });
+
+  it("an optimizer state that is not finite: DIVERGED", async () => {
+    const model = new Model(rt, spec, { seed: 3 });
+    const optimizer = new Optimizer(rt, { name: "adam" });
+    optimizer.step(model.params); // makes the state
+    const { tensors } = optimizer.exportState(model.params);
+    tensors.get("optim.0.weight.1")!.data[3] = Infinity;
+    optimizer.importState(model.params, 1, tensors);
+    expectError(() => serializeModel(model, {}, optimizer), "DIVERGED", 'tensor "optim.0.weight.1" holds Infinity');
+    model.dispose();
+  });
+});
+
+describe("safetensors headers are bounded before they are parsed", () => {
+  it(`a header beyond ${MAX_HEADER_BYTES} bytes or ${MAX_TENSORS} tensors is refused, and never written`, () => {
+    const header = (json: string): Uint8Array => {
+      const text = new TextEncoder().encode(json);
+      const out = new Uint8Array(8 + text.length);
+      new DataView(out.buffer).setBigUint64(0, BigInt(text.length), true);
+      out.set(text, 8);
+      return out;
+    };
+    const big = `{"__metadata__":{"x":"${"a".repeat(MAX_HEADER_BYTES)}"}}`;
+    expectError(() => decodeSafetensors(header(big), "t"), "BAD_FILE", `or the limit of ${MAX_HEADER_BYTES}`);
+    for (const count of [MAX_TENSORS + 1, 50_000]) {
+      const entries = Array.from({ length: count }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`);
+      expectError(() => decodeSafetensors(header(`{${entries.join(",")}}`), "t"), "BAD_FILE", `beyond the limit of ${MAX_TENSORS} tensors`);
+    }
+    const at = Array.from({ length: MAX_TENSORS }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`);
+    expect(decodeSafetensors(header(`{${at.join(",")}}`), "t").tensors.size).toBe(MAX_TENSORS);
+    expectError(() => encodeSafetensors(new Map(), { x: "a".repeat(MAX_HEADER_BYTES) }), "BAD_ARGUMENT", "beyond the limits");
+    const many = new Map(Array.from({ length: MAX_TENSORS + 1 }, (_, i) => [`t${i}`, { shape: [0], data: new Float32Array(0) }]));
+    expectError(() => encodeSafetensors(many, {}), "BAD_ARGUMENT", "beyond the limits");
+  });
+
+  it("names from a file reach an error message escaped, on one line", () => {
+    const model = new Model(rt, spec, { seed: 3 });
+    const { tensors, metadata } = decodeSafetensors(serializeModel(model), "m");
+    model.dispose();
+    for (const c of ["\x1b", "\n", "\r", "\u009b", "\u202e", "\x00"]) {
+      const name = `evil${c}[2Jname`;
+      const extra = new Map([...tensors, [name, { shape: [1], data: new Float32Array(1) }]]);
+      expectError(() => deserializeModel(rt, encodeSafetensors(extra, metadata)), "BAD_FILE", "unexpected tensor \"evil\\u{");
+      expectError(() => deserializeModel(rt, encodeSafetensors(tensors, { ...metadata, format: name })), "BAD_FILE", "(format \"evil\\u{");
     }
   });
 });

@@ -1,7 +1,10 @@
 // Training on real MNIST data (a subset, so CI stays quick) against accuracy thresholds.
 import { createHash } from "node:crypto";
 import { beforeAll, describe, expect, it } from "vitest";
-import { evaluate, fit, loadMnist, mlpSpec, Model, Runtime, SGD, takeFirst, type Dataset } from "../sdk/node";
+import {
+  evaluate, fit, imageCost, loadMnist, MAX_ABS_VALUE, mlpSpec, MnistWasmError, Model, Optimizer, OPTIMIZERS, Runtime, SGD, takeFirst,
+  TRAINING_BATCH_BYTES, type Dataset, type ModelSpec,
+} from "../sdk/node";
 
 let rt: Runtime;
 let train: Dataset;
@@ -83,6 +86,58 @@ describe("fit", () => {
     model.dispose();
   });
 
+  it("stops with DIVERGED when the loss stays finite but grows far beyond where it started, whatever the update rule", async () => {
+    for (const name of OPTIMIZERS) {
+      for (const lr of [1e30, 1e15]) {
+        if (name === "adadelta" && lr !== 1e30) continue; // AdaDelta has no learning rate to speak of
+        const model = new Model(rt, mlpSpec({ input: [1, 28, 28], hidden: [30], classes: 10, activation: "relu" }), { seed: 1 });
+        const epochs: number[] = [];
+        const run = fit(model, takeFirst(train, 1000), {
+          epochs: 3, batchSize: 100, optimizer: new Optimizer(rt, { name, lr }), onEpochEnd: (r) => void epochs.push(r.epoch),
+        });
+        const error = await run.then(() => undefined, (e: unknown) => e);
+        if (name === "adadelta" && error === undefined) {
+          // AdaDelta's steps are bounded by its own averages: it may not diverge at all, and then its weights must be plausible.
+          for (const p of model.params) expect(p.value.view().every((v) => Math.abs(v) <= MAX_ABS_VALUE)).toBe(true);
+        } else {
+          expect(error, `${name} lr ${lr}`).toBeInstanceOf(MnistWasmError);
+          expect((error as MnistWasmError).code).toBe("DIVERGED");
+          expect((error as Error).message).toMatch(/^training diverged in epoch 1(, batch \d+)?: .*try a smaller learning rate$/);
+          // A diverged epoch is never reported as done.
+          expect(epochs).toEqual([]);
+        }
+        model.dispose();
+      }
+    }
+  });
+
+  it("stops with DIVERGED at the end of the epoch when only the weights show it (MSE's loss stays below 1)", async () => {
+    for (const lr of [1e12, 1e14, 1e20]) {
+      const model = new Model(rt, { ...mlpSpec({ input: [1, 28, 28], hidden: [30], classes: 10, activation: "relu" }), loss: "mse" }, { seed: 1 });
+      let worst = 0;
+      const run = fit(model, takeFirst(train, 500), {
+        epochs: 2, batchSize: 100, optimizer: new SGD(rt, lr), onBatchEnd: ({ loss }) => void (worst = Math.max(worst, loss)),
+      });
+      await expect(run).rejects.toThrow(/^training diverged in epoch 1: tensor "\d\.(weight|bias)" holds .*, not a plausible weight/);
+      expect(worst).toBeLessThanOrEqual(1);
+      model.dispose();
+    }
+  });
+
+  it("a good run is not taken for a diverging one: a model resumed near zero loss trains on", async () => {
+    const model = new Model(rt, mlpSpec({ input: [1, 28, 28], hidden: [64], classes: 10, activation: "relu" }), { seed: 1 });
+    const small = takeFirst(train, 500);
+    await fit(model, small, { epochs: 30, batchSize: 50, optimizer: new SGD(rt, 0.3), seed: 1 });
+    // Its first loss is now near 0: a rate that makes the loss jump by far more than 100x must not stop it below the floor.
+    const losses: number[] = [];
+    const { history } = await fit(model, small, {
+      epochs: 2, batchSize: 50, optimizer: new SGD(rt, 2), seed: 2, onBatchEnd: ({ loss }) => void losses.push(loss),
+    });
+    expect(history).toHaveLength(2);
+    expect(Math.max(...losses)).toBeGreaterThan(100 * losses[0]);
+    model.dispose();
+  });
+
   it("stops after the current batch when aborted", async () => {
     const model = new Model(rt, mlpSpec({ input: [1, 28, 28], hidden: [30], classes: 10 }), { seed: 1 });
     const controller = new AbortController();
@@ -117,6 +172,26 @@ describe("resuming", () => {
 });
 
 describe("memory limits", () => {
+  it("a training batch whose activations exceed the budget is refused before anything is allocated, saying which batch fits", async () => {
+    // 2048 filters on 28 x 28, pooled to one value each: a small model whose activations are 12 MiB an image.
+    const wide = { input: [1, 28, 28], layers: [{ type: "conv2d", filters: 2048, size: 3, padding: 1 }, { type: "maxpool", size: 28 },
+      { type: "flatten" }, { type: "dense", units: 10 }] } as ModelSpec;
+    const model = new Model(rt, wide);
+    const fits = Math.floor(TRAINING_BATCH_BYTES / imageCost(wide).training);
+    expect(fits).toBeGreaterThan(1);
+    expect(fits).toBeLessThan(100);
+    const used = rt.usedBytes;
+    for (const batchSize of [fits + 1, 100, 10_000]) {
+      await expect(fit(model, takeFirst(train, 200), { epochs: 1, batchSize, optimizer: new SGD(rt, 0.1) }))
+        .rejects.toThrow(new RegExp(`a training batch of ${Math.min(batchSize, 200)} images needs .* use a batch of at most ${fits}$`));
+      expect(rt.usedBytes).toBe(used);
+    }
+    // At the limit it trains (one batch of two images is enough to show it).
+    const { history } = await fit(model, takeFirst(train, 2), { epochs: 1, batchSize: Math.min(fits, 2), optimizer: new SGD(rt, 0.01) });
+    expect(history).toHaveLength(1);
+    model.dispose();
+  });
+
   it("a batch larger than wasm memory can hold is a clear OUT_OF_MEMORY error, and the runtime stays usable", async () => {
     const fresh = await Runtime.create();
     const model = new Model(fresh, mlpSpec({ input: [1, 28, 28], hidden: [100], classes: 10 }), { seed: 1 });

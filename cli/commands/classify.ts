@@ -3,7 +3,7 @@
 import { resolve } from "node:path";
 import { SingleBar } from "cli-progress";
 import {
-  DEFAULT_MODEL_PATH, loadImagesFile, loadLabelsFile, loadModelFile, MnistWasmError, PIXEL_SCALE, Runtime, writeFileAtomic,
+  DEFAULT_MODEL_PATH, inferenceBatch, loadImagesFile, loadLabelsFile, loadModelFile, MnistWasmError, PIXEL_SCALE, Runtime, writeFileAtomic,
   type ImagesFile, type Model,
 } from "../../sdk/node";
 import { UsageError } from "../errors";
@@ -95,7 +95,7 @@ function describeRange(input: ImagesFile): string {
 /** The arg-max class of every image, `batchSize` images per forward pass. */
 function classifyImages(model: Model, input: ImagesFile, batchSize: number, onProgress?: (done: number) => void): Int32Array {
   const { rt, inputSize, classCount } = model;
-  const batch = Math.min(batchSize, input.count);
+  const batch = Math.min(inferenceBatch(model.spec, batchSize), input.count);
   model.allocate(batch, false);
   const staging = rt.alloc(batch * inputSize);
   const predictionsPtr = rt.alloc(batch * 4);

@@ -4,7 +4,7 @@ import {
 } from "../../sdk/node";
 import { datasetOf } from "../dataset";
 import { UsageError } from "../errors";
-import { drawImage, percent, probabilityBars } from "../render";
+import { drawImage, percent, probabilityBars, terminalText } from "../render";
 
 export interface PredictOptions {
   model?: string;
@@ -56,8 +56,8 @@ export async function predictCommand(indexArg: string | undefined, options: Pred
   const out = [
     `${test.name.toUpperCase()} test image ${index}`,
     drawImage(pixels, test.shape, color),
-    `true label: ${test.classes[label]}`,
-    `predicted:  ${test.classes[predicted]}  (${percent(probs[predicted])})  ${predicted === label ? "correct" : "wrong"}`,
+    `true label: ${terminalText(test.classes[label])}`,
+    `predicted:  ${terminalText(test.classes[predicted])}  (${percent(probs[predicted])})  ${predicted === label ? "correct" : "wrong"}`,
     probabilityBars(probs, test.classes, predicted),
   ];
   process.stdout.write(out.join("\n") + "\n");
@@ -88,7 +88,7 @@ async function predictImage(indexArg: string | undefined, path: string, options:
   const out = [
     `image: ${path} (${image.width}x${image.height}, detected: ${inverted ? "dark digit on light background" : "light digit on dark background"})`,
     drawImage(pixels, DIGIT_SHAPE, color),
-    `predicted:  ${classes[predicted]}  (${percent(probs[predicted])})`,
+    `predicted:  ${terminalText(classes[predicted])}  (${percent(probs[predicted])})`,
     probabilityBars(probs, classes, predicted),
   ];
   process.stdout.write(out.join("\n") + "\n");

@@ -5,6 +5,7 @@ import type { Runtime } from "../runtime/runtime";
 import { OPTIMIZERS } from "../optim/optimizer";
 import { planModel } from "../plan";
 import { validateSpec } from "../spec";
+import { quote } from "../text";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors";
 
 /** Written in every model file's metadata; readers refuse other formats. */
@@ -22,15 +23,33 @@ export interface SavedOptimizerState {
  * "format", "spec" (the model spec as JSON) and any facts the trainer adds (dataset, epochs,
  * test accuracy, …) as strings. With `optimizer`, its state goes in too: tensors
  * "optim.<param>.<k>" and its settings and step count as JSON in "optimizer".
+ *
+ * What is written passes the reader's own checks (tensorProblem, factProblem, outputProblem,
+ * optimizerSettingsProblem, optimizerTensorsProblem): weights beyond the plausible range or
+ * non-finite optimizer state (a diverged run) are a DIVERGED error, facts out of range a
+ * BAD_ARGUMENT, a tampered optimizer (its step count) a BAD_STATE; and nothing is returned.
  */
 export function serializeModel(model: Model, facts: Record<string, string> = {}, optimizer?: Optimizer): Uint8Array {
+  const factIssue = factProblem(facts);
+  if (factIssue) fail("BAD_ARGUMENT", `cannot save the model: ${factIssue}`);
   const tensors = new Map<string, NamedTensor>();
-  for (const p of [...model.params, ...model.buffers]) tensors.set(p.name, { shape: [...p.value.shape], data: p.value.read() });
+  for (const p of [...model.params, ...model.buffers]) {
+    const data = p.value.read();
+    const issue = tensorProblem(p.name, data);
+    if (issue) fail("DIVERGED", `cannot save the model: ${issue} (training has diverged; try a smaller learning rate)`);
+    tensors.set(p.name, { shape: [...p.value.shape], data });
+  }
+  const outputIssue = outputProblem(model);
+  if (outputIssue) fail("DIVERGED", `cannot save the model: ${outputIssue} (training has diverged; try a smaller learning rate)`);
   const metadata: Record<string, string> = { ...facts, format: MODEL_FORMAT, spec: JSON.stringify(model.spec) };
   if (optimizer) {
     const state = optimizer.exportState(model.params);
     for (const [name, t] of state.tensors) tensors.set(name, t);
     metadata.optimizer = JSON.stringify(state.settings);
+    const settingsIssue = optimizerSettingsProblem(metadata.optimizer);
+    if (settingsIssue) fail("BAD_STATE", `cannot save the optimizer state: ${settingsIssue}`);
+    const stateIssue = optimizerTensorsProblem(state.tensors);
+    if (stateIssue) fail("DIVERGED", `cannot save the optimizer state: ${stateIssue} (training has diverged; try a smaller learning rate)`);
   }
   return encodeSafetensors(tensors, metadata);
 }
@@ -41,7 +60,8 @@ export function deserializeModel(
 ): { model: Model; metadata: Record<string, string>; optimizerState?: SavedOptimizerState } {
   const { tensors, metadata } = decodeSafetensors(bytes, what);
   if (metadata.format !== MODEL_FORMAT) {
-    fail("BAD_FILE", `${what}: not an mnist-wasm model (format ${JSON.stringify(metadata.format ?? null)}, expected "${MODEL_FORMAT}")`);
+    const format = metadata.format === undefined ? "null" : quote(metadata.format);
+    fail("BAD_FILE", `${what}: not an mnist-wasm model (format ${format}, expected "${MODEL_FORMAT}")`);
   }
   let specJson: unknown;
   try {
@@ -56,6 +76,8 @@ export function deserializeModel(
     if (e instanceof MnistWasmError) fail("BAD_FILE", `${what}: ${e.message}`);
     throw e;
   }
+  const factIssue = factProblem(metadata);
+  if (factIssue) fail("BAD_FILE", `${what}: ${factIssue}`);
   // Compare the file's tensors with what the spec needs before building anything, so a spec
   // edited to ask for a huge model is refused instead of allocated.
   let plans;
@@ -73,17 +95,17 @@ export function deserializeModel(
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
       fail("BAD_FILE", `${what}: tensor "${name}" has shape [${t.shape}], the spec needs [${shape}]`);
     }
-    checkValues(t.data, name, what);
+    const issue = tensorProblem(name, t.data);
+    if (issue) fail("BAD_FILE", `${what}: ${issue}`);
   }
   for (const name of tensors.keys()) {
-    if (!expected.has(name) && !name.startsWith("optim.")) fail("BAD_FILE", `${what}: unexpected tensor "${name}" for this spec`);
+    if (!expected.has(name) && !name.startsWith("optim.")) fail("BAD_FILE", `${what}: unexpected tensor ${quote(name)} for this spec`);
   }
   const model = new Model(rt, spec);
   try {
     for (const p of [...model.params, ...model.buffers]) p.value.write(tensors.get(p.name)!.data);
-    // The values passed one by one; their combination must still give finite outputs.
-    const probs = model.predict(new Float32Array(model.inputSize));
-    if (!probs.every(Number.isFinite)) fail("BAD_FILE", `${what}: the model's outputs are not finite numbers`);
+    const issue = outputProblem(model);
+    if (issue) fail("BAD_FILE", `${what}: ${issue}`);
   } catch (e) {
     model.dispose();
     if (e instanceof MnistWasmError && e.code !== "BAD_FILE") fail("BAD_FILE", `${what}: ${e.message}`);
@@ -93,34 +115,107 @@ export function deserializeModel(
   return { model, metadata, ...(optimizerState ? { optimizerState } : {}) };
 }
 
-/** Weights of a trained model are small; larger values mean a damaged or hostile file. */
-const MAX_ABS_VALUE = 1e8;
+/** Weights of a trained model are small; larger values mean a damaged or hostile file, or a diverged run. */
+export const MAX_ABS_VALUE = 1e8;
 
-function checkValues(data: Float32Array, name: string, what: string): void {
-  for (const v of data) {
-    if (!(Math.abs(v) <= MAX_ABS_VALUE)) fail("BAD_FILE", `${what}: tensor "${name}" holds ${v}, not a plausible weight`);
+/**
+ * What a reader refuses in a saved tensor's values (one beyond ±MAX_ABS_VALUE or not a number,
+ * a negative variance), or undefined. Shared by the reader, the writer and fit()'s end-of-epoch check.
+ */
+export function tensorProblem(name: string, data: Float32Array): string | undefined {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!(Math.abs(v) <= MAX_ABS_VALUE)) return `tensor "${name}" holds ${v}, not a plausible weight (beyond ±${MAX_ABS_VALUE})`;
   }
-  if (name.endsWith(".running_var") && data.some((v) => v < 0)) fail("BAD_FILE", `${what}: tensor "${name}" holds a negative variance`);
+  if (name.endsWith(".running_var")) {
+    for (let i = 0; i < data.length; i++) if (data[i] < 0) return `tensor "${name}" holds a negative variance`;
+  }
+  return undefined;
+}
+
+/** The values passed one by one; their combination must still give finite outputs (checked on a zero image). */
+function outputProblem(model: Model): string | undefined {
+  const probs = model.predict(new Float32Array(model.inputSize));
+  return probs.every(Number.isFinite) ? undefined : "the model's outputs are not finite numbers";
 }
 
 /**
- * The optimizer state of a file, or undefined when there is none or its record is damaged:
- * a damaged record only costs a resumed run its optimizer state, never the model.
+ * The facts a model file states as numbers, with the range each must be in. A file whose fact is
+ * out of range (or not a plain decimal number) is refused, naming the fact: train --init-from
+ * counts epochs on from "epochs", and a reader must not carry nonsense on.
  */
-function readOptimizerState(record: string | undefined, tensors: Map<string, NamedTensor>): SavedOptimizerState | undefined {
-  if (!record) return undefined;
+export const NUMERIC_FACTS: Record<string, { valid: (x: number) => boolean; range: string }> = {
+  epochs: { valid: (x) => Number.isInteger(x) && x >= 0 && x <= 1e6, range: "an integer from 0 to 1000000" },
+  testAccuracy: { valid: (x) => x >= 0 && x <= 1, range: "a number from 0 to 1" },
+  loss: { valid: (x) => x >= 0 && x <= 1e30, range: "a number from 0 to 1e30" },
+};
+
+/** A plain decimal number as the trainer writes it: no "Infinity", hex, blanks or empty text. */
+const DECIMAL = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+
+/** What is wrong with a file's (or a save's) numeric facts, or undefined. */
+export function factProblem(metadata: Record<string, string>): string | undefined {
+  for (const [name, rule] of Object.entries(NUMERIC_FACTS)) {
+    if (!Object.hasOwn(metadata, name)) continue;
+    const text = metadata[name];
+    const value = Number(text);
+    if (typeof text !== "string" || !DECIMAL.test(text) || !Number.isFinite(value) || !rule.valid(value)) {
+      return `metadata "${name}" is ${typeof text === "string" ? quote(text) : String(text)}, not ${rule.range}`;
+    }
+  }
+  return undefined;
+}
+
+/** Largest optimizer step count a file may record. */
+const MAX_STEPS = 2 ** 31;
+
+/**
+ * What is wrong with a saved optimizer record (the settings JSON in "optimizer"), or undefined:
+ * an optimizer the SDK has, a step count from 0 to 2^31, settings that the Optimizer accepts
+ * (finite, non-negative, a positive learning rate, decays below 1).
+ */
+export function optimizerSettingsProblem(record: string): string | undefined {
   let settings: unknown;
   try {
     settings = JSON.parse(record);
   } catch {
-    return undefined;
+    return "its record is not JSON";
   }
-  const s = settings as { name?: unknown; steps?: unknown } | null;
-  if (typeof s !== "object" || s === null || !OPTIMIZERS.includes(s.name as OptimizerName) ||
-    !Number.isInteger(s.steps) || (s.steps as number) < 0) {
-    return undefined;
+  if (typeof settings !== "object" || settings === null || Array.isArray(settings)) return "its record is not a JSON object";
+  const s = settings as Record<string, unknown>;
+  if (!OPTIMIZERS.includes(s.name as OptimizerName)) return "its record names no known optimizer";
+  const steps = s.steps;
+  if (!Number.isInteger(steps) || (steps as number) < 0 || (steps as number) > MAX_STEPS) {
+    return `"steps" is ${String(JSON.stringify(steps))}, not an integer from 0 to ${MAX_STEPS}`;
   }
+  for (const key of ["lr", "momentum", "rho", "eps", "beta1", "beta2", "weightDecay"]) {
+    const v = s[key];
+    if (v === undefined) continue;
+    const below1 = key === "momentum" || key === "rho" || key === "beta1" || key === "beta2";
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (key === "lr" && v === 0) || (below1 && v >= 1)) {
+      return `"${key}" is ${String(JSON.stringify(v))}, not ${below1 ? "a number from 0 to below 1" : key === "lr" ? "a positive number" : "a non-negative number"}`;
+    }
+  }
+  return undefined;
+}
+
+/** What is wrong with the optimizer's state tensors ("optim.*": finite values), or undefined. */
+export function optimizerTensorsProblem(tensors: Map<string, NamedTensor>): string | undefined {
+  for (const [name, t] of tensors) {
+    if (!name.startsWith("optim.")) continue;
+    for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(t.data[i])) return `tensor "${name}" holds ${t.data[i]}`;
+  }
+  return undefined;
+}
+
+/**
+ * The optimizer state of a file, or undefined when there is none or its record is damaged
+ * (optimizerSettingsProblem, optimizerTensorsProblem): the optimizer state is optional, and a damaged record only costs a
+ * resumed run its optimizer state (the optimizer starts afresh), never the model.
+ */
+function readOptimizerState(record: string | undefined, tensors: Map<string, NamedTensor>): SavedOptimizerState | undefined {
+  if (!record) return undefined;
   const optimTensors = new Map([...tensors].filter(([name]) => name.startsWith("optim.")));
-  for (const t of optimTensors.values()) if (!t.data.every(Number.isFinite)) return undefined;
-  return { settings: settings as OptimizerSpec & { steps: number }, tensors: optimTensors };
+  if (optimizerSettingsProblem(record) || optimizerTensorsProblem(optimTensors)) return undefined;
+  return { settings: JSON.parse(record) as OptimizerSpec & { steps: number }, tensors: optimTensors };
 }

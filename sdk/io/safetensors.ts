@@ -1,4 +1,5 @@
 import { fail } from "../errors";
+import { quote } from "../text";
 
 /**
  * The safetensors container (https://github.com/huggingface/safetensors): an 8-byte little-endian
@@ -11,8 +12,13 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
-/** Headers beyond this are refused before parsing (the format's own limit is 100 MB). */
-const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Headers beyond this are refused before parsing (the format's own limit is 100 MB): a model of
+ * PLAN_LIMITS.layers layers with its optimizer state describes about 3,000 tensors in some 200 KB.
+ */
+export const MAX_HEADER_BYTES = 4 * 2 ** 20;
+/** Tensors a file may describe (counted before any is read): 256 layers x 4 tensors x 3 (values, 2 optimizer slots). */
+export const MAX_TENSORS = 4096;
 
 export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
@@ -28,6 +34,11 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
   let headerBytes = encoder.encode(json);
   const padding = (8 - (headerBytes.length % 8)) % 8;
   if (padding) headerBytes = encoder.encode(json + " ".repeat(padding));
+  // A reader refuses these before parsing: never write them.
+  if (headerBytes.length > MAX_HEADER_BYTES || tensors.size > MAX_TENSORS) {
+    fail("BAD_ARGUMENT", `a safetensors header of ${headerBytes.length} bytes and ${tensors.size} tensors is beyond the limits ` +
+      `of ${MAX_HEADER_BYTES} bytes and ${MAX_TENSORS} tensors`);
+  }
   const out = new Uint8Array(8 + headerBytes.length + offset);
   const view = new DataView(out.buffer);
   view.setBigUint64(0, BigInt(headerBytes.length), true);
@@ -45,7 +56,8 @@ export function decodeSafetensors(bytes: Uint8Array, what: string): { tensors: M
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > bytes.length) {
-    fail("BAD_FILE", `${what}: not a safetensors file (header length ${headerLength} does not fit in ${bytes.length} bytes)`);
+    fail("BAD_FILE", `${what}: not a safetensors file (header length ${headerLength} does not fit in ${bytes.length} bytes` +
+      `${headerLength > MAX_HEADER_BYTES ? ` or the limit of ${MAX_HEADER_BYTES}` : ""})`);
   }
   let header: unknown;
   try {
@@ -54,6 +66,8 @@ export function decodeSafetensors(bytes: Uint8Array, what: string): { tensors: M
     fail("BAD_FILE", `${what}: not a safetensors file (the header is not JSON)`);
   }
   if (typeof header !== "object" || header === null || Array.isArray(header)) fail("BAD_FILE", `${what}: the header is not a JSON object`);
+  const count = Object.keys(header).length - (Object.hasOwn(header, "__metadata__") ? 1 : 0);
+  if (count > MAX_TENSORS) fail("BAD_FILE", `${what}: the header describes ${count} tensors, beyond the limit of ${MAX_TENSORS} tensors`);
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
   const tensors = new Map<string, NamedTensor>();
@@ -68,19 +82,19 @@ export function decodeSafetensors(bytes: Uint8Array, what: string): { tensors: M
       continue;
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (e === null || typeof e !== "object") fail("BAD_FILE", `${what}: tensor "${name}" has no description`);
-    if (e.dtype !== "F32") fail("BAD_FILE", `${what}: tensor "${name}" has dtype ${JSON.stringify(e.dtype)}; only F32 is supported`);
+    if (e === null || typeof e !== "object") fail("BAD_FILE", `${what}: tensor ${quote(name)} has no description`);
+    if (e.dtype !== "F32") fail("BAD_FILE", `${what}: tensor ${quote(name)} has dtype ${quote(String(JSON.stringify(e.dtype)))}; only F32 is supported`);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      fail("BAD_FILE", `${what}: tensor "${name}" has a bad shape ${JSON.stringify(e.shape)}`);
+      fail("BAD_FILE", `${what}: tensor ${quote(name)} has a bad shape ${quote(String(JSON.stringify(e.shape)))}`);
     }
     const offsets = e.data_offsets;
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
-      fail("BAD_FILE", `${what}: tensor "${name}" has bad data_offsets`);
+      fail("BAD_FILE", `${what}: tensor ${quote(name)} has bad data_offsets`);
     }
     const [begin, end] = offsets as [number, number];
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     if (end < begin || end > dataLength || end - begin !== count * 4) {
-      fail("BAD_FILE", `${what}: tensor "${name}" [${e.shape}] does not match its data range ${begin}-${end} (data is ${dataLength} bytes)`);
+      fail("BAD_FILE", `${what}: tensor ${quote(name)} [${e.shape}] does not match its data range ${begin}-${end} (data is ${dataLength} bytes)`);
     }
     ranges.push([begin, end]);
     // Copy: the file's bytes need not be 4-byte aligned.
