@@ -7,7 +7,7 @@ export type ErrorCode =
   | "BAD_SHAPE" // shapes that do not fit together
   | "BAD_ARGUMENT" // an option or argument out of range
   | "OUT_OF_MEMORY" // wasm memory could not grow
-  | "DIVERGED" // training produced a non-finite loss
+  | "DIVERGED" // training ran away: a non-finite or exploding loss, or implausible weights
   | "BAD_STATE"; // a request that does not fit the current state (no model yet, a worker busy training, a disposed runtime)
 
 export class MnistWasmError extends Error {

@@ -181,11 +181,11 @@ describe("the .npy reader", () => {
     ["a missing key", () => npyFile("{'descr': '|u1', 'shape': (2,), }", new Uint8Array(2)), /exactly the keys/],
     ["an extra key", () => npyFile("{'descr': '|u1', 'fortran_order': False, 'shape': (2,), 'x': 1}", new Uint8Array(2)),
       /exactly the keys/],
-    ...["__proto__", "constructor", "toString", "hasOwnProperty"].map((key) => [
+    ...["__proto__", "constructor", "toString", "hasOwnProperty"].map((key): [string, () => Uint8Array, RegExp] => [
       `an extra key named like a prototype property (${key})`,
       () => npyFile(`{'descr': '|u1', 'fortran_order': False, 'shape': (2,), '${key}': 1}`, new Uint8Array(2)),
       /exactly the keys/,
-    ] as const),
+    ]),
     ["a duplicate key", () => npyFile("{'descr': '|u1', 'descr': '|u1', 'fortran_order': False, 'shape': (2,)}", new Uint8Array(2)),
       /duplicate key/],
     ["a shape that is not a tuple", () => npyFile(dictOf("|u1", "(2)"), new Uint8Array(2)), /'shape' must be a tuple/],
