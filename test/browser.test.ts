@@ -183,6 +183,8 @@ describe.skipIf(!chromiumAvailable("test/browser.test.ts", "browser demo"))("bro
       await page.setViewportSize({ width, height: 667 });
       for (const network of networks) {
         await page.selectOption("#train-network", network);
+        // Two frames: what resize observers and the selection change lay out has been laid out.
+        await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
         const layout = await page.evaluate(() => {
           const vw = document.documentElement.clientWidth;
           const box = (el: Element) => {
