@@ -2,7 +2,7 @@ import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
-import { BatchBuffer, disposeParams, makeParam, type Layer, type Param } from "./layer";
+import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param } from "./layer";
 
 export interface Conv2DSpec {
   type: "conv2d";
@@ -47,6 +47,7 @@ const DIRECT_MAX_DEPTH = 25;
 
 export class Conv2D implements Layer {
   readonly outputShape: readonly number[];
+  private disposed = false;
   readonly params: readonly Param[];
   private readonly weight: Param;
   private readonly bias: Param;
@@ -117,6 +118,7 @@ export class Conv2D implements Layer {
   }
 
   allocate(batch: number, training: boolean): void {
+    if (this.disposed) layerDisposed(this.spec);
     this.out.ensure(batch);
     const { rt } = this;
     if (!this.packedFrom) this.packedFrom = rt.alloc(this.weight.value.length * 4);
@@ -147,6 +149,7 @@ export class Conv2D implements Layer {
   // few microseconds, cheaper than a second dispatch to share it). The bias (and a fused ReLU) is
   // added right after each product, while its output is still in cache.
   forward(x: number, batch: number, _training: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
@@ -214,6 +217,7 @@ export class Conv2D implements Layer {
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
@@ -283,12 +287,17 @@ export class Conv2D implements Layer {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.out.release();
     this.dx.release();
-    for (const ptr of [...this.dcols, ...this.colsScratch]) this.rt.free(ptr);
+    const free = (ptr: number): void => {
+      if (ptr && !this.rt.disposed) this.rt.free(ptr);
+    };
+    for (const ptr of [...this.dcols, ...this.colsScratch]) free(ptr);
     this.dcols = [];
     this.colsScratch = [];
-    for (const ptr of [this.dwPartials, this.dwTransposed, this.packedW, this.packedWt, this.packedFilters, this.packedFrom]) if (ptr) this.rt.free(ptr);
+    for (const ptr of [this.dwPartials, this.dwTransposed, this.packedW, this.packedWt, this.packedFilters, this.packedFrom]) free(ptr);
     this.dwPartials = 0;
     this.dwTransposed = 0;
     this.packedW = 0;

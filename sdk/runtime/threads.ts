@@ -157,6 +157,7 @@ export class KernelThreads {
 
   private constructor(private readonly workers: PoolWorker[], names: readonly (keyof Kernels)[]) {
     this.indexOf = new Map(names.map((name, i) => [name, i]));
+    this.count = workers.length + 1;
   }
 
   /**
@@ -196,10 +197,8 @@ export class KernelThreads {
     return new KernelThreads(settled.map((r) => (r as PromiseFulfilledResult<PoolWorker>).value), names);
   }
 
-  /** Threads, the caller's included. */
-  get count(): number {
-    return this.workers.length + 1;
-  }
+  /** Threads, the caller's included (fixed at start). */
+  readonly count: number;
 
   /**
    * Runs tasks[0] on this thread and tasks[t] on worker t-1, all at once, and returns when all
@@ -235,7 +234,7 @@ export class KernelThreads {
     if (failed) throw new Error("wasm kernel failed in a worker thread");
   }
 
-  /** Stops the workers. */
+  /** Stops the workers and lets go of them and of their command buffers. */
   terminate(): void {
     if (this.stopped) return;
     this.stopped = true;
@@ -244,6 +243,7 @@ export class KernelThreads {
       Atomics.notify(worker.state, GENERATION);
       worker.handle.terminate();
     }
+    this.workers.length = 0;
   }
 
   /** Writes `calls` into a command buffer; false when they do not fit. */
