@@ -213,27 +213,6 @@ describe("every object that owns wasm memory, used after dispose()", () => {
   });
 });
 
-describe("two fit() calls on one model", () => {
-  it("the second, while the first runs, is refused with BAD_STATE; the first finishes as if alone; then a new fit() runs", async () => {
-    const rt = await Runtime.create();
-    const spec = SPEC;
-    const options = (): Parameters<typeof fit>[2] => ({ epochs: 3, batchSize: 5, optimizer: new SGD(rt, 0.1), seed: 2 });
-    const alone = new Model(rt, spec, { seed: 1 });
-    await fit(alone, DATA, options());
-    const model = new Model(rt, spec, { seed: 1 });
-    const first = fit(model, DATA, options());
-    await expectRefused(() => fit(model, DATA, options()), "BAD_STATE", /already training/, "second fit");
-    await first;
-    expect(sameBits(model.predict(PROBE), alone.predict(PROBE)), "the first run's weights").toBe(true);
-    await fit(model, DATA, { ...options(), epochs: 1 });
-    // A run that failed releases the model too.
-    const failing = fit(model, DATA, { ...options(), onBatchEnd: () => { throw new Error("a callback failed"); } });
-    await expect(failing).rejects.toThrow(/a callback failed/);
-    await fit(model, DATA, { ...options(), epochs: 1 });
-    rt.dispose();
-  });
-});
-
 /** Values of every kind that are wrong wherever a specific kind is asked for. */
 const WRONG_KINDS: [string, unknown][] = [
   ["undefined", undefined], ["null", null], ["a string", "12"], ["an empty string", ""], ["true", true], ["an object", { length: 64 }],
