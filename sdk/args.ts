@@ -63,9 +63,10 @@ export function byteArray(value: unknown, name: string): Uint8Array {
  * Pixels as a model takes them: bytes 0-255 (a Uint8Array, a Uint8ClampedArray such as a canvas's
  * ImageData.data, or an ArrayBuffer read as bytes), or floats already scaled to [0, 1] (a
  * Float32Array, a Float64Array, or a plain array of numbers). Floats must be finite: one NaN or
- * Infinity would make every probability NaN. Anything else is refused, naming `name`.
+ * Infinity would make every probability NaN; `checkFinite: false` leaves that check to the caller
+ * (predict() does it in wasm, see Model.checkFinite). Anything else is refused, naming `name`.
  */
-export function pixelArray(value: unknown, name: string): Uint8Array | Float32Array {
+export function pixelArray(value: unknown, name: string, checkFinite = true): Uint8Array | Float32Array {
   if (value instanceof Uint8Array) return value;
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (value instanceof Uint8ClampedArray) return new Uint8Array(value.buffer, value.byteOffset, value.length);
@@ -80,15 +81,20 @@ export function pixelArray(value: unknown, name: string): Uint8Array | Float32Ar
     return fail("BAD_ARGUMENT",
       `${name} must be bytes 0-255 (a Uint8Array, Uint8ClampedArray or ArrayBuffer) or floats in [0, 1] (a Float32Array, Float64Array or number[]), got ${describeValue(value)}`);
   }
-  const bad = firstNonFinite(floats);
-  if (bad >= 0) fail("BAD_ARGUMENT", `${name}[${bad}] is ${floats[bad]}: pixel values must be finite`);
+  if (checkFinite) refuseNonFinite(floats, name);
   return floats;
 }
 
+/** Refuses (BAD_ARGUMENT) floats holding NaN or ±Infinity, naming the first (offset added to its index). */
+export function refuseNonFinite(values: Float32Array, name: string, offset = 0): void {
+  const bad = firstNonFinite(values);
+  if (bad >= 0) fail("BAD_ARGUMENT", `${name}[${bad + offset}] is ${values[bad]}: pixel values must be finite`);
+}
+
 /**
- * Index of the first NaN or ±Infinity in `values`, or -1. x - x is 0 for every finite x and NaN
- * otherwise, so one subtraction and compare per value: about 0.3 ns each, well under 1% of even
- * the smallest model's forward pass over the same pixels.
+ * Index of the first NaN or ±Infinity in `values`, or -1 (x - x is 0 for every finite x, NaN
+ * otherwise). About 1.5 ns a value: as much as a small MLP's whole forward pass over 1000 images,
+ * so predict() checks its batches in wasm instead and comes here only to name a culprit.
  */
 export function firstNonFinite(values: Float32Array): number {
   for (let i = 0; i < values.length; i++) {

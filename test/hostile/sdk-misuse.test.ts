@@ -276,6 +276,26 @@ describe("every public entry given every kind of wrong value", () => {
     expectError(() => model.predict(new Uint8Array(PIXELS * 2), 3), "BAD_SHAPE", /expected 3 x 64 values/);
   });
 
+  it("predict finds a NaN or an infinity at every position of a batch, names it, and accepts huge finite floats", async () => {
+    // 25 pixels: a batch of 3 is one 64-value row of the wasm check and a tail of 11 checked in JavaScript.
+    for (const input of [[1, 5, 5], [1, 8, 8]]) {
+      const m = new Model(rt, { input, layers: [{ type: "flatten" }, { type: "dense", units: 3 }] }, { seed: 1 });
+      const size = input[1] * input[2] * 3;
+      const pixels = new Float32Array(size).fill(0.5);
+      for (let at = 0; at < size; at++) {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          pixels[at] = bad;
+          expectError(() => m.predict(pixels), "BAD_ARGUMENT", `predict: pixels[${at}] is ${bad}`);
+          pixels[at] = 0.5;
+        }
+      }
+      // Finite values whose sums overflow: accepted, as any finite float is.
+      const huge = new Float32Array(size).fill(3e38);
+      expect(m.predict(huge)).toHaveLength(3 * 3);
+      m.dispose();
+    }
+  });
+
   it("predict accepts what is unambiguous: an ArrayBuffer and a Uint8ClampedArray as bytes, a Float64Array and a number[] as floats", () => {
     const bytes = DATA.images.slice(0, 3 * PIXELS);
     const floats = Float32Array.from(bytes, (v) => v / 255);
