@@ -1,3 +1,5 @@
+import { describeValue } from "../args";
+import { fail } from "../errors";
 import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
@@ -16,8 +18,15 @@ export interface Conv2DSpec {
   init?: Initializer;
 }
 
-/** Output side of a convolution or pooling window: (in + 2·pad - size) / stride + 1. */
+/**
+ * Output side of a convolution or pooling window: (in + 2·pad - size) / stride + 1 (0 or less
+ * when the window does not fit). All four are integers: size and stride at least 1, the others 0 or more.
+ */
 export function outputSide(input: number, size: number, stride: number, pad: number): number {
+  const args = [input, size, stride, pad];
+  if (!args.every((v) => Number.isSafeInteger(v) && v >= 0) || size < 1 || stride < 1) {
+    fail("BAD_ARGUMENT", `outputSide: input, size, stride and padding must be integers (size and stride at least 1, input and padding 0 or more), got ${args.map(describeValue).join(", ")}`);
+  }
   return Math.floor((input + 2 * pad - size) / stride) + 1;
 }
 

@@ -4,7 +4,7 @@
 // and must leave every other model in the runtime exactly as it was.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  datasetFromIdx, DeviceData, evaluate, fit, layerActivations, mlpSpec, MnistWasmError, Model, Optimizer, Random, Runtime,
+  datasetFromIdx, DeviceData, evaluate, fit, layerActivations, mlpSpec, MnistWasmError, Model, Optimizer, outputSide, Random, Runtime,
   serializeModel, SGD, takeFirst, Tensor, type Dataset, type ModelSpec,
 } from "../../sdk/node";
 import { expectError } from "../support/errors";
@@ -412,6 +412,17 @@ describe("every public entry given every kind of wrong value", () => {
     await expectRefused(() => fit(model, new DeviceData(other, DATA), base), "BAD_ARGUMENT", /another runtime/, "data of another runtime");
     other.dispose();
     expect(sameBits(model.predict(PROBE), before), "no refused fit changed a weight").toBe(true);
+  });
+
+  it("outputSide: every argument of every wrong kind", async () => {
+    expect(outputSide(28, 5, 1, 2)).toBe(28);
+    for (let arg = 0; arg < 4; arg++) {
+      for (const [label, v] of [...wrong(), ...(arg === 1 || arg === 2 ? [["0", 0] as [string, unknown]] : [])]) {
+        const args = [28, 5, 1, 2];
+        args[arg] = v as number;
+        await expectRefused(() => outputSide(args[0], args[1], args[2], args[3]), "BAD_ARGUMENT", /outputSide/, `argument ${arg} ${label}`);
+      }
+    }
   });
 
   it("low-level: rt.alloc, rt.free, rt.f32, Tensor and its write/fill", async () => {
