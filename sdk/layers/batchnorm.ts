@@ -46,8 +46,8 @@ export class BatchNorm implements Layer {
     this.gamma.value.fill(1);
     this.beta.value.fill(0);
     this.params = [this.gamma, this.beta];
-    this.runningMean = Tensor.alloc(rt, [this.channels]);
-    this.runningVar = Tensor.alloc(rt, [this.channels]);
+    this.runningMean = Tensor.alloc(rt, [this.channels], `buffer "${index}.running_mean"`);
+    this.runningVar = Tensor.alloc(rt, [this.channels], `buffer "${index}.running_var"`);
     this.runningMean.fill(0);
     this.runningVar.fill(1);
     this.buffers = [

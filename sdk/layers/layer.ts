@@ -82,7 +82,7 @@ export class BatchBuffer {
 
 /** A parameter tensor and its gradient, allocated together. */
 export function makeParam(rt: Runtime, name: string, shape: number[]): Param {
-  return { name, value: Tensor.alloc(rt, shape), grad: Tensor.alloc(rt, shape) };
+  return { name, value: Tensor.alloc(rt, shape, `parameter "${name}"`), grad: Tensor.alloc(rt, shape, `gradient of "${name}"`) };
 }
 
 export function disposeParams(params: readonly Param[]): void {

@@ -11,7 +11,8 @@ export class Tensor {
   private address: number;
   private disposed = false;
 
-  constructor(readonly rt: Runtime, ptr: number, readonly shape: readonly number[]) {
+  /** `label` names the tensor in errors (a model's parameters carry their name, e.g. "0.weight"). */
+  constructor(readonly rt: Runtime, ptr: number, readonly shape: readonly number[], readonly label = "tensor") {
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       fail("BAD_ARGUMENT", `tensor shape must be an array of non-negative integers, got ${describeValue(shape)}`);
     }
@@ -20,15 +21,15 @@ export class Tensor {
     this.address = ptr;
   }
 
-  static alloc(rt: Runtime, shape: readonly number[]): Tensor {
+  static alloc(rt: Runtime, shape: readonly number[], label?: string): Tensor {
     const t = new Tensor(rt, 0, shape);
-    return new Tensor(rt, rt.alloc(t.length * 4), shape);
+    return new Tensor(rt, rt.alloc(t.length * 4), shape, label);
   }
 
   /** Address of the data in the runtime's memory. */
   get ptr(): number {
-    if (this.disposed) fail("BAD_STATE", `tensor [${this.shape}] was disposed`);
-    if (this.rt.disposed) fail("BAD_STATE", `tensor [${this.shape}]: the runtime was disposed`);
+    if (this.disposed) fail("BAD_STATE", `${this.label} [${this.shape}] was disposed`);
+    if (this.rt.disposed) fail("BAD_STATE", `${this.label} [${this.shape}]: the runtime was disposed`);
     return this.address;
   }
 
