@@ -1,6 +1,7 @@
 // NumPy .npy files: a strict reader that runs in browsers and Node (no Node built-ins, no eval),
 // and the steps from an array to model input: pixels (uint8, or floats in 0-1 or 0-255) and
 // images laid out as the model wants them ([channels, height, width], channels first).
+import { byteArray } from "../args";
 import { fail } from "../errors";
 
 /** Element kind of an array: unsigned integer, signed integer, or floating point. */
@@ -48,6 +49,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * is transposed to C order. Every problem is a MnistWasmError BAD_FILE naming `what`.
  */
 export function parseNpy(bytes: Uint8Array, what: string, options: { maxHeaderBytes?: number } = {}): NpyArray {
+  bytes = byteArray(bytes, "parseNpy: bytes");
   const maxHeader = options.maxHeaderBytes ?? NPY_MAX_HEADER_BYTES;
   if (bytes.length < MAGIC.length || MAGIC.some((b, i) => bytes[i] !== b)) {
     fail("BAD_FILE", `${what}: not a .npy file (no \\x93NUMPY magic string)`);

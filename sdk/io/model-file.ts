@@ -1,3 +1,5 @@
+import { checkModel } from "../evaluate";
+import { byteArray } from "../args";
 import { fail, MnistWasmError } from "../errors";
 import { Model } from "../model";
 import type { Optimizer, OptimizerName, OptimizerSpec } from "../optim/optimizer";
@@ -24,6 +26,7 @@ export interface SavedOptimizerState {
  * "optim.<param>.<k>" and its settings and step count as JSON in "optimizer".
  */
 export function serializeModel(model: Model, facts: Record<string, string> = {}, optimizer?: Optimizer): Uint8Array {
+  checkModel(model, "serializeModel");
   const tensors = new Map<string, NamedTensor>();
   for (const p of [...model.params, ...model.buffers]) tensors.set(p.name, { shape: [...p.value.shape], data: p.value.read() });
   const metadata: Record<string, string> = { ...facts, format: MODEL_FORMAT, spec: JSON.stringify(model.spec) };
@@ -39,6 +42,7 @@ export function serializeModel(model: Model, facts: Record<string, string> = {},
 export function deserializeModel(
   rt: Runtime, bytes: Uint8Array, what = "model file",
 ): { model: Model; metadata: Record<string, string>; optimizerState?: SavedOptimizerState } {
+  bytes = byteArray(bytes, "deserializeModel: bytes");
   const { tensors, metadata } = decodeSafetensors(bytes, what);
   if (metadata.format !== MODEL_FORMAT) {
     fail("BAD_FILE", `${what}: not an mnist-wasm model (format ${JSON.stringify(metadata.format ?? null)}, expected "${MODEL_FORMAT}")`);

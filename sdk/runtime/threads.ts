@@ -12,6 +12,7 @@
 // worker_threads in Node (registered by "mnist-wasm/node"). Threads need a SharedArrayBuffer, so
 // in browsers the page must be cross-origin isolated (COOP/COEP headers); otherwise the runtime
 // runs on one thread and says why (Runtime.features.threadsNote).
+import { describeValue } from "../args";
 import { fail } from "../errors";
 import type { Kernels } from "./kernels";
 
@@ -104,6 +105,7 @@ let spawner: WorkerSpawner | undefined = typeof Worker === "function" ? browserS
 
 /** Sets how workers are started (mnist-wasm/node registers worker_threads); returns the previous way. */
 export function setWorkerSpawner(next: WorkerSpawner | undefined): WorkerSpawner | undefined {
+  if (next !== undefined && typeof next !== "function") fail("BAD_ARGUMENT", `setWorkerSpawner: expected a function or undefined, got ${describeValue(next)}`);
   const previous = spawner;
   spawner = next;
   return previous;

@@ -2,9 +2,11 @@
 // dispose() (and disposed twice), and every public entry given every kind of wrong value. Each
 // must be one MnistWasmError line (BAD_STATE after dispose, BAD_ARGUMENT or BAD_SHAPE for values)
 // and must leave every other model in the runtime exactly as it was.
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  datasetFromIdx, DeviceData, evaluate, fit, layerActivations, mlpSpec, MnistWasmError, Model, Optimizer, outputSide, Random, Runtime,
+  datasetFromCifarBatches, decodeSafetensors, deserializeModel, encodeNpy, encodeSafetensors, gunzipIfNeeded, isGzip, parseIdx,
+  parseNpy, preprocessDigit, readTar, setWorkerSpawner, datasetFromIdx, DeviceData, evaluate, fit, layerActivations, mlpSpec, MnistWasmError, Model, Optimizer, outputSide, Random, Runtime,
   serializeModel, SGD, takeFirst, Tensor, type Dataset, type ModelSpec,
 } from "../../sdk/node";
 import { expectError } from "../support/errors";
@@ -417,6 +419,40 @@ describe("every public entry given every kind of wrong value", () => {
     await expectRefused(() => fit(model, new DeviceData(other, DATA), base), "BAD_ARGUMENT", /another runtime/, "data of another runtime");
     other.dispose();
     expect(sameBits(model.predict(PROBE), before), "no refused fit changed a weight").toBe(true);
+  });
+
+  it("the byte readers: every wrong kind of bytes is BAD_ARGUMENT naming the reader; an ArrayBuffer reads as its bytes", async () => {
+    const idx = new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]);
+    const npy = encodeNpy(new Float32Array([1, 2, 3]), [3]);
+    const tar = new Uint8Array(1024); // two zero blocks: an empty archive
+    const gz = new Uint8Array(gzipSync(Buffer.from("abc")));
+    const safetensors = encodeSafetensors(new Map([["t", { shape: [2], data: new Float32Array([1, 2]) }]]), { a: "b" });
+    const modelFile = serializeModel(model);
+    const readers: [string, (bytes: never) => unknown, Uint8Array][] = [
+      ["parseIdx", (b) => parseIdx(b, 1, "labels"), idx], ["parseNpy", (b) => parseNpy(b, "x.npy"), npy], ["readTar", (b) => readTar(b, "x.tar"), tar],
+      ["gunzipIfNeeded", (b) => gunzipIfNeeded(b, "x.gz"), gz], ["decodeSafetensors", (b) => decodeSafetensors(b, "x"), safetensors],
+      ["deserializeModel", (b) => deserializeModel(rt, b).model.predict(PROBE), modelFile],
+    ];
+    for (const [name, read, valid] of readers) {
+      for (const [label, v] of [...wrong(), ["an array of numbers", Array.from(valid)], ["a Float32Array", new Float32Array(valid)]] as [string, unknown][]) {
+        await expectRefused(() => read(v as never), "BAD_ARGUMENT", new RegExp(`${name}: bytes must be a Uint8Array or an ArrayBuffer`), `${name} ${label}`);
+      }
+      const buffer = valid.buffer.slice(valid.byteOffset, valid.byteOffset + valid.byteLength);
+      expect(await read(buffer as never), `${name}: an ArrayBuffer`).toEqual(await read(valid as never));
+    }
+    expect(isGzip(null as never)).toBe(false);
+    for (const [label, v] of wrong("undefined", "a function")) {
+      await expectRefused(() => setWorkerSpawner(v as never), "BAD_ARGUMENT", /setWorkerSpawner/, `setWorkerSpawner ${label}`);
+    }
+    for (const [label, v] of wrong()) {
+      await expectRefused(() => encodeSafetensors(v as never, {}), "BAD_ARGUMENT", /encodeSafetensors: tensors/, `encodeSafetensors ${label}`);
+      await expectRefused(() => serializeModel(v as never), "BAD_ARGUMENT", /serializeModel: model must be a Model/, `serializeModel ${label}`);
+      await expectRefused(() => preprocessDigit(v as never, 28, 28), "BAD_ARGUMENT", /preprocessDigit: rgba/, `preprocessDigit ${label}`);
+      if (label !== "an empty array") await expectRefused(() => datasetFromCifarBatches(v as never), "BAD_ARGUMENT", /datasetFromCifarBatches: files/, `datasetFromCifarBatches ${label}`);
+      await expectRefused(() => datasetFromCifarBatches([{ name: "b", bytes: v as never }]), "BAD_ARGUMENT", /datasetFromCifarBatches: files/, `cifar bytes ${label}`);
+      if (label !== "undefined") await expectRefused(() => mlpSpec(v as never), "BAD_ARGUMENT", /mlpSpec/, `mlpSpec ${label}`);
+      if (label !== "an empty array") await expectRefused(() => mlpSpec({ input: [1, 8, 8], hidden: v as never, classes: 4 }), "BAD_ARGUMENT", /mlpSpec: options.hidden/, `mlpSpec hidden ${label}`);
+    }
   });
 
   it("outputSide: every argument of every wrong kind", async () => {
