@@ -6,7 +6,8 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   datasetFromCifarBatches, decodeSafetensors, deserializeModel, encodeNpy, encodeSafetensors, gunzipIfNeeded, isGzip, parseIdx,
-  parseNpy, preprocessDigit, readTar, setWorkerSpawner, datasetFromIdx, DeviceData, evaluate, fit, layerActivations, mlpSpec, MnistWasmError, Model, Optimizer, outputSide, Random, Runtime,
+  parseNpy, preprocessDigit, readTar, setWorkerSpawner, datasetFromIdx, initStd, initWeights, chartSvg, historyChart, toPixels,
+  labelsFromNpy, arrangeImages, ModelWorker, DeviceData, evaluate, fit, layerActivations, mlpSpec, MnistWasmError, Model, Optimizer, outputSide, Random, Runtime,
   serializeModel, SGD, takeFirst, Tensor, type Dataset, type ModelSpec,
 } from "../../sdk/node";
 import { expectError } from "../support/errors";
@@ -441,6 +442,17 @@ describe("every public entry given every kind of wrong value", () => {
       expect(await read(buffer as never), `${name}: an ArrayBuffer`).toEqual(await read(valid as never));
     }
     expect(isGzip(null as never)).toBe(false);
+    const entries: [string, () => unknown][] = [
+      ["new Random", () => new Random(undefined as never)], ["initStd", () => initStd(undefined as never, 1, 1)],
+      ["initWeights", () => initWeights(undefined as never, "he", 1, 1, new Random(1))], ["chartSvg", () => chartSvg(undefined as never)],
+      ["historyChart", () => historyChart(undefined as never)], ["toPixels", () => toPixels(undefined as never, "x")],
+      ["labelsFromNpy", () => labelsFromNpy(undefined as never, "x")], ["arrangeImages", () => arrangeImages(undefined as never, new Uint8Array(1), undefined, "x")],
+      ["encodeNpy", () => encodeNpy(undefined as never, [1])], ["ModelWorker.create", () => ModelWorker.create(undefined as never)],
+    ];
+    for (const [name, call] of entries) await expectRefused(call, "BAD_ARGUMENT", new RegExp(name), name);
+    for (const [label, v] of wrong("-1")) {
+      await expectRefused(() => new Random(v as never), "BAD_ARGUMENT", /new Random: seed/, `new Random ${label}`);
+    }
     for (const [label, v] of wrong("undefined", "a function")) {
       await expectRefused(() => setWorkerSpawner(v as never), "BAD_ARGUMENT", /setWorkerSpawner/, `setWorkerSpawner ${label}`);
     }
