@@ -51,7 +51,10 @@ export function takeFirst(data: Dataset, count: number): Dataset {
 }
 
 /** Pixels per sample. */
-export const sampleSize = (data: Dataset): number => data.shape[0] * data.shape[1] * data.shape[2];
+export function sampleSize(data: Dataset): number {
+  if (!Array.isArray(data?.shape)) fail("BAD_ARGUMENT", `sampleSize: data must be a data set, got ${describeValue(data)}`);
+  return data.shape[0] * data.shape[1] * data.shape[2];
+}
 
 /** Most classes a data set may have: labels are bytes. */
 const MAX_CLASSES = 256;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   datasetFromCifarBatches, decodeSafetensors, deserializeModel, encodeNpy, encodeSafetensors, gunzipIfNeeded, isGzip, parseIdx,
   parseNpy, preprocessDigit, readTar, setWorkerSpawner, datasetFromIdx, initStd, initWeights, chartSvg, historyChart, toPixels,
-  labelsFromNpy, arrangeImages, ModelWorker, DeviceData, evaluate, fit, layerActivations, mlpSpec, MnistWasmError, Model, Optimizer, outputSide, Random, Runtime,
+  labelsFromNpy, arrangeImages, ModelWorker, sampleSize, DeviceData, evaluate, fit, layerActivations, mlpSpec, MnistWasmError, Model, Optimizer, outputSide, Random, Runtime,
   serializeModel, SGD, takeFirst, Tensor, type Dataset, type ModelSpec,
 } from "../../sdk/node";
 import { expectError } from "../support/errors";
@@ -448,6 +448,7 @@ describe("every public entry given every kind of wrong value", () => {
       ["historyChart", () => historyChart(undefined as never)], ["toPixels", () => toPixels(undefined as never, "x")],
       ["labelsFromNpy", () => labelsFromNpy(undefined as never, "x")], ["arrangeImages", () => arrangeImages(undefined as never, new Uint8Array(1), undefined, "x")],
       ["encodeNpy", () => encodeNpy(undefined as never, [1])], ["ModelWorker.create", () => ModelWorker.create(undefined as never)],
+      ["sampleSize", () => sampleSize(undefined as never)],
     ];
     for (const [name, call] of entries) await expectRefused(call, "BAD_ARGUMENT", new RegExp(name), name);
     for (const [label, v] of wrong("-1")) {
