@@ -6,7 +6,7 @@ import { KernelThreads, runCalls, splitRange, threadsUnavailableReason, type Ker
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
-/** Bounds of RuntimeOptions.initialMiB: the kernels' static data needs the first MiB; wasm32 ends at 4 GiB. */
+/** Bounds of RuntimeOptions.initialMiB: at least a MiB (memory grows from there), at most the wasm32 limit. */
 const MIN_INITIAL_MIB = 1;
 const MAX_INITIAL_MIB = 4096;
 const MAX_THREADS = 64;
