@@ -1,7 +1,9 @@
 // Every layer's output for one sample: what a "look inside the model" view draws. Built on the
 // model's public forward pieces (its layers, input buffer and runtime), so it runs the very
 // kernels predict() runs and costs one forward pass plus a copy per layer.
+import { pixelArray } from "./args";
 import { fail } from "./errors";
+import { checkModel } from "./evaluate";
 import { PIXEL_SCALE, type Model } from "./model";
 import type { LayerSpec } from "./spec";
 
@@ -16,11 +18,13 @@ export interface LayerActivation {
 }
 
 /**
- * Runs `model` on one sample of raw pixels (bytes 0-255, or floats already in [0, 1], as
- * predict() takes them) in inference mode and returns the output of every layer, in order. The
+ * Runs `model` on one sample of raw pixels (bytes 0-255, or floats already in [0, 1], in any of
+ * the forms predict() takes) in inference mode and returns the output of every layer, in order. The
  * last entry holds the logits; softmax of them is what predict() returns.
  */
-export function layerActivations(model: Model, pixels: Uint8Array | Float32Array): LayerActivation[] {
+export function layerActivations(model: Model, given: Parameters<Model["predict"]>[0]): LayerActivation[] {
+  checkModel(model, "layerActivations");
+  const pixels = pixelArray(given, "layerActivations: pixels");
   if (pixels.length !== model.inputSize) {
     fail("BAD_SHAPE", `layerActivations: expected ${model.inputSize} values (input [${model.spec.input}]), got ${pixels.length}`);
   }

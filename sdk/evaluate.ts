@@ -1,7 +1,8 @@
+import { checkInteger, describeValue } from "./args";
 import { fail } from "./errors";
-import { sampleSize, type Dataset } from "./data/dataset";
+import { checkDataset, sampleSize, type Dataset } from "./data/dataset";
 import { DeviceData } from "./data/device-data";
-import { PIXEL_SCALE, type Model } from "./model";
+import { Model, PIXEL_SCALE } from "./model";
 import { inferenceBatch } from "./plan";
 
 export interface Evaluation {
@@ -17,6 +18,8 @@ export interface Evaluation {
 
 /** Refuses a data set whose sample shape the model was not built for; names both shapes. */
 export function checkShapes(model: Model, data: Dataset): void {
+  checkModel(model, "checkShapes");
+  checkDataset(data, "checkShapes: data", false);
   if (sampleSize(data) !== model.inputSize) {
     fail("BAD_SHAPE", `the model expects input [${model.spec.input}] but the data has images of [${data.shape}]`);
   }
@@ -25,8 +28,38 @@ export function checkShapes(model: Model, data: Dataset): void {
   }
 }
 
-/** Accuracy, loss, predictions and confusion matrix of `model` on `data`, in batches of up to `batchSize` (fewer when they would not fit INFERENCE_BATCH_BYTES). */
+/**
+ * Refuses (BAD_ARGUMENT) what is not a Model, and (BAD_STATE) a disposed one or one whose runtime
+ * is disposed.
+ */
+export function checkModel(model: unknown, call: string): asserts model is Model {
+  if (!(model instanceof Model)) fail("BAD_ARGUMENT", `${call}: model must be a Model, got ${describeValue(model)}`);
+  if (model.disposed) fail("BAD_STATE", `${call}: the model was disposed`);
+  if (model.rt.disposed) fail("BAD_STATE", `${call}: the model's runtime was disposed`);
+}
+
+/**
+ * Refuses data that is neither a Dataset nor a DeviceData, an empty one, a disposed DeviceData
+ * (BAD_STATE), and a DeviceData in another runtime's memory than the model's.
+ */
+export function checkData(model: Model, data: unknown, call: string, what: string): asserts data is Dataset | DeviceData {
+  if (data instanceof DeviceData) {
+    if (data.disposed) fail("BAD_STATE", `${call}: ${what} (DeviceData) was disposed`);
+    if (data.rt !== model.rt) fail("BAD_ARGUMENT", `${call}: ${what} (DeviceData) lives in another runtime than the model`);
+  } else {
+    checkDataset(data, `${call}: ${what}`);
+  }
+  if ((data as Dataset | DeviceData).count === 0) fail("BAD_ARGUMENT", `${call}: ${what} is empty`);
+}
+
+/**
+ * Accuracy, loss, predictions and confusion matrix of `model` on `data`, in batches of up to
+ * `batchSize` (fewer when they would not fit INFERENCE_BATCH_BYTES).
+ */
 export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1000): Evaluation {
+  checkModel(model, "evaluate");
+  checkData(model, data, "evaluate", "data");
+  checkInteger(batchSize, "evaluate: batchSize", 1);
   const device = data instanceof DeviceData ? data : new DeviceData(model.rt, data);
   checkShapes(model, device.data);
   const { rt, classCount } = model;

@@ -1,3 +1,5 @@
+import { checkSeed } from "./args";
+
 /**
  * The one seeded generator of the SDK (xoshiro128**, seeded through splitmix32): the same seed
  * gives the same initial weights, the same shuffles and the same dropout masks on every machine.
@@ -10,6 +12,7 @@ export class Random {
   private spareNormal: number | undefined;
 
   constructor(seed: number) {
+    checkSeed(seed, "new Random: seed");
     let x = seed >>> 0;
     const next = (): number => {
       x = (x + 0x9e3779b9) >>> 0;

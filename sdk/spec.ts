@@ -1,3 +1,4 @@
+import { checkOptions } from "./args";
 import { fail } from "./errors";
 import { INITIALIZERS, type Initializer } from "./init";
 import type { ActivationSpec } from "./layers/activation";
@@ -163,6 +164,7 @@ export function mlpSpec(options: {
   batchnorm?: boolean;
   dropout?: number;
 }): ModelSpec {
+  if (!Array.isArray(checkOptions<{ hidden: number[] }>(options, "mlpSpec options").hidden)) fail("BAD_ARGUMENT", "mlpSpec: options.hidden must be an array of layer widths");
   const activation = options.activation ?? "sigmoid";
   const layers: LayerSpec[] = [];
   const dense = (units: number): DenseSpec => ({ type: "dense", units, ...(options.init ? { init: options.init } : {}) });

@@ -3,6 +3,7 @@ import type { Dataset } from "./data/dataset";
 import { DeviceData } from "./data/device-data";
 import { checkShapes, evaluate } from "./evaluate";
 import { tensorProblem } from "./io/model-file";
+import { checkFitArguments } from "./fit-arguments";
 import { PIXEL_SCALE, type Model } from "./model";
 import { checkTrainingBatch } from "./plan";
 import type { Optimizer } from "./optim/optimizer";
@@ -98,8 +99,21 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolv
  * The fit loop shared by the CLI, the demo and the benchmarks: mini-batch training with a fresh
  * shuffle every epoch. The data set lives in wasm memory; each step is a handful of kernel calls
  * (gather the batch, forward, loss, backward, update), with no per-element JavaScript.
+ * Bad arguments are refused before anything changes; a model disposed, or already trained by
+ * another fit() at the same time, is refused with BAD_STATE.
  */
 export async function fit(model: Model, train: Dataset | DeviceData, options: FitOptions): Promise<FitResult> {
+  checkFitArguments(model, train, options);
+  const release = model.startTraining("fit");
+  try {
+    return await fitClaimed(model, train, options);
+  } finally {
+    release();
+  }
+}
+
+/** fit() on checked arguments, with the model claimed for this run. */
+async function fitClaimed(model: Model, train: Dataset | DeviceData, options: FitOptions): Promise<FitResult> {
   const { rt } = model;
   const { epochs, batchSize, optimizer } = options;
   if (!Number.isInteger(epochs) || epochs < 0) fail("BAD_ARGUMENT", `epochs must be a non-negative integer, got ${epochs}`);

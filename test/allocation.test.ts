@@ -1,7 +1,10 @@
 // Inference allocates only what forward passes need (Model.allocate(batch, false), which predict,
 // evaluate and classify use); a training pass makes the rest of its room when it first needs it.
+// The allocator frees only blocks it handed out and has not taken back.
 import { afterAll, describe, expect, it } from "vitest";
 import { Model, Random, Runtime, type ModelSpec } from "../sdk/node";
+import { Allocator } from "../sdk/runtime/allocator";
+import { expectError } from "./support/errors";
 import { gradientsOf } from "./support/model";
 
 // Every layer type that keeps something for the backward pass: input gradients, a max-pool's
@@ -61,5 +64,45 @@ describe("inference-only allocation", () => {
     model.backward(TRAIN);
     model.params.forEach((p, i) => expect(p.grad.view(), p.name).toEqual(expected[i]));
     expect(expected.every((g) => g.some((v) => v !== 0)), "every gradient is exercised").toBe(true);
+  });
+});
+
+describe("the allocator refuses a free that is not of a live block", () => {
+  it("double frees, interior and never-allocated addresses are BAD_STATE and change nothing; live blocks never overlap", () => {
+    const rng = new Random(11);
+    let end = 1 << 16;
+    const allocator = new Allocator(1000, end, (bytes) => (end += Math.ceil(bytes / 65536) * 65536));
+    const live = new Map<number, number>(); // address -> bytes asked
+    const freed: number[] = [];
+    for (let step = 0; step < 1500; step++) {
+      const op = rng.int(5);
+      if (op <= 1 || live.size === 0) {
+        const bytes = rng.int(5000);
+        const ptr = allocator.alloc(bytes);
+        for (const [other, size] of live) {
+          expect(ptr + bytes <= other || other + size <= ptr, `block at ${ptr} overlaps the one at ${other}`).toBe(true);
+        }
+        live.set(ptr, bytes);
+        continue;
+      }
+      if (op === 2) {
+        const ptr = [...live.keys()][rng.int(live.size)];
+        allocator.free(ptr);
+        live.delete(ptr);
+        freed.push(ptr);
+        continue;
+      }
+      // A free that must be refused: an address freed before (and not handed out again), inside
+      // a live block, or never handed out at all.
+      const candidates = [
+        ...freed.filter((p) => !live.has(p)).slice(-3),
+        ...[...live].filter(([, size]) => size > 64).map(([p]) => p + 64),
+        end + 64, -64, 0.5,
+      ];
+      const bad = candidates[rng.int(candidates.length)];
+      const used = allocator.usedBytes;
+      expectError(() => allocator.free(bad), "BAD_STATE", /not allocated/);
+      expect(allocator.usedBytes).toBe(used);
+    }
   });
 });

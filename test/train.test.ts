@@ -155,6 +155,28 @@ describe("fit", () => {
   });
 });
 
+describe("one fit() at a time", () => {
+  it("a second fit() on a model while one runs is BAD_STATE; the first ends as if alone; a finished or failed run releases the model", async () => {
+    const small = takeFirst(train, 500);
+    const spec = mlpSpec({ input: [1, 28, 28], hidden: [20], classes: 10 });
+    const options = () => ({ epochs: 2, batchSize: 50, optimizer: new SGD(rt, 0.1), seed: 4 });
+    const alone = new Model(rt, spec, { seed: 4 });
+    await fit(alone, small, options());
+    const model = new Model(rt, spec, { seed: 4 });
+    const first = fit(model, small, options());
+    // Another model may train meanwhile.
+    const other = new Model(rt, spec, { seed: 5 });
+    const otherRun = fit(other, small, options());
+    await expect(fit(model, small, options())).rejects.toMatchObject({ code: "BAD_STATE", message: expect.stringMatching(/already training/) });
+    await Promise.all([first, otherRun]);
+    expect(hashWeights(model)).toBe(hashWeights(alone));
+    const failing = fit(model, small, { ...options(), onBatchEnd: () => { throw new Error("a callback failed"); } });
+    await expect(failing).rejects.toThrow(/a callback failed/);
+    await fit(model, small, { ...options(), epochs: 1 });
+    for (const m of [alone, model, other]) m.dispose();
+  });
+});
+
 describe("resuming", () => {
   it("a run resumed at epoch 2 ends with the weights of an uninterrupted 2-epoch run", async () => {
     const small = takeFirst(train, 1000);

@@ -1,3 +1,4 @@
+import { describeValue } from "../args";
 import { fail } from "../errors";
 import type { Dataset } from "./dataset";
 
@@ -17,6 +18,7 @@ export const CIFAR10_FILES = {
  * is a whole number of 3,073-byte records and every label is 0-9.
  */
 export function datasetFromCifarBatches(files: { name: string; bytes: Uint8Array }[]): Dataset {
+  if (!Array.isArray(files) || !files.every((f) => f?.bytes instanceof Uint8Array)) fail("BAD_ARGUMENT", `datasetFromCifarBatches: files must be an array of { name, bytes: Uint8Array }, got ${describeValue(files)}`);
   let count = 0;
   for (const { name, bytes } of files) {
     if (bytes.length === 0 || bytes.length % RECORD !== 0) {

@@ -1,13 +1,15 @@
+import { byteArray } from "../args";
 import { fail } from "../errors";
 
 /** True when the bytes start with the gzip magic number 1f 8b. */
-export const isGzip = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+export const isGzip = (bytes: Uint8Array): boolean => bytes instanceof Uint8Array && bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 
 /**
  * Inflates gzip bytes with the platform's DecompressionStream (browsers, Node >= 18); returns
  * other bytes unchanged. `maxBytes` bounds the output so a hostile file cannot fill memory.
  */
 export async function gunzipIfNeeded(bytes: Uint8Array, what: string, maxBytes = 2 ** 31): Promise<Uint8Array> {
+  bytes = byteArray(bytes, "gunzipIfNeeded: bytes");
   if (!isGzip(bytes)) return bytes;
   const chunks: Uint8Array[] = [];
   let total = 0;

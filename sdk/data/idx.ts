@@ -1,3 +1,4 @@
+import { byteArray } from "../args";
 import { fail } from "../errors";
 
 /** The idx format of the MNIST files: magic 00 00 <type> <ndims>, big-endian sizes, then data. */
@@ -13,6 +14,7 @@ const UBYTE = 0x08;
  * `expectDims` dimensions, and that the declared sizes match the file's length exactly.
  */
 export function parseIdx(bytes: Uint8Array, expectDims: number, what: string): IdxArray {
+  bytes = byteArray(bytes, "parseIdx: bytes");
   if (bytes.length < 4) fail("BAD_FILE", `${what}: ${bytes.length} bytes is too short for an idx file`);
   if (bytes[0] !== 0 || bytes[1] !== 0) fail("BAD_FILE", `${what}: not an idx file (bad magic number)`);
   if (bytes[2] !== UBYTE) fail("BAD_FILE", `${what}: idx data type 0x${bytes[2].toString(16)} is not unsigned byte (0x08)`);

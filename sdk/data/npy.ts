@@ -1,6 +1,7 @@
 // NumPy .npy files: a strict reader that runs in browsers and Node (no Node built-ins, no eval),
 // and the steps from an array to model input: pixels (uint8, or floats in 0-1 or 0-255) and
 // images laid out as the model wants them ([channels, height, width], channels first).
+import { byteArray, describeValue } from "../args";
 import { fail } from "../errors";
 
 /** Element kind of an array: unsigned integer, signed integer, or floating point. */
@@ -48,6 +49,7 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * is transposed to C order. Every problem is a MnistWasmError BAD_FILE naming `what`.
  */
 export function parseNpy(bytes: Uint8Array, what: string, options: { maxHeaderBytes?: number } = {}): NpyArray {
+  bytes = byteArray(bytes, "parseNpy: bytes");
   const maxHeader = options.maxHeaderBytes ?? NPY_MAX_HEADER_BYTES;
   if (bytes.length < MAGIC.length || MAGIC.some((b, i) => bytes[i] !== b)) {
     fail("BAD_FILE", `${what}: not a .npy file (no \\x93NUMPY magic string)`);
@@ -287,6 +289,7 @@ export type PixelRange = "uint8" | "0-1" | "0-255";
  */
 export function toPixels(array: Pick<NpyArray, "kind" | "itemSize" | "data" | "descr">, what: string):
   { pixels: Uint8Array; range: PixelRange; clamped: number } {
+  if (!ArrayBuffer.isView((array as Partial<NpyArray> | null)?.data)) fail("BAD_ARGUMENT", `toPixels: array must be a parsed .npy array (from parseNpy), got ${describeValue(array)}`);
   const { data } = array;
   if (array.kind === "u" && array.itemSize === 1) return { pixels: data as Uint8Array, range: "uint8", clamped: 0 };
   if (array.kind !== "f") {
@@ -331,6 +334,7 @@ const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.leng
  */
 export function arrangeImages(dims: readonly number[], pixels: Uint8Array, inputShape: readonly number[] | undefined,
   what: string): ArrangedImages {
+  if (!Array.isArray(dims) || !(pixels instanceof Uint8Array)) fail("BAD_ARGUMENT", `arrangeImages: dims must be an array and pixels a Uint8Array, got ${describeValue(dims)}, ${describeValue(pixels)}`);
   if (dims.length < 2 || dims.length > 4) {
     fail("BAD_SHAPE", `${what}: an array of shape (${dims.join(", ")}) is not images: expected N x H x W, N x C x H x W, N x H x W x C or N x D`);
   }
@@ -386,6 +390,7 @@ function hwcToChw(src: Uint8Array, count: number, h: number, w: number, c: numbe
  * against a model's classes is the caller's). Float or negative labels are refused.
  */
 export function labelsFromNpy(array: NpyArray, what: string): Uint8Array {
+  if (!Array.isArray(array?.shape) || !ArrayBuffer.isView(array?.data)) fail("BAD_ARGUMENT", `labelsFromNpy: array must be a parsed .npy array (from parseNpy), got ${describeValue(array)}`);
   const { shape, data } = array;
   if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {
     fail("BAD_FILE", `${what}: labels must be an array of shape (N,) or (N, 1), got (${shape.join(", ")})`);
@@ -402,6 +407,7 @@ export function labelsFromNpy(array: NpyArray, what: string): Uint8Array {
 
 /** The bytes of a .npy version 1.0 file holding `data` with `shape` (C order): for tests and exports. */
 export function encodeNpy(data: Uint8Array | Float32Array | Float64Array, shape: readonly number[]): Uint8Array {
+  if (!(data instanceof Uint8Array || data instanceof Float32Array || data instanceof Float64Array) || !Array.isArray(shape)) fail("BAD_ARGUMENT", `encodeNpy: data must be a Uint8Array, Float32Array or Float64Array and shape an array, got ${describeValue(data)}, ${describeValue(shape)}`);
   const descr = data instanceof Uint8Array ? "|u1" : data instanceof Float32Array ? "<f4" : "<f8";
   const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${dims}, }`;

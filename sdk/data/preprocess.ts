@@ -2,6 +2,7 @@
 // MNIST digits were made: grey levels, light ink on black, the ink's bounding box scaled so its
 // longer side is 20 pixels (anti-aliased), placed in a 28x28 canvas by its centre of mass.
 // Browser-safe: works on RGBA bytes, so a page can pass a canvas's ImageData.data.
+import { describeValue } from "../args";
 import { fail } from "../errors";
 
 /** Side of the canvas the digit is placed in, and of the box its longer side is scaled to. */
@@ -31,6 +32,7 @@ export interface PreprocessedDigit {
  * inside). An image without ink is a BAD_ARGUMENT error.
  */
 export function preprocessDigit(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): PreprocessedDigit {
+  if (!(rgba instanceof Uint8Array || rgba instanceof Uint8ClampedArray)) fail("BAD_ARGUMENT", `preprocessDigit: rgba must be a Uint8Array or Uint8ClampedArray (ImageData.data), got ${describeValue(rgba)}`);
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
     fail("BAD_ARGUMENT", `preprocessDigit: width and height must be positive integers, got ${width} x ${height}`);
   }

@@ -1,3 +1,4 @@
+import { byteArray } from "../args";
 import { fail } from "../errors";
 
 /** One regular file of a tar archive (its bytes are a view into the archive). */
@@ -20,6 +21,7 @@ function field(header: Uint8Array, offset: number, length: number): string {
  * fails with a message instead of yielding garbage.
  */
 export function readTar(bytes: Uint8Array, what: string): TarEntry[] {
+  bytes = byteArray(bytes, "readTar: bytes");
   const entries: TarEntry[] = [];
   let offset = 0;
   while (offset + BLOCK <= bytes.length) {

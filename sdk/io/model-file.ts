@@ -1,3 +1,5 @@
+import { checkModel } from "../evaluate";
+import { byteArray } from "../args";
 import { fail, MnistWasmError } from "../errors";
 import { Model } from "../model";
 import type { Optimizer, OptimizerName, OptimizerSpec } from "../optim/optimizer";
@@ -30,6 +32,7 @@ export interface SavedOptimizerState {
  * BAD_ARGUMENT, a tampered optimizer (its step count) a BAD_STATE; and nothing is returned.
  */
 export function serializeModel(model: Model, facts: Record<string, string> = {}, optimizer?: Optimizer): Uint8Array {
+  checkModel(model, "serializeModel");
   const factIssue = factProblem(facts);
   if (factIssue) fail("BAD_ARGUMENT", `cannot save the model: ${factIssue}`);
   const tensors = new Map<string, NamedTensor>();
@@ -58,6 +61,7 @@ export function serializeModel(model: Model, facts: Record<string, string> = {},
 export function deserializeModel(
   rt: Runtime, bytes: Uint8Array, what = "model file",
 ): { model: Model; metadata: Record<string, string>; optimizerState?: SavedOptimizerState } {
+  bytes = byteArray(bytes, "deserializeModel: bytes");
   const { tensors, metadata } = decodeSafetensors(bytes, what);
   if (metadata.format !== MODEL_FORMAT) {
     const format = metadata.format === undefined ? "null" : quote(metadata.format);

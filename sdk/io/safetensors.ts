@@ -1,3 +1,4 @@
+import { byteArray, describeValue } from "../args";
 import { fail } from "../errors";
 import { quote } from "../text";
 
@@ -21,6 +22,7 @@ export const MAX_HEADER_BYTES = 4 * 2 ** 20;
 export const MAX_TENSORS = 4096;
 
 export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: Record<string, string>): Uint8Array {
+  if (!(tensors instanceof Map)) fail("BAD_ARGUMENT", `encodeSafetensors: tensors must be a Map of name to { shape, data }, got ${describeValue(tensors)}`);
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of tensors) {
@@ -52,6 +54,7 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
 }
 
 export function decodeSafetensors(bytes: Uint8Array, what: string): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+  bytes = byteArray(bytes, "decodeSafetensors: bytes");
   if (bytes.length < 8) fail("BAD_FILE", `${what}: ${bytes.length} bytes is too short for a safetensors file`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));

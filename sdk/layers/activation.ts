@@ -1,5 +1,5 @@
 import type { Runtime } from "../runtime/runtime";
-import { BatchBuffer, sizeOf, type Layer } from "./layer";
+import { BatchBuffer, type Layer, layerDisposed, sizeOf } from "./layer";
 
 /** Elements per thread below which splitting an element-wise pass costs more than it saves. */
 const MIN_ELEMENTS_PER_THREAD = 1 << 16;
@@ -14,6 +14,7 @@ export interface ActivationSpec {
  */
 export class Activation implements Layer {
   readonly outputShape: readonly number[];
+  private disposed = false;
   readonly params = [];
   private readonly size: number;
   private readonly out: BatchBuffer;
@@ -39,6 +40,7 @@ export class Activation implements Layer {
   }
 
   allocate(batch: number, training: boolean): void {
+    if (this.disposed) layerDisposed(this.spec);
     // Fused, the output is the layer before's: no buffer of its own (86 MB for the LeNet-like
     // net's first ReLU at predict()'s batch of 1000). forward() makes it if fusion is turned off.
     if (!this.appliedByPrevious) this.out.ensure(batch);
@@ -46,6 +48,7 @@ export class Activation implements Layer {
   }
 
   forward(x: number, batch: number): number {
+    if (this.disposed) layerDisposed(this.spec);
     if (this.appliedByPrevious) {
       this.y = x;
       return x;
@@ -60,6 +63,7 @@ export class Activation implements Layer {
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     if (!needInputGrad) return 0;
     if (this.maskedByNext) return dy;
     this.dx.ensure(batch); // not allocated while the pool after this ReLU did its work
@@ -71,6 +75,8 @@ export class Activation implements Layer {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.out.release();
     this.dx.release();
   }

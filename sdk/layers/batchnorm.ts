@@ -1,7 +1,7 @@
 import { fail } from "../errors";
 import type { Runtime } from "../runtime/runtime";
 import { Tensor } from "../runtime/tensor";
-import { BatchBuffer, disposeParams, makeParam, sizeOf, type Buffer, type Layer, type Param } from "./layer";
+import { BatchBuffer, type Buffer, disposeParams, type Layer, layerDisposed, makeParam, type Param, sizeOf } from "./layer";
 
 export interface BatchNormSpec {
   type: "batchnorm";
@@ -19,6 +19,7 @@ export interface BatchNormSpec {
  */
 export class BatchNorm implements Layer {
   readonly outputShape: readonly number[];
+  private disposed = false;
   readonly params: readonly Param[];
   readonly buffers: readonly Buffer[];
   private readonly channels: number;
@@ -45,8 +46,8 @@ export class BatchNorm implements Layer {
     this.gamma.value.fill(1);
     this.beta.value.fill(0);
     this.params = [this.gamma, this.beta];
-    this.runningMean = Tensor.alloc(rt, [this.channels]);
-    this.runningVar = Tensor.alloc(rt, [this.channels]);
+    this.runningMean = Tensor.alloc(rt, [this.channels], `buffer "${index}.running_mean"`);
+    this.runningVar = Tensor.alloc(rt, [this.channels], `buffer "${index}.running_var"`);
     this.runningMean.fill(0);
     this.runningVar.fill(1);
     this.buffers = [
@@ -61,6 +62,7 @@ export class BatchNorm implements Layer {
   }
 
   allocate(batch: number, training: boolean): void {
+    if (this.disposed) layerDisposed(this.spec);
     this.out.ensure(batch);
     if (!training) return;
     this.xhat.ensure(batch);
@@ -68,6 +70,7 @@ export class BatchNorm implements Layer {
   }
 
   forward(x: number, batch: number, training: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     const k = this.rt.kernels;
     const eps = this.spec.eps ?? 1e-5;
     if (training) {
@@ -81,12 +84,15 @@ export class BatchNorm implements Layer {
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     this.rt.kernels.batchNormBackward(dy, this.xhat.ptr, this.invStd.ptr, this.gamma.value.ptr,
       needInputGrad ? this.dx.ptr : 0, this.gamma.grad.ptr, this.beta.grad.ptr, batch, this.channels, this.spatial);
     return needInputGrad ? this.dx.ptr : 0;
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.out.release();
     this.xhat.release();
     this.dx.release();

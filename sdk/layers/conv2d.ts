@@ -1,8 +1,10 @@
+import { describeValue } from "../args";
+import { fail } from "../errors";
 import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
-import { BatchBuffer, disposeParams, makeParam, type Layer, type Param } from "./layer";
+import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param } from "./layer";
 
 export interface Conv2DSpec {
   type: "conv2d";
@@ -16,8 +18,15 @@ export interface Conv2DSpec {
   init?: Initializer;
 }
 
-/** Output side of a convolution or pooling window: (in + 2·pad - size) / stride + 1. */
+/**
+ * Output side of a convolution or pooling window: (in + 2·pad - size) / stride + 1 (0 or less
+ * when the window does not fit). All four are integers: size and stride at least 1, the others 0 or more.
+ */
 export function outputSide(input: number, size: number, stride: number, pad: number): number {
+  const args = [input, size, stride, pad];
+  if (!args.every((v) => Number.isSafeInteger(v) && v >= 0) || size < 1 || stride < 1) {
+    fail("BAD_ARGUMENT", `outputSide: input, size, stride and padding must be integers (size and stride at least 1, input and padding 0 or more), got ${args.map(describeValue).join(", ")}`);
+  }
   return Math.floor((input + 2 * pad - size) / stride) + 1;
 }
 
@@ -47,6 +56,7 @@ const DIRECT_MAX_DEPTH = 25;
 
 export class Conv2D implements Layer {
   readonly outputShape: readonly number[];
+  private disposed = false;
   readonly params: readonly Param[];
   private readonly weight: Param;
   private readonly bias: Param;
@@ -117,6 +127,7 @@ export class Conv2D implements Layer {
   }
 
   allocate(batch: number, training: boolean): void {
+    if (this.disposed) layerDisposed(this.spec);
     this.out.ensure(batch);
     const { rt } = this;
     if (!this.packedFrom) this.packedFrom = rt.alloc(this.weight.value.length * 4);
@@ -147,6 +158,7 @@ export class Conv2D implements Layer {
   // few microseconds, cheaper than a second dispatch to share it). The bias (and a fused ReLU) is
   // added right after each product, while its output is still in cache.
   forward(x: number, batch: number, _training: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
@@ -214,6 +226,7 @@ export class Conv2D implements Layer {
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
@@ -283,12 +296,17 @@ export class Conv2D implements Layer {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.out.release();
     this.dx.release();
-    for (const ptr of [...this.dcols, ...this.colsScratch]) this.rt.free(ptr);
+    const free = (ptr: number): void => {
+      if (ptr && !this.rt.disposed) this.rt.free(ptr);
+    };
+    for (const ptr of [...this.dcols, ...this.colsScratch]) free(ptr);
     this.dcols = [];
     this.colsScratch = [];
-    for (const ptr of [this.dwPartials, this.dwTransposed, this.packedW, this.packedWt, this.packedFilters, this.packedFrom]) if (ptr) this.rt.free(ptr);
+    for (const ptr of [this.dwPartials, this.dwTransposed, this.packedW, this.packedWt, this.packedFilters, this.packedFrom]) free(ptr);
     this.dwPartials = 0;
     this.dwTransposed = 0;
     this.packedW = 0;

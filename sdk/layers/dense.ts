@@ -1,7 +1,7 @@
 import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
-import { BatchBuffer, disposeParams, makeParam, sizeOf, type Layer, type Param } from "./layer";
+import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param, sizeOf } from "./layer";
 
 export interface DenseSpec {
   type: "dense";
@@ -15,6 +15,7 @@ export interface DenseSpec {
  */
 export class Dense implements Layer {
   readonly outputShape: readonly number[];
+  private disposed = false;
   readonly params: readonly Param[];
   private readonly inSize: number;
   private readonly weight: Param;
@@ -44,11 +45,13 @@ export class Dense implements Layer {
   }
 
   allocate(batch: number, training: boolean): void {
+    if (this.disposed) layerDisposed(this.spec);
     this.out.ensure(batch);
     if (training) this.dx.ensure(batch);
   }
 
   forward(x: number, batch: number): number {
+    if (this.disposed) layerDisposed(this.spec);
     const { rt, spec } = this;
     this.input = x;
     rt.gemm(x, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units, false, false, 0);
@@ -58,6 +61,7 @@ export class Dense implements Layer {
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     const { rt, spec, inSize } = this;
     // dW[in, units] = xᵀ · dy ;  db = Σ_batch dy ;  dx[batch, in] = dy · Wᵀ
     rt.gemm(this.input, dy, this.weight.grad.ptr, inSize, batch, spec.units, true, false, 0);
@@ -68,6 +72,8 @@ export class Dense implements Layer {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.out.release();
     this.dx.release();
     disposeParams(this.params);

@@ -1,7 +1,7 @@
 import { fail } from "../errors";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
-import { BatchBuffer, sizeOf, type Layer } from "./layer";
+import { BatchBuffer, type Layer, layerDisposed, sizeOf } from "./layer";
 
 export interface DropoutSpec {
   type: "dropout";
@@ -17,6 +17,7 @@ export interface DropoutSpec {
  */
 export class Dropout implements Layer {
   readonly outputShape: readonly number[];
+  private disposed = false;
   readonly params = [];
   private readonly size: number;
   private readonly seed: number;
@@ -36,6 +37,7 @@ export class Dropout implements Layer {
   }
 
   allocate(batch: number, training: boolean): void {
+    if (this.disposed) layerDisposed(this.spec);
     // In inference the layer passes its input through: nothing to allocate.
     if (!training) return;
     this.out.ensure(batch);
@@ -44,12 +46,14 @@ export class Dropout implements Layer {
   }
 
   forward(x: number, batch: number, training: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     if (!training || this.spec.rate === 0) return x;
     this.rt.kernels.dropoutForward(x, this.out.ptr, this.mask.ptr, batch * this.size, 1 - this.spec.rate, this.seed, this.step++);
     return this.out.ptr;
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     if (!needInputGrad) return 0;
     if (this.spec.rate === 0) return dy;
     this.rt.kernels.dropoutBackward(dy, this.mask.ptr, this.dx.ptr, batch * this.size);
@@ -57,6 +61,8 @@ export class Dropout implements Layer {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.out.release();
     this.mask.release();
     this.dx.release();

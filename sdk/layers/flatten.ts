@@ -1,4 +1,4 @@
-import type { Layer } from "./layer";
+import { layerDisposed, type Layer } from "./layer";
 
 export interface FlattenSpec {
   type: "flatten";
@@ -10,21 +10,28 @@ export interface FlattenSpec {
  */
 export class Flatten implements Layer {
   readonly outputShape: readonly number[];
+  private disposed = false;
   readonly params = [];
 
   constructor(readonly spec: FlattenSpec, readonly inputShape: readonly number[]) {
     this.outputShape = [inputShape.reduce((a, b) => a * b, 1)];
   }
 
-  allocate(): void {}
+  allocate(): void {
+    if (this.disposed) layerDisposed(this.spec);
+  }
 
   forward(x: number): number {
+    if (this.disposed) layerDisposed(this.spec);
     return x;
   }
 
   backward(dy: number, _batch: number, needInputGrad: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     return needInputGrad ? dy : 0;
   }
 
-  dispose(): void {}
+  dispose(): void {
+    this.disposed = true;
+  }
 }

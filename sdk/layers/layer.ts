@@ -1,3 +1,4 @@
+import { fail } from "../errors";
 import type { Runtime } from "../runtime/runtime";
 import { Tensor } from "../runtime/tensor";
 
@@ -46,7 +47,13 @@ export interface Layer {
    * true, forward() returns max(output, 0). The model turns it on when a ReLU layer follows.
    */
   reluFused?: boolean;
+  /** Frees the layer's buffers; a second call does nothing, and any other use after it is BAD_STATE. */
   dispose(): void;
+}
+
+/** Refuses the use of a disposed layer. */
+export function layerDisposed(spec: object): never {
+  return fail("BAD_STATE", `a ${(spec as { type?: string }).type ?? ""} layer was disposed (with its model)`);
 }
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -65,8 +72,9 @@ export class BatchBuffer {
     this.capacity = batch;
   }
 
+  /** Frees the buffer (a no-op when there is none, or when the runtime was disposed with it). */
   release(): void {
-    if (this.capacity > 0) this.rt.free(this.ptr);
+    if (this.capacity > 0 && !this.rt.disposed) this.rt.free(this.ptr);
     this.capacity = 0;
     this.ptr = 0;
   }
@@ -74,7 +82,7 @@ export class BatchBuffer {
 
 /** A parameter tensor and its gradient, allocated together. */
 export function makeParam(rt: Runtime, name: string, shape: number[]): Param {
-  return { name, value: Tensor.alloc(rt, shape), grad: Tensor.alloc(rt, shape) };
+  return { name, value: Tensor.alloc(rt, shape, `parameter "${name}"`), grad: Tensor.alloc(rt, shape, `gradient of "${name}"`) };
 }
 
 export function disposeParams(params: readonly Param[]): void {

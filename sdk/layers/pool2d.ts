@@ -1,6 +1,6 @@
 import type { Runtime } from "../runtime/runtime";
 import type { KernelCall } from "../runtime/threads";
-import { BatchBuffer, type Layer } from "./layer";
+import { BatchBuffer, type Layer, layerDisposed } from "./layer";
 
 /** Planes per thread below which splitting a pooling pass costs more than it saves (~64K inputs). */
 const minPlanesPerThread = (planeSize: number): number => Math.ceil((1 << 16) / planeSize);
@@ -19,6 +19,7 @@ export interface Pool2DSpec {
  */
 export class Pool2D implements Layer {
   readonly outputShape: readonly number[];
+  private disposed = false;
   readonly params = [];
   private readonly stride: number;
   private readonly out: BatchBuffer;
@@ -44,6 +45,7 @@ export class Pool2D implements Layer {
   }
 
   allocate(batch: number, training: boolean): void {
+    if (this.disposed) layerDisposed(this.spec);
     this.out.ensure(batch);
     if (!training) return;
     this.dx.ensure(batch);
@@ -53,6 +55,7 @@ export class Pool2D implements Layer {
   // Planes (image x channel) are independent: shared out among the threads for big batches. Only a
   // training pass records the max-pool's arg-max, for the backward pass.
   forward(x: number, batch: number, training: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     this.input = x;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
@@ -70,6 +73,7 @@ export class Pool2D implements Layer {
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
+    if (this.disposed) layerDisposed(this.spec);
     if (!needInputGrad) return 0;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
@@ -86,6 +90,8 @@ export class Pool2D implements Layer {
   }
 
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     this.out.release();
     this.dx.release();
     this.argmax.release();

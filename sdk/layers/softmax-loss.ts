@@ -1,3 +1,4 @@
+import { fail } from "../errors";
 import type { Runtime } from "../runtime/runtime";
 import type { LossName } from "../spec";
 import { BatchBuffer } from "./layer";
@@ -10,6 +11,7 @@ import { BatchBuffer } from "./layer";
 export class SoftmaxLoss {
   private readonly probs: BatchBuffer;
   private readonly grad: BatchBuffer;
+  private disposed = false;
 
   constructor(private readonly rt: Runtime, readonly classes: number, readonly kind: LossName = "cross-entropy") {
     this.probs = new BatchBuffer(rt, classes);
@@ -17,6 +19,7 @@ export class SoftmaxLoss {
   }
 
   allocate(batch: number, training: boolean): void {
+    if (this.disposed) lossDisposed();
     this.probs.ensure(batch);
     if (training) this.grad.ensure(batch);
   }
@@ -33,6 +36,7 @@ export class SoftmaxLoss {
 
   /** Returns the loss summed over the batch; labels 0 computes probabilities only. */
   forward(logits: number, labels: number, batch: number, withGrad: boolean): number {
+    if (this.disposed) lossDisposed();
     const k = this.rt.kernels;
     const run = this.kind === "mse" ? k.softmaxMse : k.softmaxCrossEntropy;
     if (withGrad) this.grad.ensure(batch); // a model allocated for inference only has no room yet
@@ -40,7 +44,12 @@ export class SoftmaxLoss {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.probs.release();
     this.grad.release();
   }
+}
+
+function lossDisposed(): never {
+  return fail("BAD_STATE", "the loss layer was disposed (with its model)");
 }

@@ -1,7 +1,8 @@
+import { checkInteger, checkOptions, describeValue } from "../args";
 import { fail } from "../errors";
 import type { NamedTensor } from "../io/safetensors";
 import type { Param } from "../layers/layer";
-import type { Runtime } from "../runtime/runtime";
+import { Runtime } from "../runtime/runtime";
 
 /** The course's six update rules (eq. 39-55), simplest first. */
 export type OptimizerName = "sgd" | "momentum" | "adagrad" | "rmsprop" | "adadelta" | "adam";
@@ -45,6 +46,8 @@ const STATE_COUNT: Record<OptimizerName, number> = { sgd: 0, momentum: 1, adagra
 /**
  * Updates parameters from their gradients: one kernel pass per parameter tensor, with the
  * optimizer's state (velocities, squared-gradient averages) kept in wasm memory beside them.
+ * After dispose() (its own or its runtime's) every use is refused (BAD_STATE); a second dispose()
+ * does nothing.
  */
 export class Optimizer {
   readonly name: OptimizerName;
@@ -52,16 +55,22 @@ export class Optimizer {
   /** Steps taken (Adam's bias correction uses it). */
   steps = 0;
   private readonly state = new Map<Param, number[]>();
+  private isDisposed = false;
 
-  constructor(private readonly rt: Runtime, spec: OptimizerSpec) {
-    if (!OPTIMIZERS.includes(spec.name)) fail("BAD_ARGUMENT", `unknown optimizer ${JSON.stringify(spec.name)}; one of ${OPTIMIZERS.join(", ")}`);
+  constructor(readonly rt: Runtime, spec: OptimizerSpec) {
+    if (!(rt instanceof Runtime)) fail("BAD_ARGUMENT", `new Optimizer: rt must be a Runtime, got ${describeValue(rt)}`);
+    if (rt.disposed) fail("BAD_STATE", "new Optimizer: the runtime was disposed");
+    checkOptions(spec, "optimizer spec", ["name", ...Object.keys(OPTIMIZER_DEFAULTS.sgd)]);
+    if (spec === undefined || !OPTIMIZERS.includes(spec.name)) fail("BAD_ARGUMENT", `unknown optimizer ${describeValue(spec?.name)}; one of ${OPTIMIZERS.join(", ")}`);
     this.name = spec.name;
     const defaults = OPTIMIZER_DEFAULTS[spec.name];
     const settings = { ...defaults };
     for (const key of Object.keys(defaults) as (keyof typeof defaults)[]) {
       const value = spec[key];
       if (value === undefined) continue;
-      if (!Number.isFinite(value) || value < 0) fail("BAD_ARGUMENT", `optimizer ${spec.name}: ${key} must be a non-negative number, got ${value}`);
+      if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+        fail("BAD_ARGUMENT", `optimizer ${spec.name}: ${key} must be a non-negative number, got ${describeValue(value)}`);
+      }
       settings[key] = value;
     }
     if (!(settings.lr > 0)) fail("BAD_ARGUMENT", `learning rate must be positive, got ${settings.lr}`);
@@ -80,12 +89,17 @@ export class Optimizer {
   }
 
   set learningRate(lr: number) {
-    if (!(lr >= 0) || !Number.isFinite(lr)) fail("BAD_ARGUMENT", `learning rate must be a non-negative number, got ${lr}`);
+    if (typeof lr !== "number" || !(lr >= 0) || !Number.isFinite(lr)) fail("BAD_ARGUMENT", `learning rate must be a non-negative number, got ${describeValue(lr)}`);
     this.settings.lr = lr;
   }
 
   /** One update of every parameter from its gradient. */
   step(params: readonly Param[]): void {
+    this.check("step");
+    if (!Array.isArray(params)) fail("BAD_ARGUMENT", `optimizer step: params must be an array of parameters (model.params), got ${describeValue(params)}`);
+    for (const p of params) {
+      if (p?.value?.rt !== this.rt) fail("BAD_ARGUMENT", "optimizer step: a parameter lives in another runtime than the optimizer");
+    }
     this.steps++;
     const { rt, settings: s } = this;
     const k = rt.kernels;
@@ -124,6 +138,7 @@ export class Optimizer {
    * so a model file can carry it and a resumed run continues exactly where it stopped.
    */
   exportState(params: readonly Param[]): { settings: OptimizerSpec & { steps: number }; tensors: Map<string, NamedTensor> } {
+    this.check("exportState");
     const tensors = new Map<string, NamedTensor>();
     for (const p of params) {
       const buffers = this.state.get(p);
@@ -136,6 +151,8 @@ export class Optimizer {
 
   /** Restores state written by exportState() for the same parameters; says what does not fit. */
   importState(params: readonly Param[], steps: number, tensors: Map<string, NamedTensor>): void {
+    this.check("importState");
+    checkInteger(steps, "optimizer importState: steps", 0);
     for (const p of params) {
       for (let k = 0; k < STATE_COUNT[this.name]; k++) {
         const name = `optim.${p.name}.${k}`;
@@ -166,10 +183,24 @@ export class Optimizer {
     return buffers;
   }
 
+  /** True once dispose() has run. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /** Frees the optimizer's state; a second call does nothing. */
   dispose(): void {
-    for (const buffers of this.state.values()) for (const ptr of buffers) this.rt.free(ptr);
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    if (!this.rt.disposed) for (const buffers of this.state.values()) for (const ptr of buffers) this.rt.free(ptr);
     this.state.clear();
     this.steps = 0;
+  }
+
+  /** Refuses (BAD_STATE) a call on a disposed optimizer, or one whose runtime is disposed. */
+  private check(call: string): void {
+    if (this.isDisposed) fail("BAD_STATE", `optimizer ${call}: the optimizer was disposed`);
+    if (this.rt.disposed) fail("BAD_STATE", `optimizer ${call}: its runtime was disposed`);
   }
 }
 

@@ -1,5 +1,7 @@
 // Line charts as standalone SVG text: no DOM, no dependencies, so the same code writes chart
 // files from the CLI and draws charts in a page.
+import { describeValue } from "../args";
+import { fail } from "../errors";
 
 export interface Series {
   name: string;
@@ -90,6 +92,7 @@ function panelSvg(panel: Panel, offsetX: number): string {
 
 /** Panels side by side in one SVG document. */
 export function chartSvg(panels: Panel[]): string {
+  if (!Array.isArray(panels)) fail("BAD_ARGUMENT", `chartSvg: panels must be an array, got ${describeValue(panels)}`);
   const width = PANEL_W * panels.length;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${PANEL_H}" viewBox="0 0 ${width} ${PANEL_H}" font-family="system-ui, sans-serif">`,
@@ -104,6 +107,7 @@ export const percentTick = (y: number): string => `${(y * 100).toFixed(Math.abs(
 
 /** The loss and accuracy curves of one or more training histories. */
 export function historyChart(runs: { name: string; history: { epoch: number; loss: number; trainAccuracy: number; testAccuracy?: number }[] }[]): string {
+  if (!Array.isArray(runs) || !runs.every((r) => Array.isArray(r?.history))) fail("BAD_ARGUMENT", `historyChart: runs must be an array of { name, history: EpochRecord[] }, got ${describeValue(runs)}`);
   const single = runs.length === 1;
   return chartSvg([
     {

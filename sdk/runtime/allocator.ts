@@ -1,3 +1,4 @@
+import { describeValue } from "../args";
 import { fail } from "../errors";
 
 /** Every block starts on a cache line, which also satisfies v128 alignment. */
@@ -23,7 +24,7 @@ export class Allocator {
 
   /** Returns the address of `bytes` fresh bytes (contents unspecified). */
   alloc(bytes: number): number {
-    if (!Number.isFinite(bytes) || bytes < 0) fail("BAD_ARGUMENT", `cannot allocate ${bytes} bytes`);
+    if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0) fail("BAD_ARGUMENT", `cannot allocate ${describeValue(bytes)} bytes`);
     const size = alignUp(Math.max(bytes, 1));
     let index = this.freeBlocks.findIndex((b) => b.size >= size);
     if (index < 0) {
@@ -45,10 +46,14 @@ export class Allocator {
     return ptr;
   }
 
-  /** Returns a block from alloc() to the free list. */
+  /**
+   * Returns a block from alloc() to the free list. An address that is not the start of a block in
+   * use (freed already, or never allocated) is refused before anything changes: freeing it again
+   * could hand memory that another object now owns to a third.
+   */
   free(ptr: number): void {
     const size = this.used.get(ptr);
-    if (size === undefined) fail("BAD_ARGUMENT", `free of an address that was not allocated: ${ptr}`);
+    if (size === undefined) fail("BAD_STATE", `free of an address that is not allocated (freed twice?): ${describeValue(ptr)}`);
     this.used.delete(ptr);
     this.release_(ptr, size);
   }

@@ -1,3 +1,4 @@
+import { checkInteger, checkOptions, describeValue } from "../args";
 import { fail } from "../errors";
 import { Allocator } from "./allocator";
 import { compileKernels, instantiateKernels, relaxedSimdSupported, type KernelFeatures, type Kernels } from "./kernels";
@@ -5,6 +6,11 @@ import { KernelThreads, runCalls, splitRange, threadsUnavailableReason, type Ker
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
+/** Bounds of RuntimeOptions.initialMiB: at least a MiB (memory grows from there), at most the wasm32 limit. */
+const MIN_INITIAL_MIB = 1;
+const MAX_INITIAL_MIB = 4096;
+const MAX_THREADS = 64;
+const OPTION_NAMES = ["initialMiB", "relaxedSimd", "threads"] as const;
 /**
  * A product is split across threads from this many flops (2·m·k·n) up (see worthSplitting):
  * about 200 µs of work on one thread. Handing work to a worker that spins costs a few µs, but one
@@ -17,12 +23,12 @@ const GEMM_ROW_ALIGN = 5;
 const GEMM_COL_ALIGN = 8;
 
 export interface RuntimeOptions {
-  /** Initial wasm memory; it grows as needed. */
+  /** Initial wasm memory in MiB, 1 to 4096 (default 16); it grows as needed. */
   initialMiB?: number;
-  /** false forces the plain SIMD build (the default picks relaxed SIMD where the engine has it). */
+  /** false forces the plain SIMD build (the default picks relaxed SIMD where the engine has it); true insists on relaxed SIMD. */
   relaxedSimd?: boolean;
   /**
-   * Threads running kernels (default 1). More than one starts a pool of workers sharing the wasm
+   * Threads running kernels, 1 to 64 (default 1). More than one starts a pool of workers sharing the wasm
    * memory; where that is impossible (a page without cross-origin isolation) the runtime runs on
    * one thread and `features.threadsNote` says why.
    */
@@ -33,35 +39,51 @@ export interface RuntimeOptions {
  * One kernel instance and the linear memory it works on. Everything a model or a data set keeps
  * in wasm lives here; tensors are (address, shape) pairs into this memory. Typed-array views of
  * the memory are made on demand, because growing the memory detaches the old ones.
+ *
+ * dispose() stops the worker threads and lets go of the memory, even while models or tensors
+ * made on this runtime are still referenced; every use after it is refused (BAD_STATE).
  */
 export class Runtime {
-  readonly memory: WebAssembly.Memory;
-  readonly kernels: Kernels;
   /** The wasm features the kernels use here. */
   readonly features: KernelFeatures;
-  private readonly allocator: Allocator;
-  /** Scratch for gemm (packed panels), one per thread, allocated once. */
-  private readonly gemmWork: number[];
-  private readonly pool: KernelThreads | undefined;
+  private live: {
+    memory: WebAssembly.Memory;
+    kernels: Kernels;
+    allocator: Allocator;
+    /** Scratch for gemm (packed panels), one per thread, allocated once. */
+    gemmWork: number[];
+    pool: KernelThreads | undefined;
+  } | undefined;
 
   private constructor(memory: WebAssembly.Memory, kernels: Kernels, features: KernelFeatures, pool: KernelThreads | undefined) {
-    this.memory = memory;
-    this.kernels = kernels;
     this.features = features;
-    this.pool = pool;
-    this.allocator = new Allocator(kernels.heapBase(), memory.buffer.byteLength, (bytes) => this.grow(bytes));
-    this.gemmWork = Array.from({ length: features.threads }, () => this.alloc(kernels.gemmWorkspaceBytes()));
+    const allocator = new Allocator(kernels.heapBase(), memory.buffer.byteLength, (bytes) => this.grow(bytes));
+    this.live = { memory, kernels, allocator, gemmWork: [], pool };
+    this.live.gemmWork = Array.from({ length: features.threads }, () => allocator.alloc(kernels.gemmWorkspaceBytes()));
   }
 
-  /** Loads the kernels into a fresh memory (see RuntimeOptions). */
+  /** Loads the kernels into a fresh memory (see RuntimeOptions); a bad option is BAD_ARGUMENT. */
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
-    const asked = options.threads ?? 1;
-    if (!Number.isInteger(asked) || asked < 1 || asked > 64) fail("BAD_ARGUMENT", `threads must be an integer from 1 to 64, got ${asked}`);
+    const opts = checkOptions<RuntimeOptions>(options, "Runtime.create options", OPTION_NAMES);
+    const asked = opts.threads === undefined ? 1 : checkInteger(opts.threads, "threads", 1, MAX_THREADS);
+    const initialMiB = opts.initialMiB === undefined ? 16 : opts.initialMiB;
+    if (typeof initialMiB !== "number" || !(initialMiB >= MIN_INITIAL_MIB && initialMiB <= MAX_INITIAL_MIB)) {
+      fail("BAD_ARGUMENT", `initialMiB must be a number from ${MIN_INITIAL_MIB} to ${MAX_INITIAL_MIB}, got ${describeValue(initialMiB)}`);
+    }
+    if (opts.relaxedSimd !== undefined && typeof opts.relaxedSimd !== "boolean") {
+      fail("BAD_ARGUMENT", `relaxedSimd must be true or false, got ${describeValue(opts.relaxedSimd)}`);
+    }
+    if (opts.relaxedSimd === true && !relaxedSimdSupported()) fail("BAD_ARGUMENT", "relaxedSimd: true, but this engine has no relaxed SIMD");
+    const relaxedSimd = opts.relaxedSimd ?? relaxedSimdSupported();
     let threadsNote = asked > 1 ? threadsUnavailableReason() : "";
     const shared = asked > 1 && !threadsNote;
-    const relaxedSimd = options.relaxedSimd ?? relaxedSimdSupported();
-    const initialPages = Math.ceil(((options.initialMiB ?? 16) * 1024 * 1024) / PAGE);
-    const memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared } as WebAssembly.MemoryDescriptor);
+    const initialPages = Math.ceil((initialMiB * 1024 * 1024) / PAGE);
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared } as WebAssembly.MemoryDescriptor);
+    } catch (e) {
+      fail("OUT_OF_MEMORY", `cannot reserve ${initialMiB} MiB of wasm memory (${(e as Error).message}); ask for less initialMiB`);
+    }
     const module = await compileKernels({ relaxedSimd, shared });
     const kernels = await instantiateKernels(module, memory);
     let pool: KernelThreads | undefined;
@@ -78,6 +100,26 @@ export class Runtime {
     return new Runtime(memory, kernels, { relaxedSimd, threads: pool ? pool.count : 1, threadsNote }, pool);
   }
 
+  /** True once dispose() has run. */
+  get disposed(): boolean {
+    return this.live === undefined;
+  }
+
+  /** The state of a runtime not yet disposed; refuses (BAD_STATE) after dispose(). */
+  private get state(): NonNullable<Runtime["live"]> {
+    return this.live ?? fail("BAD_STATE", "the runtime was disposed");
+  }
+
+  /** The linear memory (BAD_STATE after dispose()). */
+  get memory(): WebAssembly.Memory {
+    return this.state.memory;
+  }
+
+  /** The kernel exports (BAD_STATE after dispose()). */
+  get kernels(): Kernels {
+    return this.state.kernels;
+  }
+
   /** Threads running kernels (1 without a pool). */
   get threads(): number {
     return this.features.threads;
@@ -88,8 +130,9 @@ export class Runtime {
    * With one thread the tasks run in turn here: the same calls, the same results.
    */
   parallel(tasks: readonly (readonly KernelCall[])[]): void {
-    if (this.pool && tasks.length > 1) this.pool.run(tasks, this.kernels);
-    else for (const task of tasks) runCalls(task, this.kernels);
+    const { pool, kernels } = this.state;
+    if (pool && tasks.length > 1) pool.run(tasks, kernels);
+    else for (const task of tasks) runCalls(task, kernels);
   }
 
   /**
@@ -97,49 +140,70 @@ export class Runtime {
    * `minPerThread` for each of two, and runs task(start, end, t) for each share; else one task.
    */
   parallelFor(count: number, minPerThread: number, task: (start: number, end: number, t: number) => KernelCall[]): void {
-    const parts = this.pool && count >= 2 * minPerThread ? Math.min(this.threads, Math.floor(count / minPerThread)) : 1;
-    if (parts === 1) runCalls(task(0, count, 0), this.kernels);
+    const { pool, kernels } = this.state;
+    const parts = pool && count >= 2 * minPerThread ? Math.min(this.threads, Math.floor(count / minPerThread)) : 1;
+    if (parts === 1) runCalls(task(0, count, 0), kernels);
     else this.parallel(splitRange(count, parts, 4).map(([start, end], t) => task(start, end, t)));
   }
 
   /** The gemm scratch of thread `t`. */
   gemmWorkspace(t: number): number {
-    return this.gemmWork[t];
+    return this.state.gemmWork[t];
   }
 
-  /** Stops the worker threads (the runtime then only works on one thread: do not use it). */
+  /**
+   * Stops the worker threads and drops the memory, the kernels and the allocator, so that they
+   * are freed even while models or tensors of this runtime are still referenced. Any later use of
+   * the runtime, or of what was made on it, is refused (BAD_STATE); a second dispose() does nothing.
+   */
   dispose(): void {
-    this.pool?.terminate();
+    const live = this.live;
+    if (!live) return;
+    this.live = undefined;
+    live.pool?.terminate();
   }
 
+  /** `bytes` fresh bytes of wasm memory (contents unspecified); free() them when done. */
   alloc(bytes: number): number {
-    return this.allocator.alloc(bytes);
+    return this.state.allocator.alloc(bytes);
   }
 
+  /** Returns a block from alloc(); an address not currently allocated is refused (BAD_STATE). */
   free(ptr: number): void {
-    this.allocator.free(ptr);
+    this.state.allocator.free(ptr);
   }
 
-  /** Bytes allocated and not yet freed. */
+  /** Bytes allocated and not yet freed (0 after dispose()). */
   get usedBytes(): number {
-    return this.allocator.usedBytes;
+    return this.live ? this.live.allocator.usedBytes : 0;
   }
 
+  /** A float32 view of `length` values at `ptr` (valid until the memory grows). */
   f32(ptr: number, length: number): Float32Array {
-    return new Float32Array(this.memory.buffer, ptr, length);
+    return new Float32Array(this.view(ptr, length, 4), ptr, length);
   }
 
   u8(ptr: number, length: number): Uint8Array {
-    return new Uint8Array(this.memory.buffer, ptr, length);
+    return new Uint8Array(this.view(ptr, length, 1), ptr, length);
   }
 
   i32(ptr: number, length: number): Int32Array {
-    return new Int32Array(this.memory.buffer, ptr, length);
+    return new Int32Array(this.view(ptr, length, 4), ptr, length);
+  }
+
+  /** The memory's buffer, once [ptr, ptr + length·size) is known to lie inside it (and aligned). */
+  private view(ptr: number, length: number, size: number): ArrayBufferLike {
+    const buffer = this.state.memory.buffer;
+    if (!(Number.isInteger(ptr) && Number.isInteger(length) && ptr >= 0 && length >= 0 && ptr % size === 0 &&
+      ptr + length * size <= buffer.byteLength)) {
+      fail("BAD_ARGUMENT", `no ${describeValue(length)} values of ${size} bytes at address ${describeValue(ptr)} in ${buffer.byteLength} bytes of wasm memory`);
+    }
+    return buffer;
   }
 
   /** Whether work of `flops` is worth sharing out among the threads (see PARALLEL_GEMM_FLOPS). */
   worthSplitting(flops: number): boolean {
-    return this.pool !== undefined && flops >= PARALLEL_GEMM_FLOPS;
+    return this.state.pool !== undefined && flops >= PARALLEL_GEMM_FLOPS;
   }
 
   /**
@@ -151,7 +215,8 @@ export class Runtime {
     transA: boolean, transB: boolean, beta: number): void {
     if (!this.worthSplitting(2 * m * k * n)) {
       // Called directly, not through a KernelCall: one image's dense layer takes microseconds.
-      this.kernels.gemm(a, transA ? m : k, b, transB ? k : n, c, n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, this.gemmWork[0]);
+      const { kernels, gemmWork } = this.state;
+      kernels.gemm(a, transA ? m : k, b, transB ? k : n, c, n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, gemmWork[0]);
       return;
     }
     const byRows = m >= n;
@@ -160,8 +225,9 @@ export class Runtime {
     const ldb = transB ? k : n;
     const ta = transA ? 1 : 0;
     const tb = transB ? 1 : 0;
+    const { gemmWork } = this.state;
     this.parallel(bands.map(([start, end], t): KernelCall[] => {
-      const work = this.gemmWork[t];
+      const work = gemmWork[t];
       if (byRows) {
         // Rows start..end of op(A) and of C.
         const aBand = a + 4 * (transA ? start : start * lda);
@@ -180,7 +246,7 @@ export class Runtime {
    */
   gemmPackedCall(t: number, packedA: number, b: number, c: number, m: number, k: number, n: number,
     transB: boolean, beta: number): KernelCall {
-    return ["gemmPacked", packedA, b, transB ? k : n, c, n, m, k, n, transB ? 1 : 0, beta, this.gemmWork[t]];
+    return ["gemmPacked", packedA, b, transB ? k : n, c, n, m, k, n, transB ? 1 : 0, beta, this.state.gemmWork[t]];
   }
 
   /** The kernel call of a contiguous gemm (as in gemm()) on thread `t`, for parallel(). */
@@ -188,18 +254,19 @@ export class Runtime {
     transA: boolean, transB: boolean, beta: number): KernelCall {
     const lda = transA ? m : k;
     const ldb = transB ? k : n;
-    return ["gemm", a, lda, b, ldb, c, n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, this.gemmWork[t]];
+    return ["gemm", a, lda, b, ldb, c, n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, this.state.gemmWork[t]];
   }
 
   private grow(bytes: number): number {
     const pages = Math.ceil(bytes / PAGE);
+    const memory = this.state.memory;
     try {
-      this.memory.grow(pages);
+      memory.grow(pages);
     } catch {
       fail("OUT_OF_MEMORY",
         `wasm memory cannot grow by ${(bytes / 2 ** 20).toFixed(1)} MiB ` +
-        `(now ${(this.memory.buffer.byteLength / 2 ** 20).toFixed(0)} MiB); use a smaller batch or model`);
+        `(now ${(memory.buffer.byteLength / 2 ** 20).toFixed(0)} MiB); use a smaller batch or model`);
     }
-    return this.memory.buffer.byteLength;
+    return memory.buffer.byteLength;
   }
 }

@@ -12,6 +12,7 @@
 // worker_threads in Node (registered by "mnist-wasm/node"). Threads need a SharedArrayBuffer, so
 // in browsers the page must be cross-origin isolated (COOP/COEP headers); otherwise the runtime
 // runs on one thread and says why (Runtime.features.threadsNote).
+import { describeValue } from "../args";
 import { fail } from "../errors";
 import type { Kernels } from "./kernels";
 
@@ -104,6 +105,7 @@ let spawner: WorkerSpawner | undefined = typeof Worker === "function" ? browserS
 
 /** Sets how workers are started (mnist-wasm/node registers worker_threads); returns the previous way. */
 export function setWorkerSpawner(next: WorkerSpawner | undefined): WorkerSpawner | undefined {
+  if (next !== undefined && typeof next !== "function") fail("BAD_ARGUMENT", `setWorkerSpawner: expected a function or undefined, got ${describeValue(next)}`);
   const previous = spawner;
   spawner = next;
   return previous;
@@ -157,6 +159,7 @@ export class KernelThreads {
 
   private constructor(private readonly workers: PoolWorker[], names: readonly (keyof Kernels)[]) {
     this.indexOf = new Map(names.map((name, i) => [name, i]));
+    this.count = workers.length + 1;
   }
 
   /**
@@ -196,10 +199,8 @@ export class KernelThreads {
     return new KernelThreads(settled.map((r) => (r as PromiseFulfilledResult<PoolWorker>).value), names);
   }
 
-  /** Threads, the caller's included. */
-  get count(): number {
-    return this.workers.length + 1;
-  }
+  /** Threads, the caller's included (fixed at start). */
+  readonly count: number;
 
   /**
    * Runs tasks[0] on this thread and tasks[t] on worker t-1, all at once, and returns when all
@@ -235,7 +236,7 @@ export class KernelThreads {
     if (failed) throw new Error("wasm kernel failed in a worker thread");
   }
 
-  /** Stops the workers. */
+  /** Stops the workers and lets go of them and of their command buffers. */
   terminate(): void {
     if (this.stopped) return;
     this.stopped = true;
@@ -244,6 +245,7 @@ export class KernelThreads {
       Atomics.notify(worker.state, GENERATION);
       worker.handle.terminate();
     }
+    this.workers.length = 0;
   }
 
   /** Writes `calls` into a command buffer; false when they do not fit. */

@@ -1,5 +1,6 @@
 // The page side of the model worker: a promise per request, progress callbacks for training, and
 // typed arrays transferred instead of copied where the caller says it no longer needs them.
+import { describeValue } from "../args";
 import { fail, MnistWasmError } from "../errors";
 import type { Dataset } from "../data/dataset";
 import type { KernelFeatures } from "../runtime/kernels";
@@ -90,6 +91,9 @@ export class ModelWorker {
    * forces the plain SIMD kernels, as in Runtime.create().
    */
   static async create(worker: WorkerLike | string | URL, options: { relaxedSimd?: boolean; initialMiB?: number; threads?: number } = {}): Promise<ModelWorker> {
+    if (!(typeof worker === "string" || worker instanceof URL || typeof (worker as WorkerLike | null)?.postMessage === "function")) {
+      fail("BAD_ARGUMENT", `ModelWorker.create: expected a Worker or a module URL, got ${describeValue(worker)}`);
+    }
     let target: WorkerLike;
     if (typeof worker === "string" || worker instanceof URL) {
       if (typeof Worker === "undefined") fail("BAD_STATE", "ModelWorker.create(url): this environment has no Web Workers");
