@@ -1,7 +1,7 @@
 // From the --arch, --hidden, --activation and --init flags to a model spec.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import {
-  ARCH_PRESETS, mlpSpec, parseArch, validateSpec, withClassifier,
+  ARCH_PRESETS, FILE_LIMITS, mlpSpec, MnistWasmError, parseArch, readFileBounded, validateSpec, withClassifier,
   type Dataset, type Initializer, type LayerSpec, type LossName, type ModelSpec,
 } from "../sdk/node";
 import { UsageError } from "./errors";
@@ -51,8 +51,9 @@ function readArchFile(path: string): LayerSpec[] {
   if (!existsSync(path)) throw new UsageError(`--arch ${path}: no such file`);
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(path, "utf8"));
+    json = JSON.parse(new TextDecoder().decode(readFileBounded(path, { maxBytes: FILE_LIMITS.textBytes, label: "JSON file", what: `--arch ${path}` })));
   } catch (e) {
+    if (e instanceof MnistWasmError) throw e;
     throw new UsageError(`--arch ${path}: not valid JSON (${(e as Error).message})`);
   }
   const layers = Array.isArray(json) ? json : (json as { layers?: unknown })?.layers;
