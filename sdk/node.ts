@@ -196,18 +196,20 @@ const SAFETENSORS_MAX_HEADER = 100_000_000;
 
 /**
  * Reads a model file written by saveModelFile() or the CLI: a regular file of at most
- * FILE_LIMITS.modelBytes, whose header length is checked before the rest is read.
+ * FILE_LIMITS.modelBytes, whose header's length and start are checked before the rest is read.
  */
 export async function loadModelFile(rt: Runtime, path: string): Promise<ReturnType<typeof deserializeModel>> {
   const file = openRegularFile(path, { maxBytes: FILE_LIMITS.modelBytes, label: "model file" });
   let bytes: Uint8Array;
   try {
-    const head = readAt(file, 0, 8);
-    if (head.length === 8) {
+    const head = readAt(file, 0, 9);
+    if (head.length === 9) {
       const headerLength = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
       if (headerLength > BigInt(Math.min(SAFETENSORS_MAX_HEADER, file.size - 8))) {
         fail("BAD_FILE", `${path}: not a safetensors file (header length ${headerLength} does not fit in ${file.size} bytes)`);
       }
+      // The header is a JSON object: it starts with "{" (as the reference reader requires).
+      if (head[8] !== 0x7b) fail("BAD_FILE", `${path}: not a safetensors file (the header is not JSON)`);
     }
     bytes = readAt(file, 0, file.size);
   } finally {

@@ -125,7 +125,8 @@ export function gunzipBounded(bytes: Uint8Array, what: string, limit: number, wh
   if (bytes.length >= 18) {
     const declared = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(bytes.length - 4, true);
     if (declared > limit) {
-      fail("BAD_FILE", `${what}: its gzip trailer declares ${declared.toLocaleString("en")} inflated bytes, more than ${why}`);
+      fail("BAD_FILE", `${what}: its gzip trailer declares ${declared.toLocaleString("en")} inflated bytes, more than ${why} ` +
+        "(or the file is truncated)");
     }
   }
   try {
