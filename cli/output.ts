@@ -3,7 +3,7 @@
 // location is one line naming the flag, a file error (exit 1).
 import { statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { checkWritable, checkWritableFolder, MnistWasmError } from "../sdk/node";
+import { checkWritable, checkWritableFolder, MnistWasmError, resolveWriteTarget } from "../sdk/node";
 
 /** Checks that each file can be written: its folder exists and is writable, it is not a folder. */
 export function checkOutputFiles(outputs: readonly (readonly [flag: string, path: string])[]): void {
@@ -34,6 +34,23 @@ export function checkOutputFolder(flag: string, dir: string, files: readonly str
   } else {
     // The folder is made when the results are written: the folder it is made in must take it.
     checkWritableFolder(existing, `${flag} ${dir}`);
+  }
+}
+
+/**
+ * True when writing `out` would replace the file at `path`: the same path, or the same file
+ * reached through a symbolic link or a hard link.
+ */
+export function writesTo(out: string, path: string): boolean {
+  const target = resolveWriteTarget(out);
+  if (target.kind !== "replace") return false;
+  if (resolve(target.path) === resolve(path)) return true;
+  try {
+    const a = statSync(target.path);
+    const b = statSync(path);
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false; // one of them does not exist (yet)
   }
 }
 

@@ -1,14 +1,13 @@
 // `mnist-wasm classify`: the course's contest mode. Classifies every image of a file and writes
 // one predicted class index per line, atomically (or to standard output with --out -); with
 // --labels, also the accuracy.
-import { resolve } from "node:path";
 import { SingleBar } from "cli-progress";
 import {
   DEFAULT_MODEL_PATH, loadImagesFile, loadLabelsFile, loadModelFile, MnistWasmError, PIXEL_SCALE, Runtime, writeFileAtomic,
   type ImagesFile, type Model,
 } from "../../sdk/node";
 import { UsageError } from "../errors";
-import { checkOutputFiles, writeStdout } from "../output";
+import { checkOutputFiles, writesTo, writeStdout } from "../output";
 import { percent } from "../render";
 
 export interface ClassifyOptions {
@@ -32,11 +31,11 @@ const PROGRESS_MIN_IMAGES = 2000;
 export async function classifyCommand(options: ClassifyOptions): Promise<void> {
   const toStdout = options.out === STDOUT;
   if (!toStdout) {
-    const out = resolve(options.out);
-    for (const [flag, path] of [["--input", options.input], ["--labels", options.labels], ["--model", options.model]] as const) {
-      if (path !== undefined && resolve(path) === out) throw new UsageError(`--out ${options.out} would overwrite the ${flag} file`);
-    }
     checkOutputFiles([["--out", options.out]]);
+    const inputs = [["--input", options.input], ["--labels", options.labels], ["--model", options.model ?? DEFAULT_MODEL_PATH]] as const;
+    for (const [flag, path] of inputs) {
+      if (path !== undefined && writesTo(options.out, path)) throw new UsageError(`--out ${options.out} would overwrite the ${flag} file`);
+    }
   }
   const rt = await Runtime.create({ threads: options.threads });
   const { model } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);

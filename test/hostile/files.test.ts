@@ -5,7 +5,7 @@
 // the memory and time bounds, and changes no file but the named output.
 import { execFileSync, spawn } from "node:child_process";
 import {
-  chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync,
+  chmodSync, copyFileSync, linkSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync,
   truncateSync, writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -234,6 +234,14 @@ describe("output locations are checked before any work", () => {
       expect(p.seconds).toBeLessThan(3);
       refuse("output location", ["classify", "--input", images, "--out", out], new RegExp(`--out .*${pattern.source}`));
     }
+    // An output that reaches an input through a symbolic or hard link would replace it: a usage mistake.
+    const links = mkdtempSync(join(dir, "links-"));
+    symlinkSync(images, join(links, "soft"));
+    copyFileSync(labels, join(links, "labels.txt"));
+    linkSync(join(links, "labels.txt"), join(links, "hard"));
+    refuse("output location", ["classify", "--input", images, "--out", join(links, "soft")], /would overwrite the --input file/, { code: 2 });
+    refuse("output location", ["classify", "--input", images, "--labels", join(links, "labels.txt"), "--out", join(links, "hard")],
+      /would overwrite the --labels file/, { code: 2 });
     // The history files beside the model are outputs too.
     const runs = mkdtempSync(join(dir, "runs-"));
     mkdirSync(join(runs, "m.history.json"));
