@@ -52,7 +52,7 @@ function followLinks(path: string, what: string): string {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return current;
-      if (code === "ENOTDIR") fail("BAD_FILE", `${what}: cannot write (${dirname(current)} is not a folder)`);
+      if (code === "ENOTDIR") fail("BAD_FILE", `${what}: cannot write (${firstNonFolder(dirname(current))} is not a folder)`);
       fail("BAD_FILE", `${what}: cannot write (${errorCode(e)})`);
     }
     if (!st.isSymbolicLink()) return current;
@@ -62,12 +62,31 @@ function followLinks(path: string, what: string): string {
     } catch {
       // dangling (or not a path, like /proc/self/fd/N of a pipe): follow it one step
     }
-    const link = readlinkSync(current);
+    let link: string;
+    try {
+      link = readlinkSync(current);
+    } catch (e) {
+      fail("BAD_FILE", `${what}: cannot write (${errorCode(e)})`);
+    }
     // /proc/self/fd/N of a pipe or socket names no path ("pipe:[1234]"): opening the link itself reaches it.
     if (/^[a-z_]+:\[[^\]]*\]$/.test(link)) return current;
     current = resolve(dirname(current), link);
   }
   fail("BAD_FILE", `${what}: cannot write (more than ${MAX_LINKS} symbolic links in a chain)`);
+}
+
+/** The first of `path` and the folders above it that exists but is no folder: what ENOTDIR is about. */
+function firstNonFolder(path: string): string {
+  let dir = path;
+  while (dir !== dirname(dir)) {
+    try {
+      if (!statSync(dir).isDirectory()) return dir;
+    } catch {
+      // missing or itself below a file: look higher
+    }
+    dir = dirname(dir);
+  }
+  return path;
 }
 
 /** Checks that `dir` exists, is a folder and is writable; else a one-line BAD_FILE error naming `what`. */
@@ -78,7 +97,7 @@ export function checkWritableFolder(dir: string, what: string): void {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") fail("BAD_FILE", `${what}: cannot write (the folder ${dir} does not exist)`);
-    if (code === "ENOTDIR") fail("BAD_FILE", `${what}: cannot write (${dir} is not a folder)`);
+    if (code === "ENOTDIR") fail("BAD_FILE", `${what}: cannot write (${firstNonFolder(dir)} is not a folder)`);
     fail("BAD_FILE", `${what}: cannot write (${errorCode(e)})`);
   }
   if (!st.isDirectory()) fail("BAD_FILE", `${what}: cannot write (${dir} is ${describeKind(st)}, not a folder)`);
