@@ -241,17 +241,19 @@ async function replaceFile(
   let tmp = tempPathFor(target, time);
   let handle: FileHandle | undefined;
   try {
-    // Exclusive creation: never write through something already at the temporary name.
+    // Exclusive creation: never write through something already at the temporary name. The name
+    // is registered before the file exists, so that an exit while it is being created removes it.
     for (;;) {
+      inProgress.add(tmp);
       try {
         handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
         break;
       } catch (e) {
+        inProgress.delete(tmp);
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
         tmp = tempPathFor(target, ++time);
       }
     }
-    inProgress.add(tmp);
     if (existing) {
       await handle.chmod(existing.mode);
       // Only root can give a file away; anyone else's new file is theirs, as with any editor.
