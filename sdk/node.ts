@@ -105,11 +105,11 @@ function findIdxFile(dir: string, stem: string, dims: number): string | undefine
 
 /**
  * Reads a data file and inflates it when it is gzipped, within FILE_LIMITS.dataBytes (or
- * `maxBytes`) on disk and inflated; an idx file is inflated to at most what its header declares.
- * Anything but a regular file is refused before reading.
+ * `maxBytes`, called `limitName` in messages) on disk and inflated; an idx file is inflated to at
+ * most what its header declares. Anything but a regular file is refused before reading.
  */
-export function readMaybeGzip(path: string, maxBytes: number = FILE_LIMITS.dataBytes): Uint8Array {
-  return readDataFile(path, { maxBytes, declaredBytes: idxDeclaredBytes });
+export function readMaybeGzip(path: string, maxBytes: number = FILE_LIMITS.dataBytes, limitName?: string): Uint8Array {
+  return readDataFile(path, { maxBytes, limitName, declaredBytes: idxDeclaredBytes });
 }
 
 /** What is at `path`, following links, or undefined when nothing (reachable) is. */
@@ -170,10 +170,17 @@ export function loadCifar10(split: Split, path: string): Dataset {
     });
     return datasetFromCifarBatches(files);
   }
+  // The files of a split share one limit, as the archive's do.
+  let left = FILE_LIMITS.dataBytes;
   const files = names.map((name) => {
     for (const folder of [path, join(path, "cifar-10-batches-bin")]) {
       for (const candidate of [join(folder, name), join(folder, `${name}.gz`)]) {
-        if (existsSync(candidate)) return { name: candidate, bytes: readMaybeGzip(candidate) };
+        if (!existsSync(candidate)) continue;
+        const limitName = `the ${left.toLocaleString("en")} bytes left of the ${formatBytes(FILE_LIMITS.dataBytes)} limit ` +
+          `for the CIFAR-10 ${split} files together`;
+        const bytes = readMaybeGzip(candidate, left, limitName);
+        left -= bytes.length;
+        return { name: candidate, bytes };
       }
     }
     fail("BAD_FILE", `${path}: no ${name} or ${name}.gz (expected the CIFAR-10 binary version)`);
@@ -306,25 +313,37 @@ export function loadLabelsFile(path: string): { labels: Uint8Array; format: "idx
     return { labels: parseIdx(bytes, 1, path).data, format: "idx" };
   }
   if (name.endsWith(".bin")) return { labels: datasetFromCifarBatches([{ name: path, bytes }]).labels, format: "cifar10" };
+  if (bytes.length > FILE_LIMITS.textBytes) {
+    fail("BAD_FILE", `${path}: ${bytes.length.toLocaleString("en")} bytes is more than the ${formatBytes(FILE_LIMITS.textBytes)} ` +
+      "limit for a text labels file (and not idx labels, a .npy or a CIFAR-10 batch)");
+  }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     fail("BAD_FILE", `${path}: not a labels file (expected idx labels, a .npy of integers, or text with one label per line)`);
   }
-  const lines = text.split(/\r?\n/);
-  while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
-  if (lines.length === 0) fail("BAD_FILE", `${path}: no labels in the file`);
-  const labels = new Uint8Array(lines.length);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
+  return { labels: parseTextLabels(text.trimEnd(), path), format: "text" };
+}
+
+/** One class index (0-254) per line; lines are taken one at a time, never all held as strings. */
+function parseTextLabels(text: string, path: string): Uint8Array {
+  if (text.length === 0) fail("BAD_FILE", `${path}: no labels in the file`);
+  let count = 1;
+  for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) count++;
+  const labels = new Uint8Array(count);
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const end = i === count - 1 ? text.length : text.indexOf("\n", start);
+    const line = text.slice(start, end).trim();
     if (!/^\d{1,3}$/.test(line) || Number(line) > 254) {
       fail("BAD_FILE", `${path}: line ${i + 1} is ${JSON.stringify(line.slice(0, 20))}, not a class index ` +
         "(expected idx labels, a .npy of integers, or text with one label per line)");
     }
     labels[i] = Number(line);
+    start = end + 1;
   }
-  return { labels, format: "text" };
+  return labels;
 }
 
 /** Compares file names as people sort them: "img2.png" before "img10.png"; ties by code point. */

@@ -148,6 +148,13 @@ describe("bounded reads", () => {
     await expectRefused(() => loadCifar10("test", data), /192 MiB limit/);
     await expectRefused(() => loadModelFile(rt, sparse("huge.safetensors", FILE_LIMITS.modelBytes + 1)), /more than the 256 MiB limit for a model file/);
     await expectRefused(() => readPngRgba(sparse("huge.png", FILE_LIMITS.pngBytes + 1)), /more than the 64 MiB limit for a PNG file/);
+    // Text labels have their own, smaller limit: 16 MiB is 8 million labels.
+    const text = join(dir, "labels.txt");
+    writeFileSync(text, "7\n".repeat(FILE_LIMITS.textBytes / 2 + 1));
+    await expectRefused(() => loadLabelsFile(text), /more than the 16 MiB limit for a text labels file/);
+    writeFileSync(text, "7\n".repeat(FILE_LIMITS.textBytes / 2 - 3) + "3\r\n\n \n"); // exactly 16 MiB
+    const labels = loadLabelsFile(text).labels;
+    expect([labels.length, labels[0], labels[labels.length - 1]]).toEqual([FILE_LIMITS.textBytes / 2 - 2, 7, 3]);
     // Within the limit, a model file whose header cannot be one is refused after reading 9 bytes.
     await expectRefused(() => loadModelFile(rt, sparse("zeros.safetensors", 200 * 2 ** 20)), /not a safetensors file/);
   });

@@ -35,6 +35,8 @@ export interface ReadLimit {
   label: string;
   /** The file's name in messages (default: the path). */
   what?: string;
+  /** The limit in messages (default: "the <maxBytes> limit for a <label>"). */
+  limitName?: string;
 }
 
 function refuseUnlessRegular(st: Stats, what: string, label: string): void {
@@ -42,7 +44,7 @@ function refuseUnlessRegular(st: Stats, what: string, label: string): void {
 }
 
 /** Opens `path` when it is a regular file of at most `maxBytes`; else a one-line BAD_FILE error. */
-export function openRegularFile(path: string, { maxBytes, label, what = path }: ReadLimit): RegularFile {
+export function openRegularFile(path: string, { maxBytes, label, what = path, limitName }: ReadLimit): RegularFile {
   let st: Stats;
   try {
     st = statSync(path);
@@ -61,7 +63,7 @@ export function openRegularFile(path: string, { maxBytes, label, what = path }: 
     st = fstatSync(fd);
     refuseUnlessRegular(st, what, label);
     if (st.size > maxBytes) {
-      fail("BAD_FILE", `${what}: ${st.size.toLocaleString("en")} bytes is more than the ${formatBytes(maxBytes)} limit for a ${label}`);
+      fail("BAD_FILE", `${what}: ${st.size.toLocaleString("en")} bytes is more than ${limitName ?? `the ${formatBytes(maxBytes)} limit for a ${label}`}`);
     }
   } catch (e) {
     closeSync(fd);
@@ -144,6 +146,8 @@ export interface DataReadOptions {
   what?: string;
   /** The largest size accepted, on disk and inflated (default FILE_LIMITS.dataBytes). */
   maxBytes?: number;
+  /** The limit in messages (default: "the <maxBytes> limit for a data file"). */
+  limitName?: string;
   /**
    * The whole size the content's own header declares, given its first bytes (undefined: the
    * header declares none, or this is not that format). Gzip is then inflated to at most that.
@@ -156,10 +160,10 @@ export interface DataReadOptions {
 /** Reads a data file, inflating it when it is gzipped, within the limits of DataReadOptions. */
 export function readDataFile(path: string, options: DataReadOptions = {}): Uint8Array {
   const { what = path, maxBytes = FILE_LIMITS.dataBytes, declaredBytes, headBytes = 1024 } = options;
-  const bytes = readFileBounded(path, { maxBytes, label: "data file", what });
+  const bytes = readFileBounded(path, { maxBytes, label: "data file", what, limitName: options.limitName });
   if (!isGzip(bytes)) return bytes;
   let limit = maxBytes;
-  let why = `the ${formatBytes(maxBytes)} limit for a data file`;
+  let why = options.limitName ?? `the ${formatBytes(maxBytes)} limit for a data file`;
   const declared = declaredBytes?.(gunzipHead(bytes, headBytes));
   if (declared !== undefined) {
     if (declared > maxBytes) {

@@ -196,6 +196,15 @@ describe("files above their size limit, and truncated files", () => {
     refuse("oversized file", ["classify", "--input", sparse("big-idx3-ubyte", FILE_LIMITS.dataBytes + 1), "--out", out], /192 MiB limit for a data file/, { out });
     refuse("oversized file", ["predict", "--image", sparse("big.png", FILE_LIMITS.pngBytes + 1)], /64 MiB limit for a PNG file/);
     refuse("oversized file", ["eval", "--model", sparse("zeros.safetensors", 100 * 2 ** 20)], /not a safetensors file/);
+    // The CIFAR-10 batch files of a split share the data limit: 5 of 15,000 records (46 MB) each pass it.
+    const cifar = mkdtempSync(join(dir, "cifar-"));
+    for (let i = 1; i <= 5; i++) {
+      writeFileSync(join(cifar, `data_batch_${i}.bin`), "");
+      truncateSync(join(cifar, `data_batch_${i}.bin`), 15000 * 3073);
+    }
+    writeFileSync(join(cifar, "test_batch.bin"), new Uint8Array(3073));
+    refuse("oversized file", ["train", "--dataset", "cifar10", "--data", cifar, "--out", out],
+      /data_batch_5\.bin: 46,095,000 bytes is more than the [\d,]+ bytes left of the 192 MiB limit for the CIFAR-10 train files together/, { out });
   });
 
   it("refuses truncated model, idx, gzip, npy and PNG files", () => {
