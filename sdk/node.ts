@@ -176,8 +176,8 @@ export function loadCifar10(split: Split, path: string): Dataset {
     for (const folder of [path, join(path, "cifar-10-batches-bin")]) {
       for (const candidate of [join(folder, name), join(folder, `${name}.gz`)]) {
         if (!existsSync(candidate)) continue;
-        const limitName = `the ${left.toLocaleString("en")} bytes left of the ${formatBytes(FILE_LIMITS.dataBytes)} limit ` +
-          `for the CIFAR-10 ${split} files together`;
+        const limit = `the ${formatBytes(FILE_LIMITS.dataBytes)} limit for the CIFAR-10 ${split} files together`;
+        const limitName = left === FILE_LIMITS.dataBytes ? limit : `the ${left.toLocaleString("en")} bytes left of ${limit}`;
         const bytes = readMaybeGzip(candidate, left, limitName);
         left -= bytes.length;
         return { name: candidate, bytes };
