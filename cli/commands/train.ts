@@ -149,6 +149,8 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   } finally {
     if (showBar) bar.stop();
     process.off("SIGINT", onSigint);
+    // Interrupted: the process is about to exit 130; a further Ctrl-C meanwhile changes nothing.
+    if (controller.signal.aborted) process.on("SIGINT", () => {});
   }
 }
 
