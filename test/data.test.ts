@@ -1,7 +1,16 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { expectError } from "./support/errors";
-import { datasetFromIdx, gunzipIfNeeded, loadMnist, MnistWasmError, parseIdx, readMaybeGzip } from "../sdk/node";
+import { gzipBomb, idxBytes, notRegularFiles, pngOfSize, type NotAFile } from "./hostile/files-kit";
+import { idxDeclaredBytes } from "../sdk/data/idx";
+import {
+  datasetFromIdx, FILE_LIMITS, gunzipIfNeeded, loadCifar10, loadImagesFile, loadLabelsFile, loadMnist, loadModelFile, loadPngFolder,
+  MnistWasmError, parseIdx, readMaybeGzip, readPngRgba, Runtime,
+} from "../sdk/node";
 
 /** Builds idx bytes: magic 00 00 08 <ndims>, big-endian dims, data. */
 function idx(dims: number[], data: Uint8Array): Uint8Array {
@@ -75,5 +84,131 @@ describe("MNIST", () => {
   it("reads gzipped files the same as raw ones", () => {
     const gz = readMaybeGzip(new URL("../data/mnist/t10k-labels-idx1-ubyte.gz", import.meta.url).pathname);
     expect(parseIdx(gz, 1, "labels").dims).toEqual([10000]);
+  });
+});
+
+describe("bounded reads", () => {
+  let dir: string;
+  let kinds: NotAFile[];
+  let rt: Runtime;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "mnist-wasm-bounded-"));
+    kinds = await notRegularFiles(dir);
+    rt = await Runtime.create({ threads: 1 });
+  });
+
+  /** Every reader of a file, called on `path` (a folder of idx files gets `path` as its images file). */
+  const readers: { name: string; folders: boolean; read: (path: string) => unknown }[] = [
+    { name: "readMaybeGzip", folders: true, read: (p) => readMaybeGzip(p) },
+    { name: "loadImagesFile", folders: false, read: (p) => loadImagesFile(p) },
+    { name: "loadLabelsFile", folders: true, read: (p) => loadLabelsFile(p) },
+    { name: "loadCifar10", folders: false, read: (p) => loadCifar10("test", p) },
+    { name: "readPngRgba", folders: true, read: (p) => readPngRgba(p) },
+    { name: "loadModelFile", folders: true, read: (p) => loadModelFile(rt, p) },
+    {
+      name: "loadMnist (the images file)", folders: true,
+      read: (p) => {
+        const data = mkdtempSync(join(dir, "mnist-"));
+        symlinkSync(p, join(data, "t10k-images-idx3-ubyte.gz"));
+        symlinkSync(new URL("../data/mnist/t10k-labels-idx1-ubyte.gz", import.meta.url).pathname, join(data, "t10k-labels-idx1-ubyte.gz"));
+        return loadMnist("test", data);
+      },
+    },
+  ];
+
+  /** A one-line BAD_FILE refusal matching `pattern`, within a second. */
+  async function expectRefused(read: () => unknown, pattern: RegExp): Promise<void> {
+    const started = performance.now();
+    const e = await Promise.resolve().then(read).then(() => undefined, (err: unknown) => err);
+    expect(e, "a refusal").toBeInstanceOf(MnistWasmError);
+    expect((e as MnistWasmError).code).toBe("BAD_FILE");
+    expect((e as Error).message).not.toContain("\n");
+    expect((e as Error).message).toMatch(pattern);
+    expect(performance.now() - started).toBeLessThan(1000);
+  }
+
+  it("refuses every kind of path that is not a regular file, naming the kind, without reading or waiting", async () => {
+    for (const reader of readers) {
+      for (const k of kinds) {
+        if (k.name === "a folder" && !reader.folders) continue; // a folder of PNGs or of CIFAR-10 files there
+        await expectRefused(() => reader.read(k.path), new RegExp(`${k.kind.source}.*not a regular file`));
+      }
+    }
+  });
+
+  it("refuses files above the size limit of their format before reading them", async () => {
+    const sparse = (name: string, bytes: number): string => {
+      const path = join(dir, name);
+      writeFileSync(path, "");
+      truncateSync(path, bytes); // a sparse file: no disk and no time to make
+      return path;
+    };
+    const data = sparse("huge-idx3-ubyte", FILE_LIMITS.dataBytes + 1);
+    for (const read of [readMaybeGzip, loadImagesFile, loadLabelsFile]) await expectRefused(() => read(data), /more than the 192 MiB limit for a data file/);
+    await expectRefused(() => loadCifar10("test", data), /192 MiB limit/);
+    await expectRefused(() => loadModelFile(rt, sparse("huge.safetensors", FILE_LIMITS.modelBytes + 1)), /more than the 256 MiB limit for a model file/);
+    await expectRefused(() => readPngRgba(sparse("huge.png", FILE_LIMITS.pngBytes + 1)), /more than the 64 MiB limit for a PNG file/);
+    // Text labels have their own, smaller limit: 16 MiB is 8 million labels.
+    const text = join(dir, "labels.txt");
+    writeFileSync(text, "7\n".repeat(FILE_LIMITS.textBytes / 2 + 1));
+    await expectRefused(() => loadLabelsFile(text), /more than the 16 MiB limit for a text labels file/);
+    writeFileSync(text, "7\n".repeat(FILE_LIMITS.textBytes / 2 - 3) + "3\r\n\n \n"); // exactly 16 MiB
+    const labels = loadLabelsFile(text).labels;
+    expect([labels.length, labels[0], labels[labels.length - 1]]).toEqual([FILE_LIMITS.textBytes / 2 - 2, 7, 3]);
+    // Within the limit, a model file whose header cannot be one is refused after reading 9 bytes.
+    await expectRefused(() => loadModelFile(rt, sparse("zeros.safetensors", 200 * 2 ** 20)), /not a safetensors file/);
+  });
+
+  it("inflates idx gzip to at most what its header declares", async () => {
+    const write = (name: string, bytes: Uint8Array): string => (writeFileSync(join(dir, name), bytes), join(dir, name));
+    // Headers of images and labels, with 64 MiB of zeros after them.
+    for (const dims of [[10000, 28, 28], [60000], [1, 1, 1], [2, 3, 32, 32]]) {
+      const path = write(`bomb-${dims.join("x")}.gz`, gzipBomb(idxBytes(dims), 64));
+      const declared = 4 + 4 * dims.length + dims.reduce((a, b) => a * b, 1);
+      expect(idxDeclaredBytes(idxBytes(dims))).toBe(declared);
+      await expectRefused(() => readMaybeGzip(path), new RegExp(`more than the ${declared.toLocaleString("en")} bytes its header declares`));
+    }
+    // A header declaring more than the limit is refused before anything is inflated.
+    const huge = write("declares-huge.gz", gzipSync(idxBytes([60000, 1000, 1000])));
+    await expectRefused(() => readMaybeGzip(huge), /its header declares 60,000,000,016 bytes, more than the 192 MiB limit/);
+    // Exactly the declared size is read; one byte short is the parser's error.
+    const exact = idxBytes([3, 2, 2], Uint8Array.from({ length: 12 }, (_, i) => i));
+    expect([...readMaybeGzip(write("exact.gz", gzipSync(exact)))]).toEqual([...exact]);
+    await expectRefused(() => parseIdx(readMaybeGzip(write("short.gz", gzipSync(exact.subarray(0, 27)))), 3, "short"), /the file has 11/);
+  });
+
+  it("refuses gzip without a declared size once it inflates past the limit, or at once when its trailer says so", async () => {
+    const bomb = join(dir, "bomb.npy.gz");
+    writeFileSync(bomb, gzipBomb(Uint8Array.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]), 200));
+    await expectRefused(() => readMaybeGzip(bomb), /inflates to more than the 192 MiB limit for a data file/);
+    await expectRefused(() => loadImagesFile(bomb), /192 MiB limit/);
+    const lying = gzipSync(Buffer.alloc(1000));
+    lying.writeUInt32LE(0xf0000000, lying.length - 4);
+    writeFileSync(join(dir, "trailer.gz"), lying);
+    await expectRefused(() => readMaybeGzip(join(dir, "trailer.gz")), /its gzip trailer declares 4,026,531,840 inflated bytes/);
+    // The browser's inflater has the same default bound.
+    await expect(gunzipIfNeeded(gzipBomb(new Uint8Array(8), 200), "x")).rejects.toThrow(/more than 201326592 bytes/);
+  });
+
+  it("refuses PNGs above 25 megapixels from the header, alone or in a folder, and folders above the data limit", async () => {
+    for (const [width, height] of [[20000, 20000], [5001, 5000], [25_000_001, 1], [1, 2 ** 32 - 1]]) {
+      const path = join(dir, `big-${width}x${height}.png`);
+      writeFileSync(path, pngOfSize(width, height));
+      await expectRefused(() => readPngRgba(path), /pixels is more than the 25,000,000-pixel budget \(25 megapixels\)/);
+      const folder = mkdtempSync(join(dir, "pngs-"));
+      writeFileSync(join(folder, "a.png"), pngOfSize(width, height, 2));
+      await expectRefused(() => loadPngFolder(folder), /25,000,000-pixel budget/);
+    }
+    writeFileSync(join(dir, "empty.png"), pngOfSize(0, 10));
+    await expectRefused(() => readPngRgba(join(dir, "empty.png")), /0 x 10 pixels/);
+    // 13 images of 16 megapixels: each within the budget, together above the data limit.
+    const folder = mkdtempSync(join(dir, "many-"));
+    for (let i = 0; i < 13; i++) writeFileSync(join(folder, `${i}.png`), pngOfSize(4000, 4000));
+    await expectRefused(() => loadPngFolder(folder), /13 images of 1 x 4000 x 4000 make 208,000,000 bytes, more than the 192 MiB limit/);
+    // Devices and FIFOs named .png in a folder are refused too, not skipped or waited for.
+    const withFifo = mkdtempSync(join(dir, "fifo-"));
+    writeFileSync(join(withFifo, "0.png"), pngOfSize(28, 28));
+    execFileSync("mkfifo", [join(withFifo, "1.png")]);
+    await expectRefused(() => loadPngFolder(withFifo), /1\.png: is a FIFO/);
   });
 });

@@ -1,12 +1,13 @@
 // `mnist-wasm classify`: the course's contest mode. Classifies every image of a file and writes
-// one predicted class index per line, atomically; with --labels, also the accuracy.
-import { resolve } from "node:path";
+// one predicted class index per line, atomically (or to standard output with --out -); with
+// --labels, also the accuracy.
 import { SingleBar } from "cli-progress";
 import {
   DEFAULT_MODEL_PATH, inferenceBatch, loadImagesFile, loadLabelsFile, loadModelFile, MnistWasmError, PIXEL_SCALE, Runtime, writeFileAtomic,
   type ImagesFile, type Model,
 } from "../../sdk/node";
 import { UsageError } from "../errors";
+import { checkOutputFiles, writesTo, writeStdout } from "../output";
 import { percent } from "../render";
 
 export interface ClassifyOptions {
@@ -21,13 +22,20 @@ export interface ClassifyOptions {
   progress?: boolean;
 }
 
+/** `--out -`: the predictions go to standard output. */
+const STDOUT = "-";
+
 /** Inputs at least this large get a progress bar (when standard error is a terminal). */
 const PROGRESS_MIN_IMAGES = 2000;
 
 export async function classifyCommand(options: ClassifyOptions): Promise<void> {
-  const out = resolve(options.out);
-  for (const [flag, path] of [["--input", options.input], ["--labels", options.labels], ["--model", options.model]] as const) {
-    if (path !== undefined && resolve(path) === out) throw new UsageError(`--out ${options.out} would overwrite the ${flag} file`);
+  const toStdout = options.out === STDOUT;
+  if (!toStdout) {
+    checkOutputFiles([["--out", options.out]]);
+    const inputs = [["--input", options.input], ["--labels", options.labels], ["--model", options.model ?? DEFAULT_MODEL_PATH]] as const;
+    for (const [flag, path] of inputs) {
+      if (path !== undefined && writesTo(options.out, path)) throw new UsageError(`--out ${options.out} would overwrite the ${flag} file`);
+    }
   }
   const rt = await Runtime.create({ threads: options.threads });
   const { model } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
@@ -65,18 +73,22 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
 
   let text = "";
   for (let i = 0; i < predictions.length; i++) text += `${predictions[i]}\n`;
-  await writeFileAtomic(options.out, new TextEncoder().encode(text));
+  const bytes = new TextEncoder().encode(text);
+  if (toStdout) await writeStdout(bytes);
+  else await writeFileAtomic(options.out, bytes);
 
+  // With the predictions on standard output, the report goes to standard error.
+  const report = toStdout ? process.stderr : process.stdout;
   const n = input.count.toLocaleString("en");
-  process.stdout.write(
+  report.write(
     `classified ${n} image${input.count === 1 ? "" : "s"} of [${input.shape}] from ${options.input} ` +
     `(${input.description}; ${input.layout}; values ${describeRange(input)}) in ${seconds.toFixed(2)} s ` +
-    `(${Math.round(input.count / Math.max(seconds, 1e-9)).toLocaleString("en")} images/s); predictions in ${options.out}\n`,
+    `(${Math.round(input.count / Math.max(seconds, 1e-9)).toLocaleString("en")} images/s); predictions ${toStdout ? "on standard output" : `in ${options.out}`}\n`,
   );
   if (labels) {
     let correct = 0;
     for (let i = 0; i < labels.length; i++) if (labels[i] === predictions[i]) correct++;
-    process.stdout.write(`accuracy: ${percent(correct / labels.length)} (${correct.toLocaleString("en")}/${n}) against ${options.labels}\n`);
+    report.write(`accuracy: ${percent(correct / labels.length)} (${correct.toLocaleString("en")}/${n}) against ${options.labels}\n`);
   }
 }
 

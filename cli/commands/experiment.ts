@@ -5,6 +5,7 @@ import {
   type EpochRecord, type ModelSpec, type OptimizerSpec,
 } from "../../sdk/node";
 import { UsageError } from "../errors";
+import { checkOutputFolder } from "../output";
 import { percent } from "../render";
 
 /** One configuration of an experiment: a network and how to train it. */
@@ -89,6 +90,8 @@ export interface ExperimentOptions {
 export async function experimentCommand(name: string, options: ExperimentOptions): Promise<void> {
   const experiment = Object.hasOwn(EXPERIMENTS, name) ? EXPERIMENTS[name] : undefined;
   if (!experiment) throw new UsageError(`unknown experiment "${name}"; one of ${Object.keys(EXPERIMENTS).join(", ")}`);
+  const files = ["md", "json", "svg"].map((ext) => `experiment-${name}.${ext}`);
+  checkOutputFolder("--out-dir", options.outDir, files);
   const rt = await Runtime.create({ threads: options.threads });
   const train = takeFirst(loadMnist("train", options.data), options.limit ?? Infinity);
   const test = loadMnist("test", options.data);

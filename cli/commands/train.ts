@@ -1,11 +1,13 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import {
-  historyChart, loadDataset, loadModelFile, Model, Optimizer, Runtime, saveModelFile, takeFirst, fit, formatArch, writeFileAtomic,
+  FILE_LIMITS, historyChart, loadDataset, loadModelFile, Model, Optimizer, resolveWriteTarget, Runtime, saveModelFile, takeFirst, fit, formatArch,
+  readFileBounded, writeFileAtomic,
   type DatasetName, type EpochRecord, type OptimizerName,
 } from "../../sdk/node";
 import { buildSpec, type ArchOptions } from "../arch";
+import { checkOutputFiles } from "../output";
 import { applyPreset } from "../presets";
 import { percent } from "../render";
 
@@ -35,6 +37,11 @@ export interface TrainOptions extends ArchOptions {
 
 export async function trainCommand(options: TrainOptions, command: Command): Promise<void> {
   if (options.preset) applyPreset(options.preset, options as unknown as Record<string, unknown>, command);
+  // Where the results go is checked before anything is loaded or trained. A device or FIFO as
+  // --out takes the model alone: history files go beside a model file only.
+  checkOutputFiles([["--out", options.out]]);
+  const paths = resolveWriteTarget(options.out).kind === "replace" ? historyPaths(options.out) : undefined;
+  if (paths) checkOutputFiles([["history file", paths.json], ["history file", paths.svg]]);
   const rt = await Runtime.create({ threads: options.threads });
   const train = takeFirst(loadDataset(options.dataset, "train", options.data), options.limit ?? Infinity);
   const test = loadDataset(options.dataset, "test", options.data);
@@ -61,8 +68,19 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     `${train.name} images: ${describeOptimizer(optimizer)}, batch ${options.batchSize}, ` +
     `${options.schedule === "cosine" ? "cosine schedule, " : ""}${options.augment ? "augmented, " : ""}seed ${options.seed}`);
 
+  // Ctrl-C stops training after the current batch and saves a checkpoint; the run then exits 130
+  // (interrupted), so that `train && next` stops. Ctrl-C again quits at once while training, but
+  // waits for the files while they are being written: a save is never cut short.
   const controller = new AbortController();
+  let saving = false;
+  let toldToWait = false;
   const onSigint = (): void => {
+    if (saving) {
+      if (!toldToWait) log("\ninterrupted: the files are being written; exiting once they are");
+      toldToWait = true;
+      controller.abort();
+      return;
+    }
     if (controller.signal.aborted) process.exit(130);
     log("\ninterrupted: stopping after this batch and saving (Ctrl-C again to quit at once)");
     controller.abort();
@@ -105,27 +123,34 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     });
     if (showBar) bar.stop();
     const epochsDone = firstEpoch - 1 + result.history.length;
-    const last = result.history[result.history.length - 1];
+    // A run stopped inside an epoch saves weights that no test measured: it records no accuracy.
+    const last = result.stopped ? undefined : result.history[result.history.length - 1];
+    saving = true;
     await saveModelFile(options.out, model, {
       dataset: train.name,
       epochs: String(epochsDone),
       ...(last ? { testAccuracy: last.testAccuracy!.toFixed(4), loss: last.loss.toFixed(6) } : {}),
       trainedWith: `mnist-wasm train ${process.argv.slice(3).join(" ")}`.trim(),
     }, options.optimizerState === false ? undefined : optimizer);
-    const paths = historyPaths(options.out);
-    await writeFileAtomic(paths.json, new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"));
-    await writeFileAtomic(paths.svg, new TextEncoder().encode(historyChart([{ name: "train", history }])));
+    if (paths) {
+      await writeFileAtomic(paths.json, new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"));
+      await writeFileAtomic(paths.svg, new TextEncoder().encode(historyChart([{ name: "train", history }])));
+    }
+    saving = false;
+    if (controller.signal.aborted) process.exitCode = 130;
     if (result.stopped) {
       log(`saved a checkpoint after ${epochsDone} complete epochs and part of the next to ${options.out}; ` +
         `resume with --init-from ${options.out}`);
     } else {
       // performance.now() counts from the process start: the time to accuracy from a cold start.
       log(`saved ${options.out}` + (last ? ` (test accuracy ${percent(last.testAccuracy!)})` : "") +
-        `; history in ${paths.json}, chart in ${paths.svg}; ${(performance.now() / 1000).toFixed(1)} s since start`);
+        (paths ? `; history in ${paths.json}, chart in ${paths.svg}` : "") + `; ${(performance.now() / 1000).toFixed(1)} s since start`);
     }
   } finally {
     if (showBar) bar.stop();
     process.off("SIGINT", onSigint);
+    // Interrupted: the process is about to exit 130; a further Ctrl-C meanwhile changes nothing.
+    if (controller.signal.aborted) process.on("SIGINT", () => {});
   }
 }
 
@@ -139,7 +164,7 @@ function historyPaths(modelPath: string): { json: string; svg: string } {
 function readHistory(path: string): EpochRecord[] {
   if (!existsSync(path)) return [];
   try {
-    const value = JSON.parse(readFileSync(path, "utf8"));
+    const value = JSON.parse(new TextDecoder().decode(readFileBounded(path, { maxBytes: FILE_LIMITS.textBytes, label: "history file" })));
     return Array.isArray(value) ? value : [];
   } catch {
     return [];

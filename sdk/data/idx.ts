@@ -37,3 +37,19 @@ export function parseIdx(bytes: Uint8Array, expectDims: number, what: string): I
   }
   return { dims, data: bytes.subarray(headerBytes) };
 }
+
+/**
+ * The whole size (header and data) an idx file of unsigned bytes declares in its header, read
+ * from its first bytes: what the file must be, so that gzip is never inflated past it. Undefined
+ * when the bytes do not start an idx header of unsigned bytes (the parser then says what is wrong).
+ */
+export function idxDeclaredBytes(head: Uint8Array): number | undefined {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || head[2] !== UBYTE) return undefined;
+  const ndims = head[3];
+  const headerBytes = 4 + 4 * ndims;
+  if (ndims === 0 || head.length < headerBytes) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let size = 1;
+  for (let i = 0; i < ndims; i++) size *= view.getUint32(4 + 4 * i, false);
+  return headerBytes + size;
+}
