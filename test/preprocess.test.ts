@@ -195,7 +195,7 @@ describe("mnist-wasm predict --image", () => {
     const text = join(dir, "text.png");
     writeFileSync(text, "not an image\n");
     expectOneLineError(run(["predict", "--image", text]), /text\.png: not a PNG file/);
-    expectOneLineError(run(["predict", "--image", join(dir, "missing.png")]), /missing\.png: cannot read \(ENOENT\)/);
+    expectOneLineError(run(["predict", "--image", join(dir, "missing.png")]), /missing\.png: cannot read \(ENOENT/);
     const blank = join(dir, "blank.png");
     writePng(blank, 30, 20, new Uint8Array(30 * 20 * 4).fill(255));
     expectOneLineError(run(["predict", "--image", blank]), /no digit/);

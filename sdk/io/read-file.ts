@@ -19,7 +19,20 @@ export function describeKind(st: Stats): string {
   return "not a regular file";
 }
 
-export const errorCode = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+/** An error's code, with what the common ones mean: "ENOENT: no such file or folder". */
+export function errorCode(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (!code) return (e as Error).message;
+  return ERRNO_MEANINGS[code] ? `${code}: ${ERRNO_MEANINGS[code]}` : code;
+}
+
+const ERRNO_MEANINGS: Record<string, string> = Object.assign(Object.create(null), {
+  ENOENT: "no such file or folder",
+  EACCES: "permission denied",
+  ENOTDIR: "a part of the path is not a folder",
+  ELOOP: "too many symbolic links",
+  EMFILE: "too many open files",
+});
 
 /** A regular file opened for reading, its kind and size checked. */
 export interface RegularFile {

@@ -60,9 +60,9 @@ describe("usage mistakes from the built CLI", () => {
   });
 
   it.each([
-    ["a FIFO", fifo, /fifo\.json: not a regular file/],
-    ["a folder", join(work, "folder.json"), /folder\.json: not a regular file/],
-    ["a 64 MiB file", huge, /huge\.json: 67108864 bytes, more than an architecture file may have \(1048576\)/],
+    ["a FIFO", fifo, /fifo\.json: is a FIFO \(named pipe\), not a regular file/],
+    ["a folder", join(work, "folder.json"), /folder\.json: is a directory, not a regular file/],
+    ["a 64 MiB file", huge, /huge\.json: 67,108,864 bytes is more than the 1 MiB limit for a JSON architecture file/],
   ])("an architecture file that is %s: refused before it is read", (_, path, pattern) => {
     expectUsage(probeCli(["train", "--arch", path, "--limit", "100"]), pattern);
   });

@@ -119,7 +119,8 @@ describe("every reader refuses what is not a regular file", () => {
       symlinkSync(k.path, link);
       try {
         const out = join(dir, "m.safetensors");
-        refuse("not a regular file", ["train", "--arch", link, "--data", mini, "--out", out], k.kind, { out });
+        // An --arch that cannot be read is a usage mistake (exit 2), like any bad flag value.
+        refuse("not a regular file", ["train", "--arch", link, "--data", mini, "--out", out], k.kind, { out, code: 2 });
       } finally {
         rmSync(link);
       }
