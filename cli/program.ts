@@ -4,7 +4,9 @@
 // CommanderErrors with exit code 0, their text already written to standard output.
 import { readFileSync } from "node:fs";
 import { Argument, Command, CommanderError, Option } from "commander";
-import { ARCH_PRESETS, DATASETS, defaultThreads, INITIALIZERS, MnistWasmError, OPTIMIZERS, parseArch } from "../sdk/node";
+import {
+  ARCH_PRESETS, DATASETS, defaultThreads, describeLearningRates, INITIALIZERS, MnistWasmError, OPTIMIZER_DEFAULTS, OPTIMIZERS, parseArch,
+} from "../sdk/node";
 import { isArchPreset } from "./arch";
 import { classifyCommand } from "./commands/classify";
 import { evalCommand } from "./commands/eval";
@@ -131,9 +133,8 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .addOption(new Option("--schedule <name>", "learning-rate schedule over the run").choices(["constant", "cosine"]).default("constant"))
     .option("--augment", "random shifts of the training images by up to 2 pixels, and flips for CIFAR-10")
     .addOption(new Option("--optimizer <name>", "update rule").choices(OPTIMIZERS).default("sgd"))
-    .option("--lr <rate>", "learning rate on the batch-mean gradient (default: the optimizer's: " +
-      "sgd 1.0, momentum 0.1, adagrad 0.001, rmsprop 0.01, adam 0.001; adadelta has none)", positiveNumber)
-    .option("--momentum <alpha>", "momentum SGD's alpha, from 0 up to 1 (default 0.9)", fractionBelowOne)
+    .option("--lr <rate>", `learning rate on the batch-mean gradient (default: the optimizer's: ${describeLearningRates()})`, positiveNumber)
+    .option("--momentum <alpha>", `momentum SGD's alpha, from 0 up to 1 (default ${OPTIMIZER_DEFAULTS.momentum.momentum})`, fractionBelowOne)
     .option("--weight-decay <lambda>", "L2 weight decay on the weights (default 0)", nonNegativeNumber)
     .option("--seed <n>", "seed of the initial weights and the shuffling, 0 to 4294967295", seed, 1)
     .option("-o, --out <file>", "where to save the trained model", "model.safetensors")

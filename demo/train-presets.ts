@@ -1,7 +1,7 @@
 // What the "Train in your browser" panel offers: three networks, the six optimisers with a
 // learning rate that works for each, and the `mnist-wasm train` command that makes the same run.
 import {
-  ARCH_PRESETS, MNIST_CLASSES, mlpSpec, OPTIMIZER_DEFAULTS, OPTIMIZERS, parseArch, validateSpec, withClassifier,
+  ARCH_PRESETS, MNIST_CLASSES, mlpSpec, OPTIMIZER_DEFAULTS, OPTIMIZER_LABELS, OPTIMIZERS, parseArch, validateSpec, withClassifier,
   type ModelSpec, type OptimizerName,
 } from "../sdk/index";
 
@@ -42,10 +42,6 @@ export const NETWORKS: Network[] = [
   },
 ];
 
-export const OPTIMIZER_LABELS: Record<OptimizerName, string> = {
-  sgd: "SGD", momentum: "Momentum SGD", adagrad: "AdaGrad", rmsprop: "RMSProp", adadelta: "AdaDelta", adam: "Adam",
-};
-
 /**
  * The learning rate the panel proposes: the SDK's default (OPTIMIZER_DEFAULTS) where it learns
  * well in one or two epochs, otherwise a rate measured on these networks (1 epoch on 10,000
@@ -62,7 +58,7 @@ export function defaultLearningRate(network: Network, optimizer: OptimizerName):
   return OPTIMIZER_DEFAULTS[optimizer].lr;
 }
 
-export { OPTIMIZERS };
+export { OPTIMIZER_LABELS, OPTIMIZERS };
 
 /**
  * The command line that trains the same network the same way (seed 1, batch 100), in pieces: the

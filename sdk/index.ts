@@ -9,8 +9,9 @@ export { Random } from "./random";
 export { INITIALIZERS, initStd, initWeights, type Initializer } from "./init";
 export { Model, PIXEL_SCALE } from "./model";
 export { MAX_CLASS_NAME, mlpSpec, validateSpec, type LayerSpec, type LossName, type ModelSpec } from "./spec";
-export type { Layer, Param } from "./layers/layer";
-export { SGD, Optimizer, OPTIMIZERS, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerSpec } from "./optim/optimizer";
+export type { Layer, Param, ParamRole } from "./layers/layer";
+export { SGD, Optimizer, OPTIMIZERS, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerSettings, type OptimizerSpec } from "./optim/optimizer";
+export { describeLearningRates, hasLearningRate, OPTIMIZER_LABELS } from "./optim/rules";
 export { datasetFromIdx, takeFirst, sampleSize, MNIST_CLASSES, type Dataset } from "./data/dataset";
 export { parseIdx, type IdxArray } from "./data/idx";
 export {

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { expectError } from "./support/errors";
 import {
   evaluate, fit, loadMnist, mlpSpec, Model, Optimizer, OPTIMIZER_DEFAULTS, OPTIMIZERS, Random, Runtime,
-  takeFirst, type Dataset, type OptimizerName, type OptimizerSpec, type Param,
+  takeFirst, Tensor, describeLearningRates, hasLearningRate, OPTIMIZER_LABELS, type Dataset, type OptimizerName, type OptimizerSpec, type Param, type ParamRole,
 } from "../sdk/node";
 import { disposeParams, makeParam } from "../sdk/layers/layer";
 
@@ -139,11 +139,13 @@ class RefParam {
 // Helpers
 
 /** Weights (float32 values) of a layer-like parameter list: n = 21, 7, 32 and 1. */
-const SHAPES: [string, number[]][] = [["0.weight", [3, 7]], ["0.bias", [7]], ["1.weight", [4, 8]], ["1.bias", [1]]];
+const SHAPES: [string, number[], ParamRole][] = [
+  ["0.weight", [3, 7], "weight"], ["0.bias", [7], "bias"], ["1.weight", [4, 8], "weight"], ["1.bias", [1], "bias"],
+];
 
 function makeParams(rng: Random, runtime = rt): Param[] {
-  return SHAPES.map(([name, shape]) => {
-    const p = makeParam(runtime, name, shape);
+  return SHAPES.map(([name, shape, role]) => {
+    const p = makeParam(runtime, name, shape, role);
     p.value.write(Array.from({ length: p.value.length }, () => f(rng.normal())));
     return p;
   });
@@ -204,7 +206,7 @@ describe("update rules against the double-precision reference (5 steps, n = 21, 
     const params = makeParams(rng, runtime);
     const opt = new Optimizer(runtime, { name, ...given });
     const settings: Settings = { ...COURSE_DEFAULTS[name], ...given };
-    const decayOf = (p: Param): number => (p.name.endsWith(".weight") ? settings.weightDecay : 0);
+    const decayOf = (p: Param): number => (p.role === "weight" ? settings.weightDecay : 0);
     const refs = params.map((p) => new RefParam(name, p.value.read(), settings, decayOf(p)));
     // The same rule without weight decay, to show the comparison would see a missing decay.
     const noDecay = params.map((p) => new RefParam(name, p.value.read(), settings, 0));
@@ -232,30 +234,42 @@ describe("update rules against the double-precision reference (5 steps, n = 21, 
     }
   });
 
-  it("weight decay: a .weight and a .bias with the same values and gradients part ways", () => {
-    const a = makeParam(rt, "3.weight", [9]);
-    const b = makeParam(rt, "3.bias", [9]);
-    const c = makeParam(rt, "3.weights", [9]); // not ".weight": no decay either
+  it("weight decay follows the role the layer declares: weights decay, biases, scales and shifts do not", () => {
+    // Names that say the opposite of the role: the role decides.
+    const params = ([["weight", "3.bias"], ["bias", "3.weight"], ["scale", "4.weight"], ["shift", "4.weight"]] as const)
+      .map(([role, name]) => makeParam(rt, name, [9], role));
     const w = Array.from({ length: 9 }, (_, i) => i - 4);
     const g = Array.from({ length: 9 }, (_, i) => 0.5 - (i % 3) * 0.25);
-    for (const p of [a, b, c]) {
+    for (const p of params) {
       p.value.write(w);
       p.grad.write(g);
     }
     const opt = new Optimizer(rt, { name: "sgd", lr: 0.5, weightDecay: 0.25 });
-    opt.step([a, b, c]);
+    opt.step(params);
     // float32-exact values: w - 0.5 (g + 0.25 w) and w - 0.5 g
-    expect(Array.from(a.value.read())).toEqual(w.map((v, i) => v - 0.5 * (g[i] + 0.25 * v)));
-    expect(Array.from(b.value.read())).toEqual(w.map((v, i) => v - 0.5 * g[i]));
-    expect(Array.from(c.value.read())).toEqual(w.map((v, i) => v - 0.5 * g[i]));
+    for (const p of params) {
+      const want = p.role === "weight" ? w.map((v, i) => v - 0.5 * (g[i] + 0.25 * v)) : w.map((v, i) => v - 0.5 * g[i]);
+      expect(Array.from(p.value.read()), p.role).toEqual(want);
+    }
     opt.dispose();
-    disposeParams([a, b, c]);
+    disposeParams(params);
+  });
+
+  it("the layers declare the roles: dense and conv weights and biases, batch norm's scale and shift", () => {
+    const model = new Model(rt, {
+      input: [1, 8, 8],
+      layers: [{ type: "conv2d", filters: 2, size: 3 }, { type: "batchnorm" }, { type: "flatten" }, { type: "dense", units: 3 }],
+    });
+    expect(model.params.map((p) => [p.name, p.role])).toEqual([
+      ["0.weight", "weight"], ["0.bias", "bias"], ["1.gamma", "scale"], ["1.beta", "shift"], ["3.weight", "weight"], ["3.bias", "bias"],
+    ]);
+    model.dispose();
   });
 
   it("the state belongs to each parameter: two optimizers on the same values agree, a shared one keeps them apart", () => {
     // Momentum on p twice with g, then once on q: q must see no velocity from p.
-    const p = makeParam(rt, "0.weight", [5]);
-    const q = makeParam(rt, "1.weight", [5]);
+    const p = makeParam(rt, "0.weight", [5], "weight");
+    const q = makeParam(rt, "1.weight", [5], "weight");
     p.value.fill(1);
     q.value.fill(1);
     p.grad.fill(1);
@@ -268,6 +282,63 @@ describe("update rules against the double-precision reference (5 steps, n = 21, 
     expect(Array.from(q.value.read())).toEqual([0.5, 0.5, 0.5, 0.5, 0.5]);
     opt.dispose();
     disposeParams([p, q]);
+  });
+});
+
+describe("one kernel per rule: every float follows the rule's vector formula, nothing beyond n is touched", () => {
+  /**
+   * Three steps of rule `name` on a "weight" of `size` >= n floats whose value and gradient are
+   * views at the start of buffers 8 floats longer (filled with 7.5): n random values and
+   * gradients, the rest 0. Returns the first n weights and state values, and the 8 floats after.
+   */
+  function run(name: OptimizerName, n: number, size: number): { weights: number[]; state: number[][]; after: number[] } {
+    const rng = new Random(n);
+    const padded = (values: number[]): number[] => [...values, ...new Array(size - n).fill(0)];
+    const [vp, gp] = [rt.alloc((size + 8) * 4), rt.alloc((size + 8) * 4)];
+    rt.f32(vp, size + 8).fill(7.5);
+    rt.f32(gp, size + 8).fill(7.5);
+    const p: Param = { name: "0.weight", role: "weight", value: new Tensor(rt, vp, [size]), grad: new Tensor(rt, gp, [size]) };
+    const opt = new Optimizer(rt, { name, ...CUSTOM[name] });
+    try {
+      p.value.write(padded(Array.from({ length: n }, () => rng.normal())));
+      for (let t = 0; t < 3; t++) {
+        p.grad.write(padded(Array.from({ length: n }, () => rng.normal())));
+        opt.step([p]);
+      }
+      const w = rt.f32(vp, size + 8);
+      return {
+        weights: Array.from(w.subarray(0, n)),
+        state: [...opt.exportState([p]).tensors.values()].map((t) => Array.from(t.data.subarray(0, n))),
+        after: Array.from(w.subarray(size)),
+      };
+    } finally {
+      opt.dispose();
+      rt.free(vp);
+      rt.free(gp);
+    }
+  }
+
+  it.each(OPTIMIZERS)("%s: n = 1 to 9 floats, bit for bit as the first n lanes of a whole-vector tensor", (name) => {
+    for (let n = 1; n <= 9; n++) {
+      const exact = run(name, n, n);
+      const whole = run(name, n, Math.ceil(n / 4) * 4);
+      expect(exact.weights, `n = ${n}: weights`).toEqual(whole.weights);
+      expect(exact.state, `n = ${n}: state`).toEqual(whole.state);
+      expect(exact.after, `n = ${n}: the floats after the tensor`).toEqual(new Array(8).fill(7.5));
+    }
+  });
+});
+
+describe("the rule records", () => {
+  it("the CLI's help gives each rule's default learning rate from the records", () => {
+    expect(describeLearningRates()).toBe("sgd 1.0, momentum 0.1, adagrad 0.001, rmsprop 0.01, adam 0.001; adadelta has none");
+  });
+
+  it("each rule has a label for people, and only AdaDelta has no learning rate", () => {
+    expect(OPTIMIZER_LABELS).toEqual({
+      sgd: "SGD", momentum: "Momentum SGD", adagrad: "AdaGrad", rmsprop: "RMSProp", adadelta: "AdaDelta", adam: "Adam",
+    });
+    expect(OPTIMIZERS.filter((name) => !hasLearningRate(name))).toEqual(["adadelta"]);
   });
 });
 

@@ -41,8 +41,8 @@ export class BatchNorm implements Layer {
     this.outputShape = inputShape;
     this.channels = inputShape[0];
     this.spatial = sizeOf(inputShape) / this.channels; // 1 after a dense layer
-    this.gamma = makeParam(rt, `${index}.gamma`, [this.channels]);
-    this.beta = makeParam(rt, `${index}.beta`, [this.channels]);
+    this.gamma = makeParam(rt, `${index}.gamma`, [this.channels], "scale");
+    this.beta = makeParam(rt, `${index}.beta`, [this.channels], "shift");
     this.gamma.value.fill(1);
     this.beta.value.fill(0);
     this.params = [this.gamma, this.beta];

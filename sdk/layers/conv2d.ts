@@ -117,8 +117,8 @@ export class Conv2D implements Layer {
     this.outSpatial = OH * OW;
     this.inSize = C * H * W;
     this.outSize = spec.filters * OH * OW;
-    this.weight = makeParam(rt, `${index}.weight`, [spec.filters, C, R, R]);
-    this.bias = makeParam(rt, `${index}.bias`, [spec.filters]);
+    this.weight = makeParam(rt, `${index}.weight`, [spec.filters, C, R, R], "weight");
+    this.bias = makeParam(rt, `${index}.bias`, [spec.filters], "bias");
     this.params = [this.weight, this.bias];
     initWeights(this.weight.value.view(), spec.init ?? "he", this.patch, spec.filters * R * R, rng);
     this.bias.value.fill(0);

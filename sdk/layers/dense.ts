@@ -35,8 +35,8 @@ export class Dense implements Layer {
   ) {
     this.inSize = sizeOf(inputShape);
     this.outputShape = [spec.units];
-    this.weight = makeParam(rt, `${index}.weight`, [this.inSize, spec.units]);
-    this.bias = makeParam(rt, `${index}.bias`, [spec.units]);
+    this.weight = makeParam(rt, `${index}.weight`, [this.inSize, spec.units], "weight");
+    this.bias = makeParam(rt, `${index}.bias`, [spec.units], "bias");
     this.params = [this.weight, this.bias];
     initWeights(this.weight.value.view(), spec.init ?? "normal", this.inSize, spec.units, rng);
     this.bias.value.fill(0);

@@ -2,10 +2,17 @@ import { fail } from "../errors";
 import type { Runtime } from "../runtime/runtime";
 import { Tensor } from "../runtime/tensor";
 
+/**
+ * What a parameter is to the layer that owns it: a weight (dense, conv), a bias, or batch norm's
+ * scale (gamma) and shift (beta). L2 weight decay applies to weights only.
+ */
+export type ParamRole = "weight" | "bias" | "scale" | "shift";
+
 /** A learnable tensor and the gradient the backward pass writes for it. */
 export interface Param {
   /** Name in the model file, e.g. "0.weight". */
   name: string;
+  role: ParamRole;
   value: Tensor;
   grad: Tensor;
 }
@@ -81,8 +88,8 @@ export class BatchBuffer {
 }
 
 /** A parameter tensor and its gradient, allocated together. */
-export function makeParam(rt: Runtime, name: string, shape: number[]): Param {
-  return { name, value: Tensor.alloc(rt, shape, `parameter "${name}"`), grad: Tensor.alloc(rt, shape, `gradient of "${name}"`) };
+export function makeParam(rt: Runtime, name: string, shape: number[], role: ParamRole): Param {
+  return { name, role, value: Tensor.alloc(rt, shape, `parameter "${name}"`), grad: Tensor.alloc(rt, shape, `gradient of "${name}"`) };
 }
 
 export function disposeParams(params: readonly Param[]): void {

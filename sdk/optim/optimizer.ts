@@ -1,47 +1,19 @@
 import { checkInteger, checkOptions, describeValue } from "../args";
 import { fail } from "../errors";
 import type { NamedTensor } from "../io/safetensors";
-import type { Param } from "../layers/layer";
+import type { Param, ParamRole } from "../layers/layer";
 import { Runtime } from "../runtime/runtime";
+import { OPTIMIZER_DEFAULTS, OPTIMIZERS, ruleOf, type OptimizerName, type OptimizerRule, type OptimizerSettings, type UpdateCall } from "./rules";
 
-/** The course's six update rules (eq. 39-55), simplest first. */
-export type OptimizerName = "sgd" | "momentum" | "adagrad" | "rmsprop" | "adadelta" | "adam";
-export const OPTIMIZERS: readonly OptimizerName[] = ["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam"];
+export { OPTIMIZER_DEFAULTS, OPTIMIZERS, type OptimizerName, type OptimizerSettings } from "./rules";
 
-export interface OptimizerSpec {
+/** A rule by name, and any of its settings (the others take the rule's defaults). */
+export interface OptimizerSpec extends Partial<OptimizerSettings> {
   name: OptimizerName;
-  /** Learning rate (unused by AdaDelta). */
-  lr?: number;
-  /** Momentum SGD: alpha. */
-  momentum?: number;
-  /** RMSProp, AdaDelta: decay of the squared-gradient average. */
-  rho?: number;
-  /** AdaGrad: h0; RMSProp, AdaDelta, Adam: epsilon. */
-  eps?: number;
-  beta1?: number;
-  beta2?: number;
-  /** L2 weight decay lambda (loss + lambda/2 |W|²), applied to weights, not to biases. */
-  weightDecay?: number;
 }
 
-/**
- * The course's recommended defaults, except the learning rates of SGD and momentum SGD: the
- * course applies them to the batch-summed gradient, this SDK to the batch-mean gradient, so at
- * B = 100 SGD's 0.01 becomes 1.0 (measured: 97.3% after 10 epochs where 0.01 reaches 88.5%) and
- * momentum's becomes 0.1 (with alpha 0.9, the same step size as SGD's 1.0 in steady state).
- * The adaptive rules divide by the gradient's own scale, so their rates carry over unchanged.
- */
-export const OPTIMIZER_DEFAULTS: Record<OptimizerName, Required<Omit<OptimizerSpec, "name">>> = {
-  sgd: { lr: 1.0, momentum: 0, rho: 0, eps: 0, beta1: 0, beta2: 0, weightDecay: 0 },
-  momentum: { lr: 0.1, momentum: 0.9, rho: 0, eps: 0, beta1: 0, beta2: 0, weightDecay: 0 },
-  adagrad: { lr: 0.001, momentum: 0, rho: 0, eps: 1e-8, beta1: 0, beta2: 0, weightDecay: 0 },
-  rmsprop: { lr: 0.01, momentum: 0, rho: 0.99, eps: 1e-8, beta1: 0, beta2: 0, weightDecay: 0 },
-  adadelta: { lr: 1, momentum: 0, rho: 0.95, eps: 1e-6, beta1: 0, beta2: 0, weightDecay: 0 },
-  adam: { lr: 0.001, momentum: 0, rho: 0, eps: 1e-8, beta1: 0.9, beta2: 0.999, weightDecay: 0 },
-};
-
-/** State buffers per rule: momentum v; AdaGrad/RMSProp h; AdaDelta h, s; Adam m, v. */
-const STATE_COUNT: Record<OptimizerName, number> = { sgd: 0, momentum: 1, adagrad: 1, rmsprop: 1, adadelta: 2, adam: 2 };
+/** Parameter roles that L2 weight decay applies to: weights, not biases nor batch norm's scale and shift. */
+const DECAYED_ROLES: ReadonlySet<ParamRole> = new Set(["weight"]);
 
 /**
  * Updates parameters from their gradients: one kernel pass per parameter tensor, with the
@@ -51,7 +23,10 @@ const STATE_COUNT: Record<OptimizerName, number> = { sgd: 0, momentum: 1, adagra
  */
 export class Optimizer {
   readonly name: OptimizerName;
-  readonly settings: Required<Omit<OptimizerSpec, "name">>;
+  readonly settings: OptimizerSettings;
+  private readonly rule: OptimizerRule<OptimizerName>;
+  /** The arguments of the rule's kernel, refilled for each parameter (no allocation per step). */
+  private readonly call: UpdateCall;
   /** Steps taken (Adam's bias correction uses it). */
   steps = 0;
   private readonly state = new Map<Param, number[]>();
@@ -63,6 +38,7 @@ export class Optimizer {
     checkOptions(spec, "optimizer spec", ["name", ...Object.keys(OPTIMIZER_DEFAULTS.sgd)]);
     if (spec === undefined || !OPTIMIZERS.includes(spec.name)) fail("BAD_ARGUMENT", `unknown optimizer ${describeValue(spec?.name)}; one of ${OPTIMIZERS.join(", ")}`);
     this.name = spec.name;
+    this.rule = ruleOf(spec.name);
     const defaults = OPTIMIZER_DEFAULTS[spec.name];
     const settings = { ...defaults };
     for (const key of Object.keys(defaults) as (keyof typeof defaults)[]) {
@@ -75,13 +51,14 @@ export class Optimizer {
     }
     if (!(settings.lr > 0)) fail("BAD_ARGUMENT", `learning rate must be positive, got ${settings.lr}`);
     // Settings that would divide by zero or let averages grow without bound.
-    if (spec.name !== "sgd" && spec.name !== "momentum" && !(settings.eps > 0)) {
+    if (this.rule.defaults.eps !== undefined && !(settings.eps > 0)) {
       fail("BAD_ARGUMENT", `optimizer ${spec.name}: eps must be positive, got ${settings.eps}`);
     }
     for (const key of ["momentum", "rho", "beta1", "beta2"] as const) {
       if (!(settings[key] < 1)) fail("BAD_ARGUMENT", `optimizer ${spec.name}: ${key} must be below 1, got ${settings[key]}`);
     }
     this.settings = settings;
+    this.call = { w: 0, g: 0, state: [], n: 0, settings, decay: 0, step: 0 };
   }
 
   get learningRate(): number {
@@ -101,35 +78,15 @@ export class Optimizer {
       if (p?.value?.rt !== this.rt) fail("BAD_ARGUMENT", "optimizer step: a parameter lives in another runtime than the optimizer");
     }
     this.steps++;
-    const { rt, settings: s } = this;
-    const k = rt.kernels;
+    const call = this.call;
+    call.step = this.steps;
     for (const p of params) {
-      const [a, b] = this.stateOf(p);
-      const w = p.value.ptr;
-      const g = p.grad.ptr;
-      const n = p.value.length;
-      const decay = p.name.endsWith(".weight") ? s.weightDecay : 0;
-      switch (this.name) {
-        case "sgd":
-          k.sgdUpdate(w, g, n, s.lr, decay);
-          break;
-        case "momentum":
-          k.momentumUpdate(w, g, a, n, s.lr, s.momentum, decay);
-          break;
-        case "adagrad":
-          k.adagradUpdate(w, g, a, n, s.lr, decay);
-          break;
-        case "rmsprop":
-          k.rmspropUpdate(w, g, a, n, s.lr, s.rho, s.eps, decay);
-          break;
-        case "adadelta":
-          k.adadeltaUpdate(w, g, a, b, n, s.rho, s.eps, decay);
-          break;
-        case "adam":
-          k.adamUpdate(w, g, a, b, n, s.lr, s.beta1, s.beta2, s.eps,
-            1 - Math.pow(s.beta1, this.steps), 1 - Math.pow(s.beta2, this.steps), decay);
-          break;
-      }
+      call.w = p.value.ptr;
+      call.g = p.grad.ptr;
+      call.state = this.stateOf(p);
+      call.n = p.value.length;
+      call.decay = DECAYED_ROLES.has(p.role) ? this.settings.weightDecay : 0;
+      this.rule.update(this.rt.kernels, call);
     }
   }
 
@@ -154,7 +111,7 @@ export class Optimizer {
     this.check("importState");
     checkInteger(steps, "optimizer importState: steps", 0);
     for (const p of params) {
-      for (let k = 0; k < STATE_COUNT[this.name]; k++) {
+      for (let k = 0; k < this.rule.state.length; k++) {
         const name = `optim.${p.name}.${k}`;
         const t = tensors.get(name);
         if (!t) fail("BAD_FILE", `optimizer state: tensor "${name}" is missing`);
@@ -167,17 +124,15 @@ export class Optimizer {
     this.steps = steps;
   }
 
-  /** Addresses of a parameter's state buffers, allocated (and initialised) on first use. */
+  /** Addresses of a parameter's state buffers, allocated (and set to their start values) on first use. */
   private stateOf(p: Param): number[] {
     let buffers = this.state.get(p);
     if (!buffers) {
-      buffers = [];
-      for (let i = 0; i < STATE_COUNT[this.name]; i++) {
+      buffers = this.rule.state.map(({ start }) => {
         const ptr = this.rt.alloc(p.value.length * 4);
-        // AdaGrad's h starts at h0 so the first division is defined; everything else at 0.
-        this.rt.f32(ptr, p.value.length).fill(this.name === "adagrad" ? this.settings.eps : 0);
-        buffers.push(ptr);
-      }
+        this.rt.f32(ptr, p.value.length).fill(start(this.settings));
+        return ptr;
+      });
       this.state.set(p, buffers);
     }
     return buffers;
