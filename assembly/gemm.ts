@@ -396,7 +396,7 @@ function packPanelsA(
  */
 // Not inlined: as its own function its v128 values get the registers to themselves (measured
 // 20-25 GFLOP/s against 17-20 inlined into the loop nest, with the earlier 4x8 tile).
-// Exported from this file (not from the kernels module) for assembly/bench/micro-kernel.ts,
+// Exported from this file (not from the kernels module) for bench/assembly/micro-kernel.ts,
 // which measures it alone: the ceiling the GEMM's figures are compared with.
 export function micro5x8(
   pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, beta: f32,
