@@ -51,8 +51,9 @@ export function im2col(
  * net): every output row is a plain copy of OW floats from one input row, made as four whole
  * f32x4 without a loop, running up to 15 floats into the next output rows, which their own copies
  * then overwrite; the rows whose spill would pass the end of cols, or whose source would be read
- * past the end of the image, are copied exactly. A copy loop per row spent
- * more on the loop than on the copy: this measured 21 -> 8 µs for that conv2's 288 x 121 patches.
+ * past the end of the image, are copied exactly. Rows this short are copied without a loop
+ * because a loop per row would cost more than the copy itself (figures in docs/DESIGN.md,
+ * "Convolution").
  */
 function im2colValidShort(x: usize, cols: usize, C: i32, H: i32, W: i32, R: i32, OH: i32, OW: i32): void {
   const rowBytes = <usize>W << 2;
@@ -125,8 +126,9 @@ export function col2im(
  * to this image (another thread may be writing the next image), so a row whose vectors would
  * reach past the end of dx, or read past the end of dcols, is added exactly instead. W >= 12
  * keeps one row's 48 bytes clear of the next row's: a load overlapping a store just made waits
- * for it (four vectors on conv2's 13-float rows measured no faster than the loop). A loop per
- * row spent more on the loop than on the adds: conv2 went from 20-29 to 15-23 µs, same floats.
+ * for it, which is also why wider rows take the general loop rather than a fourth vector. Whole
+ * vectors, not a loop per row, because such a loop costs more than the adds (docs/DESIGN.md,
+ * "Convolution").
  */
 function col2imValidShort(dcols: usize, dx: usize, C: i32, H: i32, W: i32, R: i32, OH: i32, OW: i32): void {
   const rowBytes = <usize>W << 2;

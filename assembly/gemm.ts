@@ -64,7 +64,7 @@ export function packedABytes(m: i32, k: i32): usize {
 /**
  * Packs all of op(A)[m,k] (see gemm) into `dst` (packedABytes(m, k) bytes, 16-byte aligned), the
  * way gemm packs it block by block, for gemmPacked(): a convolution multiplies the same weights
- * by every image of a batch, and packing them once instead of per image saves 15% of the product.
+ * by every image of a batch, and packing them once saves packing them per image.
  * Layout: depth block after depth block (KC deep), each holding all the MR-row panels.
  */
 export function packA(a: usize, lda: i32, m: i32, k: i32, transA: i32, dst: usize): void {
@@ -140,9 +140,9 @@ const ROW_BLOCK: i32 = 64;
  * c[n] = a[k] · B[k,n] + beta · c, B stored [k,n] (row stride ldb), a's elements `aStride` bytes
  * apart. B is taken ROW_BLOCK rows at a time and each block is swept in chunks of 24 columns
  * held in six registers, so the chunks after the first find the block in L1; c accumulates the
- * blocks' sums. Sweeping each 24-column chunk down all of B instead (a 400-byte stride through
- * 313 KB for the MLP's first layer) measured 25-30% slower, and eight registers spill. The last
- * columns go four, then one, at a time.
+ * blocks' sums. Blocks, not each 24-column chunk swept down all of B: for the MLP's first layer
+ * that sweep strides 400 bytes through 313 KB, out of L1, and spills eight registers
+ * (docs/DESIGN.md, "The GEMM"). The last columns go four, then one, at a time.
  */
 function rowTimesB(a: usize, aStride: usize, b: usize, ldb: i32, c: usize, k: i32, n: i32, beta: f32): void {
   const rowBytes = <usize>ldb << 2;
@@ -268,8 +268,8 @@ function packPanelsB(
       }
     } else if (cols == NR) {
       // B stored [n,k]: op(B)[p, j] = B[j, p]. Four depths of the panel's eight rows of B at a
-      // time, transposed in registers (two 4x4 blocks); with the scalar copy below instead, conv2's
-      // weight-gradient product (64,121,288) took 13% longer.
+      // time, transposed in registers (two 4x4 blocks): a scalar copy, as below, is a large share
+      // of a convolution's weight-gradient product (docs/DESIGN.md, "Convolution").
       const src = b + (<usize>(col0 * ldb + pc) << 2);
       const rowBytes = <usize>ldb << 2;
       let p = 0;
@@ -390,13 +390,13 @@ function packPanelsA(
  * already broadcast. Ten f32x4 accumulators (vaccRxCCCC: row R, columns CCCC), two of B, one of
  * A and, in the plain build, one product: fourteen of the fifteen xmm registers V8 allocates on
  * x64, so nothing spills. Per depth: seven loads and ten multiply-adds for a few instructions of
- * loop; the 4x8 tile spent relatively more on the loop and measured 15-20% slower, a 6x8 tile
- * spills an accumulator in the plain build.
+ * loop; a 4x8 tile spends relatively more on the loop, a 6x8 tile spills an accumulator in the
+ * plain build (docs/DESIGN.md, "The GEMM").
  * Writes only the mr x nr valid corner of the tile (through `tile` scratch when partial).
  */
-// Not inlined: as its own function its v128 values get the registers to themselves (measured
-// 20-25 GFLOP/s against 17-20 inlined into the loop nest, with the earlier 4x8 tile).
-// Exported from this file (not from the kernels module) for assembly/bench/micro-kernel.ts,
+// Not inlined: as its own function its v128 values get the registers to themselves; inlined into
+// the loop nest they share them with the nest's counters and pointers, and some spill.
+// Exported from this file (not from the kernels module) for bench/assembly/micro-kernel.ts,
 // which measures it alone: the ceiling the GEMM's figures are compared with.
 export function micro5x8(
   pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, beta: f32,

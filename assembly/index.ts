@@ -4,7 +4,7 @@
 export { heapBase } from "./memory";
 export { gemm, gemmWorkspaceBytes, packA, packedABytes, gemmPacked } from "./gemm";
 export { addBiasRows, addBiasRowsRelu, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8, copyIfChanged } from "./tensor";
-export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./activation";
+export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./sigmoid-relu";
 export { softmaxCrossEntropy, softmaxMse } from "./loss";
 export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate, adamUpdate } from "./optim";
 export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels } from "./conv";

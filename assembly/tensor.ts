@@ -137,8 +137,8 @@ export function countCorrect(probs: usize, labels: usize, rows: i32, cols: i32):
  * dst = src (n floats) unless they are already the same bits; returns 1 if it copied. A layer
  * keeps a copy of the weights it last packed and repacks only when they changed: comparing
  * conv2's 18 K weights takes a few microseconds, packing them broadcast ten. Sixteen floats per
- * step, their differing bits or'ed together and tested once: a test per f32x4 made the compare
- * 2.5% of a one-image inference.
+ * step, their differing bits or'ed together and tested once, not once per f32x4, so
+ * the compare stays a small part of a one-image inference.
  */
 export function copyIfChanged(src: usize, dst: usize, n: i32): i32 {
   let i = 0;

@@ -1,5 +1,5 @@
 // GEMM with each SIMD build on one thread, plain (multiply, then add) and relaxed (hardware FMA,
-// f32x4.relaxed_madd), and the relaxed build on every core: the figures issue 5's GEMM targets
+// f32x4.relaxed_madd), and the relaxed build on every core: the figures the GEMM's speed targets
 // name, through the SDK's public Runtime.gemm on the shapes of bench/suites.mjs. This virtual
 // machine's speed drifts by 20-40% over minutes, so the builds take turns shape by shape, for
 // half a second each, over several rounds: every cell is the mean of its rounds, and a ratio

@@ -1,5 +1,5 @@
 // The GEMM's ceiling on this machine: its 5x8 micro-kernel alone on panels in L1
-// (assembly/bench/micro-kernel.ts), compiled here with the plain and the relaxed SIMD build and
+// (bench/assembly/micro-kernel.ts), compiled here with the plain and the relaxed SIMD build and
 // timed like a GEMM row, in GFLOP/s. bench/gemm.mjs prints it beside the GEMM so that each run
 // shows how much of the kernel's own speed the whole product keeps.
 import { execFileSync } from "node:child_process";
@@ -32,12 +32,13 @@ async function instantiate(relaxed) {
     const features = relaxed ? ["--enable", "simd", "--enable", "relaxed-simd"] : ["--enable", "simd"];
     execFileSync(process.execPath, [
       join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js"),
-      join(ROOT, "assembly", "bench", "micro-kernel.ts"), "--config", "none", "--runtime", "stub",
+      join(ROOT, "bench", "assembly", "micro-kernel.ts"), "--config", "none", "--runtime", "stub",
       "--importMemory", "--noAssert", "--optimizeLevel", "3", "--shrinkLevel", "0", ...features,
       "-o", out, "-t", text,
     ], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
     const libraryWat = join(ROOT, "build", relaxed ? "kernels-relaxed.wat" : "kernels.wat");
-    const same = microKernelText(readFileSync(text, "utf8")) === microKernelText(readFileSync(libraryWat, "utf8"));
+    const kernel = microKernelText(readFileSync(text, "utf8"));
+    const same = kernel !== undefined && kernel === microKernelText(readFileSync(libraryWat, "utf8"));
     const memory = new WebAssembly.Memory({ initial: 16 });
     const { instance } = await WebAssembly.instantiate(readFileSync(out), { env: { memory, abort() { throw new Error("abort"); } } });
     return { exports: instance.exports, memory, same };

@@ -93,7 +93,7 @@ function timeRow(id, suite, name, unit, timing) {
   return { id, suite, name, value: timing.mean * scale, best: timing.best * scale, unit, better: "lower", calls: timing.calls };
 }
 
-// MLP 784-100-10 sigmoid, plain SGD: the course's network, as bench/mlp.mjs always measured it.
+// MLP 784-100-10 sigmoid, plain SGD: the course's network, the one bench/mlp.mjs measures.
 async function mlpSuite(sdk, data, size, runtimeOptions) {
   const { DeviceData, fit, mlpSpec, Model, Runtime, SGD, takeFirst } = sdk;
   const suite = "MLP 784-100-10 sigmoid";
@@ -121,7 +121,7 @@ async function mlpSuite(sdk, data, size, runtimeOptions) {
   return { rows, features: rt.features };
 }
 
-// The LeNet-like CNN (the `cnn` preset) with momentum SGD, as bench/cnn.mjs always measured it.
+// The LeNet-like CNN (the `cnn` preset) with momentum SGD, the one bench/cnn.mjs measures.
 async function cnnSuite(sdk, data, size, runtimeOptions) {
   const { ARCH_PRESETS, DeviceData, fit, Model, Optimizer, parseArch, Runtime, takeFirst, withClassifier } = sdk;
   const suite = "CNN (LeNet-like)";

@@ -10,14 +10,12 @@ export interface TrainPreset {
 }
 
 export const TRAIN_PRESETS: Record<string, TrainPreset> = {
-  // Time to 99% MNIST test accuracy from a cold start (README, "Speedrun"). Two small 5x5
-  // convolutions are the best trade found here between images per second and accuracy per epoch:
-  // the LeNet-like `cnn` reaches 98.7-98.9% after one epoch in ~37 s, 8/16 filters plateau at
-  // 98.9%, a single convolution + dense 128 at 99.0% in 75 s. Three cosine epochs over the first
-  // 50,000 images reach 99.07-99.13% (seeds 1-3) in 27-31.5 s (median 29 s; 31-36 s before the
-  // convolutions packed their weights once per batch); over all 60,000, 99.04-99.16% in 39-42 s.
-  // 10/20 and 15/25 filters measured the same within this machine's noise (99.01% and 99.12%,
-  // seed 1). Batch 50 gives more steps per epoch than 100 at nearly the same speed.
+  // Time to 99% MNIST test accuracy from a cold start; the README's "Speedrun" has the runs and
+  // the alternatives tried. Two small 5x5 convolutions trade images per second against accuracy
+  // per epoch best: the LeNet-like `cnn` is slower per epoch, fewer filters stop short of 99%,
+  // more filters cost time without gaining accuracy. Three cosine epochs over the first 50,000
+  // images reach 99% where all 60,000 take longer for the same accuracy. Batch 50 gives more
+  // steps per epoch than 100 at nearly the same speed.
   speedrun: {
     description: "99% MNIST test accuracy in about half a minute on two cores",
     options: {

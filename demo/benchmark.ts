@@ -3,7 +3,7 @@
 // which WebAssembly features this engine gives the kernels: SIMD, relaxed SIMD, and whether
 // threads could run here (shared wasm memory, and a cross-origin isolated page).
 import { fit, Model, Optimizer, takeFirst, type Runtime } from "../sdk/index";
-import type { PageHooks } from "./panels";
+import type { PageHooks } from "./page-hooks";
 
 /** A module with one shared memory: valid only where the engine has wasm threads. */
 const SHARED_MEMORY_MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05, 0x04, 0x01, 0x03, 0x01, 0x01]);

@@ -3,8 +3,9 @@
 // trained (models/cifar10-cnn.safetensors, `npm run train:cifar`). Pick a thumbnail to see the
 // photo, its true class, the model's answer and every class's probability.
 import { CIFAR10_CLASSES, datasetFromCifarBatches, deserializeModel, type Dataset, type Model } from "../sdk/index";
+import type { CifarPanel } from "./cifar-panel";
 import { describeModel } from "./model-file";
-import type { PageHooks } from "./panels";
+import type { PageHooks } from "./page-hooks";
 import { paintImage, planesToMaps } from "./tiles";
 
 const SAMPLES_URL = "cifar10-samples.bin";
@@ -14,11 +15,6 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   const r = await fetch(url);
   if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
   return new Uint8Array(await r.arrayBuffer());
-}
-
-export interface CifarPanel {
-  /** Makes `model` (input [3, 32, 32]) the panel's model, or the shipped one again for null. */
-  useModel(model: Model | null, label?: { text: string; title: string }): void;
 }
 
 export function mountCifar(hooks: PageHooks): CifarPanel {

@@ -3,7 +3,7 @@
 // the accuracy, the 10x10 confusion matrix (click a cell to see those mistakes) and every
 // misclassified image with its true label and the prediction (click one to browse to it).
 import { MNIST_CLASSES, type Dataset, type Model } from "../sdk/index";
-import type { PageHooks } from "./panels";
+import type { PageHooks } from "./page-hooks";
 import { greyMaps, paintImage } from "./tiles";
 
 /** What one evaluation found. */

@@ -3,7 +3,7 @@
 // weights (conv filters, or a dense layer's weights as images). Redrawn on every classification
 // of the pad; with an empty pad it shows MNIST test image 0 so the panel never stands empty.
 import { layerActivations, MNIST_CLASSES, type LayerActivation, type LayerSpec, type Model } from "../sdk/index";
-import type { PageHooks } from "./panels";
+import type { PageHooks } from "./page-hooks";
 import { drawGrid, extent, fitGrid, greyMaps, planesToMaps, type GridLayout, type Maps } from "./tiles";
 
 /** Layers that change values one by one: drawn together with the layer before them. */

@@ -5,8 +5,8 @@
 // model (input [3, 32, 32]) the CIFAR-10 samples. Anything else, or a damaged file, is a message
 // in the page.
 import { deserializeModel, formatArch, MnistWasmError, type Model } from "../sdk/index";
-import type { CifarPanel } from "./cifar";
-import type { PageHooks } from "./panels";
+import type { CifarPanel } from "./cifar-panel";
+import type { PageHooks } from "./page-hooks";
 
 /** Larger files are refused before they are read: the largest model this page could run is far smaller. */
 const MAX_BYTES = 256 * 2 ** 20;

@@ -1,24 +1,13 @@
 // The panels that look into and around the digit model (demo/inspect.ts, evaluation.ts,
 // cifar.ts, model-file.ts, benchmark.ts), mounted by main.ts once the shipped model is in. They
-// reach the page's state only through these hooks, so main.ts stays the one owner of the digit
-// model, the drawing and the test set.
-import type { Dataset, Model } from "../sdk/index";
+// reach the page's state only through PageHooks (demo/page-hooks.ts), so main.ts stays the one
+// owner of the digit model, the drawing and the test set.
 import { mountBenchmark } from "./benchmark";
 import { mountCifar } from "./cifar";
 import { mountEvaluation } from "./evaluation";
 import { mountInspect } from "./inspect";
 import { mountModelFile } from "./model-file";
-
-export interface PageHooks {
-  /** The digit model every panel uses now (the shipped CNN until the user loads another). */
-  model(): Model;
-  /** Makes `next` the digit model of the page (null: the shipped one again); `label` goes in the status line. */
-  useModel(next: Model | null, label?: string): void;
-  /** The MNIST test set, fetched once. */
-  testSet(): Promise<Dataset>;
-  /** Shows test image `index` in the browse panel. */
-  showTest(index: number): Promise<unknown>;
-}
+import type { PageHooks } from "./page-hooks";
 
 export interface Panels {
   /** The pad was classified: its 28x28 pixels as the model saw them, or null when it is empty. */

@@ -6,16 +6,13 @@ import {
   datasetFromIdx, deserializeModel, gunzipIfNeeded, MnistWasmError, ModelWorker, planModel, planSize,
   type Dataset, type Model, type OptimizerName, type TrainingRun, type TrainProgress,
 } from "../sdk/index";
+import type { PageHooks } from "./page-hooks";
 import { PAGE_THREADS } from "./page-threads";
 import { LineChart, type ChartSeries } from "./train-chart";
 import { cliCommand, cliCommandParts, defaultLearningRate, NETWORKS, OPTIMIZER_LABELS, OPTIMIZERS, type Network } from "./train-presets";
 
-/** The page's hooks this panel uses (a subset of panels.ts' PageHooks). */
-export interface TrainHooks {
-  model(): Model;
-  useModel(next: Model | null, label?: string): void;
-  testSet(): Promise<Dataset>;
-}
+/** The page's hooks this panel uses. */
+export type TrainHooks = Pick<PageHooks, "model" | "useModel" | "testSet">;
 
 // The MNIST training set, copied beside the page by scripts/build-demo.mjs.
 const TRAIN_IMAGES_URL = "data/train-images-idx3-ubyte.gz";

@@ -7,7 +7,7 @@ import { Conv2D } from "./layers/conv2d";
 import { Dense } from "./layers/dense";
 import { Flatten } from "./layers/flatten";
 import { Pool2D } from "./layers/pool2d";
-import { BatchBuffer, sizeOf, type Buffer, type Layer, type Param } from "./layers/layer";
+import { BatchBuffer, sizeOf, type Layer, type Param, type StateBuffer } from "./layers/layer";
 import { SoftmaxLoss } from "./layers/softmax-loss";
 import { inferenceBatch, planModel } from "./plan";
 import { Random } from "./random";
@@ -41,7 +41,7 @@ export class Model {
   /** Every learnable tensor, in layer order (gathered once: the optimizer reads it every step). */
   readonly params: readonly Param[];
   /** Saved, non-learnable tensors (batch norm's running statistics), in layer order. */
-  readonly buffers: readonly Buffer[];
+  readonly buffers: readonly StateBuffer[];
   readonly loss: SoftmaxLoss;
   readonly inputSize: number;
   readonly classCount: number;

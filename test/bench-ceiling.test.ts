@@ -1,6 +1,6 @@
-// The GEMM benchmark's ceiling (bench/micro-kernel.mjs): the micro-kernel it times alone must be
-// the library's own, instruction for instruction in both builds, and must compute the tile's
-// product. Nothing about speed is asserted.
+// The GEMM benchmark's ceiling (bench/micro-kernel.mjs, which compiles bench/assembly/micro-kernel.ts):
+// the micro-kernel it times alone must be the library's own, instruction for instruction in both
+// builds, and must compute the tile's product. Nothing about speed is asserted.
 import { describe, expect, it } from "vitest";
 import { microKernelGflops } from "../bench/micro-kernel.mjs";
 import { Runtime } from "../sdk/node";

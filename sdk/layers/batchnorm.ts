@@ -1,7 +1,7 @@
 import { fail } from "../errors";
 import type { Runtime } from "../runtime/runtime";
 import { Tensor } from "../runtime/tensor";
-import { BatchBuffer, type Buffer, disposeParams, type Layer, layerDisposed, makeParam, type Param, sizeOf } from "./layer";
+import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param, sizeOf, type StateBuffer } from "./layer";
 
 export interface BatchNormSpec {
   type: "batchnorm";
@@ -21,7 +21,7 @@ export class BatchNorm implements Layer {
   readonly outputShape: readonly number[];
   private disposed = false;
   readonly params: readonly Param[];
-  readonly buffers: readonly Buffer[];
+  readonly buffers: readonly StateBuffer[];
   private readonly channels: number;
   private readonly spatial: number;
   private readonly gamma: Param;

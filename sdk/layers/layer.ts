@@ -18,7 +18,7 @@ export interface Param {
 }
 
 /** A tensor a layer keeps and saves but does not learn by gradient (batch norm's running statistics). */
-export interface Buffer {
+export interface StateBuffer {
   name: string;
   value: Tensor;
 }
@@ -36,7 +36,7 @@ export interface Layer {
   readonly outputShape: readonly number[];
   readonly params: readonly Param[];
   /** Saved, non-learnable state (optional). */
-  readonly buffers?: readonly Buffer[];
+  readonly buffers?: readonly StateBuffer[];
   /** Makes room for batches of up to `batch` samples: forward passes, and with `training` backward ones. */
   allocate(batch: number, training: boolean): void;
   /**

@@ -5,7 +5,7 @@
 //
 // Memory from `base`: panel A [kc, 5] broadcast (kc·80 bytes), panel B [kc, 8] (kc·32 bytes),
 // C [5, 8] and a scratch tile; the caller fills the panels.
-import { micro5x8 } from "../gemm";
+import { micro5x8 } from "../../assembly/gemm";
 
 /** Bytes of memory from `base` that microKernelLoop() uses for a depth of kc. */
 export function microKernelBytes(kc: i32): usize {

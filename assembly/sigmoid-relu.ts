@@ -1,12 +1,13 @@
-// Element-wise activations over n floats, forward and backward. In-place use (y == x,
-// dx == dy) is allowed: each element is read before it is written.
+// The activation kernels, sigmoid and ReLU, element-wise over n floats, forward and backward
+// (the layer that calls them is sdk/layers/activation.ts). In-place use (y == x, dx == dy) is
+// allowed: each element is read before it is written.
 
 import { relu4 } from "./simd";
 
 /**
  * y = 1 / (1 + e^-x), eight at a time with expVec (within 8 ulp of the exact sigmoid, tested);
- * the last n % 4 through Mathf.exp. The scalar Mathf.exp loop this replaced took 60 µs for the
- * MLP's 100 x 100 hidden layer, 6% of a training step; this takes 26.
+ * the last n % 4 through Mathf.exp. Vectors, because Mathf.exp one float at a time is a
+ * noticeable share of the MLP's training step (docs/DESIGN.md, "Fusion").
  */
 export function sigmoidForward(x: usize, y: usize, n: i32): void {
   const one = f32x4.splat(1);
