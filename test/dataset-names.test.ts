@@ -256,6 +256,10 @@ describe("the command line: a model of other data than MNIST", () => {
     const p = probeCli(["classify", "-i", images, "--labels", labels, "-m", named, "-o", join(dir, "predictions.txt"), "--threads", "1"]);
     expect(p.code, p.stderr).toBe(0);
     expect(p.stdout).toMatch(/accuracy: [\d.]+% \(\d+\/200\) against .* \(the model was trained on Fashion-MNIST: 10 classes\)/);
+    const beyond = join(dir, "beyond.txt");
+    writeFileSync(beyond, Array.from({ length: 200 }, (_, i) => (i === 7 ? "12" : "1")).join("\n"));
+    expectRefusal(probeCli(["classify", "-i", images, "--labels", beyond, "-m", named, "-o", "-"]),
+      /beyond\.txt: label 12 is out of range for the model's 10 classes \(of Fashion-MNIST\)/);
   });
 
   it("a bad --classes file is refused with one line before any training: counts, names, kinds and sizes", () => {
