@@ -11,7 +11,7 @@ import { UsageError } from "./errors";
 
 /** What a model file says of the data it was trained on. */
 export interface TrainedOn {
-  /** The data set's name: "mnist", "cifar10", "fashion", … */
+  /** The data set's name: "mnist", "cifar10", "fashion", … (escaped and cut to 64 characters, for printing). */
   name: string;
   /** The format of its files: "mnist" for idx files, "cifar10" for CIFAR-10's binary batches. */
   format: DatasetName;
@@ -32,7 +32,7 @@ export function modelClasses(model: Model): string[] {
 export function trainedOn(model: Model, metadata: Record<string, string>): TrainedOn {
   const format: DatasetName = model.spec.input[0] === 3 ? "cifar10" : "mnist";
   const recorded = metadata.dataset;
-  const name = typeof recorded === "string" && recorded !== "" ? recorded : format === "cifar10" ? "cifar10" : "mnist";
+  const name = typeof recorded === "string" && recorded !== "" ? escapeText(recorded, 64) : format === "cifar10" ? "cifar10" : "mnist";
   return { name, format, classes: modelClasses(model) };
 }
 
@@ -55,7 +55,7 @@ const TEST_FILES: Record<DatasetName, { kind: string; pass: string }> = {
 export function testDataFor(model: Model, metadata: Record<string, string>, dataPath: string | undefined): Dataset {
   const on = trainedOn(model, metadata);
   if (dataPath === undefined && !isMnist(on)) {
-    throw new UsageError(`this model was trained on ${escapeText(on.name, 64)} (${TEST_FILES[on.format].kind}); ${TEST_FILES[on.format].pass}`);
+    throw new UsageError(`this model was trained on ${on.name} (${TEST_FILES[on.format].kind}); ${TEST_FILES[on.format].pass}`);
   }
   if (on.format === "cifar10") {
     // A model of another number of classes is refused by checkShapes, naming both counts.

@@ -336,9 +336,14 @@ describe("the command line: a model of other data than MNIST", () => {
     }
     // A model of MNIST whose classes have other names: the shipped test set, shown with its names.
     const words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
-    const named = await save("words.safetensors", digits, { dataset: "mnist" }, words);
-    expect(runOk(["eval", "--model", named, "--threads", "1"])).toMatch(/^true\\pred +zero +one +two/m);
-    expect(runOk(["predict", "42", "--model", named, "--no-color"])).toContain("true label: four\n");
+    const wordsModel = await save("words.safetensors", digits, { dataset: "mnist" }, words);
+    expect(runOk(["eval", "--model", wordsModel, "--threads", "1"])).toMatch(/^true\\pred +zero +one +two/m);
+    expect(runOk(["predict", "42", "--model", wordsModel, "--no-color"])).toContain("true label: four\n");
+    // A name from a tampered file is shown escaped and cut short.
+    const tampered = await save("tampered.safetensors", digits, { dataset: `\u001b[2J${"x".repeat(100_000)}` });
+    const refused = probeCli(["eval", "--model", tampered]);
+    expectRefusal(refused, /this model was trained on \\u\{1b\}\[2Jx{60}… \(idx folder\)/, 2);
+    expect(refused.stderr.length).toBeLessThan(300);
     const cifar = await save("cifar-old.safetensors", { input: [3, 32, 32], hidden: [8], classes: 10 }, { dataset: "cifar10" });
     for (const args of [["eval", "--model", cifar], ["predict", "1", "--model", cifar]]) {
       expectRefusal(probeCli(args), /this model was trained on cifar10 \(CIFAR-10 binary batches\); pass --data/, 2);

@@ -3,13 +3,13 @@
 // --labels, also the accuracy.
 import { SingleBar } from "cli-progress";
 import {
-  DEFAULT_MODEL_PATH, escapeText, inferenceBatch, loadImagesFile, loadLabelsFile, loadModelFile, MnistWasmError, PIXEL_SCALE, Runtime, writeFileAtomic,
+  DEFAULT_MODEL_PATH, inferenceBatch, loadImagesFile, loadLabelsFile, loadModelFile, MnistWasmError, PIXEL_SCALE, Runtime, writeFileAtomic,
   type ImagesFile, type Model,
 } from "../../sdk/node";
 import { trainedOn } from "../dataset";
 import { UsageError } from "../errors";
 import { checkOutputFiles, writesTo, writeStdout } from "../output";
-import { percent, terminalText } from "../render";
+import { percent } from "../render";
 
 export interface ClassifyOptions {
   /** Threads running the kernels. */
@@ -53,7 +53,7 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
     for (const l of labels) if (l > max) max = l;
     if (max >= model.classCount) {
       throw new MnistWasmError("BAD_FILE", `${options.labels}: label ${max} is out of range for the model's ${model.classCount} classes ` +
-        `(of ${escapeText(on.name, 64)})`);
+        `(of ${on.name})`);
     }
   }
 
@@ -92,7 +92,7 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
     let correct = 0;
     for (let i = 0; i < labels.length; i++) if (labels[i] === predictions[i]) correct++;
     report.write(`accuracy: ${percent(correct / labels.length)} (${correct.toLocaleString("en")}/${n}) against ${options.labels} ` +
-      `(the model was trained on ${terminalText(on.name)}: ${on.classes.length} classes)\n`);
+      `(the model was trained on ${on.name}: ${on.classes.length} classes)\n`);
   }
 }
 
