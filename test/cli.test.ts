@@ -71,7 +71,7 @@ describe("CIFAR-10 and architectures from the command line", () => {
     expect(p.stdout).toMatch(/true label: (airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck)\n/);
     expect(p.stdout).toMatch(/\x1b\[38;2;\d+;\d+;\d+m\x1b\[48;2;/);
     // A CIFAR-10 model needs CIFAR-10 data: without --data, one line says so.
-    expectOneLineError(run(["predict", "3", "--model", out]), /CIFAR-10 needs --data/);
+    expectOneLineError(run(["predict", "3", "--model", out]), /this model was trained on cifar10 \(CIFAR-10 binary batches\); pass --data/);
   });
 
   it("builds the cnn preset and JSON architecture files, and refuses bad architectures with one line", () => {
@@ -265,6 +265,13 @@ describe("the command line's grammar", () => {
       good: [["mlp", "mlp"], ["cnn", "cnn"], ["cnn-cifar", "cnn-cifar"], ["conv:8x3,relu,maxpool:2", "conv:8x3,relu,maxpool:2"], ["layers.json", "layers.json"]],
     },
     path: { bad: [], good: [["some/file", "some/file"]] },
+    datasetName: {
+      bad: [
+        "", " ", "\t", " fashion", "fashion ", "fa\u001bshion", "\u001b[2J", "a\nb", "a\u000bb", "\u0000", "\u007f", "\u0085", "\u202e",
+        "a\u200db", "\ud800", "\ue000", "x".repeat(65), "é".repeat(65), "x".repeat(100_000),
+      ],
+      good: [["fashion", "fashion"], ["Fashion MNIST", "Fashion MNIST"], ["fashion-mnist_v2", "fashion-mnist_v2"], ["数字", "数字"], ["x".repeat(64), "x".repeat(64)]],
+    },
   };
 
   /** Every value-taking option of every command, by kind (a new option must be added here). */
@@ -275,7 +282,7 @@ describe("the command line's grammar", () => {
       "--dropout": "fraction", "--loss": "choice", "--init": "choice", "--batch-size": "positiveInt", "--schedule": "choice",
       "--optimizer": "choice", "--lr": "positiveNumber", "--momentum": "fraction", "--weight-decay": "nonNegativeNumber",
       "--seed": "seed", "--out": "path", "--init-from": "path", "--data": "path", "--limit": "positiveInt", "--preset": "choice",
-      "--threads": "threads",
+      "--threads": "threads", "--name": "datasetName", "--classes": "path",
     },
     eval: { "--model": "path", "--data": "path", "--threads": "threads" },
     classify: {

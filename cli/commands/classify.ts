@@ -6,6 +6,7 @@ import {
   DEFAULT_MODEL_PATH, inferenceBatch, loadImagesFile, loadLabelsFile, loadModelFile, MnistWasmError, PIXEL_SCALE, Runtime, writeFileAtomic,
   type ImagesFile, type Model,
 } from "../../sdk/node";
+import { trainedOn } from "../dataset";
 import { UsageError } from "../errors";
 import { checkOutputFiles, writesTo, writeStdout } from "../output";
 import { percent } from "../render";
@@ -38,7 +39,8 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
     }
   }
   const rt = await Runtime.create({ threads: options.threads });
-  const { model } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
+  const { model, metadata } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
+  const on = trainedOn(model, metadata);
   // Every input is read and checked before anything is classified or written.
   const input = loadImagesFile(options.input, { inputShape: model.spec.input });
   let labels: Uint8Array | undefined;
@@ -50,7 +52,8 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
     let max = 0;
     for (const l of labels) if (l > max) max = l;
     if (max >= model.classCount) {
-      throw new MnistWasmError("BAD_FILE", `${options.labels}: label ${max} is out of range for the model's ${model.classCount} classes`);
+      throw new MnistWasmError("BAD_FILE", `${options.labels}: label ${max} is out of range for the model's ${model.classCount} classes ` +
+        `(of ${on.name})`);
     }
   }
 
@@ -88,7 +91,8 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
   if (labels) {
     let correct = 0;
     for (let i = 0; i < labels.length; i++) if (labels[i] === predictions[i]) correct++;
-    report.write(`accuracy: ${percent(correct / labels.length)} (${correct.toLocaleString("en")}/${n}) against ${options.labels}\n`);
+    report.write(`accuracy: ${percent(correct / labels.length)} (${correct.toLocaleString("en")}/${n}) against ${options.labels} ` +
+      `(the model was trained on ${on.name}: ${on.classes.length} classes)\n`);
   }
 }
 

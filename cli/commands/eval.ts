@@ -1,6 +1,6 @@
-import { DEFAULT_MODEL_PATH, evaluate, loadDataset, loadModelFile, Runtime } from "../../sdk/node";
-import { datasetOf } from "../dataset";
-import { confusionTable, percent } from "../render";
+import { DEFAULT_MODEL_PATH, evaluate, loadModelFile, Runtime } from "../../sdk/node";
+import { testDataFor } from "../dataset";
+import { confusionTable, percent, terminalText } from "../render";
 
 export interface EvalOptions {
   /** Threads running the kernels. */
@@ -13,13 +13,13 @@ export async function evalCommand(options: EvalOptions): Promise<void> {
   const rt = await Runtime.create({ threads: options.threads });
   const path = options.model ?? DEFAULT_MODEL_PATH;
   const { model, metadata } = await loadModelFile(rt, path);
-  const test = loadDataset(datasetOf(metadata), "test", options.data);
+  const test = testDataFor(model, metadata, options.data);
   const result = evaluate(model, test);
   const correct = Math.round(result.accuracy * test.count);
   process.stdout.write(
     [
       `model:    ${path}`,
-      `data:     ${test.name} test set, ${test.count} images`,
+      `data:     ${terminalText(test.name)} test set, ${test.count} images`,
       `accuracy: ${percent(result.accuracy)} (${correct}/${test.count})`,
       `loss:     ${result.loss.toFixed(4)} (mean cross-entropy)`,
       "",

@@ -1,8 +1,8 @@
 import { createInterface } from "node:readline/promises";
 import {
-  checkShapes, DEFAULT_MODEL_PATH, loadDataset, loadModelFile, MNIST_CLASSES, MnistWasmError, preprocessDigit, readPngRgba, Runtime, sampleSize,
+  checkShapes, DEFAULT_MODEL_PATH, loadModelFile, MnistWasmError, preprocessDigit, readPngRgba, Runtime, sampleSize,
 } from "../../sdk/node";
-import { datasetOf } from "../dataset";
+import { modelClasses, testDataFor } from "../dataset";
 import { UsageError } from "../errors";
 import { drawImage, percent, probabilityBars, terminalText } from "../render";
 
@@ -43,7 +43,7 @@ export async function predictCommand(indexArg: string | undefined, options: Pred
   if (options.image !== undefined) return predictImage(indexArg, options.image, options);
   const rt = await Runtime.create();
   const { model, metadata } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
-  const test = loadDataset(datasetOf(metadata), "test", options.data);
+  const test = testDataFor(model, metadata, options.data);
   checkShapes(model, test);
   const index = parseIndex(indexArg ?? (await askIndex(test.count)), test.count);
   const size = sampleSize(test);
@@ -54,7 +54,7 @@ export async function predictCommand(indexArg: string | undefined, options: Pred
   const label = test.labels[index];
   const color = options.color ?? (process.stdout.isTTY === true && !process.env.NO_COLOR);
   const out = [
-    `${test.name.toUpperCase()} test image ${index}`,
+    `${terminalText(test.name.toUpperCase())} test image ${index}`,
     drawImage(pixels, test.shape, color),
     `true label: ${terminalText(test.classes[label])}`,
     `predicted:  ${terminalText(test.classes[predicted])}  (${percent(probs[predicted])})  ${predicted === label ? "correct" : "wrong"}`,
@@ -78,9 +78,7 @@ async function predictImage(indexArg: string | undefined, path: string, options:
   if (input.length !== DIGIT_SHAPE.length || input.some((d, i) => d !== DIGIT_SHAPE[i])) {
     throw new MnistWasmError("BAD_SHAPE", `the model expects input [${input}] but --image gives a digit of [${DIGIT_SHAPE}] (an MNIST model is needed)`);
   }
-  const classes = model.spec.classes ?? (model.classCount === MNIST_CLASSES.length
-    ? MNIST_CLASSES
-    : Array.from({ length: model.classCount }, (_, i) => String(i)));
+  const classes = modelClasses(model);
   const probs = model.predict(pixels);
   let predicted = 0;
   for (let i = 1; i < probs.length; i++) if (probs[i] > probs[predicted]) predicted = i;

@@ -2,11 +2,12 @@ import { existsSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import {
-  FILE_LIMITS, historyChart, loadDataset, loadModelFile, Model, Optimizer, resolveWriteTarget, Runtime, saveModelFile, takeFirst, fit, formatArch,
+  FILE_LIMITS, historyChart, loadModelFile, Model, Optimizer, resolveWriteTarget, Runtime, saveModelFile, takeFirst, fit, formatArch,
   readFileBounded, writeFileAtomic,
   type DatasetName, type EpochRecord, type OptimizerName,
 } from "../../sdk/node";
 import { buildSpec, type ArchOptions } from "../arch";
+import { loadTrainingData } from "../dataset";
 import { checkOutputFiles } from "../output";
 import { applyPreset } from "../presets";
 import { percent } from "../render";
@@ -29,6 +30,10 @@ export interface TrainOptions extends ArchOptions {
   out: string;
   initFrom?: string;
   data?: string;
+  /** --name: the data set's name (default: the --data folder's name, "mnist" or "cifar10"). */
+  name?: string;
+  /** --classes: a file of the class names, one per line. */
+  classes?: string;
   limit?: number;
   progress?: boolean;
   /** False with --no-optimizer-state. */
@@ -43,8 +48,9 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   const paths = resolveWriteTarget(options.out).kind === "replace" ? historyPaths(options.out) : undefined;
   if (paths) checkOutputFiles([["history file", paths.json], ["history file", paths.svg]]);
   const rt = await Runtime.create({ threads: options.threads });
-  const train = takeFirst(loadDataset(options.dataset, "train", options.data), options.limit ?? Infinity);
-  const test = loadDataset(options.dataset, "test", options.data);
+  const data = loadTrainingData(options);
+  const train = takeFirst(data.train, options.limit ?? Infinity);
+  const test = data.test;
   let model: Model;
   let firstEpoch = 1;
   let saved: Awaited<ReturnType<typeof loadModelFile>>["optimizerState"];

@@ -1,4 +1,4 @@
-import { describeValue } from "../args";
+import { checkOptions, describeValue } from "../args";
 import { fail } from "../errors";
 import type { Dataset } from "./dataset";
 
@@ -15,10 +15,19 @@ export const CIFAR10_FILES = {
 
 /**
  * Builds a data set from the (inflated) batch files of one split, in order. Checks that each file
- * is a whole number of 3,073-byte records and every label is 0-9.
+ * is a whole number of 3,073-byte records and every label is 0-9. The data set is called `name`
+ * ("cifar10" by default) and its classes `classes` (10 names; CIFAR10_CLASSES by default).
  */
-export function datasetFromCifarBatches(files: { name: string; bytes: Uint8Array }[]): Dataset {
+export function datasetFromCifarBatches(
+  files: { name: string; bytes: Uint8Array }[],
+  options: { name?: string; classes?: string[] } = {},
+): Dataset {
   if (!Array.isArray(files) || !files.every((f) => f?.bytes instanceof Uint8Array)) fail("BAD_ARGUMENT", `datasetFromCifarBatches: files must be an array of { name, bytes: Uint8Array }, got ${describeValue(files)}`);
+  options = checkOptions<typeof options>(options, "datasetFromCifarBatches options");
+  const classes = options.classes ?? CIFAR10_CLASSES;
+  if (!Array.isArray(classes) || classes.length !== CIFAR10_CLASSES.length || !classes.every((c) => typeof c === "string")) {
+    fail("BAD_ARGUMENT", `datasetFromCifarBatches: classes must be ${CIFAR10_CLASSES.length} class names, got ${describeValue(classes)}`);
+  }
   let count = 0;
   for (const { name, bytes } of files) {
     if (bytes.length === 0 || bytes.length % RECORD !== 0) {
@@ -37,5 +46,5 @@ export function datasetFromCifarBatches(files: { name: string; bytes: Uint8Array
       images.set(bytes.subarray(offset + 1, offset + RECORD), i * (RECORD - 1));
     }
   }
-  return { name: "cifar10", shape: [3, 32, 32], images, labels, count, classes: CIFAR10_CLASSES };
+  return { name: options.name ?? "cifar10", shape: [3, 32, 32], images, labels, count, classes };
 }

@@ -17,11 +17,15 @@ export interface Dataset {
 
 export const MNIST_CLASSES = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
-/** Builds a Dataset from the inflated bytes of an idx image file and its idx label file. */
+/**
+ * Builds a Dataset from the inflated bytes of an idx image file and its idx label file, called
+ * `name` ("mnist" by default), its classes `classes` (MNIST's digits by default; where they come
+ * from, `classesWhat`, is named when a label is beyond them).
+ */
 export function datasetFromIdx(
   imageBytes: Uint8Array,
   labelBytes: Uint8Array,
-  options: { name?: string; classes?: string[]; imagesWhat?: string; labelsWhat?: string } = {},
+  options: { name?: string; classes?: string[]; classesWhat?: string; imagesWhat?: string; labelsWhat?: string } = {},
 ): Dataset {
   options = checkOptions<typeof options>(options, "datasetFromIdx options");
   const images = parseIdx(byteArray(imageBytes, "datasetFromIdx: imageBytes"), 3, options.imagesWhat ?? "images");
@@ -34,7 +38,8 @@ export function datasetFromIdx(
   let maxLabel = 0;
   for (const l of labels.data) if (l > maxLabel) maxLabel = l;
   if (maxLabel >= classes.length) {
-    fail("BAD_FILE", `${options.labelsWhat ?? "labels"}: label ${maxLabel} is out of range for ${classes.length} classes`);
+    fail("BAD_FILE", `${options.labelsWhat ?? "labels"}: label ${maxLabel} is out of range for ${classes.length} classes` +
+      (options.classesWhat ? ` (the class names of ${options.classesWhat})` : ""));
   }
   // After the files' own checks: a label beyond the classes is the file's fault first.
   checkClasses(classes, "datasetFromIdx: classes");
