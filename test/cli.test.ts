@@ -10,7 +10,7 @@ import { UsageError } from "../cli/errors";
 import { buildProgram, packageVersion } from "../cli/program";
 import { MNIST_CLASSES, type Dataset } from "../sdk/node";
 import { CIFAR_DIR, cifarAvailable } from "./support/cifar";
-import { expectOneLineError, run } from "./support/cli";
+import { CLI, expectOneLineError, run } from "./support/cli";
 
 
 
@@ -32,11 +32,16 @@ describe("mnist-wasm predict", () => {
     expect(r.stdout).toMatch(/true label: 7\n/);
   });
 
-  it("asks for the index on standard input when none is given", () => {
+  it("reads the index from standard input when none is given, prompting only at a terminal", () => {
     const r = run(["predict", "--no-color"], "42\n");
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain("Index of a test image (0-9999)");
+    expect(r.stderr).toBe(""); // piped: no prompt
     expect(r.stdout).toMatch(/true label: 4\n/);
+    // At a terminal (script(1) gives the command a pseudo-terminal) the course's prompt comes first.
+    const tty = spawnSync("script", ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} predict --no-color`, "/dev/null"],
+      { input: "42\n", encoding: "utf8", timeout: 60_000 });
+    if (tty.error) return; // no script(1) here: the piped case above still ran
+    expect(tty.stdout).toMatch(/Index of a test image \(0-9999\): [^]*true label: 4/);
   });
 
   it.each([

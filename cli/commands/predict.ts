@@ -1,4 +1,3 @@
-import { createInterface } from "node:readline/promises";
 import {
   checkShapes, DEFAULT_MODEL_PATH, loadModelFile, MnistWasmError, preprocessDigit, readPngRgba, Runtime, sampleSize,
 } from "../../sdk/node";
@@ -13,23 +12,42 @@ export interface PredictOptions {
   image?: string;
 }
 
-/** Reads an index from standard input, as the course's program does. */
+/** The longest line read as an index: digits and a little white space. */
+const MAX_INDEX_LINE = 256;
+
+/**
+ * Reads an index from standard input, as the course's program does: the first line, at most
+ * MAX_INDEX_LINE bytes of it (an endless stream such as /dev/zero is refused, not read to the
+ * end). The prompt is shown only to a person at a terminal.
+ */
 async function askIndex(count: number): Promise<string> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
-  try {
-    process.stderr.write(`Index of a test image (0-${count - 1}): `);
-    const line = await new Promise<string | undefined>((resolve) => {
-      rl.once("line", resolve);
-      rl.once("close", () => resolve(undefined));
-    });
-    if (line === undefined) {
-      process.stderr.write("\n"); // end the prompt's line before the error
-      throw new UsageError("no index given on standard input");
-    }
-    return line.trim();
-  } finally {
-    rl.close();
+  const interactive = process.stdin.isTTY === true;
+  if (interactive) process.stderr.write(`Index of a test image (0-${count - 1}): `);
+  const line = await new Promise<string | undefined>((resolve, reject) => {
+    let text = "";
+    const finish = (value: string | undefined, error?: Error): void => {
+      process.stdin.off("data", onData).off("end", onEnd).off("error", onError);
+      process.stdin.pause();
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString("latin1");
+      const newline = text.indexOf("\n");
+      if (newline >= 0 && newline <= MAX_INDEX_LINE) finish(text.slice(0, newline));
+      else if (text.length > MAX_INDEX_LINE) {
+        finish(undefined, new UsageError(`the index on standard input is longer than ${MAX_INDEX_LINE} characters`));
+      }
+    };
+    const onEnd = (): void => finish(text.length > 0 ? text : undefined);
+    const onError = (e: Error): void => finish(undefined, new UsageError(`cannot read standard input (${e.message})`));
+    process.stdin.on("data", onData).on("end", onEnd).on("error", onError);
+  });
+  if (line === undefined) {
+    if (interactive) process.stderr.write("\n"); // end the prompt's line before the error
+    throw new UsageError("no index given on standard input");
   }
+  return line.trim();
 }
 
 export function parseIndex(text: string, count: number): number {

@@ -113,3 +113,13 @@ describe("errors nobody catches", () => {
     expect(p.stderr).toMatch(/\n\s+at /);
   });
 });
+
+describe("standard input is read within a bound", () => {
+  it.each([
+    ["an endless line of digits", "7".repeat(1 << 20), /longer than 256 characters/],
+    ["a line of zero bytes", "\0".repeat(1 << 20), /longer than 256 characters/],
+    ["nothing", "", /no index given on standard input/],
+  ])("predict with %s on standard input: one line, exit 2", (_, input, pattern) => {
+    expectUsage(probeCli(["predict"], { input }), pattern);
+  });
+});
