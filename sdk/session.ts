@@ -218,8 +218,8 @@ export class TrainingSession {
       note("epochs", next.epochs, before.epochs);
     }
     checkSettings(next);
-    const batchesChanged = next.batchSize !== before.batchSize || next.limit !== before.limit ||
-      JSON.stringify(next.dataset) !== JSON.stringify(before.dataset);
+    // Other data is checked by run(), which counts its batches.
+    const batchesChanged = next.batchSize !== before.batchSize || next.limit !== before.limit;
     const position = { ...this.at };
     if (batchesChanged && position.batch > 0) {
       // The epoch in progress was cut into other batches: it starts again.
@@ -313,14 +313,16 @@ export class TrainingSession {
   /**
    * The model file of the run as it stands: weights, the run record, the complete epochs, and
    * (unless `optimizerState` is false) the optimizer's state; with the last epoch's test accuracy
-   * and loss when the run stands at the end of an epoch this session measured.
+   * and loss when the run stands at the end of an epoch this session measured (the `facts`' own
+   * testAccuracy and loss otherwise, unless the run stands inside an epoch).
    */
   save(facts: Record<string, string> = {}, options: { optimizerState?: boolean } = {}): Uint8Array {
     const last = this.history[this.history.length - 1];
     const measured = this.at.batch === 0 && last?.epoch === this.at.epochsDone && last.testAccuracy !== undefined;
+    // Weights saved inside an epoch were measured by no test: they record no accuracy.
     const { testAccuracy: _t, loss: _l, ...rest } = facts;
     return serializeModel(this.model, {
-      ...rest,
+      ...(this.at.batch === 0 ? facts : rest),
       ...(measured ? { testAccuracy: last.testAccuracy!.toFixed(4), loss: last.loss.toFixed(6) } : {}),
       epochs: String(this.at.epochsDone),
       run: JSON.stringify(this.record()),

@@ -296,7 +296,7 @@ async function train(state: WorkerState, id: number, options: WorkerTrainOptions
     ...(options.schedule !== undefined ? { schedule: options.schedule } : {}),
     ...("augment" in options ? { augment: options.augment } : {}),
     ...(limit !== undefined ? { limit } : {}),
-    dataset: { name: trainData.name },
+    ...(trainData.name !== session.settings.dataset?.name ? { dataset: { name: trainData.name } } : {}),
   };
   session.resume(overrides);
   if (session.finished) fail("BAD_ARGUMENT", `train: the model's run has trained all its ${session.epochsDone} epochs; give epochs to train more`);
