@@ -75,7 +75,7 @@ const FRESH: RunPosition = { epochsDone: 0, batch: 0, lossSum: 0, correct: 0, ba
  */
 export class TrainingSession {
   readonly model: Model;
-  /** Set on a fresh run and by resume(); the optimizer follows it at the next run(). */
+  /** The run's settings: given to start(), read from a file, changed by resume(). */
   private current: RunSettings;
   private at: RunPosition;
   private optimizerInUse: Optimizer;

@@ -225,6 +225,8 @@ describe("the run record in a model file", () => {
       ["epochsDone", "2"], ["batchSize", 0], ["seed", -1], ["seed", 2 ** 32], ["batches", null], ["batch", 1], ["correct", 1],
       ["steps", -3], ["step", 1], ["lossSum", -1], ["lossSum", "NaN"], ["limit", 0], ["limit", 2.5], ["augment", { flip: 1, shift: 1 }],
       ["augment", { flip: true, shift: 65 }], ["dataset", { name: "" }], ["dataset", { name: "x", path: 3 }], ["loss", 7],
+      ["optimizer", { name: "sgd", nesterov: true }], ["augment", { flip: true, shift: 1, rotate: 1 }], ["dataset", { name: "x", url: "y" }],
+      ["epochsDone", 4], ["extra", 1],
     ];
     for (const [field, value] of bad) {
       const text = JSON.stringify({ ...record, [field]: value });

@@ -46,6 +46,14 @@ const MAX_TEXT = 4096;
 const OPTIMIZER_KEYS = ["lr", "momentum", "rho", "eps", "beta1", "beta2", "weightDecay"] as const;
 const BELOW_ONE = new Set(["momentum", "rho", "beta1", "beta2"]);
 
+const FIELDS = new Set([
+  "optimizer", "schedule", "epochs", "batchSize", "seed", "augment", "limit", "dataset",
+  "epochsDone", "batch", "lossSum", "correct", "batches", "step", "steps", "loss",
+]);
+
+/** The first key of `value` not in `known`, or undefined. */
+const unknownKey = (value: object, known: ReadonlySet<string>): string | undefined => Object.keys(value).find((k) => !known.has(k));
+
 const isInt = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 const show = (v: unknown): string => String(JSON.stringify(v)).slice(0, 60);
 
@@ -65,8 +73,12 @@ export function readRunRecord(text: string): { record?: RunRecord; problem?: str
 export function runRecordProblem(value: unknown): string | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return "it is not a JSON object";
   const r = value as Record<string, unknown>;
+  const extra = unknownKey(r, FIELDS);
+  if (extra !== undefined) return `"${extra.slice(0, 40)}" is not a field of a run record`;
   const o = r.optimizer as Record<string, unknown> | undefined;
   if (typeof o !== "object" || o === null || !OPTIMIZERS.includes(o.name as OptimizerName)) return `"optimizer" names no known optimizer`;
+  const extraSetting = unknownKey(o, new Set(["name", ...OPTIMIZER_KEYS]));
+  if (extraSetting !== undefined) return `"optimizer.${extraSetting.slice(0, 40)}" is not an optimizer setting`;
   for (const key of OPTIMIZER_KEYS) {
     const v = o[key];
     if (v === undefined) continue;
@@ -84,6 +96,7 @@ export function runRecordProblem(value: unknown): string | undefined {
     if (!isInt(r[key], min, max)) return `"${key}" is ${show(r[key])}, not an integer from ${min} to ${max}`;
   }
   const n = r as unknown as RunRecord;
+  if (n.epochsDone > n.epochs || (n.batch > 0 && n.epochsDone >= n.epochs)) return `"epochsDone" is ${n.epochsDone}, beyond the run's ${n.epochs} epochs`;
   if (n.batch > n.batches) return `"batch" is ${n.batch}, beyond the ${n.batches} batches of an epoch`;
   if (n.step > n.steps) return `"step" is ${n.step}, beyond the schedule's ${n.steps} steps`;
   if (n.correct > n.batch * n.batchSize) return `"correct" is ${n.correct}, more than the samples of ${n.batch} batches`;
@@ -91,12 +104,14 @@ export function runRecordProblem(value: unknown): string | undefined {
   if (r.limit !== undefined && !isInt(r.limit, 1, MAX_COUNT)) return `"limit" is ${show(r.limit)}, not a positive integer`;
   if (r.augment !== undefined) {
     const a = r.augment as Record<string, unknown> | null;
-    if (typeof a !== "object" || a === null || typeof a.flip !== "boolean" || !isInt(a.shift, 0, 64)) return `"augment" is ${show(a)}, not { flip, shift }`;
+    if (typeof a !== "object" || a === null || typeof a.flip !== "boolean" || !isInt(a.shift, 0, 64) ||
+      unknownKey(a, new Set(["flip", "shift"])) !== undefined) return `"augment" is ${show(a)}, not { flip, shift }`;
   }
   if (r.dataset !== undefined) {
     const d = r.dataset as Record<string, unknown> | null;
     const text = (v: unknown): boolean => typeof v === "string" && v.length > 0 && v.length <= MAX_TEXT;
-    if (typeof d !== "object" || d === null || !text(d.name) || (d.path !== undefined && !text(d.path))) return `"dataset" is ${show(d)}, not { name, path }`;
+    if (typeof d !== "object" || d === null || !text(d.name) || (d.path !== undefined && !text(d.path)) ||
+      unknownKey(d, new Set(["name", "path"])) !== undefined) return `"dataset" is ${show(d)}, not { name, path }`;
   }
   if (r.loss !== undefined && typeof r.loss !== "string") return `"loss" is ${show(r.loss)}, not a name`;
   return undefined;
