@@ -4,7 +4,7 @@
 // steps themselves are fit()'s (sdk/train.ts).
 import { takeFirst, type Dataset } from "./data/dataset";
 import { DeviceData } from "./data/device-data";
-import { fail } from "./errors";
+import { fail, MnistWasmError } from "./errors";
 import { deserializeModel, serializeModel, type SavedOptimizerState } from "./io/model-file";
 import type { RunPosition, RunRecord, RunSettings } from "./io/run-record";
 import type { Model } from "./model";
@@ -128,7 +128,9 @@ export class TrainingSession {
       session.takeSavedState();
       const overrides = session.resume(options.overrides ?? {});
       const state = loaded.optimizerState;
-      if (state && session.optimizerInUse.name === state.settings.name && session.optimizerInUse.steps === state.settings.steps) {
+      if (session.savedStateProblem) {
+        notes.push(`its optimizer state does not fit (${session.savedStateProblem}): ${session.optimizerInUse.name} starts afresh`);
+      } else if (state && session.optimizerInUse.name === state.settings.name && session.optimizerInUse.steps === state.settings.steps) {
         notes.push(`resuming ${state.settings.name} from its saved state (step ${state.settings.steps})`);
       } else if (state) {
         notes.push(`the saved ${state.settings.name} state does not apply to ${session.optimizerInUse.name}: it starts afresh`);
@@ -149,11 +151,24 @@ export class TrainingSession {
    */
   private savedState?: SavedOptimizerState;
 
+  /** Why saved optimizer state was dropped, for the notes of fromLoaded(). */
+  private savedStateProblem?: string;
+
   private takeSavedState(): void {
     const saved = this.savedState;
-    if (saved && saved.settings.name === this.optimizerInUse.name && this.optimizerInUse.steps === 0) {
+    if (!saved || saved.settings.name !== this.optimizerInUse.name || this.optimizerInUse.steps !== 0) return;
+    this.savedState = undefined;
+    // An optimizer that never stepped saved no state: there is nothing to take.
+    if (saved.settings.steps === 0) return;
+    try {
       this.optimizerInUse.importState(this.model.params, saved.settings.steps, saved.tensors);
-      this.savedState = undefined;
+    } catch (e) {
+      if (!(e instanceof MnistWasmError)) throw e;
+      // Optional like the run record: state that does not fit the model is dropped, and said why.
+      const fresh = new Optimizer(this.model.rt, { name: this.optimizerInUse.name, ...this.optimizerInUse.settings });
+      this.optimizerInUse.dispose();
+      this.optimizerInUse = fresh;
+      this.savedStateProblem = e.message;
     }
   }
 

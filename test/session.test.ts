@@ -120,6 +120,30 @@ describe("TrainingSession: stop anywhere, resume from the checkpoint", () => {
   }, 60_000);
 });
 
+describe("TrainingSession.fromFile: optimizer state", () => {
+  it("is taken when it fits; state that does not fit the model is dropped with a note, and the run goes on", async () => {
+    const settings: RunSettings = { optimizer: { name: "adam" }, schedule: "constant", epochs: 1, batchSize: 100, seed: 1, limit: 300 };
+    const bytes = (await uninterrupted(settings, "dense:8,relu")).bytes;
+    const ok = TrainingSession.fromFile(rt, bytes);
+    expect(ok.notes).toEqual(["resuming adam from its saved state (step 3)"]);
+    ok.session.dispose({ model: true });
+    const { tensors, metadata } = decodeSafetensors(bytes, "m");
+    const cuts: [string, (t: Map<string, NamedTensor>) => void][] = [
+      ["a state tensor missing", (t) => t.delete("optim.0.weight.0")],
+      ["a state tensor of another shape", (t) => t.set("optim.0.bias.1", { shape: [3], data: new Float32Array(3) })],
+    ];
+    for (const [what, cut] of cuts) {
+      const copy = new Map(tensors);
+      cut(copy);
+      const resumed = TrainingSession.fromFile(rt, encodeWith(copy, metadata), { overrides: { epochs: 1 } });
+      expect(resumed.notes, what).toEqual([expect.stringMatching(/^its optimizer state does not fit \(.*\): adam starts afresh$/)]);
+      await resumed.session.run(mnist);
+      expect(resumed.session.optimizer.steps, what).toBe(3);
+      resumed.session.dispose({ model: true });
+    }
+  });
+});
+
 describe("one checkpoint resumed through the SDK, the model worker and the CLI", () => {
   it("gives the same weights each way, and those of the run that never stopped", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-session-"));
@@ -246,6 +270,17 @@ describe("the run record in a model file", () => {
       expect(loaded.runProblem).toMatch(/not JSON|not a JSON object/);
       loaded.model.dispose();
     }
+    // A record that reads but names data the CLI has no reader for: a usage mistake, one line.
+    const file = join(mkdtempSync(join(tmpdir(), "mnist-wasm-session-data-")), "m.safetensors");
+    for (const name of ["fashion", "constructor", "x".repeat(100)]) {
+      good.resume({ dataset: { name } });
+      writeFileSync(file, good.save());
+      const r = run(["train", "--init-from", file, "--no-progress"]);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(2);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(/its run read data set ".*", which train does not know \(mnist, cifar10\); give --dataset and --data/);
+    }
+    good.resume({ dataset: record.dataset });
     const back = deserializeModel(rt, good.save());
     expect(back.run).toEqual(JSON.parse(JSON.stringify(record)));
     back.model.dispose();

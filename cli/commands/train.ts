@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import {
-  FILE_LIMITS, historyChart, loadDataset, loadModelFile, Model, Optimizer, resolveWriteTarget, Runtime, takeFirst, formatArch,
+  DATASETS, FILE_LIMITS, historyChart, loadDataset, loadModelFile, Model, Optimizer, resolveWriteTarget, Runtime, takeFirst, formatArch,
   readFileBounded, trainingDefaults, TrainingSession, writeFileAtomic,
   type DatasetName, type EpochRecord, type ModelSpec, type OptimizerName, type RunOverrides, type RunSettings,
 } from "../../sdk/node";
@@ -66,8 +66,8 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     session = resumed.session;
     for (const note of resumed.notes) log(note);
     for (const o of resumed.overrides) {
-      const now = o.name === "epochs" ? `${options.epochs} (the run now ends at epoch ${String(o.value)})` : describeSetting(o.value);
-      const then = o.name === "epochs" ? `ends at epoch ${String(o.checkpoint)}` : describeSetting(o.checkpoint);
+      const now = o.name === "epochs" ? `${options.epochs}: the run ends at epoch ${String(o.value)}` : describeSetting(o.value);
+      const then = o.name === "epochs" ? `at epoch ${String(o.checkpoint)}` : describeSetting(o.checkpoint);
       log(`override: ${FLAGS[o.name] ?? o.name} ${now} (checkpoint: ${then})`);
     }
     if (!resumed.metadata.run) announceDefaults(session.model.spec, given);
@@ -82,6 +82,10 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   }
   const settings = session.settings;
   const datasetName = (settings.dataset?.name ?? "mnist") as DatasetName;
+  if (!DATASETS.includes(datasetName)) {
+    throw new UsageError(`${options.initFrom}: its run read data set ${JSON.stringify(datasetName.slice(0, 40))}, which train does not know ` +
+      `(${DATASETS.join(", ")}); give --dataset and --data`);
+  }
   const train = takeFirst(loadDataset(datasetName, "train", settings.dataset?.path), settings.limit ?? Infinity);
   const test = loadDataset(datasetName, "test", settings.dataset?.path);
   const { model, optimizer } = session;

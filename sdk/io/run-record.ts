@@ -16,7 +16,7 @@ export interface RunSettings {
   augment?: { flip: boolean; shift: number };
   /** The run trains on the first `limit` samples of its data set. */
   limit?: number;
-  /** The data set's name and, when it was read from one, its path as given. */
+  /** The data set: the reader's name (train's --dataset) and, when it was read from one, its path as given. */
   dataset?: { name: string; path?: string };
 }
 
