@@ -161,7 +161,14 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
   if (!Number.isInteger(resumeAt.batch) || resumeAt.batch < 0 || resumeAt.batch > batches) {
     fail("BAD_ARGUMENT", `resumeAt.batch must be an integer from 0 to ${batches}, got ${resumeAt.batch}`);
   }
-  const totalSteps = options.scheduleSteps?.steps ?? epochs * batches - resumeAt.batch;
+  const span = options.scheduleSteps;
+  if (span && !(Number.isInteger(span.step) && Number.isInteger(span.steps) && span.step >= 0 && span.steps >= span.step)) {
+    fail("BAD_ARGUMENT", `scheduleSteps must be integers with 0 <= step <= steps, got step ${span.step} of ${span.steps}`);
+  }
+  for (const [name, value] of [["lossSum", resumeAt.lossSum], ["correct", resumeAt.correct]] as const) {
+    if (!(Number.isFinite(value) && value >= 0)) fail("BAD_ARGUMENT", `resumeAt.${name} must be a non-negative number, got ${value}`);
+  }
+  const totalSteps = span?.steps ?? epochs * batches - resumeAt.batch;
   let step = options.scheduleSteps?.step ?? 0;
   const augment = options.augment && (options.augment.flip || options.augment.shift > 0) ? options.augment : undefined;
   const augmentParams = augment ? new Int32Array(batch * 3) : undefined;
