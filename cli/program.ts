@@ -132,7 +132,8 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       .choices(["constant", "cosine"]))
     .option("--augment", "random shifts of the training images by up to 2 pixels, and flips for CIFAR-10")
     .addOption(new Option("--optimizer <name>", "update rule (default: by the network: sgd lr 1.0 with a constant rate " +
-      "for networks of dense layers; momentum lr 0.05 with a cosine schedule for networks with a convolution or batch norm)")
+      "for networks of dense layers; momentum lr 0.05 with a cosine schedule for networks with a convolution or batch norm, " +
+      "lr 0.02 with both)")
       .choices(OPTIMIZERS))
     .option("--lr <rate>", "learning rate on the batch-mean gradient (default: the network's, above; with --optimizer, " +
       "the optimizer's: sgd 1.0, momentum 0.1, adagrad 0.001, rmsprop 0.01, adam 0.001; adadelta has none)", positiveNumber)
