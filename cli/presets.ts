@@ -30,13 +30,18 @@ export const TRAIN_PRESETS: Record<string, TrainPreset> = {
   },
 };
 
-/** Fills `options` from the named preset where the command line did not set a value. */
+/**
+ * Fills `options` (the command's own option values) from the named preset where the command line
+ * did not set a value, marking them as set by "preset": they count as given, like flags.
+ */
 export function applyPreset(name: string, options: Record<string, unknown>, command: Command): void {
   if (!Object.hasOwn(TRAIN_PRESETS, name)) {
     throw new UsageError(`unknown preset "${name}"; one of ${Object.keys(TRAIN_PRESETS).join(", ")}`);
   }
   const preset = TRAIN_PRESETS[name];
   for (const [key, value] of Object.entries(preset.options)) {
-    if (command.getOptionValueSource(key) !== "cli") options[key] = value;
+    if (command.getOptionValueSource(key) === "cli") continue;
+    command.setOptionValueWithSource(key, value, "preset");
+    options[key] = value;
   }
 }

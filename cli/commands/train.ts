@@ -2,12 +2,13 @@ import { existsSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import {
-  FILE_LIMITS, historyChart, loadModelFile, Model, Optimizer, resolveWriteTarget, Runtime, saveModelFile, takeFirst, fit, formatArch,
-  readFileBounded, writeFileAtomic,
-  type DatasetName, type EpochRecord, type OptimizerName,
+  DATASETS, datasetNameProblem, FILE_LIMITS, historyChart, loadModelFile, Model, Optimizer, resolveWriteTarget, Runtime, takeFirst,
+  formatArch, readFileBounded, trainingDefaults, TrainingSession, writeFileAtomic,
+  type Dataset, type DatasetName, type EpochRecord, type ModelSpec, type OptimizerName, type RunOverrides, type RunSettings,
 } from "../../sdk/node";
 import { buildSpec, type ArchOptions } from "../arch";
 import { loadTrainingData } from "../dataset";
+import { UsageError } from "../errors";
 import { checkOutputFiles } from "../output";
 import { applyPreset } from "../presets";
 import { percent } from "../render";
@@ -20,11 +21,13 @@ export interface TrainOptions extends ArchOptions {
   dataset: DatasetName;
   epochs: number;
   batchSize: number;
-  optimizer: OptimizerName;
+  /** Unset: chosen from the network (trainingDefaults). */
+  optimizer?: OptimizerName;
   lr?: number;
   momentum?: number;
   weightDecay?: number;
-  schedule: "constant" | "cosine";
+  /** Unset: chosen from the network (trainingDefaults). */
+  schedule?: "constant" | "cosine";
   augment?: boolean;
   seed: number;
   out: string;
@@ -40,39 +43,66 @@ export interface TrainOptions extends ArchOptions {
   optimizerState?: boolean;
 }
 
+/** The flag of each run setting, for the overrides a resume prints. */
+const FLAGS: Record<string, string> = {
+  schedule: "--schedule", batchSize: "--batch-size", seed: "--seed", augment: "--augment", limit: "--limit", dataset: "--dataset/--data",
+  epochs: "--epochs", optimizer: "--optimizer", "optimizer.lr": "--lr", "optimizer.momentum": "--momentum", "optimizer.weightDecay": "--weight-decay",
+};
+
 export async function trainCommand(options: TrainOptions, command: Command): Promise<void> {
   if (options.preset) applyPreset(options.preset, options as unknown as Record<string, unknown>, command);
+  /** Whether the user set an option (on the command line or by --preset), rather than its default. */
+  const given = (key: string): boolean => ["cli", "preset", "env"].includes(command.getOptionValueSource(key) ?? "");
+  // A resumed run saves over its checkpoint unless told otherwise.
+  const out = options.initFrom && !given("out") ? options.initFrom : options.out;
   // Where the results go is checked before anything is loaded or trained. A device or FIFO as
   // --out takes the model alone: history files go beside a model file only.
-  checkOutputFiles([["--out", options.out]]);
-  const paths = resolveWriteTarget(options.out).kind === "replace" ? historyPaths(options.out) : undefined;
+  checkOutputFiles([["--out", out]]);
+  const paths = resolveWriteTarget(out).kind === "replace" ? historyPaths(out) : undefined;
   if (paths) checkOutputFiles([["history file", paths.json], ["history file", paths.svg]]);
   const rt = await Runtime.create({ threads: options.threads });
-  const data = loadTrainingData(options);
-  const train = takeFirst(data.train, options.limit ?? Infinity);
-  const test = data.test;
-  let model: Model;
-  let firstEpoch = 1;
-  let saved: Awaited<ReturnType<typeof loadModelFile>>["optimizerState"];
+
+  const overrides = runOverrides(options, given);
+  let session: TrainingSession;
+  let data: { train: Dataset; test: Dataset };
   if (options.initFrom) {
     const loaded = await loadModelFile(rt, options.initFrom);
-    model = loaded.model;
-    saved = loaded.optimizerState;
-    firstEpoch = (Number(loaded.metadata.epochs) || 0) + 1;
+    const resumed = TrainingSession.fromLoaded(loaded, {
+      what: options.initFrom, overrides, defaults: (spec) => runSettings(options, spec, given),
+    });
+    session = resumed.session;
+    for (const note of resumed.notes) log(note);
+    for (const o of resumed.overrides) {
+      const now = o.name === "epochs" ? `${options.epochs}: the run ends at epoch ${String(o.value)}` : describeSetting(o.value);
+      const then = o.name === "epochs" ? `at epoch ${String(o.checkpoint)}` : describeSetting(o.checkpoint);
+      log(`override: ${FLAGS[o.name] ?? o.name} ${now} (checkpoint: ${then})`);
+    }
+    if (!resumed.metadata.run) announceDefaults(session.model.spec, given);
+    if (session.finished) {
+      throw new UsageError(`${options.initFrom} has trained all its ${session.epochsDone} epochs; --epochs N trains N more`);
+    }
+    const format = (session.settings.dataset?.name ?? "mnist") as DatasetName;
+    if (!DATASETS.includes(format)) {
+      throw new UsageError(`${options.initFrom}: its run read data set ${JSON.stringify(format.slice(0, 40))}, which train does not know ` +
+        `(${DATASETS.join(", ")}); give --dataset and --data`);
+    }
+    // The data set keeps the name the checkpoint recorded (unless --name renames it).
+    const recorded = loaded.metadata.dataset;
+    const name = options.name ?? (recorded !== undefined && !datasetNameProblem(recorded) ? recorded : undefined);
+    data = loadTrainingData({ dataset: format, data: session.settings.dataset?.path, name, classes: options.classes });
   } else {
-    model = new Model(rt, buildSpec(options, train), { seed: options.seed });
+    data = loadTrainingData(options);
+    const spec = buildSpec(options, takeFirst(data.train, options.limit ?? Infinity));
+    announceDefaults(spec, given);
+    session = TrainingSession.start(new Model(rt, spec, { seed: options.seed }), runSettings(options, spec, given));
   }
-  const optimizer = new Optimizer(rt, {
-    name: options.optimizer, lr: options.lr, momentum: options.momentum, weightDecay: options.weightDecay,
-  });
-  // Resuming with the same update rule continues its state (velocities, averages, Adam's step).
-  if (saved && saved.settings.name === optimizer.name) {
-    optimizer.importState(model.params, saved.settings.steps, saved.tensors);
-    log(`resuming ${optimizer.name} from its saved state (step ${saved.settings.steps})`);
-  }
+  const settings = session.settings;
+  const train = takeFirst(data.train, settings.limit ?? Infinity);
+  const test = data.test;
+  const { model, optimizer } = session;
   log(`training ${formatArch(model.spec.layers)} (${model.paramCount.toLocaleString("en")} parameters) on ${train.count.toLocaleString("en")} ` +
-    `${train.name} images: ${describeOptimizer(optimizer)}, batch ${options.batchSize}, ` +
-    `${options.schedule === "cosine" ? "cosine schedule, " : ""}${options.augment ? "augmented, " : ""}seed ${options.seed}`);
+    `${train.name} images: ${describeOptimizer(optimizer)}, batch ${settings.batchSize}, ` +
+    `${settings.schedule === "cosine" ? "cosine schedule, " : ""}${settings.augment ? "augmented, " : ""}seed ${settings.seed}`);
 
   // Ctrl-C stops training after the current batch and saves a checkpoint; the run then exits 130
   // (interrupted), so that `train && next` stops. Ctrl-C again quits at once while training, but
@@ -102,21 +132,14 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     clearOnComplete: true,
   });
   const history: EpochRecord[] = options.initFrom ? readHistory(historyPaths(options.initFrom).json) : [];
-  const lastEpoch = firstEpoch + options.epochs - 1;
+  const lastEpoch = settings.epochs;
   try {
-    const result = await fit(model, train, {
-      epochs: options.epochs,
-      batchSize: options.batchSize,
-      optimizer,
-      seed: options.seed,
+    const result = await session.run(train, {
       test,
-      firstEpoch,
-      schedule: options.schedule,
-      augment: options.augment ? { flip: options.dataset === "cifar10", shift: 2 } : undefined,
       signal: controller.signal,
       onBatchEnd: showBar
         ? ({ epoch, batch, batches, loss }) => {
-          if (batch === 1) bar.start(batches, 0, { epoch: `${epoch}/${lastEpoch}`, loss: loss.toFixed(4) });
+          if (!bar.isActive) bar.start(batches, batch - 1, { epoch: `${epoch}/${lastEpoch}`, loss: loss.toFixed(4) });
           bar.update(batch, { loss: loss.toFixed(4) });
           if (batch === batches) bar.stop();
         }
@@ -128,16 +151,12 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
       },
     });
     if (showBar) bar.stop();
-    const epochsDone = firstEpoch - 1 + result.history.length;
-    // A run stopped inside an epoch saves weights that no test measured: it records no accuracy.
-    const last = result.stopped ? undefined : result.history[result.history.length - 1];
+    const epochsDone = session.epochsDone;
     saving = true;
-    await saveModelFile(options.out, model, {
+    await writeFileAtomic(out, session.save({
       dataset: train.name,
-      epochs: String(epochsDone),
-      ...(last ? { testAccuracy: last.testAccuracy!.toFixed(4), loss: last.loss.toFixed(6) } : {}),
       trainedWith: `mnist-wasm train ${process.argv.slice(3).join(" ")}`.trim(),
-    }, options.optimizerState === false ? undefined : optimizer);
+    }, { optimizerState: options.optimizerState !== false }));
     if (paths) {
       await writeFileAtomic(paths.json, new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"));
       await writeFileAtomic(paths.svg, new TextEncoder().encode(historyChart([{ name: "train", history }])));
@@ -145,11 +164,13 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     saving = false;
     if (controller.signal.aborted) process.exitCode = 130;
     if (result.stopped) {
-      log(`saved a checkpoint after ${epochsDone} complete epochs and part of the next to ${options.out}; ` +
-        `resume with --init-from ${options.out}`);
+      const threads = given("threads") ? ` --threads ${options.threads}` : "";
+      log(`saved a checkpoint after ${epochsDone} complete epochs${session.position.batch > 0 ? " and part of the next" : ""} to ${out}; ` +
+        `resume with: mnist-wasm train --init-from ${shellWord(out)}${threads}`);
     } else {
+      const last = result.history[result.history.length - 1];
       // performance.now() counts from the process start: the time to accuracy from a cold start.
-      log(`saved ${options.out}` + (last ? ` (test accuracy ${percent(last.testAccuracy!)})` : "") +
+      log(`saved ${out}` + (last?.testAccuracy !== undefined ? ` (test accuracy ${percent(last.testAccuracy)})` : "") +
         (paths ? `; history in ${paths.json}, chart in ${paths.svg}` : "") + `; ${(performance.now() / 1000).toFixed(1)} s since start`);
     }
   } finally {
@@ -158,6 +179,81 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     // Interrupted: the process is about to exit 130; a further Ctrl-C meanwhile changes nothing.
     if (controller.signal.aborted) process.on("SIGINT", () => {});
   }
+}
+
+/** The data set the options name, as a run records it. */
+function datasetOf(options: TrainOptions): { name: DatasetName; path?: string } {
+  return { name: options.dataset, ...(options.data !== undefined ? { path: options.data } : {}) };
+}
+
+/**
+ * The run the options describe; the update rule, its rate and the schedule come from the network
+ * (trainingDefaults) where the user set none of them.
+ */
+function runSettings(options: TrainOptions, spec: ModelSpec, given: (key: string) => boolean): RunSettings {
+  const defaults = trainingDefaults(spec);
+  const name = given("optimizer") && options.optimizer ? options.optimizer : defaults.optimizer;
+  const lr = given("lr") ? options.lr : given("optimizer") ? undefined : defaults.lr;
+  return {
+    optimizer: {
+      name,
+      ...(lr !== undefined ? { lr } : {}),
+      ...(options.momentum !== undefined ? { momentum: options.momentum } : {}),
+      ...(options.weightDecay !== undefined ? { weightDecay: options.weightDecay } : {}),
+    },
+    schedule: given("schedule") && options.schedule ? options.schedule : defaults.schedule,
+    epochs: options.epochs,
+    batchSize: options.batchSize,
+    seed: options.seed,
+    ...(options.augment ? { augment: { flip: options.dataset === "cifar10", shift: 2 } } : {}),
+    ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    dataset: datasetOf(options),
+  };
+}
+
+/** Prints which of the update rule, rate and schedule come from the network's defaults. */
+function announceDefaults(spec: ModelSpec, given: (key: string) => boolean): void {
+  const d = trainingDefaults(spec);
+  const parts: string[] = [];
+  if (!given("optimizer")) parts.push(given("lr") ? d.optimizer : `${d.optimizer} lr ${d.lr}`);
+  if (!given("schedule")) parts.push(`${d.schedule} schedule`);
+  if (parts.length > 0) log(`defaults for ${d.network}: ${parts.join(", ")}; set --optimizer, --lr or --schedule to change`);
+}
+
+/** The settings given on the command line (or by --preset), as overrides of a checkpoint's run. */
+function runOverrides(options: TrainOptions, given: (key: string) => boolean): RunOverrides {
+  const optimizer: RunOverrides["optimizer"] = {
+    ...(given("optimizer") && options.optimizer ? { name: options.optimizer } : {}),
+    ...(given("lr") ? { lr: options.lr } : {}),
+    ...(given("momentum") ? { momentum: options.momentum } : {}),
+    ...(given("weightDecay") ? { weightDecay: options.weightDecay } : {}),
+  };
+  return {
+    ...(Object.keys(optimizer).length > 0 ? { optimizer } : {}),
+    ...(given("schedule") ? { schedule: options.schedule } : {}),
+    ...(given("epochs") ? { epochs: options.epochs } : {}),
+    ...(given("batchSize") ? { batchSize: options.batchSize } : {}),
+    ...(given("seed") ? { seed: options.seed } : {}),
+    ...(given("augment") ? { augment: options.augment ? { flip: options.dataset === "cifar10", shift: 2 } : undefined } : {}),
+    ...(given("limit") ? { limit: options.limit } : {}),
+    ...(given("dataset") || given("data") ? { dataset: datasetOf(options) } : {}),
+  };
+}
+
+/** A setting as the overrides print it. */
+function describeSetting(value: unknown): string {
+  if (value === undefined) return "none";
+  if (typeof value === "object" && value !== null) {
+    const o = value as Record<string, unknown>;
+    if ("name" in o && typeof o.name === "string") return o.path ? `${o.name} (${String(o.path)})` : o.name;
+    return Object.entries(o).map(([k, v]) => `${k} ${String(v)}`).join(", ");
+  }
+  return String(value);
+}
+
+/** A path as one word of a shell command. */
+function shellWord(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, "'\\''")}'`;
 }
 
 /** model.safetensors -> model.history.json and model.history.svg beside it. */

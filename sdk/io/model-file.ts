@@ -8,7 +8,10 @@ import { OPTIMIZERS } from "../optim/optimizer";
 import { planModel } from "../plan";
 import { validateSpec } from "../spec";
 import { quote } from "../text";
+import { readRunRecord, type RunRecord } from "./run-record";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors";
+
+export type { RunRecord } from "./run-record";
 
 /** Written in every model file's metadata; readers refuse other formats. */
 export const MODEL_FORMAT = "mnist-wasm/1";
@@ -24,7 +27,8 @@ export interface SavedOptimizerState {
  * ("0.weight", "0.bias", …), batch norm's running statistics likewise, and, in __metadata__,
  * "format", "spec" (the model spec as JSON) and any facts the trainer adds (dataset, epochs,
  * test accuracy, …) as strings. With `optimizer`, its state goes in too: tensors
- * "optim.<param>.<k>" and its settings and step count as JSON in "optimizer".
+ * "optim.<param>.<k>" and its settings and step count as JSON in "optimizer". A training run
+ * writes its record as JSON in "run" (sdk/io/run-record.ts; TrainingSession.save).
  *
  * What is written passes the reader's own checks (tensorProblem, factProblem, outputProblem,
  * optimizerSettingsProblem, optimizerTensorsProblem): weights beyond the plausible range or
@@ -35,6 +39,8 @@ export function serializeModel(model: Model, facts: Record<string, string> = {},
   checkModel(model, "serializeModel");
   const factIssue = factProblem(facts);
   if (factIssue) fail("BAD_ARGUMENT", `cannot save the model: ${factIssue}`);
+  const runIssue = facts.run === undefined ? undefined : readRunRecord(facts.run).problem;
+  if (runIssue) fail("BAD_ARGUMENT", `cannot save the model: its run record is wrong: ${runIssue}`);
   const tensors = new Map<string, NamedTensor>();
   for (const p of [...model.params, ...model.buffers]) {
     const data = p.value.read();
@@ -60,7 +66,7 @@ export function serializeModel(model: Model, facts: Record<string, string> = {},
 /** Builds the model a file describes and loads its parameters; says which tensor is wrong, if any. */
 export function deserializeModel(
   rt: Runtime, bytes: Uint8Array, what = "model file",
-): { model: Model; metadata: Record<string, string>; optimizerState?: SavedOptimizerState } {
+): { model: Model; metadata: Record<string, string>; optimizerState?: SavedOptimizerState; run?: RunRecord; runProblem?: string } {
   bytes = byteArray(bytes, "deserializeModel: bytes");
   const { tensors, metadata } = decodeSafetensors(bytes, what);
   if (metadata.format !== MODEL_FORMAT) {
@@ -116,7 +122,12 @@ export function deserializeModel(
     throw e;
   }
   const optimizerState = readOptimizerState(metadata.optimizer, tensors);
-  return { model, metadata, ...(optimizerState ? { optimizerState } : {}) };
+  // The run record is optional like the optimizer state: a damaged one is dropped, and said why.
+  const run = metadata.run === undefined ? {} : readRunRecord(metadata.run);
+  return {
+    model, metadata, ...(optimizerState ? { optimizerState } : {}),
+    ...(run.record ? { run: run.record } : {}), ...(run.problem ? { runProblem: run.problem } : {}),
+  };
 }
 
 /** Weights of a trained model are small; larger values mean a damaged or hostile file, or a diverged run. */

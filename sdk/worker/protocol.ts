@@ -18,7 +18,12 @@ export interface ModelInfo {
   facts: Record<string, string>;
 }
 
-/** Options of a training run in the worker; the data sets are named by setData(). */
+/**
+ * Options of a train request; the data sets are named by setData(). The model's run continues
+ * from where it stands (a loaded checkpoint's position, a stopped run's batch): what the options
+ * give replaces the run's settings, what they leave out continues them (for a model built here:
+ * the network's defaults, trainingDefaults; batch 100; seed 1).
+ */
 export interface WorkerTrainOptions {
   /** Name of the training set (setData). */
   data: string;
@@ -28,15 +33,19 @@ export interface WorkerTrainOptions {
   limit?: number;
   /** Evaluate on the first `testLimit` test samples only. */
   testLimit?: number;
-  epochs: number;
-  /** Default 100. */
+  /**
+   * The run ends this many epochs after the model's complete ones. Left out, a run stopped
+   * before its last epoch (or loaded from such a checkpoint) continues to it.
+   */
+  epochs?: number;
   batchSize?: number;
   /**
-   * The update rule and its settings. When the model's previous run (or its file) used the same
-   * rule, its state (velocities, averages, Adam's step) carries over, as `train --init-from` does.
+   * The update rule and its settings (a whole spec: settings it leaves out are the rule's
+   * defaults). When the model's run (or its file) used the same rule, its state (velocities,
+   * averages, Adam's step) carries over, as `train --init-from` does.
    */
-  optimizer: OptimizerSpec;
-  /** Seeds the shuffling; epochs continue the numbering of earlier runs. Default 1. */
+  optimizer?: OptimizerSpec;
+  /** Seeds the shuffling; epochs continue the numbering of earlier runs. */
   seed?: number;
   schedule?: "constant" | "cosine";
   augment?: { flip: boolean; shift: number };

@@ -1,16 +1,19 @@
 // The side of the model worker that runs inside a Web Worker: it owns the wasm Runtime, the
-// model, its optimizer and the data sets, and answers the page's requests (protocol.ts).
+// model's training session (model, optimizer, run) and the data sets, and answers the page's
+// requests (protocol.ts).
 // handleMessage() is a plain async function of (state, request, post), so the same code runs in a
 // browser worker (startModelWorker) and in a Node test over a MessageChannel.
 import { fail } from "../errors";
 import { takeFirst, type Dataset } from "../data/dataset";
 import { evaluate } from "../evaluate";
-import { deserializeModel, serializeModel, type SavedOptimizerState } from "../io/model-file";
+import { deserializeModel } from "../io/model-file";
+import type { RunSettings } from "../io/run-record";
 import { Model } from "../model";
-import { Optimizer } from "../optim/optimizer";
+import { OPTIMIZER_DEFAULTS, type OptimizerSpec } from "../optim/optimizer";
 import { Runtime } from "../runtime/runtime";
-import { validateSpec } from "../spec";
-import { fit } from "../train";
+import { TrainingSession, type RunOverrides } from "../session";
+import { validateSpec, type ModelSpec } from "../spec";
+import { trainingDefaults } from "../train-defaults";
 import {
   buffersOf, toWireError,
   type ModelInfo, type Request, type RequestType, type Response, type Results, type TrainProgress,
@@ -21,12 +24,8 @@ import {
 export interface WorkerState {
   runtime?: Promise<Runtime>;
   model?: Model;
-  /** The optimizer of the last run, whose state a next run with the same rule continues. */
-  optimizer?: Optimizer;
-  /** Optimizer state read from a loaded model file, until a run uses or replaces it. */
-  savedOptimizer?: SavedOptimizerState;
-  /** Complete epochs behind the model. */
-  epochs: number;
+  /** The model's training run: its optimizer (and state), settings, position and history. */
+  session?: TrainingSession;
   /** Facts written into a saved model file, as the CLI writes them. */
   facts: Record<string, string>;
   /** Set when training diverged: the weights are no longer finite. */
@@ -37,7 +36,7 @@ export interface WorkerState {
 }
 
 export function createWorkerState(): WorkerState {
-  return { epochs: 0, facts: {}, diverged: false, data: new Map() };
+  return { facts: {}, diverged: false, data: new Map() };
 }
 
 export type Post = (message: Response, transfer?: Transferable[]) => void;
@@ -108,9 +107,9 @@ export async function handleMessage(state: WorkerState, message: unknown, post: 
         break;
       }
       case "save": {
-        const model = requireModel(state);
-        const bytes = serializeModel(model, { ...state.facts, ...checkFacts(request.facts) },
-          request.optimizerState === false ? undefined : state.optimizer);
+        requireModel(state);
+        const bytes = state.session!.save({ ...state.facts, ...checkFacts(request.facts) },
+          { optimizerState: request.optimizerState !== false });
         reply<"save">(bytes, buffersOf(bytes));
         break;
       }
@@ -156,26 +155,31 @@ function runtime(state: WorkerState, options: { relaxedSimd?: boolean; initialMi
   return state.runtime;
 }
 
-/** Puts `model` in place of the worker's model, dropping the old one and its optimizer. */
-function replaceModel(state: WorkerState, model: Model): void {
-  state.model?.dispose();
-  state.optimizer?.dispose();
-  state.model = model;
-  state.optimizer = undefined;
-  state.savedOptimizer = undefined;
+/**
+ * The settings of a model's run before any train request: a model built here, or loaded from a
+ * file that records no run: the network's defaults (trainingDefaults), batch 100, seed 1. A
+ * train request's options replace them (its epochs count beyond the model's complete ones).
+ */
+function untrainedRun(spec: ModelSpec): RunSettings {
+  const d = trainingDefaults(spec);
+  return { optimizer: { name: d.optimizer, lr: d.lr }, schedule: d.schedule, epochs: 0, batchSize: 100, seed: 1 };
+}
+
+/** Puts `session` (and its model) in place of the worker's, dropping the old ones. */
+function replaceSession(state: WorkerState, session: TrainingSession): void {
+  state.session?.dispose({ model: true });
+  state.session = session;
+  state.model = session.model;
   state.diverged = false;
 }
 
 async function load(state: WorkerState, bytes: unknown, what = "model file"): Promise<ModelInfo> {
   if (!(bytes instanceof Uint8Array)) fail("BAD_ARGUMENT", `load: expected the model file's bytes as a Uint8Array, got ${describe(bytes)}`);
   const rt = await runtime(state);
-  const loaded = deserializeModel(rt, bytes, what);
-  replaceModel(state, loaded.model);
-  state.savedOptimizer = loaded.optimizerState;
-  const { format: _format, spec: _spec, optimizer: _optimizer, ...facts } = loaded.metadata;
+  const { session, metadata } = TrainingSession.fromLoaded(deserializeModel(rt, bytes, what), { what, defaults: untrainedRun });
+  replaceSession(state, session);
+  const { format: _format, spec: _spec, optimizer: _optimizer, run: _run, ...facts } = metadata;
   state.facts = facts;
-  const epochs = Number(facts.epochs);
-  state.epochs = Number.isInteger(epochs) && epochs >= 0 ? epochs : 0;
   return info(state);
 }
 
@@ -183,15 +187,15 @@ async function build(state: WorkerState, spec: unknown, seed?: number): Promise<
   if (seed !== undefined && !Number.isInteger(seed)) fail("BAD_ARGUMENT", `build: seed must be an integer, got ${describe(seed)}`);
   const valid = validateSpec(spec);
   const rt = await runtime(state);
-  replaceModel(state, new Model(rt, valid, seed !== undefined ? { seed } : {}));
-  state.epochs = 0;
+  const model = new Model(rt, valid, seed !== undefined ? { seed } : {});
+  replaceSession(state, TrainingSession.start(model, untrainedRun(valid)));
   state.facts = {};
   return info(state);
 }
 
 function info(state: WorkerState): ModelInfo {
   const model = state.model!;
-  return { spec: model.spec, paramCount: model.paramCount, epochs: state.epochs, facts: { ...state.facts } };
+  return { spec: model.spec, paramCount: model.paramCount, epochs: state.session!.epochsDone, facts: { ...state.facts } };
 }
 
 function requireModel(state: WorkerState): Model {
@@ -253,7 +257,7 @@ function checkFacts(facts: unknown): Record<string, string> {
   if (typeof facts !== "object" || facts === null || !Object.values(facts).every((v) => typeof v === "string")) {
     fail("BAD_ARGUMENT", "save: facts must be an object of strings");
   }
-  for (const key of ["format", "spec", "optimizer"]) {
+  for (const key of ["format", "spec", "optimizer", "run"]) {
     if (key in facts) fail("BAD_ARGUMENT", `save: "${key}" is written by the model file itself and cannot be a fact`);
   }
   return facts as Record<string, string>;
@@ -261,41 +265,49 @@ function checkFacts(facts: unknown): Record<string, string> {
 
 const now = (): number => (globalThis.performance ?? Date).now();
 
-/** One training run: fit() with progress posted under the request's id, stoppable by "stop". */
+/**
+ * One train request: the model's session resumed with the request's options (what they leave
+ * out continues the model's run) and run, with progress posted under the request's id,
+ * stoppable by "stop".
+ */
 async function train(state: WorkerState, id: number, options: WorkerTrainOptions, post: Post): Promise<WorkerTrainResult> {
-  const model = requireModel(state);
+  requireModel(state);
+  const session = state.session!;
   if (typeof options !== "object" || options === null) fail("BAD_ARGUMENT", `train: expected options, got ${describe(options)}`);
-  const trainData = takeFirst(dataNamed(state, options.data, "train: data"), checkLimit(options.limit, "train: limit"));
+  const trainData = dataNamed(state, options.data, "train: data");
+  const limit = options.limit === undefined ? undefined : checkLimit(options.limit, "train: limit");
   const test = options.test === undefined
     ? undefined
     : takeFirst(dataNamed(state, options.test, "train: test"), checkLimit(options.testLimit, "train: testLimit"));
   const interval = options.progressIntervalMs ?? 100;
   if (!(interval >= 0)) fail("BAD_ARGUMENT", `train: progressIntervalMs must be a non-negative number, got ${describe(interval)}`);
-  if (options.optimizer === null || typeof options.optimizer !== "object") {
+  if (options.optimizer !== undefined && (options.optimizer === null || typeof options.optimizer !== "object")) {
     fail("BAD_ARGUMENT", `train: optimizer must be a spec such as { name: "adam", lr: 0.001 }, got ${describe(options.optimizer)}`);
   }
-  const rt = model.rt;
-  const optimizer = new Optimizer(rt, options.optimizer);
-  // The same rule continues where the last run (or the loaded file) left its state.
-  const previous = state.optimizer;
-  try {
-    if (previous && previous.name === optimizer.name && previous.steps > 0) {
-      const saved = previous.exportState(model.params);
-      optimizer.importState(model.params, saved.settings.steps, saved.tensors);
-    } else if (!previous && state.savedOptimizer?.settings.name === optimizer.name) {
-      optimizer.importState(model.params, state.savedOptimizer.settings.steps, state.savedOptimizer.tensors);
-    }
-  } catch (e) {
-    optimizer.dispose();
-    throw e;
+  if (options.epochs !== undefined && (!Number.isInteger(options.epochs) || options.epochs < 0)) {
+    fail("BAD_ARGUMENT", `train: epochs must be a non-negative integer, got ${describe(options.epochs)}`);
   }
+  const overrides: RunOverrides = {
+    // A spec given is the whole spec: settings it leaves out take the rule's defaults.
+    ...(options.optimizer ? { optimizer: wholeSpec(options.optimizer) } : {}),
+    ...(options.epochs !== undefined ? { epochs: options.epochs } : {}),
+    ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    ...(options.schedule !== undefined ? { schedule: options.schedule } : {}),
+    ...("augment" in options ? { augment: options.augment } : {}),
+    ...(limit !== undefined ? { limit } : {}),
+    ...(trainData.name !== session.settings.dataset?.name ? { dataset: { name: trainData.name } } : {}),
+  };
+  session.resume(overrides);
+  if (session.finished) fail("BAD_ARGUMENT", `train: the model's run has trained all its ${session.epochsDone} epochs; give epochs to train more`);
 
   const controller = new AbortController();
   state.training = controller;
-  const firstEpoch = state.epochs + 1;
-  const lastEpoch = state.epochs + options.epochs;
+  const lastEpoch = session.settings.epochs;
+  const { epochsDone: firstDone, batch: firstBatch } = session.position;
   const started = now();
   let images = 0;
+  let seen = 0; // batches trained by this request
   let evaluating = 0; // time spent evaluating, left out of the speed
   let lastBatchEnd = started;
   let lastReport = -Infinity;
@@ -304,18 +316,12 @@ async function train(state: WorkerState, id: number, options: WorkerTrainOptions
   let windowSize = 0;
   const progress = (p: TrainProgress): void => post({ type: "progress", id, progress: p });
   try {
-    const result = await fit(model, trainData, {
-      epochs: options.epochs,
-      batchSize: options.batchSize ?? 100,
-      optimizer,
-      seed: options.seed ?? 1,
-      firstEpoch,
+    const result = await session.run(trainData, {
       ...(test ? { test } : {}),
-      ...(options.schedule ? { schedule: options.schedule } : {}),
-      ...(options.augment ? { augment: options.augment } : {}),
       signal: controller.signal,
       onBatchEnd: (b) => {
         images += b.size;
+        seen++;
         windowLoss += b.loss * b.size;
         windowCorrect += b.correct;
         windowSize += b.size;
@@ -328,7 +334,7 @@ async function train(state: WorkerState, id: number, options: WorkerTrainOptions
             kind: "batch", epoch: b.epoch, lastEpoch, batch: b.batch, batches: b.batches,
             loss: windowLoss / windowSize, accuracy: windowCorrect / windowSize, images,
             imagesPerSecond: seconds > 0 ? images / seconds : 0,
-            fraction: ((b.epoch - firstEpoch) * b.batches + b.batch) / (options.epochs * b.batches),
+            fraction: seen / ((lastEpoch - firstDone) * b.batches - firstBatch),
           });
           lastReport = t;
           windowLoss = windowCorrect = windowSize = 0;
@@ -337,35 +343,37 @@ async function train(state: WorkerState, id: number, options: WorkerTrainOptions
       },
       onEpochEnd: (record) => {
         evaluating += now() - lastBatchEnd;
-        state.epochs = record.epoch;
         progress({ kind: "epoch", record });
       },
     });
-    previous?.dispose();
-    state.optimizer = optimizer;
-    state.savedOptimizer = undefined;
     const last = result.history[result.history.length - 1];
     state.facts = {
       ...state.facts,
       dataset: trainData.name,
-      epochs: String(state.epochs),
+      epochs: String(session.epochsDone),
       ...(last?.testAccuracy !== undefined ? { testAccuracy: last.testAccuracy.toFixed(4), loss: last.loss.toFixed(6) } : {}),
-      trainedWith: options.description ?? describeRun(options, optimizer, trainData.count),
+      trainedWith: options.description ?? describeRun(session, lastEpoch - firstDone, Math.min(trainData.count, session.settings.limit ?? Infinity)),
     };
-    return { history: result.history, stopped: result.stopped, epochs: state.epochs, images, seconds: (now() - started) / 1000 };
+    return { history: result.history, stopped: result.stopped, epochs: session.epochsDone, images, seconds: (now() - started) / 1000 };
   } catch (e) {
-    optimizer.dispose();
-    if ((e as { code?: string }).code === "DIVERGED") state.diverged = true;
+    if (session.diverged) state.diverged = true;
     throw e;
   } finally {
     state.training = undefined;
   }
 }
 
-function describeRun(options: WorkerTrainOptions, optimizer: Optimizer, count: number): string {
-  const lr = optimizer.name === "adadelta" ? "" : ` lr ${optimizer.settings.lr}`;
-  return `mnist-wasm ModelWorker: ${optimizer.name}${lr}, batch ${options.batchSize ?? 100}, ` +
-    `${options.epochs} epoch${options.epochs === 1 ? "" : "s"} on ${count} images`;
+/** An optimizer spec with every setting it leaves out named, so that none carries over from the run before. */
+function wholeSpec(spec: OptimizerSpec): OptimizerSpec {
+  const unset = Object.fromEntries(Object.keys(OPTIMIZER_DEFAULTS.sgd).map((k) => [k, undefined]));
+  return { ...unset, ...spec } as OptimizerSpec;
+}
+
+function describeRun(session: TrainingSession, epochs: number, count: number): string {
+  const { optimizer, batchSize } = session.settings;
+  const lr = optimizer.name === "adadelta" ? "" : ` lr ${session.optimizer.settings.lr}`;
+  return `mnist-wasm ModelWorker: ${optimizer.name}${lr}, batch ${batchSize}, ` +
+    `${epochs} epoch${epochs === 1 ? "" : "s"} on ${count} images`;
 }
 
 /** A short description of an unexpected value for an error message. */
