@@ -32,7 +32,8 @@ afterAll(() => {
   two.dispose();
 });
 
-type KernelCalls = readonly (readonly (readonly [string, ...number[]])[])[];
+/** The tasks of one rt.parallel call: a list of kernel calls per thread. */
+type KernelCalls = Parameters<Runtime["parallel"]>[0];
 
 /** The forward path that ran, from the kernels of its parallel calls. */
 function forwardPath(calls: KernelCalls[]): string {

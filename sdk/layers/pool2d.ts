@@ -62,13 +62,17 @@ export class Pool2D implements Layer {
     const { size } = this.spec;
     const [inPlane, outPlane] = [H * W * 4, OH * OW * 4];
     const [y, argmax] = [this.out.ptr, this.argmax.ptr];
-    this.rt.parallelFor(batch * C, minPlanesPerThread(H * W), (start, end): KernelCall[] => [
-      this.spec.type === "avgpool"
-        ? ["avgPoolForward", x + start * inPlane, y + start * outPlane, end - start, H, W, size, this.stride, OH, OW]
-        : training
-        ? ["maxPoolForward", x + start * inPlane, y + start * outPlane, argmax + start * outPlane, end - start, H, W, size, this.stride, OH, OW]
-        : ["maxPoolValues", x + start * inPlane, y + start * outPlane, end - start, H, W, size, this.stride, OH, OW],
-    ]);
+    this.rt.parallelFor(batch * C, minPlanesPerThread(H * W), (start, end): KernelCall[] => {
+      if (this.spec.type === "avgpool") {
+        return [["avgPoolForward", x + start * inPlane, y + start * outPlane, end - start,
+          H, W, size, this.stride, OH, OW]];
+      }
+      if (training) {
+        return [["maxPoolForward", x + start * inPlane, y + start * outPlane, argmax + start * outPlane, end - start,
+          H, W, size, this.stride, OH, OW]];
+      }
+      return [["maxPoolValues", x + start * inPlane, y + start * outPlane, end - start, H, W, size, this.stride, OH, OW]];
+    });
     return y;
   }
 
@@ -79,13 +83,18 @@ export class Pool2D implements Layer {
     const [, OH, OW] = this.outputShape;
     const [inPlane, outPlane] = [H * W * 4, OH * OW * 4];
     const [dx, argmax, x] = [this.dx.ptr, this.argmax.ptr, this.input];
-    this.rt.parallelFor(batch * C, minPlanesPerThread(H * W), (start, end): KernelCall[] => [
-      this.spec.type === "avgpool"
-        ? ["avgPoolBackward", dy + start * outPlane, dx + start * inPlane, end - start, H, W, this.spec.size, this.stride, OH, OW]
-        : this.reluBefore
-        ? ["maxPoolBackwardRelu", dy + start * outPlane, argmax + start * outPlane, x + start * inPlane, dx + start * inPlane, end - start, H, W, OH, OW]
-        : ["maxPoolBackward", dy + start * outPlane, argmax + start * outPlane, dx + start * inPlane, end - start, H, W, OH, OW],
-    ]);
+    this.rt.parallelFor(batch * C, minPlanesPerThread(H * W), (start, end): KernelCall[] => {
+      if (this.spec.type === "avgpool") {
+        return [["avgPoolBackward", dy + start * outPlane, dx + start * inPlane, end - start,
+          H, W, this.spec.size, this.stride, OH, OW]];
+      }
+      if (this.reluBefore) {
+        return [["maxPoolBackwardRelu", dy + start * outPlane, argmax + start * outPlane, x + start * inPlane,
+          dx + start * inPlane, end - start, H, W, OH, OW]];
+      }
+      return [["maxPoolBackward", dy + start * outPlane, argmax + start * outPlane, dx + start * inPlane, end - start,
+        H, W, OH, OW]];
+    });
     return dx;
   }
 

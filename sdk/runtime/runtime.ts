@@ -1,8 +1,25 @@
+// How the SDK calls a kernel: two forms, chosen by one rule in every layer, the model and the
+// optimizer.
+//
+// - Work that is never shared out among threads (a bias over one product's rows, a reduction, packing
+//   weights, an optimizer step) is a direct call, `rt.kernels.addBiasRows(y, b, rows, cols)`: no array,
+//   no dispatch, so one image's forward pass through Dense (a drawing classified in a page) stays a
+//   few microseconds.
+// - Work that can be shared out (a batch's images, an element-wise pass, the planes of a pooling) is
+//   built as a list of KernelCalls per thread, `["reluForward", x, y, n]`, and handed to
+//   rt.parallelFor(count, minPerThread, task) (the runtime splits a range) or rt.parallel(tasks) (the
+//   layer splits, as Conv2D does by images or by filters). With one thread, or too little work to
+//   split, the calls run on this thread in turn. rt.gemm does this for a product itself.
+//
+// Both forms are checked against the kernels' signatures (Kernels, kernels.ts): a direct call as a
+// method call, a KernelCall as `[name, ...Parameters<Kernels[name]>]` (threads.ts). A call with a
+// wrong name, a missing or extra argument, or a non-number does not compile
+// (test/types/kernel-calls.test.ts). Workers receive numbers only; the typing costs nothing at run time.
 import { checkInteger, checkOptions, describeValue } from "../args";
 import { fail } from "../errors";
 import { Allocator } from "./allocator";
 import { compileKernels, instantiateKernels, relaxedSimdSupported, type KernelFeatures, type Kernels } from "./kernels";
-import { KernelThreads, runCalls, splitRange, threadsUnavailableReason, type KernelCall } from "./threads";
+import { KernelThreads, runCalls, splitRange, threadsUnavailableReason, type KernelCall, type KernelName } from "./threads";
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
@@ -88,7 +105,7 @@ export class Runtime {
     const kernels = await instantiateKernels(module, memory);
     let pool: KernelThreads | undefined;
     if (shared) {
-      const names = Object.keys(kernels).filter((name) => typeof kernels[name as keyof Kernels] === "function") as (keyof Kernels)[];
+      const names = Object.keys(kernels).filter((name) => typeof kernels[name as KernelName] === "function") as KernelName[];
       try {
         pool = await KernelThreads.start(module, memory, asked - 1, names);
       } catch (e) {

@@ -7,6 +7,7 @@
 // worker; the worker sleeps in Atomics.wait until the generation counter moves, runs its list and
 // bumps its "done" counter. No postMessage on the hot path: a dispatch costs a futex wake (tens of
 // microseconds), which is why callers only split work worth a few hundred microseconds or more.
+// When the SDK calls a kernel directly and when as a KernelCall: see the top of runtime.ts.
 //
 // Workers come from a spawner: Web Workers (a Blob URL, no file to resolve) in browsers, and
 // worker_threads in Node (registered by "mnist-wasm/node"). Threads need a SharedArrayBuffer, so
@@ -16,8 +17,15 @@ import { describeValue } from "../args";
 import { fail } from "../errors";
 import type { Kernels } from "./kernels";
 
-/** A kernel export name and its arguments (addresses and sizes as numbers). */
-export type KernelCall = readonly [keyof Kernels, ...number[]];
+/** The name of a kernel export. */
+export type KernelName = keyof Kernels;
+
+/**
+ * One kernel call as data: the export's name, then its arguments in the order and number its
+ * signature in Kernels gives (addresses and sizes, all numbers). A call whose arguments do not fit
+ * its kernel does not compile; on the wire (see WORKER_BODY) it is numbers only.
+ */
+export type KernelCall = { readonly [K in KernelName]: readonly [K, ...Parameters<Kernels[K]>] }[KernelName];
 
 /** The least a worker handle must do. */
 export interface WorkerHandle {
@@ -155,9 +163,9 @@ export class KernelThreads {
   private generation = 0;
   private stopped = false;
   /** Kernel name -> the index the workers know it by. */
-  private readonly indexOf: Map<keyof Kernels, number>;
+  private readonly indexOf: Map<KernelName, number>;
 
-  private constructor(private readonly workers: PoolWorker[], names: readonly (keyof Kernels)[]) {
+  private constructor(private readonly workers: PoolWorker[], names: readonly KernelName[]) {
     this.indexOf = new Map(names.map((name, i) => [name, i]));
     this.count = workers.length + 1;
   }
@@ -166,7 +174,7 @@ export class KernelThreads {
    * Starts `count` workers over `memory` (shared) with the compiled kernels `module`. Rejects, with
    * every worker stopped, when one fails to start or is not ready within START_TIMEOUT_MS.
    */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, count: number, names: readonly (keyof Kernels)[]): Promise<KernelThreads> {
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, count: number, names: readonly KernelName[]): Promise<KernelThreads> {
     if (!spawner) throw new Error(threadsUnavailableReason());
     const spawn = spawner;
     const handles: WorkerHandle[] = [];
@@ -267,6 +275,7 @@ export class KernelThreads {
 
 /** Runs kernel calls on this thread. */
 export function runCalls(calls: readonly KernelCall[], kernels: Kernels): void {
+  // Each call was checked against its kernel where it was written; here any kernel takes numbers.
   for (const [name, ...args] of calls) (kernels[name] as (...a: number[]) => unknown)(...args);
 }
 
