@@ -162,11 +162,16 @@ function outputProblem(model: Model): string | undefined {
 export const NUMERIC_FACTS: Record<string, { valid: (x: number) => boolean; range: string }> = {
   epochs: { valid: (x) => Number.isInteger(x) && x >= 0 && x <= 1e6, range: "an integer from 0 to 1000000" },
   testAccuracy: { valid: (x) => x >= 0 && x <= 1, range: "a number from 0 to 1" },
-  loss: { valid: (x) => x >= 0 && x <= 1e30, range: "a number from 0 to 1e30" },
+  // Training stops as diverged long before a mean loss of 1,000; toFixed() writes this range plainly.
+  loss: { valid: (x) => x >= 0 && x <= 1e6, range: "a number from 0 to 1000000" },
 };
 
-/** A plain decimal number as the trainer writes it: no "Infinity", hex, blanks or empty text. */
-const DECIMAL = /^-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
+/**
+ * A plain decimal number as the trainer writes it (String of an integer, toFixed of a fraction):
+ * digits, optionally a point and more digits; no sign, exponent, leading zeros, blanks, hex or
+ * "Infinity".
+ */
+export const PLAIN_DECIMAL = /^(0|[1-9]\d*)(\.\d+)?$/;
 
 /** What is wrong with a file's (or a save's) numeric facts, or undefined. */
 export function factProblem(metadata: Record<string, string>): string | undefined {
@@ -174,7 +179,7 @@ export function factProblem(metadata: Record<string, string>): string | undefine
     if (!Object.hasOwn(metadata, name)) continue;
     const text = metadata[name];
     const value = Number(text);
-    if (typeof text !== "string" || !DECIMAL.test(text) || !Number.isFinite(value) || !rule.valid(value)) {
+    if (typeof text !== "string" || !PLAIN_DECIMAL.test(text) || !Number.isFinite(value) || !rule.valid(value)) {
       return `metadata "${name}" is ${typeof text === "string" ? quote(text) : String(text)}, not ${rule.range}`;
     }
   }
