@@ -2,6 +2,7 @@
 // Numbers are read as written in decimal: no sign, no hex, no spaces, nothing that Number()
 // would quietly round (integers beyond 2^53) or turn into Infinity (1e400).
 import { InvalidArgumentError } from "commander";
+import { MAX_EPOCHS } from "../sdk/node";
 
 const WHOLE = /^\d+$/;
 const DECIMAL = /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
@@ -35,6 +36,8 @@ export function intFrom(min: number, max: number): (value: string) => number {
 }
 
 export const seed = intFrom(0, MAX_SEED);
+/** Epochs a run may count in all (sdk/io/run-record.ts). */
+export const epochs = intFrom(1, MAX_EPOCHS);
 export const threads = intFrom(1, MAX_THREADS);
 
 export function positiveNumber(value: string): number {

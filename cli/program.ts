@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Argument, Command, CommanderError, Option } from "commander";
 import {
-  ARCH_PRESETS, DATASETS, defaultThreads, describeLearningRates, describeTrainingDefaults, INITIALIZERS, MnistWasmError,
+  ARCH_PRESETS, DATASETS, defaultThreads, describeLearningRates, describeTrainingDefaults, hasLearningRate, INITIALIZERS, MnistWasmError,
   OPTIMIZER_DEFAULTS, OPTIMIZERS, parseArch,
 } from "../sdk/node";
 import { isArchPreset } from "./arch";
@@ -16,7 +16,7 @@ import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
 import { predictCommand } from "./commands/predict";
 import { trainCommand } from "./commands/train";
 import { UsageError } from "./errors";
-import { fractionBelowOne, intList, nonNegativeNumber, oneOf, positiveInt, positiveNumber, seed, threads } from "./options";
+import { epochs, fractionBelowOne, intList, nonNegativeNumber, oneOf, positiveInt, positiveNumber, seed, threads } from "./options";
 import { TRAIN_PRESETS } from "./presets";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -123,7 +123,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .addOption(new Option("--dataset <name>", "data set").choices(DATASETS).default("mnist"))
     .option("--arch <arch>", `architecture: mlp, ${Object.keys(ARCH_PRESETS).join(", ")}, a compact string ` +
       "such as conv:32x3,relu,maxpool:2,dense:128,relu,dense:10, or a JSON file", archArgument, "mlp")
-    .option("--epochs <n>", "passes over the training set", positiveInt, 10)
+    .option("--epochs <n>", "passes over the training set (at most 1000000 in all)", epochs, 10)
     .option("--hidden <sizes>", "mlp: hidden layer widths, e.g. 100 or 256,128", intList, [100])
     .addOption(new Option("--activation <name>", "mlp: hidden activation").choices(["sigmoid", "relu"]).default("sigmoid"))
     .option("--dropout <rate>", "mlp: dropout after every hidden activation (inverted scaling)", fractionBelowOne)
@@ -165,6 +165,10 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       if (dataset === "cifar10" && data === undefined) {
         throw new UsageError("--dataset cifar10 needs --data: a folder of data_batch_*.bin files, or cifar-10-binary.tar.gz (see mnist-wasm train --help)");
       }
+      const { optimizer, lr } = command.opts();
+      if (lr !== undefined && optimizer !== undefined && !hasLearningRate(optimizer)) {
+        throw new UsageError(`--lr: ${optimizer} has no learning rate (see mnist-wasm train --help)`);
+      }
     })
     .action(actions.train);
 
@@ -196,7 +200,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .command("experiment")
     .description("reproduce one of the course's comparisons on MNIST: a markdown table and an SVG chart")
     .addArgument(new Argument("<name>", `which comparison: ${Object.keys(EXPERIMENTS).join(", ")}`).argParser(experimentName))
-    .option("--epochs <n>", "epochs per configuration", positiveInt, 10)
+    .option("--epochs <n>", "epochs per configuration", epochs, 10)
     .option("--limit <n>", "train on the first n training images only (quick runs)", positiveInt)
     .option("--seed <n>", "seed shared by every configuration, 0 to 4294967295", seed, 1)
     .option("--out-dir <dir>", "where the table, the JSON and the chart are written", "experiments")
@@ -204,6 +208,18 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .addOption(threadsOption())
     .action(actions.experiment);
 
-  for (const command of [program, ...program.commands]) command.exitOverride(usageFromCommander(command));
+  for (const command of [program, ...program.commands]) {
+    command.exitOverride(usageFromCommander(command));
+    command.hook("preAction", (_, action) => refuseEmptyPaths(action));
+  }
   return program;
+}
+
+/** An option naming a file or folder given as empty text (`--out=`) is a usage mistake, not "the current folder". */
+function refuseEmptyPaths(command: Command): void {
+  for (const option of command.options) {
+    if (/<(file|path|dir)>/.test(option.flags) && command.getOptionValue(option.attributeName()) === "") {
+      throw new UsageError(`${option.long}: expected a path, got an empty value (see mnist-wasm ${command.name()} --help)`);
+    }
+  }
 }

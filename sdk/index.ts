@@ -44,5 +44,5 @@ export type {
   Response as WorkerResponse,
 } from "./worker/protocol";
 export { TrainingSession, type RunOverrides, type Override, type SessionRunOptions, type SessionRunResult } from "./session";
-export { readRunRecord, runRecordProblem, type RunPosition, type RunRecord, type RunSettings } from "./io/run-record";
+export { MAX_EPOCHS, readRunRecord, runRecordProblem, type RunPosition, type RunRecord, type RunSettings } from "./io/run-record";
 export { describeTrainingDefaults, trainingDefaults, type TrainingDefaults } from "./train-defaults";

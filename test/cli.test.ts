@@ -245,6 +245,7 @@ describe("the command line's grammar", () => {
       bad: [...GARBAGE, "0", "00", "1.5", "2.0", "1e3", "9007199254740992", "9007199254740993", "99999999999999999999", "1,5"],
       good: [["1", 1], ["007", 7], ["9007199254740991", 9007199254740991]],
     },
+    epochs: { bad: [...GARBAGE, "0", "1.5", "1e3", "1000001", "99999999999999999999"], good: [["1", 1], ["007", 7], ["1000000", 1e6]] },
     seed: { bad: [...GARBAGE, "1.5", "1e3", "4294967296", "99999999999999999999"], good: [["0", 0], ["4294967295", 4294967295]] },
     threads: { bad: [...GARBAGE, "0", "65", "1.5", "1e1", "99999999999999999999"], good: [["1", 1], ["64", 64]] },
     positiveNumber: {
@@ -283,7 +284,7 @@ describe("the command line's grammar", () => {
   const OPTIONS: Record<string, Record<string, string>> = {
     predict: { "--image": "path", "--model": "path", "--data": "path" },
     train: {
-      "--dataset": "choice", "--arch": "arch", "--epochs": "positiveInt", "--hidden": "intList", "--activation": "choice",
+      "--dataset": "choice", "--arch": "arch", "--epochs": "epochs", "--hidden": "intList", "--activation": "choice",
       "--dropout": "fraction", "--loss": "choice", "--init": "choice", "--batch-size": "positiveInt", "--schedule": "choice",
       "--optimizer": "choice", "--lr": "positiveNumber", "--momentum": "fraction", "--weight-decay": "nonNegativeNumber",
       "--seed": "seed", "--out": "path", "--init-from": "path", "--data": "path", "--limit": "positiveInt", "--preset": "choice",
@@ -293,7 +294,7 @@ describe("the command line's grammar", () => {
     classify: {
       "--input": "path", "--out": "path", "--model": "path", "--labels": "path", "--batch-size": "positiveInt", "--threads": "threads",
     },
-    experiment: { "--epochs": "positiveInt", "--limit": "positiveInt", "--seed": "seed", "--out-dir": "path", "--data": "path", "--threads": "threads" },
+    experiment: { "--epochs": "epochs", "--limit": "positiveInt", "--seed": "seed", "--out-dir": "path", "--data": "path", "--threads": "threads" },
   };
 
   it("the table above names every option that takes a value, of every command", () => {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import {
-  DATASETS, datasetNameProblem, FILE_LIMITS, historyChart, loadModelFile, Model, Optimizer, resolveWriteTarget, Runtime, takeFirst,
+  DATASETS, datasetNameProblem, FILE_LIMITS, MAX_EPOCHS, historyChart, loadModelFile, Model, Optimizer, resolveWriteTarget, Runtime, takeFirst,
   formatArch, readFileBounded, trainingDefaults, TrainingSession, writeFileAtomic,
   type Dataset, type DatasetName, type EpochRecord, type ModelSpec, type OptimizerName, type RunOverrides, type RunSettings,
 } from "../../sdk/node";
@@ -97,6 +97,9 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     session = TrainingSession.start(new Model(rt, spec, { seed: options.seed }), runSettings(options, spec, given));
   }
   const settings = session.settings;
+  if (settings.epochs > MAX_EPOCHS) {
+    throw new UsageError(`--epochs ${options.epochs}: the run would end at epoch ${settings.epochs}, beyond ${MAX_EPOCHS} in all`);
+  }
   const train = takeFirst(data.train, settings.limit ?? Infinity);
   const test = data.test;
   const { model, optimizer } = session;

@@ -40,7 +40,8 @@ export interface RunRecord extends RunSettings, RunPosition {
   loss?: string;
 }
 
-const MAX_EPOCHS = 1e6;
+/** The most epochs a run may count (a model file's "epochs" fact has the same bound). */
+export const MAX_EPOCHS = 1e6;
 const MAX_COUNT = 2 ** 31;
 const MAX_TEXT = 4096;
 const OPTIMIZER_KEYS = ["lr", "momentum", "rho", "eps", "beta1", "beta2", "weightDecay"] as const;

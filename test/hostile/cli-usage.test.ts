@@ -32,7 +32,7 @@ describe("usage mistakes from the built CLI", () => {
   it.each([
     ["a zero batch size", ["train", "--batch-size", "0"], /--batch-size <n>.*expected a positive integer/],
     ["NaN as a rate", ["train", "--lr", "NaN"], /--lr <rate>.*expected a positive number/],
-    ["a negative epoch count", ["train", "--epochs", "-1"], /--epochs <n>.*expected a positive integer/],
+    ["a negative epoch count", ["train", "--epochs", "-1"], /--epochs <n>.*expected an integer from 1 to 1000000/],
     ["text as a thread count", ["eval", "--threads", "x"], /--threads <n>.*expected an integer from 1 to 64/],
     ["too many threads", ["predict", "1", "--threads", "65"], /unknown option '--threads'/],
     ["an integer beyond 2^53", ["classify", "-i", "a", "-o", "b", "--batch-size", "99999999999999999999"], /--batch-size/],
@@ -55,6 +55,14 @@ describe("usage mistakes from the built CLI", () => {
     ["an extra argument", ["eval", "extra"], /too many arguments for 'eval'/],
     ["a missing required option", ["classify", "-o", "out"], /required option '-i, --input <file>' not specified/],
     ["a missing value", ["train", "--lr"], /option '--lr <rate>' argument missing/],
+    ["an empty --out", ["train", "--out=", "--limit", "10"], /--out: expected a path, got an empty value/],
+    ["an empty --init-from", ["train", "--init-from="], /--init-from: expected a path, got an empty value/],
+    ["an empty --data", ["eval", "--data="], /--data: expected a path, got an empty value/],
+    ["an empty --model", ["predict", "1", "--model="], /--model: expected a path, got an empty value/],
+    ["an empty --input", ["classify", "--input=", "-o", "x"], /--input: expected a path, got an empty value/],
+    ["an empty --out-dir", ["experiment", "optimizers", "--out-dir="], /--out-dir: expected a path, got an empty value/],
+    ["a rate for a rule without one", ["train", "--optimizer", "adadelta", "--lr", "0.1"], /--lr: adadelta has no learning rate/],
+    ["more epochs than a run may count", ["train", "--epochs", "1000001"], /expected an integer from 1 to 1000000/],
   ])("%s", (_, args, pattern) => {
     expectUsage(probeCli(args), pattern);
   });
