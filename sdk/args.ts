@@ -55,7 +55,7 @@ export function checkOptions<T extends object>(value: unknown, name: string, kno
 /** Bytes given as a Uint8Array, or an ArrayBuffer read as bytes. */
 export function byteArray(value: unknown, name: string): Uint8Array {
   if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (value instanceof ArrayBuffer) return bytesOfBuffer(value, name);
   return fail("BAD_ARGUMENT", `${name} must be a Uint8Array or an ArrayBuffer of bytes, got ${describeValue(value)}`);
 }
 
@@ -68,7 +68,7 @@ export function byteArray(value: unknown, name: string): Uint8Array {
  */
 export function pixelArray(value: unknown, name: string, checkFinite = true): Uint8Array | Float32Array {
   if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (value instanceof ArrayBuffer) return bytesOfBuffer(value, name);
   if (value instanceof Uint8ClampedArray) return new Uint8Array(value.buffer, value.byteOffset, value.length);
   let floats: Float32Array;
   if (value instanceof Float32Array) floats = value;
@@ -106,6 +106,18 @@ export function firstNonFinite(values: Float32Array): number {
 
 /** A seed: any safe integer (generators use its low 32 bits). */
 export function checkSeed(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value)) fail("BAD_ARGUMENT", `${name} must be an integer, got ${describeValue(value)}`);
+  // Seeds are 32-bit (sdk/random.ts): a negative or larger one would alias another seed.
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0 || value > 0xffff_ffff) {
+    fail("BAD_ARGUMENT", `${name} must be an integer from 0 to 4294967295, got ${describeValue(value)}`);
+  }
   return value;
+}
+
+/** The bytes of an ArrayBuffer; one transferred away (detached) has none to read: BAD_ARGUMENT. */
+function bytesOfBuffer(buffer: ArrayBuffer, name: string): Uint8Array {
+  try {
+    return new Uint8Array(buffer);
+  } catch {
+    return fail("BAD_ARGUMENT", `${name} is an ArrayBuffer that was transferred away (detached): it holds no bytes`);
+  }
 }

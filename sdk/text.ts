@@ -24,7 +24,7 @@ export const codePointName = (c: string): string => `U+${c.codePointAt(0)!.toStr
 export function escapeText(text: string, max = Infinity): string {
   let out = "";
   let count = 0;
-  for (const c of text) {
+  for (const c of String(text)) { // anything a file held: a number or null reads as its text
     if (count++ >= max) return out + "…";
     out += PRINTABLE_CHAR.test(c) ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`;
   }

@@ -66,6 +66,7 @@ export class Optimizer {
   }
 
   set learningRate(lr: number) {
+    this.check("learningRate");
     if (typeof lr !== "number" || !(lr >= 0) || !Number.isFinite(lr)) fail("BAD_ARGUMENT", `learning rate must be a non-negative number, got ${describeValue(lr)}`);
     this.settings.lr = lr;
   }

@@ -8,7 +8,7 @@ import {
   datasetFromCifarBatches, decodeSafetensors, deserializeModel, encodeNpy, encodeSafetensors, gunzipIfNeeded, isGzip, parseIdx,
   parseNpy, preprocessDigit, readTar, setWorkerSpawner, datasetFromIdx, initStd, initWeights, chartSvg, historyChart, toPixels,
   labelsFromNpy, arrangeImages, ModelWorker, sampleSize, DeviceData, evaluate, fit, layerActivations, mlpSpec, MnistWasmError, Model, Optimizer, outputSide, Random, Runtime,
-  serializeModel, SGD, takeFirst, Tensor, type Dataset, type ModelSpec,
+  serializeModel, SGD, takeFirst, Tensor, loadCifar10, loadDataset, loadMnist, planModel, type Dataset, type ModelSpec,
 } from "../../sdk/node";
 import { expectError } from "../support/errors";
 
@@ -501,5 +501,32 @@ describe("every public entry given every kind of wrong value", () => {
       await expectRefused(() => t.fill(v as never), "BAD_ARGUMENT", /tensor fill/, `fill ${label}`);
     }
     t.dispose();
+  });
+});
+
+describe("what a second look found", () => {
+  it("an ArrayBuffer transferred away, a split or data set of another name, a spec that is none, a seed outside 32 bits", async () => {
+    const rt = await Runtime.create();
+    const model = new Model(rt, SPEC, { seed: 1 });
+    const buffer = new ArrayBuffer(model.inputSize);
+    structuredClone(buffer, { transfer: [buffer] });
+    expectError(() => model.predict(buffer), "BAD_ARGUMENT", /transferred away \(detached\)/);
+    for (const split of ["__proto__", "constructor", "toString", "", undefined, 1]) {
+      expectError(() => loadMnist(split as never), "BAD_ARGUMENT", /split must be "train" or "test"/);
+      expectError(() => loadCifar10(split as never, "/nonexistent"), "BAD_ARGUMENT", /split must be "train" or "test"/);
+      expectError(() => loadDataset(String(split) as never, "test"), "BAD_ARGUMENT", /name must be "mnist" or "cifar10"/);
+    }
+    for (const spec of [null, undefined, 1, "spec", {}, { layers: [] }, { input: [1] }]) {
+      expectError(() => planModel(spec as never), "BAD_ARGUMENT", /planModel: spec must be a model spec/);
+    }
+    for (const seed of [-1, 2 ** 32, 0.5, NaN]) {
+      await expectRefused(() => fit(model, DATA, { epochs: 1, batchSize: 10, optimizer: new SGD(rt), seed }), "BAD_ARGUMENT", /seed/, `seed ${seed}`);
+    }
+    const optimizer = new Optimizer(rt, { name: "sgd" });
+    optimizer.dispose();
+    expectError(() => (optimizer.learningRate = 0.1), "BAD_STATE", /optimizer was disposed/);
+    model.dispose();
+    expectError(() => (model.fusion = false), "BAD_STATE", /model was disposed/);
+    rt.dispose();
   });
 });
