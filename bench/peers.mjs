@@ -85,7 +85,6 @@ const toFloat = (bytes) => Float32Array.from(bytes, (v) => v / 255);
 const trainPixels = toFloat(trainBatch.images); // [100, 784] in [0, 1]
 const trainLabels = Int32Array.from(trainBatch.labels);
 const inferencePixels = toFloat(test.images.subarray(0, INFERENCE_BATCH * 784));
-const onePixels = inferencePixels.subarray(0, 784);
 
 const mnistWasmSpec = (arch) => ({ input: [1, 28, 28], layers: withClassifier(parseArch(arch), 10) });
 

@@ -6,6 +6,7 @@ export const RESULT_NAMES: string[];
 export const PEER_COLUMNS: string[];
 
 /** Parsed bench/results/<name>.json files, by name; a file not there is absent. */
+// biome-ignore lint/suspicious/noExplicitAny: the results files are JSON read as they are
 export type Results = Record<string, any>;
 
 export function formatFigure(value: number, unit: string): string;

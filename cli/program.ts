@@ -3,7 +3,7 @@
 // becomes a UsageError of one line that names the command's --help; --help and --version are
 // CommanderErrors with exit code 0, their text already written to standard output.
 import { readFileSync } from "node:fs";
-import { Argument, Command, CommanderError, Option } from "commander";
+import { Argument, Command, type CommanderError, Option } from "commander";
 import {
   ARCH_PRESETS, DATASETS, defaultThreads, describeLearningRates, describeTrainingDefaults, hasLearningRate, INITIALIZERS, MnistWasmError,
   OPTIMIZER_DEFAULTS, OPTIMIZERS, parseArch,
@@ -19,7 +19,7 @@ import { UsageError } from "./errors";
 import { epochs, fractionBelowOne, intList, nonNegativeNumber, oneOf, positiveInt, positiveNumber, seed, threads } from "./options";
 import { TRAIN_PRESETS } from "./presets";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: commander calls each action with its own arguments, options and command
 type Action = (...args: any[]) => void | Promise<void>;
 
 /** What each command does once its command line is read (tests pass stand-ins). */

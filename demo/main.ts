@@ -252,7 +252,7 @@ const showAndReport = (index: number): void => {
   showTest(index).catch(() => {}); // failures are shown in #test-status
 };
 const count = (): number => Number(testIndex.max) + 1;
-const current = (): number => (testShown >= 0 ? testShown : 0);
+const current = (): number => Math.max(testShown, 0);
 testPrev.addEventListener("click", () => showAndReport((current() - 1 + count()) % count()));
 testNext.addEventListener("click", () => showAndReport((current() + 1) % count()));
 testRandom.addEventListener("click", () => showAndReport(Math.floor(Math.random() * count())));

@@ -4,7 +4,7 @@
 // as the CLI writes it, and a switch that puts the trained model into the panels above.
 import {
   datasetFromIdx, deserializeModel, gunzipIfNeeded, MnistWasmError, ModelWorker, planModel, planSize,
-  type Dataset, type Model, type OptimizerName, type TrainingRun, type TrainProgress,
+  type Model, type OptimizerName, type TrainingRun, type TrainProgress,
 } from "../sdk/index";
 import type { PageHooks } from "./page-hooks";
 import { PAGE_THREADS } from "./page-threads";

@@ -80,7 +80,6 @@ export function planModel(spec: ModelSpec): LayerPlan[] {
   let shape = [...spec.input];
   const inputBytes = sizeOf(shape) * 4;
   let parameters = 0;
-  let inference = inputBytes;
   let training = inputBytes;
   let multiplyAdds = 0;
   let scratch = 0;
@@ -94,7 +93,6 @@ export function planModel(spec: ModelSpec): LayerPlan[] {
     if (parameters > PLAN_LIMITS.parameters) {
       fail("BAD_SHAPE", `${where()}: the model reaches ${parameters} parameters, beyond the limit of ${PLAN_LIMITS.parameters}`);
     }
-    inference += plan.imageBytes.inference;
     training += plan.imageBytes.training;
     if (training > PLAN_LIMITS.imageBytes) {
       fail("BAD_SHAPE", `${where()}: the model reaches ${MiB(training)} of activations per image, beyond the limit of ${MiB(PLAN_LIMITS.imageBytes)}`);

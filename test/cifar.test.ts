@@ -81,7 +81,7 @@ function tar(items: TarItem[]): Uint8Array {
   const blocks: Uint8Array[] = [];
   for (const item of items) {
     blocks.push(tarHeader(item));
-    if (item.data && item.data.length) {
+    if (item.data?.length) {
       const padded = new Uint8Array(Math.ceil(item.data.length / 512) * 512);
       padded.set(item.data);
       blocks.push(padded);

@@ -13,7 +13,7 @@ import { expectError } from "./support/errors";
 
 const expectBadFile = (fn: () => unknown, pattern: RegExp): void => expectError(fn, "BAD_FILE", pattern);
 import {
-  arrangeImages, encodeNpy, loadImagesFile, loadLabelsFile, MnistWasmError, Model, parseIdx, parseNpy, Random,
+  arrangeImages, encodeNpy, loadImagesFile, loadLabelsFile, type MnistWasmError, Model, parseIdx, parseNpy, Random,
   readMaybeGzip, Runtime, saveModelFile, toPixels,
 } from "../sdk/node";
 

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CommanderError } from "commander";
+import type { CommanderError } from "commander";
 import { describe, expect, it, vi } from "vitest";
 import { buildSpec, MAX_ARCH_FILE_BYTES, type ArchOptions } from "../cli/arch";
 import { UsageError } from "../cli/errors";
@@ -41,7 +41,7 @@ describe("mnist-wasm predict", () => {
     const tty = spawnSync("script", ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} predict --no-color`, "/dev/null"],
       { input: "42\n", encoding: "utf8", timeout: 60_000 });
     if (tty.error) return; // no script(1) here: the piped case above still ran
-    expect(tty.stdout).toMatch(/Index of a test image \(0-9999\): [^]*true label: 4/);
+    expect(tty.stdout).toMatch(/Index of a test image \(0-9999\): [\s\S]*true label: 4/);
   });
 
   it.each([

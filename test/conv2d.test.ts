@@ -192,7 +192,7 @@ describe("Conv2D against the reference", () => {
   });
 
   it("the cases took every path, forward and backward", () => {
-    for (const path of new Set(pathCases.flatMap(([forward, backward]) => [forward, backward]))) {
+    for (const path of new Set([...pathCases.map(([forward]) => forward), ...pathCases.map(([, backward]) => backward)])) {
       expect(pathsSeen, path).toContain(path);
     }
   });

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  CIFAR10_CLASSES, datasetFromCifarBatches, datasetFromIdx, decodeSafetensors, deserializeModel, encodeSafetensors,
+  CIFAR10_CLASSES, datasetFromCifarBatches, datasetFromIdx, decodeSafetensors, deserializeModel,
   fit, gunzipIfNeeded, isGzip, loadCifar10, MNIST_CLASSES, MnistWasmError, Model, MODEL_FORMAT, Optimizer,
   OPTIMIZERS, Random, readMaybeGzip, readTar, Runtime, serializeModel, type Dataset, type ModelSpec,
   imageCost, inferenceBatch, PLAN_LIMITS, planModel, validateSpec,

@@ -415,7 +415,10 @@ function checkModel(model: Model, batch: number, rng: Random, zeroGrad: (name: s
       const pass = trainingPass(model, batch, fixed);
       if (pass.margin >= RELU_MARGIN) base = pass;
     }
-    if (!base || !analytic) return expect.fail("could not draw a batch with every ReLU input away from 0");
+    if (!base || !analytic) {
+      expect.fail("could not draw a batch with every ReLU input away from 0");
+      return;
+    }
     // The replayed masks give the analytic pass's loss exactly.
     expect(base.loss).toBe(analytic.loss);
     expectModelGradients(model, batch, analytic, () => trainingPass(model, batch, fixed), base.mask, "a ReLU", zeroGrad);

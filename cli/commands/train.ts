@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import {
-  DATASETS, datasetNameProblem, FILE_LIMITS, MAX_EPOCHS, historyChart, loadModelFile, Model, Optimizer, resolveWriteTarget, Runtime, takeFirst,
+  DATASETS, datasetNameProblem, FILE_LIMITS, MAX_EPOCHS, historyChart, loadModelFile, Model, type Optimizer, resolveWriteTarget, Runtime, takeFirst,
   formatArch, readFileBounded, trainingDefaults, TrainingSession, writeFileAtomic,
   type Dataset, type DatasetName, type EpochRecord, type ModelSpec, type OptimizerName, type RunOverrides, type RunSettings,
 } from "../../sdk/node";

@@ -261,7 +261,7 @@ function parseHeader(text: string, what: string): Record<string, Value> {
     }
     const key = value(1);
     if (typeof key !== "string") return bad("a key that is not a string");
-    if (Object.prototype.hasOwnProperty.call(dict, key)) bad(`duplicate key '${key}'`);
+    if (Object.hasOwn(dict, key)) bad(`duplicate key '${key}'`);
     expect(":");
     dict[key] = value(1);
     skip();
@@ -308,7 +308,7 @@ export function toPixels(array: Pick<NpyArray, "kind" | "itemSize" | "data" | "d
   for (let i = 0; i < data.length; i++) {
     const v = Math.round(data[i] * scale);
     if (v < 0 || v > 255) clamped++;
-    pixels[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    pixels[i] = Math.min(Math.max(v, 0), 255); // NaN stays NaN, as the comparisons left it
   }
   return { pixels, range, clamped };
 }

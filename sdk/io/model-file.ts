@@ -5,8 +5,8 @@ import { Model } from "../model";
 import type { Optimizer, OptimizerName, OptimizerSpec } from "../optim/optimizer";
 import type { Runtime } from "../runtime/runtime";
 import { OPTIMIZERS } from "../optim/optimizer";
-import { planModel } from "../plan";
-import { validateSpec } from "../spec";
+import { planModel, type LayerPlan } from "../plan";
+import { validateSpec, type ModelSpec } from "../spec";
 import { quote } from "../text";
 import { readRunRecord, type RunRecord } from "./run-record";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors";
@@ -79,7 +79,7 @@ export function deserializeModel(
   } catch {
     fail("BAD_FILE", `${what}: the model spec in its metadata is not JSON`);
   }
-  let spec;
+  let spec: ModelSpec;
   try {
     spec = validateSpec(specJson);
   } catch (e) {
@@ -90,7 +90,7 @@ export function deserializeModel(
   if (factIssue) fail("BAD_FILE", `${what}: ${factIssue}`);
   // Compare the file's tensors with what the spec needs before building anything, so a spec
   // edited to ask for a huge model is refused instead of allocated.
-  let plans;
+  let plans: LayerPlan[];
   try {
     plans = planModel(spec);
   } catch (e) {

@@ -30,7 +30,7 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
     header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
-  let json = JSON.stringify(header);
+  const json = JSON.stringify(header);
   // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
   const encoder = new TextEncoder();
   let headerBytes = encoder.encode(json);

@@ -102,7 +102,7 @@ const adam = rule({
   defaults: { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
   state: [{ name: "m", start: zero }, { name: "v", start: zero }],
   update: (k, { w, g, state: [m, v], n, settings: s, decay, step }) =>
-    k.adamUpdate(w, g, m, v, n, s.lr, s.beta1, s.beta2, s.eps, 1 - Math.pow(s.beta1, step), 1 - Math.pow(s.beta2, step), decay),
+    k.adamUpdate(w, g, m, v, n, s.lr, s.beta1, s.beta2, s.eps, 1 - s.beta1 ** step, 1 - s.beta2 ** step, decay),
 });
 
 /** The rules, simplest first. */

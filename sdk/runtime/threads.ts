@@ -143,7 +143,6 @@ function waitUntilDone(state: Int32Array, generation: number): void {
       try {
         Atomics.wait(state, DONE, done, 1000);
         mainCanBlock = true;
-        continue;
       } catch {
         mainCanBlock = false;
       }

@@ -297,7 +297,7 @@ describe("writing keeps what the target is", () => {
     const toStdout = probeCli(["classify", "--input", images, "--labels", labels, "--out", "-"]);
     expect(toStdout.code, toStdout.stderr).toBe(0);
     expect(toStdout.stdout).toMatch(/^(\d\n){50}$/);
-    expect(toStdout.stderr).toMatch(/predictions on standard output[^]*accuracy: /);
+    expect(toStdout.stderr).toMatch(/predictions on standard output[\s\S]*accuracy: /);
     // A FIFO: its reader gets every line, and it stays a FIFO.
     const fifo = join(area, "pipe");
     execFileSync("mkfifo", [fifo]);
