@@ -5,6 +5,7 @@ import {
   evaluate, fit, imageCost, loadMnist, MAX_ABS_VALUE, mlpSpec, MnistWasmError, Model, Optimizer, OPTIMIZERS, Runtime, SGD, takeFirst,
   TRAINING_BATCH_BYTES, type Dataset, type ModelSpec,
 } from "../sdk/node";
+import { expectError } from "./support/errors";
 
 let rt: Runtime;
 let train: Dataset;
@@ -218,12 +219,7 @@ describe("memory limits", () => {
     const fresh = await Runtime.create();
     const model = new Model(fresh, mlpSpec({ input: [1, 28, 28], hidden: [100], classes: 10 }), { seed: 1 });
     model.allocate(100); // a working size first: the failed attempt below must not leave it broken
-    expect(() => model.allocate(2_000_000)).toThrow(/wasm memory cannot grow by [\d.]+ MiB/);
-    try {
-      model.allocate(2_000_000);
-    } catch (e) {
-      expect((e as { code?: string }).code).toBe("OUT_OF_MEMORY");
-    }
+    expectError(() => model.allocate(2_000_000), "OUT_OF_MEMORY", /wasm memory cannot grow by [\d.]+ MiB/);
     // A normal batch still works afterwards, and learns.
     const { history } = await fit(model, takeFirst(train, 2000), { epochs: 2, batchSize: 100, optimizer: new SGD(fresh, 0.5), test });
     expect(history[1].testAccuracy!).toBeGreaterThan(0.7);
