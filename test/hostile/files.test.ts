@@ -9,6 +9,7 @@ import {
   truncateSync, writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -260,6 +261,36 @@ describe("output locations are checked before any work", () => {
     refuse("output location", ["experiment", "optimizers", "--out-dir", join(file, "results")], /--out-dir .*plain\.txt is not a folder/);
     mkdirSync(join(runs, "experiment-activations.svg"));
     refuse("output location", ["experiment", "activations", "--out-dir", runs], /experiment-activations\.svg: is a directory/);
+  });
+
+  it("every file train and experiment write, as a FIFO without a reader, a folder or a socket, is refused before any training, writing nothing", async () => {
+    const makers: [string, (path: string) => Promise<void> | void, RegExp][] = [
+      ["a FIFO without a reader", (path) => void execFileSync("mkfifo", [path]), /is a FIFO \(named pipe\) with no reader/],
+      ["a folder", (path) => mkdirSync(path), /is a directory/],
+      ["a socket", async (path) => {
+        const server = createServer();
+        await new Promise<void>((resolve) => server.listen(path, resolve));
+        server.unref();
+      }, /is a socket; refusing/],
+    ];
+    const commands: [string, string[], (out: string) => string[]][] = [
+      ["train", ["m.safetensors", "m.history.json", "m.history.svg"],
+        (out) => ["train", "--data", mini, "--epochs", "50", "--no-progress", "--out", join(out, "m.safetensors")]],
+      ["experiment", ["experiment-optimizers.md", "experiment-optimizers.json", "experiment-optimizers.svg"],
+        (out) => ["experiment", "optimizers", "--data", mini, "--epochs", "50", "--out-dir", out]],
+    ];
+    for (const [command, outputs, args] of commands) {
+      for (const output of outputs) {
+        for (const [kind, make, pattern] of makers) {
+          const out = mkdtempSync(join(dir, `${command}-outputs-`));
+          await make(join(out, output));
+          const p = refuse("output location", args(out), new RegExp(`${output.replace(/\./g, "\\.")}: ${pattern.source}`));
+          expect(p.stdout, `${command} ${output} ${kind}`).toBe("");
+          expect(p.seconds, `${command} ${output} ${kind}`).toBeLessThan(2);
+          expect(readdirSync(out), `${command} ${output} ${kind}`).toEqual([output]);
+        }
+      }
+    }
   });
 
   it.skipIf(process.getuid?.() === 0)("refuses a folder without write permission (not as root, who may write anywhere)", () => {
