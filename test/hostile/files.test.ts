@@ -386,18 +386,23 @@ describe("Ctrl-C during train", () => {
     const runs = mkdtempSync(join(tmpdir(), "mnist-wasm-sigint-fifo-"));
     const fifo = join(runs, "model.pipe");
     execFileSync("mkfifo", [fifo]);
+    // The reader is there before train starts (a FIFO without one is refused before any work):
+    // a non-blocking open makes it a reader at once; the blocking one returns when train opens
+    // the FIFO for writing, in its check of the outputs.
     const readerScript = `
       const fs = require("node:fs");
+      fs.openSync(process.argv[1], fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      process.stderr.write("open\\n");
       const fd = fs.openSync(process.argv[1], "r");
       process.on("SIGUSR1", () => {
         const stream = fs.createReadStream("", { fd });
         stream.pipe(process.stdout);
         stream.on("end", () => process.exit(0));
       });
-      process.stderr.write("open\\n");
       setInterval(() => {}, 1000);
     `;
     const reader = spawn(process.execPath, ["-e", readerScript, fifo], { stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise((resolve) => reader.stderr.once("data", resolve));
     const got: Buffer[] = [];
     reader.stdout.on("data", (d: Buffer) => got.push(d));
     const readerDone = new Promise((resolve) => reader.stdout.on("end", resolve));
