@@ -15,7 +15,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deserializeModel, FILE_LIMITS, loadMnist, Runtime } from "../../sdk/node";
 import { CLI } from "../support/cli";
-import { gzipBomb, idxBytes, notRegularFiles, pngOfSize, type NotAFile } from "./files-kit";
+import { gzipBomb, idxBytes, notRegularFiles, pngImage, pngOfSize, type NotAFile, type PngLayout } from "./files-kit";
 import { expectRefusal, probeCli, type Probe } from "./probe";
 
 const MODEL = new URL("../../models/mnist-cnn.safetensors", import.meta.url).pathname;
@@ -184,6 +184,47 @@ describe("PNG images are bounded by their header", () => {
       refuse("PNG above the pixel budget", ["classify", "--input", folder, "--out", out], /pixel budget|is \d+ x \d+ pixels/, { out });
     }
   });
+
+  it("refuses images whose decoding needs more than 180 MB (bit depth and channels counted), and data longer than declared", async () => {
+    const over: [PngLayout, RegExp][] = [
+      [{ width: 5000, height: 5000, bitDepth: 16, colourType: 6 }, /5,000 x 5,000 pixels of 16-bit RGBA needs 700 MB to decode, more than the 180 MB budget/],
+      [{ width: 4000, height: 4000, bitDepth: 16, colourType: 6 }, /16-bit RGBA needs 448 MB/],
+      [{ width: 5000, height: 5000, bitDepth: 8, colourType: 2 }, /8-bit RGB needs 250 MB/],
+      [{ width: 4000, height: 4000, bitDepth: 8, colourType: 6, interlaced: true }, /8-bit RGBA, interlaced, needs 320 MB/],
+    ];
+    for (const [layout, pattern] of over) {
+      const png = join(dir, "over-budget.png");
+      writeFileSync(png, await pngImage(layout));
+      refuse("PNG above the decoding budget", ["predict", "--image", png], pattern);
+    }
+    // Interlaced data that inflates to 1 GiB for a 1000 x 1000 image: refused once past what the header declares.
+    const layout: PngLayout = { width: 1000, height: 1000, bitDepth: 8, colourType: 0, interlaced: true };
+    for (const interlaced of [true, false]) {
+      const png = join(dir, "long-data.png");
+      writeFileSync(png, await pngImage({ ...layout, interlaced }, 1024 * 2 ** 20));
+      refuse("PNG data longer than declared", ["predict", "--image", png], /not a valid PNG \(its image data inflates to more than the [\d,]+ bytes its header declares\)/);
+    }
+  }, 60_000);
+
+  it("decodes every image within the budgets in bounded memory: at the edge, the costliest kinds", async () => {
+    const edge: PngLayout[] = [
+      { width: 5000, height: 5000, bitDepth: 8, colourType: 0 },
+      { width: 4743, height: 4743, bitDepth: 8, colourType: 4 },
+      { width: 2535, height: 2535, bitDepth: 16, colourType: 6 },
+      { width: 3354, height: 3354, bitDepth: 16, colourType: 0 },
+      { width: 3872, height: 3872, bitDepth: 8, colourType: 4, interlaced: true },
+    ];
+    for (const layout of edge) {
+      const png = join(dir, "at-the-edge.png");
+      writeFileSync(png, await pngImage(layout));
+      const p = probeCli(["predict", "--image", png]);
+      // All black: decoded, then found to hold no digit.
+      expect(p.stderr, JSON.stringify(layout)).toMatch(/^mnist-wasm: the image \(\d+ x \d+\) has no digit/);
+      expect(p.peakRssMiB, JSON.stringify(layout)).toBeLessThan(340);
+      const m = measured.get("PNG at the budget's edge, decoded") ?? { rss: 0, seconds: 0, count: 0 };
+      measured.set("PNG at the budget's edge, decoded", { rss: Math.max(m.rss, p.peakRssMiB), seconds: Math.max(m.seconds, p.seconds), count: m.count + 1 });
+    }
+  }, 60_000);
 });
 
 describe("files above their size limit, and truncated files", () => {
