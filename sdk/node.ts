@@ -15,6 +15,7 @@ import { idxDeclaredBytes, parseIdx } from "./data/idx";
 import { describeValue } from "./args";
 import { fail } from "./errors";
 import { FILE_LIMITS, formatBytes } from "./io/limits";
+import { checkInflatedSize, readPngHeader, type PngHeader } from "./io/png-header";
 import { deserializeModel, serializeModel } from "./io/model-file";
 import { closeFile, describeKind, openRegularFile, readAt, readDataFile, readFileBounded } from "./io/read-file";
 import { writeFileAtomic } from "./io/write-file";
@@ -477,7 +478,7 @@ export function loadPngFolder(dir: string, inputShape?: readonly number[]): Imag
   names.forEach((name, n) => {
     const path = join(dir, name);
     const bytes = readPngFile(path);
-    const size = pngSize(bytes, path);
+    const size = readPngHeader(bytes, path);
     // Without a model's shape, the first image's header gives it: nothing is decoded before the
     // whole folder's size is known.
     shape ??= [size.color ? 3 : 1, size.height, size.width];
@@ -494,7 +495,7 @@ export function loadPngFolder(dir: string, inputShape?: readonly number[]): Imag
       }
       images = new Uint8Array(total);
     }
-    const png = decodePng(PNG, bytes, path);
+    const png = decodePng(PNG, bytes, path, size);
     const plane = height * width;
     const base = n * channels * plane;
     const rgba = png.data;
@@ -527,31 +528,14 @@ function readPngFile(path: string): Uint8Array {
 }
 
 /**
- * Width, height and whether it is in colour, from a PNG's IHDR chunk, read before decoding so that a wrong size costs
- * nothing: an image above the pixel budget (FILE_LIMITS.pngPixels) is refused here.
+ * Decodes a PNG whose header readPngHeader() accepted. Non-interlaced data that inflates to more
+ * than the header declares stops pngjs at that size; such a failure is then named as what it is.
  */
-function pngSize(bytes: Uint8Array, path: string): { width: number; height: number; color: boolean } {
-  const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-  const ihdr = [0x49, 0x48, 0x44, 0x52];
-  if (bytes.length < 26 || signature.some((b, i) => bytes[i] !== b) || ihdr.some((b, i) => bytes[12 + i] !== b)) {
-    fail("BAD_FILE", `${path}: not a PNG file`);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const width = view.getUint32(16, false);
-  const height = view.getUint32(20, false);
-  if (width === 0 || height === 0) fail("BAD_FILE", `${path}: not a valid PNG (${width} x ${height} pixels)`);
-  if (width * height > FILE_LIMITS.pngPixels) {
-    fail("BAD_FILE", `${path}: ${width.toLocaleString("en")} x ${height.toLocaleString("en")} pixels is more than the ` +
-      `${FILE_LIMITS.pngPixels.toLocaleString("en")}-pixel budget (${FILE_LIMITS.pngPixels / 1e6} megapixels)`);
-  }
-  // Colour types 2 (RGB), 3 (palette) and 6 (RGBA) have the colour bit, as pngjs's `color`.
-  return { width, height, color: (bytes[25] & 2) !== 0 };
-}
-
-function decodePng(PNG: typeof import("pngjs").PNG, bytes: Uint8Array, path: string): PNGWithMetadata {
+function decodePng(PNG: typeof import("pngjs").PNG, bytes: Uint8Array, path: string, header: PngHeader): PNGWithMetadata {
   try {
     return PNG.sync.read(bytes as Buffer);
   } catch (e) {
+    if (!header.interlaced) checkInflatedSize(bytes, header.rawBytes, path);
     fail("BAD_FILE", `${path}: not a valid PNG (${(e as Error).message})`);
   }
 }
@@ -563,9 +547,9 @@ function decodePng(PNG: typeof import("pngjs").PNG, bytes: Uint8Array, path: str
  */
 export function readPngRgba(path: string): { rgba: Uint8Array; width: number; height: number; color: boolean; alpha: boolean } {
   const bytes = readPngFile(path);
-  pngSize(bytes, path);
+  const header = readPngHeader(bytes, path);
   const { PNG } = createRequire(import.meta.url)("pngjs") as typeof import("pngjs");
-  const png = decodePng(PNG, bytes, path);
+  const png = decodePng(PNG, bytes, path, header);
   const rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
   return { rgba, width: png.width, height: png.height, color: png.color, alpha: png.alpha };
 }

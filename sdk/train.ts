@@ -1,6 +1,7 @@
 import { fail } from "./errors";
 import type { Dataset } from "./data/dataset";
 import { DeviceData } from "./data/device-data";
+import { chanceLoss, DIVERGENCE_WINDOW, divergedMeanLoss } from "./divergence";
 import { checkShapes, evaluate } from "./evaluate";
 import { tensorProblem } from "./io/model-file";
 import { checkFitArguments } from "./fit-arguments";
@@ -97,7 +98,8 @@ export interface FitResult {
  * A run has diverged when its mean batch loss grows beyond LOSS_GROWTH times its first batch's,
  * and beyond MIN_DIVERGED_LOSS (a trained model's first loss may be near 0; cross-entropy starts
  * near ln(classes) ≤ 5.6, the MSE of probabilities stays ≤ 1). A finite loss of 1e31 is what a
- * learning rate of 1e30 gives; the weights check at the end of each epoch catches what it misses.
+ * learning rate of 1e30 gives. A bounded loss (MSE) is judged by its mean against chance
+ * (checkMeanLoss), and the weights check at the end of each epoch catches what both miss.
  */
 const LOSS_GROWTH = 100;
 const MIN_DIVERGED_LOSS = 1e3;
@@ -112,6 +114,19 @@ function checkWeights(model: Model, epoch: number): void {
   for (const p of [...model.params, ...model.buffers]) {
     const problem = tensorProblem(p.name, p.value.view());
     if (problem) fail("DIVERGED", `training diverged in epoch ${epoch}: ${problem}; try a smaller learning rate`);
+  }
+}
+
+/**
+ * Refuses to go on when the mean loss over `images` images is worse than chance by far
+ * (divergedMeanLoss): what a diverged run shows when its loss is bounded, as the MSE's is.
+ */
+function checkMeanLoss(model: Model, epoch: number, lossSum: number, images: number, firstLoss: number): void {
+  const mean = lossSum / images;
+  const chance = chanceLoss(model.loss.kind, model.classCount);
+  if (mean > divergedMeanLoss(model.loss.kind, model.classCount, firstLoss)) {
+    fail("DIVERGED", `training diverged in epoch ${epoch}: the mean loss over ${images} images is ${mean.toPrecision(4)}, ` +
+      `far worse than a guess of chance (${chance.toPrecision(4)}); try a smaller learning rate`);
   }
 }
 
@@ -185,6 +200,8 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
   let stoppedAt: FitResult["stoppedAt"];
   /** Mean loss of this call's first batch, before any update: what divergence is measured against. */
   let firstLoss: number | undefined;
+  /** Loss summed over the images since the mean loss was last judged (divergedMeanLoss). */
+  let window = { loss: 0, images: 0 };
   // Kept across epochs: an epoch shorter than YIELD_MS must not keep a run from yielding.
   let lastYield = now();
   try {
@@ -202,6 +219,8 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
       }
       let lossSum = e === 0 ? resumeAt.lossSum : 0;
       let correct = e === 0 ? resumeAt.correct : 0;
+      // Images behind lossSum: those of the batches trained before a resume, then this call's.
+      let seen = e === 0 ? Math.min(firstBatch * batch, device.count) : 0;
       for (let b = firstBatch; b < batches; b++) {
         const start = b * batch;
         const n = Math.min(batch, device.count - start);
@@ -228,11 +247,17 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
           fail("DIVERGED", `training diverged in epoch ${epoch}, batch ${b + 1}: the loss is ${loss / n}` +
             `${Number.isFinite(loss) ? ` (it started at ${firstLoss})` : ""}; try a smaller learning rate`);
         }
+        seen += n;
         const batchCorrect = rt.kernels.countCorrect(model.loss.probsPtr, model.labelPtr, n, model.classCount);
         correct += batchCorrect;
         model.backward(n);
         optimizer.step(model.params);
         lossSum += loss;
+        window = { loss: window.loss + loss, images: window.images + n };
+        if (window.images >= DIVERGENCE_WINDOW) {
+          checkMeanLoss(model, epoch, window.loss, window.images, firstLoss);
+          window = { loss: 0, images: 0 };
+        }
         options.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: loss / n, size: n, correct: batchCorrect });
         if (now() - lastYield > YIELD_MS) {
           await nextTurn();
@@ -244,6 +269,8 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
           }
         }
       }
+      // An epoch shorter than the window is judged as a whole.
+      if (firstLoss !== undefined && seen > 0) checkMeanLoss(model, epoch, lossSum, seen, firstLoss);
       // Divergence the loss does not show: weights a model file may not hold.
       checkWeights(model, epoch);
       if (stopped) break;

@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectError } from "./support/errors";
-import { gzipBomb, idxBytes, notRegularFiles, pngOfSize, type NotAFile } from "./hostile/files-kit";
+import { gzipBomb, idxBytes, notRegularFiles, pngImage, pngOfSize, pngRawBytes, type NotAFile, type PngLayout } from "./hostile/files-kit";
+import { readPngHeader } from "../sdk/io/png-header";
 import { idxDeclaredBytes } from "../sdk/data/idx";
 import {
   datasetFromIdx, FILE_LIMITS, gunzipIfNeeded, loadCifar10, loadImagesFile, loadLabelsFile, loadMnist, loadModelFile, loadPngFolder,
@@ -210,5 +211,72 @@ describe("bounded reads", () => {
     writeFileSync(join(withFifo, "0.png"), pngOfSize(28, 28));
     execFileSync("mkfifo", [join(withFifo, "1.png")]);
     await expectRefused(() => loadPngFolder(withFifo), /1\.png: is a FIFO/);
+  });
+
+  // The decoding budget as the README states it: twice the raw size plus 4 bytes a pixel (12 for
+  // 16-bit samples), plus twice the raw size again when interlaced, at most 180 MB.
+  const statedCost = (layout: PngLayout): number => {
+    const raw = pngRawBytes(layout);
+    return 2 * raw + layout.width * layout.height * (layout.bitDepth === 16 ? 12 : 4) + (layout.interlaced ? 2 * raw : 0);
+  };
+  const layouts: Omit<PngLayout, "width" | "height">[] = [];
+  for (const [colourType, depths] of [[0, [1, 2, 4, 8, 16]], [2, [8, 16]], [3, [1, 2, 4, 8]], [4, [8, 16]], [6, [8, 16]]] as const) {
+    for (const bitDepth of depths) for (const interlaced of [false, true]) layouts.push({ colourType, bitDepth, interlaced });
+  }
+
+  it("refuses PNGs whose decoding would need more than 180 MB, from the header, for every colour type, bit depth and interlacing", async () => {
+    for (const kind of layouts) {
+      // The largest square image within both budgets is accepted by the header check; one pixel wider is refused.
+      let side = 5000;
+      while (statedCost({ ...kind, width: side, height: side }) > 180e6) side--;
+      const name = `${kind.bitDepth}-bit colour type ${kind.colourType}${kind.interlaced ? " interlaced" : ""}`;
+      const fits = await pngImage({ ...kind, width: side, height: side }, 64);
+      expect(readPngHeader(fits, name).decodeBytes, name).toBe(statedCost({ ...kind, width: side, height: side }));
+      if (statedCost({ ...kind, width: side + 1, height: side }) <= 180e6) continue; // the pixel budget bounds it first
+      const path = join(dir, `over-${kind.bitDepth}-${kind.colourType}-${kind.interlaced}.png`);
+      writeFileSync(path, await pngImage({ ...kind, width: side + 1, height: side }, 64));
+      await expectRefused(() => readPngRgba(path), /: [\d,]+ x [\d,]+ pixels of \d+-bit [a-zA-Z ]+(, interlaced,)? needs [\d.]+ MB to decode, more than the 180 MB budget$/);
+      const folder = mkdtempSync(join(dir, "pngs-"));
+      writeFileSync(join(folder, "a.png"), readFileSync(path));
+      await expectRefused(() => loadPngFolder(folder), /needs [\d.]+ MB to decode, more than the 180 MB budget/);
+    }
+    // What the rule means at 25 megapixels: 8-bit grey and palette images fit, 8-bit RGB up to 18,
+    // RGBA up to 15, 16-bit RGBA up to 6.4 megapixels.
+    const side = (colourType: PngLayout["colourType"], bitDepth: PngLayout["bitDepth"]) => {
+      let s = 5000;
+      while (statedCost({ colourType, bitDepth, width: s, height: s }) > 180e6) s--;
+      return s;
+    };
+    expect([side(0, 8), side(3, 8), side(2, 8), side(6, 8), side(6, 16)]).toEqual([5000, 5000, 4242, 3872, 2535]);
+  });
+
+  it("refuses PNG image data that inflates to more than the header declares, interlaced or not, without inflating it all", async () => {
+    for (const interlaced of [false, true]) {
+      for (const scale of [1.5, 1000]) {
+        const layout: PngLayout = { width: 300, height: 200, bitDepth: 8, colourType: 0, interlaced };
+        const path = join(dir, `long-${interlaced}-${scale}.png`);
+        writeFileSync(path, await pngImage(layout, Math.round(scale * pngRawBytes(layout))));
+        await expectRefused(() => readPngRgba(path),
+          new RegExp(`long-${interlaced}-${scale}\\.png: not a valid PNG \\(its image data inflates to more than the ${pngRawBytes(layout).toLocaleString("en")} bytes its header declares\\)$`));
+      }
+    }
+    // Data as long as declared decodes, interlaced or not.
+    for (const interlaced of [false, true]) {
+      const path = join(dir, `exact-${interlaced}.png`);
+      writeFileSync(path, await pngImage({ width: 30, height: 20, bitDepth: 16, colourType: 6, interlaced }));
+      expect(readPngRgba(path)).toMatchObject({ width: 30, height: 20, color: true, alpha: true });
+    }
+  });
+
+  it("refuses a PNG header with a colour type, bit depth or interlace method the format does not have", async () => {
+    for (const [depth, colourType, interlace] of [[8, 1], [16, 3], [4, 2], [3, 0], [8, 7], [8, 0, 2]]) {
+      const png = Buffer.from(pngOfSize(10, 10));
+      png[24] = depth;
+      png[25] = colourType;
+      png[28] = interlace ?? 0;
+      const path = join(dir, `bad-ihdr-${depth}-${colourType}-${interlace ?? 0}.png`);
+      writeFileSync(path, png);
+      await expectRefused(() => readPngRgba(path), /not a valid PNG \(colour type \d+, bit depth \d+, interlace method \d+\)/);
+    }
   });
 });

@@ -5,6 +5,7 @@ import {
   evaluate, fit, imageCost, loadMnist, MAX_ABS_VALUE, mlpSpec, MnistWasmError, Model, Optimizer, OPTIMIZERS, Runtime, SGD, takeFirst,
   TRAINING_BATCH_BYTES, type Dataset, type ModelSpec,
 } from "../sdk/node";
+import { chanceLoss } from "../sdk/divergence";
 import { expectError } from "./support/errors";
 
 let rt: Runtime;
@@ -112,16 +113,48 @@ describe("fit", () => {
     }
   });
 
-  it("stops with DIVERGED at the end of the epoch when only the weights show it (MSE's loss stays below 1)", async () => {
-    for (const lr of [1e12, 1e14, 1e20]) {
-      const model = new Model(rt, { ...mlpSpec({ input: [1, 28, 28], hidden: [30], classes: 10, activation: "relu" }), loss: "mse" }, { seed: 1 });
-      let worst = 0;
-      const run = fit(model, takeFirst(train, 500), {
-        epochs: 2, batchSize: 100, optimizer: new SGD(rt, lr), onBatchEnd: ({ loss }) => void (worst = Math.max(worst, loss)),
-      });
-      await expect(run).rejects.toThrow(/^training diverged in epoch 1: tensor "\d\.(weight|bias)" holds .*, not a plausible weight/);
-      expect(worst).toBeLessThanOrEqual(1);
-      model.dispose();
+  it("stops with DIVERGED when MSE's bounded loss collapses far below chance, whatever the update rule, before an epoch is reported", async () => {
+    // The MSE of probabilities stays within 1 however large the weights grow: the loss never grows
+    // 100-fold; the run is judged by its mean loss against a guess of chance, or by its weights.
+    expect(chanceLoss("mse", 10)).toBeCloseTo(0.45, 12);
+    expect(chanceLoss("cross-entropy", 10)).toBeCloseTo(Math.log(10), 12);
+    for (const name of OPTIMIZERS) {
+      for (const lr of [1e20, 1e10, 1e5]) {
+        if (name === "adadelta" && lr !== 1e20) continue;
+        for (const images of [300, 3000]) {
+          const model = new Model(rt, { ...mlpSpec({ input: [1, 28, 28], hidden: [30], classes: 10, activation: "relu" }), loss: "mse" }, { seed: 1 });
+          let worst = 0;
+          const epochs: number[] = [];
+          const run = fit(model, takeFirst(train, images), {
+            epochs: 2, batchSize: 100, optimizer: new Optimizer(rt, { name, lr }),
+            onBatchEnd: ({ loss }) => void (worst = Math.max(worst, loss)), onEpochEnd: (r) => void epochs.push(r.epoch),
+          });
+          const error = await run.then(() => undefined, (e: unknown) => e);
+          if (name === "adadelta" && error === undefined) {
+            for (const p of model.params) expect(p.value.view().every((v) => Math.abs(v) <= MAX_ABS_VALUE)).toBe(true);
+          } else {
+            expect(error, `${name} lr ${lr}`).toBeInstanceOf(MnistWasmError);
+            expect((error as MnistWasmError).code).toBe("DIVERGED");
+            expect((error as Error).message).toMatch(/^training diverged in epoch 1(, batch \d+)?: .*try a smaller learning rate$/);
+            // At 1e5 the weights stay plausible (hundreds): the mean loss is what shows the collapse.
+            if (lr === 1e5) expect((error as Error).message).toMatch(/: the mean loss over \d+ images is [\d.]+, far worse than a guess of chance \(0\.4500\);/);
+            expect(epochs).toEqual([]);
+            expect(worst).toBeLessThanOrEqual(1);
+          }
+          model.dispose();
+        }
+      }
+    }
+  });
+
+  it("a run that learns slowly or not at all, near chance, batch by batch, is not taken for a diverging one (MSE and cross-entropy)", async () => {
+    for (const loss of ["mse", "cross-entropy"] as const) {
+      for (const lr of [1e-6, 0.5]) {
+        const model = new Model(rt, { ...mlpSpec({ input: [1, 28, 28], hidden: [30], classes: 10 }), loss }, { seed: 1 });
+        const { history } = await fit(model, takeFirst(train, 3000), { epochs: 2, batchSize: 10, optimizer: new SGD(rt, lr), seed: 1 });
+        expect(history).toHaveLength(2);
+        model.dispose();
+      }
     }
   });
 

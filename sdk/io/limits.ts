@@ -18,6 +18,13 @@ export const FILE_LIMITS = {
   pngBytes: 64 * MiB,
   /** Pixels of one PNG image (width x height), read from its header before decoding: 25 megapixels. */
   pngPixels: 25_000_000,
+  /**
+   * Memory to decode one PNG image, estimated from its header (decodeCost in png-header.ts): twice
+   * its raw size plus 4 bytes a pixel (12 for 16-bit images), the raw size twice more when
+   * interlaced. 25 megapixels of 8-bit grey or palette fit (150 MB); 8-bit RGB up to 18, RGBA up
+   * to 15, 16-bit RGBA up to 6.4 megapixels. Keeps the CLI's peak memory under 320 MiB.
+   */
+  pngDecodeBytes: 180_000_000,
   /** A small text file (an architecture's JSON, a training history). */
   textBytes: 16 * MiB,
 } as const;

@@ -3,7 +3,7 @@
 // symbolic link is followed and the file it points to is replaced the same way (the link stays a
 // link). A character device (/dev/null, a terminal) or a FIFO with a reader is written to
 // directly. A directory, a block device, a socket or a FIFO without a reader is refused.
-import { accessSync, constants, lstatSync, readlinkSync, realpathSync, statSync, unlinkSync, type Stats } from "node:fs";
+import { accessSync, closeSync, constants, lstatSync, openSync, readlinkSync, realpathSync, statSync, unlinkSync, type Stats } from "node:fs";
 import { lstat, open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { fail } from "../errors";
@@ -109,12 +109,37 @@ export function checkWritableFolder(dir: string, what: string): void {
 }
 
 /**
+ * FIFOs whose reader a pre-check found, each with the write end it opened, held until the write:
+ * closing it would tell the reader the data has ended before any was sent.
+ */
+const heldFifos = new Map<string, number>();
+
+/**
  * Checks that `path` can be written, before any work whose result it will hold: the same rules
- * as writeFileAtomic(), the same one-line BAD_FILE errors. A FIFO needs a reader only when the
- * write comes.
+ * as writeFileAtomic(), the same one-line BAD_FILE errors. A FIFO must have its reader now; its
+ * write end stays open (one descriptor) until writeFileAtomic() writes to it, or the process ends.
  */
 export function checkWritable(path: string, what = path): void {
-  resolveWriteTarget(path, what);
+  const target = resolveWriteTarget(path, what);
+  if (target.kind !== "direct" || !target.fifo || heldFifos.has(target.path)) return;
+  try {
+    heldFifos.set(target.path, openSync(target.path, constants.O_WRONLY | constants.O_NONBLOCK));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENXIO") fail("BAD_FILE", `${what}: is a FIFO (named pipe) with no reader`);
+    fail("BAD_FILE", `${what}: cannot write (${errorCode(e)})`);
+  }
+}
+
+/** Closes the write end a pre-check held on the FIFO at `path`, if any. */
+function releaseFifo(path: string): void {
+  const fd = heldFifos.get(path);
+  if (fd === undefined) return;
+  heldFifos.delete(path);
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
 }
 
 /**
@@ -144,6 +169,7 @@ async function writeDirect(path: string, bytes: Uint8Array, fifo: boolean, what:
         handle = await open(path, constants.O_WRONLY); // a reader is there: this does not wait
       } finally {
         await probe.close();
+        releaseFifo(path);
       }
     } else {
       handle = await open(path, constants.O_WRONLY);
@@ -153,6 +179,7 @@ async function writeDirect(path: string, bytes: Uint8Array, fifo: boolean, what:
     if ((e as { code?: string }).code === "BAD_FILE") throw e;
     fail("BAD_FILE", `${what}: cannot write (${errorCode(e)})`);
   } finally {
+    releaseFifo(path);
     await handle?.close().catch(() => {});
   }
 }

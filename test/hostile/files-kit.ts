@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { crc32, deflateSync, gzipSync } from "node:zlib";
+import { crc32, createDeflate, deflateSync, gzipSync } from "node:zlib";
 
 /** A path that is not a regular file, and the word the refusal must use for it. */
 export interface NotAFile {
@@ -66,6 +66,56 @@ export function gzipBomb(head: Uint8Array, inflatedMiB: number): Uint8Array {
   const parts: Uint8Array[] = [gzipSync(head)];
   for (let i = 0; i < Math.ceil(inflatedMiB / 16); i++) parts.push(zerosMember);
   return Buffer.concat(parts);
+}
+
+/** A PNG's layout: colour type 0 grey, 2 RGB, 3 palette, 4 grey and alpha, 6 RGBA. */
+export interface PngLayout {
+  width: number;
+  height: number;
+  bitDepth: 1 | 2 | 4 | 8 | 16;
+  colourType: 0 | 2 | 3 | 4 | 6;
+  interlaced?: boolean;
+}
+
+const SAMPLES = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as const;
+const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+
+/** Bytes a PNG of this layout inflates to: every row (of every Adam7 pass) with its filter byte. */
+export function pngRawBytes({ width, height, bitDepth, colourType, interlaced }: PngLayout): number {
+  const rowBytes = (w: number): number => 1 + Math.ceil((w * SAMPLES[colourType] * bitDepth) / 8);
+  if (!interlaced) return height * rowBytes(width);
+  let raw = 0;
+  for (const [x0, y0, dx, dy] of ADAM7) {
+    const w = Math.ceil((width - x0) / dx);
+    const h = Math.ceil((height - y0) / dy);
+    if (w > 0 && h > 0) raw += h * rowBytes(w);
+  }
+  return raw;
+}
+
+/**
+ * A valid PNG of this layout, all black (zero samples, filter 0), whose image data inflates to
+ * `rawBytes` (default: what the header declares; more makes a PNG whose data is too long).
+ * Deflated as a stream, so a 200 MB image costs no 200 MB buffer.
+ */
+export async function pngImage(layout: PngLayout, rawBytes = pngRawBytes(layout)): Promise<Uint8Array> {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(layout.width, 0);
+  ihdr.writeUInt32BE(layout.height, 4);
+  ihdr.set([layout.bitDepth, layout.colourType, 0, 0, layout.interlaced ? 1 : 0], 8);
+  const deflate = createDeflate({ level: 9 });
+  const parts: Buffer[] = [];
+  deflate.on("data", (d: Buffer) => parts.push(d));
+  const ended = new Promise((resolve) => deflate.on("end", resolve));
+  const zeros = Buffer.alloc(MiB);
+  for (let left = rawBytes; left > 0; left -= zeros.length) {
+    if (!deflate.write(left >= zeros.length ? zeros : zeros.subarray(0, left))) await new Promise((r) => deflate.once("drain", r));
+  }
+  deflate.end();
+  await ended;
+  const signature = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const palette = layout.colourType === 3 ? [chunk("PLTE", new Uint8Array(3 * 2 ** layout.bitDepth).fill(0))] : [];
+  return Buffer.concat([signature, chunk("IHDR", ihdr), ...palette, chunk("IDAT", Buffer.concat(parts)), chunk("IEND", new Uint8Array(0))]);
 }
 
 /** One PNG chunk: length, type, data, CRC. */

@@ -9,12 +9,13 @@ import {
   truncateSync, writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deserializeModel, FILE_LIMITS, loadMnist, Runtime } from "../../sdk/node";
 import { CLI } from "../support/cli";
-import { gzipBomb, idxBytes, notRegularFiles, pngOfSize, type NotAFile } from "./files-kit";
+import { gzipBomb, idxBytes, notRegularFiles, pngImage, pngOfSize, type NotAFile, type PngLayout } from "./files-kit";
 import { expectRefusal, probeCli, type Probe } from "./probe";
 
 const MODEL = new URL("../../models/mnist-cnn.safetensors", import.meta.url).pathname;
@@ -183,6 +184,47 @@ describe("PNG images are bounded by their header", () => {
       refuse("PNG above the pixel budget", ["classify", "--input", folder, "--out", out], /pixel budget|is \d+ x \d+ pixels/, { out });
     }
   });
+
+  it("refuses images whose decoding needs more than 180 MB (bit depth and channels counted), and data longer than declared", async () => {
+    const over: [PngLayout, RegExp][] = [
+      [{ width: 5000, height: 5000, bitDepth: 16, colourType: 6 }, /5,000 x 5,000 pixels of 16-bit RGBA needs 700 MB to decode, more than the 180 MB budget/],
+      [{ width: 4000, height: 4000, bitDepth: 16, colourType: 6 }, /16-bit RGBA needs 448 MB/],
+      [{ width: 5000, height: 5000, bitDepth: 8, colourType: 2 }, /8-bit RGB needs 250 MB/],
+      [{ width: 4000, height: 4000, bitDepth: 8, colourType: 6, interlaced: true }, /8-bit RGBA, interlaced, needs 320 MB/],
+    ];
+    for (const [layout, pattern] of over) {
+      const png = join(dir, "over-budget.png");
+      writeFileSync(png, await pngImage(layout));
+      refuse("PNG above the decoding budget", ["predict", "--image", png], pattern);
+    }
+    // Interlaced data that inflates to 1 GiB for a 1000 x 1000 image: refused once past what the header declares.
+    const layout: PngLayout = { width: 1000, height: 1000, bitDepth: 8, colourType: 0, interlaced: true };
+    for (const interlaced of [true, false]) {
+      const png = join(dir, "long-data.png");
+      writeFileSync(png, await pngImage({ ...layout, interlaced }, 1024 * 2 ** 20));
+      refuse("PNG data longer than declared", ["predict", "--image", png], /not a valid PNG \(its image data inflates to more than the [\d,]+ bytes its header declares\)/);
+    }
+  }, 60_000);
+
+  it("decodes every image within the budgets in bounded memory: at the edge, the costliest kinds", async () => {
+    const edge: PngLayout[] = [
+      { width: 5000, height: 5000, bitDepth: 8, colourType: 0 },
+      { width: 4743, height: 4743, bitDepth: 8, colourType: 4 },
+      { width: 2535, height: 2535, bitDepth: 16, colourType: 6 },
+      { width: 3354, height: 3354, bitDepth: 16, colourType: 0 },
+      { width: 3872, height: 3872, bitDepth: 8, colourType: 4, interlaced: true },
+    ];
+    for (const layout of edge) {
+      const png = join(dir, "at-the-edge.png");
+      writeFileSync(png, await pngImage(layout));
+      const p = probeCli(["predict", "--image", png]);
+      // All black: decoded, then found to hold no digit.
+      expect(p.stderr, JSON.stringify(layout)).toMatch(/^mnist-wasm: the image \(\d+ x \d+\) has no digit/);
+      expect(p.peakRssMiB, JSON.stringify(layout)).toBeLessThan(340);
+      const m = measured.get("PNG at the budget's edge, decoded") ?? { rss: 0, seconds: 0, count: 0 };
+      measured.set("PNG at the budget's edge, decoded", { rss: Math.max(m.rss, p.peakRssMiB), seconds: Math.max(m.seconds, p.seconds), count: m.count + 1 });
+    }
+  }, 60_000);
 });
 
 describe("files above their size limit, and truncated files", () => {
@@ -260,6 +302,36 @@ describe("output locations are checked before any work", () => {
     refuse("output location", ["experiment", "optimizers", "--out-dir", join(file, "results")], /--out-dir .*plain\.txt is not a folder/);
     mkdirSync(join(runs, "experiment-activations.svg"));
     refuse("output location", ["experiment", "activations", "--out-dir", runs], /experiment-activations\.svg: is a directory/);
+  });
+
+  it("every file train and experiment write, as a FIFO without a reader, a folder or a socket, is refused before any training, writing nothing", async () => {
+    const makers: [string, (path: string) => Promise<void> | void, RegExp][] = [
+      ["a FIFO without a reader", (path) => void execFileSync("mkfifo", [path]), /is a FIFO \(named pipe\) with no reader/],
+      ["a folder", (path) => mkdirSync(path), /is a directory/],
+      ["a socket", async (path) => {
+        const server = createServer();
+        await new Promise<void>((resolve) => server.listen(path, resolve));
+        server.unref();
+      }, /is a socket; refusing/],
+    ];
+    const commands: [string, string[], (out: string) => string[]][] = [
+      ["train", ["m.safetensors", "m.history.json", "m.history.svg"],
+        (out) => ["train", "--data", mini, "--epochs", "50", "--no-progress", "--out", join(out, "m.safetensors")]],
+      ["experiment", ["experiment-optimizers.md", "experiment-optimizers.json", "experiment-optimizers.svg"],
+        (out) => ["experiment", "optimizers", "--data", mini, "--epochs", "50", "--out-dir", out]],
+    ];
+    for (const [command, outputs, args] of commands) {
+      for (const output of outputs) {
+        for (const [kind, make, pattern] of makers) {
+          const out = mkdtempSync(join(dir, `${command}-outputs-`));
+          await make(join(out, output));
+          const p = refuse("output location", args(out), new RegExp(`${output.replace(/\./g, "\\.")}: ${pattern.source}`));
+          expect(p.stdout, `${command} ${output} ${kind}`).toBe("");
+          expect(p.seconds, `${command} ${output} ${kind}`).toBeLessThan(2);
+          expect(readdirSync(out), `${command} ${output} ${kind}`).toEqual([output]);
+        }
+      }
+    }
   });
 
   it.skipIf(process.getuid?.() === 0)("refuses a folder without write permission (not as root, who may write anywhere)", () => {
@@ -355,18 +427,23 @@ describe("Ctrl-C during train", () => {
     const runs = mkdtempSync(join(tmpdir(), "mnist-wasm-sigint-fifo-"));
     const fifo = join(runs, "model.pipe");
     execFileSync("mkfifo", [fifo]);
+    // The reader is there before train starts (a FIFO without one is refused before any work):
+    // a non-blocking open makes it a reader at once; the blocking one returns when train opens
+    // the FIFO for writing, in its check of the outputs.
     const readerScript = `
       const fs = require("node:fs");
+      fs.openSync(process.argv[1], fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      process.stderr.write("open\\n");
       const fd = fs.openSync(process.argv[1], "r");
       process.on("SIGUSR1", () => {
         const stream = fs.createReadStream("", { fd });
         stream.pipe(process.stdout);
         stream.on("end", () => process.exit(0));
       });
-      process.stderr.write("open\\n");
       setInterval(() => {}, 1000);
     `;
     const reader = spawn(process.execPath, ["-e", readerScript, fifo], { stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise((resolve) => reader.stderr.once("data", resolve));
     const got: Buffer[] = [];
     reader.stdout.on("data", (d: Buffer) => got.push(d));
     const readerDone = new Promise((resolve) => reader.stdout.on("end", resolve));
