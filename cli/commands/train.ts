@@ -165,7 +165,6 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
       await writeFileAtomic(paths.svg, new TextEncoder().encode(historyChart([{ name: "train", history }])));
     }
     saving = false;
-    if (controller.signal.aborted) process.exitCode = 130;
     if (result.stopped) {
       const threads = given("threads") ? ` --threads ${options.threads}` : "";
       log(`saved a checkpoint after ${epochsDone} complete epochs${session.position.batch > 0 ? " and part of the next" : ""} to ${out}; ` +
@@ -176,11 +175,12 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
       log(`saved ${out}` + (last?.testAccuracy !== undefined ? ` (test accuracy ${percent(last.testAccuracy)})` : "") +
         (paths ? `; history in ${paths.json}, chart in ${paths.svg}` : "") + `; ${(performance.now() / 1000).toFixed(1)} s since start`);
     }
+    // Interrupted and saved: exit 130 now. Waiting for the event loop to drain (the worker pool
+    // stopping) would leave a window in which a further Ctrl-C meets Node's default handler.
+    if (controller.signal.aborted) process.exit(130);
   } finally {
     if (showBar) bar.stop();
     process.off("SIGINT", onSigint);
-    // Interrupted: the process is about to exit 130; a further Ctrl-C meanwhile changes nothing.
-    if (controller.signal.aborted) process.on("SIGINT", () => {});
   }
 }
 
