@@ -9,7 +9,7 @@
 // reference exactly; sums get the standard error bound of float32 summation, c·n·u·Σ|terms|
 // (u = 2^-24).
 import { describe, it } from "vitest";
-import { checkGuardsAfterEach, nans, f32Buf, readF32, rt, useRuntime } from "../support/buffers";
+import { checkGuardsAfterEach, f32Buf, nans, readF32, rt, useRuntime } from "../support/buffers";
 import { convByGemm, convOperands, convRef, geom } from "../support/conv-kernels";
 import { expectExact, expectWithin, U } from "../support/numeric";
 

@@ -1,5 +1,5 @@
-// assembly/loss.ts (softmax with cross-entropy; softmax with MSE is in the second half) against
-// plain double-precision TypeScript references written here, on seeded random data.
+// assembly/loss.ts (softmax with cross-entropy, softmax with the mean squared error) against plain
+// double-precision TypeScript references written here, on seeded random data.
 // Each buffer handed to a kernel is surrounded by sentinel values of its own, checked after every
 // test, so writes out of bounds fail too (the guarded buffers and comparisons are in test/support/).
 //
@@ -10,7 +10,8 @@
 import { describe, expect, it } from "vitest";
 import { Random } from "../../sdk/index";
 import { bytes, checkGuardsAfterEach, f32Buf, normals, readF32, rt, u8Buf, useRuntime } from "../support/buffers";
-import { expectExact, expectWithin, } from "../support/numeric";
+import { expectExact, expectWithin } from "../support/numeric";
+import { expectClose, Scratch } from "../support/scratch";
 
 useRuntime();
 checkGuardsAfterEach();
@@ -94,5 +95,60 @@ describe("softmaxCrossEntropy", () => {
     expectWithin([loss], [want.loss], 1e-6 * (1 + Math.abs(want.loss)), "loss");
     expectWithin(readF32(pPtr, rows * cols), want.probs, Array.from(want.probs, (p) => 1e-5 * p + 1e-30), "probs");
     expectExact(rt.u8(0, rows * cols * 4).slice(), low, "memory at address 0");
+  });
+});
+
+describe("softmaxMse", () => {
+  /** Per row: probs, loss ½Σ(p - t)², and d loss/d logits = J_softmaxᵀ (p - t), in float64. */
+  function mseReference(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, cols: number) {
+    const probs = new Float64Array(rows * cols), grad = new Float64Array(rows * cols);
+    let loss = 0;
+    for (let r = 0; r < rows; r++) {
+      const z = Array.from({ length: cols }, (_, j) => logits[r * cols + j]);
+      const top = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - top));
+      const sum = e.reduce((a, b) => a + b, 0);
+      const p = e.map((v) => v / sum);
+      const g = p.map((v, j) => v - (j === labels[r] ? 1 : 0));
+      loss += 0.5 * g.reduce((a, v) => a + v * v, 0);
+      for (let j = 0; j < cols; j++) {
+        probs[r * cols + j] = p[j];
+        // Σ_k g_k ∂p_k/∂z_j with ∂p_k/∂z_j = p_k (δ_kj - p_j)
+        let d = 0;
+        for (let k = 0; k < cols; k++) d += g[k] * p[k] * ((k === j ? 1 : 0) - p[j]);
+        grad[r * cols + j] = d;
+      }
+    }
+    return { probs, loss, grad };
+  }
+
+  it.each([[1, 3], [4, 5], [7, 10]])("softmaxMse kernel, %i rows of %i: probs, summed loss, gradient of the mean loss", (rows, cols) => {
+    const rng = new Random(900 + rows * cols);
+    const logits = Float32Array.from({ length: rows * cols }, () => 2 * rng.normal());
+    logits[0] += 20; // a saturated row
+    const labels = Uint8Array.from({ length: rows }, () => rng.int(cols));
+    labels[0] = 1; // …whose label is not the dominant class
+    const ref = mseReference(logits, labels, rows, cols);
+    const s = new Scratch();
+    try {
+      const p = { logits: s.f32(logits), labels: s.u8(labels), probs: s.f32(rows * cols), grad: s.f32(rows * cols) };
+      const loss = rt.kernels.softmaxMse(p.logits, p.labels, p.probs, p.grad, rows, cols);
+      expect(loss).toBeCloseTo(ref.loss, 5);
+      expectClose(readF32(p.probs, rows * cols), ref.probs, 1e-5, 1e-7, "probs");
+      const grad = readF32(p.grad, rows * cols);
+      expectClose(grad, ref.grad.map((v) => v / rows), 1e-4, 1e-7, "dlogits");
+      // The gradient of a row sums to 0 (softmax is shift-invariant).
+      for (let r = 0; r < rows; r++) expect(Math.abs(grad.subarray(r * cols, (r + 1) * cols).reduce((a, b) => a + b, 0))).toBeLessThan(1e-6);
+      // Labels 0: probabilities only, loss 0; dlogits 0: nothing written there.
+      rt.f32(p.probs, rows * cols).fill(0);
+      rt.f32(p.grad, rows * cols).fill(-3);
+      expect(rt.kernels.softmaxMse(p.logits, 0, p.probs, p.grad, rows, cols)).toBe(0);
+      expectClose(readF32(p.probs, rows * cols), ref.probs, 1e-5, 1e-7, "probs without labels");
+      expect(readF32(p.grad, rows * cols).every((v) => v === -3)).toBe(true);
+      expect(rt.kernels.softmaxMse(p.logits, p.labels, p.probs, 0, rows, cols)).toBeCloseTo(ref.loss, 5);
+      expect(readF32(p.grad, rows * cols).every((v) => v === -3)).toBe(true);
+    } finally {
+      s.free();
+    }
   });
 });

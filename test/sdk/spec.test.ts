@@ -1,6 +1,11 @@
+// validateSpec (sdk/spec.ts): class names, and layer settings out of range (refused by validateSpec
+// and by new Model alike, with nothing left allocated).
 import { describe, expect, it } from "vitest";
-import { MAX_CLASS_NAME, validateSpec } from "../sdk/node";
-import { expectError } from "./support/errors";
+import { MAX_CLASS_NAME, MnistWasmError, Model, type ModelSpec, validateSpec } from "../../sdk/node";
+import { rt, useRuntime } from "../support/buffers";
+import { expectError } from "../support/errors";
+
+useRuntime();
 
 const withClasses = (classes: unknown[]): unknown => ({ input: [4], layers: [{ type: "dense", units: classes.length }], classes });
 
@@ -48,5 +53,50 @@ describe("class names", () => {
   it("printable names in any script, with spaces, marks and symbols, are kept as they are", () => {
     const names = ["T-shirt/top", "chat noir", "猫", "e\u0301lan", "Ωmega", "🐱", "٣", "n°5 (x)", "a\u00a0b"];
     expect(validateSpec(withClasses(names))).toMatchObject({ classes: names });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Layer settings out of range
+
+describe("spec validation", () => {
+  const refused = (layer: object): ModelSpec => ({ input: [4], layers: [{ type: "dense", units: 3 }, layer, { type: "dense", units: 2 }] } as ModelSpec);
+
+  it.each([
+    ["dropout rate 1", { type: "dropout", rate: 1 }, /rate/],
+    ["dropout rate -0.1", { type: "dropout", rate: -0.1 }, /rate/],
+    ["dropout rate 1.5", { type: "dropout", rate: 1.5 }, /rate/],
+    ["dropout rate NaN", { type: "dropout", rate: NaN }, /rate/],
+    ["dropout without a rate", { type: "dropout" }, /rate/],
+    ["dropout rate as a string", { type: "dropout", rate: "0.3" }, /rate/],
+    ["batchnorm momentum 1", { type: "batchnorm", momentum: 1 }, /momentum/],
+    ["batchnorm momentum -0.1", { type: "batchnorm", momentum: -0.1 }, /momentum/],
+    ["batchnorm eps 0", { type: "batchnorm", eps: 0 }, /eps/],
+  ])("%s: BAD_ARGUMENT from validateSpec and from new Model", (_, layer, pattern) => {
+    const used = rt.usedBytes;
+    for (const attempt of [() => validateSpec(refused(layer)), () => new Model(rt, refused(layer))]) {
+      let error: unknown;
+      try {
+        attempt();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(MnistWasmError);
+      expect((error as MnistWasmError).code).toBe("BAD_ARGUMENT");
+      expect((error as MnistWasmError).message).toMatch(pattern);
+      expect((error as MnistWasmError).message).toMatch(/layer 1/);
+    }
+    expect(rt.usedBytes, "nothing left allocated").toBe(used);
+  });
+
+  it.each([
+    ["dropout rate 0", { type: "dropout", rate: 0 }],
+    ["dropout rate 0.99", { type: "dropout", rate: 0.99 }],
+    ["batchnorm momentum 0", { type: "batchnorm", momentum: 0 }],
+    ["batchnorm momentum 0.999, eps 1e-3", { type: "batchnorm", momentum: 0.999, eps: 1e-3 }],
+  ])("%s is accepted", (_, layer) => {
+    const model = new Model(rt, refused(layer));
+    expect(model.spec.layers[1]).toEqual(layer);
+    model.dispose();
   });
 });
