@@ -1,5 +1,6 @@
-// The softmax + MSE head of sdk/layers/softmax-loss.ts: its gradient against central differences,
-// whole models with loss "mse", and such a model learning MNIST.
+// The loss heads of sdk/layers/softmax-loss.ts: d mean loss / d logits of softmax + cross-entropy and
+// of softmax + MSE against central differences, whole models with loss "mse", and such a model
+// learning MNIST.
 import { describe, expect, it } from "vitest";
 import { evaluate, fit, loadMnist, Model, mlpSpec, type ModelSpec, Optimizer, Random, takeFirst } from "../../../sdk/node";
 import { fillNormal, rt, useRuntime } from "../../support/buffers";
@@ -74,6 +75,29 @@ describe("softmax + mean squared error", () => {
     expect(after.loss).toBeLessThan(before.loss);
     expect(before.loss).toBeLessThan(1);
     optimizer.dispose();
+    model.dispose();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The loss head: d(mean cross-entropy)/d(logits) = (softmax - onehot) / batch
+
+describe("softmax cross-entropy head", () => {
+  it.each([[1, 3], [5, 10]])("gradient w.r.t. the logits (batch %i, %i classes)", (batch, classes) => {
+    const model = buildModel({ input: [2], layers: [{ type: "dense", units: classes }] }, batch, 50);
+    const rng = new Random(51 + batch);
+    const logitsPtr = rt.alloc(batch * classes * 4);
+    const view = (): Float32Array => rt.f32(logitsPtr, batch * classes);
+    fillNormal(view(), rng, 2);
+    view()[0] += 30; // a dominant logit: stability of the head, and near-saturated probabilities
+    const labels = rt.u8(model.labelPtr, batch);
+    for (let i = 0; i < batch; i++) labels[i] = rng.int(classes);
+    labels[0] = 1; // the first row's label is not its dominant class
+    const meanLoss = (): number => model.loss.forward(logitsPtr, model.labelPtr, batch, false) / batch;
+    model.loss.forward(logitsPtr, model.labelPtr, batch, true);
+    const analytic = rt.f32(model.loss.gradPtr, batch * classes).slice();
+    expectGradient(analytic, numericalGrad(view, meanLoss), "dlogits");
+    rt.free(logitsPtr);
     model.dispose();
   });
 });

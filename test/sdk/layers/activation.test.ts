@@ -1,10 +1,18 @@
+// The activation layers (sdk/layers/activation.ts): the input gradients of Sigmoid and ReLU against
+// numerical gradients (central differences, float32, ε = 1e-2, relative tolerance 2e-2; ReLU inputs
+// kept off the kink), and ReLU fusion.
+//
 // ReLU fusion (Model.fusion): a dense or conv2d layer followed by a ReLU applies it as it adds
 // its bias, and a max-pool after a ReLU applies the ReLU's backward pass as it routes the
 // gradient. Fused and unfused models must compute the same floats, forward and backward, on one
 // thread and on two.
 import { afterAll, describe, expect, it } from "vitest";
-import { Model, Random, Runtime, type ModelSpec } from "../sdk/node";
-import { gradientsOf } from "./support/model";
+import { Model, Random, Runtime, type ModelSpec } from "../../../sdk/node";
+import { useRuntime } from "../../support/buffers";
+import { checkLayer, firstLayer } from "../../support/numeric";
+import { gradientsOf } from "../../support/model";
+
+useRuntime();
 
 const SPEC: ModelSpec = {
   input: [1, 12, 12],
@@ -57,6 +65,31 @@ describe("bias + ReLU fusion", () => {
     runtimes.push(rt);
     const model = new Model(rt, { input: [1, 4, 4], layers: [{ type: "maxpool", size: 2 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 3 }, { type: "sigmoid" }, { type: "dense", units: 2 }] });
     expect(model.fusion).toBe(false);
+    model.dispose();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Under L = Σ r·y (r random), so dL/dy = r and backward(r) must give dL/dx, dL/dθ.
+
+describe("Sigmoid and ReLU gradients", () => {
+  /** An input writer: every value drawn by `value`. */
+  const each = (value: (rng: Random) => number) => (x: Float32Array, rng: Random): void => {
+    for (let i = 0; i < x.length; i++) x[i] = value(rng);
+  };
+
+  it.each([1, 5])("Sigmoid over 9 values: input gradient (batch %i)", (batch) => {
+    const spec: ModelSpec = { input: [9], layers: [{ type: "sigmoid" }, { type: "dense", units: 2 }] };
+    const { model, layer, rng } = firstLayer(spec, batch, 30 + batch, each((r) => 2 * r.normal()));
+    checkLayer(layer, model.inputPtr, batch, rng, "sigmoid");
+    model.dispose();
+  });
+
+  it.each([1, 5])("ReLU over 9 values, inputs away from 0: input gradient (batch %i)", (batch) => {
+    const spec: ModelSpec = { input: [9], layers: [{ type: "relu" }, { type: "dense", units: 2 }] };
+    // |x| in [0.1, 1.1]: a perturbation of ε = 0.01 never crosses the kink.
+    const { model, layer, rng } = firstLayer(spec, batch, 40 + batch, each((r) => (r.uniform() < 0.5 ? -1 : 1) * (0.1 + r.uniform())));
+    checkLayer(layer, model.inputPtr, batch, rng, "relu");
     model.dispose();
   });
 });

@@ -16,9 +16,13 @@
 // sum over absolute values (the reference on |x|, |w|, |b|, |dy|), the float32 bound of a sum of
 // `depth` products in any order.
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Model, Random, Runtime, type Layer, type ModelSpec } from "../sdk/node";
-import { conv2dBackward, conv2dForward, convOutputSide, type ConvShape } from "./support/conv2d-reference";
-import { expectWithin, U } from "./support/numeric";
+import { Model, Random, Runtime, SGD, type Layer, type ModelSpec } from "../../../sdk/node";
+import { fillNormal, useRuntime } from "../../support/buffers";
+import { conv2dBackward, conv2dForward, convOutputSide, type ConvShape } from "../../support/conv2d-reference";
+import { gradientsOf } from "../../support/model";
+import { checkLayer, expectWithin, firstLayer, U } from "../../support/numeric";
+
+useRuntime();
 
 let one: Runtime;
 let two: Runtime;
@@ -195,5 +199,94 @@ describe("Conv2D against the reference", () => {
     for (const path of new Set([...pathCases.map(([forward]) => forward), ...pathCases.map(([, backward]) => backward)])) {
       expect(pathsSeen, path).toContain(path);
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Under L = Σ r·y (r random), so dL/dy = r and backward(r) must give dL/dx, dL/dθ.
+
+describe("Conv2D gradients (central differences)", () => {
+  const normalInput = (x: Float32Array, rng: Random): void => fillNormal(x, rng, 1);
+
+  // (C, H, W, filters, size, stride, padding, batch)
+  const convCases: [number, number, number, number, number, number, number, number][] = [];
+  for (const C of [1, 3]) {
+    for (const stride of [1, 2]) {
+      for (const padding of [0, 1]) convCases.push([C, 6, 5, 2, 3, stride, padding, stride === 1 ? 1 : 2]);
+    }
+  }
+  convCases.push([3, 5, 5, 3, 2, 2, 1, 3], [2, 4, 7, 2, 4, 1, 1, 2], [1, 7, 6, 4, 1, 2, 0, 2]);
+  // More filters than patch values on one channel: dW is multiplied out transposed (NARROW_PATCH).
+  convCases.push([1, 6, 5, 12, 3, 1, 0, 3], [1, 5, 5, 7, 2, 1, 1, 2]);
+
+  it.each(convCases)("Conv2D C=%i %ix%i -> %i filters of size %i, stride %i, padding %i (batch %i): weight, bias, input",
+    (C, H, W, filters, size, stride, padding, batch) => {
+      const spec: ModelSpec = { input: [C, H, W], layers: [{ type: "conv2d", filters, size, stride, padding }, { type: "flatten" }, { type: "dense", units: 2 }] };
+      const { model, layer, rng } = firstLayer(spec, batch, 1000 + C * 100 + stride * 10 + padding + size, normalInput);
+      const OH = Math.floor((H + 2 * padding - size) / stride) + 1, OW = Math.floor((W + 2 * padding - size) / stride) + 1;
+      expect(layer.outputShape).toEqual([filters, OH, OW]);
+      expect(layer.params.map((p) => p.value.shape)).toEqual([[filters, C, size, size], [filters]]);
+      checkLayer(layer, model.inputPtr, batch, rng, "conv2d");
+      model.dispose();
+    });
+
+  // (C, H, W, size, stride, batch): windows tiling or not, overlapping (stride < size), gaps.
+  const _poolCases: [number, number, number, number, number | undefined, number][] = [
+    [2, 5, 7, 2, undefined, 2], [1, 6, 5, 3, 1, 1], [3, 7, 7, 3, 2, 2], [2, 8, 7, 2, 3, 2], [1, 4, 4, 2, 2, 3],
+  ];
+});
+
+// ---------------------------------------------------------------------------------------------
+// Packed weights: a convolution packs its weights for the forward pass and repacks them only when
+// they changed (kernels.copyIfChanged against a copy of the weights it packed). Whatever changes
+// them (an optimizer step, a write through a view, a load) must show in the next forward pass.
+
+// conv1's 9-value patches go through convDirect, conv2's 72-value ones through packA + GEMM.
+const PACKED_SPEC: ModelSpec = {
+  input: [1, 12, 12],
+  layers: [
+    { type: "conv2d", filters: 8, size: 3 }, { type: "relu" }, { type: "conv2d", filters: 10, size: 3 }, { type: "relu" },
+    { type: "flatten" }, { type: "dense", units: 4 },
+  ],
+};
+
+const runtimes: Runtime[] = [];
+afterAll(() => runtimes.forEach((rt) => rt.dispose()));
+
+describe("packed convolution weights", () => {
+  it.each([[1, 1], [1, 3], [2, 1], [2, 3]])("follow every change of the weights (%i threads, batch %i)", async (threads, batch) => {
+    const rt = await Runtime.create({ threads });
+    runtimes.push(rt);
+    const rng = new Random(11);
+    const pixels = Float32Array.from({ length: batch * 144 }, () => rng.uniform());
+    const labels = Uint8Array.from({ length: batch }, () => rng.int(4));
+    const model = new Model(rt, PACKED_SPEC, { seed: 2 });
+    /** What a model built afresh with `model`'s current weights predicts. */
+    const fresh = (): Float32Array => {
+      const other = new Model(rt, PACKED_SPEC, { seed: 99 });
+      other.params.forEach((p, i) => p.value.write(model.params[i].value.read()));
+      const probs = other.predict(pixels, batch);
+      other.dispose();
+      return probs;
+    };
+
+    const before = model.predict(pixels, batch);
+    expect(model.predict(pixels, batch)).toEqual(before); // unchanged weights: the packing is reused
+
+    // Written through a view, as a loader or a user would.
+    for (const p of model.params) p.value.view().forEach((v, i, view) => (view[i] = v + 0.05 * ((i % 7) - 3)));
+    const written = model.predict(pixels, batch);
+    expect(written).not.toEqual(before);
+    expect(written).toEqual(fresh());
+
+    // Changed by an optimizer step.
+    gradientsOf(model, pixels, labels);
+    const sgd = new SGD(rt, 0.5);
+    sgd.step(model.params);
+    sgd.dispose();
+    const stepped = model.predict(pixels, batch);
+    expect(stepped).not.toEqual(written);
+    expect(stepped).toEqual(fresh());
+    model.dispose();
   });
 });

@@ -1,96 +1,85 @@
-// Back-propagation of the image layers against numerical gradients (central differences,
-// (f(v+ε) - f(v-ε)) / 2ε), as test/gradients.test.ts does for the dense layers: Conv2D (weights,
-// bias, input; stride 1 and 2, padding 0 and 1, 1 and 3 input channels), MaxPool2D, AvgPool2D and
-// Flatten on their own under a random linear read-out L = Σ r·y, then whole small CNNs under the
-// mean cross-entropy (batches 1 and 3). Also the shapes a model derives for its layers, and the
-// error for a convolution or pooling window that does not fit its input.
+// Back-propagation of whole models (sdk/model.ts) against numerical gradients (central differences,
+// (f(v+ε) - f(v-ε)) / 2ε) of every parameter and the input, under the mean cross-entropy: MLPs
+// (sigmoid, ReLU, two hidden layers; batches 1 and 5) and small CNNs (batches 1 and 3). Also the
+// shapes a model derives for its layers, and the error for a convolution or pooling window that
+// does not fit its input. Each layer on its own is checked in test/sdk/layers/<layer>.test.ts.
 //
 // Everything runs in float32, so ε is 1e-2 and the tolerance is relative, 2e-2, with a small
 // absolute floor. Max pooling and ReLU are not differentiable where the arg-max or the sign
-// would switch: the single-layer max-pool input has values at least 0.1 apart, the models'
-// inputs are redrawn until every ReLU input and every max-pool window's gap between its two
-// largest values is clear of a margin, and every perturbation is checked not to change the
-// ReLU pattern or any arg-max (the finite difference would be meaningless otherwise).
+// would switch: the inputs are redrawn until every ReLU input and every max-pool window's gap
+// between its two largest values is clear of a margin, and every perturbation is checked not to
+// change the ReLU pattern or any arg-max (the finite difference would be meaningless otherwise).
 // The gradient-check machinery is shared, in test/support/numeric.ts.
 import { describe, expect, it } from "vitest";
-import { MnistWasmError, Model, Random, type ModelSpec } from "../sdk/index";
-import { fillNormal, rt, useRuntime } from "./support/buffers";
-import { buildModel, checkLayer, checkModelGradients, firstLayer, sizeOf, typeOf } from "./support/numeric";
-
-/** ReLU inputs are kept at least this far from 0 in the model checks. */
-const RELU_MARGIN = 0.03;
-/** The largest value of a max-pool window exceeds the second largest by at least this. */
-const POOL_GAP = 0.05;
+import { MnistWasmError, Model, Random, type ModelSpec } from "../../sdk/index";
+import { rt, useRuntime } from "../support/buffers";
+import { buildModel, checkModelGradients, sizeOf, typeOf } from "../support/numeric";
 
 useRuntime();
 
 // ---------------------------------------------------------------------------------------------
-// Single layers under L = Σ r·y (r random), so dL/dy = r and backward(r) must give dL/dx, dL/dθ.
+// Whole models: mean cross-entropy of model.forward, gradients from model.backward
 
-describe("single layers", () => {
-  const normalInput = (x: Float32Array, rng: Random): void => fillNormal(x, rng, 1);
+describe("MLP models", () => {
+  /** ReLU inputs are kept at least this far from 0. */
+  const RELU_MARGIN = 0.05;
 
-  // (C, H, W, filters, size, stride, padding, batch)
-  const convCases: [number, number, number, number, number, number, number, number][] = [];
-  for (const C of [1, 3]) {
-    for (const stride of [1, 2]) {
-      for (const padding of [0, 1]) convCases.push([C, 6, 5, 2, 3, stride, padding, stride === 1 ? 1 : 2]);
-    }
-  }
-  convCases.push([3, 5, 5, 3, 2, 2, 1, 3], [2, 4, 7, 2, 4, 1, 1, 2], [1, 7, 6, 4, 1, 2, 0, 2]);
-  // More filters than patch values on one channel: dW is multiplied out transposed (NARROW_PATCH).
-  convCases.push([1, 6, 5, 12, 3, 1, 0, 3], [1, 5, 5, 7, 2, 1, 1, 2]);
-
-  it.each(convCases)("Conv2D C=%i %ix%i -> %i filters of size %i, stride %i, padding %i (batch %i): weight, bias, input",
-    (C, H, W, filters, size, stride, padding, batch) => {
-      const spec: ModelSpec = { input: [C, H, W], layers: [{ type: "conv2d", filters, size, stride, padding }, { type: "flatten" }, { type: "dense", units: 2 }] };
-      const { model, layer, rng } = firstLayer(spec, batch, 1000 + C * 100 + stride * 10 + padding + size, normalInput);
-      const OH = Math.floor((H + 2 * padding - size) / stride) + 1, OW = Math.floor((W + 2 * padding - size) / stride) + 1;
-      expect(layer.outputShape).toEqual([filters, OH, OW]);
-      expect(layer.params.map((p) => p.value.shape)).toEqual([[filters, C, size, size], [filters]]);
-      checkLayer(layer, model.inputPtr, batch, rng, "conv2d");
-      model.dispose();
-    });
-
-  // (C, H, W, size, stride, batch): windows tiling or not, overlapping (stride < size), gaps.
-  const poolCases: [number, number, number, number, number | undefined, number][] = [
-    [2, 5, 7, 2, undefined, 2], [1, 6, 5, 3, 1, 1], [3, 7, 7, 3, 2, 2], [2, 8, 7, 2, 3, 2], [1, 4, 4, 2, 2, 3],
-  ];
-
-  it.each(poolCases)("MaxPool2D C=%i %ix%i, size %i, stride %s (undefined: = size) (batch %i): input, values 0.1 apart", (C, H, W, size, stride, batch) => {
-    const spec: ModelSpec = { input: [C, H, W], layers: [{ type: "maxpool", size, ...(stride ? { stride } : {}) }, { type: "flatten" }, { type: "dense", units: 2 }] };
-    // A shuffled ramp: every two values differ by >= 0.1 > 2ε, so no perturbation moves an arg-max.
-    const distinct = (x: Float32Array, rng: Random): void => {
-      const order = Array.from({ length: x.length }, (_, i) => i);
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        [order[i], order[j]] = [order[j], order[i]];
+  /** Mean loss over the batch, plus the on/off pattern of every ReLU input and its smallest |z|. */
+  // The walk reads each ReLU's input, so it runs with the bias+ReLU fusion off (same loss); the
+  // analytic gradients (checkModelGradients) come from model.forward with it on.
+  function evaluate(model: Model, batch: number): { loss: number; mask: string; margin: number } {
+    let x = model.inputPtr;
+    let mask = "";
+    let margin = Infinity;
+    model.fusion = false;
+    for (const layer of model.layers) {
+      if (typeOf(layer) === "relu") {
+        for (const z of rt.f32(x, batch * sizeOf(layer.inputShape))) {
+          mask += z > 0 ? "1" : "0";
+          margin = Math.min(margin, Math.abs(z));
+        }
       }
-      order.forEach((v, i) => (x[i] = (v - x.length / 2) * 0.1));
-    };
-    const { model, layer, rng } = firstLayer(spec, batch, 2000 + C * 100 + H * 10 + W + size, distinct);
-    const s = stride ?? size;
-    expect(layer.outputShape).toEqual([C, Math.floor((H - size) / s) + 1, Math.floor((W - size) / s) + 1]);
-    const dx = checkLayer(layer, model.inputPtr, batch, rng, "maxpool");
-    // Exactly one input per window receives a gradient unless windows overlap.
-    const nonZero = dx.filter((v) => v !== 0).length;
-    if (s >= size) expect(nonZero).toBe(batch * sizeOf(layer.outputShape));
-    model.dispose();
-  });
+      x = layer.forward(x, batch, true);
+    }
+    model.fusion = true;
+    return { loss: model.loss.forward(x, model.labelPtr, batch, false) / batch, mask, margin };
+  }
 
-  it.each(poolCases)("AvgPool2D C=%i %ix%i, size %i, stride %s (batch %i): input", (C, H, W, size, stride, batch) => {
-    const spec: ModelSpec = { input: [C, H, W], layers: [{ type: "avgpool", size, ...(stride ? { stride } : {}) }, { type: "flatten" }, { type: "dense", units: 2 }] };
-    const { model, layer, rng } = firstLayer(spec, batch, 3000 + C * 100 + H * 10 + W + size, normalInput);
-    checkLayer(layer, model.inputPtr, batch, rng, "avgpool");
-    model.dispose();
-  });
+  /** Writes random inputs in [-1, 1] and labels, redrawn until every ReLU input is off the kink. */
+  function drawBatch(model: Model, batch: number, rng: Random): void {
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const x = rt.f32(model.inputPtr, batch * model.inputSize);
+      for (let i = 0; i < x.length; i++) x[i] = 2 * rng.uniform() - 1;
+      const labels = rt.u8(model.labelPtr, batch);
+      for (let i = 0; i < batch; i++) labels[i] = rng.int(model.classCount);
+      if (evaluate(model, batch).margin >= RELU_MARGIN) return;
+    }
+    expect.fail("could not draw a batch with every ReLU input away from 0");
+  }
 
-  it.each([1, 3])("Flatten [2,3,4] -> [24] (batch %i): input gradient passes through", (batch) => {
-    const spec: ModelSpec = { input: [2, 3, 4], layers: [{ type: "flatten" }, { type: "dense", units: 2 }] };
-    const { model, layer, rng } = firstLayer(spec, batch, 4000 + batch, normalInput);
-    expect(layer.outputShape).toEqual([24]);
-    checkLayer(layer, model.inputPtr, batch, rng, "flatten");
-    expect(layer.backward(123, batch, false)).toBe(0);
+  const cases: { name: string; spec: ModelSpec; batch: number }[] = [];
+  const mlp = (input: number[], layers: ModelSpec["layers"]): ModelSpec => ({ input, layers });
+  for (const batch of [1, 5]) {
+    cases.push(
+      { name: "sigmoid MLP 7-5-3", batch, spec: mlp([7], [{ type: "dense", units: 5 }, { type: "sigmoid" }, { type: "dense", units: 3 }]) },
+      { name: "ReLU MLP 6-8-4", batch, spec: mlp([6], [{ type: "dense", units: 8 }, { type: "relu" }, { type: "dense", units: 4 }]) },
+      {
+        name: "two hidden layers [2,5]-6(sigmoid)-5(relu)-3", batch, spec: mlp([2, 5], [
+          { type: "dense", units: 6 }, { type: "sigmoid" }, { type: "dense", units: 5 }, { type: "relu" }, { type: "dense", units: 3 }]),
+      },
+      {
+        name: "two ReLU layers 4-7-6-10 (he init)", batch, spec: mlp([4], [
+          { type: "dense", units: 7, init: "he" }, { type: "relu" }, { type: "dense", units: 6, init: "he" }, { type: "relu" },
+          { type: "dense", units: 10 }]),
+      },
+    );
+  }
+
+  it.each(cases.map((c, i) => ({ ...c, seed: 100 + i })))("$name, batch $batch: every parameter and input gradient", ({ spec, batch, seed }) => {
+    const model = buildModel(spec, batch, seed);
+    drawBatch(model, batch, new Random(seed + 7));
+    // Back-propagation against central differences of the mean loss; every perturbation must keep the ReLU pattern.
+    checkModelGradients(model, batch, () => evaluate(model, batch), "a ReLU");
     model.dispose();
   });
 });
@@ -99,6 +88,11 @@ describe("single layers", () => {
 // Whole CNNs: mean cross-entropy of model.forward, gradients from model.backward
 
 describe("CNN models", () => {
+  /** ReLU inputs are kept at least this far from 0. */
+  const RELU_MARGIN = 0.03;
+  /** The largest value of a max-pool window exceeds the second largest by at least this. */
+  const POOL_GAP = 0.05;
+
   /**
    * Mean loss over the batch, plus the pattern of every ReLU (on/off) and max-pool window
    * (arg-max), and the smallest |ReLU input| and max-pool gap (largest minus second largest; an
