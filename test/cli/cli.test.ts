@@ -5,12 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CommanderError } from "commander";
 import { describe, expect, it, vi } from "vitest";
-import { buildSpec, MAX_ARCH_FILE_BYTES, type ArchOptions } from "../cli/arch";
-import { UsageError } from "../cli/errors";
-import { buildProgram, packageVersion } from "../cli/program";
-import { MNIST_CLASSES, type Dataset } from "../sdk/node";
-import { CIFAR_DIR, cifarAvailable } from "./support/cifar";
-import { CLI, expectOneLineError, run } from "./support/cli";
+import { buildSpec, MAX_ARCH_FILE_BYTES, type ArchOptions } from "../../cli/arch";
+import { UsageError } from "../../cli/errors";
+import { buildProgram, packageVersion } from "../../cli/program";
+import { MNIST_CLASSES, type Dataset } from "../../sdk/node";
+import { CIFAR_DIR, cifarAvailable } from "../support/cifar";
+import { CLI, expectOneLineError, run } from "../support/cli";
 
 
 
@@ -62,7 +62,7 @@ describe("mnist-wasm predict", () => {
 });
 
 describe("CIFAR-10 and architectures from the command line", () => {
-  it.runIf(cifarAvailable("test/cli.test.ts", "training and predicting on CIFAR-10"))("trains a small CNN on CIFAR-10, then predicts a colour image with its class name", () => {
+  it.runIf(cifarAvailable("test/cli/cli.test.ts", "training and predicting on CIFAR-10"))("trains a small CNN on CIFAR-10, then predicts a colour image with its class name", () => {
     const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
     const out = join(dir, "cifar.safetensors");
     const r = run(["train", "--dataset", "cifar10", "--data", CIFAR_DIR, "--arch", "conv:8x3p1,relu,maxpool:2,dense:10",
@@ -167,7 +167,7 @@ describe("mnist-wasm train", () => {
       expect(r.stdout).toContain(`Usage: mnist-wasm ${command}`);
       expect(r.stderr).toBe("");
     }
-    const version = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+    const version = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
     for (const flag of ["--version", "-V"]) {
       const r = run([flag]);
       expect(r.code).toBe(0);
@@ -366,7 +366,7 @@ describe("the command line's grammar", () => {
   });
 
   it("answers --help and --version with exit code 0 and text on standard output", async () => {
-    const version = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
+    const version = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
     expect(packageVersion()).toBe(version);
     for (const args of [["--version"], ["-V"]]) {
       const p = await parse(args);

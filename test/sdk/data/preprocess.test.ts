@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { expectOneLineError, run } from "./support/cli";
-import { loadMnist, MnistWasmError, Model, mlpSpec, preprocessDigit, Runtime, saveModelFile } from "../sdk/node";
+import { expectOneLineError, run } from "../../support/cli";
+import { loadMnist, MnistWasmError, Model, mlpSpec, preprocessDigit, Runtime, saveModelFile } from "../../../sdk/node";
 
 
 

@@ -2,8 +2,8 @@
 // the micro-kernel it times alone must be the library's own, instruction for instruction in both
 // builds, and must compute the tile's product. Nothing about speed is asserted.
 import { describe, expect, it } from "vitest";
-import { microKernelGflops } from "../bench/micro-kernel.mjs";
-import { Runtime } from "../sdk/node";
+import { microKernelGflops } from "../../bench/micro-kernel.mjs";
+import { Runtime } from "../../sdk/node";
 
 describe("the micro-kernel the GEMM benchmark measures alone", () => {
   it.each([false, true])("is the library's kernel and computes C = Aᵀ·B (relaxed SIMD: %s)", async (relaxed) => {

@@ -20,7 +20,7 @@ import {
   RESULTS_DIR,
   TARGETS,
   type Results,
-} from "../bench/report.mjs";
+} from "../../bench/report.mjs";
 
 const results = readResults();
 const page = readFileSync(README, "utf8");
@@ -53,7 +53,7 @@ describe("bench/README.md", () => {
 
   it("is what `node bench/report.mjs` writes from the committed results", () => {
     const out = join(dir, "README.md");
-    const script = fileURLToPath(new URL("../bench/report.mjs", import.meta.url));
+    const script = fileURLToPath(new URL("../../bench/report.mjs", import.meta.url));
     execFileSync(process.execPath, [script, "--out", out], { stdio: "pipe" });
     expect(readFileSync(out, "utf8")).toBe(page);
   });

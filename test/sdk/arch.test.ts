@@ -1,8 +1,8 @@
 // parseArch (sdk/arch.ts) against what a caller may hand it: values that are not strings, and
 // strings of every malformed shape. The well-formed grammar is tested with the CNNs (cifar.test.ts).
 import { describe, expect, it } from "vitest";
-import { ARCH_PRESETS, parseArch } from "../sdk/node";
-import { expectError } from "./support/errors";
+import { ARCH_PRESETS, parseArch } from "../../sdk/node";
+import { expectError } from "../support/errors";
 
 const PROTOTYPE_NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf"];
 

@@ -2,10 +2,10 @@
 // evaluate and classify use); a training pass makes the rest of its room when it first needs it.
 // The allocator frees only blocks it handed out and has not taken back.
 import { afterAll, describe, expect, it } from "vitest";
-import { Model, Random, Runtime, type ModelSpec } from "../sdk/node";
-import { Allocator } from "../sdk/runtime/allocator";
-import { expectError } from "./support/errors";
-import { gradientsOf } from "./support/model";
+import { Model, Random, Runtime, type ModelSpec } from "../../../sdk/node";
+import { Allocator } from "../../../sdk/runtime/allocator";
+import { expectError } from "../../support/errors";
+import { gradientsOf } from "../../support/model";
 
 // Every layer type that keeps something for the backward pass: input gradients, a max-pool's
 // arg-max, batch norm's normalised input, a dropout mask, the loss gradient.

@@ -12,16 +12,16 @@
 //    except for rmsprop, adadelta and adam when n is not a multiple of 4: its scalar tail rounded
 //    (1 - rho) · g · g and v / c2 in another order than its vector loop did.
 //
-// Regenerate (only from the first implementation): UPDATE_OPTIM_BITS=1 npx vitest run test/optim-bits.test.ts
+// Regenerate (only from the first implementation): UPDATE_OPTIM_BITS=1 npx vitest run test/sdk/optim/optim-bits.test.ts
 import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   fit, loadMnist, Model, Optimizer, OPTIMIZERS, Random, Runtime, takeFirst, type Dataset, type ModelSpec, type OptimizerName,
-} from "../sdk/node";
-import { disposeParams, makeParam } from "../sdk/layers/layer";
+} from "../../../sdk/node";
+import { disposeParams, makeParam } from "../../../sdk/layers/layer";
 
-const FIXTURE = new URL("./fixtures/optim-bits.json", import.meta.url);
+const FIXTURE = new URL("../../fixtures/optim-bits.json", import.meta.url);
 const UPDATE = process.env.UPDATE_OPTIM_BITS === "1";
 const recorded: Record<string, string> = UPDATE ? {} : JSON.parse(readFileSync(FIXTURE, "utf8"));
 const computed: Record<string, string> = {};

@@ -3,8 +3,8 @@
 // the comparison must have every row with finite positive figures on both sides. Nothing about
 // speed is asserted. Without Chromium it is skipped, except on CI where that fails.
 import { describe, expect, it } from "vitest";
-import { comparisonTable, runBrowserBench } from "../bench/browser.mjs";
-import { chromiumAvailable } from "./support/browser";
+import { comparisonTable, runBrowserBench } from "../../bench/browser.mjs";
+import { chromiumAvailable } from "../support/browser";
 
 const EXPECTED_ROWS = [
   "mlp-train", "mlp-epoch", "mlp-infer-1000", "mlp-infer-1", "mlp-infer-1-idle",
@@ -12,7 +12,7 @@ const EXPECTED_ROWS = [
   "gemm-100x784x100", "gemm-100x100x10", "gemm-256x256x256", "gemm-512x512x512", "gemm-1024x1024x1024",
 ];
 
-describe.skipIf(!chromiumAvailable("test/bench-browser.test.ts", "browser benchmark"))("browser benchmark", () => {
+describe.skipIf(!chromiumAvailable("test/bench/bench-browser.test.ts", "browser benchmark"))("browser benchmark", () => {
   it("runs every suite in Chromium and in Node (quick mode) and compares them row by row", async () => {
     const result = await runBrowserBench({ quick: true });
     expect(result.rows.map((r) => r.id)).toEqual(EXPECTED_ROWS);

@@ -6,10 +6,10 @@ import {
   ARCH_PRESETS, decodeSafetensors, deserializeModel, encodeSafetensors, loadModelFile, MnistWasmError, mlpSpec, Model,
   MAX_ABS_VALUE, NUMERIC_FACTS, Optimizer, parseArch, planModel, Random, Runtime, saveModelFile, serializeModel, withClassifier,
   type ModelSpec,
-} from "../sdk/node";
-import { MAX_HEADER_BYTES, MAX_TENSORS } from "../sdk/io/safetensors";
-import { expectError } from "./support/errors";
-import { badJsonValues, badNumberTexts } from "./support/numbers";
+} from "../../../sdk/node";
+import { MAX_HEADER_BYTES, MAX_TENSORS } from "../../../sdk/io/safetensors";
+import { expectError } from "../../support/errors";
+import { badJsonValues, badNumberTexts } from "../../support/numbers";
 
 let rt: Runtime;
 beforeAll(async () => {

@@ -8,12 +8,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildDemo } from "../scripts/build-demo.mjs";
-import { decodeSafetensors } from "../sdk/io/safetensors";
-import { loadMnist } from "../sdk/node";
-import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "./support/browser";
-import { accentPixelsOf } from "./support/screenshot";
-import { run } from "./support/cli";
+import { buildDemo } from "../../scripts/build-demo.mjs";
+import { decodeSafetensors } from "../../sdk/io/safetensors";
+import { loadMnist } from "../../sdk/node";
+import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "../support/browser";
+import { accentPixelsOf } from "../support/screenshot";
+import { run } from "../support/cli";
 
 const SCREENSHOT = "/tmp/train.png";
 
@@ -24,7 +24,7 @@ function cliAccuracy(stdout: string): { correct: number; count: number } {
   return { correct: Number(m[1]), count: Number(m[2]) };
 }
 
-describe.skipIf(!chromiumAvailable("test/browser-train.test.ts", "browser training"))("browser training", () => {
+describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browser training"))("browser training", () => {
   let demo: DemoPage | undefined;
   let page: Page;
   let dir: string;

@@ -4,7 +4,7 @@
 // cost: a sample shorter than the clock can resolve (a figure of 0, as "mlp-infer-1: 0" once in
 // test/bench-browser) never counts.
 import { describe, expect, it } from "vitest";
-import { clockTick, everyFewMilliseconds, measure, SIZES } from "../bench/suites.mjs";
+import { clockTick, everyFewMilliseconds, measure, SIZES } from "../../bench/suites.mjs";
 
 /**
  * A machine whose clock reads in steps of `tick` seconds (browsers coarsen performance.now() to

@@ -2,8 +2,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import {
   ARCH_PRESETS, imageCost, inferenceBatch, INFERENCE_BATCH_BYTES, MAX_INFERENCE_BATCH, mlpSpec, Model, parseArch, PLAN_LIMITS,
   planModel, Runtime, validateSpec, withClassifier, type ModelSpec,
-} from "../sdk/node";
-import { expectError } from "./support/errors";
+} from "../../sdk/node";
+import { expectError } from "../support/errors";
 
 let rt: Runtime;
 beforeAll(async () => {

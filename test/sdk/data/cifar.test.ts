@@ -6,12 +6,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CIFAR_DIR as REAL_DIR, cifarAvailable } from "./support/cifar";
-import { expectError } from "./support/errors";
+import { CIFAR_DIR as REAL_DIR, cifarAvailable } from "../../support/cifar";
+import { expectError } from "../../support/errors";
 import {
   ARCH_PRESETS, CIFAR10_CLASSES, CIFAR10_FILES, formatArch, loadCifar10, Model, parseArch, Random,
   readTar, Runtime, withClassifier, type Dataset, type LayerSpec,
-} from "../sdk/node";
+} from "../../../sdk/node";
 
 const RECORD = 3073;
 const PIXELS = 3072;
@@ -161,7 +161,7 @@ function folder(): string {
 // ---------------------------------------------------------------------------------------------
 
 const realFiles = "CIFAR-10: the real files in shared/datasets";
-describe.runIf(cifarAvailable("test/cifar.test.ts", realFiles))(realFiles, () => {
+describe.runIf(cifarAvailable("test/sdk/data/cifar.test.ts", realFiles))(realFiles, () => {
   it("the test batch: 10,000 images of [3, 32, 32], 1,000 per class, records as in the file", () => {
     const data = loadCifar10("test", REAL_DIR);
     const raw = gunzipSync(readFileSync(join(REAL_DIR, "test_batch.bin.gz")));

@@ -9,12 +9,12 @@
 // the bias corrections of Adam those of the course, 1 - beta^t. A wrong formula, a missing
 // weight decay or a wrong h0 is off by many orders of magnitude more than that.
 import { beforeAll, describe, expect, it } from "vitest";
-import { expectError } from "./support/errors";
+import { expectError } from "../../support/errors";
 import {
   evaluate, fit, loadMnist, mlpSpec, Model, Optimizer, OPTIMIZER_DEFAULTS, OPTIMIZERS, Random, Runtime,
   takeFirst, Tensor, describeLearningRates, hasLearningRate, OPTIMIZER_LABELS, type Dataset, type OptimizerName, type OptimizerSpec, type Param, type ParamRole,
-} from "../sdk/node";
-import { disposeParams, makeParam } from "../sdk/layers/layer";
+} from "../../../sdk/node";
+import { disposeParams, makeParam } from "../../../sdk/layers/layer";
 
 /** Unit round-off of float32. */
 const U = 2 ** -24;

@@ -5,9 +5,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ARCH_PRESETS, mlpSpec, parseArch, trainingDefaults, withClassifier, type ModelSpec } from "../sdk/node";
-import { CIFAR_DIR, cifarAvailable } from "./support/cifar";
-import { run } from "./support/cli";
+import { ARCH_PRESETS, mlpSpec, parseArch, trainingDefaults, withClassifier, type ModelSpec } from "../../sdk/node";
+import { CIFAR_DIR, cifarAvailable } from "../support/cifar";
+import { run } from "../support/cli";
 
 const specOf = (arch: string, input = [1, 28, 28]): ModelSpec => ({ input, layers: withClassifier(parseArch(arch), 10) });
 

@@ -1,7 +1,7 @@
 // layerActivations: every layer's output for one sample, checked against the model's own
 // predict() (the last entry's softmax) and against each layer's definition on the shipped CNN.
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_MODEL_PATH, layerActivations, loadMnist, loadModelFile, MnistWasmError, Runtime, type Model } from "../sdk/node";
+import { DEFAULT_MODEL_PATH, layerActivations, loadMnist, loadModelFile, MnistWasmError, Runtime, type Model } from "../../sdk/node";
 
 let model: Model;
 beforeAll(async () => {

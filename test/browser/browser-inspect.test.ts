@@ -9,23 +9,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildDemo } from "../scripts/build-demo.mjs";
+import { buildDemo } from "../../scripts/build-demo.mjs";
 import {
   CIFAR10_CLASSES, DEFAULT_MODEL_PATH, evaluate, fit, loadMnist, loadModelFile, mlpSpec, Model, Optimizer, Runtime, serializeModel,
   takeFirst, type Dataset,
-} from "../sdk/node";
-import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "./support/browser";
-import { run } from "./support/cli";
+} from "../../sdk/node";
+import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "../support/browser";
+import { run } from "../support/cli";
 
 const SCREENSHOT = "/tmp/inspect.png";
-const ROOT = new URL("..", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
 const CIFAR_SAMPLES = join(ROOT, "demo", "cifar10-samples.bin");
 const CIFAR_MODEL = join(ROOT, "models", "cifar10-cnn.safetensors");
 
 /** Per activation canvas of the inspect panel: its size, the sum of its red channel and its lit pixels. */
 type Snapshot = { layer: string; w: number; h: number; sum: number; lit: number }[];
 
-describe.skipIf(!chromiumAvailable("test/browser-inspect.test.ts", "demo panels in the browser"))("demo panels in the browser", () => {
+describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo panels in the browser"))("demo panels in the browser", () => {
   let demo: DemoPage | undefined;
   let page: Page;
   let url: string;

@@ -3,14 +3,14 @@
 // Never downloads a browser. Without Chromium the tests are skipped, except on CI where that fails.
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildDemo } from "../scripts/build-demo.mjs";
-import { loadMnist } from "../sdk/node";
-import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "./support/browser";
-import { accentPixelsOf } from "./support/screenshot";
+import { buildDemo } from "../../scripts/build-demo.mjs";
+import { loadMnist } from "../../sdk/node";
+import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "../support/browser";
+import { accentPixelsOf } from "../support/screenshot";
 
 const SCREENSHOT = "/tmp/demo.png";
 
-describe.skipIf(!chromiumAvailable("test/browser.test.ts", "browser demo"))("browser demo", () => {
+describe.skipIf(!chromiumAvailable("test/browser/browser.test.ts", "browser demo"))("browser demo", () => {
   let demo: DemoPage | undefined;
   let page: Page;
   let problems: string[];
