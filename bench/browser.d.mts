@@ -1,4 +1,4 @@
-// Types of bench/browser.mjs for the TypeScript tests (test/bench-browser.test.ts).
+// Types of bench/browser.mjs for the TypeScript tests (test/bench/bench-browser.test.ts).
 export const CHROMIUM: string;
 export const PAGE_DIST: string;
 

@@ -26,7 +26,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, "..");
 export const CHROMIUM = "/usr/bin/chromium";
 export const PAGE_DIST = join(here, "browser", "dist");
-// As test/browser.test.ts launches it. The two background flags keep the headless tab running at
+// As test/browser/browser.test.ts launches it. The two background flags keep the headless tab running at
 // a foreground tab's speed (no timer throttling), which is what a user watching the page gets.
 const CHROMIUM_ARGS = [
   "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -1,4 +1,4 @@
-// Types of bench/micro-kernel.mjs for the TypeScript tests (test/bench-ceiling.test.ts).
+// Types of bench/micro-kernel.mjs for the TypeScript tests (test/bench/bench-ceiling.test.ts).
 export interface MicroKernelRate {
   value: number;
   best: number;

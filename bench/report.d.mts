@@ -1,4 +1,4 @@
-// Types of bench/report.mjs for the TypeScript tests (test/bench-report.test.ts).
+// Types of bench/report.mjs for the TypeScript tests (test/bench/bench-report.test.ts).
 export const RESULTS_DIR: string;
 export const TEMPLATE: string;
 export const README: string;

@@ -1,4 +1,4 @@
-// Types of bench/suites.mjs for the TypeScript tests (test/bench-measure.test.ts).
+// Types of bench/suites.mjs for the TypeScript tests (test/bench/bench-measure.test.ts).
 export interface Timing {
   /** Seconds per call: the mean over all samples. */
   mean: number;

@@ -1,6 +1,6 @@
 // The model worker's protocol, in Node: the page side (ModelWorker) talks to the worker side
 // (startModelWorker / handleMessage) over a MessageChannel, which clones and transfers as a
-// Worker's postMessage does. The browser run of the same code is in test/browser-train.test.ts.
+// Worker's postMessage does. The browser run of the same code is in test/browser/browser-train.test.ts.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   createWorkerState, deserializeModel, fit, handleMessage, loadMnist, mlpSpec, Model, ModelWorker, MnistWasmError, Optimizer,

@@ -36,7 +36,7 @@ export function outputSide(input: number, size: number, stride: number, pad: num
  * y = W·cols + b. Backward: dW += dy·colsᵀ, db = Σ dy, dx = col2im(Wᵀ·dy), the patches made
  * again from the input the forward pass saw. Shapes: cols and dcols [C·R·R, OH·OW] per thread.
  * A shallow forward product (a first layer on grey images) skips im2col: see DIRECT_MAX_DEPTH.
- * test/conv2d.test.ts checks every path against plain loops (test/support/conv2d-reference.ts).
+ * test/sdk/layers/conv2d.test.ts checks every path against plain loops (test/support/conv2d-reference.ts).
  */
 /** Filter bands of a one-image forward pass are multiples of the GEMM micro-kernel's 5 rows. */
 const FILTER_BAND_ALIGN = 5;

@@ -1,4 +1,4 @@
-// The plain convolution Conv2D's fast paths are checked against (test/conv2d.test.ts): direct
+// The plain convolution Conv2D's fast paths are checked against (test/sdk/layers/conv2d.test.ts): direct
 // loops over every output, filter tap and input channel, in float64, with nothing shared,
 // packed, split or reordered. Forward and backward as a pair, llm.c style; the layout is the
 // layer's: x [N, C, H, W], w [K, C, R, R], b [K], y and dy [N, K, OH, OW], zero padding `pad` on
