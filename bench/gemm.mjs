@@ -16,7 +16,10 @@ const ROUNDS = 4;
 const SAMPLE = { seconds: 0.5, warmupSeconds: 0.1, minSamples: 3 };
 const { sdk } = await nodeSdkAndData();
 const THREADS = sdk.defaultThreads();
-const BUILDS = [["plain SIMD, 1 thread", { relaxedSimd: false }], ["relaxed SIMD, 1 thread", {}]];
+const BUILDS = [
+  ["plain SIMD, 1 thread", { relaxedSimd: false }],
+  ["relaxed SIMD, 1 thread", {}],
+];
 if (THREADS > 1) BUILDS.push([`relaxed SIMD, ${THREADS} threads`, { threads: THREADS }]);
 
 const runtimes = await Promise.all(BUILDS.map(([, options]) => sdk.Runtime.create(options)));
@@ -46,18 +49,25 @@ const average = (list) => ({
   unit: "GFLOP/s",
 });
 /** Per build, per shape: the mean over the rounds and the best sample of any. */
-const combined = rounds.map((shapes) => shapes.map((list, s) => {
-  const [m, k, n] = GEMM_SHAPES[s];
-  return { id: `gemm-${m}x${k}x${n}`, name: `(M,K,N) = (${m},${k},${n})`, ...average(list) };
+const combined = rounds.map((shapes) =>
+  shapes.map((list, s) => {
+    const [m, k, n] = GEMM_SHAPES[s];
+    return { id: `gemm-${m}x${k}x${n}`, name: `(M,K,N) = (${m},${k},${n})`, ...average(list) };
+  }),
+);
+const ceiling = ceilingRuns.map((list) => ({
+  ...average(list),
+  sameAsLibrary: list.every((run) => run.sameAsLibrary),
 }));
-const ceiling = ceilingRuns.map((list) => ({ ...average(list), sameAsLibrary: list.every((run) => run.sameAsLibrary) }));
 
 const threadsColumn = THREADS > 1 ? ` | ${THREADS} threads / 1 thread` : "";
 console.log(`\n| GEMM | ${BUILDS.map(([name]) => name).join(" | ")} | relaxed / plain${threadsColumn} |`);
 console.log(`| --- | ${BUILDS.map(() => "---").join(" | ")} | --- |${THREADS > 1 ? " --- |" : ""}`);
 combined[0].forEach((row, r) => {
   const [plain, relaxed, threaded] = combined.map((rows) => rows[r]);
-  const cells = combined.map((rows) => `${formatValue(rows[r].value, row.unit)} (best ${formatValue(rows[r].best, row.unit)})`);
+  const cells = combined.map(
+    (rows) => `${formatValue(rows[r].value, row.unit)} (best ${formatValue(rows[r].best, row.unit)})`,
+  );
   const ratios = [`${(relaxed.value / plain.value).toFixed(2)}×`];
   if (threaded) ratios.push(`${(threaded.value / relaxed.value).toFixed(2)}×`);
   console.log(`| ${row.name} | ${cells.join(" | ")} | ${ratios.join(" | ")} |`);
@@ -67,13 +77,20 @@ if (THREADS > 1) ceilingCells.push("");
 ceilingCells.push(`${(ceiling[1].value / ceiling[0].value).toFixed(2)}×`);
 if (THREADS > 1) ceilingCells.push("");
 console.log(`| the 5x8 micro-kernel alone, panels in L1 (the ceiling) | ${ceilingCells.join(" | ")} |`);
-console.log(`\nnode ${process.version}, means of ${ROUNDS} rounds in which the builds take turns shape by shape, ${SAMPLE.seconds} s of samples each, command: ${COMMAND}`);
-if (ceiling.some((c) => !c.sameAsLibrary)) console.log("(the micro-kernel compiled for the ceiling differs from the one in build/: rebuild with npm run build)");
+console.log(
+  `\nnode ${process.version}, means of ${ROUNDS} rounds in which the builds take turns shape by shape, ${SAMPLE.seconds} s of samples each, command: ${COMMAND}`,
+);
+if (ceiling.some((c) => !c.sameAsLibrary))
+  console.log("(the micro-kernel compiled for the ceiling differs from the one in build/: rebuild with npm run build)");
 const share = (name) => {
   const r = combined[0].findIndex((row) => row.name === name);
-  return r < 0 ? "" : `${name}: ${[0, 1].map((b) => `${((combined[b][r].value / ceiling[b].value) * 100).toFixed(0)}%`).join(" plain, ")} relaxed`;
+  return r < 0
+    ? ""
+    : `${name}: ${[0, 1].map((b) => `${((combined[b][r].value / ceiling[b].value) * 100).toFixed(0)}%`).join(" plain, ")} relaxed`;
 };
-console.log(`Share of the micro-kernel alone that the whole GEMM keeps: ${["(M,K,N) = (100,784,100)", "(M,K,N) = (512,512,512)"].map(share).filter(Boolean).join("; ")}.`);
+console.log(
+  `Share of the micro-kernel alone that the whole GEMM keeps: ${["(M,K,N) = (100,784,100)", "(M,K,N) = (512,512,512)"].map(share).filter(Boolean).join("; ")}.`,
+);
 
 /**
  * How much slower a core runs while the other is busy too: 100 GEMMs of 64³ (all in L1) per
@@ -110,8 +127,12 @@ async function coreContention() {
 const contention = THREADS > 1 ? await coreContention() : undefined;
 if (contention) {
   const alone = Math.max(contention["main thread alone"], contention["worker alone"]);
-  console.log(`\nCore contention (100 GEMMs of 64³ per call, in L1): ${Object.entries(contention).map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`).join(", ")}: ` +
-    `each core runs ${((contention["both at once"] / alone - 1) * 100).toFixed(0)}% slower while the other is busy.`);
+  console.log(
+    `\nCore contention (100 GEMMs of 64³ per call, in L1): ${Object.entries(contention)
+      .map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`)
+      .join(", ")}: ` +
+      `each core runs ${((contention["both at once"] / alone - 1) * 100).toFixed(0)}% slower while the other is busy.`,
+  );
 }
 
 writeResults("gemm", {
@@ -126,6 +147,9 @@ writeResults("gemm", {
     rows: combined[b],
     rounds: rounds[b].map((list, s) => ({ id: combined[b][s].id, values: list.map((r) => r.value) })),
   })),
-  microKernelAlone: { plain: { ...ceiling[0], runs: ceilingRuns[0] }, relaxed: { ...ceiling[1], runs: ceilingRuns[1] } },
+  microKernelAlone: {
+    plain: { ...ceiling[0], runs: ceilingRuns[0] },
+    relaxed: { ...ceiling[1], runs: ceilingRuns[1] },
+  },
   ...(contention ? { coreContentionMs: contention } : {}),
 });

@@ -30,17 +30,41 @@ async function instantiate(relaxed) {
     const out = join(dir, "micro-kernel.wasm");
     const text = join(dir, "micro-kernel.wat");
     const features = relaxed ? ["--enable", "simd", "--enable", "relaxed-simd"] : ["--enable", "simd"];
-    execFileSync(process.execPath, [
-      join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js"),
-      join(ROOT, "bench", "assembly", "micro-kernel.ts"), "--config", "none", "--runtime", "stub",
-      "--importMemory", "--noAssert", "--optimizeLevel", "3", "--shrinkLevel", "0", ...features,
-      "-o", out, "-t", text,
-    ], { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js"),
+        join(ROOT, "bench", "assembly", "micro-kernel.ts"),
+        "--config",
+        "none",
+        "--runtime",
+        "stub",
+        "--importMemory",
+        "--noAssert",
+        "--optimizeLevel",
+        "3",
+        "--shrinkLevel",
+        "0",
+        ...features,
+        "-o",
+        out,
+        "-t",
+        text,
+      ],
+      { cwd: dir, stdio: ["ignore", "ignore", "inherit"] },
+    );
     const libraryWat = join(ROOT, "build", relaxed ? "kernels-relaxed.wat" : "kernels.wat");
     const kernel = microKernelText(readFileSync(text, "utf8"));
     const same = kernel !== undefined && kernel === microKernelText(readFileSync(libraryWat, "utf8"));
     const memory = new WebAssembly.Memory({ initial: 16 });
-    const { instance } = await WebAssembly.instantiate(readFileSync(out), { env: { memory, abort() { throw new Error("abort"); } } });
+    const { instance } = await WebAssembly.instantiate(readFileSync(out), {
+      env: {
+        memory,
+        abort() {
+          throw new Error("abort");
+        },
+      },
+    });
     return { exports: instance.exports, memory, same };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -60,12 +84,14 @@ export async function microKernelGflops(relaxed, seconds = 1) {
   // come broadcast, each value four times, the way the GEMM packs it.
   const floats = new Float32Array(memory.buffer, base, Number(exports.microKernelBytes(KC)) / 4);
   const panelAFloats = 5 * 4 * KC;
-  floats.forEach((_, i) => { floats[i] = (((i < panelAFloats ? i >> 2 : i) % 13) - 6) / 64; });
+  floats.forEach((_, i) => {
+    floats[i] = (((i < panelAFloats ? i >> 2 : i) % 13) - 6) / 64;
+  });
   const flopsPerSample = 2 * (2 * 5 * 8 * KC) * PAIRS;
   const run = () => exports.microKernelLoop(base, KC, PAIRS, 8, 0, 5, 8);
-  for (const end = performance.now() + 200; performance.now() < end;) run();
+  for (const end = performance.now() + 200; performance.now() < end; ) run();
   const rates = [];
-  for (const end = performance.now() + seconds * 1000; performance.now() < end;) {
+  for (const end = performance.now() + seconds * 1000; performance.now() < end; ) {
     const start = performance.now();
     run();
     rates.push(flopsPerSample / (performance.now() - start) / 1e6);

@@ -38,13 +38,17 @@ export function machine() {
 /** Prints Node runs as a markdown table: workload | mnist-wasm on 1 thread | on N threads... */
 export function printNodeTable(title, results, command) {
   const [first] = results;
-  console.log(`\n| ${title} | ${results.map((r) => `mnist-wasm, ${r.features.threads} thread${r.features.threads > 1 ? "s" : ""}`).join(" | ")} |`);
+  console.log(
+    `\n| ${title} | ${results.map((r) => `mnist-wasm, ${r.features.threads} thread${r.features.threads > 1 ? "s" : ""}`).join(" | ")} |`,
+  );
   console.log(`| --- | ${results.map(() => "---").join(" | ")} |`);
   first.rows.forEach((row, i) => {
     console.log(`| ${row.name} | ${results.map((r) => formatValue(r.rows[i].value, r.rows[i].unit)).join(" | ")} |`);
   });
-  console.log(`\nnode ${process.version}, relaxed SIMD: ${first.features.relaxedSimd}, ` +
-    `mean over >= ${first.timing.seconds} s of samples after warm-up, command: ${command}`);
+  console.log(
+    `\nnode ${process.version}, relaxed SIMD: ${first.features.relaxedSimd}, ` +
+      `mean over >= ${first.timing.seconds} s of samples after warm-up, command: ${command}`,
+  );
 }
 
 /** Writes bench/results/<name>.json. */

@@ -59,13 +59,26 @@ try {
   await import("@tensorflow/tfjs-backend-cpu");
 } catch (e) {
   if (e?.code !== "ERR_MODULE_NOT_FOUND") throw e;
-  console.log("bench/peers.mjs: TensorFlow.js is not installed (run: cd bench && npm ci); skipping the peer comparison.");
+  console.log(
+    "bench/peers.mjs: TensorFlow.js is not installed (run: cd bench && npm ci); skipping the peer comparison.",
+  );
   process.exit(0);
 }
 
 // mnist-wasm: the built SDK, public API only.
-const { ARCH_PRESETS, defaultThreads, DeviceData, fit, loadMnist, Model, Optimizer, parseArch, Runtime, takeFirst, withClassifier } =
-  await import("../dist/node.js");
+const {
+  ARCH_PRESETS,
+  defaultThreads,
+  DeviceData,
+  fit,
+  loadMnist,
+  Model,
+  Optimizer,
+  parseArch,
+  Runtime,
+  takeFirst,
+  withClassifier,
+} = await import("../dist/node.js");
 /** mnist-wasm's second column: every core (a worker pool sharing the wasm memory). */
 const THREADS = defaultThreads();
 
@@ -245,11 +258,16 @@ function inferTfjs(net, count) {
 // (M, K, N, transA, transB, what): the square sizes, the MLP's, and the per-image products of the
 // LeNet-like net's convolutions (forward W·cols, weight gradient dy·colsᵀ, patch gradient Wᵀ·dy).
 const GEMM_SHAPES = [
-  [100, 784, 100, false, false, "MLP layer 1, forward"], [100, 100, 10, false, false, "MLP layer 2, forward"],
+  [100, 784, 100, false, false, "MLP layer 1, forward"],
+  [100, 100, 10, false, false, "MLP layer 2, forward"],
   [784, 100, 100, true, false, "MLP layer 1, weight gradient"],
-  [256, 256, 256, false, false], [512, 512, 512, false, false], [1024, 1024, 1024, false, false],
-  [32, 9, 676, false, false, "conv1 forward as a GEMM (the layer runs convDirect)"], [64, 288, 121, false, false, "conv2 forward"],
-  [64, 121, 288, false, true, "conv2 weight gradient"], [288, 64, 121, true, false, "conv2 patch gradient"],
+  [256, 256, 256, false, false],
+  [512, 512, 512, false, false],
+  [1024, 1024, 1024, false, false],
+  [32, 9, 676, false, false, "conv1 forward as a GEMM (the layer runs convDirect)"],
+  [64, 288, 121, false, false, "conv2 forward"],
+  [64, 121, 288, false, true, "conv2 weight gradient"],
+  [288, 64, 121, true, false, "conv2 patch gradient"],
 ];
 const NET_TITLES = { mlp: "MLP 784-100-10 sigmoid", cnn: "CNN (LeNet-like)" };
 
@@ -371,7 +389,10 @@ async function useTfjsBackend(name) {
 
 const wasmDist = join(dirname(requireHere.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist");
 const wasmBinaries = Object.fromEntries(
-  ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"].map((f) => [f, join(wasmDist, f)]),
+  ["tfjs-backend-wasm.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm-threaded-simd.wasm"].map((f) => [
+    f,
+    join(wasmDist, f),
+  ]),
 );
 tfWasm.setWasmPaths(wasmBinaries); // local files, read with fs (no fetch)
 tf.env().set("WASM_HAS_SIMD_SUPPORT", true); // -> tfjs-backend-wasm-simd.wasm
@@ -380,7 +401,8 @@ tf.enableProdMode(); // only silences warnings in 4.22 (e.g. tfjs-cpu's "install
 
 const rt = await Runtime.create();
 const rtThreads = await Runtime.create({ threads: THREADS });
-const installed = (name) => JSON.parse(readFileSync(join(dirname(requireHere.resolve(`${name}/package.json`)), "package.json"), "utf8")).version;
+const installed = (name) =>
+  JSON.parse(readFileSync(join(dirname(requireHere.resolve(`${name}/package.json`)), "package.json"), "utf8")).version;
 const versions = {
   "mnist-wasm": JSON.parse(readFileSync(join(here, "..", "package.json"), "utf8")).version,
   "@tensorflow/tfjs-core": installed("@tensorflow/tfjs-core"),
@@ -389,15 +411,20 @@ const versions = {
   "@tensorflow/tfjs-layers": installed("@tensorflow/tfjs-layers"),
 };
 for (const [name, version] of Object.entries(versions)) {
-  if (name.startsWith("@tensorflow") && version !== TFJS_VERSION) console.log(`warning: ${name} is ${version}, not ${TFJS_VERSION}`);
+  if (name.startsWith("@tensorflow") && version !== TFJS_VERSION)
+    console.log(`warning: ${name} is ${version}, not ${TFJS_VERSION}`);
 }
 const command = ["node bench/peers.mjs", ...filters].join(" ");
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? "unknown CPU"}, command: ${command}`);
-console.log(`mnist-wasm ${versions["mnist-wasm"]} (relaxed SIMD: ${rt.features.relaxedSimd}; second column ${rtThreads.threads} threads); TensorFlow.js ${versions["@tensorflow/tfjs-core"]}, wasm binary ${wasmBinaries["tfjs-backend-wasm-simd.wasm"]}`);
+console.log(
+  `mnist-wasm ${versions["mnist-wasm"]} (relaxed SIMD: ${rt.features.relaxedSimd}; second column ${rtThreads.threads} threads); TensorFlow.js ${versions["@tensorflow/tfjs-core"]}, wasm binary ${wasmBinaries["tfjs-backend-wasm-simd.wasm"]}`,
+);
 
 const results = {};
 results["mnist-wasm"] = await measureLibrary("mnist-wasm", (w) => w["mnist-wasm"](rt));
-results["mnist-wasm-threads"] = await measureLibrary(`mnist-wasm, ${rtThreads.threads} threads`, (w) => w["mnist-wasm"](rtThreads));
+results["mnist-wasm-threads"] = await measureLibrary(`mnist-wasm, ${rtThreads.threads} threads`, (w) =>
+  w["mnist-wasm"](rtThreads),
+);
 for (const backend of ["wasm", "cpu"]) {
   await useTfjsBackend(backend);
   const before = tf.memory().numTensors;
@@ -405,14 +432,16 @@ for (const backend of ["wasm", "cpu"]) {
   const leaked = tf.memory().numTensors - before;
   // A gradient that fails half-way leaves its tape's saved tensors behind (tfjs 4.22 frees them on success only).
   const failed = Object.values(results[`tfjs-${backend}`]).some((r) => r.error);
-  if (leaked !== 0) console.log(`tfjs-${backend}: ${leaked} tensors left undisposed${failed ? " (by the failed case)" : ""}`);
+  if (leaked !== 0)
+    console.log(`tfjs-${backend}: ${leaked} tensors left undisposed${failed ? " (by the failed case)" : ""}`);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Report
 
 /** The row's figure from calls per second: a rate (GFLOP/s, images/s) or a latency (ms). */
-const figure = (workload, opsPerSecond) => (workload.unit === "ms" ? 1000 / opsPerSecond : opsPerSecond * workload.perCall);
+const figure = (workload, opsPerSecond) =>
+  workload.unit === "ms" ? 1000 / opsPerSecond : opsPerSecond * workload.perCall;
 const format = (workload, value) => {
   if (workload.unit === "ms") return `${value < 1 ? value.toFixed(3) : value.toFixed(2)} ms`;
   if (workload.unit === "GFLOP/s") return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} GFLOP/s`;
@@ -433,15 +462,22 @@ const rows = WORKLOADS.map((workload) => {
   return row;
 });
 
-const cell = (workload, r) => (r.error ? `n/a: ${r.error}` : format(workload, r.value) + (r.method === "loop" ? ` (${r.calls} timed call${r.calls > 1 ? "s" : ""})` : ""));
+const cell = (workload, r) =>
+  r.error
+    ? `n/a: ${r.error}`
+    : format(workload, r.value) + (r.method === "loop" ? ` (${r.calls} timed call${r.calls > 1 ? "s" : ""})` : "");
 const ratio = (r) => (r === null ? "n/a" : `${r.toFixed(2)}×`);
 const T = rtThreads.threads;
-console.log(`\n| workload | mnist-wasm, 1 thread | mnist-wasm, ${T} threads | tfjs-wasm (SIMD, 1 thread) | tfjs-cpu | speed vs tfjs-wasm: 1 thread / ${T} threads | ${T} threads / 1 thread |`);
+console.log(
+  `\n| workload | mnist-wasm, 1 thread | mnist-wasm, ${T} threads | tfjs-wasm (SIMD, 1 thread) | tfjs-cpu | speed vs tfjs-wasm: 1 thread / ${T} threads | ${T} threads / 1 thread |`,
+);
 console.log("| --- | --- | --- | --- | --- | --- | --- |");
 rows.forEach((row, i) => {
   const w = WORKLOADS[i];
-  console.log(`| ${row.workload} | ${cell(w, row["mnist-wasm"])} | ${cell(w, row["mnist-wasm-threads"])} | ${cell(w, row["tfjs-wasm"])} | ${cell(w, row["tfjs-cpu"])} | ` +
-    `${ratio(row.speedupVsTfjsWasm)} / ${ratio(row.threadsSpeedupVsTfjsWasm)} | ${ratio(row.threadsSpeedupVsOneThread)} |`);
+  console.log(
+    `| ${row.workload} | ${cell(w, row["mnist-wasm"])} | ${cell(w, row["mnist-wasm-threads"])} | ${cell(w, row["tfjs-wasm"])} | ${cell(w, row["tfjs-cpu"])} | ` +
+      `${ratio(row.speedupVsTfjsWasm)} / ${ratio(row.threadsSpeedupVsTfjsWasm)} | ${ratio(row.threadsSpeedupVsOneThread)} |`,
+  );
 });
 console.log(`\nnode ${process.version}, command: ${command}`);
 
@@ -451,20 +487,27 @@ if (filters.length > 0) {
 } else {
   const resultsDir = join(here, "results");
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(join(resultsDir, "peers.json"), JSON.stringify({
-    date: new Date().toISOString(),
-    command,
-    node: process.version,
-    platform: `${os.platform()} ${os.arch()}`,
-    cpu: os.cpus()[0]?.model,
-    cpuCount: os.cpus().length,
-    loadAverage: os.loadavg(),
-    versions,
-    mnistWasmFeatures: rt.features,
-    tfjsWasmBinary: "tfjs-backend-wasm-simd.wasm",
-    threads: { "mnist-wasm": 1, "mnist-wasm-threads": rtThreads.threads, tfjs: 1 },
-    timing: { slowCallSeconds: SLOW_CALL_SECONDS, loopTargetSeconds: LOOP_TARGET_SECONDS },
-    rows,
-  }, null, 2) + "\n");
+  writeFileSync(
+    join(resultsDir, "peers.json"),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        command,
+        node: process.version,
+        platform: `${os.platform()} ${os.arch()}`,
+        cpu: os.cpus()[0]?.model,
+        cpuCount: os.cpus().length,
+        loadAverage: os.loadavg(),
+        versions,
+        mnistWasmFeatures: rt.features,
+        tfjsWasmBinary: "tfjs-backend-wasm-simd.wasm",
+        threads: { "mnist-wasm": 1, "mnist-wasm-threads": rtThreads.threads, tfjs: 1 },
+        timing: { slowCallSeconds: SLOW_CALL_SECONDS, loopTargetSeconds: LOOP_TARGET_SECONDS },
+        rows,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   console.log("wrote bench/results/peers.json");
 }

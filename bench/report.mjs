@@ -49,7 +49,7 @@ const table = (header, rows) => [tableLine(header), tableLine(header.map(() => "
 /** The line under a table: command, date, Node, machine, load average, and what else the file records. */
 function provenance(json, extra = []) {
   const machine = json.machine ?? json;
-  const node = typeof json.node === "string" ? json.node : json.node?.version ?? machine.node;
+  const node = typeof json.node === "string" ? json.node : (json.node?.version ?? machine.node);
   const load = (list) => list.map((l) => l.toFixed(2)).join(" ");
   const loadText = machine.loadAverageBefore
     ? `load average ${load(machine.loadAverageBefore)} before, ${load(machine.loadAverage)} after`
@@ -111,8 +111,10 @@ function gemmTable(json) {
     provenance(json, [`means of ${json.rounds} rounds of ${json.sampleSeconds} s per build and shape`]),
   ];
   if (!ceiling.plain.sameAsLibrary || !ceiling.relaxed.sameAsLibrary) {
-    lines.push("", "The micro-kernel compiled for the ceiling differs from the one in `build/`: " +
-      "the figures predate a rebuild.");
+    lines.push(
+      "",
+      "The micro-kernel compiled for the ceiling differs from the one in `build/`: " + "the figures predate a rebuild.",
+    );
   }
   return lines;
 }
@@ -124,8 +126,11 @@ function gemmCeilingShare(json) {
   const shares = plain.rows
     .map((row, i) => [row, relaxed.rows[i]])
     .filter(([row]) => ["gemm-100x784x100", "gemm-512x512x512"].includes(row.id))
-    .map(([p, r]) => `${p.name}: ${percent(p.value / ceiling.plain.value)} plain, ` +
-      `${percent(r.value / ceiling.relaxed.value)} relaxed`);
+    .map(
+      ([p, r]) =>
+        `${p.name}: ${percent(p.value / ceiling.plain.value)} plain, ` +
+        `${percent(r.value / ceiling.relaxed.value)} relaxed`,
+    );
   return shares.length ? [`Share of the micro-kernel alone that the whole GEMM keeps: ${shares.join("; ")}.`] : [];
 }
 
@@ -139,16 +144,22 @@ function gemmThreads(json) {
   };
   const big = plain.rows.find((row) => row.id === "gemm-512x512x512");
   if (big && threaded) {
-    lines.push(`Round to round, ${big.name} ranged from ${spread(relaxed, big.id)} on one thread (relaxed) and ` +
-      `from ${spread(threaded, big.id)} on ${threaded.build.replace("relaxed SIMD, ", "")}.`);
+    lines.push(
+      `Round to round, ${big.name} ranged from ${spread(relaxed, big.id)} on one thread (relaxed) and ` +
+        `from ${spread(threaded, big.id)} on ${threaded.build.replace("relaxed SIMD, ", "")}.`,
+    );
   }
   const contention = json.coreContentionMs;
   if (contention) {
     const alone = Math.max(contention["main thread alone"], contention["worker alone"]);
-    const times = Object.entries(contention).map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`).join(", ");
+    const times = Object.entries(contention)
+      .map(([name, ms]) => `${name} ${ms.toFixed(2)} ms`)
+      .join(", ");
     if (lines.length) lines.push("");
-    lines.push(`Core contention (100 GEMMs of 64³ per call, all in L1, medians): ${times}: ` +
-      `each core runs ${percent(contention["both at once"] / alone - 1)} slower while the other is busy.`);
+    lines.push(
+      `Core contention (100 GEMMs of 64³ per call, all in L1, medians): ${times}: ` +
+        `each core runs ${percent(contention["both at once"] / alone - 1)} slower while the other is busy.`,
+    );
   }
   return lines;
 }
@@ -159,9 +170,15 @@ export const PEER_COLUMNS = ["mnist-wasm", "mnist-wasm-threads", "tfjs-wasm", "t
 /** bench/peers.mjs: mnist-wasm on one thread and on every core, tfjs-wasm, tfjs-cpu, and the speed ratios. */
 function peersTable(json) {
   const T = json.threads["mnist-wasm-threads"];
-  const header = ["workload", "mnist-wasm, 1 thread", `mnist-wasm, ${threadsLabel(T)}`, "tfjs-wasm (SIMD, 1 thread)",
+  const header = [
+    "workload",
+    "mnist-wasm, 1 thread",
+    `mnist-wasm, ${threadsLabel(T)}`,
+    "tfjs-wasm (SIMD, 1 thread)",
     "tfjs-cpu",
-    `speed vs tfjs-wasm: 1 thread / ${threadsLabel(T)}`, `${threadsLabel(T)} / 1 thread`];
+    `speed vs tfjs-wasm: 1 thread / ${threadsLabel(T)}`,
+    `${threadsLabel(T)} / 1 thread`,
+  ];
   const rows = json.rows.map((row) => [
     row.workload,
     ...PEER_COLUMNS.map((library) => formatPeerCell(row[library], row.unit)),
@@ -181,8 +198,12 @@ function peersTable(json) {
 
 /** bench/browser.mjs: Node and Chromium row by row. */
 function browserTable(json) {
-  const rows = json.rows.map((r) => [r.workload, formatFigure(r.node, r.unit), formatFigure(r.chromium, r.unit),
-    formatRatio(r.ratio)]);
+  const rows = json.rows.map((r) => [
+    r.workload,
+    formatFigure(r.node, r.unit),
+    formatFigure(r.chromium, r.unit),
+    formatRatio(r.ratio),
+  ]);
   const { chromium, node } = json;
   const lines = [
     ...table(["workload (one thread)", "Node", "Chromium", "Chromium / Node (speed)"], rows),
@@ -205,9 +226,12 @@ function browserTable(json) {
 
 /** The row `id` of a suite's run on `threads` threads (1, or "all": the run on every core). */
 function suiteRow(json, threads, id) {
-  const run = threads === "all"
-    ? (json.runs.length > 1 ? json.runs.at(-1) : undefined)
-    : json.runs.find((r) => r.threads === threads);
+  const run =
+    threads === "all"
+      ? json.runs.length > 1
+        ? json.runs.at(-1)
+        : undefined
+      : json.runs.find((r) => r.threads === threads);
   const row = run?.rows.find((r) => r.id === id);
   if (!row) throw new Error(`no ${id} row on ${threads === "all" ? "every core" : threadsLabel(threads)}`);
   return row;
@@ -232,9 +256,12 @@ export const TARGETS = [
     files: ["gemm"],
     check({ gemm }) {
       const ceiling = gemm.microKernelAlone;
-      const shares = [0, 1].map((b) => gemmRow(gemm, b, "gemm-512x512x512").value / [ceiling.plain, ceiling.relaxed][b].value);
+      const shares = [0, 1].map(
+        (b) => gemmRow(gemm, b, "gemm-512x512x512").value / [ceiling.plain, ceiling.relaxed][b].value,
+      );
       return {
-        measured: `plain ${formatShare(shares[0])}, relaxed ${formatShare(shares[1])} of the micro-kernel alone ` +
+        measured:
+          `plain ${formatShare(shares[0])}, relaxed ${formatShare(shares[1])} of the micro-kernel alone ` +
           `(${gflops(ceiling.plain)} and ${gflops(ceiling.relaxed)} GFLOP/s)`,
         met: shares.map((share) => share >= 0.85),
       };
@@ -244,8 +271,9 @@ export const TARGETS = [
     target: "GEMM, two threads ≥ 1.7× one thread on (256,256,256), (512,512,512), (1024,1024,1024)",
     files: ["gemm"],
     check({ gemm }) {
-      const ratios = ["gemm-256x256x256", "gemm-512x512x512", "gemm-1024x1024x1024"]
-        .map((id) => gemmRow(gemm, 2, id).value / gemmRow(gemm, 1, id).value);
+      const ratios = ["gemm-256x256x256", "gemm-512x512x512", "gemm-1024x1024x1024"].map(
+        (id) => gemmRow(gemm, 2, id).value / gemmRow(gemm, 1, id).value,
+      );
       return { measured: ratios.map(formatRatio).join(", "), met: ratios.map((r) => r >= 1.7) };
     },
   },
@@ -264,7 +292,8 @@ export const TARGETS = [
       const [train, epoch] = ["mlp-train", "mlp-epoch"].map((id) => suiteRow(mlp, 1, id));
       const ratio = peerRow(peers, "mlp-train").speedupVsTfjsWasm;
       return {
-        measured: `${formatFigure(train.value, train.unit)}; epoch ${formatFigure(epoch.value, epoch.unit)}; ` +
+        measured:
+          `${formatFigure(train.value, train.unit)}; epoch ${formatFigure(epoch.value, epoch.unit)}; ` +
           `${formatRatio(ratio)} tfjs-wasm`,
         met: [train.value >= 60000, epoch.value < 1, ratio > 10],
       };

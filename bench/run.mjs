@@ -14,8 +14,10 @@ if (existsSync(browser.CHROMIUM)) {
   const code = await browser.main([]);
   if (code !== 0) process.exitCode = code;
 } else {
-  console.log(`\nbench/browser.mjs: ${browser.CHROMIUM} not found (apt-get install chromium); ` +
-    "skipping the browser comparison.");
+  console.log(
+    `\nbench/browser.mjs: ${browser.CHROMIUM} not found (apt-get install chromium); ` +
+      "skipping the browser comparison.",
+  );
 }
 // bench/peers.mjs ends the process when TensorFlow.js is missing, so it is imported only when present.
 let tfjsInstalled = true;

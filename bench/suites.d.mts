@@ -30,4 +30,8 @@ export const SUITES: string[];
 export function measure(fn: () => unknown, options?: MeasureOptions): Promise<Timing>;
 
 export function clockTick(clock?: () => number): number;
-export function everyFewMilliseconds(fn: () => unknown, count: number, options?: { clock?: () => number }): Promise<Timing>;
+export function everyFewMilliseconds(
+  fn: () => unknown,
+  count: number,
+  options?: { clock?: () => number },
+): Promise<Timing>;

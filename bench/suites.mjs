@@ -8,7 +8,13 @@
 /** The suites, in the order they run. */
 export const SUITES = ["mlp", "cnn", "gemm"];
 
-export const GEMM_SHAPES = [[100, 784, 100], [100, 100, 10], [256, 256, 256], [512, 512, 512], [1024, 1024, 1024]];
+export const GEMM_SHAPES = [
+  [100, 784, 100],
+  [100, 100, 10],
+  [256, 256, 256],
+  [512, 512, 512],
+  [1024, 1024, 1024],
+];
 
 /**
  * How long to measure. `full` is for figures; `quick` only checks that every row can be produced
@@ -45,15 +51,15 @@ export async function measure(fn, { seconds = 1, warmupSeconds = 0.25, minSample
   let warmed = clock() - firstStarted;
   const run = isAsync
     ? async (n) => {
-      const started = clock();
-      for (let i = 0; i < n; i++) await fn();
-      return clock() - started;
-    }
+        const started = clock();
+        for (let i = 0; i < n; i++) await fn();
+        return clock() - started;
+      }
     : (n) => {
-      const started = clock();
-      for (let i = 0; i < n; i++) fn();
-      return clock() - started;
-    };
+        const started = clock();
+        for (let i = 0; i < n; i++) fn();
+        return clock() - started;
+      };
   const sampleSeconds = seconds / 20;
   /** `calls` scaled so that a run of them takes about 1.2 samples, given that `calls` took `t`. */
   const grown = (calls, t) => Math.ceil(calls * Math.min(10, (1.2 * sampleSeconds) / Math.max(t, 1e-6)));
@@ -84,13 +90,31 @@ export async function measure(fn, { seconds = 1, warmupSeconds = 0.25, minSample
 
 /** A throughput row: `perCall` units of work (images, GFLOP) per call. */
 function rateRow(id, suite, name, unit, perCall, timing) {
-  return { id, suite, name, value: perCall / timing.mean, best: perCall / timing.best, unit, better: "higher", calls: timing.calls };
+  return {
+    id,
+    suite,
+    name,
+    value: perCall / timing.mean,
+    best: perCall / timing.best,
+    unit,
+    better: "higher",
+    calls: timing.calls,
+  };
 }
 
 /** A time row, in `unit` (s, ms or µs). */
 function timeRow(id, suite, name, unit, timing) {
-  const scale = { s: 1, ms: 1e3, "µs": 1e6 }[unit];
-  return { id, suite, name, value: timing.mean * scale, best: timing.best * scale, unit, better: "lower", calls: timing.calls };
+  const scale = { s: 1, ms: 1e3, µs: 1e6 }[unit];
+  return {
+    id,
+    suite,
+    name,
+    value: timing.mean * scale,
+    best: timing.best * scale,
+    unit,
+    better: "lower",
+    calls: timing.calls,
+  };
 }
 
 // MLP 784-100-10 sigmoid, plain SGD: the course's network, the one bench/mlp.mjs measures.
@@ -111,9 +135,16 @@ async function mlpSuite(sdk, data, size, runtimeOptions) {
   const started = now();
   await fit(model, epochData, { epochs: 1, batchSize: BATCH, optimizer, seed: 1 });
   const epoch = now() - started;
-  rows.push(timeRow("mlp-epoch", suite, `one training epoch (${epochData.count.toLocaleString("en")} images, batch ${BATCH}), timed once`,
-    "s", { mean: epoch, best: epoch, calls: 1 }));
-  rows.push(...await inferenceRows(model, data, "mlp", suite, "µs", size));
+  rows.push(
+    timeRow(
+      "mlp-epoch",
+      suite,
+      `one training epoch (${epochData.count.toLocaleString("en")} images, batch ${BATCH}), timed once`,
+      "s",
+      { mean: epoch, best: epoch, calls: 1 },
+    ),
+  );
+  rows.push(...(await inferenceRows(model, data, "mlp", suite, "µs", size)));
 
   model.dispose();
   oneBatch.dispose();
@@ -134,7 +165,7 @@ async function cnnSuite(sdk, data, size, runtimeOptions) {
 
   const step = await measure(() => fit(model, oneBatch, { epochs: 1, batchSize: BATCH, optimizer }), size);
   rows.push(rateRow("cnn-train", suite, `training, batch ${BATCH}`, "images/s", BATCH, step));
-  rows.push(...await inferenceRows(model, data, "cnn", suite, "ms", size));
+  rows.push(...(await inferenceRows(model, data, "cnn", suite, "ms", size)));
 
   model.dispose();
   oneBatch.dispose();
@@ -205,11 +236,17 @@ export async function everyFewMilliseconds(fn, count, { clock = now } = {}) {
 export function gemmOnRuntime(rt, [m, k, n]) {
   const [a, b, c] = [m * k, k * n, m * n].map((length) => rt.alloc(length * 4));
   // Views are made after the last alloc: growing the memory detaches earlier ones.
-  for (const [ptr, length] of [[a, m * k], [b, k * n]]) {
+  for (const [ptr, length] of [
+    [a, m * k],
+    [b, k * n],
+  ]) {
     const view = rt.f32(ptr, length);
     for (let i = 0; i < length; i++) view[i] = ((i * 7919) % 2001) / 1000 - 1;
   }
-  return { call: () => rt.gemm(a, b, c, m, k, n, false, false, 0), free: () => [a, b, c].forEach((ptr) => rt.free(ptr)) };
+  return {
+    call: () => rt.gemm(a, b, c, m, k, n, false, false, 0),
+    free: () => [a, b, c].forEach((ptr) => rt.free(ptr)),
+  };
 }
 
 // The GEMM shapes; the first two are the MLP's forward pass.
@@ -219,7 +256,9 @@ async function gemmSuite(sdk, _data, size, runtimeOptions) {
   for (const [m, k, n] of GEMM_SHAPES) {
     const gemm = gemmOnRuntime(rt, [m, k, n]);
     const timing = await measure(gemm.call, size);
-    rows.push(rateRow(`gemm-${m}x${k}x${n}`, "GEMM", `(M,K,N) = (${m},${k},${n})`, "GFLOP/s", (2 * m * k * n) / 1e9, timing));
+    rows.push(
+      rateRow(`gemm-${m}x${k}x${n}`, "GEMM", `(M,K,N) = (${m},${k},${n})`, "GFLOP/s", (2 * m * k * n) / 1e9, timing),
+    );
     gemm.free();
   }
   return { rows, features: rt.features };

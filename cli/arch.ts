@@ -1,7 +1,18 @@
 // From the --arch, --hidden, --activation and --init flags to a model spec.
 import {
-  ARCH_PRESETS, MnistWasmError, mlpSpec, parseArch, planModel, readFileBounded, validateSpec, withClassifier,
-  type Dataset, type Initializer, type LayerSpec, type LossName, type ModelSpec,
+  ARCH_PRESETS,
+  MnistWasmError,
+  mlpSpec,
+  parseArch,
+  planModel,
+  readFileBounded,
+  validateSpec,
+  withClassifier,
+  type Dataset,
+  type Initializer,
+  type LayerSpec,
+  type LossName,
+  type ModelSpec,
 } from "../sdk/node";
 import { UsageError } from "./errors";
 
@@ -44,12 +55,18 @@ function specOf(options: ArchOptions, data: Dataset): ModelSpec {
   let layers: LayerSpec[];
   if (options.arch === "mlp") {
     layers = mlpSpec({
-      input: data.shape, hidden: options.hidden, classes: data.classes.length, activation: options.activation,
-      dropout: options.dropout, batchnorm: options.batchnorm,
+      input: data.shape,
+      hidden: options.hidden,
+      classes: data.classes.length,
+      activation: options.activation,
+      dropout: options.dropout,
+      batchnorm: options.batchnorm,
     }).layers;
   } else if (options.dropout !== undefined || options.batchnorm) {
-    throw new UsageError("--dropout and --batchnorm shape the mlp preset; with --arch, write them into the architecture " +
-      "(e.g. conv:32x3,batchnorm,relu,maxpool:2,dropout:0.25,dense:128,relu)");
+    throw new UsageError(
+      "--dropout and --batchnorm shape the mlp preset; with --arch, write them into the architecture " +
+        "(e.g. conv:32x3,batchnorm,relu,maxpool:2,dropout:0.25,dense:128,relu)",
+    );
   } else if (isArchPreset(options.arch)) {
     layers = parseArch(ARCH_PRESETS[options.arch]);
   } else if (options.arch.endsWith(".json")) {
@@ -60,7 +77,9 @@ function specOf(options: ArchOptions, data: Dataset): ModelSpec {
   const last = layers[layers.length - 1] as { type?: unknown } | undefined;
   if (last && typeof last === "object" && last.type !== "dense") layers = withClassifier(layers, data.classes.length);
   if (options.init) {
-    layers = layers.map((l) => (l.type === "dense" || l.type === "conv2d") && !l.init ? { ...l, init: options.init } : l);
+    layers = layers.map((l) =>
+      (l.type === "dense" || l.type === "conv2d") && !l.init ? { ...l, init: options.init } : l,
+    );
   }
   const spec = validateSpec({ input: data.shape, layers, classes: data.classes, loss: options.loss });
   planModel(spec); // every layer fits its input, checked before anything is allocated
@@ -71,14 +90,20 @@ function readArchFile(path: string): LayerSpec[] {
   let json: unknown;
   try {
     // A regular file of at most MAX_ARCH_FILE_BYTES, checked before it is read (a FIFO never blocks).
-    json = JSON.parse(readFileBounded(path, { maxBytes: MAX_ARCH_FILE_BYTES, label: "JSON architecture file", what: `--arch ${path}` })
-      .toString("utf8"));
+    json = JSON.parse(
+      readFileBounded(path, {
+        maxBytes: MAX_ARCH_FILE_BYTES,
+        label: "JSON architecture file",
+        what: `--arch ${path}`,
+      }).toString("utf8"),
+    );
   } catch (e) {
     if (e instanceof MnistWasmError) throw e; // buildSpec makes it a usage mistake
     throw new UsageError(`--arch ${path}: not valid JSON (${(e as Error).message})`);
   }
   const layers = Array.isArray(json) ? json : (json as { layers?: unknown })?.layers;
-  if (!Array.isArray(layers)) throw new UsageError(`--arch ${path}: expected a list of layers, or an object with "layers"`);
+  if (!Array.isArray(layers))
+    throw new UsageError(`--arch ${path}: expected a list of layers, or an object with "layers"`);
   // Checked with the rest of the spec once the classifier is in place.
   return layers as LayerSpec[];
 }

@@ -4,8 +4,19 @@
 // on, and refuse to fall back on the shipped MNIST test set for a model of other data.
 import { InvalidArgumentError } from "commander";
 import {
-  CIFAR10_CLASSES, datasetNameOfFolder, datasetNameProblem, escapeText, loadCifar10, loadClassNames, loadMnist, maxLabel, MnistWasmError,
-  type Dataset, type DatasetName, type Model, type Split,
+  CIFAR10_CLASSES,
+  datasetNameOfFolder,
+  datasetNameProblem,
+  escapeText,
+  loadCifar10,
+  loadClassNames,
+  loadMnist,
+  maxLabel,
+  MnistWasmError,
+  type Dataset,
+  type DatasetName,
+  type Model,
+  type Split,
 } from "../sdk/node";
 import { UsageError } from "./errors";
 
@@ -32,7 +43,12 @@ export function modelClasses(model: Model): string[] {
 export function trainedOn(model: Model, metadata: Record<string, string>): TrainedOn {
   const format: DatasetName = model.spec.input[0] === 3 ? "cifar10" : "mnist";
   const recorded = metadata.dataset;
-  const name = typeof recorded === "string" && recorded !== "" ? escapeText(recorded, 64) : format === "cifar10" ? "cifar10" : "mnist";
+  const name =
+    typeof recorded === "string" && recorded !== ""
+      ? escapeText(recorded, 64)
+      : format === "cifar10"
+        ? "cifar10"
+        : "mnist";
   return { name, format, classes: modelClasses(model) };
 }
 
@@ -43,8 +59,14 @@ function isMnist(on: TrainedOn): boolean {
 
 /** How each format's files are asked for. */
 const TEST_FILES: Record<DatasetName, { kind: string; pass: string }> = {
-  mnist: { kind: "idx folder", pass: "pass --data DIR with its test files (t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, raw or .gz)" },
-  cifar10: { kind: "CIFAR-10 binary batches", pass: "pass --data with its folder of test_batch.bin or its cifar-10-binary.tar.gz" },
+  mnist: {
+    kind: "idx folder",
+    pass: "pass --data DIR with its test files (t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, raw or .gz)",
+  },
+  cifar10: {
+    kind: "CIFAR-10 binary batches",
+    pass: "pass --data with its folder of test_batch.bin or its cifar-10-binary.tar.gz",
+  },
 };
 
 /**
@@ -55,7 +77,9 @@ const TEST_FILES: Record<DatasetName, { kind: string; pass: string }> = {
 export function testDataFor(model: Model, metadata: Record<string, string>, dataPath: string | undefined): Dataset {
   const on = trainedOn(model, metadata);
   if (dataPath === undefined && !isMnist(on)) {
-    throw new UsageError(`this model was trained on ${on.name} (${TEST_FILES[on.format].kind}); ${TEST_FILES[on.format].pass}`);
+    throw new UsageError(
+      `this model was trained on ${on.name} (${TEST_FILES[on.format].kind}); ${TEST_FILES[on.format].pass}`,
+    );
   }
   if (on.format === "cifar10") {
     // A model of another number of classes is refused by checkShapes, naming both counts.
@@ -82,8 +106,10 @@ function trainingDataName(options: TrainingDataOptions): string {
   const name = datasetNameOfFolder(options.data);
   const problem = datasetNameProblem(name);
   if (problem) {
-    throw new UsageError(`the name of the --data folder ${escapeText(options.data, 64)}, which names the data set, ${problem}; ` +
-      "give the data set a name with --name NAME");
+    throw new UsageError(
+      `the name of the --data folder ${escapeText(options.data, 64)}, which names the data set, ${problem}; ` +
+        "give the data set a name with --name NAME",
+    );
   }
   return name;
 }
@@ -98,17 +124,24 @@ export function loadTrainingData(options: TrainingDataOptions): { train: Dataset
   const file = options.classes;
   const classes = file === undefined ? undefined : loadClassNames(file);
   if (classes && options.dataset === "cifar10" && classes.length !== CIFAR10_CLASSES.length) {
-    throw new MnistWasmError("BAD_FILE", `${file}: ${classes.length} class names, CIFAR-10 has ${CIFAR10_CLASSES.length}`);
+    throw new MnistWasmError(
+      "BAD_FILE",
+      `${file}: ${classes.length} class names, CIFAR-10 has ${CIFAR10_CLASSES.length}`,
+    );
   }
-  const load = (split: Split): Dataset => options.dataset === "cifar10"
-    ? loadCifar10(split, options.data!, { name, classes })
-    : loadMnist(split, options.data, { name, classes, classesWhat: file });
+  const load = (split: Split): Dataset =>
+    options.dataset === "cifar10"
+      ? loadCifar10(split, options.data!, { name, classes })
+      : loadMnist(split, options.data, { name, classes, classesWhat: file });
   const train = load("train");
   const test = load("test");
   if (classes) {
     const used = Math.max(maxLabel(train.labels), maxLabel(test.labels)) + 1;
     if (used !== classes.length) {
-      throw new MnistWasmError("BAD_FILE", `${file}: ${classes.length} class names, but the labels of the data go from 0 to ${used - 1} (${used} classes)`);
+      throw new MnistWasmError(
+        "BAD_FILE",
+        `${file}: ${classes.length} class names, but the labels of the data go from 0 to ${used - 1} (${used} classes)`,
+      );
     }
   }
   return { train, test };

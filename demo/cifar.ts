@@ -43,7 +43,12 @@ export function mountCifar(hooks: PageHooks): CifarPanel {
     li.dataset.class = String(c);
     li.innerHTML = `<span class="digit"></span><span class="track"><span class="fill"></span></span><span class="pct">–</span>`;
     barsList.append(li);
-    return { li, name: li.querySelector(".digit") as HTMLElement, fill: li.querySelector(".fill") as HTMLElement, pct: li.querySelector(".pct") as HTMLElement };
+    return {
+      li,
+      name: li.querySelector(".digit") as HTMLElement,
+      fill: li.querySelector(".fill") as HTMLElement,
+      pct: li.querySelector(".pct") as HTMLElement,
+    };
   });
 
   const argmax = (p: Float32Array, at: number, n: number): number => {
@@ -75,7 +80,8 @@ export function mountCifar(hooks: PageHooks): CifarPanel {
       bar.li.dataset.p = String(p);
       bar.li.classList.toggle("top", c === best);
     });
-    for (const t of Array.from(thumbs.children)) t.classList.toggle("selected", (t as HTMLElement).dataset.index === String(i));
+    for (const t of Array.from(thumbs.children))
+      t.classList.toggle("selected", (t as HTMLElement).dataset.index === String(i));
   }
 
   /** Classifies the 100 samples with the current model and redraws the thumbnails' verdicts. */

@@ -27,7 +27,10 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setTimeout(resolv
  * gets the number done; `cancelled()` is asked between slices (the model may have been replaced).
  */
 export async function evaluateInSlices(
-  model: Model, data: Dataset, onProgress: (done: number) => void, cancelled: () => boolean,
+  model: Model,
+  data: Dataset,
+  onProgress: (done: number) => void,
+  cancelled: () => boolean,
 ): Promise<TestRun | null> {
   const size = model.inputSize;
   const classes = model.classCount;
@@ -100,10 +103,15 @@ export function mountEvaluation(hooks: PageHooks): { modelChanged(): void } {
       progress.value = 0;
       progress.hidden = false;
       const started = performance.now();
-      const result = await evaluateInSlices(model, data, (done) => {
-        progress.value = done;
-        status.textContent = `${done.toLocaleString("en")} of ${data.count.toLocaleString("en")} images · ${((performance.now() - started) / 1000).toFixed(1)} s`;
-      }, () => mine !== generation);
+      const result = await evaluateInSlices(
+        model,
+        data,
+        (done) => {
+          progress.value = done;
+          status.textContent = `${done.toLocaleString("en")} of ${data.count.toLocaleString("en")} images · ${((performance.now() - started) / 1000).toFixed(1)} s`;
+        },
+        () => mine !== generation,
+      );
       if (!result || mine !== generation) return;
       last = { run: result, data };
       filter = null;
@@ -137,16 +145,23 @@ export function mountEvaluation(hooks: PageHooks): { modelChanged(): void } {
     const classes = run.confusion.length;
     let maxOff = 0;
     let maxDiag = 0;
-    run.confusion.forEach((row, t) => row.forEach((n, p) => {
-      if (t === p) maxDiag = Math.max(maxDiag, n);
-      else maxOff = Math.max(maxOff, n);
-    }));
+    run.confusion.forEach((row, t) =>
+      row.forEach((n, p) => {
+        if (t === p) maxDiag = Math.max(maxDiag, n);
+        else maxOff = Math.max(maxOff, n);
+      }),
+    );
     const head = document.createElement("tr");
     head.append(Object.assign(document.createElement("th"), { className: "corner", textContent: "" }));
-    for (let p = 0; p < classes; p++) head.append(Object.assign(document.createElement("th"), { scope: "col", textContent: MNIST_CLASSES[p] ?? String(p) }));
+    for (let p = 0; p < classes; p++)
+      head.append(
+        Object.assign(document.createElement("th"), { scope: "col", textContent: MNIST_CLASSES[p] ?? String(p) }),
+      );
     const body = run.confusion.map((row, t) => {
       const tr = document.createElement("tr");
-      tr.append(Object.assign(document.createElement("th"), { scope: "row", textContent: MNIST_CLASSES[t] ?? String(t) }));
+      tr.append(
+        Object.assign(document.createElement("th"), { scope: "row", textContent: MNIST_CLASSES[t] ?? String(t) }),
+      );
       row.forEach((n, p) => {
         const td = document.createElement("td");
         td.dataset.label = String(t);
@@ -172,7 +187,9 @@ export function mountEvaluation(hooks: PageHooks): { modelChanged(): void } {
       });
       return tr;
     });
-    const caption = Object.assign(document.createElement("caption"), { textContent: "rows: true digit · columns: prediction" });
+    const caption = Object.assign(document.createElement("caption"), {
+      textContent: "rows: true digit · columns: prediction",
+    });
     const thead = document.createElement("thead");
     thead.append(head);
     const tbody = document.createElement("tbody");
@@ -193,7 +210,11 @@ export function mountEvaluation(hooks: PageHooks): { modelChanged(): void } {
     mistakesTitle.replaceChildren();
     if (filter) {
       mistakesTitle.append(`${wrong.length} of the ${total} mistakes: ${filter.label} read as ${filter.predicted} `);
-      const all = Object.assign(document.createElement("button"), { type: "button", className: "link", textContent: "show all" });
+      const all = Object.assign(document.createElement("button"), {
+        type: "button",
+        className: "link",
+        textContent: "show all",
+      });
       all.addEventListener("click", () => setFilter(null));
       mistakesTitle.append(all);
     } else {
@@ -209,7 +230,10 @@ export function mountEvaluation(hooks: PageHooks): { modelChanged(): void } {
       item.dataset.predicted = String(run.predictions[i]);
       item.title = `test image ${i}: a ${data.labels[i]}, read as ${run.predictions[i]}`;
       const canvas = document.createElement("canvas");
-      paintImage(canvas, greyMaps(data.images.subarray(i * size, (i + 1) * size), 1, data.shape[1], data.shape[2], 0, 255));
+      paintImage(
+        canvas,
+        greyMaps(data.images.subarray(i * size, (i + 1) * size), 1, data.shape[1], data.shape[2], 0, 255),
+      );
       const caption = document.createElement("span");
       caption.innerHTML = `<b></b> → <i></i>`;
       caption.children[0].textContent = String(data.labels[i]);
@@ -243,9 +267,15 @@ export function mountEvaluation(hooks: PageHooks): { modelChanged(): void } {
   mistakes.addEventListener("click", (e) => {
     const item = (e.target as HTMLElement).closest(".mistake") as HTMLElement | null;
     if (!item) return;
-    void hooks.showTest(Number(item.dataset.index)).then(() => {
-      document.getElementById("browse-title")?.closest("section")?.scrollIntoView({ behavior: "smooth", block: "center" });
-    }).catch(() => {});
+    void hooks
+      .showTest(Number(item.dataset.index))
+      .then(() => {
+        document
+          .getElementById("browse-title")
+          ?.closest("section")
+          ?.scrollIntoView({ behavior: "smooth", block: "center" });
+      })
+      .catch(() => {});
   });
   reset();
   return { modelChanged: reset };

@@ -47,7 +47,11 @@ function layerTitle(layer: LayerSpec): string {
 }
 
 const describeShape = (shape: readonly number[], last: boolean): string =>
-  shape.length === 3 ? `${shape[0]} maps of ${shape[1]}×${shape[2]}` : last ? `${shape[0]} scores, one per class` : `${shape[0]} units`;
+  shape.length === 3
+    ? `${shape[0]} maps of ${shape[1]}×${shape[2]}`
+    : last
+      ? `${shape[0]} scores, one per class`
+      : `${shape[0]} units`;
 
 /**
  * Maps of one activation, scaled from min(0, smallest) to the largest value of the layer, through
@@ -83,8 +87,15 @@ function firstLayerWeights(model: Model): { maps: Maps; title: string; shape: re
     const [k, c, r] = param.value.shape;
     // Grey for one input channel, colour for three; otherwise the first channel of each filter.
     const channels = c === 3 ? 3 : 1;
-    const planes = channels === c ? w : Float32Array.from({ length: k * r * r }, (_, i) => w[Math.floor(i / (r * r)) * c * r * r + (i % (r * r))]);
-    return { maps: planesToMaps(planes, k, channels, r, r, -m, m), title: `filters of the first conv layer${channels !== c ? " (first input channel)" : ""}`, shape: [k, r, r] };
+    const planes =
+      channels === c
+        ? w
+        : Float32Array.from({ length: k * r * r }, (_, i) => w[Math.floor(i / (r * r)) * c * r * r + (i % (r * r))]);
+    return {
+      maps: planesToMaps(planes, k, channels, r, r, -m, m),
+      title: `filters of the first conv layer${channels !== c ? " (first input channel)" : ""}`,
+      shape: [k, r, r],
+    };
   }
   // Dense weights are [in, out]: unit u's weights over the input, shown as an input-sized image.
   if (layer.type !== "dense" || index !== 0 || (inC !== 1 && inC !== 3)) return null;
@@ -137,7 +148,13 @@ export function mountInspect(hooks: PageHooks): { drawn(pixels: Uint8Array | nul
     const [c, h, w] = model.spec.input;
     inputRow = figure("input", `${c === 1 ? "grey" : "colour"} ${h}×${w}`, "input");
     weights = firstLayerWeights(model);
-    weightsRow = weights ? figure(weights.title, `${weights.shape[0]} × ${weights.shape[1]}×${weights.shape[2]} · white +, black −`, "weights") : null;
+    weightsRow = weights
+      ? figure(
+          weights.title,
+          `${weights.shape[0]} × ${weights.shape[1]}×${weights.shape[2]} · white +, black −`,
+          "weights",
+        )
+      : null;
     groups = layerGroups(model.spec.layers);
     rows = groups.map((g, i) => {
       const last = i === groups.length - 1;
@@ -145,7 +162,8 @@ export function mountInspect(hooks: PageHooks): { drawn(pixels: Uint8Array | nul
       if (last && model.classCount === MNIST_CLASSES.length && model.layers[g.last].outputShape.length === 1) {
         row.labels = document.createElement("div");
         row.labels.className = "class-labels";
-        for (const name of MNIST_CLASSES) row.labels.append(Object.assign(document.createElement("span"), { textContent: name }));
+        for (const name of MNIST_CLASSES)
+          row.labels.append(Object.assign(document.createElement("span"), { textContent: name }));
         row.canvas.after(row.labels);
       }
       return row;
@@ -159,7 +177,12 @@ export function mountInspect(hooks: PageHooks): { drawn(pixels: Uint8Array | nul
     if (width <= 0) return;
     const widthChanged = width !== renderedWidth;
     renderedWidth = width;
-    if (widthChanged && weights && weightsRow) drawGrid(weightsRow.canvas, weights.maps, fitGrid(weights.maps.count, width, { maxCols: weights.maps.count <= 32 ? 16 : 32 }));
+    if (widthChanged && weights && weightsRow)
+      drawGrid(
+        weightsRow.canvas,
+        weights.maps,
+        fitGrid(weights.maps.count, width, { maxCols: weights.maps.count <= 32 ? 16 : 32 }),
+      );
     if (!pixels) return;
     const [c, h, w] = model.spec.input;
     const inputMaps = planesToMaps(pixels, 1, c === 3 ? 3 : 1, h, w);
@@ -175,18 +198,23 @@ export function mountInspect(hooks: PageHooks): { drawn(pixels: Uint8Array | nul
         labels.style.columnGap = `${grid.gap}px`;
       }
     });
-    source.textContent = fromDrawing ? "your drawing, layer by layer" : "MNIST test image 0, layer by layer · draw above to see yours";
+    source.textContent = fromDrawing
+      ? "your drawing, layer by layer"
+      : "MNIST test image 0, layer by layer · draw above to see yours";
     container.dataset.source = fromDrawing ? "drawing" : "test";
   }
 
   /** An empty pad: show test image 0 instead (once the test set is in). */
   function showFallback(): void {
     fromDrawing = false;
-    hooks.testSet().then((data) => {
-      if (fromDrawing || hooks.model().inputSize !== 784) return;
-      pixels = data.images.slice(0, 784);
-      render();
-    }).catch(() => {}); // the browse panel reports a test set that does not load
+    hooks
+      .testSet()
+      .then((data) => {
+        if (fromDrawing || hooks.model().inputSize !== 784) return;
+        pixels = data.images.slice(0, 784);
+        render();
+      })
+      .catch(() => {}); // the browse panel reports a test set that does not load
   }
 
   build();

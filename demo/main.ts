@@ -1,8 +1,15 @@
 // The in-browser demo: draw a digit, watch the shipped CNN classify it as you draw.
 // Bundled by scripts/build-demo.mjs (esbuild) into demo/dist/ with the model file beside it.
 import {
-  datasetFromIdx, deserializeModel, gunzipIfNeeded, MNIST_CLASSES, MnistWasmError, preprocessDigit, Runtime,
-  type Dataset, type Model,
+  datasetFromIdx,
+  deserializeModel,
+  gunzipIfNeeded,
+  MNIST_CLASSES,
+  MnistWasmError,
+  preprocessDigit,
+  Runtime,
+  type Dataset,
+  type Model,
 } from "../sdk/index";
 import { PAGE_THREADS } from "./page-threads";
 import { mountPanels, type Panels } from "./panels";
@@ -211,7 +218,11 @@ function loadTestSet(): Promise<Dataset> {
   testSet ??= (async () => {
     testStatus.textContent = "Loading test set…";
     const [images, labels] = await Promise.all([fetchBytes(TEST_IMAGES_URL), fetchBytes(TEST_LABELS_URL)]);
-    const data = datasetFromIdx(images, labels, { name: "mnist-test", imagesWhat: TEST_IMAGES_URL, labelsWhat: TEST_LABELS_URL });
+    const data = datasetFromIdx(images, labels, {
+      name: "mnist-test",
+      imagesWhat: TEST_IMAGES_URL,
+      labelsWhat: TEST_LABELS_URL,
+    });
     if (data.shape[1] !== 28 || data.shape[2] !== 28) throw new Error(`${TEST_IMAGES_URL}: expected 28x28 images`);
     testIndex.max = String(data.count - 1);
     testStatus.textContent = `${data.count.toLocaleString("en")} images`;
@@ -226,7 +237,9 @@ function loadTestSet(): Promise<Dataset> {
 
 let testShown = -1;
 /** Shows test image `index` (clamped to the set) with its label and the model's prediction. */
-async function showTest(index: number): Promise<{ index: number; label: number; predicted: number; probability: number }> {
+async function showTest(
+  index: number,
+): Promise<{ index: number; label: number; predicted: number; probability: number }> {
   await ready;
   const data = await loadTestSet();
   const i = Math.min(data.count - 1, Math.max(0, Math.trunc(Number.isFinite(index) ? index : 0)));
@@ -285,10 +298,23 @@ async function start(): Promise<void> {
   const acc = Number(loaded.metadata.testAccuracy);
   statusEl.textContent = `LeNet-style CNN${Number.isFinite(acc) ? ` · ${(acc * 100).toFixed(2)}% on MNIST's test set` : ""} · ${(bytes.length / 1024).toFixed(0)} KiB`;
   chip("wasm SIMD", true, "128-bit WebAssembly SIMD kernels");
-  chip(rt.features.relaxedSimd ? "relaxed SIMD (FMA)" : "no relaxed SIMD", rt.features.relaxedSimd, "fused multiply-add through relaxed SIMD");
-  chip(globalThis.crossOriginIsolated ? "cross-origin isolated" : "not isolated", globalThis.crossOriginIsolated === true, "COOP/COEP headers: needed for threads");
-  chip(rt.threads > 1 ? `${rt.threads} threads` : "one thread", rt.threads > 1,
-    rt.threads > 1 ? "kernels split across a pool of workers sharing the wasm memory" : rt.features.threadsNote || "one thread asked for");
+  chip(
+    rt.features.relaxedSimd ? "relaxed SIMD (FMA)" : "no relaxed SIMD",
+    rt.features.relaxedSimd,
+    "fused multiply-add through relaxed SIMD",
+  );
+  chip(
+    globalThis.crossOriginIsolated ? "cross-origin isolated" : "not isolated",
+    globalThis.crossOriginIsolated === true,
+    "COOP/COEP headers: needed for threads",
+  );
+  chip(
+    rt.threads > 1 ? `${rt.threads} threads` : "one thread",
+    rt.threads > 1,
+    rt.threads > 1
+      ? "kernels split across a pool of workers sharing the wasm memory"
+      : rt.features.threadsNote || "one thread asked for",
+  );
   shipped = { model, status: statusEl.textContent ?? "" };
   panels = mountPanels({ model: () => model!, useModel, testSet: loadTestSet, showTest });
   training = mountTraining({ model: () => model!, useModel, testSet: loadTestSet });
@@ -303,7 +329,7 @@ async function start(): Promise<void> {
 function useModel(next: Model | null, label?: string): void {
   if (!shipped) throw new Error("demo: useModel before the shipped model is in");
   model = next ?? shipped.model;
-  statusEl.textContent = next ? label ?? "your model" : shipped.status;
+  statusEl.textContent = next ? (label ?? "your model") : shipped.status;
   panels?.modelChanged();
   training?.modelChanged();
   if (lastProbs !== null) classify();
@@ -338,5 +364,9 @@ window.mnistDemo = {
   },
   clear: clearPad,
   showTest,
-  features: () => ({ relaxedSimd: model?.rt.features.relaxedSimd ?? false, crossOriginIsolated: globalThis.crossOriginIsolated, threads: model?.rt.threads ?? 1 }),
+  features: () => ({
+    relaxedSimd: model?.rt.features.relaxedSimd ?? false,
+    crossOriginIsolated: globalThis.crossOriginIsolated,
+    threads: model?.rt.threads ?? 1,
+  }),
 };

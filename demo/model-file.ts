@@ -12,7 +12,12 @@ import type { PageHooks } from "./page-hooks";
 const MAX_BYTES = 256 * 2 ** 20;
 
 /** A one-line description of a model: its name, size and the test accuracy its file records (the layers are in `title`). */
-export function describeModel(name: string, model: Model, metadata: Record<string, string>, dataset: string): { text: string; title: string } {
+export function describeModel(
+  name: string,
+  model: Model,
+  metadata: Record<string, string>,
+  dataset: string,
+): { text: string; title: string } {
   const acc = Number(metadata.testAccuracy);
   return {
     text: `${name} · ${model.paramCount.toLocaleString("en")} parameters${Number.isFinite(acc) ? ` · ${(acc * 100).toFixed(2)}% on ${dataset}'s test set` : ""}`,
@@ -20,7 +25,8 @@ export function describeModel(name: string, model: Model, metadata: Record<strin
   };
 }
 
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
 
 export function mountModelFile(hooks: PageHooks, cifar: CifarPanel): void {
   const input = document.getElementById("model-input") as HTMLInputElement;
@@ -44,7 +50,10 @@ export function mountModelFile(hooks: PageHooks, cifar: CifarPanel): void {
 
   async function load(file: File): Promise<void> {
     if (file.size > MAX_BYTES) {
-      say(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB: not a model this page can run (at most ${MAX_BYTES / 2 ** 20} MB)`, "error");
+      say(
+        `${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB: not a model this page can run (at most ${MAX_BYTES / 2 ** 20} MB)`,
+        "error",
+      );
       return;
     }
     say(`Reading ${file.name}…`, "busy");
@@ -55,7 +64,12 @@ export function mountModelFile(hooks: PageHooks, cifar: CifarPanel): void {
       ({ model, metadata } = deserializeModel(hooks.model().rt, bytes, file.name));
     } catch (e) {
       // The SDK's errors already name the file and what is wrong with it; anything else is unexpected.
-      say(e instanceof MnistWasmError ? e.message : `${file.name}: could not be read (${e instanceof Error ? e.message : String(e)})`, "error");
+      say(
+        e instanceof MnistWasmError
+          ? e.message
+          : `${file.name}: could not be read (${e instanceof Error ? e.message : String(e)})`,
+        "error",
+      );
       return;
     }
     const { input: shape } = model.spec;
@@ -64,14 +78,23 @@ export function mountModelFile(hooks: PageHooks, cifar: CifarPanel): void {
       digitModel = model;
       hooks.useModel(model, describeModel(file.name, model, metadata, "MNIST").text);
       previous?.dispose();
-      say(`Loaded ${file.name} (${model.paramCount.toLocaleString("en")} parameters): it now reads your drawings, the test set and the layers above.`, "ok");
+      say(
+        `Loaded ${file.name} (${model.paramCount.toLocaleString("en")} parameters): it now reads your drawings, the test set and the layers above.`,
+        "ok",
+      );
     } else if (sameShape(shape, [3, 32, 32]) && model.classCount === 10) {
       cifarLoaded = true;
       cifar.useModel(model, describeModel(file.name, model, metadata, "CIFAR-10"));
-      say(`Loaded ${file.name} (${model.paramCount.toLocaleString("en")} parameters): it now classifies the CIFAR-10 samples.`, "ok");
+      say(
+        `Loaded ${file.name} (${model.paramCount.toLocaleString("en")} parameters): it now classifies the CIFAR-10 samples.`,
+        "ok",
+      );
     } else {
       model.dispose();
-      say(`${file.name} takes input [${shape}] with ${model.classCount} classes; this page runs digit models (input [1,28,28], 10 classes) and CIFAR-10 models (input [3,32,32], 10 classes).`, "error");
+      say(
+        `${file.name} takes input [${shape}] with ${model.classCount} classes; this page runs digit models (input [1,28,28], 10 classes) and CIFAR-10 models (input [3,32,32], 10 classes).`,
+        "error",
+      );
       return;
     }
     reset.hidden = false;

@@ -39,7 +39,15 @@ export function extent(values: ArrayLike<number>): { min: number; max: number } 
  * grey, three are red, green, blue. Values are mapped from [lo, hi]: bytes use 0..255, signed
  * weights a range symmetric around zero so that zero is mid grey.
  */
-export function planesToMaps(values: ArrayLike<number>, count: number, channels: 1 | 3, h: number, w: number, lo = 0, hi = 255): Maps {
+export function planesToMaps(
+  values: ArrayLike<number>,
+  count: number,
+  channels: 1 | 3,
+  h: number,
+  w: number,
+  lo = 0,
+  hi = 255,
+): Maps {
   if (channels === 1) return greyMaps(values, count, h, w, lo, hi);
   const rgba = new Uint8ClampedArray(count * h * w * 4);
   const scale = hi > lo ? 255 / (hi - lo) : 0;

@@ -33,7 +33,10 @@ export class LineChart {
   private xMax = 1;
   private readonly ctx: CanvasRenderingContext2D;
 
-  constructor(private readonly canvas: HTMLCanvasElement, private readonly options: ChartOptions) {
+  constructor(
+    private readonly canvas: HTMLCanvasElement,
+    private readonly options: ChartOptions,
+  ) {
     this.ctx = canvas.getContext("2d")!;
     // The canvas follows its CSS size (and the screen's pixel ratio), so lines stay sharp.
     new ResizeObserver(() => this.draw()).observe(canvas);
@@ -69,7 +72,8 @@ export class LineChart {
     const step = yTicks.length > 1 ? yTicks[1] - yTicks[0] : 1;
     if (options.yMin === undefined && yTicks[0] > y0) yTicks.unshift(Number((yTicks[0] - step).toPrecision(12)));
     if (options.yMin === undefined) y0 = yTicks[0];
-    if (options.yMax === undefined && yTicks[yTicks.length - 1] < y1) yTicks.push(Number((yTicks[yTicks.length - 1] + step).toPrecision(12)));
+    if (options.yMax === undefined && yTicks[yTicks.length - 1] < y1)
+      yTicks.push(Number((yTicks[yTicks.length - 1] + step).toPrecision(12)));
     if (options.yMax === undefined) y1 = yTicks[yTicks.length - 1];
     const w = cssWidth - MARGIN.left - MARGIN.right;
     const h = cssHeight - MARGIN.top - MARGIN.bottom;

@@ -1,8 +1,17 @@
 // What the "Train in your browser" panel offers: three networks, the six optimisers with a
 // learning rate that works for each, and the `mnist-wasm train` command that makes the same run.
 import {
-  ARCH_PRESETS, MNIST_CLASSES, mlpSpec, OPTIMIZER_DEFAULTS, OPTIMIZER_LABELS, OPTIMIZERS, parseArch, validateSpec, withClassifier,
-  type ModelSpec, type OptimizerName,
+  ARCH_PRESETS,
+  MNIST_CLASSES,
+  mlpSpec,
+  OPTIMIZER_DEFAULTS,
+  OPTIMIZER_LABELS,
+  OPTIMIZERS,
+  parseArch,
+  validateSpec,
+  withClassifier,
+  type ModelSpec,
+  type OptimizerName,
 } from "../sdk/index";
 
 export interface Network {
@@ -28,17 +37,31 @@ const SMALL_CNN = "conv:8x5,relu,maxpool:2,conv:16x5,relu,maxpool:2";
 
 export const NETWORKS: Network[] = [
   {
-    id: "mlp", label: "MLP 784-100-10, sigmoid (the course's)",
+    id: "mlp",
+    label: "MLP 784-100-10, sigmoid (the course's)",
     spec: validateSpec({ ...mlpSpec({ input: INPUT, hidden: [100], classes: 10 }), classes: MNIST_CLASSES }),
-    cliArch: "--arch mlp", relu: false, epochs: 3, images: 60000,
+    cliArch: "--arch mlp",
+    relu: false,
+    epochs: 3,
+    images: 60000,
   },
   {
-    id: "small-cnn", label: "Small CNN, 2 conv layers of 5x5",
-    spec: withClasses(parseArch(SMALL_CNN)), cliArch: `--arch ${SMALL_CNN}`, relu: true, epochs: 1, images: 30000,
+    id: "small-cnn",
+    label: "Small CNN, 2 conv layers of 5x5",
+    spec: withClasses(parseArch(SMALL_CNN)),
+    cliArch: `--arch ${SMALL_CNN}`,
+    relu: true,
+    epochs: 1,
+    images: 30000,
   },
   {
-    id: "cnn", label: "LeNet-like CNN (the shipped model's)",
-    spec: withClasses(parseArch(ARCH_PRESETS.cnn)), cliArch: "--arch cnn", relu: true, epochs: 1, images: 10000,
+    id: "cnn",
+    label: "LeNet-like CNN (the shipped model's)",
+    spec: withClasses(parseArch(ARCH_PRESETS.cnn)),
+    cliArch: "--arch cnn",
+    relu: true,
+    epochs: 1,
+    images: 10000,
   },
 ];
 
@@ -64,11 +87,20 @@ export { OPTIMIZER_LABELS, OPTIMIZERS };
  * The command line that trains the same network the same way (seed 1, batch 100), in pieces: the
  * command, then each option with its value (the page keeps a piece on one line where it fits).
  */
-export function cliCommandParts(network: Network, optimizer: OptimizerName, lr: number, epochs: number, images: number): string[] {
+export function cliCommandParts(
+  network: Network,
+  optimizer: OptimizerName,
+  lr: number,
+  epochs: number,
+  images: number,
+): string[] {
   return [
-    "mnist-wasm train", network.cliArch, `--optimizer ${optimizer}`,
+    "mnist-wasm train",
+    network.cliArch,
+    `--optimizer ${optimizer}`,
     ...(optimizer === "adadelta" ? [] : [`--lr ${lr}`]),
-    `--epochs ${epochs}`, ...(images < 60000 ? [`--limit ${images}`] : []),
+    `--epochs ${epochs}`,
+    ...(images < 60000 ? [`--limit ${images}`] : []),
   ];
 }
 

@@ -3,13 +3,30 @@
 // progress bar with the speed, Stop at any time, the test accuracy, a download of the model file
 // as the CLI writes it, and a switch that puts the trained model into the panels above.
 import {
-  datasetFromIdx, deserializeModel, gunzipIfNeeded, MnistWasmError, ModelWorker, planModel, planSize,
-  type Model, type OptimizerName, type TrainingRun, type TrainProgress,
+  datasetFromIdx,
+  deserializeModel,
+  gunzipIfNeeded,
+  MnistWasmError,
+  ModelWorker,
+  planModel,
+  planSize,
+  type Model,
+  type OptimizerName,
+  type TrainingRun,
+  type TrainProgress,
 } from "../sdk/index";
 import type { PageHooks } from "./page-hooks";
 import { PAGE_THREADS } from "./page-threads";
 import { LineChart, type ChartSeries } from "./train-chart";
-import { cliCommand, cliCommandParts, defaultLearningRate, NETWORKS, OPTIMIZER_LABELS, OPTIMIZERS, type Network } from "./train-presets";
+import {
+  cliCommand,
+  cliCommandParts,
+  defaultLearningRate,
+  NETWORKS,
+  OPTIMIZER_LABELS,
+  OPTIMIZERS,
+  type Network,
+} from "./train-presets";
 
 /** The page's hooks this panel uses. */
 export type TrainHooks = Pick<PageHooks, "model" | "useModel" | "testSet">;
@@ -37,7 +54,10 @@ type State = "idle" | "loading" | "training" | "stopping" | "evaluating" | "done
 
 const percent = (x: number, digits = 1): string => `${(x * 100).toFixed(digits)}%`;
 const count = (n: number): string => n.toLocaleString("en");
-const seconds = (s: number): string => (s < 60 ? `${Math.max(1, Math.round(s))} s` : `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, "0")} s`);
+const seconds = (s: number): string =>
+  s < 60
+    ? `${Math.max(1, Math.round(s))} s`
+    : `${Math.floor(s / 60)} min ${String(Math.round(s % 60)).padStart(2, "0")} s`;
 
 /** Fetches a gzipped file, reporting bytes received, and inflates it. */
 async function fetchGzip(url: string, onBytes: (received: number) => void): Promise<Uint8Array> {
@@ -87,10 +107,14 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   const speedValue = $("train-speed");
   const command = $("train-command");
   const lossChart = new LineChart($<HTMLCanvasElement>("train-loss-chart"), {
-    yFormat: (y) => String(Number(y.toPrecision(2))), yMin: 0, legend: "top",
+    yFormat: (y) => String(Number(y.toPrecision(2))),
+    yMin: 0,
+    legend: "top",
   });
   const accChart = new LineChart($<HTMLCanvasElement>("train-acc-chart"), {
-    yFormat: (y) => `${Math.round(y * 100)}%`, yMax: 1, legend: "bottom",
+    yFormat: (y) => `${Math.round(y * 100)}%`,
+    yMax: 1,
+    legend: "bottom",
   });
 
   for (const n of NETWORKS) networkSelect.add(new Option(`${n.label} · ${count(paramCount(n))} parameters`, n.id));
@@ -132,14 +156,22 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
 
   function showCommand(): void {
     const lr = Number(lrInput.value);
-    const [program, ...options] = cliCommandParts(network(), optimizer(), lr, Number(epochsInput.value) || 1, Number(imagesSelect.value));
+    const [program, ...options] = cliCommandParts(
+      network(),
+      optimizer(),
+      lr,
+      Number(epochsInput.value) || 1,
+      Number(imagesSelect.value),
+    );
     const parts = [`npx ${program}`, ...options];
     // One span per piece, spaces between them: the text copies as the command, and it wraps between options.
-    command.replaceChildren(...parts.flatMap((part, i) => {
-      const span = document.createElement("span");
-      span.textContent = part;
-      return i === 0 ? [span] : [" ", span];
-    }));
+    command.replaceChildren(
+      ...parts.flatMap((part, i) => {
+        const span = document.createElement("span");
+        span.textContent = part;
+        return i === 0 ? [span] : [" ", span];
+      }),
+    );
   }
 
   function resetLearningRate(): void {
@@ -165,10 +197,13 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   resetLearningRate();
 
   /** The form's settings, or a message saying what is wrong with them. */
-  function readForm(): { network: Network; optimizer: OptimizerName; lr: number; epochs: number; images: number } | string {
+  function readForm():
+    | { network: Network; optimizer: OptimizerName; lr: number; epochs: number; images: number }
+    | string {
     const lr = Number(lrInput.value);
     const epochs = Number(epochsInput.value);
-    if (optimizer() !== "adadelta" && !(lr > 0 && Number.isFinite(lr))) return "The learning rate must be a positive number, e.g. 0.1.";
+    if (optimizer() !== "adadelta" && !(lr > 0 && Number.isFinite(lr)))
+      return "The learning rate must be a positive number, e.g. 0.1.";
     if (!Number.isInteger(epochs) || epochs < 1 || epochs > 100) return "Epochs must be a whole number from 1 to 100.";
     return { network: network(), optimizer: optimizer(), lr, epochs, images: Number(imagesSelect.value) };
   }
@@ -192,8 +227,10 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
       speedValue.textContent = count(Math.round(p.imagesPerSecond));
       const left = p.imagesPerSecond > 0 ? (p.images / p.fraction - p.images) / p.imagesPerSecond : NaN;
       if (panel.dataset.state === "training") {
-        say(`Epoch ${p.epoch} of ${p.lastEpoch} · batch ${count(p.batch)} of ${count(p.batches)}` +
-          (Number.isFinite(left) && left > 0.5 ? ` · about ${seconds(left)} left` : ""));
+        say(
+          `Epoch ${p.epoch} of ${p.lastEpoch} · batch ${count(p.batch)} of ${count(p.batches)}` +
+            (Number.isFinite(left) && left > 0.5 ? ` · about ${seconds(left)} left` : ""),
+        );
       }
     } else if (p.kind === "evaluating") {
       if (panel.dataset.state === "training") say(`Epoch ${p.epoch}: evaluating on the 10,000 test images…`);
@@ -206,7 +243,9 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
 
   /** The worker, started on first use; fails with a message when the page cannot run one. */
   function ensureWorker(): Promise<ModelWorker> {
-    worker ??= ModelWorker.create(new Worker(new URL("./train-worker.js", import.meta.url), { type: "module" }), { threads: PAGE_THREADS });
+    worker ??= ModelWorker.create(new Worker(new URL("./train-worker.js", import.meta.url), { type: "module" }), {
+      threads: PAGE_THREADS,
+    });
     worker.catch(() => (worker = undefined)); // a later click tries again
     return worker;
   }
@@ -215,14 +254,23 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   function ensureData(mw: ModelWorker): Promise<void> {
     dataSent ??= (async () => {
       const sizes = [0, 0];
-      const progress = (i: number) => (bytes: number): void => {
-        sizes[i] = bytes;
-        if (panel.dataset.state === "loading") say(`Fetching the MNIST training set… ${((sizes[0] + sizes[1]) / 2 ** 20).toFixed(1)} MB`);
-      };
+      const progress =
+        (i: number) =>
+        (bytes: number): void => {
+          sizes[i] = bytes;
+          if (panel.dataset.state === "loading")
+            say(`Fetching the MNIST training set… ${((sizes[0] + sizes[1]) / 2 ** 20).toFixed(1)} MB`);
+        };
       const [images, labels, test] = await Promise.all([
-        fetchGzip(TRAIN_IMAGES_URL, progress(0)), fetchGzip(TRAIN_LABELS_URL, progress(1)), hooks.testSet(),
+        fetchGzip(TRAIN_IMAGES_URL, progress(0)),
+        fetchGzip(TRAIN_LABELS_URL, progress(1)),
+        hooks.testSet(),
       ]);
-      const train = datasetFromIdx(images, labels, { name: "mnist", imagesWhat: TRAIN_IMAGES_URL, labelsWhat: TRAIN_LABELS_URL });
+      const train = datasetFromIdx(images, labels, {
+        name: "mnist",
+        imagesWhat: TRAIN_IMAGES_URL,
+        labelsWhat: TRAIN_LABELS_URL,
+      });
       await mw.setData("train", train, { transfer: true });
       await mw.setData("test", test);
     })();
@@ -258,12 +306,20 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
       setState("training");
       say(`Training on ${count(images)} images…`);
       const cli = cliCommand(net, opt, lr, epochs, images);
-      run = mw.train({
-        data: "train", test: "test", limit: images, epochs, batchSize: BATCH, seed: SEED,
-        optimizer: opt === "adadelta" ? { name: opt } : { name: opt, lr },
-        progressIntervalMs: 100,
-        description: `mnist-wasm demo, in a browser tab (the same run as: ${cli})`,
-      }, (p) => showProgress(p, epochs));
+      run = mw.train(
+        {
+          data: "train",
+          test: "test",
+          limit: images,
+          epochs,
+          batchSize: BATCH,
+          seed: SEED,
+          optimizer: opt === "adadelta" ? { name: opt } : { name: opt, lr },
+          progressIntervalMs: 100,
+          description: `mnist-wasm demo, in a browser tab (the same run as: ${cli})`,
+        },
+        (p) => showProgress(p, epochs),
+      );
       const result = await run.done;
       run = undefined;
       // A run stopped mid-epoch has no test accuracy for what it learnt since: measure it now.
@@ -280,20 +336,30 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
       }
       const test = await hooks.testSet();
       outcome = {
-        stopped: result.stopped, epochs: result.epochs, images: result.images, seconds: result.seconds,
-        testAccuracy, testCorrect: Math.round(testAccuracy * test.count), testCount: test.count,
+        stopped: result.stopped,
+        epochs: result.epochs,
+        images: result.images,
+        seconds: result.seconds,
+        testAccuracy,
+        testCorrect: Math.round(testAccuracy * test.count),
+        testCount: test.count,
       };
       saved = { bytes: await mw.save(), name: `mnist-${net.id}.safetensors` };
       refreshPageModel(net, testAccuracy);
       setState(result.stopped ? "stopped" : "done");
-      say(`${result.stopped ? "Stopped" : "Done"}: ${count(result.images)} images in ${seconds(result.seconds)}, ` +
-        `${percent(testAccuracy, 2)} on the test set (${count(outcome.testCorrect)} of ${count(test.count)}).`);
+      say(
+        `${result.stopped ? "Stopped" : "Done"}: ${count(result.images)} images in ${seconds(result.seconds)}, ` +
+          `${percent(testAccuracy, 2)} on the test set (${count(outcome.testCorrect)} of ${count(test.count)}).`,
+      );
     } catch (e) {
       run = undefined;
       setState("error");
       const message = e instanceof Error ? e.message : String(e);
       // The SDK's divergence message already says what to try ("… try a smaller learning rate").
-      say(e instanceof MnistWasmError && e.code === "DIVERGED" ? `T${message.slice(1)}.` : `Training failed: ${message}`, "error");
+      say(
+        e instanceof MnistWasmError && e.code === "DIVERGED" ? `T${message.slice(1)}.` : `Training failed: ${message}`,
+        "error",
+      );
     }
   }
 

@@ -44,14 +44,17 @@ export async function buildDemo({ outDir = DEMO_DIST, quiet = false } = {}) {
   mkdirSync(join(outDir, "data"), { recursive: true });
   for (const f of TEST_SET_FILES) {
     const from = join(root, "data", "mnist", f);
-    if (!existsSync(from)) throw new Error(`build-demo: ${from} is missing (run \`npm run build\`, which fetches MNIST)`);
+    if (!existsSync(from))
+      throw new Error(`build-demo: ${from} is missing (run \`npm run build\`, which fetches MNIST)`);
     copyFileSync(from, join(outDir, "data", f));
   }
   // The training set for the training panel (gzipped once into build/demo-data/).
   for (const from of packMnistTrain()) copyFileSync(from, join(outDir, "data", basename(from)));
   if (!quiet) {
     const kib = (f) => (statSync(join(outDir, f)).size / 1024).toFixed(0);
-    console.log(`demo built in ${((performance.now() - started) / 1000).toFixed(1)} s: ${outDir} (main.js ${kib("main.js")} KiB, model ${kib("mnist-cnn.safetensors")} KiB)`);
+    console.log(
+      `demo built in ${((performance.now() - started) / 1000).toFixed(1)} s: ${outDir} (main.js ${kib("main.js")} KiB, model ${kib("mnist-cnn.safetensors")} KiB)`,
+    );
   }
   return outDir;
 }

@@ -22,7 +22,10 @@ const steps = [
     name: "wasm",
     inputs: ["assembly", "asconfig.json", "package-lock.json"],
     outputs: WASM_FILES.map((f) => `build/${f}`),
-    run: () => WASM_TARGETS.forEach((target) => exec(process.execPath, [bin("assemblyscript", "bin/asc.js"), "assembly/index.ts", "--target", target])),
+    run: () =>
+      WASM_TARGETS.forEach((target) =>
+        exec(process.execPath, [bin("assemblyscript", "bin/asc.js"), "assembly/index.ts", "--target", target]),
+      ),
   },
   {
     name: "embed",

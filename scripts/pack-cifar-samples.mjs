@@ -12,13 +12,17 @@ import { gunzipSync } from "node:zlib";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const COUNT = 100;
 const RECORD = 1 + 3 * 32 * 32;
-const source = resolve(process.argv[2] ?? join(root, "..", "shared", "datasets", "cifar-10-batches-bin", "test_batch.bin.gz"));
+const source = resolve(
+  process.argv[2] ?? join(root, "..", "shared", "datasets", "cifar-10-batches-bin", "test_batch.bin.gz"),
+);
 const target = join(root, "demo", "cifar10-samples.bin");
 
 let bytes = readFileSync(source);
 if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
 if (bytes.length % RECORD !== 0 || bytes.length < COUNT * RECORD) {
-  console.error(`pack-cifar-samples: ${source} is not a CIFAR-10 batch of at least ${COUNT} records (${bytes.length} bytes)`);
+  console.error(
+    `pack-cifar-samples: ${source} is not a CIFAR-10 batch of at least ${COUNT} records (${bytes.length} bytes)`,
+  );
   process.exit(1);
 }
 const samples = bytes.subarray(0, COUNT * RECORD);

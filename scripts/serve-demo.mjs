@@ -43,7 +43,13 @@ const HEADERS = {
 const NOT_FOUND_CODES = new Set(["ENOENT", "ENOTDIR", "ENAMETOOLONG"]);
 
 /** Errors that mean the client went away while its response was being sent: nothing to report. */
-const CLIENT_GONE_CODES = new Set(["ERR_STREAM_PREMATURE_CLOSE", "ECONNRESET", "EPIPE", "ERR_STREAM_DESTROYED", "HPE_INVALID_EOF_STATE"]);
+const CLIENT_GONE_CODES = new Set([
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ECONNRESET",
+  "EPIPE",
+  "ERR_STREAM_DESTROYED",
+  "HPE_INVALID_EOF_STATE",
+]);
 
 /** Opening flags: never block on a FIFO or a device, never follow a symlink swapped in after realpath. */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW;
@@ -53,8 +59,10 @@ const logToStderr = (line) => process.stderr.write(`${line}\n`);
 /** A value as it may appear in a log line: quoted, control characters escaped, bounded. */
 function quote(value) {
   const text = String(value);
-  return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text)
-    .replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(text.length > 200 ? `${text.slice(0, 200)}…` : text).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 const inside = (base, path) => path === base || path.startsWith(base.endsWith(sep) ? base : base + sep);
@@ -63,7 +71,12 @@ const inside = (base, path) => path === base || path.startsWith(base.endsWith(se
  * Starts serving `dir`; resolves to the server and its URL once listening (port 0: a free port).
  * `log` receives one line per error (default: standard error).
  */
-export function serveDemo({ dir = join(root, "demo", "dist"), port = 8080, host = "127.0.0.1", log = logToStderr } = {}) {
+export function serveDemo({
+  dir = join(root, "demo", "dist"),
+  port = 8080,
+  host = "127.0.0.1",
+  log = logToStderr,
+} = {}) {
   const base = resolve(dir);
 
   async function respond(req, res) {
@@ -79,7 +92,8 @@ export function serveDemo({ dir = join(root, "demo", "dist"), port = 8080, host 
       return;
     }
     if (path.endsWith("/")) path += "index.html";
-    const notFound = () => res.writeHead(404, { ...HEADERS, "Content-Type": "text/plain; charset=utf-8" }).end("not found");
+    const notFound = () =>
+      res.writeHead(404, { ...HEADERS, "Content-Type": "text/plain; charset=utf-8" }).end("not found");
     const file = resolve(base, "." + path);
     if (path.includes("\0") || file === base || !inside(base, file)) return notFound();
 
@@ -117,14 +131,18 @@ export function serveDemo({ dir = join(root, "demo", "dist"), port = 8080, host 
       // The size checked is the size sent: a file that grows is cut there, one that shrinks
       // leaves the response short, and a short response is cut rather than ended.
       const body = handle.createReadStream({ start: 0, end: size - 1, autoClose: false });
-      await pipeline(body, async function* checkLength(chunks) {
-        let sent = 0;
-        for await (const chunk of chunks) {
-          sent += chunk.length;
-          yield chunk;
-        }
-        if (sent !== size) throw new Error(`the file shrank from ${size} to ${sent} bytes while it was sent`);
-      }, res);
+      await pipeline(
+        body,
+        async function* checkLength(chunks) {
+          let sent = 0;
+          for await (const chunk of chunks) {
+            sent += chunk.length;
+            yield chunk;
+          }
+          if (sent !== size) throw new Error(`the file shrank from ${size} to ${sent} bytes while it was sent`);
+        },
+        res,
+      );
     } finally {
       await handle.close(); // waits for a read still under way
     }
@@ -156,8 +174,12 @@ export function serveDemo({ dir = join(root, "demo", "dist"), port = 8080, host 
   server.on("clientError", (e, socket) => {
     if (!CLIENT_GONE_CODES.has(e?.code)) log(`mnist-wasm demo: client error: ${quote(e?.code ?? e?.message ?? e)}`);
     if (socket.writable && !CLIENT_GONE_CODES.has(e?.code)) {
-      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n" +
-        `${Object.entries(HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join("")}Content-Length: 11\r\n\r\nbad request`);
+      socket.end(
+        "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+          `${Object.entries(HEADERS)
+            .map(([k, v]) => `${k}: ${v}\r\n`)
+            .join("")}Content-Length: 11\r\n\r\nbad request`,
+      );
     }
     socket.destroy();
   });

@@ -11,9 +11,15 @@ import type { LayerSpec } from "./spec";
  */
 export function parseArch(text: string): LayerSpec[] {
   if (typeof text !== "string") {
-    fail("BAD_ARGUMENT", `parseArch(text): text must be a string such as "conv:32x3,relu,dense:10", got ${describeValue(text)}`);
+    fail(
+      "BAD_ARGUMENT",
+      `parseArch(text): text must be a string such as "conv:32x3,relu,dense:10", got ${describeValue(text)}`,
+    );
   }
-  const parts = text.split(",").map((p) => p.trim()).filter((p) => p !== "");
+  const parts = text
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "");
   if (parts.length === 0) fail("BAD_ARGUMENT", "architecture: empty");
   return parts.map((part) => parseLayer(part));
 }
@@ -33,17 +39,25 @@ function optionalWholeNumber(digits: string | undefined): number | undefined {
 /** A layer of the string as an error message shows it: quoted, escaped, at most 60 characters. */
 function quoted(part: string): string {
   const shown = part.length > 60 ? `${part.slice(0, 60)}…` : part;
-  return JSON.stringify(shown).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return JSON.stringify(shown).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : typeof value === "function" ? "a function" : `${typeof value} ${String(value)}`;
+  return typeof value === "object"
+    ? "an object"
+    : typeof value === "function"
+      ? "a function"
+      : `${typeof value} ${String(value)}`;
 }
 
 function parseLayer(part: string): LayerSpec {
-  const bad = (expected: string): never => fail("BAD_ARGUMENT", `architecture: cannot read ${quoted(part)} (expected ${expected})`);
+  const bad = (expected: string): never =>
+    fail("BAD_ARGUMENT", `architecture: cannot read ${quoted(part)} (expected ${expected})`);
   const [name, arg, ...rest] = part.split(":");
   if (rest.length) bad("one ':' at most");
   switch (name) {
@@ -69,11 +83,18 @@ function parseLayer(part: string): LayerSpec {
       const size = wholeNumber(m?.[2]);
       const stride = optionalWholeNumber(m?.[3]);
       const padding = optionalWholeNumber(m?.[4]);
-      if (!(filters > 0) || !(size > 0) || (stride !== undefined && !(stride > 0)) || (padding !== undefined && !(padding >= 0))) {
+      if (
+        !(filters > 0) ||
+        !(size > 0) ||
+        (stride !== undefined && !(stride > 0)) ||
+        (padding !== undefined && !(padding >= 0))
+      ) {
         return bad("conv:FILTERSxSIZE[sSTRIDE][pPADDING], e.g. conv:32x3 or conv:64x3s2p1");
       }
       return {
-        type: "conv2d", filters, size,
+        type: "conv2d",
+        filters,
+        size,
         ...(stride !== undefined ? { stride } : {}),
         ...(padding !== undefined ? { padding } : {}),
       };
@@ -93,21 +114,23 @@ function parseLayer(part: string): LayerSpec {
 
 /** The compact string of a layer list (the inverse of parseArch). */
 export function formatArch(layers: readonly LayerSpec[]): string {
-  return layers.map((l) => {
-    switch (l.type) {
-      case "dense":
-        return `dense:${l.units}`;
-      case "conv2d":
-        return `conv:${l.filters}x${l.size}${l.stride && l.stride !== 1 ? `s${l.stride}` : ""}${l.padding ? `p${l.padding}` : ""}`;
-      case "maxpool":
-      case "avgpool":
-        return `${l.type}:${l.size}${l.stride && l.stride !== l.size ? `s${l.stride}` : ""}`;
-      case "dropout":
-        return `dropout:${l.rate}`;
-      default:
-        return l.type;
-    }
-  }).join(",");
+  return layers
+    .map((l) => {
+      switch (l.type) {
+        case "dense":
+          return `dense:${l.units}`;
+        case "conv2d":
+          return `conv:${l.filters}x${l.size}${l.stride && l.stride !== 1 ? `s${l.stride}` : ""}${l.padding ? `p${l.padding}` : ""}`;
+        case "maxpool":
+        case "avgpool":
+          return `${l.type}:${l.size}${l.stride && l.stride !== l.size ? `s${l.stride}` : ""}`;
+        case "dropout":
+          return `dropout:${l.rate}`;
+        default:
+          return l.type;
+      }
+    })
+    .join(",");
 }
 
 /**
@@ -118,10 +141,12 @@ export function formatArch(layers: readonly LayerSpec[]): string {
  * Frozen and without a prototype: looking up a name a user typed ("constructor", "__proto__")
  * finds nothing rather than an Object method.
  */
-export const ARCH_PRESETS: Readonly<Record<string, string>> = Object.freeze(Object.assign(Object.create(null) as Record<string, string>, {
-  cnn: "conv:32x3,relu,maxpool:2,conv:64x3,relu,maxpool:2,dense:128,relu",
-  "cnn-cifar": "conv:32x3p1,relu,maxpool:2,conv:64x3p1,relu,maxpool:2,conv:128x3p1,relu,maxpool:2,dense:256,relu",
-}));
+export const ARCH_PRESETS: Readonly<Record<string, string>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<string, string>, {
+    cnn: "conv:32x3,relu,maxpool:2,conv:64x3,relu,maxpool:2,dense:128,relu",
+    "cnn-cifar": "conv:32x3p1,relu,maxpool:2,conv:64x3p1,relu,maxpool:2,conv:128x3p1,relu,maxpool:2,dense:256,relu",
+  }),
+);
 
 /** Appends the classifier layer when the architecture does not end with a dense layer. */
 export function withClassifier(layers: LayerSpec[], classes: number): LayerSpec[] {

@@ -9,7 +9,8 @@ import { fail } from "./errors";
 export function describeValue(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of ${(value as { length?: number }).length ?? value.byteLength}`;
+  if (ArrayBuffer.isView(value))
+    return `a ${value.constructor.name} of ${(value as { length?: number }).length ?? value.byteLength}`;
   if (value instanceof ArrayBuffer) return `an ArrayBuffer of ${value.byteLength} bytes`;
   switch (typeof value) {
     case "undefined":
@@ -47,7 +48,8 @@ export function checkOptions<T extends object>(value: unknown, name: string, kno
   }
   if (known) {
     const unknown = Object.keys(value).find((key) => !known.includes(key));
-    if (unknown !== undefined) fail("BAD_ARGUMENT", `${name}: unknown option ${JSON.stringify(unknown)} (known: ${known.join(", ")})`);
+    if (unknown !== undefined)
+      fail("BAD_ARGUMENT", `${name}: unknown option ${JSON.stringify(unknown)} (known: ${known.join(", ")})`);
   }
   return value as Partial<T>;
 }
@@ -78,8 +80,10 @@ export function pixelArray(value: unknown, name: string, checkFinite = true): Ui
     if (bad >= 0) fail("BAD_ARGUMENT", `${name}[${bad}] is ${describeValue(value[bad])}, not a number`);
     floats = Float32Array.from(value as number[]);
   } else {
-    return fail("BAD_ARGUMENT",
-      `${name} must be bytes 0-255 (a Uint8Array, Uint8ClampedArray or ArrayBuffer) or floats in [0, 1] (a Float32Array, Float64Array or number[]), got ${describeValue(value)}`);
+    return fail(
+      "BAD_ARGUMENT",
+      `${name} must be bytes 0-255 (a Uint8Array, Uint8ClampedArray or ArrayBuffer) or floats in [0, 1] (a Float32Array, Float64Array or number[]), got ${describeValue(value)}`,
+    );
   }
   if (checkFinite) refuseNonFinite(floats, name);
   return floats;

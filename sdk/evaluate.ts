@@ -42,10 +42,16 @@ export function checkModel(model: unknown, call: string): asserts model is Model
  * Refuses data that is neither a Dataset nor a DeviceData, an empty one, a disposed DeviceData
  * (BAD_STATE), and a DeviceData in another runtime's memory than the model's.
  */
-export function checkData(model: Model, data: unknown, call: string, what: string): asserts data is Dataset | DeviceData {
+export function checkData(
+  model: Model,
+  data: unknown,
+  call: string,
+  what: string,
+): asserts data is Dataset | DeviceData {
   if (data instanceof DeviceData) {
     if (data.disposed) fail("BAD_STATE", `${call}: ${what} (DeviceData) was disposed`);
-    if (data.rt !== model.rt) fail("BAD_ARGUMENT", `${call}: ${what} (DeviceData) lives in another runtime than the model`);
+    if (data.rt !== model.rt)
+      fail("BAD_ARGUMENT", `${call}: ${what} (DeviceData) lives in another runtime than the model`);
   } else {
     checkDataset(data, `${call}: ${what}`);
   }
@@ -71,7 +77,12 @@ export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1
   try {
     for (let start = 0; start < device.count; start += batch) {
       const n = Math.min(batch, device.count - start);
-      rt.kernels.scaleU8(device.imagesPtr + start * device.sampleSize, model.inputPtr, n * device.sampleSize, PIXEL_SCALE);
+      rt.kernels.scaleU8(
+        device.imagesPtr + start * device.sampleSize,
+        model.inputPtr,
+        n * device.sampleSize,
+        PIXEL_SCALE,
+      );
       const logits = model.forward(model.inputPtr, n, false);
       lossSum += model.loss.forward(logits, device.labelsPtr + start, n, false);
       rt.kernels.argmaxRows(model.loss.probsPtr, n, classCount, predictionsPtr);

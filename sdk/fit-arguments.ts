@@ -12,7 +12,11 @@ import type { FitOptions } from "./train";
 /** Most pixels an augmentation may shift an image by. */
 const MAX_SHIFT = 64;
 
-export function checkFitArguments(model: unknown, train: unknown, options: unknown): asserts train is Dataset | DeviceData {
+export function checkFitArguments(
+  model: unknown,
+  train: unknown,
+  options: unknown,
+): asserts train is Dataset | DeviceData {
   checkModel(model, "fit");
   checkData(model as Model, train, "fit", "train");
   const o = checkOptions<FitOptions>(options, "fit options");
@@ -20,9 +24,11 @@ export function checkFitArguments(model: unknown, train: unknown, options: unkno
   checkInteger(o.epochs, "fit: epochs", 0);
   checkInteger(o.batchSize, "fit: batchSize", 1);
   const { optimizer } = o;
-  if (!(optimizer instanceof Optimizer)) fail("BAD_ARGUMENT", `fit: optimizer must be an Optimizer, got ${describeValue(optimizer)}`);
+  if (!(optimizer instanceof Optimizer))
+    fail("BAD_ARGUMENT", `fit: optimizer must be an Optimizer, got ${describeValue(optimizer)}`);
   if (optimizer.disposed) fail("BAD_STATE", "fit: the optimizer was disposed");
-  if (optimizer.rt !== (model as Model).rt) fail("BAD_ARGUMENT", "fit: the optimizer belongs to another runtime than the model");
+  if (optimizer.rt !== (model as Model).rt)
+    fail("BAD_ARGUMENT", "fit: the optimizer belongs to another runtime than the model");
   if (o.test !== undefined) checkData(model as Model, o.test, "fit", "test");
   if (o.seed !== undefined) checkSeed(o.seed, "fit: seed");
   if (o.firstEpoch !== undefined) checkInteger(o.firstEpoch, "fit: firstEpoch", 1);
@@ -31,11 +37,13 @@ export function checkFitArguments(model: unknown, train: unknown, options: unkno
   }
   if (o.augment !== undefined) {
     const a = checkOptions<{ flip: boolean; shift: number }>(o.augment, "fit: augment", ["flip", "shift"]);
-    if (typeof a.flip !== "boolean") fail("BAD_ARGUMENT", `fit: augment.flip must be true or false, got ${describeValue(a.flip)}`);
+    if (typeof a.flip !== "boolean")
+      fail("BAD_ARGUMENT", `fit: augment.flip must be true or false, got ${describeValue(a.flip)}`);
     checkInteger(a.shift, "fit: augment.shift", 0, MAX_SHIFT);
   }
   for (const name of ["onBatchEnd", "onEpochEnd"] as const) {
-    if (o[name] !== undefined && typeof o[name] !== "function") fail("BAD_ARGUMENT", `fit: ${name} must be a function, got ${describeValue(o[name])}`);
+    if (o[name] !== undefined && typeof o[name] !== "function")
+      fail("BAD_ARGUMENT", `fit: ${name} must be a function, got ${describeValue(o[name])}`);
   }
   if (o.signal !== undefined && typeof (o.signal as { aborted?: unknown })?.aborted !== "boolean") {
     fail("BAD_ARGUMENT", `fit: signal must be an AbortSignal, got ${describeValue(o.signal)}`);

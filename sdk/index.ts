@@ -10,16 +10,39 @@ export { INITIALIZERS, initStd, initWeights, type Initializer } from "./init";
 export { Model, PIXEL_SCALE } from "./model";
 export { MAX_CLASS_NAME, mlpSpec, validateSpec, type LayerSpec, type LossName, type ModelSpec } from "./spec";
 export type { Layer, Param, ParamRole, StateBuffer } from "./layers/layer";
-export { SGD, Optimizer, OPTIMIZERS, OPTIMIZER_DEFAULTS, type OptimizerName, type OptimizerSettings, type OptimizerSpec } from "./optim/optimizer";
+export {
+  SGD,
+  Optimizer,
+  OPTIMIZERS,
+  OPTIMIZER_DEFAULTS,
+  type OptimizerName,
+  type OptimizerSettings,
+  type OptimizerSpec,
+} from "./optim/optimizer";
 export { describeLearningRates, hasLearningRate, OPTIMIZER_LABELS } from "./optim/rules";
 export { datasetFromIdx, takeFirst, sampleSize, MNIST_CLASSES, type Dataset } from "./data/dataset";
 export { parseIdx, type IdxArray } from "./data/idx";
 export {
-  parseNpy, encodeNpy, toPixels, arrangeImages, labelsFromNpy, NPY_MAX_HEADER_BYTES,
-  type NpyArray, type NpyData, type NpyKind, type PixelRange, type ArrangedImages,
+  parseNpy,
+  encodeNpy,
+  toPixels,
+  arrangeImages,
+  labelsFromNpy,
+  NPY_MAX_HEADER_BYTES,
+  type NpyArray,
+  type NpyData,
+  type NpyKind,
+  type PixelRange,
+  type ArrangedImages,
 } from "./data/npy";
 export { datasetFromCifarBatches, CIFAR10_CLASSES, CIFAR10_FILES } from "./data/cifar";
-export { datasetNameProblem, maxLabel, parseClassNames, MAX_CLASS_NAMES, MAX_CLASS_NAMES_BYTES } from "./data/class-names";
+export {
+  datasetNameProblem,
+  maxLabel,
+  parseClassNames,
+  MAX_CLASS_NAMES,
+  MAX_CLASS_NAMES_BYTES,
+} from "./data/class-names";
 export { readTar, type TarEntry } from "./data/tar";
 export { preprocessDigit, type PreprocessedDigit } from "./data/preprocess";
 export { parseArch, formatArch, withClassifier, ARCH_PRESETS } from "./arch";
@@ -33,16 +56,49 @@ export { serializeModel, deserializeModel, MAX_ABS_VALUE, MODEL_FORMAT, NUMERIC_
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from "./io/safetensors";
 export { chartSvg, historyChart, percentTick, type Panel, type Series } from "./report/chart";
 export {
-  checkTrainingBatch, imageCost, inferenceBatch, INFERENCE_BATCH_BYTES, MAX_INFERENCE_BATCH, PLAN_LIMITS, planModel, planSize,
-  TRAINING_BATCH_BYTES, type ImageCost, type LayerPlan,
+  checkTrainingBatch,
+  imageCost,
+  inferenceBatch,
+  INFERENCE_BATCH_BYTES,
+  MAX_INFERENCE_BATCH,
+  PLAN_LIMITS,
+  planModel,
+  planSize,
+  TRAINING_BATCH_BYTES,
+  type ImageCost,
+  type LayerPlan,
 } from "./plan";
 export { escapeText } from "./text";
 export { ModelWorker, TrainingRun, type WorkerLike } from "./worker/client";
-export { startModelWorker, handleMessage, createWorkerState, type WorkerState, type WorkerScope } from "./worker/worker-main";
+export {
+  startModelWorker,
+  handleMessage,
+  createWorkerState,
+  type WorkerState,
+  type WorkerScope,
+} from "./worker/worker-main";
 export type {
-  ModelInfo, WorkerTrainOptions, WorkerTrainResult, WorkerEvaluation, TrainProgress, Request as WorkerRequest,
+  ModelInfo,
+  WorkerTrainOptions,
+  WorkerTrainResult,
+  WorkerEvaluation,
+  TrainProgress,
+  Request as WorkerRequest,
   Response as WorkerResponse,
 } from "./worker/protocol";
-export { TrainingSession, type RunOverrides, type Override, type SessionRunOptions, type SessionRunResult } from "./session";
-export { MAX_EPOCHS, readRunRecord, runRecordProblem, type RunPosition, type RunRecord, type RunSettings } from "./io/run-record";
+export {
+  TrainingSession,
+  type RunOverrides,
+  type Override,
+  type SessionRunOptions,
+  type SessionRunResult,
+} from "./session";
+export {
+  MAX_EPOCHS,
+  readRunRecord,
+  runRecordProblem,
+  type RunPosition,
+  type RunRecord,
+  type RunSettings,
+} from "./io/run-record";
 export { describeTrainingDefaults, trainingDefaults, type TrainingDefaults } from "./train-defaults";

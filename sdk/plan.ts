@@ -71,7 +71,10 @@ export function describeLayer(layer: LayerSpec, index: number): string {
 export function planModel(spec: ModelSpec): LayerPlan[] {
   const given = spec as Partial<ModelSpec> | null;
   if (typeof given !== "object" || given === null || !Array.isArray(given.layers) || !Array.isArray(given.input)) {
-    fail("BAD_ARGUMENT", "planModel: spec must be a model spec ({ input, layers }); validateSpec() says what is wrong with one");
+    fail(
+      "BAD_ARGUMENT",
+      "planModel: spec must be a model spec ({ input, layers }); validateSpec() says what is wrong with one",
+    );
   }
   if (spec.layers.length > PLAN_LIMITS.layers) {
     fail("BAD_SHAPE", `a model of ${spec.layers.length} layers is beyond the limit of ${PLAN_LIMITS.layers}`);
@@ -87,23 +90,39 @@ export function planModel(spec: ModelSpec): LayerPlan[] {
     const where = (): string => describeLayer(layer, index);
     const plan = planLayer(layer, shape, index, where);
     for (const d of plan.outputShape) {
-      if (d > PLAN_LIMITS.size) fail("BAD_SHAPE", `${where()}: an output of [${plan.outputShape}] is beyond the limit of ${PLAN_LIMITS.size} per dimension`);
+      if (d > PLAN_LIMITS.size)
+        fail(
+          "BAD_SHAPE",
+          `${where()}: an output of [${plan.outputShape}] is beyond the limit of ${PLAN_LIMITS.size} per dimension`,
+        );
     }
     parameters += plan.tensors.reduce((n, t) => n + sizeOf(t.shape), 0);
     if (parameters > PLAN_LIMITS.parameters) {
-      fail("BAD_SHAPE", `${where()}: the model reaches ${parameters} parameters, beyond the limit of ${PLAN_LIMITS.parameters}`);
+      fail(
+        "BAD_SHAPE",
+        `${where()}: the model reaches ${parameters} parameters, beyond the limit of ${PLAN_LIMITS.parameters}`,
+      );
     }
     training += plan.imageBytes.training;
     if (training > PLAN_LIMITS.imageBytes) {
-      fail("BAD_SHAPE", `${where()}: the model reaches ${MiB(training)} of activations per image, beyond the limit of ${MiB(PLAN_LIMITS.imageBytes)}`);
+      fail(
+        "BAD_SHAPE",
+        `${where()}: the model reaches ${MiB(training)} of activations per image, beyond the limit of ${MiB(PLAN_LIMITS.imageBytes)}`,
+      );
     }
     scratch += plan.scratchBytes.training;
     if (scratch > PLAN_LIMITS.scratchBytes) {
-      fail("BAD_SHAPE", `${where()}: the model reaches ${MiB(scratch)} of patch matrices per thread, beyond the limit of ${MiB(PLAN_LIMITS.scratchBytes)}`);
+      fail(
+        "BAD_SHAPE",
+        `${where()}: the model reaches ${MiB(scratch)} of patch matrices per thread, beyond the limit of ${MiB(PLAN_LIMITS.scratchBytes)}`,
+      );
     }
     multiplyAdds += plan.multiplyAdds;
     if (multiplyAdds > PLAN_LIMITS.multiplyAdds) {
-      fail("BAD_SHAPE", `${where()}: the model reaches ${multiplyAdds} multiply-adds per image, beyond the limit of ${PLAN_LIMITS.multiplyAdds}`);
+      fail(
+        "BAD_SHAPE",
+        `${where()}: the model reaches ${multiplyAdds} multiply-adds per image, beyond the limit of ${PLAN_LIMITS.multiplyAdds}`,
+      );
     }
     plans.push(plan);
     shape = plan.outputShape;
@@ -115,14 +134,20 @@ function planLayer(layer: LayerSpec, input: number[], index: number, where: () =
   const t = (name: string, shape: number[]): { name: string; shape: number[] } => ({ name: `${index}.${name}`, shape });
   const inSize = sizeOf(input);
   // Float32 buffers per image: outputs for inference; for training also what backward needs.
-  const buffers = (inference: number, training: number): LayerPlan["imageBytes"] => ({ inference: 4 * inference, training: 4 * training });
+  const buffers = (inference: number, training: number): LayerPlan["imageBytes"] => ({
+    inference: 4 * inference,
+    training: 4 * training,
+  });
   const noScratch = { inference: 0, training: 0 };
   switch (layer.type) {
     case "dense": {
       const units = layer.units;
       return {
-        outputShape: [units], tensors: [t("weight", [inSize, units]), t("bias", [units])],
-        imageBytes: buffers(units, units + inSize), scratchBytes: noScratch, multiplyAdds: inSize * units,
+        outputShape: [units],
+        tensors: [t("weight", [inSize, units]), t("bias", [units])],
+        imageBytes: buffers(units, units + inSize),
+        scratchBytes: noScratch,
+        multiplyAdds: inSize * units,
       };
     }
     case "conv2d": {
@@ -154,27 +179,49 @@ function planLayer(layer: LayerSpec, input: number[], index: number, where: () =
       if (OH <= 0 || OW <= 0) fail("BAD_SHAPE", `${where()} does not fit its input [${input}]`);
       const out = C * OH * OW;
       return {
-        outputShape: [C, OH, OW], tensors: [],
-        imageBytes: buffers(out, out + inSize + (layer.type === "maxpool" ? out : 0)), scratchBytes: noScratch,
+        outputShape: [C, OH, OW],
+        tensors: [],
+        imageBytes: buffers(out, out + inSize + (layer.type === "maxpool" ? out : 0)),
+        scratchBytes: noScratch,
         multiplyAdds: out * layer.size * layer.size,
       };
     }
     case "flatten":
-      return { outputShape: [inSize], tensors: [], imageBytes: buffers(0, 0), scratchBytes: noScratch, multiplyAdds: 0 };
+      return {
+        outputShape: [inSize],
+        tensors: [],
+        imageBytes: buffers(0, 0),
+        scratchBytes: noScratch,
+        multiplyAdds: 0,
+      };
     case "batchnorm": {
       const C = input[0];
       return {
         outputShape: input,
         tensors: [t("gamma", [C]), t("beta", [C]), t("running_mean", [C]), t("running_var", [C])],
-        imageBytes: buffers(inSize, 3 * inSize), scratchBytes: noScratch, multiplyAdds: inSize,
+        imageBytes: buffers(inSize, 3 * inSize),
+        scratchBytes: noScratch,
+        multiplyAdds: inSize,
       };
     }
     case "sigmoid":
     case "relu":
-      return { outputShape: input, tensors: [], imageBytes: buffers(inSize, 2 * inSize), scratchBytes: noScratch, multiplyAdds: inSize };
+      return {
+        outputShape: input,
+        tensors: [],
+        imageBytes: buffers(inSize, 2 * inSize),
+        scratchBytes: noScratch,
+        multiplyAdds: inSize,
+      };
     case "dropout":
       // In inference a dropout layer passes its input through.
-      return { outputShape: input, tensors: [], imageBytes: buffers(0, 3 * inSize), scratchBytes: noScratch, multiplyAdds: 0 };
+      return {
+        outputShape: input,
+        tensors: [],
+        imageBytes: buffers(0, 3 * inSize),
+        scratchBytes: noScratch,
+        multiplyAdds: 0,
+      };
   }
 }
 
@@ -246,7 +293,10 @@ export function checkTrainingBatch(spec: ModelSpec, batch: number): void {
   const perImage = imageCost(spec).training;
   if (batch * perImage > TRAINING_BATCH_BYTES) {
     const fits = Math.max(1, Math.floor(TRAINING_BATCH_BYTES / perImage));
-    fail("BAD_ARGUMENT", `a training batch of ${batch} images needs ${MiB(batch * perImage)} of activations with this model, ` +
-      `beyond the limit of ${MiB(TRAINING_BATCH_BYTES)}: use a batch of at most ${fits}`);
+    fail(
+      "BAD_ARGUMENT",
+      `a training batch of ${batch} images needs ${MiB(batch * perImage)} of activations with this model, ` +
+        `beyond the limit of ${MiB(TRAINING_BATCH_BYTES)}: use a batch of at most ${fits}`,
+    );
   }
 }

@@ -93,7 +93,12 @@ export class TrainingSession {
   /** A new run of `model` (its weights as they are) from epoch 1, or from `epochsDone` + 1. */
   static start(model: Model, settings: RunSettings, epochsDone = 0): TrainingSession {
     checkSettings(settings);
-    return new TrainingSession(model, { ...settings }, { ...FRESH, epochsDone }, new Optimizer(model.rt, settings.optimizer));
+    return new TrainingSession(
+      model,
+      { ...settings },
+      { ...FRESH, epochsDone },
+      new Optimizer(model.rt, settings.optimizer),
+    );
   }
 
   /**
@@ -117,23 +122,37 @@ export class TrainingSession {
         const { position, ...settings } = splitRecord(loaded.run);
         session = new TrainingSession(loaded.model, settings, position, new Optimizer(rt, settings.optimizer));
       } else {
-        if (!options.defaults) fail("BAD_ARGUMENT", `${options.what ?? "model file"}: it records no run; give the run's settings`);
-        const defaults = typeof options.defaults === "function" ? options.defaults(loaded.model.spec) : options.defaults;
+        if (!options.defaults)
+          fail("BAD_ARGUMENT", `${options.what ?? "model file"}: it records no run; give the run's settings`);
+        const defaults =
+          typeof options.defaults === "function" ? options.defaults(loaded.model.spec) : options.defaults;
         const epochs = Number(loaded.metadata.epochs);
         const epochsDone = Number.isInteger(epochs) ? epochs : 0;
         // Without a record, the defaults' epochs are counted beyond the file's complete ones.
-        session = TrainingSession.start(loaded.model, { ...defaults, epochs: epochsDone + defaults.epochs }, epochsDone);
+        session = TrainingSession.start(
+          loaded.model,
+          { ...defaults, epochs: epochsDone + defaults.epochs },
+          epochsDone,
+        );
       }
       session.savedState = loaded.optimizerState;
       session.takeSavedState();
       const overrides = session.resume(options.overrides ?? {});
       const state = loaded.optimizerState;
       if (session.savedStateProblem) {
-        notes.push(`its optimizer state does not fit (${session.savedStateProblem}): ${session.optimizerInUse.name} starts afresh`);
-      } else if (state && session.optimizerInUse.name === state.settings.name && session.optimizerInUse.steps === state.settings.steps) {
+        notes.push(
+          `its optimizer state does not fit (${session.savedStateProblem}): ${session.optimizerInUse.name} starts afresh`,
+        );
+      } else if (
+        state &&
+        session.optimizerInUse.name === state.settings.name &&
+        session.optimizerInUse.steps === state.settings.steps
+      ) {
         notes.push(`resuming ${state.settings.name} from its saved state (step ${state.settings.steps})`);
       } else if (state) {
-        notes.push(`the saved ${state.settings.name} state does not apply to ${session.optimizerInUse.name}: it starts afresh`);
+        notes.push(
+          `the saved ${state.settings.name} state does not apply to ${session.optimizerInUse.name}: it starts afresh`,
+        );
       } else if (session.at.epochsDone > 0 || session.at.batch > 0) {
         notes.push(`the file holds no optimizer state: ${session.optimizerInUse.name} starts afresh`);
       }
@@ -224,7 +243,14 @@ export class TrainingSession {
       const base: OptimizerSpec = name === before.optimizer.name ? before.optimizer : { name };
       next.optimizer = { ...base, ...given, name };
       for (const key of Object.keys(given) as (keyof OptimizerSpec)[]) {
-        note(key === "name" ? "optimizer" : `optimizer.${key}`, given[key], before.optimizer[key] ?? (key === "name" ? undefined : OPTIMIZER_DEFAULTS[before.optimizer.name][key as Exclude<keyof OptimizerSpec, "name">]));
+        note(
+          key === "name" ? "optimizer" : `optimizer.${key}`,
+          given[key],
+          before.optimizer[key] ??
+            (key === "name"
+              ? undefined
+              : OPTIMIZER_DEFAULTS[before.optimizer.name][key as Exclude<keyof OptimizerSpec, "name">]),
+        );
       }
     }
     const wasFinished = this.finished;
@@ -248,7 +274,10 @@ export class TrainingSession {
         position.steps += (next.epochs - before.epochs) * position.batches;
       }
     }
-    if (next.optimizer.name !== this.optimizerInUse.name || JSON.stringify(next.optimizer) !== JSON.stringify(before.optimizer)) {
+    if (
+      next.optimizer.name !== this.optimizerInUse.name ||
+      JSON.stringify(next.optimizer) !== JSON.stringify(before.optimizer)
+    ) {
       this.replaceOptimizer(next.optimizer);
     }
     this.current = next;
@@ -266,16 +295,28 @@ export class TrainingSession {
     const s = this.current;
     this.savedState = undefined;
     // A limit applies to data in JavaScript memory; data already on the device is taken whole.
-    const data = s.limit !== undefined && s.limit < train.count && !(train instanceof DeviceData) ? takeFirst(train, s.limit) : train;
+    const data =
+      s.limit !== undefined && s.limit < train.count && !(train instanceof DeviceData)
+        ? takeFirst(train, s.limit)
+        : train;
     const batch = Math.min(s.batchSize, data.count);
     const batches = Math.ceil(data.count / batch);
     const at = this.at;
     if (at.batches !== batches) {
       // First run, or the data gives other batches than the checkpoint's: the schedule is
       // counted in the new batches, and an epoch in progress starts again.
-      const segmentEpochs = at.batches > 0 && at.steps > 0 ? Math.round(at.steps / at.batches) : s.epochs - at.epochsDone;
+      const segmentEpochs =
+        at.batches > 0 && at.steps > 0 ? Math.round(at.steps / at.batches) : s.epochs - at.epochsDone;
       const segmentDone = at.batches > 0 ? Math.floor(at.step / at.batches) : 0;
-      this.at = { ...at, batch: 0, lossSum: 0, correct: 0, batches, step: segmentDone * batches, steps: segmentEpochs * batches };
+      this.at = {
+        ...at,
+        batch: 0,
+        lossSum: 0,
+        correct: 0,
+        batches,
+        step: segmentDone * batches,
+        steps: segmentEpochs * batches,
+      };
     } else if (at.steps === 0) {
       this.at = { ...at, step: 0, steps: (s.epochs - at.epochsDone) * batches };
     }
@@ -300,12 +341,26 @@ export class TrainingSession {
         onEpochEnd: async (record) => {
           history.push(record);
           this.history.push(record);
-          this.at = { ...this.at, epochsDone: record.epoch, batch: 0, lossSum: 0, correct: 0, step: start.step + (record.epoch - start.epochsDone) * batches - start.batch };
+          this.at = {
+            ...this.at,
+            epochsDone: record.epoch,
+            batch: 0,
+            lossSum: 0,
+            correct: 0,
+            step: start.step + (record.epoch - start.epochsDone) * batches - start.batch,
+          };
           await options.onEpochEnd?.(record);
         },
       });
       this.at = result.stoppedAt
-        ? { ...this.at, epochsDone: result.stoppedAt.epoch - 1, batch: result.stoppedAt.batch, lossSum: result.stoppedAt.lossSum, correct: result.stoppedAt.correct, step: result.step }
+        ? {
+            ...this.at,
+            epochsDone: result.stoppedAt.epoch - 1,
+            batch: result.stoppedAt.batch,
+            lossSum: result.stoppedAt.lossSum,
+            correct: result.stoppedAt.correct,
+            step: result.step,
+          }
         : { ...this.at, step: result.step };
       return { history, stopped: result.stopped };
     } catch (e) {
@@ -336,12 +391,16 @@ export class TrainingSession {
     const measured = this.at.batch === 0 && last?.epoch === this.at.epochsDone && last.testAccuracy !== undefined;
     // Weights saved inside an epoch were measured by no test: they record no accuracy.
     const { testAccuracy: _t, loss: _l, ...rest } = facts;
-    return serializeModel(this.model, {
-      ...(this.at.batch === 0 ? facts : rest),
-      ...(measured ? { testAccuracy: last.testAccuracy!.toFixed(4), loss: last.loss.toFixed(6) } : {}),
-      epochs: String(this.at.epochsDone),
-      run: JSON.stringify(this.record()),
-    }, options.optimizerState === false ? undefined : this.optimizerInUse);
+    return serializeModel(
+      this.model,
+      {
+        ...(this.at.batch === 0 ? facts : rest),
+        ...(measured ? { testAccuracy: last.testAccuracy!.toFixed(4), loss: last.loss.toFixed(6) } : {}),
+        epochs: String(this.at.epochsDone),
+        run: JSON.stringify(this.record()),
+      },
+      options.optimizerState === false ? undefined : this.optimizerInUse,
+    );
   }
 
   /** Frees the optimizer; with `model`, the model too. */
@@ -375,8 +434,12 @@ function splitRecord(record: RunRecord): RunSettings & { position: RunPosition }
 }
 
 function checkSettings(s: RunSettings): void {
-  if (!Number.isInteger(s.epochs) || s.epochs < 0) fail("BAD_ARGUMENT", `training session: epochs must be a non-negative integer, got ${s.epochs}`);
-  if (!Number.isInteger(s.batchSize) || s.batchSize <= 0) fail("BAD_ARGUMENT", `training session: batch size must be a positive integer, got ${s.batchSize}`);
-  if (s.limit !== undefined && (!Number.isInteger(s.limit) || s.limit <= 0)) fail("BAD_ARGUMENT", `training session: limit must be a positive integer, got ${s.limit}`);
-  if (s.schedule !== "constant" && s.schedule !== "cosine") fail("BAD_ARGUMENT", `training session: schedule must be "constant" or "cosine", got ${String(s.schedule)}`);
+  if (!Number.isInteger(s.epochs) || s.epochs < 0)
+    fail("BAD_ARGUMENT", `training session: epochs must be a non-negative integer, got ${s.epochs}`);
+  if (!Number.isInteger(s.batchSize) || s.batchSize <= 0)
+    fail("BAD_ARGUMENT", `training session: batch size must be a positive integer, got ${s.batchSize}`);
+  if (s.limit !== undefined && (!Number.isInteger(s.limit) || s.limit <= 0))
+    fail("BAD_ARGUMENT", `training session: limit must be a positive integer, got ${s.limit}`);
+  if (s.schedule !== "constant" && s.schedule !== "cosine")
+    fail("BAD_ARGUMENT", `training session: schedule must be "constant" or "cosine", got ${String(s.schedule)}`);
 }

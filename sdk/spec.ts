@@ -11,7 +11,14 @@ import type { Pool2DSpec } from "./layers/pool2d";
 import { PLAN_LIMITS } from "./plan";
 import { codePointName, firstUnprintable, quote } from "./text";
 
-export type LayerSpec = DenseSpec | ActivationSpec | Conv2DSpec | Pool2DSpec | FlattenSpec | DropoutSpec | BatchNormSpec;
+export type LayerSpec =
+  | DenseSpec
+  | ActivationSpec
+  | Conv2DSpec
+  | Pool2DSpec
+  | FlattenSpec
+  | DropoutSpec
+  | BatchNormSpec;
 
 /** The loss on the softmax output: cross-entropy (the course's) or mean squared error. */
 export type LossName = "cross-entropy" | "mse";
@@ -34,14 +41,18 @@ export interface ModelSpec {
  * image model, low enough that a hostile spec cannot ask for gigabytes. */
 const MAX_SIZE = 1 << 24;
 
-const isPositiveInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0 && (v as number) <= MAX_SIZE;
+const isPositiveInt = (v: unknown): v is number =>
+  Number.isInteger(v) && (v as number) > 0 && (v as number) <= MAX_SIZE;
 
 /** Checks an untrusted spec (from a file or a page) and returns it typed; says what is wrong. */
 export function validateSpec(value: unknown): ModelSpec {
   if (typeof value !== "object" || value === null) fail("BAD_ARGUMENT", "model spec: not an object");
   const spec = value as Record<string, unknown>;
   if (!Array.isArray(spec.input) || spec.input.length === 0 || !spec.input.every(isPositiveInt)) {
-    fail("BAD_ARGUMENT", `model spec: "input" must be a list of positive integers, got ${quote(String(JSON.stringify(spec.input)))}`);
+    fail(
+      "BAD_ARGUMENT",
+      `model spec: "input" must be a list of positive integers, got ${quote(String(JSON.stringify(spec.input)))}`,
+    );
   }
   if ((spec.input as number[]).reduce((a, b) => a * b, 1) > MAX_SIZE) {
     fail("BAD_ARGUMENT", `model spec: an input of [${spec.input}] is larger than ${MAX_SIZE} values`);
@@ -70,10 +81,15 @@ export function validateSpec(value: unknown): ModelSpec {
     classes = spec.classes as string[];
   }
   if (spec.loss !== undefined && spec.loss !== "cross-entropy" && spec.loss !== "mse") {
-    fail("BAD_ARGUMENT", `model spec: "loss" must be "cross-entropy" or "mse", got ${quote(String(JSON.stringify(spec.loss)))}`);
+    fail(
+      "BAD_ARGUMENT",
+      `model spec: "loss" must be "cross-entropy" or "mse", got ${quote(String(JSON.stringify(spec.loss)))}`,
+    );
   }
   return {
-    input: spec.input as number[], layers, ...(classes ? { classes } : {}),
+    input: spec.input as number[],
+    layers,
+    ...(classes ? { classes } : {}),
     ...(spec.loss === "mse" ? { loss: "mse" as const } : {}),
   };
 }
@@ -113,7 +129,8 @@ function validateLayer(value: unknown, index: number): LayerSpec {
     case "conv2d": {
       if (!isPositiveInt(layer.filters)) fail("BAD_ARGUMENT", `${where}: conv2d "filters" must be a positive integer`);
       if (!isPositiveInt(layer.size)) fail("BAD_ARGUMENT", `${where}: conv2d "size" must be a positive integer`);
-      if (layer.stride !== undefined && !isPositiveInt(layer.stride)) fail("BAD_ARGUMENT", `${where}: conv2d "stride" must be a positive integer`);
+      if (layer.stride !== undefined && !isPositiveInt(layer.stride))
+        fail("BAD_ARGUMENT", `${where}: conv2d "stride" must be a positive integer`);
       if (layer.padding !== undefined && !(Number.isInteger(layer.padding) && (layer.padding as number) >= 0)) {
         fail("BAD_ARGUMENT", `${where}: conv2d "padding" must be a non-negative integer`);
       }
@@ -121,7 +138,9 @@ function validateLayer(value: unknown, index: number): LayerSpec {
         fail("BAD_ARGUMENT", `${where}: "init" must be one of ${INITIALIZERS.join(", ")}`);
       }
       return {
-        type: "conv2d", filters: layer.filters, size: layer.size,
+        type: "conv2d",
+        filters: layer.filters,
+        size: layer.size,
         ...(layer.stride !== undefined ? { stride: layer.stride as number } : {}),
         ...(layer.padding !== undefined ? { padding: layer.padding as number } : {}),
         ...(layer.init ? { init: layer.init as Initializer } : {}),
@@ -129,7 +148,8 @@ function validateLayer(value: unknown, index: number): LayerSpec {
     }
     case "dropout": {
       const rate = layer.rate;
-      if (typeof rate !== "number" || !(rate >= 0 && rate < 1)) fail("BAD_ARGUMENT", `${where}: dropout "rate" must be in [0, 1)`);
+      if (typeof rate !== "number" || !(rate >= 0 && rate < 1))
+        fail("BAD_ARGUMENT", `${where}: dropout "rate" must be in [0, 1)`);
       return { type: "dropout", rate };
     }
     case "batchnorm": {
@@ -137,14 +157,24 @@ function validateLayer(value: unknown, index: number): LayerSpec {
       if (momentum !== undefined && !(typeof momentum === "number" && momentum >= 0 && momentum < 1)) {
         fail("BAD_ARGUMENT", `${where}: batchnorm "momentum" must be in [0, 1)`);
       }
-      if (eps !== undefined && !(typeof eps === "number" && eps > 0)) fail("BAD_ARGUMENT", `${where}: batchnorm "eps" must be positive`);
-      return { type: "batchnorm", ...(momentum !== undefined ? { momentum: momentum as number } : {}), ...(eps !== undefined ? { eps: eps as number } : {}) };
+      if (eps !== undefined && !(typeof eps === "number" && eps > 0))
+        fail("BAD_ARGUMENT", `${where}: batchnorm "eps" must be positive`);
+      return {
+        type: "batchnorm",
+        ...(momentum !== undefined ? { momentum: momentum as number } : {}),
+        ...(eps !== undefined ? { eps: eps as number } : {}),
+      };
     }
     case "maxpool":
     case "avgpool": {
       if (!isPositiveInt(layer.size)) fail("BAD_ARGUMENT", `${where}: ${layer.type} "size" must be a positive integer`);
-      if (layer.stride !== undefined && !isPositiveInt(layer.stride)) fail("BAD_ARGUMENT", `${where}: ${layer.type} "stride" must be a positive integer`);
-      return { type: layer.type, size: layer.size, ...(layer.stride !== undefined ? { stride: layer.stride as number } : {}) };
+      if (layer.stride !== undefined && !isPositiveInt(layer.stride))
+        fail("BAD_ARGUMENT", `${where}: ${layer.type} "stride" must be a positive integer`);
+      return {
+        type: layer.type,
+        size: layer.size,
+        ...(layer.stride !== undefined ? { stride: layer.stride as number } : {}),
+      };
     }
     default:
       fail("BAD_ARGUMENT", `${where}: unknown type ${quote(String(JSON.stringify(layer.type)))}`);
@@ -164,10 +194,15 @@ export function mlpSpec(options: {
   batchnorm?: boolean;
   dropout?: number;
 }): ModelSpec {
-  if (!Array.isArray(checkOptions<{ hidden: number[] }>(options, "mlpSpec options").hidden)) fail("BAD_ARGUMENT", "mlpSpec: options.hidden must be an array of layer widths");
+  if (!Array.isArray(checkOptions<{ hidden: number[] }>(options, "mlpSpec options").hidden))
+    fail("BAD_ARGUMENT", "mlpSpec: options.hidden must be an array of layer widths");
   const activation = options.activation ?? "sigmoid";
   const layers: LayerSpec[] = [];
-  const dense = (units: number): DenseSpec => ({ type: "dense", units, ...(options.init ? { init: options.init } : {}) });
+  const dense = (units: number): DenseSpec => ({
+    type: "dense",
+    units,
+    ...(options.init ? { init: options.init } : {}),
+  });
   for (const units of options.hidden) {
     layers.push(dense(units));
     if (options.batchnorm) layers.push({ type: "batchnorm" });

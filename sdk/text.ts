@@ -15,7 +15,8 @@ export function firstUnprintable(text: string): string | undefined {
 }
 
 /** "U+001B": how a message names a character. */
-export const codePointName = (c: string): string => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
+export const codePointName = (c: string): string =>
+  `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`;
 
 /**
  * `text` safe to print: every character that does not print as itself written as \u{…}, and
@@ -24,7 +25,8 @@ export const codePointName = (c: string): string => `U+${c.codePointAt(0)!.toStr
 export function escapeText(text: string, max = Infinity): string {
   let out = "";
   let count = 0;
-  for (const c of String(text)) { // anything a file held: a number or null reads as its text
+  for (const c of String(text)) {
+    // anything a file held: a number or null reads as its text
     if (count++ >= max) return out + "…";
     out += PRINTABLE_CHAR.test(c) ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`;
   }

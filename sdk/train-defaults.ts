@@ -25,22 +25,38 @@ export function trainingDefaults(spec: ModelSpec): TrainingDefaults {
   const kinds = new Set(spec.layers.map((l) => l.type));
   const conv = kinds.has("conv2d");
   const batchnorm = kinds.has("batchnorm");
-  if (conv && batchnorm) return { optimizer: "momentum", lr: 0.02, schedule: "cosine", network: "a network with convolutions and batch norm" };
+  if (conv && batchnorm)
+    return {
+      optimizer: "momentum",
+      lr: 0.02,
+      schedule: "cosine",
+      network: "a network with convolutions and batch norm",
+    };
   if (conv) return { optimizer: "momentum", lr: 0.05, schedule: "cosine", network: "a network with convolutions" };
   if (batchnorm) return { optimizer: "momentum", lr: 0.05, schedule: "cosine", network: "a network with batch norm" };
-  return { optimizer: "sgd", lr: OPTIMIZER_DEFAULTS.sgd.lr, schedule: "constant", network: "a network of dense layers" };
+  return {
+    optimizer: "sgd",
+    lr: OPTIMIZER_DEFAULTS.sgd.lr,
+    schedule: "constant",
+    network: "a network of dense layers",
+  };
 }
 
 /** trainingDefaults() in words, one clause per kind of network: what `train --help` prints. */
 export function describeTrainingDefaults(): string {
   const kinds: ModelSpec["layers"][] = [
     [{ type: "dense", units: 10 }],
-    [{ type: "conv2d", filters: 1, size: 1 }, { type: "dense", units: 10 }],
+    [
+      { type: "conv2d", filters: 1, size: 1 },
+      { type: "dense", units: 10 },
+    ],
     [{ type: "batchnorm" }, { type: "dense", units: 10 }],
     [{ type: "conv2d", filters: 1, size: 1 }, { type: "batchnorm" }, { type: "dense", units: 10 }],
   ];
-  return kinds.map((layers) => {
-    const d = trainingDefaults({ input: [1, 1, 1], layers });
-    return `${d.optimizer} lr ${d.lr} with a ${d.schedule} schedule for ${d.network}`;
-  }).join("; ");
+  return kinds
+    .map((layers) => {
+      const d = trainingDefaults({ input: [1, 1, 1], layers });
+      return `${d.optimizer} lr ${d.lr} with a ${d.schedule} schedule for ${d.network}`;
+    })
+    .join("; ");
 }

@@ -125,8 +125,11 @@ function checkMeanLoss(model: Model, epoch: number, lossSum: number, images: num
   const mean = lossSum / images;
   const chance = chanceLoss(model.loss.kind, model.classCount);
   if (mean > divergedMeanLoss(model.loss.kind, model.classCount, firstLoss)) {
-    fail("DIVERGED", `training diverged in epoch ${epoch}: the mean loss over ${images} images is ${mean.toPrecision(4)}, ` +
-      `far worse than a guess of chance (${chance.toPrecision(4)}); try a smaller learning rate`);
+    fail(
+      "DIVERGED",
+      `training diverged in epoch ${epoch}: the mean loss over ${images} images is ${mean.toPrecision(4)}, ` +
+        `far worse than a guess of chance (${chance.toPrecision(4)}); try a smaller learning rate`,
+    );
   }
 }
 
@@ -156,8 +159,10 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
 async function fitClaimed(model: Model, train: Dataset | DeviceData, options: FitOptions): Promise<FitResult> {
   const { rt } = model;
   const { epochs, batchSize, optimizer } = options;
-  if (!Number.isInteger(epochs) || epochs < 0) fail("BAD_ARGUMENT", `epochs must be a non-negative integer, got ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize <= 0) fail("BAD_ARGUMENT", `batch size must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(epochs) || epochs < 0)
+    fail("BAD_ARGUMENT", `epochs must be a non-negative integer, got ${epochs}`);
+  if (!Number.isInteger(batchSize) || batchSize <= 0)
+    fail("BAD_ARGUMENT", `batch size must be a positive integer, got ${batchSize}`);
   // Before the data set is copied into wasm memory: a batch too large for this model is refused first.
   checkTrainingBatch(model.spec, Math.min(batchSize, train.count));
   const device = train instanceof DeviceData ? train : new DeviceData(rt, train);
@@ -177,11 +182,21 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
     fail("BAD_ARGUMENT", `resumeAt.batch must be an integer from 0 to ${batches}, got ${resumeAt.batch}`);
   }
   const span = options.scheduleSteps;
-  if (span && !(Number.isInteger(span.step) && Number.isInteger(span.steps) && span.step >= 0 && span.steps >= span.step)) {
-    fail("BAD_ARGUMENT", `scheduleSteps must be integers with 0 <= step <= steps, got step ${span.step} of ${span.steps}`);
+  if (
+    span &&
+    !(Number.isInteger(span.step) && Number.isInteger(span.steps) && span.step >= 0 && span.steps >= span.step)
+  ) {
+    fail(
+      "BAD_ARGUMENT",
+      `scheduleSteps must be integers with 0 <= step <= steps, got step ${span.step} of ${span.steps}`,
+    );
   }
-  for (const [name, value] of [["lossSum", resumeAt.lossSum], ["correct", resumeAt.correct]] as const) {
-    if (!(Number.isFinite(value) && value >= 0)) fail("BAD_ARGUMENT", `resumeAt.${name} must be a non-negative number, got ${value}`);
+  for (const [name, value] of [
+    ["lossSum", resumeAt.lossSum],
+    ["correct", resumeAt.correct],
+  ] as const) {
+    if (!(Number.isFinite(value) && value >= 0))
+      fail("BAD_ARGUMENT", `resumeAt.${name} must be a non-negative number, got ${value}`);
   }
   const totalSteps = span?.steps ?? epochs * batches - resumeAt.batch;
   let step = options.scheduleSteps?.step ?? 0;
@@ -244,8 +259,11 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
         const loss = model.loss.forward(logits, model.labelPtr, n, true);
         firstLoss ??= loss / n;
         if (!Number.isFinite(loss) || loss / n > divergedLoss(firstLoss)) {
-          fail("DIVERGED", `training diverged in epoch ${epoch}, batch ${b + 1}: the loss is ${loss / n}` +
-            `${Number.isFinite(loss) ? ` (it started at ${firstLoss})` : ""}; try a smaller learning rate`);
+          fail(
+            "DIVERGED",
+            `training diverged in epoch ${epoch}, batch ${b + 1}: the loss is ${loss / n}` +
+              `${Number.isFinite(loss) ? ` (it started at ${firstLoss})` : ""}; try a smaller learning rate`,
+          );
         }
         seen += n;
         const batchCorrect = rt.kernels.countCorrect(model.loss.probsPtr, model.labelPtr, n, model.classCount);

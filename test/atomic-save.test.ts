@@ -3,7 +3,16 @@
 // (dist/, which npm test builds first) in a child process that saves in a loop.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
-  chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync,
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -32,7 +41,9 @@ beforeAll(async () => {
 /** Starts the child, waits for `after` complete saves, then kills it `delayMs` later. */
 function saveThenKill(path: string, after: number, delayMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD, path], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--input-type=module", "-e", CHILD, path], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let saves = 0;
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
@@ -40,7 +51,9 @@ function saveThenKill(path: string, after: number, delayMs: number): Promise<num
       saves += (d.toString().match(/saved/g) ?? []).length;
       if (saves >= after && !child.killed) setTimeout(() => child.kill("SIGKILL"), delayMs);
     });
-    child.on("exit", (code, signal) => (signal === "SIGKILL" ? resolve(saves) : reject(new Error(`child exited ${code}: ${stderr}`))));
+    child.on("exit", (code, signal) =>
+      signal === "SIGKILL" ? resolve(saves) : reject(new Error(`child exited ${code}: ${stderr}`)),
+    );
   });
 }
 
@@ -72,8 +85,11 @@ describe("Ctrl-C during train", () => {
     const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-sigint-"));
     const out = join(dir, "run.safetensors");
     const cli = new URL("../dist/cli.js", import.meta.url).pathname;
-    const child = spawn(process.execPath, [cli, "train", "--limit", "20000", "--epochs", "50", "--optimizer", "momentum", "--out", out],
-      { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [cli, "train", "--limit", "20000", "--epochs", "50", "--optimizer", "momentum", "--out", out],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let stdout = "";
     const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     child.stdout.on("data", (d: Buffer) => {
@@ -91,8 +107,11 @@ describe("Ctrl-C during train", () => {
     expect(metadata.loss).toBeUndefined();
     expect(optimizerState?.settings.name).toBe("momentum");
     model.dispose();
-    const resumed = spawn(process.execPath, [cli, "train", "--limit", "20000", "--epochs", "1", "--optimizer", "momentum",
-      "--init-from", out, "--out", out], { stdio: ["ignore", "pipe", "pipe"] });
+    const resumed = spawn(
+      process.execPath,
+      [cli, "train", "--limit", "20000", "--epochs", "1", "--optimizer", "momentum", "--init-from", out, "--out", out],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let resumedOut = "";
     resumed.stdout.on("data", (d: Buffer) => (resumedOut += d.toString()));
     expect(await new Promise((resolve) => resumed.on("exit", resolve))).toBe(0);
@@ -115,7 +134,10 @@ function describePath(path: string): { kind: string; link?: string; mode?: numbe
 
 /** The BAD_FILE error a promise rejects with (fails the test when it resolves or rejects otherwise). */
 async function writeRefusal(p: Promise<unknown>): Promise<MnistWasmError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e, "a refusal").toBeInstanceOf(MnistWasmError);
   expect((e as MnistWasmError).code).toBe("BAD_FILE");
   expect((e as Error).message).not.toContain("\n");
@@ -204,7 +226,9 @@ describe("writeFileAtomic writes to what the target is, never replacing it with 
     it(`replaces atomically through ${c.name}, the target keeping its kind`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-write-"));
       const { target, lands } = c.setup(dir);
-      const others = readdirSync(dir, { recursive: true }).map(String).filter((n) => join(dir, n) !== lands);
+      const others = readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((n) => join(dir, n) !== lands);
       const before = new Map(others.map((n) => [n, describePath(join(dir, n))]));
       const landsBefore = describePath(lands);
       await writeFileAtomic(target, bytes);
@@ -212,7 +236,9 @@ describe("writeFileAtomic writes to what the target is, never replacing it with 
       expect(readFileSync(target, "utf8")).toBe("7\n2\n1\n");
       // Every other entry (the links above all) is as it was, and no temporary file is left.
       for (const [n, was] of before) expect(describePath(join(dir, n)), n).toEqual(was);
-      const after = readdirSync(dir, { recursive: true }).map(String).filter((n) => join(dir, n) !== lands);
+      const after = readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((n) => join(dir, n) !== lands);
       expect(after.sort()).toEqual([...before.keys()].sort());
       if (landsBefore.kind === "missing") expect(describePath(lands).kind).toBe("file");
       else expect(describePath(lands)).toEqual(landsBefore);
@@ -276,12 +302,18 @@ describe("writeFileAtomic writes to what the target is, never replacing it with 
   const refused: { name: string; pattern: RegExp; setup: (dir: string) => string | Promise<string> }[] = [
     { name: "a directory", pattern: /is a directory/, setup: (dir) => (mkdirSync(join(dir, "d")), join(dir, "d")) },
     {
-      name: "a symlink to a directory", pattern: /is a directory/,
+      name: "a symlink to a directory",
+      pattern: /is a directory/,
       setup: (dir) => (mkdirSync(join(dir, "d")), symlinkSync("d", join(dir, "l")), join(dir, "l")),
     },
-    { name: "a FIFO without a reader", pattern: /FIFO \(named pipe\) with no reader/, setup: (dir) => (execFileSync("mkfifo", [join(dir, "p")]), join(dir, "p")) },
     {
-      name: "a socket", pattern: /is a socket; refusing/,
+      name: "a FIFO without a reader",
+      pattern: /FIFO \(named pipe\) with no reader/,
+      setup: (dir) => (execFileSync("mkfifo", [join(dir, "p")]), join(dir, "p")),
+    },
+    {
+      name: "a socket",
+      pattern: /is a socket; refusing/,
       setup: async (dir) => {
         const server = createServer();
         await new Promise<void>((r) => server.listen(join(dir, "s"), r));
@@ -289,17 +321,24 @@ describe("writeFileAtomic writes to what the target is, never replacing it with 
         return join(dir, "s");
       },
     },
-    { name: "a path in a missing folder", pattern: /the folder .*missing does not exist/, setup: (dir) => join(dir, "missing", "out.txt") },
     {
-      name: "a dangling symlink into a missing folder", pattern: /does not exist/,
+      name: "a path in a missing folder",
+      pattern: /the folder .*missing does not exist/,
+      setup: (dir) => join(dir, "missing", "out.txt"),
+    },
+    {
+      name: "a dangling symlink into a missing folder",
+      pattern: /does not exist/,
       setup: (dir) => (symlinkSync("missing/out.txt", join(dir, "l")), join(dir, "l")),
     },
     {
-      name: "a path below a regular file", pattern: /not a folder/,
+      name: "a path below a regular file",
+      pattern: /not a folder/,
       setup: (dir) => (writeFileSync(join(dir, "f"), "x"), join(dir, "f", "out.txt")),
     },
     {
-      name: "a loop of symlinks", pattern: /cannot write/,
+      name: "a loop of symlinks",
+      pattern: /cannot write/,
       setup: (dir) => (symlinkSync("b", join(dir, "a")), symlinkSync("a", join(dir, "b")), join(dir, "a")),
     },
   ];
@@ -332,8 +371,13 @@ describe("stale temporary files", () => {
     const temp = (pid: number, time = now): string => `model.safetensors.mnist-wasm.${pid}.${time}.tmp`;
     const stale = [temp(deadPid), temp(deadPid, now - 5000), temp(process.pid, now - 1), temp(process.ppid, now - 3)];
     // A live process's save in progress, and files that are not this target's temporary files.
-    const kept = [temp(process.ppid), "model.safetensors.tmp", "other.safetensors.mnist-wasm." + deadPid + ".1.tmp",
-      `model.safetensors.mnist-wasm.${deadPid}.x.tmp`, "notes.txt"];
+    const kept = [
+      temp(process.ppid),
+      "model.safetensors.tmp",
+      "other.safetensors.mnist-wasm." + deadPid + ".1.tmp",
+      `model.safetensors.mnist-wasm.${deadPid}.x.tmp`,
+      "notes.txt",
+    ];
     for (const name of [...stale, ...kept]) writeFileSync(join(dir, name), "partial");
     const hourAgo = (now - 2 * 3600_000) / 1000;
     utimesSync(join(dir, temp(process.ppid, now - 3)), hourAgo, hourAgo);

@@ -3,7 +3,16 @@
 import { describe, expect, it } from "vitest";
 import { evaluate, loadMnist, mlpSpec, Model, Random, Runtime, takeFirst } from "../sdk/node";
 
-function gemmOn(rt: Runtime, a: Float32Array, b: Float32Array, m: number, k: number, n: number, ta: boolean, tb: boolean): Float32Array {
+function gemmOn(
+  rt: Runtime,
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  ta: boolean,
+  tb: boolean,
+): Float32Array {
   const pa = rt.alloc(a.length * 4);
   const pb = rt.alloc(b.length * 4);
   const pc = rt.alloc(m * n * 4);
@@ -15,7 +24,15 @@ function gemmOn(rt: Runtime, a: Float32Array, b: Float32Array, m: number, k: num
   return c;
 }
 
-function reference(a: Float32Array, b: Float32Array, m: number, k: number, n: number, ta: boolean, tb: boolean): Float64Array {
+function reference(
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  ta: boolean,
+  tb: boolean,
+): Float64Array {
   const c = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
@@ -37,7 +54,11 @@ describe("plain and relaxed SIMD builds", () => {
   });
 
   it.each([
-    [7, 13, 9, false, false], [100, 784, 100, false, false], [130, 257, 33, true, false], [31, 64, 517, false, true], [9, 300, 12, true, true],
+    [7, 13, 9, false, false],
+    [100, 784, 100, false, false],
+    [130, 257, 33, true, false],
+    [31, 64, 517, false, true],
+    [9, 300, 12, true, true],
   ])("gemm %i x %i x %i (transA %s, transB %s) agrees with the reference on both builds", async (m, k, n, ta, tb) => {
     const rng = new Random(m * 1000 + n);
     const a = Float32Array.from({ length: m * k }, () => rng.normal());

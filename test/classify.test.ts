@@ -13,8 +13,19 @@ import { expectError } from "./support/errors";
 
 const expectBadFile = (fn: () => unknown, pattern: RegExp): void => expectError(fn, "BAD_FILE", pattern);
 import {
-  arrangeImages, encodeNpy, loadImagesFile, loadLabelsFile, type MnistWasmError, Model, parseIdx, parseNpy, Random,
-  readMaybeGzip, Runtime, saveModelFile, toPixels,
+  arrangeImages,
+  encodeNpy,
+  loadImagesFile,
+  loadLabelsFile,
+  type MnistWasmError,
+  Model,
+  parseIdx,
+  parseNpy,
+  Random,
+  readMaybeGzip,
+  Runtime,
+  saveModelFile,
+  toPixels,
 } from "../sdk/node";
 
 const MNIST_IMAGES = new URL("../data/mnist/t10k-images-idx3-ubyte.gz", import.meta.url).pathname;
@@ -85,7 +96,6 @@ function toFortran(values: number[], shape: number[]): number[] {
   return out;
 }
 
-
 describe("the .npy reader", () => {
   const values2x3 = [1, 2, 3, 4, 5, 6];
   const values2x2x3 = Array.from({ length: 12 }, (_, i) => i * 10 + 1);
@@ -95,7 +105,10 @@ describe("the .npy reader", () => {
     ["<f4", "f4", Float32Array],
     ["<f8", "f8", Float64Array],
   ] as const)("reads %s, 2-D and 3-D, C and Fortran order", (descr, type, ArrayType) => {
-    for (const [values, shape] of [[values2x3, [2, 3]], [values2x2x3, [2, 2, 3]]] as const) {
+    for (const [values, shape] of [
+      [values2x3, [2, 3]],
+      [values2x2x3, [2, 2, 3]],
+    ] as const) {
       const tuple = `(${shape.join(", ")})`;
       const c = parseNpy(npyFile(dictOf(descr, tuple), le([...values], type)), "c.npy");
       expect(c.data).toBeInstanceOf(ArrayType);
@@ -123,7 +136,10 @@ describe("the .npy reader", () => {
     const v3 = parseNpy(npyFile(dictOf("<f4", "(2, 3)", true), le(toFortran(values2x3, [2, 3]), "f4"), 3), "v3.npy");
     expect(v3.version).toBe("3.0");
     expect([...v3.data]).toEqual(values2x3);
-    const tight = parseNpy(npyFile(`{"shape":(6,),"descr":"|u1","fortran_order":False}`, le(values2x3, "u1"), 1, false), "t.npy");
+    const tight = parseNpy(
+      npyFile(`{"shape":(6,),"descr":"|u1","fortran_order":False}`, le(values2x3, "u1"), 1, false),
+      "t.npy",
+    );
     expect([...tight.data]).toEqual(values2x3);
   });
 
@@ -142,7 +158,7 @@ describe("the .npy reader", () => {
     const back = parseNpy(encodeNpy(data, [2, 3]), "x.npy");
     expect(back).toMatchObject({ descr: "<f4", shape: [2, 3], fortranOrder: false });
     expect([...back.data]).toEqual([...data]);
-    expect((encodeNpy(new Uint8Array(5), [5]).length) % 64).toBe(5); // header padded to 64 bytes
+    expect(encodeNpy(new Uint8Array(5), [5]).length % 64).toBe(5); // header padded to 64 bytes
   });
 
   const good = npyFile(dictOf("<f4", "(2, 3)"), le(values2x3, "f4"));
@@ -150,53 +166,108 @@ describe("the .npy reader", () => {
     ["bad magic", () => new TextEncoder().encode("PK\x03\x04 not numpy at all"), /not a \.npy file/],
     ["a file of the magic alone", () => good.subarray(0, 6), /truncated \.npy header/],
     ["a file cut inside the length field", () => good.subarray(0, 9), /truncated \.npy header/],
-    ["a header length beyond the file", () => good.subarray(0, 40), /header length \d+ runs past the end of the file \(40 bytes\)/],
-    ["a header length beyond the limit", () => {
-      const f = npyFile(dictOf("<f4", "(2, 3)"), le(values2x3, "f4"), 2);
-      new DataView(f.buffer).setUint32(8, 1 << 30, true);
-      return f;
-    }, /beyond the limit of 10000 bytes/],
-    ["version 4.0", () => {
-      const f = good.slice();
-      f[6] = 4;
-      return f;
-    }, /unsupported \.npy format version 4\.0/],
-    ["an unknown dtype (complex)", () => npyFile(dictOf("<c8", "(2, 3)"), new Uint8Array(48)), /dtype "<c8" is not supported/],
+    [
+      "a header length beyond the file",
+      () => good.subarray(0, 40),
+      /header length \d+ runs past the end of the file \(40 bytes\)/,
+    ],
+    [
+      "a header length beyond the limit",
+      () => {
+        const f = npyFile(dictOf("<f4", "(2, 3)"), le(values2x3, "f4"), 2);
+        new DataView(f.buffer).setUint32(8, 1 << 30, true);
+        return f;
+      },
+      /beyond the limit of 10000 bytes/,
+    ],
+    [
+      "version 4.0",
+      () => {
+        const f = good.slice();
+        f[6] = 4;
+        return f;
+      },
+      /unsupported \.npy format version 4\.0/,
+    ],
+    [
+      "an unknown dtype (complex)",
+      () => npyFile(dictOf("<c8", "(2, 3)"), new Uint8Array(48)),
+      /dtype "<c8" is not supported/,
+    ],
     ["a string dtype", () => npyFile(dictOf("<U3", "(2,)"), new Uint8Array(24)), /dtype "<U3" is not supported/],
     ["big-endian floats", () => npyFile(dictOf(">f4", "(2, 3)"), new Uint8Array(24)), /big-endian/],
     ["big-endian float64", () => npyFile(dictOf(">f8", "(2, 3)"), new Uint8Array(48)), /big-endian/],
     ["an object array", () => npyFile(dictOf("|O", "(2,)"), new Uint8Array(16)), /object arrays/],
-    ["a structured dtype", () => npyFile(`{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }`, new Uint8Array(8)),
-      /structured/],
-    ["a declared shape larger than the data", () => npyFile(dictOf("<f4", "(3, 3)"), le(values2x3, "f4")),
-      /declares shape \(3, 3\) of <f4 = 36 bytes of data, the file has 24/],
-    ["data beyond the declared shape", () => npyFile(dictOf("<f4", "(1, 3)"), le(values2x3, "f4")), /= 12 bytes of data, the file has 24/],
-    ["a huge declared shape", () => npyFile(dictOf("|u1", "(100000000000, 100000000000)"), new Uint8Array(4)), /declares shape/],
+    [
+      "a structured dtype",
+      () => npyFile(`{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }`, new Uint8Array(8)),
+      /structured/,
+    ],
+    [
+      "a declared shape larger than the data",
+      () => npyFile(dictOf("<f4", "(3, 3)"), le(values2x3, "f4")),
+      /declares shape \(3, 3\) of <f4 = 36 bytes of data, the file has 24/,
+    ],
+    [
+      "data beyond the declared shape",
+      () => npyFile(dictOf("<f4", "(1, 3)"), le(values2x3, "f4")),
+      /= 12 bytes of data, the file has 24/,
+    ],
+    [
+      "a huge declared shape",
+      () => npyFile(dictOf("|u1", "(100000000000, 100000000000)"), new Uint8Array(4)),
+      /declares shape/,
+    ],
     ["a header that is a list", () => npyFile("[1, 2, 3]", new Uint8Array(0)), /not a valid dict literal/],
     ["a header that is a string", () => npyFile("'descr'", new Uint8Array(0)), /not a valid dict literal/],
-    ["a header with code in it", () => npyFile("{'descr': __import__('os').system('ls'), 'fortran_order': False, 'shape': (2,)}",
-      new Uint8Array(2)), /not a valid dict literal/],
-    ["a header with text after the dict", () => npyFile(`${dictOf("|u1", "(2,)")} + 1`, new Uint8Array(2)), /text after the dict/],
-    ["an unterminated header", () => npyFile("{'descr': '|u1', 'shape': (2,", new Uint8Array(2)), /not a valid dict literal/],
+    [
+      "a header with code in it",
+      () =>
+        npyFile("{'descr': __import__('os').system('ls'), 'fortran_order': False, 'shape': (2,)}", new Uint8Array(2)),
+      /not a valid dict literal/,
+    ],
+    [
+      "a header with text after the dict",
+      () => npyFile(`${dictOf("|u1", "(2,)")} + 1`, new Uint8Array(2)),
+      /text after the dict/,
+    ],
+    [
+      "an unterminated header",
+      () => npyFile("{'descr': '|u1', 'shape': (2,", new Uint8Array(2)),
+      /not a valid dict literal/,
+    ],
     ["a missing key", () => npyFile("{'descr': '|u1', 'shape': (2,), }", new Uint8Array(2)), /exactly the keys/],
-    ["an extra key", () => npyFile("{'descr': '|u1', 'fortran_order': False, 'shape': (2,), 'x': 1}", new Uint8Array(2)),
-      /exactly the keys/],
+    [
+      "an extra key",
+      () => npyFile("{'descr': '|u1', 'fortran_order': False, 'shape': (2,), 'x': 1}", new Uint8Array(2)),
+      /exactly the keys/,
+    ],
     ...["__proto__", "constructor", "toString", "hasOwnProperty"].map((key): [string, () => Uint8Array, RegExp] => [
       `an extra key named like a prototype property (${key})`,
       () => npyFile(`{'descr': '|u1', 'fortran_order': False, 'shape': (2,), '${key}': 1}`, new Uint8Array(2)),
       /exactly the keys/,
     ]),
-    ["a duplicate key", () => npyFile("{'descr': '|u1', 'descr': '|u1', 'fortran_order': False, 'shape': (2,)}", new Uint8Array(2)),
-      /duplicate key/],
+    [
+      "a duplicate key",
+      () => npyFile("{'descr': '|u1', 'descr': '|u1', 'fortran_order': False, 'shape': (2,)}", new Uint8Array(2)),
+      /duplicate key/,
+    ],
     ["a shape that is not a tuple", () => npyFile(dictOf("|u1", "(2)"), new Uint8Array(2)), /'shape' must be a tuple/],
     ["a negative dimension", () => npyFile(dictOf("|u1", "(-2,)"), new Uint8Array(2)), /not a valid dict literal/],
-    ["a fortran_order that is not a bool", () => npyFile("{'descr': '|u1', 'fortran_order': 0, 'shape': (2,)}", new Uint8Array(2)),
-      /'fortran_order' must be True or False/],
-    ["a 64-bit integer beyond 2^53", () => {
-      const body = new Uint8Array(8);
-      new DataView(body.buffer).setBigInt64(0, 2n ** 60n, true);
-      return npyFile(dictOf("<i8", "(1,)"), body);
-    }, /too large/],
+    [
+      "a fortran_order that is not a bool",
+      () => npyFile("{'descr': '|u1', 'fortran_order': 0, 'shape': (2,)}", new Uint8Array(2)),
+      /'fortran_order' must be True or False/,
+    ],
+    [
+      "a 64-bit integer beyond 2^53",
+      () => {
+        const body = new Uint8Array(8);
+        new DataView(body.buffer).setBigInt64(0, 2n ** 60n, true);
+        return npyFile(dictOf("<i8", "(1,)"), body);
+      },
+      /too large/,
+    ],
   ])("refuses %s with BAD_FILE", (_name, make, pattern) => {
     expectBadFile(() => parseNpy(make(), "bad.npy"), pattern);
   });
@@ -210,7 +281,10 @@ describe("from arrays to model input", () => {
     const unit = toPixels(parseNpy(npyFile(dictOf("<f4", "(4,)"), le([0, 0.5, 1, 0.2], "f4")), "f.npy"), "f.npy");
     expect(unit).toMatchObject({ range: "0-1", clamped: 0 });
     expect([...unit.pixels]).toEqual([0, 128, 255, 51]);
-    const wide = toPixels(parseNpy(npyFile(dictOf("<f8", "(5,)"), le([0, 12.4, 254.6, 300, -3], "f8")), "g.npy"), "g.npy");
+    const wide = toPixels(
+      parseNpy(npyFile(dictOf("<f8", "(5,)"), le([0, 12.4, 254.6, 300, -3], "f8")), "g.npy"),
+      "g.npy",
+    );
     expect(wide).toMatchObject({ range: "0-255", clamped: 2 });
     expect([...wide.pixels]).toEqual([0, 12, 255, 255, 0]);
     // every byte value survives the trip through float32 0-1
@@ -227,10 +301,17 @@ describe("from arrays to model input", () => {
 
   it("lays out N x H x W, N x D, N x C x H x W and N x H x W x C for the model's input", () => {
     const px = Uint8Array.from({ length: 2 * 12 }, (_, i) => i);
-    expect(arrangeImages([2, 3, 4], px, [1, 3, 4], "x")).toMatchObject({ count: 2, shape: [1, 3, 4], layout: "N x H x W" });
+    expect(arrangeImages([2, 3, 4], px, [1, 3, 4], "x")).toMatchObject({
+      count: 2,
+      shape: [1, 3, 4],
+      layout: "N x H x W",
+    });
     expect(arrangeImages([2, 12], px, [1, 3, 4], "x")).toMatchObject({ shape: [1, 3, 4], layout: "N x D" });
     expect(arrangeImages([2, 3, 4], px, [12], "x")).toMatchObject({ shape: [12], layout: "N x H x W (flattened)" });
-    expect(arrangeImages([2, 3, 2, 2], px, [3, 2, 2], "x")).toMatchObject({ shape: [3, 2, 2], layout: "N x C x H x W" });
+    expect(arrangeImages([2, 3, 2, 2], px, [3, 2, 2], "x")).toMatchObject({
+      shape: [3, 2, 2],
+      layout: "N x C x H x W",
+    });
     const hwc = arrangeImages([2, 2, 2, 3], px, [3, 2, 2], "x");
     expect(hwc.shape).toEqual([3, 2, 2]);
     expect(hwc.layout).toMatch(/N x H x W x C/);
@@ -277,8 +358,6 @@ describe("loadImagesFile and loadLabelsFile", () => {
 
 // --- The command line
 
-
-
 describe("mnist-wasm classify", () => {
   let idxPredictions = "";
 
@@ -286,7 +365,9 @@ describe("mnist-wasm classify", () => {
     const out = join(tmp, "idx.txt");
     const r = run(["classify", "--input", MNIST_IMAGES, "--out", out, "--labels", MNIST_LABELS]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^classified 10,000 images of \[1,28,28\] from .*\(idx ubyte 10000 x 28 x 28; N x H x W; values uint8 0-255\) in [\d.]+ s/);
+    expect(r.stdout).toMatch(
+      /^classified 10,000 images of \[1,28,28\] from .*\(idx ubyte 10000 x 28 x 28; N x H x W; values uint8 0-255\) in [\d.]+ s/,
+    );
     const accuracy = Number(/accuracy: ([\d.]+)% \(([\d,]+)\/10,000\)/.exec(r.stdout)![1]);
     expect(accuracy).toBeGreaterThanOrEqual(99);
     idxPredictions = readFileSync(out, "utf8");
@@ -306,11 +387,27 @@ describe("mnist-wasm classify", () => {
     const u1 = join(tmp, "mnist-u1.npy");
     writeFileSync(u1, encodeNpy(pixels, [10000, 28, 28]));
     const f4 = join(tmp, "mnist-f4.npy");
-    writeFileSync(f4, encodeNpy(Float32Array.from(pixels, (p) => p / 255), [10000, 784]));
+    writeFileSync(
+      f4,
+      encodeNpy(
+        Float32Array.from(pixels, (p) => p / 255),
+        [10000, 784],
+      ),
+    );
     const labelsText = join(tmp, "labels.txt");
     writeFileSync(labelsText, [...parseIdx(readMaybeGzip(MNIST_LABELS), 1, "labels").data].join("\n") + "\n");
 
-    const a = run(["classify", "--input", u1, "--out", join(tmp, "u1.txt"), "--labels", labelsText, "--batch-size", "250"]);
+    const a = run([
+      "classify",
+      "--input",
+      u1,
+      "--out",
+      join(tmp, "u1.txt"),
+      "--labels",
+      labelsText,
+      "--batch-size",
+      "250",
+    ]);
     expect(a.code, a.stderr).toBe(0);
     expect(a.stdout).toMatch(/npy \|u1 \(10000, 28, 28\), C order; N x H x W; values uint8 0-255/);
     expect(a.stdout).toMatch(/accuracy: 99\.\d\d%/);
@@ -340,12 +437,16 @@ describe("mnist-wasm classify", () => {
     const out = join(tmp, "png.txt");
     const r = run(["classify", "--input", dir, "--out", out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/classified 12 images of \[1,28,28\] .*folder of 12 PNG files in name order, 6 grey, 6 colour turned to grey/);
+    expect(r.stdout).toMatch(
+      /classified 12 images of \[1,28,28\] .*folder of 12 PNG files in name order, 6 grey, 6 colour turned to grey/,
+    );
     expect(readFileSync(out, "utf8")).toBe(idxPredictions.split("\n").slice(0, 12).join("\n") + "\n");
 
     writeFileSync(join(dir, "13.png"), PNG.sync.write(new PNG({ width: 32, height: 32 })));
-    expectOneLineError(run(["classify", "--input", dir, "--out", out]),
-      /the model expects input \[1,28,28\] but .*13\.png is 32 x 32 pixels \(images are not resized\)/);
+    expectOneLineError(
+      run(["classify", "--input", dir, "--out", out]),
+      /the model expects input \[1,28,28\] but .*13\.png is 32 x 32 pixels \(images are not resized\)/,
+    );
     writeFileSync(join(dir, "13.png"), "garbage");
     expectOneLineError(run(["classify", "--input", dir, "--out", out]), /13\.png: not a PNG file/);
     rmSync(join(dir, "13.png"));
@@ -361,21 +462,37 @@ describe("mnist-wasm classify", () => {
     writeFileSync(out, "precious\n");
     const cifar = join(tmp, "cifar.npy");
     writeFileSync(cifar, encodeNpy(new Uint8Array(4 * 3072), [4, 3, 32, 32]));
-    expectOneLineError(run(["classify", "--input", cifar, "--out", out]),
-      /^mnist-wasm: the model expects input \[1,28,28\] but the data has images of \[3,32,32\]$/);
+    expectOneLineError(
+      run(["classify", "--input", cifar, "--out", out]),
+      /^mnist-wasm: the model expects input \[1,28,28\] but the data has images of \[3,32,32\]$/,
+    );
     const bad = join(tmp, "bad.npy");
     writeFileSync(bad, npyFile(dictOf("<f4", "(10, 28, 28)"), new Uint8Array(100)));
-    expectOneLineError(run(["classify", "--input", bad, "--out", out]), /bad\.npy: .npy header declares shape \(10, 28, 28\)/);
+    expectOneLineError(
+      run(["classify", "--input", bad, "--out", out]),
+      /bad\.npy: .npy header declares shape \(10, 28, 28\)/,
+    );
     expectOneLineError(run(["classify", "--input", join(tmp, "missing.npy"), "--out", out]), /cannot read \(ENOENT/);
     writeFileSync(join(tmp, "junk.dat"), "hello");
-    expectOneLineError(run(["classify", "--input", join(tmp, "junk.dat"), "--out", out]),
-      /not an idx images file, a \.npy array or a CIFAR-10 \.bin batch/);
+    expectOneLineError(
+      run(["classify", "--input", join(tmp, "junk.dat"), "--out", out]),
+      /not an idx images file, a \.npy array or a CIFAR-10 \.bin batch/,
+    );
     // labels that do not fit the images: nothing is written either
-    expectOneLineError(run(["classify", "--input", cifar, "--out", out, "--model", join(tmp, "none.safetensors")]), /cannot read/);
+    expectOneLineError(
+      run(["classify", "--input", cifar, "--out", out, "--model", join(tmp, "none.safetensors")]),
+      /cannot read/,
+    );
     const few = join(tmp, "few.txt");
     writeFileSync(few, "1\n2\n");
-    expectOneLineError(run(["classify", "--input", MNIST_IMAGES, "--out", out, "--labels", few]), /2 labels for 10000 images/);
-    expectOneLineError(run(["classify", "--input", MNIST_IMAGES, "--out", MNIST_IMAGES]), /would overwrite the --input file/);
+    expectOneLineError(
+      run(["classify", "--input", MNIST_IMAGES, "--out", out, "--labels", few]),
+      /2 labels for 10000 images/,
+    );
+    expectOneLineError(
+      run(["classify", "--input", MNIST_IMAGES, "--out", MNIST_IMAGES]),
+      /would overwrite the --input file/,
+    );
     expect(readFileSync(out, "utf8")).toBe("precious\n");
     expect(existsSync(join(tmp, "missing.npy"))).toBe(false);
   });
@@ -384,8 +501,19 @@ describe("mnist-wasm classify", () => {
     // A small CIFAR-10 network with random weights and 300 random records: the point is that
     // every format reaches the network as the same pixels.
     const rt = await Runtime.create();
-    const model = new Model(rt, { input: [3, 32, 32], layers: [{ type: "conv2d", filters: 4, size: 3, stride: 2 },
-      { type: "relu" }, { type: "flatten" }, { type: "dense", units: 10 }] }, { seed: 3 });
+    const model = new Model(
+      rt,
+      {
+        input: [3, 32, 32],
+        layers: [
+          { type: "conv2d", filters: 4, size: 3, stride: 2 },
+          { type: "relu" },
+          { type: "flatten" },
+          { type: "dense", units: 10 },
+        ],
+      },
+      { seed: 3 },
+    );
     const modelPath = join(tmp, "cifar.safetensors");
     await saveModelFile(modelPath, model, { dataset: "cifar10" });
     const count = 300;
@@ -402,16 +530,20 @@ describe("mnist-wasm classify", () => {
     }
     const hwc = new Float32Array(count * 3072);
     for (let n = 0; n < count; n++) {
-      for (let c = 0; c < 3; c++) for (let p = 0; p < 1024; p++) hwc[n * 3072 + p * 3 + c] = chw[n * 3072 + c * 1024 + p];
+      for (let c = 0; c < 3; c++)
+        for (let p = 0; p < 1024; p++) hwc[n * 3072 + p * 3 + c] = chw[n * 3072 + c * 1024 + p];
     }
     const bin = join(tmp, "batch.bin.gz");
     writeFileSync(bin, gzipSync(records));
     writeFileSync(join(tmp, "chw.npy"), encodeNpy(chw, [count, 3, 32, 32]));
     writeFileSync(join(tmp, "hwc.npy"), encodeNpy(hwc, [count, 32, 32, 3]));
-    const expected = [...model.predict(chw)].reduce<number[]>((acc, _, i, p) => {
-      if (i % 10 === 0) acc.push(p.slice(i, i + 10).reduce((best, v, k, row) => (v > row[best] ? k : best), 0));
-      return acc;
-    }, []).join("\n") + "\n";
+    const expected =
+      [...model.predict(chw)]
+        .reduce<number[]>((acc, _, i, p) => {
+          if (i % 10 === 0) acc.push(p.slice(i, i + 10).reduce((best, v, k, row) => (v > row[best] ? k : best), 0));
+          return acc;
+        }, [])
+        .join("\n") + "\n";
 
     const r = run(["classify", "--input", bin, "--out", join(tmp, "bin.txt"), "--model", modelPath, "--labels", bin]);
     expect(r.code, r.stderr).toBe(0);
@@ -419,15 +551,26 @@ describe("mnist-wasm classify", () => {
     expect(r.stdout).toMatch(/accuracy: [\d.]+% \(\d+\/300\)/);
     expect(readFileSync(join(tmp, "bin.txt"), "utf8")).toBe(expected);
     for (const name of ["chw", "hwc"]) {
-      const p = run(["classify", "--input", join(tmp, `${name}.npy`), "--out", join(tmp, `${name}.txt`), "--model", modelPath]);
+      const p = run([
+        "classify",
+        "--input",
+        join(tmp, `${name}.npy`),
+        "--out",
+        join(tmp, `${name}.txt`),
+        "--model",
+        modelPath,
+      ]);
       expect(p.code, p.stderr).toBe(0);
       expect(readFileSync(join(tmp, `${name}.txt`), "utf8")).toBe(expected);
     }
-    expect(run(["classify", "-i", join(tmp, "hwc.npy"), "-o", join(tmp, "x.txt"), "-m", modelPath]).stdout)
-      .toMatch(/N x H x W x C \(transposed to channels first\); values float 0-255/);
+    expect(run(["classify", "-i", join(tmp, "hwc.npy"), "-o", join(tmp, "x.txt"), "-m", modelPath]).stdout).toMatch(
+      /N x H x W x C \(transposed to channels first\); values float 0-255/,
+    );
     // MNIST images with the CIFAR model: refused the other way round
-    expectOneLineError(run(["classify", "--input", MNIST_IMAGES, "--out", join(tmp, "y.txt"), "--model", modelPath]),
-      /the model expects input \[3,32,32\] but the data has images of \[1,28,28\]/);
+    expectOneLineError(
+      run(["classify", "--input", MNIST_IMAGES, "--out", join(tmp, "y.txt"), "--model", modelPath]),
+      /the model expects input \[3,32,32\] but the data has images of \[1,28,28\]/,
+    );
     model.dispose();
   });
 });

@@ -5,12 +5,33 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectError } from "./support/errors";
-import { gzipBomb, idxBytes, notRegularFiles, pngImage, pngOfSize, pngRawBytes, type NotAFile, type PngLayout } from "./hostile/files-kit";
+import {
+  gzipBomb,
+  idxBytes,
+  notRegularFiles,
+  pngImage,
+  pngOfSize,
+  pngRawBytes,
+  type NotAFile,
+  type PngLayout,
+} from "./hostile/files-kit";
 import { readPngHeader } from "../sdk/io/png-header";
 import { idxDeclaredBytes } from "../sdk/data/idx";
 import {
-  datasetFromIdx, FILE_LIMITS, gunzipIfNeeded, loadCifar10, loadImagesFile, loadLabelsFile, loadMnist, loadModelFile, loadPngFolder,
-  MnistWasmError, parseIdx, readMaybeGzip, readPngRgba, Runtime,
+  datasetFromIdx,
+  FILE_LIMITS,
+  gunzipIfNeeded,
+  loadCifar10,
+  loadImagesFile,
+  loadLabelsFile,
+  loadMnist,
+  loadModelFile,
+  loadPngFolder,
+  MnistWasmError,
+  parseIdx,
+  readMaybeGzip,
+  readPngRgba,
+  Runtime,
 } from "../sdk/node";
 
 /** Builds idx bytes: magic 00 00 08 <ndims>, big-endian dims, data. */
@@ -107,11 +128,15 @@ describe("bounded reads", () => {
     { name: "readPngRgba", folders: true, read: (p) => readPngRgba(p) },
     { name: "loadModelFile", folders: true, read: (p) => loadModelFile(rt, p) },
     {
-      name: "loadMnist (the images file)", folders: true,
+      name: "loadMnist (the images file)",
+      folders: true,
       read: (p) => {
         const data = mkdtempSync(join(dir, "mnist-"));
         symlinkSync(p, join(data, "t10k-images-idx3-ubyte.gz"));
-        symlinkSync(new URL("../data/mnist/t10k-labels-idx1-ubyte.gz", import.meta.url).pathname, join(data, "t10k-labels-idx1-ubyte.gz"));
+        symlinkSync(
+          new URL("../data/mnist/t10k-labels-idx1-ubyte.gz", import.meta.url).pathname,
+          join(data, "t10k-labels-idx1-ubyte.gz"),
+        );
         return loadMnist("test", data);
       },
     },
@@ -120,7 +145,12 @@ describe("bounded reads", () => {
   /** A one-line BAD_FILE refusal matching `pattern`, within a second. */
   async function expectRefused(read: () => unknown, pattern: RegExp): Promise<void> {
     const started = performance.now();
-    const e = await Promise.resolve().then(read).then(() => undefined, (err: unknown) => err);
+    const e = await Promise.resolve()
+      .then(read)
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     expect(e, "a refusal").toBeInstanceOf(MnistWasmError);
     expect((e as MnistWasmError).code).toBe("BAD_FILE");
     expect((e as Error).message).not.toContain("\n");
@@ -145,10 +175,17 @@ describe("bounded reads", () => {
       return path;
     };
     const data = sparse("huge-idx3-ubyte", FILE_LIMITS.dataBytes + 1);
-    for (const read of [readMaybeGzip, loadImagesFile, loadLabelsFile]) await expectRefused(() => read(data), /more than the 192 MiB limit for a data file/);
+    for (const read of [readMaybeGzip, loadImagesFile, loadLabelsFile])
+      await expectRefused(() => read(data), /more than the 192 MiB limit for a data file/);
     await expectRefused(() => loadCifar10("test", data), /192 MiB limit/);
-    await expectRefused(() => loadModelFile(rt, sparse("huge.safetensors", FILE_LIMITS.modelBytes + 1)), /more than the 256 MiB limit for a model file/);
-    await expectRefused(() => readPngRgba(sparse("huge.png", FILE_LIMITS.pngBytes + 1)), /more than the 64 MiB limit for a PNG file/);
+    await expectRefused(
+      () => loadModelFile(rt, sparse("huge.safetensors", FILE_LIMITS.modelBytes + 1)),
+      /more than the 256 MiB limit for a model file/,
+    );
+    await expectRefused(
+      () => readPngRgba(sparse("huge.png", FILE_LIMITS.pngBytes + 1)),
+      /more than the 64 MiB limit for a PNG file/,
+    );
     // Text labels have their own, smaller limit: 16 MiB is 8 million labels.
     const text = join(dir, "labels.txt");
     writeFileSync(text, "7\n".repeat(FILE_LIMITS.textBytes / 2 + 1));
@@ -167,15 +204,27 @@ describe("bounded reads", () => {
       const path = write(`bomb-${dims.join("x")}.gz`, gzipBomb(idxBytes(dims), 64));
       const declared = 4 + 4 * dims.length + dims.reduce((a, b) => a * b, 1);
       expect(idxDeclaredBytes(idxBytes(dims))).toBe(declared);
-      await expectRefused(() => readMaybeGzip(path), new RegExp(`more than the ${declared.toLocaleString("en")} bytes its header declares`));
+      await expectRefused(
+        () => readMaybeGzip(path),
+        new RegExp(`more than the ${declared.toLocaleString("en")} bytes its header declares`),
+      );
     }
     // A header declaring more than the limit is refused before anything is inflated.
     const huge = write("declares-huge.gz", gzipSync(idxBytes([60000, 1000, 1000])));
-    await expectRefused(() => readMaybeGzip(huge), /its header declares 60,000,000,016 bytes, more than the 192 MiB limit/);
+    await expectRefused(
+      () => readMaybeGzip(huge),
+      /its header declares 60,000,000,016 bytes, more than the 192 MiB limit/,
+    );
     // Exactly the declared size is read; one byte short is the parser's error.
-    const exact = idxBytes([3, 2, 2], Uint8Array.from({ length: 12 }, (_, i) => i));
+    const exact = idxBytes(
+      [3, 2, 2],
+      Uint8Array.from({ length: 12 }, (_, i) => i),
+    );
     expect([...readMaybeGzip(write("exact.gz", gzipSync(exact)))]).toEqual([...exact]);
-    await expectRefused(() => parseIdx(readMaybeGzip(write("short.gz", gzipSync(exact.subarray(0, 27)))), 3, "short"), /the file has 11/);
+    await expectRefused(
+      () => parseIdx(readMaybeGzip(write("short.gz", gzipSync(exact.subarray(0, 27)))), 3, "short"),
+      /the file has 11/,
+    );
   });
 
   it("refuses gzip without a declared size once it inflates past the limit, or at once when its trailer says so", async () => {
@@ -186,13 +235,21 @@ describe("bounded reads", () => {
     const lying = gzipSync(Buffer.alloc(1000));
     lying.writeUInt32LE(0xf0000000, lying.length - 4);
     writeFileSync(join(dir, "trailer.gz"), lying);
-    await expectRefused(() => readMaybeGzip(join(dir, "trailer.gz")), /its gzip trailer declares 4,026,531,840 inflated bytes/);
+    await expectRefused(
+      () => readMaybeGzip(join(dir, "trailer.gz")),
+      /its gzip trailer declares 4,026,531,840 inflated bytes/,
+    );
     // The browser's inflater has the same default bound.
     await expect(gunzipIfNeeded(gzipBomb(new Uint8Array(8), 200), "x")).rejects.toThrow(/more than 201326592 bytes/);
   });
 
   it("refuses PNGs above 25 megapixels from the header, alone or in a folder, and folders above the data limit", async () => {
-    for (const [width, height] of [[20000, 20000], [5001, 5000], [25_000_001, 1], [1, 2 ** 32 - 1]]) {
+    for (const [width, height] of [
+      [20000, 20000],
+      [5001, 5000],
+      [25_000_001, 1],
+      [1, 2 ** 32 - 1],
+    ]) {
       const path = join(dir, `big-${width}x${height}.png`);
       writeFileSync(path, pngOfSize(width, height));
       await expectRefused(() => readPngRgba(path), /pixels is more than the 25,000,000-pixel budget \(25 megapixels\)/);
@@ -205,7 +262,10 @@ describe("bounded reads", () => {
     // 13 images of 16 megapixels: each within the budget, together above the data limit.
     const folder = mkdtempSync(join(dir, "many-"));
     for (let i = 0; i < 13; i++) writeFileSync(join(folder, `${i}.png`), pngOfSize(4000, 4000));
-    await expectRefused(() => loadPngFolder(folder), /13 images of 1 x 4000 x 4000 make 208,000,000 bytes, more than the 192 MiB limit/);
+    await expectRefused(
+      () => loadPngFolder(folder),
+      /13 images of 1 x 4000 x 4000 make 208,000,000 bytes, more than the 192 MiB limit/,
+    );
     // Devices and FIFOs named .png in a folder are refused too, not skipped or waited for.
     const withFifo = mkdtempSync(join(dir, "fifo-"));
     writeFileSync(join(withFifo, "0.png"), pngOfSize(28, 28));
@@ -217,11 +277,20 @@ describe("bounded reads", () => {
   // 16-bit samples), plus twice the raw size again when interlaced, at most 180 MB.
   const statedCost = (layout: PngLayout): number => {
     const raw = pngRawBytes(layout);
-    return 2 * raw + layout.width * layout.height * (layout.bitDepth === 16 ? 12 : 4) + (layout.interlaced ? 2 * raw : 0);
+    return (
+      2 * raw + layout.width * layout.height * (layout.bitDepth === 16 ? 12 : 4) + (layout.interlaced ? 2 * raw : 0)
+    );
   };
   const layouts: Omit<PngLayout, "width" | "height">[] = [];
-  for (const [colourType, depths] of [[0, [1, 2, 4, 8, 16]], [2, [8, 16]], [3, [1, 2, 4, 8]], [4, [8, 16]], [6, [8, 16]]] as const) {
-    for (const bitDepth of depths) for (const interlaced of [false, true]) layouts.push({ colourType, bitDepth, interlaced });
+  for (const [colourType, depths] of [
+    [0, [1, 2, 4, 8, 16]],
+    [2, [8, 16]],
+    [3, [1, 2, 4, 8]],
+    [4, [8, 16]],
+    [6, [8, 16]],
+  ] as const) {
+    for (const bitDepth of depths)
+      for (const interlaced of [false, true]) layouts.push({ colourType, bitDepth, interlaced });
   }
 
   it("refuses PNGs whose decoding would need more than 180 MB, from the header, for every colour type, bit depth and interlacing", async () => {
@@ -235,7 +304,10 @@ describe("bounded reads", () => {
       if (statedCost({ ...kind, width: side + 1, height: side }) <= 180e6) continue; // the pixel budget bounds it first
       const path = join(dir, `over-${kind.bitDepth}-${kind.colourType}-${kind.interlaced}.png`);
       writeFileSync(path, await pngImage({ ...kind, width: side + 1, height: side }, 64));
-      await expectRefused(() => readPngRgba(path), /: [\d,]+ x [\d,]+ pixels of \d+-bit [a-zA-Z ]+(, interlaced,)? needs [\d.]+ MB to decode, more than the 180 MB budget$/);
+      await expectRefused(
+        () => readPngRgba(path),
+        /: [\d,]+ x [\d,]+ pixels of \d+-bit [a-zA-Z ]+(, interlaced,)? needs [\d.]+ MB to decode, more than the 180 MB budget$/,
+      );
       const folder = mkdtempSync(join(dir, "pngs-"));
       writeFileSync(join(folder, "a.png"), readFileSync(path));
       await expectRefused(() => loadPngFolder(folder), /needs [\d.]+ MB to decode, more than the 180 MB budget/);
@@ -256,8 +328,12 @@ describe("bounded reads", () => {
         const layout: PngLayout = { width: 300, height: 200, bitDepth: 8, colourType: 0, interlaced };
         const path = join(dir, `long-${interlaced}-${scale}.png`);
         writeFileSync(path, await pngImage(layout, Math.round(scale * pngRawBytes(layout))));
-        await expectRefused(() => readPngRgba(path),
-          new RegExp(`long-${interlaced}-${scale}\\.png: not a valid PNG \\(its image data inflates to more than the ${pngRawBytes(layout).toLocaleString("en")} bytes its header declares\\)$`));
+        await expectRefused(
+          () => readPngRgba(path),
+          new RegExp(
+            `long-${interlaced}-${scale}\\.png: not a valid PNG \\(its image data inflates to more than the ${pngRawBytes(layout).toLocaleString("en")} bytes its header declares\\)$`,
+          ),
+        );
       }
     }
     // Data as long as declared decodes, interlaced or not.
@@ -269,14 +345,24 @@ describe("bounded reads", () => {
   });
 
   it("refuses a PNG header with a colour type, bit depth or interlace method the format does not have", async () => {
-    for (const [depth, colourType, interlace] of [[8, 1], [16, 3], [4, 2], [3, 0], [8, 7], [8, 0, 2]]) {
+    for (const [depth, colourType, interlace] of [
+      [8, 1],
+      [16, 3],
+      [4, 2],
+      [3, 0],
+      [8, 7],
+      [8, 0, 2],
+    ]) {
       const png = Buffer.from(pngOfSize(10, 10));
       png[24] = depth;
       png[25] = colourType;
       png[28] = interlace ?? 0;
       const path = join(dir, `bad-ihdr-${depth}-${colourType}-${interlace ?? 0}.png`);
       writeFileSync(path, png);
-      await expectRefused(() => readPngRgba(path), /not a valid PNG \(colour type \d+, bit depth \d+, interlace method \d+\)/);
+      await expectRefused(
+        () => readPngRgba(path),
+        /not a valid PNG \(colour type \d+, bit depth \d+, interlace method \d+\)/,
+      );
     }
   });
 });

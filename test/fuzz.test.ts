@@ -17,10 +17,33 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  CIFAR10_CLASSES, datasetFromCifarBatches, datasetFromIdx, decodeSafetensors, deserializeModel,
-  fit, gunzipIfNeeded, isGzip, loadCifar10, MNIST_CLASSES, MnistWasmError, Model, MODEL_FORMAT, Optimizer,
-  OPTIMIZERS, Random, readMaybeGzip, readTar, Runtime, serializeModel, type Dataset, type ModelSpec,
-  imageCost, inferenceBatch, PLAN_LIMITS, planModel, validateSpec,
+  CIFAR10_CLASSES,
+  datasetFromCifarBatches,
+  datasetFromIdx,
+  decodeSafetensors,
+  deserializeModel,
+  fit,
+  gunzipIfNeeded,
+  isGzip,
+  loadCifar10,
+  MNIST_CLASSES,
+  MnistWasmError,
+  Model,
+  MODEL_FORMAT,
+  Optimizer,
+  OPTIMIZERS,
+  Random,
+  readMaybeGzip,
+  readTar,
+  Runtime,
+  serializeModel,
+  type Dataset,
+  type ModelSpec,
+  imageCost,
+  inferenceBatch,
+  PLAN_LIMITS,
+  planModel,
+  validateSpec,
 } from "../sdk/node";
 import { factProblem, optimizerSettingsProblem } from "../sdk/io/model-file";
 import { classNameProblem } from "../sdk/spec";
@@ -75,7 +98,10 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 }
 
 /** A minimal ustar writer: one header block per entry, data padded to 512, two zero blocks. */
-function ustar(entries: { name: string; prefix?: string; type?: string; data?: Uint8Array }[]): { bytes: Uint8Array; headers: number[] } {
+function ustar(entries: { name: string; prefix?: string; type?: string; data?: Uint8Array }[]): {
+  bytes: Uint8Array;
+  headers: number[];
+} {
   const parts: Uint8Array[] = [];
   const headers: number[] = [];
   let offset = 0;
@@ -128,8 +154,10 @@ function cifarRecords(count: number): Uint8Array {
 function buildDataSeeds(): { images: Seed; labels: Seed; cifar: Seed; tar: Seed; meta: Uint8Array } {
   const allImages = readMaybeGzip(join(MNIST_DIR, "t10k-images-idx3-ubyte.gz"));
   const allLabels = readMaybeGzip(join(MNIST_DIR, "t10k-labels-idx1-ubyte.gz"));
-  const imageBytes = concat(Uint8Array.from([0, 0, 8, 3, ...be32(IMAGES), ...be32(28), ...be32(28)]),
-    allImages.subarray(16, 16 + IMAGES * 784));
+  const imageBytes = concat(
+    Uint8Array.from([0, 0, 8, 3, ...be32(IMAGES), ...be32(28), ...be32(28)]),
+    allImages.subarray(16, 16 + IMAGES * 784),
+  );
   const labelBytes = concat(Uint8Array.from([0, 0, 8, 1, ...be32(IMAGES)]), allLabels.subarray(8, 8 + IMAGES));
   const cifarBytes = cifarRecords(RECORDS);
   const meta = new TextEncoder().encode(CIFAR10_CLASSES.join("\n") + "\n");
@@ -140,8 +168,24 @@ function buildDataSeeds(): { images: Seed; labels: Seed; cifar: Seed; tar: Seed;
   ]);
   const labelRanges: [number, number][] = Array.from({ length: RECORDS }, (_, i) => [i * RECORD, i * RECORD + 1]);
   return {
-    images: { name: "t10k-images[200].idx3", bytes: imageBytes, hot: [[0, 16], [imageBytes.length - 8, imageBytes.length]], grain: 784 },
-    labels: { name: "t10k-labels[200].idx1", bytes: labelBytes, hot: [[0, 8], [8, labelBytes.length]], grain: 1 },
+    images: {
+      name: "t10k-images[200].idx3",
+      bytes: imageBytes,
+      hot: [
+        [0, 16],
+        [imageBytes.length - 8, imageBytes.length],
+      ],
+      grain: 784,
+    },
+    labels: {
+      name: "t10k-labels[200].idx1",
+      bytes: labelBytes,
+      hot: [
+        [0, 8],
+        [8, labelBytes.length],
+      ],
+      grain: 1,
+    },
     cifar: { name: "test_batch[50].bin", bytes: cifarBytes, hot: labelRanges, grain: RECORD },
     tar: {
       name: "cifar[50].tar",
@@ -155,7 +199,15 @@ function buildDataSeeds(): { images: Seed; labels: Seed; cifar: Seed; tar: Seed;
 
 function gzipSeed(seed: Seed): Seed {
   const bytes = new Uint8Array(gzipSync(seed.bytes));
-  return { name: `${seed.name}.gz`, bytes, hot: [[0, 10], [bytes.length - 8, bytes.length]], grain: 1 };
+  return {
+    name: `${seed.name}.gz`,
+    bytes,
+    hot: [
+      [0, 10],
+      [bytes.length - 8, bytes.length],
+    ],
+    grain: 1,
+  };
 }
 
 function modelSeed(name: string, bytes: Uint8Array): Seed {
@@ -166,7 +218,9 @@ function modelSeed(name: string, bytes: Uint8Array): Seed {
 // ---------------------------------------------------------------------------------------------
 // Byte-level mutations
 
-const INTERESTING_BYTES = [0x00, 0x01, 0x08, 0x0a, 0x20, 0x22, 0x2c, 0x30, 0x37, 0x39, 0x5b, 0x5d, 0x7b, 0x7d, 0x7f, 0x80, 0xfe, 0xff];
+const INTERESTING_BYTES = [
+  0x00, 0x01, 0x08, 0x0a, 0x20, 0x22, 0x2c, 0x30, 0x37, 0x39, 0x5b, 0x5d, 0x7b, 0x7d, 0x7f, 0x80, 0xfe, 0xff,
+];
 
 function position(rng: Random, seed: Seed, length: number): number {
   if (length === 0) return 0;
@@ -183,7 +237,11 @@ function cutPoint(rng: Random, seed: Seed, length: number): number {
   const r = rng.uniform();
   if (r < 0.1) return 0;
   if (r < 0.2) return Math.max(0, length - 1 - rng.int(4));
-  if (r < 0.4 && seed.grain > 1) return Math.min(length, seed.grain * rng.int(Math.floor(length / seed.grain) + 1) + (rng.uniform() < 0.5 ? 0 : rng.int(3) - 1));
+  if (r < 0.4 && seed.grain > 1)
+    return Math.min(
+      length,
+      seed.grain * rng.int(Math.floor(length / seed.grain) + 1) + (rng.uniform() < 0.5 ? 0 : rng.int(3) - 1),
+    );
   if (r < 0.7) return position(rng, seed, length);
   return rng.int(length + 1);
 }
@@ -227,10 +285,15 @@ const BYTE_MUTATIONS: Record<string, ByteMutation> = {
     if (bytes.length === 0) return { bytes, what: "duplicate nothing" };
     const aligned = seed.grain > 1 && rng.uniform() < 0.4;
     const length = aligned ? Math.min(seed.grain, bytes.length) : 1 + rng.int(Math.min(4096, bytes.length));
-    const start = aligned ? seed.grain * rng.int(Math.floor(bytes.length / seed.grain) || 1) : position(rng, seed, bytes.length);
+    const start = aligned
+      ? seed.grain * rng.int(Math.floor(bytes.length / seed.grain) || 1)
+      : position(rng, seed, bytes.length);
     const chunk = bytes.slice(start, start + length);
     const at = aligned ? start + chunk.length : rng.int(bytes.length + 1);
-    return { bytes: concat(bytes.subarray(0, at), chunk, bytes.subarray(at)), what: `duplicate ${start}+${chunk.length} at ${at}` };
+    return {
+      bytes: concat(bytes.subarray(0, at), chunk, bytes.subarray(at)),
+      what: `duplicate ${start}+${chunk.length} at ${at}`,
+    };
   },
 };
 
@@ -253,9 +316,47 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** Sizes and values a mutated header may take. */
 const INTERESTING_JSON: Json[] = [
-  0, -1, 1, 2, 3, 4, 7, 16, 64, 255, 256, 0.5, 1.5, -0.5, 1e-300, 1e9, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, 1e308,
-  "", "0", "4", "F32", "F16", "F64", "I32", "x", "mnist-wasm/1", "mnist-wasm/2", "__proto__",
-  null, true, false, [], {}, [1], [0, 0], [4, 4], { type: "relu" },
+  0,
+  -1,
+  1,
+  2,
+  3,
+  4,
+  7,
+  16,
+  64,
+  255,
+  256,
+  0.5,
+  1.5,
+  -0.5,
+  1e-300,
+  1e9,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  1e308,
+  "",
+  "0",
+  "4",
+  "F32",
+  "F16",
+  "F64",
+  "I32",
+  "x",
+  "mnist-wasm/1",
+  "mnist-wasm/2",
+  "__proto__",
+  null,
+  true,
+  false,
+  [],
+  {},
+  [1],
+  [0, 0],
+  [4, 4],
+  { type: "relu" },
 ];
 
 function readHeader(bytes: Uint8Array): { header: Record<string, Json>; data: Uint8Array } {
@@ -283,7 +384,8 @@ function writeHeader(header: Json, data: Uint8Array, rng: Random, log: string[])
 function paths(value: Json, prefix: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
   out.push(prefix);
   if (Array.isArray(value)) value.forEach((v, i) => paths(v, [...prefix, i], out));
-  else if (value !== null && typeof value === "object") for (const k of Object.keys(value)) paths(value[k], [...prefix, k], out);
+  else if (value !== null && typeof value === "object")
+    for (const k of Object.keys(value)) paths(value[k], [...prefix, k], out);
   return out;
 }
 
@@ -299,8 +401,10 @@ function mutateJson(root: Json, rng: Random, log: string[], where: string): Json
   let replacement: Json | undefined;
   const r = rng.uniform();
   if (r < 0.45) replacement = structuredClone(pick(rng, INTERESTING_JSON));
-  else if (r < 0.6 && typeof old === "number") replacement = pick(rng, [old + 1, old - 1, old * 2, -old, old + 0.5, old * 1.0001]);
-  else if (r < 0.7 && path.length > 0) replacement = undefined; // delete
+  else if (r < 0.6 && typeof old === "number")
+    replacement = pick(rng, [old + 1, old - 1, old * 2, -old, old + 0.5, old * 1.0001]);
+  else if (r < 0.7 && path.length > 0)
+    replacement = undefined; // delete
   else if (r < 0.8 && Array.isArray(old) && old.length > 0) {
     const copy = structuredClone(old);
     const i = rng.int(copy.length);
@@ -309,7 +413,9 @@ function mutateJson(root: Json, rng: Random, log: string[], where: string): Json
     replacement = copy;
   } else if (r < 0.9) replacement = rng.uniform() < 0.5 ? [structuredClone(old)] : JSON.stringify(old);
   else replacement = structuredClone(pick(rng, INTERESTING_JSON));
-  log.push(replacement === undefined ? `delete ${label}` : `set ${label} = ${JSON.stringify(replacement).slice(0, 60)}`);
+  log.push(
+    replacement === undefined ? `delete ${label}` : `set ${label} = ${JSON.stringify(replacement).slice(0, 60)}`,
+  );
   if (path.length === 0) return replacement === undefined ? null : replacement;
   const parent = getAt(root, path.slice(0, -1)) as Record<string | number, Json>;
   const key = path[path.length - 1];
@@ -343,8 +449,22 @@ function mutateSafetensors(seed: Seed, rng: Random, log: string[]): Uint8Array {
   if (r < 0.4) {
     const out = seed.bytes.slice();
     const n = Number(new DataView(out.buffer).getBigUint64(0, true));
-    const value = pick(rng, [0n, 1n, 2n, BigInt(n - 1), BigInt(n + 1), BigInt(n + 8), BigInt(out.length - 8), BigInt(out.length - 7),
-      2n ** 32n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n, BigInt(rng.nextU32()), BigInt(rng.nextU32()) << 32n]);
+    const value = pick(rng, [
+      0n,
+      1n,
+      2n,
+      BigInt(n - 1),
+      BigInt(n + 1),
+      BigInt(n + 8),
+      BigInt(out.length - 8),
+      BigInt(out.length - 7),
+      2n ** 32n,
+      2n ** 53n + 1n,
+      2n ** 63n,
+      2n ** 64n - 1n,
+      BigInt(rng.nextU32()),
+      BigInt(rng.nextU32()) << 32n,
+    ]);
     new DataView(out.buffer).setBigUint64(0, value, true);
     log.push(`header length = ${value}`);
     return out;
@@ -364,8 +484,10 @@ function mutateSafetensors(seed: Seed, rng: Random, log: string[]): Uint8Array {
         // Point it at another tensor's range, or shift it by a float's width.
         const other = header[pick(rng, tensorNames)] as Record<string, Json>;
         const shift = pick(rng, [-4, 4, 8]);
-        entry.data_offsets = rng.uniform() < 0.5 && other?.data_offsets ? structuredClone(other.data_offsets)
-          : (entry.data_offsets as number[]).map((o) => o + shift);
+        entry.data_offsets =
+          rng.uniform() < 0.5 && other?.data_offsets
+            ? structuredClone(other.data_offsets)
+            : (entry.data_offsets as number[]).map((o) => o + shift);
         log.push(`set ${name}.data_offsets = ${JSON.stringify(entry.data_offsets)}`);
       } else {
         entry[field] = mutateJson(entry[field] ?? null, rng, log, `${name}.${field}`);
@@ -382,7 +504,12 @@ function mutateSafetensors(seed: Seed, rng: Random, log: string[]): Uint8Array {
         // A tensor under another name: renamed, or an extra copy.
         const from = pick(rng, tensorNames);
         const to = pick(rng, ["__proto__", "constructor", "", "optim.x", "0.weight", "9.bias", `${from} `]);
-        Object.defineProperty(header, to, { value: structuredClone(header[from]), enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(header, to, {
+          value: structuredClone(header[from]),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
         if (rng.uniform() < 0.5) delete header[from];
         log.push(`copy tensor ${from} to ${JSON.stringify(to)}`);
       } else {
@@ -404,7 +531,9 @@ interface Outcome {
 }
 
 const describeError = (e: unknown): string =>
-  e instanceof Error ? `${e.constructor.name}${e instanceof MnistWasmError ? ` ${e.code}` : ""}: ${e.message.slice(0, 200)}` : String(e);
+  e instanceof Error
+    ? `${e.constructor.name}${e instanceof MnistWasmError ? ` ${e.code}` : ""}: ${e.message.slice(0, 200)}`
+    : String(e);
 
 /** undefined when `e` is an allowed refusal, else why it is not. */
 function refusalProblem(e: unknown): string | undefined {
@@ -416,7 +545,11 @@ function refusalProblem(e: unknown): string | undefined {
 const SCALE = Math.max(1, Number(process.env.FUZZ_SCALE) || 1);
 
 /** Runs `count` cases of one reader and fails with every broken case (the first few in full). */
-async function runCases(reader: string, baseCount: number, one: (rng: Random, log: string[]) => Promise<Outcome> | Outcome): Promise<void> {
+async function runCases(
+  reader: string,
+  baseCount: number,
+  one: (rng: Random, log: string[]) => Promise<Outcome> | Outcome,
+): Promise<void> {
   const count = baseCount * SCALE;
   const failures: string[] = [];
   // FUZZ_CASE=model:123 replays that one case (and skips every other).
@@ -437,8 +570,10 @@ async function runCases(reader: string, baseCount: number, one: (rng: Random, lo
     if (outcome.problem) failures.push(`${reader} case ${i}: ${outcome.problem}\n    mutations: ${log.join("; ")}`);
   }
   if (process.env.FUZZ_STATS) console.log(reader, indices.length, "cases;", failures.length, "failed");
-  expect(failures.slice(0, 8).join("\n\n") + (failures.length > 8 ? `\n… and ${failures.length - 8} more` : ""),
-    `${failures.length} of ${indices.length} ${reader} cases failed`).toBe("");
+  expect(
+    failures.slice(0, 8).join("\n\n") + (failures.length > 8 ? `\n… and ${failures.length - 8} more` : ""),
+    `${failures.length} of ${indices.length} ${reader} cases failed`,
+  ).toBe("");
 }
 
 /** Calls a reader and classifies the outcome: a value to check, or a (possibly allowed) refusal. */
@@ -455,19 +590,29 @@ async function attempt<T>(fn: () => T | Promise<T>): Promise<{ value: T } | { pr
 
 function checkDataset(d: Dataset, shape: [number, number, number], classes: readonly string[]): string | undefined {
   const size = d.shape[0] * d.shape[1] * d.shape[2];
-  if (d.shape.length !== 3 || d.shape[0] !== shape[0] || (shape[1] > 0 && (d.shape[1] !== shape[1] || d.shape[2] !== shape[2]))) {
+  if (
+    d.shape.length !== 3 ||
+    d.shape[0] !== shape[0] ||
+    (shape[1] > 0 && (d.shape[1] !== shape[1] || d.shape[2] !== shape[2]))
+  ) {
     return `shape [${d.shape}], expected [${shape}]`;
   }
   if (!Number.isInteger(d.count) || d.count <= 0) return `count ${d.count}`;
   if (d.images.length !== d.count * size) return `images.length ${d.images.length} !== count ${d.count} x ${size}`;
   if (d.labels.length !== d.count) return `labels.length ${d.labels.length} !== count ${d.count}`;
   if (d.classes.length !== classes.length) return `${d.classes.length} classes, expected ${classes.length}`;
-  for (let i = 0; i < d.labels.length; i++) if (d.labels[i] >= d.classes.length) return `label ${d.labels[i]} at ${i} >= ${d.classes.length} classes`;
+  for (let i = 0; i < d.labels.length; i++)
+    if (d.labels[i] >= d.classes.length) return `label ${d.labels[i]} at ${i} >= ${d.classes.length} classes`;
   return undefined;
 }
 
 /** An idx data set must be exactly the bytes after the headers. */
-function checkIdx(d: Dataset, imageBytes: Uint8Array, labelBytes: Uint8Array, classes: readonly string[]): string | undefined {
+function checkIdx(
+  d: Dataset,
+  imageBytes: Uint8Array,
+  labelBytes: Uint8Array,
+  classes: readonly string[],
+): string | undefined {
   const view = new DataView(imageBytes.buffer, imageBytes.byteOffset);
   const h = view.getUint32(8, false);
   const w = view.getUint32(12, false);
@@ -486,7 +631,8 @@ function checkCifar(d: Dataset, bytes: Uint8Array): string | undefined {
   if (d.count * RECORD !== bytes.length) return `count ${d.count} for ${bytes.length} bytes`;
   for (let i = 0; i < d.count; i++) {
     if (d.labels[i] !== bytes[i * RECORD]) return `label ${i} is ${d.labels[i]}, the record says ${bytes[i * RECORD]}`;
-    if (!sameBytes(d.images.subarray(i * 3072, (i + 1) * 3072), bytes.subarray(i * RECORD + 1, (i + 1) * RECORD))) return `pixels of record ${i} differ`;
+    if (!sameBytes(d.images.subarray(i * 3072, (i + 1) * 3072), bytes.subarray(i * RECORD + 1, (i + 1) * RECORD)))
+      return `pixels of record ${i} differ`;
   }
   return undefined;
 }
@@ -504,11 +650,14 @@ async function checkTar(bytes: Uint8Array): Promise<string | undefined> {
   for (const e of r.value) {
     if (typeof e.name !== "string") return `entry name ${String(e.name)}`;
     const start = e.data.byteOffset - bytes.byteOffset;
-    if (e.data.buffer !== bytes.buffer || start < 512 || start + e.data.length > bytes.length) return `entry ${e.name} is not inside the archive`;
+    if (e.data.buffer !== bytes.buffer || start < 512 || start + e.data.length > bytes.length)
+      return `entry ${e.name} is not inside the archive`;
     // The entry has the size its header declares (read here independently), all of it.
     const field = bytes.subarray(start - 512 + 124, start - 512 + 136);
-    const sizeField = new TextDecoder().decode(field.subarray(0, field.indexOf(0) < 0 ? 12 : field.indexOf(0))).trim() || "0";
-    if (parseInt(sizeField, 8) !== e.data.length) return `entry ${e.name} has ${e.data.length} bytes, its header says ${JSON.stringify(sizeField)}`;
+    const sizeField =
+      new TextDecoder().decode(field.subarray(0, field.indexOf(0) < 0 ? 12 : field.indexOf(0))).trim() || "0";
+    if (parseInt(sizeField, 8) !== e.data.length)
+      return `entry ${e.name} has ${e.data.length} bytes, its header says ${JSON.stringify(sizeField)}`;
   }
   const batch = r.value.find((e) => e.name.split("/").pop() === "test_batch.bin");
   if (!batch) return undefined;
@@ -516,7 +665,6 @@ async function checkTar(bytes: Uint8Array): Promise<string | undefined> {
   if (!("value" in c)) return c.problem && `datasetFromCifarBatches (from the tar) ${c.problem}`;
   return checkCifar(c.value, batch.data);
 }
-
 
 let rt: Runtime;
 
@@ -541,33 +689,48 @@ function checkModel(bytes: Uint8Array): Outcome {
   try {
     loaded = deserializeModel(rt, bytes, "fuzz.safetensors");
   } catch (e) {
-    if (rt.usedBytes !== before) return { problem: `deserializeModel leaked ${rt.usedBytes - before} bytes of wasm memory when it threw ${describeError(e)}` };
+    if (rt.usedBytes !== before)
+      return {
+        problem: `deserializeModel leaked ${rt.usedBytes - before} bytes of wasm memory when it threw ${describeError(e)}`,
+      };
     const problem = refusalProblem(e);
     return problem ? { problem: `deserializeModel ${problem}` } : {};
   }
   let outcome: Outcome;
   try {
-    outcome = decoded ? checkLoadedModel(loaded, decoded) : { problem: "deserializeModel accepted a file that decodeSafetensors refuses" };
+    outcome = decoded
+      ? checkLoadedModel(loaded, decoded)
+      : { problem: "deserializeModel accepted a file that decodeSafetensors refuses" };
   } finally {
     loaded.model.dispose();
   }
-  if (!outcome.problem && rt.usedBytes !== before) return { problem: `a loaded and disposed model leaked ${rt.usedBytes - before} bytes` };
+  if (!outcome.problem && rt.usedBytes !== before)
+    return { problem: `a loaded and disposed model leaked ${rt.usedBytes - before} bytes` };
   return outcome;
 }
 
 /** A model read from a file holds the file's tensors, sane optimizer state, and predicts probabilities. */
-function checkLoadedModel(loaded: ReturnType<typeof deserializeModel>, decoded: ReturnType<typeof decodeSafetensors>): Outcome {
+function checkLoadedModel(
+  loaded: ReturnType<typeof deserializeModel>,
+  decoded: ReturnType<typeof decodeSafetensors>,
+): Outcome {
   const { model, metadata, optimizerState } = loaded;
   if (metadata.format !== MODEL_FORMAT) return { problem: `format ${metadata.format}` };
   for (const p of [...model.params, ...model.buffers]) {
     const t = decoded.tensors.get(p.name);
     const v = p.value.read();
-    if (!t || t.data.length !== v.length || t.data.some((x, i) => !Object.is(x, v[i]))) return { problem: `"${p.name}" was not loaded from the file` };
+    if (!t || t.data.length !== v.length || t.data.some((x, i) => !Object.is(x, v[i])))
+      return { problem: `"${p.name}" was not loaded from the file` };
   }
   if (optimizerState) {
     const s = optimizerState.settings as unknown as Record<string, unknown> | null;
-    const ok = typeof s === "object" && s !== null && !Array.isArray(s) && OPTIMIZERS.includes(s.name as never) &&
-      Number.isInteger(s.steps) && (s.steps as number) >= 0;
+    const ok =
+      typeof s === "object" &&
+      s !== null &&
+      !Array.isArray(s) &&
+      OPTIMIZERS.includes(s.name as never) &&
+      Number.isInteger(s.steps) &&
+      (s.steps as number) >= 0;
     if (!ok) return { problem: `optimizerState.settings ${JSON.stringify(s)}` };
     for (const [name, t] of optimizerState.tensors) {
       if (!name.startsWith("optim.")) return { problem: `optimizer tensor ${name}` };
@@ -577,9 +740,11 @@ function checkLoadedModel(loaded: ReturnType<typeof deserializeModel>, decoded: 
   // What an accepted file states is within the stated limits.
   const facts = factProblem(metadata);
   if (facts) return { problem: `accepted, but ${facts}` };
-  if (model.spec.layers.length > PLAN_LIMITS.layers) return { problem: `accepted a model of ${model.spec.layers.length} layers` };
+  if (model.spec.layers.length > PLAN_LIMITS.layers)
+    return { problem: `accepted a model of ${model.spec.layers.length} layers` };
   for (const name of model.spec.classes ?? []) {
-    if (classNameProblem(name)) return { problem: `accepted the class name ${JSON.stringify(name)}: it ${classNameProblem(name)}` };
+    if (classNameProblem(name))
+      return { problem: `accepted the class name ${JSON.stringify(name)}: it ${classNameProblem(name)}` };
   }
   if (optimizerState) {
     const settings = optimizerSettingsProblem(JSON.stringify(optimizerState.settings));
@@ -593,7 +758,9 @@ function checkLoadedModel(loaded: ReturnType<typeof deserializeModel>, decoded: 
   }
   const sum = probs.reduce((a, b) => a + b, 0);
   if (probs.length !== model.classCount || !probs.every(Number.isFinite) || Math.abs(sum - 1) > 1e-4) {
-    return { problem: `accepted, but predict gives ${probs.length} probabilities summing to ${sum} ([${[...probs].slice(0, 10)}])` };
+    return {
+      problem: `accepted, but predict gives ${probs.length} probabilities summing to ${sum} ([${[...probs].slice(0, 10)}])`,
+    };
   }
   return {};
 }
@@ -602,12 +769,20 @@ function checkLoadedModel(loaded: ReturnType<typeof deserializeModel>, decoded: 
 function checkSafetensors(decoded: ReturnType<typeof decodeSafetensors>, bytes: Uint8Array): string | undefined {
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
-  for (const [k, v] of Object.entries(decoded.metadata)) if (typeof v !== "string") return `metadata ${k} is ${typeof v}`;
+  for (const [k, v] of Object.entries(decoded.metadata))
+    if (typeof v !== "string") return `metadata ${k} is ${typeof v}`;
   for (const [name, t] of decoded.tensors) {
-    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) return `tensor ${name} has shape ${JSON.stringify(t.shape)}`;
-    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) return `tensor ${name}: ${t.data.length} values for shape [${t.shape}]`;
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0))
+      return `tensor ${name} has shape ${JSON.stringify(t.shape)}`;
+    if (t.data.length !== t.shape.reduce((a, b) => a * b, 1))
+      return `tensor ${name}: ${t.data.length} values for shape [${t.shape}]`;
     const [begin, end] = header[name].data_offsets as [number, number];
-    if (!sameBytes(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), bytes.subarray(8 + n + begin, 8 + n + end))) {
+    if (
+      !sameBytes(
+        new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+        bytes.subarray(8 + n + begin, 8 + n + end),
+      )
+    ) {
       return `tensor ${name} differs from the bytes at its offsets`;
     }
   }
@@ -624,25 +799,44 @@ let tmp: string;
 
 beforeAll(async () => {
   seeds = buildDataSeeds();
-  gz = { images: gzipSeed(seeds.images), labels: gzipSeed(seeds.labels), cifar: gzipSeed(seeds.cifar), tar: gzipSeed(seeds.tar) };
+  gz = {
+    images: gzipSeed(seeds.images),
+    labels: gzipSeed(seeds.labels),
+    cifar: gzipSeed(seeds.cifar),
+    tar: gzipSeed(seeds.tar),
+  };
   rt = await Runtime.create();
   // Trained a little on the 200 images, so biases, batch-norm statistics and optimizer state are not their initial values.
   const train = datasetFromIdx(seeds.images.bytes, seeds.labels.bytes);
   const mlp: ModelSpec = {
     input: [1, 28, 28],
-    layers: [{ type: "dense", units: 16 }, { type: "batchnorm" }, { type: "relu" }, { type: "dropout", rate: 0.1 }, { type: "dense", units: 10 }],
+    layers: [
+      { type: "dense", units: 16 },
+      { type: "batchnorm" },
+      { type: "relu" },
+      { type: "dropout", rate: 0.1 },
+      { type: "dense", units: 10 },
+    ],
   };
   const cnn: ModelSpec = {
     input: [1, 28, 28],
     layers: [
-      { type: "conv2d", filters: 4, size: 3, padding: 1 }, { type: "batchnorm" }, { type: "relu" }, { type: "maxpool", size: 2 },
-      { type: "conv2d", filters: 4, size: 3, stride: 2 }, { type: "avgpool", size: 2 }, { type: "flatten" },
+      { type: "conv2d", filters: 4, size: 3, padding: 1 },
+      { type: "batchnorm" },
+      { type: "relu" },
+      { type: "maxpool", size: 2 },
+      { type: "conv2d", filters: 4, size: 3, stride: 2 },
+      { type: "avgpool", size: 2 },
+      { type: "flatten" },
       { type: "dense", units: 10, init: "xavier" },
     ],
     classes: MNIST_CLASSES,
   };
   models = [];
-  for (const [name, spec, optimizerName] of [["mlp", mlp, "momentum"], ["cnn", cnn, "adam"]] as const) {
+  for (const [name, spec, optimizerName] of [
+    ["mlp", mlp, "momentum"],
+    ["cnn", cnn, "adam"],
+  ] as const) {
     const model = new Model(rt, spec, { seed: 1 });
     const optimizer = new Optimizer(rt, { name: optimizerName });
     await fit(model, train, { epochs: 1, batchSize: 50, optimizer, seed: 1 });
@@ -666,8 +860,13 @@ describe("fuzz: every reader, on seeded mutations of real files", () => {
     const d = datasetFromIdx(seeds.images.bytes, seeds.labels.bytes);
     expect(checkIdx(d, seeds.images.bytes, seeds.labels.bytes, MNIST_CLASSES)).toBeUndefined();
     expect(d.count).toBe(IMAGES);
-    expect(checkCifar(datasetFromCifarBatches([{ name: "b", bytes: seeds.cifar.bytes }]), seeds.cifar.bytes)).toBeUndefined();
-    expect(readTar(seeds.tar.bytes, "t").map((e) => e.name)).toEqual(["cifar-10-batches-bin/batches.meta.txt", "cifar-10-batches-bin/test_batch.bin"]);
+    expect(
+      checkCifar(datasetFromCifarBatches([{ name: "b", bytes: seeds.cifar.bytes }]), seeds.cifar.bytes),
+    ).toBeUndefined();
+    expect(readTar(seeds.tar.bytes, "t").map((e) => e.name)).toEqual([
+      "cifar-10-batches-bin/batches.meta.txt",
+      "cifar-10-batches-bin/test_batch.bin",
+    ]);
     expect(await checkTar(seeds.tar.bytes)).toBeUndefined();
     for (const [key, seed] of Object.entries(gz)) {
       expect(sameBytes(await gunzipIfNeeded(seed.bytes, key), seeds[key as keyof typeof gz].bytes)).toBe(true);
@@ -698,7 +897,8 @@ describe("fuzz: every reader, on seeded mutations of real files", () => {
   it("datasetFromCifarBatches", async () => {
     await runCases("cifar", 400, (rng, log) => {
       const files = [{ name: "test_batch.bin", bytes: mutateBytes(seeds.cifar, rng, log) }];
-      if (rng.uniform() < 0.2) files.push({ name: "data_batch_1.bin", bytes: mutateBytes(seeds.cifar, rng, log, "second batch") });
+      if (rng.uniform() < 0.2)
+        files.push({ name: "data_batch_1.bin", bytes: mutateBytes(seeds.cifar, rng, log, "second batch") });
       try {
         const d = datasetFromCifarBatches(files);
         const problem = checkCifar(d, concat(...files.map((f) => f.bytes)));
@@ -723,14 +923,16 @@ describe("fuzz: every reader, on seeded mutations of real files", () => {
       const r = await attempt(() => gunzipIfNeeded(bytes, "fuzz.gz"));
       if (!("value" in r)) return { problem: r.problem && `gunzipIfNeeded ${r.problem}` };
       const out = r.value;
-      if (!isGzip(bytes)) return { problem: out === bytes ? undefined : "bytes without the gzip magic were not returned as they are" };
+      if (!isGzip(bytes))
+        return { problem: out === bytes ? undefined : "bytes without the gzip magic were not returned as they are" };
       let reference: Uint8Array | undefined;
       try {
         reference = gunzipSync(bytes);
       } catch {
         // zlib refuses what the stream accepted: not wrong by itself (the stream is the one the browser has)
       }
-      if (reference && !sameBytes(out, reference)) return { problem: `inflated ${out.length} bytes, zlib inflates ${reference.length} different ones` };
+      if (reference && !sameBytes(out, reference))
+        return { problem: `inflated ${out.length} bytes, zlib inflates ${reference.length} different ones` };
       // Then what was inflated, through the reader of that kind of file.
       switch (kind) {
         case "images":
@@ -802,19 +1004,53 @@ describe("fuzz: every reader, on seeded mutations of real files", () => {
 
 describe("fuzz: generated specs, planned before anything is allocated", () => {
   /** Sizes at and around every limit, and values that are not sizes at all. */
-  const SIZES = [1, 2, 3, 5, 28, 127, 128, 129, 1000, 4096, 65_536, 2 ** 24, 2 ** 24 + 1, 2 ** 31, 1e308, 0, -1, 2.5, NaN];
+  const SIZES = [
+    1,
+    2,
+    3,
+    5,
+    28,
+    127,
+    128,
+    129,
+    1000,
+    4096,
+    65_536,
+    2 ** 24,
+    2 ** 24 + 1,
+    2 ** 31,
+    1e308,
+    0,
+    -1,
+    2.5,
+    NaN,
+  ];
   const INPUTS = [[1, 28, 28], [3, 32, 32], [784], [1, 2048, 2048], [64, 256, 256], [2048, 32, 32], [1, 1, 1]];
 
   function randomLayer(rng: Random): Record<string, unknown> {
     const size = (): number => (rng.uniform() < 0.6 ? 1 + rng.int(6) : pick(rng, SIZES));
-    const type = pick(rng, ["dense", "conv2d", "conv2d", "maxpool", "avgpool", "relu", "sigmoid", "flatten", "batchnorm", "dropout"]);
+    const type = pick(rng, [
+      "dense",
+      "conv2d",
+      "conv2d",
+      "maxpool",
+      "avgpool",
+      "relu",
+      "sigmoid",
+      "flatten",
+      "batchnorm",
+      "dropout",
+    ]);
     switch (type) {
       case "dense":
         return { type, units: rng.uniform() < 0.6 ? 1 + rng.int(300) : pick(rng, SIZES) };
       case "conv2d":
         return {
-          type, filters: rng.uniform() < 0.6 ? 1 + rng.int(64) : pick(rng, SIZES), size: size(),
-          ...(rng.uniform() < 0.4 ? { stride: size() } : {}), ...(rng.uniform() < 0.5 ? { padding: pick(rng, [0, 1, 2, 4, 10_000, ...SIZES]) } : {}),
+          type,
+          filters: rng.uniform() < 0.6 ? 1 + rng.int(64) : pick(rng, SIZES),
+          size: size(),
+          ...(rng.uniform() < 0.4 ? { stride: size() } : {}),
+          ...(rng.uniform() < 0.5 ? { padding: pick(rng, [0, 1, 2, 4, 10_000, ...SIZES]) } : {}),
         };
       case "maxpool":
       case "avgpool":
@@ -829,7 +1065,8 @@ describe("fuzz: generated specs, planned before anything is allocated", () => {
   it("each is refused within a second as BAD_ARGUMENT or BAD_SHAPE, or fits the limits and its inference batch fits the budget", async () => {
     const seen = { refused: 0, accepted: 0, built: 0 };
     await runCases("spec", 400, (rng, log) => {
-      const count = rng.uniform() < 0.05 ? pick(rng, [PLAN_LIMITS.layers, PLAN_LIMITS.layers + 1, 100_000]) : 1 + rng.int(8);
+      const count =
+        rng.uniform() < 0.05 ? pick(rng, [PLAN_LIMITS.layers, PLAN_LIMITS.layers + 1, 100_000]) : 1 + rng.int(8);
       const layers = Array.from({ length: count - 1 }, () => (count > 20 ? { type: "relu" } : randomLayer(rng)));
       const candidate = { input: pick(rng, INPUTS), layers: [...layers, { type: "dense", units: 1 + rng.int(10) }] };
       log.push(JSON.stringify(candidate).slice(0, 300));
@@ -838,17 +1075,30 @@ describe("fuzz: generated specs, planned before anything is allocated", () => {
         spec = validateSpec(candidate);
         planModel(spec);
       } catch (e) {
-        if (e instanceof MnistWasmError && (e.code === "BAD_ARGUMENT" || e.code === "BAD_SHAPE") && !e.message.includes("\n")) {
+        if (
+          e instanceof MnistWasmError &&
+          (e.code === "BAD_ARGUMENT" || e.code === "BAD_SHAPE") &&
+          !e.message.includes("\n")
+        ) {
           seen.refused++;
           return {};
         }
         return { problem: `threw ${describeError(e)}` };
       }
       const plans = planModel(spec);
-      const parameters = plans.reduce((n, p) => n + p.tensors.reduce((m, t) => m + t.shape.reduce((a, b) => a * b, 1), 0), 0);
+      const parameters = plans.reduce(
+        (n, p) => n + p.tensors.reduce((m, t) => m + t.shape.reduce((a, b) => a * b, 1), 0),
+        0,
+      );
       const cost = imageCost(spec);
-      if (spec.layers.length > PLAN_LIMITS.layers || parameters > PLAN_LIMITS.parameters || cost.training > PLAN_LIMITS.imageBytes + 5 * 2 ** 24) {
-        return { problem: `accepted: ${spec.layers.length} layers, ${parameters} parameters, ${cost.training} bytes per image` };
+      if (
+        spec.layers.length > PLAN_LIMITS.layers ||
+        parameters > PLAN_LIMITS.parameters ||
+        cost.training > PLAN_LIMITS.imageBytes + 5 * 2 ** 24
+      ) {
+        return {
+          problem: `accepted: ${spec.layers.length} layers, ${parameters} parameters, ${cost.training} bytes per image`,
+        };
       }
       seen.accepted++;
       // Build the small ones: their inference batch must take no more than the plan says.
@@ -862,7 +1112,11 @@ describe("fuzz: generated specs, planned before anything is allocated", () => {
         model.allocate(batch, false);
         const used = rt.usedBytes - built;
         // Per batch: the plan's bytes per image; once: scratch, packed filters (a few copies of the weights) and alignment.
-        const bound = batch * cost.inference + cost.scratch.inference * rt.threads + 4 * 4 * parameters + 64 * (spec.layers.length + 2) * 16;
+        const bound =
+          batch * cost.inference +
+          cost.scratch.inference * rt.threads +
+          4 * 4 * parameters +
+          64 * (spec.layers.length + 2) * 16;
         if (used > bound) return { problem: `a batch of ${batch} took ${used} bytes, the plan allows ${bound}` };
       } finally {
         model.dispose();
@@ -918,8 +1172,18 @@ describe("bugs the fuzzer found, now refused", () => {
   it("a spec asking for a huge model is refused as BAD_FILE, without growing wasm memory", () => {
     const pages = rt.memory.buffer.byteLength;
     // 784 x 2^31 weights: OUT_OF_MEMORY today; 1e308: BAD_ARGUMENT "cannot allocate Infinity bytes".
-    expectBadFile(() => deserializeModel(rt, editSpec(models[0], (spec) => ((spec.layers[0] as { units: number }).units = 2 ** 31))));
-    expectBadFile(() => deserializeModel(rt, editSpec(models[0], (spec) => (spec.input[0] = 1e308))));
+    expectBadFile(() =>
+      deserializeModel(
+        rt,
+        editSpec(models[0], (spec) => ((spec.layers[0] as { units: number }).units = 2 ** 31)),
+      ),
+    );
+    expectBadFile(() =>
+      deserializeModel(
+        rt,
+        editSpec(models[0], (spec) => (spec.input[0] = 1e308)),
+      ),
+    );
     expect(rt.memory.buffer.byteLength).toBe(pages);
   });
 
@@ -938,23 +1202,28 @@ describe("bugs the fuzzer found, now refused", () => {
   }
 
   it("a negative batch-norm running variance is refused (it makes every prediction NaN)", () => {
-    expectRefusedOrFinite(editModel(models[0], (header, data) => {
-      const [begin] = (header["1.running_var"] as { data_offsets: number[] }).data_offsets;
-      data[begin + 3] ^= 0x80; // the sign bit of running_var[0]
-    }));
+    expectRefusedOrFinite(
+      editModel(models[0], (header, data) => {
+        const [begin] = (header["1.running_var"] as { data_offsets: number[] }).data_offsets;
+        data[begin + 3] ^= 0x80; // the sign bit of running_var[0]
+      }),
+    );
   });
 
   it("finite weights of absurd size are refused (they make every prediction NaN)", () => {
-    expectRefusedOrFinite(editModel(models[0], (header, data) => {
-      const set = (name: string, value: number): void => {
-        const [begin, end] = (header[name] as { data_offsets: number[] }).data_offsets;
-        new DataView(data.buffer, data.byteOffset).setFloat32(begin, value, true);
-        for (let at = begin; at < end; at += 4) new DataView(data.buffer, data.byteOffset).setFloat32(at, value, true);
-      };
-      set("1.gamma", 0); // every hidden unit is then exactly beta
-      set("1.beta", 3e38);
-      set("4.weight", 1); // every logit is 16 x 3e38 = Infinity
-    }));
+    expectRefusedOrFinite(
+      editModel(models[0], (header, data) => {
+        const set = (name: string, value: number): void => {
+          const [begin, end] = (header[name] as { data_offsets: number[] }).data_offsets;
+          new DataView(data.buffer, data.byteOffset).setFloat32(begin, value, true);
+          for (let at = begin; at < end; at += 4)
+            new DataView(data.buffer, data.byteOffset).setFloat32(at, value, true);
+        };
+        set("1.gamma", 0); // every hidden unit is then exactly beta
+        set("1.beta", 3e38);
+        set("4.weight", 1); // every logit is 16 x 3e38 = Infinity
+      }),
+    );
   });
 
   it("optimizer state tensors holding NaN are refused (or dropped), as the model's own are", () => {
@@ -989,7 +1258,10 @@ describe("bugs the fuzzer found, now refused", () => {
       }
       if (settings === undefined) continue;
       const s = settings as Record<string, unknown> | null;
-      expect(s !== null && typeof s === "object" && OPTIMIZERS.includes(s.name as never) && Number.isInteger(s.steps), optimizer).toBe(true);
+      expect(
+        s !== null && typeof s === "object" && OPTIMIZERS.includes(s.name as never) && Number.isInteger(s.steps),
+        optimizer,
+      ).toBe(true);
     }
   });
 });

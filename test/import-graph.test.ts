@@ -52,7 +52,10 @@ const DYNAMIC = /\bimport\(\s*["']([^"']+)["']\s*\)/g;
 const onlyTypes = (clause: string): boolean => {
   const braces = /^\{([^}]*)\}$/.exec(clause.trim());
   if (!braces) return false;
-  const names = braces[1].split(",").map((n) => n.trim()).filter(Boolean);
+  const names = braces[1]
+    .split(",")
+    .map((n) => n.trim())
+    .filter(Boolean);
   return names.length > 0 && names.every((n) => n.startsWith("type "));
 };
 
@@ -71,7 +74,8 @@ function importGraph(files: string[]): { graph: Graph; unresolved: string[] } {
   for (const file of files) {
     const text = readFileSync(join(ROOT, file), "utf8");
     const found: { specifier: string; typeOnly: boolean }[] = [];
-    for (const m of text.matchAll(STATIC)) found.push({ specifier: m[4], typeOnly: Boolean(m[2]) || onlyTypes(m[3] ?? "") });
+    for (const m of text.matchAll(STATIC))
+      found.push({ specifier: m[4], typeOnly: Boolean(m[2]) || onlyTypes(m[3] ?? "") });
     for (const m of text.matchAll(DYNAMIC)) found.push({ specifier: m[1], typeOnly: false });
     const edges: Edge[] = [];
     for (const { specifier, typeOnly } of found) {
@@ -133,9 +137,12 @@ describe("the import graph of the SDK, the CLI and the demo", () => {
     expect(FILES.length).toBeGreaterThan(50);
     expect(unresolved).toEqual([]);
     // Runtime and type-only edges are told apart, multi-line clauses included.
-    expect(graph.get("demo/panels.ts")).toEqual(expect.arrayContaining([
-      { to: "demo/cifar.ts", typeOnly: false }, { to: "demo/page-hooks.ts", typeOnly: true },
-    ]));
+    expect(graph.get("demo/panels.ts")).toEqual(
+      expect.arrayContaining([
+        { to: "demo/cifar.ts", typeOnly: false },
+        { to: "demo/page-hooks.ts", typeOnly: true },
+      ]),
+    );
     expect(graph.get("demo/train.ts")).toContainEqual({ to: "sdk/index.ts", typeOnly: false });
     expect(graph.get("sdk/index.ts")).toContainEqual({ to: "sdk/layers/layer.ts", typeOnly: true });
   });
@@ -149,13 +156,30 @@ describe("the import graph of the SDK, the CLI and the demo", () => {
       }
       return out;
     };
-    const ring = g([["a", "b", false], ["b", "c", false], ["c", "a", false], ["c", "d", false]]);
+    const ring = g([
+      ["a", "b", false],
+      ["b", "c", false],
+      ["c", "a", false],
+      ["c", "d", false],
+    ]);
     expect(cycles(ring, true)).toEqual([["a", "b", "c"]]);
-    const typeRing = g([["page", "panel", false], ["panel", "page", true]]);
+    const typeRing = g([
+      ["page", "panel", false],
+      ["panel", "page", true],
+    ]);
     expect(cycles(typeRing, false)).toEqual([["page", "panel"]]);
     expect(cycles(typeRing, true)).toEqual([]);
     expect(cycles(g([["a", "a", false]]), false)).toEqual([["a"]]);
-    expect(cycles(g([["a", "b", false], ["a", "c", true], ["b", "c", false]]), false)).toEqual([]);
+    expect(
+      cycles(
+        g([
+          ["a", "b", false],
+          ["a", "c", true],
+          ["b", "c", false],
+        ]),
+        false,
+      ),
+    ).toEqual([]);
   });
 
   it("has no cycle of runtime imports", () => {
@@ -165,7 +189,13 @@ describe("the import graph of the SDK, the CLI and the demo", () => {
   it("has no cycle of imports, type-only ones included, beyond the known ones in the SDK", () => {
     const known = new Set(KNOWN_TYPE_CYCLES.map(key));
     const all = cycles(graph, false).map(key);
-    expect(all.filter((c) => !known.has(c)), "new cycles").toEqual([]);
-    expect([...known].filter((c) => !all.includes(c)), "gone: take them out of KNOWN_TYPE_CYCLES").toEqual([]);
+    expect(
+      all.filter((c) => !known.has(c)),
+      "new cycles",
+    ).toEqual([]);
+    expect(
+      [...known].filter((c) => !all.includes(c)),
+      "gone: take them out of KNOWN_TYPE_CYCLES",
+    ).toEqual([]);
   });
 });

@@ -36,7 +36,8 @@ const ENTITY = /&(?:amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g;
 
 /** Refuses a "<" or an "&" that does not start an entity. */
 function checkCharacters(s: string, where: string): void {
-  if (/[<&]/.test(s.replace(ENTITY, ""))) throw new Error(`unescaped "<" or "&" in ${where}: ${JSON.stringify(s.slice(0, 60))}`);
+  if (/[<&]/.test(s.replace(ENTITY, "")))
+    throw new Error(`unescaped "<" or "&" in ${where}: ${JSON.stringify(s.slice(0, 60))}`);
 }
 
 const decodeEntities = (s: string): string =>
@@ -62,7 +63,8 @@ function parseXml(text: string): XmlElement {
     if (chunk) {
       checkCharacters(chunk, "text");
       if (stack.length) stack[stack.length - 1].text += decodeEntities(chunk);
-      else if (chunk.trim()) throw new Error(`text outside the root element: ${JSON.stringify(chunk.trim().slice(0, 40))}`);
+      else if (chunk.trim())
+        throw new Error(`text outside the root element: ${JSON.stringify(chunk.trim().slice(0, 40))}`);
     }
     if (lt < 0) break;
     if (text.startsWith("<!--", lt)) {
@@ -117,12 +119,15 @@ function findAll(root: XmlElement, name: string): XmlElement[] {
 
 /** The [x, y] pairs of a polyline's points attribute; every coordinate must be a finite number. */
 function polylinePoints(e: XmlElement): [number, number][] {
-  return e.attrs.points.trim().split(/\s+/).map((pair) => {
-    const xy = pair.split(",").map(Number);
-    expect(xy.length, `point ${pair}`).toBe(2);
-    expect(xy.every(Number.isFinite), `point ${pair}`).toBe(true);
-    return xy as [number, number];
-  });
+  return e.attrs.points
+    .trim()
+    .split(/\s+/)
+    .map((pair) => {
+      const xy = pair.split(",").map(Number);
+      expect(xy.length, `point ${pair}`).toBe(2);
+      expect(xy.every(Number.isFinite), `point ${pair}`).toBe(true);
+      return xy as [number, number];
+    });
 }
 
 /** A chart parsed and checked for what every chart must have. */
@@ -138,7 +143,8 @@ function parseChart(svg: string, panels: number) {
   for (const name of ["line", "circle", "rect", "text"]) {
     for (const e of findAll(root, name)) {
       for (const a of ["x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r"]) {
-        if (e.attrs[a] !== undefined && !e.attrs[a].endsWith("%")) expect(Number.isFinite(Number(e.attrs[a])), `<${name} ${a}="${e.attrs[a]}">`).toBe(true);
+        if (e.attrs[a] !== undefined && !e.attrs[a].endsWith("%"))
+          expect(Number.isFinite(Number(e.attrs[a])), `<${name} ${a}="${e.attrs[a]}">`).toBe(true);
       }
     }
   }
@@ -146,13 +152,23 @@ function parseChart(svg: string, panels: number) {
   // The plot frame of each panel: the rect with a stroke (the first rect is the white background).
   const frames = findAll(root, "rect").filter((r) => r.attrs.stroke);
   expect(frames.length).toBe(panels);
-  const frame = frames.map((r) => ({ x0: Number(r.attrs.x), y0: Number(r.attrs.y), x1: Number(r.attrs.x) + Number(r.attrs.width), y1: Number(r.attrs.y) + Number(r.attrs.height) }));
+  const frame = frames.map((r) => ({
+    x0: Number(r.attrs.x),
+    y0: Number(r.attrs.y),
+    x1: Number(r.attrs.x) + Number(r.attrs.width),
+    y1: Number(r.attrs.y) + Number(r.attrs.height),
+  }));
   const polylines = findAll(root, "polyline").map((e) => ({ stroke: e.attrs.stroke, points: polylinePoints(e) }));
-  const circles = findAll(root, "circle").map((e) => ({ fill: e.attrs.fill, x: Number(e.attrs.cx), y: Number(e.attrs.cy) }));
+  const circles = findAll(root, "circle").map((e) => ({
+    fill: e.attrs.fill,
+    x: Number(e.attrs.cx),
+    y: Number(e.attrs.cy),
+  }));
   const texts = findAll(root, "text").map((e) => ({ text: e.text, x: Number(e.attrs.x) }));
   // The x axis' tick labels, per panel, in document order.
   const xTicks = Array.from({ length: panels }, () => [] as { text: string; x: number }[]);
-  for (const e of findAll(root, "text").filter((t) => t.attrs.class === "x-tick")) xTicks[Math.floor(Number(e.attrs.x) / 460)]?.push({ text: e.text, x: Number(e.attrs.x) });
+  for (const e of findAll(root, "text").filter((t) => t.attrs.class === "x-tick"))
+    xTicks[Math.floor(Number(e.attrs.x) / 460)]?.push({ text: e.text, x: Number(e.attrs.x) });
   // Every drawn point lies inside its panel's frame (to the 0.1 rounding of the coordinates).
   for (const [x, y] of [...polylines.flatMap((p) => p.points), ...circles.map((c) => [c.x, c.y] as const)]) {
     const f = frame[panelOf(x)];
@@ -167,7 +183,9 @@ function parseChart(svg: string, panels: number) {
 
 describe("the XML checker used below", () => {
   it("accepts well-formed documents", () => {
-    const root = parseXml(`<?xml version="1.0"?>\n<a x="1" y='2'><!-- c --><b/>t &amp; &lt;u&gt; &#65;&#x42;<c k="&quot;v&quot;">w</c></a>\n`);
+    const root = parseXml(
+      `<?xml version="1.0"?>\n<a x="1" y='2'><!-- c --><b/>t &amp; &lt;u&gt; &#65;&#x42;<c k="&quot;v&quot;">w</c></a>\n`,
+    );
     expect(root.name).toBe("a");
     expect(root.attrs).toEqual({ x: "1", y: "2" });
     expect(root.children.map((c) => c.name)).toEqual(["b", "c"]);
@@ -199,12 +217,34 @@ describe("the XML checker used below", () => {
 // chartSvg and historyChart
 
 describe("chartSvg", () => {
-  const panel = (series: Panel["series"], extra: Partial<Panel> = {}): Panel => ({ title: "T", xLabel: "epoch", yLabel: "loss", series, ...extra });
+  const panel = (series: Panel["series"], extra: Partial<Panel> = {}): Panel => ({
+    title: "T",
+    xLabel: "epoch",
+    yLabel: "loss",
+    series,
+    ...extra,
+  });
 
   it("one polyline per series with its points, in the data's order and scale; names in the legend", () => {
     const series = [
-      { name: "three", points: [[1, 0.5], [2, 0.25], [3, 0.125]] as [number, number][] },
-      { name: "five", points: [[1, 1], [2, 0.9], [3, 0.7], [4, 0.2], [5, 0.1]] as [number, number][] },
+      {
+        name: "three",
+        points: [
+          [1, 0.5],
+          [2, 0.25],
+          [3, 0.125],
+        ] as [number, number][],
+      },
+      {
+        name: "five",
+        points: [
+          [1, 1],
+          [2, 0.9],
+          [3, 0.7],
+          [4, 0.2],
+          [5, 0.1],
+        ] as [number, number][],
+      },
     ];
     const svg = chartSvg([panel(series, { title: "Losses", xLabel: "the epoch", yLabel: "the loss" })]);
     const { polylines, circles, texts } = parseChart(svg, 1);
@@ -228,22 +268,66 @@ describe("chartSvg", () => {
     // Each circle sits on a polyline vertex of the same colour.
     for (const c of circles) {
       const line = polylines.find((p) => p.stroke === c.fill)!;
-      expect(line.points.some(([x, y]) => Math.abs(x - c.x) < 1e-9 && Math.abs(y - c.y) < 1e-9), `circle ${c.x},${c.y}`).toBe(true);
+      expect(
+        line.points.some(([x, y]) => Math.abs(x - c.x) < 1e-9 && Math.abs(y - c.y) < 1e-9),
+        `circle ${c.x},${c.y}`,
+      ).toBe(true);
     }
   });
 
   it("panels side by side: width 460 per panel, each panel's series drawn in its own half", () => {
-    const left = panel([{ name: "L", points: [[0, 0], [1, 1]] }]);
-    const right = panel([{ name: "R1", points: [[0, 5], [10, 6], [20, 4]] }, { name: "R2", points: [[0, 1], [20, 2]] }]);
+    const left = panel([
+      {
+        name: "L",
+        points: [
+          [0, 0],
+          [1, 1],
+        ],
+      },
+    ]);
+    const right = panel([
+      {
+        name: "R1",
+        points: [
+          [0, 5],
+          [10, 6],
+          [20, 4],
+        ],
+      },
+      {
+        name: "R2",
+        points: [
+          [0, 1],
+          [20, 2],
+        ],
+      },
+    ]);
     const { polylines, panelOf, texts } = parseChart(chartSvg([left, right]), 2);
-    expect(polylines.map((p) => [p.points.length, ...new Set(p.points.map(([x]) => panelOf(x)))])).toEqual([[2, 0], [3, 1], [2, 1]]);
+    expect(polylines.map((p) => [p.points.length, ...new Set(p.points.map(([x]) => panelOf(x)))])).toEqual([
+      [2, 0],
+      [3, 1],
+      [2, 1],
+    ]);
     expect(texts.filter((t) => t.text === "T").map((t) => panelOf(t.x))).toEqual([0, 1]);
     expect(texts.find((t) => t.text === "R2") && panelOf(texts.find((t) => t.text === "R2")!.x)).toBe(1);
   });
 
   it('escapes "<", "&", ">" and quotes in names, titles and labels', () => {
     const name = 'a<b & "c" > d';
-    const svg = chartSvg([panel([{ name, points: [[0, 1], [1, 2]] }], { title: "x<y&z", xLabel: "<x>", yLabel: "R&D" })]);
+    const svg = chartSvg([
+      panel(
+        [
+          {
+            name,
+            points: [
+              [0, 1],
+              [1, 2],
+            ],
+          },
+        ],
+        { title: "x<y&z", xLabel: "<x>", yLabel: "R&D" },
+      ),
+    ]);
     const { texts } = parseChart(svg, 1);
     const words = texts.map((t) => t.text);
     for (const w of [name, "x<y&z", "<x>", "R&D"]) expect(words, w).toContain(w);
@@ -253,11 +337,35 @@ describe("chartSvg", () => {
   });
 
   it("skips NaN and infinite points: the polyline has the finite ones only", () => {
-    const svg = chartSvg([panel([
-      { name: "gaps", points: [[1, 0.3], [2, NaN], [3, 0.5], [4, Infinity], [5, 0.4], [NaN, 0.2]] },
-      { name: "no finite point", points: [[1, NaN], [2, NaN]] },
-      { name: "fine", points: [[1, 0.1], [5, 0.9]] },
-    ])]);
+    const svg = chartSvg([
+      panel([
+        {
+          name: "gaps",
+          points: [
+            [1, 0.3],
+            [2, NaN],
+            [3, 0.5],
+            [4, Infinity],
+            [5, 0.4],
+            [NaN, 0.2],
+          ],
+        },
+        {
+          name: "no finite point",
+          points: [
+            [1, NaN],
+            [2, NaN],
+          ],
+        },
+        {
+          name: "fine",
+          points: [
+            [1, 0.1],
+            [5, 0.9],
+          ],
+        },
+      ]),
+    ]);
     const { polylines, circles, texts } = parseChart(svg, 1);
     expect(polylines.map((p) => p.points.length)).toEqual([3, 2]);
     expect(circles.length).toBe(5);
@@ -271,7 +379,15 @@ describe("chartSvg", () => {
     expect(one.circles.length).toBe(1);
     expect(one.texts.map((t) => t.text)).toContain("lonely");
     // Single points of several series at different heights: still ordered by y.
-    const many = parseChart(chartSvg([panel([{ name: "low", points: [[1, 0.2]] }, { name: "high", points: [[1, 0.9]] }])]), 1);
+    const many = parseChart(
+      chartSvg([
+        panel([
+          { name: "low", points: [[1, 0.2]] },
+          { name: "high", points: [[1, 0.9]] },
+        ]),
+      ]),
+      1,
+    );
     expect(many.polylines.length).toBe(0);
     expect(many.circles.map((c) => c.x)).toEqual([many.circles[0].x, many.circles[0].x]);
     expect(many.circles[1].y).toBeLessThan(many.circles[0].y);
@@ -283,7 +399,23 @@ describe("chartSvg", () => {
   it("y ticks use the panel's format; percentTick writes whole and tenth percents", () => {
     expect(percentTick(0.9)).toBe("90%");
     expect(percentTick(0.925)).toBe("92.5%");
-    const { texts } = parseChart(chartSvg([panel([{ name: "acc", points: [[1, 0.8], [2, 0.95]] }], { yFormat: percentTick })]), 1);
+    const { texts } = parseChart(
+      chartSvg([
+        panel(
+          [
+            {
+              name: "acc",
+              points: [
+                [1, 0.8],
+                [2, 0.95],
+              ],
+            },
+          ],
+          { yFormat: percentTick },
+        ),
+      ]),
+      1,
+    );
     const ticks = texts.filter((t) => /^\d+(\.\d)?%$/.test(t.text));
     expect(ticks.length).toBeGreaterThanOrEqual(3);
   });
@@ -292,7 +424,8 @@ describe("chartSvg", () => {
 describe("axisTicks", () => {
   // Ranges of every scale, for both kinds of axis.
   const ranges: [number, number][] = [];
-  for (const lo of [0, 1, 0.3, -2, 17]) for (const span of [0.05, 0.5, 1, 2, 3, 7, 10, 99, 250, 12345]) ranges.push([lo, lo + span]);
+  for (const lo of [0, 1, 0.3, -2, 17])
+    for (const span of [0.05, 0.5, 1, 2, 3, 7, 10, 99, 250, 12345]) ranges.push([lo, lo + span]);
 
   it("round values inside [lo, hi], evenly spaced, about `count` of them", () => {
     for (const [lo, hi] of ranges) {
@@ -312,7 +445,13 @@ describe("axisTicks", () => {
 
   it("with integers: whole numbers only, steps of 1, 2 or 5 times a power of ten, covering the range's whole numbers", () => {
     // The SVG charts ask for about 5; the demo's epoch axis (0 to the run's epochs) for up to 8.
-    const axes = [...ranges.flatMap(([lo, hi]) => [[lo, hi, 5], [lo, hi, 8]]), ...Array.from({ length: 100 }, (_, i) => [0, i + 1, Math.min(i + 1, 8)])];
+    const axes = [
+      ...ranges.flatMap(([lo, hi]) => [
+        [lo, hi, 5],
+        [lo, hi, 8],
+      ]),
+      ...Array.from({ length: 100 }, (_, i) => [0, i + 1, Math.min(i + 1, 8)]),
+    ];
     for (const [lo, hi, count] of axes) {
       const t = axisTicks(lo, hi, count, { integers: true });
       const what = `${lo}..${hi} by about ${count}`;
@@ -338,15 +477,27 @@ describe("axisTicks", () => {
 });
 
 describe("historyChart", () => {
-  const record = (epoch: number, loss: number, trainAccuracy: number, testAccuracy?: number) =>
-    ({ epoch, loss, trainAccuracy, ...(testAccuracy !== undefined ? { testAccuracy } : {}) });
+  const record = (epoch: number, loss: number, trainAccuracy: number, testAccuracy?: number) => ({
+    epoch,
+    loss,
+    trainAccuracy,
+    ...(testAccuracy !== undefined ? { testAccuracy } : {}),
+  });
 
   it("one run: a loss panel (train) and an accuracy panel (train, test) with a point per epoch", () => {
     const history = [record(1, 0.9, 0.7, 0.72), record(2, 0.5, 0.85, 0.84), record(3, 0.3, 0.9, 0.88)];
     const { polylines, texts, panelOf } = parseChart(historyChart([{ name: "ignored", history }]), 2);
-    expect(polylines.map((p) => [panelOf(p.points[0][0]), p.points.length])).toEqual([[0, 3], [1, 3], [1, 3]]);
+    expect(polylines.map((p) => [panelOf(p.points[0][0]), p.points.length])).toEqual([
+      [0, 3],
+      [1, 3],
+      [1, 3],
+    ]);
     const legend = texts.filter((t) => ["train", "test"].includes(t.text)).map((t) => [t.text, panelOf(t.x)]);
-    expect(legend).toEqual([["train", 0], ["train", 1], ["test", 1]]);
+    expect(legend).toEqual([
+      ["train", 0],
+      ["train", 1],
+      ["test", 1],
+    ]);
     expect(texts.map((t) => t.text)).not.toContain("ignored");
     expect(texts.map((t) => t.text)).toEqual(expect.arrayContaining(["Training loss", "Accuracy"]));
     // The loss falls (the line goes down the page); the test curve is the third line.
@@ -360,8 +511,12 @@ describe("historyChart", () => {
   });
 
   it("epoch axes are labelled with whole epochs only, under their points, for runs of any length", () => {
-    const run = (name: string, epochs: number) =>
-      ({ name, history: Array.from({ length: epochs }, (_, i) => record(i + 1, 1 / (i + 2), 0.5 + i / (4 * epochs), 0.5 + i / (4 * epochs))) });
+    const run = (name: string, epochs: number) => ({
+      name,
+      history: Array.from({ length: epochs }, (_, i) =>
+        record(i + 1, 1 / (i + 2), 0.5 + i / (4 * epochs), 0.5 + i / (4 * epochs)),
+      ),
+    });
     const cases = [1, 2, 3, 4, 5, 6, 7, 9, 10, 12, 15, 30, 100].map((n) => [run("r", n)]);
     cases.push([run("two", 2), run("three", 3)], [run("one", 1), run("twelve", 12)]);
     for (const runs of cases) {
@@ -400,10 +555,18 @@ describe("historyChart", () => {
     ];
     const svg = historyChart(runs);
     const { polylines, circles, texts, panelOf } = parseChart(svg, 2);
-    expect(polylines.map((p) => [panelOf(p.points[0][0]), p.points.length])).toEqual([[0, 2], [0, 2], [1, 2], [1, 2]]);
+    expect(polylines.map((p) => [panelOf(p.points[0][0]), p.points.length])).toEqual([
+      [0, 2],
+      [0, 2],
+      [1, 2],
+      [1, 2],
+    ]);
     expect(circles.length).toBe(10);
     for (const name of runs.map((r) => r.name)) {
-      expect(texts.filter((t) => t.text === name).map((t) => panelOf(t.x)), name).toEqual([0, 1]);
+      expect(
+        texts.filter((t) => t.text === name).map((t) => panelOf(t.x)),
+        name,
+      ).toEqual([0, 1]);
     }
     expect(svg).toContain("a&lt;b &amp; c");
   });
@@ -414,7 +577,6 @@ describe("historyChart", () => {
 
 const tmp = mkdtempSync(join(tmpdir(), "mnist-wasm-report-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
 
 interface HistoryRecord {
   epoch: number;
@@ -456,7 +618,10 @@ describe("mnist-wasm train: history beside the model", () => {
     const chart = parseChart(svg, 2);
     // loss (train), accuracy (train, test): two epochs each, on axes labelled 1 and 2 alone.
     expect(chart.polylines.map((p) => p.points.length)).toEqual([2, 2, 2]);
-    expect(chart.xTicks.map((ticks) => ticks.map((t) => t.text))).toEqual([["1", "2"], ["1", "2"]]);
+    expect(chart.xTicks.map((ticks) => ticks.map((t) => t.text))).toEqual([
+      ["1", "2"],
+      ["1", "2"],
+    ]);
 
     const second = run(["train", "--init-from", out, "--epochs", "1", "--out", out, "--no-progress"]);
     expect(second.code, second.stderr).toBe(0);
@@ -469,7 +634,9 @@ describe("mnist-wasm train: history beside the model", () => {
 });
 
 describe("mnist-wasm experiment", () => {
-  it("hidden-sizes: a markdown table with a row per configuration, and .md, .json, .svg files", { timeout: 900_000 }, () => {
+  it("hidden-sizes: a markdown table with a row per configuration, and .md, .json, .svg files", {
+    timeout: 900_000,
+  }, () => {
     const dir = join(tmp, "experiments");
     const r = run(["experiment", "hidden-sizes", "--epochs", "1", "--limit", "2000", "--out-dir", dir]);
     expect(r.code, r.stderr).toBe(0);
@@ -480,7 +647,11 @@ describe("mnist-wasm experiment", () => {
     expect(header, r.stdout).toBeGreaterThanOrEqual(0);
     const table = lines.slice(header, header + 2 + names.length);
     expect(lines[header + 2 + names.length] ?? "", "nothing after the rows").not.toMatch(/^\|/);
-    const cells = (line: string): string[] => line.split("|").slice(1, -1).map((c) => c.trim());
+    const cells = (line: string): string[] =>
+      line
+        .split("|")
+        .slice(1, -1)
+        .map((c) => c.trim());
     expect(table.every((l) => l.startsWith("|") && l.endsWith("|"))).toBe(true);
     const width = cells(table[0]).length;
     expect(width).toBeGreaterThanOrEqual(3);
@@ -500,7 +671,11 @@ describe("mnist-wasm experiment", () => {
     // One epoch each: a dot per configuration in each panel, named in each legend.
     expect(chart.polylines.length).toBe(0);
     expect(chart.circles.map((c) => chart.panelOf(c.x))).toEqual([0, 0, 0, 1, 1, 1]);
-    for (const name of names) expect(chart.texts.filter((t) => t.text === name).map((t) => chart.panelOf(t.x)), name).toEqual([0, 1]);
+    for (const name of names)
+      expect(
+        chart.texts.filter((t) => t.text === name).map((t) => chart.panelOf(t.x)),
+        name,
+      ).toEqual([0, 1]);
   });
 
   it("an unknown experiment: one line on stderr, non-zero exit, nothing written", () => {

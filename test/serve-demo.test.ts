@@ -24,7 +24,10 @@ beforeAll(async () => {
   mkdirSync(dir);
   mkdirSync(outside);
   writeFileSync(join(dir, "index.html"), "<!doctype html><p>demo</p>");
-  writeFileSync(join(dir, "big.bin"), new Uint8Array(BIG).map((_, i) => i * 7));
+  writeFileSync(
+    join(dir, "big.bin"),
+    new Uint8Array(BIG).map((_, i) => i * 7),
+  );
   writeFileSync(join(dir, "empty.js"), "");
   writeFileSync(join(outside, "secret.txt"), "outside the served folder");
   spawnSync("mkfifo", [join(dir, "pipe.js")]);
@@ -104,7 +107,8 @@ describe("the demo server", () => {
     const baseline = await descriptorsSettleTo(openDescriptors());
     const rounds = 6;
     const perRound = 50;
-    for (let r = 0; r < rounds; r++) await Promise.all(Array.from({ length: perRound }, () => abortAfterFirstChunk("big.bin")));
+    for (let r = 0; r < rounds; r++)
+      await Promise.all(Array.from({ length: perRound }, () => abortAfterFirstChunk("big.bin")));
     expect(await descriptorsSettleTo(baseline)).toBeLessThanOrEqual(baseline);
     const after = await fetchRaw("big.bin");
     expect(after.status).toBe(200);
@@ -133,8 +137,19 @@ describe("the demo server", () => {
 
   it("answers 404 for everything that is not a regular file inside its folder, without hanging on a FIFO", async () => {
     for (const path of [
-      "missing.js", "pipe.js", "folder.js", "folder.js/", "secret.txt", "elsewhere/secret.txt", "passwd", "zero.bin",
-      "..%2foutside%2fsecret.txt", "%2e%2e/outside/secret.txt", "a%00b", "index.html%00.js", `${"x".repeat(5000)}.js`,
+      "missing.js",
+      "pipe.js",
+      "folder.js",
+      "folder.js/",
+      "secret.txt",
+      "elsewhere/secret.txt",
+      "passwd",
+      "zero.bin",
+      "..%2foutside%2fsecret.txt",
+      "%2e%2e/outside/secret.txt",
+      "a%00b",
+      "index.html%00.js",
+      `${"x".repeat(5000)}.js`,
     ]) {
       const a = await fetchRaw(path);
       expect(a.status, path).toBe(404);
@@ -197,12 +212,20 @@ describe("PORT", () => {
 
   it("a bad PORT is one line and exit 2; a port in use is one line and exit 1", async () => {
     for (const port of ["abc", "70000", "-5"]) {
-      const r = spawnSync(process.execPath, [SCRIPT], { env: { ...process.env, PORT: port }, encoding: "utf8", timeout: 10_000 });
+      const r = spawnSync(process.execPath, [SCRIPT], {
+        env: { ...process.env, PORT: port },
+        encoding: "utf8",
+        timeout: 10_000,
+      });
       expect(r.status, r.stderr).toBe(2);
       expect(r.stderr).toMatch(/^mnist-wasm demo: PORT must be a whole number from 0 to 65535, got "[^"]*"\n$/);
     }
     const busy = new URL(url).port;
-    const r = spawnSync(process.execPath, [SCRIPT], { env: { ...process.env, PORT: busy }, encoding: "utf8", timeout: 10_000 });
+    const r = spawnSync(process.execPath, [SCRIPT], {
+      env: { ...process.env, PORT: busy },
+      encoding: "utf8",
+      timeout: 10_000,
+    });
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toMatch(new RegExp(`^mnist-wasm demo: cannot serve on port ${busy}: .*EADDRINUSE.*\\n$`));
   });

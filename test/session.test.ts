@@ -6,8 +6,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  createWorkerState, decodeSafetensors, deserializeModel, encodeSafetensors, handleMessage, loadMnist, Model, parseArch, Runtime, serializeModel,
-  TrainingSession, withClassifier, type Dataset, type ModelSpec, type NamedTensor, type RunSettings,
+  createWorkerState,
+  decodeSafetensors,
+  deserializeModel,
+  encodeSafetensors,
+  handleMessage,
+  loadMnist,
+  Model,
+  parseArch,
+  Runtime,
+  serializeModel,
+  TrainingSession,
+  withClassifier,
+  type Dataset,
+  type ModelSpec,
+  type NamedTensor,
+  type RunSettings,
   type WorkerResponse,
 } from "../sdk/node";
 import { CLI, run } from "./support/cli";
@@ -25,7 +39,12 @@ const spec = (arch: string): ModelSpec => ({ input: [1, 28, 28], layers: withCla
 /** The model's tensors (weights, buffers, optimizer state) as bytes, by name. */
 function tensorsOf(bytes: Uint8Array): Map<string, string> {
   const { tensors } = decodeSafetensors(bytes, "model");
-  return new Map([...tensors].map(([name, t]) => [name, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString("base64")]));
+  return new Map(
+    [...tensors].map(([name, t]) => [
+      name,
+      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString("base64"),
+    ]),
+  );
 }
 
 const weightsOf = (bytes: Uint8Array): Map<string, string> =>
@@ -62,13 +81,30 @@ async function uninterrupted(settings: RunSettings, arch: string): Promise<{ byt
 /** Runs that differ in everything a resume must get right: update rule and its state, schedule, augmentation draws, short last batch. */
 const RUNS: { name: string; arch: string; settings: RunSettings; stopAfter: number[] }[] = [
   {
-    name: "momentum, cosine, augmented, a short last batch", arch: "conv:4x5,relu,maxpool:2",
-    settings: { optimizer: { name: "momentum", lr: 0.05 }, schedule: "cosine", epochs: 3, batchSize: 64, seed: 7, limit: 1000, augment: { flip: true, shift: 2 } },
+    name: "momentum, cosine, augmented, a short last batch",
+    arch: "conv:4x5,relu,maxpool:2",
+    settings: {
+      optimizer: { name: "momentum", lr: 0.05 },
+      schedule: "cosine",
+      epochs: 3,
+      batchSize: 64,
+      seed: 7,
+      limit: 1000,
+      augment: { flip: true, shift: 2 },
+    },
     stopAfter: [1, 15, 16, 17, 40],
   },
   {
-    name: "adam, constant, batch norm", arch: "dense:32,batchnorm,relu",
-    settings: { optimizer: { name: "adam", lr: 0.002 }, schedule: "constant", epochs: 2, batchSize: 100, seed: 3, limit: 800 },
+    name: "adam, constant, batch norm",
+    arch: "dense:32,batchnorm,relu",
+    settings: {
+      optimizer: { name: "adam", lr: 0.002 },
+      schedule: "constant",
+      epochs: 2,
+      batchSize: 100,
+      seed: 3,
+      limit: 800,
+    },
     stopAfter: [8, 11],
   },
 ];
@@ -83,7 +119,11 @@ describe("TrainingSession: stop anywhere, resume from the checkpoint", () => {
         const batches = Math.ceil(r.settings.limit! / r.settings.batchSize);
         // A stop after an epoch's last batch comes before its record: the epoch is not complete yet.
         const epochsDone = Math.floor((stop - 1) / batches);
-        expect(record, `stopped after ${stop}`).toMatchObject({ epochsDone, batch: stop - epochsDone * batches, step: stop });
+        expect(record, `stopped after ${stop}`).toMatchObject({
+          epochsDone,
+          batch: stop - epochsDone * batches,
+          step: stop,
+        });
         const { session, overrides } = TrainingSession.fromFile(rt, checkpoint);
         expect(overrides).toEqual([]);
         const { history } = await session.run(mnist);
@@ -96,7 +136,14 @@ describe("TrainingSession: stop anywhere, resume from the checkpoint", () => {
   }
 
   it("a finished run given more epochs starts a new schedule; an unfinished one given fewer ends sooner", async () => {
-    const settings: RunSettings = { optimizer: { name: "momentum", lr: 0.05 }, schedule: "cosine", epochs: 1, batchSize: 100, seed: 1, limit: 500 };
+    const settings: RunSettings = {
+      optimizer: { name: "momentum", lr: 0.05 },
+      schedule: "cosine",
+      epochs: 1,
+      batchSize: 100,
+      seed: 1,
+      limit: 500,
+    };
     const done = (await uninterrupted(settings, "dense:16,relu")).bytes;
     const { session } = TrainingSession.fromFile(rt, done);
     expect(session.finished).toBe(true);
@@ -122,7 +169,14 @@ describe("TrainingSession: stop anywhere, resume from the checkpoint", () => {
 
 describe("TrainingSession.fromFile: optimizer state", () => {
   it("is taken when it fits; state that does not fit the model is dropped with a note, and the run goes on", async () => {
-    const settings: RunSettings = { optimizer: { name: "adam" }, schedule: "constant", epochs: 1, batchSize: 100, seed: 1, limit: 300 };
+    const settings: RunSettings = {
+      optimizer: { name: "adam" },
+      schedule: "constant",
+      epochs: 1,
+      batchSize: 100,
+      seed: 1,
+      limit: 300,
+    };
     const bytes = (await uninterrupted(settings, "dense:8,relu")).bytes;
     const ok = TrainingSession.fromFile(rt, bytes);
     expect(ok.notes).toEqual(["resuming adam from its saved state (step 3)"]);
@@ -136,7 +190,9 @@ describe("TrainingSession.fromFile: optimizer state", () => {
       const copy = new Map(tensors);
       cut(copy);
       const resumed = TrainingSession.fromFile(rt, encodeWith(copy, metadata), { overrides: { epochs: 1 } });
-      expect(resumed.notes, what).toEqual([expect.stringMatching(/^its optimizer state does not fit \(.*\): adam starts afresh$/)]);
+      expect(resumed.notes, what).toEqual([
+        expect.stringMatching(/^its optimizer state does not fit \(.*\): adam starts afresh$/),
+      ]);
       await resumed.session.run(mnist);
       expect(resumed.session.optimizer.steps, what).toBe(3);
       resumed.session.dispose({ model: true });
@@ -149,8 +205,14 @@ describe("one checkpoint resumed through the SDK, the model worker and the CLI",
     const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-session-"));
     const arch = "conv:4x5,relu,maxpool:2";
     const settings: RunSettings = {
-      optimizer: { name: "momentum", lr: 0.05 }, schedule: "cosine", epochs: 2, batchSize: 50, seed: 5, limit: 600,
-      augment: { flip: false, shift: 2 }, dataset: { name: "mnist" },
+      optimizer: { name: "momentum", lr: 0.05 },
+      schedule: "cosine",
+      epochs: 2,
+      batchSize: 50,
+      seed: 5,
+      limit: 600,
+      augment: { flip: false, shift: 2 },
+      dataset: { name: "mnist" },
     };
     const straight = await uninterrupted(settings, arch);
     const checkpoint = await stoppedAfter(settings, arch, 17);
@@ -191,12 +253,25 @@ describe("one checkpoint resumed through the SDK, the model worker and the CLI",
 describe("mnist-wasm train: Ctrl-C, then --init-from alone", () => {
   it("continues the interrupted run to the uninterrupted run's weights; flags given on the resume override, and say so", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-session-cli-"));
-    const args = ["train", "--arch", "conv:4x5,relu,maxpool:2", "--limit", "20000", "--epochs", "2", "--augment", "--threads", "1", "--no-progress"];
+    const args = [
+      "train",
+      "--arch",
+      "conv:4x5,relu,maxpool:2",
+      "--limit",
+      "20000",
+      "--epochs",
+      "2",
+      "--augment",
+      "--threads",
+      "1",
+      "--no-progress",
+    ];
     const full = join(dir, "full.safetensors");
     const straight = run([...args, "--out", full]);
     expect(straight.code, straight.stderr).toBe(0);
     expect(straight.stdout.split("\n")[0]).toBe(
-      "defaults for a network with convolutions: momentum lr 0.05, cosine schedule; set --optimizer, --lr or --schedule to change");
+      "defaults for a network with convolutions: momentum lr 0.05, cosine schedule; set --optimizer, --lr or --schedule to change",
+    );
 
     const part = join(dir, "part with space.safetensors");
     const child = spawn(process.execPath, [CLI, ...args, "--out", part], { stdio: ["ignore", "pipe", "pipe"] });
@@ -216,14 +291,33 @@ describe("mnist-wasm train: Ctrl-C, then --init-from alone", () => {
     expect(hint![1]).toBe(`mnist-wasm train --init-from '${part}' --threads 1`);
     const { run: record } = deserializeModel(rt, readFileSync(part));
     expect(record!.epochsDone, "stopped before the end").toBeLessThan(2);
-    expect(record).toMatchObject({ optimizer: { name: "momentum", lr: 0.05 }, schedule: "cosine", epochs: 2, limit: 20000, seed: 1 });
+    expect(record).toMatchObject({
+      optimizer: { name: "momentum", lr: 0.05 },
+      schedule: "cosine",
+      epochs: 2,
+      limit: 20000,
+      seed: 1,
+    });
 
     const resumed = run(["train", "--init-from", part, "--threads", "1", "--no-progress"]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).not.toMatch(/defaults for|override/);
     expect(weightsOf(readFileSync(part))).toEqual(weightsOf(readFileSync(full)));
 
-    const more = run(["train", "--init-from", part, "--epochs", "1", "--lr", "0.01", "--limit", "500", "--threads", "1", "--no-progress"]);
+    const more = run([
+      "train",
+      "--init-from",
+      part,
+      "--epochs",
+      "1",
+      "--lr",
+      "0.01",
+      "--limit",
+      "500",
+      "--threads",
+      "1",
+      "--no-progress",
+    ]);
     expect(more.code, more.stderr).toBe(0);
     expect(more.stdout).toContain("override: --lr 0.01 (checkpoint: 0.05)");
     expect(more.stdout).toContain("override: --limit 500 (checkpoint: 20000)");
@@ -239,18 +333,48 @@ describe("the run record in a model file", () => {
   it("is range-checked on read: a record with any field out of range is dropped, saying which, and the model still loads", () => {
     const model = new Model(rt, spec("dense:8,relu"), { seed: 1 });
     const good = TrainingSession.start(model, {
-      optimizer: { name: "momentum", lr: 0.05 }, schedule: "cosine", epochs: 3, batchSize: 10, seed: 2, limit: 100,
-      augment: { flip: false, shift: 1 }, dataset: { name: "mnist", path: "/data" },
+      optimizer: { name: "momentum", lr: 0.05 },
+      schedule: "cosine",
+      epochs: 3,
+      batchSize: 10,
+      seed: 2,
+      limit: 100,
+      augment: { flip: false, shift: 1 },
+      dataset: { name: "mnist", path: "/data" },
     });
     const record = good.record();
     const bad: [string, unknown][] = [
-      ["optimizer", { name: "nesterov" }], ["optimizer", { name: "sgd", lr: 0 }], ["optimizer", { name: "momentum", momentum: 1 }],
-      ["optimizer", { name: "adam", lr: "1" }], ["schedule", "linear"], ["epochs", -1], ["epochs", 1.5], ["epochs", 1e7],
-      ["epochsDone", "2"], ["batchSize", 0], ["seed", -1], ["seed", 2 ** 32], ["batches", null], ["batch", 1], ["correct", 1],
-      ["steps", -3], ["step", 1], ["lossSum", -1], ["lossSum", "NaN"], ["limit", 0], ["limit", 2.5], ["augment", { flip: 1, shift: 1 }],
-      ["augment", { flip: true, shift: 65 }], ["dataset", { name: "" }], ["dataset", { name: "x", path: 3 }], ["loss", 7],
-      ["optimizer", { name: "sgd", nesterov: true }], ["augment", { flip: true, shift: 1, rotate: 1 }], ["dataset", { name: "x", url: "y" }],
-      ["epochsDone", 4], ["extra", 1],
+      ["optimizer", { name: "nesterov" }],
+      ["optimizer", { name: "sgd", lr: 0 }],
+      ["optimizer", { name: "momentum", momentum: 1 }],
+      ["optimizer", { name: "adam", lr: "1" }],
+      ["schedule", "linear"],
+      ["epochs", -1],
+      ["epochs", 1.5],
+      ["epochs", 1e7],
+      ["epochsDone", "2"],
+      ["batchSize", 0],
+      ["seed", -1],
+      ["seed", 2 ** 32],
+      ["batches", null],
+      ["batch", 1],
+      ["correct", 1],
+      ["steps", -3],
+      ["step", 1],
+      ["lossSum", -1],
+      ["lossSum", "NaN"],
+      ["limit", 0],
+      ["limit", 2.5],
+      ["augment", { flip: 1, shift: 1 }],
+      ["augment", { flip: true, shift: 65 }],
+      ["dataset", { name: "" }],
+      ["dataset", { name: "x", path: 3 }],
+      ["loss", 7],
+      ["optimizer", { name: "sgd", nesterov: true }],
+      ["augment", { flip: true, shift: 1, rotate: 1 }],
+      ["dataset", { name: "x", url: "y" }],
+      ["epochsDone", 4],
+      ["extra", 1],
     ];
     for (const [field, value] of bad) {
       const text = JSON.stringify({ ...record, [field]: value });
@@ -278,7 +402,9 @@ describe("the run record in a model file", () => {
       const r = run(["train", "--init-from", file, "--no-progress"]);
       expect(r.code, `${name}: ${r.stderr}`).toBe(2);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
-      expect(r.stderr).toMatch(/its run read data set ".*", which train does not know \(mnist, cifar10\); give --dataset and --data/);
+      expect(r.stderr).toMatch(
+        /its run read data set ".*", which train does not know \(mnist, cifar10\); give --dataset and --data/,
+      );
     }
     good.resume({ dataset: record.dataset });
     const back = deserializeModel(rt, good.save());

@@ -4,8 +4,22 @@
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ARCH_PRESETS, DeviceData, evaluate, fit, loadMnist, Model, Optimizer, parseArch, Random, Runtime, setWorkerSpawner, takeFirst,
-  threadsUnavailableReason, withClassifier, type ModelSpec, type WorkerSpawner,
+  ARCH_PRESETS,
+  DeviceData,
+  evaluate,
+  fit,
+  loadMnist,
+  Model,
+  Optimizer,
+  parseArch,
+  Random,
+  Runtime,
+  setWorkerSpawner,
+  takeFirst,
+  threadsUnavailableReason,
+  withClassifier,
+  type ModelSpec,
+  type WorkerSpawner,
 } from "../sdk/node";
 import { expectError } from "./support/errors";
 import { gradientsOf } from "./support/model";
@@ -19,8 +33,18 @@ beforeAll(async () => {
 });
 afterAll(() => two.dispose());
 
-function gemmOn(rt: Runtime, a: Float32Array, b: Float32Array, c0: Float32Array,
-  m: number, k: number, n: number, ta: boolean, tb: boolean, beta: number): Float32Array {
+function gemmOn(
+  rt: Runtime,
+  a: Float32Array,
+  b: Float32Array,
+  c0: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  ta: boolean,
+  tb: boolean,
+  beta: number,
+): Float32Array {
   const [pa, pb, pc] = [a, b, c0].map((v) => {
     const p = rt.alloc(v.length * 4);
     rt.f32(p, v.length).set(v);
@@ -47,14 +71,26 @@ describe("a runtime with two threads", () => {
   // by columns; sizes that are not multiples of the bands or panels; and small products with a B
   // bigger than 512 KB (one image through a wide dense layer), which stay on one thread.
   it.each([
-    [100, 784, 100], [784, 100, 100], [131, 300, 97], [600, 300, 530], [64, 288, 1210], [37, 500, 1001],
-    [512, 64, 515], [1, 1600, 128], [3, 1100, 130],
+    [100, 784, 100],
+    [784, 100, 100],
+    [131, 300, 97],
+    [600, 300, 530],
+    [64, 288, 1210],
+    [37, 500, 1001],
+    [512, 64, 515],
+    [1, 1600, 128],
+    [3, 1100, 130],
   ])("gemm %i x %i x %i gives the single-thread result bit for bit, every transpose and beta", (m, k, n) => {
     const rng = new Random(m + k + n);
     const a = normals(rng, m * k);
     const b = normals(rng, k * n);
     const c = normals(rng, m * n);
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
       for (const beta of [0, 1, -0.5]) {
         const want = gemmOn(one, a, b, c, m, k, n, ta, tb, beta);
         const got = gemmOn(two, a, b, c, m, k, n, ta, tb, beta);
@@ -104,8 +140,13 @@ describe("a runtime with two threads", () => {
     const spec: ModelSpec = {
       input: [1, 64, 64],
       layers: [
-        { type: "conv2d", filters: 64, size: 5 }, { type: "relu" }, { type: "maxpool", size: 2 },
-        { type: "conv2d", filters: 16, size: 3 }, { type: "relu" }, { type: "flatten" }, { type: "dense", units: 10 },
+        { type: "conv2d", filters: 64, size: 5 },
+        { type: "relu" },
+        { type: "maxpool", size: 2 },
+        { type: "conv2d", filters: 16, size: 3 },
+        { type: "relu" },
+        { type: "flatten" },
+        { type: "dense", units: 10 },
       ],
     };
     const rng = new Random(17);
@@ -132,8 +173,9 @@ describe("a runtime with two threads", () => {
   it("a kernel failing in a worker is an error on the caller's thread, and the pool keeps working", () => {
     const beyond = two.memory.buffer.byteLength + 1024; // an address outside the memory: a trap
     const p = two.alloc(4 * 4);
-    expect(() => two.parallel([[["scaleU8", p, p, 4, 1]], [["sigmoidForward", beyond, beyond, 1 << 20]]]))
-      .toThrow(/failed in a worker thread/);
+    expect(() => two.parallel([[["scaleU8", p, p, 4, 1]], [["sigmoidForward", beyond, beyond, 1 << 20]]])).toThrow(
+      /failed in a worker thread/,
+    );
     const a = new Float32Array(200 * 200).fill(1);
     expect(gemmOn(two, a, a, new Float32Array(200 * 200), 200, 200, 200, false, false, 0)[0]).toBe(200);
     two.free(p);
@@ -151,7 +193,9 @@ describe("when threads are impossible or not wanted", () => {
     const g = globalThis as { crossOriginIsolated?: boolean };
     g.crossOriginIsolated = false;
     try {
-      expect(threadsUnavailableReason()).toMatch(/Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
+      expect(threadsUnavailableReason()).toMatch(
+        /Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/,
+      );
       const rt = await Runtime.create({ threads: 2 });
       expect(rt.features.threads).toBe(1);
       expect(rt.features.threadsNote).toMatch(/cross-origin isolated/);
@@ -162,13 +206,21 @@ describe("when threads are impossible or not wanted", () => {
   });
 
   it.each<[string, WorkerSpawner, RegExp]>([
-    ["cannot be created", () => {
-      throw new Error("Content-Security-Policy: worker-src 'none'");
-    }, /kernel workers could not start \(Content-Security-Policy: worker-src 'none'\): running on one thread/],
-    ["fails while starting", (_body, onMessage) => {
-      setTimeout(() => onMessage({ error: "WebAssembly.instantiate(): out of memory" }), 10);
-      return { postMessage: () => {}, terminate: () => {} };
-    }, /a kernel worker failed to start: WebAssembly.instantiate\(\): out of memory/],
+    [
+      "cannot be created",
+      () => {
+        throw new Error("Content-Security-Policy: worker-src 'none'");
+      },
+      /kernel workers could not start \(Content-Security-Policy: worker-src 'none'\): running on one thread/,
+    ],
+    [
+      "fails while starting",
+      (_body, onMessage) => {
+        setTimeout(() => onMessage({ error: "WebAssembly.instantiate(): out of memory" }), 10);
+        return { postMessage: () => {}, terminate: () => {} };
+      },
+      /a kernel worker failed to start: WebAssembly.instantiate\(\): out of memory/,
+    ],
   ])("a worker that %s leaves the runtime on one thread, saying why", async (_, spawner, note) => {
     const previous = setWorkerSpawner(spawner);
     try {
@@ -215,11 +267,17 @@ describe("when threads are impossible or not wanted", () => {
         return { rssMiB: (after.rss - before.rss) / 2 ** 20, arrayBuffersMiB: (after.arrayBuffers - before.arrayBuffers) / 2 ** 20 };
       };
       console.log(JSON.stringify({ plain: await growth(false), kept: await growth(true), models: kept.length }));`;
-    const r = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(r.stderr).toBe("");
     const { plain, kept, models } = JSON.parse(r.stdout);
     expect(models).toBe(35);
-    for (const [label, g] of [["plain", plain], ["models kept", kept]]) {
+    for (const [label, g] of [
+      ["plain", plain],
+      ["models kept", kept],
+    ]) {
       // 30 cycles: a leak of the command buffers alone would be 15 MiB, of the memories 240 MiB.
       expect(g.arrayBuffersMiB, `${label}: array buffers`).toBeLessThan(1);
       expect(g.rssMiB, `${label}: resident memory`).toBeLessThan(12);

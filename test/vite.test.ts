@@ -66,12 +66,16 @@ async function viteBuildApp(app: string, outDir: string): Promise<{ warnings: st
     process.env.NODE_ENV = nodeEnv;
   }
   const assets = join(outDir, "assets");
-  const code = readdirSync(assets).filter((f) => f.endsWith(".js")).map((f) => readFileSync(join(assets, f), "utf8")).join("\n");
+  const code = readdirSync(assets)
+    .filter((f) => f.endsWith(".js"))
+    .map((f) => readFileSync(join(assets, f), "utf8"))
+    .join("\n");
   return { warnings, code };
 }
 
 /** Signs that a bundle reaches for Node: imports of built-ins, require(), process or Buffer. */
-const NODE_TRACES = /from\s*["'](node:)?(fs|path|url|zlib|module|os|v8|child_process|crypto)(\/[a-z]+)?["']|require\(|__vite-browser-external|externalized for browser compatibility|\bprocess\.|\bBuffer\./;
+const NODE_TRACES =
+  /from\s*["'](node:)?(fs|path|url|zlib|module|os|v8|child_process|crypto)(\/[a-z]+)?["']|require\(|__vite-browser-external|externalized for browser compatibility|\bprocess\.|\bBuffer\./;
 
 let vite: { warnings: string[]; code: string };
 let esbuilt: { errors: unknown[]; warnings: unknown[]; code: string };
@@ -83,8 +87,13 @@ beforeAll(async () => {
   // esbuild: the same app's main.js, bundled for browsers, with the page and the model beside it.
   const out = join(work, "esbuild-dist");
   const result = await esbuild({
-    entryPoints: [join(app, "main.js")], outfile: join(out, "main.js"), bundle: true, format: "esm", platform: "browser",
-    target: "es2022", logLevel: "silent",
+    entryPoints: [join(app, "main.js")],
+    outfile: join(out, "main.js"),
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    logLevel: "silent",
   });
   esbuilt = { errors: result.errors, warnings: result.warnings, code: readFileSync(join(out, "main.js"), "utf8") };
   cpSync(join(app, "index.html"), join(out, "index.html"));
@@ -108,7 +117,7 @@ describe("the browser entry in bundlers", () => {
     expect(vite.code).toContain("classifyCanvas");
   });
 
-  it("catches a bundle that pulls in Node built-ins (the guard: \"mnist-wasm/node\" is not for pages)", async () => {
+  it('catches a bundle that pulls in Node built-ins (the guard: "mnist-wasm/node" is not for pages)', async () => {
     const app = makeApp(join(work, "vite-guard"), "mnist-wasm/node");
     const { warnings } = await viteBuildApp(app, join(work, "vite-guard-dist"));
     expect(warnings.join("\n")).toMatch(/Module "fs" has been externalized for browser compatibility/);
@@ -122,29 +131,37 @@ describe("the browser entry in bundlers", () => {
   });
 });
 
-describe.skipIf(!chromiumAvailable("test/vite.test.ts", "bundled pages in the browser"))("bundled pages in the browser", () => {
-  let browser: Browser | undefined;
-  const servers: Server[] = [];
+describe.skipIf(!chromiumAvailable("test/vite.test.ts", "bundled pages in the browser"))(
+  "bundled pages in the browser",
+  () => {
+    let browser: Browser | undefined;
+    const servers: Server[] = [];
 
-  beforeAll(async () => {
-    // Without a bundler: the package's dist/ where a page can fetch it, and the import map.
-    const plain = join(work, "plain");
-    mkdirSync(join(plain, "node_modules", "mnist-wasm"), { recursive: true });
-    cpSync(join(ROOT, "dist"), join(plain, "node_modules", "mnist-wasm", "dist"), { recursive: true });
-    cpSync(join(FIXTURE, "main.js"), join(plain, "main.js"));
-    cpSync(MODEL, join(plain, "mnist-cnn.safetensors"));
-    writeFileSync(join(plain, "index.html"), readFileSync(join(FIXTURE, "index.html"), "utf8").replace("</title>", `</title>\n  ${IMPORT_MAP}`));
-    browser = await launchChromium();
-  }, 120_000);
+    beforeAll(async () => {
+      // Without a bundler: the package's dist/ where a page can fetch it, and the import map.
+      const plain = join(work, "plain");
+      mkdirSync(join(plain, "node_modules", "mnist-wasm"), { recursive: true });
+      cpSync(join(ROOT, "dist"), join(plain, "node_modules", "mnist-wasm", "dist"), { recursive: true });
+      cpSync(join(FIXTURE, "main.js"), join(plain, "main.js"));
+      cpSync(MODEL, join(plain, "mnist-cnn.safetensors"));
+      writeFileSync(
+        join(plain, "index.html"),
+        readFileSync(join(FIXTURE, "index.html"), "utf8").replace("</title>", `</title>\n  ${IMPORT_MAP}`),
+      );
+      browser = await launchChromium();
+    }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))));
-  });
+    afterAll(async () => {
+      await browser?.close();
+      await Promise.all(servers.map((s) => new Promise<void>((done) => s.close(() => done()))));
+    });
 
-  // The two bundles built in the file's beforeAll, and the page without a bundler.
-  it.each([["Vite", "vite-dist"], ["esbuild", "esbuild-dist"], ["no bundler (import map)", "plain"]])(
-    "the %s page classifies a digit drawn on a canvas", async (_, dir) => {
+    // The two bundles built in the file's beforeAll, and the page without a bundler.
+    it.each([
+      ["Vite", "vite-dist"],
+      ["esbuild", "esbuild-dist"],
+      ["no bundler (import map)", "plain"],
+    ])("the %s page classifies a digit drawn on a canvas", async (_, dir) => {
       const { server, url } = await serveDemo({ dir: join(work, dir), port: 0 });
       servers.push(server);
       const page = await browser!.newPage();
@@ -161,11 +178,16 @@ describe.skipIf(!chromiumAvailable("test/vite.test.ts", "bundled pages in the br
           const ctx = canvas.getContext("2d")!;
           const img = ctx.createImageData(280, 280);
           for (let i = 0; i < 280 * 280; i++) {
-            img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = 255 - px[Math.floor(i / 2800) * 28 + Math.floor((i % 280) / 10)];
+            img.data[4 * i] =
+              img.data[4 * i + 1] =
+              img.data[4 * i + 2] =
+                255 - px[Math.floor(i / 2800) * 28 + Math.floor((i % 280) / 10)];
             img.data[4 * i + 3] = 255;
           }
           ctx.putImageData(img, 0, 0);
-          return (window as unknown as { classifyCanvas: (c: HTMLCanvasElement) => { digit: number; probability: number } }).classifyCanvas(canvas);
+          return (
+            window as unknown as { classifyCanvas: (c: HTMLCanvasElement) => { digit: number; probability: number } }
+          ).classifyCanvas(canvas);
         }, pixels);
         expect(answer.digit).toBe(test.labels[0]);
         expect(answer.probability).toBeGreaterThan(0.9);
@@ -173,6 +195,6 @@ describe.skipIf(!chromiumAvailable("test/vite.test.ts", "bundled pages in the br
       } finally {
         await page.close();
       }
-    },
-  );
-});
+    });
+  },
+);

@@ -3,8 +3,24 @@
 // Worker's postMessage does. The browser run of the same code is in test/browser/browser-train.test.ts.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
-  createWorkerState, deserializeModel, fit, handleMessage, loadMnist, mlpSpec, Model, ModelWorker, MnistWasmError, Optimizer,
-  Runtime, serializeModel, startModelWorker, takeFirst, type Dataset, type TrainProgress, type WorkerLike, type WorkerResponse,
+  createWorkerState,
+  deserializeModel,
+  fit,
+  handleMessage,
+  loadMnist,
+  mlpSpec,
+  Model,
+  ModelWorker,
+  MnistWasmError,
+  Optimizer,
+  Runtime,
+  serializeModel,
+  startModelWorker,
+  takeFirst,
+  type Dataset,
+  type TrainProgress,
+  type WorkerLike,
+  type WorkerResponse,
 } from "../sdk/node";
 import { decodeSafetensors } from "../sdk/io/safetensors";
 
@@ -45,7 +61,10 @@ async function connect(): Promise<ModelWorker> {
 
 /** Expects `promise` to reject with an MnistWasmError of `code` whose message matches `pattern`. */
 async function rejects(promise: Promise<unknown>, code: string, pattern: RegExp): Promise<void> {
-  const e = await promise.then(() => undefined, (err: unknown) => err);
+  const e = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e, "expected a rejection").toBeInstanceOf(MnistWasmError);
   expect((e as MnistWasmError).code).toBe(code);
   expect((e as MnistWasmError).message).toMatch(pattern);
@@ -59,28 +78,50 @@ describe("handleMessage", () => {
   };
 
   it("answers what is not a request with an error, under id -1 when it has no id", async () => {
-    expect(await call("hello")).toEqual([{ type: "error", id: -1, error: { code: "BAD_ARGUMENT", message: expect.stringMatching(/not a request: "hello"/) } }]);
-    expect(await call({ type: "fly", id: 3 })).toEqual([{ type: "error", id: 3, error: expect.objectContaining({ code: "BAD_ARGUMENT" }) }]);
+    expect(await call("hello")).toEqual([
+      {
+        type: "error",
+        id: -1,
+        error: { code: "BAD_ARGUMENT", message: expect.stringMatching(/not a request: "hello"/) },
+      },
+    ]);
+    expect(await call({ type: "fly", id: 3 })).toEqual([
+      { type: "error", id: 3, error: expect.objectContaining({ code: "BAD_ARGUMENT" }) },
+    ]);
   });
 
   it("refuses requests that need a model before there is one, and names the data sets it knows", async () => {
     const state = createWorkerState();
-    expect((await call({ type: "predict", id: 1, images: new Uint8Array(784) }, state))[0])
-      .toMatchObject({ type: "error", id: 1, error: { code: "BAD_STATE", message: expect.stringMatching(/no model yet; load\(\) .* or build\(\)/) } });
+    expect((await call({ type: "predict", id: 1, images: new Uint8Array(784) }, state))[0]).toMatchObject({
+      type: "error",
+      id: 1,
+      error: { code: "BAD_STATE", message: expect.stringMatching(/no model yet; load\(\) .* or build\(\)/) },
+    });
     await call({ type: "build", id: 2, spec: SPEC, seed: 1 }, state);
     await call({ type: "setData", id: 3, name: "train", data: copyOf(train) }, state);
-    expect((await call({ type: "evaluate", id: 4, data: "tset" }, state))[0])
-      .toMatchObject({ error: { code: "BAD_ARGUMENT", message: 'evaluate: no data set named "tset" (setData() names them; known: "train")' } });
+    expect((await call({ type: "evaluate", id: 4, data: "tset" }, state))[0]).toMatchObject({
+      error: {
+        code: "BAD_ARGUMENT",
+        message: 'evaluate: no data set named "tset" (setData() names them; known: "train")',
+      },
+    });
     state.model!.dispose();
   });
 
   it("checks a posted data set before wasm reads it", async () => {
     const bad = { ...copyOf(test), labels: test.labels.map((l, i) => (i === 7 ? 10 : l)) };
-    expect((await call({ type: "setData", id: 1, name: "t", data: bad }))[0])
-      .toMatchObject({ error: { code: "BAD_ARGUMENT", message: 'setData "t": label 10 of sample 7 is out of range for 10 classes' } });
+    expect((await call({ type: "setData", id: 1, name: "t", data: bad }))[0]).toMatchObject({
+      error: { code: "BAD_ARGUMENT", message: 'setData "t": label 10 of sample 7 is out of range for 10 classes' },
+    });
     const short = { ...copyOf(test), images: new Uint8Array(784 * 999) };
-    expect((await call({ type: "setData", id: 2, name: "t", data: short }))[0])
-      .toMatchObject({ error: { code: "BAD_ARGUMENT", message: expect.stringMatching(/images must be a Uint8Array of 1000 x \[1,28,28\] pixels, got Uint8Array\(783216\)/) } });
+    expect((await call({ type: "setData", id: 2, name: "t", data: short }))[0]).toMatchObject({
+      error: {
+        code: "BAD_ARGUMENT",
+        message: expect.stringMatching(
+          /images must be a Uint8Array of 1000 x \[1,28,28\] pixels, got Uint8Array\(783216\)/,
+        ),
+      },
+    });
   });
 });
 
@@ -100,9 +141,18 @@ describe("ModelWorker over a MessageChannel", () => {
     expect(test.images.byteLength).toBe(1000 * 784);
 
     const progress: TrainProgress[] = [];
-    const run = mw.train({
-      data: "train", test: "test", epochs: 2, batchSize: 100, optimizer: { name: "momentum", lr: 0.1 }, seed: 3, progressIntervalMs: 0,
-    }, (p) => progress.push(p));
+    const run = mw.train(
+      {
+        data: "train",
+        test: "test",
+        epochs: 2,
+        batchSize: 100,
+        optimizer: { name: "momentum", lr: 0.1 },
+        seed: 3,
+        progressIntervalMs: 0,
+      },
+      (p) => progress.push(p),
+    );
     const result = await run.done;
     expect(result).toMatchObject({ stopped: false, epochs: 2, images: 6000 });
     const batches = progress.filter((p) => p.kind === "batch");
@@ -112,7 +162,12 @@ describe("ModelWorker over a MessageChannel", () => {
     expect(batches[0].loss).toBeGreaterThan(2); // about ln 10 before any update
     expect(batches[59].loss).toBeLessThan(batches[0].loss / 3);
     expect(batches[59].imagesPerSecond).toBeGreaterThan(0);
-    expect(progress.filter((p) => p.kind !== "batch").map((p) => p.kind)).toEqual(["evaluating", "epoch", "evaluating", "epoch"]);
+    expect(progress.filter((p) => p.kind !== "batch").map((p) => p.kind)).toEqual([
+      "evaluating",
+      "epoch",
+      "evaluating",
+      "epoch",
+    ]);
     expect(result.history[1].testAccuracy).toBeGreaterThan(0.75);
 
     // The same run in this thread: same seed, same data, same weights, bit for bit.
@@ -120,7 +175,9 @@ describe("ModelWorker over a MessageChannel", () => {
     const model = new Model(rt, SPEC, { seed: 1 });
     const optimizer = new Optimizer(rt, { name: "momentum", lr: 0.1 });
     const direct = await fit(model, train, { epochs: 2, batchSize: 100, optimizer, seed: 3, test });
-    expect(result.history.map((h) => [h.loss, h.testAccuracy])).toEqual(direct.history.map((h) => [h.loss, h.testAccuracy]));
+    expect(result.history.map((h) => [h.loss, h.testAccuracy])).toEqual(
+      direct.history.map((h) => [h.loss, h.testAccuracy]),
+    );
 
     const bytes = await mw.save();
     const { tensors, metadata } = decodeSafetensors(bytes, "saved");
@@ -128,7 +185,10 @@ describe("ModelWorker over a MessageChannel", () => {
     expect([...tensors.keys()].sort()).toEqual([...reference.tensors.keys()].sort());
     for (const [name, t] of reference.tensors) expect(tensors.get(name)!.data, name).toEqual(t.data);
     expect(metadata).toMatchObject({
-      format: "mnist-wasm/1", dataset: "mnist", epochs: "2", testAccuracy: result.history[1].testAccuracy!.toFixed(4),
+      format: "mnist-wasm/1",
+      dataset: "mnist",
+      epochs: "2",
+      testAccuracy: result.history[1].testAccuracy!.toFixed(4),
       trainedWith: "mnist-wasm ModelWorker: momentum lr 0.1, batch 100, 2 epochs on 3000 images",
     });
     expect(JSON.parse(metadata.optimizer)).toMatchObject({ name: "momentum", steps: 60 });
@@ -180,19 +240,39 @@ describe("ModelWorker over a MessageChannel", () => {
     const rt = await Runtime.create();
     const model = new Model(rt, SPEC, { seed: 4 });
     const bytes = serializeModel(model, { dataset: "mnist", epochs: "7" });
-    expect(await mw.load(bytes)).toMatchObject({ epochs: 7, facts: { dataset: "mnist", epochs: "7" }, paramCount: model.paramCount });
+    expect(await mw.load(bytes)).toMatchObject({
+      epochs: 7,
+      facts: { dataset: "mnist", epochs: "7" },
+      paramCount: model.paramCount,
+    });
     expect(await mw.predict(test.images.subarray(0, 784 * 3))).toEqual(model.predict(test.images.subarray(0, 784 * 3)));
     await rejects(mw.load(bytes.subarray(0, 100), { what: "cut.safetensors" }), "BAD_FILE", /^cut\.safetensors: /);
     await rejects(mw.build({ input: [1, 28, 28], layers: [] }), "BAD_ARGUMENT", /"layers" must be a non-empty list/);
     await rejects(mw.save({ facts: { spec: "{}" } }), "BAD_ARGUMENT", /"spec" is written by the model file itself/);
 
     await mw.setData("train", copyOf(train), { transfer: true });
-    await rejects(mw.train({ data: "train", epochs: 1, optimizer: { name: "sgd", lr: 1e38 } }).done, "DIVERGED", /training diverged/);
+    await rejects(
+      mw.train({ data: "train", epochs: 1, optimizer: { name: "sgd", lr: 1e38 } }).done,
+      "DIVERGED",
+      /training diverged/,
+    );
     await rejects(mw.predict(new Uint8Array(784)), "BAD_STATE", /diverged/);
-    await rejects(mw.train({ data: "train", epochs: 1, limit: 0, optimizer: { name: "sgd" } }).done, "BAD_STATE", /diverged/);
+    await rejects(
+      mw.train({ data: "train", epochs: 1, limit: 0, optimizer: { name: "sgd" } }).done,
+      "BAD_STATE",
+      /diverged/,
+    );
     await mw.build(SPEC);
-    await rejects(mw.train({ data: "train", epochs: 1, limit: 0, optimizer: { name: "sgd" } }).done, "BAD_ARGUMENT", /train: limit must be a positive integer, got 0/);
-    await rejects(mw.train({ data: "train", epochs: 1, optimizer: { name: "nesterov" as "sgd" } }).done, "BAD_ARGUMENT", /unknown optimizer "nesterov"/);
+    await rejects(
+      mw.train({ data: "train", epochs: 1, limit: 0, optimizer: { name: "sgd" } }).done,
+      "BAD_ARGUMENT",
+      /train: limit must be a positive integer, got 0/,
+    );
+    await rejects(
+      mw.train({ data: "train", epochs: 1, optimizer: { name: "nesterov" as "sgd" } }).done,
+      "BAD_ARGUMENT",
+      /unknown optimizer "nesterov"/,
+    );
     mw.terminate();
   });
 
@@ -212,7 +292,11 @@ describe("ModelWorker over a MessageChannel", () => {
     const images = new Uint8Array(784);
     expect(await mw.predict(images, { transfer: true })).toHaveLength(10);
     expect(images.byteLength).toBe(0);
-    await rejects(mw.predict(images), "BAD_ARGUMENT", /predict: images is empty \(if it was passed with \{ transfer: true \} before, its buffer now belongs to the worker\)/);
+    await rejects(
+      mw.predict(images),
+      "BAD_ARGUMENT",
+      /predict: images is empty \(if it was passed with \{ transfer: true \} before, its buffer now belongs to the worker\)/,
+    );
     const data = copyOf(test);
     await mw.setData("test", data, { transfer: true });
     await rejects(mw.setData("test", data), "BAD_ARGUMENT", /setData: images or labels is empty/);

@@ -26,9 +26,14 @@ async function fetchIdx(name) {
 }
 
 async function loadData() {
-  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all([
-    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
-  ].map(fetchIdx));
+  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
+    [
+      "train-images-idx3-ubyte",
+      "train-labels-idx1-ubyte",
+      "t10k-images-idx3-ubyte.gz",
+      "t10k-labels-idx1-ubyte.gz",
+    ].map(fetchIdx),
+  );
   return {
     train: sdk.datasetFromIdx(trainImages, trainLabels, { imagesWhat: "train images", labelsWhat: "train labels" }),
     test: sdk.datasetFromIdx(testImages, testLabels, { imagesWhat: "test images", labelsWhat: "test labels" }),
@@ -49,26 +54,36 @@ async function environment() {
 function showEnvironment(env) {
   const items = [
     ["browser", env.userAgent],
-    ["cross-origin isolated", env.crossOriginIsolated ? "yes (SharedArrayBuffer available, as a thread pool needs)" : "no (no SharedArrayBuffer: one thread only; serve with COOP/COEP headers)"],
+    [
+      "cross-origin isolated",
+      env.crossOriginIsolated
+        ? "yes (SharedArrayBuffer available, as a thread pool needs)"
+        : "no (no SharedArrayBuffer: one thread only; serve with COOP/COEP headers)",
+    ],
     ["wasm features", `SIMD, ${env.features.relaxedSimd ? "relaxed SIMD (hardware FMA)" : "no relaxed SIMD"}`],
     ["logical CPUs", String(env.hardwareConcurrency)],
     ["mode", quick ? "quick (check run, numbers meaningless)" : "full"],
   ];
-  $("environment").replaceChildren(...items.flatMap(([term, value]) => {
-    const dt = document.createElement("dt");
-    const dd = document.createElement("dd");
-    dt.textContent = term;
-    dd.textContent = value;
-    return [dt, dd];
-  }));
+  $("environment").replaceChildren(
+    ...items.flatMap(([term, value]) => {
+      const dt = document.createElement("dt");
+      const dd = document.createElement("dd");
+      dt.textContent = term;
+      dd.textContent = value;
+      return [dt, dd];
+    }),
+  );
 }
 
 function appendRows(rows) {
   for (const row of rows) {
     const tr = document.createElement("tr");
     tr.dataset.id = row.id;
-    for (const [text, numeric] of [[`${row.suite}: ${row.name}`, false], [formatValue(row.value, row.unit), true],
-      [formatValue(row.best, row.unit), true]]) {
+    for (const [text, numeric] of [
+      [`${row.suite}: ${row.name}`, false],
+      [formatValue(row.value, row.unit), true],
+      [formatValue(row.best, row.unit), true],
+    ]) {
       const td = document.createElement("td");
       td.textContent = text;
       if (numeric) td.className = "num";

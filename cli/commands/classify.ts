@@ -3,8 +3,17 @@
 // --labels, also the accuracy.
 import { SingleBar } from "cli-progress";
 import {
-  DEFAULT_MODEL_PATH, inferenceBatch, loadImagesFile, loadLabelsFile, loadModelFile, MnistWasmError, PIXEL_SCALE, Runtime, writeFileAtomic,
-  type ImagesFile, type Model,
+  DEFAULT_MODEL_PATH,
+  inferenceBatch,
+  loadImagesFile,
+  loadLabelsFile,
+  loadModelFile,
+  MnistWasmError,
+  PIXEL_SCALE,
+  Runtime,
+  writeFileAtomic,
+  type ImagesFile,
+  type Model,
 } from "../../sdk/node";
 import { trainedOn } from "../dataset";
 import { UsageError } from "../errors";
@@ -33,9 +42,14 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
   const toStdout = options.out === STDOUT;
   if (!toStdout) {
     checkOutputFiles([["--out", options.out]]);
-    const inputs = [["--input", options.input], ["--labels", options.labels], ["--model", options.model ?? DEFAULT_MODEL_PATH]] as const;
+    const inputs = [
+      ["--input", options.input],
+      ["--labels", options.labels],
+      ["--model", options.model ?? DEFAULT_MODEL_PATH],
+    ] as const;
     for (const [flag, path] of inputs) {
-      if (path !== undefined && writesTo(options.out, path)) throw new UsageError(`--out ${options.out} would overwrite the ${flag} file`);
+      if (path !== undefined && writesTo(options.out, path))
+        throw new UsageError(`--out ${options.out} would overwrite the ${flag} file`);
     }
   }
   const rt = await Runtime.create({ threads: options.threads });
@@ -47,13 +61,19 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
   if (options.labels !== undefined) {
     labels = loadLabelsFile(options.labels).labels;
     if (labels.length !== input.count) {
-      throw new MnistWasmError("BAD_FILE", `${options.labels}: ${labels.length} labels for ${input.count} images in ${options.input}`);
+      throw new MnistWasmError(
+        "BAD_FILE",
+        `${options.labels}: ${labels.length} labels for ${input.count} images in ${options.input}`,
+      );
     }
     let max = 0;
     for (const l of labels) if (l > max) max = l;
     if (max >= model.classCount) {
-      throw new MnistWasmError("BAD_FILE", `${options.labels}: label ${max} is out of range for the model's ${model.classCount} classes ` +
-        `(of ${on.name})`);
+      throw new MnistWasmError(
+        "BAD_FILE",
+        `${options.labels}: label ${max} is out of range for the model's ${model.classCount} classes ` +
+          `(of ${on.name})`,
+      );
     }
   }
 
@@ -85,14 +105,16 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
   const n = input.count.toLocaleString("en");
   report.write(
     `classified ${n} image${input.count === 1 ? "" : "s"} of [${input.shape}] from ${options.input} ` +
-    `(${input.description}; ${input.layout}; values ${describeRange(input)}) in ${seconds.toFixed(2)} s ` +
-    `(${Math.round(input.count / Math.max(seconds, 1e-9)).toLocaleString("en")} images/s); predictions ${toStdout ? "on standard output" : `in ${options.out}`}\n`,
+      `(${input.description}; ${input.layout}; values ${describeRange(input)}) in ${seconds.toFixed(2)} s ` +
+      `(${Math.round(input.count / Math.max(seconds, 1e-9)).toLocaleString("en")} images/s); predictions ${toStdout ? "on standard output" : `in ${options.out}`}\n`,
   );
   if (labels) {
     let correct = 0;
     for (let i = 0; i < labels.length; i++) if (labels[i] === predictions[i]) correct++;
-    report.write(`accuracy: ${percent(correct / labels.length)} (${correct.toLocaleString("en")}/${n}) against ${options.labels} ` +
-      `(the model was trained on ${on.name}: ${on.classes.length} classes)\n`);
+    report.write(
+      `accuracy: ${percent(correct / labels.length)} (${correct.toLocaleString("en")}/${n}) against ${options.labels} ` +
+        `(the model was trained on ${on.name}: ${on.classes.length} classes)\n`,
+    );
   }
 }
 
@@ -109,7 +131,12 @@ function describeRange(input: ImagesFile): string {
 }
 
 /** The arg-max class of every image, `batchSize` images per forward pass. */
-function classifyImages(model: Model, input: ImagesFile, batchSize: number, onProgress?: (done: number) => void): Int32Array {
+function classifyImages(
+  model: Model,
+  input: ImagesFile,
+  batchSize: number,
+  onProgress?: (done: number) => void,
+): Int32Array {
   const { rt, inputSize, classCount } = model;
   const batch = Math.min(inferenceBatch(model.spec, batchSize), input.count);
   model.allocate(batch, false);

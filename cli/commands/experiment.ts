@@ -1,8 +1,17 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
-  historyChart, loadMnist, mlpSpec, Model, Runtime, takeFirst, TrainingSession, writeFileAtomic,
-  type EpochRecord, type ModelSpec, type OptimizerSpec,
+  historyChart,
+  loadMnist,
+  mlpSpec,
+  Model,
+  Runtime,
+  takeFirst,
+  TrainingSession,
+  writeFileAtomic,
+  type EpochRecord,
+  type ModelSpec,
+  type OptimizerSpec,
 } from "../../sdk/node";
 import { UsageError } from "../errors";
 import { checkOutputFolder } from "../output";
@@ -28,11 +37,14 @@ const mlp = (options: Partial<Parameters<typeof mlpSpec>[0]> = {}): ModelSpec =>
 export const EXPERIMENTS: Record<string, { title: string; trials: () => Trial[] }> = {
   optimizers: {
     title: "Optimisers on 784-100-10 (ReLU, He init), batch 100, cosine schedule",
-    trials: () => (["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam"] as const).map((name) => ({
-      name, spec: mlp({ activation: "relu", init: "he" }), optimizer: { name, ...OPTIMIZER_TUNING[name] },
-      // AdaDelta has no learning rate for a schedule to shape.
-      schedule: name === "adadelta" ? undefined : ("cosine" as const),
-    })),
+    trials: () =>
+      (["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam"] as const).map((name) => ({
+        name,
+        spec: mlp({ activation: "relu", init: "he" }),
+        optimizer: { name, ...OPTIMIZER_TUNING[name] },
+        // AdaDelta has no learning rate for a schedule to shape.
+        schedule: name === "adadelta" ? undefined : ("cosine" as const),
+      })),
   },
   activations: {
     title: "Sigmoid against ReLU, 784-100-10, SGD",
@@ -57,7 +69,12 @@ export const EXPERIMENTS: Record<string, { title: string; trials: () => Trial[] 
   },
   "hidden-sizes": {
     title: "Hidden layer width, sigmoid, SGD",
-    trials: () => [10, 100, 1000].map((units) => ({ name: `hidden ${units}`, spec: mlp({ hidden: [units] }), optimizer: { name: "sgd" } })),
+    trials: () =>
+      [10, 100, 1000].map((units) => ({
+        name: `hidden ${units}`,
+        spec: mlp({ hidden: [units] }),
+        optimizer: { name: "sgd" },
+      })),
   },
 };
 
@@ -95,11 +112,17 @@ export async function experimentCommand(name: string, options: ExperimentOptions
   const rt = await Runtime.create({ threads: options.threads });
   const train = takeFirst(loadMnist("train", options.data), options.limit ?? Infinity);
   const test = loadMnist("test", options.data);
-  process.stdout.write(`${experiment.title}: ${options.epochs} epochs on ${train.count.toLocaleString("en")} images, seed ${options.seed}\n`);
+  process.stdout.write(
+    `${experiment.title}: ${options.epochs} epochs on ${train.count.toLocaleString("en")} images, seed ${options.seed}\n`,
+  );
   const results: { trial: Trial; history: EpochRecord[]; seconds: number }[] = [];
   for (const trial of experiment.trials()) {
     const session = TrainingSession.start(new Model(rt, trial.spec, { seed: options.seed }), {
-      optimizer: trial.optimizer, schedule: trial.schedule ?? "constant", epochs: options.epochs, batchSize: 100, seed: options.seed,
+      optimizer: trial.optimizer,
+      schedule: trial.schedule ?? "constant",
+      epochs: options.epochs,
+      batchSize: 100,
+      seed: options.seed,
     });
     const started = performance.now();
     const { history } = await session.run(train, { test });
@@ -114,17 +137,35 @@ export async function experimentCommand(name: string, options: ExperimentOptions
     "| --- | --- | --- | --- | --- | --- |",
     ...results.map(({ trial, history, seconds }) => {
       const last = history[history.length - 1];
-      const settings = [...Object.entries(trial.optimizer).filter(([k]) => k !== "name").map(([k, v]) => `${k} ${v}`),
-        ...(trial.schedule === "cosine" ? ["cosine"] : [])].join(", ");
-      return `| ${trial.name} | ${trial.optimizer.name}${settings ? ` (${settings})` : ""} | ${last.loss.toFixed(4)} | ` +
-        `${percent(last.trainAccuracy)} | ${percent(last.testAccuracy!)} | ${seconds.toFixed(1)} s |`;
+      const settings = [
+        ...Object.entries(trial.optimizer)
+          .filter(([k]) => k !== "name")
+          .map(([k, v]) => `${k} ${v}`),
+        ...(trial.schedule === "cosine" ? ["cosine"] : []),
+      ].join(", ");
+      return (
+        `| ${trial.name} | ${trial.optimizer.name}${settings ? ` (${settings})` : ""} | ${last.loss.toFixed(4)} | ` +
+        `${percent(last.trainAccuracy)} | ${percent(last.testAccuracy!)} | ${seconds.toFixed(1)} s |`
+      );
     }),
   ].join("\n");
   mkdirSync(options.outDir, { recursive: true });
   const base = join(options.outDir, `experiment-${name}`);
   const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
   await writeFileAtomic(`${base}.md`, encode(`# ${experiment.title}\n\n${table}\n`));
-  await writeFileAtomic(`${base}.json`, encode(JSON.stringify(results.map(({ trial, history, seconds }) => ({ ...trial, seconds, history })), null, 2) + "\n"));
-  await writeFileAtomic(`${base}.svg`, encode(historyChart(results.map(({ trial, history }) => ({ name: trial.name, history })))));
+  await writeFileAtomic(
+    `${base}.json`,
+    encode(
+      JSON.stringify(
+        results.map(({ trial, history, seconds }) => ({ ...trial, seconds, history })),
+        null,
+        2,
+      ) + "\n",
+    ),
+  );
+  await writeFileAtomic(
+    `${base}.svg`,
+    encode(historyChart(results.map(({ trial, history }) => ({ name: trial.name, history })))),
+  );
   process.stdout.write(`\n${table}\n\nwrote ${base}.md, ${base}.json and ${base}.svg\n`);
 }

@@ -1,5 +1,12 @@
 import {
-  checkShapes, DEFAULT_MODEL_PATH, loadModelFile, MnistWasmError, preprocessDigit, readPngRgba, Runtime, sampleSize,
+  checkShapes,
+  DEFAULT_MODEL_PATH,
+  loadModelFile,
+  MnistWasmError,
+  preprocessDigit,
+  readPngRgba,
+  Runtime,
+  sampleSize,
 } from "../../sdk/node";
 import { modelClasses, testDataFor } from "../dataset";
 import { UsageError } from "../errors";
@@ -53,7 +60,8 @@ async function askIndex(count: number): Promise<string> {
 export function parseIndex(text: string, count: number): number {
   if (!/^\d+$/.test(text)) throw new UsageError(`index must be a whole number from 0 to ${count - 1}, got "${text}"`);
   const index = Number(text);
-  if (index >= count) throw new UsageError(`index ${index} is out of range: the test set has ${count} images (0-${count - 1})`);
+  if (index >= count)
+    throw new UsageError(`index ${index} is out of range: the test set has ${count} images (0-${count - 1})`);
   return index;
 }
 
@@ -94,7 +102,10 @@ async function predictImage(indexArg: string | undefined, path: string, options:
   const { model } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
   const input = model.spec.input;
   if (input.length !== DIGIT_SHAPE.length || input.some((d, i) => d !== DIGIT_SHAPE[i])) {
-    throw new MnistWasmError("BAD_SHAPE", `the model expects input [${input}] but --image gives a digit of [${DIGIT_SHAPE}] (an MNIST model is needed)`);
+    throw new MnistWasmError(
+      "BAD_SHAPE",
+      `the model expects input [${input}] but --image gives a digit of [${DIGIT_SHAPE}] (an MNIST model is needed)`,
+    );
   }
   const classes = modelClasses(model);
   const probs = model.predict(pixels);

@@ -2,9 +2,29 @@ import { existsSync } from "node:fs";
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
 import {
-  DATASETS, datasetNameProblem, FILE_LIMITS, MAX_EPOCHS, historyChart, loadModelFile, Model, type Optimizer, resolveWriteTarget, Runtime, takeFirst,
-  formatArch, readFileBounded, trainingDefaults, TrainingSession, writeFileAtomic,
-  type Dataset, type DatasetName, type EpochRecord, type ModelSpec, type OptimizerName, type RunOverrides, type RunSettings,
+  DATASETS,
+  datasetNameProblem,
+  FILE_LIMITS,
+  MAX_EPOCHS,
+  historyChart,
+  loadModelFile,
+  Model,
+  type Optimizer,
+  resolveWriteTarget,
+  Runtime,
+  takeFirst,
+  formatArch,
+  readFileBounded,
+  trainingDefaults,
+  TrainingSession,
+  writeFileAtomic,
+  type Dataset,
+  type DatasetName,
+  type EpochRecord,
+  type ModelSpec,
+  type OptimizerName,
+  type RunOverrides,
+  type RunSettings,
 } from "../../sdk/node";
 import { buildSpec, type ArchOptions } from "../arch";
 import { loadTrainingData } from "../dataset";
@@ -45,8 +65,17 @@ export interface TrainOptions extends ArchOptions {
 
 /** The flag of each run setting, for the overrides a resume prints. */
 const FLAGS: Record<string, string> = {
-  schedule: "--schedule", batchSize: "--batch-size", seed: "--seed", augment: "--augment", limit: "--limit", dataset: "--dataset/--data",
-  epochs: "--epochs", optimizer: "--optimizer", "optimizer.lr": "--lr", "optimizer.momentum": "--momentum", "optimizer.weightDecay": "--weight-decay",
+  schedule: "--schedule",
+  batchSize: "--batch-size",
+  seed: "--seed",
+  augment: "--augment",
+  limit: "--limit",
+  dataset: "--dataset/--data",
+  epochs: "--epochs",
+  optimizer: "--optimizer",
+  "optimizer.lr": "--lr",
+  "optimizer.momentum": "--momentum",
+  "optimizer.weightDecay": "--weight-decay",
 };
 
 export async function trainCommand(options: TrainOptions, command: Command): Promise<void> {
@@ -59,7 +88,11 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   // --out takes the model alone: history files go beside a model file only.
   checkOutputFiles([["--out", out]]);
   const paths = resolveWriteTarget(out).kind === "replace" ? historyPaths(out) : undefined;
-  if (paths) checkOutputFiles([["history file", paths.json], ["history file", paths.svg]]);
+  if (paths)
+    checkOutputFiles([
+      ["history file", paths.json],
+      ["history file", paths.svg],
+    ]);
   const rt = await Runtime.create({ threads: options.threads });
 
   const overrides = runOverrides(options, given);
@@ -68,23 +101,30 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   if (options.initFrom) {
     const loaded = await loadModelFile(rt, options.initFrom);
     const resumed = TrainingSession.fromLoaded(loaded, {
-      what: options.initFrom, overrides, defaults: (spec) => runSettings(options, spec, given),
+      what: options.initFrom,
+      overrides,
+      defaults: (spec) => runSettings(options, spec, given),
     });
     session = resumed.session;
     for (const note of resumed.notes) log(note);
     for (const o of resumed.overrides) {
-      const now = o.name === "epochs" ? `${options.epochs}: the run ends at epoch ${String(o.value)}` : describeSetting(o.value);
+      const now =
+        o.name === "epochs" ? `${options.epochs}: the run ends at epoch ${String(o.value)}` : describeSetting(o.value);
       const then = o.name === "epochs" ? `at epoch ${String(o.checkpoint)}` : describeSetting(o.checkpoint);
       log(`override: ${FLAGS[o.name] ?? o.name} ${now} (checkpoint: ${then})`);
     }
     if (!resumed.metadata.run) announceDefaults(session.model.spec, given);
     if (session.finished) {
-      throw new UsageError(`${options.initFrom} has trained all its ${session.epochsDone} epochs; --epochs N trains N more`);
+      throw new UsageError(
+        `${options.initFrom} has trained all its ${session.epochsDone} epochs; --epochs N trains N more`,
+      );
     }
     const format = (session.settings.dataset?.name ?? "mnist") as DatasetName;
     if (!DATASETS.includes(format)) {
-      throw new UsageError(`${options.initFrom}: its run read data set ${JSON.stringify(format.slice(0, 40))}, which train does not know ` +
-        `(${DATASETS.join(", ")}); give --dataset and --data`);
+      throw new UsageError(
+        `${options.initFrom}: its run read data set ${JSON.stringify(format.slice(0, 40))}, which train does not know ` +
+          `(${DATASETS.join(", ")}); give --dataset and --data`,
+      );
     }
     // The data set keeps the name the checkpoint recorded (unless --name renames it).
     const recorded = loaded.metadata.dataset;
@@ -98,14 +138,18 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   }
   const settings = session.settings;
   if (settings.epochs > MAX_EPOCHS) {
-    throw new UsageError(`--epochs ${options.epochs}: the run would end at epoch ${settings.epochs}, beyond ${MAX_EPOCHS} in all`);
+    throw new UsageError(
+      `--epochs ${options.epochs}: the run would end at epoch ${settings.epochs}, beyond ${MAX_EPOCHS} in all`,
+    );
   }
   const train = takeFirst(data.train, settings.limit ?? Infinity);
   const test = data.test;
   const { model, optimizer } = session;
-  log(`training ${formatArch(model.spec.layers)} (${model.paramCount.toLocaleString("en")} parameters) on ${train.count.toLocaleString("en")} ` +
-    `${train.name} images: ${describeOptimizer(optimizer)}, batch ${settings.batchSize}, ` +
-    `${settings.schedule === "cosine" ? "cosine schedule, " : ""}${settings.augment ? "augmented, " : ""}seed ${settings.seed}`);
+  log(
+    `training ${formatArch(model.spec.layers)} (${model.paramCount.toLocaleString("en")} parameters) on ${train.count.toLocaleString("en")} ` +
+      `${train.name} images: ${describeOptimizer(optimizer)}, batch ${settings.batchSize}, ` +
+      `${settings.schedule === "cosine" ? "cosine schedule, " : ""}${settings.augment ? "augmented, " : ""}seed ${settings.seed}`,
+  );
 
   // Ctrl-C stops training after the current batch and saves a checkpoint; the run then exits 130
   // (interrupted), so that `train && next` stops. Ctrl-C again quits at once while training, but
@@ -142,24 +186,32 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
       signal: controller.signal,
       onBatchEnd: showBar
         ? ({ epoch, batch, batches, loss }) => {
-          if (!bar.isActive) bar.start(batches, batch - 1, { epoch: `${epoch}/${lastEpoch}`, loss: loss.toFixed(4) });
-          bar.update(batch, { loss: loss.toFixed(4) });
-          if (batch === batches) bar.stop();
-        }
+            if (!bar.isActive) bar.start(batches, batch - 1, { epoch: `${epoch}/${lastEpoch}`, loss: loss.toFixed(4) });
+            bar.update(batch, { loss: loss.toFixed(4) });
+            if (batch === batches) bar.stop();
+          }
         : undefined,
       onEpochEnd: (r) => {
         history.push(r);
-        log(`epoch ${String(r.epoch).padStart(String(lastEpoch).length)}/${lastEpoch}  loss ${r.loss.toFixed(4)}  ` +
-          `train ${percent(r.trainAccuracy)}  test ${percent(r.testAccuracy ?? NaN)}  ${r.seconds.toFixed(2)} s`);
+        log(
+          `epoch ${String(r.epoch).padStart(String(lastEpoch).length)}/${lastEpoch}  loss ${r.loss.toFixed(4)}  ` +
+            `train ${percent(r.trainAccuracy)}  test ${percent(r.testAccuracy ?? NaN)}  ${r.seconds.toFixed(2)} s`,
+        );
       },
     });
     if (showBar) bar.stop();
     const epochsDone = session.epochsDone;
     saving = true;
-    await writeFileAtomic(out, session.save({
-      dataset: train.name,
-      trainedWith: `mnist-wasm train ${process.argv.slice(3).join(" ")}`.trim(),
-    }, { optimizerState: options.optimizerState !== false }));
+    await writeFileAtomic(
+      out,
+      session.save(
+        {
+          dataset: train.name,
+          trainedWith: `mnist-wasm train ${process.argv.slice(3).join(" ")}`.trim(),
+        },
+        { optimizerState: options.optimizerState !== false },
+      ),
+    );
     if (paths) {
       await writeFileAtomic(paths.json, new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"));
       await writeFileAtomic(paths.svg, new TextEncoder().encode(historyChart([{ name: "train", history }])));
@@ -167,13 +219,19 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     saving = false;
     if (result.stopped) {
       const threads = given("threads") ? ` --threads ${options.threads}` : "";
-      log(`saved a checkpoint after ${epochsDone} complete epochs${session.position.batch > 0 ? " and part of the next" : ""} to ${out}; ` +
-        `resume with: mnist-wasm train --init-from ${shellWord(out)}${threads}`);
+      log(
+        `saved a checkpoint after ${epochsDone} complete epochs${session.position.batch > 0 ? " and part of the next" : ""} to ${out}; ` +
+          `resume with: mnist-wasm train --init-from ${shellWord(out)}${threads}`,
+      );
     } else {
       const last = result.history[result.history.length - 1];
       // performance.now() counts from the process start: the time to accuracy from a cold start.
-      log(`saved ${out}` + (last?.testAccuracy !== undefined ? ` (test accuracy ${percent(last.testAccuracy)})` : "") +
-        (paths ? `; history in ${paths.json}, chart in ${paths.svg}` : "") + `; ${(performance.now() / 1000).toFixed(1)} s since start`);
+      log(
+        `saved ${out}` +
+          (last?.testAccuracy !== undefined ? ` (test accuracy ${percent(last.testAccuracy)})` : "") +
+          (paths ? `; history in ${paths.json}, chart in ${paths.svg}` : "") +
+          `; ${(performance.now() / 1000).toFixed(1)} s since start`,
+      );
     }
     // Interrupted and saved: exit 130 now. Waiting for the event loop to drain (the worker pool
     // stopping) would leave a window in which a further Ctrl-C meets Node's default handler.
@@ -220,7 +278,8 @@ function announceDefaults(spec: ModelSpec, given: (key: string) => boolean): voi
   const parts: string[] = [];
   if (!given("optimizer")) parts.push(given("lr") ? d.optimizer : `${d.optimizer} lr ${d.lr}`);
   if (!given("schedule")) parts.push(`${d.schedule} schedule`);
-  if (parts.length > 0) log(`defaults for ${d.network}: ${parts.join(", ")}; set --optimizer, --lr or --schedule to change`);
+  if (parts.length > 0)
+    log(`defaults for ${d.network}: ${parts.join(", ")}; set --optimizer, --lr or --schedule to change`);
 }
 
 /** The settings given on the command line (or by --preset), as overrides of a checkpoint's run. */
@@ -237,7 +296,9 @@ function runOverrides(options: TrainOptions, given: (key: string) => boolean): R
     ...(given("epochs") ? { epochs: options.epochs } : {}),
     ...(given("batchSize") ? { batchSize: options.batchSize } : {}),
     ...(given("seed") ? { seed: options.seed } : {}),
-    ...(given("augment") ? { augment: options.augment ? { flip: options.dataset === "cifar10", shift: 2 } : undefined } : {}),
+    ...(given("augment")
+      ? { augment: options.augment ? { flip: options.dataset === "cifar10", shift: 2 } : undefined }
+      : {}),
     ...(given("limit") ? { limit: options.limit } : {}),
     ...(given("dataset") || given("data") ? { dataset: datasetOf(options) } : {}),
   };
@@ -249,7 +310,9 @@ function describeSetting(value: unknown): string {
   if (typeof value === "object" && value !== null) {
     const o = value as Record<string, unknown>;
     if ("name" in o && typeof o.name === "string") return o.path ? `${o.name} (${String(o.path)})` : o.name;
-    return Object.entries(o).map(([k, v]) => `${k} ${String(v)}`).join(", ");
+    return Object.entries(o)
+      .map(([k, v]) => `${k} ${String(v)}`)
+      .join(", ");
   }
   return String(value);
 }
@@ -269,7 +332,9 @@ function historyPaths(modelPath: string): { json: string; svg: string } {
 function readHistory(path: string): EpochRecord[] {
   if (!existsSync(path)) return [];
   try {
-    const value = JSON.parse(new TextDecoder().decode(readFileBounded(path, { maxBytes: FILE_LIMITS.textBytes, label: "history file" })));
+    const value = JSON.parse(
+      new TextDecoder().decode(readFileBounded(path, { maxBytes: FILE_LIMITS.textBytes, label: "history file" })),
+    );
     return Array.isArray(value) ? value : [];
   } catch {
     return [];
@@ -287,4 +352,3 @@ function describeOptimizer(o: Optimizer): string {
 function log(line: string): void {
   process.stdout.write(line + "\n");
 }
-

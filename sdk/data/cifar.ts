@@ -2,7 +2,18 @@ import { checkOptions, describeValue } from "../args";
 import { fail } from "../errors";
 import type { Dataset } from "./dataset";
 
-export const CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+export const CIFAR10_CLASSES = [
+  "airplane",
+  "automobile",
+  "bird",
+  "cat",
+  "deer",
+  "dog",
+  "frog",
+  "horse",
+  "ship",
+  "truck",
+];
 
 /** One record of the CIFAR-10 binary version: a label byte, then 1024 red, green, blue bytes. */
 const RECORD = 1 + 3 * 32 * 32;
@@ -22,16 +33,30 @@ export function datasetFromCifarBatches(
   files: { name: string; bytes: Uint8Array }[],
   options: { name?: string; classes?: string[] } = {},
 ): Dataset {
-  if (!Array.isArray(files) || !files.every((f) => f?.bytes instanceof Uint8Array)) fail("BAD_ARGUMENT", `datasetFromCifarBatches: files must be an array of { name, bytes: Uint8Array }, got ${describeValue(files)}`);
+  if (!Array.isArray(files) || !files.every((f) => f?.bytes instanceof Uint8Array))
+    fail(
+      "BAD_ARGUMENT",
+      `datasetFromCifarBatches: files must be an array of { name, bytes: Uint8Array }, got ${describeValue(files)}`,
+    );
   options = checkOptions<typeof options>(options, "datasetFromCifarBatches options");
   const classes = options.classes ?? CIFAR10_CLASSES;
-  if (!Array.isArray(classes) || classes.length !== CIFAR10_CLASSES.length || !classes.every((c) => typeof c === "string")) {
-    fail("BAD_ARGUMENT", `datasetFromCifarBatches: classes must be ${CIFAR10_CLASSES.length} class names, got ${describeValue(classes)}`);
+  if (
+    !Array.isArray(classes) ||
+    classes.length !== CIFAR10_CLASSES.length ||
+    !classes.every((c) => typeof c === "string")
+  ) {
+    fail(
+      "BAD_ARGUMENT",
+      `datasetFromCifarBatches: classes must be ${CIFAR10_CLASSES.length} class names, got ${describeValue(classes)}`,
+    );
   }
   let count = 0;
   for (const { name, bytes } of files) {
     if (bytes.length === 0 || bytes.length % RECORD !== 0) {
-      fail("BAD_FILE", `${name}: ${bytes.length} bytes is not a whole number of CIFAR-10 records (3,073 bytes: label + 3x32x32)`);
+      fail(
+        "BAD_FILE",
+        `${name}: ${bytes.length} bytes is not a whole number of CIFAR-10 records (3,073 bytes: label + 3x32x32)`,
+      );
     }
     count += bytes.length / RECORD;
   }
@@ -41,7 +66,8 @@ export function datasetFromCifarBatches(
   for (const { name, bytes } of files) {
     for (let offset = 0; offset < bytes.length; offset += RECORD, i++) {
       const label = bytes[offset];
-      if (label >= CIFAR10_CLASSES.length) fail("BAD_FILE", `${name}: record ${offset / RECORD} has label ${label}, not 0-9`);
+      if (label >= CIFAR10_CLASSES.length)
+        fail("BAD_FILE", `${name}: record ${offset / RECORD} has label ${label}, not 0-9`);
       labels[i] = label;
       images.set(bytes.subarray(offset + 1, offset + RECORD), i * (RECORD - 1));
     }

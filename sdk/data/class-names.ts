@@ -30,17 +30,22 @@ export function datasetNameProblem(name: unknown): string | undefined {
  * Anything else is a BAD_FILE error naming `what` and the line.
  */
 export function parseClassNames(text: string, what: string): string[] {
-  const lines = text.replace(/^\uFEFF/, "").split("\n").map((l) => l.replace(/\r$/, "").trim());
+  const lines = text
+    .replace(/^\uFEFF/, "")
+    .split("\n")
+    .map((l) => l.replace(/\r$/, "").trim());
   while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
   if (lines.length === 0) fail("BAD_FILE", `${what}: no class names (expected one name per line)`);
-  if (lines.length > MAX_CLASS_NAMES) fail("BAD_FILE", `${what}: ${lines.length} class names, more than the ${MAX_CLASS_NAMES} a model may have`);
+  if (lines.length > MAX_CLASS_NAMES)
+    fail("BAD_FILE", `${what}: ${lines.length} class names, more than the ${MAX_CLASS_NAMES} a model may have`);
   const seen = new Map<string, number>();
   lines.forEach((name, i) => {
     if (name === "") fail("BAD_FILE", `${what}: line ${i + 1} is empty (expected one class name per line)`);
     const problem = classNameProblem(name);
     if (problem) fail("BAD_FILE", `${what}: the class name on line ${i + 1} ${problem}`);
     const first = seen.get(name);
-    if (first !== undefined) fail("BAD_FILE", `${what}: line ${i + 1} repeats the class name ${quote(name)} of line ${first}`);
+    if (first !== undefined)
+      fail("BAD_FILE", `${what}: line ${i + 1} repeats the class name ${quote(name)} of line ${first}`);
     seen.set(name, i + 1);
   });
   return lines;

@@ -38,12 +38,22 @@ export function datasetFromIdx(
   let maxLabel = 0;
   for (const l of labels.data) if (l > maxLabel) maxLabel = l;
   if (maxLabel >= classes.length) {
-    fail("BAD_FILE", `${options.labelsWhat ?? "labels"}: label ${maxLabel} is out of range for ${classes.length} classes` +
-      (options.classesWhat ? ` (the class names of ${options.classesWhat})` : ""));
+    fail(
+      "BAD_FILE",
+      `${options.labelsWhat ?? "labels"}: label ${maxLabel} is out of range for ${classes.length} classes` +
+        (options.classesWhat ? ` (the class names of ${options.classesWhat})` : ""),
+    );
   }
   // After the files' own checks: a label beyond the classes is the file's fault first.
   checkClasses(classes, "datasetFromIdx: classes");
-  return { name: options.name ?? "mnist", shape: [1, height, width], images: images.data, labels: labels.data, count, classes };
+  return {
+    name: options.name ?? "mnist",
+    shape: [1, height, width],
+    images: images.data,
+    labels: labels.data,
+    count,
+    classes,
+  };
 }
 
 /** The first `count` samples (a view, no copy); Infinity keeps them all. */
@@ -57,7 +67,8 @@ export function takeFirst(data: Dataset, count: number): Dataset {
 
 /** Pixels per sample. */
 export function sampleSize(data: Dataset): number {
-  if (!Array.isArray(data?.shape)) fail("BAD_ARGUMENT", `sampleSize: data must be a data set, got ${describeValue(data)}`);
+  if (!Array.isArray(data?.shape))
+    fail("BAD_ARGUMENT", `sampleSize: data must be a data set, got ${describeValue(data)}`);
   return data.shape[0] * data.shape[1] * data.shape[2];
 }
 
@@ -65,7 +76,12 @@ export function sampleSize(data: Dataset): number {
 const MAX_CLASSES = 256;
 
 function checkClasses(classes: unknown, what: string): void {
-  if (!Array.isArray(classes) || classes.length < 1 || classes.length > MAX_CLASSES || !classes.every((c) => typeof c === "string")) {
+  if (
+    !Array.isArray(classes) ||
+    classes.length < 1 ||
+    classes.length > MAX_CLASSES ||
+    !classes.every((c) => typeof c === "string")
+  ) {
     fail("BAD_ARGUMENT", `${what} must be an array of 1 to ${MAX_CLASSES} class names, got ${describeValue(classes)}`);
   }
 }
@@ -77,17 +93,28 @@ function checkClasses(classes: unknown, what: string): void {
  * labels, one byte per sample, so that no kernel reads a row past the class count).
  */
 export function checkDataset(data: unknown, what: string, labelsInRange = true): asserts data is Dataset {
-  if (typeof data !== "object" || data === null || Array.isArray(data)) fail("BAD_ARGUMENT", `${what} must be a data set object, got ${describeValue(data)}`);
+  if (typeof data !== "object" || data === null || Array.isArray(data))
+    fail("BAD_ARGUMENT", `${what} must be a data set object, got ${describeValue(data)}`);
   const d = data as Partial<Dataset>;
   const { shape, images, labels, count } = d;
   if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((n) => Number.isSafeInteger(n) && n > 0)) {
-    fail("BAD_ARGUMENT", `${what}: shape must be [channels, height, width] of positive integers, got ${describeValue(shape)}`);
+    fail(
+      "BAD_ARGUMENT",
+      `${what}: shape must be [channels, height, width] of positive integers, got ${describeValue(shape)}`,
+    );
   }
-  if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0) fail("BAD_ARGUMENT", `${what}: count must be a non-negative integer, got ${describeValue(count)}`);
-  if (!(images instanceof Uint8Array)) fail("BAD_ARGUMENT", `${what}: images must be a Uint8Array, got ${describeValue(images)}`);
-  if (!(labels instanceof Uint8Array)) fail("BAD_ARGUMENT", `${what}: labels must be a Uint8Array, got ${describeValue(labels)}`);
+  if (typeof count !== "number" || !Number.isSafeInteger(count) || count < 0)
+    fail("BAD_ARGUMENT", `${what}: count must be a non-negative integer, got ${describeValue(count)}`);
+  if (!(images instanceof Uint8Array))
+    fail("BAD_ARGUMENT", `${what}: images must be a Uint8Array, got ${describeValue(images)}`);
+  if (!(labels instanceof Uint8Array))
+    fail("BAD_ARGUMENT", `${what}: labels must be a Uint8Array, got ${describeValue(labels)}`);
   const size = shape[0] * shape[1] * shape[2];
-  if (images.length !== count * size) fail("BAD_SHAPE", `${what}: ${images.length} pixel bytes for ${count} images of [${shape}] (${count * size} expected)`);
+  if (images.length !== count * size)
+    fail(
+      "BAD_SHAPE",
+      `${what}: ${images.length} pixel bytes for ${count} images of [${shape}] (${count * size} expected)`,
+    );
   if (labels.length !== count) fail("BAD_SHAPE", `${what}: ${labels.length} labels for ${count} images`);
   checkClasses(d.classes, `${what}: classes`);
   if (labelsInRange) {

@@ -15,8 +15,12 @@ export class DeviceData {
   readonly sampleSize: number;
   private isDisposed = false;
 
-  constructor(readonly rt: Runtime, readonly data: Dataset) {
-    if (!(rt instanceof Runtime)) fail("BAD_ARGUMENT", `new DeviceData: rt must be a Runtime, got ${describeValue(rt)}`);
+  constructor(
+    readonly rt: Runtime,
+    readonly data: Dataset,
+  ) {
+    if (!(rt instanceof Runtime))
+      fail("BAD_ARGUMENT", `new DeviceData: rt must be a Runtime, got ${describeValue(rt)}`);
     if (rt.disposed) fail("BAD_STATE", "new DeviceData: the runtime was disposed");
     checkDataset(data, "new DeviceData: data");
     this.count = data.count;

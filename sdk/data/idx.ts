@@ -17,7 +17,8 @@ export function parseIdx(bytes: Uint8Array, expectDims: number, what: string): I
   bytes = byteArray(bytes, "parseIdx: bytes");
   if (bytes.length < 4) fail("BAD_FILE", `${what}: ${bytes.length} bytes is too short for an idx file`);
   if (bytes[0] !== 0 || bytes[1] !== 0) fail("BAD_FILE", `${what}: not an idx file (bad magic number)`);
-  if (bytes[2] !== UBYTE) fail("BAD_FILE", `${what}: idx data type 0x${bytes[2].toString(16)} is not unsigned byte (0x08)`);
+  if (bytes[2] !== UBYTE)
+    fail("BAD_FILE", `${what}: idx data type 0x${bytes[2].toString(16)} is not unsigned byte (0x08)`);
   const ndims = bytes[3];
   if (ndims !== expectDims) fail("BAD_FILE", `${what}: expected ${expectDims} dimensions, the header says ${ndims}`);
   const headerBytes = 4 + 4 * ndims;

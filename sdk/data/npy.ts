@@ -7,7 +7,15 @@ import { fail } from "../errors";
 /** Element kind of an array: unsigned integer, signed integer, or floating point. */
 export type NpyKind = "u" | "i" | "f";
 
-export type NpyData = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array;
+export type NpyData =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | Float32Array
+  | Float64Array;
 
 /** A parsed .npy array; `data` is always in C (row-major) order, whatever the file's order. */
 export interface NpyArray {
@@ -32,11 +40,16 @@ export const NPY_MAX_HEADER_BYTES = 10000;
 
 /** The dtypes read: one-byte types in any byte order, wider types little-endian. */
 const DTYPES: Record<string, { kind: NpyKind; size: number }> = {
-  u1: { kind: "u", size: 1 }, i1: { kind: "i", size: 1 },
-  u2: { kind: "u", size: 2 }, i2: { kind: "i", size: 2 },
-  u4: { kind: "u", size: 4 }, i4: { kind: "i", size: 4 },
-  u8: { kind: "u", size: 8 }, i8: { kind: "i", size: 8 },
-  f4: { kind: "f", size: 4 }, f8: { kind: "f", size: 8 },
+  u1: { kind: "u", size: 1 },
+  i1: { kind: "i", size: 1 },
+  u2: { kind: "u", size: 2 },
+  i2: { kind: "i", size: 2 },
+  u4: { kind: "u", size: 4 },
+  i4: { kind: "i", size: 4 },
+  u8: { kind: "u", size: 8 },
+  i8: { kind: "i", size: 8 },
+  f4: { kind: "f", size: 4 },
+  f8: { kind: "f", size: 8 },
 };
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -57,7 +70,8 @@ export function parseNpy(bytes: Uint8Array, what: string, options: { maxHeaderBy
   if (bytes.length < 8) fail("BAD_FILE", `${what}: truncated .npy header (${bytes.length} bytes)`);
   const major = bytes[6];
   const minor = bytes[7];
-  if (major < 1 || major > 3 || minor !== 0) fail("BAD_FILE", `${what}: unsupported .npy format version ${major}.${minor} (expected 1.0, 2.0 or 3.0)`);
+  if (major < 1 || major > 3 || minor !== 0)
+    fail("BAD_FILE", `${what}: unsupported .npy format version ${major}.${minor} (expected 1.0, 2.0 or 3.0)`);
   const prefix = major === 1 ? 10 : 12;
   if (bytes.length < prefix) fail("BAD_FILE", `${what}: truncated .npy header (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -66,7 +80,10 @@ export function parseNpy(bytes: Uint8Array, what: string, options: { maxHeaderBy
     fail("BAD_FILE", `${what}: .npy header length ${headerLength} is beyond the limit of ${maxHeader} bytes`);
   }
   if (prefix + headerLength > bytes.length) {
-    fail("BAD_FILE", `${what}: .npy header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
+    fail(
+      "BAD_FILE",
+      `${what}: .npy header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`,
+    );
   }
   const headerBytes = bytes.subarray(prefix, prefix + headerLength);
   let header: string;
@@ -88,7 +105,8 @@ export function parseNpy(bytes: Uint8Array, what: string, options: { maxHeaderBy
   }
   if (typeof descr !== "string") fail("BAD_FILE", `${what}: .npy header: 'descr' must be a string`);
   const dtype = dtypeOf(descr, what);
-  if (typeof dict.fortran_order !== "boolean") fail("BAD_FILE", `${what}: .npy header: 'fortran_order' must be True or False`);
+  if (typeof dict.fortran_order !== "boolean")
+    fail("BAD_FILE", `${what}: .npy header: 'fortran_order' must be True or False`);
   const shape = dict.shape;
   if (!isTuple(shape) || !shape.items.every((d): d is number => typeof d === "number")) {
     fail("BAD_FILE", `${what}: .npy header: 'shape' must be a tuple of non-negative integers`);
@@ -99,28 +117,46 @@ export function parseNpy(bytes: Uint8Array, what: string, options: { maxHeaderBy
   const dataBytes = bytes.length - prefix - headerLength;
   const declared = count * dtype.size;
   if (declared !== dataBytes) {
-    fail("BAD_FILE", `${what}: .npy header declares shape (${dims.join(", ")}) of ${descr} = ${declared} bytes of data, ` +
-      `the file has ${dataBytes}`);
+    fail(
+      "BAD_FILE",
+      `${what}: .npy header declares shape (${dims.join(", ")}) of ${descr} = ${declared} bytes of data, ` +
+        `the file has ${dataBytes}`,
+    );
   }
   const start = prefix + headerLength;
   // A copy (aligned, and not a Node Buffer whose slice() would share the file's memory).
   let data = typedArray(new Uint8Array(bytes.subarray(start, start + declared)), dtype, what);
   if (dict.fortran_order) data = fortranToC(data, dims);
-  return { descr, kind: dtype.kind, itemSize: dtype.size, shape: dims, fortranOrder: dict.fortran_order, version: `${major}.0`, data };
+  return {
+    descr,
+    kind: dtype.kind,
+    itemSize: dtype.size,
+    shape: dims,
+    fortranOrder: dict.fortran_order,
+    version: `${major}.0`,
+    data,
+  };
 }
 
 function dtypeOf(descr: string, what: string): { kind: NpyKind; size: number } {
   const m = /^([<>|=]?)([a-zA-Z])(\d*)$/.exec(descr);
   const order = m?.[1] ?? "";
   const code = m ? `${m[2]}${m[3]}` : "";
-  if (m && m[2] === "O") fail("BAD_FILE", `${what}: object arrays (dtype ${descr}, pickled Python objects) are not supported`);
+  if (m && m[2] === "O")
+    fail("BAD_FILE", `${what}: object arrays (dtype ${descr}, pickled Python objects) are not supported`);
   const dtype = DTYPES[code];
   if (!dtype) {
-    fail("BAD_FILE", `${what}: .npy dtype ${JSON.stringify(descr)} is not supported ` +
-      "(expected |u1, <f4 or <f8 for images, or an integer type for labels)");
+    fail(
+      "BAD_FILE",
+      `${what}: .npy dtype ${JSON.stringify(descr)} is not supported ` +
+        "(expected |u1, <f4 or <f8 for images, or an integer type for labels)",
+    );
   }
   if (dtype.size > 1 && order === ">") {
-    fail("BAD_FILE", `${what}: big-endian .npy data (${descr}) is not supported; save it little-endian, e.g. a.astype("<${code}")`);
+    fail(
+      "BAD_FILE",
+      `${what}: big-endian .npy data (${descr}) is not supported; save it little-endian, e.g. a.astype("<${code}")`,
+    );
   }
   if (dtype.size > 1 && order !== "<" && !(order === "=" && LITTLE_ENDIAN_HOST)) {
     fail("BAD_FILE", `${what}: .npy dtype ${JSON.stringify(descr)} has no byte order (expected <${code})`);
@@ -138,15 +174,19 @@ function typedArray(own: Uint8Array, dtype: { kind: NpyKind; size: number }, wha
   const n = own.length / size;
   if (kind === "f") return size === 4 ? new Float32Array(buffer, 0, n) : new Float64Array(buffer, 0, n);
   switch (size) {
-    case 1: return kind === "u" ? own : new Int8Array(buffer, 0, n);
-    case 2: return kind === "u" ? new Uint16Array(buffer, 0, n) : new Int16Array(buffer, 0, n);
-    case 4: return kind === "u" ? new Uint32Array(buffer, 0, n) : new Int32Array(buffer, 0, n);
+    case 1:
+      return kind === "u" ? own : new Int8Array(buffer, 0, n);
+    case 2:
+      return kind === "u" ? new Uint16Array(buffer, 0, n) : new Int16Array(buffer, 0, n);
+    case 4:
+      return kind === "u" ? new Uint32Array(buffer, 0, n) : new Int32Array(buffer, 0, n);
     default: {
       const wide = kind === "u" ? new BigUint64Array(buffer, 0, n) : new BigInt64Array(buffer, 0, n);
       const out = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const v = wide[i];
-        if (v > 9007199254740991n || v < -9007199254740991n) fail("BAD_FILE", `${what}: element ${i} (${v}) is too large`);
+        if (v > 9007199254740991n || v < -9007199254740991n)
+          fail("BAD_FILE", `${what}: element ${i} (${v}) is too large`);
         out[i] = Number(v);
       }
       return out;
@@ -183,13 +223,15 @@ function fortranToC(src: NpyData, shape: number[]): NpyData {
 
 type Value = string | number | boolean | { tuple: true; items: Value[] } | { list: true; items: Value[] };
 
-const isTuple = (v: unknown): v is { tuple: true; items: Value[] } => typeof v === "object" && v !== null && "tuple" in v;
+const isTuple = (v: unknown): v is { tuple: true; items: Value[] } =>
+  typeof v === "object" && v !== null && "tuple" in v;
 
 const KEYS = ["descr", "fortran_order", "shape"];
 
 function parseHeader(text: string, what: string): Record<string, Value> {
   let pos = 0;
-  const bad = (why: string): never => fail("BAD_FILE", `${what}: .npy header is not a valid dict literal (${why} at character ${pos})`);
+  const bad = (why: string): never =>
+    fail("BAD_FILE", `${what}: .npy header is not a valid dict literal (${why} at character ${pos})`);
   const skip = (): void => {
     while (pos < text.length && " \t\r\n".includes(text[pos])) pos++;
   };
@@ -272,7 +314,10 @@ function parseHeader(text: string, what: string): Record<string, Value> {
   if (pos !== text.length) bad("text after the dict");
   const keys = Object.keys(dict).sort();
   if (keys.join() !== KEYS.join()) {
-    fail("BAD_FILE", `${what}: .npy header must have exactly the keys 'descr', 'fortran_order', 'shape', got ${keys.map((k) => `'${k}'`).join(", ") || "none"}`);
+    fail(
+      "BAD_FILE",
+      `${what}: .npy header must have exactly the keys 'descr', 'fortran_order', 'shape', got ${keys.map((k) => `'${k}'`).join(", ") || "none"}`,
+    );
   }
   return dict;
 }
@@ -287,9 +332,12 @@ export type PixelRange = "uint8" | "0-1" | "0-255";
  * 0-1 and scaled by 255, other floats as 0-255; then rounded and clamped to 0-255 (`clamped`
  * counts the values that were outside). Other element types, NaN and infinities are refused.
  */
-export function toPixels(array: Pick<NpyArray, "kind" | "itemSize" | "data" | "descr">, what: string):
-  { pixels: Uint8Array; range: PixelRange; clamped: number } {
-  if (!ArrayBuffer.isView((array as Partial<NpyArray> | null)?.data)) fail("BAD_ARGUMENT", `toPixels: array must be a parsed .npy array (from parseNpy), got ${describeValue(array)}`);
+export function toPixels(
+  array: Pick<NpyArray, "kind" | "itemSize" | "data" | "descr">,
+  what: string,
+): { pixels: Uint8Array; range: PixelRange; clamped: number } {
+  if (!ArrayBuffer.isView((array as Partial<NpyArray> | null)?.data))
+    fail("BAD_ARGUMENT", `toPixels: array must be a parsed .npy array (from parseNpy), got ${describeValue(array)}`);
   const { data } = array;
   if (array.kind === "u" && array.itemSize === 1) return { pixels: data as Uint8Array, range: "uint8", clamped: 0 };
   if (array.kind !== "f") {
@@ -322,7 +370,8 @@ export interface ArrangedImages {
   layout: string;
 }
 
-const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+const sameDims = (a: readonly number[], b: readonly number[]): boolean =>
+  a.length === b.length && a.every((v, i) => v === b[i]);
 
 /**
  * Lays out `pixels` of array shape `dims` (N first) as model input of `inputShape` ([C, H, W] or
@@ -332,11 +381,22 @@ const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.leng
  * `inputShape` the layout is guessed: a last axis of size 3 or 4 after two larger ones is taken
  * as channels-last. A sample shape the model cannot take is a BAD_SHAPE error naming both.
  */
-export function arrangeImages(dims: readonly number[], pixels: Uint8Array, inputShape: readonly number[] | undefined,
-  what: string): ArrangedImages {
-  if (!Array.isArray(dims) || !(pixels instanceof Uint8Array)) fail("BAD_ARGUMENT", `arrangeImages: dims must be an array and pixels a Uint8Array, got ${describeValue(dims)}, ${describeValue(pixels)}`);
+export function arrangeImages(
+  dims: readonly number[],
+  pixels: Uint8Array,
+  inputShape: readonly number[] | undefined,
+  what: string,
+): ArrangedImages {
+  if (!Array.isArray(dims) || !(pixels instanceof Uint8Array))
+    fail(
+      "BAD_ARGUMENT",
+      `arrangeImages: dims must be an array and pixels a Uint8Array, got ${describeValue(dims)}, ${describeValue(pixels)}`,
+    );
   if (dims.length < 2 || dims.length > 4) {
-    fail("BAD_SHAPE", `${what}: an array of shape (${dims.join(", ")}) is not images: expected N x H x W, N x C x H x W, N x H x W x C or N x D`);
+    fail(
+      "BAD_SHAPE",
+      `${what}: an array of shape (${dims.join(", ")}) is not images: expected N x H x W, N x C x H x W, N x H x W x C or N x D`,
+    );
   }
   const count = dims[0];
   if (count === 0) fail("BAD_FILE", `${what}: the array holds no images (shape (${dims.join(", ")}))`);
@@ -344,10 +404,16 @@ export function arrangeImages(dims: readonly number[], pixels: Uint8Array, input
   const size = sample.reduce((a, b) => a * b, 1);
   if (size === 0) fail("BAD_SHAPE", `${what}: images of shape [${sample}] have no pixels`);
   const shown = sample.length === 2 ? [1, ...sample] : sample; // one channel, as a model's input is written
-  const refuse = (): never => fail("BAD_SHAPE", `the model expects input [${inputShape}] but the data has images of [${shown}]`);
+  const refuse = (): never =>
+    fail("BAD_SHAPE", `the model expects input [${inputShape}] but the data has images of [${shown}]`);
   const channelsLast = (c: number): ArrangedImages => {
     const [h, w] = sample;
-    return { count, shape: [c, h, w], images: hwcToChw(pixels, count, h, w, c), layout: "N x H x W x C (transposed to channels first)" };
+    return {
+      count,
+      shape: [c, h, w],
+      images: hwcToChw(pixels, count, h, w, c),
+      layout: "N x H x W x C (transposed to channels first)",
+    };
   };
   const layout = ["", "N x D", "N x H x W", "N x C x H x W"][sample.length];
   if (inputShape) {
@@ -361,7 +427,8 @@ export function arrangeImages(dims: readonly number[], pixels: Uint8Array, input
     }
     if (sample.length === 1 && size === inputSize) return { count, shape: m, images: pixels, layout: "N x D" };
     // a model of flat input takes any sample of its size, flattened in C order
-    if (m.length === 1 && size === inputSize) return { count, shape: m, images: pixels, layout: `${layout} (flattened)` };
+    if (m.length === 1 && size === inputSize)
+      return { count, shape: m, images: pixels, layout: `${layout} (flattened)` };
     return refuse();
   }
   if (sample.length === 1) return { count, shape: [1, 1, size], images: pixels, layout };
@@ -390,7 +457,11 @@ function hwcToChw(src: Uint8Array, count: number, h: number, w: number, c: numbe
  * against a model's classes is the caller's). Float or negative labels are refused.
  */
 export function labelsFromNpy(array: NpyArray, what: string): Uint8Array {
-  if (!Array.isArray(array?.shape) || !ArrayBuffer.isView(array?.data)) fail("BAD_ARGUMENT", `labelsFromNpy: array must be a parsed .npy array (from parseNpy), got ${describeValue(array)}`);
+  if (!Array.isArray(array?.shape) || !ArrayBuffer.isView(array?.data))
+    fail(
+      "BAD_ARGUMENT",
+      `labelsFromNpy: array must be a parsed .npy array (from parseNpy), got ${describeValue(array)}`,
+    );
   const { shape, data } = array;
   if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {
     fail("BAD_FILE", `${what}: labels must be an array of shape (N,) or (N, 1), got (${shape.join(", ")})`);
@@ -407,7 +478,14 @@ export function labelsFromNpy(array: NpyArray, what: string): Uint8Array {
 
 /** The bytes of a .npy version 1.0 file holding `data` with `shape` (C order): for tests and exports. */
 export function encodeNpy(data: Uint8Array | Float32Array | Float64Array, shape: readonly number[]): Uint8Array {
-  if (!(data instanceof Uint8Array || data instanceof Float32Array || data instanceof Float64Array) || !Array.isArray(shape)) fail("BAD_ARGUMENT", `encodeNpy: data must be a Uint8Array, Float32Array or Float64Array and shape an array, got ${describeValue(data)}, ${describeValue(shape)}`);
+  if (
+    !(data instanceof Uint8Array || data instanceof Float32Array || data instanceof Float64Array) ||
+    !Array.isArray(shape)
+  )
+    fail(
+      "BAD_ARGUMENT",
+      `encodeNpy: data must be a Uint8Array, Float32Array or Float64Array and shape an array, got ${describeValue(data)}, ${describeValue(shape)}`,
+    );
   const descr = data instanceof Uint8Array ? "|u1" : data instanceof Float32Array ? "<f4" : "<f8";
   const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${dims}, }`;

@@ -31,15 +31,26 @@ export interface PreprocessedDigit {
  * placed in a black 28x28 canvas with its centre of mass at (14, 14) (clamped so the box stays
  * inside). An image without ink is a BAD_ARGUMENT error.
  */
-export function preprocessDigit(rgba: Uint8Array | Uint8ClampedArray, width: number, height: number): PreprocessedDigit {
-  if (!(rgba instanceof Uint8Array || rgba instanceof Uint8ClampedArray)) fail("BAD_ARGUMENT", `preprocessDigit: rgba must be a Uint8Array or Uint8ClampedArray (ImageData.data), got ${describeValue(rgba)}`);
+export function preprocessDigit(
+  rgba: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+): PreprocessedDigit {
+  if (!(rgba instanceof Uint8Array || rgba instanceof Uint8ClampedArray))
+    fail(
+      "BAD_ARGUMENT",
+      `preprocessDigit: rgba must be a Uint8Array or Uint8ClampedArray (ImageData.data), got ${describeValue(rgba)}`,
+    );
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
     fail("BAD_ARGUMENT", `preprocessDigit: width and height must be positive integers, got ${width} x ${height}`);
   }
   const count = width * height;
   const channels = rgba.length === 4 * count ? 4 : rgba.length === 3 * count ? 3 : 0;
   if (channels === 0) {
-    fail("BAD_ARGUMENT", `preprocessDigit: ${width} x ${height} pixels need ${4 * count} RGBA (or ${3 * count} RGB) bytes, got ${rgba.length}`);
+    fail(
+      "BAD_ARGUMENT",
+      `preprocessDigit: ${width} x ${height} pixels need ${4 * count} RGBA (or ${3 * count} RGB) bytes, got ${rgba.length}`,
+    );
   }
 
   // Grey levels, alpha composited onto white. Integer luminance keeps grey pixels exact.
@@ -80,7 +91,10 @@ export function preprocessDigit(rgba: Uint8Array | Uint8ClampedArray, width: num
   for (let p = 0; p < count; p++) ink[p] = Math.max(0, (ink[p] - background) * gain);
 
   // Bounding box of the ink.
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  let x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (ink[y * width + x] > INK_THRESHOLD) {
@@ -91,7 +105,8 @@ export function preprocessDigit(rgba: Uint8Array | Uint8ClampedArray, width: num
       }
     }
   }
-  if (x1 < 0) fail("BAD_ARGUMENT", `the image (${width} x ${height}) has no digit: no ink stands out from the background`);
+  if (x1 < 0)
+    fail("BAD_ARGUMENT", `the image (${width} x ${height}) has no digit: no ink stands out from the background`);
   const boxW = x1 - x0 + 1;
   const boxH = y1 - y0 + 1;
 
@@ -126,7 +141,9 @@ export function preprocessDigit(rgba: Uint8Array | Uint8ClampedArray, width: num
   if (peak > 0 && peak < 255) for (let i = 0; i < patch.length; i++) patch[i] *= 255 / peak;
 
   // Centre of mass of the patch, moved to (14, 14) by a whole-pixel shift that keeps it inside.
-  let mass = 0, mx = 0, my = 0;
+  let mass = 0,
+    mx = 0,
+    my = 0;
   for (let y = 0; y < outH; y++) {
     for (let x = 0; x < outW; x++) {
       const v = patch[y * outW + x];

@@ -30,7 +30,8 @@ export function readTar(bytes: Uint8Array, what: string): TarEntry[] {
     let sum = 0;
     for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 32 : header[i];
     const stored = parseInt(field(header, 148, 8).trim(), 8);
-    if (stored !== sum) fail("BAD_FILE", `${what}: not a tar archive, or damaged (bad header checksum at byte ${offset})`);
+    if (stored !== sum)
+      fail("BAD_FILE", `${what}: not a tar archive, or damaged (bad header checksum at byte ${offset})`);
     const size = parseInt(field(header, 124, 12).trim() || "0", 8);
     if (!Number.isFinite(size) || size < 0) fail("BAD_FILE", `${what}: bad size in the tar header at byte ${offset}`);
     const start = offset + BLOCK;

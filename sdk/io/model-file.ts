@@ -49,7 +49,8 @@ export function serializeModel(model: Model, facts: Record<string, string> = {},
     tensors.set(p.name, { shape: [...p.value.shape], data });
   }
   const outputIssue = outputProblem(model);
-  if (outputIssue) fail("DIVERGED", `cannot save the model: ${outputIssue} (training has diverged; try a smaller learning rate)`);
+  if (outputIssue)
+    fail("DIVERGED", `cannot save the model: ${outputIssue} (training has diverged; try a smaller learning rate)`);
   const metadata: Record<string, string> = { ...facts, format: MODEL_FORMAT, spec: JSON.stringify(model.spec) };
   if (optimizer) {
     const state = optimizer.exportState(model.params);
@@ -58,15 +59,27 @@ export function serializeModel(model: Model, facts: Record<string, string> = {},
     const settingsIssue = optimizerSettingsProblem(metadata.optimizer);
     if (settingsIssue) fail("BAD_STATE", `cannot save the optimizer state: ${settingsIssue}`);
     const stateIssue = optimizerTensorsProblem(state.tensors);
-    if (stateIssue) fail("DIVERGED", `cannot save the optimizer state: ${stateIssue} (training has diverged; try a smaller learning rate)`);
+    if (stateIssue)
+      fail(
+        "DIVERGED",
+        `cannot save the optimizer state: ${stateIssue} (training has diverged; try a smaller learning rate)`,
+      );
   }
   return encodeSafetensors(tensors, metadata);
 }
 
 /** Builds the model a file describes and loads its parameters; says which tensor is wrong, if any. */
 export function deserializeModel(
-  rt: Runtime, bytes: Uint8Array, what = "model file",
-): { model: Model; metadata: Record<string, string>; optimizerState?: SavedOptimizerState; run?: RunRecord; runProblem?: string } {
+  rt: Runtime,
+  bytes: Uint8Array,
+  what = "model file",
+): {
+  model: Model;
+  metadata: Record<string, string>;
+  optimizerState?: SavedOptimizerState;
+  run?: RunRecord;
+  runProblem?: string;
+} {
   bytes = byteArray(bytes, "deserializeModel: bytes");
   const { tensors, metadata } = decodeSafetensors(bytes, what);
   if (metadata.format !== MODEL_FORMAT) {
@@ -109,7 +122,8 @@ export function deserializeModel(
     if (issue) fail("BAD_FILE", `${what}: ${issue}`);
   }
   for (const name of tensors.keys()) {
-    if (!expected.has(name) && !name.startsWith("optim.")) fail("BAD_FILE", `${what}: unexpected tensor ${quote(name)} for this spec`);
+    if (!expected.has(name) && !name.startsWith("optim."))
+      fail("BAD_FILE", `${what}: unexpected tensor ${quote(name)} for this spec`);
   }
   const model = new Model(rt, spec);
   try {
@@ -125,8 +139,11 @@ export function deserializeModel(
   // The run record is optional like the optimizer state: a damaged one is dropped, and said why.
   const run = metadata.run === undefined ? {} : readRunRecord(metadata.run);
   return {
-    model, metadata, ...(optimizerState ? { optimizerState } : {}),
-    ...(run.record ? { run: run.record } : {}), ...(run.problem ? { runProblem: run.problem } : {}),
+    model,
+    metadata,
+    ...(optimizerState ? { optimizerState } : {}),
+    ...(run.record ? { run: run.record } : {}),
+    ...(run.problem ? { runProblem: run.problem } : {}),
   };
 }
 
@@ -140,7 +157,8 @@ export const MAX_ABS_VALUE = 1e8;
 export function tensorProblem(name: string, data: Float32Array): string | undefined {
   for (let i = 0; i < data.length; i++) {
     const v = data[i];
-    if (!(Math.abs(v) <= MAX_ABS_VALUE)) return `tensor "${name}" holds ${v}, not a plausible weight (beyond ±${MAX_ABS_VALUE})`;
+    if (!(Math.abs(v) <= MAX_ABS_VALUE))
+      return `tensor "${name}" holds ${v}, not a plausible weight (beyond ±${MAX_ABS_VALUE})`;
   }
   if (name.endsWith(".running_var")) {
     for (let i = 0; i < data.length; i++) if (data[i] < 0) return `tensor "${name}" holds a negative variance`;
@@ -201,7 +219,8 @@ export function optimizerSettingsProblem(record: string): string | undefined {
   } catch {
     return "its record is not JSON";
   }
-  if (typeof settings !== "object" || settings === null || Array.isArray(settings)) return "its record is not a JSON object";
+  if (typeof settings !== "object" || settings === null || Array.isArray(settings))
+    return "its record is not a JSON object";
   const s = settings as Record<string, unknown>;
   if (!OPTIMIZERS.includes(s.name as OptimizerName)) return "its record names no known optimizer";
   const steps = s.steps;
@@ -223,7 +242,8 @@ export function optimizerSettingsProblem(record: string): string | undefined {
 export function optimizerTensorsProblem(tensors: Map<string, NamedTensor>): string | undefined {
   for (const [name, t] of tensors) {
     if (!name.startsWith("optim.")) continue;
-    for (let i = 0; i < t.data.length; i++) if (!Number.isFinite(t.data[i])) return `tensor "${name}" holds ${t.data[i]}`;
+    for (let i = 0; i < t.data.length; i++)
+      if (!Number.isFinite(t.data[i])) return `tensor "${name}" holds ${t.data[i]}`;
   }
   return undefined;
 }
@@ -233,7 +253,10 @@ export function optimizerTensorsProblem(tensors: Map<string, NamedTensor>): stri
  * (optimizerSettingsProblem, optimizerTensorsProblem): the optimizer state is optional, and a damaged record only costs a
  * resumed run its optimizer state (the optimizer starts afresh), never the model.
  */
-function readOptimizerState(record: string | undefined, tensors: Map<string, NamedTensor>): SavedOptimizerState | undefined {
+function readOptimizerState(
+  record: string | undefined,
+  tensors: Map<string, NamedTensor>,
+): SavedOptimizerState | undefined {
   if (!record) return undefined;
   const optimTensors = new Map([...tensors].filter(([name]) => name.startsWith("optim.")));
   if (optimizerSettingsProblem(record) || optimizerTensorsProblem(optimTensors)) return undefined;

@@ -34,7 +34,15 @@ const COLOUR_TYPES = new Map<number, { samples: number; depths: number[] }>([
   [6, { samples: 4, depths: [8, 16] }],
 ]);
 /** The Adam7 passes: first column, first row, column step, row step. */
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
 
 /**
  * Bytes decoding costs at its peak, measured with pngjs 7 (peak RSS of the CLI above its base, for
@@ -43,7 +51,13 @@ const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2,
  * the 8-bit copy), and for an interlaced image the raw size twice more (the bounded check's
  * inflate, and pngjs's unbounded one growing its buffer).
  */
-export function decodeCost(width: number, height: number, bitDepth: number, interlaced: boolean, rawBytes: number): number {
+export function decodeCost(
+  width: number,
+  height: number,
+  bitDepth: number,
+  interlaced: boolean,
+  rawBytes: number,
+): number {
   const pixels = width * height;
   return 2 * rawBytes + pixels * (bitDepth === 16 ? 12 : 4) + (interlaced ? 2 * rawBytes : 0);
 }
@@ -67,11 +81,17 @@ export function readPngHeader(bytes: Uint8Array, what: string): PngHeader {
   if (width === 0 || height === 0) fail("BAD_FILE", `${what}: not a valid PNG (${width} x ${height} pixels)`);
   const kind = COLOUR_TYPES.get(colourType);
   if (!kind?.depths.includes(bitDepth) || interlace > 1) {
-    fail("BAD_FILE", `${what}: not a valid PNG (colour type ${colourType}, bit depth ${bitDepth}, interlace method ${interlace})`);
+    fail(
+      "BAD_FILE",
+      `${what}: not a valid PNG (colour type ${colourType}, bit depth ${bitDepth}, interlace method ${interlace})`,
+    );
   }
   if (width * height > FILE_LIMITS.pngPixels) {
-    fail("BAD_FILE", `${what}: ${width.toLocaleString("en")} x ${height.toLocaleString("en")} pixels is more than the ` +
-      `${FILE_LIMITS.pngPixels.toLocaleString("en")}-pixel budget (${FILE_LIMITS.pngPixels / 1e6} megapixels)`);
+    fail(
+      "BAD_FILE",
+      `${what}: ${width.toLocaleString("en")} x ${height.toLocaleString("en")} pixels is more than the ` +
+        `${FILE_LIMITS.pngPixels.toLocaleString("en")}-pixel budget (${FILE_LIMITS.pngPixels / 1e6} megapixels)`,
+    );
   }
   const interlaced = interlace === 1;
   const rowBytes = (pixels: number): number => 1 + Math.ceil((pixels * kind.samples * bitDepth) / 8);
@@ -87,9 +107,12 @@ export function readPngHeader(bytes: Uint8Array, what: string): PngHeader {
   }
   const decodeBytes = decodeCost(width, height, bitDepth, interlaced, rawBytes);
   if (decodeBytes > FILE_LIMITS.pngDecodeBytes) {
-    fail("BAD_FILE", `${what}: ${width.toLocaleString("en")} x ${height.toLocaleString("en")} pixels of ${bitDepth}-bit ` +
-      `${describeColour(colourType)}${interlaced ? ", interlaced," : ""} needs ${formatMB(decodeBytes)} to decode, more than the ` +
-      `${formatMB(FILE_LIMITS.pngDecodeBytes)} budget`);
+    fail(
+      "BAD_FILE",
+      `${what}: ${width.toLocaleString("en")} x ${height.toLocaleString("en")} pixels of ${bitDepth}-bit ` +
+        `${describeColour(colourType)}${interlaced ? ", interlaced," : ""} needs ${formatMB(decodeBytes)} to decode, more than the ` +
+        `${formatMB(FILE_LIMITS.pngDecodeBytes)} budget`,
+    );
   }
   if (interlaced) checkInflatedSize(bytes, rawBytes, what);
   return { width, height, bitDepth, colourType, interlaced, color: (colourType & 2) !== 0, rawBytes, decodeBytes };
@@ -102,7 +125,7 @@ export function readPngHeader(bytes: Uint8Array, what: string): PngHeader {
 export function checkInflatedSize(bytes: Uint8Array, rawBytes: number, what: string): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const parts: Uint8Array[] = [];
-  for (let at = 8; at + 8 <= bytes.length;) {
+  for (let at = 8; at + 8 <= bytes.length; ) {
     const length = view.getUint32(at, false);
     const type = String.fromCharCode(bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]);
     if (at + 12 + length > bytes.length) break; // truncated: pngjs says so
@@ -114,7 +137,10 @@ export function checkInflatedSize(bytes: Uint8Array, rawBytes: number, what: str
     inflateSync(Buffer.concat(parts), { maxOutputLength: Math.max(rawBytes, 1) });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-      fail("BAD_FILE", `${what}: not a valid PNG (its image data inflates to more than the ${rawBytes.toLocaleString("en")} bytes its header declares)`);
+      fail(
+        "BAD_FILE",
+        `${what}: not a valid PNG (its image data inflates to more than the ${rawBytes.toLocaleString("en")} bytes its header declares)`,
+      );
     }
   }
 }

@@ -76,7 +76,10 @@ export function openRegularFile(path: string, { maxBytes, label, what = path, li
     st = fstatSync(fd);
     refuseUnlessRegular(st, what, label);
     if (st.size > maxBytes) {
-      fail("BAD_FILE", `${what}: ${st.size.toLocaleString("en")} bytes is more than ${limitName ?? `the ${formatBytes(maxBytes)} limit for a ${label}`}`);
+      fail(
+        "BAD_FILE",
+        `${what}: ${st.size.toLocaleString("en")} bytes is more than ${limitName ?? `the ${formatBytes(maxBytes)} limit for a ${label}`}`,
+      );
     }
   } catch (e) {
     closeSync(fd);
@@ -140,8 +143,11 @@ export function gunzipBounded(bytes: Uint8Array, what: string, limit: number, wh
   if (bytes.length >= 18) {
     const declared = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(bytes.length - 4, true);
     if (declared > limit) {
-      fail("BAD_FILE", `${what}: its gzip trailer declares ${declared.toLocaleString("en")} inflated bytes, more than ${why} ` +
-        "(or the file is truncated)");
+      fail(
+        "BAD_FILE",
+        `${what}: its gzip trailer declares ${declared.toLocaleString("en")} inflated bytes, more than ${why} ` +
+          "(or the file is truncated)",
+      );
     }
   }
   try {

@@ -48,14 +48,30 @@ const OPTIMIZER_KEYS = ["lr", "momentum", "rho", "eps", "beta1", "beta2", "weigh
 const BELOW_ONE = new Set(["momentum", "rho", "beta1", "beta2"]);
 
 const FIELDS = new Set([
-  "optimizer", "schedule", "epochs", "batchSize", "seed", "augment", "limit", "dataset",
-  "epochsDone", "batch", "lossSum", "correct", "batches", "step", "steps", "loss",
+  "optimizer",
+  "schedule",
+  "epochs",
+  "batchSize",
+  "seed",
+  "augment",
+  "limit",
+  "dataset",
+  "epochsDone",
+  "batch",
+  "lossSum",
+  "correct",
+  "batches",
+  "step",
+  "steps",
+  "loss",
 ]);
 
 /** The first key of `value` not in `known`, or undefined. */
-const unknownKey = (value: object, known: ReadonlySet<string>): string | undefined => Object.keys(value).find((k) => !known.has(k));
+const unknownKey = (value: object, known: ReadonlySet<string>): string | undefined =>
+  Object.keys(value).find((k) => !known.has(k));
 
-const isInt = (v: unknown, min: number, max: number): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const isInt = (v: unknown, min: number, max: number): v is number =>
+  Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 const show = (v: unknown): string => String(JSON.stringify(v)).slice(0, 60);
 
 /** What is wrong with a "run" record's text, or undefined; `record` is set when nothing is. */
@@ -77,42 +93,72 @@ export function runRecordProblem(value: unknown): string | undefined {
   const extra = unknownKey(r, FIELDS);
   if (extra !== undefined) return `"${extra.slice(0, 40)}" is not a field of a run record`;
   const o = r.optimizer as Record<string, unknown> | undefined;
-  if (typeof o !== "object" || o === null || !OPTIMIZERS.includes(o.name as OptimizerName)) return `"optimizer" names no known optimizer`;
+  if (typeof o !== "object" || o === null || !OPTIMIZERS.includes(o.name as OptimizerName))
+    return `"optimizer" names no known optimizer`;
   const extraSetting = unknownKey(o, new Set(["name", ...OPTIMIZER_KEYS]));
   if (extraSetting !== undefined) return `"optimizer.${extraSetting.slice(0, 40)}" is not an optimizer setting`;
   for (const key of OPTIMIZER_KEYS) {
     const v = o[key];
     if (v === undefined) continue;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || (key === "lr" && v === 0) || (BELOW_ONE.has(key) && v >= 1)) {
+    if (
+      typeof v !== "number" ||
+      !Number.isFinite(v) ||
+      v < 0 ||
+      (key === "lr" && v === 0) ||
+      (BELOW_ONE.has(key) && v >= 1)
+    ) {
       return `"optimizer.${key}" is ${show(v)}, out of range`;
     }
   }
-  if (r.schedule !== "constant" && r.schedule !== "cosine") return `"schedule" is ${show(r.schedule)}, not "constant" or "cosine"`;
+  if (r.schedule !== "constant" && r.schedule !== "cosine")
+    return `"schedule" is ${show(r.schedule)}, not "constant" or "cosine"`;
   const integers: [string, number, number][] = [
-    ["epochs", 0, MAX_EPOCHS], ["epochsDone", 0, MAX_EPOCHS], ["batchSize", 1, MAX_COUNT], ["seed", 0, 2 ** 32 - 1],
-    ["batches", 0, MAX_COUNT], ["batch", 0, MAX_COUNT], ["correct", 0, MAX_COUNT], ["steps", 0, Number.MAX_SAFE_INTEGER],
+    ["epochs", 0, MAX_EPOCHS],
+    ["epochsDone", 0, MAX_EPOCHS],
+    ["batchSize", 1, MAX_COUNT],
+    ["seed", 0, 2 ** 32 - 1],
+    ["batches", 0, MAX_COUNT],
+    ["batch", 0, MAX_COUNT],
+    ["correct", 0, MAX_COUNT],
+    ["steps", 0, Number.MAX_SAFE_INTEGER],
     ["step", 0, Number.MAX_SAFE_INTEGER],
   ];
   for (const [key, min, max] of integers) {
     if (!isInt(r[key], min, max)) return `"${key}" is ${show(r[key])}, not an integer from ${min} to ${max}`;
   }
   const n = r as unknown as RunRecord;
-  if (n.epochsDone > n.epochs || (n.batch > 0 && n.epochsDone >= n.epochs)) return `"epochsDone" is ${n.epochsDone}, beyond the run's ${n.epochs} epochs`;
+  if (n.epochsDone > n.epochs || (n.batch > 0 && n.epochsDone >= n.epochs))
+    return `"epochsDone" is ${n.epochsDone}, beyond the run's ${n.epochs} epochs`;
   if (n.batch > n.batches) return `"batch" is ${n.batch}, beyond the ${n.batches} batches of an epoch`;
   if (n.step > n.steps) return `"step" is ${n.step}, beyond the schedule's ${n.steps} steps`;
-  if (n.correct > n.batch * n.batchSize) return `"correct" is ${n.correct}, more than the samples of ${n.batch} batches`;
-  if (typeof r.lossSum !== "number" || !Number.isFinite(r.lossSum) || r.lossSum < 0) return `"lossSum" is ${show(r.lossSum)}, not a non-negative number`;
-  if (r.limit !== undefined && !isInt(r.limit, 1, MAX_COUNT)) return `"limit" is ${show(r.limit)}, not a positive integer`;
+  if (n.correct > n.batch * n.batchSize)
+    return `"correct" is ${n.correct}, more than the samples of ${n.batch} batches`;
+  if (typeof r.lossSum !== "number" || !Number.isFinite(r.lossSum) || r.lossSum < 0)
+    return `"lossSum" is ${show(r.lossSum)}, not a non-negative number`;
+  if (r.limit !== undefined && !isInt(r.limit, 1, MAX_COUNT))
+    return `"limit" is ${show(r.limit)}, not a positive integer`;
   if (r.augment !== undefined) {
     const a = r.augment as Record<string, unknown> | null;
-    if (typeof a !== "object" || a === null || typeof a.flip !== "boolean" || !isInt(a.shift, 0, 64) ||
-      unknownKey(a, new Set(["flip", "shift"])) !== undefined) return `"augment" is ${show(a)}, not { flip, shift }`;
+    if (
+      typeof a !== "object" ||
+      a === null ||
+      typeof a.flip !== "boolean" ||
+      !isInt(a.shift, 0, 64) ||
+      unknownKey(a, new Set(["flip", "shift"])) !== undefined
+    )
+      return `"augment" is ${show(a)}, not { flip, shift }`;
   }
   if (r.dataset !== undefined) {
     const d = r.dataset as Record<string, unknown> | null;
     const text = (v: unknown): boolean => typeof v === "string" && v.length > 0 && v.length <= MAX_TEXT;
-    if (typeof d !== "object" || d === null || !text(d.name) || (d.path !== undefined && !text(d.path)) ||
-      unknownKey(d, new Set(["name", "path"])) !== undefined) return `"dataset" is ${show(d)}, not { name, path }`;
+    if (
+      typeof d !== "object" ||
+      d === null ||
+      !text(d.name) ||
+      (d.path !== undefined && !text(d.path)) ||
+      unknownKey(d, new Set(["name", "path"])) !== undefined
+    )
+      return `"dataset" is ${show(d)}, not { name, path }`;
   }
   if (r.loss !== undefined && typeof r.loss !== "string") return `"loss" is ${show(r.loss)}, not a name`;
   return undefined;

@@ -22,7 +22,11 @@ export const MAX_HEADER_BYTES = 4 * 2 ** 20;
 export const MAX_TENSORS = 4096;
 
 export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: Record<string, string>): Uint8Array {
-  if (!(tensors instanceof Map)) fail("BAD_ARGUMENT", `encodeSafetensors: tensors must be a Map of name to { shape, data }, got ${describeValue(tensors)}`);
+  if (!(tensors instanceof Map))
+    fail(
+      "BAD_ARGUMENT",
+      `encodeSafetensors: tensors must be a Map of name to { shape, data }, got ${describeValue(tensors)}`,
+    );
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, t] of tensors) {
@@ -38,8 +42,11 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
   if (padding) headerBytes = encoder.encode(json + " ".repeat(padding));
   // A reader refuses these before parsing: never write them.
   if (headerBytes.length > MAX_HEADER_BYTES || tensors.size > MAX_TENSORS) {
-    fail("BAD_ARGUMENT", `a safetensors header of ${headerBytes.length} bytes and ${tensors.size} tensors is beyond the limits ` +
-      `of ${MAX_HEADER_BYTES} bytes and ${MAX_TENSORS} tensors`);
+    fail(
+      "BAD_ARGUMENT",
+      `a safetensors header of ${headerBytes.length} bytes and ${tensors.size} tensors is beyond the limits ` +
+        `of ${MAX_HEADER_BYTES} bytes and ${MAX_TENSORS} tensors`,
+    );
   }
   const out = new Uint8Array(8 + headerBytes.length + offset);
   const view = new DataView(out.buffer);
@@ -53,14 +60,20 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
   return out;
 }
 
-export function decodeSafetensors(bytes: Uint8Array, what: string): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  what: string,
+): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
   bytes = byteArray(bytes, "decodeSafetensors: bytes");
   if (bytes.length < 8) fail("BAD_FILE", `${what}: ${bytes.length} bytes is too short for a safetensors file`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > bytes.length) {
-    fail("BAD_FILE", `${what}: not a safetensors file (header length ${headerLength} does not fit in ${bytes.length} bytes` +
-      `${headerLength > MAX_HEADER_BYTES ? ` or the limit of ${MAX_HEADER_BYTES}` : ""})`);
+    fail(
+      "BAD_FILE",
+      `${what}: not a safetensors file (header length ${headerLength} does not fit in ${bytes.length} bytes` +
+        `${headerLength > MAX_HEADER_BYTES ? ` or the limit of ${MAX_HEADER_BYTES}` : ""})`,
+    );
   }
   let header: unknown;
   try {
@@ -68,9 +81,11 @@ export function decodeSafetensors(bytes: Uint8Array, what: string): { tensors: M
   } catch {
     fail("BAD_FILE", `${what}: not a safetensors file (the header is not JSON)`);
   }
-  if (typeof header !== "object" || header === null || Array.isArray(header)) fail("BAD_FILE", `${what}: the header is not a JSON object`);
+  if (typeof header !== "object" || header === null || Array.isArray(header))
+    fail("BAD_FILE", `${what}: the header is not a JSON object`);
   const count = Object.keys(header).length - (Object.hasOwn(header, "__metadata__") ? 1 : 0);
-  if (count > MAX_TENSORS) fail("BAD_FILE", `${what}: the header describes ${count} tensors, beyond the limit of ${MAX_TENSORS} tensors`);
+  if (count > MAX_TENSORS)
+    fail("BAD_FILE", `${what}: the header describes ${count} tensors, beyond the limit of ${MAX_TENSORS} tensors`);
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
   const tensors = new Map<string, NamedTensor>();
@@ -86,7 +101,11 @@ export function decodeSafetensors(bytes: Uint8Array, what: string): { tensors: M
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (e === null || typeof e !== "object") fail("BAD_FILE", `${what}: tensor ${quote(name)} has no description`);
-    if (e.dtype !== "F32") fail("BAD_FILE", `${what}: tensor ${quote(name)} has dtype ${quote(String(JSON.stringify(e.dtype)))}; only F32 is supported`);
+    if (e.dtype !== "F32")
+      fail(
+        "BAD_FILE",
+        `${what}: tensor ${quote(name)} has dtype ${quote(String(JSON.stringify(e.dtype)))}; only F32 is supported`,
+      );
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
       fail("BAD_FILE", `${what}: tensor ${quote(name)} has a bad shape ${quote(String(JSON.stringify(e.shape)))}`);
     }
@@ -97,7 +116,10 @@ export function decodeSafetensors(bytes: Uint8Array, what: string): { tensors: M
     const [begin, end] = offsets as [number, number];
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     if (end < begin || end > dataLength || end - begin !== count * 4) {
-      fail("BAD_FILE", `${what}: tensor ${quote(name)} [${e.shape}] does not match its data range ${begin}-${end} (data is ${dataLength} bytes)`);
+      fail(
+        "BAD_FILE",
+        `${what}: tensor ${quote(name)} [${e.shape}] does not match its data range ${begin}-${end} (data is ${dataLength} bytes)`,
+      );
     }
     ranges.push([begin, end]);
     // Copy: the file's bytes need not be 4-byte aligned.

@@ -3,7 +3,18 @@
 // symbolic link is followed and the file it points to is replaced the same way (the link stays a
 // link). A character device (/dev/null, a terminal) or a FIFO with a reader is written to
 // directly. A directory, a block device, a socket or a FIFO without a reader is refused.
-import { accessSync, closeSync, constants, lstatSync, openSync, readlinkSync, realpathSync, statSync, unlinkSync, type Stats } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+  unlinkSync,
+  type Stats,
+} from "node:fs";
 import { lstat, open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { fail } from "../errors";
@@ -52,7 +63,8 @@ function followLinks(path: string, what: string): string {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return current;
-      if (code === "ENOTDIR") fail("BAD_FILE", `${what}: cannot write (${firstNonFolder(dirname(current))} is not a folder)`);
+      if (code === "ENOTDIR")
+        fail("BAD_FILE", `${what}: cannot write (${firstNonFolder(dirname(current))} is not a folder)`);
       fail("BAD_FILE", `${what}: cannot write (${errorCode(e)})`);
     }
     if (!st.isSymbolicLink()) return current;
@@ -125,7 +137,8 @@ export function checkWritable(path: string, what = path): void {
   try {
     heldFifos.set(target.path, openSync(target.path, constants.O_WRONLY | constants.O_NONBLOCK));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENXIO") fail("BAD_FILE", `${what}: is a FIFO (named pipe) with no reader`);
+    if ((e as NodeJS.ErrnoException).code === "ENXIO")
+      fail("BAD_FILE", `${what}: is a FIFO (named pipe) with no reader`);
     fail("BAD_FILE", `${what}: cannot write (${errorCode(e)})`);
   }
 }
@@ -162,7 +175,8 @@ async function writeDirect(path: string, bytes: Uint8Array, fifo: boolean, what:
       try {
         probe = await open(path, constants.O_WRONLY | constants.O_NONBLOCK);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENXIO") fail("BAD_FILE", `${what}: is a FIFO (named pipe) with no reader`);
+        if ((e as NodeJS.ErrnoException).code === "ENXIO")
+          fail("BAD_FILE", `${what}: is a FIFO (named pipe) with no reader`);
         throw e;
       }
       try {
@@ -260,7 +274,10 @@ export async function removeStaleTempFiles(target: string): Promise<string[]> {
 
 /** Replaces (or creates) the regular file `target`, keeping an existing file's permission bits and owner. */
 async function replaceFile(
-  target: string, bytes: Uint8Array, existing: { mode: number; uid: number; gid: number } | undefined, what: string,
+  target: string,
+  bytes: Uint8Array,
+  existing: { mode: number; uid: number; gid: number } | undefined,
+  what: string,
 ): Promise<void> {
   await removeStaleTempFiles(target);
   removeTempFilesOnExit();

@@ -32,7 +32,11 @@ export class Activation implements Layer {
   /** The forward output y of the last forward pass (the backward passes need only y). */
   private y = 0;
 
-  constructor(private readonly rt: Runtime, readonly spec: ActivationSpec, readonly inputShape: readonly number[]) {
+  constructor(
+    private readonly rt: Runtime,
+    readonly spec: ActivationSpec,
+    readonly inputShape: readonly number[],
+  ) {
     this.outputShape = inputShape;
     this.size = sizeOf(inputShape);
     this.out = new BatchBuffer(rt, this.size);
@@ -56,8 +60,9 @@ export class Activation implements Layer {
     const kernel = this.spec.type === "sigmoid" ? "sigmoidForward" : "reluForward";
     this.out.ensure(batch);
     const y = this.out.ptr;
-    this.rt.parallelFor(batch * this.size, MIN_ELEMENTS_PER_THREAD, (start, end) =>
-      [[kernel, x + 4 * start, y + 4 * start, end - start]]);
+    this.rt.parallelFor(batch * this.size, MIN_ELEMENTS_PER_THREAD, (start, end) => [
+      [kernel, x + 4 * start, y + 4 * start, end - start],
+    ]);
     this.y = y;
     return y;
   }
@@ -69,8 +74,9 @@ export class Activation implements Layer {
     this.dx.ensure(batch); // not allocated while the pool after this ReLU did its work
     const kernel = this.spec.type === "sigmoid" ? "sigmoidBackward" : "reluBackward";
     const [y, dx] = [this.y, this.dx.ptr];
-    this.rt.parallelFor(batch * this.size, MIN_ELEMENTS_PER_THREAD, (start, end) =>
-      [[kernel, y + 4 * start, dy + 4 * start, dx + 4 * start, end - start]]);
+    this.rt.parallelFor(batch * this.size, MIN_ELEMENTS_PER_THREAD, (start, end) => [
+      [kernel, y + 4 * start, dy + 4 * start, dx + 4 * start, end - start],
+    ]);
     return dx;
   }
 

@@ -1,7 +1,16 @@
 import { fail } from "../errors";
 import type { Runtime } from "../runtime/runtime";
 import { Tensor } from "../runtime/tensor";
-import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param, sizeOf, type StateBuffer } from "./layer";
+import {
+  BatchBuffer,
+  disposeParams,
+  type Layer,
+  layerDisposed,
+  makeParam,
+  type Param,
+  sizeOf,
+  type StateBuffer,
+} from "./layer";
 
 export interface BatchNormSpec {
   type: "batchnorm";
@@ -33,10 +42,16 @@ export class BatchNorm implements Layer {
   private readonly xhat: BatchBuffer;
   private readonly dx: BatchBuffer;
 
-  constructor(private readonly rt: Runtime, readonly spec: BatchNormSpec, readonly inputShape: readonly number[], index: number) {
+  constructor(
+    private readonly rt: Runtime,
+    readonly spec: BatchNormSpec,
+    readonly inputShape: readonly number[],
+    index: number,
+  ) {
     const momentum = spec.momentum ?? 0.9;
     const eps = spec.eps ?? 1e-5;
-    if (!(momentum >= 0 && momentum < 1)) fail("BAD_ARGUMENT", `layer ${index} (batchnorm): momentum must be in [0, 1)`);
+    if (!(momentum >= 0 && momentum < 1))
+      fail("BAD_ARGUMENT", `layer ${index} (batchnorm): momentum must be in [0, 1)`);
     if (!(eps > 0)) fail("BAD_ARGUMENT", `layer ${index} (batchnorm): eps must be positive`);
     this.outputShape = inputShape;
     this.channels = inputShape[0];
@@ -74,19 +89,52 @@ export class BatchNorm implements Layer {
     const k = this.rt.kernels;
     const eps = this.spec.eps ?? 1e-5;
     if (training) {
-      k.batchNormTrain(x, this.out.ptr, this.xhat.ptr, this.invStd.ptr, this.gamma.value.ptr, this.beta.value.ptr,
-        this.runningMean.ptr, this.runningVar.ptr, batch, this.channels, this.spatial, eps, this.spec.momentum ?? 0.9);
+      k.batchNormTrain(
+        x,
+        this.out.ptr,
+        this.xhat.ptr,
+        this.invStd.ptr,
+        this.gamma.value.ptr,
+        this.beta.value.ptr,
+        this.runningMean.ptr,
+        this.runningVar.ptr,
+        batch,
+        this.channels,
+        this.spatial,
+        eps,
+        this.spec.momentum ?? 0.9,
+      );
     } else {
-      k.batchNormInfer(x, this.out.ptr, this.gamma.value.ptr, this.beta.value.ptr, this.runningMean.ptr,
-        this.runningVar.ptr, batch, this.channels, this.spatial, eps);
+      k.batchNormInfer(
+        x,
+        this.out.ptr,
+        this.gamma.value.ptr,
+        this.beta.value.ptr,
+        this.runningMean.ptr,
+        this.runningVar.ptr,
+        batch,
+        this.channels,
+        this.spatial,
+        eps,
+      );
     }
     return this.out.ptr;
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
     if (this.disposed) layerDisposed(this.spec);
-    this.rt.kernels.batchNormBackward(dy, this.xhat.ptr, this.invStd.ptr, this.gamma.value.ptr,
-      needInputGrad ? this.dx.ptr : 0, this.gamma.grad.ptr, this.beta.grad.ptr, batch, this.channels, this.spatial);
+    this.rt.kernels.batchNormBackward(
+      dy,
+      this.xhat.ptr,
+      this.invStd.ptr,
+      this.gamma.value.ptr,
+      needInputGrad ? this.dx.ptr : 0,
+      this.gamma.grad.ptr,
+      this.beta.grad.ptr,
+      batch,
+      this.channels,
+      this.spatial,
+    );
     return needInputGrad ? this.dx.ptr : 0;
   }
 

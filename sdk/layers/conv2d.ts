@@ -25,7 +25,10 @@ export interface Conv2DSpec {
 export function outputSide(input: number, size: number, stride: number, pad: number): number {
   const args = [input, size, stride, pad];
   if (!args.every((v) => Number.isSafeInteger(v) && v >= 0) || size < 1 || stride < 1) {
-    fail("BAD_ARGUMENT", `outputSide: input, size, stride and padding must be integers (size and stride at least 1, input and padding 0 or more), got ${args.map(describeValue).join(", ")}`);
+    fail(
+      "BAD_ARGUMENT",
+      `outputSide: input, size, stride and padding must be integers (size and stride at least 1, input and padding 0 or more), got ${args.map(describeValue).join(", ")}`,
+    );
   }
   return Math.floor((input + 2 * pad - size) / stride) + 1;
 }
@@ -168,61 +171,103 @@ export class Conv2D implements Layer {
     this.input = x;
     // One image is shared out by filters only when its product is big enough to repay waking a
     // worker (rt.worthSplitting): not the LeNet-like nets' layers (0.4 and 4.5 MFLOP).
-    const oneImageSplit = batch === 1 && spec.filters >= 2 * FILTER_BAND_ALIGN
-      && rt.worthSplitting(2 * spec.filters * patch * outSpatial);
+    const oneImageSplit =
+      batch === 1 && spec.filters >= 2 * FILTER_BAND_ALIGN && rt.worthSplitting(2 * spec.filters * patch * outSpatial);
     if (this.direct) {
       const weight = this.weight.value.ptr;
       const relu = this.reluFused ? 1 : 0;
       // convDirect takes four filters at a time: a band of fewer (many threads, few filters) would not do.
       const bands = splitRange(spec.filters, rt.threads, FILTER_BAND_ALIGN);
       if (oneImageSplit && bands.every(([first, end]) => end - first >= 4)) {
-        rt.parallel(bands.map(([first, end], t): KernelCall[] => {
-          const packed = this.packedFilters + (t + 1) * this.packedFiltersBytes;
-          return [
-            ["packConvFilters", weight + first * patch * 4, end - first, patch, packed],
-            ["convDirect", x, packed, bias + first * 4, this.out.ptr + first * outSpatial * 4, end - first, C, H, W, spec.size, relu],
-          ];
-        }));
+        rt.parallel(
+          bands.map(([first, end], t): KernelCall[] => {
+            const packed = this.packedFilters + (t + 1) * this.packedFiltersBytes;
+            return [
+              ["packConvFilters", weight + first * patch * 4, end - first, patch, packed],
+              [
+                "convDirect",
+                x,
+                packed,
+                bias + first * 4,
+                this.out.ptr + first * outSpatial * 4,
+                end - first,
+                C,
+                H,
+                W,
+                spec.size,
+                relu,
+              ],
+            ];
+          }),
+        );
         return this.out.ptr;
       }
       if (this.weightsChanged()) rt.kernels.packConvFilters(weight, spec.filters, patch, this.packedFilters);
-      rt.parallel(splitRange(batch, rt.threads).map(([start, end]) => {
-        const calls: KernelCall[] = [];
-        for (let i = start; i < end; i++) {
-          calls.push(["convDirect", x + i * this.inSize * 4, this.packedFilters, bias, this.out.ptr + i * this.outSize * 4,
-            spec.filters, C, H, W, spec.size, relu]);
-        }
-        return calls;
-      }));
+      rt.parallel(
+        splitRange(batch, rt.threads).map(([start, end]) => {
+          const calls: KernelCall[] = [];
+          for (let i = start; i < end; i++) {
+            calls.push([
+              "convDirect",
+              x + i * this.inSize * 4,
+              this.packedFilters,
+              bias,
+              this.out.ptr + i * this.outSize * 4,
+              spec.filters,
+              C,
+              H,
+              W,
+              spec.size,
+              relu,
+            ]);
+          }
+          return calls;
+        }),
+      );
       return this.out.ptr;
     }
     if (oneImageSplit) {
-      rt.parallel(splitRange(spec.filters, rt.threads, FILTER_BAND_ALIGN).map(([first, end], t): KernelCall[] => {
-        const cols = this.colsScratch[t];
-        const out = this.out.ptr + first * outSpatial * 4;
-        return [
-          ["im2col", x, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW],
-          rt.gemmCall(t, this.weight.value.ptr + first * patch * 4, cols, out, end - first, patch, outSpatial, false, false, 0),
-          [addBias, out, bias + first * 4, 1, end - first, outSpatial],
-        ];
-      }));
+      rt.parallel(
+        splitRange(spec.filters, rt.threads, FILTER_BAND_ALIGN).map(([first, end], t): KernelCall[] => {
+          const cols = this.colsScratch[t];
+          const out = this.out.ptr + first * outSpatial * 4;
+          return [
+            ["im2col", x, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW],
+            rt.gemmCall(
+              t,
+              this.weight.value.ptr + first * patch * 4,
+              cols,
+              out,
+              end - first,
+              patch,
+              outSpatial,
+              false,
+              false,
+              0,
+            ),
+            [addBias, out, bias + first * 4, 1, end - first, outSpatial],
+          ];
+        }),
+      );
       return this.out.ptr;
     }
     // Each thread writes an image's patches into its own scratch and multiplies them while they are
     // in cache; the backward pass makes them again (an im2col is cheaper than keeping 100 patch
     // matrices that fall out of cache between the two passes).
     if (this.weightsChanged()) rt.kernels.packA(this.weight.value.ptr, patch, spec.filters, patch, 0, this.packedW);
-    rt.parallel(splitRange(batch, rt.threads).map(([start, end], t) => {
-      const calls: KernelCall[] = [];
-      for (let i = start; i < end; i++) {
-        const cols = this.colsScratch[t];
-        calls.push(["im2col", x + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
-        const out = this.out.ptr + i * this.outSize * 4;
-        calls.push(rt.gemmPackedCall(t, this.packedW, cols, out, spec.filters, patch, outSpatial, false, 0));
-        calls.push([addBias, out, bias, 1, spec.filters, outSpatial]);
-      }
-      return calls;
-    }));
+    rt.parallel(
+      splitRange(batch, rt.threads).map(([start, end], t) => {
+        const calls: KernelCall[] = [];
+        for (let i = start; i < end; i++) {
+          const cols = this.colsScratch[t];
+          calls.push(["im2col", x + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
+          const out = this.out.ptr + i * this.outSize * 4;
+          calls.push(rt.gemmPackedCall(t, this.packedW, cols, out, spec.filters, patch, outSpatial, false, 0));
+          calls.push([addBias, out, bias, 1, spec.filters, outSpatial]);
+        }
+        return calls;
+      }),
+    );
     return this.out.ptr;
   }
 
@@ -235,29 +280,59 @@ export class Conv2D implements Layer {
     const ranges = splitRange(batch, rt.threads);
     // op(A) = Wᵀ [C·R·R, K]: W stored [K, C·R·R] read transposed.
     if (needInputGrad) rt.kernels.packA(this.weight.value.ptr, patch, patch, spec.filters, 1, this.packedWt);
-    rt.parallel(ranges.map(([start, end], t) => {
-      const calls: KernelCall[] = [];
-      const dw = t === 0 ? this.weight.grad.ptr : this.dwPartials + (t - 1) * weightSize * 4;
-      const dwT = this.dwTransposed + t * weightSize * 4;
-      for (let i = start; i < end; i++) {
-        const cols = this.colsScratch[t];
-        calls.push(["im2col", this.input + i * this.inSize * 4, cols, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
-        const dyi = dy + i * this.outSize * 4;
-        const beta = i === start ? 0 : 1;
-        // dW[K, CRR] (+)= dy_i[K, OHOW] · cols_iᵀ, or for narrow patches dWᵀ[CRR, K] (+)= cols_i · dy_iᵀ.
-        if (this.narrowPatch) calls.push(rt.gemmCall(t, cols, dyi, dwT, patch, outSpatial, spec.filters, false, true, beta));
-        else calls.push(rt.gemmCall(t, dyi, cols, dw, spec.filters, outSpatial, patch, false, true, beta));
-        if (needInputGrad) {
-          // dcols[CRR, OHOW] = Wᵀ · dy_i, then scattered back onto the image.
-          calls.push(rt.gemmPackedCall(t, this.packedWt, dyi, this.dcols[t], patch, spec.filters, outSpatial, false, 0));
-          calls.push(["col2im", this.dcols[t], this.dx.ptr + i * this.inSize * 4, C, H, W, spec.size, this.stride, this.pad, OH, OW]);
+    rt.parallel(
+      ranges.map(([start, end], t) => {
+        const calls: KernelCall[] = [];
+        const dw = t === 0 ? this.weight.grad.ptr : this.dwPartials + (t - 1) * weightSize * 4;
+        const dwT = this.dwTransposed + t * weightSize * 4;
+        for (let i = start; i < end; i++) {
+          const cols = this.colsScratch[t];
+          calls.push([
+            "im2col",
+            this.input + i * this.inSize * 4,
+            cols,
+            C,
+            H,
+            W,
+            spec.size,
+            this.stride,
+            this.pad,
+            OH,
+            OW,
+          ]);
+          const dyi = dy + i * this.outSize * 4;
+          const beta = i === start ? 0 : 1;
+          // dW[K, CRR] (+)= dy_i[K, OHOW] · cols_iᵀ, or for narrow patches dWᵀ[CRR, K] (+)= cols_i · dy_iᵀ.
+          if (this.narrowPatch)
+            calls.push(rt.gemmCall(t, cols, dyi, dwT, patch, outSpatial, spec.filters, false, true, beta));
+          else calls.push(rt.gemmCall(t, dyi, cols, dw, spec.filters, outSpatial, patch, false, true, beta));
+          if (needInputGrad) {
+            // dcols[CRR, OHOW] = Wᵀ · dy_i, then scattered back onto the image.
+            calls.push(
+              rt.gemmPackedCall(t, this.packedWt, dyi, this.dcols[t], patch, spec.filters, outSpatial, false, 0),
+            );
+            calls.push([
+              "col2im",
+              this.dcols[t],
+              this.dx.ptr + i * this.inSize * 4,
+              C,
+              H,
+              W,
+              spec.size,
+              this.stride,
+              this.pad,
+              OH,
+              OW,
+            ]);
+          }
         }
-      }
-      return calls;
-    }));
+        return calls;
+      }),
+    );
     // dW = thread 0's share + the others' (summed in thread order: deterministic per thread count).
     if (this.narrowPatch) this.addTransposedShares(ranges.length);
-    else if (ranges.length > 1) rt.kernels.sumRows(this.dwPartials, this.weight.grad.ptr, ranges.length - 1, weightSize, 1);
+    else if (ranges.length > 1)
+      rt.kernels.sumRows(this.dwPartials, this.weight.grad.ptr, ranges.length - 1, weightSize, 1);
     rt.kernels.sumChannels(dy, this.bias.grad.ptr, batch, spec.filters, outSpatial, 0);
     return needInputGrad ? this.dx.ptr : 0;
   }
@@ -279,7 +354,8 @@ export class Conv2D implements Layer {
 
   /** Whether the weights differ from those the forward packing was made from (and notes them). */
   private weightsChanged(): boolean {
-    const changed = this.rt.kernels.copyIfChanged(this.weight.value.ptr, this.packedFrom, this.weight.value.length) === 1;
+    const changed =
+      this.rt.kernels.copyIfChanged(this.weight.value.ptr, this.packedFrom, this.weight.value.length) === 1;
     if (!changed && this.packedValid) return false;
     this.packedValid = true;
     return true;
@@ -307,7 +383,15 @@ export class Conv2D implements Layer {
     for (const ptr of [...this.dcols, ...this.colsScratch]) free(ptr);
     this.dcols = [];
     this.colsScratch = [];
-    for (const ptr of [this.dwPartials, this.dwTransposed, this.packedW, this.packedWt, this.packedFilters, this.packedFrom]) free(ptr);
+    for (const ptr of [
+      this.dwPartials,
+      this.dwTransposed,
+      this.packedW,
+      this.packedWt,
+      this.packedFilters,
+      this.packedFrom,
+    ])
+      free(ptr);
     this.dwPartials = 0;
     this.dwTransposed = 0;
     this.packedW = 0;

@@ -26,7 +26,12 @@ export class Dropout implements Layer {
   private readonly mask: BatchBuffer;
   private readonly dx: BatchBuffer;
 
-  constructor(private readonly rt: Runtime, readonly spec: DropoutSpec, readonly inputShape: readonly number[], rng: Random) {
+  constructor(
+    private readonly rt: Runtime,
+    readonly spec: DropoutSpec,
+    readonly inputShape: readonly number[],
+    rng: Random,
+  ) {
     if (!(spec.rate >= 0 && spec.rate < 1)) fail("BAD_ARGUMENT", `dropout rate must be in [0, 1), got ${spec.rate}`);
     this.outputShape = inputShape;
     this.size = sizeOf(inputShape);
@@ -48,7 +53,15 @@ export class Dropout implements Layer {
   forward(x: number, batch: number, training: boolean): number {
     if (this.disposed) layerDisposed(this.spec);
     if (!training || this.spec.rate === 0) return x;
-    this.rt.kernels.dropoutForward(x, this.out.ptr, this.mask.ptr, batch * this.size, 1 - this.spec.rate, this.seed, this.step++);
+    this.rt.kernels.dropoutForward(
+      x,
+      this.out.ptr,
+      this.mask.ptr,
+      batch * this.size,
+      1 - this.spec.rate,
+      this.seed,
+      this.step++,
+    );
     return this.out.ptr;
   }
 

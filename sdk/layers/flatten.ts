@@ -13,7 +13,10 @@ export class Flatten implements Layer {
   private disposed = false;
   readonly params = [];
 
-  constructor(readonly spec: FlattenSpec, readonly inputShape: readonly number[]) {
+  constructor(
+    readonly spec: FlattenSpec,
+    readonly inputShape: readonly number[],
+  ) {
     this.outputShape = [inputShape.reduce((a, b) => a * b, 1)];
   }
 

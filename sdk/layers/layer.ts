@@ -70,7 +70,10 @@ export class BatchBuffer {
   ptr = 0;
   private capacity = 0;
 
-  constructor(private readonly rt: Runtime, private readonly perSample: number) {}
+  constructor(
+    private readonly rt: Runtime,
+    private readonly perSample: number,
+  ) {}
 
   ensure(batch: number): void {
     if (batch <= this.capacity) return;
@@ -89,7 +92,12 @@ export class BatchBuffer {
 
 /** A parameter tensor and its gradient, allocated together. */
 export function makeParam(rt: Runtime, name: string, shape: number[], role: ParamRole): Param {
-  return { name, role, value: Tensor.alloc(rt, shape, `parameter "${name}"`), grad: Tensor.alloc(rt, shape, `gradient of "${name}"`) };
+  return {
+    name,
+    role,
+    value: Tensor.alloc(rt, shape, `parameter "${name}"`),
+    grad: Tensor.alloc(rt, shape, `gradient of "${name}"`),
+  };
 }
 
 export function disposeParams(params: readonly Param[]): void {

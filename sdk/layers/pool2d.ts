@@ -34,7 +34,12 @@ export class Pool2D implements Layer {
   private input = 0;
 
   /** `outputShape` comes from planModel, which has checked that the windows fit the input. */
-  constructor(private readonly rt: Runtime, readonly spec: Pool2DSpec, readonly inputShape: readonly number[], outputShape: readonly number[]) {
+  constructor(
+    private readonly rt: Runtime,
+    readonly spec: Pool2DSpec,
+    readonly inputShape: readonly number[],
+    outputShape: readonly number[],
+  ) {
     const [C, H, W] = inputShape;
     const [, OH, OW] = outputShape;
     this.stride = spec.stride ?? spec.size;
@@ -64,14 +69,30 @@ export class Pool2D implements Layer {
     const [y, argmax] = [this.out.ptr, this.argmax.ptr];
     this.rt.parallelFor(batch * C, minPlanesPerThread(H * W), (start, end): KernelCall[] => {
       if (this.spec.type === "avgpool") {
-        return [["avgPoolForward", x + start * inPlane, y + start * outPlane, end - start,
-          H, W, size, this.stride, OH, OW]];
+        return [
+          ["avgPoolForward", x + start * inPlane, y + start * outPlane, end - start, H, W, size, this.stride, OH, OW],
+        ];
       }
       if (training) {
-        return [["maxPoolForward", x + start * inPlane, y + start * outPlane, argmax + start * outPlane, end - start,
-          H, W, size, this.stride, OH, OW]];
+        return [
+          [
+            "maxPoolForward",
+            x + start * inPlane,
+            y + start * outPlane,
+            argmax + start * outPlane,
+            end - start,
+            H,
+            W,
+            size,
+            this.stride,
+            OH,
+            OW,
+          ],
+        ];
       }
-      return [["maxPoolValues", x + start * inPlane, y + start * outPlane, end - start, H, W, size, this.stride, OH, OW]];
+      return [
+        ["maxPoolValues", x + start * inPlane, y + start * outPlane, end - start, H, W, size, this.stride, OH, OW],
+      ];
     });
     return y;
   }
@@ -85,15 +106,50 @@ export class Pool2D implements Layer {
     const [dx, argmax, x] = [this.dx.ptr, this.argmax.ptr, this.input];
     this.rt.parallelFor(batch * C, minPlanesPerThread(H * W), (start, end): KernelCall[] => {
       if (this.spec.type === "avgpool") {
-        return [["avgPoolBackward", dy + start * outPlane, dx + start * inPlane, end - start,
-          H, W, this.spec.size, this.stride, OH, OW]];
+        return [
+          [
+            "avgPoolBackward",
+            dy + start * outPlane,
+            dx + start * inPlane,
+            end - start,
+            H,
+            W,
+            this.spec.size,
+            this.stride,
+            OH,
+            OW,
+          ],
+        ];
       }
       if (this.reluBefore) {
-        return [["maxPoolBackwardRelu", dy + start * outPlane, argmax + start * outPlane, x + start * inPlane,
-          dx + start * inPlane, end - start, H, W, OH, OW]];
+        return [
+          [
+            "maxPoolBackwardRelu",
+            dy + start * outPlane,
+            argmax + start * outPlane,
+            x + start * inPlane,
+            dx + start * inPlane,
+            end - start,
+            H,
+            W,
+            OH,
+            OW,
+          ],
+        ];
       }
-      return [["maxPoolBackward", dy + start * outPlane, argmax + start * outPlane, dx + start * inPlane, end - start,
-        H, W, OH, OW]];
+      return [
+        [
+          "maxPoolBackward",
+          dy + start * outPlane,
+          argmax + start * outPlane,
+          dx + start * inPlane,
+          end - start,
+          H,
+          W,
+          OH,
+          OW,
+        ],
+      ];
     });
     return dx;
   }

@@ -13,7 +13,11 @@ export class SoftmaxLoss {
   private readonly grad: BatchBuffer;
   private disposed = false;
 
-  constructor(private readonly rt: Runtime, readonly classes: number, readonly kind: LossName = "cross-entropy") {
+  constructor(
+    private readonly rt: Runtime,
+    readonly classes: number,
+    readonly kind: LossName = "cross-entropy",
+  ) {
     this.probs = new BatchBuffer(rt, classes);
     this.grad = new BatchBuffer(rt, classes);
   }

@@ -3,7 +3,15 @@ import { fail } from "../errors";
 import type { NamedTensor } from "../io/safetensors";
 import type { Param, ParamRole } from "../layers/layer";
 import { Runtime } from "../runtime/runtime";
-import { OPTIMIZER_DEFAULTS, OPTIMIZERS, ruleOf, type OptimizerName, type OptimizerRule, type OptimizerSettings, type UpdateCall } from "./rules";
+import {
+  OPTIMIZER_DEFAULTS,
+  OPTIMIZERS,
+  ruleOf,
+  type OptimizerName,
+  type OptimizerRule,
+  type OptimizerSettings,
+  type UpdateCall,
+} from "./rules";
 
 export { OPTIMIZER_DEFAULTS, OPTIMIZERS, type OptimizerName, type OptimizerSettings } from "./rules";
 
@@ -32,11 +40,15 @@ export class Optimizer {
   private readonly state = new Map<Param, number[]>();
   private isDisposed = false;
 
-  constructor(readonly rt: Runtime, spec: OptimizerSpec) {
+  constructor(
+    readonly rt: Runtime,
+    spec: OptimizerSpec,
+  ) {
     if (!(rt instanceof Runtime)) fail("BAD_ARGUMENT", `new Optimizer: rt must be a Runtime, got ${describeValue(rt)}`);
     if (rt.disposed) fail("BAD_STATE", "new Optimizer: the runtime was disposed");
     checkOptions(spec, "optimizer spec", ["name", ...Object.keys(OPTIMIZER_DEFAULTS.sgd)]);
-    if (spec === undefined || !OPTIMIZERS.includes(spec.name)) fail("BAD_ARGUMENT", `unknown optimizer ${describeValue(spec?.name)}; one of ${OPTIMIZERS.join(", ")}`);
+    if (spec === undefined || !OPTIMIZERS.includes(spec.name))
+      fail("BAD_ARGUMENT", `unknown optimizer ${describeValue(spec?.name)}; one of ${OPTIMIZERS.join(", ")}`);
     this.name = spec.name;
     this.rule = ruleOf(spec.name);
     const defaults = OPTIMIZER_DEFAULTS[spec.name];
@@ -45,7 +57,10 @@ export class Optimizer {
       const value = spec[key];
       if (value === undefined) continue;
       if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-        fail("BAD_ARGUMENT", `optimizer ${spec.name}: ${key} must be a non-negative number, got ${describeValue(value)}`);
+        fail(
+          "BAD_ARGUMENT",
+          `optimizer ${spec.name}: ${key} must be a non-negative number, got ${describeValue(value)}`,
+        );
       }
       settings[key] = value;
     }
@@ -55,7 +70,8 @@ export class Optimizer {
       fail("BAD_ARGUMENT", `optimizer ${spec.name}: eps must be positive, got ${settings.eps}`);
     }
     for (const key of ["momentum", "rho", "beta1", "beta2"] as const) {
-      if (!(settings[key] < 1)) fail("BAD_ARGUMENT", `optimizer ${spec.name}: ${key} must be below 1, got ${settings[key]}`);
+      if (!(settings[key] < 1))
+        fail("BAD_ARGUMENT", `optimizer ${spec.name}: ${key} must be below 1, got ${settings[key]}`);
     }
     this.settings = settings;
     this.call = { w: 0, g: 0, state: [], n: 0, settings, decay: 0, step: 0 };
@@ -67,16 +83,22 @@ export class Optimizer {
 
   set learningRate(lr: number) {
     this.check("learningRate");
-    if (typeof lr !== "number" || !(lr >= 0) || !Number.isFinite(lr)) fail("BAD_ARGUMENT", `learning rate must be a non-negative number, got ${describeValue(lr)}`);
+    if (typeof lr !== "number" || !(lr >= 0) || !Number.isFinite(lr))
+      fail("BAD_ARGUMENT", `learning rate must be a non-negative number, got ${describeValue(lr)}`);
     this.settings.lr = lr;
   }
 
   /** One update of every parameter from its gradient. */
   step(params: readonly Param[]): void {
     this.check("step");
-    if (!Array.isArray(params)) fail("BAD_ARGUMENT", `optimizer step: params must be an array of parameters (model.params), got ${describeValue(params)}`);
+    if (!Array.isArray(params))
+      fail(
+        "BAD_ARGUMENT",
+        `optimizer step: params must be an array of parameters (model.params), got ${describeValue(params)}`,
+      );
     for (const p of params) {
-      if (p?.value?.rt !== this.rt) fail("BAD_ARGUMENT", "optimizer step: a parameter lives in another runtime than the optimizer");
+      if (p?.value?.rt !== this.rt)
+        fail("BAD_ARGUMENT", "optimizer step: a parameter lives in another runtime than the optimizer");
     }
     this.steps++;
     const call = this.call;
@@ -95,13 +117,19 @@ export class Optimizer {
    * The optimizer's state as named tensors ("optim.<param>.<k>") plus its settings and step count,
    * so a model file can carry it and a resumed run continues exactly where it stopped.
    */
-  exportState(params: readonly Param[]): { settings: OptimizerSpec & { steps: number }; tensors: Map<string, NamedTensor> } {
+  exportState(params: readonly Param[]): {
+    settings: OptimizerSpec & { steps: number };
+    tensors: Map<string, NamedTensor>;
+  } {
     this.check("exportState");
     const tensors = new Map<string, NamedTensor>();
     for (const p of params) {
       const buffers = this.state.get(p);
       buffers?.forEach((ptr, k) => {
-        tensors.set(`optim.${p.name}.${k}`, { shape: [...p.value.shape], data: this.rt.f32(ptr, p.value.length).slice() });
+        tensors.set(`optim.${p.name}.${k}`, {
+          shape: [...p.value.shape],
+          data: this.rt.f32(ptr, p.value.length).slice(),
+        });
       });
     }
     return { settings: { name: this.name, ...this.settings, steps: this.steps }, tensors };
@@ -116,11 +144,17 @@ export class Optimizer {
         const name = `optim.${p.name}.${k}`;
         const t = tensors.get(name);
         if (!t) fail("BAD_FILE", `optimizer state: tensor "${name}" is missing`);
-        if (t.data.length !== p.value.length) fail("BAD_FILE", `optimizer state: tensor "${name}" has ${t.data.length} values, "${p.name}" has ${p.value.length}`);
+        if (t.data.length !== p.value.length)
+          fail(
+            "BAD_FILE",
+            `optimizer state: tensor "${name}" has ${t.data.length} values, "${p.name}" has ${p.value.length}`,
+          );
       }
     }
     for (const p of params) {
-      this.stateOf(p).forEach((ptr, k) => this.rt.f32(ptr, p.value.length).set(tensors.get(`optim.${p.name}.${k}`)!.data));
+      this.stateOf(p).forEach((ptr, k) =>
+        this.rt.f32(ptr, p.value.length).set(tensors.get(`optim.${p.name}.${k}`)!.data),
+      );
     }
     this.steps = steps;
   }

@@ -92,7 +92,10 @@ const adadelta = rule({
   name: "adadelta",
   label: "AdaDelta",
   defaults: { rho: 0.95, eps: 1e-6 },
-  state: [{ name: "h", start: zero }, { name: "s", start: zero }],
+  state: [
+    { name: "h", start: zero },
+    { name: "s", start: zero },
+  ],
   update: (k, { w, g, state: [h, sq], n, settings: s, decay }) => k.adadeltaUpdate(w, g, h, sq, n, s.rho, s.eps, decay),
 });
 
@@ -100,7 +103,10 @@ const adam = rule({
   name: "adam",
   label: "Adam",
   defaults: { lr: 0.001, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
-  state: [{ name: "m", start: zero }, { name: "v", start: zero }],
+  state: [
+    { name: "m", start: zero },
+    { name: "v", start: zero },
+  ],
   update: (k, { w, g, state: [m, v], n, settings: s, decay, step }) =>
     k.adamUpdate(w, g, m, v, n, s.lr, s.beta1, s.beta2, s.eps, 1 - s.beta1 ** step, 1 - s.beta2 ** step, decay),
 });
@@ -115,7 +121,10 @@ export const OPTIMIZERS: readonly OptimizerName[] = RULES.map((r) => r.name);
 export const ruleOf = (name: OptimizerName): OptimizerRule<OptimizerName> => RULES.find((r) => r.name === name)!;
 
 /** Each rule's name for people ("Momentum SGD"). */
-export const OPTIMIZER_LABELS = Object.fromEntries(RULES.map((r) => [r.name, r.label])) as Record<OptimizerName, string>;
+export const OPTIMIZER_LABELS = Object.fromEntries(RULES.map((r) => [r.name, r.label])) as Record<
+  OptimizerName,
+  string
+>;
 
 /** False for a rule that has no learning rate (AdaDelta): its `lr` setting is not read. */
 export const hasLearningRate = (name: OptimizerName): boolean => ruleOf(name).defaults.lr !== undefined;
@@ -124,14 +133,29 @@ export const hasLearningRate = (name: OptimizerName): boolean => ruleOf(name).de
  * Every rule's settings: its defaults, the settings it does not read at 0, except a learning
  * rate of 1 for a rule without one (a positive placeholder that schedules may scale).
  */
-export const OPTIMIZER_DEFAULTS = Object.fromEntries(RULES.map((r) => [r.name, {
-  lr: 1, momentum: 0, rho: 0, eps: 0, beta1: 0, beta2: 0, weightDecay: 0, ...r.defaults,
-}])) as Record<OptimizerName, OptimizerSettings>;
+export const OPTIMIZER_DEFAULTS = Object.fromEntries(
+  RULES.map((r) => [
+    r.name,
+    {
+      lr: 1,
+      momentum: 0,
+      rho: 0,
+      eps: 0,
+      beta1: 0,
+      beta2: 0,
+      weightDecay: 0,
+      ...r.defaults,
+    },
+  ]),
+) as Record<OptimizerName, OptimizerSettings>;
 
 /** "sgd 1.0, momentum 0.1, …; adadelta has none": each rule's default learning rate, for help texts. */
 export function describeLearningRates(): string {
   const format = (v: number): string => (Number.isInteger(v) ? v.toFixed(1) : String(v));
   const withRate = RULES.filter((r) => hasLearningRate(r.name)).map((r) => `${r.name} ${format(r.defaults.lr!)}`);
   const without = RULES.filter((r) => !hasLearningRate(r.name)).map((r) => r.name);
-  return withRate.join(", ") + (without.length > 0 ? `; ${without.join(", ")} ${without.length === 1 ? "has" : "have"} none` : "");
+  return (
+    withRate.join(", ") +
+    (without.length > 0 ? `; ${without.join(", ")} ${without.length === 1 ? "has" : "have"} none` : "")
+  );
 }

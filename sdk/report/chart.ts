@@ -39,10 +39,12 @@ export function axisTicks(lo: number, hi: number, count: number, { integers = fa
   if (!(hi > lo)) return !integers || Number.isInteger(lo) ? [lo] : [];
   const raw = (hi - lo) / count;
   const power = 10 ** Math.floor(Math.log10(raw));
-  const found = (integers ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]).map((m) => m * power).find((s) => s >= raw * 0.999) ?? raw;
+  const found =
+    (integers ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10]).map((m) => m * power).find((s) => s >= raw * 0.999) ?? raw;
   const step = integers ? Math.max(1, Math.round(found)) : found;
   const out: number[] = [];
-  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
+  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step)
+    out.push(Number(t.toPrecision(12)));
   return out;
 }
 
@@ -63,28 +65,42 @@ function panelSvg(panel: Panel, offsetX: number): string {
   const sy = (y: number): number => MARGIN.top + h - ((y - y0) / (y1 - y0)) * h;
   const fmt = panel.yFormat ?? ((y: number) => String(Number(y.toPrecision(3))));
   const parts: string[] = [];
-  parts.push(`<text x="${offsetX + PANEL_W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="600">${escapeXml(panel.title)}</text>`);
+  parts.push(
+    `<text x="${offsetX + PANEL_W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="600">${escapeXml(panel.title)}</text>`,
+  );
   for (const t of axisTicks(y0, y1, 5)) {
     parts.push(`<line x1="${sx(x0)}" x2="${sx(x1)}" y1="${sy(t)}" y2="${sy(t)}" stroke="#e5e7eb"/>`);
-    parts.push(`<text class="y-tick" x="${sx(x0) - 6}" y="${sy(t) + 4}" text-anchor="end" font-size="11" fill="#4b5563">${escapeXml(fmt(t))}</text>`);
+    parts.push(
+      `<text class="y-tick" x="${sx(x0) - 6}" y="${sy(t) + 4}" text-anchor="end" font-size="11" fill="#4b5563">${escapeXml(fmt(t))}</text>`,
+    );
   }
   for (const t of axisTicks(x0, x1, 5, { integers: panel.xIntegers })) {
-    parts.push(`<text class="x-tick" x="${sx(t)}" y="${MARGIN.top + h + 16}" text-anchor="middle" font-size="11" fill="#4b5563">${t}</text>`);
+    parts.push(
+      `<text class="x-tick" x="${sx(t)}" y="${MARGIN.top + h + 16}" text-anchor="middle" font-size="11" fill="#4b5563">${t}</text>`,
+    );
   }
   parts.push(`<rect x="${sx(x0)}" y="${MARGIN.top}" width="${w}" height="${h}" fill="none" stroke="#9ca3af"/>`);
-  parts.push(`<text x="${offsetX + MARGIN.left + w / 2}" y="${PANEL_H - 8}" text-anchor="middle" font-size="12">${escapeXml(panel.xLabel)}</text>`);
-  parts.push(`<text transform="translate(${offsetX + 14},${MARGIN.top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(panel.yLabel)}</text>`);
+  parts.push(
+    `<text x="${offsetX + MARGIN.left + w / 2}" y="${PANEL_H - 8}" text-anchor="middle" font-size="12">${escapeXml(panel.xLabel)}</text>`,
+  );
+  parts.push(
+    `<text transform="translate(${offsetX + 14},${MARGIN.top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(panel.yLabel)}</text>`,
+  );
   panel.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (pts.length > 1) {
-      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")}"/>`);
+      parts.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")}"/>`,
+      );
     }
-    for (const [x, y] of pts) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${color}"/>`);
-    const ly = panel.legend === "bottom"
-      ? MARGIN.top + h - 8 - (panel.series.length - 1 - i) * 16
-      : MARGIN.top + 14 + i * 16;
-    parts.push(`<line x1="${sx(x1) - 120}" x2="${sx(x1) - 104}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="3"/>`);
+    for (const [x, y] of pts)
+      parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${color}"/>`);
+    const ly =
+      panel.legend === "bottom" ? MARGIN.top + h - 8 - (panel.series.length - 1 - i) * 16 : MARGIN.top + 14 + i * 16;
+    parts.push(
+      `<line x1="${sx(x1) - 120}" x2="${sx(x1) - 104}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="3"/>`,
+    );
     parts.push(`<text x="${sx(x1) - 100}" y="${ly}" font-size="11">${escapeXml(s.name)}</text>`);
   });
   return parts.join("\n");
@@ -103,25 +119,46 @@ export function chartSvg(panels: Panel[]): string {
   ].join("\n");
 }
 
-export const percentTick = (y: number): string => `${(y * 100).toFixed(Math.abs(y * 100 - Math.round(y * 100)) < 1e-6 ? 0 : 1)}%`;
+export const percentTick = (y: number): string =>
+  `${(y * 100).toFixed(Math.abs(y * 100 - Math.round(y * 100)) < 1e-6 ? 0 : 1)}%`;
 
 /** The loss and accuracy curves of one or more training histories. */
-export function historyChart(runs: { name: string; history: { epoch: number; loss: number; trainAccuracy: number; testAccuracy?: number }[] }[]): string {
-  if (!Array.isArray(runs) || !runs.every((r) => Array.isArray(r?.history))) fail("BAD_ARGUMENT", `historyChart: runs must be an array of { name, history: EpochRecord[] }, got ${describeValue(runs)}`);
+export function historyChart(
+  runs: { name: string; history: { epoch: number; loss: number; trainAccuracy: number; testAccuracy?: number }[] }[],
+): string {
+  if (!Array.isArray(runs) || !runs.every((r) => Array.isArray(r?.history)))
+    fail(
+      "BAD_ARGUMENT",
+      `historyChart: runs must be an array of { name, history: EpochRecord[] }, got ${describeValue(runs)}`,
+    );
   const single = runs.length === 1;
   return chartSvg([
     {
-      title: "Training loss", xLabel: "epoch", yLabel: "mean loss", xIntegers: true,
-      series: runs.map((r) => ({ name: single ? "train" : r.name, points: r.history.map((h) => [h.epoch, h.loss] as [number, number]) })),
+      title: "Training loss",
+      xLabel: "epoch",
+      yLabel: "mean loss",
+      xIntegers: true,
+      series: runs.map((r) => ({
+        name: single ? "train" : r.name,
+        points: r.history.map((h) => [h.epoch, h.loss] as [number, number]),
+      })),
     },
     {
-      title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", yFormat: percentTick, legend: "bottom", xIntegers: true,
+      title: "Accuracy",
+      xLabel: "epoch",
+      yLabel: "accuracy",
+      yFormat: percentTick,
+      legend: "bottom",
+      xIntegers: true,
       series: single
         ? [
-          { name: "train", points: runs[0].history.map((h) => [h.epoch, h.trainAccuracy] as [number, number]) },
-          { name: "test", points: runs[0].history.map((h) => [h.epoch, h.testAccuracy ?? NaN] as [number, number]) },
-        ]
-        : runs.map((r) => ({ name: r.name, points: r.history.map((h) => [h.epoch, h.testAccuracy ?? NaN] as [number, number]) })),
+            { name: "train", points: runs[0].history.map((h) => [h.epoch, h.trainAccuracy] as [number, number]) },
+            { name: "test", points: runs[0].history.map((h) => [h.epoch, h.testAccuracy ?? NaN] as [number, number]) },
+          ]
+        : runs.map((r) => ({
+            name: r.name,
+            points: r.history.map((h) => [h.epoch, h.testAccuracy ?? NaN] as [number, number]),
+          })),
     },
   ]);
 }

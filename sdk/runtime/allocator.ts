@@ -16,7 +16,11 @@ export class Allocator {
   private readonly used = new Map<number, number>();
   private end: number;
 
-  constructor(start: number, end: number, private readonly grow: (bytes: number) => number) {
+  constructor(
+    start: number,
+    end: number,
+    private readonly grow: (bytes: number) => number,
+  ) {
     const first = alignUp(start);
     this.end = end;
     this.freeBlocks = end > first ? [{ start: first, size: end - first }] : [];
@@ -24,7 +28,8 @@ export class Allocator {
 
   /** Returns the address of `bytes` fresh bytes (contents unspecified). */
   alloc(bytes: number): number {
-    if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0) fail("BAD_ARGUMENT", `cannot allocate ${describeValue(bytes)} bytes`);
+    if (typeof bytes !== "number" || !Number.isFinite(bytes) || bytes < 0)
+      fail("BAD_ARGUMENT", `cannot allocate ${describeValue(bytes)} bytes`);
     const size = alignUp(Math.max(bytes, 1));
     let index = this.freeBlocks.findIndex((b) => b.size >= size);
     if (index < 0) {
@@ -53,7 +58,8 @@ export class Allocator {
    */
   free(ptr: number): void {
     const size = this.used.get(ptr);
-    if (size === undefined) fail("BAD_STATE", `free of an address that is not allocated (freed twice?): ${describeValue(ptr)}`);
+    if (size === undefined)
+      fail("BAD_STATE", `free of an address that is not allocated (freed twice?): ${describeValue(ptr)}`);
     this.used.delete(ptr);
     this.release_(ptr, size);
   }

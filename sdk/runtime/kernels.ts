@@ -1,17 +1,44 @@
 import {
-  KERNELS_RELAXED_SHARED_WASM_BASE64, KERNELS_RELAXED_WASM_BASE64, KERNELS_SHARED_WASM_BASE64, KERNELS_WASM_BASE64,
+  KERNELS_RELAXED_SHARED_WASM_BASE64,
+  KERNELS_RELAXED_WASM_BASE64,
+  KERNELS_SHARED_WASM_BASE64,
+  KERNELS_WASM_BASE64,
 } from "./kernels.wasm.generated";
 
 /** The exports of assembly/index.ts. Pointers are byte addresses in the shared memory. */
 export interface Kernels {
   heapBase(): number;
   gemmWorkspaceBytes(): number;
-  gemm(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, m: number, k: number, n: number,
-    transA: number, transB: number, beta: number, work: number): void;
+  gemm(
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    k: number,
+    n: number,
+    transA: number,
+    transB: number,
+    beta: number,
+    work: number,
+  ): void;
   packedABytes(m: number, k: number): number;
   packA(a: number, lda: number, m: number, k: number, transA: number, dst: number): void;
-  gemmPacked(packedA: number, b: number, ldb: number, c: number, ldc: number, m: number, k: number, n: number,
-    transB: number, beta: number, work: number): void;
+  gemmPacked(
+    packedA: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    k: number,
+    n: number,
+    transB: number,
+    beta: number,
+    work: number,
+  ): void;
   addBiasRows(y: number, bias: number, rows: number, cols: number): void;
   addBiasRowsRelu(y: number, bias: number, rows: number, cols: number): void;
   sumRows(x: number, out: number, rows: number, cols: number, beta: number): void;
@@ -25,38 +52,183 @@ export interface Kernels {
   sigmoidBackward(y: number, dy: number, dx: number, n: number): void;
   reluForward(x: number, y: number, n: number): void;
   reluBackward(y: number, dy: number, dx: number, n: number): void;
-  softmaxCrossEntropy(logits: number, labels: number, probs: number, dlogits: number, rows: number, cols: number): number;
+  softmaxCrossEntropy(
+    logits: number,
+    labels: number,
+    probs: number,
+    dlogits: number,
+    rows: number,
+    cols: number,
+  ): number;
   softmaxMse(logits: number, labels: number, probs: number, dlogits: number, rows: number, cols: number): number;
   dropoutForward(x: number, y: number, mask: number, n: number, keep: number, seed: number, step: number): void;
   dropoutBackward(dy: number, mask: number, dx: number, n: number): void;
-  batchNormTrain(x: number, y: number, xhat: number, invStd: number, gamma: number, beta: number,
-    runningMean: number, runningVar: number, batch: number, C: number, S: number, eps: number, momentum: number): void;
-  batchNormInfer(x: number, y: number, gamma: number, beta: number, runningMean: number, runningVar: number,
-    batch: number, C: number, S: number, eps: number): void;
-  batchNormBackward(dy: number, xhat: number, invStd: number, gamma: number, dx: number, dgamma: number, dbeta: number,
-    batch: number, C: number, S: number): void;
+  batchNormTrain(
+    x: number,
+    y: number,
+    xhat: number,
+    invStd: number,
+    gamma: number,
+    beta: number,
+    runningMean: number,
+    runningVar: number,
+    batch: number,
+    C: number,
+    S: number,
+    eps: number,
+    momentum: number,
+  ): void;
+  batchNormInfer(
+    x: number,
+    y: number,
+    gamma: number,
+    beta: number,
+    runningMean: number,
+    runningVar: number,
+    batch: number,
+    C: number,
+    S: number,
+    eps: number,
+  ): void;
+  batchNormBackward(
+    dy: number,
+    xhat: number,
+    invStd: number,
+    gamma: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    batch: number,
+    C: number,
+    S: number,
+  ): void;
   augmentImages(x: number, params: number, batch: number, C: number, H: number, W: number, scratch: number): void;
   sgdUpdate(w: number, g: number, n: number, lr: number, decay: number): void;
   momentumUpdate(w: number, g: number, v: number, n: number, lr: number, alpha: number, decay: number): void;
   adagradUpdate(w: number, g: number, h: number, n: number, lr: number, decay: number): void;
   rmspropUpdate(w: number, g: number, h: number, n: number, lr: number, rho: number, eps: number, decay: number): void;
   adadeltaUpdate(w: number, g: number, h: number, s: number, n: number, rho: number, eps: number, decay: number): void;
-  adamUpdate(w: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
-    eps: number, c1: number, c2: number, decay: number): void;
-  im2col(x: number, cols: number, C: number, H: number, W: number, R: number, stride: number, pad: number, OH: number, OW: number): void;
-  convDirect(x: number, packedW: number, bias: number, y: number, filters: number, C: number, H: number, W: number, R: number, relu: number): void;
+  adamUpdate(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    c1: number,
+    c2: number,
+    decay: number,
+  ): void;
+  im2col(
+    x: number,
+    cols: number,
+    C: number,
+    H: number,
+    W: number,
+    R: number,
+    stride: number,
+    pad: number,
+    OH: number,
+    OW: number,
+  ): void;
+  convDirect(
+    x: number,
+    packedW: number,
+    bias: number,
+    y: number,
+    filters: number,
+    C: number,
+    H: number,
+    W: number,
+    R: number,
+    relu: number,
+  ): void;
   packConvFilters(w: number, filters: number, depth: number, dst: number): void;
   packedFiltersBytes(filters: number, depth: number): number;
-  col2im(dcols: number, dx: number, C: number, H: number, W: number, R: number, stride: number, pad: number, OH: number, OW: number): void;
+  col2im(
+    dcols: number,
+    dx: number,
+    C: number,
+    H: number,
+    W: number,
+    R: number,
+    stride: number,
+    pad: number,
+    OH: number,
+    OW: number,
+  ): void;
   addBiasChannels(y: number, bias: number, batch: number, channels: number, spatial: number): void;
   addBiasChannelsRelu(y: number, bias: number, batch: number, channels: number, spatial: number): void;
   sumChannels(dy: number, out: number, batch: number, channels: number, spatial: number, beta: number): void;
-  maxPoolForward(x: number, y: number, argmax: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
-  maxPoolValues(x: number, y: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
-  maxPoolBackward(dy: number, argmax: number, dx: number, planes: number, H: number, W: number, OH: number, OW: number): void;
-  maxPoolBackwardRelu(dy: number, argmax: number, x: number, dx: number, planes: number, H: number, W: number, OH: number, OW: number): void;
-  avgPoolForward(x: number, y: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
-  avgPoolBackward(dy: number, dx: number, planes: number, H: number, W: number, size: number, stride: number, OH: number, OW: number): void;
+  maxPoolForward(
+    x: number,
+    y: number,
+    argmax: number,
+    planes: number,
+    H: number,
+    W: number,
+    size: number,
+    stride: number,
+    OH: number,
+    OW: number,
+  ): void;
+  maxPoolValues(
+    x: number,
+    y: number,
+    planes: number,
+    H: number,
+    W: number,
+    size: number,
+    stride: number,
+    OH: number,
+    OW: number,
+  ): void;
+  maxPoolBackward(
+    dy: number,
+    argmax: number,
+    dx: number,
+    planes: number,
+    H: number,
+    W: number,
+    OH: number,
+    OW: number,
+  ): void;
+  maxPoolBackwardRelu(
+    dy: number,
+    argmax: number,
+    x: number,
+    dx: number,
+    planes: number,
+    H: number,
+    W: number,
+    OH: number,
+    OW: number,
+  ): void;
+  avgPoolForward(
+    x: number,
+    y: number,
+    planes: number,
+    H: number,
+    W: number,
+    size: number,
+    stride: number,
+    OH: number,
+    OW: number,
+  ): void;
+  avgPoolBackward(
+    dy: number,
+    dx: number,
+    planes: number,
+    H: number,
+    W: number,
+    size: number,
+    stride: number,
+    OH: number,
+    OW: number,
+  ): void;
 }
 
 function decodeBase64(text: string): Uint8Array {
@@ -84,8 +256,8 @@ export interface KernelBuild {
 }
 
 const BUILDS: Record<string, string> = {
-  "plain": KERNELS_WASM_BASE64,
-  "relaxed": KERNELS_RELAXED_WASM_BASE64,
+  plain: KERNELS_WASM_BASE64,
+  relaxed: KERNELS_RELAXED_WASM_BASE64,
   "plain-shared": KERNELS_SHARED_WASM_BASE64,
   "relaxed-shared": KERNELS_RELAXED_SHARED_WASM_BASE64,
 };
@@ -94,7 +266,8 @@ const buildKey = (b: KernelBuild): string => `${b.relaxedSimd ? "relaxed" : "pla
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
 /** True when this engine runs the relaxed-SIMD build. */
-export const relaxedSimdSupported = (): boolean => WebAssembly.validate(decodeBase64(KERNELS_RELAXED_WASM_BASE64) as BufferSource);
+export const relaxedSimdSupported = (): boolean =>
+  WebAssembly.validate(decodeBase64(KERNELS_RELAXED_WASM_BASE64) as BufferSource);
 
 /** Compiles one build of the kernels once per process (or page); instances share the code. */
 export function compileKernels(build: KernelBuild): Promise<WebAssembly.Module> {

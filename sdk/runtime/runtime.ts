@@ -19,7 +19,14 @@ import { checkInteger, checkOptions, describeValue } from "../args";
 import { fail } from "../errors";
 import { Allocator } from "./allocator";
 import { compileKernels, instantiateKernels, relaxedSimdSupported, type KernelFeatures, type Kernels } from "./kernels";
-import { KernelThreads, runCalls, splitRange, threadsUnavailableReason, type KernelCall, type KernelName } from "./threads";
+import {
+  KernelThreads,
+  runCalls,
+  splitRange,
+  threadsUnavailableReason,
+  type KernelCall,
+  type KernelName,
+} from "./threads";
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
@@ -63,16 +70,23 @@ export interface RuntimeOptions {
 export class Runtime {
   /** The wasm features the kernels use here. */
   readonly features: KernelFeatures;
-  private live: {
-    memory: WebAssembly.Memory;
-    kernels: Kernels;
-    allocator: Allocator;
-    /** Scratch for gemm (packed panels), one per thread, allocated once. */
-    gemmWork: number[];
-    pool: KernelThreads | undefined;
-  } | undefined;
+  private live:
+    | {
+        memory: WebAssembly.Memory;
+        kernels: Kernels;
+        allocator: Allocator;
+        /** Scratch for gemm (packed panels), one per thread, allocated once. */
+        gemmWork: number[];
+        pool: KernelThreads | undefined;
+      }
+    | undefined;
 
-  private constructor(memory: WebAssembly.Memory, kernels: Kernels, features: KernelFeatures, pool: KernelThreads | undefined) {
+  private constructor(
+    memory: WebAssembly.Memory,
+    kernels: Kernels,
+    features: KernelFeatures,
+    pool: KernelThreads | undefined,
+  ) {
     this.features = features;
     const allocator = new Allocator(kernels.heapBase(), memory.buffer.byteLength, (bytes) => this.grow(bytes));
     this.live = { memory, kernels, allocator, gemmWork: [], pool };
@@ -85,27 +99,40 @@ export class Runtime {
     const asked = opts.threads === undefined ? 1 : checkInteger(opts.threads, "threads", 1, MAX_THREADS);
     const initialMiB = opts.initialMiB === undefined ? 16 : opts.initialMiB;
     if (typeof initialMiB !== "number" || !(initialMiB >= MIN_INITIAL_MIB && initialMiB <= MAX_INITIAL_MIB)) {
-      fail("BAD_ARGUMENT", `initialMiB must be a number from ${MIN_INITIAL_MIB} to ${MAX_INITIAL_MIB}, got ${describeValue(initialMiB)}`);
+      fail(
+        "BAD_ARGUMENT",
+        `initialMiB must be a number from ${MIN_INITIAL_MIB} to ${MAX_INITIAL_MIB}, got ${describeValue(initialMiB)}`,
+      );
     }
     if (opts.relaxedSimd !== undefined && typeof opts.relaxedSimd !== "boolean") {
       fail("BAD_ARGUMENT", `relaxedSimd must be true or false, got ${describeValue(opts.relaxedSimd)}`);
     }
-    if (opts.relaxedSimd === true && !relaxedSimdSupported()) fail("BAD_ARGUMENT", "relaxedSimd: true, but this engine has no relaxed SIMD");
+    if (opts.relaxedSimd === true && !relaxedSimdSupported())
+      fail("BAD_ARGUMENT", "relaxedSimd: true, but this engine has no relaxed SIMD");
     const relaxedSimd = opts.relaxedSimd ?? relaxedSimdSupported();
     let threadsNote = asked > 1 ? threadsUnavailableReason() : "";
     const shared = asked > 1 && !threadsNote;
     const initialPages = Math.ceil((initialMiB * 1024 * 1024) / PAGE);
     let memory: WebAssembly.Memory;
     try {
-      memory = new WebAssembly.Memory({ initial: initialPages, maximum: MAX_PAGES, shared } as WebAssembly.MemoryDescriptor);
+      memory = new WebAssembly.Memory({
+        initial: initialPages,
+        maximum: MAX_PAGES,
+        shared,
+      } as WebAssembly.MemoryDescriptor);
     } catch (e) {
-      fail("OUT_OF_MEMORY", `cannot reserve ${initialMiB} MiB of wasm memory (${(e as Error).message}); ask for less initialMiB`);
+      fail(
+        "OUT_OF_MEMORY",
+        `cannot reserve ${initialMiB} MiB of wasm memory (${(e as Error).message}); ask for less initialMiB`,
+      );
     }
     const module = await compileKernels({ relaxedSimd, shared });
     const kernels = await instantiateKernels(module, memory);
     let pool: KernelThreads | undefined;
     if (shared) {
-      const names = Object.keys(kernels).filter((name) => typeof kernels[name as KernelName] === "function") as KernelName[];
+      const names = Object.keys(kernels).filter(
+        (name) => typeof kernels[name as KernelName] === "function",
+      ) as KernelName[];
       try {
         pool = await KernelThreads.start(module, memory, asked - 1, names);
       } catch (e) {
@@ -156,7 +183,11 @@ export class Runtime {
    * Splits `count` items (elements, images, planes) among the threads when there are at least
    * `minPerThread` for each of two, and runs task(start, end, t) for each share; else one task.
    */
-  parallelFor(count: number, minPerThread: number, task: (start: number, end: number, t: number) => KernelCall[]): void {
+  parallelFor(
+    count: number,
+    minPerThread: number,
+    task: (start: number, end: number, t: number) => KernelCall[],
+  ): void {
     const { pool, kernels } = this.state;
     const parts = pool && count >= 2 * minPerThread ? Math.min(this.threads, Math.floor(count / minPerThread)) : 1;
     if (parts === 1) runCalls(task(0, count, 0), kernels);
@@ -211,9 +242,20 @@ export class Runtime {
   /** The memory's buffer, once [ptr, ptr + length·size) is known to lie inside it (and aligned). */
   private view(ptr: number, length: number, size: number): ArrayBufferLike {
     const buffer = this.state.memory.buffer;
-    if (!(Number.isInteger(ptr) && Number.isInteger(length) && ptr >= 0 && length >= 0 && ptr % size === 0 &&
-      ptr + length * size <= buffer.byteLength)) {
-      fail("BAD_ARGUMENT", `no ${describeValue(length)} values of ${size} bytes at address ${describeValue(ptr)} in ${buffer.byteLength} bytes of wasm memory`);
+    if (
+      !(
+        Number.isInteger(ptr) &&
+        Number.isInteger(length) &&
+        ptr >= 0 &&
+        length >= 0 &&
+        ptr % size === 0 &&
+        ptr + length * size <= buffer.byteLength
+      )
+    ) {
+      fail(
+        "BAD_ARGUMENT",
+        `no ${describeValue(length)} values of ${size} bytes at address ${describeValue(ptr)} in ${buffer.byteLength} bytes of wasm memory`,
+      );
     }
     return buffer;
   }
@@ -228,12 +270,35 @@ export class Runtime {
    * across the threads in bands of C's rows (or columns, when C is wide), each band a gemm of its own
    * written in place: the same sums in the same order as on one thread, so the result is identical.
    */
-  gemm(a: number, b: number, c: number, m: number, k: number, n: number,
-    transA: boolean, transB: boolean, beta: number): void {
+  gemm(
+    a: number,
+    b: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+    beta: number,
+  ): void {
     if (!this.worthSplitting(2 * m * k * n)) {
       // Called directly, not through a KernelCall: one image's dense layer takes microseconds.
       const { kernels, gemmWork } = this.state;
-      kernels.gemm(a, transA ? m : k, b, transB ? k : n, c, n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, gemmWork[0]);
+      kernels.gemm(
+        a,
+        transA ? m : k,
+        b,
+        transB ? k : n,
+        c,
+        n,
+        m,
+        k,
+        n,
+        transA ? 1 : 0,
+        transB ? 1 : 0,
+        beta,
+        gemmWork[0],
+      );
       return;
     }
     const byRows = m >= n;
@@ -243,17 +308,19 @@ export class Runtime {
     const ta = transA ? 1 : 0;
     const tb = transB ? 1 : 0;
     const { gemmWork } = this.state;
-    this.parallel(bands.map(([start, end], t): KernelCall[] => {
-      const work = gemmWork[t];
-      if (byRows) {
-        // Rows start..end of op(A) and of C.
-        const aBand = a + 4 * (transA ? start : start * lda);
-        return [["gemm", aBand, lda, b, ldb, c + 4 * start * n, n, end - start, k, n, ta, tb, beta, work]];
-      }
-      // Columns start..end of op(B) and of C.
-      const bBand = b + 4 * (transB ? start * ldb : start);
-      return [["gemm", a, lda, bBand, ldb, c + 4 * start, n, m, k, end - start, ta, tb, beta, work]];
-    }));
+    this.parallel(
+      bands.map(([start, end], t): KernelCall[] => {
+        const work = gemmWork[t];
+        if (byRows) {
+          // Rows start..end of op(A) and of C.
+          const aBand = a + 4 * (transA ? start : start * lda);
+          return [["gemm", aBand, lda, b, ldb, c + 4 * start * n, n, end - start, k, n, ta, tb, beta, work]];
+        }
+        // Columns start..end of op(B) and of C.
+        const bBand = b + 4 * (transB ? start * ldb : start);
+        return [["gemm", a, lda, bBand, ldb, c + 4 * start, n, m, k, end - start, ta, tb, beta, work]];
+      }),
+    );
   }
 
   /**
@@ -261,14 +328,33 @@ export class Runtime {
    * kernels.packedABytes(m, k) bytes) on thread `t`, for parallel(): the weights a convolution
    * multiplies by every image of a batch are packed once, not per image.
    */
-  gemmPackedCall(t: number, packedA: number, b: number, c: number, m: number, k: number, n: number,
-    transB: boolean, beta: number): KernelCall {
+  gemmPackedCall(
+    t: number,
+    packedA: number,
+    b: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    transB: boolean,
+    beta: number,
+  ): KernelCall {
     return ["gemmPacked", packedA, b, transB ? k : n, c, n, m, k, n, transB ? 1 : 0, beta, this.state.gemmWork[t]];
   }
 
   /** The kernel call of a contiguous gemm (as in gemm()) on thread `t`, for parallel(). */
-  gemmCall(t: number, a: number, b: number, c: number, m: number, k: number, n: number,
-    transA: boolean, transB: boolean, beta: number): KernelCall {
+  gemmCall(
+    t: number,
+    a: number,
+    b: number,
+    c: number,
+    m: number,
+    k: number,
+    n: number,
+    transA: boolean,
+    transB: boolean,
+    beta: number,
+  ): KernelCall {
     const lda = transA ? m : k;
     const ldb = transB ? k : n;
     return ["gemm", a, lda, b, ldb, c, n, m, k, n, transA ? 1 : 0, transB ? 1 : 0, beta, this.state.gemmWork[t]];
@@ -280,9 +366,11 @@ export class Runtime {
     try {
       memory.grow(pages);
     } catch {
-      fail("OUT_OF_MEMORY",
+      fail(
+        "OUT_OF_MEMORY",
         `wasm memory cannot grow by ${(bytes / 2 ** 20).toFixed(1)} MiB ` +
-        `(now ${(memory.buffer.byteLength / 2 ** 20).toFixed(0)} MiB); use a smaller batch or model`);
+          `(now ${(memory.buffer.byteLength / 2 ** 20).toFixed(0)} MiB); use a smaller batch or model`,
+      );
     }
     return memory.buffer.byteLength;
   }

@@ -12,11 +12,17 @@ export class Tensor {
   private disposed = false;
 
   /** `label` names the tensor in errors (a model's parameters carry their name, e.g. "0.weight"). */
-  constructor(readonly rt: Runtime, ptr: number, readonly shape: readonly number[], readonly label = "tensor") {
+  constructor(
+    readonly rt: Runtime,
+    ptr: number,
+    readonly shape: readonly number[],
+    readonly label = "tensor",
+  ) {
     if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
       fail("BAD_ARGUMENT", `tensor shape must be an array of non-negative integers, got ${describeValue(shape)}`);
     }
-    if (!Number.isInteger(ptr) || ptr < 0) fail("BAD_ARGUMENT", `tensor address must be a non-negative integer, got ${describeValue(ptr)}`);
+    if (!Number.isInteger(ptr) || ptr < 0)
+      fail("BAD_ARGUMENT", `tensor address must be a non-negative integer, got ${describeValue(ptr)}`);
     this.length = shape.reduce((a, b) => a * b, 1);
     this.address = ptr;
   }
@@ -46,7 +52,10 @@ export class Tensor {
   /** Copies `values` (a typed array or an array of numbers, exactly `length` of them) into the tensor. */
   write(values: ArrayLike<number>): void {
     if (!(ArrayBuffer.isView(values) || Array.isArray(values))) {
-      fail("BAD_ARGUMENT", `tensor write: values must be a typed array or an array of numbers, got ${describeValue(values)}`);
+      fail(
+        "BAD_ARGUMENT",
+        `tensor write: values must be a typed array or an array of numbers, got ${describeValue(values)}`,
+      );
     }
     if (values.length !== this.length) {
       fail("BAD_SHAPE", `cannot write ${values.length} values into a tensor of shape [${this.shape}]`);
@@ -55,7 +64,8 @@ export class Tensor {
   }
 
   fill(value: number): void {
-    if (typeof value !== "number") fail("BAD_ARGUMENT", `tensor fill: value must be a number, got ${describeValue(value)}`);
+    if (typeof value !== "number")
+      fail("BAD_ARGUMENT", `tensor fill: value must be a number, got ${describeValue(value)}`);
     this.view().fill(value);
   }
 

@@ -37,7 +37,11 @@ export interface WorkerHandle {
  * Starts a worker running `body` (plain JavaScript that calls `onFirstMessage(handler)` and
  * `reply(message)`; the spawner defines both for its platform). `onMessage` gets every message.
  */
-export type WorkerSpawner = (body: string, onMessage: (data: unknown) => void, onError: (error: Error) => void) => WorkerHandle;
+export type WorkerSpawner = (
+  body: string,
+  onMessage: (data: unknown) => void,
+  onError: (error: Error) => void,
+) => WorkerHandle;
 
 // Layout of a worker's control buffer: four i32 (generation, done, failed, unused), then f64
 // commands: [count, (kernel index, argument count, arguments...) x count].
@@ -113,7 +117,8 @@ let spawner: WorkerSpawner | undefined = typeof Worker === "function" ? browserS
 
 /** Sets how workers are started (mnist-wasm/node registers worker_threads); returns the previous way. */
 export function setWorkerSpawner(next: WorkerSpawner | undefined): WorkerSpawner | undefined {
-  if (next !== undefined && typeof next !== "function") fail("BAD_ARGUMENT", `setWorkerSpawner: expected a function or undefined, got ${describeValue(next)}`);
+  if (next !== undefined && typeof next !== "function")
+    fail("BAD_ARGUMENT", `setWorkerSpawner: expected a function or undefined, got ${describeValue(next)}`);
   const previous = spawner;
   spawner = next;
   return previous;
@@ -164,7 +169,10 @@ export class KernelThreads {
   /** Kernel name -> the index the workers know it by. */
   private readonly indexOf: Map<KernelName, number>;
 
-  private constructor(private readonly workers: PoolWorker[], names: readonly KernelName[]) {
+  private constructor(
+    private readonly workers: PoolWorker[],
+    names: readonly KernelName[],
+  ) {
     this.indexOf = new Map(names.map((name, i) => [name, i]));
     this.count = workers.length + 1;
   }
@@ -173,37 +181,61 @@ export class KernelThreads {
    * Starts `count` workers over `memory` (shared) with the compiled kernels `module`. Rejects, with
    * every worker stopped, when one fails to start or is not ready within START_TIMEOUT_MS.
    */
-  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, count: number, names: readonly KernelName[]): Promise<KernelThreads> {
+  static async start(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    count: number,
+    names: readonly KernelName[],
+  ): Promise<KernelThreads> {
     if (!spawner) throw new Error(threadsUnavailableReason());
     const spawn = spawner;
     const handles: WorkerHandle[] = [];
-    const starting = Array.from({ length: count }, () => new Promise<PoolWorker>((resolve, reject) => {
-      const control = new SharedArrayBuffer(COMMANDS_OFFSET + COMMAND_SLOTS * 8);
-      const timer = setTimeout(() => reject(new Error(`a kernel worker was not ready after ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
-      const fail = (error: Error): void => {
-        clearTimeout(timer);
-        reject(error);
-      };
-      try {
-        const handle = spawn(WORKER_BODY, (data) => {
-          clearTimeout(timer);
-          const message = data as { ready?: boolean; error?: string };
-          if (message.ready) resolve({ handle, state: new Int32Array(control, 0, 4), commands: new Float64Array(control, COMMANDS_OFFSET) });
-          else reject(new Error(`a kernel worker failed to start: ${message.error}`));
-        }, fail);
-        handles.push(handle);
-        handle.postMessage({ module, memory, control, names });
-      } catch (e) {
-        fail(e as Error);
-      }
-    }));
+    const starting = Array.from(
+      { length: count },
+      () =>
+        new Promise<PoolWorker>((resolve, reject) => {
+          const control = new SharedArrayBuffer(COMMANDS_OFFSET + COMMAND_SLOTS * 8);
+          const timer = setTimeout(
+            () => reject(new Error(`a kernel worker was not ready after ${START_TIMEOUT_MS / 1000} s`)),
+            START_TIMEOUT_MS,
+          );
+          const fail = (error: Error): void => {
+            clearTimeout(timer);
+            reject(error);
+          };
+          try {
+            const handle = spawn(
+              WORKER_BODY,
+              (data) => {
+                clearTimeout(timer);
+                const message = data as { ready?: boolean; error?: string };
+                if (message.ready)
+                  resolve({
+                    handle,
+                    state: new Int32Array(control, 0, 4),
+                    commands: new Float64Array(control, COMMANDS_OFFSET),
+                  });
+                else reject(new Error(`a kernel worker failed to start: ${message.error}`));
+              },
+              fail,
+            );
+            handles.push(handle);
+            handle.postMessage({ module, memory, control, names });
+          } catch (e) {
+            fail(e as Error);
+          }
+        }),
+    );
     const settled = await Promise.allSettled(starting);
     const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failure) {
       for (const handle of handles) handle.terminate();
       throw failure.reason instanceof Error ? failure.reason : new Error(String(failure.reason));
     }
-    return new KernelThreads(settled.map((r) => (r as PromiseFulfilledResult<PoolWorker>).value), names);
+    return new KernelThreads(
+      settled.map((r) => (r as PromiseFulfilledResult<PoolWorker>).value),
+      names,
+    );
   }
 
   /** Threads, the caller's included (fixed at start). */

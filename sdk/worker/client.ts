@@ -6,9 +6,17 @@ import type { Dataset } from "../data/dataset";
 import type { KernelFeatures } from "../runtime/kernels";
 import type { ModelSpec } from "../spec";
 import {
-  buffersOf, fromWireError,
-  type ModelInfo, type Request, type RequestType, type Response, type Results, type TrainProgress,
-  type WorkerEvaluation, type WorkerTrainOptions, type WorkerTrainResult,
+  buffersOf,
+  fromWireError,
+  type ModelInfo,
+  type Request,
+  type RequestType,
+  type Response,
+  type Results,
+  type TrainProgress,
+  type WorkerEvaluation,
+  type WorkerTrainOptions,
+  type WorkerTrainResult,
 } from "./protocol";
 
 /** What ModelWorker needs of a Worker (a MessagePort serves in tests). */
@@ -32,8 +40,12 @@ type Body<T extends RequestType> = Omit<Extract<Request, { type: T }>, "type" | 
  * away, and Node's postMessage drops a message naming a detached buffer without a word.
  */
 function emptyArray(call: string, what: string): Promise<never> {
-  return Promise.reject(new MnistWasmError("BAD_ARGUMENT",
-    `${call}: ${what} is empty (if it was passed with { transfer: true } before, its buffer now belongs to the worker)`));
+  return Promise.reject(
+    new MnistWasmError(
+      "BAD_ARGUMENT",
+      `${call}: ${what} is empty (if it was passed with { transfer: true } before, its buffer now belongs to the worker)`,
+    ),
+  );
 }
 
 /** A training run in the worker: `done` settles when it ends, `stop()` ends it early. */
@@ -77,7 +89,9 @@ export class ModelWorker {
       const message = (event as ErrorEvent).message;
       this.breakWith(new Error(`model worker: ${message || "the worker script failed to load or threw"}`));
     });
-    worker.addEventListener("messageerror", () => this.breakWith(new Error("model worker: a message could not be deserialized")));
+    worker.addEventListener("messageerror", () =>
+      this.breakWith(new Error("model worker: a message could not be deserialized")),
+    );
   }
 
   /** The wasm features the worker's kernels use. */
@@ -90,13 +104,23 @@ export class ModelWorker {
    * the URL of its module script. Resolves once its wasm Runtime is ready; `relaxedSimd: false`
    * forces the plain SIMD kernels, as in Runtime.create().
    */
-  static async create(worker: WorkerLike | string | URL, options: { relaxedSimd?: boolean; initialMiB?: number; threads?: number } = {}): Promise<ModelWorker> {
-    if (!(typeof worker === "string" || worker instanceof URL || typeof (worker as WorkerLike | null)?.postMessage === "function")) {
+  static async create(
+    worker: WorkerLike | string | URL,
+    options: { relaxedSimd?: boolean; initialMiB?: number; threads?: number } = {},
+  ): Promise<ModelWorker> {
+    if (
+      !(
+        typeof worker === "string" ||
+        worker instanceof URL ||
+        typeof (worker as WorkerLike | null)?.postMessage === "function"
+      )
+    ) {
       fail("BAD_ARGUMENT", `ModelWorker.create: expected a Worker or a module URL, got ${describeValue(worker)}`);
     }
     let target: WorkerLike;
     if (typeof worker === "string" || worker instanceof URL) {
-      if (typeof Worker === "undefined") fail("BAD_STATE", "ModelWorker.create(url): this environment has no Web Workers");
+      if (typeof Worker === "undefined")
+        fail("BAD_STATE", "ModelWorker.create(url): this environment has no Web Workers");
       target = new Worker(worker, { type: "module" });
     } else {
       target = worker;
@@ -114,7 +138,11 @@ export class ModelWorker {
   /** Loads a model file's bytes (safetensors, as the CLI saves). `transfer` hands the bytes over instead of copying them. */
   load(bytes: Uint8Array, options: { transfer?: boolean; what?: string } = {}): Promise<ModelInfo> {
     if (bytes?.length === 0) return emptyArray("load", "bytes");
-    return this.request("load", { bytes, ...(options.what ? { what: options.what } : {}) }, options.transfer ? buffersOf(bytes) : []);
+    return this.request(
+      "load",
+      { bytes, ...(options.what ? { what: options.what } : {}) },
+      options.transfer ? buffersOf(bytes) : [],
+    );
   }
 
   /** Builds a freshly initialised model from a spec (seeded, as new Model(rt, spec, { seed })). */
@@ -128,7 +156,14 @@ export class ModelWorker {
    */
   setData(name: string, data: Dataset, options: { transfer?: boolean } = {}): Promise<Results["setData"]> {
     if (data?.images?.length === 0 || data?.labels?.length === 0) return emptyArray("setData", "images or labels");
-    const plain: Dataset = { name: data.name, shape: data.shape, images: data.images, labels: data.labels, count: data.count, classes: data.classes };
+    const plain: Dataset = {
+      name: data.name,
+      shape: data.shape,
+      images: data.images,
+      labels: data.labels,
+      count: data.count,
+      classes: data.classes,
+    };
     return this.request("setData", { name, data: plain }, options.transfer ? buffersOf(data.images, data.labels) : []);
   }
 
@@ -172,7 +207,10 @@ export class ModelWorker {
   }
 
   private request<T extends RequestType>(
-    type: T, body: Body<T>, transfer: Transferable[] = [], onProgress?: (progress: TrainProgress) => void,
+    type: T,
+    body: Body<T>,
+    transfer: Transferable[] = [],
+    onProgress?: (progress: TrainProgress) => void,
   ): Promise<Results[T]> {
     if (this.broken) return Promise.reject(this.broken);
     const id = this.nextId++;

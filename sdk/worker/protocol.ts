@@ -61,24 +61,24 @@ export interface WorkerTrainOptions {
 /** Progress of a training run, posted while it runs. */
 export type TrainProgress =
   | {
-    kind: "batch";
-    epoch: number;
-    /** Number of the run's last epoch. */
-    lastEpoch: number;
-    /** 1-based batch in the epoch. */
-    batch: number;
-    batches: number;
-    /** Mean loss over the batches since the previous report. */
-    loss: number;
-    /** Accuracy over the same batches (before each batch's update). */
-    accuracy: number;
-    /** Images trained on in this run so far. */
-    images: number;
-    /** Training speed in the current epoch (evaluation excluded). */
-    imagesPerSecond: number;
-    /** Fraction of the run done, 0 to 1. */
-    fraction: number;
-  }
+      kind: "batch";
+      epoch: number;
+      /** Number of the run's last epoch. */
+      lastEpoch: number;
+      /** 1-based batch in the epoch. */
+      batch: number;
+      batches: number;
+      /** Mean loss over the batches since the previous report. */
+      loss: number;
+      /** Accuracy over the same batches (before each batch's update). */
+      accuracy: number;
+      /** Images trained on in this run so far. */
+      images: number;
+      /** Training speed in the current epoch (evaluation excluded). */
+      imagesPerSecond: number;
+      /** Fraction of the run done, 0 to 1. */
+      fraction: number;
+    }
   | { kind: "evaluating"; epoch: number }
   | { kind: "epoch"; record: EpochRecord };
 
@@ -146,7 +146,14 @@ export type Response =
   | { type: "error"; id: number; error: WireError }
   | { type: "progress"; id: number; progress: TrainProgress };
 
-const ERROR_CODES: readonly ErrorCode[] = ["BAD_FILE", "BAD_SHAPE", "BAD_ARGUMENT", "OUT_OF_MEMORY", "DIVERGED", "BAD_STATE"];
+const ERROR_CODES: readonly ErrorCode[] = [
+  "BAD_FILE",
+  "BAD_SHAPE",
+  "BAD_ARGUMENT",
+  "OUT_OF_MEMORY",
+  "DIVERGED",
+  "BAD_STATE",
+];
 
 export function toWireError(e: unknown): WireError {
   if (e instanceof MnistWasmError) return { code: e.code, message: e.message };

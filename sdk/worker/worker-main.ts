@@ -15,9 +15,17 @@ import { TrainingSession, type RunOverrides } from "../session";
 import { validateSpec, type ModelSpec } from "../spec";
 import { trainingDefaults } from "../train-defaults";
 import {
-  buffersOf, toWireError,
-  type ModelInfo, type Request, type RequestType, type Response, type Results, type TrainProgress,
-  type WorkerEvaluation, type WorkerTrainOptions, type WorkerTrainResult,
+  buffersOf,
+  toWireError,
+  type ModelInfo,
+  type Request,
+  type RequestType,
+  type Response,
+  type Results,
+  type TrainProgress,
+  type WorkerEvaluation,
+  type WorkerTrainOptions,
+  type WorkerTrainResult,
 } from "./protocol";
 
 /** Everything one worker holds between requests. */
@@ -44,9 +52,18 @@ export type Post = (message: Response, transfer?: Transferable[]) => void;
 /** Requests answered while a run trains: they neither touch the model nor its buffers. */
 const ALLOWED_WHILE_TRAINING: ReadonlySet<RequestType> = new Set(["init", "stop", "info"]);
 
-const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>(
-  ["init", "load", "build", "setData", "predict", "train", "stop", "evaluate", "save", "info"],
-);
+const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>([
+  "init",
+  "load",
+  "build",
+  "setData",
+  "predict",
+  "train",
+  "stop",
+  "evaluate",
+  "save",
+  "info",
+]);
 
 /**
  * Answers one request: posts `result` (with its typed arrays transferred) or `error`, and while
@@ -88,7 +105,10 @@ export async function handleMessage(state: WorkerState, message: unknown, post: 
         const model = requireModel(state);
         const { images } = request;
         if (!(images instanceof Uint8Array) && !(images instanceof Float32Array)) {
-          fail("BAD_ARGUMENT", `predict: images must be a Uint8Array (0-255) or a Float32Array (0-1), got ${describe(images)}`);
+          fail(
+            "BAD_ARGUMENT",
+            `predict: images must be a Uint8Array (0-255) or a Float32Array (0-1), got ${describe(images)}`,
+          );
         }
         const probs = model.predict(images);
         reply<"predict">(probs, buffersOf(probs));
@@ -108,8 +128,10 @@ export async function handleMessage(state: WorkerState, message: unknown, post: 
       }
       case "save": {
         requireModel(state);
-        const bytes = state.session!.save({ ...state.facts, ...checkFacts(request.facts) },
-          { optimizerState: request.optimizerState !== false });
+        const bytes = state.session!.save(
+          { ...state.facts, ...checkFacts(request.facts) },
+          { optimizerState: request.optimizerState !== false },
+        );
         reply<"save">(bytes, buffersOf(bytes));
         break;
       }
@@ -146,7 +168,10 @@ export function startModelWorker(scope?: WorkerScope): WorkerState {
 }
 
 /** The worker's Runtime, created on first use; `init` options count only when they come first. */
-function runtime(state: WorkerState, options: { relaxedSimd?: boolean; initialMiB?: number; threads?: number } = {}): Promise<Runtime> {
+function runtime(
+  state: WorkerState,
+  options: { relaxedSimd?: boolean; initialMiB?: number; threads?: number } = {},
+): Promise<Runtime> {
   state.runtime ??= Runtime.create({
     ...(options.relaxedSimd !== undefined ? { relaxedSimd: options.relaxedSimd } : {}),
     ...(options.initialMiB !== undefined ? { initialMiB: options.initialMiB } : {}),
@@ -174,9 +199,13 @@ function replaceSession(state: WorkerState, session: TrainingSession): void {
 }
 
 async function load(state: WorkerState, bytes: unknown, what = "model file"): Promise<ModelInfo> {
-  if (!(bytes instanceof Uint8Array)) fail("BAD_ARGUMENT", `load: expected the model file's bytes as a Uint8Array, got ${describe(bytes)}`);
+  if (!(bytes instanceof Uint8Array))
+    fail("BAD_ARGUMENT", `load: expected the model file's bytes as a Uint8Array, got ${describe(bytes)}`);
   const rt = await runtime(state);
-  const { session, metadata } = TrainingSession.fromLoaded(deserializeModel(rt, bytes, what), { what, defaults: untrainedRun });
+  const { session, metadata } = TrainingSession.fromLoaded(deserializeModel(rt, bytes, what), {
+    what,
+    defaults: untrainedRun,
+  });
   replaceSession(state, session);
   const { format: _format, spec: _spec, optimizer: _optimizer, run: _run, ...facts } = metadata;
   state.facts = facts;
@@ -184,7 +213,8 @@ async function load(state: WorkerState, bytes: unknown, what = "model file"): Pr
 }
 
 async function build(state: WorkerState, spec: unknown, seed?: number): Promise<ModelInfo> {
-  if (seed !== undefined && !Number.isInteger(seed)) fail("BAD_ARGUMENT", `build: seed must be an integer, got ${describe(seed)}`);
+  if (seed !== undefined && !Number.isInteger(seed))
+    fail("BAD_ARGUMENT", `build: seed must be an integer, got ${describe(seed)}`);
   const valid = validateSpec(spec);
   const rt = await runtime(state);
   const model = new Model(rt, valid, seed !== undefined ? { seed } : {});
@@ -195,12 +225,21 @@ async function build(state: WorkerState, spec: unknown, seed?: number): Promise<
 
 function info(state: WorkerState): ModelInfo {
   const model = state.model!;
-  return { spec: model.spec, paramCount: model.paramCount, epochs: state.session!.epochsDone, facts: { ...state.facts } };
+  return {
+    spec: model.spec,
+    paramCount: model.paramCount,
+    epochs: state.session!.epochsDone,
+    facts: { ...state.facts },
+  };
 }
 
 function requireModel(state: WorkerState): Model {
   if (!state.model) fail("BAD_STATE", "model worker: no model yet; load() a model file or build() one first");
-  if (state.diverged) fail("BAD_STATE", "model worker: the model diverged in training (its weights are not finite); build() or load() a model again");
+  if (state.diverged)
+    fail(
+      "BAD_STATE",
+      "model worker: the model diverged in training (its weights are not finite); build() or load() a model again",
+    );
   return state.model;
 }
 
@@ -215,7 +254,8 @@ function dataNamed(state: WorkerState, name: unknown, what: string): Dataset {
 
 function checkLimit(limit: unknown, what: string): number {
   if (limit === undefined) return Infinity;
-  if (!Number.isInteger(limit) || (limit as number) <= 0) fail("BAD_ARGUMENT", `${what} must be a positive integer, got ${describe(limit)}`);
+  if (!Number.isInteger(limit) || (limit as number) <= 0)
+    fail("BAD_ARGUMENT", `${what} must be a positive integer, got ${describe(limit)}`);
   return limit as number;
 }
 
@@ -228,28 +268,47 @@ function evaluateOn(state: WorkerState, name: unknown, limit: unknown): WorkerEv
 
 /** A data set posted by a page: checked field by field, since a wrong one would be read by wasm. */
 function checkDataset(value: unknown, name: unknown): Dataset {
-  if (typeof name !== "string" || name === "") fail("BAD_ARGUMENT", `setData: the name must be a non-empty string, got ${describe(name)}`);
+  if (typeof name !== "string" || name === "")
+    fail("BAD_ARGUMENT", `setData: the name must be a non-empty string, got ${describe(name)}`);
   const where = `setData "${name}"`;
   const d = value as Partial<Dataset> | null;
-  if (typeof d !== "object" || d === null) fail("BAD_ARGUMENT", `${where}: expected a Dataset object, got ${describe(value)}`);
+  if (typeof d !== "object" || d === null)
+    fail("BAD_ARGUMENT", `${where}: expected a Dataset object, got ${describe(value)}`);
   const { shape, images, labels, count, classes } = d;
   if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((s) => Number.isInteger(s) && s > 0)) {
     fail("BAD_ARGUMENT", `${where}: shape must be [channels, height, width], got ${describe(shape)}`);
   }
-  if (!Number.isInteger(count) || (count as number) <= 0) fail("BAD_ARGUMENT", `${where}: count must be a positive integer, got ${describe(count)}`);
-  if (!Array.isArray(classes) || classes.length === 0 || classes.length > 255 || !classes.every((c) => typeof c === "string")) {
+  if (!Number.isInteger(count) || (count as number) <= 0)
+    fail("BAD_ARGUMENT", `${where}: count must be a positive integer, got ${describe(count)}`);
+  if (
+    !Array.isArray(classes) ||
+    classes.length === 0 ||
+    classes.length > 255 ||
+    !classes.every((c) => typeof c === "string")
+  ) {
     fail("BAD_ARGUMENT", `${where}: classes must be 1 to 255 names`);
   }
   if (!(images instanceof Uint8Array) || images.length !== count! * shape[0] * shape[1] * shape[2]) {
-    fail("BAD_ARGUMENT", `${where}: images must be a Uint8Array of ${count} x [${shape}] pixels, got ${describe(images)}`);
+    fail(
+      "BAD_ARGUMENT",
+      `${where}: images must be a Uint8Array of ${count} x [${shape}] pixels, got ${describe(images)}`,
+    );
   }
   if (!(labels instanceof Uint8Array) || labels.length !== count) {
     fail("BAD_ARGUMENT", `${where}: labels must be a Uint8Array of ${count} labels, got ${describe(labels)}`);
   }
   for (let i = 0; i < labels.length; i++) {
-    if (labels[i] >= classes.length) fail("BAD_ARGUMENT", `${where}: label ${labels[i]} of sample ${i} is out of range for ${classes.length} classes`);
+    if (labels[i] >= classes.length)
+      fail("BAD_ARGUMENT", `${where}: label ${labels[i]} of sample ${i} is out of range for ${classes.length} classes`);
   }
-  return { name: typeof d.name === "string" && d.name ? d.name : name, shape: [shape[0], shape[1], shape[2]], images, labels, count: count!, classes };
+  return {
+    name: typeof d.name === "string" && d.name ? d.name : name,
+    shape: [shape[0], shape[1], shape[2]],
+    images,
+    labels,
+    count: count!,
+    classes,
+  };
 }
 
 function checkFacts(facts: unknown): Record<string, string> {
@@ -270,19 +329,30 @@ const now = (): number => (globalThis.performance ?? Date).now();
  * out continues the model's run) and run, with progress posted under the request's id,
  * stoppable by "stop".
  */
-async function train(state: WorkerState, id: number, options: WorkerTrainOptions, post: Post): Promise<WorkerTrainResult> {
+async function train(
+  state: WorkerState,
+  id: number,
+  options: WorkerTrainOptions,
+  post: Post,
+): Promise<WorkerTrainResult> {
   requireModel(state);
   const session = state.session!;
-  if (typeof options !== "object" || options === null) fail("BAD_ARGUMENT", `train: expected options, got ${describe(options)}`);
+  if (typeof options !== "object" || options === null)
+    fail("BAD_ARGUMENT", `train: expected options, got ${describe(options)}`);
   const trainData = dataNamed(state, options.data, "train: data");
   const limit = options.limit === undefined ? undefined : checkLimit(options.limit, "train: limit");
-  const test = options.test === undefined
-    ? undefined
-    : takeFirst(dataNamed(state, options.test, "train: test"), checkLimit(options.testLimit, "train: testLimit"));
+  const test =
+    options.test === undefined
+      ? undefined
+      : takeFirst(dataNamed(state, options.test, "train: test"), checkLimit(options.testLimit, "train: testLimit"));
   const interval = options.progressIntervalMs ?? 100;
-  if (!(interval >= 0)) fail("BAD_ARGUMENT", `train: progressIntervalMs must be a non-negative number, got ${describe(interval)}`);
+  if (!(interval >= 0))
+    fail("BAD_ARGUMENT", `train: progressIntervalMs must be a non-negative number, got ${describe(interval)}`);
   if (options.optimizer !== undefined && (options.optimizer === null || typeof options.optimizer !== "object")) {
-    fail("BAD_ARGUMENT", `train: optimizer must be a spec such as { name: "adam", lr: 0.001 }, got ${describe(options.optimizer)}`);
+    fail(
+      "BAD_ARGUMENT",
+      `train: optimizer must be a spec such as { name: "adam", lr: 0.001 }, got ${describe(options.optimizer)}`,
+    );
   }
   if (options.epochs !== undefined && (!Number.isInteger(options.epochs) || options.epochs < 0)) {
     fail("BAD_ARGUMENT", `train: epochs must be a non-negative integer, got ${describe(options.epochs)}`);
@@ -299,7 +369,11 @@ async function train(state: WorkerState, id: number, options: WorkerTrainOptions
     ...(trainData.name !== session.settings.dataset?.name ? { dataset: { name: trainData.name } } : {}),
   };
   session.resume(overrides);
-  if (session.finished) fail("BAD_ARGUMENT", `train: the model's run has trained all its ${session.epochsDone} epochs; give epochs to train more`);
+  if (session.finished)
+    fail(
+      "BAD_ARGUMENT",
+      `train: the model's run has trained all its ${session.epochsDone} epochs; give epochs to train more`,
+    );
 
   const controller = new AbortController();
   state.training = controller;
@@ -331,8 +405,14 @@ async function train(state: WorkerState, id: number, options: WorkerTrainOptions
         if (t - lastReport >= interval || endOfEpoch) {
           const seconds = (t - started - evaluating) / 1000;
           progress({
-            kind: "batch", epoch: b.epoch, lastEpoch, batch: b.batch, batches: b.batches,
-            loss: windowLoss / windowSize, accuracy: windowCorrect / windowSize, images,
+            kind: "batch",
+            epoch: b.epoch,
+            lastEpoch,
+            batch: b.batch,
+            batches: b.batches,
+            loss: windowLoss / windowSize,
+            accuracy: windowCorrect / windowSize,
+            images,
             imagesPerSecond: seconds > 0 ? images / seconds : 0,
             fraction: seen / ((lastEpoch - firstDone) * b.batches - firstBatch),
           });
@@ -351,10 +431,20 @@ async function train(state: WorkerState, id: number, options: WorkerTrainOptions
       ...state.facts,
       dataset: trainData.name,
       epochs: String(session.epochsDone),
-      ...(last?.testAccuracy !== undefined ? { testAccuracy: last.testAccuracy.toFixed(4), loss: last.loss.toFixed(6) } : {}),
-      trainedWith: options.description ?? describeRun(session, lastEpoch - firstDone, Math.min(trainData.count, session.settings.limit ?? Infinity)),
+      ...(last?.testAccuracy !== undefined
+        ? { testAccuracy: last.testAccuracy.toFixed(4), loss: last.loss.toFixed(6) }
+        : {}),
+      trainedWith:
+        options.description ??
+        describeRun(session, lastEpoch - firstDone, Math.min(trainData.count, session.settings.limit ?? Infinity)),
     };
-    return { history: result.history, stopped: result.stopped, epochs: session.epochsDone, images, seconds: (now() - started) / 1000 };
+    return {
+      history: result.history,
+      stopped: result.stopped,
+      epochs: session.epochsDone,
+      images,
+      seconds: (now() - started) / 1000,
+    };
   } catch (e) {
     if (session.diverged) state.diverged = true;
     throw e;
@@ -372,14 +462,22 @@ function wholeSpec(spec: OptimizerSpec): OptimizerSpec {
 function describeRun(session: TrainingSession, epochs: number, count: number): string {
   const { optimizer, batchSize } = session.settings;
   const lr = optimizer.name === "adadelta" ? "" : ` lr ${session.optimizer.settings.lr}`;
-  return `mnist-wasm ModelWorker: ${optimizer.name}${lr}, batch ${batchSize}, ` +
-    `${epochs} epoch${epochs === 1 ? "" : "s"} on ${count} images`;
+  return (
+    `mnist-wasm ModelWorker: ${optimizer.name}${lr}, batch ${batchSize}, ` +
+    `${epochs} epoch${epochs === 1 ? "" : "s"} on ${count} images`
+  );
 }
 
 /** A short description of an unexpected value for an error message. */
 function describe(value: unknown): string {
   if (value === null || value === undefined) return String(value);
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as unknown as { length?: number }).length ?? value.byteLength})`;
-  if (typeof value === "object") return Array.isArray(value) ? `[${value.slice(0, 4).map(describe).join(", ")}${value.length > 4 ? ", …" : ""}]` : `an object`;
-  return typeof value === "string" ? JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value) : String(value);
+  if (ArrayBuffer.isView(value))
+    return `${value.constructor.name}(${(value as unknown as { length?: number }).length ?? value.byteLength})`;
+  if (typeof value === "object")
+    return Array.isArray(value)
+      ? `[${value.slice(0, 4).map(describe).join(", ")}${value.length > 4 ? ", …" : ""}]`
+      : `an object`;
+  return typeof value === "string"
+    ? JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+    : String(value);
 }

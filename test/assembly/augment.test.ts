@@ -10,12 +10,21 @@ useRuntime();
 checkGuardsAfterEach();
 
 /** The image `x` [C, H, W] moved by (dy, dx) after an optional left-right flip, in float64. */
-function augmentRef(x: ArrayLike<number>, C: number, H: number, W: number, flip: number, dy: number, dx: number): Float64Array {
+function augmentRef(
+  x: ArrayLike<number>,
+  C: number,
+  H: number,
+  W: number,
+  flip: number,
+  dy: number,
+  dx: number,
+): Float64Array {
   const out = new Float64Array(C * H * W);
   for (let c = 0; c < C; c++) {
     for (let y = 0; y < H; y++) {
       for (let xx = 0; xx < W; xx++) {
-        const sy = y - dy, sx = (flip ? W - 1 - xx : xx) - dx;
+        const sy = y - dy,
+          sx = (flip ? W - 1 - xx : xx) - dx;
         out[(c * H + y) * W + xx] = sy >= 0 && sy < H && sx >= 0 && sx < W ? x[(c * H + sy) * W + sx] : 0;
       }
     }
@@ -25,7 +34,11 @@ function augmentRef(x: ArrayLike<number>, C: number, H: number, W: number, flip:
 
 describe("augmentImages", () => {
   // (C, H, W): one channel square, three channels non-square, a single row.
-  it.each([[1, 5, 5], [3, 4, 7], [2, 1, 6]])("C=%i %ix%i: every flip and shift of a batch, each image by its own parameters", (C, H, W) => {
+  it.each([
+    [1, 5, 5],
+    [3, 4, 7],
+    [2, 1, 6],
+  ])("C=%i %ix%i: every flip and shift of a batch, each image by its own parameters", (C, H, W) => {
     const size = C * H * W;
     const params: number[][] = [];
     for (const flip of [0, 1]) {
@@ -44,8 +57,15 @@ describe("augmentImages", () => {
     });
     // The identity leaves its image alone; a shift past the side leaves only zeros.
     const identity = params.findIndex(([f, dy, dx]) => f === 0 && dy === 0 && dx === 0);
-    expectExact(got.subarray(identity * size, (identity + 1) * size), x.subarray(identity * size, (identity + 1) * size), "identity");
-    expect(got.subarray(0, size).every((v) => v === 0), "dy = -H clears the image").toBe(true);
+    expectExact(
+      got.subarray(identity * size, (identity + 1) * size),
+      x.subarray(identity * size, (identity + 1) * size),
+      "identity",
+    );
+    expect(
+      got.subarray(0, size).every((v) => v === 0),
+      "dy = -H clears the image",
+    ).toBe(true);
   });
 
   it("batch 0 touches nothing", () => {

@@ -21,13 +21,20 @@ describe("convDirect = im2col + gemm + addBiasChannels(Relu), bit for bit", () =
   // overlapping the one before (OW 9, 11, 15, 26) and a last filter group overlapping the one
   // before (K 5, 6, 7); the LeNet-like nets' first layers; two and three channels; 1x1 filters.
   const cases: [number, number, number, number, number][] = [
-    [1, 10, 10, 4, 3], [1, 12, 11, 5, 3], [1, 28, 28, 32, 3], [1, 28, 28, 12, 5], [2, 9, 12, 7, 2], [3, 10, 13, 6, 3], [1, 8, 15, 4, 1],
+    [1, 10, 10, 4, 3],
+    [1, 12, 11, 5, 3],
+    [1, 28, 28, 32, 3],
+    [1, 28, 28, 12, 5],
+    [2, 9, 12, 7, 2],
+    [3, 10, 13, 6, 3],
+    [1, 8, 15, 4, 1],
   ];
 
   it.each(cases)("C=%i, %ix%i, K=%i, R=%i", (C, H, W, K, R) => {
     const batch = 2;
     const g = geom(C, H, W, R, 1, 0);
-    const depth = C * R * R, n = g.OH * g.OW;
+    const depth = C * R * R,
+      n = g.OH * g.OW;
     const { x, w, b, xPtr, wPtr, bPtr } = convOperands(batch, K, g, C * 100 + H * 10 + W + K * 7 + R);
     const packedPtr = f32Buf(nans(rt.kernels.packedFiltersBytes(K, depth) / 4), "packed filters");
     rt.kernels.packConvFilters(wPtr, K, depth, packedPtr);
@@ -44,7 +51,12 @@ describe("convDirect = im2col + gemm + addBiasChannels(Relu), bit for bit", () =
       const y = readF32(direct, batch * K * n);
       expectExact(y, readF32(viaGemm, batch * K * n), `y (relu ${relu})`);
       const want = relu ? ref.y.map((v) => Math.max(v, 0)) : ref.y;
-      expectWithin(y, want, Array.from(ref.absSum, (s) => 2 * (depth + 3) * U * s), `y against the reference (relu ${relu})`);
+      expectWithin(
+        y,
+        want,
+        Array.from(ref.absSum, (s) => 2 * (depth + 3) * U * s),
+        `y against the reference (relu ${relu})`,
+      );
     }
     expectExact(readF32(xPtr, x.length), x, "x (unchanged)");
   });

@@ -80,7 +80,16 @@ function convCases(): [number, number, number, number, number, number][] {
   // 11, 12 and 16 outputs from 13, 14 and 20 inputs (the whole-vector paths of im2col and
   // col2im for stride 1 without padding; conv2 of the LeNet-like net is 13 -> 11).
   const images: [number, number, number][] = [
-    [7, 5, 3], [6, 6, 2], [1, 1, 1], [2, 3, 5], [5, 4, 4], [4, 11, 3], [3, 2, 1], [4, 13, 3], [3, 14, 3], [3, 20, 5],
+    [7, 5, 3],
+    [6, 6, 2],
+    [1, 1, 1],
+    [2, 3, 5],
+    [5, 4, 4],
+    [4, 11, 3],
+    [3, 2, 1],
+    [4, 13, 3],
+    [3, 14, 3],
+    [3, 20, 5],
   ];
   const out: [number, number, number, number, number, number][] = [];
   for (const [H, W, R] of images) {
@@ -107,40 +116,49 @@ describe("im2col / col2im", () => {
     expect(cases.some(([, , W, R, stride, pad]) => stride === 1 && pad === 0 && W >= 12 && W - R + 1 <= 12)).toBe(true);
   });
 
-  it.each(cases)("C=%i H=%i W=%i R=%i stride=%i pad=%i: im2col exact, col2im = reference and adjoint", (C, H, W, R, stride, pad) => {
-    const g = geom(C, H, W, R, stride, pad);
-    const rows = C * R * R, n = g.OH * g.OW;
-    const rng = new Random(((C * 31 + H) * 31 + W) * 97 + R * 11 + stride * 5 + pad);
-    const x = normals(rng, C * H * W);
-    // Every x value is non-zero, so a padding zero in the wrong place cannot match by luck.
-    for (let i = 0; i < x.length; i++) if (x[i] === 0) x[i] = 1;
+  it.each(cases)(
+    "C=%i H=%i W=%i R=%i stride=%i pad=%i: im2col exact, col2im = reference and adjoint",
+    (C, H, W, R, stride, pad) => {
+      const g = geom(C, H, W, R, stride, pad);
+      const rows = C * R * R,
+        n = g.OH * g.OW;
+      const rng = new Random(((C * 31 + H) * 31 + W) * 97 + R * 11 + stride * 5 + pad);
+      const x = normals(rng, C * H * W);
+      // Every x value is non-zero, so a padding zero in the wrong place cannot match by luck.
+      for (let i = 0; i < x.length; i++) if (x[i] === 0) x[i] = 1;
 
-    // im2col: a pure copy (zeros in the padding); every entry overwritten (the buffer starts NaN).
-    const xPtr = f32Buf(x, "x");
-    const colsPtr = f32Buf(nans(rows * n), "cols");
-    rt.kernels.im2col(xPtr, colsPtr, C, H, W, R, stride, pad, g.OH, g.OW);
-    const cols = readF32(colsPtr, rows * n);
-    expectExact(cols, im2colRef(x, g), "cols");
-    expectExact(readF32(xPtr, x.length), x, "x (unchanged)");
+      // im2col: a pure copy (zeros in the padding); every entry overwritten (the buffer starts NaN).
+      const xPtr = f32Buf(x, "x");
+      const colsPtr = f32Buf(nans(rows * n), "cols");
+      rt.kernels.im2col(xPtr, colsPtr, C, H, W, R, stride, pad, g.OH, g.OW);
+      const cols = readF32(colsPtr, rows * n);
+      expectExact(cols, im2colRef(x, g), "cols");
+      expectExact(readF32(xPtr, x.length), x, "x (unchanged)");
 
-    // col2im: overwrites dx (starts NaN) with the sum of the patch entries of each pixel.
-    const dcols = normals(rng, rows * n);
-    const dcolsPtr = f32Buf(dcols, "dcols");
-    const dxPtr = f32Buf(nans(x.length), "dx");
-    rt.kernels.col2im(dcolsPtr, dxPtr, C, H, W, R, stride, pad, g.OH, g.OW);
-    const dx = readF32(dxPtr, x.length);
-    const ref = col2imRef(dcols, g);
-    expectWithin(dx, ref.dx, Array.from(ref.absSum, (s, i) => 2 * (ref.count[i] + 1) * U * s), "dx");
-    expectExact(readF32(dcolsPtr, dcols.length), dcols, "dcols (unchanged)");
+      // col2im: overwrites dx (starts NaN) with the sum of the patch entries of each pixel.
+      const dcols = normals(rng, rows * n);
+      const dcolsPtr = f32Buf(dcols, "dcols");
+      const dxPtr = f32Buf(nans(x.length), "dx");
+      rt.kernels.col2im(dcolsPtr, dxPtr, C, H, W, R, stride, pad, g.OH, g.OW);
+      const dx = readF32(dxPtr, x.length);
+      const ref = col2imRef(dcols, g);
+      expectWithin(
+        dx,
+        ref.dx,
+        Array.from(ref.absSum, (s, i) => 2 * (ref.count[i] + 1) * U * s),
+        "dx",
+      );
+      expectExact(readF32(dcolsPtr, dcols.length), dcols, "dcols (unchanged)");
 
-    // Adjoint: <im2col(x), dcols> = <x, col2im(dcols)>. im2col is exact, so the only error is
-    // col2im's rounding, at most Σ|x_i|·tol_i.
-    const lhs = dot(cols, dcols);
-    const rhs = dot(x, dx);
-    let bound = 1e-30;
-    for (let i = 0; i < x.length; i++) bound += Math.abs(x[i]) * 2 * (ref.count[i] + 1) * U * ref.absSum[i];
-    expect(Math.abs(lhs - rhs), `<im2col(x), c> = ${lhs} vs <x, col2im(c)> = ${rhs}`).toBeLessThanOrEqual(bound);
-  });
+      // Adjoint: <im2col(x), dcols> = <x, col2im(dcols)>. im2col is exact, so the only error is
+      // col2im's rounding, at most Σ|x_i|·tol_i.
+      const lhs = dot(cols, dcols);
+      const rhs = dot(x, dx);
+      let bound = 1e-30;
+      for (let i = 0; i < x.length; i++) bound += Math.abs(x[i]) * 2 * (ref.count[i] + 1) * U * ref.absSum[i];
+      expect(Math.abs(lhs - rhs), `<im2col(x), c> = ${lhs} vs <x, col2im(c)> = ${rhs}`).toBeLessThanOrEqual(bound);
+    },
+  );
 
   it("col2im overwrites dx instead of accumulating into it", () => {
     const g = geom(2, 5, 4, 3, 2, 1);
@@ -150,7 +168,12 @@ describe("im2col / col2im", () => {
     const dxPtr = f32Buf(normals(rng, 2 * 5 * 4, 100), "dx");
     rt.kernels.col2im(dcolsPtr, dxPtr, 2, 5, 4, 3, 2, 1, g.OH, g.OW);
     const ref = col2imRef(dcols, g);
-    expectWithin(readF32(dxPtr, 40), ref.dx, Array.from(ref.absSum, (s, i) => 2 * (ref.count[i] + 1) * U * s), "dx");
+    expectWithin(
+      readF32(dxPtr, 40),
+      ref.dx,
+      Array.from(ref.absSum, (s, i) => 2 * (ref.count[i] + 1) * U * s),
+      "dx",
+    );
   });
 
   it("the reference itself: 1 channel 3x3, R=2, pad 1, stride 2", () => {
@@ -159,10 +182,22 @@ describe("im2col / col2im", () => {
     expect([g.OH, g.OW]).toEqual([2, 2]);
     const cols = im2colRef([1, 2, 3, 4, 5, 6, 7, 8, 9], g);
     expect(Array.from(cols)).toEqual([
-      0, 0, 0, 5, // (ky,kx) = (0,0)
-      0, 0, 4, 6, // (0,1)
-      0, 2, 0, 8, // (1,0)
-      1, 3, 7, 9, // (1,1)
+      0,
+      0,
+      0,
+      5, // (ky,kx) = (0,0)
+      0,
+      0,
+      4,
+      6, // (0,1)
+      0,
+      2,
+      0,
+      8, // (1,0)
+      1,
+      3,
+      7,
+      9, // (1,1)
     ]);
   });
 });
@@ -174,20 +209,38 @@ describe("im2col / col2im", () => {
 describe("convolution = im2col + gemm + addBiasChannels", () => {
   // (batch, C, H, W, K, R, stride, pad)
   const cases: [number, number, number, number, number, number, number, number][] = [
-    [1, 1, 7, 5, 2, 3, 1, 0], [2, 1, 7, 5, 3, 3, 2, 1], [2, 3, 7, 5, 4, 3, 2, 2], [3, 3, 6, 6, 2, 2, 2, 0],
-    [2, 3, 9, 8, 5, 3, 1, 1], [1, 1, 2, 3, 2, 5, 1, 2], [2, 3, 5, 5, 3, 4, 2, 1], [1, 3, 1, 1, 2, 1, 1, 0],
-    [2, 3, 11, 13, 6, 5, 2, 2], [1, 1, 28, 28, 8, 3, 1, 0],
+    [1, 1, 7, 5, 2, 3, 1, 0],
+    [2, 1, 7, 5, 3, 3, 2, 1],
+    [2, 3, 7, 5, 4, 3, 2, 2],
+    [3, 3, 6, 6, 2, 2, 2, 0],
+    [2, 3, 9, 8, 5, 3, 1, 1],
+    [1, 1, 2, 3, 2, 5, 1, 2],
+    [2, 3, 5, 5, 3, 4, 2, 1],
+    [1, 3, 1, 1, 2, 1, 1, 0],
+    [2, 3, 11, 13, 6, 5, 2, 2],
+    [1, 1, 28, 28, 8, 3, 1, 0],
   ];
 
   it.each(cases)("batch %i, C=%i, %ix%i, K=%i, R=%i, stride %i, pad %i", (batch, C, H, W, K, R, stride, pad) => {
     const g = geom(C, H, W, R, stride, pad);
-    const rows = C * R * R, n = g.OH * g.OW;
-    const { x, w, b, xPtr, wPtr, bPtr } = convOperands(batch, K, g, batch * 1000 + C * 100 + H * 10 + W + K + R + stride + pad);
+    const rows = C * R * R,
+      n = g.OH * g.OW;
+    const { x, w, b, xPtr, wPtr, bPtr } = convOperands(
+      batch,
+      K,
+      g,
+      batch * 1000 + C * 100 + H * 10 + W + K + R + stride + pad,
+    );
     const yPtr = f32Buf(nans(batch * K * n), "y");
     convByGemm(xPtr, wPtr, yPtr, batch, K, g);
     rt.kernels.addBiasChannels(yPtr, bPtr, batch, K, n);
     const ref = convRef(x, w, b, batch, K, g);
-    expectWithin(readF32(yPtr, batch * K * n), ref.y, Array.from(ref.absSum, (s) => 2 * (rows + 3) * U * s), "y");
+    expectWithin(
+      readF32(yPtr, batch * K * n),
+      ref.y,
+      Array.from(ref.absSum, (s) => 2 * (rows + 3) * U * s),
+      "y",
+    );
   });
 });
 
@@ -196,58 +249,75 @@ describe("convolution = im2col + gemm + addBiasChannels", () => {
 
 describe("addBiasChannels / sumChannels", () => {
   // (batch, channels, spatial): spatial 1, below 4, not a multiple of 4, a multiple of 4.
-  const shapes: [number, number, number][] = [[2, 3, 5], [1, 4, 1], [3, 2, 7], [2, 2, 8], [1, 1, 13], [2, 5, 3], [4, 3, 169]];
+  const shapes: [number, number, number][] = [
+    [2, 3, 5],
+    [1, 4, 1],
+    [3, 2, 7],
+    [2, 2, 8],
+    [1, 1, 13],
+    [2, 5, 3],
+    [4, 3, 169],
+  ];
 
-  it.each(shapes)("addBiasChannels: y[b,c,s] += bias[c] (batch %i, channels %i, spatial %i)", (batch, channels, spatial) => {
-    const rng = new Random(batch * 10000 + channels * 100 + spatial);
-    const y = normals(rng, batch * channels * spatial);
-    const bias = normals(rng, channels);
-    const yPtr = f32Buf(y, "y");
-    const bPtr = f32Buf(bias, "bias");
-    rt.kernels.addBiasChannels(yPtr, bPtr, batch, channels, spatial);
-    const want = Array.from(y, (v, i) => Math.fround(v + bias[Math.floor(i / spatial) % channels]));
-    expectExact(readF32(yPtr, y.length), want, "y");
-    expectExact(readF32(bPtr, channels), bias, "bias (unchanged)");
-  });
+  it.each(shapes)(
+    "addBiasChannels: y[b,c,s] += bias[c] (batch %i, channels %i, spatial %i)",
+    (batch, channels, spatial) => {
+      const rng = new Random(batch * 10000 + channels * 100 + spatial);
+      const y = normals(rng, batch * channels * spatial);
+      const bias = normals(rng, channels);
+      const yPtr = f32Buf(y, "y");
+      const bPtr = f32Buf(bias, "bias");
+      rt.kernels.addBiasChannels(yPtr, bPtr, batch, channels, spatial);
+      const want = Array.from(y, (v, i) => Math.fround(v + bias[Math.floor(i / spatial) % channels]));
+      expectExact(readF32(yPtr, y.length), want, "y");
+      expectExact(readF32(bPtr, channels), bias, "bias (unchanged)");
+    },
+  );
 
-  it.each(shapes)("addBiasChannelsRelu: y[b,c,s] = max(y + bias[c], 0) (batch %i, channels %i, spatial %i)", (batch, channels, spatial) => {
-    const rng = new Random(batch * 10000 + channels * 100 + spatial + 3);
-    const y = normals(rng, batch * channels * spatial);
-    const bias = normals(rng, channels);
-    const yPtr = f32Buf(y, "y");
-    const bPtr = f32Buf(bias, "bias");
-    rt.kernels.addBiasChannelsRelu(yPtr, bPtr, batch, channels, spatial);
-    const want = Array.from(y, (v, i) => Math.max(Math.fround(v + bias[Math.floor(i / spatial) % channels]), 0));
-    expectExact(readF32(yPtr, y.length), want, "y");
-    expectExact(readF32(bPtr, channels), bias, "bias (unchanged)");
-  });
+  it.each(shapes)(
+    "addBiasChannelsRelu: y[b,c,s] = max(y + bias[c], 0) (batch %i, channels %i, spatial %i)",
+    (batch, channels, spatial) => {
+      const rng = new Random(batch * 10000 + channels * 100 + spatial + 3);
+      const y = normals(rng, batch * channels * spatial);
+      const bias = normals(rng, channels);
+      const yPtr = f32Buf(y, "y");
+      const bPtr = f32Buf(bias, "bias");
+      rt.kernels.addBiasChannelsRelu(yPtr, bPtr, batch, channels, spatial);
+      const want = Array.from(y, (v, i) => Math.max(Math.fround(v + bias[Math.floor(i / spatial) % channels]), 0));
+      expectExact(readF32(yPtr, y.length), want, "y");
+      expectExact(readF32(bPtr, channels), bias, "bias (unchanged)");
+    },
+  );
 
-  it.each(shapes)("sumChannels: out[c] = Σ_{b,s} dy[b,c,s] + beta·out[c] (batch %i, channels %i, spatial %i)", (batch, channels, spatial) => {
-    const rng = new Random(batch * 10000 + channels * 100 + spatial + 1);
-    const dy = normals(rng, batch * channels * spatial);
-    const out0 = normals(rng, channels);
-    for (const beta of [0, 1, 0.5]) {
-      const dyPtr = f32Buf(dy, "dy");
-      // With beta 0 the old contents must not be read (NaN must not leak through).
-      const outPtr = f32Buf(beta === 0 ? nans(channels) : out0, "out");
-      rt.kernels.sumChannels(dyPtr, outPtr, batch, channels, spatial, beta);
-      const want = new Float64Array(channels);
-      const tol = new Float64Array(channels);
-      for (let c = 0; c < channels; c++) {
-        let sum = beta === 0 ? 0 : beta * out0[c];
-        let abs = Math.abs(sum);
-        for (let b = 0; b < batch; b++) {
-          for (let s = 0; s < spatial; s++) {
-            const v = dy[(b * channels + c) * spatial + s];
-            sum += v;
-            abs += Math.abs(v);
+  it.each(shapes)(
+    "sumChannels: out[c] = Σ_{b,s} dy[b,c,s] + beta·out[c] (batch %i, channels %i, spatial %i)",
+    (batch, channels, spatial) => {
+      const rng = new Random(batch * 10000 + channels * 100 + spatial + 1);
+      const dy = normals(rng, batch * channels * spatial);
+      const out0 = normals(rng, channels);
+      for (const beta of [0, 1, 0.5]) {
+        const dyPtr = f32Buf(dy, "dy");
+        // With beta 0 the old contents must not be read (NaN must not leak through).
+        const outPtr = f32Buf(beta === 0 ? nans(channels) : out0, "out");
+        rt.kernels.sumChannels(dyPtr, outPtr, batch, channels, spatial, beta);
+        const want = new Float64Array(channels);
+        const tol = new Float64Array(channels);
+        for (let c = 0; c < channels; c++) {
+          let sum = beta === 0 ? 0 : beta * out0[c];
+          let abs = Math.abs(sum);
+          for (let b = 0; b < batch; b++) {
+            for (let s = 0; s < spatial; s++) {
+              const v = dy[(b * channels + c) * spatial + s];
+              sum += v;
+              abs += Math.abs(v);
+            }
           }
+          want[c] = sum;
+          tol[c] = 2 * (batch * spatial + 3) * U * abs;
         }
-        want[c] = sum;
-        tol[c] = 2 * (batch * spatial + 3) * U * abs;
+        expectWithin(readF32(outPtr, channels), want, tol, `out (beta=${beta})`);
+        expectExact(readF32(dyPtr, dy.length), dy, "dy (unchanged)");
       }
-      expectWithin(readF32(outPtr, channels), want, tol, `out (beta=${beta})`);
-      expectExact(readF32(dyPtr, dy.length), dy, "dy (unchanged)");
-    }
-  });
+    },
+  );
 });

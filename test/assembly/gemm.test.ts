@@ -16,7 +16,11 @@ useRuntime();
 checkGuardsAfterEach();
 
 /** Block sizes of assembly/gemm.ts (depth, rows of A, columns of B) and its 5x8 micro-tile. */
-const KC = 256, MC = 50, NC = 512, MR = 5, NR = 8;
+const KC = 256,
+  MC = 50,
+  NC = 512,
+  MR = 5,
+  NR = 8;
 
 // ---------------------------------------------------------------------------------------------
 // gemm: C[m,n] = op(A)[m,k] · op(B)[k,n] + beta · C
@@ -69,10 +73,17 @@ function gemmOperands(m: number, k: number, n: number, seed: number) {
 }
 
 /** Calls `check` with A and B in guarded buffers, stored as op(A) / op(B) need for each transpose case. */
-function forEachTranspose(a: Float64Array, b: Float64Array, m: number, k: number, n: number,
-  check: (aPtr: number, bPtr: number, transA: boolean, transB: boolean) => void): void {
+function forEachTranspose(
+  a: Float64Array,
+  b: Float64Array,
+  m: number,
+  k: number,
+  n: number,
+  check: (aPtr: number, bPtr: number, transA: boolean, transB: boolean) => void,
+): void {
   for (const transA of [false, true]) {
-    for (const transB of [false, true]) check(f32Buf(layout(a, m, k, transA), "A"), f32Buf(layout(b, k, n, transB), "B"), transA, transB);
+    for (const transB of [false, true])
+      check(f32Buf(layout(a, m, k, transA), "A"), f32Buf(layout(b, k, n, transB), "B"), transA, transB);
   }
 }
 
@@ -80,8 +91,20 @@ describe("gemm", () => {
   // (m, k, n): tiny, one or two rows (the unpacked path for m < MR), ragged edges (not multiples of MR=5 / NR=8), one exact tile, the shapes of a
   // 784-100-10 MLP's forward/backward, and shapes crossing the KC / MC / NC block edges.
   const shapes: [number, number, number][] = [
-    [1, 1, 1], [3, 5, 7], [1, 784, 100], [2, 37, 13], [MR, 8, NR], [5, 9, 3], [13, 300, 17], [100, 784, 100], [784, 100, 100],
-    [100, 100, 784], [10, 100, 10], [MC + 2, KC + 1, NC + 8], [2 * MC + 4, 20, 9], [3, 2 * KC + 8, 2 * NC + 6],
+    [1, 1, 1],
+    [3, 5, 7],
+    [1, 784, 100],
+    [2, 37, 13],
+    [MR, 8, NR],
+    [5, 9, 3],
+    [13, 300, 17],
+    [100, 784, 100],
+    [784, 100, 100],
+    [100, 100, 784],
+    [10, 100, 10],
+    [MC + 2, KC + 1, NC + 8],
+    [2 * MC + 4, 20, 9],
+    [3, 2 * KC + 8, 2 * NC + 6],
   ];
 
   it.each(shapes)("(m,k,n) = (%i,%i,%i): four transpose cases, beta 0 / 1 / -0.5", (m, k, n) => {
@@ -99,49 +122,86 @@ describe("gemm", () => {
 
   // The shapes of a convolution's weights (conv2 of the LeNet-like net: W [64, 288] and Wᵀ), a
   // single panel's worth, fewer rows than a panel, and depths crossing KC.
-  it.each([[64, 288, 121], [288, 64, 121], [MR, 7, NR], [3, 20, 9], [2 * MC + 3, KC + 5, 17]])(
-    "packA + gemmPacked = gemm, bit for bit, (m,k,n) = (%i,%i,%i)", (m, k, n) => {
-      const { a, b, c0, prod, absSum } = gemmOperands(m, k, n, m + 7 * k + 13 * n);
-      forEachTranspose(a, b, m, k, n, (aPtr, bPtr, transA, transB) => {
-        const packed = f32Buf(new Float64Array(rt.kernels.packedABytes(m, k) / 4).fill(NaN), "packed A");
-        rt.kernels.packA(aPtr, transA ? m : k, m, k, transA ? 1 : 0, packed);
-        for (const beta of [0, -0.5]) {
-          const viaGemm = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C gemm");
-          const viaPacked = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C packed");
-          // m >= MR: gemm packs A itself the same way, so the sums are the same floats.
-          if (m >= MR) rt.gemm(aPtr, bPtr, viaGemm, m, k, n, transA, transB, beta);
-          rt.kernels.gemmPacked(packed, bPtr, transB ? k : n, viaPacked, n, m, k, n, transB ? 1 : 0, beta, rt.gemmWorkspace(0));
-          const got = readF32(viaPacked, m * n);
-          if (m >= MR) expectExact(got, readF32(viaGemm, m * n), `gemmPacked vs gemm (transA=${transA}, transB=${transB}, beta=${beta})`);
-          const { want, tol } = expectedProduct(prod, absSum, c0, beta, k);
-          expectWithin(got, want, tol, `gemmPacked (transA=${transA}, transB=${transB}, beta=${beta})`);
-        }
-      });
+  it.each([
+    [64, 288, 121],
+    [288, 64, 121],
+    [MR, 7, NR],
+    [3, 20, 9],
+    [2 * MC + 3, KC + 5, 17],
+  ])("packA + gemmPacked = gemm, bit for bit, (m,k,n) = (%i,%i,%i)", (m, k, n) => {
+    const { a, b, c0, prod, absSum } = gemmOperands(m, k, n, m + 7 * k + 13 * n);
+    forEachTranspose(a, b, m, k, n, (aPtr, bPtr, transA, transB) => {
+      const packed = f32Buf(new Float64Array(rt.kernels.packedABytes(m, k) / 4).fill(NaN), "packed A");
+      rt.kernels.packA(aPtr, transA ? m : k, m, k, transA ? 1 : 0, packed);
+      for (const beta of [0, -0.5]) {
+        const viaGemm = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C gemm");
+        const viaPacked = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C packed");
+        // m >= MR: gemm packs A itself the same way, so the sums are the same floats.
+        if (m >= MR) rt.gemm(aPtr, bPtr, viaGemm, m, k, n, transA, transB, beta);
+        rt.kernels.gemmPacked(
+          packed,
+          bPtr,
+          transB ? k : n,
+          viaPacked,
+          n,
+          m,
+          k,
+          n,
+          transB ? 1 : 0,
+          beta,
+          rt.gemmWorkspace(0),
+        );
+        const got = readF32(viaPacked, m * n);
+        if (m >= MR)
+          expectExact(
+            got,
+            readF32(viaGemm, m * n),
+            `gemmPacked vs gemm (transA=${transA}, transB=${transB}, beta=${beta})`,
+          );
+        const { want, tol } = expectedProduct(prod, absSum, c0, beta, k);
+        expectWithin(got, want, tol, `gemmPacked (transA=${transA}, transB=${transB}, beta=${beta})`);
+      }
     });
+  });
 
   it("k = 0 scales C by beta (beta 0 gives zeros even over NaN)", () => {
-    const m = 5, n = 11;
+    const m = 5,
+      n = 11;
     const c0 = normals(new Random(7), m * n);
     for (const beta of [0, 1, -0.5]) {
       const cPtr = f32Buf(beta === 0 ? new Float64Array(m * n).fill(NaN) : c0, "C");
       rt.gemm(0, 0, cPtr, m, 0, n, false, false, beta);
-      expectExact(readF32(cPtr, m * n), Array.from(c0, (v) => (beta === 0 ? 0 : Math.fround(beta * v))), `C (beta=${beta})`);
+      expectExact(
+        readF32(cPtr, m * n),
+        Array.from(c0, (v) => (beta === 0 ? 0 : Math.fround(beta * v))),
+        `C (beta=${beta})`,
+      );
     }
   });
 
   it("operands at addresses that are only 4-byte aligned (a view starting one float in)", () => {
-    const m = 6, k = 11, n = 9;
+    const m = 6,
+      k = 11,
+      n = 9;
     const rng = new Random(5);
     const a = normals(rng, m * k);
     const b = normals(rng, k * n);
     const { prod, absSum } = matmulRef(a, b, m, k, n);
-    for (const [transA, transB] of [[false, false], [true, true]]) {
+    for (const [transA, transB] of [
+      [false, false],
+      [true, true],
+    ]) {
       // One leading element in every buffer, and the kernel gets the address after it.
       const aPtr = f32Buf([0, ...layout(a, m, k, transA)], "A") + 4;
       const bPtr = f32Buf([0, ...layout(b, k, n, transB)], "B") + 4;
       const cPtr = f32Buf(new Float64Array(m * n + 1).fill(NaN), "C") + 4;
       rt.gemm(aPtr, bPtr, cPtr, m, k, n, transA, transB, 0);
-      expectWithin(readF32(cPtr, m * n), prod, absSum.map((s) => 2 * (k + 2) * U * s), `C (transA=${transA})`);
+      expectWithin(
+        readF32(cPtr, m * n),
+        prod,
+        absSum.map((s) => 2 * (k + 2) * U * s),
+        `C (transA=${transA})`,
+      );
       expect(rt.f32(cPtr - 4, 1)[0], "C[-1]").toBeNaN();
     }
   });

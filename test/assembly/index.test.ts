@@ -9,7 +9,8 @@ import { wasmExports } from "../support/wasm-sections";
 useRuntime();
 
 const BUILDS = ["kernels", "kernels-relaxed", "kernels-shared", "kernels-relaxed-shared"];
-const binary = (name: string): Uint8Array<ArrayBuffer> => new Uint8Array(readFileSync(new URL(`../../build/${name}.wasm`, import.meta.url)));
+const binary = (name: string): Uint8Array<ArrayBuffer> =>
+  new Uint8Array(readFileSync(new URL(`../../build/${name}.wasm`, import.meta.url)));
 
 /** The names assembly/index.ts re-exports: `export { a, b } from "./x";` lines. */
 function declaredExports(): string[] {
@@ -31,15 +32,26 @@ describe("the kernel module", () => {
 
   it.each(BUILDS)("%s exports exactly those names as functions, and its memory", (name) => {
     const exports = wasmExports(binary(name));
-    expect(exports.filter((e) => e.kind === 0).map((e) => e.name).sort()).toEqual([...declared].sort());
+    expect(
+      exports
+        .filter((e) => e.kind === 0)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual([...declared].sort());
     expect(exports.filter((e) => e.kind !== 0)).toEqual([{ name: "memory", kind: 2 }]);
   });
 
-  it.each(BUILDS.filter((name) => WebAssembly.validate(binary(name))))("%s imports only its memory (env.memory)", (name) => {
-    expect(WebAssembly.Module.imports(new WebAssembly.Module(binary(name)))).toEqual([{ module: "env", name: "memory", kind: "memory" }]);
-  });
+  it.each(BUILDS.filter((name) => WebAssembly.validate(binary(name))))(
+    "%s imports only its memory (env.memory)",
+    (name) => {
+      expect(WebAssembly.Module.imports(new WebAssembly.Module(binary(name)))).toEqual([
+        { module: "env", name: "memory", kind: "memory" },
+      ]);
+    },
+  );
 
   it("the runtime's kernels are those functions", () => {
-    for (const name of declared) expect(typeof (rt.kernels as unknown as Record<string, unknown>)[name], name).toBe("function");
+    for (const name of declared)
+      expect(typeof (rt.kernels as unknown as Record<string, unknown>)[name], name).toBe("function");
   });
 });

@@ -48,7 +48,12 @@ describe("softmaxCrossEntropy", () => {
     return x;
   }
 
-  it.each([[8, 10], [5, 3], [4, 13], [3, 1]])("probabilities, summed loss and gradient (%i x %i)", (rows, cols) => {
+  it.each([
+    [8, 10],
+    [5, 3],
+    [4, 13],
+    [3, 1],
+  ])("probabilities, summed loss and gradient (%i x %i)", (rows, cols) => {
     const rng = new Random(rows * cols);
     const logits = logitsFor(rows, cols, rows + cols);
     const labels = bytes(rng, rows, cols);
@@ -63,26 +68,43 @@ describe("softmaxCrossEntropy", () => {
     const gPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "dlogits");
     const loss = rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, gPtr, rows, cols);
     expectWithin([loss], [want.loss], 1e-6 * (1 + Math.abs(want.loss)), "loss");
-    expectWithin(readF32(pPtr, rows * cols), want.probs, Array.from(want.probs, (p) => 1e-5 * p + 1e-30), "probs");
-    expectWithin(readF32(gPtr, rows * cols), want.grad, Array.from(want.probs, (p) => (1e-5 * p + 1e-7) / rows), "dlogits");
+    expectWithin(
+      readF32(pPtr, rows * cols),
+      want.probs,
+      Array.from(want.probs, (p) => 1e-5 * p + 1e-30),
+      "probs",
+    );
+    expectWithin(
+      readF32(gPtr, rows * cols),
+      want.grad,
+      Array.from(want.probs, (p) => (1e-5 * p + 1e-7) / rows),
+      "dlogits",
+    );
     expectExact(readF32(lPtr, rows * cols), logits, "logits (unchanged)");
     if (cols === 10) expect(want.loss).toBeGreaterThan(2200); // the reference sees the 2000 and 200 rows
   });
 
   it("labels = 0: probabilities only, returns 0 and leaves dlogits alone", () => {
-    const rows = 6, cols = 10;
+    const rows = 6,
+      cols = 10;
     const logits = logitsFor(rows, cols, 21);
     const want = reference(logits, new Uint8Array(rows), rows, cols);
     const lPtr = f32Buf(logits, "logits");
     const pPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "probs");
     const gPtr = f32Buf(new Float64Array(rows * cols).fill(42), "dlogits");
     expect(rt.kernels.softmaxCrossEntropy(lPtr, 0, pPtr, gPtr, rows, cols)).toBe(0);
-    expectWithin(readF32(pPtr, rows * cols), want.probs, Array.from(want.probs, (p) => 1e-5 * p + 1e-30), "probs");
+    expectWithin(
+      readF32(pPtr, rows * cols),
+      want.probs,
+      Array.from(want.probs, (p) => 1e-5 * p + 1e-30),
+      "probs",
+    );
     expectExact(readF32(gPtr, rows * cols), new Float64Array(rows * cols).fill(42), "dlogits");
   });
 
   it("dlogits = 0: loss and probabilities, no gradient written (address 0 untouched)", () => {
-    const rows = 6, cols = 10;
+    const rows = 6,
+      cols = 10;
     const rng = new Random(22);
     const logits = logitsFor(rows, cols, 22);
     const labels = bytes(rng, rows, cols);
@@ -93,7 +115,12 @@ describe("softmaxCrossEntropy", () => {
     const low = rt.u8(0, rows * cols * 4).slice();
     const loss = rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, 0, rows, cols);
     expectWithin([loss], [want.loss], 1e-6 * (1 + Math.abs(want.loss)), "loss");
-    expectWithin(readF32(pPtr, rows * cols), want.probs, Array.from(want.probs, (p) => 1e-5 * p + 1e-30), "probs");
+    expectWithin(
+      readF32(pPtr, rows * cols),
+      want.probs,
+      Array.from(want.probs, (p) => 1e-5 * p + 1e-30),
+      "probs",
+    );
     expectExact(rt.u8(0, rows * cols * 4).slice(), low, "memory at address 0");
   });
 });
@@ -101,7 +128,8 @@ describe("softmaxCrossEntropy", () => {
 describe("softmaxMse", () => {
   /** Per row: probs, loss ½Σ(p - t)², and d loss/d logits = J_softmaxᵀ (p - t), in float64. */
   function mseReference(logits: ArrayLike<number>, labels: ArrayLike<number>, rows: number, cols: number) {
-    const probs = new Float64Array(rows * cols), grad = new Float64Array(rows * cols);
+    const probs = new Float64Array(rows * cols),
+      grad = new Float64Array(rows * cols);
     let loss = 0;
     for (let r = 0; r < rows; r++) {
       const z = Array.from({ length: cols }, (_, j) => logits[r * cols + j]);
@@ -122,7 +150,11 @@ describe("softmaxMse", () => {
     return { probs, loss, grad };
   }
 
-  it.each([[1, 3], [4, 5], [7, 10]])("softmaxMse kernel, %i rows of %i: probs, summed loss, gradient of the mean loss", (rows, cols) => {
+  it.each([
+    [1, 3],
+    [4, 5],
+    [7, 10],
+  ])("softmaxMse kernel, %i rows of %i: probs, summed loss, gradient of the mean loss", (rows, cols) => {
     const rng = new Random(900 + rows * cols);
     const logits = Float32Array.from({ length: rows * cols }, () => 2 * rng.normal());
     logits[0] += 20; // a saturated row
@@ -136,9 +168,16 @@ describe("softmaxMse", () => {
       expect(loss).toBeCloseTo(ref.loss, 5);
       expectClose(readF32(p.probs, rows * cols), ref.probs, 1e-5, 1e-7, "probs");
       const grad = readF32(p.grad, rows * cols);
-      expectClose(grad, ref.grad.map((v) => v / rows), 1e-4, 1e-7, "dlogits");
+      expectClose(
+        grad,
+        ref.grad.map((v) => v / rows),
+        1e-4,
+        1e-7,
+        "dlogits",
+      );
       // The gradient of a row sums to 0 (softmax is shift-invariant).
-      for (let r = 0; r < rows; r++) expect(Math.abs(grad.subarray(r * cols, (r + 1) * cols).reduce((a, b) => a + b, 0))).toBeLessThan(1e-6);
+      for (let r = 0; r < rows; r++)
+        expect(Math.abs(grad.subarray(r * cols, (r + 1) * cols).reduce((a, b) => a + b, 0))).toBeLessThan(1e-6);
       // Labels 0: probabilities only, loss 0; dlogits 0: nothing written there.
       rt.f32(p.probs, rows * cols).fill(0);
       rt.f32(p.grad, rows * cols).fill(-3);

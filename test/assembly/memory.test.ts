@@ -9,7 +9,8 @@ import { wasmDataSegments, wasmExports } from "../support/wasm-sections";
 useRuntime();
 
 const BUILDS = ["kernels", "kernels-relaxed", "kernels-shared", "kernels-relaxed-shared"];
-const binary = (name: string): Uint8Array<ArrayBuffer> => new Uint8Array(readFileSync(new URL(`../../build/${name}.wasm`, import.meta.url)));
+const binary = (name: string): Uint8Array<ArrayBuffer> =>
+  new Uint8Array(readFileSync(new URL(`../../build/${name}.wasm`, import.meta.url)));
 
 describe("heapBase", () => {
   it("of the plain build is past every data segment, within one 16-byte alignment step", () => {

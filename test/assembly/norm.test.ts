@@ -38,56 +38,74 @@ describe("batch-norm kernels", () => {
     return { x, gamma, beta, runningMean, runningVar, rng };
   }
 
-  it.each(shapes)("batchNormTrain %s: y, xhat, invStd, running mean and unbiased variance with momentum", (_, batch, C, S) => {
-    const n = batch * C * S;
-    const { x, gamma, beta, runningMean, runningVar } = setup(batch, C, S, 7 * batch + C + S);
-    const eps = 1e-3, momentum = 0.8;
-    const s = new Scratch();
-    try {
-      const p = {
-        x: s.f32(x), y: s.f32(n), xhat: s.f32(n), invStd: s.f32(C), gamma: s.f32(gamma), beta: s.f32(beta),
-        rm: s.f32(runningMean), rv: s.f32(runningVar),
-      };
-      rt.kernels.batchNormTrain(p.x, p.y, p.xhat, p.invStd, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps, momentum);
-      const ref = batchNormReference(x, batch, C, S, gamma, beta, eps);
-      expectClose(read(p.y, n), ref.y, 1e-5, 1e-5, "y");
-      expectClose(read(p.xhat, n), ref.xhat, 1e-5, 1e-5, "xhat");
-      expectClose(read(p.invStd, C), ref.invStd, 1e-5, 0, "invStd");
-      expect(read(p.x, n), "x is not modified").toEqual(x);
-      // Normalised: per channel, mean 0 and (biased) variance var/(var+eps) of xhat.
-      const m = batch * S;
-      for (let c = 0; c < C; c++) {
-        let sum = 0, sq = 0;
-        for (let b = 0; b < batch; b++) {
-          for (let k = 0; k < S; k++) {
-            const h = read(p.xhat, n)[(b * C + c) * S + k];
-            sum += h;
-            sq += h * h;
+  it.each(shapes)(
+    "batchNormTrain %s: y, xhat, invStd, running mean and unbiased variance with momentum",
+    (_, batch, C, S) => {
+      const n = batch * C * S;
+      const { x, gamma, beta, runningMean, runningVar } = setup(batch, C, S, 7 * batch + C + S);
+      const eps = 1e-3,
+        momentum = 0.8;
+      const s = new Scratch();
+      try {
+        const p = {
+          x: s.f32(x),
+          y: s.f32(n),
+          xhat: s.f32(n),
+          invStd: s.f32(C),
+          gamma: s.f32(gamma),
+          beta: s.f32(beta),
+          rm: s.f32(runningMean),
+          rv: s.f32(runningVar),
+        };
+        rt.kernels.batchNormTrain(p.x, p.y, p.xhat, p.invStd, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps, momentum);
+        const ref = batchNormReference(x, batch, C, S, gamma, beta, eps);
+        expectClose(read(p.y, n), ref.y, 1e-5, 1e-5, "y");
+        expectClose(read(p.xhat, n), ref.xhat, 1e-5, 1e-5, "xhat");
+        expectClose(read(p.invStd, C), ref.invStd, 1e-5, 0, "invStd");
+        expect(read(p.x, n), "x is not modified").toEqual(x);
+        // Normalised: per channel, mean 0 and (biased) variance var/(var+eps) of xhat.
+        const m = batch * S;
+        for (let c = 0; c < C; c++) {
+          let sum = 0,
+            sq = 0;
+          for (let b = 0; b < batch; b++) {
+            for (let k = 0; k < S; k++) {
+              const h = read(p.xhat, n)[(b * C + c) * S + k];
+              sum += h;
+              sq += h * h;
+            }
           }
+          expect(Math.abs(sum / m)).toBeLessThan(1e-5);
+          expect(sq / m).toBeCloseTo(ref.variance[c] / (ref.variance[c] + eps), 4);
         }
-        expect(Math.abs(sum / m)).toBeLessThan(1e-5);
-        expect(sq / m).toBeCloseTo(ref.variance[c] / (ref.variance[c] + eps), 4);
+        // running = momentum·running + (1 - momentum)·batch, with the variance's m/(m-1)
+        const wantMean = ref.mean.map((v, c) => momentum * runningMean[c] + (1 - momentum) * v);
+        const wantVar = ref.unbiased.map((v, c) => momentum * runningVar[c] + (1 - momentum) * v);
+        const biasedVar = ref.variance.map((v, c) => momentum * runningVar[c] + (1 - momentum) * v);
+        expectClose(read(p.rm, C), wantMean, 1e-5, 1e-6, "running mean");
+        expectClose(read(p.rv, C), wantVar, 1e-5, 1e-6, "running var");
+        // The unbiased and biased updates are far apart here, so the check above tells them apart.
+        for (let c = 0; c < C; c++)
+          expect(Math.abs(wantVar[c] - biasedVar[c])).toBeGreaterThan(100 * 1e-5 * wantVar[c]);
+      } finally {
+        s.free();
       }
-      // running = momentum·running + (1 - momentum)·batch, with the variance's m/(m-1)
-      const wantMean = ref.mean.map((v, c) => momentum * runningMean[c] + (1 - momentum) * v);
-      const wantVar = ref.unbiased.map((v, c) => momentum * runningVar[c] + (1 - momentum) * v);
-      const biasedVar = ref.variance.map((v, c) => momentum * runningVar[c] + (1 - momentum) * v);
-      expectClose(read(p.rm, C), wantMean, 1e-5, 1e-6, "running mean");
-      expectClose(read(p.rv, C), wantVar, 1e-5, 1e-6, "running var");
-      // The unbiased and biased updates are far apart here, so the check above tells them apart.
-      for (let c = 0; c < C; c++) expect(Math.abs(wantVar[c] - biasedVar[c])).toBeGreaterThan(100 * 1e-5 * wantVar[c]);
-    } finally {
-      s.free();
-    }
-  });
+    },
+  );
 
   it("batchNormTrain with one value per channel (m = 1): y = beta, the running variance decays (no NaN)", () => {
     const s = new Scratch();
     try {
       const C = 3;
       const p = {
-        x: s.f32([1.5, -2, 7]), y: s.f32(C), xhat: s.f32(C), invStd: s.f32(C), gamma: s.f32([2, 3, 4]),
-        beta: s.f32([0.5, -1, 0.25]), rm: s.f32([0, 1, 2]), rv: s.f32([1, 2, 3]),
+        x: s.f32([1.5, -2, 7]),
+        y: s.f32(C),
+        xhat: s.f32(C),
+        invStd: s.f32(C),
+        gamma: s.f32([2, 3, 4]),
+        beta: s.f32([0.5, -1, 0.25]),
+        rm: s.f32([0, 1, 2]),
+        rv: s.f32([1, 2, 3]),
       };
       rt.kernels.batchNormTrain(p.x, p.y, p.xhat, p.invStd, p.gamma, p.beta, p.rm, p.rv, 1, C, 1, 1e-5, 0.5);
       expect(Array.from(read(p.y, C))).toEqual([0.5, -1, 0.25]);
@@ -98,30 +116,40 @@ describe("batch-norm kernels", () => {
     }
   });
 
-  it.each(shapes)("batchNormInfer %s: gamma·(x - runningMean)/sqrt(runningVar + eps) + beta, sample by sample", (_, batch, C, S) => {
-    const n = batch * C * S;
-    const { x, gamma, beta, runningMean, runningVar } = setup(batch, C, S, 100 + 7 * batch + C + S);
-    const eps = 1e-3;
-    const s = new Scratch();
-    try {
-      const p = { x: s.f32(x), y: s.f32(n), gamma: s.f32(gamma), beta: s.f32(beta), rm: s.f32(runningMean), rv: s.f32(runningVar) };
-      rt.kernels.batchNormInfer(p.x, p.y, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps);
-      const want = Float64Array.from(x, (v, i) => {
-        const c = Math.floor(i / S) % C;
-        return (gamma[c] * (v - runningMean[c])) / Math.sqrt(runningVar[c] + eps) + beta[c];
-      });
-      const y = read(p.y, n);
-      expectClose(y, want, 1e-5, 1e-5, "y");
-      // No batch statistics: the first sample alone gives the same output.
-      rt.f32(p.y, n).fill(0);
-      rt.kernels.batchNormInfer(p.x, p.y, p.gamma, p.beta, p.rm, p.rv, 1, C, S, eps);
-      expect(read(p.y, C * S)).toEqual(y.subarray(0, C * S));
-      expect(read(p.rm, C)).toEqual(runningMean);
-      expect(read(p.rv, C)).toEqual(runningVar);
-    } finally {
-      s.free();
-    }
-  });
+  it.each(shapes)(
+    "batchNormInfer %s: gamma·(x - runningMean)/sqrt(runningVar + eps) + beta, sample by sample",
+    (_, batch, C, S) => {
+      const n = batch * C * S;
+      const { x, gamma, beta, runningMean, runningVar } = setup(batch, C, S, 100 + 7 * batch + C + S);
+      const eps = 1e-3;
+      const s = new Scratch();
+      try {
+        const p = {
+          x: s.f32(x),
+          y: s.f32(n),
+          gamma: s.f32(gamma),
+          beta: s.f32(beta),
+          rm: s.f32(runningMean),
+          rv: s.f32(runningVar),
+        };
+        rt.kernels.batchNormInfer(p.x, p.y, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps);
+        const want = Float64Array.from(x, (v, i) => {
+          const c = Math.floor(i / S) % C;
+          return (gamma[c] * (v - runningMean[c])) / Math.sqrt(runningVar[c] + eps) + beta[c];
+        });
+        const y = read(p.y, n);
+        expectClose(y, want, 1e-5, 1e-5, "y");
+        // No batch statistics: the first sample alone gives the same output.
+        rt.f32(p.y, n).fill(0);
+        rt.kernels.batchNormInfer(p.x, p.y, p.gamma, p.beta, p.rm, p.rv, 1, C, S, eps);
+        expect(read(p.y, C * S)).toEqual(y.subarray(0, C * S));
+        expect(read(p.rm, C)).toEqual(runningMean);
+        expect(read(p.rv, C)).toEqual(runningVar);
+      } finally {
+        s.free();
+      }
+    },
+  );
 
   it.each(shapes)("batchNormBackward %s: dgamma, dbeta, dx; dx pointer 0 writes no dx", (_, batch, C, S) => {
     const n = batch * C * S;
@@ -131,8 +159,18 @@ describe("batch-norm kernels", () => {
     const s = new Scratch();
     try {
       const p = {
-        x: s.f32(x), y: s.f32(n), xhat: s.f32(n), invStd: s.f32(C), gamma: s.f32(gamma), beta: s.f32(beta),
-        rm: s.f32(runningMean), rv: s.f32(runningVar), dy: s.f32(dy), dx: s.f32(n), dgamma: s.f32(C), dbeta: s.f32(C),
+        x: s.f32(x),
+        y: s.f32(n),
+        xhat: s.f32(n),
+        invStd: s.f32(C),
+        gamma: s.f32(gamma),
+        beta: s.f32(beta),
+        rm: s.f32(runningMean),
+        rv: s.f32(runningVar),
+        dy: s.f32(dy),
+        dx: s.f32(n),
+        dgamma: s.f32(C),
+        dbeta: s.f32(C),
       };
       rt.kernels.batchNormTrain(p.x, p.y, p.xhat, p.invStd, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps, 0.9);
       const ref = batchNormReference(x, batch, C, S, gamma, beta, eps);
@@ -140,7 +178,9 @@ describe("batch-norm kernels", () => {
       rt.f32(p.dgamma, C).fill(1e6); // overwritten, not accumulated
       rt.f32(p.dbeta, C).fill(1e6);
       rt.kernels.batchNormBackward(p.dy, p.xhat, p.invStd, p.gamma, p.dx, p.dgamma, p.dbeta, batch, C, S);
-      const dgamma = read(p.dgamma, C), dbeta = read(p.dbeta, C), dx = read(p.dx, n);
+      const dgamma = read(p.dgamma, C),
+        dbeta = read(p.dbeta, C),
+        dx = read(p.dx, n);
       const scale = (a: ArrayLike<number>): number => Math.max(...Array.from(a, Math.abs));
       expectClose(dbeta, want.dbeta, 1e-5, 1e-5 * scale(want.dbeta), "dbeta");
       expectClose(dgamma, want.dgamma, 1e-5, 1e-5 * scale(want.dgamma), "dgamma");

@@ -40,8 +40,11 @@ describe("activations", () => {
     return [out, readF32(inPlace, n)];
   }
   /** Runs kernel(y, dy, dx, n) out of place and in place (dx == dy). */
-  function bothBackward(kernel: (y: number, dy: number, dx: number, n: number) => void,
-    y: ArrayLike<number>, dy: ArrayLike<number>): Float32Array[] {
+  function bothBackward(
+    kernel: (y: number, dy: number, dx: number, n: number) => void,
+    y: ArrayLike<number>,
+    dy: ArrayLike<number>,
+  ): Float32Array[] {
     const n = y.length;
     const yPtr = f32Buf(y, "y");
     const dyPtr = f32Buf(dy, "dy");
@@ -92,7 +95,8 @@ describe("activations", () => {
     rt.kernels.reluForward(xPtr, yPtr, x.length);
     readF32(yPtr, x.length).forEach((v, i) => {
       const want = Number.isNaN(x[i]) ? NaN : Math.max(Math.fround(x[i]), 0);
-      if (!Object.is(v, want)) expect.fail(`y[${i}] for x = ${Object.is(x[i], -0) ? "-0" : x[i]}: got ${v}, want ${want}`);
+      if (!Object.is(v, want))
+        expect.fail(`y[${i}] for x = ${Object.is(x[i], -0) ? "-0" : x[i]}: got ${v}, want ${want}`);
     });
   });
 

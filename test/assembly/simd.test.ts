@@ -21,7 +21,13 @@ const f = Math.fround;
 const U = 2 ** -24;
 
 /** a, b, c in one memory (n floats each from 0, 4n, 8n bytes), the result from 12n bytes. */
-function maddOn(exports: Record<string, CallableFunction>, memory: WebAssembly.Memory, a: number[], b: number[], c: number[]): Float32Array {
+function maddOn(
+  exports: Record<string, CallableFunction>,
+  memory: WebAssembly.Memory,
+  a: number[],
+  b: number[],
+  c: number[],
+): Float32Array {
   const n = a.length;
   const view = new Float32Array(memory.buffer);
   view.set(a, 0);
@@ -57,16 +63,20 @@ describe("madd and relu4", () => {
   });
 
   // Node 20 has relaxed SIMD only behind a flag: there the probe compiles but cannot run.
-  it.runIf(WebAssembly.validate(relaxed))("relaxed SIMD: madd is a·b + c within one rounding of each step (fused or not)", () => {
-    const { exports, memory } = instantiate(relaxed);
-    const { a, b, c } = operands(n);
-    const got = maddOn(exports, memory, a, b, c);
-    got.forEach((v, i) => {
-      const exact = a[i] * b[i] + c[i];
-      const tol = U * (Math.abs(a[i] * b[i]) + Math.abs(exact)) + 1e-45;
-      if (!(Math.abs(v - exact) <= tol)) expect.fail(`lane ${i}: ${a[i]}·${b[i]} + ${c[i]} gave ${v}, want ${exact} ± ${tol}`);
-    });
-  });
+  it.runIf(WebAssembly.validate(relaxed))(
+    "relaxed SIMD: madd is a·b + c within one rounding of each step (fused or not)",
+    () => {
+      const { exports, memory } = instantiate(relaxed);
+      const { a, b, c } = operands(n);
+      const got = maddOn(exports, memory, a, b, c);
+      got.forEach((v, i) => {
+        const exact = a[i] * b[i] + c[i];
+        const tol = U * (Math.abs(a[i] * b[i]) + Math.abs(exact)) + 1e-45;
+        if (!(Math.abs(v - exact) <= tol))
+          expect.fail(`lane ${i}: ${a[i]}·${b[i]} + ${c[i]} gave ${v}, want ${exact} ± ${tol}`);
+      });
+    },
+  );
 
   it("relu4 is max(v, 0) on every lane: -0 and negatives give +0, NaN stays NaN, infinities and subnormals", () => {
     const { exports, memory } = instantiate(plain);
@@ -77,7 +87,8 @@ describe("madd and relu4", () => {
     exports.relu4Lanes(0, special.length * 4, special.length);
     view.slice(special.length, 2 * special.length).forEach((v, i) => {
       const want = Number.isNaN(special[i]) ? Number.NaN : special[i] > 0 ? f(special[i]) : 0;
-      if (!Object.is(v, want)) expect.fail(`lane ${i} for ${Object.is(special[i], -0) ? "-0" : special[i]}: got ${v}, want ${want}`);
+      if (!Object.is(v, want))
+        expect.fail(`lane ${i} for ${Object.is(special[i], -0) ? "-0" : special[i]}: got ${v}, want ${want}`);
     });
   });
 });

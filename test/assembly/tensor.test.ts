@@ -9,7 +9,17 @@
 // (u = 2^-24), which no correct kernel can exceed and an off-by-one term always does.
 import { describe, expect, it } from "vitest";
 import { Random } from "../../sdk/index";
-import { bytes, checkGuardsAfterEach, f32Buf, i32Buf, normals, readF32, rt, u8Buf, useRuntime } from "../support/buffers";
+import {
+  bytes,
+  checkGuardsAfterEach,
+  f32Buf,
+  i32Buf,
+  normals,
+  readF32,
+  rt,
+  u8Buf,
+  useRuntime,
+} from "../support/buffers";
 import { expectExact, expectWithin, U } from "../support/numeric";
 
 useRuntime();
@@ -19,29 +29,52 @@ checkGuardsAfterEach();
 // Row helpers and the data path
 
 describe("row and data kernels", () => {
-  it.each([[7, 13], [3, 8], [5, 1], [1, 4]])("addBiasRows: y[r,j] += bias[j] (%i x %i)", (rows, cols) => {
+  it.each([
+    [7, 13],
+    [3, 8],
+    [5, 1],
+    [1, 4],
+  ])("addBiasRows: y[r,j] += bias[j] (%i x %i)", (rows, cols) => {
     const rng = new Random(rows * 100 + cols);
     const y = normals(rng, rows * cols);
     const bias = normals(rng, cols);
     const yPtr = f32Buf(y, "y");
     const bPtr = f32Buf(bias, "bias");
     rt.kernels.addBiasRows(yPtr, bPtr, rows, cols);
-    expectExact(readF32(yPtr, rows * cols), Array.from(y, (v, i) => Math.fround(v + bias[i % cols])), "y");
+    expectExact(
+      readF32(yPtr, rows * cols),
+      Array.from(y, (v, i) => Math.fround(v + bias[i % cols])),
+      "y",
+    );
     expectExact(readF32(bPtr, cols), bias, "bias (unchanged)");
   });
 
-  it.each([[7, 13], [3, 8], [5, 1], [1, 4]])("addBiasRowsRelu: y[r,j] = max(y + bias[j], 0) (%i x %i)", (rows, cols) => {
+  it.each([
+    [7, 13],
+    [3, 8],
+    [5, 1],
+    [1, 4],
+  ])("addBiasRowsRelu: y[r,j] = max(y + bias[j], 0) (%i x %i)", (rows, cols) => {
     const rng = new Random(rows * 100 + cols + 7);
     const y = normals(rng, rows * cols);
     const bias = normals(rng, cols);
     const yPtr = f32Buf(y, "y");
     const bPtr = f32Buf(bias, "bias");
     rt.kernels.addBiasRowsRelu(yPtr, bPtr, rows, cols);
-    expectExact(readF32(yPtr, rows * cols), Array.from(y, (v, i) => Math.max(Math.fround(v + bias[i % cols]), 0)), "y");
+    expectExact(
+      readF32(yPtr, rows * cols),
+      Array.from(y, (v, i) => Math.max(Math.fround(v + bias[i % cols]), 0)),
+      "y",
+    );
     expectExact(readF32(bPtr, cols), bias, "bias (unchanged)");
   });
 
-  it.each([[7, 13], [100, 10], [1, 4], [3, 1]])("sumRows: out[j] = Σ_r x[r,j] + beta·out[j] (%i x %i)", (rows, cols) => {
+  it.each([
+    [7, 13],
+    [100, 10],
+    [1, 4],
+    [3, 1],
+  ])("sumRows: out[j] = Σ_r x[r,j] + beta·out[j] (%i x %i)", (rows, cols) => {
     const rng = new Random(rows * 100 + cols + 1);
     const x = normals(rng, rows * cols);
     const out0 = normals(rng, cols);
@@ -71,10 +104,18 @@ describe("row and data kernels", () => {
     const srcPtr = u8Buf(src, "src");
     const dstPtr = f32Buf(new Float64Array(n).fill(NaN), "dst");
     rt.kernels.scaleU8(srcPtr, dstPtr, n, scale);
-    expectExact(readF32(dstPtr, n), Array.from(src, (v) => Math.fround(v * scale)), "dst");
+    expectExact(
+      readF32(dstPtr, n),
+      Array.from(src, (v) => Math.fround(v * scale)),
+      "dst",
+    );
   });
 
-  it.each([[37, 5], [784, 6], [16, 0]])("gatherImagesU8: dst[i] = src[indices[i]] · scale (rowLen %i, count %i)", (rowLen, count) => {
+  it.each([
+    [37, 5],
+    [784, 6],
+    [16, 0],
+  ])("gatherImagesU8: dst[i] = src[indices[i]] · scale (rowLen %i, count %i)", (rowLen, count) => {
     const rng = new Random(rowLen + count);
     const rowsInSrc = 9;
     const src = bytes(rng, rowsInSrc * rowLen);
@@ -103,7 +144,11 @@ describe("row and data kernels", () => {
     const idxPtr = i32Buf(indices, "indices");
     const dstPtr = u8Buf(new Uint8Array(13), "dst");
     rt.kernels.gatherBytes(srcPtr, idxPtr, 13, dstPtr);
-    expectExact(rt.u8(dstPtr, 13).slice(), Array.from(indices, (i) => src[i]), "dst");
+    expectExact(
+      rt.u8(dstPtr, 13).slice(),
+      Array.from(indices, (i) => src[i]),
+      "dst",
+    );
   });
 
   /** Index of the first largest value of each row (the reference for argmax and countCorrect). */
@@ -128,7 +173,11 @@ describe("row and data kernels", () => {
     return x;
   }
 
-  it.each([[20, 10], [6, 1], [9, 7]])("argmaxRows: first index of the row maximum (%i x %i)", (rows, cols) => {
+  it.each([
+    [20, 10],
+    [6, 1],
+    [9, 7],
+  ])("argmaxRows: first index of the row maximum (%i x %i)", (rows, cols) => {
     const rng = new Random(rows + cols);
     const random = normals(rng, rows * cols);
     const ties = tieRows(rng, rows, cols);
@@ -143,7 +192,8 @@ describe("row and data kernels", () => {
 
   it("countCorrect: rows whose first arg-max equals the label", () => {
     const rng = new Random(11);
-    const rows = 40, cols = 10;
+    const rows = 40,
+      cols = 10;
     const x = tieRows(rng, rows, cols);
     const best = argmaxRef(x, rows, cols);
     // Half the labels are the arg-max, the others random (some right by chance); on the tie rows
@@ -167,7 +217,10 @@ describe("row and data kernels", () => {
     // One difference anywhere (first, in a sixteen-float step, in the f32x4 and the scalar tails,
     // last), including a sign of zero.
     for (const at of new Set([0, n >> 1, Math.max(0, n - 5), n - 1])) {
-      for (const [was, now] of [[src[at], src[at] + 1], [0, -0]]) {
+      for (const [was, now] of [
+        [src[at], src[at] + 1],
+        [0, -0],
+      ]) {
         rt.f32(srcPtr, n)[at] = now;
         rt.f32(dstPtr, n)[at] = was;
         expect(rt.kernels.copyIfChanged(srcPtr, dstPtr, n), `a change at ${at}`).toBe(1);

@@ -44,13 +44,14 @@ describe("measure on a coarse clock", () => {
             const machine = simulated(tick, costOf);
             const timing = await measure(machine.fn, { ...options, clock: machine.clock });
             const name = `${what}, ${cost * 1e6} µs calls, ${tick * 1e6} µs clock`;
-                expect(timing.mean, name).toBeGreaterThan(0);
+            expect(timing.mean, name).toBeGreaterThan(0);
             expect(timing.best, name).toBeLessThanOrEqual(timing.mean);
             expect(timing.calls, name).toBeGreaterThanOrEqual(options.minSamples);
             // Slowed calls that fall into samples are measured as they were: under load, only the
             // full budget is long enough for a fast sample to follow them.
             const loaded = what === "load while calibrating";
-            if (!loaded || size === "full") expect(Math.abs(timing.best - cost) / cost, `${name}: best ${timing.best}`).toBeLessThan(0.2);
+            if (!loaded || size === "full")
+              expect(Math.abs(timing.best - cost) / cost, `${name}: best ${timing.best}`).toBeLessThan(0.2);
             if (!loaded) expect(Math.abs(timing.mean - cost) / cost, `${name}: mean ${timing.mean}`).toBeLessThan(0.2);
           }
         }
@@ -72,7 +73,10 @@ describe("measure on a coarse clock", () => {
       expect(step, `${tick * 1e6} µs clock`).toBeGreaterThanOrEqual(tick * (1 - 1e-9));
       expect(step, `${tick * 1e6} µs clock`).toBeLessThanOrEqual(Math.max(tick, 20e-9) * (1 + 1e-6));
     }
-    expect(clockTick(() => 42), "a clock that never moves").toBe(0);
+    expect(
+      clockTick(() => 42),
+      "a clock that never moves",
+    ).toBe(0);
   });
 
   it("one call every 5 ms: a call shorter than the clock's step reads as one step, never 0", async () => {

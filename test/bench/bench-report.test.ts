@@ -32,7 +32,10 @@ function tableRows(markdown: string, first: string): Map<string, string[]> {
   expect(start, `a table headed "${first}"`).toBeGreaterThanOrEqual(0);
   const rows = new Map<string, string[]>();
   for (let i = start + 2; i < lines.length && lines[i].startsWith("|"); i++) {
-    const cells = lines[i].split("|").slice(1, -1).map((cell) => cell.trim());
+    const cells = lines[i]
+      .split("|")
+      .slice(1, -1)
+      .map((cell) => cell.trim());
     rows.set(cells[0], cells);
   }
   return rows;

@@ -24,238 +24,281 @@ function cliAccuracy(stdout: string): { correct: number; count: number } {
   return { correct: Number(m[1]), count: Number(m[2]) };
 }
 
-describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browser training"))("browser training", () => {
-  let demo: DemoPage | undefined;
-  let page: Page;
-  let dir: string;
-  let problems: string[] = [];
+describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browser training"))(
+  "browser training",
+  () => {
+    let demo: DemoPage | undefined;
+    let page: Page;
+    let dir: string;
+    let problems: string[] = [];
 
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "mnist-wasm-train-test-"));
-    const outDir = await buildDemo({ outDir: join(dir, "site"), quiet: true });
-    demo = await openDemo(outDir, { viewport: { width: 800, height: 1000 }, acceptDownloads: true });
-    ({ page, problems } = demo);
-  }, 120_000);
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), "mnist-wasm-train-test-"));
+      const outDir = await buildDemo({ outDir: join(dir, "site"), quiet: true });
+      demo = await openDemo(outDir, { viewport: { width: 800, height: 1000 }, acceptDownloads: true });
+      ({ page, problems } = demo);
+    }, 120_000);
 
-  afterAll(async () => {
-    await demo?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** Sets the panel's form. */
-  async function choose(o: { network: string; optimizer: string; epochs: number; images: number; lr?: string }): Promise<void> {
-    await page.selectOption("#train-network", o.network);
-    await page.selectOption("#train-optimizer", o.optimizer);
-    await page.fill("#train-epochs", String(o.epochs));
-    await page.selectOption("#train-images", String(o.images));
-    if (o.lr !== undefined) await page.fill("#train-lr", o.lr);
-  }
-
-  const finished = (): Promise<unknown> =>
-    page.waitForFunction(() => ["done", "stopped", "error"].includes(window.mnistTrain.state()), null, { timeout: 110_000 });
-
-  /** The labels each chart drew on its epoch axis. */
-  const epochTicks = (): Promise<(string | undefined)[]> =>
-    page.$$eval(".train-charts canvas", (canvases) => canvases.map((c) => (c as HTMLCanvasElement).dataset.xTicks));
-
-  it("before any run: the figures show muted dashes, none in the accent colours, and the charts whole epochs", async () => {
-    const stats = await page.$$eval(".train-stats dd", (dds) => dds.map((dd) => [dd.textContent, getComputedStyle(dd, "::before").content]));
-    expect(stats).toEqual(Array(4).fill(["", '"–"']));
-    expect(await accentPixelsOf(page.locator(".train-stats"))).toBe(0);
-    expect(await page.inputValue("#train-epochs")).toBe("3");
-    expect(await epochTicks()).toEqual(["0 1 2 3", "0 1 2 3"]);
-  });
-
-  it("refuses a learning rate that is not a positive number, in the page", async () => {
-    await choose({ network: "mlp", optimizer: "sgd", epochs: 1, images: 1000, lr: "-1" });
-    await page.click("#train-start");
-    expect(await page.textContent("#train-status")).toBe("The learning rate must be a positive number, e.g. 0.1.");
-    expect(await page.getAttribute("#train-status", "class")).toContain("error");
-    expect(await page.evaluate(() => window.mnistTrain.state())).toBe("idle");
-    // Choosing the optimiser again restores its rate; AdaDelta has none.
-    await page.selectOption("#train-optimizer", "adadelta");
-    expect(await page.isDisabled("#train-lr")).toBe(true);
-    await page.selectOption("#train-optimizer", "sgd");
-    expect(await page.inputValue("#train-lr")).toBe("1");
-  });
-
-  it("stops a run asked to stop while the worker and the training set load, before it trains", async () => {
-    await choose({ network: "mlp", optimizer: "sgd", epochs: 1, images: 1000 });
-    await page.click("#train-start");
-    expect(await page.evaluate(() => window.mnistTrain.state())).toBe("loading"); // fetching 9.8 MB
-    await page.click("#train-stop");
-    await page.waitForFunction(() => window.mnistTrain.state() === "idle", null, { timeout: 60_000 });
-    expect(await page.textContent("#train-status")).toBe("Stopped before training began.");
-    expect(await page.evaluate(() => window.mnistTrain.reports())).toEqual([]);
-    expect(await page.isDisabled("#train-download")).toBe(true);
-  });
-
-  it("trains the MLP in a Web Worker: the loss falls, the test accuracy is far above chance, the curves are drawn", async () => {
-    await choose({ network: "mlp", optimizer: "sgd", epochs: 1, images: 30000 });
-    expect(await page.textContent("#train-command")).toBe("npx mnist-wasm train --arch mlp --optimizer sgd --lr 1 --epochs 1 --limit 30000");
-    await page.click("#train-start");
-    await finished();
-    expect(await page.evaluate(() => window.mnistTrain.state())).toBe("done");
-    const reports = await page.evaluate(() => window.mnistTrain.reports());
-    const outcome = (await page.evaluate(() => window.mnistTrain.outcome()))!;
-    expect(reports.length).toBeGreaterThan(3);
-    // The first report is the first batch alone: about ln 10 before any update.
-    expect(reports[0]).toMatchObject({ epoch: 1, batch: 1, batches: 300, images: 100 });
-    expect(reports[0].loss).toBeGreaterThan(2);
-    const mean = (rs: typeof reports): number => rs.reduce((a, r) => a + r.loss, 0) / rs.length;
-    expect(mean(reports.slice(-3))).toBeLessThan(mean(reports.slice(0, 3)) / 2);
-    expect(reports[reports.length - 1]).toMatchObject({ batch: 300, fraction: 1, images: 30000 });
-    expect(outcome).toMatchObject({ stopped: false, epochs: 1, images: 30000, testCount: 10000 });
-    expect(outcome.testAccuracy).toBeGreaterThan(0.85);
-    expect(await page.textContent("#train-test")).toBe(`${(outcome.testAccuracy * 100).toFixed(2)}%`);
-    expect(await accentPixelsOf(page.locator("#train-test")), "the test accuracy, in the accent colours").toBeGreaterThan(20);
-    expect(await epochTicks()).toEqual(["0 1", "0 1"]);
-    expect(await page.textContent("#train-status")).toMatch(/^Done: 30,000 images in \d+ s, \d+\.\d\d% on the test set \([\d,]+ of 10,000\)\.$/);
-    expect(await page.getAttribute("#train-meter", "aria-valuenow")).toBe("100");
-    // Both charts hold curves: pixels of the loss colour and of the test accuracy's dots.
-    const inked = await page.evaluate(() => ["train-loss-chart", "train-acc-chart"].map((id) => {
-      const c = document.getElementById(id) as HTMLCanvasElement;
-      const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
-      let blue = 0;
-      let green = 0;
-      for (let i = 0; i < d.length; i += 4) {
-        if (d[i + 3] > 200 && d[i + 2] > 200 && d[i] < 140) blue++; // #6ea8ff
-        if (d[i + 3] > 200 && d[i + 1] > 180 && d[i] < 120 && d[i + 2] < 170) green++; // #57d48a
-      }
-      return { blue, green };
-    }));
-    expect(inked[0].blue).toBeGreaterThan(100);
-    expect(inked[1].green).toBeGreaterThan(20);
-    expect(await page.isEnabled("#train-download")).toBe(true);
-    expect(await page.textContent("#train-start")).toBe("Train again");
-    await page.locator("#train").screenshot({ path: SCREENSHOT });
-    expect(problems).toEqual([]);
-  });
-
-  it("downloads a model file that `mnist-wasm eval` reads, with the page's test accuracy", async () => {
-    const outcome = (await page.evaluate(() => window.mnistTrain.outcome()))!;
-    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#train-download")]);
-    expect(download.suggestedFilename()).toBe("mnist-mlp.safetensors");
-    const file = join(dir, "from-the-page.safetensors");
-    await download.saveAs(file);
-    const { metadata, tensors } = decodeSafetensors(new Uint8Array(readFileSync(file)), file);
-    expect(metadata).toMatchObject({ format: "mnist-wasm/1", dataset: "mnist", epochs: "1", testAccuracy: outcome.testAccuracy.toFixed(4) });
-    expect(metadata.trainedWith).toBe("mnist-wasm demo, in a browser tab (the same run as: mnist-wasm train --arch mlp --optimizer sgd --lr 1 --epochs 1 --limit 30000)");
-    expect(JSON.parse(metadata.optimizer)).toMatchObject({ name: "sgd", lr: 1, steps: 300 });
-    expect([...tensors.keys()].sort()).toEqual(["0.bias", "0.weight", "2.bias", "2.weight"]);
-
-    const r = run(["eval", "--model", file]);
-    expect(r.code, r.stderr).toBe(0);
-    const cli = cliAccuracy(r.stdout);
-    expect(cli.count).toBe(10000);
-    // The same weights on the same images; the page's and Node's kernels may round the last
-    // bits differently (fused multiply-add or not), which can flip a borderline image or two.
-    expect(Math.abs(cli.correct - outcome.testCorrect)).toBeLessThanOrEqual(3);
-  });
-
-  it("shows the command line of the same run: the CLI running it makes the same weights", async () => {
-    const outcome = (await page.evaluate(() => window.mnistTrain.outcome()))!;
-    const shown = (await page.textContent("#train-command"))!;
-    const args = shown.replace(/^npx mnist-wasm /, "").split(" ");
-    const out = join(dir, "from-the-cli.safetensors");
-    const trained = run([...args, "--out", out, "--no-progress"]);
-    expect(trained.code, trained.stderr).toBe(0);
-    const cli = cliAccuracy(run(["eval", "--model", out]).stdout);
-    expect(Math.abs(cli.correct - outcome.testCorrect)).toBeLessThanOrEqual(3);
-    // Same spec, seed, data order and kernels: bit for bit, where both engines use the same
-    // kernel build (the relaxed one rounds multiply-adds once; Node's CLI turns it on).
-    if ((await page.evaluate(() => window.mnistDemo.features())).relaxedSimd) {
-      const fromPage = decodeSafetensors(new Uint8Array(readFileSync(join(dir, "from-the-page.safetensors"))), "page").tensors;
-      const fromCli = decodeSafetensors(new Uint8Array(readFileSync(out)), "cli").tensors;
-      for (const name of ["0.weight", "0.bias", "2.weight", "2.bias"]) expect(fromPage.get(name)!.data, name).toEqual(fromCli.get(name)!.data);
-    }
-  });
-
-  it("keeps the page responsive while a CNN trains; Stop ends the run and the model stays usable", async () => {
-    await choose({ network: "cnn", optimizer: "adam", epochs: 1, images: 60000 });
-    await page.click("#train-start");
-    await page.waitForFunction(() => {
-      const r = window.mnistTrain.reports();
-      return r.length > 0 && r[r.length - 1].images >= 1000;
-    }, null, { timeout: 60_000 });
-    expect(await page.evaluate(() => window.mnistTrain.state())).toBe("training");
-    expect(await page.isEnabled("#train-stop")).toBe(true);
-    expect(await page.isDisabled("#train-network")).toBe(true);
-
-    // One second of the page's life while the worker trains: frames keep coming, timers keep
-    // firing, a click in the browse panel is handled (the shipped CNN runs on this thread),
-    // and training goes on meanwhile.
-    const before = await page.evaluate(() => window.mnistTrain.reports().at(-1)!.images);
-    const indexBefore = Number(await page.inputValue("#test-index"));
-    const life = await page.evaluate(async () => {
-      let frames = 0;
-      let timers = 0;
-      let worstFrameGap = 0;
-      let last = performance.now();
-      const started = last;
-      const timer = setInterval(() => timers++, 20);
-      await new Promise<void>((resolve) => {
-        const tick = (t: number): void => {
-          frames++;
-          worstFrameGap = Math.max(worstFrameGap, t - last);
-          last = t;
-          if (t - started < 1000) requestAnimationFrame(tick);
-          else resolve();
-        };
-        requestAnimationFrame(tick);
-        document.getElementById("test-next")!.click();
-      });
-      clearInterval(timer);
-      return { frames, timers, worstFrameGap };
+    afterAll(async () => {
+      await demo?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
     });
-    expect(life.frames).toBeGreaterThan(20);
-    expect(life.timers).toBeGreaterThan(20);
-    expect(life.worstFrameGap).toBeLessThan(250);
-    expect(await page.inputValue("#test-index")).toBe(String(indexBefore + 1));
-    const after = await page.evaluate(() => window.mnistTrain.reports().at(-1)!.images);
-    expect(after).toBeGreaterThan(before);
 
-    const stopClicked = Date.now();
-    await page.click("#train-stop");
-    await page.waitForFunction(() => !["training", "stopping"].includes(window.mnistTrain.state()), null, { timeout: 10_000 });
-    const stopSeconds = (Date.now() - stopClicked) / 1000;
-    expect(stopSeconds).toBeLessThan(5); // a batch or two of the CNN, then the worker answers
-    await finished();
-    expect(await page.evaluate(() => window.mnistTrain.state())).toBe("stopped");
-    const outcome = (await page.evaluate(() => window.mnistTrain.outcome()))!;
-    expect(outcome.stopped).toBe(true);
-    expect(outcome.epochs).toBe(0);
-    expect(outcome.images).toBeGreaterThan(after - 1);
-    expect(outcome.images).toBeLessThan(60000);
-    expect(outcome.testAccuracy).toBeGreaterThan(0.6); // measured after the stop, on all 10,000 test images
-    expect(await page.textContent("#train-status")).toMatch(/^Stopped: [\d,]+ images in \d+ s, \d+\.\d\d% on the test set/);
-
-    // The stopped model takes over the drawing pad, and gives it back.
-    const shippedStatus = await page.textContent("#status");
-    await page.check("#train-use");
-    expect(await page.textContent("#status")).toMatch(/^your model, trained in this tab · LeNet-like CNN · \d+\.\d\d% on MNIST's test set$/);
-    const test = loadMnist("test");
-    let right = 0;
-    for (let i = 0; i < 10; i++) {
-      const probs = await paintOnPad(page, test.images.subarray(i * 784, (i + 1) * 784));
-      expect(probs).not.toBeNull();
-      expect(probs!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-      if (probs!.indexOf(Math.max(...probs!)) === test.labels[i]) right++;
+    /** Sets the panel's form. */
+    async function choose(o: {
+      network: string;
+      optimizer: string;
+      epochs: number;
+      images: number;
+      lr?: string;
+    }): Promise<void> {
+      await page.selectOption("#train-network", o.network);
+      await page.selectOption("#train-optimizer", o.optimizer);
+      await page.fill("#train-epochs", String(o.epochs));
+      await page.selectOption("#train-images", String(o.images));
+      if (o.lr !== undefined) await page.fill("#train-lr", o.lr);
     }
-    expect(right).toBeGreaterThanOrEqual(6);
-    await page.uncheck("#train-use");
-    expect(await page.textContent("#status")).toBe(shippedStatus);
-    expect(problems).toEqual([]);
-  });
 
-  it("labels the epoch axis of a 2-epoch run with whole epochs only: 0, 1, 2", async () => {
-    await choose({ network: "mlp", optimizer: "sgd", epochs: 2, images: 1000 });
-    await page.click("#train-start");
-    await finished();
-    expect(await page.evaluate(() => window.mnistTrain.state())).toBe("done");
-    const reports = await page.evaluate(() => window.mnistTrain.reports());
-    expect(new Set(reports.map((r) => r.epoch))).toEqual(new Set([1, 2]));
-    expect(await epochTicks()).toEqual(["0 1 2", "0 1 2"]);
-    expect(problems).toEqual([]);
-  });
-});
+    const finished = (): Promise<unknown> =>
+      page.waitForFunction(() => ["done", "stopped", "error"].includes(window.mnistTrain.state()), null, {
+        timeout: 110_000,
+      });
+
+    /** The labels each chart drew on its epoch axis. */
+    const epochTicks = (): Promise<(string | undefined)[]> =>
+      page.$$eval(".train-charts canvas", (canvases) => canvases.map((c) => (c as HTMLCanvasElement).dataset.xTicks));
+
+    it("before any run: the figures show muted dashes, none in the accent colours, and the charts whole epochs", async () => {
+      const stats = await page.$$eval(".train-stats dd", (dds) =>
+        dds.map((dd) => [dd.textContent, getComputedStyle(dd, "::before").content]),
+      );
+      expect(stats).toEqual(Array(4).fill(["", '"–"']));
+      expect(await accentPixelsOf(page.locator(".train-stats"))).toBe(0);
+      expect(await page.inputValue("#train-epochs")).toBe("3");
+      expect(await epochTicks()).toEqual(["0 1 2 3", "0 1 2 3"]);
+    });
+
+    it("refuses a learning rate that is not a positive number, in the page", async () => {
+      await choose({ network: "mlp", optimizer: "sgd", epochs: 1, images: 1000, lr: "-1" });
+      await page.click("#train-start");
+      expect(await page.textContent("#train-status")).toBe("The learning rate must be a positive number, e.g. 0.1.");
+      expect(await page.getAttribute("#train-status", "class")).toContain("error");
+      expect(await page.evaluate(() => window.mnistTrain.state())).toBe("idle");
+      // Choosing the optimiser again restores its rate; AdaDelta has none.
+      await page.selectOption("#train-optimizer", "adadelta");
+      expect(await page.isDisabled("#train-lr")).toBe(true);
+      await page.selectOption("#train-optimizer", "sgd");
+      expect(await page.inputValue("#train-lr")).toBe("1");
+    });
+
+    it("stops a run asked to stop while the worker and the training set load, before it trains", async () => {
+      await choose({ network: "mlp", optimizer: "sgd", epochs: 1, images: 1000 });
+      await page.click("#train-start");
+      expect(await page.evaluate(() => window.mnistTrain.state())).toBe("loading"); // fetching 9.8 MB
+      await page.click("#train-stop");
+      await page.waitForFunction(() => window.mnistTrain.state() === "idle", null, { timeout: 60_000 });
+      expect(await page.textContent("#train-status")).toBe("Stopped before training began.");
+      expect(await page.evaluate(() => window.mnistTrain.reports())).toEqual([]);
+      expect(await page.isDisabled("#train-download")).toBe(true);
+    });
+
+    it("trains the MLP in a Web Worker: the loss falls, the test accuracy is far above chance, the curves are drawn", async () => {
+      await choose({ network: "mlp", optimizer: "sgd", epochs: 1, images: 30000 });
+      expect(await page.textContent("#train-command")).toBe(
+        "npx mnist-wasm train --arch mlp --optimizer sgd --lr 1 --epochs 1 --limit 30000",
+      );
+      await page.click("#train-start");
+      await finished();
+      expect(await page.evaluate(() => window.mnistTrain.state())).toBe("done");
+      const reports = await page.evaluate(() => window.mnistTrain.reports());
+      const outcome = (await page.evaluate(() => window.mnistTrain.outcome()))!;
+      expect(reports.length).toBeGreaterThan(3);
+      // The first report is the first batch alone: about ln 10 before any update.
+      expect(reports[0]).toMatchObject({ epoch: 1, batch: 1, batches: 300, images: 100 });
+      expect(reports[0].loss).toBeGreaterThan(2);
+      const mean = (rs: typeof reports): number => rs.reduce((a, r) => a + r.loss, 0) / rs.length;
+      expect(mean(reports.slice(-3))).toBeLessThan(mean(reports.slice(0, 3)) / 2);
+      expect(reports[reports.length - 1]).toMatchObject({ batch: 300, fraction: 1, images: 30000 });
+      expect(outcome).toMatchObject({ stopped: false, epochs: 1, images: 30000, testCount: 10000 });
+      expect(outcome.testAccuracy).toBeGreaterThan(0.85);
+      expect(await page.textContent("#train-test")).toBe(`${(outcome.testAccuracy * 100).toFixed(2)}%`);
+      expect(
+        await accentPixelsOf(page.locator("#train-test")),
+        "the test accuracy, in the accent colours",
+      ).toBeGreaterThan(20);
+      expect(await epochTicks()).toEqual(["0 1", "0 1"]);
+      expect(await page.textContent("#train-status")).toMatch(
+        /^Done: 30,000 images in \d+ s, \d+\.\d\d% on the test set \([\d,]+ of 10,000\)\.$/,
+      );
+      expect(await page.getAttribute("#train-meter", "aria-valuenow")).toBe("100");
+      // Both charts hold curves: pixels of the loss colour and of the test accuracy's dots.
+      const inked = await page.evaluate(() =>
+        ["train-loss-chart", "train-acc-chart"].map((id) => {
+          const c = document.getElementById(id) as HTMLCanvasElement;
+          const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+          let blue = 0;
+          let green = 0;
+          for (let i = 0; i < d.length; i += 4) {
+            if (d[i + 3] > 200 && d[i + 2] > 200 && d[i] < 140) blue++; // #6ea8ff
+            if (d[i + 3] > 200 && d[i + 1] > 180 && d[i] < 120 && d[i + 2] < 170) green++; // #57d48a
+          }
+          return { blue, green };
+        }),
+      );
+      expect(inked[0].blue).toBeGreaterThan(100);
+      expect(inked[1].green).toBeGreaterThan(20);
+      expect(await page.isEnabled("#train-download")).toBe(true);
+      expect(await page.textContent("#train-start")).toBe("Train again");
+      await page.locator("#train").screenshot({ path: SCREENSHOT });
+      expect(problems).toEqual([]);
+    });
+
+    it("downloads a model file that `mnist-wasm eval` reads, with the page's test accuracy", async () => {
+      const outcome = (await page.evaluate(() => window.mnistTrain.outcome()))!;
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#train-download")]);
+      expect(download.suggestedFilename()).toBe("mnist-mlp.safetensors");
+      const file = join(dir, "from-the-page.safetensors");
+      await download.saveAs(file);
+      const { metadata, tensors } = decodeSafetensors(new Uint8Array(readFileSync(file)), file);
+      expect(metadata).toMatchObject({
+        format: "mnist-wasm/1",
+        dataset: "mnist",
+        epochs: "1",
+        testAccuracy: outcome.testAccuracy.toFixed(4),
+      });
+      expect(metadata.trainedWith).toBe(
+        "mnist-wasm demo, in a browser tab (the same run as: mnist-wasm train --arch mlp --optimizer sgd --lr 1 --epochs 1 --limit 30000)",
+      );
+      expect(JSON.parse(metadata.optimizer)).toMatchObject({ name: "sgd", lr: 1, steps: 300 });
+      expect([...tensors.keys()].sort()).toEqual(["0.bias", "0.weight", "2.bias", "2.weight"]);
+
+      const r = run(["eval", "--model", file]);
+      expect(r.code, r.stderr).toBe(0);
+      const cli = cliAccuracy(r.stdout);
+      expect(cli.count).toBe(10000);
+      // The same weights on the same images; the page's and Node's kernels may round the last
+      // bits differently (fused multiply-add or not), which can flip a borderline image or two.
+      expect(Math.abs(cli.correct - outcome.testCorrect)).toBeLessThanOrEqual(3);
+    });
+
+    it("shows the command line of the same run: the CLI running it makes the same weights", async () => {
+      const outcome = (await page.evaluate(() => window.mnistTrain.outcome()))!;
+      const shown = (await page.textContent("#train-command"))!;
+      const args = shown.replace(/^npx mnist-wasm /, "").split(" ");
+      const out = join(dir, "from-the-cli.safetensors");
+      const trained = run([...args, "--out", out, "--no-progress"]);
+      expect(trained.code, trained.stderr).toBe(0);
+      const cli = cliAccuracy(run(["eval", "--model", out]).stdout);
+      expect(Math.abs(cli.correct - outcome.testCorrect)).toBeLessThanOrEqual(3);
+      // Same spec, seed, data order and kernels: bit for bit, where both engines use the same
+      // kernel build (the relaxed one rounds multiply-adds once; Node's CLI turns it on).
+      if ((await page.evaluate(() => window.mnistDemo.features())).relaxedSimd) {
+        const fromPage = decodeSafetensors(
+          new Uint8Array(readFileSync(join(dir, "from-the-page.safetensors"))),
+          "page",
+        ).tensors;
+        const fromCli = decodeSafetensors(new Uint8Array(readFileSync(out)), "cli").tensors;
+        for (const name of ["0.weight", "0.bias", "2.weight", "2.bias"])
+          expect(fromPage.get(name)!.data, name).toEqual(fromCli.get(name)!.data);
+      }
+    });
+
+    it("keeps the page responsive while a CNN trains; Stop ends the run and the model stays usable", async () => {
+      await choose({ network: "cnn", optimizer: "adam", epochs: 1, images: 60000 });
+      await page.click("#train-start");
+      await page.waitForFunction(
+        () => {
+          const r = window.mnistTrain.reports();
+          return r.length > 0 && r[r.length - 1].images >= 1000;
+        },
+        null,
+        { timeout: 60_000 },
+      );
+      expect(await page.evaluate(() => window.mnistTrain.state())).toBe("training");
+      expect(await page.isEnabled("#train-stop")).toBe(true);
+      expect(await page.isDisabled("#train-network")).toBe(true);
+
+      // One second of the page's life while the worker trains: frames keep coming, timers keep
+      // firing, a click in the browse panel is handled (the shipped CNN runs on this thread),
+      // and training goes on meanwhile.
+      const before = await page.evaluate(() => window.mnistTrain.reports().at(-1)!.images);
+      const indexBefore = Number(await page.inputValue("#test-index"));
+      const life = await page.evaluate(async () => {
+        let frames = 0;
+        let timers = 0;
+        let worstFrameGap = 0;
+        let last = performance.now();
+        const started = last;
+        const timer = setInterval(() => timers++, 20);
+        await new Promise<void>((resolve) => {
+          const tick = (t: number): void => {
+            frames++;
+            worstFrameGap = Math.max(worstFrameGap, t - last);
+            last = t;
+            if (t - started < 1000) requestAnimationFrame(tick);
+            else resolve();
+          };
+          requestAnimationFrame(tick);
+          document.getElementById("test-next")!.click();
+        });
+        clearInterval(timer);
+        return { frames, timers, worstFrameGap };
+      });
+      expect(life.frames).toBeGreaterThan(20);
+      expect(life.timers).toBeGreaterThan(20);
+      expect(life.worstFrameGap).toBeLessThan(250);
+      expect(await page.inputValue("#test-index")).toBe(String(indexBefore + 1));
+      const after = await page.evaluate(() => window.mnistTrain.reports().at(-1)!.images);
+      expect(after).toBeGreaterThan(before);
+
+      const stopClicked = Date.now();
+      await page.click("#train-stop");
+      await page.waitForFunction(() => !["training", "stopping"].includes(window.mnistTrain.state()), null, {
+        timeout: 10_000,
+      });
+      const stopSeconds = (Date.now() - stopClicked) / 1000;
+      expect(stopSeconds).toBeLessThan(5); // a batch or two of the CNN, then the worker answers
+      await finished();
+      expect(await page.evaluate(() => window.mnistTrain.state())).toBe("stopped");
+      const outcome = (await page.evaluate(() => window.mnistTrain.outcome()))!;
+      expect(outcome.stopped).toBe(true);
+      expect(outcome.epochs).toBe(0);
+      expect(outcome.images).toBeGreaterThan(after - 1);
+      expect(outcome.images).toBeLessThan(60000);
+      expect(outcome.testAccuracy).toBeGreaterThan(0.6); // measured after the stop, on all 10,000 test images
+      expect(await page.textContent("#train-status")).toMatch(
+        /^Stopped: [\d,]+ images in \d+ s, \d+\.\d\d% on the test set/,
+      );
+
+      // The stopped model takes over the drawing pad, and gives it back.
+      const shippedStatus = await page.textContent("#status");
+      await page.check("#train-use");
+      expect(await page.textContent("#status")).toMatch(
+        /^your model, trained in this tab · LeNet-like CNN · \d+\.\d\d% on MNIST's test set$/,
+      );
+      const test = loadMnist("test");
+      let right = 0;
+      for (let i = 0; i < 10; i++) {
+        const probs = await paintOnPad(page, test.images.subarray(i * 784, (i + 1) * 784));
+        expect(probs).not.toBeNull();
+        expect(probs!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+        if (probs!.indexOf(Math.max(...probs!)) === test.labels[i]) right++;
+      }
+      expect(right).toBeGreaterThanOrEqual(6);
+      await page.uncheck("#train-use");
+      expect(await page.textContent("#status")).toBe(shippedStatus);
+      expect(problems).toEqual([]);
+    });
+
+    it("labels the epoch axis of a 2-epoch run with whole epochs only: 0, 1, 2", async () => {
+      await choose({ network: "mlp", optimizer: "sgd", epochs: 2, images: 1000 });
+      await page.click("#train-start");
+      await finished();
+      expect(await page.evaluate(() => window.mnistTrain.state())).toBe("done");
+      const reports = await page.evaluate(() => window.mnistTrain.reports());
+      expect(new Set(reports.map((r) => r.epoch))).toEqual(new Set([1, 2]));
+      expect(await epochTicks()).toEqual(["0 1 2", "0 1 2"]);
+      expect(problems).toEqual([]);
+    });
+  },
+);

@@ -96,14 +96,18 @@ describe.skipIf(!chromiumAvailable("test/browser/browser.test.ts", "browser demo
     await page.mouse.move(x + 8, box.y + box.height - 50, { steps: 8 });
     await page.mouse.up();
     await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const ps = (await page.locator("#bars li").evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.p)))) as number[];
+    const ps = (await page
+      .locator("#bars li")
+      .evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.p)))) as number[];
     expect(ps).toHaveLength(10);
     for (const p of ps) expect(p).toBeGreaterThanOrEqual(0);
     expect(ps.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     expect(await page.textContent("#predicted")).toMatch(/^\d$/);
     // The 28x28 preview shows ink.
     const ink = await page.evaluate(() => {
-      const d = (document.getElementById("seen") as HTMLCanvasElement).getContext("2d")!.getImageData(0, 0, 28, 28).data;
+      const d = (document.getElementById("seen") as HTMLCanvasElement)
+        .getContext("2d")!
+        .getImageData(0, 0, 28, 28).data;
       let n = 0;
       for (let i = 0; i < d.length; i += 4) if (d[i] > 128) n++;
       return n;
@@ -113,8 +117,11 @@ describe.skipIf(!chromiumAvailable("test/browser/browser.test.ts", "browser demo
     await page.waitForTimeout(300);
     const widths = await page.evaluate(() => {
       const li = document.querySelector("#bars li.top")!;
-      return [li.querySelector(".fill")!.getBoundingClientRect().width, li.querySelector(".track")!.getBoundingClientRect().width,
-        Number((li as HTMLElement).dataset.p)];
+      return [
+        li.querySelector(".fill")!.getBoundingClientRect().width,
+        li.querySelector(".track")!.getBoundingClientRect().width,
+        Number((li as HTMLElement).dataset.p),
+      ];
     });
     expect(widths[0]).toBeGreaterThan(0);
     expect(widths[0] / widths[1]).toBeCloseTo(widths[2], 1);
@@ -135,11 +142,15 @@ describe.skipIf(!chromiumAvailable("test/browser/browser.test.ts", "browser demo
     expect(await page.textContent("#test-confidence")).toMatch(/^\d+\.\d% sure$/);
     // The canvas holds the test image's pixels.
     const shown = await page.evaluate(() => {
-      const d = (document.getElementById("test-image") as HTMLCanvasElement).getContext("2d")!.getImageData(0, 0, 28, 28).data;
+      const d = (document.getElementById("test-image") as HTMLCanvasElement)
+        .getContext("2d")!
+        .getImageData(0, 0, 28, 28).data;
       return Array.from({ length: 784 }, (_, i) => d[4 * i]);
     });
     expect(shown).toEqual(Array.from(test.images.subarray(42 * 784, 43 * 784)));
-    const ps = (await page.locator("#test-bars li").evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.p)))) as number[];
+    const ps = (await page
+      .locator("#test-bars li")
+      .evaluateAll((lis) => lis.map((li) => Number((li as HTMLElement).dataset.p)))) as number[];
     expect(ps).toHaveLength(10);
     expect(ps.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     expect(ps.indexOf(Math.max(...ps))).toBe(4);
@@ -177,7 +188,9 @@ describe.skipIf(!chromiumAvailable("test/browser/browser.test.ts", "browser demo
   });
 
   it("fits a phone's screen: the drawing card centred like the cards under it, nothing past the right edge, the command wrapped in its box", async () => {
-    const networks = await page.$$eval("#train-network option", (options) => options.map((o) => (o as HTMLOptionElement).value));
+    const networks = await page.$$eval("#train-network option", (options) =>
+      options.map((o) => (o as HTMLOptionElement).value),
+    );
     expect(networks.length).toBeGreaterThan(1);
     for (const width of [320, 360, 375, 414]) {
       await page.setViewportSize({ width, height: 667 });
@@ -193,11 +206,15 @@ describe.skipIf(!chromiumAvailable("test/browser/browser.test.ts", "browser demo
           };
           const command = document.getElementById("train-command")!;
           return {
-            vw, scrollWidth: document.documentElement.scrollWidth,
-            draw: box(document.querySelector(".draw")!), result: box(document.querySelector(".result")!), pad: box(document.getElementById("pad")!),
+            vw,
+            scrollWidth: document.documentElement.scrollWidth,
+            draw: box(document.querySelector(".draw")!),
+            result: box(document.querySelector(".result")!),
+            pad: box(document.getElementById("pad")!),
             command: { ...box(command), scrollWidth: command.scrollWidth, clientWidth: command.clientWidth },
             train: box(document.getElementById("train")!),
-            beyond: Array.from(document.querySelectorAll("main *")).filter((e) => e.getClientRects().length > 0 && e.getBoundingClientRect().right > vw + 0.5)
+            beyond: Array.from(document.querySelectorAll("main *"))
+              .filter((e) => e.getClientRects().length > 0 && e.getBoundingClientRect().right > vw + 0.5)
               .map((e) => `${e.tagName.toLowerCase()}${e.id ? `#${e.id}` : ""}.${e.className}`),
           };
         });
@@ -212,7 +229,9 @@ describe.skipIf(!chromiumAvailable("test/browser/browser.test.ts", "browser demo
         expect(Math.abs(layout.pad.left - layout.pad.right), where).toBeLessThanOrEqual(2);
         expect(layout.pad.width, where).toBeGreaterThan(200);
         // The command: all of it inside its box, which is inside the Train panel.
-        expect(layout.command.scrollWidth, `${where}: ${JSON.stringify(layout.command)}`).toBeLessThanOrEqual(layout.command.clientWidth);
+        expect(layout.command.scrollWidth, `${where}: ${JSON.stringify(layout.command)}`).toBeLessThanOrEqual(
+          layout.command.clientWidth,
+        );
         expect(layout.command.left, where).toBeGreaterThan(layout.train.left);
         expect(layout.command.right, where).toBeGreaterThan(layout.train.right);
       }

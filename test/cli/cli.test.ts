@@ -12,8 +12,6 @@ import { MNIST_CLASSES, type Dataset } from "../../sdk/node";
 import { CIFAR_DIR, cifarAvailable } from "../support/cifar";
 import { CLI, expectOneLineError, run } from "../support/cli";
 
-
-
 describe("mnist-wasm predict", () => {
   it("classifies test image 42 with the shipped model: true label 4, drawn, with probabilities", () => {
     const r = run(["predict", "42", "--no-color"]);
@@ -38,8 +36,11 @@ describe("mnist-wasm predict", () => {
     expect(r.stderr).toBe(""); // piped: no prompt
     expect(r.stdout).toMatch(/true label: 4\n/);
     // At a terminal (script(1) gives the command a pseudo-terminal) the course's prompt comes first.
-    const tty = spawnSync("script", ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} predict --no-color`, "/dev/null"],
-      { input: "42\n", encoding: "utf8", timeout: 60_000 });
+    const tty = spawnSync(
+      "script",
+      ["-qec", `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} predict --no-color`, "/dev/null"],
+      { input: "42\n", encoding: "utf8", timeout: 60_000 },
+    );
     if (tty.error) return; // no script(1) here: the piped case above still ran
     expect(tty.stdout).toMatch(/Index of a test image \(0-9999\): [\s\S]*true label: 4/);
   });
@@ -62,28 +63,64 @@ describe("mnist-wasm predict", () => {
 });
 
 describe("CIFAR-10 and architectures from the command line", () => {
-  it.runIf(cifarAvailable("test/cli/cli.test.ts", "training and predicting on CIFAR-10"))("trains a small CNN on CIFAR-10, then predicts a colour image with its class name", () => {
-    const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
-    const out = join(dir, "cifar.safetensors");
-    const r = run(["train", "--dataset", "cifar10", "--data", CIFAR_DIR, "--arch", "conv:8x3p1,relu,maxpool:2,dense:10",
-      "--optimizer", "momentum", "--limit", "1000", "--epochs", "1", "--out", out]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain("conv:8x3p1,relu,maxpool:2,dense:10");
-    expect(r.stdout).toMatch(/on 1,000 cifar10 images/);
-    const p = run(["predict", "3", "--model", out, "--data", CIFAR_DIR, "--color"]);
-    expect(p.code, p.stderr).toBe(0);
-    expect(p.stdout).toMatch(/CIFAR10 test image 3/);
-    expect(p.stdout).toMatch(/true label: (airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck)\n/);
-    expect(p.stdout).toMatch(/\x1b\[38;2;\d+;\d+;\d+m\x1b\[48;2;/);
-    // A CIFAR-10 model needs CIFAR-10 data: without --data, one line says so.
-    expectOneLineError(run(["predict", "3", "--model", out]), /this model was trained on cifar10 \(CIFAR-10 binary batches\); pass --data/);
-  });
+  it.runIf(cifarAvailable("test/cli/cli.test.ts", "training and predicting on CIFAR-10"))(
+    "trains a small CNN on CIFAR-10, then predicts a colour image with its class name",
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
+      const out = join(dir, "cifar.safetensors");
+      const r = run([
+        "train",
+        "--dataset",
+        "cifar10",
+        "--data",
+        CIFAR_DIR,
+        "--arch",
+        "conv:8x3p1,relu,maxpool:2,dense:10",
+        "--optimizer",
+        "momentum",
+        "--limit",
+        "1000",
+        "--epochs",
+        "1",
+        "--out",
+        out,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain("conv:8x3p1,relu,maxpool:2,dense:10");
+      expect(r.stdout).toMatch(/on 1,000 cifar10 images/);
+      const p = run(["predict", "3", "--model", out, "--data", CIFAR_DIR, "--color"]);
+      expect(p.code, p.stderr).toBe(0);
+      expect(p.stdout).toMatch(/CIFAR10 test image 3/);
+      expect(p.stdout).toMatch(/true label: (airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck)\n/);
+      expect(p.stdout).toMatch(/\x1b\[38;2;\d+;\d+;\d+m\x1b\[48;2;/);
+      // A CIFAR-10 model needs CIFAR-10 data: without --data, one line says so.
+      expectOneLineError(
+        run(["predict", "3", "--model", out]),
+        /this model was trained on cifar10 \(CIFAR-10 binary batches\); pass --data/,
+      );
+    },
+  );
 
   it("builds the cnn preset and JSON architecture files, and refuses bad architectures with one line", () => {
     const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
     const archFile = join(dir, "arch.json");
-    writeFileSync(archFile, JSON.stringify([{ type: "conv2d", filters: 4, size: 5, stride: 2 }, { type: "relu" }, { type: "flatten" }]));
-    const r = run(["train", "--arch", archFile, "--limit", "500", "--epochs", "1", "--optimizer", "adam", "--out", join(dir, "a.safetensors")]);
+    writeFileSync(
+      archFile,
+      JSON.stringify([{ type: "conv2d", filters: 4, size: 5, stride: 2 }, { type: "relu" }, { type: "flatten" }]),
+    );
+    const r = run([
+      "train",
+      "--arch",
+      archFile,
+      "--limit",
+      "500",
+      "--epochs",
+      "1",
+      "--optimizer",
+      "adam",
+      "--out",
+      join(dir, "a.safetensors"),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("conv:4x5s2,relu,flatten,dense:10");
     // Whatever is wrong with --arch is a usage mistake: exit 2.
@@ -96,7 +133,10 @@ describe("CIFAR-10 and architectures from the command line", () => {
       expectOneLineError(bad, message);
       expect(bad.code).toBe(2);
     }
-    expectOneLineError(run(["train", "--arch", "cnn", "--dropout", "0.5", "--limit", "100"]), /--dropout and --batchnorm shape the mlp preset/);
+    expectOneLineError(
+      run(["train", "--arch", "cnn", "--dropout", "0.5", "--limit", "100"]),
+      /--dropout and --batchnorm shape the mlp preset/,
+    );
   });
 });
 
@@ -134,14 +174,43 @@ describe("mnist-wasm train", () => {
   it("--preset speedrun sets the run up; flags given on the command line win; --threads runs the pool", () => {
     const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
     const out = join(dir, "speedrun.safetensors");
-    const r = run(["train", "--preset", "speedrun", "--epochs", "1", "--limit", "2000", "--threads", "2", "--no-progress", "--out", out]);
+    const r = run([
+      "train",
+      "--preset",
+      "speedrun",
+      "--epochs",
+      "1",
+      "--limit",
+      "2000",
+      "--threads",
+      "2",
+      "--no-progress",
+      "--out",
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("training conv:12x5,relu,maxpool:2,conv:24x5,relu,maxpool:2,dense:64,relu,dense:10");
     expect(r.stdout).toContain("momentum lr 0.05, alpha 0.9, batch 50, cosine schedule");
     expect(r.stdout).toMatch(/epoch 1\/1 /);
     expect(r.stdout).toMatch(/; [\d.]+ s since start\n/);
     expect(Number(/test ([\d.]+)%/.exec(r.stdout)![1])).toBeGreaterThan(60);
-    const mine = run(["train", "--preset", "speedrun", "--epochs", "1", "--limit", "500", "--batch-size", "20", "--lr", "0.02", "--threads", "1", "--out", out]);
+    const mine = run([
+      "train",
+      "--preset",
+      "speedrun",
+      "--epochs",
+      "1",
+      "--limit",
+      "500",
+      "--batch-size",
+      "20",
+      "--lr",
+      "0.02",
+      "--threads",
+      "1",
+      "--out",
+      out,
+    ]);
     expect(mine.code, mine.stderr).toBe(0);
     expect(mine.stdout).toContain("momentum lr 0.02, alpha 0.9, batch 20, cosine schedule");
     for (const [args, message] of [
@@ -157,7 +226,10 @@ describe("mnist-wasm train", () => {
   it("refuses bad flag values with a usage message", () => {
     const r = run(["train", "--lr", "abc"]);
     expect(r.code).toBe(2);
-    expectOneLineError(r, /^mnist-wasm: option '--lr <rate>' argument 'abc' is invalid. expected a positive number \(see mnist-wasm train --help\)$/);
+    expectOneLineError(
+      r,
+      /^mnist-wasm: option '--lr <rate>' argument 'abc' is invalid. expected a positive number \(see mnist-wasm train --help\)$/,
+    );
   });
 
   it("has --help on every command and --version, on standard output with exit 0", () => {
@@ -191,12 +263,20 @@ describe("the command line's grammar", () => {
 
   async function parse(args: string[]): Promise<Parsed> {
     const parsed: Parsed = { out: "" };
-    const stand = (command: string) => (...a: unknown[]) => {
-      parsed.command = command;
-      parsed.args = a;
-    };
+    const stand =
+      (command: string) =>
+      (...a: unknown[]) => {
+        parsed.command = command;
+        parsed.args = a;
+      };
     const program = buildProgram(
-      { predict: stand("predict"), train: stand("train"), eval: stand("eval"), classify: stand("classify"), experiment: stand("experiment") },
+      {
+        predict: stand("predict"),
+        train: stand("train"),
+        eval: stand("eval"),
+        classify: stand("classify"),
+        experiment: stand("experiment"),
+      },
       (text) => (parsed.out += text),
     );
     const stderr = vi.spyOn(process.stderr, "write");
@@ -228,55 +308,224 @@ describe("the command line's grammar", () => {
     const p = await parse(args);
     expect(p.error, `${JSON.stringify(args)}: ${(p.error as Error)?.message}`).toBeUndefined();
     expect(p.command).toBe(args[0]);
-    return p.args!.find((a) => typeof a === "object" && a !== null && !Array.isArray(a) && !("commands" in a)) as Record<string, unknown>;
+    return p.args!.find(
+      (a) => typeof a === "object" && a !== null && !Array.isArray(a) && !("commands" in a),
+    ) as Record<string, unknown>;
   }
 
   /** The arguments a command needs before its options can be tried. */
   const BASE: Record<string, string[]> = {
-    predict: ["predict"], train: ["train"], eval: ["eval"], classify: ["classify", "-i", "in", "-o", "out"], experiment: ["experiment", "optimizers"],
+    predict: ["predict"],
+    train: ["train"],
+    eval: ["eval"],
+    classify: ["classify", "-i", "in", "-o", "out"],
+    experiment: ["experiment", "optimizers"],
   };
 
-  const PROTOTYPE_NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf", "__defineGetter__"];
-  const GARBAGE = ["", " ", "abc", "NaN", "Infinity", "-Infinity", "1e400", "-1", "0x10", "0b1", " 5", "5 ", "\t5", "+5", "5abc", "５", "--5"];
+  const PROTOTYPE_NAMES = [
+    "__proto__",
+    "constructor",
+    "toString",
+    "hasOwnProperty",
+    "valueOf",
+    "isPrototypeOf",
+    "__defineGetter__",
+  ];
+  const GARBAGE = [
+    "",
+    " ",
+    "abc",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e400",
+    "-1",
+    "0x10",
+    "0b1",
+    " 5",
+    "5 ",
+    "\t5",
+    "+5",
+    "5abc",
+    "５",
+    "--5",
+  ];
 
   /** Bad and good values of each kind of option value. */
   const KINDS: Record<string, { bad: string[]; good: [string, unknown][] }> = {
     positiveInt: {
-      bad: [...GARBAGE, "0", "00", "1.5", "2.0", "1e3", "9007199254740992", "9007199254740993", "99999999999999999999", "1,5"],
-      good: [["1", 1], ["007", 7], ["9007199254740991", 9007199254740991]],
+      bad: [
+        ...GARBAGE,
+        "0",
+        "00",
+        "1.5",
+        "2.0",
+        "1e3",
+        "9007199254740992",
+        "9007199254740993",
+        "99999999999999999999",
+        "1,5",
+      ],
+      good: [
+        ["1", 1],
+        ["007", 7],
+        ["9007199254740991", 9007199254740991],
+      ],
     },
-    epochs: { bad: [...GARBAGE, "0", "1.5", "1e3", "1000001", "99999999999999999999"], good: [["1", 1], ["007", 7], ["1000000", 1e6]] },
-    seed: { bad: [...GARBAGE, "1.5", "1e3", "4294967296", "99999999999999999999"], good: [["0", 0], ["4294967295", 4294967295]] },
-    threads: { bad: [...GARBAGE, "0", "65", "1.5", "1e1", "99999999999999999999"], good: [["1", 1], ["64", 64]] },
+    epochs: {
+      bad: [...GARBAGE, "0", "1.5", "1e3", "1000001", "99999999999999999999"],
+      good: [
+        ["1", 1],
+        ["007", 7],
+        ["1000000", 1e6],
+      ],
+    },
+    seed: {
+      bad: [...GARBAGE, "1.5", "1e3", "4294967296", "99999999999999999999"],
+      good: [
+        ["0", 0],
+        ["4294967295", 4294967295],
+      ],
+    },
+    threads: {
+      bad: [...GARBAGE, "0", "65", "1.5", "1e1", "99999999999999999999"],
+      good: [
+        ["1", 1],
+        ["64", 64],
+      ],
+    },
     positiveNumber: {
       bad: [...GARBAGE, "0", "0.0", "-0", "1e-400", ".", "1e", "1..2", "1,5"],
-      good: [["0.05", 0.05], ["1e-3", 0.001], [".5", 0.5], ["2", 2], ["1E2", 100]],
+      good: [
+        ["0.05", 0.05],
+        ["1e-3", 0.001],
+        [".5", 0.5],
+        ["2", 2],
+        ["1E2", 100],
+      ],
     },
-    nonNegativeNumber: { bad: [...GARBAGE, "-0", "-0.5", ".", "1,5"], good: [["0", 0], ["5e-4", 5e-4]] },
-    fraction: { bad: [...GARBAGE, "1", "1.0", "1.5", "1e0", "-0.1", "."], good: [["0", 0], ["0.5", 0.5], ["0.999", 0.999]] },
+    nonNegativeNumber: {
+      bad: [...GARBAGE, "-0", "-0.5", ".", "1,5"],
+      good: [
+        ["0", 0],
+        ["5e-4", 5e-4],
+      ],
+    },
+    fraction: {
+      bad: [...GARBAGE, "1", "1.0", "1.5", "1e0", "-0.1", "."],
+      good: [
+        ["0", 0],
+        ["0.5", 0.5],
+        ["0.999", 0.999],
+      ],
+    },
     intList: {
-      bad: [...GARBAGE.filter((g) => g !== "1,5"), "0", "1,,2", ",", "1,", ",1", "1,0", "1.5", "1, 2", "9007199254740993"],
-      good: [["100", [100]], ["256,128", [256, 128]]],
+      bad: [
+        ...GARBAGE.filter((g) => g !== "1,5"),
+        "0",
+        "1,,2",
+        ",",
+        "1,",
+        ",1",
+        "1,0",
+        "1.5",
+        "1, 2",
+        "9007199254740993",
+      ],
+      good: [
+        ["100", [100]],
+        ["256,128", [256, 128]],
+      ],
     },
     choice: { bad: [...PROTOTYPE_NAMES, "", " ", "x", "NaN"], good: [] },
     arch: {
       bad: [
-        "", " ", ",", ",,", "conv:", "conv", "conv:0x3", "conv:3x0", "conv:3", "conv:3x3s0", "conv:1e3x3", "conv:-1x3", "conv:3x3p-1",
-        "conv:9007199254740993x3", "dense", "dense:", "dense:-1", "dense:0", "dense:1e9", "dense:1.5", "dense:0x10", "dense: 10",
-        "dense:99999999999999999999", "maxpool:x", "maxpool:", "maxpool:0", "avgpool:2s0", "dropout", "dropout:1", "dropout:-0.1",
-        "dropout:NaN", "dropout:0x1", "dropout:Infinity", "relu:1", "flatten:", "dense:10:2", "Relu", "unknown", "mlp:3", "cnn,relu",
-        ...PROTOTYPE_NAMES, ...PROTOTYPE_NAMES.map((n) => `conv:8x3,${n}`), ...PROTOTYPE_NAMES.map((n) => `${n}:3`),
-        "x".repeat(100_000), `${"relu,".repeat(20_000)}bogus`, "conv:8x3,\u001b[2J", "dense:１０",
+        "",
+        " ",
+        ",",
+        ",,",
+        "conv:",
+        "conv",
+        "conv:0x3",
+        "conv:3x0",
+        "conv:3",
+        "conv:3x3s0",
+        "conv:1e3x3",
+        "conv:-1x3",
+        "conv:3x3p-1",
+        "conv:9007199254740993x3",
+        "dense",
+        "dense:",
+        "dense:-1",
+        "dense:0",
+        "dense:1e9",
+        "dense:1.5",
+        "dense:0x10",
+        "dense: 10",
+        "dense:99999999999999999999",
+        "maxpool:x",
+        "maxpool:",
+        "maxpool:0",
+        "avgpool:2s0",
+        "dropout",
+        "dropout:1",
+        "dropout:-0.1",
+        "dropout:NaN",
+        "dropout:0x1",
+        "dropout:Infinity",
+        "relu:1",
+        "flatten:",
+        "dense:10:2",
+        "Relu",
+        "unknown",
+        "mlp:3",
+        "cnn,relu",
+        ...PROTOTYPE_NAMES,
+        ...PROTOTYPE_NAMES.map((n) => `conv:8x3,${n}`),
+        ...PROTOTYPE_NAMES.map((n) => `${n}:3`),
+        "x".repeat(100_000),
+        `${"relu,".repeat(20_000)}bogus`,
+        "conv:8x3,\u001b[2J",
+        "dense:１０",
       ],
-      good: [["mlp", "mlp"], ["cnn", "cnn"], ["cnn-cifar", "cnn-cifar"], ["conv:8x3,relu,maxpool:2", "conv:8x3,relu,maxpool:2"], ["layers.json", "layers.json"]],
+      good: [
+        ["mlp", "mlp"],
+        ["cnn", "cnn"],
+        ["cnn-cifar", "cnn-cifar"],
+        ["conv:8x3,relu,maxpool:2", "conv:8x3,relu,maxpool:2"],
+        ["layers.json", "layers.json"],
+      ],
     },
     path: { bad: [], good: [["some/file", "some/file"]] },
     datasetName: {
       bad: [
-        "", " ", "\t", " fashion", "fashion ", "fa\u001bshion", "\u001b[2J", "a\nb", "a\u000bb", "\u0000", "\u007f", "\u0085", "\u202e",
-        "a\u200db", "\ud800", "\ue000", "x".repeat(65), "é".repeat(65), "x".repeat(100_000),
+        "",
+        " ",
+        "\t",
+        " fashion",
+        "fashion ",
+        "fa\u001bshion",
+        "\u001b[2J",
+        "a\nb",
+        "a\u000bb",
+        "\u0000",
+        "\u007f",
+        "\u0085",
+        "\u202e",
+        "a\u200db",
+        "\ud800",
+        "\ue000",
+        "x".repeat(65),
+        "é".repeat(65),
+        "x".repeat(100_000),
       ],
-      good: [["fashion", "fashion"], ["Fashion MNIST", "Fashion MNIST"], ["fashion-mnist_v2", "fashion-mnist_v2"], ["数字", "数字"], ["x".repeat(64), "x".repeat(64)]],
+      good: [
+        ["fashion", "fashion"],
+        ["Fashion MNIST", "Fashion MNIST"],
+        ["fashion-mnist_v2", "fashion-mnist_v2"],
+        ["数字", "数字"],
+        ["x".repeat(64), "x".repeat(64)],
+      ],
     },
   };
 
@@ -284,17 +533,47 @@ describe("the command line's grammar", () => {
   const OPTIONS: Record<string, Record<string, string>> = {
     predict: { "--image": "path", "--model": "path", "--data": "path" },
     train: {
-      "--dataset": "choice", "--arch": "arch", "--epochs": "epochs", "--hidden": "intList", "--activation": "choice",
-      "--dropout": "fraction", "--loss": "choice", "--init": "choice", "--batch-size": "positiveInt", "--schedule": "choice",
-      "--optimizer": "choice", "--lr": "positiveNumber", "--momentum": "fraction", "--weight-decay": "nonNegativeNumber",
-      "--seed": "seed", "--out": "path", "--init-from": "path", "--data": "path", "--limit": "positiveInt", "--preset": "choice",
-      "--threads": "threads", "--name": "datasetName", "--classes": "path",
+      "--dataset": "choice",
+      "--arch": "arch",
+      "--epochs": "epochs",
+      "--hidden": "intList",
+      "--activation": "choice",
+      "--dropout": "fraction",
+      "--loss": "choice",
+      "--init": "choice",
+      "--batch-size": "positiveInt",
+      "--schedule": "choice",
+      "--optimizer": "choice",
+      "--lr": "positiveNumber",
+      "--momentum": "fraction",
+      "--weight-decay": "nonNegativeNumber",
+      "--seed": "seed",
+      "--out": "path",
+      "--init-from": "path",
+      "--data": "path",
+      "--limit": "positiveInt",
+      "--preset": "choice",
+      "--threads": "threads",
+      "--name": "datasetName",
+      "--classes": "path",
     },
     eval: { "--model": "path", "--data": "path", "--threads": "threads" },
     classify: {
-      "--input": "path", "--out": "path", "--model": "path", "--labels": "path", "--batch-size": "positiveInt", "--threads": "threads",
+      "--input": "path",
+      "--out": "path",
+      "--model": "path",
+      "--labels": "path",
+      "--batch-size": "positiveInt",
+      "--threads": "threads",
     },
-    experiment: { "--epochs": "epochs", "--limit": "positiveInt", "--seed": "seed", "--out-dir": "path", "--data": "path", "--threads": "threads" },
+    experiment: {
+      "--epochs": "epochs",
+      "--limit": "positiveInt",
+      "--seed": "seed",
+      "--out-dir": "path",
+      "--data": "path",
+      "--threads": "threads",
+    },
   };
 
   it("the table above names every option that takes a value, of every command", () => {
@@ -303,7 +582,9 @@ describe("the command line's grammar", () => {
     for (const command of program.commands) {
       const taking = command.options.filter((o) => o.required || o.optional).map((o) => o.long!);
       expect(taking.sort(), command.name()).toEqual(Object.keys(OPTIONS[command.name()]).sort());
-      for (const o of command.options.filter((o) => (o.required || o.optional) && OPTIONS[command.name()][o.long!] === "choice")) {
+      for (const o of command.options.filter(
+        (o) => (o.required || o.optional) && OPTIONS[command.name()][o.long!] === "choice",
+      )) {
         expect(o.argChoices ?? o.parseArg, `${command.name()} ${o.long}`).toBeTruthy();
       }
     }
@@ -335,7 +616,9 @@ describe("the command line's grammar", () => {
         }
       }
     }
-    expect((await expectAccepted(["train", "--optimizer", "adam", "--init", "he", "--preset", "speedrun"])).optimizer).toBe("adam");
+    expect(
+      (await expectAccepted(["train", "--optimizer", "adam", "--init", "he", "--preset", "speedrun"])).optimizer,
+    ).toBe("adam");
   });
 
   it("refuses a value missing at the end, unknown options, unknown commands, extra arguments and missing required ones", async () => {
@@ -345,14 +628,25 @@ describe("the command line's grammar", () => {
         await expectUsage([...BASE[command], unknown], /^unknown option '/);
       }
     }
-    expect(await expectUsage(["train", "--epoch", "3"])).toBe("unknown option '--epoch'; did you mean --epochs? (see mnist-wasm train --help)");
+    expect(await expectUsage(["train", "--epoch", "3"])).toBe(
+      "unknown option '--epoch'; did you mean --epochs? (see mnist-wasm train --help)",
+    );
     for (const name of [...PROTOTYPE_NAMES, "Train", "trian", "-", "x".repeat(10_000)]) {
       await expectUsage([name], /^unknown command '/);
     }
     for (const args of [[], ["--"], ["help", "bogus"], ["help", "__proto__"]]) {
-      await expectUsage(args, /^expected a command: predict, train, eval, classify, experiment \(see mnist-wasm --help\)$/);
+      await expectUsage(
+        args,
+        /^expected a command: predict, train, eval, classify, experiment \(see mnist-wasm --help\)$/,
+      );
     }
-    for (const args of [["predict", "1", "2"], ["train", "extra"], ["eval", "extra"], [...BASE.classify, "extra"], ["experiment", "optimizers", "extra"]]) {
+    for (const args of [
+      ["predict", "1", "2"],
+      ["train", "extra"],
+      ["eval", "extra"],
+      [...BASE.classify, "extra"],
+      ["experiment", "optimizers", "extra"],
+    ]) {
       await expectUsage(args, /^too many arguments for '/);
     }
     await expectUsage(["classify", "-o", "out"], /required option '-i, --input <file>' not specified/);
@@ -361,7 +655,10 @@ describe("the command line's grammar", () => {
     await expectUsage(["train", "--dataset", "cifar10"], /^--dataset cifar10 needs --data/);
     await expectAccepted(["train", "--dataset", "cifar10", "--data", "somewhere"]);
     for (const name of [...PROTOTYPE_NAMES, "", "Optimizers"]) {
-      await expectUsage(["experiment", name], /^unknown experiment ".*"; one of optimizers, activations, regularization, hidden-sizes/);
+      await expectUsage(
+        ["experiment", name],
+        /^unknown experiment ".*"; one of optimizers, activations, regularization, hidden-sizes/,
+      );
     }
   });
 
@@ -382,8 +679,20 @@ describe("the command line's grammar", () => {
 });
 
 describe("--arch into a model spec (buildSpec)", () => {
-  const MNIST = { name: "mnist", shape: [1, 28, 28], classes: MNIST_CLASSES, count: 0, images: new Uint8Array(), labels: new Uint8Array() } as Dataset;
-  const options = (arch: string): ArchOptions => ({ arch, hidden: [100], activation: "sigmoid", loss: "cross-entropy" });
+  const MNIST = {
+    name: "mnist",
+    shape: [1, 28, 28],
+    classes: MNIST_CLASSES,
+    count: 0,
+    images: new Uint8Array(),
+    labels: new Uint8Array(),
+  } as Dataset;
+  const options = (arch: string): ArchOptions => ({
+    arch,
+    hidden: [100],
+    activation: "sigmoid",
+    loss: "cross-entropy",
+  });
 
   function expectArchUsage(arch: string, pattern: RegExp): void {
     const started = performance.now();
@@ -401,7 +710,8 @@ describe("--arch into a model spec (buildSpec)", () => {
 
   it("takes presets by their own names only", () => {
     expect(buildSpec(options("cnn"), MNIST).layers[0]).toStrictEqual({ type: "conv2d", filters: 32, size: 3 });
-    for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"]) expectArchUsage(name, /cannot read/);
+    for (const name of ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"])
+      expectArchUsage(name, /cannot read/);
   });
 
   it("refuses an architecture that reads but does not fit the images as a usage mistake", () => {
@@ -415,8 +725,12 @@ describe("--arch into a model spec (buildSpec)", () => {
       writeFileSync(join(dir, name), text);
       return join(dir, name);
     };
-    expect(buildSpec(options(file("ok.json", JSON.stringify([{ type: "conv2d", filters: 4, size: 5 }, { type: "relu" }]))), MNIST).layers)
-      .toHaveLength(3);
+    expect(
+      buildSpec(
+        options(file("ok.json", JSON.stringify([{ type: "conv2d", filters: 4, size: 5 }, { type: "relu" }]))),
+        MNIST,
+      ).layers,
+    ).toHaveLength(3);
     mkdirSync(join(dir, "folder.json"));
     spawnSync("mkfifo", [join(dir, "fifo.json")]);
     symlinkSync("/dev/zero", join(dir, "zero.json"));

@@ -35,7 +35,11 @@ describe("usage mistakes from the built CLI", () => {
     ["a negative epoch count", ["train", "--epochs", "-1"], /--epochs <n>.*expected an integer from 1 to 1000000/],
     ["text as a thread count", ["eval", "--threads", "x"], /--threads <n>.*expected an integer from 1 to 64/],
     ["too many threads", ["predict", "1", "--threads", "65"], /unknown option '--threads'/],
-    ["an integer beyond 2^53", ["classify", "-i", "a", "-o", "b", "--batch-size", "99999999999999999999"], /--batch-size/],
+    [
+      "an integer beyond 2^53",
+      ["classify", "-i", "a", "-o", "b", "--batch-size", "99999999999999999999"],
+      /--batch-size/,
+    ],
     ["a seed beyond 32 bits", ["experiment", "optimizers", "--seed", "4294967296"], /--seed <n>.*from 0 to 4294967295/],
     ["momentum 1", ["train", "--momentum", "1"], /--momentum <alpha>.*up to \(not including\) 1/],
     ["hex", ["train", "--weight-decay", "0x10"], /--weight-decay/],
@@ -43,12 +47,20 @@ describe("usage mistakes from the built CLI", () => {
     ["an escape sequence", ["train", "--lr", "\u001b[2J\u009b1m"], /--lr <rate>.*\\x1b\[2J\\x9b1m/],
     ["a prototype name as a choice", ["train", "--optimizer", "__proto__"], /Allowed choices are sgd/],
     ["a prototype name as a preset", ["train", "--preset", "constructor"], /Allowed choices are speedrun/],
-    ["a prototype name as an experiment", ["experiment", "hasOwnProperty"], /unknown experiment "hasOwnProperty"; one of optimizers/],
+    [
+      "a prototype name as an experiment",
+      ["experiment", "hasOwnProperty"],
+      /unknown experiment "hasOwnProperty"; one of optimizers/,
+    ],
     ["__proto__ as an architecture", ["train", "--arch", "__proto__"], /^mnist-wasm: --arch: cannot read "__proto__"/],
     ["constructor as an architecture", ["train", "--arch", "constructor"], /--arch: cannot read "constructor"/],
     ["a malformed layer", ["train", "--arch", "conv:8x3,dense:1e9"], /--arch: cannot read "dense:1e9"/],
     ["a 100 KB architecture", ["train", "--arch", "x".repeat(100_000)], /--arch: cannot read "x{60}…"/],
-    ["an unknown option", ["predict", "--bogus"], /^mnist-wasm: unknown option '--bogus' \(see mnist-wasm predict --help\)$/],
+    [
+      "an unknown option",
+      ["predict", "--bogus"],
+      /^mnist-wasm: unknown option '--bogus' \(see mnist-wasm predict --help\)$/,
+    ],
     ["a misspelt option", ["train", "--epoch", "3"], /unknown option '--epoch'; did you mean --epochs\?/],
     ["an unknown command", ["bogus"], /^mnist-wasm: unknown command 'bogus' \(see mnist-wasm --help\)$/],
     ["no command", [], /expected a command: predict, train, eval, classify, experiment/],
@@ -60,8 +72,16 @@ describe("usage mistakes from the built CLI", () => {
     ["an empty --data", ["eval", "--data="], /--data: expected a path, got an empty value/],
     ["an empty --model", ["predict", "1", "--model="], /--model: expected a path, got an empty value/],
     ["an empty --input", ["classify", "--input=", "-o", "x"], /--input: expected a path, got an empty value/],
-    ["an empty --out-dir", ["experiment", "optimizers", "--out-dir="], /--out-dir: expected a path, got an empty value/],
-    ["a rate for a rule without one", ["train", "--optimizer", "adadelta", "--lr", "0.1"], /--lr: adadelta has no learning rate/],
+    [
+      "an empty --out-dir",
+      ["experiment", "optimizers", "--out-dir="],
+      /--out-dir: expected a path, got an empty value/,
+    ],
+    [
+      "a rate for a rule without one",
+      ["train", "--optimizer", "adadelta", "--lr", "0.1"],
+      /--lr: adadelta has no learning rate/,
+    ],
     ["more epochs than a run may count", ["train", "--epochs", "1000001"], /expected an integer from 1 to 1000000/],
   ])("%s", (_, args, pattern) => {
     expectUsage(probeCli(args), pattern);
@@ -90,7 +110,9 @@ describe("help and version", () => {
 describe("errors nobody catches", () => {
   // Preloaded into the CLI: once main() has installed its handlers, fails in one of three ways.
   const preload = join(work, "fail.mjs");
-  writeFileSync(preload, `
+  writeFileSync(
+    preload,
+    `
     import { EventEmitter } from "node:events";
     const failures = {
       throw: () => { throw new Error("thrown in a timer\\n  at nowhere (x.js:1:1)"); },
@@ -103,7 +125,8 @@ describe("errors nobody catches", () => {
       failures[process.env.FAIL_HOW]();
     }, 1);
     wait.unref();
-  `);
+  `,
+  );
 
   it.each([
     ["throw", /^mnist-wasm: unexpected error: thrown in a timer at nowhere \(x\.js:1:1\)$/],

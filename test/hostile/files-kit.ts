@@ -78,7 +78,15 @@ export interface PngLayout {
 }
 
 const SAMPLES = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as const;
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
 
 /** Bytes a PNG of this layout inflates to: every row (of every Adam7 pass) with its filter byte. */
 export function pngRawBytes({ width, height, bitDepth, colourType, interlaced }: PngLayout): number {
@@ -109,13 +117,20 @@ export async function pngImage(layout: PngLayout, rawBytes = pngRawBytes(layout)
   const ended = new Promise((resolve) => deflate.on("end", resolve));
   const zeros = Buffer.alloc(MiB);
   for (let left = rawBytes; left > 0; left -= zeros.length) {
-    if (!deflate.write(left >= zeros.length ? zeros : zeros.subarray(0, left))) await new Promise((r) => deflate.once("drain", r));
+    if (!deflate.write(left >= zeros.length ? zeros : zeros.subarray(0, left)))
+      await new Promise((r) => deflate.once("drain", r));
   }
   deflate.end();
   await ended;
   const signature = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   const palette = layout.colourType === 3 ? [chunk("PLTE", new Uint8Array(3 * 2 ** layout.bitDepth).fill(0))] : [];
-  return Buffer.concat([signature, chunk("IHDR", ihdr), ...palette, chunk("IDAT", Buffer.concat(parts)), chunk("IEND", new Uint8Array(0))]);
+  return Buffer.concat([
+    signature,
+    chunk("IHDR", ihdr),
+    ...palette,
+    chunk("IDAT", Buffer.concat(parts)),
+    chunk("IEND", new Uint8Array(0)),
+  ]);
 }
 
 /** One PNG chunk: length, type, data, CRC. */
@@ -138,5 +153,10 @@ export function pngOfSize(width: number, height: number, colorType: 0 | 2 = 0): 
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, colorType, 0, 0, 0], 8);
   const signature = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, chunk("IHDR", ihdr), chunk("IDAT", deflateSync(Buffer.alloc(64))), chunk("IEND", new Uint8Array(0))]);
+  return Buffer.concat([
+    signature,
+    chunk("IHDR", ihdr),
+    chunk("IDAT", deflateSync(Buffer.alloc(64))),
+    chunk("IEND", new Uint8Array(0)),
+  ]);
 }

@@ -5,8 +5,20 @@
 // the memory and time bounds, and changes no file but the named output.
 import { execFileSync, spawn } from "node:child_process";
 import {
-  chmodSync, copyFileSync, linkSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync,
-  truncateSync, writeFileSync,
+  chmodSync,
+  copyFileSync,
+  linkSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:net";
@@ -57,8 +69,12 @@ beforeAll(async () => {
 
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
-  const rows = [...measured].map(([what, m]) => `| ${what} | ${m.count} | ${m.rss.toFixed(0)} MiB | ${m.seconds.toFixed(2)} s |`);
-  console.log(["| refusal class | probes | worst peak RSS | worst time |", "| --- | --- | --- | --- |", ...rows].join("\n"));
+  const rows = [...measured].map(
+    ([what, m]) => `| ${what} | ${m.count} | ${m.rss.toFixed(0)} MiB | ${m.seconds.toFixed(2)} s |`,
+  );
+  console.log(
+    ["| refusal class | probes | worst peak RSS | worst time |", "| --- | --- | --- | --- |", ...rows].join("\n"),
+  );
 });
 
 /** Kind, size, time and link text of every entry below `root`: what "no file changed" compares. */
@@ -77,7 +93,12 @@ function snapshot(root: string): Map<string, string> {
  * Runs the CLI, expecting a refusal matching `pattern` with `code`; checks that no file in the
  * probe folder changed and that `out` (the named output) was not written, and records the cost.
  */
-function refuse(what: string, args: string[], pattern: RegExp, { code = 1, out }: { code?: number; out?: string } = {}): Probe {
+function refuse(
+  what: string,
+  args: string[],
+  pattern: RegExp,
+  { code = 1, out }: { code?: number; out?: string } = {},
+): Probe {
   const before = snapshot(dir);
   const p = probeCli(args);
   expectRefusal(p, pattern, code);
@@ -85,7 +106,11 @@ function refuse(what: string, args: string[], pattern: RegExp, { code = 1, out }
   expect(snapshot(dir), `files changed by ${args.join(" ")}`).toEqual(before);
   expect(lstatSync("/dev/null").isCharacterDevice()).toBe(true);
   const m = measured.get(what) ?? { rss: 0, seconds: 0, count: 0 };
-  measured.set(what, { rss: Math.max(m.rss, p.peakRssMiB), seconds: Math.max(m.seconds, p.seconds), count: m.count + 1 });
+  measured.set(what, {
+    rss: Math.max(m.rss, p.peakRssMiB),
+    seconds: Math.max(m.seconds, p.seconds),
+    count: m.count + 1,
+  });
   return p;
 }
 
@@ -95,12 +120,28 @@ describe("every reader refuses what is not a regular file", () => {
     { name: "eval --model", folders: true, args: (p) => ["eval", "--model", p] },
     { name: "predict --model", folders: true, args: (p) => ["predict", "0", "--model", p] },
     { name: "classify --input", folders: false, args: (p, out) => ["classify", "--input", p, "--out", out] },
-    { name: "classify --labels", folders: true, args: (p, out) => ["classify", "--input", images, "--labels", p, "--out", out] },
-    { name: "classify --model", folders: true, args: (p, out) => ["classify", "--input", images, "--model", p, "--out", out] },
+    {
+      name: "classify --labels",
+      folders: true,
+      args: (p, out) => ["classify", "--input", images, "--labels", p, "--out", out],
+    },
+    {
+      name: "classify --model",
+      folders: true,
+      args: (p, out) => ["classify", "--input", images, "--model", p, "--out", out],
+    },
     { name: "predict --image", folders: true, args: (p) => ["predict", "--image", p] },
     { name: "eval --data (a folder expected)", folders: false, args: (p) => ["eval", "--data", p] },
-    { name: "train --dataset cifar10 --data", folders: false, args: (p, out) => ["train", "--dataset", "cifar10", "--data", p, "--out", out] },
-    { name: "train --init-from", folders: true, args: (p, out) => ["train", "--init-from", p, "--data", mini, "--out", out] },
+    {
+      name: "train --dataset cifar10 --data",
+      folders: false,
+      args: (p, out) => ["train", "--dataset", "cifar10", "--data", p, "--out", out],
+    },
+    {
+      name: "train --init-from",
+      folders: true,
+      args: (p, out) => ["train", "--init-from", p, "--data", mini, "--out", out],
+    },
   ];
 
   for (const reader of readers) {
@@ -108,7 +149,9 @@ describe("every reader refuses what is not a regular file", () => {
       for (const k of kinds) {
         if (k.name === "a folder" && !reader.folders) continue;
         const out = join(dir, "out.txt");
-        const pattern = reader.name.startsWith("eval --data") ? new RegExp(`${k.kind.source}.*not a folder`) : new RegExp(`${k.kind.source}.*not a regular file`);
+        const pattern = reader.name.startsWith("eval --data")
+          ? new RegExp(`${k.kind.source}.*not a folder`)
+          : new RegExp(`${k.kind.source}.*not a regular file`);
         refuse("not a regular file", reader.args(k.path, out), pattern, { out });
       }
     });
@@ -140,15 +183,29 @@ describe("gzip is inflated within a bound", () => {
     const labelBomb = join(dir, "bomb-labels-idx1-ubyte.gz");
     writeFileSync(labelBomb, gzipBomb(idxBytes([50]), 1024));
     const out = join(dir, "out.txt");
-    refuse("gzip bomb (idx)", ["classify", "--input", bomb, "--out", out], /more than the 7,840,016 bytes its header declares/, { out });
-    refuse("gzip bomb (idx)", ["classify", "--input", images, "--labels", labelBomb, "--out", out], /more than the 58 bytes its header declares/, { out });
+    refuse(
+      "gzip bomb (idx)",
+      ["classify", "--input", bomb, "--out", out],
+      /more than the 7,840,016 bytes its header declares/,
+      { out },
+    );
+    refuse(
+      "gzip bomb (idx)",
+      ["classify", "--input", images, "--labels", labelBomb, "--out", out],
+      /more than the 58 bytes its header declares/,
+      { out },
+    );
     const data = mkdtempSync(join(dir, "mnist-"));
     copyFileSync(bomb, join(data, "t10k-images-idx3-ubyte.gz"));
     copyFileSync(MNIST_LABELS, join(data, "t10k-labels-idx1-ubyte.gz"));
     refuse("gzip bomb (idx)", ["eval", "--data", data], /its header declares/);
     // A header declaring more than the limit: refused before inflating.
     writeFileSync(join(data, "t10k-images-idx3-ubyte.gz"), gzipSync(idxBytes([100000, 100, 100])));
-    refuse("gzip bomb (idx)", ["eval", "--data", data], /its header declares 1,000,000,016 bytes, more than the 192 MiB limit/);
+    refuse(
+      "gzip bomb (idx)",
+      ["eval", "--data", data],
+      /its header declares 1,000,000,016 bytes, more than the 192 MiB limit/,
+    );
   });
 
   it("refuses bombs without a declared size (npy, CIFAR-10 batches and tar, a gzipped model) at the data limit", () => {
@@ -163,9 +220,15 @@ describe("gzip is inflated within a bound", () => {
     const out = join(dir, "out.txt");
     refuse("gzip bomb (no declared size)", ["classify", "--input", npyBomb, "--out", out], limit, { out });
     refuse("gzip bomb (no declared size)", ["classify", "--input", binBomb, "--out", out], limit, { out });
-    refuse("gzip bomb (no declared size)", ["train", "--dataset", "cifar10", "--data", binBomb, "--out", out], limit, { out });
-    refuse("gzip bomb (no declared size)", ["train", "--dataset", "cifar10", "--data", cifar, "--out", out],
-      /data_batch_1\.bin\.gz: inflates to more than the 192 MiB limit for the CIFAR-10 train files together/, { out });
+    refuse("gzip bomb (no declared size)", ["train", "--dataset", "cifar10", "--data", binBomb, "--out", out], limit, {
+      out,
+    });
+    refuse(
+      "gzip bomb (no declared size)",
+      ["train", "--dataset", "cifar10", "--data", cifar, "--out", out],
+      /data_batch_1\.bin\.gz: inflates to more than the 192 MiB limit for the CIFAR-10 train files together/,
+      { out },
+    );
     // A model is never inflated: gzip is not a safetensors header.
     refuse("gzip bomb (no declared size)", ["eval", "--model", binBomb], /not a safetensors file/);
   });
@@ -173,24 +236,43 @@ describe("gzip is inflated within a bound", () => {
 
 describe("PNG images are bounded by their header", () => {
   it("refuses images above 25 megapixels before decoding, alone and in a folder", () => {
-    for (const [width, height] of [[20000, 20000], [5001, 5000], [100000, 300]]) {
+    for (const [width, height] of [
+      [20000, 20000],
+      [5001, 5000],
+      [100000, 300],
+    ]) {
       const png = join(dir, `huge-${width}.png`);
       writeFileSync(png, pngOfSize(width, height));
-      refuse("PNG above the pixel budget", ["predict", "--image", png], /more than the 25,000,000-pixel budget \(25 megapixels\)/);
+      refuse(
+        "PNG above the pixel budget",
+        ["predict", "--image", png],
+        /more than the 25,000,000-pixel budget \(25 megapixels\)/,
+      );
       const folder = mkdtempSync(join(dir, "pngs-"));
       copyFileSync(png, join(folder, "0.png"));
       const out = join(dir, "out.txt");
       // A model's input shape is known: the image's size is refused as not 28 x 28, also without decoding.
-      refuse("PNG above the pixel budget", ["classify", "--input", folder, "--out", out], /pixel budget|is \d+ x \d+ pixels/, { out });
+      refuse(
+        "PNG above the pixel budget",
+        ["classify", "--input", folder, "--out", out],
+        /pixel budget|is \d+ x \d+ pixels/,
+        { out },
+      );
     }
   });
 
   it("refuses images whose decoding needs more than 180 MB (bit depth and channels counted), and data longer than declared", async () => {
     const over: [PngLayout, RegExp][] = [
-      [{ width: 5000, height: 5000, bitDepth: 16, colourType: 6 }, /5,000 x 5,000 pixels of 16-bit RGBA needs 700 MB to decode, more than the 180 MB budget/],
+      [
+        { width: 5000, height: 5000, bitDepth: 16, colourType: 6 },
+        /5,000 x 5,000 pixels of 16-bit RGBA needs 700 MB to decode, more than the 180 MB budget/,
+      ],
       [{ width: 4000, height: 4000, bitDepth: 16, colourType: 6 }, /16-bit RGBA needs 448 MB/],
       [{ width: 5000, height: 5000, bitDepth: 8, colourType: 2 }, /8-bit RGB needs 250 MB/],
-      [{ width: 4000, height: 4000, bitDepth: 8, colourType: 6, interlaced: true }, /8-bit RGBA, interlaced, needs 320 MB/],
+      [
+        { width: 4000, height: 4000, bitDepth: 8, colourType: 6, interlaced: true },
+        /8-bit RGBA, interlaced, needs 320 MB/,
+      ],
     ];
     for (const [layout, pattern] of over) {
       const png = join(dir, "over-budget.png");
@@ -202,7 +284,11 @@ describe("PNG images are bounded by their header", () => {
     for (const interlaced of [true, false]) {
       const png = join(dir, "long-data.png");
       writeFileSync(png, await pngImage({ ...layout, interlaced }, 1024 * 2 ** 20));
-      refuse("PNG data longer than declared", ["predict", "--image", png], /not a valid PNG \(its image data inflates to more than the [\d,]+ bytes its header declares\)/);
+      refuse(
+        "PNG data longer than declared",
+        ["predict", "--image", png],
+        /not a valid PNG \(its image data inflates to more than the [\d,]+ bytes its header declares\)/,
+      );
     }
   }, 60_000);
 
@@ -222,7 +308,11 @@ describe("PNG images are bounded by their header", () => {
       expect(p.stderr, JSON.stringify(layout)).toMatch(/^mnist-wasm: the image \(\d+ x \d+\) has no digit/);
       expect(p.peakRssMiB, JSON.stringify(layout)).toBeLessThan(340);
       const m = measured.get("PNG at the budget's edge, decoded") ?? { rss: 0, seconds: 0, count: 0 };
-      measured.set("PNG at the budget's edge, decoded", { rss: Math.max(m.rss, p.peakRssMiB), seconds: Math.max(m.seconds, p.seconds), count: m.count + 1 });
+      measured.set("PNG at the budget's edge, decoded", {
+        rss: Math.max(m.rss, p.peakRssMiB),
+        seconds: Math.max(m.seconds, p.seconds),
+        count: m.count + 1,
+      });
     }
   }, 60_000);
 });
@@ -236,9 +326,22 @@ describe("files above their size limit, and truncated files", () => {
       return path;
     };
     const out = join(dir, "out.txt");
-    refuse("oversized file", ["eval", "--model", sparse("big.safetensors", FILE_LIMITS.modelBytes + 1)], /more than the 256 MiB limit for a model file/);
-    refuse("oversized file", ["classify", "--input", sparse("big-idx3-ubyte", FILE_LIMITS.dataBytes + 1), "--out", out], /192 MiB limit for a data file/, { out });
-    refuse("oversized file", ["predict", "--image", sparse("big.png", FILE_LIMITS.pngBytes + 1)], /64 MiB limit for a PNG file/);
+    refuse(
+      "oversized file",
+      ["eval", "--model", sparse("big.safetensors", FILE_LIMITS.modelBytes + 1)],
+      /more than the 256 MiB limit for a model file/,
+    );
+    refuse(
+      "oversized file",
+      ["classify", "--input", sparse("big-idx3-ubyte", FILE_LIMITS.dataBytes + 1), "--out", out],
+      /192 MiB limit for a data file/,
+      { out },
+    );
+    refuse(
+      "oversized file",
+      ["predict", "--image", sparse("big.png", FILE_LIMITS.pngBytes + 1)],
+      /64 MiB limit for a PNG file/,
+    );
     refuse("oversized file", ["eval", "--model", sparse("zeros.safetensors", 100 * 2 ** 20)], /not a safetensors file/);
     // The CIFAR-10 batch files of a split share the data limit: 5 of 15,000 records (46 MB) each pass it.
     const cifar = mkdtempSync(join(dir, "cifar-"));
@@ -247,8 +350,12 @@ describe("files above their size limit, and truncated files", () => {
       truncateSync(join(cifar, `data_batch_${i}.bin`), 15000 * 3073);
     }
     writeFileSync(join(cifar, "test_batch.bin"), new Uint8Array(3073));
-    refuse("oversized file", ["train", "--dataset", "cifar10", "--data", cifar, "--out", out],
-      /data_batch_5\.bin: 46,095,000 bytes is more than the [\d,]+ bytes left of the 192 MiB limit for the CIFAR-10 train files together/, { out });
+    refuse(
+      "oversized file",
+      ["train", "--dataset", "cifar10", "--data", cifar, "--out", out],
+      /data_batch_5\.bin: 46,095,000 bytes is more than the [\d,]+ bytes left of the 192 MiB limit for the CIFAR-10 train files together/,
+      { out },
+    );
   });
 
   it("refuses truncated model, idx, gzip, npy and PNG files", () => {
@@ -257,15 +364,45 @@ describe("files above their size limit, and truncated files", () => {
     const out = join(dir, "out.txt");
     for (const fraction of [0.001, 0.5, 0.999]) {
       const n = Math.floor(model.length * fraction);
-      refuse("truncated file", ["eval", "--model", cut(`cut-${n}.safetensors`, model.subarray(0, n))], /safetensors|does not match|tensor/);
+      refuse(
+        "truncated file",
+        ["eval", "--model", cut(`cut-${n}.safetensors`, model.subarray(0, n))],
+        /safetensors|does not match|tensor/,
+      );
     }
     const idx = readFileSync(images);
-    refuse("truncated file", ["classify", "--input", cut("cut-idx3-ubyte", idx.subarray(0, 1000)), "--out", out], /the file has 984/, { out });
+    refuse(
+      "truncated file",
+      ["classify", "--input", cut("cut-idx3-ubyte", idx.subarray(0, 1000)), "--out", out],
+      /the file has 984/,
+      { out },
+    );
     const gz = gzipSync(idx);
-    refuse("truncated file", ["classify", "--input", cut("cut-idx3-ubyte.gz", gz.subarray(0, gz.length - 100)), "--out", out], /corrupt gzip data|truncated/, { out });
-    const npy = Uint8Array.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 70, 0, ...new TextEncoder().encode("{'descr'")]);
+    refuse(
+      "truncated file",
+      ["classify", "--input", cut("cut-idx3-ubyte.gz", gz.subarray(0, gz.length - 100)), "--out", out],
+      /corrupt gzip data|truncated/,
+      { out },
+    );
+    const npy = Uint8Array.from([
+      0x93,
+      0x4e,
+      0x55,
+      0x4d,
+      0x50,
+      0x59,
+      1,
+      0,
+      70,
+      0,
+      ...new TextEncoder().encode("{'descr'"),
+    ]);
     refuse("truncated file", ["classify", "--input", cut("cut.npy", npy), "--out", out], /npy/, { out });
-    refuse("truncated file", ["predict", "--image", cut("cut.png", pngOfSize(28, 28).subarray(0, 40))], /not a valid PNG/);
+    refuse(
+      "truncated file",
+      ["predict", "--image", cut("cut.png", pngOfSize(28, 28).subarray(0, 40))],
+      /not a valid PNG/,
+    );
   });
 });
 
@@ -282,7 +419,11 @@ describe("output locations are checked before any work", () => {
     ];
     for (const [out, pattern] of bad) {
       // Given work that would take long (all of MNIST, many epochs), each is refused at once.
-      const p = refuse("output location", ["train", "--epochs", "50", "--out", out], new RegExp(`--out .*${pattern.source}`));
+      const p = refuse(
+        "output location",
+        ["train", "--epochs", "50", "--out", out],
+        new RegExp(`--out .*${pattern.source}`),
+      );
       expect(p.stdout).toBe("");
       expect(p.seconds).toBeLessThan(3);
       refuse("output location", ["classify", "--input", images, "--out", out], new RegExp(`--out .*${pattern.source}`));
@@ -292,40 +433,79 @@ describe("output locations are checked before any work", () => {
     symlinkSync(images, join(links, "soft"));
     copyFileSync(labels, join(links, "labels.txt"));
     linkSync(join(links, "labels.txt"), join(links, "hard"));
-    refuse("output location", ["classify", "--input", images, "--out", join(links, "soft")], /would overwrite the --input file/, { code: 2 });
-    refuse("output location", ["classify", "--input", images, "--labels", join(links, "labels.txt"), "--out", join(links, "hard")],
-      /would overwrite the --labels file/, { code: 2 });
+    refuse(
+      "output location",
+      ["classify", "--input", images, "--out", join(links, "soft")],
+      /would overwrite the --input file/,
+      { code: 2 },
+    );
+    refuse(
+      "output location",
+      ["classify", "--input", images, "--labels", join(links, "labels.txt"), "--out", join(links, "hard")],
+      /would overwrite the --labels file/,
+      { code: 2 },
+    );
     // The history files beside the model are outputs too.
     const runs = mkdtempSync(join(dir, "runs-"));
     mkdirSync(join(runs, "m.history.json"));
-    refuse("output location", ["train", "--out", join(runs, "m.safetensors")], /history file .*m\.history\.json: is a directory/);
-    refuse("output location", ["experiment", "optimizers", "--out-dir", join(file, "results")], /--out-dir .*plain\.txt is not a folder/);
+    refuse(
+      "output location",
+      ["train", "--out", join(runs, "m.safetensors")],
+      /history file .*m\.history\.json: is a directory/,
+    );
+    refuse(
+      "output location",
+      ["experiment", "optimizers", "--out-dir", join(file, "results")],
+      /--out-dir .*plain\.txt is not a folder/,
+    );
     mkdirSync(join(runs, "experiment-activations.svg"));
-    refuse("output location", ["experiment", "activations", "--out-dir", runs], /experiment-activations\.svg: is a directory/);
+    refuse(
+      "output location",
+      ["experiment", "activations", "--out-dir", runs],
+      /experiment-activations\.svg: is a directory/,
+    );
   });
 
   it("every file train and experiment write, as a FIFO without a reader, a folder or a socket, is refused before any training, writing nothing", async () => {
     const makers: [string, (path: string) => Promise<void> | void, RegExp][] = [
-      ["a FIFO without a reader", (path) => void execFileSync("mkfifo", [path]), /is a FIFO \(named pipe\) with no reader/],
+      [
+        "a FIFO without a reader",
+        (path) => void execFileSync("mkfifo", [path]),
+        /is a FIFO \(named pipe\) with no reader/,
+      ],
       ["a folder", (path) => mkdirSync(path), /is a directory/],
-      ["a socket", async (path) => {
-        const server = createServer();
-        await new Promise<void>((resolve) => server.listen(path, resolve));
-        server.unref();
-      }, /is a socket; refusing/],
+      [
+        "a socket",
+        async (path) => {
+          const server = createServer();
+          await new Promise<void>((resolve) => server.listen(path, resolve));
+          server.unref();
+        },
+        /is a socket; refusing/,
+      ],
     ];
     const commands: [string, string[], (out: string) => string[]][] = [
-      ["train", ["m.safetensors", "m.history.json", "m.history.svg"],
-        (out) => ["train", "--data", mini, "--epochs", "50", "--no-progress", "--out", join(out, "m.safetensors")]],
-      ["experiment", ["experiment-optimizers.md", "experiment-optimizers.json", "experiment-optimizers.svg"],
-        (out) => ["experiment", "optimizers", "--data", mini, "--epochs", "50", "--out-dir", out]],
+      [
+        "train",
+        ["m.safetensors", "m.history.json", "m.history.svg"],
+        (out) => ["train", "--data", mini, "--epochs", "50", "--no-progress", "--out", join(out, "m.safetensors")],
+      ],
+      [
+        "experiment",
+        ["experiment-optimizers.md", "experiment-optimizers.json", "experiment-optimizers.svg"],
+        (out) => ["experiment", "optimizers", "--data", mini, "--epochs", "50", "--out-dir", out],
+      ],
     ];
     for (const [command, outputs, args] of commands) {
       for (const output of outputs) {
         for (const [kind, make, pattern] of makers) {
           const out = mkdtempSync(join(dir, `${command}-outputs-`));
           await make(join(out, output));
-          const p = refuse("output location", args(out), new RegExp(`${output.replace(/\./g, "\\.")}: ${pattern.source}`));
+          const p = refuse(
+            "output location",
+            args(out),
+            new RegExp(`${output.replace(/\./g, "\\.")}: ${pattern.source}`),
+          );
           expect(p.stdout, `${command} ${output} ${kind}`).toBe("");
           expect(p.seconds, `${command} ${output} ${kind}`).toBeLessThan(2);
           expect(readdirSync(out), `${command} ${output} ${kind}`).toEqual([output]);
@@ -334,12 +514,15 @@ describe("output locations are checked before any work", () => {
     }
   });
 
-  it.skipIf(process.getuid?.() === 0)("refuses a folder without write permission (not as root, who may write anywhere)", () => {
-    const locked = mkdtempSync(join(dir, "locked-"));
-    chmodSync(locked, 0o555);
-    refuse("output location", ["train", "--out", join(locked, "m.safetensors")], /not writable/);
-    chmodSync(locked, 0o755);
-  });
+  it.skipIf(process.getuid?.() === 0)(
+    "refuses a folder without write permission (not as root, who may write anywhere)",
+    () => {
+      const locked = mkdtempSync(join(dir, "locked-"));
+      chmodSync(locked, 0o555);
+      refuse("output location", ["train", "--out", join(locked, "m.safetensors")], /not writable/);
+      chmodSync(locked, 0o755);
+    },
+  );
 });
 
 describe("writing keeps what the target is", () => {
@@ -358,7 +541,11 @@ describe("writing keeps what the target is", () => {
     symlinkSync("real.txt", join(area, "link.txt"));
     symlinkSync("missing.txt", join(area, "dangling.txt"));
     symlinkSync("link.txt", join(area, "chain.txt"));
-    for (const [out, lands] of [["link.txt", "real.txt"], ["dangling.txt", "missing.txt"], ["chain.txt", "real.txt"]]) {
+    for (const [out, lands] of [
+      ["link.txt", "real.txt"],
+      ["dangling.txt", "missing.txt"],
+      ["chain.txt", "real.txt"],
+    ]) {
       rmSync(join(area, lands), { force: true });
       run(join(area, out));
       expect(lstatSync(join(area, out)).isSymbolicLink()).toBe(true);
@@ -383,16 +570,27 @@ describe("writing keeps what the target is", () => {
     expect(countLines(read)).toBe(50);
     expect(lstatSync(fifo).isFIFO()).toBe(true);
     // Without a reader: one line, not a hang.
-    refuse("FIFO without a reader as --out", ["classify", "--input", images, "--out", fifo], /FIFO \(named pipe\) with no reader/);
+    refuse(
+      "FIFO without a reader as --out",
+      ["classify", "--input", images, "--out", fifo],
+      /FIFO \(named pipe\) with no reader/,
+    );
   });
 });
 
 describe("Ctrl-C during train", () => {
   /** Starts a small training run and sends SIGINT `delays` ms after its first epoch line, one per delay. */
-  function interrupt(out: string, delays: number[], extra: string[] = []): Promise<{ code: number | null; stdout: string }> {
+  function interrupt(
+    out: string,
+    delays: number[],
+    extra: string[] = [],
+  ): Promise<{ code: number | null; stdout: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, "train", "--data", mini, "--epochs", "1000", "--no-progress", "--out", out, ...extra],
-        { stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(
+        process.execPath,
+        [CLI, "train", "--data", mini, "--epochs", "1000", "--no-progress", "--out", out, ...extra],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
       let stdout = "";
       let sent = false;
       child.stdout.on("data", (d: Buffer) => {
@@ -447,8 +645,11 @@ describe("Ctrl-C during train", () => {
     const got: Buffer[] = [];
     reader.stdout.on("data", (d: Buffer) => got.push(d));
     const readerDone = new Promise((resolve) => reader.stdout.on("end", resolve));
-    const child = spawn(process.execPath, [CLI, "train", "--data", mini, "--epochs", "1000", "--no-progress", "--hidden", "1000", "--out", fifo],
-      { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [CLI, "train", "--data", mini, "--epochs", "1000", "--no-progress", "--hidden", "1000", "--out", fifo],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let stdout = "";
     let step = 0;
     child.stdout.on("data", (d: Buffer) => {
@@ -488,7 +689,10 @@ describe("Ctrl-C during train", () => {
       const { code, stdout } = await interrupt(out, [0, gap], ["--hidden", "4000"]);
       expect(code, stdout).toBe(130);
       const left = readdirSync(runs);
-      expect(left.filter((n) => n.endsWith(".tmp")), stdout).toEqual([]);
+      expect(
+        left.filter((n) => n.endsWith(".tmp")),
+        stdout,
+      ).toEqual([]);
       if (left.includes("m.safetensors")) {
         const { model } = deserializeModel(rt, readFileSync(out), out);
         expect(model.paramCount).toBe(784 * 4000 + 4000 + 4000 * 10 + 10);

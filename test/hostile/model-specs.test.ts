@@ -7,7 +7,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  encodeSafetensors, MAX_CLASS_NAME, MODEL_FORMAT, NUMERIC_FACTS, OPTIMIZERS, PLAN_LIMITS, type NamedTensor,
+  encodeSafetensors,
+  MAX_CLASS_NAME,
+  MODEL_FORMAT,
+  NUMERIC_FACTS,
+  OPTIMIZERS,
+  PLAN_LIMITS,
+  type NamedTensor,
 } from "../../sdk/node";
 import { badNumberTexts } from "../support/numbers";
 import { expectRefusal, probeCli, type Probe } from "./probe";
@@ -16,7 +22,11 @@ const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-hostile-specs-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 type Layer = Record<string, unknown> & { type: string };
-interface Spec { input: number[]; layers: Layer[]; classes?: string[] }
+interface Spec {
+  input: number[];
+  layers: Layer[];
+  classes?: string[];
+}
 
 /** Tensors beyond this many values are left out of a file: the plan must refuse such a spec before it looks for them. */
 const MAX_WRITTEN_VALUES = 1 << 20;
@@ -65,7 +75,10 @@ let files = 0;
 /** Writes a model file of `spec` with `metadata` (besides format and spec) and returns its path. */
 function modelFile(spec: Spec, metadata: Record<string, string> = {}): string {
   const path = join(dir, `m${files++}.safetensors`);
-  writeFileSync(path, encodeSafetensors(tensorsFor(spec), { format: MODEL_FORMAT, spec: JSON.stringify(spec), ...metadata }));
+  writeFileSync(
+    path,
+    encodeSafetensors(tensorsFor(spec), { format: MODEL_FORMAT, spec: JSON.stringify(spec), ...metadata }),
+  );
   return path;
 }
 
@@ -77,8 +90,18 @@ const COMMANDS: Record<string, (model: string) => string[]> = {
   eval: (model) => ["eval", "--model", model],
   predict: (model) => ["predict", "0", "--model", model],
   classify: (model) => ["classify", "--model", model, "--input", mnistImages(), "--out", join(dir, "predictions.txt")],
-  "train --init-from": (model) => ["train", "--init-from", model, "--epochs", "1", "--limit", "100", "--no-progress",
-    "--out", join(dir, "never-written.safetensors")],
+  "train --init-from": (model) => [
+    "train",
+    "--init-from",
+    model,
+    "--epochs",
+    "1",
+    "--limit",
+    "100",
+    "--no-progress",
+    "--out",
+    join(dir, "never-written.safetensors"),
+  ],
 };
 
 /** A small idx file of `count` (< 256) grey 28 x 28 images for classify. */
@@ -97,17 +120,25 @@ function record(kind: string, p: Probe): void {
   c.peakRssMiB = Math.max(c.peakRssMiB, p.peakRssMiB);
 }
 afterAll(() => {
-  for (const [kind, c] of Object.entries(costs)) console.log(`${kind}: at most ${c.seconds.toFixed(2)} s, ${c.peakRssMiB.toFixed(0)} MiB peak RSS`);
+  for (const [kind, c] of Object.entries(costs))
+    console.log(`${kind}: at most ${c.seconds.toFixed(2)} s, ${c.peakRssMiB.toFixed(0)} MiB peak RSS`);
 });
 
 /** Runs every command on `model`; each must refuse it with one line matching `pattern`. */
-function expectEveryCommandRefuses(kind: string, model: string, pattern: RegExp, commands = Object.keys(COMMANDS)): void {
+function expectEveryCommandRefuses(
+  kind: string,
+  model: string,
+  pattern: RegExp,
+  commands = Object.keys(COMMANDS),
+): void {
   for (const command of commands) {
     const p = probeCli(COMMANDS[command](model));
     record(kind, p);
     expectRefusal(p, pattern);
     // No raw escape, control or bidi character reaches the terminal.
-    expect(p.stderr + p.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    expect(p.stderr + p.stdout).not.toMatch(
+      /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/,
+    );
   }
 }
 
@@ -121,7 +152,10 @@ describe("tiny specs that plan huge work are refused by the plan, naming the lay
     ]),
     ...[PLAN_LIMITS.layers + 1, 1000, 100_000].map((count): [string, Spec, RegExp] => [
       `${count} ReLU layers`,
-      { input: [784], layers: [...Array.from({ length: count - 1 }, () => ({ type: "relu" })), { type: "dense", units: 10 }] },
+      {
+        input: [784],
+        layers: [...Array.from({ length: count - 1 }, () => ({ type: "relu" })), { type: "dense", units: 10 }],
+      },
       new RegExp(`${count} layers is beyond the limit of ${PLAN_LIMITS.layers}`),
     ]),
     [
@@ -160,21 +194,45 @@ describe("tiny specs that plan huge work are refused by the plan, naming the lay
 
   it("a small model with wide activations: inference in batches that fit, training refused for a batch that does not", () => {
     // 2048 filters on 28 x 28 pooled to one value each: 20,490 parameters, 12 MiB of activations an image for training.
-    const wide = { input: MNIST, layers: [{ type: "conv2d", filters: 2048, size: 3, padding: 1 }, { type: "maxpool", size: 28 }, ...classifier] };
+    const wide = {
+      input: MNIST,
+      layers: [{ type: "conv2d", filters: 2048, size: 3, padding: 1 }, { type: "maxpool", size: 28 }, ...classifier],
+    };
     const model = modelFile(wide);
     // 250 images asked for in one batch would take 1.6 GB; in batches that fit the 256 MiB budget, far less.
-    const classify = probeCli(["classify", "--model", model, "--input", mnistImages(250), "--batch-size", "1000",
-      "--out", join(dir, "wide.txt")], { timeoutMs: 60_000 });
+    const classify = probeCli(
+      [
+        "classify",
+        "--model",
+        model,
+        "--input",
+        mnistImages(250),
+        "--batch-size",
+        "1000",
+        "--out",
+        join(dir, "wide.txt"),
+      ],
+      { timeoutMs: 60_000 },
+    );
     expect(classify.code, classify.stderr).toBe(0);
     expect(readFileSync(join(dir, "wide.txt"), "utf8").split("\n")).toHaveLength(251);
     expect(classify.peakRssMiB).toBeLessThan(600);
     const p = probeCli(COMMANDS["train --init-from"](model));
     record("training batch", p);
-    expectRefusal(p, /a training batch of 100 images needs \d+ MiB of activations with this model, beyond the limit of 512 MiB: use a batch of at most \d+$/);
+    expectRefusal(
+      p,
+      /a training batch of 100 images needs \d+ MiB of activations with this model, beyond the limit of 512 MiB: use a batch of at most \d+$/,
+    );
   });
 
   it("a model at the layer limit, 256 layers of ReLUs, evaluates within the bounds", () => {
-    const spec = { input: [784], layers: [...Array.from({ length: PLAN_LIMITS.layers - 1 }, () => ({ type: "relu" })), { type: "dense", units: 10 }] };
+    const spec = {
+      input: [784],
+      layers: [
+        ...Array.from({ length: PLAN_LIMITS.layers - 1 }, () => ({ type: "relu" })),
+        { type: "dense", units: 10 },
+      ],
+    };
     const model = modelFile(spec);
     for (const command of ["eval", "classify"]) {
       const p = probeCli(COMMANDS[command](model));
@@ -191,13 +249,19 @@ describe("numbers in a model's metadata are range-checked", () => {
     it(`"${fact}" out of range is refused, naming the field`, () => {
       // Every generated value is refused by deserializeModel (test/model-file.test.ts); here the kinds
       // seen in the wild, and a few more, through the commands.
-      const values = badNumberTexts(NUMERIC_FACTS[fact].valid)
-        .filter((text) => ["Infinity", "1e308", "9007199254740993", "-3", "2.5", "1.0000001", "NaN", "0x10", " "].includes(text));
+      const values = badNumberTexts(NUMERIC_FACTS[fact].valid).filter((text) =>
+        ["Infinity", "1e308", "9007199254740993", "-3", "2.5", "1.0000001", "NaN", "0x10", " "].includes(text),
+      );
       expect(values.length).toBeGreaterThanOrEqual(6);
       values.forEach((value, i) => {
         // The hang was seen with train --init-from; every value goes through it or another command in turn.
         const command = i % 3 === 0 ? "train --init-from" : ["eval", "predict", "classify"][i % 3];
-        expectEveryCommandRefuses("metadata number", modelFile(good, { [fact]: value }), new RegExp(`metadata "${fact}" is .*, not `), [command]);
+        expectEveryCommandRefuses(
+          "metadata number",
+          modelFile(good, { [fact]: value }),
+          new RegExp(`metadata "${fact}" is .*, not `),
+          [command],
+        );
       });
     });
   }
@@ -206,15 +270,39 @@ describe("numbers in a model's metadata are range-checked", () => {
 describe("class names are printable text of bounded length", () => {
   // Every C0 and C1 control, DEL, the bidi overrides and isolates, zero-width and separator characters.
   const controls = [
-    ...Array.from({ length: 0x20 }, (_, i) => i), 0x7f, ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i),
-    0x200b, 0x200e, 0x200f, 0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069, 0xfeff,
+    ...Array.from({ length: 0x20 }, (_, i) => i),
+    0x7f,
+    ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i),
+    0x200b,
+    0x200e,
+    0x200f,
+    0x2028,
+    0x2029,
+    0x202a,
+    0x202b,
+    0x202c,
+    0x202d,
+    0x202e,
+    0x2066,
+    0x2067,
+    0x2068,
+    0x2069,
+    0xfeff,
   ].map((c) => String.fromCodePoint(c));
   const hostile = [
     ...controls.map((c) => `cat${c}dog`),
-    "\x1b[2J\x1b[H", "\x1b]0;pwned\x07", "\u009b31m", "\ud800", "x".repeat(MAX_CLASS_NAME + 1), "猫".repeat(10_000), "",
+    "\x1b[2J\x1b[H",
+    "\x1b]0;pwned\x07",
+    "\u009b31m",
+    "\ud800",
+    "x".repeat(MAX_CLASS_NAME + 1),
+    "猫".repeat(10_000),
+    "",
   ];
   const withName = (name: string): Spec => ({
-    input: MNIST, layers: classifier, classes: Array.from({ length: 10 }, (_, i) => (i === 7 ? name : String(i))),
+    input: MNIST,
+    layers: classifier,
+    classes: Array.from({ length: 10 }, (_, i) => (i === 7 ? name : String(i))),
   });
 
   // All of them are refused by validateSpec (test/spec.test.ts); here a fifth of them, and every
@@ -223,7 +311,12 @@ describe("class names are printable text of bounded length", () => {
   it(`${probed.length} hostile names are each refused on load, naming the field, with nothing raw printed`, () => {
     probed.forEach((name, i) => {
       const command = Object.keys(COMMANDS)[i % 4];
-      expectEveryCommandRefuses("class name", modelFile(withName(name)), /model spec: "classes"\[7\] (holds the unprintable character U\+|is longer than the limit of 64|is empty)/, [command]);
+      expectEveryCommandRefuses(
+        "class name",
+        modelFile(withName(name)),
+        /model spec: "classes"\[7\] (holds the unprintable character U\+|is longer than the limit of 64|is empty)/,
+        [command],
+      );
     });
   });
 
@@ -243,11 +336,29 @@ describe("a run that blows up without NaN fails and leaves --out as it was", () 
           const out = join(dir, `good-${optimizer}-${loss}-${lr}.safetensors`);
           const before = Buffer.from(`a good model file, before ${optimizer}`);
           writeFileSync(out, before);
-          const p = probeCli(["train", "--arch", "dense:32,relu,dense:10", "--optimizer", optimizer, "--loss", loss, "--lr", lr,
-            "--epochs", "2", "--limit", "300", "--no-progress", "--out", out]);
+          const p = probeCli([
+            "train",
+            "--arch",
+            "dense:32,relu,dense:10",
+            "--optimizer",
+            optimizer,
+            "--loss",
+            loss,
+            "--lr",
+            lr,
+            "--epochs",
+            "2",
+            "--limit",
+            "300",
+            "--no-progress",
+            "--out",
+            out,
+          ]);
           record("divergence", p);
           expect(p.code, p.stderr).toBe(1);
-          expect(p.stderr).toMatch(/^mnist-wasm: training diverged in epoch 1(, batch \d+)?: .*try a smaller learning rate\n$/);
+          expect(p.stderr).toMatch(
+            /^mnist-wasm: training diverged in epoch 1(, batch \d+)?: .*try a smaller learning rate\n$/,
+          );
           expect(readFileSync(out).equals(before)).toBe(true);
         }
       });

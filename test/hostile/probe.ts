@@ -61,7 +61,15 @@ export function probeCli(args: string[], options: ProbeOptions = {}): Probe {
   }
   rmSync(dir, { recursive: true, force: true });
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT";
-  return { code: r.status, signal: r.signal, stdout: r.stdout ?? "", stderr: r.stderr ?? "", peakRssMiB, seconds, timedOut };
+  return {
+    code: r.status,
+    signal: r.signal,
+    stdout: r.stdout ?? "",
+    stderr: r.stderr ?? "",
+    peakRssMiB,
+    seconds,
+    timedOut,
+  };
 }
 
 /**
@@ -72,7 +80,10 @@ export function expectRefusal(p: Probe, pattern: RegExp, code = 1, limits = REFU
   const what = `stderr: ${p.stderr}`;
   expect(p.timedOut, `timed out after ${p.seconds.toFixed(1)} s; ${what}`).toBe(false);
   expect(p.code, what).toBe(code);
-  const lines = p.stderr.trim().split("\n").filter((l) => !l.startsWith("Index of a test image"));
+  const lines = p.stderr
+    .trim()
+    .split("\n")
+    .filter((l) => !l.startsWith("Index of a test image"));
   expect(lines.length, what).toBe(1);
   expect(lines[0]).toMatch(/^mnist-wasm: /);
   expect(lines[0]).toMatch(pattern);

@@ -22,13 +22,20 @@ afterAll(() => {
 });
 
 /** Starts the server on `dir` in a child limited to `limit` descriptors; resolves to its URL. */
-async function serveLimited(dir: string, limit: number): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+async function serveLimited(
+  dir: string,
+  limit: number,
+): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
   const code = `import { serveDemo } from ${JSON.stringify(SCRIPT)};
     const { url } = await serveDemo({ dir: ${JSON.stringify(dir)}, port: 0 });
     console.log(url);`;
-  const c = spawn("sh", ["-c", `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, "--input-type=module", "-e", code], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const c = spawn(
+    "sh",
+    ["-c", `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, "--input-type=module", "-e", code],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stderr = "";
   c.stderr!.on("data", (chunk) => (stderr += chunk));
   const url = await new Promise<string>((resolve, reject) => {
@@ -73,7 +80,10 @@ describe("the demo server out of descriptors", () => {
     const outcomes = downloads.map((d) => d.outcome);
     expect(server.child.exitCode, server.stderr()).toBe(null);
     expect(outcomes.filter((o) => o === "500").length, outcomes.join(" ")).toBeGreaterThan(0);
-    expect(outcomes.every((o) => ["200", "500", "ECONNRESET", "EPIPE"].includes(o)), outcomes.join(" ")).toBe(true);
+    expect(
+      outcomes.every((o) => ["200", "500", "ECONNRESET", "EPIPE"].includes(o)),
+      outcomes.join(" "),
+    ).toBe(true);
 
     for (const d of downloads) d.req.destroy();
     const until = Date.now() + 5000;

@@ -8,36 +8,112 @@ const PROTOTYPE_NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty
 
 describe("parseArch", () => {
   it("refuses anything but a string with BAD_ARGUMENT naming the argument", () => {
-    for (const value of [123, 0, NaN, null, undefined, true, {}, [], ["conv:8x3"], Symbol("x"), 10n, () => "relu", new String("relu")]) {
-      expectError(() => parseArch(value as unknown as string), "BAD_ARGUMENT", "parseArch(text): text must be a string");
+    for (const value of [
+      123,
+      0,
+      NaN,
+      null,
+      undefined,
+      true,
+      {},
+      [],
+      ["conv:8x3"],
+      Symbol("x"),
+      10n,
+      () => "relu",
+      new String("relu"),
+    ]) {
+      expectError(
+        () => parseArch(value as unknown as string),
+        "BAD_ARGUMENT",
+        "parseArch(text): text must be a string",
+      );
     }
   });
 
   it("refuses every malformed layer with BAD_ARGUMENT quoting it, escaped and bounded", () => {
     const bad = [
-      "conv:", "conv", "conv:0x3", "conv:3x0", "conv:3", "conv:3x3s0", "conv:1e3x3", "conv:-1x3", "conv:3x3p-1", "conv:3x3p1s1",
-      "conv:9007199254740993x3", "conv:3x99999999999999999999", "conv:3x3s9007199254740992", "conv:3x3p9007199254740992",
-      "dense", "dense:", "dense:-1", "dense:0", "dense:1e9", "dense:1.5", "dense:0x10", "dense:+5", "dense:5 5", "dense:１０",
-      "dense:9007199254740992", "dense:99999999999999999999", "maxpool:x", "maxpool:", "maxpool:0", "maxpool:2s0", "avgpool:2s", "avgpool:99999999999999999999",
-      "dropout", "dropout:", "dropout:1", "dropout:-0.1", "dropout:NaN", "dropout:0x1", "dropout:Infinity", "dropout:1e0", "dropout:.",
-      "relu:1", "relu:", "flatten:x", "batchnorm:1", "dense:10:2", "Relu", "CONV:3x3", "unknown", "mlp", "cnn", "",
-      ...PROTOTYPE_NAMES, ...PROTOTYPE_NAMES.map((n) => `${n}:3`),
+      "conv:",
+      "conv",
+      "conv:0x3",
+      "conv:3x0",
+      "conv:3",
+      "conv:3x3s0",
+      "conv:1e3x3",
+      "conv:-1x3",
+      "conv:3x3p-1",
+      "conv:3x3p1s1",
+      "conv:9007199254740993x3",
+      "conv:3x99999999999999999999",
+      "conv:3x3s9007199254740992",
+      "conv:3x3p9007199254740992",
+      "dense",
+      "dense:",
+      "dense:-1",
+      "dense:0",
+      "dense:1e9",
+      "dense:1.5",
+      "dense:0x10",
+      "dense:+5",
+      "dense:5 5",
+      "dense:１０",
+      "dense:9007199254740992",
+      "dense:99999999999999999999",
+      "maxpool:x",
+      "maxpool:",
+      "maxpool:0",
+      "maxpool:2s0",
+      "avgpool:2s",
+      "avgpool:99999999999999999999",
+      "dropout",
+      "dropout:",
+      "dropout:1",
+      "dropout:-0.1",
+      "dropout:NaN",
+      "dropout:0x1",
+      "dropout:Infinity",
+      "dropout:1e0",
+      "dropout:.",
+      "relu:1",
+      "relu:",
+      "flatten:x",
+      "batchnorm:1",
+      "dense:10:2",
+      "Relu",
+      "CONV:3x3",
+      "unknown",
+      "mlp",
+      "cnn",
+      "",
+      ...PROTOTYPE_NAMES,
+      ...PROTOTYPE_NAMES.map((n) => `${n}:3`),
     ];
     for (const part of bad.filter((p) => p !== "")) {
-      expectError(() => parseArch(`conv:8x3,relu,${part},dense:10`), "BAD_ARGUMENT", `cannot read ${JSON.stringify(part)}`);
+      expectError(
+        () => parseArch(`conv:8x3,relu,${part},dense:10`),
+        "BAD_ARGUMENT",
+        `cannot read ${JSON.stringify(part)}`,
+      );
     }
     const long = "y".repeat(100_000);
     expectError(() => parseArch(long), "BAD_ARGUMENT", `cannot read "${"y".repeat(60)}…"`);
-    expectError(() => parseArch(`relu,${"relu,".repeat(50_000)}${long}`), "BAD_ARGUMENT", /^architecture: cannot read "y{60}…" \(expected/);
+    expectError(
+      () => parseArch(`relu,${"relu,".repeat(50_000)}${long}`),
+      "BAD_ARGUMENT",
+      /^architecture: cannot read "y{60}…" \(expected/,
+    );
     expectError(() => parseArch("conv:8x3,\u001b[2J\u009b1m"), "BAD_ARGUMENT", '"\\u001b[2J\\u009b1m"');
-    for (const text of ["", " ", ",,", " , \t,"]) expectError(() => parseArch(text), "BAD_ARGUMENT", "architecture: empty");
+    for (const text of ["", " ", ",,", " , \t,"])
+      expectError(() => parseArch(text), "BAD_ARGUMENT", "architecture: empty");
   });
 
   it("reads the largest exact integers and decimal dropout rates", () => {
     expect(parseArch("dense:9007199254740991")).toStrictEqual([{ type: "dense", units: 9007199254740991 }]);
     expect(parseArch("conv:1x1s1p0,dropout:5e-1,dropout:.25,dropout:0")).toStrictEqual([
       { type: "conv2d", filters: 1, size: 1, stride: 1, padding: 0 },
-      { type: "dropout", rate: 0.5 }, { type: "dropout", rate: 0.25 }, { type: "dropout", rate: 0 },
+      { type: "dropout", rate: 0.5 },
+      { type: "dropout", rate: 0.25 },
+      { type: "dropout", rate: 0 },
     ]);
   });
 

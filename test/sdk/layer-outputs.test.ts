@@ -1,7 +1,15 @@
 // layerActivations: every layer's output for one sample, checked against the model's own
 // predict() (the last entry's softmax) and against each layer's definition on the shipped CNN.
 import { beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_MODEL_PATH, layerActivations, loadMnist, loadModelFile, MnistWasmError, Runtime, type Model } from "../../sdk/node";
+import {
+  DEFAULT_MODEL_PATH,
+  layerActivations,
+  loadMnist,
+  loadModelFile,
+  MnistWasmError,
+  Runtime,
+  type Model,
+} from "../../sdk/node";
 
 let model: Model;
 beforeAll(async () => {
@@ -21,18 +29,47 @@ describe("layerActivations", () => {
     const test = loadMnist("test");
     const pixels = test.images.subarray(42 * 784, 43 * 784);
     const acts = layerActivations(model, pixels);
-    expect(acts.map((a) => a.spec.type)).toEqual(["conv2d", "relu", "maxpool", "conv2d", "relu", "maxpool", "dense", "relu", "dense"]);
-    expect(acts.map((a) => a.shape)).toEqual([[32, 26, 26], [32, 26, 26], [32, 13, 13], [64, 11, 11], [64, 11, 11], [64, 5, 5], [128], [128], [10]]);
+    expect(acts.map((a) => a.spec.type)).toEqual([
+      "conv2d",
+      "relu",
+      "maxpool",
+      "conv2d",
+      "relu",
+      "maxpool",
+      "dense",
+      "relu",
+      "dense",
+    ]);
+    expect(acts.map((a) => a.shape)).toEqual([
+      [32, 26, 26],
+      [32, 26, 26],
+      [32, 13, 13],
+      [64, 11, 11],
+      [64, 11, 11],
+      [64, 5, 5],
+      [128],
+      [128],
+      [10],
+    ]);
     for (const a of acts) expect(a.values.length).toBe(a.shape.reduce((x, y) => x * y, 1));
     // relu is max(0, x) of the conv output; max pooling takes the largest of each 2x2 window.
     // The conv's own output comes before the ReLU even though the model fuses the two.
     expect(model.fusion).toBe(true);
-    expect(acts[0].values.some((v) => v < 0), "conv output has negative values").toBe(true);
+    expect(
+      acts[0].values.some((v) => v < 0),
+      "conv output has negative values",
+    ).toBe(true);
     expect(Array.from(acts[1].values)).toEqual(Array.from(acts[0].values, (v) => Math.max(0, v)));
     const [, , pool] = acts;
-    for (const [c, y, x] of [[0, 0, 0], [5, 6, 7], [31, 12, 12]]) {
+    for (const [c, y, x] of [
+      [0, 0, 0],
+      [5, 6, 7],
+      [31, 12, 12],
+    ]) {
       const at = (yy: number, xx: number): number => acts[1].values[c * 676 + yy * 26 + xx];
-      expect(pool.values[c * 169 + y * 13 + x]).toBe(Math.max(at(2 * y, 2 * x), at(2 * y, 2 * x + 1), at(2 * y + 1, 2 * x), at(2 * y + 1, 2 * x + 1)));
+      expect(pool.values[c * 169 + y * 13 + x]).toBe(
+        Math.max(at(2 * y, 2 * x), at(2 * y, 2 * x + 1), at(2 * y + 1, 2 * x), at(2 * y + 1, 2 * x + 1)),
+      );
     }
     const probs = model.predict(pixels);
     const fromLogits = softmax(acts[8].values);
@@ -43,7 +80,10 @@ describe("layerActivations", () => {
   it("gives the same maps for bytes and for floats in [0, 1], and copies them", () => {
     const bytes = Uint8Array.from({ length: 784 }, (_, i) => (i * 37) % 256);
     const a = layerActivations(model, bytes);
-    const b = layerActivations(model, Float32Array.from(bytes, (v) => v / 255));
+    const b = layerActivations(
+      model,
+      Float32Array.from(bytes, (v) => v / 255),
+    );
     expect(Array.from(a[3].values)).toEqual(Array.from(b[3].values));
     const kept = a[0].values.slice();
     layerActivations(model, new Uint8Array(784));

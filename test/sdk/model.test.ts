@@ -61,27 +61,57 @@ describe("MLP models", () => {
   const mlp = (input: number[], layers: ModelSpec["layers"]): ModelSpec => ({ input, layers });
   for (const batch of [1, 5]) {
     cases.push(
-      { name: "sigmoid MLP 7-5-3", batch, spec: mlp([7], [{ type: "dense", units: 5 }, { type: "sigmoid" }, { type: "dense", units: 3 }]) },
-      { name: "ReLU MLP 6-8-4", batch, spec: mlp([6], [{ type: "dense", units: 8 }, { type: "relu" }, { type: "dense", units: 4 }]) },
       {
-        name: "two hidden layers [2,5]-6(sigmoid)-5(relu)-3", batch, spec: mlp([2, 5], [
-          { type: "dense", units: 6 }, { type: "sigmoid" }, { type: "dense", units: 5 }, { type: "relu" }, { type: "dense", units: 3 }]),
+        name: "sigmoid MLP 7-5-3",
+        batch,
+        spec: mlp([7], [{ type: "dense", units: 5 }, { type: "sigmoid" }, { type: "dense", units: 3 }]),
       },
       {
-        name: "two ReLU layers 4-7-6-10 (he init)", batch, spec: mlp([4], [
-          { type: "dense", units: 7, init: "he" }, { type: "relu" }, { type: "dense", units: 6, init: "he" }, { type: "relu" },
-          { type: "dense", units: 10 }]),
+        name: "ReLU MLP 6-8-4",
+        batch,
+        spec: mlp([6], [{ type: "dense", units: 8 }, { type: "relu" }, { type: "dense", units: 4 }]),
+      },
+      {
+        name: "two hidden layers [2,5]-6(sigmoid)-5(relu)-3",
+        batch,
+        spec: mlp(
+          [2, 5],
+          [
+            { type: "dense", units: 6 },
+            { type: "sigmoid" },
+            { type: "dense", units: 5 },
+            { type: "relu" },
+            { type: "dense", units: 3 },
+          ],
+        ),
+      },
+      {
+        name: "two ReLU layers 4-7-6-10 (he init)",
+        batch,
+        spec: mlp(
+          [4],
+          [
+            { type: "dense", units: 7, init: "he" },
+            { type: "relu" },
+            { type: "dense", units: 6, init: "he" },
+            { type: "relu" },
+            { type: "dense", units: 10 },
+          ],
+        ),
       },
     );
   }
 
-  it.each(cases.map((c, i) => ({ ...c, seed: 100 + i })))("$name, batch $batch: every parameter and input gradient", ({ spec, batch, seed }) => {
-    const model = buildModel(spec, batch, seed);
-    drawBatch(model, batch, new Random(seed + 7));
-    // Back-propagation against central differences of the mean loss; every perturbation must keep the ReLU pattern.
-    checkModelGradients(model, batch, () => evaluate(model, batch), "a ReLU");
-    model.dispose();
-  });
+  it.each(cases.map((c, i) => ({ ...c, seed: 100 + i })))(
+    "$name, batch $batch: every parameter and input gradient",
+    ({ spec, batch, seed }) => {
+      const model = buildModel(spec, batch, seed);
+      drawBatch(model, batch, new Random(seed + 7));
+      // Back-propagation against central differences of the mean loss; every perturbation must keep the ReLU pattern.
+      checkModelGradients(model, batch, () => evaluate(model, batch), "a ReLU");
+      model.dispose();
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -103,7 +133,8 @@ describe("CNN models", () => {
   function evaluate(model: Model, batch: number): { loss: number; mask: string; margin: number; gap: number } {
     let x = model.inputPtr;
     let mask = "";
-    let margin = Infinity, gap = Infinity;
+    let margin = Infinity,
+      gap = Infinity;
     model.fusion = false;
     for (const layer of model.layers) {
       const input = rt.f32(x, batch * sizeOf(layer.inputShape)).slice();
@@ -116,13 +147,16 @@ describe("CNN models", () => {
         }
       } else if (type === "maxpool") {
         const spec = layer.spec as { size: number; stride?: number };
-        const size = spec.size, stride = spec.stride ?? size;
+        const size = spec.size,
+          stride = spec.stride ?? size;
         const [C, H, W] = layer.inputShape;
         const [, OH, OW] = layer.outputShape;
         for (let p = 0; p < batch * C; p++) {
           for (let oy = 0; oy < OH; oy++) {
             for (let ox = 0; ox < OW; ox++) {
-              let best = -Infinity, second = -Infinity, at = -1;
+              let best = -Infinity,
+                second = -Infinity,
+                at = -1;
               for (let ky = 0; ky < size; ky++) {
                 for (let kx = 0; kx < size; kx++) {
                   const i = (p * H + oy * stride + ky) * W + ox * stride + kx;
@@ -172,37 +206,63 @@ describe("CNN models", () => {
   for (const batch of [1, 3]) {
     cases.push(
       {
-        name: "[1,6,6] conv 2x3x3 pad 1 - relu - maxpool 2 - flatten - dense 3", batch, spec: {
-          input: [1, 6, 6], layers: [
-            { type: "conv2d", filters: 2, size: 3, padding: 1 }, { type: "relu" }, { type: "maxpool", size: 2 },
-            { type: "flatten" }, { type: "dense", units: 3 }],
+        name: "[1,6,6] conv 2x3x3 pad 1 - relu - maxpool 2 - flatten - dense 3",
+        batch,
+        spec: {
+          input: [1, 6, 6],
+          layers: [
+            { type: "conv2d", filters: 2, size: 3, padding: 1 },
+            { type: "relu" },
+            { type: "maxpool", size: 2 },
+            { type: "flatten" },
+            { type: "dense", units: 3 },
+          ],
         },
       },
       {
-        name: "[3,7,7] conv 3x3x3 stride 2 pad 1 - relu - avgpool 2 - flatten - dense 4", batch, spec: {
-          input: [3, 7, 7], layers: [
-            { type: "conv2d", filters: 3, size: 3, stride: 2, padding: 1 }, { type: "relu" }, { type: "avgpool", size: 2 },
-            { type: "flatten" }, { type: "dense", units: 4 }],
+        name: "[3,7,7] conv 3x3x3 stride 2 pad 1 - relu - avgpool 2 - flatten - dense 4",
+        batch,
+        spec: {
+          input: [3, 7, 7],
+          layers: [
+            { type: "conv2d", filters: 3, size: 3, stride: 2, padding: 1 },
+            { type: "relu" },
+            { type: "avgpool", size: 2 },
+            { type: "flatten" },
+            { type: "dense", units: 4 },
+          ],
         },
       },
       {
-        name: "[2,9,8] conv 3x2x2 - sigmoid - conv 2x3x3 stride 2 pad 1 - maxpool 3 stride 1 - flatten - dense 4 - relu - dense 3", batch, spec: {
-          input: [2, 9, 8], layers: [
-            { type: "conv2d", filters: 3, size: 2 }, { type: "sigmoid" },
-            { type: "conv2d", filters: 2, size: 3, stride: 2, padding: 1 }, { type: "maxpool", size: 3, stride: 1 },
-            { type: "flatten" }, { type: "dense", units: 4 }, { type: "relu" }, { type: "dense", units: 3 }],
+        name: "[2,9,8] conv 3x2x2 - sigmoid - conv 2x3x3 stride 2 pad 1 - maxpool 3 stride 1 - flatten - dense 4 - relu - dense 3",
+        batch,
+        spec: {
+          input: [2, 9, 8],
+          layers: [
+            { type: "conv2d", filters: 3, size: 2 },
+            { type: "sigmoid" },
+            { type: "conv2d", filters: 2, size: 3, stride: 2, padding: 1 },
+            { type: "maxpool", size: 3, stride: 1 },
+            { type: "flatten" },
+            { type: "dense", units: 4 },
+            { type: "relu" },
+            { type: "dense", units: 3 },
+          ],
         },
       },
     );
   }
 
-  it.each(cases.map((c, i) => [c.name, c.batch, c.spec, 500 + i] as const))("%s, batch %i: every parameter and input gradient", (_, batch, spec, seed) => {
-    const model = buildModel(spec, batch, seed);
-    drawBatch(model, batch, new Random(seed + 7));
-    // Back-propagation against central differences of the mean loss; every perturbation must keep the ReLU pattern and every arg-max.
-    checkModelGradients(model, batch, () => evaluate(model, batch), "a ReLU or an arg-max");
-    model.dispose();
-  });
+  it.each(cases.map((c, i) => [c.name, c.batch, c.spec, 500 + i] as const))(
+    "%s, batch %i: every parameter and input gradient",
+    (_, batch, spec, seed) => {
+      const model = buildModel(spec, batch, seed);
+      drawBatch(model, batch, new Random(seed + 7));
+      // Back-propagation against central differences of the mean loss; every perturbation must keep the ReLU pattern and every arg-max.
+      checkModelGradients(model, batch, () => evaluate(model, batch), "a ReLU or an arg-max");
+      model.dispose();
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -220,19 +280,59 @@ describe("model shapes", () => {
   }
 
   it("LeNet-like [1,28,28]: conv 32x3 -> [32,26,26], maxpool 2 -> [32,13,13], conv 64x3 -> [64,11,11], maxpool 2 -> [64,5,5]", () => {
-    const model = new Model(rt, {
-      input: [1, 28, 28], layers: [
-        { type: "conv2d", filters: 32, size: 3 }, { type: "relu" }, { type: "maxpool", size: 2 },
-        { type: "conv2d", filters: 64, size: 3 }, { type: "relu" }, { type: "maxpool", size: 2 },
-        { type: "flatten" }, { type: "dense", units: 128 }, { type: "relu" }, { type: "dense", units: 10 }],
-    }, { seed: 1 });
+    const model = new Model(
+      rt,
+      {
+        input: [1, 28, 28],
+        layers: [
+          { type: "conv2d", filters: 32, size: 3 },
+          { type: "relu" },
+          { type: "maxpool", size: 2 },
+          { type: "conv2d", filters: 64, size: 3 },
+          { type: "relu" },
+          { type: "maxpool", size: 2 },
+          { type: "flatten" },
+          { type: "dense", units: 128 },
+          { type: "relu" },
+          { type: "dense", units: 10 },
+        ],
+      },
+      { seed: 1 },
+    );
     expect(model.layers.map((l) => l.outputShape)).toEqual([
-      [32, 26, 26], [32, 26, 26], [32, 13, 13], [64, 11, 11], [64, 11, 11], [64, 5, 5], [1600], [128], [128], [10]]);
+      [32, 26, 26],
+      [32, 26, 26],
+      [32, 13, 13],
+      [64, 11, 11],
+      [64, 11, 11],
+      [64, 5, 5],
+      [1600],
+      [128],
+      [128],
+      [10],
+    ]);
     expect(model.layers.map((l) => l.inputShape)).toEqual([
-      [1, 28, 28], [32, 26, 26], [32, 26, 26], [32, 13, 13], [64, 11, 11], [64, 11, 11], [64, 5, 5], [1600], [128], [128]]);
+      [1, 28, 28],
+      [32, 26, 26],
+      [32, 26, 26],
+      [32, 13, 13],
+      [64, 11, 11],
+      [64, 11, 11],
+      [64, 5, 5],
+      [1600],
+      [128],
+      [128],
+    ]);
     expect(model.params.map((p) => [p.name, p.value.shape])).toEqual([
-      ["0.weight", [32, 1, 3, 3]], ["0.bias", [32]], ["3.weight", [64, 32, 3, 3]], ["3.bias", [64]],
-      ["7.weight", [1600, 128]], ["7.bias", [128]], ["9.weight", [128, 10]], ["9.bias", [10]]]);
+      ["0.weight", [32, 1, 3, 3]],
+      ["0.bias", [32]],
+      ["3.weight", [64, 32, 3, 3]],
+      ["3.bias", [64]],
+      ["7.weight", [1600, 128]],
+      ["7.bias", [128]],
+      ["9.weight", [128, 10]],
+      ["9.bias", [10]],
+    ]);
     expect(model.paramCount).toBe(32 * 9 + 32 + 64 * 32 * 9 + 64 + 1600 * 128 + 128 + 128 * 10 + 10);
     expect(model.classCount).toBe(10);
     // And it runs: a batch of 2 gives probabilities.
@@ -251,7 +351,10 @@ describe("model shapes", () => {
     [[2, 5, 7], { type: "avgpool", size: 2 }, [2, 2, 3]],
     [[1, 3, 3], { type: "maxpool", size: 3 }, [1, 1, 1]],
   ] as const)("%j then %j -> %j", (input, layer, want) => {
-    const model = new Model(rt, { input: [...input], layers: [{ ...layer }, { type: "flatten" }, { type: "dense", units: 2 }] });
+    const model = new Model(rt, {
+      input: [...input],
+      layers: [{ ...layer }, { type: "flatten" }, { type: "dense", units: 2 }],
+    });
     expect(model.layers[0].outputShape).toEqual(want);
     expect(model.layers[1].outputShape).toEqual([sizeOf(want)]);
     model.dispose();
@@ -259,16 +362,31 @@ describe("model shapes", () => {
 
   it.each([
     ["conv 5x5 on 4x4", { input: [1, 4, 4], layers: [{ type: "conv2d", filters: 2, size: 5 }] }],
-    ["conv 5x5 stride 2 on 4x4 (the division must floor, not truncate)", { input: [1, 4, 4], layers: [{ type: "conv2d", filters: 2, size: 5, stride: 2 }] }],
+    [
+      "conv 5x5 stride 2 on 4x4 (the division must floor, not truncate)",
+      { input: [1, 4, 4], layers: [{ type: "conv2d", filters: 2, size: 5, stride: 2 }] },
+    ],
     ["conv 8x8 padding 1 on 5x5", { input: [1, 5, 5], layers: [{ type: "conv2d", filters: 2, size: 8, padding: 1 }] }],
     ["conv 3x3 on 28x2 (one side only)", { input: [1, 28, 2], layers: [{ type: "conv2d", filters: 2, size: 3 }] }],
     ["maxpool 3 on 2x2", { input: [2, 2, 2], layers: [{ type: "maxpool", size: 3 }] }],
     ["avgpool 4 stride 2 on 3x9", { input: [1, 3, 9], layers: [{ type: "avgpool", size: 4, stride: 2 }] }],
-    ["maxpool 3 after a conv shrinks 6x6 to 2x2", { input: [1, 6, 6], layers: [{ type: "conv2d", filters: 2, size: 5 }, { type: "maxpool", size: 3 }] }],
+    [
+      "maxpool 3 after a conv shrinks 6x6 to 2x2",
+      {
+        input: [1, 6, 6],
+        layers: [
+          { type: "conv2d", filters: 2, size: 5 },
+          { type: "maxpool", size: 3 },
+        ],
+      },
+    ],
     ["conv on a flat input", { input: [784], layers: [{ type: "conv2d", filters: 2, size: 3 }] }],
     ["maxpool after flatten", { input: [1, 6, 6], layers: [{ type: "flatten" }, { type: "maxpool", size: 2 }] }],
   ] as const)("%s: BAD_SHAPE", (_, partial) => {
-    const spec = { input: [...partial.input], layers: [...partial.layers.map((l) => ({ ...l })), { type: "dense", units: 2 }] } as ModelSpec;
+    const spec = {
+      input: [...partial.input],
+      layers: [...partial.layers.map((l) => ({ ...l })), { type: "dense", units: 2 }],
+    } as ModelSpec;
     const error = thrown(() => new Model(rt, spec));
     expect(error).toBeInstanceOf(MnistWasmError);
     expect((error as MnistWasmError).code).toBe("BAD_SHAPE");

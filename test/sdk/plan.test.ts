@@ -1,7 +1,19 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ARCH_PRESETS, imageCost, inferenceBatch, INFERENCE_BATCH_BYTES, MAX_INFERENCE_BATCH, mlpSpec, Model, parseArch, PLAN_LIMITS,
-  planModel, Runtime, validateSpec, withClassifier, type ModelSpec,
+  ARCH_PRESETS,
+  imageCost,
+  inferenceBatch,
+  INFERENCE_BATCH_BYTES,
+  MAX_INFERENCE_BATCH,
+  mlpSpec,
+  Model,
+  parseArch,
+  PLAN_LIMITS,
+  planModel,
+  Runtime,
+  validateSpec,
+  withClassifier,
+  type ModelSpec,
 } from "../../sdk/node";
 import { expectError } from "../support/errors";
 
@@ -21,10 +33,16 @@ describe("the plan's limits", () => {
     expect(planModel(spec([784], [...relus(PLAN_LIMITS.layers - 1), dense(10)]))).toHaveLength(PLAN_LIMITS.layers);
     for (const count of [PLAN_LIMITS.layers + 1, 10_000, 1_000_000]) {
       const started = performance.now();
-      expectError(() => validateSpec({ input: [784], layers: [...relus(count - 1), dense(10)] }), "BAD_ARGUMENT",
-        `${count} layers is beyond the limit of ${PLAN_LIMITS.layers}`);
-      expectError(() => planModel({ input: [784], layers: [...relus(count - 1), dense(10)] as ModelSpec["layers"] }), "BAD_SHAPE",
-        `beyond the limit of ${PLAN_LIMITS.layers}`);
+      expectError(
+        () => validateSpec({ input: [784], layers: [...relus(count - 1), dense(10)] }),
+        "BAD_ARGUMENT",
+        `${count} layers is beyond the limit of ${PLAN_LIMITS.layers}`,
+      );
+      expectError(
+        () => planModel({ input: [784], layers: [...relus(count - 1), dense(10)] as ModelSpec["layers"] }),
+        "BAD_SHAPE",
+        `beyond the limit of ${PLAN_LIMITS.layers}`,
+      );
       expect(performance.now() - started).toBeLessThan(1000);
     }
   });
@@ -33,18 +51,35 @@ describe("the plan's limits", () => {
     const side = PLAN_LIMITS.window + 2;
     for (const type of ["conv2d", "maxpool", "avgpool"]) {
       const extra = type === "conv2d" ? { filters: 1 } : {};
-      expect(() => planModel(spec([1, side, side], [{ type, size: PLAN_LIMITS.window, ...extra }, ...head]))).not.toThrow();
-      expect(() => planModel(spec([1, side, side], [{ type, size: 2, stride: PLAN_LIMITS.window, ...extra }, ...head]))).not.toThrow();
-      expectError(() => planModel(spec([1, side, side], [{ type, size: PLAN_LIMITS.window + 1, ...extra }, ...head])), "BAD_SHAPE",
-        `layer 0 (${type}`, `limited to ${PLAN_LIMITS.window}`);
-      expectError(() => planModel(spec([1, side, side], [{ type, size: 2, stride: PLAN_LIMITS.window + 1, ...extra }, ...head])), "BAD_SHAPE",
-        `layer 0 (${type}`, `limited to ${PLAN_LIMITS.window}`);
+      expect(() =>
+        planModel(spec([1, side, side], [{ type, size: PLAN_LIMITS.window, ...extra }, ...head])),
+      ).not.toThrow();
+      expect(() =>
+        planModel(spec([1, side, side], [{ type, size: 2, stride: PLAN_LIMITS.window, ...extra }, ...head])),
+      ).not.toThrow();
+      expectError(
+        () => planModel(spec([1, side, side], [{ type, size: PLAN_LIMITS.window + 1, ...extra }, ...head])),
+        "BAD_SHAPE",
+        `layer 0 (${type}`,
+        `limited to ${PLAN_LIMITS.window}`,
+      );
+      expectError(
+        () => planModel(spec([1, side, side], [{ type, size: 2, stride: PLAN_LIMITS.window + 1, ...extra }, ...head])),
+        "BAD_SHAPE",
+        `layer 0 (${type}`,
+        `limited to ${PLAN_LIMITS.window}`,
+      );
     }
     for (const size of [1, 2, 3, 5, 7]) {
-      expect(() => planModel(spec([1, 28, 28], [{ type: "conv2d", filters: 2, size, padding: size - 1 }, ...head]))).not.toThrow();
+      expect(() =>
+        planModel(spec([1, 28, 28], [{ type: "conv2d", filters: 2, size, padding: size - 1 }, ...head])),
+      ).not.toThrow();
       for (const padding of [size, size + 1, 10_000, 2 ** 40]) {
-        expectError(() => planModel(spec([1, 28, 28], [{ type: "conv2d", filters: 2, size, padding }, ...head])), "BAD_SHAPE",
-          `layer 0 (conv2d 2 ${size}x${size} padding ${padding}): padding must be smaller than the window (${size})`);
+        expectError(
+          () => planModel(spec([1, 28, 28], [{ type: "conv2d", filters: 2, size, padding }, ...head])),
+          "BAD_SHAPE",
+          `layer 0 (conv2d 2 ${size}x${size} padding ${padding}): padding must be smaller than the window (${size})`,
+        );
       }
     }
   });
@@ -56,28 +91,43 @@ describe("the plan's limits", () => {
     const n = PLAN_LIMITS.parameters / units - 3;
     expect(units * (n + 2) + 1).toBeLessThanOrEqual(PLAN_LIMITS.parameters);
     expect(() => planModel(spec([n], layers))).not.toThrow();
-    expectError(() => planModel(spec([n + 1], layers)), "BAD_SHAPE",
-      `layer 2 (dense 1): the model reaches ${PLAN_LIMITS.parameters + 1} parameters, beyond the limit of ${PLAN_LIMITS.parameters}`);
-    expectError(() => planModel(spec([n + 3], layers)), "BAD_SHAPE",
-      `layer 0 (dense ${units}): the model reaches ${units * (n + 4)} parameters, beyond the limit of ${PLAN_LIMITS.parameters}`);
+    expectError(
+      () => planModel(spec([n + 1], layers)),
+      "BAD_SHAPE",
+      `layer 2 (dense 1): the model reaches ${PLAN_LIMITS.parameters + 1} parameters, beyond the limit of ${PLAN_LIMITS.parameters}`,
+    );
+    expectError(
+      () => planModel(spec([n + 3], layers)),
+      "BAD_SHAPE",
+      `layer 0 (dense ${units}): the model reaches ${units * (n + 4)} parameters, beyond the limit of ${PLAN_LIMITS.parameters}`,
+    );
   });
 
   it(`activations: ${PLAN_LIMITS.imageBytes} bytes per training image pass, 4 more are refused`, () => {
     // [k] -> relu -> dense(1): input 4k, relu output and gradient 8k, dense output 4 and input gradient 4k.
     const k = PLAN_LIMITS.imageBytes / 16;
     expect(() => planModel(spec([k - 1], [{ type: "relu" }, dense(1)]))).not.toThrow();
-    expectError(() => planModel(spec([k], [{ type: "relu" }, dense(1)])), "BAD_SHAPE",
-      "layer 1 (dense 1): the model reaches 64 MiB of activations per image, beyond the limit of 64 MiB");
+    expectError(
+      () => planModel(spec([k], [{ type: "relu" }, dense(1)])),
+      "BAD_SHAPE",
+      "layer 1 (dense 1): the model reaches 64 MiB of activations per image, beyond the limit of 64 MiB",
+    );
   });
 
   it("patch matrices and multiply-adds: the count in the refusal is the layer's own", () => {
     // A 1x1 convolution of C channels to K filters on H x W: patches C·H·W floats, K·C·H·W multiply-adds.
     const [C, K, H] = [2048, 2048, 32];
-    expectError(() => planModel(spec([C, H, H], [{ type: "conv2d", filters: K, size: 1 }, ...head])), "BAD_SHAPE",
-      `layer 0 (conv2d ${K} 1x1): the model reaches ${K * C * H * H} multiply-adds per image`);
+    expectError(
+      () => planModel(spec([C, H, H], [{ type: "conv2d", filters: K, size: 1 }, ...head])),
+      "BAD_SHAPE",
+      `layer 0 (conv2d ${K} 1x1): the model reaches ${K * C * H * H} multiply-adds per image`,
+    );
     // A 3x3 convolution of 64 channels on 256 x 256, padding 1: 64·9·256² patch values, for training twice.
-    expectError(() => planModel(spec([64, 256, 256], [{ type: "conv2d", filters: 1, size: 3, padding: 1 }, ...head])), "BAD_SHAPE",
-      `layer 0 (conv2d 1 3x3 padding 1): the model reaches ${(64 * 9 * 256 * 256 * 8) / 2 ** 20} MiB of patch matrices per thread`);
+    expectError(
+      () => planModel(spec([64, 256, 256], [{ type: "conv2d", filters: 1, size: 3, padding: 1 }, ...head])),
+      "BAD_SHAPE",
+      `layer 0 (conv2d 1 3x3 padding 1): the model reaches ${(64 * 9 * 256 * 256 * 8) / 2 ** 20} MiB of patch matrices per thread`,
+    );
   });
 
   it("refusals come before anything is allocated", () => {
@@ -95,10 +145,24 @@ describe("the plan's limits", () => {
 
 const models: [string, ModelSpec][] = [
   ["mlp", mlpSpec({ input: [1, 28, 28], hidden: [100, 50], classes: 10, batchnorm: true, dropout: 0.2 })],
-  ...Object.keys(ARCH_PRESETS).filter((name) => name !== "mlp").map((name): [string, ModelSpec] =>
-    [name, spec(name.includes("cifar") ? [3, 32, 32] : [1, 28, 28], withClassifier(parseArch(ARCH_PRESETS[name]), 10))]),
-  ["strided, padded conv with sigmoid and avgpool", spec([3, 20, 20], [
-    { type: "conv2d", filters: 6, size: 5, stride: 2, padding: 2 }, { type: "sigmoid" }, { type: "avgpool", size: 2 }, ...head])],
+  ...Object.keys(ARCH_PRESETS)
+    .filter((name) => name !== "mlp")
+    .map((name): [string, ModelSpec] => [
+      name,
+      spec(name.includes("cifar") ? [3, 32, 32] : [1, 28, 28], withClassifier(parseArch(ARCH_PRESETS[name]), 10)),
+    ]),
+  [
+    "strided, padded conv with sigmoid and avgpool",
+    spec(
+      [3, 20, 20],
+      [
+        { type: "conv2d", filters: 6, size: 5, stride: 2, padding: 2 },
+        { type: "sigmoid" },
+        { type: "avgpool", size: 2 },
+        ...head,
+      ],
+    ),
+  ],
 ];
 
 describe("imageCost: bytes per image", () => {
@@ -118,7 +182,10 @@ describe("imageCost: bytes per image", () => {
   for (const [name, s] of models) {
     it(`${name}: an upper bound on what allocate() takes per image, and a close one`, () => {
       const cost = imageCost(s);
-      for (const [training, bound] of [[false, cost.inference], [true, cost.training]] as const) {
+      for (const [training, bound] of [
+        [false, cost.inference],
+        [true, cost.training],
+      ] as const) {
         const actual = measured(s, training);
         expect(actual).toBeLessThanOrEqual(bound);
         expect(actual).toBeGreaterThan(bound / 2);
@@ -138,6 +205,8 @@ describe("imageCost: bytes per image", () => {
     expect(inferenceBatch(deep)).toBe(Math.floor(INFERENCE_BATCH_BYTES / imageCost(deep).inference));
     expect(inferenceBatch(deep)).toBeLessThan(MAX_INFERENCE_BATCH);
     // At the activation limit, a batch still holds at least one image.
-    expect(inferenceBatch(spec([PLAN_LIMITS.imageBytes / 16 - 1], [{ type: "relu" }, dense(1)]))).toBeGreaterThanOrEqual(1);
+    expect(
+      inferenceBatch(spec([PLAN_LIMITS.imageBytes / 16 - 1], [{ type: "relu" }, dense(1)])),
+    ).toBeGreaterThanOrEqual(1);
   });
 });

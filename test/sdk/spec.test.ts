@@ -7,16 +7,37 @@ import { expectError } from "../support/errors";
 
 useRuntime();
 
-const withClasses = (classes: unknown[]): unknown => ({ input: [4], layers: [{ type: "dense", units: classes.length }], classes });
+const withClasses = (classes: unknown[]): unknown => ({
+  input: [4],
+  layers: [{ type: "dense", units: classes.length }],
+  classes,
+});
 
 describe("class names", () => {
   // Every C0 control, DEL, every C1 control; bidi embeddings, overrides, isolates and marks;
   // zero-width and byte-order characters; line and paragraph separators; a lone surrogate of each
   // kind; private use; an unassigned code point.
   const unprintable = [
-    ...Array.from({ length: 0x20 }, (_, i) => i), 0x7f, ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i),
-    0x061c, 0x200b, 0x200c, 0x200d, 0x200e, 0x200f, 0x2028, 0x2029, ...Array.from({ length: 5 }, (_, i) => 0x202a + i),
-    ...Array.from({ length: 4 }, (_, i) => 0x2066 + i), 0xfeff, 0xfff9, 0xd800, 0xdfff, 0xe000, 0xf0000, 0x0378,
+    ...Array.from({ length: 0x20 }, (_, i) => i),
+    0x7f,
+    ...Array.from({ length: 0x20 }, (_, i) => 0x80 + i),
+    0x061c,
+    0x200b,
+    0x200c,
+    0x200d,
+    0x200e,
+    0x200f,
+    0x2028,
+    0x2029,
+    ...Array.from({ length: 5 }, (_, i) => 0x202a + i),
+    ...Array.from({ length: 4 }, (_, i) => 0x2066 + i),
+    0xfeff,
+    0xfff9,
+    0xd800,
+    0xdfff,
+    0xe000,
+    0xf0000,
+    0x0378,
   ];
 
   it(`${unprintable.length} unprintable characters, anywhere in a name, are refused naming the class and the character`, () => {
@@ -24,15 +45,22 @@ describe("class names", () => {
       const c = String.fromCodePoint(code);
       const hex = code.toString(16).toUpperCase().padStart(4, "0");
       for (const name of [c, `cat${c}`, `${c}dog`, `a${c}b`]) {
-        expectError(() => validateSpec(withClasses(["zero", "one", name])), "BAD_ARGUMENT",
-          `model spec: "classes"[2] holds the unprintable character U+${hex}`);
+        expectError(
+          () => validateSpec(withClasses(["zero", "one", name])),
+          "BAD_ARGUMENT",
+          `model spec: "classes"[2] holds the unprintable character U+${hex}`,
+        );
       }
     }
   });
 
   it("terminal escape sequences are refused", () => {
     for (const name of ["\x1b[2J\x1b[H", "\x1b]0;title\x07", "\x1b]8;;http://x\x1b\\link", "\u009b2J", "red\x1b[31m"]) {
-      expectError(() => validateSpec(withClasses([name, "b"])), "BAD_ARGUMENT", '"classes"[0] holds the unprintable character');
+      expectError(
+        () => validateSpec(withClasses([name, "b"])),
+        "BAD_ARGUMENT",
+        '"classes"[0] holds the unprintable character',
+      );
     }
   });
 
@@ -40,8 +68,11 @@ describe("class names", () => {
     for (const unit of ["x", "é", "猫", "🐱"]) {
       expect(validateSpec(withClasses([unit.repeat(MAX_CLASS_NAME), "b"]))).toBeTruthy();
       for (const length of [MAX_CLASS_NAME + 1, 1000, 1_000_000]) {
-        expectError(() => validateSpec(withClasses([unit.repeat(length), "b"])), "BAD_ARGUMENT",
-          `"classes"[0] is longer than the limit of ${MAX_CLASS_NAME} characters`);
+        expectError(
+          () => validateSpec(withClasses([unit.repeat(length), "b"])),
+          "BAD_ARGUMENT",
+          `"classes"[0] is longer than the limit of ${MAX_CLASS_NAME} characters`,
+        );
       }
     }
     expectError(() => validateSpec(withClasses(["a", ""])), "BAD_ARGUMENT", '"classes"[1] is empty');
@@ -60,7 +91,8 @@ describe("class names", () => {
 // Layer settings out of range
 
 describe("spec validation", () => {
-  const refused = (layer: object): ModelSpec => ({ input: [4], layers: [{ type: "dense", units: 3 }, layer, { type: "dense", units: 2 }] } as ModelSpec);
+  const refused = (layer: object): ModelSpec =>
+    ({ input: [4], layers: [{ type: "dense", units: 3 }, layer, { type: "dense", units: 2 }] }) as ModelSpec;
 
   it.each([
     ["dropout rate 1", { type: "dropout", rate: 1 }, /rate/],

@@ -6,7 +6,6 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import asc from "assemblyscript/asc";
 
-
 /** The probe compiled with the kernel module's options (asconfig.json) and these wasm features. */
 export async function compileProbe(source: string, features: string[]): Promise<Uint8Array<ArrayBuffer>> {
   let binary: Uint8Array | undefined;
@@ -27,14 +26,17 @@ export async function compileProbe(source: string, features: string[]): Promise<
     listFiles: () => [],
     stderr: { write: (text: string | Uint8Array) => stderr.push(String(text)) } as never,
   });
-  if (result.error || !binary) throw new Error(`the probe does not compile: ${result.error?.message}\n${stderr.join("")}`);
+  if (result.error || !binary)
+    throw new Error(`the probe does not compile: ${result.error?.message}\n${stderr.join("")}`);
   return new Uint8Array(binary);
 }
 
 /** An instance of a compiled probe over a fresh memory of two pages (the kernel module's initial size). */
-export function instantiate(binary: Uint8Array<ArrayBuffer>): { exports: Record<string, CallableFunction>; memory: WebAssembly.Memory } {
+export function instantiate(binary: Uint8Array<ArrayBuffer>): {
+  exports: Record<string, CallableFunction>;
+  memory: WebAssembly.Memory;
+} {
   const memory = new WebAssembly.Memory({ initial: 2 });
   const instance = new WebAssembly.Instance(new WebAssembly.Module(binary), { env: { memory } });
   return { exports: instance.exports as Record<string, CallableFunction>, memory };
 }
-

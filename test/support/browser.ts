@@ -18,7 +18,9 @@ export function chromiumAvailable(file: string, what: string): boolean {
   if (!HAVE_CHROMIUM && process.env.CI) {
     describe(what, () => {
       it("needs Chromium", () => {
-        throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run) for the browser tests`);
+        throw new Error(
+          `${CHROMIUM} is missing: CI must install Debian's chromium (see .ci/run) for the browser tests`,
+        );
       });
     });
   } else if (!HAVE_CHROMIUM) {
@@ -28,10 +30,19 @@ export function chromiumAvailable(file: string, what: string): boolean {
 }
 
 /** Headless Chromium, quiet: no GPU, no network of its own. */
-export const launchChromium = (): Promise<Browser> => chromium.launch({
-  executablePath: CHROMIUM,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+export const launchChromium = (): Promise<Browser> =>
+  chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
 
 /** Appends the page's console errors, page errors and (optionally) failed requests to `problems`. */
 export function recordProblems(page: Page, problems: string[], { requests = true } = {}): void {
@@ -64,7 +75,10 @@ export async function openDemo(dir: string, pageOptions: BrowserContextOptions =
   await page.goto(url);
   await page.evaluate(() => window.mnistDemo.ready);
   return {
-    browser, page, url, problems,
+    browser,
+    page,
+    url,
+    problems,
     close: async () => {
       await browser.close();
       await new Promise<void>((done) => server.close(() => done()));
@@ -82,7 +96,10 @@ export function paintOnPad(page: Page, pixels: ArrayLike<number>): Promise<numbe
     const ctx = (document.getElementById("pad") as HTMLCanvasElement).getContext("2d")!;
     const img = ctx.createImageData(280, 280);
     for (let i = 0; i < 280 * 280; i++) {
-      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = px[Math.floor(i / 2800) * 28 + Math.floor((i % 280) / 10)];
+      img.data[4 * i] =
+        img.data[4 * i + 1] =
+        img.data[4 * i + 2] =
+          px[Math.floor(i / 2800) * 28 + Math.floor((i % 280) / 10)];
       img.data[4 * i + 3] = 255;
     }
     ctx.putImageData(img, 0, 0);

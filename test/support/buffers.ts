@@ -50,7 +50,8 @@ function guarded(kind: Kind, values: ArrayLike<number>, what: string): number {
   const n = values.length;
   const k = buffers.length;
   // float32 and int32 sentinels count down from -12345.5 / -12345; bytes from 0xa5 (never 0).
-  const sentinel = kind === "f32" ? SENTINEL_F32 - k : kind === "i32" ? (SENTINEL_F32 | 0) - k : SENTINEL_U8 - (k % 128);
+  const sentinel =
+    kind === "f32" ? SENTINEL_F32 - k : kind === "i32" ? (SENTINEL_F32 | 0) - k : SENTINEL_U8 - (k % 128);
   const guard = GUARD_BYTES / ELEMENT_BYTES[kind];
   const base = rt.alloc(n * ELEMENT_BYTES[kind] + 2 * GUARD_BYTES);
   const all = view(kind, base, n + 2 * guard);

@@ -6,10 +6,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "vitest";
 
-export const CIFAR_DIR = process.env.MNIST_WASM_CIFAR_DIR ??
+export const CIFAR_DIR =
+  process.env.MNIST_WASM_CIFAR_DIR ??
   fileURLToPath(new URL("../../../shared/datasets/cifar-10-batches-bin", import.meta.url));
 
-export const HAVE_CIFAR = existsSync(join(CIFAR_DIR, "test_batch.bin.gz")) || existsSync(join(CIFAR_DIR, "test_batch.bin"));
+export const HAVE_CIFAR =
+  existsSync(join(CIFAR_DIR, "test_batch.bin.gz")) || existsSync(join(CIFAR_DIR, "test_batch.bin"));
 
 /**
  * Whether `file`'s tests of the real CIFAR-10 files (`what`) can run. Without the files: on CI,
@@ -23,7 +25,9 @@ export function cifarAvailable(file: string, what: string): boolean {
       });
     });
   } else if (!HAVE_CIFAR) {
-    console.warn(`${file}: no CIFAR-10 files in ${CIFAR_DIR}, skipping ${what} (set MNIST_WASM_CIFAR_DIR to the folder)`);
+    console.warn(
+      `${file}: no CIFAR-10 files in ${CIFAR_DIR}, skipping ${what} (set MNIST_WASM_CIFAR_DIR to the folder)`,
+    );
   }
   return HAVE_CIFAR;
 }

@@ -19,7 +19,10 @@ export function run(args: string[], input = ""): CliResult {
 /** A failure is one line on stderr (the predict prompt aside), a non-zero exit, and no stack trace. */
 export function expectOneLineError(r: CliResult, pattern: RegExp): void {
   expect(r.code).not.toBe(0);
-  const lines = r.stderr.trim().split("\n").filter((l) => !l.startsWith("Index of a test image"));
+  const lines = r.stderr
+    .trim()
+    .split("\n")
+    .filter((l) => !l.startsWith("Index of a test image"));
   expect(lines.length, r.stderr).toBe(1);
   expect(lines[0]).toMatch(pattern);
   expect(r.stderr).not.toMatch(/\n\s+at /);

@@ -20,11 +20,26 @@ export interface ConvShape {
 }
 
 /** Output side: (in + 2·pad - R) / stride + 1, rounded down. */
-export const convOutputSide = (input: number, s: ConvShape): number => Math.floor((input + 2 * s.pad - s.R) / s.stride) + 1;
+export const convOutputSide = (input: number, s: ConvShape): number =>
+  Math.floor((input + 2 * s.pad - s.R) / s.stride) + 1;
 
 /** Calls tap(n, k, oy, ox, c, iy, ix, ky, kx) for every (output, input pixel) pair a filter tap joins, padding skipped. */
-function eachTap(s: ConvShape, tap: (n: number, k: number, oy: number, ox: number, c: number, iy: number, ix: number, ky: number, kx: number) => void): void {
-  const OH = convOutputSide(s.H, s), OW = convOutputSide(s.W, s);
+function eachTap(
+  s: ConvShape,
+  tap: (
+    n: number,
+    k: number,
+    oy: number,
+    ox: number,
+    c: number,
+    iy: number,
+    ix: number,
+    ky: number,
+    kx: number,
+  ) => void,
+): void {
+  const OH = convOutputSide(s.H, s),
+    OW = convOutputSide(s.W, s);
   for (let n = 0; n < s.N; n++) {
     for (let k = 0; k < s.K; k++) {
       for (let oy = 0; oy < OH; oy++) {
@@ -47,14 +62,21 @@ function eachTap(s: ConvShape, tap: (n: number, k: number, oy: number, ox: numbe
 }
 
 /** y[n, k, oy, ox] = b[k] + Σ_c,ky,kx w[k, c, ky, kx] · x[n, c, oy·stride - pad + ky, ox·stride - pad + kx]. */
-export function conv2dForward(s: ConvShape, x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number>): Float64Array {
-  const OH = convOutputSide(s.H, s), OW = convOutputSide(s.W, s);
+export function conv2dForward(
+  s: ConvShape,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+): Float64Array {
+  const OH = convOutputSide(s.H, s),
+    OW = convOutputSide(s.W, s);
   const y = new Float64Array(s.N * s.K * OH * OW);
   for (let n = 0; n < s.N; n++) {
     for (let k = 0; k < s.K; k++) y.fill(b[k], (n * s.K + k) * OH * OW, (n * s.K + k + 1) * OH * OW);
   }
   eachTap(s, (n, k, oy, ox, c, iy, ix, ky, kx) => {
-    y[((n * s.K + k) * OH + oy) * OW + ox] += w[((k * s.C + c) * s.R + ky) * s.R + kx] * x[((n * s.C + c) * s.H + iy) * s.W + ix];
+    y[((n * s.K + k) * OH + oy) * OW + ox] +=
+      w[((k * s.C + c) * s.R + ky) * s.R + kx] * x[((n * s.C + c) * s.H + iy) * s.W + ix];
   });
   return y;
 }
@@ -64,10 +86,18 @@ export function conv2dForward(s: ConvShape, x: ArrayLike<number>, w: ArrayLike<n
  * gradient dy with respect to the output: each tap's product y += w·x sends dy·w back to x and
  * dy·x to w; every output sends dy to its filter's bias.
  */
-export function conv2dBackward(s: ConvShape, x: ArrayLike<number>, w: ArrayLike<number>, dy: ArrayLike<number>): {
-  dx: Float64Array; dw: Float64Array; db: Float64Array;
+export function conv2dBackward(
+  s: ConvShape,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  dy: ArrayLike<number>,
+): {
+  dx: Float64Array;
+  dw: Float64Array;
+  db: Float64Array;
 } {
-  const OH = convOutputSide(s.H, s), OW = convOutputSide(s.W, s);
+  const OH = convOutputSide(s.H, s),
+    OW = convOutputSide(s.W, s);
   const dx = new Float64Array(s.N * s.C * s.H * s.W);
   const dw = new Float64Array(s.K * s.C * s.R * s.R);
   const db = new Float64Array(s.K);

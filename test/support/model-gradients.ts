@@ -29,7 +29,11 @@ export interface Pass {
  * Mean loss of a training-mode forward. Dropout layers with an entry in `masks` apply that fixed
  * mask (y = x·mask in float32, written to `scratch`) instead of drawing a new one.
  */
-export function trainingPass(model: Model, batch: number, masks?: Map<Layer, { mask: Float32Array; out: number }>): Pass {
+export function trainingPass(
+  model: Model,
+  batch: number,
+  masks?: Map<Layer, { mask: Float32Array; out: number }>,
+): Pass {
   let x = model.inputPtr;
   let mask = "";
   let margin = Infinity;
@@ -88,7 +92,12 @@ export function analyticPass(model: Model, batch: number) {
  * at the analytic pass's. The batch is redrawn until every ReLU input of that pass is off the
  * kink; every perturbation must leave the ReLU pattern as it was.
  */
-export function checkModel(model: Model, batch: number, rng: Random, zeroGrad: (name: string) => boolean = () => false): void {
+export function checkModel(
+  model: Model,
+  batch: number,
+  rng: Random,
+  zeroGrad: (name: string) => boolean = () => false,
+): void {
   const s = new Scratch();
   try {
     let analytic: ReturnType<typeof analyticPass> | undefined;
@@ -100,7 +109,8 @@ export function checkModel(model: Model, batch: number, rng: Random, zeroGrad: (
       const labels = rt.u8(model.labelPtr, batch);
       for (let i = 0; i < batch; i++) labels[i] = rng.int(model.classCount);
       analytic = analyticPass(model, batch);
-      if (!fixed.size) fixed = new Map([...analytic.masks].map(([layer, mask]) => [layer, { mask, out: s.f32(mask.length) }]));
+      if (!fixed.size)
+        fixed = new Map([...analytic.masks].map(([layer, mask]) => [layer, { mask, out: s.f32(mask.length) }]));
       for (const [layer, mask] of analytic.masks) fixed.get(layer)!.mask = mask;
       const pass = trainingPass(model, batch, fixed);
       if (pass.margin >= RELU_MARGIN) base = pass;
@@ -111,7 +121,15 @@ export function checkModel(model: Model, batch: number, rng: Random, zeroGrad: (
     }
     // The replayed masks give the analytic pass's loss exactly.
     expect(base.loss).toBe(analytic.loss);
-    expectModelGradients(model, batch, analytic, () => trainingPass(model, batch, fixed), base.mask, "a ReLU", zeroGrad);
+    expectModelGradients(
+      model,
+      batch,
+      analytic,
+      () => trainingPass(model, batch, fixed),
+      base.mask,
+      "a ReLU",
+      zeroGrad,
+    );
   } finally {
     s.free();
   }
@@ -125,5 +143,10 @@ export function scaleLastWeights(model: Model, factor: number): void {
 
 /** Names of the biases of the layers right before a batch norm. */
 export const biasesBeforeNorm = (model: Model): Set<string> =>
-  new Set(model.layers.flatMap((l, i) => (i + 1 < model.layers.length && typeOf(model.layers[i + 1]) === "batchnorm"
-    ? l.params.filter((p) => p.name.endsWith(".bias")).map((p) => p.name) : [])));
+  new Set(
+    model.layers.flatMap((l, i) =>
+      i + 1 < model.layers.length && typeOf(model.layers[i + 1]) === "batchnorm"
+        ? l.params.filter((p) => p.name.endsWith(".bias")).map((p) => p.name)
+        : [],
+    ),
+  );

@@ -22,7 +22,10 @@ export const U = 2 ** -24;
 
 /** Fails at the first i with |got[i] - want[i]| > tol[i] (NaN fails too). */
 export function expectWithin(
-  got: ArrayLike<number>, want: ArrayLike<number>, tol: number | ArrayLike<number>, what: string,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  tol: number | ArrayLike<number>,
+  what: string,
 ): void {
   expect(got.length, `${what}: length`).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
@@ -68,11 +71,18 @@ export const numericalGrad = (view: () => Float32Array, f: () => number): Float6
  * |analytic - numerical| <= RTOL·max(|a|, |n|) + ATOL everywhere, and the numerical gradient is
  * not all ~0 (unless `zero`: then both must be ~0 everywhere).
  */
-export function expectGradient(analytic: ArrayLike<number>, numerical: ArrayLike<number>, what: string, zero = false): void {
+export function expectGradient(
+  analytic: ArrayLike<number>,
+  numerical: ArrayLike<number>,
+  what: string,
+  zero = false,
+): void {
   expect(analytic.length, `${what}: length`).toBe(numerical.length);
-  let largest = 0, largestEither = 0;
+  let largest = 0,
+    largestEither = 0;
   for (let i = 0; i < numerical.length; i++) {
-    const a = analytic[i], n = numerical[i];
+    const a = analytic[i],
+      n = numerical[i];
     largest = Math.max(largest, Math.abs(n));
     largestEither = Math.max(largestEither, Math.abs(n), Math.abs(a));
     if (!(Math.abs(a - n) <= RTOL * Math.max(Math.abs(a), Math.abs(n)) + ATOL)) {
@@ -107,7 +117,12 @@ export function buildModel(spec: ModelSpec, batch: number, seed: number): Model 
 }
 
 /** The first layer of a model built from `spec`, with an input batch written by `input`. */
-export function firstLayer(spec: ModelSpec, batch: number, seed: number, input: (x: Float32Array, rng: Random) => void) {
+export function firstLayer(
+  spec: ModelSpec,
+  batch: number,
+  seed: number,
+  input: (x: Float32Array, rng: Random) => void,
+) {
   const model = buildModel(spec, batch, seed);
   const rng = new Random(seed + 2);
   input(rt.f32(model.inputPtr, batch * model.inputSize), rng);
@@ -140,9 +155,21 @@ export function checkLayer(layer: Layer, inputPtr: number, batch: number, rng: R
     const paramGrads = layer.params.map((p) => p.grad.read());
     for (const p of layer.params) p.grad.fill(1e6);
     expect(layer.backward(rPtr, batch, false)).toBe(0);
-    layer.params.forEach((p, i) => expect(p.grad.read(), `${p.name} without the input gradient`).toEqual(paramGrads[i]));
-    expectGradient(dx, numericalGrad(() => rt.f32(inputPtr, inSize), L), `${name} input`);
-    layer.params.forEach((p, i) => expectGradient(paramGrads[i], numericalGrad(() => p.value.view(), L), `${name} ${p.name}`));
+    layer.params.forEach((p, i) =>
+      expect(p.grad.read(), `${p.name} without the input gradient`).toEqual(paramGrads[i]),
+    );
+    expectGradient(
+      dx,
+      numericalGrad(() => rt.f32(inputPtr, inSize), L),
+      `${name} input`,
+    );
+    layer.params.forEach((p, i) =>
+      expectGradient(
+        paramGrads[i],
+        numericalGrad(() => p.value.view(), L),
+        `${name} ${p.name}`,
+      ),
+    );
     return dx;
   } finally {
     rt.free(rPtr);
@@ -184,16 +211,34 @@ export function backprop(model: Model, logits: number, batch: number): Backprop 
  * `baseMask`, or the finite difference would be meaningless. `switched` names those switches in
  * the message; parameters for which `zero` holds must have gradients of ~0.
  */
-export function expectModelGradients(model: Model, batch: number, analytic: Backprop, pass: () => { loss: number; mask: string },
-  baseMask: string, switched: string, zero: (name: string) => boolean = () => false): void {
+export function expectModelGradients(
+  model: Model,
+  batch: number,
+  analytic: Backprop,
+  pass: () => { loss: number; mask: string },
+  baseMask: string,
+  switched: string,
+  zero: (name: string) => boolean = () => false,
+): void {
   let flips = 0;
   const meanLoss = (): number => {
     const { loss, mask } = pass();
     if (mask !== baseMask) flips++;
     return loss;
   };
-  model.params.forEach((p, i) => expectGradient(analytic.paramGrads[i], numericalGrad(() => p.value.view(), meanLoss), p.name, zero(p.name)));
-  expectGradient(analytic.inputGrad, numericalGrad(() => rt.f32(model.inputPtr, batch * model.inputSize), meanLoss), "input");
+  model.params.forEach((p, i) =>
+    expectGradient(
+      analytic.paramGrads[i],
+      numericalGrad(() => p.value.view(), meanLoss),
+      p.name,
+      zero(p.name),
+    ),
+  );
+  expectGradient(
+    analytic.inputGrad,
+    numericalGrad(() => rt.f32(model.inputPtr, batch * model.inputSize), meanLoss),
+    "input",
+  );
   expect(flips, `perturbations that switched ${switched} (finite differences invalid)`).toBe(0);
 }
 
@@ -202,7 +247,12 @@ export function expectModelGradients(model: Model, batch: number, analytic: Back
  * (whose loss must match pass().loss to 6 digits), then expectModelGradients with the pattern
  * of pass() before the check as the one every perturbation must keep.
  */
-export function checkModelGradients(model: Model, batch: number, pass: () => { loss: number; mask: string }, switched: string): void {
+export function checkModelGradients(
+  model: Model,
+  batch: number,
+  pass: () => { loss: number; mask: string },
+  switched: string,
+): void {
   const base = pass();
   const analytic = backprop(model, model.forward(model.inputPtr, batch, true), batch);
   expect(analytic.loss).toBeCloseTo(base.loss, 6);

@@ -4,10 +4,17 @@ import { expect } from "vitest";
 import { rt } from "./buffers";
 
 /** |actual - expected| <= rtol·|expected| + atol everywhere. */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol: number,
+  atol: number,
+  what: string,
+): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     if (!(Math.abs(a - e) <= rtol * Math.abs(e) + atol)) expect.fail(`${what}[${i}]: got ${a}, expected ${e}`);
   }
 }

@@ -3,7 +3,9 @@
 
 /** Reads an unsigned LEB128 at `at`; returns the value and the offset after it. */
 function uleb(bytes: Uint8Array, at: number): [number, number] {
-  let value = 0, shift = 0, byte: number;
+  let value = 0,
+    shift = 0,
+    byte: number;
   do {
     byte = bytes[at++];
     value += (byte & 0x7f) * 2 ** shift;
@@ -14,7 +16,9 @@ function uleb(bytes: Uint8Array, at: number): [number, number] {
 
 /** Signed LEB128 (an i32.const's operand). */
 function sleb(bytes: Uint8Array, at: number): [number, number] {
-  let value = 0, shift = 0, byte: number;
+  let value = 0,
+    shift = 0,
+    byte: number;
   do {
     byte = bytes[at++];
     value += (byte & 0x7f) * 2 ** shift;
@@ -37,7 +41,8 @@ function sections(bytes: Uint8Array, id: number): Uint8Array[] {
   return out;
 }
 
-const EXPORT_SECTION = 7, DATA_SECTION = 11;
+const EXPORT_SECTION = 7,
+  DATA_SECTION = 11;
 const decoder = new TextDecoder();
 
 /** Names and kinds (0 function, 1 table, 2 memory, 3 global) of the module's exports. */

@@ -71,8 +71,9 @@ beforeAll(() => {
   base = program(new Map());
   const checker = base.getTypeChecker();
   const kernelsFile = base.getSourceFile(join(ROOT, "sdk/runtime/kernels.ts"))!;
-  const decl = kernelsFile.statements.find((s): s is ts.InterfaceDeclaration =>
-    ts.isInterfaceDeclaration(s) && s.name.text === "Kernels")!;
+  const decl = kernelsFile.statements.find(
+    (s): s is ts.InterfaceDeclaration => ts.isInterfaceDeclaration(s) && s.name.text === "Kernels",
+  )!;
   for (const property of checker.getPropertiesOfType(checker.getTypeAtLocation(decl))) {
     const signatures = checker.getTypeOfSymbol(property).getCallSignatures();
     declared.set(property.name, signatures[0]?.parameters.length ?? -1);
@@ -88,9 +89,11 @@ describe("the Kernels interface", () => {
 
   it("declares every function the compiled kernels export, with the wasm function's parameter count", () => {
     const exports = rt.kernels as unknown as Record<string, unknown>;
-    const exported = new Map(Object.keys(exports)
-      .filter((name) => typeof exports[name] === "function")
-      .map((name) => [name, (exports[name] as (...a: unknown[]) => unknown).length]));
+    const exported = new Map(
+      Object.keys(exports)
+        .filter((name) => typeof exports[name] === "function")
+        .map((name) => [name, (exports[name] as (...a: unknown[]) => unknown).length]),
+    );
     expect(exported.size).toBeGreaterThan(40);
     expect(Object.fromEntries(declared)).toEqual(Object.fromEntries(exported));
   });
@@ -147,7 +150,8 @@ describe("a kernel call written by hand", () => {
     const text = [...header, ...lines.map((l) => l.text)].join("\n");
     const errors = errorsIn(program(new Map([[SNIPPET, text]]), base), SNIPPET);
     const failing = new Set(errors.map((e) => e.line - header.length - 1));
-    const wrong = lines.filter((l, i) => l.ok === failing.has(i))
+    const wrong = lines
+      .filter((l, i) => l.ok === failing.has(i))
       .map((l) => `${l.ok ? "fails" : "compiles"}: ${l.what}`);
     expect(lines.filter((l) => !l.ok).length).toBeGreaterThan(declared.size * 16);
     expect(wrong).toEqual([]);
@@ -191,7 +195,10 @@ describe("the kernel calls the SDK builds", () => {
   it("are found in every source that shares work among threads", () => {
     const files = new Set(sites.map((s) => s.file.slice(ROOT.length + 1)));
     const sharing = [
-      "sdk/layers/activation.ts", "sdk/layers/pool2d.ts", "sdk/layers/conv2d.ts", "sdk/runtime/runtime.ts",
+      "sdk/layers/activation.ts",
+      "sdk/layers/pool2d.ts",
+      "sdk/layers/conv2d.ts",
+      "sdk/runtime/runtime.ts",
     ];
     for (const file of sharing) expect(files, file).toContain(file);
     expect(sites.length).toBeGreaterThanOrEqual(15);

@@ -9,8 +9,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CIFAR_DIR as REAL_DIR, cifarAvailable } from "../../support/cifar";
 import { expectError } from "../../support/errors";
 import {
-  ARCH_PRESETS, CIFAR10_CLASSES, CIFAR10_FILES, formatArch, loadCifar10, Model, parseArch, Random,
-  readTar, Runtime, withClassifier, type Dataset, type LayerSpec,
+  ARCH_PRESETS,
+  CIFAR10_CLASSES,
+  CIFAR10_FILES,
+  formatArch,
+  loadCifar10,
+  Model,
+  parseArch,
+  Random,
+  readTar,
+  Runtime,
+  withClassifier,
+  type Dataset,
+  type LayerSpec,
 } from "../../../sdk/node";
 
 const RECORD = 3073;
@@ -23,7 +34,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
-
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic data: records, a ustar writer
@@ -119,11 +129,20 @@ function syntheticBatches(seed: number): Map<string, Records> {
 
 /** The archive the way the official one is laid out, its files in a scrambled order. */
 function officialLayout(batches: Map<string, Records>, skip: string[] = []): TarItem[] {
-  const order = ["test_batch.bin", "data_batch_3.bin", "data_batch_1.bin", "data_batch_5.bin", "data_batch_2.bin", "data_batch_4.bin"];
+  const order = [
+    "test_batch.bin",
+    "data_batch_3.bin",
+    "data_batch_1.bin",
+    "data_batch_5.bin",
+    "data_batch_2.bin",
+    "data_batch_4.bin",
+  ];
   return [
     { name: "cifar-10-batches-bin/", type: "5" },
     { name: "cifar-10-batches-bin/batches.meta.txt", data: ascii(CIFAR10_CLASSES.join("\n") + "\n") },
-    ...order.filter((n) => !skip.includes(n)).map((n) => ({ name: `cifar-10-batches-bin/${n}`, data: batches.get(n)!.bytes })),
+    ...order
+      .filter((n) => !skip.includes(n))
+      .map((n) => ({ name: `cifar-10-batches-bin/${n}`, data: batches.get(n)!.bytes })),
     { name: "cifar-10-batches-bin/readme.html", data: ascii("<html></html>") },
   ];
 }
@@ -147,7 +166,12 @@ function expectDataset(data: Dataset, want: { labels: number[]; pixels: Uint8Arr
   expect(data.count).toBe(want.labels.length);
   expect(Array.from(data.labels)).toEqual(want.labels);
   expect(data.images.length).toBe(want.pixels.length);
-  expect(Buffer.compare(Buffer.from(data.images.buffer, data.images.byteOffset, data.images.length), Buffer.from(want.pixels))).toBe(0);
+  expect(
+    Buffer.compare(
+      Buffer.from(data.images.buffer, data.images.byteOffset, data.images.length),
+      Buffer.from(want.pixels),
+    ),
+  ).toBe(0);
 }
 
 /** A fresh folder under the temporary one. */
@@ -171,7 +195,11 @@ describe.runIf(cifarAvailable("test/sdk/data/cifar.test.ts", realFiles))(realFil
     expect(data.shape).toEqual([3, 32, 32]);
     expect(data.images.length).toBe(10000 * PIXELS);
     expect(data.labels.length).toBe(10000);
-    expect(data.classes).toEqual(readFileSync(join(REAL_DIR, "batches.meta.txt"), "utf8").split("\n").filter((l) => l.trim()));
+    expect(data.classes).toEqual(
+      readFileSync(join(REAL_DIR, "batches.meta.txt"), "utf8")
+        .split("\n")
+        .filter((l) => l.trim()),
+    );
     const counts = new Array(10).fill(0);
     for (const l of data.labels) counts[l]++;
     expect(counts).toEqual(new Array(10).fill(1000));
@@ -181,12 +209,23 @@ describe.runIf(cifarAvailable("test/sdk/data/cifar.test.ts", realFiles))(realFil
     // and every other record too
     for (const i of [1, 4999, 9999]) {
       expect(data.labels[i]).toBe(raw[i * RECORD]);
-      expect(Buffer.compare(Buffer.from(data.images.subarray(i * PIXELS, (i + 1) * PIXELS)), raw.subarray(i * RECORD + 1, (i + 1) * RECORD))).toBe(0);
+      expect(
+        Buffer.compare(
+          Buffer.from(data.images.subarray(i * PIXELS, (i + 1) * PIXELS)),
+          raw.subarray(i * RECORD + 1, (i + 1) * RECORD),
+        ),
+      ).toBe(0);
     }
     let mismatches = 0;
     for (let i = 0; i < 10000; i++) {
       if (data.labels[i] !== raw[i * RECORD]) mismatches++;
-      else if (Buffer.compare(Buffer.from(data.images.subarray(i * PIXELS, (i + 1) * PIXELS)), raw.subarray(i * RECORD + 1, (i + 1) * RECORD)) !== 0) mismatches++;
+      else if (
+        Buffer.compare(
+          Buffer.from(data.images.subarray(i * PIXELS, (i + 1) * PIXELS)),
+          raw.subarray(i * RECORD + 1, (i + 1) * RECORD),
+        ) !== 0
+      )
+        mismatches++;
     }
     expect(mismatches).toBe(0);
   });
@@ -220,7 +259,9 @@ describe("CIFAR-10: synthetic archives and folders", () => {
   it("an uncompressed .tar, names in the ustar prefix field, GNU-style end without the marker", () => {
     const batches = syntheticBatches(2);
     const items: TarItem[] = [...CIFAR10_FILES.train, "test_batch.bin"].map((n) => ({
-      name: n, prefix: "cifar-10-batches-bin", data: batches.get(n)!.bytes,
+      name: n,
+      prefix: "cifar-10-batches-bin",
+      data: batches.get(n)!.bytes,
     }));
     const dir = folder();
     const file = join(dir, "cifar-10-binary.tar");
@@ -233,7 +274,15 @@ describe("CIFAR-10: synthetic archives and folders", () => {
   it("readTar lists regular files with their bytes, skips directories", () => {
     const a = ascii("hello");
     const b = new Uint8Array(1025).fill(7); // spans three blocks
-    const entries = readTar(tar([{ name: "d/", type: "5" }, { name: "d/a.txt", data: a }, { name: "b.bin", prefix: "x/y", data: b }, { name: "empty" }]), "t.tar");
+    const entries = readTar(
+      tar([
+        { name: "d/", type: "5" },
+        { name: "d/a.txt", data: a },
+        { name: "b.bin", prefix: "x/y", data: b },
+        { name: "empty" },
+      ]),
+      "t.tar",
+    );
     expect(entries.map((e) => e.name)).toEqual(["d/a.txt", "x/y/b.bin", "empty"]);
     expect(Array.from(entries[0].data)).toEqual(Array.from(a));
     expect(Array.from(entries[1].data)).toEqual(Array.from(b));
@@ -249,7 +298,8 @@ describe("CIFAR-10: synthetic archives and folders", () => {
 
     const parent = folder();
     mkdirSync(join(parent, "cifar-10-batches-bin"));
-    for (const [name, r] of batches) writeFileSync(join(parent, "cifar-10-batches-bin", `${name}.gz`), gzipSync(r.bytes));
+    for (const [name, r] of batches)
+      writeFileSync(join(parent, "cifar-10-batches-bin", `${name}.gz`), gzipSync(r.bytes));
     expectDataset(loadCifar10("train", parent), expected(batches, CIFAR10_FILES.train));
     expectDataset(loadCifar10("test", parent), expected(batches, ["test_batch.bin"]));
   });
@@ -259,7 +309,8 @@ describe("CIFAR-10: bad files are BAD_FILE errors naming the file", () => {
   /** A folder with the six batch files, `test_batch.bin` replaced by `testBytes`. */
   function folderWithTest(testBytes: Uint8Array): string {
     const dir = folder();
-    for (const [name, r] of syntheticBatches(4)) writeFileSync(join(dir, name), name === "test_batch.bin" ? testBytes : r.bytes);
+    for (const [name, r] of syntheticBatches(4))
+      writeFileSync(join(dir, name), name === "test_batch.bin" ? testBytes : r.bytes);
     return dir;
   }
 
@@ -284,7 +335,13 @@ describe("CIFAR-10: bad files are BAD_FILE errors naming the file", () => {
       const bytes = records(new Random(6), 3).bytes;
       bytes[2 * RECORD] = label;
       const dir = folderWithTest(bytes);
-      expectError(() => loadCifar10("test", dir), "BAD_FILE", join(dir, "test_batch.bin"), "record 2", `label ${label}`);
+      expectError(
+        () => loadCifar10("test", dir),
+        "BAD_FILE",
+        join(dir, "test_batch.bin"),
+        "record 2",
+        `label ${label}`,
+      );
     }
   });
 
@@ -293,7 +350,12 @@ describe("CIFAR-10: bad files are BAD_FILE errors naming the file", () => {
     batches.get("data_batch_4.bin")!.bytes[0] = 10;
     const file = join(folder(), "cifar-10-binary.tar.gz");
     writeFileSync(file, gzipSync(tar(officialLayout(batches))));
-    expectError(() => loadCifar10("train", file), "BAD_FILE", `${file}:cifar-10-batches-bin/data_batch_4.bin`, "label 10");
+    expectError(
+      () => loadCifar10("train", file),
+      "BAD_FILE",
+      `${file}:cifar-10-batches-bin/data_batch_4.bin`,
+      "label 10",
+    );
     expect(loadCifar10("test", file).count).toBe(3);
   });
 
@@ -339,7 +401,8 @@ describe("CIFAR-10: bad files are BAD_FILE errors naming the file", () => {
 
   it("a folder without data_batch_3.bin", () => {
     const dir = folder();
-    for (const [name, r] of syntheticBatches(12)) if (name !== "data_batch_3.bin") writeFileSync(join(dir, name), r.bytes);
+    for (const [name, r] of syntheticBatches(12))
+      if (name !== "data_batch_3.bin") writeFileSync(join(dir, name), r.bytes);
     expectError(() => loadCifar10("train", dir), "BAD_FILE", dir, "data_batch_3.bin");
     expect(loadCifar10("test", dir).count).toBe(3);
   });
@@ -371,7 +434,9 @@ describe("architecture strings (sdk/arch.ts)", () => {
   it("parseArch reads every kind of layer", () => {
     expect(parseArch(TEXT)).toStrictEqual(LAYERS);
     expect(parseArch(" conv:8x5p2 , maxpool:3s1,dense:4, ")).toStrictEqual([
-      { type: "conv2d", filters: 8, size: 5, padding: 2 }, { type: "maxpool", size: 3, stride: 1 }, { type: "dense", units: 4 },
+      { type: "conv2d", filters: 8, size: 5, padding: 2 },
+      { type: "maxpool", size: 3, stride: 1 },
+      { type: "dense", units: 4 },
     ]);
   });
 
@@ -379,9 +444,13 @@ describe("architecture strings (sdk/arch.ts)", () => {
     expect(formatArch(LAYERS)).toBe(TEXT);
     expect(formatArch(parseArch(TEXT))).toBe(TEXT);
     for (const preset of Object.values(ARCH_PRESETS)) expect(formatArch(parseArch(preset))).toBe(preset);
-    expect(formatArch([
-      { type: "conv2d", filters: 8, size: 3, stride: 1, padding: 0 }, { type: "maxpool", size: 2, stride: 2 }, { type: "avgpool", size: 2, stride: 1 },
-    ])).toBe("conv:8x3,maxpool:2,avgpool:2s1");
+    expect(
+      formatArch([
+        { type: "conv2d", filters: 8, size: 3, stride: 1, padding: 0 },
+        { type: "maxpool", size: 2, stride: 2 },
+        { type: "avgpool", size: 2, stride: 1 },
+      ]),
+    ).toBe("conv:8x3,maxpool:2,avgpool:2s1");
   });
 
   it("bad strings are BAD_ARGUMENT errors naming the bad part", () => {
@@ -425,7 +494,15 @@ describe("architecture strings (sdk/arch.ts)", () => {
     it("the parsed string builds a model with the expected shapes", () => {
       const model = new Model(rt, { input: [3, 32, 32], layers: parseArch(TEXT) });
       expect(model.layers.map((l) => l.outputShape)).toEqual([
-        [32, 30, 30], [32, 30, 30], [32, 15, 15], [64, 8, 8], [64, 3, 3], [576], [128], [128], [10],
+        [32, 30, 30],
+        [32, 30, 30],
+        [32, 15, 15],
+        [64, 8, 8],
+        [64, 3, 3],
+        [576],
+        [128],
+        [128],
+        [10],
       ]);
       model.dispose();
     });

@@ -7,11 +7,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { expectOneLineError, run } from "../../support/cli";
 import { loadMnist, MnistWasmError, Model, mlpSpec, preprocessDigit, Runtime, saveModelFile } from "../../../sdk/node";
 
-
-
 /** Distance from (px, py) to the segment (ax, ay)-(bx, by). */
 function segmentDistance(px: number, py: number, [ax, ay, bx, by]: number[]): number {
-  const dx = bx - ax, dy = by - ay;
+  const dx = bx - ax,
+    dy = by - ay;
   const t = Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)));
   return Math.hypot(px - ax - t * dx, py - ay - t * dy);
 }
@@ -21,7 +20,10 @@ function segmentDistance(px: number, py: number, [ax, ay, bx, by]: number[]): nu
  * tall, in a width x height image.
  */
 function seven(width: number, height: number, x0: number, y0: number, size: number): Float32Array {
-  const segments = [[0, 0, 0.6, 0], [0.6, 0, 0.2, 1]].map((s) => s.map((v, i) => v * size + (i % 2 ? y0 : x0)));
+  const segments = [
+    [0, 0, 0.6, 0],
+    [0.6, 0, 0.2, 1],
+  ].map((s) => s.map((v, i) => v * size + (i % 2 ? y0 : x0)));
   const thickness = Math.max(1, size / 10);
   const out = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
@@ -48,13 +50,24 @@ const BLACK = [0, 0, 0];
 
 /** Bounding box (of non-zero pixels) and centre of mass of a 28x28 image. */
 function measure(pixels: Uint8Array): { boxW: number; boxH: number; cx: number; cy: number } {
-  let x0 = 28, y0 = 28, x1 = -1, y1 = -1, mass = 0, mx = 0, my = 0;
+  let x0 = 28,
+    y0 = 28,
+    x1 = -1,
+    y1 = -1,
+    mass = 0,
+    mx = 0,
+    my = 0;
   for (let y = 0; y < 28; y++) {
     for (let x = 0; x < 28; x++) {
       const v = pixels[y * 28 + x];
       if (v === 0) continue;
-      x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
-      mass += v; mx += v * x; my += v * y;
+      x0 = Math.min(x0, x);
+      x1 = Math.max(x1, x);
+      y0 = Math.min(y0, y);
+      y1 = Math.max(y1, y);
+      mass += v;
+      mx += v * x;
+      my += v * y;
     }
   }
   return { boxW: x1 - x0 + 1, boxH: y1 - y0 + 1, cx: mx / mass, cy: my / mass };
@@ -82,7 +95,10 @@ describe("preprocessDigit", () => {
 
   it("crops a small digit in the corner of a 200x100 image, scales it to 20 pixels and centres its mass", () => {
     const small = seven(200, 100, 6, 78, 16);
-    for (const [ink, paper] of [[BLACK, WHITE], [WHITE, BLACK]]) {
+    for (const [ink, paper] of [
+      [BLACK, WHITE],
+      [WHITE, BLACK],
+    ]) {
       const { pixels } = preprocessDigit(paint(small, ink, paper), 200, 100);
       const { boxW, boxH, cx, cy } = measure(pixels);
       expect(boxW).toBeLessThanOrEqual(20);
@@ -157,9 +173,15 @@ describe("mnist-wasm predict --image", () => {
       const rgba = new Uint8Array(SIDE * SIDE * 4);
       for (let y = 0; y < SIDE; y++) {
         for (let x = 0; x < SIDE; x++) {
-          const sx = Math.max(0, (x + 0.5) / 5 - 0.5), sy = Math.max(0, (y + 0.5) / 5 - 0.5);
-          const x0 = Math.floor(sx), y0 = Math.floor(sy), fx = sx - x0, fy = sy - y0;
-          const v = (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) + fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
+          const sx = Math.max(0, (x + 0.5) / 5 - 0.5),
+            sy = Math.max(0, (y + 0.5) / 5 - 0.5);
+          const x0 = Math.floor(sx),
+            y0 = Math.floor(sy),
+            fx = sx - x0,
+            fy = sy - y0;
+          const v =
+            (1 - fy) * ((1 - fx) * at(x0, y0) + fx * at(x0 + 1, y0)) +
+            fy * ((1 - fx) * at(x0, y0 + 1) + fx * at(x0 + 1, y0 + 1));
           rgba.fill(255 - Math.round(v), 4 * (y * SIDE + x), 4 * (y * SIDE + x) + 3);
           rgba[4 * (y * SIDE + x) + 3] = 255;
         }
@@ -174,7 +196,9 @@ describe("mnist-wasm predict --image", () => {
       const r = run(["predict", "--image", join(dir, `digit${n}.png`), "--no-color"]);
       expect(r.code, r.stderr).toBe(0);
       if (n === 0) {
-        expect(r.stdout).toContain(`image: ${join(dir, "digit0.png")} (140x140, detected: dark digit on light background)`);
+        expect(r.stdout).toContain(
+          `image: ${join(dir, "digit0.png")} (140x140, detected: dark digit on light background)`,
+        );
         expect(r.stdout).toMatch(/@@/); // the digit drawn
         expect(r.stdout).not.toMatch(/true label/);
         for (let d = 0; d <= 9; d++) expect(r.stdout).toMatch(new RegExp(`^ +${d} +\\d+\\.\\d\\d%`, "m"));

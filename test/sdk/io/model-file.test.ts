@@ -3,8 +3,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
-  ARCH_PRESETS, decodeSafetensors, deserializeModel, encodeSafetensors, loadModelFile, MnistWasmError, mlpSpec, Model,
-  MAX_ABS_VALUE, NUMERIC_FACTS, Optimizer, parseArch, planModel, Random, Runtime, saveModelFile, serializeModel, withClassifier,
+  ARCH_PRESETS,
+  decodeSafetensors,
+  deserializeModel,
+  encodeSafetensors,
+  loadModelFile,
+  MnistWasmError,
+  mlpSpec,
+  Model,
+  MAX_ABS_VALUE,
+  NUMERIC_FACTS,
+  Optimizer,
+  parseArch,
+  planModel,
+  Random,
+  Runtime,
+  saveModelFile,
+  serializeModel,
+  withClassifier,
   type ModelSpec,
 } from "../../../sdk/node";
 import { MAX_HEADER_BYTES, MAX_TENSORS } from "../../../sdk/io/safetensors";
@@ -66,7 +82,9 @@ describe("model file", () => {
     const model = new Model(rt, spec, { seed: 3 });
     const { tensors, metadata } = decodeSafetensors(serializeModel(model), "m");
     tensors.set("0.bias", { shape: [4], data: new Float32Array(4) });
-    expect(() => deserializeModel(rt, encodeSafetensors(tensors, metadata))).toThrow(/"0.bias" has shape \[4\], the spec needs \[5\]/);
+    expect(() => deserializeModel(rt, encodeSafetensors(tensors, metadata))).toThrow(
+      /"0.bias" has shape \[4\], the spec needs \[5\]/,
+    );
     tensors.delete("0.bias");
     expect(() => deserializeModel(rt, encodeSafetensors(tensors, metadata))).toThrow(/"0.bias" is missing/);
     model.dispose();
@@ -109,7 +127,10 @@ describe("planModel", () => {
       const model = new Model(rt, s);
       expect(plans.map((p) => p.outputShape)).toEqual(model.layers.map((l) => [...l.outputShape]));
       expect(plans.flatMap((p) => p.tensors)).toEqual(
-        model.layers.flatMap((l) => [...l.params, ...(l.buffers ?? [])]).map((t) => ({ name: t.name, shape: [...t.value.shape] })));
+        model.layers
+          .flatMap((l) => [...l.params, ...(l.buffers ?? [])])
+          .map((t) => ({ name: t.name, shape: [...t.value.shape] })),
+      );
       model.dispose();
     }
   });
@@ -129,8 +150,12 @@ describe("numbers a model file states", () => {
       expect(values.length).toBeGreaterThan(15);
       const model = new Model(rt, spec, { seed: 3 });
       for (const value of values) {
-        expectError(() => deserializeModel(rt, withMetadata({ [fact]: value }), "m.safetensors"), "BAD_FILE",
-          `m.safetensors: metadata "${fact}" is `, `, not ${rule.range}`);
+        expectError(
+          () => deserializeModel(rt, withMetadata({ [fact]: value }), "m.safetensors"),
+          "BAD_FILE",
+          `m.safetensors: metadata "${fact}" is `,
+          `, not ${rule.range}`,
+        );
         expectError(() => serializeModel(model, { [fact]: value }), "BAD_ARGUMENT", `metadata "${fact}" is `);
       }
       model.dispose();
@@ -138,8 +163,13 @@ describe("numbers a model file states", () => {
   }
 
   it("the values the trainer writes load", () => {
-    for (const facts of [{ epochs: "0" }, { epochs: "1000000" }, { testAccuracy: "0.9931", loss: "0.012345" } as Record<string, string>,
-      { testAccuracy: "1", loss: "0" }, { loss: "999.500000" }]) {
+    for (const facts of [
+      { epochs: "0" },
+      { epochs: "1000000" },
+      { testAccuracy: "0.9931", loss: "0.012345" } as Record<string, string>,
+      { testAccuracy: "1", loss: "0" },
+      { loss: "999.500000" },
+    ]) {
       const { model, metadata } = deserializeModel(rt, withMetadata(facts));
       expect(metadata).toMatchObject(facts);
       model.dispose();
@@ -158,7 +188,10 @@ describe("numbers a model file states", () => {
       lr: (x) => x > 0,
       eps: (x) => x >= 0,
       weightDecay: (x) => x >= 0,
-      momentum: (x) => x >= 0 && x < 1, rho: (x) => x >= 0 && x < 1, beta1: (x) => x >= 0 && x < 1, beta2: (x) => x >= 0 && x < 1,
+      momentum: (x) => x >= 0 && x < 1,
+      rho: (x) => x >= 0 && x < 1,
+      beta1: (x) => x >= 0 && x < 1,
+      beta2: (x) => x >= 0 && x < 1,
     };
     let cases = 0;
     for (const [key, valid] of Object.entries(rules)) {
@@ -176,7 +209,12 @@ describe("numbers a model file states", () => {
     expect(cases).toBeGreaterThan(50);
     for (const steps of [-1, 2.5, 2 ** 31 + 1, NaN]) {
       optimizer.steps = steps;
-      expectError(() => serializeModel(model, {}, optimizer), "BAD_STATE", "cannot save the optimizer state", '"steps"');
+      expectError(
+        () => serializeModel(model, {}, optimizer),
+        "BAD_STATE",
+        "cannot save the optimizer state",
+        '"steps"',
+      );
     }
     model.dispose();
   });
@@ -194,7 +232,11 @@ describe("the writer writes only what the reader reads", () => {
         // What the writer refuses the reader refuses too.
         const { tensors, metadata } = decodeSafetensors(serializeModel(new Model(rt, bn, { seed: 1 })), "m");
         tensors.get(name)!.data[0] = bad;
-        expectError(() => deserializeModel(rt, encodeSafetensors(tensors, metadata)), "BAD_FILE", `tensor "${name}" holds`);
+        expectError(
+          () => deserializeModel(rt, encodeSafetensors(tensors, metadata)),
+          "BAD_FILE",
+          `tensor "${name}" holds`,
+        );
         model.dispose();
       }
     }
@@ -228,13 +270,29 @@ describe("safetensors headers are bounded before they are parsed", () => {
     const big = `{"__metadata__":{"x":"${"a".repeat(MAX_HEADER_BYTES)}"}}`;
     expectError(() => decodeSafetensors(header(big), "t"), "BAD_FILE", `or the limit of ${MAX_HEADER_BYTES}`);
     for (const count of [MAX_TENSORS + 1, 50_000]) {
-      const entries = Array.from({ length: count }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`);
-      expectError(() => decodeSafetensors(header(`{${entries.join(",")}}`), "t"), "BAD_FILE", `beyond the limit of ${MAX_TENSORS} tensors`);
+      const entries = Array.from(
+        { length: count },
+        (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`,
+      );
+      expectError(
+        () => decodeSafetensors(header(`{${entries.join(",")}}`), "t"),
+        "BAD_FILE",
+        `beyond the limit of ${MAX_TENSORS} tensors`,
+      );
     }
-    const at = Array.from({ length: MAX_TENSORS }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`);
+    const at = Array.from(
+      { length: MAX_TENSORS },
+      (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`,
+    );
     expect(decodeSafetensors(header(`{${at.join(",")}}`), "t").tensors.size).toBe(MAX_TENSORS);
-    expectError(() => encodeSafetensors(new Map(), { x: "a".repeat(MAX_HEADER_BYTES) }), "BAD_ARGUMENT", "beyond the limits");
-    const many = new Map(Array.from({ length: MAX_TENSORS + 1 }, (_, i) => [`t${i}`, { shape: [0], data: new Float32Array(0) }]));
+    expectError(
+      () => encodeSafetensors(new Map(), { x: "a".repeat(MAX_HEADER_BYTES) }),
+      "BAD_ARGUMENT",
+      "beyond the limits",
+    );
+    const many = new Map(
+      Array.from({ length: MAX_TENSORS + 1 }, (_, i) => [`t${i}`, { shape: [0], data: new Float32Array(0) }]),
+    );
     expectError(() => encodeSafetensors(many, {}), "BAD_ARGUMENT", "beyond the limits");
   });
 
@@ -245,8 +303,16 @@ describe("safetensors headers are bounded before they are parsed", () => {
     for (const c of ["\x1b", "\n", "\r", "\u009b", "\u202e", "\x00"]) {
       const name = `evil${c}[2Jname`;
       const extra = new Map([...tensors, [name, { shape: [1], data: new Float32Array(1) }]]);
-      expectError(() => deserializeModel(rt, encodeSafetensors(extra, metadata)), "BAD_FILE", "unexpected tensor \"evil\\u{");
-      expectError(() => deserializeModel(rt, encodeSafetensors(tensors, { ...metadata, format: name })), "BAD_FILE", "(format \"evil\\u{");
+      expectError(
+        () => deserializeModel(rt, encodeSafetensors(extra, metadata)),
+        "BAD_FILE",
+        'unexpected tensor "evil\\u{',
+      );
+      expectError(
+        () => deserializeModel(rt, encodeSafetensors(tensors, { ...metadata, format: name })),
+        "BAD_FILE",
+        '(format "evil\\u{',
+      );
     }
   });
 });

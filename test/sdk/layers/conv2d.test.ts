@@ -44,8 +44,12 @@ function forwardPath(calls: KernelCalls[]): string {
   const names = new Set(calls.flat(2).map((call) => call[0]));
   const threads = Math.max(...calls.map((tasks) => tasks.length));
   const path = names.has("convDirect")
-    ? names.has("packConvFilters") ? "convDirect, one image by filters" : "convDirect"
-    : names.has("gemmPacked") ? "im2col + packed GEMM" : "im2col + GEMM, one image by filters";
+    ? names.has("packConvFilters")
+      ? "convDirect, one image by filters"
+      : "convDirect"
+    : names.has("gemmPacked")
+      ? "im2col + packed GEMM"
+      : "im2col + GEMM, one image by filters";
   return `${path} on ${threads} thread${threads > 1 ? "s" : ""}`;
 }
 
@@ -58,7 +62,8 @@ function backwardPath(layer: Layer, calls: KernelCalls[]): string {
 
 const abs = (v: ArrayLike<number>): Float64Array => Float64Array.from(v, Math.abs);
 /** Float32 tolerance of sums of `depth` products whose absolute values sum to `magnitude`. */
-const tolerance = (magnitude: Float64Array, depth: number): Float64Array => magnitude.map((m) => 2 * (depth + 4) * U * m + 1e-30);
+const tolerance = (magnitude: Float64Array, depth: number): Float64Array =>
+  magnitude.map((m) => 2 * (depth + 4) * U * m + 1e-30);
 
 const pathsSeen = new Set<string>();
 
@@ -69,16 +74,23 @@ const pathsSeen = new Set<string>();
 function compareWithReference(rt: Runtime, s: ConvShape, seed: number): { forward: string; backward: string } {
   const spec: ModelSpec = {
     input: [s.C, s.H, s.W],
-    layers: [{ type: "conv2d", filters: s.K, size: s.R, stride: s.stride, padding: s.pad }, { type: "flatten" }, { type: "dense", units: 2 }],
+    layers: [
+      { type: "conv2d", filters: s.K, size: s.R, stride: s.stride, padding: s.pad },
+      { type: "flatten" },
+      { type: "dense", units: 2 },
+    ],
   };
   const model = new Model(rt, spec, { seed });
   const rng = new Random(seed);
   const layer = model.layers[0];
   const [weight, bias] = layer.params;
-  const OH = convOutputSide(s.H, s), OW = convOutputSide(s.W, s);
-  const inSize = s.N * s.C * s.H * s.W, outSize = s.N * s.K * OH * OW;
+  const OH = convOutputSide(s.H, s),
+    OW = convOutputSide(s.W, s);
+  const inSize = s.N * s.C * s.H * s.W,
+    outSize = s.N * s.K * OH * OW;
   bias.value.write(Float32Array.from({ length: s.K }, () => rng.normal()));
-  const w = weight.value.read(), b = bias.value.read();
+  const w = weight.value.read(),
+    b = bias.value.read();
   model.allocate(s.N);
   const input = rt.f32(model.inputPtr, inSize);
   input.set(Float32Array.from({ length: inSize }, () => rng.normal()));
@@ -97,13 +109,21 @@ function compareWithReference(rt: Runtime, s: ConvShape, seed: number): { forwar
     layer.reluFused = true;
     const relu = rt.f32(layer.forward(model.inputPtr, s.N, true), outSize).slice();
     layer.reluFused = false;
-    expectWithin(relu, want.map((v) => Math.max(v, 0)), forwardTol, `${forward}, fused ReLU: y`);
+    expectWithin(
+      relu,
+      want.map((v) => Math.max(v, 0)),
+      forwardTol,
+      `${forward}, fused ReLU: y`,
+    );
     layer.forward(model.inputPtr, s.N, true); // the pass backward() follows
 
     spy.mockClear();
     for (const p of layer.params) p.grad.fill(1e6); // must be overwritten, not added to
     const dxPtr = layer.backward(dyPtr, s.N, true);
-    const backward = backwardPath(layer, spy.mock.calls.map(([tasks]) => tasks));
+    const backward = backwardPath(
+      layer,
+      spy.mock.calls.map(([tasks]) => tasks),
+    );
     const dx = rt.f32(dxPtr, inSize).slice();
     const [dw, db] = layer.params.map((p) => p.grad.read());
     const ref = conv2dBackward(s, x, w, dy);
@@ -135,24 +155,32 @@ describe("the reference itself", () => {
     const s: ConvShape = { N: 1, C: 1, H: 3, W: 3, K: 1, R: 2, stride: 2, pad: 1 };
     // x = 1..9; outputs at (oy, ox) see x[2oy-1 .. 2oy, 2ox-1 .. 2ox], padding outside.
     const y = conv2dForward(s, [1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 10, 100, 1000], [0.5]);
-    expect(Array.from(y)).toEqual([1000 * 1 + 0.5, 100 * 2 + 1000 * 3 + 0.5, 10 * 4 + 1000 * 7 + 0.5, 1 * 5 + 10 * 6 + 100 * 8 + 1000 * 9 + 0.5]);
+    expect(Array.from(y)).toEqual([
+      1000 * 1 + 0.5,
+      100 * 2 + 1000 * 3 + 0.5,
+      10 * 4 + 1000 * 7 + 0.5,
+      1 * 5 + 10 * 6 + 100 * 8 + 1000 * 9 + 0.5,
+    ]);
   });
 
   it("back-propagates what its forward pass computes (central differences in float64)", () => {
     const s: ConvShape = { N: 2, C: 2, H: 5, W: 4, K: 3, R: 3, stride: 2, pad: 1 };
     const rng = new Random(7);
     const normals = (n: number): Float64Array => Float64Array.from({ length: n }, () => rng.normal());
-    const x = normals(s.N * s.C * s.H * s.W), w = normals(s.K * s.C * s.R * s.R), b = normals(s.K);
+    const x = normals(s.N * s.C * s.H * s.W),
+      w = normals(s.K * s.C * s.R * s.R),
+      b = normals(s.K);
     const r = normals(s.N * s.K * convOutputSide(s.H, s) * convOutputSide(s.W, s));
     const loss = (): number => conv2dForward(s, x, w, b).reduce((sum, v, i) => sum + r[i] * v, 0);
-    const numerical = (v: Float64Array): Float64Array => v.map((orig, i) => {
-      v[i] = orig + 1e-6;
-      const up = loss();
-      v[i] = orig - 1e-6;
-      const down = loss();
-      v[i] = orig;
-      return (up - down) / 2e-6;
-    });
+    const numerical = (v: Float64Array): Float64Array =>
+      v.map((orig, i) => {
+        v[i] = orig + 1e-6;
+        const up = loss();
+        v[i] = orig - 1e-6;
+        const down = loss();
+        v[i] = orig;
+        return (up - down) / 2e-6;
+      });
     const { dx, dw, db } = conv2dBackward(s, x, w, r);
     expectWithin(dx, numerical(x), 1e-6, "dx");
     expectWithin(dw, numerical(w), 1e-6, "dW");
@@ -163,13 +191,38 @@ describe("the reference itself", () => {
 describe("Conv2D against the reference", () => {
   // Shapes that select each path (two threads for the splits: one image, a product of ≥ 6 MFLOP).
   const pathCases: [string, string, ConvShape, "one" | "two"][] = [
-    ["im2col + packed GEMM on 1 thread", "dW on 1 thread", { N: 3, C: 3, H: 9, W: 7, K: 5, R: 3, stride: 1, pad: 1 }, "one"],
-    ["im2col + packed GEMM on 2 threads", "dW on 2 threads", { N: 3, C: 2, H: 11, W: 9, K: 6, R: 4, stride: 2, pad: 2 }, "two"],
-    ["im2col + GEMM, one image by filters on 2 threads", "dW on 1 thread", { N: 1, C: 3, H: 84, W: 83, K: 16, R: 3, stride: 1, pad: 1 }, "two"],
+    [
+      "im2col + packed GEMM on 1 thread",
+      "dW on 1 thread",
+      { N: 3, C: 3, H: 9, W: 7, K: 5, R: 3, stride: 1, pad: 1 },
+      "one",
+    ],
+    [
+      "im2col + packed GEMM on 2 threads",
+      "dW on 2 threads",
+      { N: 3, C: 2, H: 11, W: 9, K: 6, R: 4, stride: 2, pad: 2 },
+      "two",
+    ],
+    [
+      "im2col + GEMM, one image by filters on 2 threads",
+      "dW on 1 thread",
+      { N: 1, C: 3, H: 84, W: 83, K: 16, R: 3, stride: 1, pad: 1 },
+      "two",
+    ],
     ["convDirect on 1 thread", "dWᵀ on 1 thread", { N: 3, C: 1, H: 13, W: 15, K: 12, R: 3, stride: 1, pad: 0 }, "one"],
     ["convDirect on 2 threads", "dW on 2 threads", { N: 4, C: 1, H: 12, W: 14, K: 6, R: 5, stride: 1, pad: 0 }, "two"],
-    ["convDirect, one image by filters on 2 threads", "dW on 1 thread", { N: 1, C: 1, H: 92, W: 91, K: 16, R: 5, stride: 1, pad: 0 }, "two"],
-    ["im2col + packed GEMM on 2 threads", "dWᵀ on 2 threads", { N: 2, C: 1, H: 7, W: 9, K: 9, R: 2, stride: 1, pad: 1 }, "two"],
+    [
+      "convDirect, one image by filters on 2 threads",
+      "dW on 1 thread",
+      { N: 1, C: 1, H: 92, W: 91, K: 16, R: 5, stride: 1, pad: 0 },
+      "two",
+    ],
+    [
+      "im2col + packed GEMM on 2 threads",
+      "dWᵀ on 2 threads",
+      { N: 2, C: 1, H: 7, W: 9, K: 9, R: 2, stride: 1, pad: 1 },
+      "two",
+    ],
   ];
 
   it.each(pathCases)("%s, backward %s: %o", (forward, backward, s, threads) => {
@@ -185,8 +238,14 @@ describe("Conv2D against the reference", () => {
     const R = 1 + rng.int(5);
     const plain = i % 2 === 0;
     const s: ConvShape = {
-      N: 1 + rng.int(3), C: plain ? 1 : 1 + rng.int(4), H: R + rng.int(12), W: R + rng.int(12) + (plain ? 7 : 0),
-      K: 1 + rng.int(12), R, stride: plain ? 1 : 1 + rng.int(3), pad: plain ? 0 : rng.int(R),
+      N: 1 + rng.int(3),
+      C: plain ? 1 : 1 + rng.int(4),
+      H: R + rng.int(12),
+      W: R + rng.int(12) + (plain ? 7 : 0),
+      K: 1 + rng.int(12),
+      R,
+      stride: plain ? 1 : 1 + rng.int(3),
+      pad: plain ? 0 : rng.int(R),
     };
     randomCases.push([describeShape(s), s, i % 4 < 2 ? "one" : "two"]);
   }
@@ -196,7 +255,10 @@ describe("Conv2D against the reference", () => {
   });
 
   it("the cases took every path, forward and backward", () => {
-    for (const path of new Set([...pathCases.map(([forward]) => forward), ...pathCases.map(([, backward]) => backward)])) {
+    for (const path of new Set([
+      ...pathCases.map(([forward]) => forward),
+      ...pathCases.map(([, backward]) => backward),
+    ])) {
       expect(pathsSeen, path).toContain(path);
     }
   });
@@ -219,20 +281,30 @@ describe("Conv2D gradients (central differences)", () => {
   // More filters than patch values on one channel: dW is multiplied out transposed (NARROW_PATCH).
   convCases.push([1, 6, 5, 12, 3, 1, 0, 3], [1, 5, 5, 7, 2, 1, 1, 2]);
 
-  it.each(convCases)("Conv2D C=%i %ix%i -> %i filters of size %i, stride %i, padding %i (batch %i): weight, bias, input",
+  it.each(convCases)(
+    "Conv2D C=%i %ix%i -> %i filters of size %i, stride %i, padding %i (batch %i): weight, bias, input",
     (C, H, W, filters, size, stride, padding, batch) => {
-      const spec: ModelSpec = { input: [C, H, W], layers: [{ type: "conv2d", filters, size, stride, padding }, { type: "flatten" }, { type: "dense", units: 2 }] };
+      const spec: ModelSpec = {
+        input: [C, H, W],
+        layers: [{ type: "conv2d", filters, size, stride, padding }, { type: "flatten" }, { type: "dense", units: 2 }],
+      };
       const { model, layer, rng } = firstLayer(spec, batch, 1000 + C * 100 + stride * 10 + padding + size, normalInput);
-      const OH = Math.floor((H + 2 * padding - size) / stride) + 1, OW = Math.floor((W + 2 * padding - size) / stride) + 1;
+      const OH = Math.floor((H + 2 * padding - size) / stride) + 1,
+        OW = Math.floor((W + 2 * padding - size) / stride) + 1;
       expect(layer.outputShape).toEqual([filters, OH, OW]);
       expect(layer.params.map((p) => p.value.shape)).toEqual([[filters, C, size, size], [filters]]);
       checkLayer(layer, model.inputPtr, batch, rng, "conv2d");
       model.dispose();
-    });
+    },
+  );
 
   // (C, H, W, size, stride, batch): windows tiling or not, overlapping (stride < size), gaps.
   const _poolCases: [number, number, number, number, number | undefined, number][] = [
-    [2, 5, 7, 2, undefined, 2], [1, 6, 5, 3, 1, 1], [3, 7, 7, 3, 2, 2], [2, 8, 7, 2, 3, 2], [1, 4, 4, 2, 2, 3],
+    [2, 5, 7, 2, undefined, 2],
+    [1, 6, 5, 3, 1, 1],
+    [3, 7, 7, 3, 2, 2],
+    [2, 8, 7, 2, 3, 2],
+    [1, 4, 4, 2, 2, 3],
   ];
 });
 
@@ -245,8 +317,12 @@ describe("Conv2D gradients (central differences)", () => {
 const PACKED_SPEC: ModelSpec = {
   input: [1, 12, 12],
   layers: [
-    { type: "conv2d", filters: 8, size: 3 }, { type: "relu" }, { type: "conv2d", filters: 10, size: 3 }, { type: "relu" },
-    { type: "flatten" }, { type: "dense", units: 4 },
+    { type: "conv2d", filters: 8, size: 3 },
+    { type: "relu" },
+    { type: "conv2d", filters: 10, size: 3 },
+    { type: "relu" },
+    { type: "flatten" },
+    { type: "dense", units: 4 },
   ],
 };
 
@@ -254,7 +330,12 @@ const runtimes: Runtime[] = [];
 afterAll(() => runtimes.forEach((rt) => rt.dispose()));
 
 describe("packed convolution weights", () => {
-  it.each([[1, 1], [1, 3], [2, 1], [2, 3]])("follow every change of the weights (%i threads, batch %i)", async (threads, batch) => {
+  it.each([
+    [1, 1],
+    [1, 3],
+    [2, 1],
+    [2, 3],
+  ])("follow every change of the weights (%i threads, batch %i)", async (threads, batch) => {
     const rt = await Runtime.create({ threads });
     runtimes.push(rt);
     const rng = new Random(11);

@@ -16,18 +16,30 @@ useRuntime();
 
 describe("Dense gradients", () => {
   /** An input writer: every value drawn by `value`. */
-  const each = (value: (rng: Random) => number) => (x: Float32Array, rng: Random): void => {
-    for (let i = 0; i < x.length; i++) x[i] = value(rng);
-  };
+  const each =
+    (value: (rng: Random) => number) =>
+    (x: Float32Array, rng: Random): void => {
+      for (let i = 0; i < x.length; i++) x[i] = value(rng);
+    };
 
   it.each([1, 5])("Dense 7 -> 5: weight, bias and input gradients (batch %i)", (batch) => {
-    const { model, layer, rng } = firstLayer({ input: [7], layers: [{ type: "dense", units: 5 }] }, batch, 10 + batch, each((r) => r.normal()));
+    const { model, layer, rng } = firstLayer(
+      { input: [7], layers: [{ type: "dense", units: 5 }] },
+      batch,
+      10 + batch,
+      each((r) => r.normal()),
+    );
     checkLayer(layer, model.inputPtr, batch, rng, "dense");
     model.dispose();
   });
 
   it("Dense over a [2,3,2] sample shape (read flat) -> 4, batch 3", () => {
-    const { model, layer, rng } = firstLayer({ input: [2, 3, 2], layers: [{ type: "dense", units: 4 }] }, 3, 20, each((r) => r.normal()));
+    const { model, layer, rng } = firstLayer(
+      { input: [2, 3, 2], layers: [{ type: "dense", units: 4 }] },
+      3,
+      20,
+      each((r) => r.normal()),
+    );
     expect(layer.params[0].value.shape).toEqual([12, 4]);
     checkLayer(layer, model.inputPtr, 3, rng, "dense");
     model.dispose();

@@ -16,7 +16,17 @@ useRuntime();
 describe("dropout", () => {
   /** A model whose first layer is dropout(rate) over `size` values, room for `batch` samples. */
   function dropoutModel(rate: number, size: number, batch: number, seed: number): { model: Model; layer: Layer } {
-    const model = new Model(rt, { input: [size], layers: [{ type: "dropout", rate }, { type: "dense", units: 2 }] }, { seed });
+    const model = new Model(
+      rt,
+      {
+        input: [size],
+        layers: [
+          { type: "dropout", rate },
+          { type: "dense", units: 2 },
+        ],
+      },
+      { seed },
+    );
     model.allocate(batch);
     return { model, layer: model.layers[0] };
   }
@@ -29,7 +39,10 @@ describe("dropout", () => {
   }
 
   it("rate 0.3 over 100k values: 30% ± 1% zeros, kept values x/(1-rate) in float32, a new mask every step", () => {
-    const batch = 100, size = 1000, n = batch * size, rate = 0.3;
+    const batch = 100,
+      size = 1000,
+      n = batch * size,
+      rate = 0.3;
     const { model, layer } = dropoutModel(rate, size, batch, 1);
     const rng = new Random(2);
     const scale = Math.fround(1 / Math.fround(1 - rate));
@@ -43,7 +56,10 @@ describe("dropout", () => {
       for (let i = 0; i < n; i++) {
         if (y[i] === 0) {
           zeros++;
-        } else if (y[i] !== Math.fround(input[i] * scale) || !(Math.abs(y[i] - input[i] / (1 - rate)) <= 2e-7 * Math.abs(y[i]))) {
+        } else if (
+          y[i] !== Math.fround(input[i] * scale) ||
+          !(Math.abs(y[i] - input[i] / (1 - rate)) <= 2e-7 * Math.abs(y[i]))
+        ) {
           expect.fail(`kept value ${i}: ${y[i]}, expected ${input[i]}/(1 - ${rate}) = ${input[i] / (1 - rate)}`);
         }
       }
@@ -77,7 +93,8 @@ describe("dropout", () => {
   });
 
   it("the same model seed and step give the same mask; another seed gives another", () => {
-    const batch = 4, size = 500;
+    const batch = 4,
+      size = 500;
     const a = dropoutModel(0.4, size, batch, 11);
     const b = dropoutModel(0.4, size, batch, 11);
     const c = dropoutModel(0.4, size, batch, 12);
@@ -95,7 +112,9 @@ describe("dropout", () => {
   });
 
   it("backward is dy·mask (the mask of the last training forward); without the input gradient it returns 0", () => {
-    const batch = 3, size = 201, n = batch * size; // n % 4 = 3: the vector loop and the tail
+    const batch = 3,
+      size = 201,
+      n = batch * size; // n % 4 = 3: the vector loop and the tail
     const { model, layer } = dropoutModel(0.3, size, batch, 21);
     const mask = nextMask(model, layer, batch);
     const s = new Scratch();
@@ -113,7 +132,8 @@ describe("dropout", () => {
   });
 
   it("at test time (training = false) the output is the input, and predict() is deterministic", () => {
-    const batch = 2, size = 300;
+    const batch = 2,
+      size = 300;
     const { model, layer } = dropoutModel(0.5, size, batch, 31);
     const x = rt.f32(model.inputPtr, batch * size);
     fillNormal(x, new Random(32), 1);
@@ -131,7 +151,8 @@ describe("dropout", () => {
   });
 
   it("rate 0 passes values and gradients through in training", () => {
-    const batch = 2, size = 50;
+    const batch = 2,
+      size = 50;
     const { model, layer } = dropoutModel(0, size, batch, 41);
     const x = rt.f32(model.inputPtr, batch * size);
     fillNormal(x, new Random(42), 1);
@@ -150,21 +171,43 @@ describe("dropout", () => {
 
   const cases: { name: string; spec: ModelSpec; batch: number }[] = [
     {
-      name: "6 - dense 8 - sigmoid - dropout 0.5 - dense 3", batch: 4,
-      spec: { input: [6], layers: [{ type: "dense", units: 8 }, { type: "sigmoid" }, { type: "dropout", rate: 0.5 }, { type: "dense", units: 3 }] },
+      name: "6 - dense 8 - sigmoid - dropout 0.5 - dense 3",
+      batch: 4,
+      spec: {
+        input: [6],
+        layers: [
+          { type: "dense", units: 8 },
+          { type: "sigmoid" },
+          { type: "dropout", rate: 0.5 },
+          { type: "dense", units: 3 },
+        ],
+      },
     },
     {
-      name: "5 - dropout 0.2 - dense 6 - relu - dropout 0.3 - dense 5 - sigmoid - dropout 0.4 - dense 3", batch: 3,
+      name: "5 - dropout 0.2 - dense 6 - relu - dropout 0.3 - dense 5 - sigmoid - dropout 0.4 - dense 3",
+      batch: 3,
       spec: {
-        input: [5], layers: [{ type: "dropout", rate: 0.2 }, { type: "dense", units: 6 }, { type: "relu" }, { type: "dropout", rate: 0.3 },
-          { type: "dense", units: 5 }, { type: "sigmoid" }, { type: "dropout", rate: 0.4 }, { type: "dense", units: 3 }],
+        input: [5],
+        layers: [
+          { type: "dropout", rate: 0.2 },
+          { type: "dense", units: 6 },
+          { type: "relu" },
+          { type: "dropout", rate: 0.3 },
+          { type: "dense", units: 5 },
+          { type: "sigmoid" },
+          { type: "dropout", rate: 0.4 },
+          { type: "dense", units: 3 },
+        ],
       },
     },
   ];
 
-  it.each(cases.map((c, i) => ({ ...c, seed: 800 + i })))("model $name, batch $batch: every gradient with the step's mask held fixed", ({ spec, batch, seed }) => {
-    const model = buildModel(spec, batch, seed);
-    checkModel(model, batch, new Random(seed + 7));
-    model.dispose();
-  });
+  it.each(cases.map((c, i) => ({ ...c, seed: 800 + i })))(
+    "model $name, batch $batch: every gradient with the step's mask held fixed",
+    ({ spec, batch, seed }) => {
+      const model = buildModel(spec, batch, seed);
+      checkModel(model, batch, new Random(seed + 7));
+      model.dispose();
+    },
+  );
 });

@@ -28,8 +28,13 @@ describe("Flatten", () => {
 });
 
 describe("Flatten forward", () => {
-  it.each([[[2, 3, 4], 24], [[5], 5], [[1, 1, 7], 7]] as [number[], number][])(
-    "[%j] -> [%i]: the output is the input's values in the same order, and no parameters", (input, size) => {
+  it.each([
+    [[2, 3, 4], 24],
+    [[5], 5],
+    [[1, 1, 7], 7],
+  ] as [number[], number][])(
+    "[%j] -> [%i]: the output is the input's values in the same order, and no parameters",
+    (input, size) => {
       const batch = 3;
       const model = new Model(rt, { input, layers: [{ type: "flatten" }, { type: "dense", units: 2 }] });
       model.allocate(batch);
@@ -43,7 +48,8 @@ describe("Flatten forward", () => {
         expect(rt.f32(y, batch * size)).toEqual(x);
       }
       model.dispose();
-    });
+    },
+  );
 
   it("refuses any use once disposed (BAD_STATE)", () => {
     const model = new Model(rt, { input: [2, 2], layers: [{ type: "flatten" }, { type: "dense", units: 2 }] });

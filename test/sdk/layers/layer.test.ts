@@ -10,10 +10,15 @@ import { expectError } from "../../support/errors";
 useRuntime();
 
 describe("sizeOf", () => {
-  it.each([[[], 1], [[7], 7], [[2, 3], 6], [[3, 1, 5], 15], [[4, 0, 2], 0]] as [number[], number][])(
-    "of %j is the product of the sides, %i", (shape, size) => {
-      expect(sizeOf(shape)).toBe(size);
-    });
+  it.each([
+    [[], 1],
+    [[7], 7],
+    [[2, 3], 6],
+    [[3, 1, 5], 15],
+    [[4, 0, 2], 0],
+  ] as [number[], number][])("of %j is the product of the sides, %i", (shape, size) => {
+    expect(sizeOf(shape)).toBe(size);
+  });
 });
 
 describe("makeParam / disposeParams", () => {
@@ -21,7 +26,8 @@ describe("makeParam / disposeParams", () => {
     const used = rt.usedBytes;
     const params = [makeParam(rt, "0.weight", [3, 4], "weight"), makeParam(rt, "0.bias", [4], "bias")];
     expect(params.map((p) => [p.name, p.role, p.value.shape, p.grad.shape])).toEqual([
-      ["0.weight", "weight", [3, 4], [3, 4]], ["0.bias", "bias", [4], [4]],
+      ["0.weight", "weight", [3, 4], [3, 4]],
+      ["0.bias", "bias", [4], [4]],
     ]);
     for (const p of params) {
       expect(p.value.read()).toEqual(new Float32Array(sizeOf(p.value.shape)));

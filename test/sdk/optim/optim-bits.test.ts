@@ -17,7 +17,17 @@ import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  fit, loadMnist, Model, Optimizer, OPTIMIZERS, Random, Runtime, takeFirst, type Dataset, type ModelSpec, type OptimizerName,
+  fit,
+  loadMnist,
+  Model,
+  Optimizer,
+  OPTIMIZERS,
+  Random,
+  Runtime,
+  takeFirst,
+  type Dataset,
+  type ModelSpec,
+  type OptimizerName,
 } from "../../../sdk/node";
 import { disposeParams, makeParam } from "../../../sdk/layers/layer";
 

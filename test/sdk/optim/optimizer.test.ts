@@ -11,8 +11,26 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { expectError } from "../../support/errors";
 import {
-  evaluate, fit, loadMnist, mlpSpec, Model, Optimizer, OPTIMIZER_DEFAULTS, OPTIMIZERS, Random, Runtime,
-  takeFirst, Tensor, describeLearningRates, hasLearningRate, OPTIMIZER_LABELS, type Dataset, type OptimizerName, type OptimizerSpec, type Param, type ParamRole,
+  evaluate,
+  fit,
+  loadMnist,
+  mlpSpec,
+  Model,
+  Optimizer,
+  OPTIMIZER_DEFAULTS,
+  OPTIMIZERS,
+  Random,
+  Runtime,
+  takeFirst,
+  Tensor,
+  describeLearningRates,
+  hasLearningRate,
+  OPTIMIZER_LABELS,
+  type Dataset,
+  type OptimizerName,
+  type OptimizerSpec,
+  type Param,
+  type ParamRole,
 } from "../../../sdk/node";
 import { disposeParams, makeParam } from "../../../sdk/layers/layer";
 
@@ -61,7 +79,12 @@ class RefParam {
   /** Accumulated error bound of the float32 result. */
   tol: Float64Array;
 
-  constructor(readonly name: OptimizerName, w0: ArrayLike<number>, readonly s: Settings, readonly decay: number) {
+  constructor(
+    readonly name: OptimizerName,
+    w0: ArrayLike<number>,
+    readonly s: Settings,
+    readonly decay: number,
+  ) {
     const n = w0.length;
     this.w = Float64Array.from(w0);
     // AdaGrad's h starts at h0 (its eps) so the first division is defined; all else at 0.
@@ -73,8 +96,13 @@ class RefParam {
   /** Step t (1-based) with gradient g: the course's formulas (eq. 23, 40-55) with L2 decay. */
   step(g: ArrayLike<number>, t: number): void {
     const { s, name } = this;
-    const lr = f(s.lr), alpha = f(s.momentum), rho = f(s.rho), eps = f(s.eps);
-    const b1 = f(s.beta1), b2 = f(s.beta2), decay = f(this.decay);
+    const lr = f(s.lr),
+      alpha = f(s.momentum),
+      rho = f(s.rho),
+      eps = f(s.eps);
+    const b1 = f(s.beta1),
+      b2 = f(s.beta2),
+      decay = f(this.decay);
     for (let i = 0; i < this.w.length; i++) {
       const w = this.w[i];
       const gd = g[i] + decay * w; // g' = g + lambda · w
@@ -122,7 +150,7 @@ class RefParam {
           const m = b1 * this.a[i] + (1 - b1) * gd;
           const v = b2 * this.b[i] + (1 - b2) * gd * gd;
           const denom = Math.sqrt(v / c2) + eps;
-          scale = (lr / c1) * (b1 * Math.abs(this.a[i]) + (1 - b1) * gAbs) / denom;
+          scale = ((lr / c1) * (b1 * Math.abs(this.a[i]) + (1 - b1) * gAbs)) / denom;
           this.a[i] = m;
           this.b[i] = v;
           dw = (-lr * (m / c1)) / denom;
@@ -140,7 +168,10 @@ class RefParam {
 
 /** Weights (float32 values) of a layer-like parameter list: n = 21, 7, 32 and 1. */
 const SHAPES: [string, number[], ParamRole][] = [
-  ["0.weight", [3, 7], "weight"], ["0.bias", [7], "bias"], ["1.weight", [4, 8], "weight"], ["1.bias", [1], "bias"],
+  ["0.weight", [3, 7], "weight"],
+  ["0.bias", [7], "bias"],
+  ["1.weight", [4, 8], "weight"],
+  ["1.bias", [1], "bias"],
 ];
 
 function makeParams(rng: Random, runtime = rt): Param[] {
@@ -156,7 +187,9 @@ function makeParams(rng: Random, runtime = rt): Param[] {
  * h0 matter), every 7th exactly 0 in step 1 (AdaGrad's h0 keeps 0 / sqrt(h) defined).
  */
 function gradient(rng: Random, n: number, t: number): Float32Array {
-  return Float32Array.from({ length: n }, (_, i) => (t === 1 && i % 7 === 3 ? 0 : rng.normal() * (i % 5 === 1 ? 1e-4 : 1)));
+  return Float32Array.from({ length: n }, (_, i) =>
+    t === 1 && i % 7 === 3 ? 0 : rng.normal() * (i % 5 === 1 ? 1e-4 : 1),
+  );
 }
 
 function expectWithin(actual: ArrayLike<number>, want: ArrayLike<number>, tol: ArrayLike<number>, what: string): void {
@@ -166,7 +199,6 @@ function expectWithin(actual: ArrayLike<number>, want: ArrayLike<number>, tol: A
   }
   expect(bad.slice(0, 5), `${what}: ${bad.length} of ${want.length} values off`).toEqual([]);
 }
-
 
 // ---------------------------------------------------------------------------------------------
 
@@ -197,8 +229,13 @@ describe("update rules against the double-precision reference (5 steps, n = 21, 
     ["defaults + weight decay 0.05", () => ({ weightDecay: 0.05 })],
     ["custom settings", (name) => CUSTOM[name]],
   ];
-  const cases = OPTIMIZERS.flatMap((name, r) => configs.flatMap(([label, settings], c) =>
-    (["default build", "plain SIMD build"] as const).map((build) => [name, label, build, settings(name), 10 * r + c] as const)));
+  const cases = OPTIMIZERS.flatMap((name, r) =>
+    configs.flatMap(([label, settings], c) =>
+      (["default build", "plain SIMD build"] as const).map(
+        (build) => [name, label, build, settings(name), 10 * r + c] as const,
+      ),
+    ),
+  );
 
   it.each(cases)("%s, %s (%s)", (name, _label, build, given, seed) => {
     const runtime = build === "default build" ? rt : rtPlain;
@@ -236,8 +273,14 @@ describe("update rules against the double-precision reference (5 steps, n = 21, 
 
   it("weight decay follows the role the layer declares: weights decay, biases, scales and shifts do not", () => {
     // Names that say the opposite of the role: the role decides.
-    const params = ([["weight", "3.bias"], ["bias", "3.weight"], ["scale", "4.weight"], ["shift", "4.weight"]] as const)
-      .map(([role, name]) => makeParam(rt, name, [9], role));
+    const params = (
+      [
+        ["weight", "3.bias"],
+        ["bias", "3.weight"],
+        ["scale", "4.weight"],
+        ["shift", "4.weight"],
+      ] as const
+    ).map(([role, name]) => makeParam(rt, name, [9], role));
     const w = Array.from({ length: 9 }, (_, i) => i - 4);
     const g = Array.from({ length: 9 }, (_, i) => 0.5 - (i % 3) * 0.25);
     for (const p of params) {
@@ -258,10 +301,20 @@ describe("update rules against the double-precision reference (5 steps, n = 21, 
   it("the layers declare the roles: dense and conv weights and biases, batch norm's scale and shift", () => {
     const model = new Model(rt, {
       input: [1, 8, 8],
-      layers: [{ type: "conv2d", filters: 2, size: 3 }, { type: "batchnorm" }, { type: "flatten" }, { type: "dense", units: 3 }],
+      layers: [
+        { type: "conv2d", filters: 2, size: 3 },
+        { type: "batchnorm" },
+        { type: "flatten" },
+        { type: "dense", units: 3 },
+      ],
     });
     expect(model.params.map((p) => [p.name, p.role])).toEqual([
-      ["0.weight", "weight"], ["0.bias", "bias"], ["1.gamma", "scale"], ["1.beta", "shift"], ["3.weight", "weight"], ["3.bias", "bias"],
+      ["0.weight", "weight"],
+      ["0.bias", "bias"],
+      ["1.gamma", "scale"],
+      ["1.beta", "shift"],
+      ["3.weight", "weight"],
+      ["3.bias", "bias"],
     ]);
     model.dispose();
   });
@@ -291,13 +344,22 @@ describe("one kernel per rule: every float follows the rule's vector formula, no
    * views at the start of buffers 8 floats longer (filled with 7.5): n random values and
    * gradients, the rest 0. Returns the first n weights and state values, and the 8 floats after.
    */
-  function run(name: OptimizerName, n: number, size: number): { weights: number[]; state: number[][]; after: number[] } {
+  function run(
+    name: OptimizerName,
+    n: number,
+    size: number,
+  ): { weights: number[]; state: number[][]; after: number[] } {
     const rng = new Random(n);
     const padded = (values: number[]): number[] => [...values, ...new Array(size - n).fill(0)];
     const [vp, gp] = [rt.alloc((size + 8) * 4), rt.alloc((size + 8) * 4)];
     rt.f32(vp, size + 8).fill(7.5);
     rt.f32(gp, size + 8).fill(7.5);
-    const p: Param = { name: "0.weight", role: "weight", value: new Tensor(rt, vp, [size]), grad: new Tensor(rt, gp, [size]) };
+    const p: Param = {
+      name: "0.weight",
+      role: "weight",
+      value: new Tensor(rt, vp, [size]),
+      grad: new Tensor(rt, gp, [size]),
+    };
     const opt = new Optimizer(rt, { name, ...CUSTOM[name] });
     try {
       p.value.write(padded(Array.from({ length: n }, () => rng.normal())));
@@ -331,12 +393,19 @@ describe("one kernel per rule: every float follows the rule's vector formula, no
 
 describe("the rule records", () => {
   it("the CLI's help gives each rule's default learning rate from the records", () => {
-    expect(describeLearningRates()).toBe("sgd 1.0, momentum 0.1, adagrad 0.001, rmsprop 0.01, adam 0.001; adadelta has none");
+    expect(describeLearningRates()).toBe(
+      "sgd 1.0, momentum 0.1, adagrad 0.001, rmsprop 0.01, adam 0.001; adadelta has none",
+    );
   });
 
   it("each rule has a label for people, and only AdaDelta has no learning rate", () => {
     expect(OPTIMIZER_LABELS).toEqual({
-      sgd: "SGD", momentum: "Momentum SGD", adagrad: "AdaGrad", rmsprop: "RMSProp", adadelta: "AdaDelta", adam: "Adam",
+      sgd: "SGD",
+      momentum: "Momentum SGD",
+      adagrad: "AdaGrad",
+      rmsprop: "RMSProp",
+      adadelta: "AdaDelta",
+      adam: "Adam",
     });
     expect(OPTIMIZERS.filter((name) => !hasLearningRate(name))).toEqual(["adadelta"]);
   });
@@ -345,27 +414,45 @@ describe("the rule records", () => {
 describe("bad settings", () => {
   it("an unknown optimizer name is BAD_ARGUMENT and lists the known ones", () => {
     for (const name of ["nesterov", "SGD", "", "toString", "constructor"]) {
-      expectError(() => new Optimizer(rt, { name: name as OptimizerName }), "BAD_ARGUMENT", /unknown optimizer.*sgd, momentum, adagrad, rmsprop, adadelta, adam/);
+      expectError(
+        () => new Optimizer(rt, { name: name as OptimizerName }),
+        "BAD_ARGUMENT",
+        /unknown optimizer.*sgd, momentum, adagrad, rmsprop, adadelta, adam/,
+      );
     }
   });
 
   const keys = ["lr", "momentum", "rho", "eps", "beta1", "beta2", "weightDecay"] as const;
-  it.each(OPTIMIZERS)("%s: a negative, NaN or infinite setting is BAD_ARGUMENT naming the setting; lr 0 too", (name) => {
-    for (const key of keys) {
-      for (const value of [-1, -1e-12, NaN, Infinity, -Infinity]) {
-        expectError(() => new Optimizer(rt, { name, [key]: value }), "BAD_ARGUMENT", new RegExp(`${key}.*${value}|learning rate`));
+  it.each(OPTIMIZERS)(
+    "%s: a negative, NaN or infinite setting is BAD_ARGUMENT naming the setting; lr 0 too",
+    (name) => {
+      for (const key of keys) {
+        for (const value of [-1, -1e-12, NaN, Infinity, -Infinity]) {
+          expectError(
+            () => new Optimizer(rt, { name, [key]: value }),
+            "BAD_ARGUMENT",
+            new RegExp(`${key}.*${value}|learning rate`),
+          );
+        }
       }
-    }
-    expectError(() => new Optimizer(rt, { name, lr: 0 }), "BAD_ARGUMENT", /learning rate must be positive/);
-    // 0 is a valid momentum, rho, beta and weight decay. (Not eps: with eps = 0 a zero gradient gives 0 / 0.)
-    for (const key of ["momentum", "rho", "beta1", "beta2", "weightDecay"] as const) {
-      expect(new Optimizer(rt, { name, [key]: 0 }).settings[key]).toBe(0);
-    }
-  });
+      expectError(() => new Optimizer(rt, { name, lr: 0 }), "BAD_ARGUMENT", /learning rate must be positive/);
+      // 0 is a valid momentum, rho, beta and weight decay. (Not eps: with eps = 0 a zero gradient gives 0 / 0.)
+      for (const key of ["momentum", "rho", "beta1", "beta2", "weightDecay"] as const) {
+        expect(new Optimizer(rt, { name, [key]: 0 }).settings[key]).toBe(0);
+      }
+    },
+  );
 });
 
 describe("dispose", () => {
-  const STATE_BUFFERS: Record<OptimizerName, number> = { sgd: 0, momentum: 1, adagrad: 1, rmsprop: 1, adadelta: 2, adam: 2 };
+  const STATE_BUFFERS: Record<OptimizerName, number> = {
+    sgd: 0,
+    momentum: 1,
+    adagrad: 1,
+    rmsprop: 1,
+    adadelta: 2,
+    adam: 2,
+  };
 
   it.each(OPTIMIZERS)("%s: the state is allocated on the first step and freed by dispose()", (name) => {
     const params = makeParams(new Random(7));
@@ -396,7 +483,14 @@ describe("dispose", () => {
 // 0.77-0.82, adam 0.69-0.75; untrained nets score about 0.1.
 
 describe("training a small MLP on MNIST with each rule's defaults", () => {
-  const THRESHOLD: Record<OptimizerName, number> = { sgd: 0.7, momentum: 0.7, adagrad: 0.25, rmsprop: 0.7, adadelta: 0.65, adam: 0.6 };
+  const THRESHOLD: Record<OptimizerName, number> = {
+    sgd: 0.7,
+    momentum: 0.7,
+    adagrad: 0.25,
+    rmsprop: 0.7,
+    adadelta: 0.65,
+    adam: 0.6,
+  };
   let train: Dataset;
   let test: Dataset;
   beforeAll(() => {

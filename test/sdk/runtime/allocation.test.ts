@@ -12,9 +12,18 @@ import { gradientsOf } from "../../support/model";
 const SPEC: ModelSpec = {
   input: [1, 12, 12],
   layers: [
-    { type: "conv2d", filters: 8, size: 3 }, { type: "relu" }, { type: "maxpool", size: 2 }, { type: "batchnorm" },
-    { type: "conv2d", filters: 6, size: 3, padding: 1 }, { type: "sigmoid" }, { type: "avgpool", size: 2 }, { type: "flatten" },
-    { type: "dropout", rate: 0.3 }, { type: "dense", units: 16 }, { type: "relu" }, { type: "dense", units: 4 },
+    { type: "conv2d", filters: 8, size: 3 },
+    { type: "relu" },
+    { type: "maxpool", size: 2 },
+    { type: "batchnorm" },
+    { type: "conv2d", filters: 6, size: 3, padding: 1 },
+    { type: "sigmoid" },
+    { type: "avgpool", size: 2 },
+    { type: "flatten" },
+    { type: "dropout", rate: 0.3 },
+    { type: "dense", units: 16 },
+    { type: "relu" },
+    { type: "dense", units: 4 },
   ],
 };
 const PREDICT = 200;
@@ -63,7 +72,10 @@ describe("inference-only allocation", () => {
     model.loss.forward(logits, model.labelPtr, TRAIN, true);
     model.backward(TRAIN);
     model.params.forEach((p, i) => expect(p.grad.view(), p.name).toEqual(expected[i]));
-    expect(expected.every((g) => g.some((v) => v !== 0)), "every gradient is exercised").toBe(true);
+    expect(
+      expected.every((g) => g.some((v) => v !== 0)),
+      "every gradient is exercised",
+    ).toBe(true);
   });
 });
 
@@ -80,7 +92,9 @@ describe("the allocator refuses a free that is not of a live block", () => {
         const bytes = rng.int(5000);
         const ptr = allocator.alloc(bytes);
         for (const [other, size] of live) {
-          expect(ptr + bytes <= other || other + size <= ptr, `block at ${ptr} overlaps the one at ${other}`).toBe(true);
+          expect(ptr + bytes <= other || other + size <= ptr, `block at ${ptr} overlaps the one at ${other}`).toBe(
+            true,
+          );
         }
         live.set(ptr, bytes);
         continue;
@@ -97,7 +111,9 @@ describe("the allocator refuses a free that is not of a live block", () => {
       const candidates = [
         ...freed.filter((p) => !live.has(p)).slice(-3),
         ...[...live].filter(([, size]) => size > 64).map(([p]) => p + 64),
-        end + 64, -64, 0.5,
+        end + 64,
+        -64,
+        0.5,
       ];
       const bad = candidates[rng.int(candidates.length)];
       const used = allocator.usedBytes;
