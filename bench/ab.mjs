@@ -58,7 +58,7 @@ const workloads = {
     m.dispose();
     return r;
   },
-  "CNN inference batch 1000 (images/s)": async ({ sdk, test, mk }) => {
+  "CNN inference batch 1000 (images/s)": async ({ test, mk }) => {
     const m = mk(arch);
     m.predict(test.images);
     const t = now();
@@ -93,7 +93,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 7);
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, run] of Object.entries(workloads)) {
     for (const which of round % 2 ? ["after", "before"] : ["before", "after"]) {
-      (results[name] ??= { before: [], after: [] })[which].push(await run(envs[which]));
+      results[name] ??= { before: [], after: [] };
+      results[name][which].push(await run(envs[which]));
     }
   }
 }
