@@ -35,6 +35,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import b from "benny";
+import { formatPeerCell, formatRatio } from "./report.mjs";
 
 const SLOW_CALL_SECONDS = 1;
 const LOOP_TARGET_SECONDS = 10;
@@ -442,11 +443,6 @@ for (const backend of ["wasm", "cpu"]) {
 /** The row's figure from calls per second: a rate (GFLOP/s, images/s) or a latency (ms). */
 const figure = (workload, opsPerSecond) =>
   workload.unit === "ms" ? 1000 / opsPerSecond : opsPerSecond * workload.perCall;
-const format = (workload, value) => {
-  if (workload.unit === "ms") return `${value < 1 ? value.toFixed(3) : value.toFixed(2)} ms`;
-  if (workload.unit === "GFLOP/s") return `${value < 10 ? value.toFixed(2) : value.toFixed(1)} GFLOP/s`;
-  return `${value < 10 ? value.toFixed(2) : Math.round(value).toLocaleString("en")} images/s`;
-};
 
 const rows = WORKLOADS.map((workload) => {
   const row = { id: workload.id, workload: workload.title, unit: workload.unit };
@@ -462,11 +458,9 @@ const rows = WORKLOADS.map((workload) => {
   return row;
 });
 
-const cell = (workload, r) =>
-  r.error
-    ? `n/a: ${r.error}`
-    : format(workload, r.value) + (r.method === "loop" ? ` (${r.calls} timed call${r.calls > 1 ? "s" : ""})` : "");
-const ratio = (r) => (r === null ? "n/a" : `${r.toFixed(2)}×`);
+// The table's cells are written as bench/report.mjs writes them into bench/README.md.
+const cell = (workload, r) => formatPeerCell(r, workload.unit);
+const ratio = formatRatio;
 const T = rtThreads.threads;
 console.log(
   `\n| workload | mnist-wasm, 1 thread | mnist-wasm, ${T} threads | tfjs-wasm (SIMD, 1 thread) | tfjs-cpu | speed vs tfjs-wasm: 1 thread / ${T} threads | ${T} threads / 1 thread |`,

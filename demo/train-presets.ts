@@ -2,6 +2,7 @@
 // learning rate that works for each, and the `mnist-wasm train` command that makes the same run.
 import {
   ARCH_PRESETS,
+  hasLearningRate,
   MNIST_CLASSES,
   mlpSpec,
   OPTIMIZER_DEFAULTS,
@@ -98,7 +99,7 @@ export function cliCommandParts(
     "mnist-wasm train",
     network.cliArch,
     `--optimizer ${optimizer}`,
-    ...(optimizer === "adadelta" ? [] : [`--lr ${lr}`]),
+    ...(hasLearningRate(optimizer) ? [`--lr ${lr}`] : []),
     `--epochs ${epochs}`,
     ...(images < 60000 ? [`--limit ${images}`] : []),
   ];

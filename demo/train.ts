@@ -6,6 +6,7 @@ import {
   datasetFromIdx,
   deserializeModel,
   gunzipIfNeeded,
+  hasLearningRate,
   MnistWasmError,
   ModelWorker,
   planModel,
@@ -142,7 +143,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
     panel.dataset.state = state;
     const busy = state === "loading" || state === "training" || state === "stopping" || state === "evaluating";
     for (const el of [networkSelect, optimizerSelect, epochsInput, imagesSelect, startButton]) el.disabled = busy;
-    lrInput.disabled = busy || optimizer() === "adadelta";
+    lrInput.disabled = busy || !hasLearningRate(optimizer());
     stopButton.disabled = !(state === "training" || state === "loading");
     downloadButton.disabled = busy || !saved;
     useToggle.disabled = busy || !pageModel;
@@ -175,10 +176,10 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   }
 
   function resetLearningRate(): void {
-    const adadelta = optimizer() === "adadelta";
-    lrInput.value = adadelta ? "" : String(defaultLearningRate(network(), optimizer()));
-    lrInput.placeholder = adadelta ? "none" : "";
-    lrInput.disabled = adadelta;
+    const noRate = !hasLearningRate(optimizer());
+    lrInput.value = noRate ? "" : String(defaultLearningRate(network(), optimizer()));
+    lrInput.placeholder = noRate ? "none" : "";
+    lrInput.disabled = noRate;
     showCommand();
   }
 
@@ -202,7 +203,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
     | string {
     const lr = Number(lrInput.value);
     const epochs = Number(epochsInput.value);
-    if (optimizer() !== "adadelta" && !(lr > 0 && Number.isFinite(lr)))
+    if (hasLearningRate(optimizer()) && !(lr > 0 && Number.isFinite(lr)))
       return "The learning rate must be a positive number, e.g. 0.1.";
     if (!Number.isInteger(epochs) || epochs < 1 || epochs > 100) return "Epochs must be a whole number from 1 to 100.";
     return { network: network(), optimizer: optimizer(), lr, epochs, images: Number(imagesSelect.value) };
@@ -314,7 +315,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
           epochs,
           batchSize: BATCH,
           seed: SEED,
-          optimizer: opt === "adadelta" ? { name: opt } : { name: opt, lr },
+          optimizer: hasLearningRate(opt) ? { name: opt, lr } : { name: opt },
           progressIntervalMs: 100,
           description: `mnist-wasm demo, in a browser tab (the same run as: ${cli})`,
         },

@@ -159,10 +159,6 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
 async function fitClaimed(model: Model, train: Dataset | DeviceData, options: FitOptions): Promise<FitResult> {
   const { rt } = model;
   const { epochs, batchSize, optimizer } = options;
-  if (!Number.isInteger(epochs) || epochs < 0)
-    fail("BAD_ARGUMENT", `epochs must be a non-negative integer, got ${epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize <= 0)
-    fail("BAD_ARGUMENT", `batch size must be a positive integer, got ${batchSize}`);
   // Before the data set is copied into wasm memory: a batch too large for this model is refused first.
   checkTrainingBatch(model.spec, Math.min(batchSize, train.count));
   const device = train instanceof DeviceData ? train : new DeviceData(rt, train);

@@ -1,9 +1,11 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
+  hasLearningRate,
   historyChart,
   loadMnist,
   mlpSpec,
+  OPTIMIZERS,
   Model,
   Runtime,
   takeFirst,
@@ -38,12 +40,12 @@ export const EXPERIMENTS: Record<string, { title: string; trials: () => Trial[] 
   optimizers: {
     title: "Optimisers on 784-100-10 (ReLU, He init), batch 100, cosine schedule",
     trials: () =>
-      (["sgd", "momentum", "adagrad", "rmsprop", "adadelta", "adam"] as const).map((name) => ({
+      OPTIMIZERS.map((name) => ({
         name,
         spec: mlp({ activation: "relu", init: "he" }),
         optimizer: { name, ...OPTIMIZER_TUNING[name] },
-        // AdaDelta has no learning rate for a schedule to shape.
-        schedule: name === "adadelta" ? undefined : ("cosine" as const),
+        // A rule without a learning rate (AdaDelta) has nothing for a schedule to shape.
+        schedule: hasLearningRate(name) ? ("cosine" as const) : undefined,
       })),
   },
   activations: {

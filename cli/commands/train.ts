@@ -5,6 +5,7 @@ import {
   DATASETS,
   datasetNameProblem,
   FILE_LIMITS,
+  hasLearningRate,
   MAX_EPOCHS,
   historyChart,
   loadModelFile,
@@ -343,7 +344,7 @@ function readHistory(path: string): EpochRecord[] {
 
 function describeOptimizer(o: Optimizer): string {
   const s = o.settings;
-  const parts = [o.name === "adadelta" ? "adadelta" : `${o.name} lr ${s.lr}`];
+  const parts = [hasLearningRate(o.name) ? `${o.name} lr ${s.lr}` : o.name];
   if (o.name === "momentum") parts.push(`alpha ${s.momentum}`);
   if (s.weightDecay) parts.push(`weight decay ${s.weightDecay}`);
   return parts.join(", ");

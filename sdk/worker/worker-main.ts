@@ -10,6 +10,7 @@ import { deserializeModel } from "../io/model-file";
 import type { RunSettings } from "../io/run-record";
 import { Model } from "../model";
 import { OPTIMIZER_DEFAULTS, type OptimizerSpec } from "../optim/optimizer";
+import { hasLearningRate } from "../optim/rules";
 import { Runtime } from "../runtime/runtime";
 import { TrainingSession, type RunOverrides } from "../session";
 import { validateSpec, type ModelSpec } from "../spec";
@@ -461,7 +462,7 @@ function wholeSpec(spec: OptimizerSpec): OptimizerSpec {
 
 function describeRun(session: TrainingSession, epochs: number, count: number): string {
   const { optimizer, batchSize } = session.settings;
-  const lr = optimizer.name === "adadelta" ? "" : ` lr ${session.optimizer.settings.lr}`;
+  const lr = !hasLearningRate(optimizer.name) ? "" : ` lr ${session.optimizer.settings.lr}`;
   return (
     `mnist-wasm ModelWorker: ${optimizer.name}${lr}, batch ${batchSize}, ` +
     `${epochs} epoch${epochs === 1 ? "" : "s"} on ${count} images`
