@@ -10,7 +10,7 @@ import type { RunPosition, RunRecord, RunSettings } from "./io/run-record";
 import type { Model } from "./model";
 import { OPTIMIZER_DEFAULTS, Optimizer, type OptimizerSpec } from "./optim/optimizer";
 import type { Runtime } from "./runtime/runtime";
-import type { ModelSpec } from "./spec";
+import { specLoss, type ModelSpec } from "./spec";
 import { fit, type BatchInfo, type EpochRecord } from "./train";
 
 export type { RunPosition, RunRecord, RunSettings } from "./io/run-record";
@@ -265,6 +265,7 @@ export class TrainingSession {
     if (batchesChanged && position.batch > 0) {
       // The epoch in progress was cut into other batches: it starts again.
       position.batch = position.lossSum = position.correct = 0;
+      delete position.klSum;
     }
     if (position.batches > 0) {
       if (wasFinished && next.epochs > before.epochs) {
@@ -308,8 +309,9 @@ export class TrainingSession {
       const segmentEpochs =
         at.batches > 0 && at.steps > 0 ? Math.round(at.steps / at.batches) : s.epochs - at.epochsDone;
       const segmentDone = at.batches > 0 ? Math.floor(at.step / at.batches) : 0;
+      const { klSum: _kl, ...rest } = at;
       this.at = {
-        ...at,
+        ...rest,
         batch: 0,
         lossSum: 0,
         correct: 0,
@@ -333,7 +335,12 @@ export class TrainingSession {
         firstEpoch: start.epochsDone + 1,
         schedule: s.schedule,
         scheduleSteps: { step: start.step, steps: start.steps },
-        resumeAt: { batch: start.batch, lossSum: start.lossSum, correct: start.correct },
+        resumeAt: {
+          batch: start.batch,
+          lossSum: start.lossSum,
+          correct: start.correct,
+          ...(start.klSum !== undefined ? { klSum: start.klSum } : {}),
+        },
         ...(s.augment ? { augment: s.augment } : {}),
         ...(options.test ? { test: options.test } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
@@ -341,8 +348,9 @@ export class TrainingSession {
         onEpochEnd: async (record) => {
           history.push(record);
           this.history.push(record);
+          const { klSum: _kl, ...rest } = this.at;
           this.at = {
-            ...this.at,
+            ...rest,
             epochsDone: record.epoch,
             batch: 0,
             lossSum: 0,
@@ -359,6 +367,7 @@ export class TrainingSession {
             batch: result.stoppedAt.batch,
             lossSum: result.stoppedAt.lossSum,
             correct: result.stoppedAt.correct,
+            ...(result.stoppedAt.klSum !== undefined ? { klSum: result.stoppedAt.klSum } : {}),
             step: result.step,
           }
         : { ...this.at, step: result.step };
@@ -376,7 +385,7 @@ export class TrainingSession {
       ...s,
       optimizer: { ...s.optimizer },
       ...this.at,
-      ...(this.model.spec.loss ? { loss: this.model.spec.loss } : { loss: "cross-entropy" }),
+      loss: specLoss(this.model.spec),
     };
   }
 
@@ -429,8 +438,11 @@ export class TrainingSession {
 }
 
 function splitRecord(record: RunRecord): RunSettings & { position: RunPosition } {
-  const { epochsDone, batch, lossSum, correct, batches, step, steps, loss: _loss, ...settings } = record;
-  return { ...settings, position: { epochsDone, batch, lossSum, correct, batches, step, steps } };
+  const { epochsDone, batch, lossSum, correct, klSum, batches, step, steps, loss: _loss, ...settings } = record;
+  return {
+    ...settings,
+    position: { epochsDone, batch, lossSum, correct, ...(klSum !== undefined ? { klSum } : {}), batches, step, steps },
+  };
 }
 
 function checkSettings(s: RunSettings): void {

@@ -28,6 +28,8 @@ export interface RunPosition {
   batch: number;
   lossSum: number;
   correct: number;
+  /** A VAE's KL divergence summed over those batches' samples (a part of lossSum). */
+  klSum?: number;
   /** Batches per epoch; 0 until the run has seen its data. */
   batches: number;
   /** The learning-rate schedule's step and length: it spans the run from where it started. */
@@ -60,6 +62,7 @@ const FIELDS = new Set([
   "batch",
   "lossSum",
   "correct",
+  "klSum",
   "batches",
   "step",
   "steps",
@@ -135,6 +138,11 @@ export function runRecordProblem(value: unknown): string | undefined {
     return `"correct" is ${n.correct}, more than the samples of ${n.batch} batches`;
   if (typeof r.lossSum !== "number" || !Number.isFinite(r.lossSum) || r.lossSum < 0)
     return `"lossSum" is ${show(r.lossSum)}, not a non-negative number`;
+  if (
+    r.klSum !== undefined &&
+    (typeof r.klSum !== "number" || !Number.isFinite(r.klSum) || r.klSum < 0 || r.klSum > (r.lossSum as number))
+  )
+    return `"klSum" is ${show(r.klSum)}, not a non-negative number up to "lossSum"`;
   if (r.limit !== undefined && !isInt(r.limit, 1, MAX_COUNT))
     return `"limit" is ${show(r.limit)}, not a positive integer`;
   if (r.augment !== undefined) {

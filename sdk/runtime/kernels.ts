@@ -61,6 +61,8 @@ export interface Kernels {
     cols: number,
   ): number;
   softmaxMse(logits: number, labels: number, probs: number, dlogits: number, rows: number, cols: number): number;
+  sigmoidBinaryCrossEntropy(z: number, targets: number, out: number, dz: number, rows: number, cols: number): number;
+  squaredError(y: number, targets: number, dy: number, rows: number, cols: number): number;
   dropoutForward(x: number, y: number, mask: number, n: number, keep: number, seed: number, step: number): void;
   dropoutBackward(dy: number, mask: number, dx: number, n: number): void;
   batchNormTrain(

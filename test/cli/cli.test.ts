@@ -276,6 +276,8 @@ describe("the command line's grammar", () => {
         eval: stand("eval"),
         classify: stand("classify"),
         experiment: stand("experiment"),
+        encode: stand("encode"),
+        generate: stand("generate"),
       },
       (text) => (parsed.out += text),
     );
