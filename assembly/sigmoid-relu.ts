@@ -39,7 +39,7 @@ export function sigmoidForward(x: usize, y: usize, n: i32): void {
  */
 // @ts-ignore: decorator
 @inline
-function expVec(t: v128): v128 {
+export function expVec(t: v128): v128 {
   const clamped = f32x4.max(f32x4.min(t, f32x4.splat(88)), f32x4.splat(-88));
   const n = f32x4.nearest(f32x4.mul(clamped, f32x4.splat(1.44269504)));
   let r = f32x4.sub(clamped, f32x4.mul(n, f32x4.splat(0.693359375)));

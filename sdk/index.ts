@@ -10,6 +10,10 @@ export { INITIALIZERS, initStd, initWeights, type Initializer } from "./init";
 export { Model, PIXEL_SCALE } from "./model";
 export { MAX_CLASS_NAME, mlpSpec, validateSpec, type LayerSpec, type LossName, type ModelSpec } from "./spec";
 export type { Layer, Param, ParamRole, StateBuffer } from "./layers/layer";
+export { ConvTranspose, transposedSide, type ConvTransposeSpec } from "./layers/conv-transpose";
+export { Upsample, type UpsampleSpec } from "./layers/upsample";
+export { Reshape, type ReshapeSpec } from "./layers/reshape";
+export { Sampling, type SamplingSpec } from "./layers/sampling";
 export {
   SGD,
   Optimizer,
