@@ -202,14 +202,7 @@ describe("samplingForward / samplingBackward", () => {
     const zPtr = f32Buf(nans(d), "z"),
       epsPtr = f32Buf(new Float64Array(d), "eps");
     const kl = (mu: number, logvar: number): number =>
-      rt.kernels.samplingForward(
-        f32Buf([...Array(d).fill(mu), ...Array(d).fill(logvar)], "x"),
-        epsPtr,
-        zPtr,
-        1,
-        d,
-        1,
-      );
+      rt.kernels.samplingForward(f32Buf([...Array(d).fill(mu), ...Array(d).fill(logvar)], "x"), epsPtr, zPtr, 1, d, 1);
     expect(Math.abs(kl(0, 0))).toBe(0);
     // KL per dimension = ½(mu² + e^logvar - 1 - logvar).
     expect(kl(2, 0)).toBeCloseTo(d * 2, 5);
