@@ -298,6 +298,28 @@ describe("ConvTranspose", () => {
     );
   });
 
+  it("repacks its filters only when they change: a write through a view shows in the next pass", () => {
+    const spec = convTSpec({ N: 2, C: 3, H: 3, W: 3, K: 2, R: 4, stride: 2, pad: 1 });
+    const rng = new Random(8);
+    const pixels = Float32Array.from({ length: 2 * 27 }, () => rng.uniform());
+    const model = new Model(one, spec, { seed: 4 });
+    const fresh = (): Float32Array => {
+      const other = new Model(one, spec, { seed: 99 });
+      other.params.forEach((p, i) => p.value.write(model.params[i].value.read()));
+      const probs = other.predict(pixels, 2);
+      other.dispose();
+      return probs;
+    };
+    const before = model.predict(pixels, 2);
+    expect(model.predict(pixels, 2)).toEqual(before);
+    const w = model.params[0].value.view();
+    for (let i = 0; i < w.length; i++) w[i] += 0.1 * ((i % 5) - 2);
+    const written = model.predict(pixels, 2);
+    expect(written).not.toEqual(before);
+    expect(written).toEqual(fresh());
+    model.dispose();
+  });
+
   it("refuses any use once disposed (BAD_STATE)", () => {
     const model = new Model(one, convTSpec({ N: 1, C: 1, H: 2, W: 2, K: 1, R: 2, stride: 1, pad: 0 }));
     model.allocate(1);
