@@ -14,8 +14,9 @@ const NOISE_SALT: u32 = 0x5bd1e995;
 /**
  * eps[n] ~ N(0, 1) by Box–Muller, pair j (values 2j and 2j + 1) from the uniforms of counters 2j
  * and 2j + 1: u1 in (0, 1], u2 in [0, 1); eps = √(-2 ln u1)·(cos 2πu2, sin 2πu2). Each value
- * depends on (seed, step, index) alone, so a longer run starts with the same values. Scalar
- * (the logarithm and the sine and cosine per pair), in float64, rounded to float32.
+ * depends on (seed, step, index) alone, so a longer run starts with the same values. The
+ * uniforms have 24 bits, so |eps| <= √(2·ln 2²⁴) ≈ 5.8 (a tail of 10⁻⁸ cut off). Scalar (the
+ * logarithm and the sine and cosine per pair), in float64, rounded to float32.
  */
 export function gaussianNoise(eps: usize, n: i32, seed: u32, step: u32): void {
   const base = hash32(seed ^ NOISE_SALT ^ hash32(step + 0x9e3779b9));
