@@ -4,9 +4,13 @@ import { Activation } from "./layers/activation";
 import { BatchNorm } from "./layers/batchnorm";
 import { Dropout } from "./layers/dropout";
 import { Conv2D } from "./layers/conv2d";
+import { ConvTranspose } from "./layers/conv-transpose";
 import { Dense } from "./layers/dense";
 import { Flatten } from "./layers/flatten";
 import { Pool2D } from "./layers/pool2d";
+import { Reshape } from "./layers/reshape";
+import { Sampling } from "./layers/sampling";
+import { Upsample } from "./layers/upsample";
 import { BatchBuffer, sizeOf, type Layer, type Param, type StateBuffer } from "./layers/layer";
 import { PixelLoss } from "./layers/pixel-loss";
 import { SoftmaxLoss } from "./layers/softmax-loss";
@@ -544,5 +548,13 @@ function buildLayer(
       return new Dropout(rt, spec, inputShape, rng);
     case "batchnorm":
       return new BatchNorm(rt, spec, inputShape, index);
+    case "convT":
+      return new ConvTranspose(rt, spec, inputShape, outputShape, index, rng);
+    case "upsample":
+      return new Upsample(rt, spec, inputShape, outputShape);
+    case "reshape":
+      return new Reshape(spec, inputShape);
+    case "sampling":
+      return new Sampling(rt, spec, inputShape, rng);
   }
 }
