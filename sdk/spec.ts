@@ -104,7 +104,7 @@ export function validateSpec(value: unknown): ModelSpec {
   if (!generative && spec.encoder !== undefined) {
     fail("BAD_ARGUMENT", 'model spec: "encoder" belongs to an autoencoder or VAE, not a classifier');
   }
-  const samplingAt = layers.flatMap((l, i) => ((l as { type: string }).type === "sampling" ? [i] : []));
+  const samplingAt = layers.flatMap((l, i) => (l.type === "sampling" ? [i] : []));
   if (generative) {
     if (
       !(Number.isInteger(spec.encoder) && (spec.encoder as number) >= 1 && (spec.encoder as number) < layers.length)

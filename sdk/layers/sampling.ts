@@ -2,7 +2,7 @@ import { checkSeed, describeValue } from "../args";
 import { fail } from "../errors";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
-import { BatchBuffer, type Layer, layerDisposed } from "./layer";
+import { BatchBuffer, type Layer, layerDisposed, checkNoisePosition, type NoisePosition } from "./layer";
 
 export interface SamplingSpec {
   type: "sampling";
@@ -77,6 +77,17 @@ export class Sampling implements Layer {
     checkSeed(seed, "Sampling.reseed: seed");
     this.seed = seed;
     this.step = 0;
+    this.drawn = 0;
+  }
+
+  /** Where the draws stand: the seed and the number of draws made (see Layer.noise). */
+  get noise(): NoisePosition {
+    return { seed: this.seed, step: this.step };
+  }
+
+  set noise(position: NoisePosition) {
+    if (this.disposed) layerDisposed(this.spec);
+    ({ seed: this.seed, step: this.step } = checkNoisePosition(position, "Sampling.noise"));
     this.drawn = 0;
   }
 
