@@ -212,7 +212,11 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   function drawCharts(epochs: number): void {
     const x = (r: (typeof reports)[number]): number => r.epoch - 1 + r.batch / r.batches;
     const loss: ChartSeries = { name: "training loss", color: COLORS.loss, points: reports.map((r) => [x(r), r.loss]) };
-    const train: ChartSeries = { name: "train", color: COLORS.train, points: reports.map((r) => [x(r), r.accuracy]) };
+    const train: ChartSeries = {
+      name: "train",
+      color: COLORS.train,
+      points: reports.map((r) => [x(r), r.accuracy ?? Number.NaN]),
+    };
     const test: ChartSeries = { name: "test", color: COLORS.test, points: testPoints, dots: true };
     lossChart.set([loss], epochs);
     accChart.set([train, test], epochs);
@@ -224,7 +228,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
       meter.setAttribute("aria-valuenow", String(Math.round(p.fraction * 100)));
       meterFill.style.width = `${(p.fraction * 100).toFixed(2)}%`;
       lossValue.textContent = p.loss.toFixed(3);
-      trainAccValue.textContent = percent(p.accuracy);
+      trainAccValue.textContent = p.accuracy === undefined ? "" : percent(p.accuracy);
       speedValue.textContent = count(Math.round(p.imagesPerSecond));
       const left = p.imagesPerSecond > 0 ? (p.images / p.fraction - p.images) / p.imagesPerSecond : NaN;
       if (panel.dataset.state === "training") {
