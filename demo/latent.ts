@@ -73,7 +73,7 @@ export function mountLatent(hooks: PageHooks): LatentPanel {
   }
 
   function drawSamples(): void {
-    if (!current || current.model.task !== "vae") return;
+    if (current?.model.task !== "vae") return;
     const images = current.model.decode(priorSamples(SAMPLES, 2, sampleSeed++), SAMPLES);
     const width = samplesCanvas.parentElement?.clientWidth || 200;
     drawGrid(
