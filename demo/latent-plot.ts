@@ -66,6 +66,12 @@ export class LatentPlot {
     this.draw();
   }
 
+  /** Removes the dots (the axes stay as they were), and redraws. */
+  clear(): void {
+    this.points = undefined;
+    this.draw();
+  }
+
   /** The plot's area in CSS pixels of the canvas. */
   private area(): { left: number; top: number; width: number; height: number } {
     return {

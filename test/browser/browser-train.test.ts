@@ -121,7 +121,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
       expect(reports[reports.length - 1]).toMatchObject({ batch: 300, fraction: 1, images: 30000 });
       expect(outcome).toMatchObject({ stopped: false, epochs: 1, images: 30000, testCount: 10000 });
       expect(outcome.testAccuracy).toBeGreaterThan(0.85);
-      expect(await page.textContent("#train-test")).toBe(`${(outcome.testAccuracy * 100).toFixed(2)}%`);
+      expect(await page.textContent("#train-test")).toBe(`${(outcome.testAccuracy! * 100).toFixed(2)}%`);
       expect(
         await accentPixelsOf(page.locator("#train-test")),
         "the test accuracy, in the accent colours",
@@ -164,7 +164,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
         format: "mnist-wasm/1",
         dataset: "mnist",
         epochs: "1",
-        testAccuracy: outcome.testAccuracy.toFixed(4),
+        testAccuracy: outcome.testAccuracy!.toFixed(4),
       });
       expect(metadata.trainedWith).toBe(
         "mnist-wasm demo, in a browser tab (the same run as: mnist-wasm train --arch mlp --optimizer sgd --lr 1 --epochs 1 --limit 30000)",
@@ -178,7 +178,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
       expect(cli.count).toBe(10000);
       // The same weights on the same images; the page's and Node's kernels may round the last
       // bits differently (fused multiply-add or not), which can flip a borderline image or two.
-      expect(Math.abs(cli.correct - outcome.testCorrect)).toBeLessThanOrEqual(3);
+      expect(Math.abs(cli.correct - outcome.testCorrect!)).toBeLessThanOrEqual(3);
     });
 
     it("shows the command line of the same run: the CLI running it makes the same weights", async () => {
@@ -189,7 +189,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
       const trained = run([...args, "--out", out, "--no-progress"]);
       expect(trained.code, trained.stderr).toBe(0);
       const cli = cliAccuracy(run(["eval", "--model", out]).stdout);
-      expect(Math.abs(cli.correct - outcome.testCorrect)).toBeLessThanOrEqual(3);
+      expect(Math.abs(cli.correct - outcome.testCorrect!)).toBeLessThanOrEqual(3);
       // Same spec, seed, data order and kernels: bit for bit, where both engines use the same
       // kernel build (the relaxed one rounds multiply-adds once; Node's CLI turns it on).
       if ((await page.evaluate(() => window.mnistDemo.features())).relaxedSimd) {
