@@ -14,3 +14,5 @@ export { maxPoolForward, maxPoolValues, maxPoolBackward, maxPoolBackwardRelu, av
 export { augmentImages } from "./augment";
 export { dropoutForward, dropoutBackward } from "./dropout";
 export { batchNormTrain, batchNormInfer, batchNormBackward } from "./norm";
+export { upsampleForward, upsampleBackward } from "./upsample";
+export { gaussianNoise, samplingForward, samplingBackward } from "./sampling";

@@ -3,7 +3,7 @@
 // becomes a UsageError of one line that names the command's --help; --help and --version are
 // CommanderErrors with exit code 0, their text already written to standard output.
 import { readFileSync } from "node:fs";
-import { Argument, Command, type CommanderError, Option } from "commander";
+import { Argument, Command, type CommanderError, InvalidArgumentError, Option } from "commander";
 import {
   ARCH_PRESETS,
   DATASETS,
@@ -90,6 +90,17 @@ function archArgument(value: string): string {
   } catch (e) {
     if (e instanceof MnistWasmError)
       throw new UsageError(`${e.message.replace(/^architecture: /, "--arch: ")} (see mnist-wasm train --help)`);
+    throw e;
+  }
+  return value;
+}
+
+/** --encoder, --decoder: an architecture string, read now so that a typo costs no data loading. */
+function halfArgument(value: string): string {
+  try {
+    parseArch(value);
+  } catch (e) {
+    if (e instanceof MnistWasmError) throw new InvalidArgumentError(e.message.replace(/^architecture: /, ""));
     throw e;
   }
   return value;
@@ -217,6 +228,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       "--decoder <arch>",
       "autoencoder, vae: the decoder's layers, e.g. dense:512,relu (default: by --arch); " +
         "dense:PIXELS is added when it does not end with a layer of weights",
+      halfArgument,
     )
     .option(
       "--per-class <n>",

@@ -105,8 +105,7 @@ export function autoencoderSpec(options: AutoencoderOptions): ModelSpec {
     fail("BAD_ARGUMENT", "autoencoderSpec: an empty encoder or decoder");
   const lastEncoder = encoder[encoder.length - 1] as { type?: unknown; units?: unknown };
   if (variational) {
-    if (lastEncoder.type !== "sampling")
-      encoder.push({ type: "dense", units: 2 * latent }, { type: "sampling" } as unknown as LayerSpec);
+    if (lastEncoder.type !== "sampling") encoder.push({ type: "dense", units: 2 * latent }, { type: "sampling" });
     else {
       const means = encoder[encoder.length - 2] as { type?: unknown; units?: unknown } | undefined;
       if (means?.type === "dense" && means.units !== 2 * latent) {

@@ -150,6 +150,8 @@ export function evaluateReconstruction(
   const batch = Math.min(inferenceBatch(model.spec, batchSize), device.count);
   model.allocate(batch, false);
   const sampling = model.sampling;
+  // The evaluation draws its own noise, and leaves the training's draws where they stood.
+  const trainingNoise = sampling?.noise;
   if (sampling) {
     sampling.sampleAlways = true;
     sampling.reseed(EVALUATION_NOISE_SEED);
@@ -171,7 +173,10 @@ export function evaluateReconstruction(
       kl += loss.kl;
     }
   } finally {
-    if (sampling) sampling.sampleAlways = false;
+    if (sampling) {
+      sampling.sampleAlways = false;
+      sampling.noise = trainingNoise!;
+    }
     if (device !== data) device.dispose();
   }
   const count = device.count;

@@ -30,6 +30,10 @@ export {
   type AutoencoderPreset,
 } from "./autoencoder";
 export type { Layer, Param, ParamRole, StateBuffer } from "./layers/layer";
+export { ConvTranspose, transposedSide, type ConvTransposeSpec } from "./layers/conv-transpose";
+export { Upsample, type UpsampleSpec } from "./layers/upsample";
+export { Reshape, type ReshapeSpec } from "./layers/reshape";
+export { Sampling, type SamplingSpec } from "./layers/sampling";
 export {
   SGD,
   Optimizer,

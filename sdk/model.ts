@@ -4,10 +4,14 @@ import { Activation } from "./layers/activation";
 import { BatchNorm } from "./layers/batchnorm";
 import { Dropout } from "./layers/dropout";
 import { Conv2D } from "./layers/conv2d";
+import { ConvTranspose } from "./layers/conv-transpose";
 import { Dense } from "./layers/dense";
 import { Flatten } from "./layers/flatten";
 import { Pool2D } from "./layers/pool2d";
-import { BatchBuffer, sizeOf, type Layer, type Param, type StateBuffer } from "./layers/layer";
+import { Reshape } from "./layers/reshape";
+import { Sampling } from "./layers/sampling";
+import { Upsample } from "./layers/upsample";
+import { BatchBuffer, sizeOf, type Layer, type NoisePosition, type Param, type StateBuffer } from "./layers/layer";
 import { PixelLoss } from "./layers/pixel-loss";
 import { SoftmaxLoss } from "./layers/softmax-loss";
 import { inferenceBatch, planModel } from "./plan";
@@ -25,6 +29,8 @@ export interface KlSource {
   sampleAlways: boolean;
   /** Restarts the noise from `seed`: an evaluation draws the same noise every time. */
   reseed(seed: number): void;
+  /** Where the draws stand (an evaluation puts the training's back). */
+  noise: NoisePosition;
 }
 
 /** The reconstruction loss summed over a batch, and a VAE's KL divergence summed over it (0 for others). */
@@ -144,7 +150,8 @@ export class Model {
       // A VAE's code is the mean half of the sampling layer's input.
       const codeShape = layers[this.decoderStart - 1].outputShape;
       this.latentSize = sizeOf(codeShape);
-      if (vae) this.sampling = layers[this.decoderStart - 1] as unknown as KlSource;
+      const code = layers[this.decoderStart - 1];
+      if (vae && code instanceof Sampling) this.sampling = code;
       if (this.outputSize !== this.inputSize) {
         for (const layer of layers) layer.dispose();
         fail(
@@ -544,5 +551,13 @@ function buildLayer(
       return new Dropout(rt, spec, inputShape, rng);
     case "batchnorm":
       return new BatchNorm(rt, spec, inputShape, index);
+    case "convT":
+      return new ConvTranspose(rt, spec, inputShape, outputShape, index, rng);
+    case "upsample":
+      return new Upsample(rt, spec, inputShape, outputShape);
+    case "reshape":
+      return new Reshape(spec, inputShape);
+    case "sampling":
+      return new Sampling(rt, spec, inputShape, rng);
   }
 }

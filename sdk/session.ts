@@ -119,6 +119,7 @@ export class TrainingSession {
     let session: TrainingSession | undefined;
     try {
       if (loaded.run) {
+        restoreNoise(loaded.model, loaded.run.noise);
         const { position, ...settings } = splitRecord(loaded.run);
         session = new TrainingSession(loaded.model, settings, position, new Optimizer(rt, settings.optimizer));
       } else {
@@ -381,10 +382,12 @@ export class TrainingSession {
   /** The run's record, as save() writes it into the model file. */
   record(): RunRecord {
     const s = this.current;
+    const noise = this.model.layers.flatMap((l) => (l.noise ? [[l.noise.seed, l.noise.step] as [number, number]] : []));
     return {
       ...s,
       optimizer: { ...s.optimizer },
       ...this.at,
+      ...(noise.length > 0 ? { noise } : {}),
       loss: specLoss(this.model.spec),
     };
   }
@@ -438,7 +441,19 @@ export class TrainingSession {
 }
 
 function splitRecord(record: RunRecord): RunSettings & { position: RunPosition } {
-  const { epochsDone, batch, lossSum, correct, klSum, batches, step, steps, loss: _loss, ...settings } = record;
+  const {
+    epochsDone,
+    batch,
+    lossSum,
+    correct,
+    klSum,
+    batches,
+    step,
+    steps,
+    loss: _loss,
+    noise: _noise,
+    ...settings
+  } = record;
   return {
     ...settings,
     position: { epochsDone, batch, lossSum, correct, ...(klSum !== undefined ? { klSum } : {}), batches, step, steps },
@@ -454,4 +469,17 @@ function checkSettings(s: RunSettings): void {
     fail("BAD_ARGUMENT", `training session: limit must be a positive integer, got ${s.limit}`);
   if (s.schedule !== "constant" && s.schedule !== "cosine")
     fail("BAD_ARGUMENT", `training session: schedule must be "constant" or "cosine", got ${String(s.schedule)}`);
+}
+
+/**
+ * Puts a resumed model's dropout and sampling layers where the run's draws stood (its record's
+ * "noise"), so that it draws what the uninterrupted run would have; a record without it (or for
+ * another number of such layers) leaves them at their fresh draws.
+ */
+function restoreNoise(model: Model, noise: [number, number][] | undefined): void {
+  const layers = model.layers.filter((l) => l.noise);
+  if (!noise || noise.length !== layers.length) return;
+  layers.forEach((layer, i) => {
+    layer.noise = { seed: noise[i][0], step: noise[i][1] };
+  });
 }

@@ -4,10 +4,14 @@ import { INITIALIZERS, type Initializer } from "./init";
 import type { ActivationSpec } from "./layers/activation";
 import type { BatchNormSpec } from "./layers/batchnorm";
 import type { Conv2DSpec } from "./layers/conv2d";
+import type { ConvTransposeSpec } from "./layers/conv-transpose";
 import type { DropoutSpec } from "./layers/dropout";
 import type { DenseSpec } from "./layers/dense";
 import type { FlattenSpec } from "./layers/flatten";
 import type { Pool2DSpec } from "./layers/pool2d";
+import type { ReshapeSpec } from "./layers/reshape";
+import type { SamplingSpec } from "./layers/sampling";
+import type { UpsampleSpec } from "./layers/upsample";
 import { PLAN_LIMITS } from "./plan";
 import { codePointName, firstUnprintable, quote } from "./text";
 
@@ -18,7 +22,11 @@ export type LayerSpec =
   | Pool2DSpec
   | FlattenSpec
   | DropoutSpec
-  | BatchNormSpec;
+  | BatchNormSpec
+  | ConvTransposeSpec
+  | UpsampleSpec
+  | ReshapeSpec
+  | SamplingSpec;
 
 /**
  * The loss. A classifier's is on its softmax output: cross-entropy (the course's) or the mean
@@ -96,7 +104,7 @@ export function validateSpec(value: unknown): ModelSpec {
   if (!generative && spec.encoder !== undefined) {
     fail("BAD_ARGUMENT", 'model spec: "encoder" belongs to an autoencoder or VAE, not a classifier');
   }
-  const samplingAt = layers.flatMap((l, i) => ((l as { type: string }).type === "sampling" ? [i] : []));
+  const samplingAt = layers.flatMap((l, i) => (l.type === "sampling" ? [i] : []));
   if (generative) {
     if (
       !(Number.isInteger(spec.encoder) && (spec.encoder as number) >= 1 && (spec.encoder as number) < layers.length)
@@ -199,19 +207,21 @@ function validateLayer(value: unknown, index: number): LayerSpec {
     case "relu":
     case "flatten":
       return { type: layer.type };
-    case "conv2d": {
-      if (!isPositiveInt(layer.filters)) fail("BAD_ARGUMENT", `${where}: conv2d "filters" must be a positive integer`);
-      if (!isPositiveInt(layer.size)) fail("BAD_ARGUMENT", `${where}: conv2d "size" must be a positive integer`);
+    case "conv2d":
+    case "convT": {
+      const type = layer.type;
+      if (!isPositiveInt(layer.filters)) fail("BAD_ARGUMENT", `${where}: ${type} "filters" must be a positive integer`);
+      if (!isPositiveInt(layer.size)) fail("BAD_ARGUMENT", `${where}: ${type} "size" must be a positive integer`);
       if (layer.stride !== undefined && !isPositiveInt(layer.stride))
-        fail("BAD_ARGUMENT", `${where}: conv2d "stride" must be a positive integer`);
+        fail("BAD_ARGUMENT", `${where}: ${type} "stride" must be a positive integer`);
       if (layer.padding !== undefined && !(Number.isInteger(layer.padding) && (layer.padding as number) >= 0)) {
-        fail("BAD_ARGUMENT", `${where}: conv2d "padding" must be a non-negative integer`);
+        fail("BAD_ARGUMENT", `${where}: ${type} "padding" must be a non-negative integer`);
       }
       if (layer.init !== undefined && !INITIALIZERS.includes(layer.init as Initializer)) {
         fail("BAD_ARGUMENT", `${where}: "init" must be one of ${INITIALIZERS.join(", ")}`);
       }
       return {
-        type: "conv2d",
+        type,
         filters: layer.filters,
         size: layer.size,
         ...(layer.stride !== undefined ? { stride: layer.stride as number } : {}),
@@ -249,6 +259,22 @@ function validateLayer(value: unknown, index: number): LayerSpec {
         ...(layer.stride !== undefined ? { stride: layer.stride as number } : {}),
       };
     }
+    case "upsample": {
+      const scale = layer.scale;
+      if (!(Number.isInteger(scale) && (scale as number) >= 1 && (scale as number) <= PLAN_LIMITS.upsample)) {
+        fail("BAD_ARGUMENT", `${where}: upsample "scale" must be an integer from 1 to ${PLAN_LIMITS.upsample}`);
+      }
+      return { type: "upsample", scale: scale as number };
+    }
+    case "reshape": {
+      const shape = layer.shape;
+      if (!Array.isArray(shape) || shape.length < 1 || shape.length > 3 || !shape.every(isPositiveInt)) {
+        fail("BAD_ARGUMENT", `${where}: reshape "shape" must be a list of 1 to 3 positive integers`);
+      }
+      return { type: "reshape", shape: [...(shape as number[])] };
+    }
+    case "sampling":
+      return { type: "sampling" };
     default:
       fail("BAD_ARGUMENT", `${where}: unknown type ${quote(String(JSON.stringify(layer.type)))}`);
   }

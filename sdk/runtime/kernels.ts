@@ -231,6 +231,21 @@ export interface Kernels {
     OH: number,
     OW: number,
   ): void;
+  upsampleForward(x: number, y: number, planes: number, H: number, W: number, S: number): void;
+  upsampleBackward(dy: number, dx: number, planes: number, H: number, W: number, S: number): void;
+  gaussianNoise(eps: number, n: number, seed: number, step: number): void;
+  /** Returns the KL divergence summed over the batch. */
+  samplingForward(x: number, eps: number, z: number, batch: number, d: number, noise: number): number;
+  samplingBackward(
+    x: number,
+    eps: number,
+    dz: number,
+    dx: number,
+    batch: number,
+    d: number,
+    scale: number,
+    noise: number,
+  ): void;
 }
 
 function decodeBase64(text: string): Uint8Array {
