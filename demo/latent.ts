@@ -5,7 +5,7 @@
 // or VAE of 2-D codes can take the panel over (a model file, a model trained in this tab).
 import { deserializeModel, MNIST_CLASSES, priorSamples, type Dataset, type Model } from "../sdk/index";
 import type { LatentPanel } from "./latent-panel";
-import { LatentPlot } from "./latent-plot";
+import { LatentPlot, type LatentBox } from "./latent-plot";
 import { describeModel } from "./model-file";
 import type { PageHooks } from "./page-hooks";
 import { drawGrid, fitGrid, greyMaps, paintImage } from "./tiles";
@@ -160,6 +160,11 @@ export function mountLatent(hooks: PageHooks): LatentPanel {
     status.classList.add("error");
   });
 
+  window.mnistLatent = {
+    code: () => [code[0], code[1]],
+    bounds: () => plot.bounds,
+  };
+
   return {
     useModel(model, label) {
       current = model ? { model, label: label ?? { text: "your model", title: "" } } : shipped;
@@ -169,4 +174,11 @@ export function mountLatent(hooks: PageHooks): LatentPanel {
     shows: (model) => current?.model === model,
     onChange: (listener) => listeners.push(listener),
   };
+}
+
+declare global {
+  interface Window {
+    /** What the tests read of the latent-space panel: the code decoded last and the plot's axes. */
+    mnistLatent: { code: () => [number, number]; bounds: () => LatentBox };
+  }
 }

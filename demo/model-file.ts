@@ -118,7 +118,7 @@ export function mountModelFile(hooks: PageHooks, cifar: CifarPanel, latent: Late
     } else {
       model.dispose();
       say(
-        `${file.name} takes input [${shape}] with ${model.classCount} classes; this page runs digit models (input [1,28,28], 10 classes) and CIFAR-10 models (input [3,32,32], 10 classes).`,
+        `${file.name} takes input [${shape}] with ${model.classCount} classes; this page runs digit models (input [1,28,28], 10 classes), CIFAR-10 models (input [3,32,32], 10 classes) and autoencoders or VAEs of digits with 2-D codes.`,
         "error",
       );
       return;
