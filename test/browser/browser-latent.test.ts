@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDemo } from "../../scripts/build-demo.mjs";
 import {
   autoencoderSpec,
-  CLASS_COLORS,
   deserializeModel,
   fit,
   loadMnist,
@@ -24,29 +23,10 @@ import {
   type Dataset,
 } from "../../sdk/node";
 import { chromiumAvailable, openDemo, type DemoPage } from "../support/browser";
+import { canvasPixels, classPixels } from "../support/screenshot";
 
 const SHIPPED_VAE = join(__dirname, "..", "..", "models", "mnist-vae.safetensors");
 const POINTS = 2000;
-
-/** The pixels of a canvas, as RGBA bytes with its size. */
-function canvasPixels(page: Page, id: string): Promise<{ width: number; height: number; data: number[] }> {
-  return page.evaluate((canvasId) => {
-    const c = document.getElementById(canvasId) as HTMLCanvasElement;
-    const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height);
-    return { width: c.width, height: c.height, data: Array.from(d.data) };
-  }, id);
-}
-
-/** Pixels of each class colour (exactly: the dots are opaque) in an RGBA picture. */
-function classPixels(data: number[]): number[] {
-  const rgb = CLASS_COLORS.map((c) => [1, 3, 5].map((i) => Number.parseInt(c.slice(i, i + 2), 16)));
-  const counts = Array(10).fill(0);
-  for (let i = 0; i < data.length; i += 4) {
-    const k = rgb.findIndex(([r, g, b]) => data[i] === r && data[i + 1] === g && data[i + 2] === b);
-    if (k >= 0 && data[i + 3] === 255) counts[k]++;
-  }
-  return counts;
-}
 
 /** The 28x28 grey image the decoder gives `code`, as the page paints it (bytes 0-255). */
 function decodedBytes(model: Model, code: [number, number]): number[] {
