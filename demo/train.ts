@@ -7,6 +7,7 @@
 import {
   datasetFromIdx,
   deserializeModel,
+  formatArch,
   gunzipIfNeeded,
   hasLearningRate,
   MnistWasmError,
@@ -531,7 +532,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   /** Puts `model` into the panels it suits: a classifier above, an autoencoder into the latent space. */
   function use(model: Model): void {
     if (model.task === "classifier") hooks.useModel(model, pageLabel);
-    else hooks.latent.useModel(model, { text: pageLabel, title: "" });
+    else hooks.latent.useModel(model, { text: pageLabel, title: formatArch(model.spec.layers) });
   }
 
   /** Takes `model` back from the panel showing it, if any: the shipped model returns there. */

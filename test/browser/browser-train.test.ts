@@ -391,6 +391,29 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
       await page.uncheck("#train-use");
       expect(await page.textContent("#latent-model")).toBe(shipped);
 
+      // Stopped inside an epoch: the test losses measured after the stop, the codes of the model as it ended.
+      await page.selectOption("#train-images", "60000");
+      await page.click("#train-start");
+      await page.waitForFunction(
+        () => {
+          const r = window.mnistTrain.reports();
+          return r.length > 0 && r[r.length - 1].images >= 3000;
+        },
+        null,
+        { timeout: 60_000 },
+      );
+      await page.click("#train-stop");
+      await finished();
+      expect(await page.evaluate(() => window.mnistTrain.state())).toBe("stopped");
+      const stopped = (await page.evaluate(() => window.mnistTrain.outcome()))!;
+      expect(stopped).toMatchObject({ task: "vae", stopped: true, epochs: 0, testCount: 10000 });
+      expect(stopped.test!.elbo).toBeLessThan(0);
+      expect(await page.textContent("#train-status")).toMatch(/^Stopped: [\d,]+ images in \d+ s, test ELBO -\d+\.\d/);
+      expect(await page.textContent("#train-latent-caption")).toBe(
+        "Codes of the first 1,000 test images, when stopped",
+      );
+      expect(classPixels((await canvasPixels(page, "train-latent-chart")).data).filter((n) => n > 0).length).toBe(10);
+
       // Back to a classifier: its figures again, the codes' plot hidden.
       await page.selectOption("#train-network", "mlp");
       expect(await page.inputValue("#train-optimizer")).toBe("sgd");
