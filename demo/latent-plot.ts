@@ -120,12 +120,12 @@ export class LatentPlot {
     ctx.fillStyle = AXIS_TEXT;
     ctx.textAlign = "center";
     ctx.textBaseline = "top";
-    for (const t of axisTicks(x0, x1, Math.max(2, Math.floor(a.width / 70)))) {
+    for (const t of axisTicks(x0, x1, Math.max(5, Math.floor(a.width / 60)))) {
       ctx.fillText(String(t), this.pixelOf(t, y0)[0], a.top + a.height + 6);
     }
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    for (const t of axisTicks(y0, y1, Math.max(2, Math.floor(a.height / 50)))) {
+    for (const t of axisTicks(y0, y1, Math.max(4, Math.floor(a.height / 50)))) {
       ctx.fillText(String(t), a.left - 6, this.pixelOf(x0, t)[1]);
     }
     const points = this.points;
