@@ -164,8 +164,9 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   let reports: Extract<TrainProgress, { kind: "batch" }>[] = [];
   /** A classifier's test accuracy, or an autoencoder's test reconstruction loss, by epoch. */
   let testPoints: [number, number][] = [];
-  /** An autoencoder's training reconstruction loss and test loss, by epoch. */
+  /** An autoencoder's training reconstruction loss, by epoch. */
   let trainPoints: [number, number][] = [];
+  /** An autoencoder's test loss (its reconstruction, plus a VAE's KL divergence), by epoch. */
   let testLossPoints: [number, number][] = [];
   /** The task of the run on show (before any run, of the network chosen). */
   let shownTask: Network["task"] = "classifier";
