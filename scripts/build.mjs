@@ -29,7 +29,7 @@ const steps = [
   },
   {
     name: "embed",
-    inputs: [...WASM_FILES.map((f) => `build/${f}`), "scripts/embed-wasm.mjs"],
+    inputs: [...WASM_FILES.map((f) => `build/${f}`), "scripts/embed-wasm.mjs", "scripts/wasm-delta.mjs"],
     outputs: [GENERATED],
     run: () => exec(process.execPath, ["scripts/embed-wasm.mjs"]),
   },

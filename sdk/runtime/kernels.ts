@@ -1,9 +1,10 @@
 import {
-  KERNELS_RELAXED_SHARED_WASM_BASE64,
-  KERNELS_RELAXED_WASM_BASE64,
-  KERNELS_SHARED_WASM_BASE64,
+  KERNELS_RELAXED_SHARED_WASM_DELTA,
+  KERNELS_RELAXED_WASM_DELTA,
+  KERNELS_SHARED_WASM_DELTA,
   KERNELS_WASM_BASE64,
 } from "./kernels.wasm.generated";
+import { applyDelta } from "./wasm-delta";
 
 /** The exports of assembly/index.ts. Pointers are byte addresses in the shared memory. */
 export interface Kernels {
@@ -272,26 +273,35 @@ export interface KernelBuild {
   shared: boolean;
 }
 
-const BUILDS: Record<string, string> = {
-  plain: KERNELS_WASM_BASE64,
-  relaxed: KERNELS_RELAXED_WASM_BASE64,
-  "plain-shared": KERNELS_SHARED_WASM_BASE64,
-  "relaxed-shared": KERNELS_RELAXED_SHARED_WASM_BASE64,
+/** The plain build whole, the others as deltas against it (scripts/embed-wasm.mjs says why). */
+const DELTAS: Record<string, string> = {
+  relaxed: KERNELS_RELAXED_WASM_DELTA,
+  "plain-shared": KERNELS_SHARED_WASM_DELTA,
+  "relaxed-shared": KERNELS_RELAXED_SHARED_WASM_DELTA,
 };
+
+let plainBytes: Uint8Array | undefined;
+
+/** The bytes of one build of the kernels. */
+export function kernelBytes(build: KernelBuild): Uint8Array {
+  plainBytes ??= decodeBase64(KERNELS_WASM_BASE64);
+  const key = buildKey(build);
+  return key === "plain" ? plainBytes : applyDelta(plainBytes, decodeBase64(DELTAS[key]));
+}
 const buildKey = (b: KernelBuild): string => `${b.relaxedSimd ? "relaxed" : "plain"}${b.shared ? "-shared" : ""}`;
 
 const compiled = new Map<string, Promise<WebAssembly.Module>>();
 
 /** True when this engine runs the relaxed-SIMD build. */
 export const relaxedSimdSupported = (): boolean =>
-  WebAssembly.validate(decodeBase64(KERNELS_RELAXED_WASM_BASE64) as BufferSource);
+  WebAssembly.validate(kernelBytes({ relaxedSimd: true, shared: false }) as BufferSource);
 
 /** Compiles one build of the kernels once per process (or page); instances share the code. */
 export function compileKernels(build: KernelBuild): Promise<WebAssembly.Module> {
   const key = buildKey(build);
   let module = compiled.get(key);
   if (!module) {
-    const bytes = decodeBase64(BUILDS[key]);
+    const bytes = kernelBytes(build);
     module = WebAssembly.compile(bytes as BufferSource).catch((e: Error) => {
       throw new Error(`cannot compile the kernels (this engine needs WebAssembly SIMD): ${e.message}`);
     });
