@@ -1,0 +1,322 @@
+// The operator tables of the ONNX exporter and importer: how each layer type becomes ONNX nodes,
+// and how each ONNX operator becomes a layer. Supporting another layer or operator is one entry
+// in each table; export.ts and import.ts walk the chain and do the rest.
+import type { NamedTensor } from "../io/safetensors";
+import type { LayerSpec } from "../spec";
+import { type AttributeProto, floatAttribute, intAttribute, intsAttribute } from "./proto";
+
+/** What a layer's exporter is given and can do (export.ts). */
+export interface ExportContext {
+  /** The input activation's shape, one sample (no batch dimension). */
+  readonly shape: readonly number[];
+  /** The layer's own tensor ("weight", "bias", "gamma", …) as the model holds it. */
+  param(name: string): NamedTensor;
+  /** Adds the layer's tensor as an initializer (named as in a model file, "<layer>.<name>") and returns its name. */
+  initializer(name: string, shape: readonly number[], data: Float32Array): string;
+  /** Adds a node on the current activation (and `inputs` after it); its output becomes the current activation. */
+  node(opType: string, inputs: string[], attributes?: AttributeProto[]): void;
+}
+
+export type LayerExporter = (layer: LayerSpec, ctx: ExportContext) => void;
+
+/** Flattens an image activation for a layer that reads it flat (Gemm takes [batch, features]). */
+function flattenIfImage(ctx: ExportContext): void {
+  if (ctx.shape.length > 1) ctx.node("Flatten", [], [intAttribute("axis", 1)]);
+}
+
+const param = (ctx: ExportContext, name: string): string => {
+  const t = ctx.param(name);
+  return ctx.initializer(name, t.shape, t.data);
+};
+
+/** Layer type -> ONNX nodes. The model's softmax head is added after the last layer (export.ts). */
+export const LAYER_EXPORTERS: Record<LayerSpec["type"], LayerExporter> = {
+  dense: (_layer, ctx) => {
+    flattenIfImage(ctx);
+    // The weight is stored [in, units]: Gemm multiplies it as it is (transB 0).
+    ctx.node(
+      "Gemm",
+      [param(ctx, "weight"), param(ctx, "bias")],
+      [floatAttribute("alpha", 1), floatAttribute("beta", 1)],
+    );
+  },
+  conv2d: (layer, ctx) => {
+    const { size, stride = 1, padding = 0 } = layer as Extract<LayerSpec, { type: "conv2d" }>;
+    ctx.node(
+      "Conv",
+      [param(ctx, "weight"), param(ctx, "bias")],
+      [
+        intsAttribute("kernel_shape", [size, size]),
+        intsAttribute("strides", [stride, stride]),
+        intsAttribute("pads", [padding, padding, padding, padding]),
+      ],
+    );
+  },
+  relu: (_layer, ctx) => ctx.node("Relu", []),
+  sigmoid: (_layer, ctx) => ctx.node("Sigmoid", []),
+  maxpool: (layer, ctx) => poolExporter("MaxPool", layer, ctx),
+  avgpool: (layer, ctx) => poolExporter("AveragePool", layer, ctx),
+  batchnorm: (layer, ctx) => {
+    const { eps = 1e-5, momentum = 0.9 } = layer as Extract<LayerSpec, { type: "batchnorm" }>;
+    ctx.node(
+      "BatchNormalization",
+      ["gamma", "beta", "running_mean", "running_var"].map((name) => param(ctx, name)),
+      [floatAttribute("epsilon", eps), floatAttribute("momentum", momentum)],
+    );
+  },
+  flatten: (_layer, ctx) => {
+    if (ctx.shape.length > 1) ctx.node("Flatten", [], [intAttribute("axis", 1)]);
+  },
+  // Inference passes through a dropout layer: nothing to export.
+  dropout: () => {},
+};
+
+function poolExporter(opType: string, layer: LayerSpec, ctx: ExportContext): void {
+  const { size, stride = size } = layer as Extract<LayerSpec, { type: "maxpool" | "avgpool" }>;
+  ctx.node(opType, [], [intsAttribute("kernel_shape", [size, size]), intsAttribute("strides", [stride, stride])]);
+}
+
+/** A constant input of a node (an initializer or a Constant node's value), as float32. */
+export interface ConstantTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** What an operator's importer is given and can do (import.ts). */
+export interface ImportContext {
+  /** The node's operator type, e.g. "Conv". */
+  readonly opType: string;
+  /** The current activation's shape, one sample (no batch dimension). */
+  readonly shape: readonly number[];
+  /** The layers read so far. */
+  readonly layers: readonly LayerSpec[];
+  /** How many inputs the node has (empty trailing inputs not counted). */
+  readonly inputCount: number;
+  /** Input `i` (1 or more) as a float32 constant, or undefined when the node has no such input. */
+  constant(i: number): ConstantTensor | undefined;
+  /** Input `i` as an int64 constant (a Reshape's shape). */
+  integers(i: number): number[] | undefined;
+  /** Attribute readers: the value, or `fallback` when the node does not set it. */
+  int(name: string, fallback: number): number;
+  ints(name: string, fallback: number[]): number[];
+  float(name: string, fallback: number): number;
+  string(name: string, fallback: string): string;
+  /** Refuses the node: BAD_FILE naming the operator and the node. */
+  refuse(problem: string): never;
+  /** Appends a layer and its tensors (named "weight", "bias", …; checked against the layer's plan). */
+  addLayer(layer: LayerSpec, tensors?: Record<string, ConstantTensor>): void;
+  /** The operator of the node before this one (Constant nodes aside). */
+  readonly previousOp: string | undefined;
+  /** The tensors of the last layer added, to amend (an Add after a MatMul sets the bias). */
+  lastTensors(): Record<string, ConstantTensor> | undefined;
+  /** Marks the node as the softmax head: it must be the last node, after a dense layer. */
+  softmaxHead(): void;
+}
+
+export type OperatorImporter = (ctx: ImportContext) => void;
+
+const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** The attributes each operator accepts; any other set on a node is refused (it may change the result). */
+export const KNOWN_ATTRIBUTES: Record<string, readonly string[]> = {
+  Gemm: ["alpha", "beta", "transA", "transB"],
+  MatMul: [],
+  Add: [],
+  Conv: ["kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"],
+  Relu: [],
+  Sigmoid: [],
+  MaxPool: ["kernel_shape", "strides", "pads", "dilations", "ceil_mode", "auto_pad", "storage_order"],
+  AveragePool: ["kernel_shape", "strides", "pads", "dilations", "ceil_mode", "auto_pad", "count_include_pad"],
+  BatchNormalization: ["epsilon", "momentum", "training_mode", "spatial"],
+  Flatten: ["axis"],
+  Reshape: ["allowzero"],
+  Dropout: ["ratio", "seed", "is_test"],
+  Identity: [],
+  Softmax: ["axis"],
+};
+
+/** A square window's side from kernel_shape (and the same for strides), refusing other windows. */
+function square(ctx: ImportContext, name: string, values: number[]): number {
+  if (values.length !== 2 || values[0] !== values[1] || !(values[0] >= 1))
+    ctx.refuse(`${name} [${values}] is not supported (square 2-D windows only)`);
+  return values[0];
+}
+
+/** The padding of every side, which must be the same; auto_pad must be unset (or VALID with no padding). */
+function uniformPadding(ctx: ImportContext): number {
+  const pads = ctx.ints("pads", [0, 0, 0, 0]);
+  const autoPad = ctx.string("auto_pad", "NOTSET");
+  if (autoPad !== "NOTSET" && autoPad !== "VALID") ctx.refuse(`auto_pad ${autoPad} is not supported (give pads)`);
+  if (pads.length !== 4 || pads.some((p) => p !== pads[0]) || !(pads[0] >= 0))
+    ctx.refuse(`pads [${pads}] is not supported (the same padding on every side only)`);
+  if (autoPad === "VALID" && pads[0] !== 0) ctx.refuse("auto_pad VALID with pads is contradictory");
+  return pads[0];
+}
+
+function noDilation(ctx: ImportContext): void {
+  const dilations = ctx.ints("dilations", [1, 1]);
+  if (dilations.some((d) => d !== 1)) ctx.refuse(`dilations [${dilations}] are not supported`);
+}
+
+function needImage(ctx: ImportContext): [number, number, number] {
+  if (ctx.shape.length !== 3)
+    ctx.refuse(`needs an image input [batch, channels, height, width], got [batch, ${ctx.shape}]`);
+  return ctx.shape as [number, number, number];
+}
+
+function needConstant(ctx: ImportContext, i: number, what: string): ConstantTensor {
+  const t = ctx.constant(i);
+  if (!t) ctx.refuse(`has no ${what} (input ${i})`);
+  return t;
+}
+
+/** [units] from a bias of shape [units], [1, units] or a broadcast scalar. */
+function biasVector(ctx: ImportContext, t: ConstantTensor, units: number, scale: number): ConstantTensor {
+  const n = sizeOf(t.shape);
+  if (n !== units && n !== 1) ctx.refuse(`bias of shape [${t.shape}] does not match ${units} units`);
+  const data = new Float32Array(units);
+  for (let i = 0; i < units; i++) data[i] = scale * t.data[n === 1 ? 0 : i];
+  return { shape: [units], data };
+}
+
+function poolImporter(type: "maxpool" | "avgpool"): OperatorImporter {
+  return (ctx: ImportContext) => {
+    const [, H, W] = needImage(ctx);
+    const size = square(ctx, "kernel_shape", ctx.ints("kernel_shape", []));
+    // ONNX's default stride is 1 (this SDK's is the window): always say it.
+    const stride = square(ctx, "strides", ctx.ints("strides", [1, 1]));
+    if (uniformPadding(ctx) !== 0) ctx.refuse("padding is not supported for pooling");
+    noDilation(ctx);
+    // Rounding up differs only when the windows do not tile the input exactly.
+    if (ctx.int("ceil_mode", 0) !== 0 && ((H - size) % stride !== 0 || (W - size) % stride !== 0))
+      ctx.refuse("ceil_mode 1 is not supported (the windows do not tile the input)");
+    if (ctx.int("storage_order", 0) !== 0) ctx.refuse("storage_order 1 is not supported");
+    ctx.addLayer({ type, size, ...(stride !== size ? { stride } : {}) });
+  };
+}
+
+/** A Flatten or a Reshape to [batch, features]: a flatten layer (nothing when already flat). */
+function flattenLayer(ctx: ImportContext): void {
+  if (ctx.shape.length > 1) ctx.addLayer({ type: "flatten" });
+}
+
+/** ONNX operator -> layer. Constant nodes are read by import.ts itself. */
+export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
+  Gemm: (ctx: ImportContext) => {
+    if (ctx.shape.length !== 1) ctx.refuse(`needs a flat input [batch, features], got [batch, ${ctx.shape}]`);
+    if (ctx.int("transA", 0) !== 0) ctx.refuse("transA 1 is not supported");
+    const b = needConstant(ctx, 1, "weight");
+    const inSize = ctx.shape[0];
+    const transB = ctx.int("transB", 0) !== 0;
+    if (b.shape.length !== 2 || b.shape[transB ? 1 : 0] !== inSize)
+      ctx.refuse(`weight of shape [${b.shape}]${transB ? " (transposed)" : ""} does not take ${inSize} features`);
+    const units = b.shape[transB ? 0 : 1];
+    const alpha = ctx.float("alpha", 1);
+    const beta = ctx.float("beta", 1);
+    // The SDK's dense weight is [in, units]: PyTorch's Linear (transB 1) stores it [units, in].
+    const weight = new Float32Array(inSize * units);
+    for (let i = 0; i < inSize; i++)
+      for (let u = 0; u < units; u++) weight[i * units + u] = alpha * b.data[transB ? u * inSize + i : i * units + u];
+    const c = ctx.constant(2);
+    const bias = c ? biasVector(ctx, c, units, beta) : { shape: [units], data: new Float32Array(units) };
+    ctx.addLayer({ type: "dense", units }, { weight: { shape: [inSize, units], data: weight }, bias });
+  },
+  MatMul: (ctx: ImportContext) => {
+    if (ctx.shape.length !== 1) ctx.refuse(`needs a flat input [batch, features], got [batch, ${ctx.shape}]`);
+    const b = needConstant(ctx, 1, "weight");
+    if (b.shape.length !== 2 || b.shape[0] !== ctx.shape[0])
+      ctx.refuse(`weight of shape [${b.shape}] does not take ${ctx.shape[0]} features`);
+    const units = b.shape[1];
+    ctx.addLayer({ type: "dense", units }, { weight: b, bias: { shape: [units], data: new Float32Array(units) } });
+  },
+  // The bias of a MatMul: only right after one (PyTorch's Linear exported without Gemm).
+  Add: (ctx: ImportContext) => {
+    const previous = ctx.layers[ctx.layers.length - 1];
+    const tensors = ctx.lastTensors();
+    if (ctx.previousOp !== "MatMul" || previous?.type !== "dense" || !tensors)
+      ctx.refuse("an Add is supported only as the bias of a MatMul, right after it");
+    tensors.bias = biasVector(ctx, needConstant(ctx, 1, "bias"), previous.units, 1);
+  },
+  Conv: (ctx: ImportContext) => {
+    const [C] = needImage(ctx);
+    const w = needConstant(ctx, 1, "weight");
+    if (ctx.int("group", 1) !== 1) ctx.refuse(`group ${ctx.int("group", 1)} is not supported (grouped convolution)`);
+    noDilation(ctx);
+    if (w.shape.length !== 4) ctx.refuse(`weight of shape [${w.shape}] is not [filters, channels, height, width]`);
+    const size = square(ctx, "kernel_shape", ctx.ints("kernel_shape", [w.shape[2], w.shape[3]]));
+    if (w.shape[1] !== C || w.shape[2] !== size || w.shape[3] !== size)
+      ctx.refuse(`weight of shape [${w.shape}] does not fit ${C} input channels and ${size}x${size} windows`);
+    const stride = square(ctx, "strides", ctx.ints("strides", [1, 1]));
+    const padding = uniformPadding(ctx);
+    const filters = w.shape[0];
+    const b = ctx.constant(2);
+    const bias = b ? biasVector(ctx, b, filters, 1) : { shape: [filters], data: new Float32Array(filters) };
+    ctx.addLayer(
+      {
+        type: "conv2d",
+        filters,
+        size,
+        ...(stride !== 1 ? { stride } : {}),
+        ...(padding !== 0 ? { padding } : {}),
+      },
+      { weight: w, bias },
+    );
+  },
+  Relu: (ctx: ImportContext) => ctx.addLayer({ type: "relu" }),
+  Sigmoid: (ctx: ImportContext) => ctx.addLayer({ type: "sigmoid" }),
+  MaxPool: poolImporter("maxpool"),
+  AveragePool: poolImporter("avgpool"),
+  BatchNormalization: (ctx: ImportContext) => {
+    if (ctx.int("training_mode", 0) !== 0) ctx.refuse("training_mode 1 is not supported (an inference graph is)");
+    if (ctx.int("spatial", 1) !== 1) ctx.refuse("spatial 0 is not supported (statistics per channel only)");
+    const channels = ctx.shape[0];
+    const [gamma, beta, mean, variance] = ["scale", "bias", "mean", "variance"].map((what, i) => {
+      const t = needConstant(ctx, i + 1, what);
+      if (sizeOf(t.shape) !== channels || t.shape.length !== 1)
+        ctx.refuse(`${what} of shape [${t.shape}] does not match ${channels} channels`);
+      return t;
+    });
+    const eps = ctx.float("epsilon", 1e-5);
+    const momentum = ctx.float("momentum", 0.9);
+    if (!(eps > 0)) ctx.refuse(`epsilon ${eps} is not positive`);
+    ctx.addLayer(
+      {
+        type: "batchnorm",
+        ...(eps !== 1e-5 ? { eps } : {}),
+        ...(momentum >= 0 && momentum < 1 && momentum !== 0.9 ? { momentum } : {}),
+      },
+      { gamma, beta, running_mean: mean, running_var: variance },
+    );
+  },
+  Flatten: (ctx: ImportContext) => {
+    const axis = ctx.int("axis", 1);
+    if (axis !== 1 && !(axis === -1 && ctx.shape.length === 1))
+      ctx.refuse(`axis ${axis} is not supported (only flattening each sample: axis 1)`);
+    flattenLayer(ctx);
+  },
+  Reshape: (ctx: ImportContext) => {
+    const shape = ctx.integers(1);
+    if (!shape) ctx.refuse("has no constant target shape (input 1)");
+    const features = sizeOf(ctx.shape);
+    // [batch, features] written as [-1, n], [0, n], [0, -1], [n_batch, -1]…: each sample flattened.
+    const flat =
+      shape.length === 2 &&
+      (shape[1] === features || shape[1] === -1) &&
+      (shape[0] === -1 || shape[0] === 0 || shape[1] === features) &&
+      !(shape[0] === -1 && shape[1] === -1);
+    if (!flat) ctx.refuse(`target shape [${shape}] is not supported (only [batch, ${features}])`);
+    flattenLayer(ctx);
+  },
+  Dropout: (ctx: ImportContext) => {
+    // Opset 12+: a training_mode input set to true makes it drop in inference.
+    const training = ctx.integers(2);
+    if (training?.[0]) ctx.refuse("training_mode true is not supported (an inference graph is)");
+  },
+  Identity: () => {},
+  Softmax: (ctx: ImportContext) => {
+    const axis = ctx.int("axis", -1);
+    if (ctx.shape.length !== 1 || (axis !== 1 && axis !== -1))
+      ctx.refuse(`over axis ${axis} is not the classes' softmax`);
+    ctx.softmaxHead();
+  },
+};
