@@ -132,6 +132,7 @@ export const KNOWN_ATTRIBUTES: Record<string, readonly string[]> = {
   Reshape: ["allowzero"],
   Dropout: ["ratio", "seed", "is_test"],
   Identity: [],
+  Pad: ["mode", "pads", "value"],
   Softmax: ["axis"],
 };
 
@@ -313,6 +314,11 @@ export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
     if (training?.[0]) ctx.refuse("training_mode true is not supported (an inference graph is)");
   },
   Identity: () => {},
+  // PyTorch writes a Pad of nothing before an AvgPool2d: only that (an identity) is supported.
+  Pad: (ctx: ImportContext) => {
+    const pads = ctx.integers(1) ?? ctx.ints("pads", []);
+    if (pads.some((p) => p !== 0)) ctx.refuse(`pads [${pads}] are not supported (only a Pad of nothing)`);
+  },
   Softmax: (ctx: ImportContext) => {
     const axis = ctx.int("axis", -1);
     if (ctx.shape.length !== 1 || (axis !== 1 && axis !== -1))
