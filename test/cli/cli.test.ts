@@ -276,6 +276,7 @@ describe("the command line's grammar", () => {
         eval: stand("eval"),
         classify: stand("classify"),
         experiment: stand("experiment"),
+        export: stand("export"),
       },
       (text) => (parsed.out += text),
     );
@@ -320,6 +321,7 @@ describe("the command line's grammar", () => {
     eval: ["eval"],
     classify: ["classify", "-i", "in", "-o", "out"],
     experiment: ["experiment", "optimizers"],
+    export: ["export", "-o", "out.onnx"],
   };
 
   const PROTOTYPE_NAMES = [
@@ -574,6 +576,7 @@ describe("the command line's grammar", () => {
       "--data": "path",
       "--threads": "threads",
     },
+    export: { "--model": "path", "--format": "choice", "--out": "path" },
   };
 
   it("the table above names every option that takes a value, of every command", () => {
@@ -637,7 +640,7 @@ describe("the command line's grammar", () => {
     for (const args of [[], ["--"], ["help", "bogus"], ["help", "__proto__"]]) {
       await expectUsage(
         args,
-        /^expected a command: predict, train, eval, classify, experiment \(see mnist-wasm --help\)$/,
+        /^expected a command: predict, train, eval, classify, experiment, export \(see mnist-wasm --help\)$/,
       );
     }
     for (const args of [
