@@ -110,7 +110,9 @@ export function exportOnnx(model: Model, facts: Record<string, string> = {}): Ui
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   };
-  return onnx.ModelProto.encode(model_).finish();
+  // A Uint8Array of its own: in Node, protobufjs writes into a Buffer (whose slice() is a view),
+  // possibly in a pool shared with other small buffers.
+  return new Uint8Array(onnx.ModelProto.encode(model_).finish());
 }
 
 /** A float32 tensor [batch, ...shape] with a symbolic batch dimension. */

@@ -6,7 +6,7 @@ import type { NamedTensor } from "../io/safetensors";
 import { PLAN_LIMITS, planModel } from "../plan";
 import type { LayerSpec } from "../spec";
 import { quote } from "../text";
-import { type ConstantTensor, type ImportContext, KNOWN_ATTRIBUTES, OPERATOR_IMPORTERS } from "./operators";
+import { type ConstantTensor, type ImportContext, OPERATOR_IMPORTERS, OPERATOR_SIGNATURES } from "./operators";
 import {
   ATTRIBUTE,
   type AttributeProto,
@@ -31,8 +31,33 @@ export const ONNX_LIMITS = {
   metadata: 256,
   /** Dimensions of one tensor. */
   rank: 8,
-  /** Opset versions of the default domain read (7: the oldest the operators above take; 23: the newest known). */
-  opsets: [7, 23] as const,
+  /**
+   * Opset versions of the default domain read: from 11 (older ones give Pad, Dropout and the
+   * pooling operators other attributes) to 23 (the newest ONNX Runtime 1.31 runs).
+   */
+  opsets: [11, 23] as const,
+};
+
+/** AttributeProto's value fields, and the field of each attribute type the operators take. */
+const ATTRIBUTE_FIELDS = [
+  "f",
+  "i",
+  "s",
+  "t",
+  "g",
+  "sparseTensor",
+  "tp",
+  "floats",
+  "ints",
+  "strings",
+  "tensors",
+  "graphs",
+] as const;
+const FIELD_OF_TYPE: Record<number, (typeof ATTRIBUTE_FIELDS)[number]> = {
+  [ATTRIBUTE.FLOAT]: "f",
+  [ATTRIBUTE.INT]: "i",
+  [ATTRIBUTE.STRING]: "s",
+  [ATTRIBUTE.INTS]: "ints",
 };
 
 /** The default operator domain, as ONNX names it (either way). */
@@ -158,15 +183,27 @@ function readGraph(
       if (nodeInputs[i] && !constants.has(nodeInputs[i]))
         refuse(`input ${quote(nodeInputs[i])} is not a constant (an initializer): the graph is not a chain`);
     }
-    for (const attribute of node.attribute ?? []) {
-      if (!KNOWN_ATTRIBUTES[opType].includes(attribute.name ?? ""))
-        refuse(`attribute ${quote(attribute.name ?? "")} is not supported`);
+    const signature = OPERATOR_SIGNATURES[opType];
+    if (nodeInputs.length > signature.inputs) refuse(`has ${nodeInputs.length} inputs, more than ${signature.inputs}`);
+    const outputs = node.output ?? [];
+    if (outputs.length < 1 || outputs.length > signature.outputs || !outputs[0])
+      refuse(
+        `has ${outputs.length} outputs; ${signature.outputs === 1 ? "one" : `1 to ${signature.outputs}`} expected`,
+      );
+    const seen = new Set<string>();
+    for (const a of node.attribute ?? []) {
+      const name = a.name ?? "";
+      const expected = Object.hasOwn(signature.attributes, name) ? signature.attributes[name] : undefined;
+      if (expected === undefined) refuse(`attribute ${quote(name)} is not supported`);
+      if (a.type !== expected) refuse(`attribute ${quote(name)} has type ${a.type}, not ${expected}`);
+      // The value is in the field of its type, and in no other (as the ONNX checker requires).
+      const held = ATTRIBUTE_FIELDS.filter((f) => (Array.isArray(a[f]) ? a[f].length > 0 : Object.hasOwn(a, f)));
+      if (held.length !== 1 || held[0] !== FIELD_OF_TYPE[expected])
+        refuse(`attribute ${quote(name)} holds its value in the wrong field`);
+      if (seen.has(name)) refuse(`attribute ${quote(name)} appears twice`);
+      seen.add(name);
     }
-    const attribute = (name: string, type: number): AttributeProto | undefined => {
-      const a = node.attribute?.find((x) => x.name === name);
-      if (a?.type && a.type !== type) refuse(`attribute ${quote(name)} has the wrong type`);
-      return a;
-    };
+    const attribute = (name: string): AttributeProto | undefined => node.attribute?.find((x) => x.name === name);
     const constantInput = (i: number): TensorProto | undefined => {
       const name = nodeInputs[i];
       if (!name) return undefined;
@@ -189,20 +226,20 @@ function readGraph(
         return t ? readIntegerTensor(t, refuse) : undefined;
       },
       int: (name, fallback) => {
-        const a = attribute(name, ATTRIBUTE.INT);
+        const a = attribute(name);
         return a ? int(a.i) : fallback;
       },
       ints: (name, fallback) => {
-        const a = attribute(name, ATTRIBUTE.INTS);
+        const a = attribute(name);
         return a ? (a.ints ?? []).map(int) : fallback;
       },
       float: (name, fallback) => {
-        const a = attribute(name, ATTRIBUTE.FLOAT);
+        const a = attribute(name);
         // Float32 attributes as the decimal they were written from (1e-5, not 9.99999974737875e-6).
         return a ? Number((a.f ?? 0).toPrecision(7)) : fallback;
       },
       string: (name, fallback) => {
-        const a = attribute(name, ATTRIBUTE.STRING);
+        const a = attribute(name);
         return a ? new TextDecoder().decode(a.s ?? new Uint8Array(0)) : fallback;
       },
       refuse,

@@ -3,7 +3,7 @@
 // in each table; export.ts and import.ts walk the chain and do the rest.
 import type { NamedTensor } from "../io/safetensors";
 import type { LayerSpec } from "../spec";
-import { type AttributeProto, floatAttribute, intAttribute, intsAttribute } from "./proto";
+import { ATTRIBUTE, type AttributeProto, floatAttribute, intAttribute, intsAttribute } from "./proto";
 
 /** What a layer's exporter is given and can do (export.ts). */
 export interface ExportContext {
@@ -117,23 +117,52 @@ export type OperatorImporter = (ctx: ImportContext) => void;
 
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** The attributes each operator accepts; any other set on a node is refused (it may change the result). */
-export const KNOWN_ATTRIBUTES: Record<string, readonly string[]> = {
-  Gemm: ["alpha", "beta", "transA", "transB"],
-  MatMul: [],
-  Add: [],
-  Conv: ["kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"],
-  Relu: [],
-  Sigmoid: [],
-  MaxPool: ["kernel_shape", "strides", "pads", "dilations", "ceil_mode", "auto_pad", "storage_order"],
-  AveragePool: ["kernel_shape", "strides", "pads", "dilations", "ceil_mode", "auto_pad", "count_include_pad"],
-  BatchNormalization: ["epsilon", "momentum", "training_mode", "spatial"],
-  Flatten: ["axis"],
-  Reshape: ["allowzero"],
-  Dropout: ["ratio", "seed", "is_test"],
-  Identity: [],
-  Pad: ["mode", "pads", "value"],
-  Softmax: ["axis"],
+const { FLOAT: F, INT: I, STRING: S, INTS: IS } = ATTRIBUTE;
+
+/**
+ * What a node of each operator may have: at most `inputs` inputs and `outputs` outputs (only the
+ * first output is used), and the attributes named, each of its type. Anything else on a node is
+ * refused: an attribute the importer does not read could change the result.
+ */
+export const OPERATOR_SIGNATURES: Record<
+  string,
+  { inputs: number; outputs: number; attributes: Record<string, number> }
+> = {
+  Gemm: { inputs: 3, outputs: 1, attributes: { alpha: F, beta: F, transA: I, transB: I } },
+  MatMul: { inputs: 2, outputs: 1, attributes: {} },
+  Add: { inputs: 2, outputs: 1, attributes: {} },
+  Conv: {
+    inputs: 3,
+    outputs: 1,
+    attributes: { kernel_shape: IS, strides: IS, pads: IS, dilations: IS, group: I, auto_pad: S },
+  },
+  Relu: { inputs: 1, outputs: 1, attributes: {} },
+  Sigmoid: { inputs: 1, outputs: 1, attributes: {} },
+  MaxPool: {
+    inputs: 1,
+    outputs: 1,
+    attributes: { kernel_shape: IS, strides: IS, pads: IS, dilations: IS, ceil_mode: I, auto_pad: S, storage_order: I },
+  },
+  AveragePool: {
+    inputs: 1,
+    outputs: 1,
+    attributes: {
+      kernel_shape: IS,
+      strides: IS,
+      pads: IS,
+      dilations: IS,
+      ceil_mode: I,
+      auto_pad: S,
+      count_include_pad: I,
+    },
+  },
+  BatchNormalization: { inputs: 5, outputs: 1, attributes: { epsilon: F, momentum: F, training_mode: I } },
+  Flatten: { inputs: 1, outputs: 1, attributes: { axis: I } },
+  Reshape: { inputs: 2, outputs: 1, attributes: { allowzero: I } },
+  Dropout: { inputs: 3, outputs: 2, attributes: { seed: I } },
+  Identity: { inputs: 1, outputs: 1, attributes: {} },
+  Pad: { inputs: 3, outputs: 1, attributes: { mode: S } },
+  Softmax: { inputs: 1, outputs: 1, attributes: { axis: I } },
 };
 
 /** A square window's side from kernel_shape (and the same for strides), refusing other windows. */
@@ -269,7 +298,6 @@ export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
   AveragePool: poolImporter("avgpool"),
   BatchNormalization: (ctx: ImportContext) => {
     if (ctx.int("training_mode", 0) !== 0) ctx.refuse("training_mode 1 is not supported (an inference graph is)");
-    if (ctx.int("spatial", 1) !== 1) ctx.refuse("spatial 0 is not supported (statistics per channel only)");
     const channels = ctx.shape[0];
     const [gamma, beta, mean, variance] = ["scale", "bias", "mean", "variance"].map((what, i) => {
       const t = needConstant(ctx, i + 1, what);
@@ -316,8 +344,11 @@ export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
   Identity: () => {},
   // PyTorch writes a Pad of nothing before an AvgPool2d: only that (an identity) is supported.
   Pad: (ctx: ImportContext) => {
-    const pads = ctx.integers(1) ?? ctx.ints("pads", []);
-    if (pads.some((p) => p !== 0)) ctx.refuse(`pads [${pads}] are not supported (only a Pad of nothing)`);
+    const pads = ctx.integers(1) ?? [];
+    if (pads.length !== 2 * (ctx.shape.length + 1) || pads.some((p) => p !== 0))
+      ctx.refuse(`pads [${pads}] are not supported (only a Pad of nothing, two zeros a dimension)`);
+    const value = ctx.constant(2);
+    if (value && value.data.length !== 1) ctx.refuse(`constant_value of shape [${value.shape}] is not one value`);
   },
   Softmax: (ctx: ImportContext) => {
     const axis = ctx.int("axis", -1);

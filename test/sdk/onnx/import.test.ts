@@ -148,7 +148,7 @@ describe("importOnnx refuses", () => {
     expect(refusal(new TextEncoder().encode("\x08hello world"))).toMatch(/^m.onnx: not an ONNX model/);
     expect(refusal(edited((m) => void (m.graph!.node = [])))).toBe("m.onnx: not an ONNX model (no graph)");
     expect(refusal(edited((m) => void (m.opsetImport = [{ domain: "", version: 99 }])))).toMatch(
-      /ONNX opset 99 is not supported \(opsets 7 to 23\)/,
+      /ONNX opset 99 is not supported \(opsets 11 to 23\)/,
     );
     const twoInputs = edited((m) => {
       m.graph!.input!.push({ ...m.graph!.input![0], name: "extra" });
