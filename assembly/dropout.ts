@@ -6,7 +6,7 @@
 
 // @ts-ignore: decorator
 @inline
-function hash32(x: u32): u32 {
+export function hash32(x: u32): u32 {
   // splitmix32 finaliser
   x = (x ^ (x >> 16)) * 0x85ebca6b;
   x = (x ^ (x >> 13)) * 0xc2b2ae35;

@@ -6,6 +6,7 @@ export { gemm, gemmWorkspaceBytes, packA, packedABytes, gemmPacked } from "./gem
 export { addBiasRows, addBiasRowsRelu, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8, copyIfChanged } from "./tensor";
 export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./sigmoid-relu";
 export { softmaxCrossEntropy, softmaxMse } from "./loss";
+export { sigmoidBinaryCrossEntropy, squaredError } from "./pixel-loss";
 export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate, adamUpdate } from "./optim";
 export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels } from "./conv";
 export { convDirect, packConvFilters, packedFiltersBytes } from "./conv-direct";
@@ -13,3 +14,5 @@ export { maxPoolForward, maxPoolValues, maxPoolBackward, maxPoolBackwardRelu, av
 export { augmentImages } from "./augment";
 export { dropoutForward, dropoutBackward } from "./dropout";
 export { batchNormTrain, batchNormInfer, batchNormBackward } from "./norm";
+export { upsampleForward, upsampleBackward } from "./upsample";
+export { gaussianNoise, samplingForward, samplingBackward } from "./sampling";

@@ -19,3 +19,29 @@ export function madd(a: v128, b: v128, c: v128): v128 {
 export function relu4(v: v128): v128 {
   return v128.andnot(v, f32x4.le(v, f32x4.splat(0)));
 }
+
+/**
+ * e^t for four floats: t = n·ln 2 + r with n an integer and |r| <= ln 2 / 2 (Cody-Waite: ln 2 in
+ * two parts, so n·ln2Hi is exact), e^r by its Taylor polynomial to r^7 (truncation under 0.1
+ * ulp), times 2^n built in the exponent bits. t is clamped to [-88, 88] first: e^88 is below
+ * f32's largest value, and e^-88 comes out 0 (2^-127 has no normal exponent), which the sigmoid
+ * does not notice. NaN stays NaN.
+ */
+// @ts-ignore: decorator
+@inline
+export function expVec(t: v128): v128 {
+  const clamped = f32x4.max(f32x4.min(t, f32x4.splat(88)), f32x4.splat(-88));
+  const n = f32x4.nearest(f32x4.mul(clamped, f32x4.splat(1.44269504)));
+  let r = f32x4.sub(clamped, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.sub(r, f32x4.mul(n, f32x4.splat(-2.12194440e-4)));
+  let p = f32x4.splat(1.0 / 5040);
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 720));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 120));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 24));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.0 / 6));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(0.5));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1));
+  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1));
+  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return f32x4.mul(p, scale);
+}

@@ -23,7 +23,8 @@ export interface ArchOptions {
   init?: Initializer;
   dropout?: number;
   batchnorm?: boolean;
-  loss: LossName;
+  /** Unset: the task's default (cross-entropy for a classifier). */
+  loss?: LossName;
 }
 
 /** The largest architecture file read (a layer list is a few hundred bytes). */
@@ -81,7 +82,12 @@ function specOf(options: ArchOptions, data: Dataset): ModelSpec {
       (l.type === "dense" || l.type === "conv2d") && !l.init ? { ...l, init: options.init } : l,
     );
   }
-  const spec = validateSpec({ input: data.shape, layers, classes: data.classes, loss: options.loss });
+  const spec = validateSpec({
+    input: data.shape,
+    layers,
+    classes: data.classes,
+    ...(options.loss !== undefined ? { loss: options.loss } : {}),
+  });
   planModel(spec); // every layer fits its input, checked before anything is allocated
   return spec;
 }

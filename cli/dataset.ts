@@ -13,10 +13,12 @@ import {
   loadMnist,
   maxLabel,
   MnistWasmError,
+  selectClasses,
   type Dataset,
   type DatasetName,
   type Model,
   type Split,
+  type Task,
 } from "../sdk/node";
 import { UsageError } from "./errors";
 
@@ -94,8 +96,20 @@ export interface TrainingDataOptions {
   data?: string;
   /** --name: the data set's name. */
   name?: string;
-  /** --classes: a file of class names, one per line. */
+  /** --classes: a file of class names, one per line; or the labels to keep, e.g. "0,1,2" (classSelection). */
   classes?: string;
+}
+
+/**
+ * The labels a --classes value selects ("0,1,2": digits and commas only), or undefined when it
+ * names a file of class names instead (a file called "0" is "./0").
+ */
+export function classSelection(value: string): number[] | undefined {
+  if (!/^\d+(,\d+)*$/.test(value)) return undefined;
+  const labels = value.split(",").map(Number);
+  if (labels.some((l) => l > 255)) throw new UsageError(`--classes ${value}: labels go from 0 to 255`);
+  if (new Set(labels).size !== labels.length) throw new UsageError(`--classes ${value}: a label is given twice`);
+  return labels;
 }
 
 /** The name `train` gives its data set: --name, else "cifar10" for CIFAR-10, else the --data folder's name, else "mnist". */
@@ -119,7 +133,18 @@ function trainingDataName(options: TrainingDataOptions): string {
  * names of --classes, else those of CIFAR-10's batches.meta.txt, else the digits. The --classes
  * file is read first, and must name exactly the classes the labels use (0 to the largest label).
  */
-export function loadTrainingData(options: TrainingDataOptions): { train: Dataset; test: Dataset } {
+export function loadTrainingData(options: TrainingDataOptions): { train: Dataset; test: Dataset; selected?: number[] } {
+  const selected = options.classes === undefined ? undefined : classSelection(options.classes);
+  if (selected) {
+    const all = loadTrainingData({ ...options, classes: undefined });
+    const missing = selected.find((label) => label >= all.train.classes.length);
+    if (missing !== undefined) {
+      throw new UsageError(
+        `--classes ${options.classes}: the data set has classes 0 to ${all.train.classes.length - 1}, not ${missing}`,
+      );
+    }
+    return { train: selectClasses(all.train, selected), test: selectClasses(all.test, selected), selected };
+  }
   const name = trainingDataName(options);
   const file = options.classes;
   const classes = file === undefined ? undefined : loadClassNames(file);
@@ -152,4 +177,32 @@ export function datasetNameArgument(value: string): string {
   const problem = datasetNameProblem(value);
   if (problem) throw new InvalidArgumentError(`the data set's name ${problem}`);
   return value;
+}
+
+const TASK_NAMES: Record<Task, string> = { classifier: "a classifier", autoencoder: "an autoencoder", vae: "a VAE" };
+
+/**
+ * Refuses (WRONG_TASK) a model a command cannot use: classify with an autoencoder, generate with
+ * anything but a VAE, …; the line names the model file, what it is and what the command needs.
+ */
+export function refuseWrongTask(model: Model, command: string, tasks: readonly Task[], path: string): void {
+  if (tasks.includes(model.task)) return;
+  throw new MnistWasmError(
+    "WRONG_TASK",
+    `${path} is ${TASK_NAMES[model.task]}; ${command} needs ${tasks.map((t) => TASK_NAMES[t]).join(" or ")}`,
+  );
+}
+
+/**
+ * The classes a model file says it was trained on (its "selectedClasses" fact, as train writes
+ * it), or undefined when it names none, or none that a data set of `classes` classes has.
+ */
+export function recordedSelection(fact: string | undefined, classes: number): number[] | undefined {
+  if (fact === undefined) return undefined;
+  try {
+    const labels = classSelection(fact);
+    return labels?.every((l) => l < classes) ? labels : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -3,7 +3,7 @@
 // becomes a UsageError of one line that names the command's --help; --help and --version are
 // CommanderErrors with exit code 0, their text already written to standard output.
 import { readFileSync } from "node:fs";
-import { Argument, Command, type CommanderError, Option } from "commander";
+import { Argument, Command, type CommanderError, InvalidArgumentError, Option } from "commander";
 import {
   ARCH_PRESETS,
   DATASETS,
@@ -12,15 +12,19 @@ import {
   describeTrainingDefaults,
   hasLearningRate,
   INITIALIZERS,
+  MAX_LATENT,
   MnistWasmError,
   OPTIMIZER_DEFAULTS,
   OPTIMIZERS,
   parseArch,
+  TASKS,
 } from "../sdk/node";
 import { isArchPreset } from "./arch";
 import { datasetNameArgument } from "./dataset";
 import { classifyCommand } from "./commands/classify";
+import { encodeCommand } from "./commands/encode";
 import { evalCommand } from "./commands/eval";
+import { generateCommand } from "./commands/generate";
 import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
 import { EXPORT_FORMATS, exportCommand } from "./commands/export";
 import { predictCommand } from "./commands/predict";
@@ -29,6 +33,7 @@ import { UsageError } from "./errors";
 import {
   epochs,
   fractionBelowOne,
+  intFrom,
   intList,
   nonNegativeNumber,
   oneOf,
@@ -49,6 +54,8 @@ export interface Actions {
   eval: Action;
   classify: Action;
   experiment: Action;
+  encode: Action;
+  generate: Action;
   export: Action;
 }
 
@@ -58,6 +65,8 @@ const COMMAND_ACTIONS: Actions = {
   eval: evalCommand,
   classify: classifyCommand,
   experiment: experimentCommand,
+  encode: encodeCommand,
+  generate: generateCommand,
   export: exportCommand,
 };
 
@@ -84,6 +93,17 @@ function archArgument(value: string): string {
   } catch (e) {
     if (e instanceof MnistWasmError)
       throw new UsageError(`${e.message.replace(/^architecture: /, "--arch: ")} (see mnist-wasm train --help)`);
+    throw e;
+  }
+  return value;
+}
+
+/** --encoder, --decoder: an architecture string, read now so that a typo costs no data loading. */
+function halfArgument(value: string): string {
+  try {
+    parseArch(value);
+  } catch (e) {
+    if (e instanceof MnistWasmError) throw new InvalidArgumentError(e.message.replace(/^architecture: /, ""));
     throw e;
   }
   return value;
@@ -184,9 +204,40 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .option("--dropout <rate>", "mlp: dropout after every hidden activation (inverted scaling)", fractionBelowOne)
     .option("--batchnorm", "mlp: batch normalization before every hidden activation")
     .addOption(
-      new Option("--loss <name>", "loss on the softmax output")
-        .choices(["cross-entropy", "mse"])
-        .default("cross-entropy"),
+      new Option(
+        "--loss <name>",
+        "a classifier's loss on its softmax output (cross-entropy, the default, or mse); " +
+          "an autoencoder's on its reconstruction (bce on a sigmoid, the default, or mse)",
+      ).choices(["cross-entropy", "mse", "bce"]),
+    )
+    .addOption(
+      new Option(
+        "--task <name>",
+        "what the network learns: classifier (default), autoencoder (reconstructs its input through a " +
+          "code of --latent values), vae (a variational autoencoder, which also generates images)",
+      ).choices(TASKS as string[]),
+    )
+    .option(
+      "--latent <n>",
+      "autoencoder, vae: values of the code (default 2, the lab's, for grey images; 64 for colour)",
+      latentSize,
+    )
+    .option(
+      "--encoder <arch>",
+      "autoencoder, vae: the encoder's layers, e.g. dense:512,relu (default: by --arch, mlp or cnn); " +
+        "the code layer is added (dense:LATENT, or for a vae dense:2xLATENT,sampling)",
+    )
+    .option(
+      "--decoder <arch>",
+      "autoencoder, vae: the decoder's layers, e.g. dense:512,relu (default: by --arch); " +
+        "dense:PIXELS is added when it does not end with a layer of weights",
+      halfArgument,
+    )
+    .option(
+      "--per-class <n>",
+      "autoencoder, vae: test images of each class in the codes' scatter plot (NAME.latent.svg)",
+      positiveInt,
+      100,
     )
     .addOption(
       new Option(
@@ -245,9 +296,10 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       datasetNameArgument,
     )
     .option(
-      "--classes <file>",
-      "class names, one per line in label order, recorded in the model and shown by predict and eval " +
-        "(default: CIFAR-10's batches.meta.txt, else the digits 0-9)",
+      "--classes <file|labels>",
+      "a file of class names, one per line in label order, recorded in the model and shown by predict and eval " +
+        "(default: CIFAR-10's batches.meta.txt, else the digits 0-9); or labels to train and test on, " +
+        "e.g. 0,1,2 (digits and commas; a file called 0 is ./0)",
     )
     .option("--limit <n>", "train on the first n training images only", positiveInt)
     .option(
@@ -281,6 +333,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       if (lr !== undefined && optimizer !== undefined && !hasLearningRate(optimizer)) {
         throw new UsageError(`--lr: ${optimizer} has no learning rate (see mnist-wasm train --help)`);
       }
+      checkTaskOptions(command);
     })
     .action(actions.train);
 
@@ -321,6 +374,34 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .action(actions.classify);
 
   program
+    .command("encode")
+    .description("the codes an autoencoder or VAE gives every image of a file, as CSV (a VAE's: the means)")
+    .requiredOption("-m, --model <file>", "an autoencoder or VAE (train --task autoencoder or vae)")
+    .requiredOption(
+      "-i, --input <file>",
+      "images, as classify reads them: idx (raw or .gz), .npy, a CIFAR-10 .bin batch or a folder of PNGs",
+    )
+    .requiredOption(
+      "-o, --out <file>",
+      "where the CSV is written: a header, then one row of codes an image (- for standard output)",
+    )
+    .addOption(threadsOption())
+    .action(actions.encode);
+
+  program
+    .command("generate")
+    .description("draw images with a VAE: decoded samples from its prior, or its 2-D latent plane (--manifold)")
+    .option("-m, --model <file>", "a VAE (default: the 2-D MNIST VAE shipped in the package)")
+    .option("--count <n>", "how many samples (1-4096)", intFrom(1, 4096), 64)
+    .option("--seed <n>", "seed of the draws, 0 to 4294967295", seed, 1)
+    .option("--columns <n>", "samples in a row of the picture (default: a square)", intFrom(1, 1024))
+    .option("--manifold <n>", "instead of samples, an n x n grid over a 2-D latent plane (2-64)", intFrom(2, 64))
+    .option("--scale <n>", "pixels an image pixel is drawn as (default 2 for images up to 32 pixels)", intFrom(1, 16))
+    .requiredOption("-o, --out <file>", "the PNG file written")
+    .addOption(threadsOption())
+    .action(actions.generate);
+
+  program
     .command("experiment")
     .description("reproduce one of the course's comparisons on MNIST: a markdown table and an SVG chart")
     .addArgument(
@@ -352,6 +433,37 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     command.hook("preAction", (_, action) => refuseEmptyPaths(action));
   }
   return program;
+}
+
+/** --latent: the size of an autoencoder's code. */
+const latentSize = intFrom(1, MAX_LATENT);
+
+/**
+ * A flag that shapes one task given with another is a usage mistake, not quietly ignored: the
+ * mlp's flags with an autoencoder, an autoencoder's with a classifier. A resumed run's task is
+ * its checkpoint's, known once it is read.
+ */
+function checkTaskOptions(command: Command): void {
+  const opts = command.opts();
+  if (opts.initFrom !== undefined) return;
+  const given = (key: string): boolean => command.getOptionValueSource(key) === "cli";
+  const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const task = opts.task ?? "classifier";
+  if (task === "classifier") {
+    const wrong = ["latent", "encoder", "decoder", "perClass"].find(given);
+    if (wrong)
+      throw new UsageError(`${flag(wrong)} shapes an autoencoder or VAE: give --task autoencoder or --task vae`);
+    if (opts.loss === "bce")
+      throw new UsageError("--loss bce is an autoencoder's loss: a classifier's is cross-entropy or mse");
+  } else {
+    const wrong = ["hidden", "activation", "dropout", "batchnorm", "init"].find(given);
+    if (wrong)
+      throw new UsageError(
+        `${flag(wrong)} shapes a classifier's layers: an autoencoder's are --arch mlp|cnn, --encoder and --decoder`,
+      );
+    if (opts.loss === "cross-entropy")
+      throw new UsageError("--loss cross-entropy is a classifier's loss: an autoencoder's is bce or mse");
+  }
 }
 
 /** An option naming a file or folder given as empty text (`--out=`) is a usage mistake, not "the current folder". */

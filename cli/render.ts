@@ -76,3 +76,14 @@ export function confusionTable(confusion: number[][], names: readonly string[]):
 }
 
 export const percent = (x: number): string => `${(x * 100).toFixed(2)}%`;
+
+/** Two drawings line by line, the second starting `column` visible characters in. */
+export function sideBySide(left: string, right: string, column: number): string {
+  const a = left.split("\n");
+  const b = right.split("\n");
+  const visible = (line: string): number => line.replace(/\x1b\[[0-9;]*m/g, "").length;
+  return Array.from({ length: Math.max(a.length, b.length) }, (_, i) => {
+    const l = a[i] ?? "";
+    return `${l}${" ".repeat(Math.max(1, column - visible(l)))}${b[i] ?? ""}`.trimEnd();
+  }).join("\n");
+}

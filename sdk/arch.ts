@@ -8,6 +8,11 @@ import type { LayerSpec } from "./spec";
  * maxpool:D[sS]     D x D windows, stride S (default D); avgpool:D[sS] likewise
  * dense:N           N units;  relu, sigmoid, flatten
  * dropout:RATE      drop a fraction RATE in training;  batchnorm
+ * convT:KxR[sS][pP] transposed convolution: K filters of R x R, stride S (default 1), cropping P
+ *                   (default 0): H x W -> ((H-1)·S - 2P + R) x ((W-1)·S - 2P + R)
+ * upsample:S        nearest-neighbour upsampling by S (1 to 16)
+ * reshape:CxHxW     the same values in a new shape of 1 to 3 dimensions (reshape:32x7x7, reshape:784)
+ * sampling          a VAE's code: input [2d] read as means and log-variances, output [d]
  */
 export function parseArch(text: string): LayerSpec[] {
   if (typeof text !== "string") {
@@ -65,6 +70,7 @@ function parseLayer(part: string): LayerSpec {
     case "sigmoid":
     case "flatten":
     case "batchnorm":
+    case "sampling":
       if (arg !== undefined) bad(`"${name}" without arguments`);
       return { type: name };
     case "dropout": {
@@ -77,7 +83,8 @@ function parseLayer(part: string): LayerSpec {
       if (!(units > 0)) return bad("dense:UNITS, e.g. dense:128");
       return { type: "dense", units };
     }
-    case "conv": {
+    case "conv":
+    case "convT": {
       const m = /^(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?$/.exec(arg ?? "");
       const filters = wholeNumber(m?.[1]);
       const size = wholeNumber(m?.[2]);
@@ -89,10 +96,14 @@ function parseLayer(part: string): LayerSpec {
         (stride !== undefined && !(stride > 0)) ||
         (padding !== undefined && !(padding >= 0))
       ) {
-        return bad("conv:FILTERSxSIZE[sSTRIDE][pPADDING], e.g. conv:32x3 or conv:64x3s2p1");
+        return bad(
+          name === "conv"
+            ? "conv:FILTERSxSIZE[sSTRIDE][pPADDING], e.g. conv:32x3 or conv:64x3s2p1"
+            : "convT:FILTERSxSIZE[sSTRIDE][pPADDING], e.g. convT:32x4s2p1",
+        );
       }
       return {
-        type: "conv2d",
+        type: name === "conv" ? "conv2d" : "convT",
         filters,
         size,
         ...(stride !== undefined ? { stride } : {}),
@@ -107,8 +118,22 @@ function parseLayer(part: string): LayerSpec {
       if (!(size > 0) || (stride !== undefined && !(stride > 0))) return bad(`${name}:SIZE[sSTRIDE], e.g. ${name}:2`);
       return { type: name, size, ...(stride !== undefined ? { stride } : {}) };
     }
+    case "upsample": {
+      const scale = wholeNumber(arg);
+      if (!(scale >= 1 && scale <= 16)) return bad("upsample:SCALE with 1 <= SCALE <= 16, e.g. upsample:2");
+      return { type: "upsample", scale };
+    }
+    case "reshape": {
+      const shape = /^\d+(?:x\d+){0,2}$/.test(arg ?? "") ? (arg as string).split("x").map(wholeNumber) : [];
+      if (shape.length === 0 || !shape.every((d) => d > 0)) {
+        return bad("reshape:CxHxW with 1 to 3 positive sizes, e.g. reshape:32x7x7");
+      }
+      return { type: "reshape", shape };
+    }
     default:
-      return bad("conv, maxpool, avgpool, dense, relu, sigmoid, flatten, dropout or batchnorm");
+      return bad(
+        "conv, convT, maxpool, avgpool, upsample, dense, relu, sigmoid, flatten, reshape, dropout, batchnorm or sampling",
+      );
   }
 }
 
@@ -120,7 +145,12 @@ export function formatArch(layers: readonly LayerSpec[]): string {
         case "dense":
           return `dense:${l.units}`;
         case "conv2d":
-          return `conv:${l.filters}x${l.size}${l.stride && l.stride !== 1 ? `s${l.stride}` : ""}${l.padding ? `p${l.padding}` : ""}`;
+        case "convT":
+          return `${l.type === "conv2d" ? "conv" : "convT"}:${l.filters}x${l.size}${l.stride && l.stride !== 1 ? `s${l.stride}` : ""}${l.padding ? `p${l.padding}` : ""}`;
+        case "upsample":
+          return `upsample:${l.scale}`;
+        case "reshape":
+          return `reshape:${l.shape.join("x")}`;
         case "maxpool":
         case "avgpool":
           return `${l.type}:${l.size}${l.stride && l.stride !== l.size ? `s${l.stride}` : ""}`;

@@ -4,14 +4,18 @@
 // when it does far worse than a model that knows nothing, one that answers 1/classes for every
 // class; the same measure, with a wider margin, catches cross-entropy runs that stay below the
 // batch check's bound.
-import type { LossName } from "./spec";
+import type { LossName, Task } from "./spec";
 
 /**
- * The loss of a constant guess of 1/classes for every class, the chance level: ln(classes) for
- * cross-entropy; ½((1 - 1/C)² + (C - 1)/C²) = ½(1 - 1/C) for the MSE ½|p - onehot|².
+ * The loss of a model that knows nothing, the chance level, for a model of `outputs` output
+ * values. A classifier guessing 1/C for each of its C classes: ln(C) for cross-entropy,
+ * ½((1 - 1/C)² + (C - 1)/C²) = ½(1 - 1/C) for the MSE ½|p - onehot|². An autoencoder answering
+ * 0.5 for each of its pixels: ln 2 a pixel for binary cross-entropy, at most ⅛ a pixel for
+ * the squared error ½(0.5 - t)².
  */
-export function chanceLoss(kind: LossName, classes: number): number {
-  return kind === "mse" ? 0.5 * (1 - 1 / classes) : Math.log(classes);
+export function chanceLoss(kind: LossName, outputs: number, task: Task = "classifier"): number {
+  if (task !== "classifier") return kind === "mse" ? outputs / 8 : outputs * Math.LN2;
+  return kind === "mse" ? 0.5 * (1 - 1 / outputs) : Math.log(outputs);
 }
 
 /**
@@ -22,13 +26,20 @@ export function chanceLoss(kind: LossName, classes: number): number {
  * a sound run given a rate too high may spike to some 30 times chance and recover (a model near
  * zero loss at SGD rate 2 averages 62 over an epoch), while a blown-up one averages hundreds of
  * times chance (a sigmoid MLP at rate 1000: 420 and 670) or grows beyond the batch check's bound.
+ * Binary cross-entropy on pixels: an autoencoder that learns falls to a fifth of chance in its
+ * first epoch; one whose logits blew up to ±20 scores about 20 times chance.
  */
-export const DIVERGED_OVER_CHANCE: Readonly<Record<LossName, number>> = { mse: 1.5, "cross-entropy": 100 };
+export const DIVERGED_OVER_CHANCE: Readonly<Record<LossName, number>> = { mse: 1.5, "cross-entropy": 100, bce: 10 };
 
 /** Images a mean loss is taken over before it is judged, so that one unlucky small batch is not. */
 export const DIVERGENCE_WINDOW = 1000;
 
 /** The mean loss above which a run whose first batch scored `firstLoss` has diverged. */
-export function divergedMeanLoss(kind: LossName, classes: number, firstLoss: number): number {
-  return DIVERGED_OVER_CHANCE[kind] * Math.max(chanceLoss(kind, classes), firstLoss);
+export function divergedMeanLoss(
+  kind: LossName,
+  outputs: number,
+  firstLoss: number,
+  task: Task = "classifier",
+): number {
+  return DIVERGED_OVER_CHANCE[kind] * Math.max(chanceLoss(kind, outputs, task), firstLoss);
 }

@@ -8,6 +8,7 @@ export type ErrorCode =
   | "BAD_ARGUMENT" // an option or argument out of range
   | "OUT_OF_MEMORY" // wasm memory could not grow
   | "DIVERGED" // training ran away: a non-finite or exploding loss, or implausible weights
+  | "WRONG_TASK" // a model used for what it was not trained to do (classifying with an autoencoder, generating with a classifier)
   | "BAD_STATE"; // a request that does not fit the current state (no model yet, a worker busy training, a disposed runtime)
 
 export class MnistWasmError extends Error {

@@ -23,7 +23,8 @@ export function checkShapes(model: Model, data: Dataset): void {
   if (sampleSize(data) !== model.inputSize) {
     fail("BAD_SHAPE", `the model expects input [${model.spec.input}] but the data has images of [${data.shape}]`);
   }
-  if (data.classes.length !== model.classCount) {
+  // An autoencoder's classes only colour its codes: data of any classes fits it.
+  if (model.task === "classifier" && data.classes.length !== model.classCount) {
     fail("BAD_SHAPE", `the model has ${model.classCount} classes but the data has ${data.classes.length}`);
   }
 }
@@ -64,6 +65,12 @@ export function checkData(
  */
 export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1000): Evaluation {
   checkModel(model, "evaluate");
+  if (model.task !== "classifier") {
+    fail(
+      "WRONG_TASK",
+      `evaluate: the model is ${model.task === "vae" ? "a VAE" : "an autoencoder"}; evaluateReconstruction() measures it`,
+    );
+  }
   checkData(model, data, "evaluate", "data");
   checkInteger(batchSize, "evaluate: batchSize", 1);
   const device = data instanceof DeviceData ? data : new DeviceData(model.rt, data);
@@ -100,4 +107,84 @@ export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1
     if (labels[i] === predictions[i]) correct++;
   }
   return { accuracy: correct / device.count, loss: lossSum / device.count, predictions, confusion };
+}
+
+/** How well an autoencoder or VAE reconstructs a data set, per image on average. */
+export interface ReconstructionEvaluation {
+  /** The loss it trains on: reconstruction plus, for a VAE, the KL divergence. */
+  loss: number;
+  /** Binary cross-entropy in nats ("bce"), or ½ Σ (y - x)² ("mse"), an image. */
+  reconstruction: number;
+  /** A VAE's KL divergence of its codes' distribution from the standard normal, in nats an image (0 for an autoencoder). */
+  kl: number;
+  /**
+   * A VAE's evidence lower bound, -(reconstruction + kl) in nats an image, estimated with one
+   * draw of the code per image (the noise seeded, so the same model gives the same figure);
+   * only for the "bce" loss, whose reconstruction term is a log-likelihood.
+   */
+  elbo?: number;
+}
+
+/** The seed of the noise an evaluation of a VAE draws. */
+const EVALUATION_NOISE_SEED = 0xe1b0;
+
+/**
+ * The mean reconstruction loss (and a VAE's KL divergence and ELBO) of an autoencoder or VAE on
+ * `data`, in batches of up to `batchSize`. A VAE is measured as it trains: its code is drawn
+ * (reproducibly), not its mean.
+ */
+export function evaluateReconstruction(
+  model: Model,
+  data: Dataset | DeviceData,
+  batchSize = 1000,
+): ReconstructionEvaluation {
+  checkModel(model, "evaluateReconstruction");
+  if (model.task === "classifier") {
+    fail("WRONG_TASK", "evaluateReconstruction: the model is a classifier; evaluate() measures it");
+  }
+  checkData(model, data, "evaluateReconstruction", "data");
+  checkInteger(batchSize, "evaluateReconstruction: batchSize", 1);
+  const device = data instanceof DeviceData ? data : new DeviceData(model.rt, data);
+  checkShapes(model, device.data);
+  const { rt } = model;
+  const batch = Math.min(inferenceBatch(model.spec, batchSize), device.count);
+  model.allocate(batch, false);
+  const sampling = model.sampling;
+  // The evaluation draws its own noise, and leaves the training's draws where they stood.
+  const trainingNoise = sampling?.noise;
+  if (sampling) {
+    sampling.sampleAlways = true;
+    sampling.reseed(EVALUATION_NOISE_SEED);
+  }
+  let reconstruction = 0;
+  let kl = 0;
+  try {
+    for (let start = 0; start < device.count; start += batch) {
+      const n = Math.min(batch, device.count - start);
+      rt.kernels.scaleU8(
+        device.imagesPtr + start * device.sampleSize,
+        model.inputPtr,
+        n * device.sampleSize,
+        PIXEL_SCALE,
+      );
+      const out = model.forward(model.inputPtr, n, false);
+      const loss = model.batchLoss(out, model.inputPtr, n, false);
+      reconstruction += loss.reconstruction;
+      kl += loss.kl;
+    }
+  } finally {
+    if (sampling) {
+      sampling.sampleAlways = false;
+      sampling.noise = trainingNoise!;
+    }
+    if (device !== data) device.dispose();
+  }
+  const count = device.count;
+  const result: ReconstructionEvaluation = {
+    loss: (reconstruction + kl) / count,
+    reconstruction: reconstruction / count,
+    kl: kl / count,
+  };
+  if (model.task === "vae" && model.loss.kind === "bce") result.elbo = -result.loss;
+  return result;
 }

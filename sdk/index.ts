@@ -7,9 +7,33 @@ export type { KernelFeatures } from "./runtime/kernels";
 export { Tensor } from "./runtime/tensor";
 export { Random } from "./random";
 export { INITIALIZERS, initStd, initWeights, type Initializer } from "./init";
-export { Model, PIXEL_SCALE } from "./model";
-export { MAX_CLASS_NAME, mlpSpec, validateSpec, type LayerSpec, type LossName, type ModelSpec } from "./spec";
+export { Model, PIXEL_SCALE, type BatchLoss, type KlSource } from "./model";
+export {
+  MAX_CLASS_NAME,
+  mlpSpec,
+  specLoss,
+  TASKS,
+  validateSpec,
+  type LayerSpec,
+  type LossName,
+  type ModelSpec,
+  type Task,
+} from "./spec";
+export {
+  autoencoderPreset,
+  autoencoderSpec,
+  latentGrid,
+  MAX_LATENT,
+  normalQuantile,
+  priorSamples,
+  type AutoencoderOptions,
+  type AutoencoderPreset,
+} from "./autoencoder";
 export type { Layer, Param, ParamRole, StateBuffer } from "./layers/layer";
+export { ConvTranspose, transposedSide, type ConvTransposeSpec } from "./layers/conv-transpose";
+export { Upsample, type UpsampleSpec } from "./layers/upsample";
+export { Reshape, type ReshapeSpec } from "./layers/reshape";
+export { Sampling, type SamplingSpec } from "./layers/sampling";
 export {
   SGD,
   Optimizer,
@@ -20,7 +44,7 @@ export {
   type OptimizerSpec,
 } from "./optim/optimizer";
 export { describeLearningRates, hasLearningRate, OPTIMIZER_LABELS } from "./optim/rules";
-export { datasetFromIdx, takeFirst, sampleSize, MNIST_CLASSES, type Dataset } from "./data/dataset";
+export { datasetFromIdx, takeFirst, sampleSize, selectClasses, MNIST_CLASSES, type Dataset } from "./data/dataset";
 export { parseIdx, type IdxArray } from "./data/idx";
 export {
   parseNpy,
@@ -50,11 +74,25 @@ export { outputSide } from "./layers/conv2d";
 export { gunzipIfNeeded, isGzip } from "./data/gzip";
 export { DeviceData } from "./data/device-data";
 export { fit, type FitOptions, type FitResult, type EpochRecord, type EpochPosition, type BatchInfo } from "./train";
-export { evaluate, checkShapes, type Evaluation } from "./evaluate";
+export {
+  evaluate,
+  evaluateReconstruction,
+  checkShapes,
+  type Evaluation,
+  type ReconstructionEvaluation,
+} from "./evaluate";
 export { layerActivations, type LayerActivation } from "./layer-outputs";
 export { serializeModel, deserializeModel, MAX_ABS_VALUE, MODEL_FORMAT, NUMERIC_FACTS } from "./io/model-file";
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from "./io/safetensors";
-export { chartSvg, historyChart, percentTick, type Panel, type Series } from "./report/chart";
+export { chartSvg, historyChart, percentTick, type ChartedEpoch, type Panel, type Series } from "./report/chart";
+export {
+  CLASS_COLORS,
+  classColor,
+  latentScatterSvg,
+  nearestCentroidAccuracy,
+  type LatentPoints,
+} from "./report/latent";
+export { imageGrid, type RgbaImage } from "./report/image-grid";
 export {
   checkTrainingBatch,
   imageCost,

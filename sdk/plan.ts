@@ -1,5 +1,6 @@
 import { fail } from "./errors";
 import { outputSide } from "./layers/conv2d";
+import { transposedSide } from "./layers/conv-transpose";
 import { sizeOf } from "./layers/layer";
 import type { LayerSpec, ModelSpec } from "./spec";
 
@@ -18,6 +19,8 @@ export const PLAN_LIMITS = {
   size: 1 << 24,
   /** A convolution's or pooling's window side and stride; padding must also be below the window. */
   window: 128,
+  /** An upsampling layer's factor. */
+  upsample: 16,
   /** Learnable and saved values (float32) of the whole model. */
   parameters: 1 << 25,
   /** Activation memory one image needs in a training pass (inference needs less). */
@@ -55,7 +58,9 @@ export function describeLayer(layer: LayerSpec, index: number): string {
   const l = layer as unknown as Record<string, unknown>;
   let what = String(l.type);
   if (l.type === "dense") what += ` ${String(l.units)}`;
-  if (l.type === "conv2d") what += ` ${String(l.filters)} ${String(l.size)}x${String(l.size)}`;
+  if (l.type === "conv2d" || l.type === "convT") what += ` ${String(l.filters)} ${String(l.size)}x${String(l.size)}`;
+  if (l.type === "upsample") what += ` ${String(l.scale)}`;
+  if (l.type === "reshape" && Array.isArray(l.shape)) what += ` ${l.shape.map(String).join("x")}`;
   if (l.type === "maxpool" || l.type === "avgpool") what += ` ${String(l.size)}`;
   if (l.stride !== undefined) what += ` stride ${String(l.stride)}`;
   if (l.padding !== undefined) what += ` padding ${String(l.padding)}`;
@@ -213,6 +218,70 @@ function planLayer(layer: LayerSpec, input: number[], index: number, where: () =
         scratchBytes: noScratch,
         multiplyAdds: inSize,
       };
+    case "convT": {
+      const [C, H, W] = imageShape(input, where);
+      const size = layer.size;
+      const stride = layer.stride ?? 1;
+      const pad = layer.padding ?? 0;
+      checkWindow(size, stride, pad, where);
+      const OH = transposedSide(H, size, stride, pad);
+      const OW = transposedSide(W, size, stride, pad);
+      if (OH <= 0 || OW <= 0) {
+        fail("BAD_SHAPE", `${where()}: its padding crops the whole output of its input [${input}]`);
+      }
+      const out = layer.filters * OH * OW;
+      // One image's cols [K·R·R, H·W] per thread: the forward product's, then the backward im2col's.
+      const cols = layer.filters * size * size * H * W;
+      return {
+        outputShape: [layer.filters, OH, OW],
+        tensors: [t("weight", [C, layer.filters, size, size]), t("bias", [layer.filters])],
+        imageBytes: buffers(out, out + inSize),
+        scratchBytes: { inference: 4 * cols, training: 4 * cols },
+        multiplyAdds: C * cols,
+      };
+    }
+    case "upsample": {
+      const [C, H, W] = imageShape(input, where);
+      const scale = layer.scale;
+      if (!(Number.isInteger(scale) && scale >= 1 && scale <= PLAN_LIMITS.upsample)) {
+        fail("BAD_SHAPE", `${where()}: the scale must be an integer from 1 to ${PLAN_LIMITS.upsample}`);
+      }
+      const out = inSize * scale * scale;
+      return {
+        outputShape: [C, H * scale, W * scale],
+        tensors: [],
+        imageBytes: buffers(out, out + inSize),
+        scratchBytes: noScratch,
+        multiplyAdds: out,
+      };
+    }
+    case "reshape": {
+      const shape = layer.shape;
+      if (!Array.isArray(shape) || shape.length < 1 || shape.length > 3 || sizeOf(shape) !== inSize) {
+        fail("BAD_SHAPE", `${where()}: cannot give its input [${input}] (${inSize} values) the shape [${shape}]`);
+      }
+      return {
+        outputShape: [...shape],
+        tensors: [],
+        imageBytes: buffers(0, 0),
+        scratchBytes: noScratch,
+        multiplyAdds: 0,
+      };
+    }
+    case "sampling": {
+      if (input.length !== 1 || input[0] % 2 !== 0) {
+        fail("BAD_SHAPE", `${where()} needs a flat input of an even size (means, then log-variances), got [${input}]`);
+      }
+      const latent = input[0] / 2;
+      // Outputs and noise; for training also the input gradient.
+      return {
+        outputShape: [latent],
+        tensors: [],
+        imageBytes: buffers(2 * latent, 2 * latent + inSize),
+        scratchBytes: noScratch,
+        multiplyAdds: 4 * inSize,
+      };
+    }
     case "dropout":
       // In inference a dropout layer passes its input through.
       return {

@@ -10,7 +10,7 @@ import type { RunPosition, RunRecord, RunSettings } from "./io/run-record";
 import type { Model } from "./model";
 import { OPTIMIZER_DEFAULTS, Optimizer, type OptimizerSpec } from "./optim/optimizer";
 import type { Runtime } from "./runtime/runtime";
-import type { ModelSpec } from "./spec";
+import { specLoss, type ModelSpec } from "./spec";
 import { fit, type BatchInfo, type EpochRecord } from "./train";
 
 export type { RunPosition, RunRecord, RunSettings } from "./io/run-record";
@@ -119,6 +119,7 @@ export class TrainingSession {
     let session: TrainingSession | undefined;
     try {
       if (loaded.run) {
+        restoreNoise(loaded.model, loaded.run.noise);
         const { position, ...settings } = splitRecord(loaded.run);
         session = new TrainingSession(loaded.model, settings, position, new Optimizer(rt, settings.optimizer));
       } else {
@@ -265,6 +266,7 @@ export class TrainingSession {
     if (batchesChanged && position.batch > 0) {
       // The epoch in progress was cut into other batches: it starts again.
       position.batch = position.lossSum = position.correct = 0;
+      delete position.klSum;
     }
     if (position.batches > 0) {
       if (wasFinished && next.epochs > before.epochs) {
@@ -308,8 +310,9 @@ export class TrainingSession {
       const segmentEpochs =
         at.batches > 0 && at.steps > 0 ? Math.round(at.steps / at.batches) : s.epochs - at.epochsDone;
       const segmentDone = at.batches > 0 ? Math.floor(at.step / at.batches) : 0;
+      const { klSum: _kl, ...rest } = at;
       this.at = {
-        ...at,
+        ...rest,
         batch: 0,
         lossSum: 0,
         correct: 0,
@@ -333,7 +336,12 @@ export class TrainingSession {
         firstEpoch: start.epochsDone + 1,
         schedule: s.schedule,
         scheduleSteps: { step: start.step, steps: start.steps },
-        resumeAt: { batch: start.batch, lossSum: start.lossSum, correct: start.correct },
+        resumeAt: {
+          batch: start.batch,
+          lossSum: start.lossSum,
+          correct: start.correct,
+          ...(start.klSum !== undefined ? { klSum: start.klSum } : {}),
+        },
         ...(s.augment ? { augment: s.augment } : {}),
         ...(options.test ? { test: options.test } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
@@ -341,8 +349,9 @@ export class TrainingSession {
         onEpochEnd: async (record) => {
           history.push(record);
           this.history.push(record);
+          const { klSum: _kl, ...rest } = this.at;
           this.at = {
-            ...this.at,
+            ...rest,
             epochsDone: record.epoch,
             batch: 0,
             lossSum: 0,
@@ -359,6 +368,7 @@ export class TrainingSession {
             batch: result.stoppedAt.batch,
             lossSum: result.stoppedAt.lossSum,
             correct: result.stoppedAt.correct,
+            ...(result.stoppedAt.klSum !== undefined ? { klSum: result.stoppedAt.klSum } : {}),
             step: result.step,
           }
         : { ...this.at, step: result.step };
@@ -372,11 +382,13 @@ export class TrainingSession {
   /** The run's record, as save() writes it into the model file. */
   record(): RunRecord {
     const s = this.current;
+    const noise = this.model.layers.flatMap((l) => (l.noise ? [[l.noise.seed, l.noise.step] as [number, number]] : []));
     return {
       ...s,
       optimizer: { ...s.optimizer },
       ...this.at,
-      ...(this.model.spec.loss ? { loss: this.model.spec.loss } : { loss: "cross-entropy" }),
+      ...(noise.length > 0 ? { noise } : {}),
+      loss: specLoss(this.model.spec),
     };
   }
 
@@ -429,8 +441,23 @@ export class TrainingSession {
 }
 
 function splitRecord(record: RunRecord): RunSettings & { position: RunPosition } {
-  const { epochsDone, batch, lossSum, correct, batches, step, steps, loss: _loss, ...settings } = record;
-  return { ...settings, position: { epochsDone, batch, lossSum, correct, batches, step, steps } };
+  const {
+    epochsDone,
+    batch,
+    lossSum,
+    correct,
+    klSum,
+    batches,
+    step,
+    steps,
+    loss: _loss,
+    noise: _noise,
+    ...settings
+  } = record;
+  return {
+    ...settings,
+    position: { epochsDone, batch, lossSum, correct, ...(klSum !== undefined ? { klSum } : {}), batches, step, steps },
+  };
 }
 
 function checkSettings(s: RunSettings): void {
@@ -442,4 +469,17 @@ function checkSettings(s: RunSettings): void {
     fail("BAD_ARGUMENT", `training session: limit must be a positive integer, got ${s.limit}`);
   if (s.schedule !== "constant" && s.schedule !== "cosine")
     fail("BAD_ARGUMENT", `training session: schedule must be "constant" or "cosine", got ${String(s.schedule)}`);
+}
+
+/**
+ * Puts a resumed model's dropout and sampling layers where the run's draws stood (its record's
+ * "noise"), so that it draws what the uninterrupted run would have; a record without it (or for
+ * another number of such layers) leaves them at their fresh draws.
+ */
+function restoreNoise(model: Model, noise: [number, number][] | undefined): void {
+  const layers = model.layers.filter((l) => l.noise);
+  if (!noise || noise.length !== layers.length) return;
+  layers.forEach((layer, i) => {
+    layer.noise = { seed: noise[i][0], step: noise[i][1] };
+  });
 }

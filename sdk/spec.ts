@@ -4,10 +4,14 @@ import { INITIALIZERS, type Initializer } from "./init";
 import type { ActivationSpec } from "./layers/activation";
 import type { BatchNormSpec } from "./layers/batchnorm";
 import type { Conv2DSpec } from "./layers/conv2d";
+import type { ConvTransposeSpec } from "./layers/conv-transpose";
 import type { DropoutSpec } from "./layers/dropout";
 import type { DenseSpec } from "./layers/dense";
 import type { FlattenSpec } from "./layers/flatten";
 import type { Pool2DSpec } from "./layers/pool2d";
+import type { ReshapeSpec } from "./layers/reshape";
+import type { SamplingSpec } from "./layers/sampling";
+import type { UpsampleSpec } from "./layers/upsample";
 import { PLAN_LIMITS } from "./plan";
 import { codePointName, firstUnprintable, quote } from "./text";
 
@@ -18,10 +22,28 @@ export type LayerSpec =
   | Pool2DSpec
   | FlattenSpec
   | DropoutSpec
-  | BatchNormSpec;
+  | BatchNormSpec
+  | ConvTransposeSpec
+  | UpsampleSpec
+  | ReshapeSpec
+  | SamplingSpec;
 
-/** The loss on the softmax output: cross-entropy (the course's) or mean squared error. */
-export type LossName = "cross-entropy" | "mse";
+/**
+ * The loss. A classifier's is on its softmax output: cross-entropy (the course's) or the mean
+ * squared error against the one-hot label. An autoencoder's or VAE's is on its reconstruction of
+ * the input (sdk/layers/pixel-loss.ts): binary cross-entropy on a sigmoid of the output ("bce",
+ * the default) or the squared error ("mse").
+ */
+export type LossName = "cross-entropy" | "mse" | "bce";
+
+/**
+ * What a model learns: to classify (the default), to reconstruct its input through a narrow code
+ * ("autoencoder"), or to reconstruct it through a sampled code whose distribution is pulled
+ * towards a standard normal ("vae", a variational autoencoder).
+ */
+export type Task = "classifier" | "autoencoder" | "vae";
+
+export const TASKS: readonly Task[] = ["classifier", "autoencoder", "vae"];
 
 /**
  * A sequential model, JSON-able: what the CLI flags, a JSON file or code describe, and what the
@@ -33,8 +55,15 @@ export interface ModelSpec {
   layers: LayerSpec[];
   /** Names of the classes, in label order (shown by predict). */
   classes?: string[];
-  /** Default "cross-entropy". */
+  /** Default "cross-entropy" for a classifier, "bce" for an autoencoder or VAE. */
   loss?: LossName;
+  /** Default "classifier". */
+  task?: Task;
+  /**
+   * An autoencoder's or VAE's encoder: its first `encoder` layers, whose output is the code (for a
+   * VAE, the last of them is the sampling layer and the code is its mean); the decoder is the rest.
+   */
+  encoder?: number;
 }
 
 /** Bound on every size in a spec (and on the values of one input sample): far above any real
@@ -64,15 +93,67 @@ export function validateSpec(value: unknown): ModelSpec {
     fail("BAD_ARGUMENT", `model spec: ${spec.layers.length} layers is beyond the limit of ${PLAN_LIMITS.layers}`);
   }
   const layers = spec.layers.map((layer: unknown, i: number) => validateLayer(layer, i));
-  if (layers[layers.length - 1].type !== "dense") {
+  if (spec.task !== undefined && !TASKS.includes(spec.task as Task)) {
+    fail(
+      "BAD_ARGUMENT",
+      `model spec: "task" must be one of ${TASKS.join(", ")}, got ${quote(String(JSON.stringify(spec.task)))}`,
+    );
+  }
+  const task = (spec.task ?? "classifier") as Task;
+  const generative = task !== "classifier";
+  if (!generative && spec.encoder !== undefined) {
+    fail("BAD_ARGUMENT", 'model spec: "encoder" belongs to an autoencoder or VAE, not a classifier');
+  }
+  const samplingAt = layers.flatMap((l, i) => (l.type === "sampling" ? [i] : []));
+  if (generative) {
+    if (
+      !(Number.isInteger(spec.encoder) && (spec.encoder as number) >= 1 && (spec.encoder as number) < layers.length)
+    ) {
+      fail(
+        "BAD_ARGUMENT",
+        `model spec: an ${task === "vae" ? "VAE" : "autoencoder"} needs "encoder", the number of its encoder's layers (1 to ${layers.length - 1}), got ${quote(String(JSON.stringify(spec.encoder)))}`,
+      );
+    }
+  }
+  const encoder = spec.encoder as number;
+  if (task === "vae" && (samplingAt.length !== 1 || samplingAt[0] !== encoder - 1)) {
+    fail("BAD_ARGUMENT", "model spec: a VAE's encoder ends with its one sampling layer");
+  }
+  if (task !== "vae" && samplingAt.length > 0) {
+    fail("BAD_ARGUMENT", `model spec: layer ${samplingAt[0]} is a sampling layer, which only a VAE has`);
+  }
+  const loss = spec.loss;
+  const losses: LossName[] = generative ? ["bce", "mse"] : ["cross-entropy", "mse"];
+  if (loss !== undefined && !losses.includes(loss as LossName)) {
+    fail(
+      "BAD_ARGUMENT",
+      `model spec: the loss of ${generative ? "an autoencoder or VAE" : "a classifier"} is ${losses.map((l) => `"${l}"`).join(" or ")}, got ${quote(String(JSON.stringify(loss)))}`,
+    );
+  }
+  if (generative && (loss ?? "bce") === "bce" && layers[layers.length - 1].type === "sigmoid") {
+    fail(
+      "BAD_ARGUMENT",
+      'model spec: the "bce" loss applies the sigmoid itself: end the decoder without one (or use "mse")',
+    );
+  }
+  if (!generative && layers[layers.length - 1].type !== "dense") {
     fail("BAD_ARGUMENT", "model spec: the last layer must be dense (its units are the classes)");
   }
-  const classCount = (layers[layers.length - 1] as DenseSpec).units;
+  const classCount = generative
+    ? Array.isArray(spec.classes)
+      ? spec.classes.length
+      : 0
+    : (layers[layers.length - 1] as DenseSpec).units;
   if (classCount > 255) fail("BAD_ARGUMENT", `model spec: at most 255 classes, got ${classCount}`);
   let classes: string[] | undefined;
   if (spec.classes !== undefined) {
-    if (!Array.isArray(spec.classes) || spec.classes.length !== classCount) {
-      fail("BAD_ARGUMENT", `model spec: "classes" must be ${classCount} names`);
+    if (!Array.isArray(spec.classes) || spec.classes.length !== classCount || classCount === 0) {
+      fail(
+        "BAD_ARGUMENT",
+        generative
+          ? 'model spec: "classes" must be a list of names'
+          : `model spec: "classes" must be ${classCount} names`,
+      );
     }
     spec.classes.forEach((name: unknown, i: number) => {
       const problem = classNameProblem(name);
@@ -80,18 +161,18 @@ export function validateSpec(value: unknown): ModelSpec {
     });
     classes = spec.classes as string[];
   }
-  if (spec.loss !== undefined && spec.loss !== "cross-entropy" && spec.loss !== "mse") {
-    fail(
-      "BAD_ARGUMENT",
-      `model spec: "loss" must be "cross-entropy" or "mse", got ${quote(String(JSON.stringify(spec.loss)))}`,
-    );
-  }
   return {
     input: spec.input as number[],
     layers,
     ...(classes ? { classes } : {}),
-    ...(spec.loss === "mse" ? { loss: "mse" as const } : {}),
+    ...(loss !== undefined && loss !== losses[0] ? { loss: loss as LossName } : {}),
+    ...(generative ? { task, encoder } : {}),
   };
+}
+
+/** The loss a spec trains with, its default filled in. */
+export function specLoss(spec: ModelSpec): LossName {
+  return spec.loss ?? ((spec.task ?? "classifier") === "classifier" ? "cross-entropy" : "bce");
 }
 
 /** Longest class name, in characters (code points). */
@@ -126,19 +207,21 @@ function validateLayer(value: unknown, index: number): LayerSpec {
     case "relu":
     case "flatten":
       return { type: layer.type };
-    case "conv2d": {
-      if (!isPositiveInt(layer.filters)) fail("BAD_ARGUMENT", `${where}: conv2d "filters" must be a positive integer`);
-      if (!isPositiveInt(layer.size)) fail("BAD_ARGUMENT", `${where}: conv2d "size" must be a positive integer`);
+    case "conv2d":
+    case "convT": {
+      const type = layer.type;
+      if (!isPositiveInt(layer.filters)) fail("BAD_ARGUMENT", `${where}: ${type} "filters" must be a positive integer`);
+      if (!isPositiveInt(layer.size)) fail("BAD_ARGUMENT", `${where}: ${type} "size" must be a positive integer`);
       if (layer.stride !== undefined && !isPositiveInt(layer.stride))
-        fail("BAD_ARGUMENT", `${where}: conv2d "stride" must be a positive integer`);
+        fail("BAD_ARGUMENT", `${where}: ${type} "stride" must be a positive integer`);
       if (layer.padding !== undefined && !(Number.isInteger(layer.padding) && (layer.padding as number) >= 0)) {
-        fail("BAD_ARGUMENT", `${where}: conv2d "padding" must be a non-negative integer`);
+        fail("BAD_ARGUMENT", `${where}: ${type} "padding" must be a non-negative integer`);
       }
       if (layer.init !== undefined && !INITIALIZERS.includes(layer.init as Initializer)) {
         fail("BAD_ARGUMENT", `${where}: "init" must be one of ${INITIALIZERS.join(", ")}`);
       }
       return {
-        type: "conv2d",
+        type,
         filters: layer.filters,
         size: layer.size,
         ...(layer.stride !== undefined ? { stride: layer.stride as number } : {}),
@@ -176,6 +259,22 @@ function validateLayer(value: unknown, index: number): LayerSpec {
         ...(layer.stride !== undefined ? { stride: layer.stride as number } : {}),
       };
     }
+    case "upsample": {
+      const scale = layer.scale;
+      if (!(Number.isInteger(scale) && (scale as number) >= 1 && (scale as number) <= PLAN_LIMITS.upsample)) {
+        fail("BAD_ARGUMENT", `${where}: upsample "scale" must be an integer from 1 to ${PLAN_LIMITS.upsample}`);
+      }
+      return { type: "upsample", scale: scale as number };
+    }
+    case "reshape": {
+      const shape = layer.shape;
+      if (!Array.isArray(shape) || shape.length < 1 || shape.length > 3 || !shape.every(isPositiveInt)) {
+        fail("BAD_ARGUMENT", `${where}: reshape "shape" must be a list of 1 to 3 positive integers`);
+      }
+      return { type: "reshape", shape: [...(shape as number[])] };
+    }
+    case "sampling":
+      return { type: "sampling" };
     default:
       fail("BAD_ARGUMENT", `${where}: unknown type ${quote(String(JSON.stringify(layer.type)))}`);
   }

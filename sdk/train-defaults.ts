@@ -22,6 +22,17 @@ export interface TrainingDefaults {
  * 95.4%; without batch norm the cnn preset reaches 95.2% at 0.05 and 93.4% at 0.02).
  */
 export function trainingDefaults(spec: ModelSpec): TrainingDefaults {
+  // Autoencoders sum their loss over the pixels of an image (hundreds of nats a digit): SGD's
+  // step on that gradient is hundreds of times a classifier's. Adam's steps are scaled by the
+  // gradient's own size, and 1e-3 is the rate VAEs are published with.
+  if (spec.task === "autoencoder" || spec.task === "vae") {
+    return {
+      optimizer: "adam",
+      lr: 0.001,
+      schedule: "constant",
+      network: "an autoencoder or VAE",
+    };
+  }
   const kinds = new Set(spec.layers.map((l) => l.type));
   const conv = kinds.has("conv2d");
   const batchnorm = kinds.has("batchnorm");
@@ -53,9 +64,13 @@ export function describeTrainingDefaults(): string {
     [{ type: "batchnorm" }, { type: "dense", units: 10 }],
     [{ type: "conv2d", filters: 1, size: 1 }, { type: "batchnorm" }, { type: "dense", units: 10 }],
   ];
-  return kinds
-    .map((layers) => {
-      const d = trainingDefaults({ input: [1, 1, 1], layers });
+  const specs: ModelSpec[] = [
+    ...kinds.map((layers) => ({ input: [1, 1, 1], layers })),
+    { input: [1, 1, 1], layers: [{ type: "dense", units: 1 }], task: "autoencoder", encoder: 1 },
+  ];
+  return specs
+    .map((spec) => {
+      const d = trainingDefaults(spec);
       return `${d.optimizer} lr ${d.lr} with a ${d.schedule} schedule for ${d.network}`;
     })
     .join("; ");

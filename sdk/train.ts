@@ -2,7 +2,7 @@ import { fail } from "./errors";
 import type { Dataset } from "./data/dataset";
 import { DeviceData } from "./data/device-data";
 import { chanceLoss, DIVERGENCE_WINDOW, divergedMeanLoss } from "./divergence";
-import { checkShapes, evaluate } from "./evaluate";
+import { checkShapes, evaluate, evaluateReconstruction } from "./evaluate";
 import { tensorProblem } from "./io/model-file";
 import { checkFitArguments } from "./fit-arguments";
 import { PIXEL_SCALE, type Model } from "./model";
@@ -13,12 +13,23 @@ import { Random } from "./random";
 /** What one epoch of training measured. */
 export interface EpochRecord {
   epoch: number;
-  /** Mean loss (cross-entropy, or ½|p - t|² for MSE) over the epoch's training batches. */
+  /**
+   * Mean loss over the epoch's training batches, per sample: cross-entropy, or ½|p - t|² for MSE;
+   * for an autoencoder or VAE the reconstruction loss an image, plus a VAE's KL divergence.
+   */
   loss: number;
-  /** Accuracy on the training batches as they were seen. */
-  trainAccuracy: number;
+  /** A classifier's accuracy on the training batches as they were seen. */
+  trainAccuracy?: number;
+  /** An autoencoder's or VAE's mean reconstruction loss an image over the training batches. */
+  reconstruction?: number;
+  /** A VAE's mean KL divergence an image over the training batches, in nats. */
+  kl?: number;
   testLoss?: number;
   testAccuracy?: number;
+  /** Reconstruction loss, KL divergence and ELBO on the test set (evaluateReconstruction). */
+  testReconstruction?: number;
+  testKl?: number;
+  testElbo?: number;
   /** Wall time of the epoch's training steps (evaluation excluded). */
   seconds: number;
 }
@@ -32,7 +43,7 @@ export interface BatchInfo {
   loss: number;
   /** Samples in this batch (the last batch of an epoch may be short). */
   size: number;
-  /** How many of them the model classified right, before this batch's update. */
+  /** How many of them the model classified right, before this batch's update (0 for an autoencoder). */
   correct: number;
 }
 
@@ -82,6 +93,8 @@ export interface EpochPosition {
   lossSum: number;
   /** Samples of those batches classified right, before each batch's update. */
   correct: number;
+  /** A VAE's KL divergence summed over those samples (a part of lossSum). */
+  klSum?: number;
 }
 
 export interface FitResult {
@@ -123,8 +136,8 @@ function checkWeights(model: Model, epoch: number): void {
  */
 function checkMeanLoss(model: Model, epoch: number, lossSum: number, images: number, firstLoss: number): void {
   const mean = lossSum / images;
-  const chance = chanceLoss(model.loss.kind, model.classCount);
-  if (mean > divergedMeanLoss(model.loss.kind, model.classCount, firstLoss)) {
+  const chance = chanceLoss(model.loss.kind, model.outputSize, model.task);
+  if (mean > divergedMeanLoss(model.loss.kind, model.outputSize, firstLoss, model.task)) {
     fail(
       "DIVERGED",
       `training diverged in epoch ${epoch}: the mean loss over ${images} images is ${mean.toPrecision(4)}, ` +
@@ -190,6 +203,7 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
   for (const [name, value] of [
     ["lossSum", resumeAt.lossSum],
     ["correct", resumeAt.correct],
+    ["klSum", resumeAt.klSum ?? 0],
   ] as const) {
     if (!(Number.isFinite(value) && value >= 0))
       fail("BAD_ARGUMENT", `resumeAt.${name} must be a non-negative number, got ${value}`);
@@ -201,6 +215,7 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
   const augmentParamsPtr = augment ? rt.alloc(batch * 3 * 4) : 0;
   const augmentScratch = augment ? rt.alloc(device.sampleSize * 4) : 0;
   const [channels, height, width] = device.data.shape;
+  const classifier = model.task === "classifier";
   // A run resumed at epoch k draws what an uninterrupted run would have drawn from epoch k on:
   // replay the shuffles and augmentation draws of the epochs before it.
   for (let e = 1; e < firstEpoch; e++) {
@@ -230,6 +245,7 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
       }
       let lossSum = e === 0 ? resumeAt.lossSum : 0;
       let correct = e === 0 ? resumeAt.correct : 0;
+      let klSum = e === 0 ? (resumeAt.klSum ?? 0) : 0;
       // Images behind lossSum: those of the batches trained before a resume, then this call's.
       let seen = e === 0 ? Math.min(firstBatch * batch, device.count) : 0;
       for (let b = firstBatch; b < batches; b++) {
@@ -237,7 +253,7 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
         const n = Math.min(batch, device.count - start);
         const indices = orderPtr + start * 4;
         rt.kernels.gatherImagesU8(device.imagesPtr, indices, n, device.sampleSize, model.inputPtr, PIXEL_SCALE);
-        rt.kernels.gatherBytes(device.labelsPtr, indices, n, model.labelPtr);
+        if (classifier) rt.kernels.gatherBytes(device.labelsPtr, indices, n, model.labelPtr);
         if (augment && augmentParams) {
           for (let i = 0; i < n; i++) {
             augmentParams[3 * i] = augment.flip ? rng.int(2) : 0;
@@ -251,8 +267,9 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
           optimizer.learningRate = baseLr * 0.5 * (1 + Math.cos((Math.PI * step) / totalSteps));
         }
         step++;
-        const logits = model.forward(model.inputPtr, n, true);
-        const loss = model.loss.forward(logits, model.labelPtr, n, true);
+        const output = model.forward(model.inputPtr, n, true);
+        const parts = model.batchLoss(output, model.targetPtr, n, true);
+        const loss = parts.reconstruction + parts.kl;
         firstLoss ??= loss / n;
         if (!Number.isFinite(loss) || loss / n > divergedLoss(firstLoss)) {
           fail(
@@ -262,11 +279,14 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
           );
         }
         seen += n;
-        const batchCorrect = rt.kernels.countCorrect(model.loss.probsPtr, model.labelPtr, n, model.classCount);
+        const batchCorrect = classifier
+          ? rt.kernels.countCorrect(model.loss.probsPtr, model.labelPtr, n, model.classCount)
+          : 0;
         correct += batchCorrect;
         model.backward(n);
         optimizer.step(model.params);
         lossSum += loss;
+        klSum += parts.kl;
         window = { loss: window.loss + loss, images: window.images + n };
         if (window.images >= DIVERGENCE_WINDOW) {
           checkMeanLoss(model, epoch, window.loss, window.images, firstLoss);
@@ -278,7 +298,7 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
           lastYield = now();
           if (options.signal?.aborted) {
             stopped = true;
-            stoppedAt = { epoch, batch: b + 1, lossSum, correct };
+            stoppedAt = { epoch, batch: b + 1, lossSum, correct, ...(model.sampling ? { klSum } : {}) };
             break;
           }
         }
@@ -288,16 +308,22 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
       // Divergence the loss does not show: weights a model file may not hold.
       checkWeights(model, epoch);
       if (stopped) break;
-      const record: EpochRecord = {
-        epoch,
-        loss: lossSum / device.count,
-        trainAccuracy: correct / device.count,
-        seconds: (now() - started) / 1000,
-      };
-      if (test) {
+      const record: EpochRecord = { epoch, loss: lossSum / device.count, seconds: (now() - started) / 1000 };
+      if (classifier) record.trainAccuracy = correct / device.count;
+      else {
+        record.reconstruction = (lossSum - klSum) / device.count;
+        if (model.sampling) record.kl = klSum / device.count;
+      }
+      if (test && classifier) {
         const result = evaluate(model, test);
         record.testLoss = result.loss;
         record.testAccuracy = result.accuracy;
+      } else if (test) {
+        const result = evaluateReconstruction(model, test);
+        record.testLoss = result.loss;
+        record.testReconstruction = result.reconstruction;
+        if (model.sampling) record.testKl = result.kl;
+        if (result.elbo !== undefined) record.testElbo = result.elbo;
       }
       history.push(record);
       await options.onEpochEnd?.(record);

@@ -1275,11 +1275,16 @@ describe("fuzz: generated specs, planned before anything is allocated", () => {
       "flatten",
       "batchnorm",
       "dropout",
+      "convT",
+      "upsample",
+      "reshape",
+      "sampling",
     ]);
     switch (type) {
       case "dense":
         return { type, units: rng.uniform() < 0.6 ? 1 + rng.int(300) : pick(rng, SIZES) };
       case "conv2d":
+      case "convT":
         return {
           type,
           filters: rng.uniform() < 0.6 ? 1 + rng.int(64) : pick(rng, SIZES),
@@ -1292,13 +1297,32 @@ describe("fuzz: generated specs, planned before anything is allocated", () => {
         return { type, size: size(), ...(rng.uniform() < 0.3 ? { stride: size() } : {}) };
       case "dropout":
         return { type, rate: 0.5 };
+      case "upsample":
+        return { type, scale: rng.uniform() < 0.7 ? 1 + rng.int(4) : pick(rng, [16, 17, ...SIZES]) };
+      case "reshape":
+        return {
+          type,
+          shape: pick(rng, [
+            [784],
+            [1, 28, 28],
+            [4, 14, 14],
+            [3, 32, 32],
+            [3072],
+            [2, 2],
+            [1, 1, 1],
+            [0],
+            [2 ** 24, 2 ** 24],
+            [1, 1, 1, 1],
+          ]),
+        };
       default:
         return { type };
     }
   }
 
   it("each is refused within a second as BAD_ARGUMENT or BAD_SHAPE, or fits the limits and its inference batch fits the budget", async () => {
-    const seen = { refused: 0, accepted: 0, built: 0 };
+    const seen = { refused: 0, accepted: 0, built: 0, generative: 0 };
+    const GENERATIVE = ["convT", "upsample", "reshape", "sampling"];
     await runCases("spec", 400, (rng, log) => {
       const count =
         rng.uniform() < 0.05 ? pick(rng, [PLAN_LIMITS.layers, PLAN_LIMITS.layers + 1, 100_000]) : 1 + rng.int(8);
@@ -1339,6 +1363,7 @@ describe("fuzz: generated specs, planned before anything is allocated", () => {
       // Build the small ones: their inference batch must take no more than the plan says.
       if (parameters > 2 ** 20) return {};
       seen.built++;
+      if (spec.layers.some((l) => GENERATIVE.includes(l.type))) seen.generative++;
       const before = rt.usedBytes;
       const model = new Model(rt, spec);
       const built = rt.usedBytes;
@@ -1363,6 +1388,8 @@ describe("fuzz: generated specs, planned before anything is allocated", () => {
     if (!process.env.FUZZ_CASE) {
       expect(seen.refused, JSON.stringify(seen)).toBeGreaterThan(40);
       expect(seen.built, JSON.stringify(seen)).toBeGreaterThan(40);
+      // …with the layers of generative models among those built.
+      expect(seen.generative, JSON.stringify(seen)).toBeGreaterThan(5);
     }
   });
 });

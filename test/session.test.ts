@@ -107,6 +107,19 @@ const RUNS: { name: string; arch: string; settings: RunSettings; stopAfter: numb
     },
     stopAfter: [8, 11],
   },
+  {
+    name: "sgd, dropout (its masks continue where they stood)",
+    arch: "dense:32,relu,dropout:0.5",
+    settings: {
+      optimizer: { name: "sgd", lr: 0.5 },
+      schedule: "constant",
+      epochs: 2,
+      batchSize: 100,
+      seed: 5,
+      limit: 600,
+    },
+    stopAfter: [3, 6],
+  },
 ];
 
 describe("TrainingSession: stop anywhere, resume from the checkpoint", () => {
@@ -373,6 +386,12 @@ describe("the run record in a model file", () => {
       ["optimizer", { name: "sgd", nesterov: true }],
       ["augment", { flip: true, shift: 1, rotate: 1 }],
       ["dataset", { name: "x", url: "y" }],
+      ["noise", [[1, -1]]],
+      ["noise", [[2 ** 32, 0]]],
+      ["noise", [[1]]],
+      ["noise", "[[1, 2]]"],
+      ["klSum", -1],
+      ["klSum", 5],
       ["epochsDone", 4],
       ["extra", 1],
     ];

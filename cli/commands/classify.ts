@@ -15,7 +15,7 @@ import {
   type ImagesFile,
   type Model,
 } from "../../sdk/node";
-import { trainedOn } from "../dataset";
+import { refuseWrongTask, trainedOn } from "../dataset";
 import { UsageError } from "../errors";
 import { checkOutputFiles, writesTo, writeStdout } from "../output";
 import { percent } from "../render";
@@ -54,6 +54,7 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
   }
   const rt = await Runtime.create({ threads: options.threads });
   const { model, metadata } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
+  refuseWrongTask(model, "classify", ["classifier"], options.model ?? DEFAULT_MODEL_PATH);
   const on = trainedOn(model, metadata);
   // Every input is read and checked before anything is classified or written.
   const input = loadImagesFile(options.input, { inputShape: model.spec.input });

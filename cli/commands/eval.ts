@@ -1,5 +1,12 @@
-import { DEFAULT_MODEL_PATH, evaluate, loadModelFile, Runtime } from "../../sdk/node";
-import { testDataFor } from "../dataset";
+import {
+  DEFAULT_MODEL_PATH,
+  evaluate,
+  evaluateReconstruction,
+  loadModelFile,
+  Runtime,
+  selectClasses,
+} from "../../sdk/node";
+import { recordedSelection, testDataFor } from "../dataset";
 import { confusionTable, percent, terminalText } from "../render";
 
 export interface EvalOptions {
@@ -13,7 +20,31 @@ export async function evalCommand(options: EvalOptions): Promise<void> {
   const rt = await Runtime.create({ threads: options.threads });
   const path = options.model ?? DEFAULT_MODEL_PATH;
   const { model, metadata } = await loadModelFile(rt, path);
-  const test = testDataFor(model, metadata, options.data);
+  const all = testDataFor(model, metadata, options.data);
+  if (model.task !== "classifier") {
+    // A model trained on some classes only is measured on them.
+    const selected = recordedSelection(metadata.selectedClasses, all.classes.length);
+    const test = selected ? selectClasses(all, selected) : all;
+    const result = evaluateReconstruction(model, test);
+    const unit = model.loss.kind === "bce" ? "nats an image (binary cross-entropy)" : "an image (½ squared error)";
+    process.stdout.write(
+      [
+        `model:          ${path} (${model.task === "vae" ? "a VAE" : "an autoencoder"}, ${model.latentSize}-D code)`,
+        `data:           ${terminalText(test.name)} test set${selected ? ` (classes ${selected.join(", ")})` : ""}, ${test.count} images`,
+        `reconstruction: ${result.reconstruction.toFixed(2)} ${unit}`,
+        ...(model.task === "vae"
+          ? [
+              `KL divergence:  ${result.kl.toFixed(2)} nats an image`,
+              ...(result.elbo !== undefined
+                ? [`ELBO:           ${result.elbo.toFixed(2)} nats an image (one draw of the code an image)`]
+                : []),
+            ]
+          : []),
+      ].join("\n") + "\n",
+    );
+    return;
+  }
+  const test = all;
   const result = evaluate(model, test);
   const correct = Math.round(result.accuracy * test.count);
   process.stdout.write(

@@ -147,7 +147,7 @@ export async function experimentCommand(name: string, options: ExperimentOptions
       ].join(", ");
       return (
         `| ${trial.name} | ${trial.optimizer.name}${settings ? ` (${settings})` : ""} | ${last.loss.toFixed(4)} | ` +
-        `${percent(last.trainAccuracy)} | ${percent(last.testAccuracy!)} | ${seconds.toFixed(1)} s |`
+        `${percent(last.trainAccuracy ?? NaN)} | ${percent(last.testAccuracy!)} | ${seconds.toFixed(1)} s |`
       );
     }),
   ].join("\n");

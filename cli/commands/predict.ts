@@ -7,10 +7,11 @@ import {
   readPngRgba,
   Runtime,
   sampleSize,
+  type Model,
 } from "../../sdk/node";
 import { modelClasses, testDataFor } from "../dataset";
 import { UsageError } from "../errors";
-import { drawImage, percent, probabilityBars, terminalText } from "../render";
+import { drawImage, percent, probabilityBars, sideBySide, terminalText } from "../render";
 
 export interface PredictOptions {
   model?: string;
@@ -74,11 +75,16 @@ export async function predictCommand(indexArg: string | undefined, options: Pred
   const index = parseIndex(indexArg ?? (await askIndex(test.count)), test.count);
   const size = sampleSize(test);
   const pixels = test.images.subarray(index * size, (index + 1) * size);
+  const color = options.color ?? (process.stdout.isTTY === true && !process.env.NO_COLOR);
+  if (model.task !== "classifier") {
+    const heading = `${terminalText(test.name.toUpperCase())} test image ${index} (label ${terminalText(test.classes[test.labels[index]])})`;
+    process.stdout.write(showReconstruction(model, pixels, test.shape, heading, color));
+    return;
+  }
   const probs = model.predict(pixels);
   let predicted = 0;
   for (let i = 1; i < probs.length; i++) if (probs[i] > probs[predicted]) predicted = i;
   const label = test.labels[index];
-  const color = options.color ?? (process.stdout.isTTY === true && !process.env.NO_COLOR);
   const out = [
     `${terminalText(test.name.toUpperCase())} test image ${index}`,
     drawImage(pixels, test.shape, color),
@@ -107,16 +113,63 @@ async function predictImage(indexArg: string | undefined, path: string, options:
       `the model expects input [${input}] but --image gives a digit of [${DIGIT_SHAPE}] (an MNIST model is needed)`,
     );
   }
+  const color = options.color ?? (process.stdout.isTTY === true && !process.env.NO_COLOR);
+  const detected = `detected: ${inverted ? "dark digit on light background" : "light digit on dark background"}`;
+  if (model.task !== "classifier") {
+    const heading = `image: ${path} (${image.width}x${image.height}, ${detected})`;
+    process.stdout.write(showReconstruction(model, pixels, DIGIT_SHAPE, heading, color));
+    return;
+  }
   const classes = modelClasses(model);
   const probs = model.predict(pixels);
   let predicted = 0;
   for (let i = 1; i < probs.length; i++) if (probs[i] > probs[predicted]) predicted = i;
-  const color = options.color ?? (process.stdout.isTTY === true && !process.env.NO_COLOR);
   const out = [
-    `image: ${path} (${image.width}x${image.height}, detected: ${inverted ? "dark digit on light background" : "light digit on dark background"})`,
+    `image: ${path} (${image.width}x${image.height}, ${detected})`,
     drawImage(pixels, DIGIT_SHAPE, color),
     `predicted:  ${terminalText(classes[predicted])}  (${percent(probs[predicted])})`,
     probabilityBars(probs, classes, predicted),
   ];
   process.stdout.write(out.join("\n") + "\n");
+}
+
+/**
+ * An autoencoder's or VAE's view of one image: the image beside its reconstruction, its code and
+ * its reconstruction loss (a VAE's mean code is decoded).
+ */
+function showReconstruction(
+  model: Model,
+  pixels: Uint8Array | Float32Array,
+  shape: readonly number[],
+  heading: string,
+  color: boolean,
+): string {
+  const reconstruction = model.reconstruct(pixels);
+  const code = model.encode(pixels);
+  const original = pixels instanceof Float32Array ? pixels : Float32Array.from(pixels, (v) => v / 255);
+  const bytes = Uint8Array.from(reconstruction, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
+  const loss = reconstructionLoss(model.loss.kind, original, reconstruction);
+  const unit = model.loss.kind === "bce" ? "nats (binary cross-entropy)" : "(½ squared error)";
+  const [left, right] = [drawImage(toBytes(original), shape, color), drawImage(bytes, shape, color)];
+  return (
+    [
+      heading,
+      `${"image".padEnd(shape[2] * (color ? 1 : 2) + 4)}reconstruction`,
+      sideBySide(left, right, shape[2] * (color ? 1 : 2) + 4),
+      `code: [${Array.from(code, (v) => v.toFixed(3)).join(", ")}]`,
+      `reconstruction loss: ${loss.toFixed(2)} ${unit}`,
+    ].join("\n") + "\n"
+  );
+}
+
+const toBytes = (pixels: Float32Array): Uint8Array => Uint8Array.from(pixels, (v) => Math.round(v * 255));
+
+/** The loss of one reconstruction, as training measures it (sdk/layers/pixel-loss.ts). */
+function reconstructionLoss(kind: string, target: Float32Array, output: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < target.length; i++) {
+    const [t, y] = [target[i], Math.min(Math.max(output[i], 1e-7), 1 - 1e-7)];
+    sum += kind === "bce" ? -(t * Math.log(y) + (1 - t) * Math.log(1 - y)) : 0.5 * (output[i] - t) ** 2;
+  }
+  return sum;
 }

@@ -26,9 +26,11 @@ import {
   type OptimizerName,
   type RunOverrides,
   type RunSettings,
+  type Task,
 } from "../../sdk/node";
 import { buildSpec, type ArchOptions } from "../arch";
-import { loadTrainingData } from "../dataset";
+import { loadTrainingData, recordedSelection } from "../dataset";
+import { buildAutoencoder, generativePaths, writeGenerativeReport } from "../generative";
 import { UsageError } from "../errors";
 import { checkOutputFiles } from "../output";
 import { applyPreset } from "../presets";
@@ -56,8 +58,15 @@ export interface TrainOptions extends ArchOptions {
   data?: string;
   /** --name: the data set's name (default: the --data folder's name, "mnist" or "cifar10"). */
   name?: string;
-  /** --classes: a file of the class names, one per line. */
+  /** --classes: a file of the class names, one per line; or labels to train on, e.g. 0,1,2. */
   classes?: string;
+  /** --task: classifier (default), autoencoder or vae. */
+  task?: Task;
+  /** Autoencoders: the code size, the halves' architectures, test images a class in the codes' plot. */
+  latent?: number;
+  encoder?: string;
+  decoder?: string;
+  perClass: number;
   limit?: number;
   progress?: boolean;
   /** False with --no-optimizer-state. */
@@ -104,11 +113,12 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
       ["history file", paths.json],
       ["history file", paths.svg],
     ]);
+  const task = options.task ?? "classifier";
   const rt = await Runtime.create({ threads: options.threads });
 
   const overrides = runOverrides(options, given);
   let session: TrainingSession;
-  let data: { train: Dataset; test: Dataset };
+  let data: { train: Dataset; test: Dataset; selected?: number[] };
   if (options.initFrom) {
     const loaded = await loadModelFile(rt, options.initFrom);
     const resumed = TrainingSession.fromLoaded(loaded, {
@@ -140,10 +150,17 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     // The data set keeps the name the checkpoint recorded (unless --name renames it).
     const recorded = loaded.metadata.dataset;
     const name = options.name ?? (recorded !== undefined && !datasetNameProblem(recorded) ? recorded : undefined);
-    data = loadTrainingData({ dataset: format, data: session.settings.dataset?.path, name, classes: options.classes });
+    // A run on some classes only goes on with them.
+    const selected = recordedSelection(loaded.metadata.selectedClasses, 256);
+    const classes = options.classes ?? selected?.join(",");
+    data = loadTrainingData({ dataset: format, data: session.settings.dataset?.path, name, classes });
   } else {
     data = loadTrainingData(options);
-    const spec = buildSpec(options, takeFirst(data.train, options.limit ?? Infinity));
+    const sample = takeFirst(data.train, options.limit ?? Infinity);
+    const spec =
+      task === "classifier"
+        ? buildSpec(options, sample)
+        : buildAutoencoder({ ...options, task, ...(options.loss ? { loss: options.loss } : {}) }, sample);
     announceDefaults(spec, given);
     session = TrainingSession.start(new Model(rt, spec, { seed: options.seed }), runSettings(options, spec, given));
   }
@@ -156,6 +173,10 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   const train = takeFirst(data.train, settings.limit ?? Infinity);
   const test = data.test;
   const { model, optimizer } = session;
+  // An autoencoder's pictures go beside its model file: checked before training, like the model's.
+  const pictures =
+    paths && model.task !== "classifier" ? generativePaths(out, model.task, model.latentSize) : undefined;
+  if (pictures) checkOutputFiles(Object.values(pictures).map((p) => ["picture file", p] as [string, string]));
   log(
     `training ${formatArch(model.spec.layers)} (${model.paramCount.toLocaleString("en")} parameters) on ${train.count.toLocaleString("en")} ` +
       `${train.name} images: ${describeOptimizer(optimizer)}, batch ${settings.batchSize}, ` +
@@ -204,9 +225,11 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
         : undefined,
       onEpochEnd: (r) => {
         history.push(r);
+        const epoch = `epoch ${String(r.epoch).padStart(String(lastEpoch).length)}/${lastEpoch}`;
         log(
-          `epoch ${String(r.epoch).padStart(String(lastEpoch).length)}/${lastEpoch}  loss ${r.loss.toFixed(4)}  ` +
-            `train ${percent(r.trainAccuracy)}  test ${percent(r.testAccuracy ?? NaN)}  ${r.seconds.toFixed(2)} s`,
+          r.trainAccuracy !== undefined
+            ? `${epoch}  loss ${r.loss.toFixed(4)}  train ${percent(r.trainAccuracy)}  test ${percent(r.testAccuracy ?? NaN)}  ${r.seconds.toFixed(2)} s`
+            : `${epoch}  ${describeReconstruction(r)}  ${r.seconds.toFixed(2)} s`,
         );
       },
     });
@@ -219,6 +242,7 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
         {
           dataset: train.name,
           trainedWith: `mnist-wasm train ${process.argv.slice(3).join(" ")}`.trim(),
+          ...(data.selected ? { selectedClasses: data.selected.join(",") } : {}),
         },
         { optimizerState: options.optimizerState !== false },
       ),
@@ -226,6 +250,13 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     if (paths) {
       await writeFileAtomic(paths.json, new TextEncoder().encode(JSON.stringify(history, null, 2) + "\n"));
       await writeFileAtomic(paths.svg, new TextEncoder().encode(historyChart([{ name: "train", history }])));
+    }
+    if (pictures && !result.stopped) {
+      for (const line of await writeGenerativeReport(model, train, test, pictures, {
+        perClass: options.perClass,
+        seed: settings.seed,
+      }))
+        log(line);
     }
     saving = false;
     if (result.stopped) {
@@ -240,6 +271,7 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
       log(
         `saved ${out}` +
           (last?.testAccuracy !== undefined ? ` (test accuracy ${percent(last.testAccuracy)})` : "") +
+          (last?.testReconstruction !== undefined ? ` (test loss ${last.testLoss!.toFixed(2)} an image)` : "") +
           (paths ? `; history in ${paths.json}, chart in ${paths.svg}` : "") +
           `; ${(performance.now() / 1000).toFixed(1)} s since start`,
       );
@@ -350,6 +382,19 @@ function readHistory(path: string): EpochRecord[] {
   } catch {
     return [];
   }
+}
+
+/** An autoencoder's epoch: its losses an image on the training and test sets, a VAE's KL and ELBO. */
+function describeReconstruction(r: EpochRecord): string {
+  const kl = (value: number | undefined, total: number): string =>
+    value === undefined
+      ? total.toFixed(2)
+      : `${total.toFixed(2)} (reconstruction ${(total - value).toFixed(2)} + KL ${value.toFixed(2)})`;
+  return (
+    `loss ${kl(r.kl, r.loss)}` +
+    (r.testLoss !== undefined ? `  test ${kl(r.testKl, r.testLoss)}` : "") +
+    (r.testElbo !== undefined ? `  ELBO ${r.testElbo.toFixed(2)} nats` : "")
+  );
 }
 
 function describeOptimizer(o: Optimizer): string {

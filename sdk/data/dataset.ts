@@ -65,6 +65,39 @@ export function takeFirst(data: Dataset, count: number): Dataset {
   return { ...data, images: data.images.subarray(0, count * size), labels: data.labels.subarray(0, count), count };
 }
 
+/**
+ * The samples whose label is one of `labels`, in their order, at most `perClass` of each class
+ * (a copy; labels and class names unchanged). Refuses a label the data set has no class for.
+ */
+export function selectClasses(data: Dataset, labels: readonly number[], perClass = Infinity): Dataset {
+  checkDataset(data, "selectClasses: data", false);
+  if (!Array.isArray(labels) || labels.length === 0)
+    fail(
+      "BAD_ARGUMENT",
+      `selectClasses: labels must be a non-empty list of class labels, got ${describeValue(labels)}`,
+    );
+  for (const label of labels) checkInteger(label, "selectClasses: a label", 0, data.classes.length - 1);
+  if (perClass !== Infinity) checkInteger(perClass, "selectClasses: perClass", 1);
+  const wanted = new Set(labels);
+  const taken = new Map<number, number>();
+  const size = sampleSize(data);
+  const keep: number[] = [];
+  for (let i = 0; i < data.count; i++) {
+    const label = data.labels[i];
+    const n = taken.get(label) ?? 0;
+    if (!wanted.has(label) || n >= perClass) continue;
+    taken.set(label, n + 1);
+    keep.push(i);
+  }
+  const images = new Uint8Array(keep.length * size);
+  const kept = new Uint8Array(keep.length);
+  keep.forEach((from, to) => {
+    images.set(data.images.subarray(from * size, (from + 1) * size), to * size);
+    kept[to] = data.labels[from];
+  });
+  return { ...data, images, labels: kept, count: keep.length };
+}
+
 /** Pixels per sample. */
 export function sampleSize(data: Dataset): number {
   if (!Array.isArray(data?.shape))

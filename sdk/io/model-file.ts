@@ -207,8 +207,9 @@ export function tensorProblem(name: string, data: Float32Array): string | undefi
 
 /** The values passed one by one; their combination must still give finite outputs (checked on a zero image). */
 function outputProblem(model: Model): string | undefined {
-  const probs = model.predict(new Float32Array(model.inputSize));
-  return probs.every(Number.isFinite) ? undefined : "the model's outputs are not finite numbers";
+  const zero = new Float32Array(model.inputSize);
+  const outputs = model.task === "classifier" ? model.predict(zero) : model.reconstruct(zero);
+  return outputs.every(Number.isFinite) ? undefined : "the model's outputs are not finite numbers";
 }
 
 /**

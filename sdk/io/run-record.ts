@@ -28,6 +28,8 @@ export interface RunPosition {
   batch: number;
   lossSum: number;
   correct: number;
+  /** A VAE's KL divergence summed over those batches' samples (a part of lossSum). */
+  klSum?: number;
   /** Batches per epoch; 0 until the run has seen its data. */
   batches: number;
   /** The learning-rate schedule's step and length: it spans the run from where it started. */
@@ -38,6 +40,8 @@ export interface RunPosition {
 /** The record as written: settings, position, and the model's loss (informative). */
 export interface RunRecord extends RunSettings, RunPosition {
   loss?: string;
+  /** Where each drawing layer's draws stand (dropout, sampling), in layer order: [seed, step]. */
+  noise?: [number, number][];
 }
 
 /** The most epochs a run may count (a model file's "epochs" fact has the same bound). */
@@ -60,10 +64,12 @@ const FIELDS = new Set([
   "batch",
   "lossSum",
   "correct",
+  "klSum",
   "batches",
   "step",
   "steps",
   "loss",
+  "noise",
 ]);
 
 /** The first key of `value` not in `known`, or undefined. */
@@ -135,6 +141,20 @@ export function runRecordProblem(value: unknown): string | undefined {
     return `"correct" is ${n.correct}, more than the samples of ${n.batch} batches`;
   if (typeof r.lossSum !== "number" || !Number.isFinite(r.lossSum) || r.lossSum < 0)
     return `"lossSum" is ${show(r.lossSum)}, not a non-negative number`;
+  if (
+    r.klSum !== undefined &&
+    (typeof r.klSum !== "number" || !Number.isFinite(r.klSum) || r.klSum < 0 || r.klSum > (r.lossSum as number))
+  )
+    return `"klSum" is ${show(r.klSum)}, not a non-negative number up to "lossSum"`;
+  if (r.noise !== undefined) {
+    const noise = r.noise;
+    if (
+      !Array.isArray(noise) ||
+      noise.length > 256 ||
+      !noise.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => isInt(v, 0, 0xffff_ffff)))
+    )
+      return `"noise" is ${show(noise)}, not a list of [seed, step] pairs of integers from 0 to 4294967295`;
+  }
   if (r.limit !== undefined && !isInt(r.limit, 1, MAX_COUNT))
     return `"limit" is ${show(r.limit)}, not a positive integer`;
   if (r.augment !== undefined) {

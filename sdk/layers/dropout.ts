@@ -1,7 +1,7 @@
 import { fail } from "../errors";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
-import { BatchBuffer, type Layer, layerDisposed, sizeOf } from "./layer";
+import { BatchBuffer, type Layer, layerDisposed, sizeOf, checkNoisePosition, type NoisePosition } from "./layer";
 
 export interface DropoutSpec {
   type: "dropout";
@@ -20,7 +20,7 @@ export class Dropout implements Layer {
   private disposed = false;
   readonly params = [];
   private readonly size: number;
-  private readonly seed: number;
+  private seed: number;
   private step = 0;
   private readonly out: BatchBuffer;
   private readonly mask: BatchBuffer;
@@ -39,6 +39,16 @@ export class Dropout implements Layer {
     this.out = new BatchBuffer(rt, this.size);
     this.mask = new BatchBuffer(rt, this.size);
     this.dx = new BatchBuffer(rt, this.size);
+  }
+
+  /** Where the draws stand: the seed and the number of draws made (see Layer.noise). */
+  get noise(): NoisePosition {
+    return { seed: this.seed, step: this.step };
+  }
+
+  set noise(position: NoisePosition) {
+    if (this.disposed) layerDisposed(this.spec);
+    ({ seed: this.seed, step: this.step } = checkNoisePosition(position, "Dropout.noise"));
   }
 
   allocate(batch: number, training: boolean): void {

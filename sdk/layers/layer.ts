@@ -54,8 +54,29 @@ export interface Layer {
    * true, forward() returns max(output, 0). The model turns it on when a ReLU layer follows.
    */
   reluFused?: boolean;
+  /**
+   * Layers that draw random numbers in training (dropout, sampling): where their draws stand.
+   * A resumed run restores it, and goes on with the draws the uninterrupted run would have made.
+   */
+  noise?: NoisePosition;
   /** Frees the layer's buffers; a second call does nothing, and any other use after it is BAD_STATE. */
   dispose(): void;
+}
+
+/** The seed of a layer's draws and how many it has made (counter-based: draw `step` from `seed`). */
+export interface NoisePosition {
+  seed: number;
+  step: number;
+}
+
+/** Refuses a noise position that is not a 32-bit seed and a step count from 0 to 2^32 - 1. */
+export function checkNoisePosition(p: unknown, what: string): NoisePosition {
+  const o = p as Partial<NoisePosition> | null;
+  const isU32 = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff_ffff;
+  if (typeof o !== "object" || o === null || !isU32(o.seed) || !isU32(o.step)) {
+    fail("BAD_ARGUMENT", `${what}: a noise position is { seed, step }, integers from 0 to 4294967295`);
+  }
+  return { seed: o.seed as number, step: o.step as number };
 }
 
 /** Refuses the use of a disposed layer. */

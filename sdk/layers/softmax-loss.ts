@@ -1,6 +1,5 @@
 import { fail } from "../errors";
 import type { Runtime } from "../runtime/runtime";
-import type { LossName } from "../spec";
 import { BatchBuffer } from "./layer";
 
 /**
@@ -16,7 +15,7 @@ export class SoftmaxLoss {
   constructor(
     private readonly rt: Runtime,
     readonly classes: number,
-    readonly kind: LossName = "cross-entropy",
+    readonly kind: "cross-entropy" | "mse" = "cross-entropy",
   ) {
     this.probs = new BatchBuffer(rt, classes);
     this.grad = new BatchBuffer(rt, classes);

@@ -4,6 +4,7 @@ import { factProblem, tensorProblem } from "../io/model-file";
 import type { NamedTensor } from "../io/safetensors";
 import type { Model } from "../model";
 import { planModel } from "../plan";
+import { specLoss } from "../spec";
 import { type ExportContext, LAYER_EXPORTERS } from "./operators";
 import {
   type AttributeProto,
@@ -14,6 +15,7 @@ import {
   type NodeProto,
   onnx,
   OPSET,
+  int64Tensor,
   type TensorProto,
   type ValueInfoProto,
 } from "./proto";
@@ -22,6 +24,8 @@ import {
 export const ONNX_INPUT = "pixels";
 /** The graph's output: float32 [batch, classes], the softmax probabilities. */
 export const ONNX_OUTPUT = "probabilities";
+/** An autoencoder's or VAE's output: float32 [batch, ...its decoder's output shape]. */
+export const ONNX_RECONSTRUCTION = "reconstruction";
 /** The symbolic name of the batch dimension of the input and the output. */
 export const ONNX_BATCH = "batch";
 
@@ -30,11 +34,14 @@ const NOT_EXPORTED = new Set(["format", "spec", "optimizer", "run"]);
 
 /**
  * The model as an ONNX model (opset 13): one input "pixels", float32 [batch, …input] holding each
- * pixel byte divided by 255, one output "probabilities", float32 [batch, classes], and the batch
- * dimension dynamic. Each layer becomes the nodes of LAYER_EXPORTERS (dropout none: it passes
- * its input through in inference) and the model's head a Softmax. Its metadata_props carry the
- * class names ("classes", a JSON list), the task and the facts given (data set name as
- * "dataset", epochs, test accuracy, …; not the SDK's own records: spec, optimizer, run).
+ * pixel byte divided by 255, one output, and the batch dimension dynamic: a classifier's
+ * "probabilities", float32 [batch, classes] (its head a Softmax); an autoencoder's or VAE's
+ * "reconstruction", float32 [batch, …decoder output] (a Sigmoid when its loss is "bce"), a VAE
+ * decoding the mean of its code (what its sampling layer gives in inference). Each layer becomes
+ * the nodes of LAYER_EXPORTERS (dropout none: it passes its input through in inference). Its
+ * metadata_props carry the class names ("classes", a JSON list), an autoencoder's or VAE's task,
+ * code tensor and pixel loss ("task", "code", "pixelLoss") and the facts given (data set name as "dataset",
+ * epochs, test accuracy, …; not the SDK's own records: spec, optimizer, run).
  * Weights beyond the plausible range (a diverged run) are a DIVERGED error, as for serializeModel.
  */
 export function exportOnnx(model: Model, facts: Record<string, string> = {}): Uint8Array {
@@ -55,6 +62,8 @@ export function exportOnnx(model: Model, facts: Record<string, string> = {}): Ui
   const nodes: NodeProto[] = [];
   const initializers: TensorProto[] = [];
   let current = ONNX_INPUT;
+  /** An autoencoder's or VAE's code: the output of its encoder's last layer. */
+  let code: string | undefined;
   let shape: readonly number[] = spec.input;
   spec.layers.forEach((layer, index) => {
     let step = 0;
@@ -68,6 +77,11 @@ export function exportOnnx(model: Model, facts: Record<string, string> = {}): Ui
         initializers.push(floatTensor(full, dims, data));
         return full;
       },
+      integers: (name, values) => {
+        const full = `${index}.${name}`;
+        initializers.push(int64Tensor(full, values));
+        return full;
+      },
       node: (opType, inputs, attributes: AttributeProto[] = []) => {
         const name = `${index}.${layer.type}.${opType}${step ? `.${step}` : ""}`;
         step++;
@@ -79,20 +93,31 @@ export function exportOnnx(model: Model, facts: Record<string, string> = {}): Ui
     };
     LAYER_EXPORTERS[layer.type](layer, ctx);
     shape = plans[index].outputShape;
+    if (index === (spec.encoder ?? 0) - 1) code = current;
   });
-  nodes.push({
-    name: "head.Softmax",
-    opType: "Softmax",
-    input: [current],
-    output: [ONNX_OUTPUT],
-    attribute: [intAttribute("axis", 1)],
-  });
+  const classifier = (spec.task ?? "classifier") === "classifier";
+  const output = classifier ? ONNX_OUTPUT : ONNX_RECONSTRUCTION;
+  // The head: a classifier's softmax; an autoencoder's sigmoid when its loss ("bce") applies one.
+  if (classifier) {
+    nodes.push({
+      name: "head.Softmax",
+      opType: "Softmax",
+      input: [current],
+      output: [output],
+      attribute: [intAttribute("axis", 1)],
+    });
+  } else if (specLoss(spec) === "bce") {
+    nodes.push({ name: "head.Sigmoid", opType: "Sigmoid", input: [current], output: [output] });
+  } else {
+    nodes.push({ name: "head.Identity", opType: "Identity", input: [current], output: [output] });
+  }
 
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(facts)) if (!NOT_EXPORTED.has(key)) metadata[key] = value;
   if (spec.classes) metadata.classes = JSON.stringify(spec.classes);
-  const task = (spec as { task?: unknown }).task;
-  if (typeof task === "string") metadata.task = task;
+  if (spec.task) metadata.task = spec.task;
+  if (code) metadata.code = code;
+  if (!classifier) metadata.pixelLoss = specLoss(spec);
 
   const model_: onnx.ModelProto.$Properties = {
     irVersion: IR_VERSION,
@@ -100,13 +125,16 @@ export function exportOnnx(model: Model, facts: Record<string, string> = {}): Ui
     producerName: "mnist-wasm",
     docString:
       `Input "${ONNX_INPUT}": float32 [${ONNX_BATCH}, ${spec.input.join(", ")}], each pixel byte divided by 255. ` +
-      `Output "${ONNX_OUTPUT}": float32 [${ONNX_BATCH}, ${model.classCount}], the softmax probabilities of the classes.`,
+      (classifier
+        ? `Output "${ONNX_OUTPUT}": float32 [${ONNX_BATCH}, ${model.classCount}], the softmax probabilities of the classes.`
+        : `Output "${ONNX_RECONSTRUCTION}": float32 [${ONNX_BATCH}, ${shape.join(", ")}], the reconstruction (0 to 1 with a "bce" loss)` +
+          `${spec.task === "vae" ? ", decoded from the mean of the code's distribution" : ""}; metadata "code" names the code's tensor.`),
     graph: {
       name: "mnist-wasm",
       node: nodes,
       initializer: initializers,
       input: [valueInfo(ONNX_INPUT, spec.input)],
-      output: [valueInfo(ONNX_OUTPUT, [model.classCount])],
+      output: [valueInfo(output, shape)],
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   };

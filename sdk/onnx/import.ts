@@ -94,8 +94,9 @@ export function importOnnx(
   const graph = proto.graph;
   if (!graph?.node?.length) fail("BAD_FILE", `${what}: not an ONNX model (no graph)`);
   checkOpset(proto, what);
-  const { spec, tensors } = readGraph(graph, what);
   const metadata = readMetadata(proto, what);
+  const task = metadata.task ?? "classifier";
+  const { spec, tensors } = readGraph(graph, what, task, metadata.code);
   if (metadata.classes !== undefined) {
     try {
       spec.classes = JSON.parse(metadata.classes);
@@ -103,7 +104,7 @@ export function importOnnx(
       fail("BAD_FILE", `${what}: metadata "classes" is not a JSON list of names`);
     }
   }
-  if (metadata.task !== undefined) spec.task = metadata.task;
+  if (task !== "classifier") readGenerative(spec, task, metadata.pixelLoss, what);
   const model = modelFromTensors(rt, spec, tensors, metadata, what);
   return { model, metadata };
 }
@@ -129,13 +130,42 @@ function readMetadata(proto: ModelProto, what: string): Record<string, string> {
 const nodeName = (node: NodeProto, index: number): string =>
   `operator ${quote(node.opType ?? "")} (node ${node.name ? quote(node.name) : `#${index}`})`;
 
+/** What readGraph() gives: a spec to be validated, and the layers' tensors by their model-file names. */
+interface GraphSpec {
+  input: number[];
+  layers: LayerSpec[];
+  classes?: unknown;
+  task?: string;
+  loss?: string;
+  encoder?: number;
+}
+
+/**
+ * An autoencoder's or VAE's spec from its graph: the task, its head (a final Sigmoid is the "bce"
+ * loss's; metadata "pixelLoss" says which when the exporter wrote it) and its encoder (the layers up to
+ * the code's tensor, or for a VAE up to its sampling layer).
+ */
+function readGenerative(spec: GraphSpec, task: string, loss: string | undefined, what: string): void {
+  spec.task = task;
+  const last = spec.layers[spec.layers.length - 1];
+  if ((loss ?? (last?.type === "sigmoid" ? "bce" : "mse")) === "bce") {
+    if (last?.type !== "sigmoid") fail("BAD_FILE", `${what}: a "bce" model's graph ends in a Sigmoid`);
+    spec.layers.pop();
+  } else spec.loss = "mse";
+  if (spec.encoder === undefined && task === "vae") {
+    const sampling = spec.layers.findIndex((l) => l.type === "sampling");
+    if (sampling >= 0) spec.encoder = sampling + 1;
+  }
+  if (spec.encoder === undefined)
+    fail("BAD_FILE", `${what}: an ${task === "vae" ? "VAE" : "autoencoder"} needs metadata "code", its code's tensor`);
+}
+
 function readGraph(
   graph: GraphProto,
   what: string,
-): {
-  spec: { input: number[]; layers: LayerSpec[]; classes?: unknown; task?: string };
-  tensors: Map<string, NamedTensor>;
-} {
+  task: string,
+  code: string | undefined,
+): { spec: GraphSpec; tensors: Map<string, NamedTensor> } {
   const nodes = graph.node ?? [];
   if (nodes.length > ONNX_LIMITS.nodes)
     fail("BAD_FILE", `${what}: ${nodes.length} nodes, beyond the limit of ${ONNX_LIMITS.nodes}`);
@@ -161,6 +191,8 @@ function readGraph(
   const layerTensors: Record<string, ConstantTensor>[] = [];
   let previousOp: string | undefined;
   let ended = false;
+  /** Layers up to the code's tensor (an autoencoder's or VAE's). */
+  let encoder: number | undefined;
   nodes.forEach((node, n) => {
     const where = nodeName(node, n);
     const refuse: (problem: string) => never = (problem) => fail("BAD_FILE", `${what}: ${where}: ${problem}`);
@@ -215,6 +247,7 @@ function readGraph(
       opType,
       shape,
       layers,
+      task,
       previousOp,
       inputCount: nodeInputs.length,
       constant: (i) => {
@@ -256,6 +289,7 @@ function readGraph(
       },
       lastTensors: () => layerTensors[layerTensors.length - 1],
       softmaxHead: () => {
+        if (task !== "classifier") refuse(`a Softmax does not end an ${task === "vae" ? "VAE" : "autoencoder"}`);
         if (layers[layers.length - 1]?.type !== "dense") refuse("a Softmax must follow the last Gemm (dense layer)");
         ended = true;
       },
@@ -263,6 +297,7 @@ function readGraph(
     importer(ctx);
     previousOp = opType;
     current = node.output?.[0] ?? "";
+    if (code !== undefined && current === code) encoder = layers.length;
   });
   const outputs = graph.output ?? [];
   if (outputs.length !== 1 || outputs[0].name !== current) {
@@ -276,7 +311,7 @@ function readGraph(
   layerTensors.forEach((named, index) => {
     for (const [name, t] of Object.entries(named)) tensors.set(`${index}.${name}`, t);
   });
-  return { spec: { input: specInput, layers }, tensors };
+  return { spec: { input: specInput, layers, ...(encoder !== undefined ? { encoder } : {}) }, tensors };
 }
 
 /** One sample's shape from the graph input: float32 [batch, ...] with every other dimension fixed. */

@@ -5,7 +5,7 @@ import { registerModelFormat } from "../io/model-file";
 import { looksLikeOnnx } from "./detect";
 import { importOnnx } from "./import";
 
-export { exportOnnx, ONNX_BATCH, ONNX_INPUT, ONNX_OUTPUT } from "./export";
+export { exportOnnx, ONNX_BATCH, ONNX_INPUT, ONNX_OUTPUT, ONNX_RECONSTRUCTION } from "./export";
 export { importOnnx, ONNX_LIMITS } from "./import";
 export { LAYER_EXPORTERS, OPERATOR_IMPORTERS } from "./operators";
 

@@ -3,7 +3,7 @@
 // in each table; export.ts and import.ts walk the chain and do the rest.
 import type { NamedTensor } from "../io/safetensors";
 import type { LayerSpec } from "../spec";
-import { ATTRIBUTE, type AttributeProto, floatAttribute, intAttribute, intsAttribute } from "./proto";
+import { ATTRIBUTE, type AttributeProto, floatAttribute, intAttribute, intsAttribute, stringAttribute } from "./proto";
 
 /** What a layer's exporter is given and can do (export.ts). */
 export interface ExportContext {
@@ -13,6 +13,8 @@ export interface ExportContext {
   param(name: string): NamedTensor;
   /** Adds the layer's tensor as an initializer (named as in a model file, "<layer>.<name>") and returns its name. */
   initializer(name: string, shape: readonly number[], data: Float32Array): string;
+  /** Adds an int64 vector (a shape, starts and ends) as an initializer "<layer>.<name>" and returns its name. */
+  integers(name: string, values: readonly number[]): string;
   /** Adds a node on the current activation (and `inputs` after it); its output becomes the current activation. */
   node(opType: string, inputs: string[], attributes?: AttributeProto[]): void;
 }
@@ -69,6 +71,42 @@ export const LAYER_EXPORTERS: Record<LayerSpec["type"], LayerExporter> = {
   },
   // Inference passes through a dropout layer: nothing to export.
   dropout: () => {},
+  convT: (layer, ctx) => {
+    const { size, stride = 1, padding = 0 } = layer as Extract<LayerSpec, { type: "convT" }>;
+    // The weight is [C_in, K, R, R], as ConvTranspose (and PyTorch's ConvTranspose2d) stores it.
+    ctx.node(
+      "ConvTranspose",
+      [param(ctx, "weight"), param(ctx, "bias")],
+      [
+        intsAttribute("kernel_shape", [size, size]),
+        intsAttribute("strides", [stride, stride]),
+        intsAttribute("pads", [padding, padding, padding, padding]),
+      ],
+    );
+  },
+  upsample: (layer, ctx) => {
+    const { scale } = layer as Extract<LayerSpec, { type: "upsample" }>;
+    // Nearest with asymmetric coordinates and floor: output pixel (y, x) is input (⌊y/S⌋, ⌊x/S⌋).
+    const scales = ctx.initializer("scales", [4], Float32Array.of(1, 1, scale, scale));
+    ctx.node(
+      "Resize",
+      ["", scales],
+      [
+        stringAttribute("mode", "nearest"),
+        stringAttribute("coordinate_transformation_mode", "asymmetric"),
+        stringAttribute("nearest_mode", "floor"),
+      ],
+    );
+  },
+  reshape: (layer, ctx) => {
+    const { shape } = layer as Extract<LayerSpec, { type: "reshape" }>;
+    ctx.node("Reshape", [ctx.integers("shape", [-1, ...shape])]);
+  },
+  // A VAE's sampling layer gives the mean in inference: the first half of each sample's values.
+  sampling: (_layer, ctx) => {
+    const half = ctx.shape[0] / 2;
+    ctx.node("Slice", [ctx.integers("starts", [0]), ctx.integers("ends", [half]), ctx.integers("axes", [1])]);
+  },
 };
 
 function poolExporter(opType: string, layer: LayerSpec, ctx: ExportContext): void {
@@ -105,6 +143,8 @@ export interface ImportContext {
   refuse(problem: string): never;
   /** Appends a layer and its tensors (named "weight", "bias", …; checked against the layer's plan). */
   addLayer(layer: LayerSpec, tensors?: Record<string, ConstantTensor>): void;
+  /** The task the model's metadata names ("classifier" when it names none). */
+  readonly task: string;
   /** The operator of the node before this one (Constant nodes aside). */
   readonly previousOp: string | undefined;
   /** The tensors of the last layer added, to amend (an Add after a MatMul sets the bias). */
@@ -163,6 +203,32 @@ export const OPERATOR_SIGNATURES: Record<
   Identity: { inputs: 1, outputs: 1, attributes: {} },
   Pad: { inputs: 3, outputs: 1, attributes: { mode: S } },
   Softmax: { inputs: 1, outputs: 1, attributes: { axis: I } },
+  ConvTranspose: {
+    inputs: 3,
+    outputs: 1,
+    attributes: {
+      kernel_shape: IS,
+      strides: IS,
+      pads: IS,
+      dilations: IS,
+      group: I,
+      auto_pad: S,
+      output_padding: IS,
+    },
+  },
+  Resize: {
+    inputs: 4,
+    outputs: 1,
+    attributes: {
+      mode: S,
+      coordinate_transformation_mode: S,
+      nearest_mode: S,
+      cubic_coeff_a: F,
+      exclude_outside: I,
+      extrapolation_value: F,
+    },
+  },
+  Slice: { inputs: 5, outputs: 1, attributes: {} },
 };
 
 /** A square window's side from kernel_shape (and the same for strides), refusing other windows. */
@@ -324,17 +390,30 @@ export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
     flattenLayer(ctx);
   },
   Reshape: (ctx: ImportContext) => {
-    const shape = ctx.integers(1);
-    if (!shape) ctx.refuse("has no constant target shape (input 1)");
+    const target = ctx.integers(1);
+    if (!target) ctx.refuse("has no constant target shape (input 1)");
+    if (ctx.int("allowzero", 0) !== 0) ctx.refuse("allowzero 1 is not supported");
     const features = sizeOf(ctx.shape);
-    // [batch, features] written as [-1, n], [0, n], [0, -1], [n_batch, -1]…: each sample flattened.
-    const flat =
-      shape.length === 2 &&
-      (shape[1] === features || shape[1] === -1) &&
-      (shape[0] === -1 || shape[0] === 0 || shape[1] === features) &&
-      !(shape[0] === -1 && shape[1] === -1);
-    if (!flat) ctx.refuse(`target shape [${shape}] is not supported (only [batch, ${features}])`);
-    flattenLayer(ctx);
+    // [batch, ...sample]: the batch as -1, 0 (copied) or a number; a 0 in the sample copies the input's
+    // dimension there, one -1 takes what is left.
+    const sample = target.slice(1).map((d, i) => (d === 0 ? (ctx.shape[i] ?? 0) : d));
+    const known = sample.filter((d) => d !== -1);
+    const unknown = sample.length - known.length;
+    const rest = features / Math.max(1, sizeOf(known));
+    if (unknown === 1 && Number.isInteger(rest)) sample[sample.indexOf(-1)] = rest;
+    const batchOk = target[0] === -1 || target[0] === 0 || (target[0] > 0 && unknown === 1) || unknown === 0;
+    if (
+      target.length < 2 ||
+      target.length > 4 ||
+      unknown > 1 ||
+      !batchOk ||
+      sample.some((d) => !(d >= 1)) ||
+      sizeOf(sample) !== features
+    )
+      ctx.refuse(`target shape [${target}] is not supported (only [batch, …] of ${features} values a sample)`);
+    if (sample.length === ctx.shape.length && sample.every((d, i) => d === ctx.shape[i])) return;
+    if (sample.length === 1) flattenLayer(ctx);
+    else ctx.addLayer({ type: "reshape", shape: sample });
   },
   Dropout: (ctx: ImportContext) => {
     // Opset 12+: a training_mode input set to true makes it drop in inference.
@@ -349,6 +428,80 @@ export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
       ctx.refuse(`pads [${pads}] are not supported (only a Pad of nothing, two zeros a dimension)`);
     const value = ctx.constant(2);
     if (value && value.data.length !== 1) ctx.refuse(`constant_value of shape [${value.shape}] is not one value`);
+  },
+  ConvTranspose: (ctx: ImportContext) => {
+    const [C] = needImage(ctx);
+    const w = needConstant(ctx, 1, "weight");
+    if (ctx.int("group", 1) !== 1) ctx.refuse(`group ${ctx.int("group", 1)} is not supported (grouped convolution)`);
+    noDilation(ctx);
+    if (ctx.ints("output_padding", [0, 0]).some((p) => p !== 0)) ctx.refuse("output_padding is not supported");
+    if (w.shape.length !== 4) ctx.refuse(`weight of shape [${w.shape}] is not [channels, filters, height, width]`);
+    const size = square(ctx, "kernel_shape", ctx.ints("kernel_shape", [w.shape[2], w.shape[3]]));
+    if (w.shape[0] !== C || w.shape[2] !== size || w.shape[3] !== size)
+      ctx.refuse(`weight of shape [${w.shape}] does not fit ${C} input channels and ${size}x${size} windows`);
+    const stride = square(ctx, "strides", ctx.ints("strides", [1, 1]));
+    const padding = uniformPadding(ctx);
+    const filters = w.shape[1];
+    const b = ctx.constant(2);
+    const bias = b ? biasVector(ctx, b, filters, 1) : { shape: [filters], data: new Float32Array(filters) };
+    ctx.addLayer(
+      {
+        type: "convT",
+        filters,
+        size,
+        ...(stride !== 1 ? { stride } : {}),
+        ...(padding !== 0 ? { padding } : {}),
+      },
+      { weight: w, bias },
+    );
+  },
+  // Nearest-neighbour upsampling by a whole factor: output pixel (y, x) is input (⌊y/S⌋, ⌊x/S⌋).
+  Resize: (ctx: ImportContext) => {
+    const [, H, W] = needImage(ctx);
+    if (ctx.string("mode", "nearest") !== "nearest")
+      ctx.refuse(`mode ${ctx.string("mode", "")} is not supported (nearest only)`);
+    const coordinates = ctx.string("coordinate_transformation_mode", "half_pixel");
+    const rounding = ctx.string("nearest_mode", "round_prefer_floor");
+    // With a whole factor, half-pixel centres rounded either way pick the same pixel as floor.
+    const exact =
+      (coordinates === "asymmetric" && rounding === "floor") ||
+      ((coordinates === "half_pixel" || coordinates === "pytorch_half_pixel") &&
+        (rounding === "round_prefer_floor" || rounding === "round_prefer_ceil"));
+    if (!exact)
+      ctx.refuse(`coordinate_transformation_mode ${coordinates} with nearest_mode ${rounding} is not supported`);
+    const scales = ctx.constant(2);
+    const sizes = ctx.integers(3);
+    let factors: number[];
+    if (scales && scales.data.length > 0) {
+      if (sizes) ctx.refuse("gives both scales and sizes");
+      factors = Array.from(scales.data);
+    } else if (sizes) {
+      factors = [1, 1, sizes[2] / H, sizes[3] / W];
+      if (sizes.length !== 4 || sizes[1] !== ctx.shape[0]) ctx.refuse(`sizes [${sizes}] do not keep the channels`);
+    } else return ctx.refuse("has neither scales nor sizes");
+    const [n, c, sy, sx] = factors;
+    if (factors.length !== 4 || n !== 1 || c !== 1 || sy !== sx || !Number.isInteger(sy) || sy < 1)
+      ctx.refuse(`scales [${factors}] are not supported (the same whole factor on height and width only)`);
+    ctx.addLayer({ type: "upsample", scale: sy });
+  },
+  // The mean path of a VAE's sampling layer: the first half of each sample's values.
+  Slice: (ctx: ImportContext) => {
+    const [starts, ends, axes = [1], steps = [1]] = [1, 2, 3, 4].map((i) => ctx.integers(i));
+    const width = ctx.shape[0];
+    const half =
+      ctx.shape.length === 1 &&
+      width % 2 === 0 &&
+      starts?.length === 1 &&
+      starts[0] === 0 &&
+      ends?.length === 1 &&
+      ends[0] === width / 2 &&
+      axes.length === 1 &&
+      (axes[0] === 1 || axes[0] === -1) &&
+      steps.length === 1 &&
+      steps[0] === 1;
+    if (!half || ctx.task !== "vae")
+      ctx.refuse('only the first half of a flat sample, a VAE\'s means (metadata task "vae"), is supported');
+    ctx.addLayer({ type: "sampling" });
   },
   Softmax: (ctx: ImportContext) => {
     const axis = ctx.int("axis", -1);

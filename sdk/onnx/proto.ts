@@ -38,6 +38,11 @@ export function int(value: unknown): number {
 export const intAttribute = (name: string, i: number): AttributeProto => ({ name, type: ATTRIBUTE.INT, i });
 export const intsAttribute = (name: string, ints: number[]): AttributeProto => ({ name, type: ATTRIBUTE.INTS, ints });
 export const floatAttribute = (name: string, f: number): AttributeProto => ({ name, type: ATTRIBUTE.FLOAT, f });
+export const stringAttribute = (name: string, value: string): AttributeProto => ({
+  name,
+  type: ATTRIBUTE.STRING,
+  s: new TextEncoder().encode(value),
+});
 
 /** A float32 tensor with its values as raw little-endian bytes, as PyTorch writes them. */
 export function floatTensor(name: string, dims: readonly number[], data: Float32Array): TensorProto {

@@ -22,12 +22,12 @@ export interface Panel {
   xIntegers?: boolean;
 }
 
-const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
+export const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777"];
 const PANEL_W = 460;
 const PANEL_H = 300;
 const MARGIN = { left: 60, right: 16, top: 34, bottom: 44 };
 
-const escapeXml = (s: string): string =>
+export const escapeXml = (s: string): string =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /**
@@ -122,16 +122,61 @@ export function chartSvg(panels: Panel[]): string {
 export const percentTick = (y: number): string =>
   `${(y * 100).toFixed(Math.abs(y * 100 - Math.round(y * 100)) < 1e-6 ? 0 : 1)}%`;
 
-/** The loss and accuracy curves of one or more training histories. */
-export function historyChart(
-  runs: { name: string; history: { epoch: number; loss: number; trainAccuracy: number; testAccuracy?: number }[] }[],
-): string {
+/** What historyChart() draws of an epoch: EpochRecord's fields (sdk/train.ts). */
+export interface ChartedEpoch {
+  epoch: number;
+  loss: number;
+  trainAccuracy?: number;
+  testAccuracy?: number;
+  testLoss?: number;
+  reconstruction?: number;
+  testReconstruction?: number;
+  kl?: number;
+  testKl?: number;
+}
+
+/**
+ * The loss and accuracy curves of one or more training histories; for an autoencoder or VAE
+ * (records with a reconstruction loss), the loss of train and test, then the reconstruction
+ * loss and a VAE's KL divergence.
+ */
+export function historyChart(runs: { name: string; history: ChartedEpoch[] }[]): string {
   if (!Array.isArray(runs) || !runs.every((r) => Array.isArray(r?.history)))
     fail(
       "BAD_ARGUMENT",
       `historyChart: runs must be an array of { name, history: EpochRecord[] }, got ${describeValue(runs)}`,
     );
   const single = runs.length === 1;
+  const curve = (history: ChartedEpoch[], value: (h: ChartedEpoch) => number | undefined): [number, number][] =>
+    history.map((h) => [h.epoch, value(h) ?? NaN]);
+  if (single && runs[0].history.some((h) => h.reconstruction !== undefined)) {
+    const history = runs[0].history;
+    const loss: Panel = {
+      title: history.some((h) => h.kl !== undefined) ? "Loss (reconstruction + KL)" : "Reconstruction loss",
+      xLabel: "epoch",
+      yLabel: "mean loss an image",
+      xIntegers: true,
+      series: [
+        { name: "train", points: curve(history, (h) => h.loss) },
+        { name: "test", points: curve(history, (h) => h.testLoss) },
+      ],
+    };
+    if (!history.some((h) => h.kl !== undefined)) return chartSvg([loss]);
+    return chartSvg([
+      loss,
+      {
+        title: "KL divergence",
+        xLabel: "epoch",
+        yLabel: "nats an image",
+        legend: "bottom",
+        xIntegers: true,
+        series: [
+          { name: "train", points: curve(history, (h) => h.kl) },
+          { name: "test", points: curve(history, (h) => h.testKl) },
+        ],
+      },
+    ]);
+  }
   return chartSvg([
     {
       title: "Training loss",
@@ -140,7 +185,7 @@ export function historyChart(
       xIntegers: true,
       series: runs.map((r) => ({
         name: single ? "train" : r.name,
-        points: r.history.map((h) => [h.epoch, h.loss] as [number, number]),
+        points: curve(r.history, (h) => h.loss),
       })),
     },
     {
@@ -152,13 +197,10 @@ export function historyChart(
       xIntegers: true,
       series: single
         ? [
-            { name: "train", points: runs[0].history.map((h) => [h.epoch, h.trainAccuracy] as [number, number]) },
-            { name: "test", points: runs[0].history.map((h) => [h.epoch, h.testAccuracy ?? NaN] as [number, number]) },
+            { name: "train", points: curve(runs[0].history, (h) => h.trainAccuracy) },
+            { name: "test", points: curve(runs[0].history, (h) => h.testAccuracy) },
           ]
-        : runs.map((r) => ({
-            name: r.name,
-            points: r.history.map((h) => [h.epoch, h.testAccuracy ?? NaN] as [number, number]),
-          })),
+        : runs.map((r) => ({ name: r.name, points: curve(r.history, (h) => h.testAccuracy) })),
     },
   ]);
 }

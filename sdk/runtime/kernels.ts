@@ -61,6 +61,8 @@ export interface Kernels {
     cols: number,
   ): number;
   softmaxMse(logits: number, labels: number, probs: number, dlogits: number, rows: number, cols: number): number;
+  sigmoidBinaryCrossEntropy(z: number, targets: number, out: number, dz: number, rows: number, cols: number): number;
+  squaredError(y: number, targets: number, dy: number, rows: number, cols: number): number;
   dropoutForward(x: number, y: number, mask: number, n: number, keep: number, seed: number, step: number): void;
   dropoutBackward(dy: number, mask: number, dx: number, n: number): void;
   batchNormTrain(
@@ -228,6 +230,21 @@ export interface Kernels {
     stride: number,
     OH: number,
     OW: number,
+  ): void;
+  upsampleForward(x: number, y: number, planes: number, H: number, W: number, S: number): void;
+  upsampleBackward(dy: number, dx: number, planes: number, H: number, W: number, S: number): void;
+  gaussianNoise(eps: number, n: number, seed: number, step: number): void;
+  /** Returns the KL divergence summed over the batch. */
+  samplingForward(x: number, eps: number, z: number, batch: number, d: number, noise: number): number;
+  samplingBackward(
+    x: number,
+    eps: number,
+    dz: number,
+    dx: number,
+    batch: number,
+    d: number,
+    scale: number,
+    noise: number,
   ): void;
 }
 

@@ -152,6 +152,7 @@ const ERROR_CODES: readonly ErrorCode[] = [
   "BAD_ARGUMENT",
   "OUT_OF_MEMORY",
   "DIVERGED",
+  "WRONG_TASK",
   "BAD_STATE",
 ];
 

@@ -276,6 +276,8 @@ describe("the command line's grammar", () => {
         eval: stand("eval"),
         classify: stand("classify"),
         experiment: stand("experiment"),
+        encode: stand("encode"),
+        generate: stand("generate"),
         export: stand("export"),
       },
       (text) => (parsed.out += text),
@@ -321,6 +323,8 @@ describe("the command line's grammar", () => {
     eval: ["eval"],
     classify: ["classify", "-i", "in", "-o", "out"],
     experiment: ["experiment", "optimizers"],
+    encode: ["encode", "-m", "m", "-i", "in", "-o", "out"],
+    generate: ["generate", "-o", "out"],
     export: ["export", "-o", "out.onnx"],
   };
 
@@ -499,6 +503,42 @@ describe("the command line's grammar", () => {
       ],
     },
     path: { bad: [], good: [["some/file", "some/file"]] },
+    half: {
+      bad: ["", "foo", "dense:0", "conv:3", "dense:1:2", "dropout:1", ","],
+      good: [
+        ["dense:512,relu", "dense:512,relu"],
+        ["conv:32x4s2p1,relu,convT:1x4s2p1", "conv:32x4s2p1,relu,convT:1x4s2p1"],
+      ],
+    },
+    latent: {
+      bad: [...GARBAGE, "0", "4097", "1.5"],
+      good: [
+        ["1", 1],
+        ["4096", 4096],
+      ],
+    },
+    count: {
+      bad: [...GARBAGE, "0", "4097"],
+      good: [
+        ["1", 1],
+        ["4096", 4096],
+      ],
+    },
+    manifold: {
+      bad: [...GARBAGE, "0", "1", "65"],
+      good: [
+        ["2", 2],
+        ["64", 64],
+      ],
+    },
+    columns: {
+      bad: [...GARBAGE, "0", "1025"],
+      good: [["1024", 1024]],
+    },
+    scale: {
+      bad: [...GARBAGE, "0", "17"],
+      good: [["16", 16]],
+    },
     datasetName: {
       bad: [
         "",
@@ -558,6 +598,22 @@ describe("the command line's grammar", () => {
       "--threads": "threads",
       "--name": "datasetName",
       "--classes": "path",
+      "--task": "choice",
+      "--latent": "latent",
+      "--encoder": "half",
+      "--decoder": "half",
+      "--per-class": "positiveInt",
+    },
+    encode: { "--model": "path", "--input": "path", "--out": "path", "--threads": "threads" },
+    generate: {
+      "--model": "path",
+      "--count": "count",
+      "--seed": "seed",
+      "--columns": "columns",
+      "--manifold": "manifold",
+      "--scale": "scale",
+      "--out": "path",
+      "--threads": "threads",
     },
     eval: { "--model": "path", "--data": "path", "--threads": "threads" },
     classify: {
@@ -640,7 +696,7 @@ describe("the command line's grammar", () => {
     for (const args of [[], ["--"], ["help", "bogus"], ["help", "__proto__"]]) {
       await expectUsage(
         args,
-        /^expected a command: predict, train, eval, classify, experiment, export \(see mnist-wasm --help\)$/,
+        /^expected a command: predict, train, eval, classify, encode, generate, experiment, export \(see mnist-wasm --help\)$/,
       );
     }
     for (const args of [

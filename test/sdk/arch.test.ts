@@ -1,7 +1,7 @@
 // parseArch (sdk/arch.ts) against what a caller may hand it: values that are not strings, and
 // strings of every malformed shape. The well-formed grammar is tested with the CNNs (cifar.test.ts).
 import { describe, expect, it } from "vitest";
-import { ARCH_PRESETS, parseArch } from "../../sdk/node";
+import { ARCH_PRESETS, formatArch, parseArch, validateSpec } from "../../sdk/node";
 import { expectError } from "../support/errors";
 
 const PROTOTYPE_NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf"];
@@ -79,7 +79,35 @@ describe("parseArch", () => {
       "flatten:x",
       "batchnorm:1",
       "dense:10:2",
-      "Relu",
+      "convT",
+      "convT:",
+      "convT:0x4",
+      "convT:8x0",
+      "convT:8",
+      "convT:8x4s0",
+      "convT:8x4p-1",
+      "convT:8x4p1s2",
+      "convT:8x4s2p1x",
+      "convt:8x4",
+      "upsample",
+      "upsample:",
+      "upsample:0",
+      "upsample:17",
+      "upsample:1.5",
+      "upsample:2x2",
+      "upsample:-2",
+      "reshape",
+      "reshape:",
+      "reshape:0",
+      "reshape:32x0x7",
+      "reshape:32x7x",
+      "reshape:x7",
+      "reshape:1x2x3x4",
+      "reshape:32x7.5",
+      "reshape:9007199254740993",
+      "sampling:2",
+      "sampling:",
+      "Sampling",
       "CONV:3x3",
       "unknown",
       "mlp",
@@ -115,6 +143,34 @@ describe("parseArch", () => {
       { type: "dropout", rate: 0.25 },
       { type: "dropout", rate: 0 },
     ]);
+  });
+
+  it("reads and writes the generative layers: convT, upsample, reshape, sampling", () => {
+    const text =
+      "dense:1568,relu,reshape:32x7x7,convT:32x4s2p1,relu,upsample:2,convT:1x3p1,sampling,reshape:784,convT:4x2";
+    const layers = parseArch(text);
+    expect(layers).toStrictEqual([
+      { type: "dense", units: 1568 },
+      { type: "relu" },
+      { type: "reshape", shape: [32, 7, 7] },
+      { type: "convT", filters: 32, size: 4, stride: 2, padding: 1 },
+      { type: "relu" },
+      { type: "upsample", scale: 2 },
+      { type: "convT", filters: 1, size: 3, padding: 1 },
+      { type: "sampling" },
+      { type: "reshape", shape: [784] },
+      { type: "convT", filters: 4, size: 2 },
+    ]);
+    expect(formatArch(layers)).toBe(text);
+    // What formatArch writes, parseArch reads back; every spec it writes validates.
+    expect(parseArch(formatArch(layers))).toStrictEqual(layers);
+    expect(validateSpec({ input: [2], layers: [...layers, { type: "dense", units: 2 }] }).layers).toStrictEqual([
+      ...layers,
+      { type: "dense", units: 2 },
+    ]);
+    expect(formatArch(parseArch("convT:8x3s1p0,upsample:1,upsample:16,reshape:1x28x28"))).toBe(
+      "convT:8x3,upsample:1,upsample:16,reshape:1x28x28",
+    );
   });
 
   it("ARCH_PRESETS holds the presets and nothing a typed name could reach through a prototype", () => {

@@ -7,13 +7,14 @@ import {
   loadMnist,
   loadModelFile,
   MnistWasmError,
+  Model,
   Runtime,
-  type Model,
 } from "../../sdk/node";
 
 let model: Model;
+let rt: Runtime;
 beforeAll(async () => {
-  const rt = await Runtime.create();
+  rt = await Runtime.create();
   ({ model } = await loadModelFile(rt, DEFAULT_MODEL_PATH));
 });
 
@@ -93,5 +94,34 @@ describe("layerActivations", () => {
   it("refuses a sample of the wrong size", () => {
     expect(() => layerActivations(model, new Uint8Array(100))).toThrow(MnistWasmError);
     expect(() => layerActivations(model, new Uint8Array(100))).toThrow(/expected 784 values/);
+  });
+
+  it("shows a generative model's layers: the sampling layer's mean, reshape's image, convT's map before its ReLU", () => {
+    const vae = new Model(
+      rt,
+      {
+        input: [6],
+        layers: [
+          { type: "dense", units: 8 },
+          { type: "sampling" },
+          { type: "dense", units: 8 },
+          { type: "reshape", shape: [2, 2, 2] },
+          { type: "convT", filters: 3, size: 4, stride: 2, padding: 1 },
+          { type: "relu" },
+          { type: "upsample", scale: 2 },
+          { type: "dense", units: 2 },
+        ],
+      },
+      { seed: 5 },
+    );
+    const acts = layerActivations(vae, Float32Array.from([0.1, 0.9, 0.3, 0.5, 0.7, 0.2]));
+    expect(acts.map((a) => a.shape)).toEqual([[8], [4], [8], [2, 2, 2], [3, 4, 4], [3, 4, 4], [3, 8, 8], [2]]);
+    // Inference takes the mean: the first half of the dense layer's output.
+    expect(acts[1].values).toEqual(acts[0].values.subarray(0, 4));
+    expect(acts[3].values).toEqual(acts[2].values);
+    expect(acts[4].values.some((v) => v < 0)).toBe(true);
+    expect(acts[5].values).toEqual(acts[4].values.map((v) => Math.max(v, 0)));
+    expect(acts[6].values[0]).toBe(acts[5].values[0]);
+    vae.dispose();
   });
 });

@@ -130,12 +130,92 @@ describe("the plan's limits", () => {
     );
   });
 
+  it("transposed convolutions and upsampling: huge work or outputs are refused naming the layer", () => {
+    // convT 512 3x3 on [512, 32, 32]: cols 512·9·32·32 floats, 512 times as many multiply-adds.
+    expectError(
+      () => planModel(spec([512, 32, 32], [{ type: "convT", filters: 512, size: 3 }, ...head])),
+      "BAD_SHAPE",
+      `layer 0 (convT 512 3x3): the model reaches ${512 * 512 * 9 * 32 * 32} multiply-adds per image`,
+    );
+    // A decoder that doubles its side five times, 64 x 8x8 -> 64 x 256x256: the last one's cols
+    // [64·4·4, 128·128] are 64 MiB alone.
+    const doubling = Array.from({ length: 5 }, () => [
+      { type: "convT", filters: 64, size: 4, stride: 2, padding: 1 },
+      { type: "relu" },
+    ]).flat();
+    expectError(
+      () => planModel(spec([64, 8, 8], [...doubling, ...head])),
+      "BAD_SHAPE",
+      "layer 8 (convT 64 4x4 stride 2 padding 1): the model reaches 85 MiB of patch matrices per thread, beyond the limit of 64 MiB",
+    );
+    expectError(
+      () => planModel(spec([64, 32, 32], [{ type: "upsample", scale: 16 }, ...head])),
+      "BAD_SHAPE",
+      /^layer 0 \(upsample 16\): the model reaches \d+ MiB of activations per image, beyond the limit of 64 MiB$/,
+    );
+    expectError(
+      () =>
+        planModel(spec([1, 4, 4], [{ type: "upsample", scale: 2 }, { type: "upsample", scale: 17 }, ...head] as never)),
+      "BAD_ARGUMENT",
+      'layer 1: upsample "scale" must be an integer from 1 to 16',
+    );
+    // The window rules of a convolution: side and stride up to the limit, padding below the side.
+    expectError(
+      () => planModel(spec([1, 4, 4], [{ type: "convT", filters: 1, size: PLAN_LIMITS.window + 1 }, ...head])),
+      "BAD_SHAPE",
+      `layer 0 (convT 1 ${PLAN_LIMITS.window + 1}x${PLAN_LIMITS.window + 1}): windows and strides are limited to ${PLAN_LIMITS.window}`,
+    );
+    expectError(
+      () =>
+        planModel(spec([1, 4, 4], [{ type: "convT", filters: 1, size: 2, stride: PLAN_LIMITS.window + 1 }, ...head])),
+      "BAD_SHAPE",
+      `limited to ${PLAN_LIMITS.window}`,
+    );
+    expectError(
+      () => planModel(spec([1, 4, 4], [{ type: "convT", filters: 1, size: 3, padding: 3 }, ...head])),
+      "BAD_SHAPE",
+      "layer 0 (convT 1 3x3 padding 3): padding must be smaller than the window (3)",
+    );
+    // What fits: the lab's decoder, 32 x 7x7 -> 14x14 -> 28x28.
+    const plans = planModel(
+      spec(
+        [2],
+        [
+          dense(1568),
+          { type: "relu" },
+          { type: "reshape", shape: [32, 7, 7] },
+          { type: "convT", filters: 32, size: 4, stride: 2, padding: 1 },
+          { type: "relu" },
+          { type: "convT", filters: 1, size: 4, stride: 2, padding: 1 },
+          ...head,
+        ],
+      ),
+    );
+    expect(plans.map((p) => p.outputShape)).toEqual([
+      [1568],
+      [1568],
+      [32, 7, 7],
+      [32, 14, 14],
+      [32, 14, 14],
+      [1, 28, 28],
+      [784],
+      [10],
+    ]);
+    expect(plans[3].tensors).toEqual([
+      { name: "3.weight", shape: [32, 32, 4, 4] },
+      { name: "3.bias", shape: [32] },
+    ]);
+    expect(plans[3].multiplyAdds).toBe(32 * 32 * 16 * 49);
+  });
+
   it("refusals come before anything is allocated", () => {
     const used = rt.usedBytes;
     for (const s of [
       { input: [1, 28, 28], layers: [{ type: "conv2d", filters: 8, size: 1, padding: 10_000 }, ...head] },
       { input: [1, 28, 28], layers: [{ type: "flatten" }, dense(2 ** 24), dense(10)] },
       { input: [1, 2048, 2048], layers: [{ type: "conv2d", filters: 64, size: 3, padding: 1 }, ...head] },
+      { input: [512, 32, 32], layers: [{ type: "convT", filters: 512, size: 3 }, ...head] },
+      { input: [64, 32, 32], layers: [{ type: "upsample", scale: 16 }, ...head] },
     ]) {
       expect(() => new Model(rt, s as ModelSpec)).toThrow(/beyond the limit|smaller than the window/);
     }
@@ -159,6 +239,26 @@ const models: [string, ModelSpec][] = [
         { type: "conv2d", filters: 6, size: 5, stride: 2, padding: 2 },
         { type: "sigmoid" },
         { type: "avgpool", size: 2 },
+        ...head,
+      ],
+    ),
+  ],
+  [
+    "a VAE: dense encoder, sampling, convT and upsample decoder",
+    spec(
+      [1, 28, 28],
+      [
+        dense(64),
+        { type: "relu" },
+        dense(8),
+        { type: "sampling" },
+        dense(392),
+        { type: "relu" },
+        { type: "reshape", shape: [8, 7, 7] },
+        { type: "convT", filters: 8, size: 4, stride: 2, padding: 1 },
+        { type: "relu" },
+        { type: "upsample", scale: 2 },
+        { type: "convT", filters: 1, size: 3, padding: 1 },
         ...head,
       ],
     ),

@@ -104,6 +104,21 @@ describe("spec validation", () => {
     ["batchnorm momentum 1", { type: "batchnorm", momentum: 1 }, /momentum/],
     ["batchnorm momentum -0.1", { type: "batchnorm", momentum: -0.1 }, /momentum/],
     ["batchnorm eps 0", { type: "batchnorm", eps: 0 }, /eps/],
+    ["convT without filters", { type: "convT", size: 4 }, /convT "filters" must be a positive integer/],
+    ["convT size 0", { type: "convT", filters: 2, size: 0 }, /convT "size" must be a positive integer/],
+    ["convT stride 0", { type: "convT", filters: 2, size: 4, stride: 0 }, /convT "stride" must be a positive integer/],
+    ["convT padding -1", { type: "convT", filters: 2, size: 4, padding: -1 }, /convT "padding" must be a non-negative/],
+    ["convT init as a number", { type: "convT", filters: 2, size: 4, init: 1 }, /"init" must be one of/],
+    ["upsample scale 0", { type: "upsample", scale: 0 }, /upsample "scale" must be an integer from 1 to 16/],
+    ["upsample scale 17", { type: "upsample", scale: 17 }, /upsample "scale" must be an integer from 1 to 16/],
+    ["upsample scale 1.5", { type: "upsample", scale: 1.5 }, /upsample "scale"/],
+    ["upsample without a scale", { type: "upsample" }, /upsample "scale"/],
+    ["reshape without a shape", { type: "reshape" }, /reshape "shape" must be a list of 1 to 3 positive integers/],
+    ["reshape to []", { type: "reshape", shape: [] }, /reshape "shape"/],
+    ["reshape to 4 dimensions", { type: "reshape", shape: [1, 1, 1, 3] }, /reshape "shape"/],
+    ["reshape to [0, 3]", { type: "reshape", shape: [0, 3] }, /reshape "shape"/],
+    ["reshape to a string", { type: "reshape", shape: "3" }, /reshape "shape"/],
+    ["reshape to [1.5, 2]", { type: "reshape", shape: [1.5, 2] }, /reshape "shape"/],
   ])("%s: BAD_ARGUMENT from validateSpec and from new Model", (_, layer, pattern) => {
     const used = rt.usedBytes;
     for (const attempt of [() => validateSpec(refused(layer)), () => new Model(rt, refused(layer))]) {
@@ -130,5 +145,37 @@ describe("spec validation", () => {
     const model = new Model(rt, refused(layer));
     expect(model.spec.layers[1]).toEqual(layer);
     model.dispose();
+  });
+
+  it.each([
+    [
+      "convT",
+      { input: [2, 3, 3], layer: { type: "convT", filters: 4, size: 4, stride: 2, padding: 1, init: "xavier" } },
+    ],
+    ["convT without options", { input: [2, 3, 3], layer: { type: "convT", filters: 4, size: 2 } }],
+    ["upsample 3", { input: [2, 3, 3], layer: { type: "upsample", scale: 3 } }],
+    ["reshape", { input: [18], layer: { type: "reshape", shape: [2, 3, 3] } }],
+    ["sampling", { input: [8], layer: { type: "sampling" } }],
+  ])("%s is accepted, kept as given, and builds", (_, { input, layer }) => {
+    const spec = { input, layers: [layer, { type: "dense", units: 2 }] } as ModelSpec;
+    expect(validateSpec(spec).layers[0]).toStrictEqual(layer);
+    const model = new Model(rt, spec);
+    expect(model.spec.layers[0]).toStrictEqual(layer);
+    model.dispose();
+  });
+
+  it("drops what a generative layer does not know (unknown keys)", () => {
+    const spec = {
+      input: [8],
+      layers: [
+        { type: "sampling", extra: 1 },
+        { type: "reshape", shape: [2, 2], other: true },
+        { type: "dense", units: 2 },
+      ],
+    } as unknown as ModelSpec;
+    expect(validateSpec(spec).layers.slice(0, 2)).toStrictEqual([
+      { type: "sampling" },
+      { type: "reshape", shape: [2, 2] },
+    ]);
   });
 });

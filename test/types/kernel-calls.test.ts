@@ -198,6 +198,8 @@ describe("the kernel calls the SDK builds", () => {
       "sdk/layers/activation.ts",
       "sdk/layers/pool2d.ts",
       "sdk/layers/conv2d.ts",
+      "sdk/layers/conv-transpose.ts",
+      "sdk/layers/upsample.ts",
       "sdk/runtime/runtime.ts",
     ];
     for (const file of sharing) expect(files, file).toContain(file);

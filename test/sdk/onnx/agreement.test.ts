@@ -7,6 +7,7 @@ import { join } from "node:path";
 import * as ort from "onnxruntime-web";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  autoencoderSpec,
   CIFAR10_CLASSES,
   datasetFromCifarBatches,
   deserializeModel,
@@ -18,6 +19,8 @@ import {
   MNIST_CLASSES,
   ONNX_INPUT,
   ONNX_OUTPUT,
+  ONNX_RECONSTRUCTION,
+  parseArch,
   Random,
   Runtime,
   type Dataset,
@@ -194,6 +197,65 @@ describe("exported models agree with ONNX Runtime", () => {
     expect(back.metadata).toMatchObject({ dataset: "digits", epochs: "3", testAccuracy: "0.5" });
     const images = loadMnist("test").images.subarray(0, 100 * 784);
     expect(back.model.predict(images)).toEqual(model.predict(images));
+    back.model.dispose();
+    model.dispose();
+  });
+});
+
+describe("exported autoencoders and VAEs agree with ONNX Runtime", () => {
+  /** Random biases and batch-norm statistics away from their initial values, as in randomModel above. */
+  function perturbed(spec: ModelSpec, seed: number): Model {
+    const model = new Model(rt, spec, { seed });
+    const rng = new Random(seed);
+    for (const p of model.params) {
+      if (p.role !== "bias") continue;
+      const values = p.value.read();
+      for (let i = 0; i < values.length; i++) values[i] = (rng.uniform() - 0.5) * 0.2;
+      p.value.write(values);
+    }
+    return model;
+  }
+
+  const cases: [string, ModelSpec][] = [
+    ["conv autoencoder (conv, convT, reshape)", autoencoderSpec({ input: [1, 28, 28], latent: 8, encoder: "conv" })],
+    ["dense VAE (the mean path)", autoencoderSpec({ input: [1, 28, 28], latent: 4, variational: true })],
+    [
+      "autoencoder with upsampling and an mse loss",
+      autoencoderSpec({
+        input: [1, 28, 28],
+        latent: 6,
+        encoder: parseArch("conv:4x3s2p1,relu,maxpool:2,flatten"),
+        decoder: parseArch("dense:392,relu,reshape:2x14x14,upsample:2,conv:1x3p1"),
+        loss: "mse",
+      }),
+    ],
+  ];
+
+  it.each(cases)("%s: reconstructions of 500 MNIST test images, and back into the same model", async (_, spec) => {
+    const model = perturbed(spec, 5);
+    const bytes = exportOnnx(model, { dataset: "mnist" });
+    const images = loadMnist("test").images.subarray(0, 500 * 784);
+    const ours = model.reconstruct(images);
+    const session = await ort.InferenceSession.create(bytes);
+    expect(session.outputNames).toEqual([ONNX_RECONSTRUCTION]);
+    const x = Float32Array.from(images, (v) => v / 255);
+    const out = await session.run({ [ONNX_INPUT]: new ort.Tensor("float32", x, [500, 1, 28, 28]) });
+    const theirs = out[ONNX_RECONSTRUCTION].data as Float32Array;
+    expect(theirs.length).toBe(ours.length);
+    let maxDiff = 0;
+    for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
+    console.log(`${_}: max |Δ| ${maxDiff.toExponential(2)} over ${ours.length} pixels`);
+    expect(maxDiff).toBeLessThan(TOLERANCE);
+    await session.release();
+
+    const back = importOnnx(rt, bytes, "ae.onnx");
+    expect(back.model.spec.task).toBe(spec.task);
+    expect(back.model.spec.loss).toBe(spec.loss);
+    expect(back.model.spec.layers.filter((l) => l.type !== "flatten")).toEqual(
+      spec.layers.filter((l) => l.type !== "flatten" && l.type !== "dropout"),
+    );
+    expect(back.model.encode(images)).toEqual(model.encode(images));
+    expect(back.model.reconstruct(images)).toEqual(ours);
     back.model.dispose();
     model.dispose();
   });

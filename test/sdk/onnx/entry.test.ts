@@ -1,6 +1,7 @@
 // The ONNX code is an entry of its own ("mnist-wasm/onnx"): a page that does not import it gets
-// none of it (the protobuf code is about 20 KB gzipped), one that does stays under 60 KB gzipped;
-// once imported, deserializeModel() reads ONNX. This file imports the browser entry alone.
+// none of it, one that does gets about 27 KB more (gzipped: protobufjs and the messages generated
+// from onnx.proto about 20 KB, the reader and writer the rest); once imported, deserializeModel()
+// reads ONNX. This file imports the browser entry alone.
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
@@ -55,7 +56,7 @@ describe('the "mnist-wasm/onnx" entry', () => {
     model.dispose();
   });
 
-  it("costs a page that does not import it nothing but the registry, and one that does under 60 KB gzipped", async () => {
+  it("costs a page that does not import it nothing but the registry, and one that does under 28 KB gzipped", async () => {
     const without = await pageBundle(false);
     const withOnnx = await pageBundle(true);
     console.log(`page bundle, gzipped: ${without.gzipped} bytes without ONNX, ${withOnnx.gzipped} with`);
@@ -63,7 +64,8 @@ describe('the "mnist-wasm/onnx" entry', () => {
       expect(without.text.includes(name), `${name} without the ONNX entry`).toBe(false);
       expect(withOnnx.text.includes(name), `${name} with the ONNX entry`).toBe(true);
     }
-    expect(withOnnx.gzipped).toBeLessThan(60_000);
-    expect(withOnnx.gzipped - without.gzipped).toBeGreaterThan(15 * 1024);
+    // The page's own size is mostly the four embedded kernel builds; what ONNX adds is measured apart.
+    expect(withOnnx.gzipped - without.gzipped).toBeGreaterThan(15_000);
+    expect(withOnnx.gzipped - without.gzipped).toBeLessThan(28_000);
   }, 60_000);
 });
