@@ -1,7 +1,16 @@
 // What the ONNX reader refuses, and how: one BAD_FILE error naming the operator and its node
 // (or what else is wrong), nothing left allocated in wasm memory.
 import { beforeAll, describe, expect, it } from "vitest";
-import { exportOnnx, importOnnx, MnistWasmError, Model, Runtime, type ModelSpec } from "../../../sdk/node";
+import {
+  autoencoderSpec,
+  exportOnnx,
+  importOnnx,
+  MnistWasmError,
+  Model,
+  parseArch,
+  Runtime,
+  type ModelSpec,
+} from "../../../sdk/node";
 import { type ModelProto, type NodeProto, onnx } from "../../../sdk/onnx/proto";
 
 let rt: Runtime;
@@ -172,6 +181,31 @@ describe("importOnnx refuses", () => {
       m.metadataProps = [{ key: "classes", value: '["a","b"]' }];
     });
     expect(refusal(bytes)).toMatch(/"classes" must be 3 names/);
+  });
+
+  it("a VAE's Slice in a model that is not a VAE, an upsampling that is not nearest", () => {
+    const vae = new Model(rt, autoencoderSpec({ input: [1, 8, 8], latent: 2, variational: true }), { seed: 1 });
+    const vaeBytes = exportOnnx(vae);
+    vae.dispose();
+    const notVae = onnx.ModelProto.decode(vaeBytes) as ModelProto;
+    notVae.metadataProps = notVae.metadataProps!.filter((p) => p.key !== "task");
+    expect(refusal(onnx.ModelProto.encode(notVae).finish())).toMatch(
+      /operator "Slice" \(node ".*"\): only the first half of a flat sample, a VAE's means \(metadata task "vae"\), is supported/,
+    );
+    const ae = new Model(
+      rt,
+      autoencoderSpec({ input: [1, 8, 8], latent: 2, decoder: parseArch("dense:16,reshape:1x4x4,upsample:2") }),
+      {
+        seed: 1,
+      },
+    );
+    const linear = onnx.ModelProto.decode(exportOnnx(ae)) as ModelProto;
+    ae.dispose();
+    const resize = linear.graph!.node!.find((n) => n.opType === "Resize")!;
+    resize.attribute!.find((a) => a.name === "mode")!.s = new TextEncoder().encode("linear");
+    expect(refusal(onnx.ModelProto.encode(linear).finish())).toMatch(
+      /operator "Resize" .*: mode linear is not supported \(nearest only\)/,
+    );
   });
 
   it("imports the unedited model (the edits above are what it refuses)", () => {

@@ -84,3 +84,44 @@ function softmaxRows(logits: Float32Array, classes: number): Float32Array {
   }
   return out;
 }
+
+describe("autoencoder-pytorch.onnx", () => {
+  const bytes = new Uint8Array(readFileSync(fixture("autoencoder-pytorch.onnx")));
+  const expected = JSON.parse(readFileSync(fixture("autoencoder-pytorch.expected.json"), "utf8")) as {
+    reconstructions: number[][];
+  };
+
+  it("imports as an autoencoder (Conv, Gemm, Reshape, ConvTranspose, Resize, a Sigmoid head)", () => {
+    const { model } = importOnnx(rt, bytes, "autoencoder-pytorch");
+    expect(model.spec.task).toBe("autoencoder");
+    expect(model.spec.encoder).toBe(4);
+    expect(model.spec.layers.map((l) => l.type)).toEqual([
+      ...["conv2d", "relu", "flatten", "dense", "dense", "relu", "reshape"],
+      ...["convT", "relu", "upsample", "conv2d"],
+    ]);
+    expect(model.spec.layers[6]).toEqual({ type: "reshape", shape: [8, 7, 7] });
+    expect(model.spec.layers[9]).toEqual({ type: "upsample", scale: 2 });
+    model.dispose();
+  });
+
+  it("reconstructs 200 test images as ONNX Runtime does (within 1e-5), and 10 as PyTorch did", async () => {
+    const { model } = importOnnx(rt, bytes, "autoencoder-pytorch");
+    const n = 200;
+    const images = test.images.subarray(0, n * 784);
+    const ours = model.reconstruct(images);
+    const session = await ort.InferenceSession.create(bytes);
+    const x = Float32Array.from(images, (v) => v / 255);
+    const theirs = (await session.run({ input: new ort.Tensor("float32", x, [n, 1, 28, 28]) })).output
+      .data as Float32Array;
+    let maxDiff = 0;
+    for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
+    expect(maxDiff).toBeLessThan(1e-5);
+    expected.reconstructions.forEach((row, i) => {
+      for (let p = 0; p < 784; p++) expect(ours[i * 784 + p]).toBeCloseTo(row[p], 5);
+    });
+    // Its code is the encoder's Linear output: 16 values an image.
+    expect(model.encode(images.subarray(0, 784))).toHaveLength(16);
+    await session.release();
+    model.dispose();
+  });
+});
