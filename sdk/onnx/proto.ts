@@ -18,7 +18,7 @@ export const INT64 = 7;
 /** AttributeProto.AttributeType values used here. */
 export const ATTRIBUTE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
 
-/** The ONNX version written (IR 8 is read by ONNX Runtime 1.14 and later) and the operator set. */
+/** The ONNX IR version written (ONNX 1.10's) and the operator set. */
 export const IR_VERSION = 8;
 export const OPSET = 13;
 
