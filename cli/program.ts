@@ -226,6 +226,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       "--encoder <arch>",
       "autoencoder, vae: the encoder's layers, e.g. dense:512,relu (default: by --arch, mlp or cnn); " +
         "the code layer is added (dense:LATENT, or for a vae dense:2xLATENT,sampling)",
+      halfArgument,
     )
     .option(
       "--decoder <arch>",
@@ -333,7 +334,6 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       if (lr !== undefined && optimizer !== undefined && !hasLearningRate(optimizer)) {
         throw new UsageError(`--lr: ${optimizer} has no learning rate (see mnist-wasm train --help)`);
       }
-      checkTaskOptions(command);
     })
     .action(actions.train);
 
@@ -437,34 +437,6 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
 
 /** --latent: the size of an autoencoder's code. */
 const latentSize = intFrom(1, MAX_LATENT);
-
-/**
- * A flag that shapes one task given with another is a usage mistake, not quietly ignored: the
- * mlp's flags with an autoencoder, an autoencoder's with a classifier. A resumed run's task is
- * its checkpoint's, known once it is read.
- */
-function checkTaskOptions(command: Command): void {
-  const opts = command.opts();
-  if (opts.initFrom !== undefined) return;
-  const given = (key: string): boolean => command.getOptionValueSource(key) === "cli";
-  const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  const task = opts.task ?? "classifier";
-  if (task === "classifier") {
-    const wrong = ["latent", "encoder", "decoder", "perClass"].find(given);
-    if (wrong)
-      throw new UsageError(`${flag(wrong)} shapes an autoencoder or VAE: give --task autoencoder or --task vae`);
-    if (opts.loss === "bce")
-      throw new UsageError("--loss bce is an autoencoder's loss: a classifier's is cross-entropy or mse");
-  } else {
-    const wrong = ["hidden", "activation", "dropout", "batchnorm", "init"].find(given);
-    if (wrong)
-      throw new UsageError(
-        `${flag(wrong)} shapes a classifier's layers: an autoencoder's are --arch mlp|cnn, --encoder and --decoder`,
-      );
-    if (opts.loss === "cross-entropy")
-      throw new UsageError("--loss cross-entropy is a classifier's loss: an autoencoder's is bce or mse");
-  }
-}
 
 /** An option naming a file or folder given as empty text (`--out=`) is a usage mistake, not "the current folder". */
 function refuseEmptyPaths(command: Command): void {

@@ -26,8 +26,10 @@ import {
   datasetFromCifarBatches,
   datasetFromIdx,
   decodeSafetensors,
+  autoencoderSpec,
   deserializeModel,
   fit,
+  takeFirst,
   gunzipIfNeeded,
   isGzip,
   loadCifar10,
@@ -769,6 +771,20 @@ function checkLoadedModel(
     const settings = optimizerSettingsProblem(JSON.stringify(optimizerState.settings));
     if (settings) return { problem: `accepted optimizer settings where ${settings}` };
   }
+  if (model.task !== "classifier") {
+    // An autoencoder or VAE reconstructs a zero image as finite pixels, in [0, 1] under "bce".
+    let pixels: Float32Array;
+    try {
+      pixels = model.reconstruct(new Uint8Array(model.inputSize));
+      model.encode(new Uint8Array(model.inputSize));
+    } catch (e) {
+      return { problem: `reconstruct on an accepted model ${refusalProblem(e) ?? `threw ${describeError(e)}`}` };
+    }
+    const bounded = model.loss.kind !== "bce" || pixels.every((v) => v >= 0 && v <= 1);
+    if (pixels.length !== model.inputSize || !pixels.every(Number.isFinite) || !bounded)
+      return { problem: `accepted, but reconstruct gives ${pixels.length} values ([${[...pixels].slice(0, 10)}])` };
+    return {};
+  }
   let probs: Float32Array;
   try {
     probs = model.predict(new Uint8Array(model.inputSize));
@@ -1069,6 +1085,24 @@ beforeAll(async () => {
     optimizer.dispose();
     model.dispose();
   }
+  // A convolutional VAE: its task, its split and every generative layer go through the reader too.
+  const vae = new Model(
+    rt,
+    autoencoderSpec({
+      input: [1, 28, 28],
+      latent: 2,
+      variational: true,
+      encoder: "conv:4x4s2p1,relu",
+      decoder: "dense:196,relu,reshape:4x7x7,upsample:2,convT:1x4s2p1",
+      classes: MNIST_CLASSES,
+    }),
+    { seed: 1 },
+  );
+  const adam = new Optimizer(rt, { name: "adam" });
+  await fit(vae, takeFirst(train, 200), { epochs: 1, batchSize: 50, optimizer: adam, seed: 1 });
+  models.push(modelSeed("vae+adam.safetensors", serializeModel(vae, { dataset: "mnist", epochs: "1" }, adam)));
+  adam.dispose();
+  vae.dispose();
   tmp = mkdtempSync(join(tmpdir(), "mnist-wasm-fuzz-"));
 }, 60_000);
 

@@ -92,6 +92,7 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   if (options.preset) applyPreset(options.preset, options as unknown as Record<string, unknown>, command);
   /** Whether the user set an option (on the command line or by --preset), rather than its default. */
   const given = (key: string): boolean => ["cli", "preset", "env"].includes(command.getOptionValueSource(key) ?? "");
+  checkTaskOptions(options, (key) => command.getOptionValueSource(key) === "cli");
   // Train writes safetensors: an ONNX model starts a run but is not saved over, nor written as ONNX.
   const isOnnx = (path: string | undefined): boolean => path?.toLowerCase().endsWith(".onnx") === true;
   if (isOnnx(options.initFrom) && !given("out"))
@@ -282,6 +283,39 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   } finally {
     if (showBar) bar.stop();
     process.off("SIGINT", onSigint);
+  }
+}
+
+/**
+ * A flag that shapes one task given with another is a usage mistake, not quietly ignored: the
+ * mlp's flags with an autoencoder, an autoencoder's with a classifier. A resumed run's task is
+ * its checkpoint's, known once it is read.
+ */
+function checkTaskOptions(options: TrainOptions, given: (key: string) => boolean): void {
+  const opts = options;
+  if (opts.initFrom !== undefined) return;
+  const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const task = opts.task ?? "classifier";
+  if (task === "classifier") {
+    const wrong = ["latent", "encoder", "decoder", "perClass"].find((key) => given(key));
+    if (wrong)
+      throw new UsageError(
+        `${flag(wrong)} shapes an autoencoder or VAE: give --task autoencoder or --task vae (see mnist-wasm train --help)`,
+      );
+    if (opts.loss === "bce")
+      throw new UsageError(
+        "--loss bce is an autoencoder's loss: a classifier's is cross-entropy or mse (see mnist-wasm train --help)",
+      );
+  } else {
+    const wrong = ["hidden", "activation", "dropout", "batchnorm", "init"].find((key) => given(key));
+    if (wrong)
+      throw new UsageError(
+        `${flag(wrong)} shapes a classifier's layers: an autoencoder's are --arch mlp|cnn, --encoder and --decoder (see mnist-wasm train --help)`,
+      );
+    if (opts.loss === "cross-entropy")
+      throw new UsageError(
+        "--loss cross-entropy is a classifier's loss: an autoencoder's is bce or mse (see mnist-wasm train --help)",
+      );
   }
 }
 

@@ -138,3 +138,49 @@ describe("the wrong task and the wrong flags", () => {
     expect(r.code).toBe(2);
   });
 });
+
+describe("generate, and the shipped VAE", () => {
+  const png = (path: string) => PNG.sync.read(readFileSync(path));
+
+  it("draws seeded samples from the prior: the same seed, the same picture", () => {
+    const [a, b, c] = ["a", "b", "c"].map((n) => join(dir, `${n}.png`));
+    for (const [out, seed] of [
+      [a, "3"],
+      [b, "3"],
+      [c, "4"],
+    ]) {
+      const r = run(["generate", "--count", "16", "--seed", seed, "--out", out]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/wrote 16 samples \(seed \d\) of .*mnist-vae\.safetensors/);
+    }
+    expect([png(a).width, png(a).height]).toEqual([4 * 58 + 2, 4 * 58 + 2]);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    expect(readFileSync(a).equals(readFileSync(c))).toBe(false);
+  });
+
+  it("draws the decoded latent plane with --manifold", () => {
+    const out = join(dir, "manifold.png");
+    const r = run(["generate", "--manifold", "5", "--scale", "1", "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect([png(out).width, png(out).height]).toEqual([5 * 28, 5 * 28]);
+  });
+
+  it("eval and predict report the shipped VAE's ELBO and code", () => {
+    const e = run(["eval", "--model", "models/mnist-vae.safetensors"]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stdout).toMatch(/a VAE, 2-D code/);
+    const elbo = /ELBO: +(-\d+\.\d\d) nats an image/.exec(e.stdout);
+    expect(Number(elbo?.[1])).toBeGreaterThan(-160);
+    const p = run(["predict", "0", "--model", "models/mnist-vae.safetensors", "--no-color"]);
+    expect(p.code, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/code: \[/);
+  });
+
+  it("refuses an autoencoder (exit 1) and a missing --out (exit 2)", () => {
+    let r = run(["generate", "--manifold", "4", "--model", model, "--out", join(dir, "m.png")]);
+    expectOneLineError(r, /generate needs a VAE/);
+    r = run(["generate"]);
+    expectOneLineError(r, /--out/);
+    expect(r.code).toBe(2);
+  });
+});

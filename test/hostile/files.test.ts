@@ -131,6 +131,17 @@ describe("every reader refuses what is not a regular file", () => {
       args: (p, out) => ["classify", "--input", images, "--model", p, "--out", out],
     },
     { name: "predict --image", folders: true, args: (p) => ["predict", "--image", p] },
+    { name: "generate --model", folders: true, args: (p, out) => ["generate", "--model", p, "--out", out] },
+    {
+      name: "encode --model",
+      folders: true,
+      args: (p, out) => ["encode", "--model", p, "--input", images, "--out", out],
+    },
+    {
+      name: "encode --input",
+      folders: false,
+      args: (p, out) => ["encode", "--model", "models/mnist-vae.safetensors", "--input", p, "--out", out],
+    },
     { name: "eval --data (a folder expected)", folders: false, args: (p) => ["eval", "--data", p] },
     {
       name: "train --dataset cifar10 --data",
@@ -427,7 +438,32 @@ describe("output locations are checked before any work", () => {
       expect(p.stdout).toBe("");
       expect(p.seconds).toBeLessThan(3);
       refuse("output location", ["classify", "--input", images, "--out", out], new RegExp(`--out .*${pattern.source}`));
+      refuse("output location", ["generate", "--out", out], new RegExp(`--out .*${pattern.source}`));
+      refuse(
+        "output location",
+        ["encode", "--model", "models/mnist-vae.safetensors", "--input", images, "--out", out],
+        new RegExp(`--out .*${pattern.source}`),
+      );
     }
+    // An autoencoder's pictures beside its model file are outputs too, checked before training.
+    const pictures = mkdtempSync(join(dir, "pictures-"));
+    for (const name of ["ae.latent.svg", "ae.reconstructions.png"]) {
+      mkdirSync(join(pictures, name));
+      const p = refuse(
+        "output location",
+        ["train", "--task", "autoencoder", "--epochs", "50", "--out", join(pictures, "ae.safetensors")],
+        new RegExp(`picture file .*${name.replace(/\./g, "\\.")}: is a directory`),
+      );
+      expect(p.seconds).toBeLessThan(3);
+      rmSync(join(pictures, name), { recursive: true });
+    }
+    mkdirSync(join(pictures, "v.manifold.png"));
+    refuse(
+      "output location",
+      ["train", "--task", "vae", "--epochs", "50", "--out", join(pictures, "v.safetensors")],
+      /picture file .*v\.manifold\.png: is a directory/,
+    );
+
     // An output that reaches an input through a symbolic or hard link would replace it: a usage mistake.
     const links = mkdtempSync(join(dir, "links-"));
     symlinkSync(images, join(links, "soft"));
@@ -436,6 +472,12 @@ describe("output locations are checked before any work", () => {
     refuse(
       "output location",
       ["classify", "--input", images, "--out", join(links, "soft")],
+      /would overwrite the --input file/,
+      { code: 2 },
+    );
+    refuse(
+      "output location",
+      ["encode", "--model", "models/mnist-vae.safetensors", "--input", images, "--out", join(links, "soft")],
       /would overwrite the --input file/,
       { code: 2 },
     );

@@ -2,7 +2,7 @@
 // metadata out of range, class names that would reach the terminal raw, and training runs that
 // blow up without a NaN. Each is put to the commands that read or write model files, which must
 // refuse it with one line, within the memory and time bounds, and leave files they do not own alone.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -360,6 +360,49 @@ describe("a run that blows up without NaN fails and leaves --out as it was", () 
             /^mnist-wasm: training diverged in epoch 1(, batch \d+)?: .*try a smaller learning rate\n$/,
           );
           expect(readFileSync(out).equals(before)).toBe(true);
+        }
+      });
+    }
+  }
+
+  // An autoencoder's loss is summed over its pixels (hundreds of nats an image): the same bounds
+  // must catch it, under both of its losses, and the pictures beside --out are not written either.
+  for (const task of ["autoencoder", "vae"]) {
+    for (const loss of ["bce", "mse"]) {
+      it(`train --task ${task} --loss ${loss} --optimizer sgd at --lr 1e30 and 1e5`, () => {
+        for (const lr of ["1e30", "1e5"]) {
+          const out = join(dir, `good-${task}-${loss}-${lr}.safetensors`);
+          const before = Buffer.from(`a good model file, before ${task}`);
+          writeFileSync(out, before);
+          const p = probeCli([
+            "train",
+            "--task",
+            task,
+            "--encoder",
+            "dense:16,relu",
+            "--decoder",
+            "dense:16,relu",
+            "--loss",
+            loss,
+            "--optimizer",
+            "sgd",
+            "--lr",
+            lr,
+            "--epochs",
+            "2",
+            "--limit",
+            "300",
+            "--no-progress",
+            "--out",
+            out,
+          ]);
+          record("divergence", p);
+          expect(p.code, p.stderr).toBe(1);
+          expect(p.stderr).toMatch(
+            /^mnist-wasm: training diverged in epoch 1(, batch \d+)?: .*try a smaller learning rate\n$/,
+          );
+          expect(readFileSync(out).equals(before)).toBe(true);
+          expect(existsSync(out.replace(/safetensors$/, "latent.svg"))).toBe(false);
         }
       });
     }
