@@ -317,7 +317,7 @@ async function start(): Promise<void> {
   );
   shipped = { model, status: statusEl.textContent ?? "" };
   panels = mountPanels({ model: () => model!, useModel, testSet: loadTestSet, showTest });
-  training = mountTraining({ model: () => model!, useModel, testSet: loadTestSet });
+  training = mountTraining({ model: () => model!, useModel, testSet: loadTestSet, latent: panels.latent });
   document.body.dataset.ready = "true";
   if (lastProbs === null) classify();
 }

@@ -3,11 +3,12 @@
 // it anywhere on the page. The bytes go through the SDK's deserializeModel, the same call that
 // loads the shipped model by URL; importing the ONNX entry lets it read ONNX. A digit model (input
 // [1, 28, 28]) takes over the drawing, browsing, inspecting and evaluation panels; a CIFAR-10
-// model (input [3, 32, 32]) the CIFAR-10 samples. Anything else, or a damaged file, is a message
-// in the page.
+// model (input [3, 32, 32]) the CIFAR-10 samples; an autoencoder or VAE of digits with a 2-D code
+// the latent space. Anything else, or a damaged file, is a message in the page.
 import { deserializeModel, formatArch, MnistWasmError, type Model } from "../sdk/index";
 import "../sdk/onnx/index";
 import type { CifarPanel } from "./cifar-panel";
+import type { LatentPanel } from "./latent-panel";
 import type { PageHooks } from "./page-hooks";
 
 /** Larger files are refused before they are read: the largest model this page could run is far smaller. */
@@ -30,7 +31,7 @@ export function describeModel(
 const sameShape = (a: readonly number[], b: readonly number[]): boolean =>
   a.length === b.length && a.every((v, i) => v === b[i]);
 
-export function mountModelFile(hooks: PageHooks, cifar: CifarPanel): void {
+export function mountModelFile(hooks: PageHooks, cifar: CifarPanel, latent: LatentPanel): void {
   const input = document.getElementById("model-input") as HTMLInputElement;
   const reset = document.getElementById("model-reset") as HTMLButtonElement;
   const message = document.getElementById("model-message")!;
@@ -44,6 +45,14 @@ export function mountModelFile(hooks: PageHooks, cifar: CifarPanel): void {
   // CIFAR-10 panel disposes the models it is given itself).
   let digitModel: Model | null = null;
   let cifarLoaded = false;
+  // The autoencoder or VAE this panel gave the latent-space panel, disposed once that shows another.
+  let latentModel: Model | null = null;
+  latent.onChange(() => {
+    if (latentModel && !latent.shows(latentModel)) {
+      latentModel.dispose();
+      latentModel = null;
+    }
+  });
 
   const say = (text: string, kind: "ok" | "error" | "busy"): void => {
     message.textContent = text;
@@ -75,7 +84,24 @@ export function mountModelFile(hooks: PageHooks, cifar: CifarPanel): void {
       return;
     }
     const { input: shape } = model.spec;
-    if (sameShape(shape, [1, 28, 28]) && model.classCount === 10) {
+    const digits = sameShape(shape, [1, 28, 28]);
+    if (digits && model.task !== "classifier" && model.latentSize === 2) {
+      const previous = latentModel;
+      latentModel = model;
+      latent.useModel(model, describeModel(file.name, model, metadata, "MNIST"));
+      previous?.dispose();
+      say(
+        `Loaded ${file.name} (${model.paramCount.toLocaleString("en")} parameters): the latent space shows its codes and decodes yours.`,
+        "ok",
+      );
+    } else if (model.task !== "classifier") {
+      model.dispose();
+      say(
+        `${file.name} is ${model.task === "vae" ? "a VAE" : "an autoencoder"} of input [${shape}] with ${model.latentSize}-D codes; the latent space shows those of MNIST digits (input [1,28,28]) with 2-D codes.`,
+        "error",
+      );
+      return;
+    } else if (digits && model.classCount === 10) {
       const previous = digitModel;
       digitModel = model;
       hooks.useModel(model, describeModel(file.name, model, metadata, "MNIST").text);
@@ -94,7 +120,7 @@ export function mountModelFile(hooks: PageHooks, cifar: CifarPanel): void {
     } else {
       model.dispose();
       say(
-        `${file.name} takes input [${shape}] with ${model.classCount} classes; this page runs digit models (input [1,28,28], 10 classes) and CIFAR-10 models (input [3,32,32], 10 classes).`,
+        `${file.name} takes input [${shape}] with ${model.classCount} classes; this page runs digit models (input [1,28,28], 10 classes), CIFAR-10 models (input [3,32,32], 10 classes) and autoencoders or VAEs of digits with 2-D codes.`,
         "error",
       );
       return;
@@ -118,6 +144,7 @@ export function mountModelFile(hooks: PageHooks, cifar: CifarPanel): void {
       cifar.useModel(null);
       cifarLoaded = false;
     }
+    if (latentModel) latent.useModel(null); // its change listener disposes the model
     reset.hidden = true;
     say("Back to the shipped models.", "ok");
   });

@@ -35,11 +35,16 @@ export class LineChart {
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
-    private readonly options: ChartOptions,
+    private options: ChartOptions,
   ) {
     this.ctx = canvas.getContext("2d")!;
     // The canvas follows its CSS size (and the screen's pixel ratio), so lines stay sharp.
     new ResizeObserver(() => this.draw()).observe(canvas);
+  }
+
+  /** Replaces the axes' options (the next set() or resize redraws with them). */
+  configure(options: ChartOptions): void {
+    this.options = options;
   }
 
   /** Sets the curves and the x axis' end (0 to xMax), and redraws. */

@@ -1,10 +1,13 @@
 // "Train in your browser": a network trained on MNIST in a Web Worker (demo/train-worker.ts, the
 // SDK's ModelWorker), so the page keeps drawing while it runs. Live loss and accuracy curves, a
 // progress bar with the speed, Stop at any time, the test accuracy, a download of the model file
-// as the CLI writes it, and a switch that puts the trained model into the panels above.
+// as the CLI writes it, and a switch that puts the trained model into the panels above. An
+// autoencoder shows its reconstruction loss instead of accuracy, and the codes of the first test
+// images redrawn after every epoch; the switch puts it into the latent-space panel.
 import {
   datasetFromIdx,
   deserializeModel,
+  formatArch,
   gunzipIfNeeded,
   hasLearningRate,
   MnistWasmError,
@@ -13,9 +16,12 @@ import {
   planSize,
   type Model,
   type OptimizerName,
+  type ReconstructionEvaluation,
   type TrainingRun,
   type TrainProgress,
 } from "../sdk/index";
+import type { LatentPanel } from "./latent-panel";
+import { LatentPlot } from "./latent-plot";
 import type { PageHooks } from "./page-hooks";
 import { PAGE_THREADS } from "./page-threads";
 import { LineChart, type ChartSeries } from "./train-chart";
@@ -23,14 +29,16 @@ import {
   cliCommand,
   cliCommandParts,
   defaultLearningRate,
+  generative,
   NETWORKS,
   OPTIMIZER_LABELS,
   OPTIMIZERS,
+  taskOptimizer,
   type Network,
 } from "./train-presets";
 
-/** The page's hooks this panel uses. */
-export type TrainHooks = Pick<PageHooks, "model" | "useModel" | "testSet">;
+/** The page's hooks this panel uses, and the latent-space panel for its autoencoders. */
+export type TrainHooks = Pick<PageHooks, "model" | "useModel" | "testSet"> & { latent: LatentPanel };
 
 // The MNIST training set, copied beside the page by scripts/build-demo.mjs.
 const TRAIN_IMAGES_URL = "data/train-images-idx3-ubyte.gz";
@@ -39,17 +47,38 @@ const SEED = 1;
 const BATCH = 100;
 const IMAGE_CHOICES = [1000, 5000, 10000, 30000, 60000];
 const COLORS = { loss: "#6ea8ff", train: "#9b7bff", test: "#57d48a" };
+/** An autoencoder's run sends the codes of this many test images with every epoch (8 KB). */
+const CODES = 1000;
 
 /** What the last run ended with; read by the tests through window.mnistTrain. */
 export interface TrainOutcome {
+  task: Network["task"];
   stopped: boolean;
   epochs: number;
   images: number;
   seconds: number;
-  testAccuracy: number;
-  testCorrect: number;
+  /** A classifier's accuracy on the test set, and how many it got right. */
+  testAccuracy?: number;
+  testCorrect?: number;
   testCount: number;
+  /** An autoencoder's or VAE's losses on the test set, in nats an image. */
+  test?: ReconstructionEvaluation;
 }
+
+/** The y axes of the second chart: a classifier's accuracy, an autoencoder's reconstruction loss. */
+const ACCURACY_AXIS = {
+  yFormat: (y: number) => `${Math.round(y * 100)}%`,
+  yMin: undefined,
+  yMax: 1,
+  legend: "bottom",
+} as const;
+const LOSS_AXIS = {
+  yFormat: (y: number) => String(Number(y.toPrecision(3))),
+  yMin: undefined,
+  yMax: undefined,
+  legend: "top",
+} as const;
+const nats = (x: number): string => x.toFixed(1);
 
 type State = "idle" | "loading" | "training" | "stopping" | "evaluating" | "done" | "stopped" | "error";
 
@@ -105,6 +134,12 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   const lossValue = $("train-loss");
   const trainAccValue = $("train-acc");
   const testAccValue = $("train-test");
+  const trainAccLabel = $("train-acc-label");
+  const testAccLabel = $("train-test-label");
+  const accCaption = $("train-acc-caption");
+  const latentFigure = $("train-latent");
+  const latentCaption = $("train-latent-caption");
+  const latentPlot = new LatentPlot($<HTMLCanvasElement>("train-latent-chart"));
   const speedValue = $("train-speed");
   const command = $("train-command");
   const lossChart = new LineChart($<HTMLCanvasElement>("train-loss-chart"), {
@@ -112,11 +147,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
     yMin: 0,
     legend: "top",
   });
-  const accChart = new LineChart($<HTMLCanvasElement>("train-acc-chart"), {
-    yFormat: (y) => `${Math.round(y * 100)}%`,
-    yMax: 1,
-    legend: "bottom",
-  });
+  const accChart = new LineChart($<HTMLCanvasElement>("train-acc-chart"), ACCURACY_AXIS);
 
   for (const n of NETWORKS) networkSelect.add(new Option(`${n.label} · ${count(paramCount(n))} parameters`, n.id));
   for (const o of OPTIMIZERS) optimizerSelect.add(new Option(OPTIMIZER_LABELS[o], o));
@@ -131,12 +162,37 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   let pageModel: Model | undefined;
   let pageLabel = "";
   let reports: Extract<TrainProgress, { kind: "batch" }>[] = [];
+  /** A classifier's test accuracy, or an autoencoder's test reconstruction loss, by epoch. */
   let testPoints: [number, number][] = [];
+  /** An autoencoder's training reconstruction loss, by epoch. */
+  let trainPoints: [number, number][] = [];
+  /** An autoencoder's test loss (its reconstruction, plus a VAE's KL divergence), by epoch. */
+  let testLossPoints: [number, number][] = [];
+  /** The task of the run on show (before any run, of the network chosen). */
+  let shownTask: Network["task"] = "classifier";
   let outcome: TrainOutcome | undefined;
   /** Set by Stop; a run still loading checks it before training begins. */
   let stopRequested = false;
 
   const network = (): Network => NETWORKS.find((n) => n.id === networkSelect.value) ?? NETWORKS[0];
+
+  /** Labels the figures and charts for a run of `task`'s, and empties them. */
+  function showTask(task: Network["task"]): void {
+    shownTask = task;
+    const gen = task !== "classifier";
+    trainAccLabel.textContent = task === "vae" ? "KL divergence" : gen ? "reconstruction" : "train accuracy";
+    testAccLabel.textContent = task === "vae" ? "test ELBO" : gen ? "test reconstruction" : "test accuracy";
+    accCaption.textContent = gen ? "Reconstruction loss, nats an image" : "Accuracy";
+    accChart.configure(gen ? LOSS_AXIS : ACCURACY_AXIS);
+    latentFigure.hidden = !gen;
+    latentPlot.clear();
+    latentCaption.textContent = `Codes of the first ${count(CODES)} test images, after each epoch`;
+    reports = [];
+    testPoints = [];
+    trainPoints = [];
+    testLossPoints = [];
+    lossValue.textContent = trainAccValue.textContent = testAccValue.textContent = speedValue.textContent = ""; // unknown yet: train.css shows a muted dash
+  }
   const optimizer = (): OptimizerName => optimizerSelect.value as OptimizerName;
 
   function setState(state: State): void {
@@ -187,6 +243,12 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
     const n = network();
     epochsInput.value = String(n.epochs);
     imagesSelect.value = String(n.images);
+    if (n.task !== shownTask) {
+      // Another kind of network: the optimiser that suits it, and figures labelled for it.
+      optimizerSelect.value = taskOptimizer(n);
+      showTask(n.task);
+      drawCharts(n.epochs);
+    }
     resetLearningRate();
   });
   optimizerSelect.addEventListener("change", resetLearningRate);
@@ -212,10 +274,33 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   function drawCharts(epochs: number): void {
     const x = (r: (typeof reports)[number]): number => r.epoch - 1 + r.batch / r.batches;
     const loss: ChartSeries = { name: "training loss", color: COLORS.loss, points: reports.map((r) => [x(r), r.loss]) };
-    const train: ChartSeries = { name: "train", color: COLORS.train, points: reports.map((r) => [x(r), r.accuracy]) };
     const test: ChartSeries = { name: "test", color: COLORS.test, points: testPoints, dots: true };
-    lossChart.set([loss], epochs);
-    accChart.set([train, test], epochs);
+    if (shownTask === "classifier") {
+      const train: ChartSeries = {
+        name: "train",
+        color: COLORS.train,
+        points: reports.map((r) => [x(r), r.accuracy ?? Number.NaN]),
+      };
+      lossChart.set([loss], epochs);
+      accChart.set([train, test], epochs);
+    } else {
+      lossChart.set([loss, { name: "test", color: COLORS.test, points: testLossPoints, dots: true }], epochs);
+      accChart.set([{ name: "train", color: COLORS.train, points: trainPoints, dots: true }, test], epochs);
+    }
+  }
+
+  /** Plots an autoencoder's codes of the first test images. */
+  async function drawCodes(codes: Float32Array, when: string): Promise<void> {
+    const test = await hooks.testSet();
+    const n = codes.length / 2;
+    latentPlot.set({ codes, latent: 2, labels: test.labels.subarray(0, n), classes: test.classes });
+    latentCaption.textContent = `Codes of the first ${count(n)} test images, ${when}`;
+  }
+
+  /** Shows an autoencoder's losses on the test set. */
+  function showTestLosses(test: ReconstructionEvaluation): void {
+    testAccValue.textContent =
+      shownTask === "vae" && test.elbo !== undefined ? nats(test.elbo) : nats(test.reconstruction);
   }
 
   function showProgress(p: TrainProgress, epochs: number): void {
@@ -223,8 +308,8 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
       reports.push(p);
       meter.setAttribute("aria-valuenow", String(Math.round(p.fraction * 100)));
       meterFill.style.width = `${(p.fraction * 100).toFixed(2)}%`;
-      lossValue.textContent = p.loss.toFixed(3);
-      trainAccValue.textContent = percent(p.accuracy);
+      lossValue.textContent = shownTask === "classifier" ? p.loss.toFixed(3) : nats(p.loss);
+      if (p.accuracy !== undefined) trainAccValue.textContent = percent(p.accuracy);
       speedValue.textContent = count(Math.round(p.imagesPerSecond));
       const left = p.imagesPerSecond > 0 ? (p.images / p.fraction - p.images) / p.imagesPerSecond : NaN;
       if (panel.dataset.state === "training") {
@@ -238,6 +323,21 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
     } else if (p.record.testAccuracy !== undefined) {
       testPoints.push([p.record.epoch, p.record.testAccuracy]);
       testAccValue.textContent = percent(p.record.testAccuracy, 2);
+    } else if (p.record.reconstruction !== undefined) {
+      const r = p.record;
+      trainPoints.push([r.epoch, r.reconstruction!]);
+      trainAccValue.textContent = nats(shownTask === "vae" ? (r.kl ?? 0) : r.reconstruction!);
+      if (r.testReconstruction !== undefined) {
+        testPoints.push([r.epoch, r.testReconstruction]);
+        testLossPoints.push([r.epoch, r.testLoss!]);
+        showTestLosses({
+          loss: r.testLoss!,
+          reconstruction: r.testReconstruction,
+          kl: r.testKl ?? 0,
+          elbo: r.testElbo,
+        });
+      }
+      if (p.codes) void drawCodes(p.codes, `after epoch ${r.epoch}`);
     }
     drawCharts(epochs);
   }
@@ -286,10 +386,8 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
       return;
     }
     const { network: net, optimizer: opt, lr, epochs, images } = form;
-    reports = [];
-    testPoints = [];
+    showTask(net.task);
     outcome = undefined;
-    lossValue.textContent = trainAccValue.textContent = testAccValue.textContent = speedValue.textContent = ""; // unknown yet: train.css shows a muted dash
     meterFill.style.width = "0%";
     drawCharts(epochs);
     stopRequested = false;
@@ -318,11 +416,16 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
           optimizer: hasLearningRate(opt) ? { name: opt, lr } : { name: opt },
           progressIntervalMs: 100,
           description: `mnist-wasm demo, in a browser tab (the same run as: ${cli})`,
+          ...(generative(net) ? { codes: CODES } : {}),
         },
         (p) => showProgress(p, epochs),
       );
       const result = await run.done;
       run = undefined;
+      if (generative(net)) {
+        await finishAutoencoder(mw, net, result, epochs);
+        return;
+      }
       // A run stopped mid-epoch has no test accuracy for what it learnt since: measure it now.
       let testAccuracy = result.history[result.history.length - 1]?.testAccuracy as number | undefined;
       if (result.stopped || testAccuracy === undefined) {
@@ -336,21 +439,25 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
         drawCharts(epochs);
       }
       const test = await hooks.testSet();
+      const testCorrect = Math.round(testAccuracy * test.count);
       outcome = {
+        task: net.task,
         stopped: result.stopped,
         epochs: result.epochs,
         images: result.images,
         seconds: result.seconds,
         testAccuracy,
-        testCorrect: Math.round(testAccuracy * test.count),
+        testCorrect,
         testCount: test.count,
       };
       saved = { bytes: await mw.save(), name: `mnist-${net.id}.safetensors` };
-      refreshPageModel(net, testAccuracy);
+      refreshPageModel(
+        `your model, trained in this tab · ${net.label.replace(/ \(.*\)$/, "")} · ${percent(testAccuracy, 2)} on MNIST's test set`,
+      );
       setState(result.stopped ? "stopped" : "done");
       say(
         `${result.stopped ? "Stopped" : "Done"}: ${count(result.images)} images in ${seconds(result.seconds)}, ` +
-          `${percent(testAccuracy, 2)} on the test set (${count(outcome.testCorrect)} of ${count(test.count)}).`,
+          `${percent(testAccuracy, 2)} on the test set (${count(testCorrect)} of ${count(test.count)}).`,
       );
     } catch (e) {
       run = undefined;
@@ -364,14 +471,89 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
     }
   }
 
+  /**
+   * The end of an autoencoder's run: its test losses (measured now when it stopped inside an
+   * epoch), the model file, and the codes of the model as it ended.
+   */
+  async function finishAutoencoder(
+    mw: ModelWorker,
+    net: Network,
+    result: Awaited<TrainingRun["done"]>,
+    epochs: number,
+  ): Promise<void> {
+    const last = result.history[result.history.length - 1];
+    let test: ReconstructionEvaluation;
+    let testCount: number;
+    const testSet = await hooks.testSet();
+    if (result.stopped || last?.testReconstruction === undefined) {
+      setState("evaluating");
+      say("Stopped. Evaluating on the 10,000 test images…");
+      const { count: measured, ...losses } = await mw.evaluateReconstruction("test");
+      test = losses;
+      testCount = measured;
+      const doneFraction = reports.length ? reports[reports.length - 1].fraction * epochs : 0;
+      testPoints.push([doneFraction, test.reconstruction]);
+      testLossPoints.push([doneFraction, test.loss]);
+      showTestLosses(test);
+      drawCharts(epochs);
+    } else {
+      test = {
+        loss: last.testLoss!,
+        reconstruction: last.testReconstruction,
+        kl: last.testKl ?? 0,
+        ...(last.testElbo !== undefined ? { elbo: last.testElbo } : {}),
+      };
+      testCount = testSet.count;
+    }
+    outcome = {
+      task: net.task,
+      stopped: result.stopped,
+      epochs: result.epochs,
+      images: result.images,
+      seconds: result.seconds,
+      testCount,
+      test,
+    };
+    const measure =
+      net.task === "vae" && test.elbo !== undefined
+        ? `test ELBO ${nats(test.elbo)} nats an image (reconstruction ${nats(test.reconstruction)}, KL ${nats(test.kl)})`
+        : `test reconstruction loss ${nats(test.reconstruction)} nats an image`;
+    saved = { bytes: await mw.save(), name: `mnist-${net.id}.safetensors` };
+    refreshPageModel(`your ${net.task === "vae" ? "VAE" : "autoencoder"}, trained in this tab · ${measure}`);
+    // Stopped inside an epoch: the codes as the model ended, from its copy in this page.
+    if (result.stopped && pageModel) {
+      await drawCodes(pageModel.encode(testSet.images.subarray(0, CODES * 784), CODES), "when stopped");
+    }
+    setState(result.stopped ? "stopped" : "done");
+    say(
+      `${result.stopped ? "Stopped" : "Done"}: ${count(result.images)} images in ${seconds(result.seconds)}, ${measure}.`,
+    );
+  }
+
+  /** Puts `model` into the panels it suits: a classifier above, an autoencoder into the latent space. */
+  function use(model: Model): void {
+    if (model.task === "classifier") hooks.useModel(model, pageLabel);
+    else hooks.latent.useModel(model, { text: pageLabel, title: formatArch(model.spec.layers) });
+  }
+
+  /** Takes `model` back from the panel showing it, if any: the shipped model returns there. */
+  function release(model: Model): void {
+    if (hooks.model() === model) hooks.useModel(null);
+    if (hooks.latent.shows(model)) hooks.latent.useModel(null);
+  }
+
   /** Loads the saved model into the page's runtime; when the switch is on, it replaces the previous one above. */
-  function refreshPageModel(net: Network, testAccuracy: number): void {
+  function refreshPageModel(label: string): void {
     if (!saved) return;
     const previous = pageModel;
     pageModel = deserializeModel(hooks.model().rt, saved.bytes, saved.name).model;
-    pageLabel = `your model, trained in this tab · ${net.label.replace(/ \(.*\)$/, "")} · ${percent(testAccuracy, 2)} on MNIST's test set`;
-    if (useToggle.checked) hooks.useModel(pageModel, pageLabel);
-    previous?.dispose();
+    pageLabel = label;
+    if (useToggle.checked) use(pageModel);
+    if (previous) {
+      release(previous);
+      previous.dispose();
+    }
+    modelChanged();
   }
 
   startButton.addEventListener("click", () => void start());
@@ -394,11 +576,18 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
   });
   useToggle.addEventListener("change", () => {
     if (!pageModel) return;
-    hooks.useModel(useToggle.checked ? pageModel : null, pageLabel);
+    if (useToggle.checked) use(pageModel);
+    else release(pageModel);
   });
+  // Another panel may have put its own model in place: the switch shows whether ours is on.
+  function modelChanged(): void {
+    useToggle.checked = pageModel !== undefined && (hooks.model() === pageModel || hooks.latent.shows(pageModel));
+  }
+  hooks.latent.onChange(modelChanged);
 
   setState("idle");
   say("Ready. The training set (9.8 MB) is fetched on the first run.");
+  showTask(network().task);
   drawCharts(Number(epochsInput.value));
 
   window.mnistTrain = {
@@ -407,12 +596,7 @@ export function mountTraining(hooks: TrainHooks): { modelChanged(): void } {
     state: () => panel.dataset.state ?? "idle",
   };
 
-  return {
-    // Another panel may have put its own model in place: the switch shows whether ours is on.
-    modelChanged: () => {
-      useToggle.checked = pageModel !== undefined && hooks.model() === pageModel;
-    },
-  };
+  return { modelChanged };
 }
 
 /** Learnable values of a network (batch norm's running statistics would not count; these nets have none). */

@@ -1,6 +1,7 @@
 // Builds the in-browser demo into demo/dist/: demo/main.ts bundled by esbuild (the SDK's wasm is
 // embedded as base64, so no loader config), the page, its style sheet, the shipped model and the
-// gzipped MNIST test set (data/mnist/t10k-*, from `npm run build`) for the "browse" panel, and the
+// gzipped MNIST test set (data/mnist/t10k-*, from `npm run build`) for the "browse" panel, the
+// 2-D VAE of the latent-space panel (models/mnist-vae.safetensors, `npm run train:vae`), and the
 // CIFAR-10 samples and model of the CIFAR-10 panel.
 // The training panel adds its Web Worker (demo/train-worker.ts, a second bundle) and the gzipped
 // MNIST training set (scripts/pack-mnist-train.mjs).
@@ -41,6 +42,7 @@ export async function buildDemo({ outDir = DEMO_DIST, quiet = false } = {}) {
   copyFileSync(join(root, "demo", "cifar10-samples.bin"), join(outDir, "cifar10-samples.bin"));
   copyFileSync(join(root, "models", "cifar10-cnn.safetensors"), join(outDir, "cifar10-cnn.safetensors"));
   copyFileSync(join(root, "models", "mnist-cnn.safetensors"), join(outDir, "mnist-cnn.safetensors"));
+  copyFileSync(join(root, "models", "mnist-vae.safetensors"), join(outDir, "mnist-vae.safetensors"));
   mkdirSync(join(outDir, "data"), { recursive: true });
   for (const f of TEST_SET_FILES) {
     const from = join(root, "data", "mnist", f);
@@ -53,7 +55,7 @@ export async function buildDemo({ outDir = DEMO_DIST, quiet = false } = {}) {
   if (!quiet) {
     const kib = (f) => (statSync(join(outDir, f)).size / 1024).toFixed(0);
     console.log(
-      `demo built in ${((performance.now() - started) / 1000).toFixed(1)} s: ${outDir} (main.js ${kib("main.js")} KiB, model ${kib("mnist-cnn.safetensors")} KiB)`,
+      `demo built in ${((performance.now() - started) / 1000).toFixed(1)} s: ${outDir} (main.js ${kib("main.js")} KiB, model ${kib("mnist-cnn.safetensors")} KiB, VAE ${kib("mnist-vae.safetensors")} KiB)`,
     );
   }
   return outDir;

@@ -91,7 +91,8 @@ export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1
         PIXEL_SCALE,
       );
       const logits = model.forward(model.inputPtr, n, false);
-      lossSum += model.loss.forward(logits, device.labelsPtr + start, n, false);
+      const loss = model.batchLoss(logits, device.labelsPtr + start, n, false);
+      lossSum += loss.head + loss.kl;
       rt.kernels.argmaxRows(model.loss.probsPtr, n, classCount, predictionsPtr);
       predictions.set(rt.i32(predictionsPtr, n), start);
     }
@@ -169,7 +170,7 @@ export function evaluateReconstruction(
       );
       const out = model.forward(model.inputPtr, n, false);
       const loss = model.batchLoss(out, model.inputPtr, n, false);
-      reconstruction += loss.reconstruction;
+      reconstruction += loss.head;
       kl += loss.kl;
     }
   } finally {

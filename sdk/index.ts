@@ -115,11 +115,13 @@ export {
   type WorkerState,
   type WorkerScope,
 } from "./worker/worker-main";
+export { MAX_EPOCH_CODES } from "./worker/protocol";
 export type {
   ModelInfo,
   WorkerTrainOptions,
   WorkerTrainResult,
   WorkerEvaluation,
+  WorkerReconstructionEvaluation,
   TrainProgress,
   Request as WorkerRequest,
   Response as WorkerResponse,

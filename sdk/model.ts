@@ -33,9 +33,11 @@ export interface KlSource {
   noise: NoisePosition;
 }
 
-/** The reconstruction loss summed over a batch, and a VAE's KL divergence summed over it (0 for others). */
+/** A batch's loss, summed over its samples: the loss head's, and the KL divergence of its sampling layers. */
 export interface BatchLoss {
-  reconstruction: number;
+  /** A classifier's cross-entropy (or MSE), an autoencoder's reconstruction loss. */
+  head: number;
+  /** The sampling layers' KL divergence (a VAE's); 0 without them. */
   kl: number;
 }
 
@@ -80,8 +82,10 @@ export class Model {
   readonly classCount: number;
   /** Values of an autoencoder's or VAE's code per sample (0 for a classifier). */
   readonly latentSize: number;
-  /** A VAE's sampling layer. */
+  /** A VAE's sampling layer: its code. */
   readonly sampling?: KlSource;
+  /** Every sampling layer: each adds its KL divergence to the loss. */
+  private readonly klLayers: readonly KlSource[];
   /** The first layer of the decoder, and (for encode) the layer after the code (the sampling layer's for a VAE). */
   private readonly decoderStart: number;
   private readonly codeEnd: number;
@@ -136,6 +140,7 @@ export class Model {
     this.buffers = layers.flatMap((l) => l.buffers ?? []);
     this.inputSize = sizeOf(this.spec.input);
     this.outputSize = sizeOf(shape);
+    this.klLayers = layers.filter((l): l is Sampling => l instanceof Sampling);
     this.task = this.spec.task ?? "classifier";
     if (this.task === "classifier") {
       this.classCount = this.outputSize;
@@ -276,13 +281,15 @@ export class Model {
   /**
    * The loss of the last forward() of `batch` samples whose output is at `output`, against
    * `targets` (labels for a classifier, pixels for an autoencoder: see targetPtr), summed over the
-   * batch: the loss head's, and a VAE's KL divergence. With `withGrad`, the loss head's gradient
-   * is ready for backward() (the sampling layer adds the KL's there).
+   * batch: the loss head's, and the KL divergence of every sampling layer (a VAE's code). With
+   * `withGrad`, the loss head's gradient is ready for backward() (sampling layers add the KL's there).
    */
   batchLoss(output: number, targets: number, batch: number, withGrad: boolean): BatchLoss {
     this.check("batchLoss");
-    const reconstruction = this.loss.forward(output, targets, batch, withGrad);
-    return { reconstruction, kl: this.sampling ? this.sampling.klSum : 0 };
+    const head = this.loss.forward(output, targets, batch, withGrad);
+    let kl = 0;
+    for (const layer of this.klLayers) kl += layer.klSum;
+    return { head, kl };
   }
 
   /** Back-propagates the loss gradient of the last loss.forward(…, withGrad) through every layer. */

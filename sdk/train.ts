@@ -269,7 +269,7 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
         step++;
         const output = model.forward(model.inputPtr, n, true);
         const parts = model.batchLoss(output, model.targetPtr, n, true);
-        const loss = parts.reconstruction + parts.kl;
+        const loss = parts.head + parts.kl;
         firstLoss ??= loss / n;
         if (!Number.isFinite(loss) || loss / n > divergedLoss(firstLoss)) {
           fail(

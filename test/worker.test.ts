@@ -3,7 +3,9 @@
 // Worker's postMessage does. The browser run of the same code is in test/browser/browser-train.test.ts.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
+  autoencoderSpec,
   createWorkerState,
+  evaluateReconstruction,
   deserializeModel,
   fit,
   handleMessage,
@@ -201,6 +203,71 @@ describe("ModelWorker over a MessageChannel", () => {
     expect(evaluation.count).toBe(500);
     expect(evaluation.predictions).toHaveLength(500);
     expect(evaluation.confusion.flat().reduce((a, b) => a + b, 0)).toBe(500);
+    mw.terminate();
+  });
+
+  it("trains an autoencoder as fit() does: no accuracy, the epoch's losses and the codes of the first test images", async () => {
+    const spec = autoencoderSpec({ input: [1, 28, 28], latent: 2, encoder: "dense:32,relu", decoder: "dense:32,relu" });
+    const mw = await connect();
+    await mw.build(spec, { seed: 1 });
+    await mw.setData("train", copyOf(takeFirst(train, 1000)), { transfer: true });
+    await mw.setData("test", test);
+    const progress: TrainProgress[] = [];
+    const options = { data: "train", test: "test", epochs: 2, seed: 3, progressIntervalMs: 0 };
+    const result = await mw.train({ ...options, codes: 300 }, (p) => progress.push(p)).done;
+    const batches = progress.filter((p) => p.kind === "batch");
+    expect(batches).toHaveLength(20);
+    for (const b of batches) expect(b).not.toHaveProperty("accuracy");
+    expect(batches[19].loss).toBeLessThan(batches[0].loss); // summed over 784 pixels: hundreds of nats
+    const epochs = progress.filter((p) => p.kind === "epoch");
+    expect(epochs.map((p) => p.record.epoch)).toEqual([1, 2]);
+    for (const { record, codes } of epochs) {
+      expect(record).not.toHaveProperty("trainAccuracy");
+      expect(record.reconstruction).toBeGreaterThan(0);
+      expect(record.testReconstruction).toBeGreaterThan(0);
+      expect(codes).toBeInstanceOf(Float32Array);
+      expect(codes).toHaveLength(300 * 2);
+    }
+    // The codes move as the model learns.
+    expect(epochs[1].codes).not.toEqual(epochs[0].codes);
+
+    // The same run in this thread: the same losses, and the last epoch's codes are its encode().
+    const rt = await Runtime.create();
+    const model = new Model(rt, spec, { seed: 1 });
+    const optimizer = new Optimizer(rt, { name: "adam", lr: 0.001 });
+    const direct = await fit(model, takeFirst(train, 1000), { epochs: 2, batchSize: 100, optimizer, seed: 3, test });
+    expect(result.history.map((h) => [h.loss, h.reconstruction, h.testLoss])).toEqual(
+      direct.history.map((h) => [h.loss, h.reconstruction, h.testLoss]),
+    );
+    expect(epochs[1].codes).toEqual(model.encode(test.images.subarray(0, 300 * 784), 300));
+
+    const measured = await mw.evaluateReconstruction("test", { limit: 400 });
+    expect(measured).toEqual({ ...evaluateReconstruction(model, takeFirst(test, 400)), count: 400 });
+    await rejects(mw.evaluate("test"), "WRONG_TASK", /evaluate: the model is an autoencoder/);
+
+    // What the codes option refuses: more than a train request sends, codes without a test set.
+    await rejects(
+      mw.train({ ...options, epochs: 3, codes: 10_001 }).done,
+      "BAD_ARGUMENT",
+      /codes must be an integer from 1 to 10000, got 10001/,
+    );
+    await rejects(
+      mw.train({ data: "train", epochs: 3, codes: 10 }).done,
+      "BAD_ARGUMENT",
+      /codes are of test images: give a test set too/,
+    );
+    // A classifier has no codes, nor a reconstruction.
+    await mw.build(SPEC, { seed: 1 });
+    await rejects(
+      mw.train({ ...options, codes: 10 }).done,
+      "BAD_ARGUMENT",
+      /codes are an autoencoder's or VAE's; the model is a classifier/,
+    );
+    await rejects(
+      mw.evaluateReconstruction("test"),
+      "WRONG_TASK",
+      /the model is a classifier; evaluate\(\) measures it/,
+    );
     mw.terminate();
   });
 

@@ -247,7 +247,6 @@ function readGraph(
       opType,
       shape,
       layers,
-      task,
       previousOp,
       inputCount: nodeInputs.length,
       constant: (i) => {

@@ -143,8 +143,6 @@ export interface ImportContext {
   refuse(problem: string): never;
   /** Appends a layer and its tensors (named "weight", "bias", …; checked against the layer's plan). */
   addLayer(layer: LayerSpec, tensors?: Record<string, ConstantTensor>): void;
-  /** The task the model's metadata names ("classifier" when it names none). */
-  readonly task: string;
   /** The operator of the node before this one (Constant nodes aside). */
   readonly previousOp: string | undefined;
   /** The tensors of the last layer added, to amend (an Add after a MatMul sets the bias). */
@@ -484,7 +482,7 @@ export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
       ctx.refuse(`scales [${factors}] are not supported (the same whole factor on height and width only)`);
     ctx.addLayer({ type: "upsample", scale: sy });
   },
-  // The mean path of a VAE's sampling layer: the first half of each sample's values.
+  // A sampling layer in inference (a VAE's code): the means, the first half of each sample's values.
   Slice: (ctx: ImportContext) => {
     const [starts, ends, axes = [1], steps = [1]] = [1, 2, 3, 4].map((i) => ctx.integers(i));
     const width = ctx.shape[0];
@@ -499,8 +497,7 @@ export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
       (axes[0] === 1 || axes[0] === -1) &&
       steps.length === 1 &&
       steps[0] === 1;
-    if (!half || ctx.task !== "vae")
-      ctx.refuse('only the first half of a flat sample, a VAE\'s means (metadata task "vae"), is supported');
+    if (!half) ctx.refuse("only the first half of a flat sample (a sampling layer's means) is supported");
     ctx.addLayer({ type: "sampling" });
   },
   Softmax: (ctx: ImportContext) => {

@@ -15,6 +15,7 @@ import {
   type Results,
   type TrainProgress,
   type WorkerEvaluation,
+  type WorkerReconstructionEvaluation,
   type WorkerTrainOptions,
   type WorkerTrainResult,
 } from "./protocol";
@@ -175,7 +176,8 @@ export class ModelWorker {
 
   /**
    * Trains the worker's model on a data set given by setData(). `onProgress` hears about batches
-   * (throttled, see progressIntervalMs), the start of each epoch's evaluation, and each epoch's end.
+   * (throttled, see progressIntervalMs), the start of each epoch's evaluation, and each epoch's end
+   * (for an autoencoder or VAE with the `codes` option, with the codes of the first test images).
    */
   train(options: WorkerTrainOptions, onProgress?: (progress: TrainProgress) => void): TrainingRun {
     const done = this.request("train", { options }, [], onProgress);
@@ -185,6 +187,17 @@ export class ModelWorker {
   /** Accuracy, loss, predictions and confusion matrix on a data set given by setData(). */
   evaluate(data: string, options: { limit?: number } = {}): Promise<WorkerEvaluation> {
     return this.request("evaluate", { data, ...(options.limit !== undefined ? { limit: options.limit } : {}) });
+  }
+
+  /**
+   * An autoencoder's or VAE's reconstruction loss, KL divergence and ELBO on a data set given
+   * by setData(), as evaluateReconstruction() measures them.
+   */
+  evaluateReconstruction(data: string, options: { limit?: number } = {}): Promise<WorkerReconstructionEvaluation> {
+    return this.request("evaluateReconstruction", {
+      data,
+      ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    });
   }
 
   /**

@@ -3,6 +3,7 @@
 // transferables where the sender no longer needs them, everything else is JSON-like.
 import { MnistWasmError, type ErrorCode } from "../errors";
 import type { Dataset } from "../data/dataset";
+import type { ReconstructionEvaluation } from "../evaluate";
 import type { KernelFeatures } from "../runtime/kernels";
 import type { OptimizerSpec } from "../optim/optimizer";
 import type { ModelSpec } from "../spec";
@@ -56,7 +57,15 @@ export interface WorkerTrainOptions {
   progressIntervalMs?: number;
   /** Recorded as the model's `trainedWith` fact. */
   description?: string;
+  /**
+   * An autoencoder's or VAE's codes of the first `codes` images of the test set (at most
+   * MAX_EPOCH_CODES), sent with every epoch's message: how its latent space moves as it learns.
+   */
+  codes?: number;
 }
+
+/** Most test images whose codes a train request sends with each epoch (10,000 2-D codes: 80 KB). */
+export const MAX_EPOCH_CODES = 10_000;
 
 /** Progress of a training run, posted while it runs. */
 export type TrainProgress =
@@ -70,8 +79,11 @@ export type TrainProgress =
       batches: number;
       /** Mean loss over the batches since the previous report. */
       loss: number;
-      /** Accuracy over the same batches (before each batch's update). */
-      accuracy: number;
+      /**
+       * A classifier's accuracy over the same batches (before each batch's update); absent for
+       * an autoencoder or VAE, whose loss is its reconstruction (plus a VAE's KL divergence).
+       */
+      accuracy?: number;
       /** Images trained on in this run so far. */
       images: number;
       /** Training speed in the current epoch (evaluation excluded). */
@@ -80,7 +92,12 @@ export type TrainProgress =
       fraction: number;
     }
   | { kind: "evaluating"; epoch: number }
-  | { kind: "epoch"; record: EpochRecord };
+  | {
+      kind: "epoch";
+      record: EpochRecord;
+      /** With the `codes` option: the codes of the first test images, [count, latent] row-major. */
+      codes?: Float32Array;
+    };
 
 export interface WorkerTrainResult {
   history: EpochRecord[];
@@ -102,6 +119,11 @@ export interface WorkerEvaluation {
   confusion: number[][];
 }
 
+/** An autoencoder's or VAE's losses on a data set (evaluateReconstruction) and how many images it measured. */
+export interface WorkerReconstructionEvaluation extends ReconstructionEvaluation {
+  count: number;
+}
+
 /** Requests from the page, each answered by a `result` or an `error` with the same id. */
 export type Request =
   | { type: "init"; id: number; relaxedSimd?: boolean; initialMiB?: number; threads?: number }
@@ -112,6 +134,7 @@ export type Request =
   | { type: "train"; id: number; options: WorkerTrainOptions }
   | { type: "stop"; id: number }
   | { type: "evaluate"; id: number; data: string; limit?: number }
+  | { type: "evaluateReconstruction"; id: number; data: string; limit?: number }
   | { type: "save"; id: number; facts?: Record<string, string>; optimizerState?: boolean }
   | { type: "info"; id: number };
 
@@ -129,6 +152,7 @@ export interface Results {
   /** Whether a run was training (and now stops after its current batch). */
   stop: { stopping: boolean };
   evaluate: WorkerEvaluation;
+  evaluateReconstruction: WorkerReconstructionEvaluation;
   /** The model file, exactly as the CLI writes it (serializeModel). */
   save: Uint8Array;
   /** Undefined when the worker holds no model yet. */

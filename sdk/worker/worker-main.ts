@@ -5,7 +5,7 @@
 // browser worker (startModelWorker) and in a Node test over a MessageChannel.
 import { fail } from "../errors";
 import { takeFirst, type Dataset } from "../data/dataset";
-import { evaluate } from "../evaluate";
+import { evaluate, evaluateReconstruction } from "../evaluate";
 import { deserializeModel } from "../io/model-file";
 import type { RunSettings } from "../io/run-record";
 import { Model } from "../model";
@@ -17,6 +17,7 @@ import { validateSpec, type ModelSpec } from "../spec";
 import { trainingDefaults } from "../train-defaults";
 import {
   buffersOf,
+  MAX_EPOCH_CODES,
   toWireError,
   type ModelInfo,
   type Request,
@@ -25,6 +26,7 @@ import {
   type Results,
   type TrainProgress,
   type WorkerEvaluation,
+  type WorkerReconstructionEvaluation,
   type WorkerTrainOptions,
   type WorkerTrainResult,
 } from "./protocol";
@@ -62,6 +64,7 @@ const REQUEST_TYPES: ReadonlySet<string> = new Set<RequestType>([
   "train",
   "stop",
   "evaluate",
+  "evaluateReconstruction",
   "save",
   "info",
 ]);
@@ -127,6 +130,9 @@ export async function handleMessage(state: WorkerState, message: unknown, post: 
         reply<"evaluate">(result, buffersOf(result.predictions));
         break;
       }
+      case "evaluateReconstruction":
+        reply<"evaluateReconstruction">(reconstructionOn(state, request.data, request.limit));
+        break;
       case "save": {
         requireModel(state);
         const bytes = state.session!.save(
@@ -267,6 +273,15 @@ function evaluateOn(state: WorkerState, name: unknown, limit: unknown): WorkerEv
   return { ...result, count: data.count };
 }
 
+function reconstructionOn(state: WorkerState, name: unknown, limit: unknown): WorkerReconstructionEvaluation {
+  const model = requireModel(state);
+  const data = takeFirst(
+    dataNamed(state, name, "evaluateReconstruction"),
+    checkLimit(limit, "evaluateReconstruction: limit"),
+  );
+  return { ...evaluateReconstruction(model, data), count: data.count };
+}
+
 /** A data set posted by a page: checked field by field, since a wrong one would be read by wasm. */
 function checkDataset(value: unknown, name: unknown): Dataset {
   if (typeof name !== "string" || name === "")
@@ -336,10 +351,11 @@ async function train(
   options: WorkerTrainOptions,
   post: Post,
 ): Promise<WorkerTrainResult> {
-  requireModel(state);
+  const model = requireModel(state);
   const session = state.session!;
   if (typeof options !== "object" || options === null)
     fail("BAD_ARGUMENT", `train: expected options, got ${describe(options)}`);
+  const classifier = model.task === "classifier";
   const trainData = dataNamed(state, options.data, "train: data");
   const limit = options.limit === undefined ? undefined : checkLimit(options.limit, "train: limit");
   const test =
@@ -358,6 +374,7 @@ async function train(
   if (options.epochs !== undefined && (!Number.isInteger(options.epochs) || options.epochs < 0)) {
     fail("BAD_ARGUMENT", `train: epochs must be a non-negative integer, got ${describe(options.epochs)}`);
   }
+  const codesOf = epochCodes(model, options.codes, test);
   const overrides: RunOverrides = {
     // A spec given is the whole spec: settings it leaves out take the rule's defaults.
     ...(options.optimizer ? { optimizer: wholeSpec(options.optimizer) } : {}),
@@ -412,7 +429,7 @@ async function train(
             batch: b.batch,
             batches: b.batches,
             loss: windowLoss / windowSize,
-            accuracy: windowCorrect / windowSize,
+            ...(classifier ? { accuracy: windowCorrect / windowSize } : {}),
             images,
             imagesPerSecond: seconds > 0 ? images / seconds : 0,
             fraction: seen / ((lastEpoch - firstDone) * b.batches - firstBatch),
@@ -423,8 +440,10 @@ async function train(
         if (endOfEpoch && test) progress({ kind: "evaluating", epoch: b.epoch });
       },
       onEpochEnd: (record) => {
+        const codes = codesOf && model.encode(codesOf.images, codesOf.count);
         evaluating += now() - lastBatchEnd;
-        progress({ kind: "epoch", record });
+        if (codes) post({ type: "progress", id, progress: { kind: "epoch", record, codes } }, buffersOf(codes));
+        else progress({ kind: "epoch", record });
       },
     });
     const last = result.history[result.history.length - 1];
@@ -452,6 +471,21 @@ async function train(
   } finally {
     state.training = undefined;
   }
+}
+
+/**
+ * The test images whose codes go with every epoch's message (the `codes` option): the first
+ * `count` of the run's test set; undefined when the option is not given.
+ */
+function epochCodes(model: Model, count: unknown, test: Dataset | undefined): Dataset | undefined {
+  if (count === undefined) return undefined;
+  if (model.task === "classifier")
+    fail("BAD_ARGUMENT", "train: codes are an autoencoder's or VAE's; the model is a classifier");
+  if (!test) fail("BAD_ARGUMENT", "train: codes are of test images: give a test set too");
+  if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > MAX_EPOCH_CODES) {
+    fail("BAD_ARGUMENT", `train: codes must be an integer from 1 to ${MAX_EPOCH_CODES}, got ${describe(count)}`);
+  }
+  return takeFirst(test, count as number);
 }
 
 /** An optimizer spec with every setting it leaves out named, so that none carries over from the run before. */

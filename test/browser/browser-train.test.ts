@@ -12,10 +12,17 @@ import { buildDemo } from "../../scripts/build-demo.mjs";
 import { decodeSafetensors } from "../../sdk/io/safetensors";
 import { loadMnist } from "../../sdk/node";
 import { chromiumAvailable, openDemo, paintOnPad, type DemoPage } from "../support/browser";
-import { accentPixelsOf } from "../support/screenshot";
+import { accentPixelsOf, canvasPixels, classPixels } from "../support/screenshot";
 import { run } from "../support/cli";
 
 const SCREENSHOT = "/tmp/train.png";
+
+/** The CLI's "reconstruction: 181.23 nats an image" line of `eval`, as a number. */
+function cliReconstruction(stdout: string): number {
+  const m = /reconstruction:\s+([\d.]+) nats an image/.exec(stdout);
+  if (!m) throw new Error(`no reconstruction line in:\n${stdout}`);
+  return Number(m[1]);
+}
 
 /** The CLI's "accuracy: 97.12% (9712/10000)" line, as numbers. */
 function cliAccuracy(stdout: string): { correct: number; count: number } {
@@ -66,7 +73,9 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
 
     /** The labels each chart drew on its epoch axis. */
     const epochTicks = (): Promise<(string | undefined)[]> =>
-      page.$$eval(".train-charts canvas", (canvases) => canvases.map((c) => (c as HTMLCanvasElement).dataset.xTicks));
+      page.$$eval("#train-loss-chart, #train-acc-chart", (canvases) =>
+        canvases.map((c) => (c as HTMLCanvasElement).dataset.xTicks),
+      );
 
     it("before any run: the figures show muted dashes, none in the accent colours, and the charts whole epochs", async () => {
       const stats = await page.$$eval(".train-stats dd", (dds) =>
@@ -121,7 +130,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
       expect(reports[reports.length - 1]).toMatchObject({ batch: 300, fraction: 1, images: 30000 });
       expect(outcome).toMatchObject({ stopped: false, epochs: 1, images: 30000, testCount: 10000 });
       expect(outcome.testAccuracy).toBeGreaterThan(0.85);
-      expect(await page.textContent("#train-test")).toBe(`${(outcome.testAccuracy * 100).toFixed(2)}%`);
+      expect(await page.textContent("#train-test")).toBe(`${(outcome.testAccuracy! * 100).toFixed(2)}%`);
       expect(
         await accentPixelsOf(page.locator("#train-test")),
         "the test accuracy, in the accent colours",
@@ -164,7 +173,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
         format: "mnist-wasm/1",
         dataset: "mnist",
         epochs: "1",
-        testAccuracy: outcome.testAccuracy.toFixed(4),
+        testAccuracy: outcome.testAccuracy!.toFixed(4),
       });
       expect(metadata.trainedWith).toBe(
         "mnist-wasm demo, in a browser tab (the same run as: mnist-wasm train --arch mlp --optimizer sgd --lr 1 --epochs 1 --limit 30000)",
@@ -178,7 +187,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
       expect(cli.count).toBe(10000);
       // The same weights on the same images; the page's and Node's kernels may round the last
       // bits differently (fused multiply-add or not), which can flip a borderline image or two.
-      expect(Math.abs(cli.correct - outcome.testCorrect)).toBeLessThanOrEqual(3);
+      expect(Math.abs(cli.correct - outcome.testCorrect!)).toBeLessThanOrEqual(3);
     });
 
     it("shows the command line of the same run: the CLI running it makes the same weights", async () => {
@@ -189,7 +198,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
       const trained = run([...args, "--out", out, "--no-progress"]);
       expect(trained.code, trained.stderr).toBe(0);
       const cli = cliAccuracy(run(["eval", "--model", out]).stdout);
-      expect(Math.abs(cli.correct - outcome.testCorrect)).toBeLessThanOrEqual(3);
+      expect(Math.abs(cli.correct - outcome.testCorrect!)).toBeLessThanOrEqual(3);
       // Same spec, seed, data order and kernels: bit for bit, where both engines use the same
       // kernel build (the relaxed one rounds multiply-adds once; Node's CLI turns it on).
       if ((await page.evaluate(() => window.mnistDemo.features())).relaxedSimd) {
@@ -287,6 +296,129 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-train.test.ts", "browse
       expect(right).toBeGreaterThanOrEqual(6);
       await page.uncheck("#train-use");
       expect(await page.textContent("#status")).toBe(shippedStatus);
+      expect(problems).toEqual([]);
+    });
+
+    it("trains the 2-D autoencoder for a short epoch: reconstruction loss instead of accuracy, the codes redrawn, the CLI's same run", async () => {
+      await page.selectOption("#train-network", "autoencoder");
+      // An autoencoder's own optimiser and rate, and figures labelled for it.
+      expect(await page.inputValue("#train-optimizer")).toBe("adam");
+      expect(await page.inputValue("#train-lr")).toBe("0.001");
+      expect(await page.textContent("#train-acc-label")).toBe("reconstruction");
+      expect(await page.textContent("#train-test-label")).toBe("test reconstruction");
+      expect(await page.textContent("#train-acc-caption")).toBe("Reconstruction loss, nats an image");
+      expect(await page.isVisible("#train-latent")).toBe(true);
+      await page.fill("#train-epochs", "1");
+      await page.selectOption("#train-images", "1000");
+      expect(await page.textContent("#train-command")).toBe(
+        "npx mnist-wasm train --task autoencoder --latent 2 --optimizer adam --lr 0.001 --epochs 1 --limit 1000",
+      );
+      expect(await page.getAttribute("#train-latent-chart", "data-points")).toBe("0");
+      const empty = await canvasPixels(page, "train-latent-chart");
+      expect(classPixels(empty.data)).toEqual(Array(10).fill(0));
+
+      await page.click("#train-start");
+      await finished();
+      expect(await page.evaluate(() => window.mnistTrain.state())).toBe("done");
+      const reports = await page.evaluate(() => window.mnistTrain.reports());
+      const outcome = (await page.evaluate(() => window.mnistTrain.outcome()))!;
+      for (const r of reports) expect(r).not.toHaveProperty("accuracy");
+      // Binary cross-entropy summed over 784 pixels: about 545 nats for the untrained network.
+      expect(reports[0].loss).toBeGreaterThan(400);
+      expect(outcome).toMatchObject({ task: "autoencoder", stopped: false, epochs: 1, images: 1000, testCount: 10000 });
+      expect(outcome.test!.reconstruction).toBeLessThan(reports[0].loss);
+      expect(outcome.test!.kl).toBe(0);
+      expect(await page.textContent("#train-test")).toBe(outcome.test!.reconstruction.toFixed(1));
+      expect(await page.textContent("#train-status")).toMatch(
+        /^Done: 1,000 images in \d+ s, test reconstruction loss \d+\.\d nats an image\.$/,
+      );
+      // The epoch's codes of the first 1,000 test images, drawn by class where the plot was empty.
+      expect(await page.getAttribute("#train-latent-chart", "data-points")).toBe("1000");
+      expect(await page.textContent("#train-latent-caption")).toBe(
+        "Codes of the first 1,000 test images, after epoch 1",
+      );
+      const drawn = classPixels((await canvasPixels(page, "train-latent-chart")).data);
+      expect(drawn.filter((n) => n > 0).length).toBe(10);
+      expect(drawn.reduce((a, b) => a + b, 0)).toBeGreaterThan(1000);
+
+      // The downloaded file is an autoencoder the CLI evaluates to the page's test loss.
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#train-download")]);
+      expect(download.suggestedFilename()).toBe("mnist-autoencoder.safetensors");
+      const file = join(dir, "autoencoder-from-the-page.safetensors");
+      await download.saveAs(file);
+      const evaluated = run(["eval", "--model", file]);
+      expect(evaluated.code, evaluated.stderr).toBe(0);
+      expect(cliReconstruction(evaluated.stdout)).toBeCloseTo(outcome.test!.reconstruction, 1);
+      // The command shown makes the same weights (bit for bit where both use the relaxed kernels).
+      const shown = (await page.textContent("#train-command"))!;
+      const out = join(dir, "autoencoder-from-the-cli.safetensors");
+      const trained = run([...shown.replace(/^npx mnist-wasm /, "").split(" "), "--out", out, "--no-progress"]);
+      expect(trained.code, trained.stderr).toBe(0);
+      expect(cliReconstruction(run(["eval", "--model", out]).stdout)).toBeCloseTo(outcome.test!.reconstruction, 1);
+      if ((await page.evaluate(() => window.mnistDemo.features())).relaxedSimd) {
+        const fromPage = decodeSafetensors(new Uint8Array(readFileSync(file)), "page").tensors;
+        const fromCli = decodeSafetensors(new Uint8Array(readFileSync(out)), "cli").tensors;
+        for (const [name, t] of fromCli) expect(fromPage.get(name)!.data, name).toEqual(t.data);
+      }
+      expect(problems).toEqual([]);
+    });
+
+    it("trains the 2-D VAE: its KL divergence and test ELBO, and the switch puts it into the latent-space panel", async () => {
+      await page.selectOption("#train-network", "vae");
+      expect(await page.textContent("#train-acc-label")).toBe("KL divergence");
+      expect(await page.textContent("#train-test-label")).toBe("test ELBO");
+      await page.fill("#train-epochs", "1");
+      await page.selectOption("#train-images", "1000");
+      await page.click("#train-start");
+      await finished();
+      expect(await page.evaluate(() => window.mnistTrain.state())).toBe("done");
+      const outcome = (await page.evaluate(() => window.mnistTrain.outcome()))!;
+      const { test } = outcome;
+      expect(outcome.task).toBe("vae");
+      expect(test!.kl).toBeGreaterThan(0);
+      expect(test!.elbo).toBeCloseTo(-(test!.reconstruction + test!.kl), 6);
+      expect(await page.textContent("#train-test")).toBe(test!.elbo!.toFixed(1));
+      expect(await page.textContent("#train-status")).toMatch(
+        /^Done: 1,000 images in \d+ s, test ELBO -\d+\.\d nats an image \(reconstruction \d+\.\d, KL \d+\.\d\)\.$/,
+      );
+      expect(await page.getAttribute("#train-latent-chart", "data-points")).toBe("1000");
+
+      const shipped = await page.textContent("#latent-model");
+      const digitModel = await page.textContent("#status");
+      await page.check("#train-use");
+      expect(await page.textContent("#latent-model")).toMatch(/^your VAE, trained in this tab · test ELBO -/);
+      expect(await page.textContent("#status")).toBe(digitModel); // the digit panels keep their model
+      await page.uncheck("#train-use");
+      expect(await page.textContent("#latent-model")).toBe(shipped);
+
+      // Stopped inside an epoch: the test losses measured after the stop, the codes of the model as it ended.
+      await page.selectOption("#train-images", "60000");
+      await page.click("#train-start");
+      await page.waitForFunction(
+        () => {
+          const r = window.mnistTrain.reports();
+          return r.length > 0 && r[r.length - 1].images >= 3000;
+        },
+        null,
+        { timeout: 60_000 },
+      );
+      await page.click("#train-stop");
+      await finished();
+      expect(await page.evaluate(() => window.mnistTrain.state())).toBe("stopped");
+      const stopped = (await page.evaluate(() => window.mnistTrain.outcome()))!;
+      expect(stopped).toMatchObject({ task: "vae", stopped: true, epochs: 0, testCount: 10000 });
+      expect(stopped.test!.elbo).toBeLessThan(0);
+      expect(await page.textContent("#train-status")).toMatch(/^Stopped: [\d,]+ images in \d+ s, test ELBO -\d+\.\d/);
+      expect(await page.textContent("#train-latent-caption")).toBe(
+        "Codes of the first 1,000 test images, when stopped",
+      );
+      expect(classPixels((await canvasPixels(page, "train-latent-chart")).data).filter((n) => n > 0).length).toBe(10);
+
+      // Back to a classifier: its figures again, the codes' plot hidden.
+      await page.selectOption("#train-network", "mlp");
+      expect(await page.inputValue("#train-optimizer")).toBe("sgd");
+      expect(await page.textContent("#train-acc-label")).toBe("train accuracy");
+      expect(await page.isHidden("#train-latent")).toBe(true);
       expect(problems).toEqual([]);
     });
 

@@ -159,7 +159,7 @@ describe("a model whose target is its input", () => {
     rt.f32(model.inputPtr, batch * 16).set(pixels(batch, 9));
     const meanLoss = (): number => {
       const out = model.forward(model.inputPtr, batch, true);
-      return model.batchLoss(out, model.targetPtr, batch, false).reconstruction / batch;
+      return model.batchLoss(out, model.targetPtr, batch, false).head / batch;
     };
     const out = model.forward(model.inputPtr, batch, true);
     model.batchLoss(out, model.targetPtr, batch, true);
