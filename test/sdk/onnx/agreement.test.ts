@@ -231,6 +231,27 @@ describe("exported autoencoders and VAEs agree with ONNX Runtime", () => {
     ],
   ];
 
+  it("the shipped VAE, on 2,000 MNIST test images: the same reconstructions, and codes back", async () => {
+    const { model, metadata } = deserializeModel(rt, readFileSync(join(root, "models/mnist-vae.safetensors")));
+    const bytes = exportOnnx(model, metadata);
+    const images = loadMnist("test").images.subarray(0, 2000 * 784);
+    const ours = model.reconstruct(images);
+    const session = await ort.InferenceSession.create(bytes);
+    const x = Float32Array.from(images, (v) => v / 255);
+    const out = await session.run({ [ONNX_INPUT]: new ort.Tensor("float32", x, [2000, ...model.spec.input]) });
+    const theirs = out[ONNX_RECONSTRUCTION].data as Float32Array;
+    let maxDiff = 0;
+    for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
+    console.log(`mnist-vae: 2000 images, max |Δ| ${maxDiff.toExponential(2)} over ${ours.length} pixels`);
+    expect(maxDiff).toBeLessThan(TOLERANCE);
+    await session.release();
+    const back = importOnnx(rt, bytes, "mnist-vae.onnx");
+    expect(back.model.spec.task).toBe("vae");
+    expect(back.model.encode(images)).toEqual(model.encode(images));
+    back.model.dispose();
+    model.dispose();
+  }, 60_000);
+
   it.each(cases)("%s: reconstructions of 500 MNIST test images, and back into the same model", async (_, spec) => {
     const model = perturbed(spec, 5);
     const bytes = exportOnnx(model, { dataset: "mnist" });
