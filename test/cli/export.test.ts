@@ -1,6 +1,6 @@
 // `mnist-wasm export` and .onnx models in every command: the four commands of the ONNX issue,
 // run as a user runs them, on the shipped model and a LeNet-like network made by PyTorch.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-web";
@@ -97,5 +97,13 @@ describe("mnist-wasm export and .onnx models", () => {
     );
     writeFileSync(bad, bytes.subarray(0, 5000));
     expectOneLineError(run(["predict", "1", "--model", bad]), /^mnist-wasm: .*bad\.onnx: not an ONNX model \(/);
+    // A file beyond the model size limit is refused before it is read (a sparse file: no disk used).
+    const huge = join(dir, "huge.onnx");
+    writeFileSync(huge, bytes.subarray(0, 16));
+    truncateSync(huge, 300 * 2 ** 20);
+    expectOneLineError(
+      run(["eval", "--model", huge]),
+      /huge\.onnx: 314,572,800 bytes is more than the 256 MiB limit for a model file$/,
+    );
   });
 });
