@@ -224,7 +224,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     )
     .option(
       "--encoder <arch>",
-      "autoencoder, vae: the encoder's layers, e.g. dense:512,relu (default: by --arch, mlp or cnn); " +
+      "autoencoder, vae: the encoder's layers, e.g. dense:512,relu (default: by --arch: mlp, the default for grey images, or cnn, for colour); " +
         "the code layer is added (dense:LATENT, or for a vae dense:2xLATENT,sampling)",
       halfArgument,
     )

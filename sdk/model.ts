@@ -168,9 +168,12 @@ export class Model {
       this.codeBuffer = new BatchBuffer(rt, this.latentSize);
     }
     this.inputBuffer = new BatchBuffer(rt, this.inputSize);
+    // No pair straddles an autoencoder's split: encode() stops and decode() starts there, each
+    // running its own half's layers as they are.
+    const straddles = (i: number): boolean => i + 1 === this.decoderStart;
     this.fusedPairs = layers.flatMap((layer, i) => {
       const next = layers[i + 1];
-      return "reluFused" in layer && next instanceof Activation && next.spec.type === "relu"
+      return "reluFused" in layer && next instanceof Activation && next.spec.type === "relu" && !straddles(i)
         ? [[layer, next] as const]
         : [];
     });
@@ -179,7 +182,8 @@ export class Model {
       return layer instanceof Activation &&
         layer.spec.type === "relu" &&
         next instanceof Pool2D &&
-        next.spec.type === "maxpool"
+        next.spec.type === "maxpool" &&
+        !straddles(i)
         ? [[layer, next] as const]
         : [];
     });

@@ -161,7 +161,16 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     const spec =
       task === "classifier"
         ? buildSpec(options, sample)
-        : buildAutoencoder({ ...options, task, ...(options.loss ? { loss: options.loss } : {}) }, sample);
+        : buildAutoencoder(
+            {
+              ...options,
+              task,
+              // Colour images get the convolutional halves unless --arch says otherwise, as the lab's CIFAR-10 VAE.
+              arch: given("arch") ? options.arch : sample.shape[0] === 1 ? "mlp" : "cnn",
+              ...(options.loss ? { loss: options.loss } : {}),
+            },
+            sample,
+          );
     announceDefaults(spec, given);
     session = TrainingSession.start(new Model(rt, spec, { seed: options.seed }), runSettings(options, spec, given));
   }
@@ -291,8 +300,7 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
  * mlp's flags with an autoencoder, an autoencoder's with a classifier. A resumed run's task is
  * its checkpoint's, known once it is read.
  */
-function checkTaskOptions(options: TrainOptions, given: (key: string) => boolean): void {
-  const opts = options;
+function checkTaskOptions(opts: TrainOptions, given: (key: string) => boolean): void {
   if (opts.initFrom !== undefined) return;
   const flag = (key: string): string => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   const task = opts.task ?? "classifier";

@@ -1,10 +1,11 @@
 // train --task autoencoder and the commands that use an autoencoder (eval, predict, encode),
 // run as a user runs them; the refusals of the wrong task and of flags of another task.
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CIFAR_DIR, cifarAvailable } from "../support/cifar";
 import { expectOneLineError, run } from "../support/cli";
 
 const MNIST_IMAGES = new URL("../../data/mnist/t10k-images-idx3-ubyte.gz", import.meta.url).pathname;
@@ -183,4 +184,37 @@ describe("generate, and the shipped VAE", () => {
     expectOneLineError(r, /--out/);
     expect(r.code).toBe(2);
   });
+});
+
+describe("a VAE of CIFAR-10 photos", () => {
+  it.runIf(cifarAvailable("test/cli/generative.test.ts", "a VAE of CIFAR-10 photos"))(
+    "takes the convolutional halves by default, and draws colour samples",
+    () => {
+      const out = join(dir, "cifar-vae.safetensors");
+      const r = run(
+        ["train", "--task", "vae", "--dataset", "cifar10", "--data", CIFAR_DIR, "--epochs", "1"].concat([
+          "--limit",
+          "500",
+          "--per-class",
+          "5",
+          "--no-progress",
+          "--out",
+          out,
+        ]),
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(
+        /training conv:32x4s2p1,relu,conv:64x4s2p1,relu,dense:128,sampling,dense:4096,relu,reshape:64x8x8,convT:32x4s2p1,relu,convT:3x4s2p1 /,
+      );
+      expect(r.stdout).toMatch(/codes of 50 test images by class/);
+      const samples = PNG.sync.read(readFileSync(join(dir, "cifar-vae.samples.png")));
+      expect([samples.width, samples.height]).toEqual([8 * 66 + 2, 8 * 66 + 2]); // 32x32 at scale 2
+      // Colour: some pixel of the samples is not grey.
+      let colour = false;
+      for (let i = 0; i < samples.data.length && !colour; i += 4) colour = samples.data[i] !== samples.data[i + 1];
+      expect(colour).toBe(true);
+      expect(existsSync(join(dir, "cifar-vae.manifold.png"))).toBe(false); // 64-D codes: no plane to draw
+    },
+    120_000,
+  );
 });

@@ -281,3 +281,20 @@ describe("codes to decode", () => {
     );
   });
 });
+
+describe("the split and fused layers", () => {
+  it("a decoder that starts with a ReLU decodes what encode gives: no fusion across the split", () => {
+    const spec = autoencoderSpec({
+      input: [1, 4, 4],
+      latent: 3,
+      encoder: "dense:8,relu",
+      decoder: "relu,dense:8,relu",
+    });
+    const model = new Model(rt, spec, { seed: 7 });
+    const x = Float32Array.from({ length: 32 }, (_, i) => ((i * 37) % 17) / 17);
+    const codes = model.encode(x);
+    expect(codes.some((v) => v < 0)).toBe(true); // the code is the dense layer's, before the decoder's ReLU
+    expect(Array.from(model.decode(codes))).toEqual(Array.from(model.reconstruct(x)));
+    model.dispose();
+  });
+});
