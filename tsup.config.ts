@@ -2,8 +2,8 @@ import { defineConfig } from "tsup";
 
 export default defineConfig([
   {
-    // The library: browser-safe main entry and the Node entry, with type declarations.
-    entry: { index: "sdk/index.ts", node: "sdk/node.ts" },
+    // The library: browser-safe main entry, the ONNX entry and the Node entry, with type declarations.
+    entry: { index: "sdk/index.ts", node: "sdk/node.ts", onnx: "sdk/onnx/index.ts" },
     format: ["esm"],
     dts: true,
     target: "es2022",

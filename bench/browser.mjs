@@ -28,7 +28,7 @@ export const CHROMIUM = "/usr/bin/chromium";
 export const PAGE_DIST = join(here, "browser", "dist");
 // As test/browser/browser.test.ts launches it. The two background flags keep the headless tab running at
 // a foreground tab's speed (no timer throttling), which is what a user watching the page gets.
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
   "--disable-quic",

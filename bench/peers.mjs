@@ -1,14 +1,22 @@
-// Peer comparison: mnist-wasm against TensorFlow.js 4.22 in the same process, on the same data.
-// mnist-wasm runs twice: on one thread, and on every core (Runtime.create({ threads }), a worker
-// pool sharing the wasm memory). The peers run on one thread:
-//   tfjs-wasm  @tensorflow/tfjs-backend-wasm, its SIMD build (tfjs-backend-wasm-simd.wasm, loaded
-//              from the npm package: nothing is downloaded); its threaded build does not start in
-//              Node, so XNNPACK runs on one thread
-//   tfjs-cpu   @tensorflow/tfjs-backend-cpu, plain JavaScript
-// The tfjs packages are devDependencies of bench/ only (bench/package.json, bench/package-lock.json):
-// tfjs-core, tfjs-backend-wasm, tfjs-backend-cpu, and tfjs-layers for its gradient registrations.
+// Peer comparison: mnist-wasm against TensorFlow.js 4.22 and ONNX Runtime 1.31 in the same process,
+// on the same data. mnist-wasm runs twice: on one thread, and on every core (Runtime.create({ threads }),
+// a worker pool sharing the wasm memory). The peers:
+//   tfjs-wasm        @tensorflow/tfjs-backend-wasm, its SIMD build (tfjs-backend-wasm-simd.wasm, loaded
+//                    from the npm package: nothing is downloaded); its threaded build does not start in
+//                    Node, so XNNPACK runs on one thread
+//   tfjs-cpu         @tensorflow/tfjs-backend-cpu, plain JavaScript
+//   ort-web          onnxruntime-web's wasm backend (SIMD), one thread, in this process
+//   ort-web-threads  the same on every core: in Chromium (bench/ort-browser.mjs), as onnxruntime-web
+//                    runs one thread in Node whatever numThreads says
+//   ort-node         onnxruntime-node, native CPU code, every core (intraOpNumThreads)
+// ONNX Runtime runs the inference rows only, on the net exported by mnist-wasm (exportOnnx: the same
+// weights, the softmax in the graph); the GEMM and training rows are not what it is for.
+// The peer packages are devDependencies of bench/ only (bench/package.json, bench/package-lock.json):
+// tfjs-core, tfjs-backend-wasm, tfjs-backend-cpu, tfjs-layers for its gradient registrations,
+// onnxruntime-web and onnxruntime-node (whose package carries its native binary: its install script
+// only fetches GPU builds, so it is installed with scripts ignored).
 //
-// Setup: npm run build && (cd bench && npm ci)
+// Setup: npm run build && (cd bench && npm ci --ignore-scripts)
 // Run:   node bench/peers.mjs            (from the repo root; arguments pick workloads by id, e.g.
 //        node bench/peers.mjs gemm mlp-train)
 // Output: a markdown table on stdout and bench/results/peers.json.
@@ -28,20 +36,30 @@
 //               fit() over a 100-image DeviceData; tfjs: optimizer.minimize of a hand-written net
 //               on tensors made once), loss read back.
 //   inference   Float32 pixels in [0, 1] in, class probabilities out (mnist-wasm: model.predict;
-//               tfjs: tf.tensor of the pixels, forward, softmax, dataSync).
+//               tfjs: tf.tensor of the pixels, forward, softmax, dataSync; ONNX Runtime: an
+//               ort.Tensor of the pixels, session.run, the output's data).
 import { createRequire } from "node:module";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import b from "benny";
-import { formatPeerCell, formatRatio } from "./report.mjs";
+import { formatPeerCell, formatRatio, ORT_COLUMNS, ORT_HEADERS } from "./report.mjs";
 
 const SLOW_CALL_SECONDS = 1;
 const LOOP_TARGET_SECONDS = 10;
 const LOOP_MAX_CALLS = 10;
-const LIBRARIES = ["mnist-wasm", "mnist-wasm-threads", "tfjs-wasm", "tfjs-cpu"];
+const LIBRARIES = [
+  "mnist-wasm",
+  "mnist-wasm-threads",
+  "tfjs-wasm",
+  "tfjs-cpu",
+  "ort-web",
+  "ort-web-threads",
+  "ort-node",
+];
 const TFJS_VERSION = "4.22.0";
+const ORT_VERSION = "1.31.1";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const requireHere = createRequire(import.meta.url);
@@ -61,16 +79,32 @@ try {
 } catch (e) {
   if (e?.code !== "ERR_MODULE_NOT_FOUND") throw e;
   console.log(
-    "bench/peers.mjs: TensorFlow.js is not installed (run: cd bench && npm ci); skipping the peer comparison.",
+    "bench/peers.mjs: TensorFlow.js is not installed (run: cd bench && npm ci --ignore-scripts); skipping the peer comparison.",
   );
   process.exit(0);
 }
+
+// ONNX Runtime (bench/node_modules): without it, its columns say so.
+const ortMissing = "not installed (cd bench && npm ci --ignore-scripts)";
+const importOrt = async (name) => {
+  try {
+    return await import(name);
+  } catch (e) {
+    if (e?.code !== "ERR_MODULE_NOT_FOUND") throw e;
+    return undefined;
+  }
+};
+const ortWeb = await importOrt("onnxruntime-web");
+const ortNode = await importOrt("onnxruntime-node");
 
 // mnist-wasm: the built SDK, public API only.
 const {
   ARCH_PRESETS,
   defaultThreads,
   DeviceData,
+  exportOnnx,
+  ONNX_INPUT,
+  ONNX_OUTPUT,
   fit,
   loadMnist,
   Model,
@@ -252,6 +286,27 @@ function inferTfjs(net, count) {
   };
 }
 
+/** The net as mnist-wasm builds it (the same seed as inferMnistWasm), exported to ONNX. */
+function onnxModel(rt, net) {
+  const model = new Model(rt, mnistWasmSpec(MNIST_WASM_ARCHS[net]), { seed: 1 });
+  const bytes = exportOnnx(model);
+  model.dispose();
+  return bytes;
+}
+
+/** ONNX Runtime (`ort`: onnxruntime-web or onnxruntime-node) running the exported net on `count` images. */
+async function inferOrt(ort, rt, net, count, options = {}) {
+  const session = await ort.InferenceSession.create(onnxModel(rt, net), options);
+  const pixels = inferencePixels.subarray(0, count * 784);
+  return {
+    run: async () => {
+      const out = await session.run({ [ONNX_INPUT]: new ort.Tensor("float32", pixels, [count, 1, 28, 28]) });
+      return out[ONNX_OUTPUT].data;
+    },
+    dispose: () => session.release(),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The rows of the table. `perCall` is the work of one call: GFLOP for GEMM, images otherwise;
 // rate rows report perCall × calls/s, latency rows the milliseconds of one call.
@@ -297,6 +352,7 @@ const ALL_WORKLOADS = [
       perCall: INFERENCE_BATCH,
       "mnist-wasm": (rt) => inferMnistWasm(rt, net, INFERENCE_BATCH),
       tfjs: () => inferTfjs(net, INFERENCE_BATCH),
+      onnx: { net, count: INFERENCE_BATCH },
     },
     {
       id: `${net}-infer-1`,
@@ -305,6 +361,7 @@ const ALL_WORKLOADS = [
       perCall: 1,
       "mnist-wasm": (rt) => inferMnistWasm(rt, net, 1),
       tfjs: () => inferTfjs(net, 1),
+      onnx: { net, count: 1 },
     },
   ]),
 ];
@@ -347,7 +404,7 @@ async function measureLibrary(library, make) {
   for (const workload of WORKLOADS) {
     let c;
     try {
-      c = make(workload);
+      c = await make(workload);
       cases.push(c);
       const started = seconds();
       await c.run();
@@ -376,7 +433,7 @@ async function measureLibrary(library, make) {
     };
     console.log(`  ${(1 / r.details.mean).toPrecision(4)} calls/s ±${r.margin}% (${r.samples} samples)`);
   }
-  for (const c of cases) c.dispose?.();
+  for (const c of cases) await c.dispose?.();
   return results;
 }
 
@@ -402,6 +459,12 @@ tf.enableProdMode(); // only silences warnings in 4.22 (e.g. tfjs-cpu's "install
 
 const rt = await Runtime.create();
 const rtThreads = await Runtime.create({ threads: THREADS });
+/** onnxruntime-web's exports leave out its package.json: read it beside its main file's folder. */
+const ortVersion = (name) => {
+  let dir = dirname(requireHere.resolve(name));
+  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
+  return JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).version;
+};
 const installed = (name) =>
   JSON.parse(readFileSync(join(dirname(requireHere.resolve(`${name}/package.json`)), "package.json"), "utf8")).version;
 const versions = {
@@ -410,10 +473,14 @@ const versions = {
   "@tensorflow/tfjs-backend-wasm": installed("@tensorflow/tfjs-backend-wasm"),
   "@tensorflow/tfjs-backend-cpu": installed("@tensorflow/tfjs-backend-cpu"),
   "@tensorflow/tfjs-layers": installed("@tensorflow/tfjs-layers"),
+  "onnxruntime-web": ortWeb ? ortVersion("onnxruntime-web") : null,
+  "onnxruntime-node": ortNode ? ortVersion("onnxruntime-node") : null,
 };
 for (const [name, version] of Object.entries(versions)) {
   if (name.startsWith("@tensorflow") && version !== TFJS_VERSION)
     console.log(`warning: ${name} is ${version}, not ${TFJS_VERSION}`);
+  if (name.startsWith("onnxruntime") && version && version !== ORT_VERSION)
+    console.log(`warning: ${name} is ${version}, not ${ORT_VERSION}`);
 }
 const command = ["node bench/peers.mjs", ...filters].join(" ");
 console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? "unknown CPU"}, command: ${command}`);
@@ -435,6 +502,55 @@ for (const backend of ["wasm", "cpu"]) {
   const failed = Object.values(results[`tfjs-${backend}`]).some((r) => r.error);
   if (leaked !== 0)
     console.log(`tfjs-${backend}: ${leaked} tensors left undisposed${failed ? " (by the failed case)" : ""}`);
+}
+
+/** ONNX Runtime's case of a workload: the inference rows only. */
+const NOT_FOR_ORT = "n/a for ONNX Runtime (inference graphs only)";
+const ortCase = (ort, options) => (w) => {
+  if (!ort) throw new Error(ortMissing);
+  if (!w.onnx) throw new Error(NOT_FOR_ORT);
+  return inferOrt(ort, rt, w.onnx.net, w.onnx.count, options);
+};
+if (ortWeb) ortWeb.env.wasm.numThreads = 1;
+results["ort-web"] = await measureLibrary("ort-web", ortCase(ortWeb));
+results["ort-node"] = await measureLibrary(
+  `ort-node, ${THREADS} threads`,
+  ortCase(ortNode, { intraOpNumThreads: THREADS }),
+);
+results["ort-web-threads"] = await measureOrtWebThreads();
+
+/** onnxruntime-web on every core, in Chromium (bench/ort-browser.mjs): its threads do not run in Node. */
+async function measureOrtWebThreads() {
+  const out = {};
+  const inference = WORKLOADS.filter((w) => w.onnx);
+  for (const w of WORKLOADS) if (!w.onnx) out[w.id] = { error: NOT_FOR_ORT };
+  if (inference.length === 0) return out;
+  if (!ortWeb) {
+    for (const w of inference) out[w.id] = { error: ortMissing };
+    return out;
+  }
+  try {
+    const { measureOrtWebInChromium } = await import("./ort-browser.mjs");
+    const cases = inference.map((w) => {
+      const pixels = inferencePixels.subarray(0, w.onnx.count * 784);
+      return {
+        id: w.id,
+        model: onnxModel(rt, w.onnx.net),
+        pixels: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength),
+        count: w.onnx.count,
+        shape: [1, 28, 28],
+        input: ONNX_INPUT,
+        output: ONNX_OUTPUT,
+      };
+    });
+    const page = await measureOrtWebInChromium(cases, { threads: THREADS });
+    console.log(`ort-web in Chromium: ${page.threads} threads, cross-origin isolated: ${page.crossOriginIsolated}`);
+    Object.assign(out, page.results);
+  } catch (e) {
+    console.log(`ort-web in Chromium: ${errorText(e)}`);
+    for (const w of inference) out[w.id] = { error: `Chromium: ${errorText(e)}` };
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -463,14 +579,15 @@ const cell = (workload, r) => formatPeerCell(r, workload.unit);
 const ratio = formatRatio;
 const T = rtThreads.threads;
 console.log(
-  `\n| workload | mnist-wasm, 1 thread | mnist-wasm, ${T} threads | tfjs-wasm (SIMD, 1 thread) | tfjs-cpu | speed vs tfjs-wasm: 1 thread / ${T} threads | ${T} threads / 1 thread |`,
+  `\n| workload | mnist-wasm, 1 thread | mnist-wasm, ${T} threads | tfjs-wasm (SIMD, 1 thread) | tfjs-cpu | speed vs tfjs-wasm: 1 thread / ${T} threads | ${T} threads / 1 thread | ${ORT_HEADERS(T).join(" | ")} |`,
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 rows.forEach((row, i) => {
   const w = WORKLOADS[i];
   console.log(
     `| ${row.workload} | ${cell(w, row["mnist-wasm"])} | ${cell(w, row["mnist-wasm-threads"])} | ${cell(w, row["tfjs-wasm"])} | ${cell(w, row["tfjs-cpu"])} | ` +
-      `${ratio(row.speedupVsTfjsWasm)} / ${ratio(row.threadsSpeedupVsTfjsWasm)} | ${ratio(row.threadsSpeedupVsOneThread)} |`,
+      `${ratio(row.speedupVsTfjsWasm)} / ${ratio(row.threadsSpeedupVsTfjsWasm)} | ${ratio(row.threadsSpeedupVsOneThread)} | ` +
+      `${ORT_COLUMNS.map((library) => cell(w, row[library])).join(" | ")} |`,
   );
 });
 console.log(`\nnode ${process.version}, command: ${command}`);
@@ -495,7 +612,14 @@ if (filters.length > 0) {
         versions,
         mnistWasmFeatures: rt.features,
         tfjsWasmBinary: "tfjs-backend-wasm-simd.wasm",
-        threads: { "mnist-wasm": 1, "mnist-wasm-threads": rtThreads.threads, tfjs: 1 },
+        threads: {
+          "mnist-wasm": 1,
+          "mnist-wasm-threads": rtThreads.threads,
+          tfjs: 1,
+          "ort-web": 1,
+          "ort-web-threads": THREADS,
+          "ort-node": THREADS,
+        },
         timing: { slowCallSeconds: SLOW_CALL_SECONDS, loopTargetSeconds: LOOP_TARGET_SECONDS },
         rows,
       },

@@ -4,6 +4,8 @@ export const TEMPLATE: string;
 export const README: string;
 export const RESULT_NAMES: string[];
 export const PEER_COLUMNS: string[];
+export const ORT_COLUMNS: string[];
+export function ORT_HEADERS(threads: number): string[];
 
 /** Parsed bench/results/<name>.json files, by name; a file not there is absent. */
 // biome-ignore lint/suspicious/noExplicitAny: the results files are JSON read as they are

@@ -166,8 +166,18 @@ function gemmThreads(json) {
 
 /** The libraries of bench/peers.mjs, one column each. */
 export const PEER_COLUMNS = ["mnist-wasm", "mnist-wasm-threads", "tfjs-wasm", "tfjs-cpu"];
+/** ONNX Runtime's columns of bench/peers.mjs (after the ratios; in results that have them). */
+export const ORT_COLUMNS = ["ort-web", "ort-web-threads", "ort-node"];
+export const ORT_HEADERS = (threads) => [
+  "ONNX Runtime Web (wasm SIMD, 1 thread)",
+  `ONNX Runtime Web (${threadsLabel(threads)}, Chromium)`,
+  `onnxruntime-node (native, ${threadsLabel(threads)})`,
+];
 
-/** bench/peers.mjs: mnist-wasm on one thread and on every core, tfjs-wasm, tfjs-cpu, and the speed ratios. */
+/**
+ * bench/peers.mjs: mnist-wasm on one thread and on every core, tfjs-wasm, tfjs-cpu, the speed
+ * ratios, and ONNX Runtime's columns when the results have them.
+ */
 function peersTable(json) {
   const T = json.threads["mnist-wasm-threads"];
   const header = [
@@ -179,11 +189,14 @@ function peersTable(json) {
     `speed vs tfjs-wasm: 1 thread / ${threadsLabel(T)}`,
     `${threadsLabel(T)} / 1 thread`,
   ];
+  const ort = json.threads["ort-web-threads"] !== undefined;
+  if (ort) header.push(...ORT_HEADERS(json.threads["ort-web-threads"]));
   const rows = json.rows.map((row) => [
     row.workload,
     ...PEER_COLUMNS.map((library) => formatPeerCell(row[library], row.unit)),
     `${formatRatio(row.speedupVsTfjsWasm)} / ${formatRatio(row.threadsSpeedupVsTfjsWasm)}`,
     formatRatio(row.threadsSpeedupVsOneThread),
+    ...(ort ? ORT_COLUMNS.map((library) => formatPeerCell(row[library], row.unit)) : []),
   ]);
   const v = json.versions;
   return [
@@ -192,6 +205,7 @@ function peersTable(json) {
     provenance(json, [
       `mnist-wasm ${v["mnist-wasm"]} (relaxed SIMD ${json.mnistWasmFeatures.relaxedSimd ? "on" : "off"})`,
       `TensorFlow.js ${v["@tensorflow/tfjs-core"]} (${json.tfjsWasmBinary})`,
+      ...(ort ? [`onnxruntime-web ${v["onnxruntime-web"]}, onnxruntime-node ${v["onnxruntime-node"]}`] : []),
     ]),
   ];
 }

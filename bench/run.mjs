@@ -1,7 +1,7 @@
 // npm run bench: every suite in turn, then bench/README.md from the results (bench/report.mjs).
 // The browser comparison needs Debian's Chromium (/usr/bin/chromium; never downloaded); without
 // it, it says so and is skipped. The peer comparison needs TensorFlow.js, a devDependency of
-// bench/ only (cd bench && npm ci); without it, it says so and is skipped.
+// bench/ only (cd bench && npm ci --ignore-scripts); without it, it says so and is skipped.
 import { existsSync } from "node:fs";
 import { writeReport } from "./report.mjs";
 
@@ -27,6 +27,9 @@ try {
   tfjsInstalled = false;
 }
 if (tfjsInstalled) await import("./peers.mjs");
-else console.log("\nbench/peers.mjs: TensorFlow.js is not installed (cd bench && npm ci); skipping the peers.");
+else
+  console.log(
+    "\nbench/peers.mjs: TensorFlow.js is not installed (cd bench && npm ci --ignore-scripts); skipping the peers.",
+  );
 writeReport();
 console.log("\nwrote bench/README.md");

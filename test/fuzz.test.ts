@@ -1,5 +1,7 @@
 // Mutation fuzzing of every reader of untrusted bytes: idx (MNIST), CIFAR-10 batches, tar, gzip
-// (the platform stream and the Node file path), safetensors and model files. Seeds are real
+// (the platform stream and the Node file path), safetensors and model files, ONNX models (seeds:
+// the two trained models exported, and the PyTorch-made fixtures; byte-level and protobuf-level
+// mutations, accepted ones checked against ONNX Runtime). Seeds are real
 // files (the MNIST test set cut to 200 images, 50 CIFAR-10 records made here, a ustar archive of
 // them, gzips of each, and model files of a trained MLP and a small CNN with batch norm and
 // optimizer state); each case applies a few seeded mutations to one seed and checks that the
@@ -10,13 +12,16 @@
 // names both plus the seed file and the mutations applied. Environment knobs, all off in CI:
 // FUZZ_CASE=model:123 replays one case, FUZZ_SCALE=20 runs twenty times as many cases,
 // FUZZ_STATS=1 prints how many cases ran.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
+import * as ort from "onnxruntime-web";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  exportOnnx,
+  importOnnx,
   CIFAR10_CLASSES,
   datasetFromCifarBatches,
   datasetFromIdx,
@@ -49,6 +54,7 @@ import {
 } from "../sdk/node";
 import { factProblem, optimizerSettingsProblem } from "../sdk/io/model-file";
 import { classNameProblem } from "../sdk/spec";
+import { type ModelProto, onnx } from "../sdk/onnx/proto";
 
 /** Wall-clock budget of one case (a sync reader cannot be interrupted; it is measured after). */
 const CASE_MS = 1000;
@@ -215,6 +221,19 @@ function gzipSeed(seed: Seed): Seed {
 function modelSeed(name: string, bytes: Uint8Array): Seed {
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   return { name, bytes, hot: [[0, 8 + headerLength]], grain: 4 };
+}
+
+/** An ONNX model: its graph's nodes come first, the metadata last; the weights' bytes are in between. */
+function onnxSeed(name: string, bytes: Uint8Array): Seed {
+  return {
+    name,
+    bytes,
+    hot: [
+      [0, 1500],
+      [bytes.length - 600, bytes.length],
+    ],
+    grain: 4,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -808,9 +827,209 @@ function checkSafetensors(decoded: ReturnType<typeof decodeSafetensors>, bytes: 
 // ---------------------------------------------------------------------------------------------
 // The seeds, built once
 
+// ---------------------------------------------------------------------------------------------
+// ONNX: protobuf-level mutations, and the properties of an accepted model
+
+/** Operators the importer reads, and some it does not. */
+const ONNX_OPS = [
+  ...["Gemm", "MatMul", "Add", "Conv", "Relu", "Sigmoid", "MaxPool", "AveragePool", "BatchNormalization"],
+  ...["Flatten", "Reshape", "Dropout", "Identity", "Pad", "Softmax", "Constant", "LeakyRelu", "Concat", ""],
+];
+const INTERESTING_INTS = [0, 1, 2, 3, -1, -2, 5, 7, 28, 255, 1 << 20, 2 ** 31, 2 ** 40];
+const INTERESTING_FLOATS = [0, 1, -1, 0.5, 1e-5, 1e30, Number.NaN, Number.POSITIVE_INFINITY, -0];
+
+/** One to three edits of a decoded ONNX model (a node, an attribute, a tensor, the input, the opset…), encoded again. */
+function mutateOnnx(bytes: Uint8Array, rng: Random, log: string[]): Uint8Array {
+  const m = onnx.ModelProto.decode(bytes) as ModelProto;
+  const graph = m.graph!;
+  const nodes = graph.node!;
+  const inits = graph.initializer!;
+  const names = [...nodes.flatMap((n) => [...(n.input ?? []), ...(n.output ?? [])]), "", "nowhere"];
+  const edits: Record<string, () => string> = {
+    opType: () => {
+      const n = pick(rng, nodes);
+      n.opType = pick(rng, ONNX_OPS);
+      return `node ${n.name} becomes ${n.opType}`;
+    },
+    deleteNode: () => `delete node ${nodes.splice(rng.int(nodes.length), 1)[0]?.name}`,
+    duplicateNode: () => {
+      const i = rng.int(nodes.length);
+      nodes.splice(i, 0, { ...nodes[i] });
+      return `duplicate node ${nodes[i]?.name}`;
+    },
+    swapNodes: () => {
+      const i = rng.int(nodes.length);
+      const j = rng.int(nodes.length);
+      [nodes[i], nodes[j]] = [nodes[j], nodes[i]];
+      return `swap nodes ${i} and ${j}`;
+    },
+    input: () => {
+      const n = pick(rng, nodes);
+      const inputs = [...(n.input ?? [])];
+      const i = rng.int(inputs.length + 1);
+      inputs[i] = pick(rng, names);
+      n.input = inputs;
+      return `node ${n.name} input ${i} is "${inputs[i]}"`;
+    },
+    attribute: () => {
+      const n = pick(rng, nodes);
+      const attributes = n.attribute ?? [];
+      if (attributes.length === 0 || rng.uniform() < 0.2) {
+        const name = pick(rng, ["kernel_shape", "strides", "pads", "axis", "group", "transB", "epsilon", "foo"]);
+        attributes.push({ name, type: 7, ints: [pick(rng, INTERESTING_INTS), pick(rng, INTERESTING_INTS)] });
+        n.attribute = attributes;
+        return `node ${n.name} gains ${name}`;
+      }
+      const a = pick(rng, attributes);
+      const r = rng.uniform();
+      if (r < 0.4 && a.ints?.length)
+        a.ints = a.ints.map((v) => (rng.uniform() < 0.5 ? pick(rng, INTERESTING_INTS) : v));
+      else if (r < 0.6) a.i = pick(rng, INTERESTING_INTS);
+      else if (r < 0.8) a.f = pick(rng, INTERESTING_FLOATS);
+      else a.type = rng.int(12);
+      return `node ${n.name} attribute ${a.name}: ${JSON.stringify({ i: a.i, f: a.f, ints: a.ints, type: a.type })}`;
+    },
+    dims: () => {
+      const t = pick(rng, inits);
+      const dims = [...(t.dims ?? [])];
+      if (rng.uniform() < 0.3) dims.push(pick(rng, INTERESTING_INTS));
+      else if (dims.length) dims[rng.int(dims.length)] = pick(rng, INTERESTING_INTS);
+      t.dims = dims;
+      return `tensor ${t.name} dims [${dims}]`;
+    },
+    tensorData: () => {
+      const t = pick(rng, inits);
+      const r = rng.uniform();
+      if (r < 0.3) t.dataType = pick(rng, [0, 2, 6, 7, 9, 10, 11, 16]);
+      else if (r < 0.5) t.dataLocation = 1;
+      else if (r < 0.7 && t.rawData) t.rawData = t.rawData.subarray(0, rng.int(t.rawData.length + 1));
+      else if (t.rawData) {
+        // A copy of its own (protobufjs gives Node Buffers, whose slice() is a view of the seed).
+        const raw = new Uint8Array(t.rawData);
+        const view = new DataView(raw.buffer);
+        if (raw.length >= 4) view.setFloat32(4 * rng.int(raw.length >> 2), pick(rng, INTERESTING_FLOATS), true);
+        t.rawData = raw;
+      }
+      return `tensor ${t.name}: type ${t.dataType}, location ${t.dataLocation}, ${t.rawData?.length} raw bytes`;
+    },
+    inputShape: () => {
+      const dims = graph.input![0].type!.tensorType!.shape!.dim!;
+      const i = rng.int(dims.length + 1);
+      dims[i] = rng.uniform() < 0.3 ? { dimParam: "d" } : { dimValue: pick(rng, INTERESTING_INTS) };
+      return `input dim ${i}: ${JSON.stringify(dims[i])}`;
+    },
+    opset: () => {
+      m.opsetImport = [
+        { domain: pick(rng, ["", "ai.onnx", "com.microsoft"]), version: pick(rng, [1, 6, 7, 11, 13, 17, 23, 24, 99]) },
+      ];
+      return `opset ${JSON.stringify(m.opsetImport[0])}`;
+    },
+    metadata: () => {
+      const value = pick(rng, ['["a","b"]', "[1,2,3]", "{}", "not json", JSON.stringify(Array(10).fill("\u0007"))]);
+      m.metadataProps = [
+        ...(m.metadataProps ?? []),
+        { key: pick(rng, ["classes", "epochs", "testAccuracy", "task"]), value },
+      ];
+      return `metadata ${JSON.stringify(m.metadataProps.at(-1))}`;
+    },
+    output: () => {
+      graph.output = rng.uniform() < 0.5 ? [] : [{ name: pick(rng, names) }];
+      return `outputs ${JSON.stringify(graph.output)}`;
+    },
+  };
+  const kinds = Object.keys(edits);
+  for (let n = 1 + rng.int(3); n > 0; n--) log.push(edits[pick(rng, kinds)]());
+  return onnx.ModelProto.encode(m).finish();
+}
+
+/**
+ * importOnnx (or deserializeModel) either refuses the bytes (BAD_FILE or BAD_SHAPE) leaving wasm
+ * memory as it was, or gives a model that predicts finite probabilities; with `oracle`, ONNX
+ * Runtime, when it runs the same bytes, agrees with it.
+ */
+async function checkOnnx(bytes: Uint8Array, viaDeserialize: boolean, oracle: boolean): Promise<Outcome> {
+  const before = rt.usedBytes;
+  let loaded: ReturnType<typeof importOnnx>;
+  try {
+    loaded = viaDeserialize ? deserializeModel(rt, bytes, "fuzz.onnx") : importOnnx(rt, bytes, "fuzz.onnx");
+  } catch (e) {
+    if (rt.usedBytes !== before)
+      return {
+        problem: `the ONNX reader leaked ${rt.usedBytes - before} bytes of wasm memory when it threw ${describeError(e)}`,
+      };
+    const problem = refusalProblem(e);
+    return problem ? { problem: `the ONNX reader ${problem}` } : {};
+  }
+  const { model } = loaded;
+  onnxStats.accepted++;
+  let problem: string | undefined;
+  try {
+    validateSpec(model.spec);
+    const images = seeds.images.bytes.subarray(16, 16 + 2 * 784);
+    const input = model.inputSize === 784 ? images : new Uint8Array(2 * model.inputSize);
+    // A classifier's probabilities, or an autoencoder's reconstruction (finite; within 0-1 after a sigmoid).
+    const classifier = model.task === "classifier";
+    const probs = classifier ? model.predict(input) : model.reconstruct(input);
+    const width = probs.length / 2;
+    for (let i = 0; i < 2 && !problem; i++) {
+      const row = probs.subarray(i * width, (i + 1) * width);
+      const sum = row.reduce((a, b) => a + b, 0);
+      if (!row.every(Number.isFinite) || (classifier && Math.abs(sum - 1) > 1e-4))
+        problem = `accepted, but predicts [${row.slice(0, 10)}…]`;
+    }
+    if (!problem && oracle) problem = await ortDisagreement(bytes, model, input, probs);
+  } finally {
+    model.dispose();
+  }
+  if (!problem && rt.usedBytes !== before)
+    problem = `a loaded and disposed model leaked ${rt.usedBytes - before} bytes`;
+  return { problem };
+}
+
+/** ONNX models accepted, and those ONNX Runtime also ran (printed with FUZZ_STATS). */
+const onnxStats = { accepted: 0, comparedWithOrt: 0 };
+
+/** Where ONNX Runtime's answer for an accepted model differs from the SDK's (undefined when it agrees or cannot run it). */
+async function ortDisagreement(
+  bytes: Uint8Array,
+  model: Model,
+  pixels: Uint8Array,
+  ours: Float32Array,
+): Promise<string | undefined> {
+  let theirs: Float32Array;
+  try {
+    const session = await ort.InferenceSession.create(bytes);
+    const x = Float32Array.from(pixels, (v) => v / 255);
+    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor("float32", x, [2, ...model.spec.input]) });
+    theirs = out[session.outputNames[0]].data as Float32Array;
+    await session.release();
+  } catch {
+    return undefined; // ONNX Runtime refuses what the SDK reads: not a wrong answer by itself
+  }
+  onnxStats.comparedWithOrt++;
+  if (theirs.length !== ours.length) return `ONNX Runtime gives ${theirs.length} outputs, the SDK ${ours.length}`;
+  const k = ours.length / 2;
+  for (let i = 0; i < 2; i++) {
+    let row = Array.from(theirs.subarray(i * k, (i + 1) * k));
+    // A classifier's graph ending in logits: the SDK's head applies the softmax.
+    const logits = Math.abs(row.reduce((a, b) => a + b, 0) - 1) > 1e-3 || row.some((v) => v < 0);
+    if (model.task === "classifier" && logits) {
+      const max = Math.max(...row);
+      const sum = row.reduce((a, v) => a + Math.exp(v - max), 0);
+      row = row.map((v) => Math.exp(v - max) / sum);
+    }
+    for (let c = 0; c < k; c++) {
+      if (!(Math.abs(row[c] - ours[i * k + c]) <= 1e-4))
+        return `accepted, but ONNX Runtime gives p[${i}][${c}] = ${row[c]}, the SDK ${ours[i * k + c]}`;
+    }
+  }
+  return undefined;
+}
+
 let seeds: ReturnType<typeof buildDataSeeds>;
 let gz: { images: Seed; labels: Seed; cifar: Seed; tar: Seed };
 let models: Seed[];
+let onnxSeeds: Seed[];
 let tmp: string;
 
 beforeAll(async () => {
@@ -849,6 +1068,10 @@ beforeAll(async () => {
     classes: MNIST_CLASSES,
   };
   models = [];
+  onnxSeeds = ["lenet-pytorch.onnx", "mlp-pytorch.onnx", "autoencoder-pytorch.onnx"].map((name) =>
+    onnxSeed(name, new Uint8Array(readFileSync(fileURLToPath(new URL(`fixtures/onnx/${name}`, import.meta.url))))),
+  );
+  ort.env.wasm.numThreads = 1;
   for (const [name, spec, optimizerName] of [
     ["mlp", mlp, "momentum"],
     ["cnn", cnn, "adam"],
@@ -857,6 +1080,7 @@ beforeAll(async () => {
     const optimizer = new Optimizer(rt, { name: optimizerName });
     await fit(model, train, { epochs: 1, batchSize: 50, optimizer, seed: 1 });
     models.push(modelSeed(`${name}.safetensors`, serializeModel(model, { dataset: "mnist", epochs: "1" })));
+    onnxSeeds.push(onnxSeed(`${name}.onnx`, exportOnnx(model, { dataset: "mnist", epochs: "1" })));
     models.push(modelSeed(`${name}+${optimizerName}.safetensors`, serializeModel(model, { epochs: "1" }, optimizer)));
     optimizer.dispose();
     model.dispose();
@@ -1033,6 +1257,22 @@ describe("fuzz: every reader, on seeded mutations of real files", () => {
       log.push(seed.name);
       return checkModel(mutateSafetensors(seed, rng, log));
     });
+  });
+
+  it("importOnnx (and deserializeModel) on byte-level mutations", async () => {
+    await runCases("onnx-bytes", 300, async (rng, log) => {
+      const seed = pick(rng, onnxSeeds);
+      return checkOnnx(mutateBytes(seed, rng, log), rng.uniform() < 0.5, false);
+    });
+  });
+
+  it("importOnnx on protobuf-level mutations of the graph, accepted ones run by ONNX Runtime too", async () => {
+    await runCases("onnx-graph", 300, async (rng, log) => {
+      const seed = pick(rng, onnxSeeds);
+      log.push(seed.name);
+      return checkOnnx(mutateOnnx(seed.bytes, rng, log), false, true);
+    });
+    if (process.env.FUZZ_STATS) console.log("onnx models accepted", onnxStats);
   });
 });
 

@@ -59,11 +59,14 @@ const onlyTypes = (clause: string): boolean => {
   return names.length > 0 && names.every((n) => n.startsWith("type "));
 };
 
-/** The module a relative specifier names, as the bundler resolves it (x.ts, x.js -> x.ts, x/index.ts). */
+/**
+ * The module a relative specifier names, as the bundler resolves it (x.ts, x.js -> x.ts, x/index.ts,
+ * or a JavaScript module that is there: generated code such as sdk/onnx/onnx-proto.generated.js).
+ */
 function resolveModule(from: string, specifier: string): string | undefined {
   const base = resolve(ROOT, dirname(from), specifier);
   const candidates = [base, `${base}.ts`, base.replace(/\.js$/, ".ts"), join(base, "index.ts")];
-  const hit = candidates.find((c) => c.endsWith(".ts") && existsSync(c) && statSync(c).isFile());
+  const hit = candidates.find((c) => /\.(ts|js)$/.test(c) && existsSync(c) && statSync(c).isFile());
   return hit && relative(ROOT, hit).split("\\").join("/");
 }
 

@@ -93,6 +93,16 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   /** Whether the user set an option (on the command line or by --preset), rather than its default. */
   const given = (key: string): boolean => ["cli", "preset", "env"].includes(command.getOptionValueSource(key) ?? "");
   checkTaskOptions(options, (key) => command.getOptionValueSource(key) === "cli");
+  // Train writes safetensors: an ONNX model starts a run but is not saved over, nor written as ONNX.
+  const isOnnx = (path: string | undefined): boolean => path?.toLowerCase().endsWith(".onnx") === true;
+  if (isOnnx(options.initFrom) && !given("out"))
+    throw new UsageError(
+      `--init-from ${options.initFrom}: an ONNX model is not saved over; give --out FILE.safetensors (see mnist-wasm train --help)`,
+    );
+  if (isOnnx(options.out))
+    throw new UsageError(
+      `--out ${options.out}: train writes a safetensors model file; mnist-wasm export --format onnx converts it (see mnist-wasm train --help)`,
+    );
   // A resumed run saves over its checkpoint unless told otherwise.
   const out = options.initFrom && !given("out") ? options.initFrom : options.out;
   // Where the results go is checked before anything is loaded or trained. A device or FIFO as

@@ -68,19 +68,41 @@ export function serializeModel(model: Model, facts: Record<string, string> = {},
   return encodeSafetensors(tensors, metadata);
 }
 
-/** Builds the model a file describes and loads its parameters; says which tensor is wrong, if any. */
-export function deserializeModel(
-  rt: Runtime,
-  bytes: Uint8Array,
-  what = "model file",
-): {
+/** What deserializeModel() returns: the model, its file's metadata, and what a resumed run needs. */
+export interface LoadedModel {
   model: Model;
   metadata: Record<string, string>;
   optimizerState?: SavedOptimizerState;
   run?: RunRecord;
   runProblem?: string;
-} {
+}
+
+/**
+ * A reader of a model format other than safetensors, added by the entry that brings it (the ONNX
+ * reader by "mnist-wasm/onnx", and by "mnist-wasm/node"): a format a page does not import costs
+ * it no bytes. `detect` must refuse every safetensors file.
+ */
+export interface ModelFormatReader {
+  detect(bytes: Uint8Array): boolean;
+  read(rt: Runtime, bytes: Uint8Array, what: string): LoadedModel;
+}
+
+const formatReaders: ModelFormatReader[] = [];
+
+/** Lets deserializeModel() read another format. */
+export function registerModelFormat(reader: ModelFormatReader): void {
+  if (!formatReaders.includes(reader)) formatReaders.push(reader);
+}
+
+/**
+ * Builds the model a file describes and loads its parameters; says which tensor is wrong, if any.
+ * Reads safetensors (serializeModel's format) and the formats registered by other entries:
+ * ONNX once "mnist-wasm/onnx" is imported (always with "mnist-wasm/node"); without it, an ONNX
+ * file is refused as a file that is not safetensors.
+ */
+export function deserializeModel(rt: Runtime, bytes: Uint8Array, what = "model file"): LoadedModel {
   bytes = byteArray(bytes, "deserializeModel: bytes");
+  for (const reader of formatReaders) if (reader.detect(bytes)) return reader.read(rt, bytes, what);
   const { tensors, metadata } = decodeSafetensors(bytes, what);
   if (metadata.format !== MODEL_FORMAT) {
     const format = metadata.format === undefined ? "null" : quote(metadata.format);
@@ -92,6 +114,32 @@ export function deserializeModel(
   } catch {
     fail("BAD_FILE", `${what}: the model spec in its metadata is not JSON`);
   }
+  const model = modelFromTensors(rt, specJson, tensors, metadata, what);
+  const optimizerState = readOptimizerState(metadata.optimizer, tensors);
+  // The run record is optional like the optimizer state: a damaged one is dropped, and said why.
+  const run = metadata.run === undefined ? {} : readRunRecord(metadata.run);
+  return {
+    model,
+    metadata,
+    ...(optimizerState ? { optimizerState } : {}),
+    ...(run.record ? { run: run.record } : {}),
+    ...(run.problem ? { runProblem: run.problem } : {}),
+  };
+}
+
+/**
+ * The model an untrusted spec describes, with its parameters and buffers taken from `tensors`
+ * (named as in a model file, "<layer>.<param>"): the spec, the facts in `metadata`, every
+ * tensor's shape and values are checked before anything is built (BAD_FILE naming what is
+ * wrong); tensors "optim.*" are left for the caller, any other extra one is refused.
+ */
+export function modelFromTensors(
+  rt: Runtime,
+  specJson: unknown,
+  tensors: Map<string, NamedTensor>,
+  metadata: Record<string, string>,
+  what: string,
+): Model {
   let spec: ModelSpec;
   try {
     spec = validateSpec(specJson);
@@ -135,16 +183,7 @@ export function deserializeModel(
     if (e instanceof MnistWasmError && e.code !== "BAD_FILE") fail("BAD_FILE", `${what}: ${e.message}`);
     throw e;
   }
-  const optimizerState = readOptimizerState(metadata.optimizer, tensors);
-  // The run record is optional like the optimizer state: a damaged one is dropped, and said why.
-  const run = metadata.run === undefined ? {} : readRunRecord(metadata.run);
-  return {
-    model,
-    metadata,
-    ...(optimizerState ? { optimizerState } : {}),
-    ...(run.record ? { run: run.record } : {}),
-    ...(run.problem ? { runProblem: run.problem } : {}),
-  };
+  return model;
 }
 
 /** Weights of a trained model are small; larger values mean a damaged or hostile file, or a diverged run. */

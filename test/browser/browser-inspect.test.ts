@@ -15,6 +15,7 @@ import {
   DEFAULT_MODEL_PATH,
   evaluate,
   fit,
+  importOnnx,
   loadMnist,
   loadModelFile,
   mlpSpec,
@@ -225,6 +226,35 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo
         document.getElementById("model-message")!.textContent!.startsWith("8x8.safetensors"),
       );
       expect(await page.textContent("#model-message")).toMatch(/takes input \[1,8,8\].*\[1,28,28\]/);
+
+      // An ONNX model made by PyTorch: the page reads it as Node does, and answers as it does.
+      const lenet = readFileSync(join(ROOT, "test/fixtures/onnx/lenet-pytorch.onnx"));
+      const fromNode = importOnnx(rt, lenet, "lenet").model;
+      const lenet42 = fromNode.predict(test.images.subarray(42 * 784, 43 * 784));
+      await page.setInputFiles("#model-input", {
+        name: "lenet-pytorch.onnx",
+        mimeType: "application/octet-stream",
+        buffer: lenet,
+      });
+      await page.waitForFunction(() =>
+        document.getElementById("model-message")!.textContent!.startsWith("Loaded lenet-pytorch.onnx"),
+      );
+      expect(await page.textContent("#model-message")).toMatch(/^Loaded lenet-pytorch\.onnx \(28,886 parameters\)/);
+      const shownOnnx = await page.evaluate(() => window.mnistDemo.showTest(42));
+      const bestOnnx = Array.from(lenet42).indexOf(Math.max(...lenet42));
+      expect(shownOnnx.predicted).toBe(bestOnnx);
+      expect(shownOnnx.probability).toBeCloseTo(lenet42[bestOnnx], 4);
+      fromNode.dispose();
+      // A damaged one: the reader's message, naming the file.
+      await page.setInputFiles("#model-input", {
+        name: "broken.onnx",
+        mimeType: "application/octet-stream",
+        buffer: lenet.subarray(0, 4000),
+      });
+      await page.waitForFunction(() =>
+        document.getElementById("model-message")!.textContent!.startsWith("broken.onnx"),
+      );
+      expect(await page.textContent("#model-message")).toMatch(/^broken\.onnx: not an ONNX model/);
 
       // Dropped on the page: the CIFAR-10 model file goes to the photos panel.
       await page.evaluate((base64) => {

@@ -278,6 +278,7 @@ describe("the command line's grammar", () => {
         experiment: stand("experiment"),
         encode: stand("encode"),
         generate: stand("generate"),
+        export: stand("export"),
       },
       (text) => (parsed.out += text),
     );
@@ -324,6 +325,7 @@ describe("the command line's grammar", () => {
     experiment: ["experiment", "optimizers"],
     encode: ["encode", "-m", "m", "-i", "in", "-o", "out"],
     generate: ["generate", "-o", "out"],
+    export: ["export", "-o", "out.onnx"],
   };
 
   const PROTOTYPE_NAMES = [
@@ -630,6 +632,7 @@ describe("the command line's grammar", () => {
       "--data": "path",
       "--threads": "threads",
     },
+    export: { "--model": "path", "--format": "choice", "--out": "path" },
   };
 
   it("the table above names every option that takes a value, of every command", () => {
@@ -693,7 +696,7 @@ describe("the command line's grammar", () => {
     for (const args of [[], ["--"], ["help", "bogus"], ["help", "__proto__"]]) {
       await expectUsage(
         args,
-        /^expected a command: predict, train, eval, classify, encode, generate, experiment \(see mnist-wasm --help\)$/,
+        /^expected a command: predict, train, eval, classify, encode, generate, experiment, export \(see mnist-wasm --help\)$/,
       );
     }
     for (const args of [

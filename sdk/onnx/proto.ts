@@ -1,0 +1,58 @@
+// The ONNX messages this SDK reads and writes (encoded and decoded by protobufjs, from the
+// official onnx.proto: onnx-proto.generated.js), and small helpers for their tensors and
+// attributes.
+import { onnx } from "./onnx-proto.generated.js";
+
+export { onnx };
+export type ModelProto = onnx.ModelProto.$Properties;
+export type GraphProto = onnx.GraphProto.$Properties;
+export type NodeProto = onnx.NodeProto.$Properties;
+export type TensorProto = onnx.TensorProto.$Properties;
+export type AttributeProto = onnx.AttributeProto.$Properties;
+export type ValueInfoProto = onnx.ValueInfoProto.$Properties;
+
+/** TensorProto.DataType values used here. */
+export const FLOAT = 1;
+export const INT64 = 7;
+
+/** AttributeProto.AttributeType values used here. */
+export const ATTRIBUTE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+
+/** The ONNX IR version written (ONNX 1.10's) and the operator set. */
+export const IR_VERSION = 8;
+export const OPSET = 13;
+
+/**
+ * An int64 field as a number: protobufjs gives a Long (when the long package is at hand) or a
+ * number. Values beyond ±2^53 are not exact, and are far beyond any size this SDK accepts.
+ */
+export function int(value: unknown): number {
+  if (typeof value === "number") return value;
+  if (value !== null && typeof value === "object" && "low" in value && "high" in value) {
+    const { low, high } = value as { low: number; high: number };
+    return high * 2 ** 32 + (low >>> 0);
+  }
+  return 0;
+}
+
+export const intAttribute = (name: string, i: number): AttributeProto => ({ name, type: ATTRIBUTE.INT, i });
+export const intsAttribute = (name: string, ints: number[]): AttributeProto => ({ name, type: ATTRIBUTE.INTS, ints });
+export const floatAttribute = (name: string, f: number): AttributeProto => ({ name, type: ATTRIBUTE.FLOAT, f });
+export const stringAttribute = (name: string, value: string): AttributeProto => ({
+  name,
+  type: ATTRIBUTE.STRING,
+  s: new TextEncoder().encode(value),
+});
+
+/** A float32 tensor with its values as raw little-endian bytes, as PyTorch writes them. */
+export function floatTensor(name: string, dims: readonly number[], data: Float32Array): TensorProto {
+  const raw = new Uint8Array(data.length * 4);
+  const view = new DataView(raw.buffer);
+  for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i], true);
+  return { name, dims: [...dims], dataType: FLOAT, rawData: raw };
+}
+
+/** An int64 tensor (a Reshape's shape). */
+export function int64Tensor(name: string, values: readonly number[]): TensorProto {
+  return { name, dims: [values.length], dataType: INT64, int64Data: [...values] };
+}
