@@ -904,7 +904,7 @@ function mutateOnnx(bytes: Uint8Array, rng: Random, log: string[]): Uint8Array {
       else if (r < 0.5) t.dataLocation = 1;
       else if (r < 0.7 && t.rawData) t.rawData = t.rawData.subarray(0, rng.int(t.rawData.length + 1));
       else if (t.rawData) {
-        // A copy of its own (protobufjs gives Node Buffers, whose slice() is a view of the seed).
+        // A copy of its own: the decoded rawData may be a view of the seed's bytes.
         const raw = new Uint8Array(t.rawData);
         const view = new DataView(raw.buffer);
         if (raw.length >= 4) view.setFloat32(4 * rng.int(raw.length >> 2), pick(rng, INTERESTING_FLOATS), true);

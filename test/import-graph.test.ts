@@ -61,7 +61,7 @@ const onlyTypes = (clause: string): boolean => {
 
 /**
  * The module a relative specifier names, as the bundler resolves it (x.ts, x.js -> x.ts, x/index.ts,
- * or a JavaScript module that is there: generated code such as sdk/onnx/onnx-proto.generated.js).
+ * or a JavaScript module that is there).
  */
 function resolveModule(from: string, specifier: string): string | undefined {
   const base = resolve(ROOT, dirname(from), specifier);

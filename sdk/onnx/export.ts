@@ -9,6 +9,7 @@ import { type ExportContext, LAYER_EXPORTERS } from "./operators";
 import {
   type AttributeProto,
   FLOAT,
+  type ModelProto,
   floatTensor,
   intAttribute,
   IR_VERSION,
@@ -119,7 +120,7 @@ export function exportOnnx(model: Model, facts: Record<string, string> = {}): Ui
   if (code) metadata.code = code;
   if (!classifier) metadata.pixelLoss = specLoss(spec);
 
-  const model_: onnx.ModelProto.$Properties = {
+  const model_: ModelProto = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: "", version: OPSET }],
     producerName: "mnist-wasm",
@@ -138,9 +139,7 @@ export function exportOnnx(model: Model, facts: Record<string, string> = {}): Ui
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   };
-  // A Uint8Array of its own: in Node, protobufjs writes into a Buffer (whose slice() is a view),
-  // possibly in a pool shared with other small buffers.
-  return new Uint8Array(onnx.ModelProto.encode(model_).finish());
+  return onnx.ModelProto.encode(model_).finish();
 }
 
 /** A float32 tensor [batch, ...shape] with a symbolic batch dimension. */

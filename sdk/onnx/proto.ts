@@ -1,15 +1,16 @@
-// The ONNX messages this SDK reads and writes (encoded and decoded by protobufjs, from the
-// official onnx.proto: onnx-proto.generated.js), and small helpers for their tensors and
+// The ONNX messages this SDK reads and writes (sdk/onnx/messages.ts, encoded and decoded by
+// sdk/onnx/wire.ts, from the official onnx.proto), and small helpers for their tensors and
 // attributes.
-import { onnx } from "./onnx-proto.generated.js";
-
-export { onnx };
-export type ModelProto = onnx.ModelProto.$Properties;
-export type GraphProto = onnx.GraphProto.$Properties;
-export type NodeProto = onnx.NodeProto.$Properties;
-export type TensorProto = onnx.TensorProto.$Properties;
-export type AttributeProto = onnx.AttributeProto.$Properties;
-export type ValueInfoProto = onnx.ValueInfoProto.$Properties;
+export {
+  onnx,
+  type AttributeProto,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from "./messages";
+import type { AttributeProto, TensorProto } from "./messages";
 
 /** TensorProto.DataType values used here. */
 export const FLOAT = 1;
@@ -23,8 +24,8 @@ export const IR_VERSION = 8;
 export const OPSET = 13;
 
 /**
- * An int64 field as a number: protobufjs gives a Long (when the long package is at hand) or a
- * number. Values beyond ±2^53 are not exact, and are far beyond any size this SDK accepts.
+ * An int64 field as a number (the codec gives numbers; a Long-like { low, high } is read too).
+ * Values beyond ±2^53 are not exact, and are far beyond any size this SDK accepts.
  */
 export function int(value: unknown): number {
   if (typeof value === "number") return value;

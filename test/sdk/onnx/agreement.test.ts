@@ -287,7 +287,7 @@ describe("the exported graph", () => {
     const { model, metadata } = deserializeModel(rt, readFileSync(join(root, "models/cifar10-cnn.safetensors")));
     const bytes = exportOnnx(model, metadata);
     const proto = onnx.ModelProto.decode(bytes);
-    expect(proto.opsetImport.map((o) => [o.domain, Number(o.version)])).toEqual([["", 13]]);
+    expect(proto.opsetImport!.map((o) => [o.domain, Number(o.version)])).toEqual([["", 13]]);
     const [input] = proto.graph!.input!;
     const [output] = proto.graph!.output!;
     expect(input.name).toBe("pixels");
@@ -296,7 +296,7 @@ describe("the exported graph", () => {
       v.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || Number(d.dimValue));
     expect(dims(input)).toEqual(["batch", 3, 32, 32]);
     expect(dims(output)).toEqual(["batch", 10]);
-    const props = Object.fromEntries(proto.metadataProps.map((p) => [p.key, p.value]));
+    const props = Object.fromEntries(proto.metadataProps!.map((p) => [p.key, p.value]));
     expect(JSON.parse(props.classes!)).toEqual(CIFAR10_CLASSES);
     expect(props.dataset).toBe(metadata.dataset);
     expect(props.testAccuracy).toBe(metadata.testAccuracy);

@@ -1,7 +1,7 @@
 // The ONNX code is an entry of its own ("mnist-wasm/onnx"): a page that does not import it gets
-// none of it, one that does gets about 27 KB more (gzipped: protobufjs and the messages generated
-// from onnx.proto about 20 KB, the reader and writer the rest); once imported, deserializeModel()
-// reads ONNX. This file imports the browser entry alone.
+// none of it, one that does gets its reader, writer and protobuf codec (sdk/onnx/wire.ts); once
+// imported, deserializeModel() reads ONNX. The issue's budget: such a page stays under 60 KB
+// gzipped. This file imports the browser entry alone.
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { build } from "esbuild";
@@ -56,16 +56,17 @@ describe('the "mnist-wasm/onnx" entry', () => {
     model.dispose();
   });
 
-  it("costs a page that does not import it nothing but the registry, and one that does under 28 KB gzipped", async () => {
+  it("costs a page that does not import it nothing but the registry; one that does stays under 60 KB gzipped", async () => {
     const without = await pageBundle(false);
     const withOnnx = await pageBundle(true);
     console.log(`page bundle, gzipped: ${without.gzipped} bytes without ONNX, ${withOnnx.gzipped} with`);
-    for (const name of ["ModelProto", "BatchNormalization", "max depth exceeded"]) {
+    for (const name of ["ModelProto", "BatchNormalization", "messages nested too deeply"]) {
       expect(without.text.includes(name), `${name} without the ONNX entry`).toBe(false);
       expect(withOnnx.text.includes(name), `${name} with the ONNX entry`).toBe(true);
     }
-    // The page's own size is mostly the four embedded kernel builds; what ONNX adds is measured apart.
-    expect(withOnnx.gzipped - without.gzipped).toBeGreaterThan(15_000);
-    expect(withOnnx.gzipped - without.gzipped).toBeLessThan(28_000);
+    // Most of a page's size is the kernels (one build whole, three as deltas) and the layers.
+    expect(without.gzipped).toBeLessThan(50_000);
+    expect(withOnnx.gzipped - without.gzipped).toBeGreaterThan(3_000);
+    expect(withOnnx.gzipped).toBeLessThan(60_000);
   }, 60_000);
 });
