@@ -152,10 +152,10 @@ export class Model {
       this.decoderStart = this.spec.encoder!;
       const vae = this.task === "vae";
       this.codeEnd = vae ? this.decoderStart - 1 : this.decoderStart;
-      // A VAE's code is the mean half of the sampling layer's input.
-      const codeShape = layers[this.decoderStart - 1].outputShape;
-      this.latentSize = sizeOf(codeShape);
+      // The code is the last encoder layer's output: for a VAE, its sampling layer's draw, whose
+      // means encode() gives.
       const code = layers[this.decoderStart - 1];
+      this.latentSize = sizeOf(code.outputShape);
       if (vae && code instanceof Sampling) this.sampling = code;
       if (this.outputSize !== this.inputSize) {
         for (const layer of layers) layer.dispose();
