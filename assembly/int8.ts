@@ -1,0 +1,261 @@
+// int8 inference kernels (docs: sdk/layers/int8.ts). Weights are signed int8, one scale per
+// output channel; activations are quantized to unsigned 7 bits, q = clamp(round(x / s) + z, 0, 127),
+// which the relaxed dot's second operand needs (its result is implementation-defined beyond 0..127).
+// Sums are exact in int32; the epilogue turns them into float32 with the channel's scale and bias.
+//
+// Both operands of the product are laid out with the reduction dimension K contiguous and padded to
+// a multiple of 16 (weights [mp, kp], activations [np, kp]): a 16-byte load of each feeds one dot.
+
+// @ts-ignore: decorator
+@inline
+function quantize4(x: v128, invScale: v128, zero: v128): v128 {
+  // Clamped to ±256 before the conversion, so that adding the zero point cannot overflow.
+  const t = f32x4.min(f32x4.max(f32x4.nearest(f32x4.mul(x, invScale)), f32x4.splat(-256)), f32x4.splat(256));
+  const q = i32x4.add(i32x4.trunc_sat_f32x4_s(t), zero);
+  return i32x4.max_s(i32x4.min_s(q, i32x4.splat(127)), i32x4.splat(0));
+}
+
+// @ts-ignore: decorator
+@inline
+function quantize1(x: f32, invScale: f32, zero: i32): u8 {
+  // As quantize4: NaN counts as 0 (trunc_sat), so it gives `zero`; beyond ±256 saturates either way.
+  let t = nearest<f32>(x * invScale);
+  t = t == t ? (t > -256 ? (t < 256 ? t : 256) : -256) : 0;
+  const q = <i32>t + zero;
+  return <u8>(q < 0 ? 0 : q > 127 ? 127 : q);
+}
+
+/**
+ * Float rows [rows, cols] -> bytes [rows, kp] (kp >= cols): q = clamp(round(x · invScale) + zero, 0, 127),
+ * columns cols..kp-1 set to 0 (the weights there are 0). A NaN quantizes to `zero`, an infinity to 0 or 127.
+ */
+export function quantizeRows(src: usize, dst: usize, rows: i32, cols: i32, kp: i32, invScale: f32, zero: i32): void {
+  const vs = f32x4.splat(invScale);
+  const vz = i32x4.splat(zero);
+  for (let r = 0; r < rows; r++) {
+    const s = src + <usize>r * <usize>cols * 4;
+    const d = dst + <usize>r * <usize>kp;
+    let c = 0;
+    for (; c + 16 <= cols; c += 16) {
+      const p = s + <usize>c * 4;
+      const q0 = quantize4(v128.load(p), vs, vz);
+      const q1 = quantize4(v128.load(p, 16), vs, vz);
+      const q2 = quantize4(v128.load(p, 32), vs, vz);
+      const q3 = quantize4(v128.load(p, 48), vs, vz);
+      v128.store(
+        d + <usize>c,
+        i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)),
+      );
+    }
+    for (; c < cols; c++) store<u8>(d + <usize>c, quantize1(load<f32>(s + <usize>c * 4), invScale, zero));
+    memory.fill(d + <usize>cols, 0, <usize>(kp - cols));
+  }
+}
+
+/**
+ * One image [C, H, W] of floats -> bytes [H, W, C] (channels last, so that a patch's row of R pixels
+ * is R·C contiguous bytes for im2colHwc), quantized as quantizeRows does.
+ */
+export function quantizeToHwc(src: usize, dst: usize, C: i32, H: i32, W: i32, invScale: f32, zero: i32): void {
+  const plane = H * W;
+  for (let c = 0; c < C; c++) {
+    const s = src + <usize>c * <usize>plane * 4;
+    for (let i = 0; i < plane; i++) {
+      store<u8>(dst + <usize>i * <usize>C + <usize>c, quantize1(load<f32>(s + <usize>i * 4), invScale, zero));
+    }
+  }
+}
+
+/**
+ * Patches of one image of bytes [H, W, C] -> rows [OH·OW, kp]: row oy·OW + ox holds the R×R×C window
+ * at (oy·stride - pad, ox·stride - pad) in the order (ky, kx, c), positions outside the image as
+ * `zero` (the quantized 0.0), then kp - R·R·C bytes of 0.
+ */
+export function im2colHwc(
+  src: usize,
+  dst: usize,
+  C: i32,
+  H: i32,
+  W: i32,
+  R: i32,
+  stride: i32,
+  pad: i32,
+  OH: i32,
+  OW: i32,
+  kp: i32,
+  zero: i32,
+): void {
+  const rowBytes = R * C;
+  const patch = R * rowBytes;
+  for (let oy = 0; oy < OH; oy++) {
+    for (let ox = 0; ox < OW; ox++) {
+      let d = dst + <usize>(oy * OW + ox) * <usize>kp;
+      const x0 = ox * stride - pad;
+      const inside = x0 >= 0 && x0 + R <= W;
+      for (let ky = 0; ky < R; ky++) {
+        const iy = oy * stride - pad + ky;
+        if (iy < 0 || iy >= H) {
+          memory.fill(d, <u8>zero, <usize>rowBytes);
+        } else if (inside) {
+          memory.copy(d, src + <usize>(iy * W + x0) * <usize>C, <usize>rowBytes);
+        } else {
+          for (let kx = 0; kx < R; kx++) {
+            const ix = x0 + kx;
+            const to = d + <usize>(kx * C);
+            if (ix < 0 || ix >= W) memory.fill(to, <u8>zero, <usize>C);
+            else memory.copy(to, src + <usize>(iy * W + ix) * <usize>C, <usize>C);
+          }
+        }
+        d += <usize>rowBytes;
+      }
+      memory.fill(d, 0, <usize>(kp - patch));
+    }
+  }
+}
+
+// Four lanes of int32 sums of a (int8) · b (0..127) over 16 bytes: lane i sums bytes 4i..4i+3.
+// Relaxed: the i16 relaxed dot (pairs) then a dot with ones (quads); V8 lowers the pair to
+// pmaddubsw + pmaddwd. The plain build widens to int16 and uses i32x4.dot_i16x8_s twice.
+// (Not the relaxed `_add` form: V8's baseline compiler drops its accumulator; see docs/INT8.md.)
+// @ts-ignore: decorator
+@inline
+function dot16(a: v128, b: v128, ones: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    return i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(a, b), ones);
+  } else {
+    return i32x4.add(
+      i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b)),
+      i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b)),
+    );
+  }
+}
+
+// [Σ c0, Σ c1, Σ c2, Σ c3]: the four lanes of each accumulator summed.
+// @ts-ignore: decorator
+@inline
+function reduce4(c0: v128, c1: v128, c2: v128, c3: v128): v128 {
+  const x01 = i32x4.add(i32x4.shuffle(c0, c1, 0, 4, 1, 5), i32x4.shuffle(c0, c1, 2, 6, 3, 7));
+  const x23 = i32x4.add(i32x4.shuffle(c2, c3, 0, 4, 1, 5), i32x4.shuffle(c2, c3, 2, 6, 3, 7));
+  return i32x4.add(i32x4.shuffle(x01, x23, 0, 1, 4, 5), i32x4.shuffle(x01, x23, 2, 3, 6, 7));
+}
+
+// y[i·yi + j·yj] for j = j0..j0+3 (those below n) = sums · scale + bias, max(·, 0) with relu.
+// @ts-ignore: decorator
+@inline
+function storeRow(sums: v128, scale: f32, bias: f32, relu: i32, y: usize, yj: i32, j0: i32, n: i32): void {
+  let v = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(sums), f32x4.splat(scale)), f32x4.splat(bias));
+  if (relu) v = f32x4.max(v, f32x4.splat(0));
+  if (yj == 1 && j0 + 4 <= n) {
+    v128.store(y, v);
+    return;
+  }
+  const step = <usize>yj * 4;
+  if (j0 < n) store<f32>(y, f32x4.extract_lane(v, 0));
+  if (j0 + 1 < n) store<f32>(y + step, f32x4.extract_lane(v, 1));
+  if (j0 + 2 < n) store<f32>(y + 2 * step, f32x4.extract_lane(v, 2));
+  if (j0 + 3 < n) store<f32>(y + 3 * step, f32x4.extract_lane(v, 3));
+}
+
+/**
+ * y[i·yi + j·yj] = scale[i] · Σ_k a[i, k] · b[j, k] + bias[i] (then max(·, 0) with relu), for
+ * i < m, j < n. a: int8 [mp, kp] (mp = m rounded up to 2, its extra rows 0), b: bytes 0..127
+ * [np, kp] (np = n rounded up to 4; rows from n on are read, not used), kp a multiple of 16,
+ * scale and bias [mp] float32, y float32 (strides in floats). Sums are exact int32 (|Σ| < 2^31 for
+ * kp < 2^17). Tiles of 2 rows of a by 4 rows of b: 8 accumulators, 6 loads per 16 k.
+ */
+export function gemmI8(
+  a: usize,
+  b: usize,
+  kp: i32,
+  m: i32,
+  n: i32,
+  scale: usize,
+  bias: usize,
+  y: usize,
+  yi: i32,
+  yj: i32,
+  relu: i32,
+): void {
+  const ones = i16x8.splat(1);
+  const rowBytes = <usize>kp;
+  for (let i = 0; i < m; i += 2) {
+    const a0 = a + <usize>i * rowBytes;
+    const a1 = a0 + rowBytes;
+    for (let j = 0; j < n; j += 4) {
+      const b0 = b + <usize>j * rowBytes;
+      const b1 = b0 + rowBytes;
+      const b2 = b1 + rowBytes;
+      const b3 = b2 + rowBytes;
+      let c00 = i32x4.splat(0),
+        c01 = i32x4.splat(0),
+        c02 = i32x4.splat(0),
+        c03 = i32x4.splat(0);
+      let c10 = i32x4.splat(0),
+        c11 = i32x4.splat(0),
+        c12 = i32x4.splat(0),
+        c13 = i32x4.splat(0);
+      for (let k: usize = 0; k < rowBytes; k += 16) {
+        const x0 = v128.load(a0 + k);
+        const x1 = v128.load(a1 + k);
+        const w0 = v128.load(b0 + k);
+        const w1 = v128.load(b1 + k);
+        const w2 = v128.load(b2 + k);
+        const w3 = v128.load(b3 + k);
+        c00 = i32x4.add(c00, dot16(x0, w0, ones));
+        c01 = i32x4.add(c01, dot16(x0, w1, ones));
+        c02 = i32x4.add(c02, dot16(x0, w2, ones));
+        c03 = i32x4.add(c03, dot16(x0, w3, ones));
+        c10 = i32x4.add(c10, dot16(x1, w0, ones));
+        c11 = i32x4.add(c11, dot16(x1, w1, ones));
+        c12 = i32x4.add(c12, dot16(x1, w2, ones));
+        c13 = i32x4.add(c13, dot16(x1, w3, ones));
+      }
+      const out0 = y + (<usize>i * <usize>yi + <usize>j * <usize>yj) * 4;
+      storeRow(reduce4(c00, c01, c02, c03), load<f32>(scale + <usize>i * 4), load<f32>(bias + <usize>i * 4), relu, out0, yj, j, n);
+      if (i + 1 < m) {
+        const out1 = out0 + <usize>yi * 4;
+        const s1 = load<f32>(scale + <usize>(i + 1) * 4);
+        const b1f = load<f32>(bias + <usize>(i + 1) * 4);
+        storeRow(reduce4(c10, c11, c12, c13), s1, b1f, relu, out1, yj, j, n);
+      }
+    }
+  }
+}
+
+/**
+ * A convolution in int8 over `batch` images x [batch, C, H, W] float32 -> y [batch, m, OH, OW]
+ * float32: per image quantizeToHwc into hwc [H·W·C], im2colHwc into cols [np, kp] (np = OH·OW
+ * rounded up to 4), then gemmI8 with the filters w [mp, kp] (order (ky, kx, c), see im2colHwc).
+ */
+export function convI8(
+  x: usize,
+  batch: i32,
+  C: i32,
+  H: i32,
+  W: i32,
+  R: i32,
+  stride: i32,
+  pad: i32,
+  OH: i32,
+  OW: i32,
+  invScale: f32,
+  zero: i32,
+  hwc: usize,
+  cols: usize,
+  kp: i32,
+  w: usize,
+  m: i32,
+  scale: usize,
+  bias: usize,
+  y: usize,
+  relu: i32,
+): void {
+  const inBytes = <usize>(C * H * W) * 4;
+  const spatial = OH * OW;
+  const outBytes = <usize>(m * spatial) * 4;
+  for (let img = 0; img < batch; img++) {
+    quantizeToHwc(x + <usize>img * inBytes, hwc, C, H, W, invScale, zero);
+    im2colHwc(hwc, cols, C, H, W, R, stride, pad, OH, OW, kp, zero);
+    gemmI8(w, cols, kp, m, spatial, scale, bias, y + <usize>img * outBytes, spatial, 1, relu);
+  }
+}
