@@ -278,6 +278,7 @@ describe("the command line's grammar", () => {
         experiment: stand("experiment"),
         encode: stand("encode"),
         generate: stand("generate"),
+        quantize: stand("quantize"),
       },
       (text) => (parsed.out += text),
     );
@@ -324,6 +325,7 @@ describe("the command line's grammar", () => {
     experiment: ["experiment", "optimizers"],
     encode: ["encode", "-m", "m", "-i", "in", "-o", "out"],
     generate: ["generate", "-o", "out"],
+    quantize: ["quantize", "-m", "m", "-o", "out"],
   };
 
   const PROTOTYPE_NAMES = [
@@ -537,6 +539,13 @@ describe("the command line's grammar", () => {
       bad: [...GARBAGE, "0", "17"],
       good: [["16", 16]],
     },
+    calibration: {
+      bad: [...GARBAGE, "0", "60001"],
+      good: [
+        ["1", 1],
+        ["60000", 60000],
+      ],
+    },
     datasetName: {
       bad: [
         "",
@@ -614,6 +623,13 @@ describe("the command line's grammar", () => {
       "--threads": "threads",
     },
     eval: { "--model": "path", "--data": "path", "--threads": "threads" },
+    quantize: {
+      "--model": "path",
+      "--out": "path",
+      "--data": "path",
+      "--calibration": "calibration",
+      "--threads": "threads",
+    },
     classify: {
       "--input": "path",
       "--out": "path",
@@ -693,7 +709,7 @@ describe("the command line's grammar", () => {
     for (const args of [[], ["--"], ["help", "bogus"], ["help", "__proto__"]]) {
       await expectUsage(
         args,
-        /^expected a command: predict, train, eval, classify, encode, generate, experiment \(see mnist-wasm --help\)$/,
+        /^expected a command: predict, train, eval, quantize, classify, encode, generate, experiment \(see mnist-wasm --help\)$/,
       );
     }
     for (const args of [
