@@ -66,6 +66,22 @@ export function quantizeToHwc(src: usize, dst: usize, C: i32, H: i32, W: i32, in
   }
 }
 
+// Copies and fills of a few bytes (a 3x3 window's row of one channel is 3): a byte loop, where
+// memory.copy and memory.fill cost a call each, more than the bytes.
+// @ts-ignore: decorator
+@inline
+function copyBytes(dst: usize, src: usize, n: usize): void {
+  if (n >= 16) memory.copy(dst, src, n);
+  else for (let i: usize = 0; i < n; i++) store<u8>(dst + i, load<u8>(src + i));
+}
+
+// @ts-ignore: decorator
+@inline
+function fillBytes(dst: usize, value: u8, n: usize): void {
+  if (n >= 16) memory.fill(dst, value, n);
+  else for (let i: usize = 0; i < n; i++) store<u8>(dst + i, value);
+}
+
 /**
  * Patches of one image of bytes [H, W, C] -> rows [OH·OW, kp]: row oy·OW + ox holds the R×R×C window
  * at (oy·stride - pad, ox·stride - pad) in the order (ky, kx, c), positions outside the image as
@@ -95,20 +111,20 @@ export function im2colHwc(
       for (let ky = 0; ky < R; ky++) {
         const iy = oy * stride - pad + ky;
         if (iy < 0 || iy >= H) {
-          memory.fill(d, <u8>zero, <usize>rowBytes);
+          fillBytes(d, <u8>zero, <usize>rowBytes);
         } else if (inside) {
-          memory.copy(d, src + <usize>(iy * W + x0) * <usize>C, <usize>rowBytes);
+          copyBytes(d, src + <usize>(iy * W + x0) * <usize>C, <usize>rowBytes);
         } else {
           for (let kx = 0; kx < R; kx++) {
             const ix = x0 + kx;
             const to = d + <usize>(kx * C);
-            if (ix < 0 || ix >= W) memory.fill(to, <u8>zero, <usize>C);
-            else memory.copy(to, src + <usize>(iy * W + ix) * <usize>C, <usize>C);
+            if (ix < 0 || ix >= W) fillBytes(to, <u8>zero, <usize>C);
+            else copyBytes(to, src + <usize>(iy * W + ix) * <usize>C, <usize>C);
           }
         }
         d += <usize>rowBytes;
       }
-      memory.fill(d, 0, <usize>(kp - patch));
+      fillBytes(d, 0, <usize>(kp - patch));
     }
   }
 }
