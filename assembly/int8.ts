@@ -54,15 +54,26 @@ export function quantizeRows(src: usize, dst: usize, rows: i32, cols: i32, kp: i
 
 /**
  * One image [C, H, W] of floats -> bytes [H, W, C] (channels last, so that a patch's row of R pixels
- * is R·C contiguous bytes for im2colHwc), quantized as quantizeRows does.
+ * is R·C contiguous bytes for im2colHwc), quantized as quantizeRows does: first into `planes`
+ * ([C, H·W] bytes of scratch) by quantizeRows' vector loop, then transposed byte by byte (a
+ * scalar quantization straight into the strided layout costs twice as much).
  */
-export function quantizeToHwc(src: usize, dst: usize, C: i32, H: i32, W: i32, invScale: f32, zero: i32): void {
+export function quantizeToHwc(
+  src: usize,
+  planes: usize,
+  dst: usize,
+  C: i32,
+  H: i32,
+  W: i32,
+  invScale: f32,
+  zero: i32,
+): void {
   const plane = H * W;
-  for (let c = 0; c < C; c++) {
-    const s = src + <usize>c * <usize>plane * 4;
-    for (let i = 0; i < plane; i++) {
-      store<u8>(dst + <usize>i * <usize>C + <usize>c, quantize1(load<f32>(s + <usize>i * 4), invScale, zero));
-    }
+  quantizeRows(src, planes, C, plane, plane, invScale, zero);
+  for (let i = 0; i < plane; i++) {
+    const d = dst + <usize>i * <usize>C;
+    const s = planes + <usize>i;
+    for (let c = 0; c < C; c++) store<u8>(d + <usize>c, load<u8>(s + <usize>c * <usize>plane));
   }
 }
 
@@ -172,12 +183,30 @@ function storeRow(sums: v128, scale: f32, bias: f32, relu: i32, y: usize, yj: i3
   if (j0 + 3 < n) store<f32>(y + 3 * step, f32x4.extract_lane(v, 3));
 }
 
+// y[i·yi + j·yj] for i = i0..i0+3 (those below m) = sums · scale[i] + bias[i], max(·, 0) with relu.
+// @ts-ignore: decorator
+@inline
+function storeColumn(sums: v128, scale: usize, bias: usize, relu: i32, y: usize, yi: i32, i0: i32, m: i32): void {
+  let v = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(sums), v128.load(scale)), v128.load(bias));
+  if (relu) v = f32x4.max(v, f32x4.splat(0));
+  if (yi == 1 && i0 + 4 <= m) {
+    v128.store(y, v);
+    return;
+  }
+  const step = <usize>yi * 4;
+  if (i0 < m) store<f32>(y, f32x4.extract_lane(v, 0));
+  if (i0 + 1 < m) store<f32>(y + step, f32x4.extract_lane(v, 1));
+  if (i0 + 2 < m) store<f32>(y + 2 * step, f32x4.extract_lane(v, 2));
+  if (i0 + 3 < m) store<f32>(y + 3 * step, f32x4.extract_lane(v, 3));
+}
+
 /**
  * y[i·yi + j·yj] = scale[i] · Σ_k a[i, k] · b[j, k] + bias[i] (then max(·, 0) with relu), for
- * i < m, j < n. a: int8 [mp, kp] (mp = m rounded up to 2, its extra rows 0), b: bytes 0..127
- * [np, kp] (np = n rounded up to 4; rows from n on are read, not used), kp a multiple of 16,
- * scale and bias [mp] float32, y float32 (strides in floats). Sums are exact int32 (|Σ| < 2^31 for
- * kp < 2^17). Tiles of 2 rows of a by 4 rows of b: 8 accumulators, 6 loads per 16 k.
+ * i < m, j < n. a: int8 [mp, kp] (mp = m rounded up to 4, its extra rows 0), b: bytes 0..127
+ * [n, kp], kp a multiple of 16, scale and bias [mp] float32, y float32 (strides in floats). Sums
+ * are exact int32 (|Σ| < 2^31 for kp < 2^17). Tiles of 2 rows of a by 4 rows of b (8
+ * accumulators, 6 loads per 16 k); the last n mod 4 rows of b (all of them for one image through
+ * a dense layer) by tiles of 4 rows of a by 1 of b.
  */
 export function gemmI8(
   a: usize,
@@ -194,10 +223,11 @@ export function gemmI8(
 ): void {
   const ones = i16x8.splat(1);
   const rowBytes = <usize>kp;
+  const n4 = n & ~3;
   for (let i = 0; i < m; i += 2) {
     const a0 = a + <usize>i * rowBytes;
     const a1 = a0 + rowBytes;
-    for (let j = 0; j < n; j += 4) {
+    for (let j = 0; j < n4; j += 4) {
       const b0 = b + <usize>j * rowBytes;
       const b1 = b0 + rowBytes;
       const b2 = b1 + rowBytes;
@@ -227,21 +257,44 @@ export function gemmI8(
         c13 = i32x4.add(c13, dot16(x1, w3, ones));
       }
       const out0 = y + (<usize>i * <usize>yi + <usize>j * <usize>yj) * 4;
-      storeRow(reduce4(c00, c01, c02, c03), load<f32>(scale + <usize>i * 4), load<f32>(bias + <usize>i * 4), relu, out0, yj, j, n);
+      const s0 = load<f32>(scale + <usize>i * 4);
+      const z0 = load<f32>(bias + <usize>i * 4);
+      storeRow(reduce4(c00, c01, c02, c03), s0, z0, relu, out0, yj, j, n);
       if (i + 1 < m) {
-        const out1 = out0 + <usize>yi * 4;
         const s1 = load<f32>(scale + <usize>(i + 1) * 4);
-        const b1f = load<f32>(bias + <usize>(i + 1) * 4);
-        storeRow(reduce4(c10, c11, c12, c13), s1, b1f, relu, out1, yj, j, n);
+        const z1 = load<f32>(bias + <usize>(i + 1) * 4);
+        storeRow(reduce4(c10, c11, c12, c13), s1, z1, relu, out0 + <usize>yi * 4, yj, j, n);
       }
+    }
+  }
+  for (let j = n4; j < n; j++) {
+    const bj = b + <usize>j * rowBytes;
+    for (let i = 0; i < m; i += 4) {
+      const a0 = a + <usize>i * rowBytes;
+      const a1 = a0 + rowBytes;
+      const a2 = a1 + rowBytes;
+      const a3 = a2 + rowBytes;
+      let c0 = i32x4.splat(0),
+        c1 = i32x4.splat(0),
+        c2 = i32x4.splat(0),
+        c3 = i32x4.splat(0);
+      for (let k: usize = 0; k < rowBytes; k += 16) {
+        const w = v128.load(bj + k);
+        c0 = i32x4.add(c0, dot16(v128.load(a0 + k), w, ones));
+        c1 = i32x4.add(c1, dot16(v128.load(a1 + k), w, ones));
+        c2 = i32x4.add(c2, dot16(v128.load(a2 + k), w, ones));
+        c3 = i32x4.add(c3, dot16(v128.load(a3 + k), w, ones));
+      }
+      const out = y + (<usize>i * <usize>yi + <usize>j * <usize>yj) * 4;
+      storeColumn(reduce4(c0, c1, c2, c3), scale + <usize>i * 4, bias + <usize>i * 4, relu, out, yi, i, m);
     }
   }
 }
 
 /**
  * A convolution in int8 over `batch` images x [batch, C, H, W] float32 -> y [batch, m, OH, OW]
- * float32: per image quantizeToHwc into hwc [H·W·C], im2colHwc into cols [np, kp] (np = OH·OW
- * rounded up to 4), then gemmI8 with the filters w [mp, kp] (order (ky, kx, c), see im2colHwc).
+ * float32: per image quantizeToHwc into hwc [2·C·H·W] (the bytes channels-last, then its scratch), im2colHwc into cols [OH·OW, kp],
+ * then gemmI8 with the filters w [mp, kp] (order (ky, kx, c), see im2colHwc).
  */
 export function convI8(
   x: usize,
@@ -270,7 +323,7 @@ export function convI8(
   const spatial = OH * OW;
   const outBytes = <usize>(m * spatial) * 4;
   for (let img = 0; img < batch; img++) {
-    quantizeToHwc(x + <usize>img * inBytes, hwc, C, H, W, invScale, zero);
+    quantizeToHwc(x + <usize>img * inBytes, hwc + <usize>(C * H * W), hwc, C, H, W, invScale, zero);
     im2colHwc(hwc, cols, C, H, W, R, stride, pad, OH, OW, kp, zero);
     gemmI8(w, cols, kp, m, spatial, scale, bias, y + <usize>img * outBytes, spatial, 1, relu);
   }

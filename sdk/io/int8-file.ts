@@ -4,6 +4,7 @@
 // [scale, zero point]: how its input is quantized, see sdk/layers/int8.ts); every other tensor
 // (biases, batch norm's) is F32 as in a float file. About a quarter of the float file's size.
 import { fail } from "../errors";
+import type { Conv2D } from "../layers/conv2d";
 import { Int8Forward, isQuantizable, outputIndex, type Int8Shape, type LayerQuant } from "../layers/int8";
 import type { Model } from "../model";
 import type { LayerPlan } from "../plan";
@@ -113,6 +114,11 @@ export function attachInt8(model: Model, quants: Map<number, LayerQuant>): void 
     let shape: Int8Shape;
     if (spec.type === "conv2d") {
       const [C, H, W] = layer.inputShape;
+      // A shallow convolution that Conv2D runs directly (one channel, 3x3 or 5x5, stride 1, no
+      // padding: see its DIRECT_MAX_DEPTH) runs faster in float than in int8 with each 9-value patch
+      // padded to 16 bytes (MNIST's conv1: 17 against 39 µs an image): it keeps its dequantized
+      // weights and the float path.
+      if ((layer as unknown as Conv2D).direct) continue;
       const [, OH, OW] = layer.outputShape;
       shape = {
         kind: "conv",

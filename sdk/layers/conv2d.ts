@@ -369,7 +369,8 @@ export class Conv2D implements Layer {
   }
 
   /** Whether the forward pass runs convDirect (see DIRECT_MAX_DEPTH). */
-  private get direct(): boolean {
+  /** Whether forward passes run kernels.convDirect (see DIRECT_MAX_DEPTH). */
+  get direct(): boolean {
     const [, , OW] = this.outputShape;
     return this.patch <= DIRECT_MAX_DEPTH && this.stride === 1 && this.pad === 0 && OW >= 8 && this.spec.filters >= 4;
   }

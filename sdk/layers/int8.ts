@@ -54,7 +54,7 @@ const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
 
 /**
  * The inference pass of a dense or conv2d layer in int8 (assembly/int8.ts). At construction the
- * weights are laid out for gemmI8: [mp, kp], one row per output (mp = outputs rounded up to 2),
+ * weights are laid out for gemmI8: [mp, kp], one row per output (mp = outputs rounded up to 4),
  * the reduction K contiguous and padded with zeros to kp (a multiple of 16); a convolution's rows
  * in (ky, kx, c) order, as im2colHwc writes the patches of its channels-last bytes. The epilogue
  * computes scale·Σ + bias with scale = weightScale · input scale and the bias less the zero
@@ -70,7 +70,7 @@ export class Int8Forward {
   private readonly weights: number;
   private readonly scale: number;
   private readonly bias: number;
-  /** Per thread (convolution): the image's bytes channels-last, and its patches [np, kp]. */
+  /** Per thread (convolution): the image's bytes channels-last and their scratch [2·C·H·W], and its patches [np, kp]. */
   private readonly hwc: number[] = [];
   private readonly cols: number[] = [];
   /** Dense: the quantized batch [capacity rounded up to 4, kp]. */
@@ -92,7 +92,7 @@ export class Int8Forward {
         `int8 layer: ${quant.weight.length} weights and ${quant.weightScale.length} scales for [${outputs}, ${depth}]`,
       );
     this.kp = roundUp(depth, 16);
-    this.rows = roundUp(outputs, 2);
+    this.rows = roundUp(outputs, 4);
     const packed = new Int8Array(this.rows * this.kp);
     const w = quant.weight;
     for (let o = 0; o < outputs; o++) {
@@ -163,7 +163,7 @@ export class Int8Forward {
     const outBytes = filters * OH * OW * 4;
     const ranges = splitRange(batch, rt.threads);
     while (this.hwc.length < ranges.length) {
-      this.hwc.push(rt.alloc(C * H * W));
+      this.hwc.push(rt.alloc(2 * C * H * W));
       this.cols.push(rt.alloc(roundUp(OH * OW, 4) * kp));
     }
     rt.parallel(

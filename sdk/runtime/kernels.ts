@@ -150,7 +150,16 @@ export interface Kernels {
   ): void;
   packConvFilters(w: number, filters: number, depth: number, dst: number): void;
   quantizeRows(src: number, dst: number, rows: number, cols: number, kp: number, invScale: number, zero: number): void;
-  quantizeToHwc(src: number, dst: number, C: number, H: number, W: number, invScale: number, zero: number): void;
+  quantizeToHwc(
+    src: number,
+    planes: number,
+    dst: number,
+    C: number,
+    H: number,
+    W: number,
+    invScale: number,
+    zero: number,
+  ): void;
   im2colHwc(
     src: number,
     dst: number,

@@ -67,15 +67,16 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
       [5, 7, 48],
       [1, 1, 16],
       [2, 4, 512],
+      [9, 1, 32],
+      [4, 13, 16],
     ]) {
       const g = await fresh(relaxed);
-      const mp = m + (m % 2);
-      const np = Math.ceil(n / 4) * 4;
+      const mp = Math.ceil(m / 4) * 4;
       const a = ints(rng, mp * kp, -128, 127);
       a.fill(0, m * kp); // the padding row
       // The extremes: -128 and 127 against 127 (a pair sums to ±32512, still an int16).
       for (let k = 0; k < 16; k++) a[k] = k % 2 ? -128 : 127;
-      const b = ints(rng, np * kp, 0, 127);
+      const b = ints(rng, n * kp, 0, 127);
       for (let k = 0; k < 16; k++) b[k] = 127;
       const y = g.zeros(m * n * 4);
       g.k.gemmI8(g.i8(a), g.u8(b), kp, m, n, g.f32(new Array(mp).fill(1)), g.f32(new Array(mp).fill(0)), y, n, 1, 0);
@@ -137,7 +138,7 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
       const zero = 7;
       const x = Array.from({ length: C * H * W }, () => rng.uniform() * 3 - 0.5);
       const hwc = g.zeros(H * W * C);
-      g.k.quantizeToHwc(g.f32(x), hwc, C, H, W, 40, zero);
+      g.k.quantizeToHwc(g.f32(x), g.zeros(C * H * W), hwc, C, H, W, 40, zero);
       const q = (c: number, y: number, xx: number) => quantize(x[(c * H + y) * W + xx], 40, zero);
       const wantHwc: number[] = [];
       for (let i = 0; i < H * W; i++) for (let c = 0; c < C; c++) wantHwc.push(q(c, Math.floor(i / W), i % W));
@@ -169,17 +170,16 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
     const [batch, C, H, W, R, pad, m] = [3, 2, 6, 6, 3, 1, 5];
     const [OH, OW] = [6, 6];
     const kp = 32;
-    const np = Math.ceil((OH * OW) / 4) * 4;
     const g = await fresh(relaxed);
     const x = Array.from({ length: batch * C * H * W }, () => rng.uniform() * 2);
-    const w = [...ints(rng, m * kp, -127, 127), ...new Array(kp).fill(0)];
+    const w = [...ints(rng, m * kp, -127, 127), ...new Array(3 * kp).fill(0)];
     for (let i = 0; i < m; i++) w.fill(0, i * kp + C * R * R, (i + 1) * kp);
-    const scale = [0.5, 0.25, 1, 2, 0.125, 0];
-    const bias = [1, -2, 0.5, 0, 3, 0];
+    const scale = [0.5, 0.25, 1, 2, 0.125, 0, 0, 0];
+    const bias = [1, -2, 0.5, 0, 3, 0, 0, 0];
     const [invScale, zero] = [50, 3];
     const y = g.zeros(batch * m * OH * OW * 4);
-    const hwc = g.zeros(H * W * C);
-    const cols = g.zeros(np * kp);
+    const hwc = g.zeros(2 * H * W * C);
+    const cols = g.zeros(OH * OW * kp);
     g.k.convI8(
       g.f32(x),
       batch,
