@@ -3,14 +3,14 @@
 // calibrated on 1,000 training images), on test images at batch 1000 and one image at a time.
 // The two are measured in turn, several rounds interleaved, so that a machine whose speed drifts
 // slows both alike; each row gives the best round's figure and the ratio.
-// Run: npm run build && node bench/int8.mjs [--rounds N]   (relaxed SIMD on Node 20: node --experimental-wasm-relaxed-simd bench/int8.mjs)
+// Run: npm run build && node bench/int8.mjs [--rounds N] [--plain]   (--plain: the plain SIMD build even where relaxed SIMD runs)
 import { readFileSync } from "node:fs";
 import { deserializeModel, loadMnist, quantizeModel, Runtime } from "../dist/node.js";
 import { measure } from "./suites.mjs";
 
 const roundsAt = process.argv.indexOf("--rounds");
 const ROUNDS = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : 3;
-const rt = await Runtime.create({ threads: 1 });
+const rt = await Runtime.create({ threads: 1, ...(process.argv.includes("--plain") ? { relaxedSimd: false } : {}) });
 const float = deserializeModel(
   rt,
   new Uint8Array(readFileSync(new URL("../models/mnist-cnn.safetensors", import.meta.url))),
