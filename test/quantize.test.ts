@@ -32,26 +32,26 @@ function quantizeShipped(
   rt: Runtime,
   file: string,
   trainImages: Uint8Array,
-): { float: Model; int8: Model; bytes: number[] } {
+): { float: Model; int8: Model; sizes: number[]; bytes: { int8: Uint8Array } } {
   const floatBytes = new Uint8Array(readFileSync(join(MODELS, file)));
   const float = deserializeModel(rt, floatBytes).model;
   const int8Bytes = quantizeModel(float, trainImages.subarray(0, CALIBRATION * float.inputSize), CALIBRATION);
   const loaded = deserializeModel(rt, int8Bytes);
   expect(loaded.metadata.format).toBe(INT8_MODEL_FORMAT);
   expect(loaded.model.quantized).toBe(true);
-  return { float, int8: loaded.model, bytes: [floatBytes.length, int8Bytes.length] };
+  return { float, int8: loaded.model, sizes: [floatBytes.length, int8Bytes.length], bytes: { int8: int8Bytes } };
 }
 
 describe("int8 models", () => {
   it("the shipped MNIST CNN quantized: test accuracy within 0.1 point of the float model's, a quarter of its size", async () => {
     const rt = await Runtime.create();
-    const { float, int8, bytes } = quantizeShipped(rt, "mnist-cnn.safetensors", loadMnist("train").images);
+    const { float, int8, sizes, bytes } = quantizeShipped(rt, "mnist-cnn.safetensors", loadMnist("train").images);
     const test = loadMnist("test");
     const a = evaluate(float, test).accuracy;
     const b = evaluate(int8, test).accuracy;
     expect(a).toBeGreaterThan(0.99);
     expect(Math.abs(a - b)).toBeLessThanOrEqual(0.001);
-    expect(bytes[0] / bytes[1]).toBeGreaterThan(3.5);
+    expect(sizes[0] / sizes[1]).toBeGreaterThan(3.5);
     // The int8 model's probabilities are close to the float model's, image by image.
     const images = test.images.subarray(0, 200 * 784);
     const p = float.predict(images);
@@ -62,6 +62,12 @@ describe("int8 models", () => {
     // One image at a time gives the batch's answers.
     const one = int8.predict(images.subarray(0, 784));
     expect(Array.from(one)).toEqual(Array.from(q.subarray(0, 10)));
+    // Two threads (the convolution's batch shared out) give the same floats.
+    const rt2 = await Runtime.create({ threads: 2 });
+    const int8Threads = deserializeModel(rt2, bytes.int8).model;
+    expect(rt2.features.threads).toBe(2);
+    expect(Array.from(int8Threads.predict(images))).toEqual(Array.from(q));
+    rt2.dispose();
     rt.dispose();
   }, 120_000);
 
