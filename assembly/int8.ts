@@ -4,15 +4,19 @@
 // Sums are exact in int32; the epilogue turns them into float32 with the channel's scale and bias.
 //
 // Both operands of the product are laid out with the reduction dimension K contiguous and padded to
-// a multiple of 16 (weights [mp, kp], activations [np, kp]): a 16-byte load of each feeds one dot.
+// a multiple of 16 (weights [mp, kp], activations [n, kp]): a 16-byte load of each feeds one dot.
 
+import { relu4 } from "./simd";
+
+// round(x · invScale) + zero as int32 lanes, not yet clamped to 0..127 (quantizeRows narrows four
+// of them with saturation, then clamps the bytes). The float is clamped to ±256 first, so that
+// adding the zero point cannot overflow; pmin/pmax are one instruction each where V8 spends nine
+// on min/max's NaN rules (a NaN passes them, and trunc_sat makes it 0).
 // @ts-ignore: decorator
 @inline
 function quantize4(x: v128, invScale: v128, zero: v128): v128 {
-  // Clamped to ±256 before the conversion, so that adding the zero point cannot overflow.
-  const t = f32x4.min(f32x4.max(f32x4.nearest(f32x4.mul(x, invScale)), f32x4.splat(-256)), f32x4.splat(256));
-  const q = i32x4.add(i32x4.trunc_sat_f32x4_s(t), zero);
-  return i32x4.max_s(i32x4.min_s(q, i32x4.splat(127)), i32x4.splat(0));
+  const t = f32x4.pmin(f32x4.pmax(f32x4.nearest(f32x4.mul(x, invScale)), f32x4.splat(-256)), f32x4.splat(256));
+  return i32x4.add(i32x4.trunc_sat_f32x4_s(t), zero);
 }
 
 // @ts-ignore: decorator
@@ -44,7 +48,10 @@ export function quantizeRows(src: usize, dst: usize, rows: i32, cols: i32, kp: i
       const q3 = quantize4(v128.load(p, 48), vs, vz);
       v128.store(
         d + <usize>c,
-        i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)),
+        i8x16.max_s(
+          i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)),
+          i8x16.splat(0),
+        ),
       );
     }
     for (; c < cols; c++) store<u8>(d + <usize>c, quantize1(load<f32>(s + <usize>c * 4), invScale, zero));
@@ -52,11 +59,180 @@ export function quantizeRows(src: usize, dst: usize, rows: i32, cols: i32, kp: i
   }
 }
 
+// 16 rows of 16 bytes at src (rows `stride` apart) -> transposed, 16 rows at dst (`dstStride` apart):
+// four rounds of interleaving row r with row r + 8 (each a perfect shuffle of the 8-bit (row,
+// column) index; four rotate it by 4 bits, swapping row and column).
+// @ts-ignore: decorator
+@inline
+function transpose16x16(src: usize, stride: usize, dst: usize, dstStride: usize): void {
+  let x0 = v128.load(src + 0 * stride);
+  let x1 = v128.load(src + 1 * stride);
+  let x2 = v128.load(src + 2 * stride);
+  let x3 = v128.load(src + 3 * stride);
+  let x4 = v128.load(src + 4 * stride);
+  let x5 = v128.load(src + 5 * stride);
+  let x6 = v128.load(src + 6 * stride);
+  let x7 = v128.load(src + 7 * stride);
+  let x8 = v128.load(src + 8 * stride);
+  let x9 = v128.load(src + 9 * stride);
+  let x10 = v128.load(src + 10 * stride);
+  let x11 = v128.load(src + 11 * stride);
+  let x12 = v128.load(src + 12 * stride);
+  let x13 = v128.load(src + 13 * stride);
+  let x14 = v128.load(src + 14 * stride);
+  let x15 = v128.load(src + 15 * stride);
+  const y0_0 = i8x16.shuffle(x0, x8, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y1_0 = i8x16.shuffle(x0, x8, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y2_0 = i8x16.shuffle(x1, x9, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y3_0 = i8x16.shuffle(x1, x9, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y4_0 = i8x16.shuffle(x2, x10, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y5_0 = i8x16.shuffle(x2, x10, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y6_0 = i8x16.shuffle(x3, x11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y7_0 = i8x16.shuffle(x3, x11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y8_0 = i8x16.shuffle(x4, x12, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y9_0 = i8x16.shuffle(x4, x12, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y10_0 = i8x16.shuffle(x5, x13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y11_0 = i8x16.shuffle(x5, x13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y12_0 = i8x16.shuffle(x6, x14, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y13_0 = i8x16.shuffle(x6, x14, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y14_0 = i8x16.shuffle(x7, x15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y15_0 = i8x16.shuffle(x7, x15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  x0 = y0_0;
+  x1 = y1_0;
+  x2 = y2_0;
+  x3 = y3_0;
+  x4 = y4_0;
+  x5 = y5_0;
+  x6 = y6_0;
+  x7 = y7_0;
+  x8 = y8_0;
+  x9 = y9_0;
+  x10 = y10_0;
+  x11 = y11_0;
+  x12 = y12_0;
+  x13 = y13_0;
+  x14 = y14_0;
+  x15 = y15_0;
+  const y0_1 = i8x16.shuffle(x0, x8, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y1_1 = i8x16.shuffle(x0, x8, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y2_1 = i8x16.shuffle(x1, x9, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y3_1 = i8x16.shuffle(x1, x9, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y4_1 = i8x16.shuffle(x2, x10, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y5_1 = i8x16.shuffle(x2, x10, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y6_1 = i8x16.shuffle(x3, x11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y7_1 = i8x16.shuffle(x3, x11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y8_1 = i8x16.shuffle(x4, x12, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y9_1 = i8x16.shuffle(x4, x12, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y10_1 = i8x16.shuffle(x5, x13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y11_1 = i8x16.shuffle(x5, x13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y12_1 = i8x16.shuffle(x6, x14, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y13_1 = i8x16.shuffle(x6, x14, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y14_1 = i8x16.shuffle(x7, x15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y15_1 = i8x16.shuffle(x7, x15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  x0 = y0_1;
+  x1 = y1_1;
+  x2 = y2_1;
+  x3 = y3_1;
+  x4 = y4_1;
+  x5 = y5_1;
+  x6 = y6_1;
+  x7 = y7_1;
+  x8 = y8_1;
+  x9 = y9_1;
+  x10 = y10_1;
+  x11 = y11_1;
+  x12 = y12_1;
+  x13 = y13_1;
+  x14 = y14_1;
+  x15 = y15_1;
+  const y0_2 = i8x16.shuffle(x0, x8, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y1_2 = i8x16.shuffle(x0, x8, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y2_2 = i8x16.shuffle(x1, x9, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y3_2 = i8x16.shuffle(x1, x9, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y4_2 = i8x16.shuffle(x2, x10, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y5_2 = i8x16.shuffle(x2, x10, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y6_2 = i8x16.shuffle(x3, x11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y7_2 = i8x16.shuffle(x3, x11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y8_2 = i8x16.shuffle(x4, x12, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y9_2 = i8x16.shuffle(x4, x12, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y10_2 = i8x16.shuffle(x5, x13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y11_2 = i8x16.shuffle(x5, x13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y12_2 = i8x16.shuffle(x6, x14, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y13_2 = i8x16.shuffle(x6, x14, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y14_2 = i8x16.shuffle(x7, x15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y15_2 = i8x16.shuffle(x7, x15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  x0 = y0_2;
+  x1 = y1_2;
+  x2 = y2_2;
+  x3 = y3_2;
+  x4 = y4_2;
+  x5 = y5_2;
+  x6 = y6_2;
+  x7 = y7_2;
+  x8 = y8_2;
+  x9 = y9_2;
+  x10 = y10_2;
+  x11 = y11_2;
+  x12 = y12_2;
+  x13 = y13_2;
+  x14 = y14_2;
+  x15 = y15_2;
+  const y0_3 = i8x16.shuffle(x0, x8, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y1_3 = i8x16.shuffle(x0, x8, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y2_3 = i8x16.shuffle(x1, x9, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y3_3 = i8x16.shuffle(x1, x9, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y4_3 = i8x16.shuffle(x2, x10, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y5_3 = i8x16.shuffle(x2, x10, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y6_3 = i8x16.shuffle(x3, x11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y7_3 = i8x16.shuffle(x3, x11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y8_3 = i8x16.shuffle(x4, x12, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y9_3 = i8x16.shuffle(x4, x12, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y10_3 = i8x16.shuffle(x5, x13, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y11_3 = i8x16.shuffle(x5, x13, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y12_3 = i8x16.shuffle(x6, x14, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y13_3 = i8x16.shuffle(x6, x14, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const y14_3 = i8x16.shuffle(x7, x15, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const y15_3 = i8x16.shuffle(x7, x15, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  x0 = y0_3;
+  x1 = y1_3;
+  x2 = y2_3;
+  x3 = y3_3;
+  x4 = y4_3;
+  x5 = y5_3;
+  x6 = y6_3;
+  x7 = y7_3;
+  x8 = y8_3;
+  x9 = y9_3;
+  x10 = y10_3;
+  x11 = y11_3;
+  x12 = y12_3;
+  x13 = y13_3;
+  x14 = y14_3;
+  x15 = y15_3;
+  v128.store(dst + 0 * dstStride, x0);
+  v128.store(dst + 1 * dstStride, x1);
+  v128.store(dst + 2 * dstStride, x2);
+  v128.store(dst + 3 * dstStride, x3);
+  v128.store(dst + 4 * dstStride, x4);
+  v128.store(dst + 5 * dstStride, x5);
+  v128.store(dst + 6 * dstStride, x6);
+  v128.store(dst + 7 * dstStride, x7);
+  v128.store(dst + 8 * dstStride, x8);
+  v128.store(dst + 9 * dstStride, x9);
+  v128.store(dst + 10 * dstStride, x10);
+  v128.store(dst + 11 * dstStride, x11);
+  v128.store(dst + 12 * dstStride, x12);
+  v128.store(dst + 13 * dstStride, x13);
+  v128.store(dst + 14 * dstStride, x14);
+  v128.store(dst + 15 * dstStride, x15);
+}
+
 /**
  * One image [C, H, W] of floats -> bytes [H, W, C] (channels last, so that a patch's row of R pixels
  * is R·C contiguous bytes for im2colHwc), quantized as quantizeRows does: first into `planes`
- * ([C, H·W] bytes of scratch) by quantizeRows' vector loop, then transposed byte by byte (a
- * scalar quantization straight into the strided layout costs twice as much).
+ * ([C, H·W] bytes of scratch) by quantizeRows' vector loop, then transposed: by 16x16 blocks of
+ * bytes when C is a multiple of 16, byte by byte for the rest (a scalar quantization straight
+ * into the strided layout costs four times as much).
  */
 export function quantizeToHwc(
   src: usize,
@@ -69,8 +245,17 @@ export function quantizeToHwc(
   zero: i32,
 ): void {
   const plane = H * W;
-  quantizeRows(src, planes, C, plane, plane, invScale, zero);
-  for (let i = 0; i < plane; i++) {
+  // The planes are contiguous: one row of C·H·W values keeps the vector loop going across them.
+  quantizeRows(src, planes, 1, C * plane, C * plane, invScale, zero);
+  let i = 0;
+  if ((C & 15) == 0) {
+    for (; i + 16 <= plane; i += 16) {
+      for (let c = 0; c < C; c += 16) {
+        transpose16x16(planes + <usize>c * <usize>plane + <usize>i, <usize>plane, dst + <usize>i * <usize>C + <usize>c, <usize>C);
+      }
+    }
+  }
+  for (; i < plane; i++) {
     const d = dst + <usize>i * <usize>C;
     const s = planes + <usize>i;
     for (let c = 0; c < C; c++) store<u8>(d + <usize>c, load<u8>(s + <usize>c * <usize>plane));
@@ -171,7 +356,7 @@ function reduce4(c0: v128, c1: v128, c2: v128, c3: v128): v128 {
 @inline
 function storeRow(sums: v128, scale: f32, bias: f32, relu: i32, y: usize, yj: i32, j0: i32, n: i32): void {
   let v = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(sums), f32x4.splat(scale)), f32x4.splat(bias));
-  if (relu) v = f32x4.max(v, f32x4.splat(0));
+  if (relu) v = relu4(v);
   if (yj == 1 && j0 + 4 <= n) {
     v128.store(y, v);
     return;
@@ -188,7 +373,7 @@ function storeRow(sums: v128, scale: f32, bias: f32, relu: i32, y: usize, yj: i3
 @inline
 function storeColumn(sums: v128, scale: usize, bias: usize, relu: i32, y: usize, yi: i32, i0: i32, m: i32): void {
   let v = f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(sums), v128.load(scale)), v128.load(bias));
-  if (relu) v = f32x4.max(v, f32x4.splat(0));
+  if (relu) v = relu4(v);
   if (yi == 1 && i0 + 4 <= m) {
     v128.store(y, v);
     return;

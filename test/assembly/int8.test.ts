@@ -134,6 +134,8 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
       [3, 6, 5, 3, 1, 1],
       [2, 7, 7, 3, 2, 0],
       [1, 5, 6, 2, 1, 2],
+      [32, 5, 7, 3, 1, 0], // 16x16 blocks of the transpose, then 3 pixels byte by byte
+      [16, 4, 8, 3, 1, 1],
     ]) {
       const g = await fresh(relaxed);
       const zero = 7;
