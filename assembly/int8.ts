@@ -328,7 +328,7 @@ export function im2colHwc(
 // Four lanes of int32 sums of a (int8) · b (0..127) over 16 bytes: lane i sums bytes 4i..4i+3.
 // Relaxed: the i16 relaxed dot (pairs) then a dot with ones (quads); V8 lowers the pair to
 // pmaddubsw + pmaddwd. The plain build widens to int16 and uses i32x4.dot_i16x8_s twice.
-// (Not the relaxed `_add` form: V8's baseline compiler drops its accumulator; see docs/INT8.md.)
+// (Not the relaxed `_add` form: Node 20's baseline compiler, Liftoff, drops its accumulator and returns 2·dot.)
 // @ts-ignore: decorator
 @inline
 function dot16(a: v128, b: v128, ones: v128): v128 {

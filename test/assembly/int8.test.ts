@@ -1,7 +1,7 @@
 // assembly/int8.ts (quantizeRows, quantizeToHwc, im2colHwc, gemmI8, convI8) against plain integer
 // references written here, in both builds (relaxed SIMD where the engine has it, and plain SIMD).
 // Every kernel is checked on its FIRST call in a fresh runtime: V8 runs a function's first calls
-// through its baseline compiler, which has miscompiled a relaxed-SIMD dot before (docs/INT8.md),
+// through its baseline compiler, which has miscompiled a relaxed-SIMD dot before (Node 20 returns 2·dot for i32x4.relaxed_dot_i8x16_i7x16_add_s there),
 // and that is what a page sees on its first prediction. Integer sums are exact; the float
 // epilogue is one multiply and one add, each rounded to float32, and must match exactly.
 import { describe, expect, it } from "vitest";
