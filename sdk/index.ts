@@ -83,7 +83,9 @@ export {
 } from "./evaluate";
 export { layerActivations, type LayerActivation } from "./layer-outputs";
 export { serializeModel, deserializeModel, MAX_ABS_VALUE, MODEL_FORMAT, NUMERIC_FACTS } from "./io/model-file";
-export { encodeSafetensors, decodeSafetensors, type NamedTensor } from "./io/safetensors";
+export { encodeSafetensors, decodeSafetensors, type NamedTensor, type NamedInt8Tensor } from "./io/safetensors";
+export { INT8_MODEL_FORMAT } from "./io/int8-file";
+export { quantizeModel, type QuantizeOptions } from "./quantize";
 export { chartSvg, historyChart, percentTick, type ChartedEpoch, type Panel, type Series } from "./report/chart";
 export {
   CLASS_COLORS,

@@ -487,6 +487,14 @@ export class Model {
     return this.staging.ptr;
   }
 
+  /**
+   * Whether this is an int8 model (read from a file of mnist-wasm quantize): its dense and conv2d
+   * layers run inference in int8. It predicts and evaluates; it is not trained or saved as float.
+   */
+  get quantized(): boolean {
+    return this.layers.some((l) => (l as { int8?: unknown }).int8 !== undefined);
+  }
+
   /** True once dispose() has run. */
   get disposed(): boolean {
     return this.isDisposed;
@@ -498,6 +506,8 @@ export class Model {
    */
   startTraining(call: string): () => void {
     this.check(call);
+    if (this.quantized)
+      fail("BAD_STATE", `${call}: an int8 model runs inference only; train the float model it was quantized from`);
     if (this.training)
       fail(
         "BAD_STATE",

@@ -53,6 +53,9 @@ import {
   validateSpec,
 } from "../sdk/node";
 import { factProblem, optimizerSettingsProblem } from "../sdk/io/model-file";
+import { INT8_MODEL_FORMAT } from "../sdk/io/int8-file";
+import { outputIndex } from "../sdk/layers/int8";
+import { quantizeModel } from "../sdk/quantize";
 import { classNameProblem } from "../sdk/spec";
 import { type ModelProto, onnx } from "../sdk/onnx/proto";
 
@@ -697,7 +700,7 @@ function checkModel(bytes: Uint8Array): Outcome {
   const before = rt.usedBytes;
   let decoded: ReturnType<typeof decodeSafetensors> | undefined;
   try {
-    decoded = decodeSafetensors(bytes, "fuzz.safetensors");
+    decoded = decodeSafetensors(bytes, "fuzz.safetensors", true);
   } catch (e) {
     const problem = refusalProblem(e);
     if (problem) return { problem: `decodeSafetensors ${problem}` };
@@ -736,10 +739,23 @@ function checkLoadedModel(
   decoded: ReturnType<typeof decodeSafetensors>,
 ): Outcome {
   const { model, metadata, optimizerState } = loaded;
-  if (metadata.format !== MODEL_FORMAT) return { problem: `format ${metadata.format}` };
+  if (metadata.format !== MODEL_FORMAT && metadata.format !== INT8_MODEL_FORMAT)
+    return { problem: `format ${metadata.format}` };
+  if ((metadata.format === INT8_MODEL_FORMAT) !== model.quantized)
+    return { problem: `format ${metadata.format}, but model.quantized is ${model.quantized}` };
   for (const p of [...model.params, ...model.buffers]) {
-    const t = decoded.tensors.get(p.name);
+    const q = decoded.int8.get(p.name);
     const v = p.value.read();
+    if (q) {
+      // An int8 weight is loaded dequantized: q · the scale of its output.
+      const index = p.name.split(".")[0];
+      const scale = decoded.tensors.get(`${index}.weight_scale`)!.data;
+      const outputOf = outputIndex(model.spec.layers[Number(index)].type, p.value.shape);
+      if (q.data.length !== v.length || q.data.some((x, i) => Math.fround(x * scale[outputOf(i)]) !== v[i]))
+        return { problem: `"${p.name}" was not loaded from the file's int8 weights` };
+      continue;
+    }
+    const t = decoded.tensors.get(p.name);
     if (!t || t.data.length !== v.length || t.data.some((x, i) => !Object.is(x, v[i])))
       return { problem: `"${p.name}" was not loaded from the file` };
   }
@@ -1082,6 +1098,12 @@ beforeAll(async () => {
     models.push(modelSeed(`${name}.safetensors`, serializeModel(model, { dataset: "mnist", epochs: "1" })));
     onnxSeeds.push(onnxSeed(`${name}.onnx`, exportOnnx(model, { dataset: "mnist", epochs: "1" })));
     models.push(modelSeed(`${name}+${optimizerName}.safetensors`, serializeModel(model, { epochs: "1" }, optimizer)));
+    // Its int8 model (the CNN's batch norm gives its next layer negative inputs: a zero point).
+    const calibration = 100;
+    const pixels = train.images.subarray(0, calibration * model.inputSize);
+    models.push(
+      modelSeed(`${name}.int8.safetensors`, quantizeModel(model, pixels, calibration, { facts: { dataset: "mnist" } })),
+    );
     optimizer.dispose();
     model.dispose();
   }

@@ -9,6 +9,7 @@ import { planModel, type LayerPlan } from "../plan";
 import { validateSpec, type ModelSpec } from "../spec";
 import { quote } from "../text";
 import { readRunRecord, type RunRecord } from "./run-record";
+import { attachInt8, INT8_MODEL_FORMAT, readInt8Tensors } from "./int8-file";
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "./safetensors";
 
 export type { RunRecord } from "./run-record";
@@ -37,6 +38,8 @@ export interface SavedOptimizerState {
  */
 export function serializeModel(model: Model, facts: Record<string, string> = {}, optimizer?: Optimizer): Uint8Array {
   checkModel(model, "serializeModel");
+  if (model.quantized)
+    fail("BAD_STATE", "serializeModel: an int8 model is written by quantizeModel, from the float model it came from");
   const factIssue = factProblem(facts);
   if (factIssue) fail("BAD_ARGUMENT", `cannot save the model: ${factIssue}`);
   const runIssue = facts.run === undefined ? undefined : readRunRecord(facts.run).problem;
@@ -103,18 +106,24 @@ export function registerModelFormat(reader: ModelFormatReader): void {
 export function deserializeModel(rt: Runtime, bytes: Uint8Array, what = "model file"): LoadedModel {
   bytes = byteArray(bytes, "deserializeModel: bytes");
   for (const reader of formatReaders) if (reader.detect(bytes)) return reader.read(rt, bytes, what);
-  const { tensors, metadata } = decodeSafetensors(bytes, what);
-  if (metadata.format !== MODEL_FORMAT) {
+  const { tensors, int8, metadata } = decodeSafetensors(bytes, what, true);
+  const quantized = metadata.format === INT8_MODEL_FORMAT;
+  if (metadata.format !== MODEL_FORMAT && !quantized) {
     const format = metadata.format === undefined ? "null" : quote(metadata.format);
-    fail("BAD_FILE", `${what}: not an mnist-wasm model (format ${format}, expected "${MODEL_FORMAT}")`);
+    fail(
+      "BAD_FILE",
+      `${what}: not an mnist-wasm model (format ${format}, expected "${MODEL_FORMAT}" or "${INT8_MODEL_FORMAT}")`,
+    );
   }
+  if (!quantized && int8.size > 0)
+    fail("BAD_FILE", `${what}: tensor ${quote([...int8.keys()][0])} is I8, which only an int8 model file holds`);
   let specJson: unknown;
   try {
     specJson = JSON.parse(metadata.spec ?? "");
   } catch {
     fail("BAD_FILE", `${what}: the model spec in its metadata is not JSON`);
   }
-  const model = modelFromTensors(rt, specJson, tensors, metadata, what);
+  const model = modelFromTensors(rt, specJson, tensors, metadata, what, quantized ? int8 : undefined);
   const optimizerState = readOptimizerState(metadata.optimizer, tensors);
   // The run record is optional like the optimizer state: a damaged one is dropped, and said why.
   const run = metadata.run === undefined ? {} : readRunRecord(metadata.run);
@@ -139,7 +148,10 @@ export function modelFromTensors(
   tensors: Map<string, NamedTensor>,
   metadata: Record<string, string>,
   what: string,
+  int8?: Parameters<typeof readInt8Tensors>[3],
 ): Model {
+  /** An int8 model file's: its I8 weights, quantized per output channel (sdk/io/int8-file.ts). */
+  const quantized = int8 !== undefined;
   let spec: ModelSpec;
   try {
     spec = validateSpec(specJson);
@@ -158,6 +170,8 @@ export function modelFromTensors(
     if (e instanceof MnistWasmError) fail("BAD_FILE", `${what}: ${e.message}`);
     throw e;
   }
+  // An int8 file's quantized weights become float ones here (its scales checked and used up).
+  const quants = int8 ? readInt8Tensors(spec, plans, tensors, int8, what) : undefined;
   const expected = new Set<string>();
   for (const { name, shape } of plans.flatMap((p) => p.tensors)) {
     expected.add(name);
@@ -170,12 +184,13 @@ export function modelFromTensors(
     if (issue) fail("BAD_FILE", `${what}: ${issue}`);
   }
   for (const name of tensors.keys()) {
-    if (!expected.has(name) && !name.startsWith("optim."))
+    if (!expected.has(name) && (quantized || !name.startsWith("optim.")))
       fail("BAD_FILE", `${what}: unexpected tensor ${quote(name)} for this spec`);
   }
   const model = new Model(rt, spec);
   try {
     for (const p of [...model.params, ...model.buffers]) p.value.write(tensors.get(p.name)!.data);
+    if (quants) attachInt8(model, quants);
     const issue = outputProblem(model);
     if (issue) fail("BAD_FILE", `${what}: ${issue}`);
   } catch (e) {

@@ -6,11 +6,17 @@ import { quote } from "../text";
  * The safetensors container (https://github.com/huggingface/safetensors): an 8-byte little-endian
  * header length N, N bytes of JSON {name: {dtype, shape, data_offsets}, "__metadata__": {…}},
  * then the raw little-endian data. Nothing in it executes; Python loads it with one call.
- * Only F32 tensors are written and read here.
+ * F32 tensors are written and read here, and I8 ones (an int8 model's weights) when asked for.
  */
 export interface NamedTensor {
   shape: number[];
   data: Float32Array;
+}
+
+/** An I8 tensor: an int8 model's quantized weights (sdk/io/int8-file.ts). */
+export interface NamedInt8Tensor {
+  shape: number[];
+  data: Int8Array;
 }
 
 /**
@@ -21,7 +27,11 @@ export const MAX_HEADER_BYTES = 4 * 2 ** 20;
 /** Tensors a file may describe (counted before any is read): 256 layers x 4 tensors x 3 (values, 2 optimizer slots). */
 export const MAX_TENSORS = 4096;
 
-export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: Map<string, NamedTensor>,
+  metadata: Record<string, string>,
+  int8: Map<string, NamedInt8Tensor> = new Map(),
+): Uint8Array {
   if (!(tensors instanceof Map))
     fail(
       "BAD_ARGUMENT",
@@ -34,6 +44,10 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
     header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
+  for (const [name, t] of int8) {
+    header[name] = { dtype: "I8", shape: t.shape, data_offsets: [offset, offset + t.data.length] };
+    offset += t.data.length;
+  }
   const json = JSON.stringify(header);
   // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
   const encoder = new TextEncoder();
@@ -41,7 +55,7 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
   const padding = (8 - (headerBytes.length % 8)) % 8;
   if (padding) headerBytes = encoder.encode(json + " ".repeat(padding));
   // A reader refuses these before parsing: never write them.
-  if (headerBytes.length > MAX_HEADER_BYTES || tensors.size > MAX_TENSORS) {
+  if (headerBytes.length > MAX_HEADER_BYTES || tensors.size + int8.size > MAX_TENSORS) {
     fail(
       "BAD_ARGUMENT",
       `a safetensors header of ${headerBytes.length} bytes and ${tensors.size} tensors is beyond the limits ` +
@@ -57,13 +71,19 @@ export function encodeSafetensors(tensors: Map<string, NamedTensor>, metadata: R
     out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
     at += t.data.byteLength;
   }
+  for (const t of int8.values()) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
   return out;
 }
 
+/** Reads F32 tensors into `tensors`; with `allowInt8`, I8 ones into `int8` (refused otherwise). */
 export function decodeSafetensors(
   bytes: Uint8Array,
   what: string,
-): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+  allowInt8 = false,
+): { tensors: Map<string, NamedTensor>; int8: Map<string, NamedInt8Tensor>; metadata: Record<string, string> } {
   bytes = byteArray(bytes, "decodeSafetensors: bytes");
   if (bytes.length < 8) fail("BAD_FILE", `${what}: ${bytes.length} bytes is too short for a safetensors file`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -89,6 +109,7 @@ export function decodeSafetensors(
   const dataStart = 8 + headerLength;
   const dataLength = bytes.length - dataStart;
   const tensors = new Map<string, NamedTensor>();
+  const int8 = new Map<string, NamedInt8Tensor>();
   let metadata: Record<string, string> = {};
   const ranges: [number, number][] = [];
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
@@ -101,10 +122,11 @@ export function decodeSafetensors(
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (e === null || typeof e !== "object") fail("BAD_FILE", `${what}: tensor ${quote(name)} has no description`);
-    if (e.dtype !== "F32")
+    const isInt8 = allowInt8 && e.dtype === "I8";
+    if (e.dtype !== "F32" && !isInt8)
       fail(
         "BAD_FILE",
-        `${what}: tensor ${quote(name)} has dtype ${quote(String(JSON.stringify(e.dtype)))}; only F32 is supported`,
+        `${what}: tensor ${quote(name)} has dtype ${quote(String(JSON.stringify(e.dtype)))}; only F32${allowInt8 ? " and I8 are" : " is"} supported`,
       );
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
       fail("BAD_FILE", `${what}: tensor ${quote(name)} has a bad shape ${quote(String(JSON.stringify(e.shape)))}`);
@@ -115,13 +137,19 @@ export function decodeSafetensors(
     }
     const [begin, end] = offsets as [number, number];
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
-    if (end < begin || end > dataLength || end - begin !== count * 4) {
+    if (end < begin || end > dataLength || end - begin !== count * (isInt8 ? 1 : 4)) {
       fail(
         "BAD_FILE",
         `${what}: tensor ${quote(name)} [${e.shape}] does not match its data range ${begin}-${end} (data is ${dataLength} bytes)`,
       );
     }
     ranges.push([begin, end]);
+    if (isInt8) {
+      const data = new Int8Array(count);
+      new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
+      int8.set(name, { shape: e.shape as number[], data });
+      continue;
+    }
     // Copy: the file's bytes need not be 4-byte aligned.
     const data = new Float32Array(count);
     new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
@@ -131,5 +159,5 @@ export function decodeSafetensors(
   for (let i = 1; i < ranges.length; i++) {
     if (ranges[i][0] < ranges[i - 1][1]) fail("BAD_FILE", `${what}: tensor data ranges overlap`);
   }
-  return { tensors, metadata };
+  return { tensors, int8, metadata };
 }

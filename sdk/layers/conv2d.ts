@@ -4,6 +4,7 @@ import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
+import type { Int8Forward } from "./int8";
 import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param } from "./layer";
 
 export interface Conv2DSpec {
@@ -83,6 +84,8 @@ export class Conv2D implements Layer {
   private dwTransposed = 0;
   /** The model sets this when a ReLU follows: the bias kernel applies it (see Layer.reluFused). */
   reluFused = false;
+  /** Set for an int8 model (sdk/io/int8-file.ts): inference passes run it instead of the float product. */
+  int8?: Int8Forward;
   /**
    * W and Wᵀ packed for the GEMM (kernels.packA), shared by the threads: W when the weights have
    * changed since it was packed (see packedFrom), Wᵀ once per backward pass.
@@ -161,8 +164,12 @@ export class Conv2D implements Layer {
   // instead: every thread makes the patches and multiplies its band of W's rows (the im2col is a
   // few microseconds, cheaper than a second dispatch to share it). The bias (and a fused ReLU) is
   // added right after each product, while its output is still in cache.
-  forward(x: number, batch: number, _training: boolean): number {
+  forward(x: number, batch: number, training: boolean): number {
     if (this.disposed) layerDisposed(this.spec);
+    if (this.int8 && !training) {
+      this.int8.forward(x, batch, this.out.ptr, this.reluFused);
+      return this.out.ptr;
+    }
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
@@ -362,7 +369,8 @@ export class Conv2D implements Layer {
   }
 
   /** Whether the forward pass runs convDirect (see DIRECT_MAX_DEPTH). */
-  private get direct(): boolean {
+  /** Whether forward passes run kernels.convDirect (see DIRECT_MAX_DEPTH). */
+  get direct(): boolean {
     const [, , OW] = this.outputShape;
     return this.patch <= DIRECT_MAX_DEPTH && this.stride === 1 && this.pad === 0 && OW >= 8 && this.spec.filters >= 4;
   }
@@ -377,6 +385,7 @@ export class Conv2D implements Layer {
     this.disposed = true;
     this.out.release();
     this.dx.release();
+    this.int8?.dispose();
     const free = (ptr: number): void => {
       if (ptr && !this.rt.disposed) this.rt.free(ptr);
     };

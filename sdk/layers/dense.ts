@@ -1,6 +1,7 @@
 import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
+import type { Int8Forward } from "./int8";
 import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param, sizeOf } from "./layer";
 
 export interface DenseSpec {
@@ -25,6 +26,8 @@ export class Dense implements Layer {
   private input = 0;
   /** The model sets this when a ReLU follows: the bias kernel applies it (see Layer.reluFused). */
   reluFused = false;
+  /** Set for an int8 model (sdk/io/int8-file.ts): inference passes run it instead of the float product. */
+  int8?: Int8Forward;
 
   constructor(
     private readonly rt: Runtime,
@@ -50,10 +53,14 @@ export class Dense implements Layer {
     if (training) this.dx.ensure(batch);
   }
 
-  forward(x: number, batch: number): number {
+  forward(x: number, batch: number, training = false): number {
     if (this.disposed) layerDisposed(this.spec);
     const { rt, spec } = this;
     this.input = x;
+    if (this.int8 && !training) {
+      this.int8.forward(x, batch, this.out.ptr, this.reluFused);
+      return this.out.ptr;
+    }
     rt.gemm(x, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units, false, false, 0);
     if (this.reluFused) rt.kernels.addBiasRowsRelu(this.out.ptr, this.bias.value.ptr, batch, spec.units);
     else rt.kernels.addBiasRows(this.out.ptr, this.bias.value.ptr, batch, spec.units);
@@ -76,6 +83,7 @@ export class Dense implements Layer {
     this.disposed = true;
     this.out.release();
     this.dx.release();
+    this.int8?.dispose();
     disposeParams(this.params);
   }
 }

@@ -150,6 +150,67 @@ export interface Kernels {
     relu: number,
   ): void;
   packConvFilters(w: number, filters: number, depth: number, dst: number): void;
+  quantizeRows(src: number, dst: number, rows: number, cols: number, kp: number, invScale: number, zero: number): void;
+  quantizeToHwc(
+    src: number,
+    planes: number,
+    dst: number,
+    C: number,
+    H: number,
+    W: number,
+    invScale: number,
+    zero: number,
+  ): void;
+  im2colHwc(
+    src: number,
+    dst: number,
+    C: number,
+    H: number,
+    W: number,
+    R: number,
+    stride: number,
+    pad: number,
+    OH: number,
+    OW: number,
+    kp: number,
+    zero: number,
+  ): void;
+  gemmI8(
+    a: number,
+    b: number,
+    kp: number,
+    m: number,
+    n: number,
+    scale: number,
+    bias: number,
+    y: number,
+    yi: number,
+    yj: number,
+    relu: number,
+  ): void;
+  convI8(
+    x: number,
+    batch: number,
+    C: number,
+    H: number,
+    W: number,
+    R: number,
+    stride: number,
+    pad: number,
+    OH: number,
+    OW: number,
+    invScale: number,
+    zero: number,
+    hwc: number,
+    cols: number,
+    kp: number,
+    w: number,
+    m: number,
+    scale: number,
+    bias: number,
+    y: number,
+    relu: number,
+  ): void;
   packedFiltersBytes(filters: number, depth: number): number;
   col2im(
     dcols: number,

@@ -13,6 +13,7 @@ import { buildDemo } from "../../scripts/build-demo.mjs";
 import {
   CIFAR10_CLASSES,
   DEFAULT_MODEL_PATH,
+  deserializeModel,
   evaluate,
   fit,
   importOnnx,
@@ -21,6 +22,7 @@ import {
   mlpSpec,
   Model,
   Optimizer,
+  quantizeModel,
   Runtime,
   serializeModel,
   takeFirst,
@@ -255,6 +257,21 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo
         document.getElementById("model-message")!.textContent!.startsWith("broken.onnx"),
       );
       expect(await page.textContent("#model-message")).toMatch(/^broken\.onnx: not an ONNX model/);
+      // Its int8 model (mnist-wasm quantize's file) runs in the page: its answer is the int8 model's in Node.
+      const int8Bytes = Buffer.from(quantizeModel(mlp, test.images.subarray(0, 500 * 784), 500));
+      const int8Probs = deserializeModel(rt, int8Bytes).model.predict(test.images.subarray(42 * 784, 43 * 784));
+      await page.setInputFiles("#model-input", {
+        name: "tiny-mlp.int8.safetensors",
+        mimeType: "application/octet-stream",
+        buffer: int8Bytes,
+      });
+      await page.waitForFunction(() =>
+        document.getElementById("model-message")!.textContent!.startsWith("Loaded tiny-mlp.int8.safetensors"),
+      );
+      const shownInt8 = await page.evaluate(() => window.mnistDemo.showTest(42));
+      const bestInt8 = Array.from(int8Probs).indexOf(Math.max(...int8Probs));
+      expect(shownInt8.predicted).toBe(bestInt8);
+      expect(shownInt8.probability).toBeCloseTo(int8Probs[bestInt8], 4);
 
       // Dropped on the page: the CIFAR-10 model file goes to the photos panel.
       await page.evaluate((base64) => {

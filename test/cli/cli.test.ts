@@ -279,6 +279,7 @@ describe("the command line's grammar", () => {
         encode: stand("encode"),
         generate: stand("generate"),
         export: stand("export"),
+        quantize: stand("quantize"),
       },
       (text) => (parsed.out += text),
     );
@@ -326,6 +327,7 @@ describe("the command line's grammar", () => {
     encode: ["encode", "-m", "m", "-i", "in", "-o", "out"],
     generate: ["generate", "-o", "out"],
     export: ["export", "-o", "out.onnx"],
+    quantize: ["quantize", "-m", "m", "-o", "out"],
   };
 
   const PROTOTYPE_NAMES = [
@@ -539,6 +541,13 @@ describe("the command line's grammar", () => {
       bad: [...GARBAGE, "0", "17"],
       good: [["16", 16]],
     },
+    calibration: {
+      bad: [...GARBAGE, "0", "60001"],
+      good: [
+        ["1", 1],
+        ["60000", 60000],
+      ],
+    },
     datasetName: {
       bad: [
         "",
@@ -616,6 +625,13 @@ describe("the command line's grammar", () => {
       "--threads": "threads",
     },
     eval: { "--model": "path", "--data": "path", "--threads": "threads" },
+    quantize: {
+      "--model": "path",
+      "--out": "path",
+      "--data": "path",
+      "--calibration": "calibration",
+      "--threads": "threads",
+    },
     classify: {
       "--input": "path",
       "--out": "path",
@@ -696,7 +712,7 @@ describe("the command line's grammar", () => {
     for (const args of [[], ["--"], ["help", "bogus"], ["help", "__proto__"]]) {
       await expectUsage(
         args,
-        /^expected a command: predict, train, eval, classify, encode, generate, experiment, export \(see mnist-wasm --help\)$/,
+        /^expected a command: predict, train, eval, quantize, classify, encode, generate, experiment, export \(see mnist-wasm --help\)$/,
       );
     }
     for (const args of [

@@ -63,7 +63,11 @@ describe("usage mistakes from the built CLI", () => {
     ],
     ["a misspelt option", ["train", "--epoch", "3"], /unknown option '--epoch'; did you mean --epochs\?/],
     ["an unknown command", ["bogus"], /^mnist-wasm: unknown command 'bogus' \(see mnist-wasm --help\)$/],
-    ["no command", [], /expected a command: predict, train, eval, classify, encode, generate, experiment/],
+    [
+      "no command",
+      [],
+      /expected a command: predict, train, eval, quantize, classify, encode, generate, experiment, export/,
+    ],
     ["an extra argument", ["eval", "extra"], /too many arguments for 'eval'/],
     ["a missing required option", ["classify", "-o", "out"], /required option '-i, --input <file>' not specified/],
     ["a missing value", ["train", "--lr"], /option '--lr <rate>' argument missing/],

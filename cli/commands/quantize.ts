@@ -1,0 +1,54 @@
+import { statSync } from "node:fs";
+import { loadCifar10, loadMnist, loadModelFile, quantizeModel, Runtime, writeFileAtomic } from "../../sdk/node";
+import { trainedOn } from "../dataset";
+import { UsageError } from "../errors";
+import { terminalText } from "../render";
+
+export interface QuantizeOptions {
+  model: string;
+  out: string;
+  /** Training data to calibrate on (MNIST idx folder; CIFAR-10's folder or tar.gz). */
+  data?: string;
+  /** How many training images calibrate the activation ranges. */
+  calibration: number;
+  threads?: number;
+}
+
+/** Facts of the float file that stay true of its int8 model (not its accuracy, loss or run). */
+const KEPT_FACTS = ["dataset", "epochs", "selectedClasses"];
+
+/**
+ * mnist-wasm quantize: the int8 model of a float classifier, its activation ranges calibrated on
+ * the first --calibration images of the training split of the data it was trained on.
+ */
+export async function quantizeCommand(options: QuantizeOptions): Promise<void> {
+  const rt = await Runtime.create({ threads: options.threads });
+  const { model, metadata } = await loadModelFile(rt, options.model);
+  if (model.task !== "classifier")
+    throw new UsageError(
+      `--model ${terminalText(options.model)} is ${model.task === "vae" ? "a VAE" : "an autoencoder"}; quantize takes classifiers only`,
+    );
+  if (model.quantized) throw new UsageError(`--model ${terminalText(options.model)} is already an int8 model`);
+  const on = trainedOn(model, metadata);
+  if (on.format === "cifar10" && options.data === undefined)
+    throw new UsageError(
+      "this model was trained on CIFAR-10: pass --data with its folder or cifar-10-binary.tar.gz to calibrate on",
+    );
+  const train = on.format === "cifar10" ? loadCifar10("train", options.data!) : loadMnist("train", options.data);
+  const count = Math.min(options.calibration, train.count);
+  const pixels = train.images.subarray(0, count * model.inputSize);
+  if (train.shape.reduce((a, b) => a * b, 1) !== model.inputSize)
+    throw new UsageError(`the training images are [${train.shape}], the model takes [${model.spec.input}]`);
+  const facts: Record<string, string> = { quantizedFrom: options.model.split(/[\\/]/).pop() ?? options.model };
+  for (const key of KEPT_FACTS) if (typeof metadata[key] === "string") facts[key] = metadata[key];
+  const bytes = quantizeModel(model, pixels, count, { facts });
+  await writeFileAtomic(options.out, bytes);
+  const before = statSync(options.model).size;
+  process.stdout.write(
+    [
+      `model:       ${terminalText(options.model)} (${before} bytes)`,
+      `calibration: ${count} ${terminalText(on.name)} training images`,
+      `int8 model:  ${terminalText(options.out)} (${bytes.length} bytes, ${(before / bytes.length).toFixed(1)}x smaller)`,
+    ].join("\n") + "\n",
+  );
+}

@@ -1,0 +1,206 @@
+import { fail } from "../errors";
+import type { Runtime } from "../runtime/runtime";
+import { splitRange, type KernelCall } from "../runtime/threads";
+
+/**
+ * How a layer's input is quantized: q = clamp(round(x / scale) + zero, 0, 127), 7 bits (the relaxed
+ * dot's unsigned operand). A layer after a ReLU has zero 0; one that sees negative values (the
+ * first layer of a normalised data set) a zero point that maps the calibrated minimum to 0.
+ */
+export interface InputQuant {
+  scale: number;
+  zero: number;
+}
+
+/** A dense or conv2d layer's weights quantized: int8 in the float layout, one scale per output. */
+export interface LayerQuant {
+  /** [units] x [in] (dense: [in, units]) or [K, C, R, R] (conv2d), values -127..127. */
+  weight: Int8Array;
+  /** [outputs]: weight ≈ q · weightScale[output]. */
+  weightScale: Float32Array;
+  input: InputQuant;
+}
+
+/** The shape of the product a quantized layer runs. */
+export type Int8Shape =
+  | { kind: "dense"; inSize: number; units: number }
+  | {
+      kind: "conv";
+      C: number;
+      H: number;
+      W: number;
+      R: number;
+      stride: number;
+      pad: number;
+      OH: number;
+      OW: number;
+      filters: number;
+    };
+
+/** Layers that run in int8: dense and conv2d. */
+export const isQuantizable = (type: string): boolean => type === "dense" || type === "conv2d";
+
+/** Which output weight i of a layer feeds: a conv's [K, C, R, R] by rows, a dense's [in, units] by columns. */
+export function outputIndex(type: string, shape: readonly number[]): (i: number) => number {
+  if (type === "conv2d") {
+    const per = shape[1] * shape[2] * shape[3];
+    return (i) => Math.floor(i / per);
+  }
+  const units = shape[1];
+  return (i) => i % units;
+}
+
+const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
+
+/**
+ * The inference pass of a dense or conv2d layer in int8 (assembly/int8.ts). At construction the
+ * weights are laid out for gemmI8: [mp, kp], one row per output (mp = outputs rounded up to 4),
+ * the reduction K contiguous and padded with zeros to kp (a multiple of 16); a convolution's rows
+ * in (ky, kx, c) order, as im2colHwc writes the patches of its channels-last bytes. The epilogue
+ * computes scale·Σ + bias with scale = weightScale · input scale and the bias less the zero
+ * point's share, zero · scale · Σ_k w, so that y = Σ_k w_k · x_k + b up to rounding.
+ *
+ * forward() reads float32 activations and writes float32 ones: the layers between (ReLU,
+ * max-pool, flatten) run as they do in float. A convolution shares its batch out among the
+ * runtime's threads (each with its own scratch); a dense layer runs on one.
+ */
+export class Int8Forward {
+  private readonly kp: number;
+  private readonly rows: number;
+  private readonly weights: number;
+  private readonly scale: number;
+  private readonly bias: number;
+  /** Per thread (convolution): the image's bytes channels-last and their scratch [2·C·H·W], and its patches [np, kp]. */
+  private readonly hwc: number[] = [];
+  private readonly cols: number[] = [];
+  /** Dense: the quantized batch [capacity rounded up to 4, kp]. */
+  private xq = 0;
+  private xqRows = 0;
+  private disposed = false;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly shape: Int8Shape,
+    private readonly quant: LayerQuant,
+    floatBias: Float32Array,
+  ) {
+    const outputs = shape.kind === "dense" ? shape.units : shape.filters;
+    const depth = shape.kind === "dense" ? shape.inSize : shape.C * shape.R * shape.R;
+    if (quant.weight.length !== outputs * depth || quant.weightScale.length !== outputs)
+      fail(
+        "BAD_SHAPE",
+        `int8 layer: ${quant.weight.length} weights and ${quant.weightScale.length} scales for [${outputs}, ${depth}]`,
+      );
+    this.kp = roundUp(depth, 16);
+    this.rows = roundUp(outputs, 4);
+    const packed = new Int8Array(this.rows * this.kp);
+    const w = quant.weight;
+    for (let o = 0; o < outputs; o++) {
+      const row = o * this.kp;
+      if (shape.kind === "dense") {
+        for (let k = 0; k < depth; k++) packed[row + k] = w[k * outputs + o];
+      } else {
+        const { C, R } = shape;
+        for (let c = 0; c < C; c++)
+          for (let ky = 0; ky < R; ky++)
+            for (let kx = 0; kx < R; kx++) packed[row + (ky * R + kx) * C + c] = w[((o * C + c) * R + ky) * R + kx];
+      }
+    }
+    const scale = new Float32Array(this.rows);
+    const bias = new Float32Array(this.rows);
+    for (let o = 0; o < outputs; o++) {
+      let sum = 0;
+      for (let k = 0; k < depth; k++) sum += packed[o * this.kp + k];
+      scale[o] = quant.weightScale[o] * quant.input.scale;
+      bias[o] = floatBias[o] - quant.input.zero * scale[o] * sum;
+    }
+    this.weights = rt.alloc(packed.length);
+    rt.u8(this.weights, packed.length).set(new Uint8Array(packed.buffer));
+    this.scale = rt.alloc(this.rows * 4);
+    rt.f32(this.scale, this.rows).set(scale);
+    this.bias = rt.alloc(this.rows * 4);
+    rt.f32(this.bias, this.rows).set(bias);
+  }
+
+  /** Bytes of wasm memory the quantized weights take (the int8 rows, scales and biases). */
+  get weightBytes(): number {
+    return this.rows * this.kp + 8 * this.rows;
+  }
+
+  /** y [batch, outputs…] float32 = the layer's output for x [batch, inputs…] float32, ReLU'd with `relu`. */
+  forward(x: number, batch: number, y: number, relu: boolean): void {
+    if (this.disposed) fail("BAD_STATE", "an int8 layer was disposed (with its model)");
+    const { rt, shape, kp } = this;
+    const invScale = 1 / this.quant.input.scale;
+    const zero = this.quant.input.zero;
+    if (shape.kind === "dense") {
+      const rows = roundUp(batch, 4);
+      if (rows > this.xqRows) {
+        if (this.xq) rt.free(this.xq);
+        this.xq = 0;
+        this.xqRows = 0;
+        this.xq = rt.alloc(rows * kp);
+        this.xqRows = rows;
+      }
+      rt.kernels.quantizeRows(x, this.xq, batch, shape.inSize, kp, invScale, zero);
+      rt.kernels.gemmI8(
+        this.weights,
+        this.xq,
+        kp,
+        shape.units,
+        batch,
+        this.scale,
+        this.bias,
+        y,
+        1,
+        shape.units,
+        relu ? 1 : 0,
+      );
+      return;
+    }
+    const { C, H, W, R, stride, pad, OH, OW, filters } = shape;
+    const inBytes = C * H * W * 4;
+    const outBytes = filters * OH * OW * 4;
+    const ranges = splitRange(batch, rt.threads);
+    while (this.hwc.length < ranges.length) {
+      this.hwc.push(rt.alloc(2 * C * H * W));
+      this.cols.push(rt.alloc(roundUp(OH * OW, 4) * kp));
+    }
+    rt.parallel(
+      ranges.map(([start, end], t): KernelCall[] => [
+        [
+          "convI8",
+          x + start * inBytes,
+          end - start,
+          C,
+          H,
+          W,
+          R,
+          stride,
+          pad,
+          OH,
+          OW,
+          invScale,
+          zero,
+          this.hwc[t],
+          this.cols[t],
+          kp,
+          this.weights,
+          filters,
+          this.scale,
+          this.bias,
+          y + start * outBytes,
+          relu ? 1 : 0,
+        ],
+      ]),
+    );
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.rt.disposed) return;
+    for (const p of [this.weights, this.scale, this.bias, ...this.hwc, ...this.cols]) this.rt.free(p);
+    if (this.xq) this.rt.free(this.xq);
+  }
+}

@@ -1,0 +1,108 @@
+// Post-training int8 quantization of a classifier (mnist-wasm quantize): per-output-channel
+// symmetric weight scales, and each quantized layer's input range calibrated on sample images.
+import { pixelArray } from "./args";
+import { fail } from "./errors";
+import { checkModel } from "./evaluate";
+import { encodeInt8Model } from "./io/int8-file";
+import { isQuantizable, outputIndex, type InputQuant, type LayerQuant } from "./layers/int8";
+import { PIXEL_SCALE, type Model } from "./model";
+
+/** Images a calibration pass runs at a time. */
+const CALIBRATION_BATCH = 100;
+
+/**
+ * Symmetric int8 weights, one scale per output: q = round(w / s) with s = max|w| / 127 over the
+ * output's weights (an all-zero output gets s = 1). `outputOf(i)` is the output weight i feeds.
+ */
+export function quantizeWeights(
+  w: Float32Array,
+  outputs: number,
+  outputOf: (i: number) => number,
+): { weight: Int8Array; weightScale: Float32Array } {
+  const maxAbs = new Float64Array(outputs);
+  for (let i = 0; i < w.length; i++) {
+    const o = outputOf(i);
+    maxAbs[o] = Math.max(maxAbs[o], Math.abs(w[i]));
+  }
+  const weightScale = Float32Array.from(maxAbs, (m) => (m > 0 ? m / 127 : 1));
+  const weight = new Int8Array(w.length);
+  for (let i = 0; i < w.length; i++)
+    weight[i] = Math.max(-127, Math.min(127, Math.round(w[i] / weightScale[outputOf(i)])));
+  return { weight, weightScale };
+}
+
+/**
+ * The quantization of an input seen over [min, max]: non-negative inputs (after a ReLU, or pixels)
+ * map 0..max to 0..127 with zero point 0; others map min..max to 0..127, 0.0 to the zero point.
+ */
+export function inputQuant(min: number, max: number): InputQuant {
+  if (!(max > 0)) return { scale: 1, zero: 0 };
+  if (min >= 0) return { scale: max / 127, zero: 0 };
+  const scale = (max - min) / 127;
+  return { scale, zero: Math.min(127, Math.max(0, Math.round(-min / scale))) };
+}
+
+export interface QuantizeOptions {
+  /** Facts written in the file's metadata (the float file's dataset, classes, …). */
+  facts?: Record<string, string>;
+}
+
+/**
+ * The int8 model file of a float classifier, calibrated on `count` images (raw pixels as predict()
+ * takes them; a thousand or two training images are plenty): each dense and conv2d layer's input
+ * range is the largest and smallest value it sees over them. Autoencoders and VAEs are refused.
+ */
+export function quantizeModel(
+  model: Model,
+  pixels: Parameters<Model["predict"]>[0],
+  count: number,
+  options: QuantizeOptions = {},
+): Uint8Array {
+  checkModel(model, "quantizeModel");
+  if (model.task !== "classifier")
+    fail(
+      "BAD_ARGUMENT",
+      `quantizeModel: only classifiers are quantized; this model is ${model.task === "vae" ? "a VAE" : "an autoencoder"}`,
+    );
+  if (model.quantized) fail("BAD_ARGUMENT", "quantizeModel: the model is already an int8 model");
+  const values = pixelArray(pixels, "quantizeModel: pixels");
+  if (!Number.isSafeInteger(count) || count <= 0 || values.length !== count * model.inputSize)
+    fail(
+      "BAD_SHAPE",
+      `quantizeModel: expected ${count} images of ${model.inputSize} values, got ${values.length} values`,
+    );
+  const { rt, layers } = model;
+  const ranges = layers.map(() => ({ min: Infinity, max: -Infinity }));
+  const batch = Math.min(count, CALIBRATION_BATCH);
+  model.allocate(batch, false);
+  for (let start = 0; start < count; start += batch) {
+    const n = Math.min(batch, count - start);
+    const input = rt.f32(model.inputPtr, n * model.inputSize);
+    const from = start * model.inputSize;
+    if (values instanceof Uint8Array) for (let i = 0; i < input.length; i++) input[i] = values[from + i] * PIXEL_SCALE;
+    else input.set(values.subarray(from, from + input.length));
+    let x = model.inputPtr;
+    layers.forEach((layer, index) => {
+      if (isQuantizable(model.spec.layers[index].type)) {
+        const seen = rt.f32(x, n * layer.inputShape.reduce((a, b) => a * b, 1));
+        const r = ranges[index];
+        for (let i = 0; i < seen.length; i++) {
+          const v = seen[i];
+          if (v < r.min) r.min = v;
+          if (v > r.max) r.max = v;
+        }
+      }
+      x = layer.forward(x, n, false);
+    });
+  }
+  const quants = new Map<number, LayerQuant>();
+  layers.forEach((layer, index) => {
+    const type = model.spec.layers[index].type;
+    if (!isQuantizable(type)) return;
+    const weight = layer.params.find((p) => p.role === "weight")!.value;
+    const outputs = type === "conv2d" ? weight.shape[0] : weight.shape[1];
+    const q = quantizeWeights(weight.read(), outputs, outputIndex(type, weight.shape));
+    quants.set(index, { ...q, input: inputQuant(ranges[index].min, ranges[index].max) });
+  });
+  return encodeInt8Model(model, quants, { ...(options.facts ?? {}), calibrationImages: String(count) });
+}

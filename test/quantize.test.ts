@@ -1,0 +1,123 @@
+// int8 models end to end on real data: the shipped MNIST and CIFAR-10 CNNs quantized (SDK and
+// CLI), their test accuracy against the float models', the file's size, and what an int8 model
+// refuses (training, re-saving as float, quantizing an autoencoder or an int8 model again).
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  deserializeModel,
+  evaluate,
+  fit,
+  INT8_MODEL_FORMAT,
+  loadCifar10,
+  loadMnist,
+  type Model,
+  Optimizer,
+  quantizeModel,
+  Runtime,
+  serializeModel,
+} from "../sdk/node";
+import { cifarAvailable, CIFAR_DIR } from "./support/cifar";
+import { expectOneLineError, run } from "./support/cli";
+
+const MODELS = fileURLToPath(new URL("../models/", import.meta.url));
+const CALIBRATION = 1000;
+const tmp = mkdtempSync(join(tmpdir(), "mnist-wasm-int8-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The float model of `file` and its int8 model, calibrated on the first CALIBRATION training images. */
+function quantizeShipped(
+  rt: Runtime,
+  file: string,
+  trainImages: Uint8Array,
+): { float: Model; int8: Model; sizes: number[]; bytes: { int8: Uint8Array } } {
+  const floatBytes = new Uint8Array(readFileSync(join(MODELS, file)));
+  const float = deserializeModel(rt, floatBytes).model;
+  const int8Bytes = quantizeModel(float, trainImages.subarray(0, CALIBRATION * float.inputSize), CALIBRATION);
+  const loaded = deserializeModel(rt, int8Bytes);
+  expect(loaded.metadata.format).toBe(INT8_MODEL_FORMAT);
+  expect(loaded.model.quantized).toBe(true);
+  return { float, int8: loaded.model, sizes: [floatBytes.length, int8Bytes.length], bytes: { int8: int8Bytes } };
+}
+
+describe("int8 models", () => {
+  it("the shipped MNIST CNN quantized: test accuracy within 0.1 point of the float model's, a quarter of its size", async () => {
+    const rt = await Runtime.create();
+    const { float, int8, sizes, bytes } = quantizeShipped(rt, "mnist-cnn.safetensors", loadMnist("train").images);
+    const test = loadMnist("test");
+    const a = evaluate(float, test).accuracy;
+    const b = evaluate(int8, test).accuracy;
+    expect(a).toBeGreaterThan(0.99);
+    expect(Math.abs(a - b)).toBeLessThanOrEqual(0.001);
+    expect(sizes[0] / sizes[1]).toBeGreaterThan(3.5);
+    // The int8 model's probabilities are close to the float model's, image by image.
+    const images = test.images.subarray(0, 200 * 784);
+    const p = float.predict(images);
+    const q = int8.predict(images);
+    let worst = 0;
+    for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i] - q[i]));
+    expect(worst).toBeLessThan(0.2);
+    // One image at a time gives the batch's answers.
+    const one = int8.predict(images.subarray(0, 784));
+    expect(Array.from(one)).toEqual(Array.from(q.subarray(0, 10)));
+    // Two threads (the convolution's batch shared out) give the same floats.
+    const rt2 = await Runtime.create({ threads: 2 });
+    const int8Threads = deserializeModel(rt2, bytes.int8).model;
+    expect(rt2.features.threads).toBe(2);
+    expect(Array.from(int8Threads.predict(images))).toEqual(Array.from(q));
+    rt2.dispose();
+    rt.dispose();
+  }, 120_000);
+
+  if (cifarAvailable("test/quantize.test.ts", "the shipped CIFAR-10 CNN quantized")) {
+    it("the shipped CIFAR-10 CNN quantized: test accuracy within 0.5 point of the float model's", async () => {
+      const rt = await Runtime.create();
+      const { float, int8 } = quantizeShipped(rt, "cifar10-cnn.safetensors", loadCifar10("train", CIFAR_DIR).images);
+      const test = loadCifar10("test", CIFAR_DIR);
+      const a = evaluate(float, test).accuracy;
+      const b = evaluate(int8, test).accuracy;
+      expect(a).toBeGreaterThan(0.74);
+      expect(Math.abs(a - b)).toBeLessThanOrEqual(0.005);
+      rt.dispose();
+    }, 300_000);
+  }
+
+  it("an int8 model is not trained, nor saved as a float model; autoencoders and int8 models are not quantized", async () => {
+    const rt = await Runtime.create();
+    const train = loadMnist("train");
+    const { float, int8 } = quantizeShipped(rt, "mnist-cnn.safetensors", train.images);
+    const optimizer = new Optimizer(rt, { name: "sgd" });
+    await expect(fit(int8, train, { epochs: 1, batchSize: 50, optimizer })).rejects.toThrow(
+      /int8 model runs inference only/,
+    );
+    expect(() => serializeModel(int8)).toThrow(/int8 model/);
+    expect(() => quantizeModel(int8, train.images.subarray(0, 784), 1)).toThrow(/already an int8 model/);
+    const vae = deserializeModel(rt, new Uint8Array(readFileSync(join(MODELS, "mnist-vae.safetensors")))).model;
+    expect(() => quantizeModel(vae, train.images.subarray(0, 784), 1)).toThrow(/only classifiers/);
+    expect(() => quantizeModel(float, train.images.subarray(0, 700), 1)).toThrow(/expected 1 images/);
+    rt.dispose();
+  }, 120_000);
+
+  it("mnist-wasm quantize writes a file that eval reads; it refuses a VAE in one line", () => {
+    const out = join(tmp, "mnist-cnn.int8.safetensors");
+    const q = run(["quantize", "--model", join(MODELS, "mnist-cnn.safetensors"), "--out", out, "--calibration", "500"]);
+    expect(q.stderr).toBe("");
+    expect(q.code).toBe(0);
+    expect(q.stdout).toMatch(/calibration: 500 mnist training images/);
+    expect(statSync(out).size).toBeLessThan(statSync(join(MODELS, "mnist-cnn.safetensors")).size / 3.5);
+    const e = run(["eval", "--model", out]);
+    expect(e.code).toBe(0);
+    const accuracy = Number(/accuracy: ([\d.]+)%/.exec(e.stdout)![1]);
+    expect(accuracy).toBeGreaterThanOrEqual(99.33);
+    expectOneLineError(
+      run(["quantize", "--model", join(MODELS, "mnist-vae.safetensors"), "--out", join(tmp, "vae.int8")]),
+      /^mnist-wasm: .*quantize takes classifiers only/,
+    );
+    expectOneLineError(
+      run(["train", "--init-from", out, "--epochs", "1", "--limit", "100", "--out", join(tmp, "x.safetensors")]),
+      /^mnist-wasm: .*int8 model/,
+    );
+  }, 300_000);
+});
