@@ -235,7 +235,10 @@ function trainMnistWasm(rt, net) {
   const optimizer = new Optimizer(rt, { name: "sgd", lr: LEARNING_RATES[net] });
   const batch = new DeviceData(rt, trainBatch);
   return {
-    run: () => fit(model, batch, { epochs: 1, batchSize: BATCH, optimizer }),
+    // An async function, so benny awaits each step: a model trains in one fit() at a time.
+    run: async () => {
+      await fit(model, batch, { epochs: 1, batchSize: BATCH, optimizer });
+    },
     dispose: () => {
       batch.dispose();
       model.dispose();

@@ -111,10 +111,15 @@ describe("int8 models", () => {
     expect(e.code).toBe(0);
     const accuracy = Number(/accuracy: ([\d.]+)%/.exec(e.stdout)![1]);
     expect(accuracy).toBeGreaterThanOrEqual(99.33);
+    const vae = run(["quantize", "--model", join(MODELS, "mnist-vae.safetensors"), "--out", join(tmp, "vae.int8")]);
+    expectOneLineError(vae, /^mnist-wasm: .*is a VAE; quantize needs a classifier/);
+    expect(vae.code).toBe(1);
+    // The output is checked before any work: a folder, or the model file itself.
     expectOneLineError(
-      run(["quantize", "--model", join(MODELS, "mnist-vae.safetensors"), "--out", join(tmp, "vae.int8")]),
-      /^mnist-wasm: .*quantize takes classifiers only/,
+      run(["quantize", "--model", join(MODELS, "mnist-cnn.safetensors"), "--out", tmp]),
+      /--out .*is a directory/,
     );
+    expectOneLineError(run(["quantize", "--model", out, "--out", out]), /--out .* would overwrite the --model file/);
     expectOneLineError(
       run(["train", "--init-from", out, "--epochs", "1", "--limit", "100", "--out", join(tmp, "x.safetensors")]),
       /^mnist-wasm: .*int8 model/,

@@ -1,7 +1,8 @@
 import { statSync } from "node:fs";
 import { loadCifar10, loadMnist, loadModelFile, quantizeModel, Runtime, writeFileAtomic } from "../../sdk/node";
-import { trainedOn } from "../dataset";
+import { refuseWrongTask, trainedOn } from "../dataset";
 import { UsageError } from "../errors";
+import { checkOutputFiles, writesTo } from "../output";
 import { terminalText } from "../render";
 
 export interface QuantizeOptions {
@@ -22,12 +23,13 @@ const KEPT_FACTS = ["dataset", "epochs", "selectedClasses"];
  * the first --calibration images of the training split of the data it was trained on.
  */
 export async function quantizeCommand(options: QuantizeOptions): Promise<void> {
+  // Where the file goes is checked before anything is read or computed.
+  checkOutputFiles([["--out", options.out]]);
+  if (writesTo(options.out, options.model))
+    throw new UsageError(`--out ${options.out} would overwrite the --model file`);
   const rt = await Runtime.create({ threads: options.threads });
   const { model, metadata } = await loadModelFile(rt, options.model);
-  if (model.task !== "classifier")
-    throw new UsageError(
-      `--model ${terminalText(options.model)} is ${model.task === "vae" ? "a VAE" : "an autoencoder"}; quantize takes classifiers only`,
-    );
+  refuseWrongTask(model, "quantize", ["classifier"], options.model);
   if (model.quantized) throw new UsageError(`--model ${terminalText(options.model)} is already an int8 model`);
   const on = trainedOn(model, metadata);
   if (on.format === "cifar10" && options.data === undefined)
