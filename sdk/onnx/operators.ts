@@ -331,31 +331,7 @@ export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
       ctx.refuse("an Add is supported only as the bias of a MatMul, right after it");
     tensors.bias = biasVector(ctx, needConstant(ctx, 1, "bias"), previous.units, 1);
   },
-  Conv: (ctx: ImportContext) => {
-    const [C] = needImage(ctx);
-    const w = needConstant(ctx, 1, "weight");
-    if (ctx.int("group", 1) !== 1) ctx.refuse(`group ${ctx.int("group", 1)} is not supported (grouped convolution)`);
-    noDilation(ctx);
-    if (w.shape.length !== 4) ctx.refuse(`weight of shape [${w.shape}] is not [filters, channels, height, width]`);
-    const size = square(ctx, "kernel_shape", ctx.ints("kernel_shape", [w.shape[2], w.shape[3]]));
-    if (w.shape[1] !== C || w.shape[2] !== size || w.shape[3] !== size)
-      ctx.refuse(`weight of shape [${w.shape}] does not fit ${C} input channels and ${size}x${size} windows`);
-    const stride = square(ctx, "strides", ctx.ints("strides", [1, 1]));
-    const padding = uniformPadding(ctx);
-    const filters = w.shape[0];
-    const b = ctx.constant(2);
-    const bias = b ? biasVector(ctx, b, filters, 1) : { shape: [filters], data: new Float32Array(filters) };
-    ctx.addLayer(
-      {
-        type: "conv2d",
-        filters,
-        size,
-        ...(stride !== 1 ? { stride } : {}),
-        ...(padding !== 0 ? { padding } : {}),
-      },
-      { weight: w, bias },
-    );
-  },
+  Conv: (ctx: ImportContext) => importConvolution(ctx, "conv2d"),
   Relu: (ctx: ImportContext) => ctx.addLayer({ type: "relu" }),
   Sigmoid: (ctx: ImportContext) => ctx.addLayer({ type: "sigmoid" }),
   MaxPool: poolImporter("maxpool"),
@@ -427,32 +403,7 @@ export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
     const value = ctx.constant(2);
     if (value && value.data.length !== 1) ctx.refuse(`constant_value of shape [${value.shape}] is not one value`);
   },
-  ConvTranspose: (ctx: ImportContext) => {
-    const [C] = needImage(ctx);
-    const w = needConstant(ctx, 1, "weight");
-    if (ctx.int("group", 1) !== 1) ctx.refuse(`group ${ctx.int("group", 1)} is not supported (grouped convolution)`);
-    noDilation(ctx);
-    if (ctx.ints("output_padding", [0, 0]).some((p) => p !== 0)) ctx.refuse("output_padding is not supported");
-    if (w.shape.length !== 4) ctx.refuse(`weight of shape [${w.shape}] is not [channels, filters, height, width]`);
-    const size = square(ctx, "kernel_shape", ctx.ints("kernel_shape", [w.shape[2], w.shape[3]]));
-    if (w.shape[0] !== C || w.shape[2] !== size || w.shape[3] !== size)
-      ctx.refuse(`weight of shape [${w.shape}] does not fit ${C} input channels and ${size}x${size} windows`);
-    const stride = square(ctx, "strides", ctx.ints("strides", [1, 1]));
-    const padding = uniformPadding(ctx);
-    const filters = w.shape[1];
-    const b = ctx.constant(2);
-    const bias = b ? biasVector(ctx, b, filters, 1) : { shape: [filters], data: new Float32Array(filters) };
-    ctx.addLayer(
-      {
-        type: "convT",
-        filters,
-        size,
-        ...(stride !== 1 ? { stride } : {}),
-        ...(padding !== 0 ? { padding } : {}),
-      },
-      { weight: w, bias },
-    );
-  },
+  ConvTranspose: (ctx: ImportContext) => importConvolution(ctx, "convT"),
   // Nearest-neighbour upsampling by a whole factor: output pixel (y, x) is input (⌊y/S⌋, ⌊x/S⌋).
   Resize: (ctx: ImportContext) => {
     const [, H, W] = needImage(ctx);
@@ -507,3 +458,35 @@ export const OPERATOR_IMPORTERS: Record<string, OperatorImporter> = {
     ctx.softmaxHead();
   },
 };
+
+/**
+ * A Conv (weight [filters, channels, R, R]) or a ConvTranspose (weight [channels, filters, R, R],
+ * PyTorch's layout, which the convT layer keeps) as a layer: square windows, strides and padding,
+ * no groups or dilation, and for ConvTranspose no output_padding.
+ */
+function importConvolution(ctx: ImportContext, type: "conv2d" | "convT"): void {
+  const [C] = needImage(ctx);
+  const w = needConstant(ctx, 1, "weight");
+  if (ctx.int("group", 1) !== 1) ctx.refuse(`group ${ctx.int("group", 1)} is not supported (grouped convolution)`);
+  noDilation(ctx);
+  const transposed = type === "convT";
+  if (transposed && ctx.ints("output_padding", [0, 0]).some((p) => p !== 0))
+    ctx.refuse("output_padding is not supported");
+  if (w.shape.length !== 4)
+    ctx.refuse(
+      `weight of shape [${w.shape}] is not [${transposed ? "channels, filters" : "filters, channels"}, height, width]`,
+    );
+  const [channelsAxis, filtersAxis] = transposed ? [0, 1] : [1, 0];
+  const size = square(ctx, "kernel_shape", ctx.ints("kernel_shape", [w.shape[2], w.shape[3]]));
+  if (w.shape[channelsAxis] !== C || w.shape[2] !== size || w.shape[3] !== size)
+    ctx.refuse(`weight of shape [${w.shape}] does not fit ${C} input channels and ${size}x${size} windows`);
+  const stride = square(ctx, "strides", ctx.ints("strides", [1, 1]));
+  const padding = uniformPadding(ctx);
+  const filters = w.shape[filtersAxis];
+  const b = ctx.constant(2);
+  const bias = b ? biasVector(ctx, b, filters, 1) : { shape: [filters], data: new Float32Array(filters) };
+  ctx.addLayer(
+    { type, filters, size, ...(stride !== 1 ? { stride } : {}), ...(padding !== 0 ? { padding } : {}) },
+    { weight: w, bias },
+  );
+}

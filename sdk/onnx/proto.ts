@@ -23,18 +23,8 @@ export const ATTRIBUTE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, IN
 export const IR_VERSION = 8;
 export const OPSET = 13;
 
-/**
- * An int64 field as a number (the codec gives numbers; a Long-like { low, high } is read too).
- * Values beyond ±2^53 are not exact, and are far beyond any size this SDK accepts.
- */
-export function int(value: unknown): number {
-  if (typeof value === "number") return value;
-  if (value !== null && typeof value === "object" && "low" in value && "high" in value) {
-    const { low, high } = value as { low: number; high: number };
-    return high * 2 ** 32 + (low >>> 0);
-  }
-  return 0;
-}
+/** An int64 field as a number, 0 when absent (sdk/onnx/wire.ts decodes int64 to numbers). */
+export const int = (value: number | undefined): number => value ?? 0;
 
 export const intAttribute = (name: string, i: number): AttributeProto => ({ name, type: ATTRIBUTE.INT, i });
 export const intsAttribute = (name: string, ints: number[]): AttributeProto => ({ name, type: ATTRIBUTE.INTS, ints });
