@@ -1,14 +1,15 @@
 // Softmax with cross-entropy, fused: the course's eq. 5-8 forward and eq. 9 backward.
 
 /**
- * logits[rows,cols], labels[rows] (uint8 class indices) ->
+ * logits[rows,cols], labels[rows] (uint8 class indices), smoothing ε in [0, 1) ->
  *   probs[rows,cols]  = softmax of each row (max subtracted for stability),
- *   dlogits[rows,cols] = (probs - onehot(labels)) / rows   (skipped when dlogits == 0),
- * returns the summed cross-entropy -Σ log p[label] over the rows (as f64; 0 when labels == 0,
- * which computes probabilities only).
+ *   dlogits[rows,cols] = (probs - t) / rows   (skipped when dlogits == 0),
+ * returns the summed cross-entropy -Σ_j t_j log p_j over the rows (as f64; 0 when labels == 0,
+ * which computes probabilities only), where t = (1 - ε)·onehot(label) + ε/cols: label smoothing,
+ * which with ε = 0 is the plain -log p[label].
  */
 export function softmaxCrossEntropy(
-  logits: usize, labels: usize, probs: usize, dlogits: usize, rows: i32, cols: i32,
+  logits: usize, labels: usize, probs: usize, dlogits: usize, rows: i32, cols: i32, smoothing: f32,
 ): f64 {
   let total: f64 = 0;
   const invRows: f32 = 1.0 / <f32>rows;
@@ -30,12 +31,19 @@ export function softmaxCrossEntropy(
     }
     if (labels == 0) continue;
     const label = <i32>load<u8>(labels + <usize>r);
-    // log p[label] computed from the logits, exact even when p underflows to 0.
-    total -= <f64>(load<f32>(inRow + (<usize>label << 2)) - maxValue - Mathf.log(sum));
+    // log p_j = z_j - max - log(sum), from the logits: exact even when p_j underflows to 0.
+    const logSum = Mathf.log(sum);
+    total -= <f64>(1 - smoothing) * <f64>(load<f32>(inRow + (<usize>label << 2)) - maxValue - logSum);
+    const spread: f32 = smoothing / <f32>cols;
+    if (smoothing != 0) {
+      let logProbs: f32 = 0;
+      for (let j = 0; j < cols; j++) logProbs += load<f32>(inRow + (<usize>j << 2)) - maxValue - logSum;
+      total -= <f64>spread * <f64>logProbs;
+    }
     if (dlogits != 0) {
       const gradRow = dlogits + (<usize>(r * cols) << 2);
       for (let j = 0; j < cols; j++) {
-        const target: f32 = j == label ? 1 : 0;
+        const target: f32 = j == label ? 1 - smoothing + spread : spread;
         store<f32>(gradRow + (<usize>j << 2), (load<f32>(outRow + (<usize>j << 2)) - target) * invRows);
       }
     }
@@ -52,7 +60,7 @@ export function softmaxCrossEntropy(
 export function softmaxMse(
   logits: usize, labels: usize, probs: usize, dlogits: usize, rows: i32, cols: i32,
 ): f64 {
-  softmaxCrossEntropy(logits, 0, probs, 0, rows, cols);
+  softmaxCrossEntropy(logits, 0, probs, 0, rows, cols, 0);
   if (labels == 0) return 0;
   let total: f64 = 0;
   const invRows: f32 = 1.0 / <f32>rows;

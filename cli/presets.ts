@@ -28,6 +28,43 @@ export const TRAIN_PRESETS: Record<string, TrainPreset> = {
       limit: 50000,
     },
   },
+  // The shipped MNIST model's recipe (`npm run train:default`): the LeNet-like cnn with batch
+  // norm, shifts of 2 pixels, label smoothing and a warm-up before the cosine. Same operations per
+  // image as cnn, so predicting is as fast.
+  "best-mnist": {
+    description: "99.6% MNIST test accuracy from the LeNet-like CNN with batch norm",
+    options: {
+      arch: "cnn-bn",
+      epochs: 20,
+      batchSize: 100,
+      optimizer: "momentum",
+      lr: 0.05,
+      weightDecay: 5e-4,
+      schedule: "cosine",
+      warmup: 1,
+      labelSmoothing: 0.1,
+      augment: 2,
+    },
+  },
+  // The 85% CIFAR-10 recipe (`npm run train:cifar-best`): six batch-normalized convolutions,
+  // random crops of the image padded by 4 pixels and flips, label smoothing, two epochs of
+  // warm-up to a rate of 0.1 and a cosine down to 0; the standard SGD recipe of CIFAR-10 CNNs.
+  "best-cifar10": {
+    description: "85% CIFAR-10 test accuracy in under two hours on two cores",
+    options: {
+      dataset: "cifar10",
+      arch: "cnn-cifar-bn",
+      epochs: 24,
+      batchSize: 100,
+      optimizer: "momentum",
+      lr: 0.1,
+      weightDecay: 5e-4,
+      schedule: "cosine",
+      warmup: 2,
+      labelSmoothing: 0.1,
+      augment: 4,
+    },
+  },
 };
 
 /**

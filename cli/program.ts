@@ -257,7 +257,23 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
         "learning-rate schedule over the run (default: by the network, see --optimizer)",
       ).choices(["constant", "cosine"]),
     )
-    .option("--augment", "random shifts of the training images by up to 2 pixels, and flips for CIFAR-10")
+    .option(
+      "--augment [pixels]",
+      "random shifts of the training images by up to PIXELS (default 2) with the uncovered border black, " +
+        "the random crops of a zero-padded image; and horizontal flips for CIFAR-10",
+      intFrom(0, 64),
+    )
+    .option(
+      "--warmup <epochs>",
+      "ramp the learning rate up linearly over the first EPOCHS (0.5 for half an epoch) before the schedule; " +
+        "with --schedule cosine, the one-cycle shape",
+      nonNegativeNumber,
+    )
+    .option(
+      "--label-smoothing <eps>",
+      "train a classifier's cross-entropy against (1 - EPS)·onehot + EPS/classes instead of the labels (e.g. 0.1)",
+      fractionBelowOne,
+    )
     .addOption(
       new Option("--optimizer <name>", `update rule (default: by the network: ${describeTrainingDefaults()})`).choices(
         OPTIMIZERS,
@@ -348,6 +364,11 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       "--data <path>",
       "test data: MNIST idx folder (default: the copy shipped in the package), " +
         "or the CIFAR-10 folder / tar.gz for a CIFAR-10 model",
+    )
+    .option(
+      "--tta",
+      "test-time flips: classify each image by the mean of the probabilities on it and on its mirror image " +
+        "(for photographs such as CIFAR-10; digits are not mirror-symmetric)",
     )
     .addOption(threadsOption())
     .action(actions.eval);

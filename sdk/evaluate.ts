@@ -1,4 +1,4 @@
-import { checkInteger, describeValue } from "./args";
+import { checkInteger, checkOptions, describeValue } from "./args";
 import { fail } from "./errors";
 import { checkDataset, sampleSize, type Dataset } from "./data/dataset";
 import { DeviceData } from "./data/device-data";
@@ -59,11 +59,23 @@ export function checkData(
   if ((data as Dataset | DeviceData).count === 0) fail("BAD_ARGUMENT", `${call}: ${what} is empty`);
 }
 
+export interface EvaluateOptions {
+  /** Images a forward pass (default 1000; fewer when they would not fit INFERENCE_BATCH_BYTES). */
+  batchSize?: number;
+  /**
+   * Test-time flips: each image's probabilities are the mean of the model's on the image and on
+   * its horizontal mirror (two forward passes). For photographs, whose classes look the same
+   * mirrored (CIFAR-10, with models trained on flips); not for digits.
+   */
+  flip?: boolean;
+}
+
 /**
  * Accuracy, loss, predictions and confusion matrix of `model` on `data`, in batches of up to
- * `batchSize` (fewer when they would not fit INFERENCE_BATCH_BYTES).
+ * `batchSize` (fewer when they would not fit INFERENCE_BATCH_BYTES). The third argument is the
+ * batch size or EvaluateOptions.
  */
-export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1000): Evaluation {
+export function evaluate(model: Model, data: Dataset | DeviceData, options: number | EvaluateOptions = {}): Evaluation {
   checkModel(model, "evaluate");
   if (model.task !== "classifier") {
     fail(
@@ -72,13 +84,23 @@ export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1
     );
   }
   checkData(model, data, "evaluate", "data");
+  const o =
+    typeof options === "number"
+      ? { batchSize: options }
+      : checkOptions<EvaluateOptions>(options, "evaluate options", ["batchSize", "flip"]);
+  const batchSize = o.batchSize ?? 1000;
   checkInteger(batchSize, "evaluate: batchSize", 1);
+  if (o.flip !== undefined && typeof o.flip !== "boolean")
+    fail("BAD_ARGUMENT", `evaluate: flip must be true or false, got ${describeValue(o.flip)}`);
+  if (o.flip && model.spec.input.length !== 3)
+    fail("BAD_ARGUMENT", `evaluate: flip mirrors images [C, H, W]; the model's input is [${model.spec.input}]`);
   const device = data instanceof DeviceData ? data : new DeviceData(model.rt, data);
   checkShapes(model, device.data);
   const { rt, classCount } = model;
   const batch = Math.min(inferenceBatch(model.spec, batchSize), device.count);
   model.allocate(batch, false);
   const predictionsPtr = rt.alloc(batch * 4);
+  const flips = o.flip ? new FlipBuffers(model, batch, device.sampleSize) : undefined;
   const predictions = new Int32Array(device.count);
   let lossSum = 0;
   try {
@@ -91,13 +113,19 @@ export function evaluate(model: Model, data: Dataset | DeviceData, batchSize = 1
         PIXEL_SCALE,
       );
       const logits = model.forward(model.inputPtr, n, false);
-      const loss = model.batchLoss(logits, device.labelsPtr + start, n, false);
-      lossSum += loss.head + loss.kl;
+      const labels = device.labelsPtr + start;
+      const loss = model.batchLoss(logits, labels, n, false);
+      if (flips) {
+        lossSum += flips.meanOfMirrored(n, labels);
+      } else {
+        lossSum += loss.head + loss.kl;
+      }
       rt.kernels.argmaxRows(model.loss.probsPtr, n, classCount, predictionsPtr);
       predictions.set(rt.i32(predictionsPtr, n), start);
     }
   } finally {
     rt.free(predictionsPtr);
+    flips?.dispose();
     if (device !== data) device.dispose();
   }
   const confusion = Array.from({ length: classCount }, () => new Array<number>(classCount).fill(0));
@@ -188,4 +216,60 @@ export function evaluateReconstruction(
   };
   if (model.task === "vae" && model.loss.kind === "bce") result.elbo = -result.loss;
   return result;
+}
+
+/**
+ * Test-time flips for evaluate(): after the forward pass of a batch, mirrors its images in place
+ * (the augmentation kernel with flips only), runs the model again and leaves the mean of both
+ * passes' probabilities in the loss head's buffer, where argmaxRows reads them.
+ */
+class FlipBuffers {
+  private readonly paramsPtr: number;
+  private readonly scratchPtr: number;
+  private readonly firstPass: Float32Array;
+
+  constructor(
+    private readonly model: Model,
+    batch: number,
+    sampleSize: number,
+  ) {
+    const { rt } = model;
+    this.paramsPtr = rt.alloc(batch * 3 * 4);
+    this.scratchPtr = rt.alloc(sampleSize * 4);
+    const params = rt.i32(this.paramsPtr, batch * 3);
+    for (let i = 0; i < batch; i++) params.set([1, 0, 0], 3 * i);
+    this.firstPass = new Float32Array(batch * model.classCount);
+  }
+
+  /**
+   * Averages the probabilities of the last forward pass over `n` images with those of their
+   * mirror images; returns the loss of the averaged probabilities summed over the batch
+   * (cross-entropy -log p̄[label], or ½|p̄ - onehot|² for a model trained with MSE).
+   */
+  meanOfMirrored(n: number, labelsPtr: number): number {
+    const { model } = this;
+    const { rt, classCount } = model;
+    const size = n * classCount;
+    this.firstPass.set(rt.f32(model.loss.probsPtr, size));
+    const [channels, height, width] = model.spec.input;
+    rt.kernels.augmentImages(model.inputPtr, this.paramsPtr, n, channels, height, width, this.scratchPtr);
+    model.loss.forward(model.forward(model.inputPtr, n, false), 0, n, false);
+    const probs = rt.f32(model.loss.probsPtr, size);
+    const labels = rt.u8(labelsPtr, n);
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < classCount; j++) {
+        const k = i * classCount + j;
+        probs[k] = 0.5 * (probs[k] + this.firstPass[k]);
+        if (model.loss.kind === "mse") loss += 0.5 * (probs[k] - (j === labels[i] ? 1 : 0)) ** 2;
+      }
+      if (model.loss.kind !== "mse") loss -= Math.log(Math.max(probs[i * classCount + labels[i]], Number.MIN_VALUE));
+    }
+    return loss;
+  }
+
+  dispose(): void {
+    this.model.rt.free(this.paramsPtr);
+    this.model.rt.free(this.scratchPtr);
+  }
 }

@@ -7,10 +7,13 @@ import { fail } from "./errors";
 import { checkData, checkModel } from "./evaluate";
 import type { Model } from "./model";
 import { Optimizer } from "./optim/optimizer";
+import { SCHEDULES } from "./schedule";
 import type { FitOptions } from "./train";
 
 /** Most pixels an augmentation may shift an image by. */
 const MAX_SHIFT = 64;
+/** Most epochs a warm-up may last (a run's epochs are bounded alike: MAX_EPOCHS). */
+const MAX_WARMUP = 1e6;
 
 export function checkFitArguments(
   model: unknown,
@@ -32,8 +35,22 @@ export function checkFitArguments(
   if (o.test !== undefined) checkData(model as Model, o.test, "fit", "test");
   if (o.seed !== undefined) checkSeed(o.seed, "fit: seed");
   if (o.firstEpoch !== undefined) checkInteger(o.firstEpoch, "fit: firstEpoch", 1);
-  if (o.schedule !== undefined && o.schedule !== "constant" && o.schedule !== "cosine") {
+  if (o.schedule !== undefined && !SCHEDULES.includes(o.schedule)) {
     fail("BAD_ARGUMENT", `fit: schedule must be "constant" or "cosine", got ${describeValue(o.schedule)}`);
+  }
+  if (o.warmup !== undefined && !(typeof o.warmup === "number" && o.warmup >= 0 && o.warmup <= MAX_WARMUP)) {
+    fail(
+      "BAD_ARGUMENT",
+      `fit: warmup must be a number of epochs from 0 to ${MAX_WARMUP}, got ${describeValue(o.warmup)}`,
+    );
+  }
+  if (o.labelSmoothing !== undefined) {
+    const eps = o.labelSmoothing;
+    if (!(typeof eps === "number" && eps >= 0 && eps < 1))
+      fail("BAD_ARGUMENT", `fit: labelSmoothing must be a number from 0 up to 1, got ${describeValue(eps)}`);
+    const m = model as Model;
+    if (eps > 0 && (m.task !== "classifier" || m.loss.kind !== "cross-entropy"))
+      fail("BAD_ARGUMENT", "fit: label smoothing applies to a classifier's cross-entropy loss");
   }
   if (o.augment !== undefined) {
     const a = checkOptions<{ flip: boolean; shift: number }>(o.augment, "fit: augment", ["flip", "shift"]);

@@ -144,3 +144,4 @@ export {
   type RunSettings,
 } from "./io/run-record";
 export { describeTrainingDefaults, trainingDefaults, type TrainingDefaults } from "./train-defaults";
+export { learningRateAt, SCHEDULES, type ScheduleName } from "./schedule";

@@ -287,10 +287,14 @@ export class Model {
    * `targets` (labels for a classifier, pixels for an autoencoder: see targetPtr), summed over the
    * batch: the loss head's, and the KL divergence of every sampling layer (a VAE's code). With
    * `withGrad`, the loss head's gradient is ready for backward() (sampling layers add the KL's there).
+   * `labelSmoothing` (a classifier's cross-entropy only) softens the targets: see SoftmaxLoss.
    */
-  batchLoss(output: number, targets: number, batch: number, withGrad: boolean): BatchLoss {
+  batchLoss(output: number, targets: number, batch: number, withGrad: boolean, labelSmoothing = 0): BatchLoss {
     this.check("batchLoss");
-    const head = this.loss.forward(output, targets, batch, withGrad);
+    const head =
+      this.loss instanceof SoftmaxLoss
+        ? this.loss.forward(output, targets, batch, withGrad, labelSmoothing)
+        : this.loss.forward(output, targets, batch, withGrad);
     let kl = 0;
     for (const layer of this.klLayers) kl += layer.klSum;
     return { head, kl };

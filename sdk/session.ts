@@ -6,10 +6,11 @@ import { takeFirst, type Dataset } from "./data/dataset";
 import { DeviceData } from "./data/device-data";
 import { fail, MnistWasmError } from "./errors";
 import { deserializeModel, serializeModel, type SavedOptimizerState } from "./io/model-file";
-import type { RunPosition, RunRecord, RunSettings } from "./io/run-record";
+import { MAX_EPOCHS, type RunPosition, type RunRecord, type RunSettings } from "./io/run-record";
 import type { Model } from "./model";
 import { OPTIMIZER_DEFAULTS, Optimizer, type OptimizerSpec } from "./optim/optimizer";
 import type { Runtime } from "./runtime/runtime";
+import { SCHEDULES } from "./schedule";
 import { specLoss, type ModelSpec } from "./spec";
 import { fit, type BatchInfo, type EpochRecord } from "./train";
 
@@ -232,7 +233,16 @@ export class TrainingSession {
     const note = (name: string, value: unknown, checkpoint: unknown): void => {
       if (JSON.stringify(value) !== JSON.stringify(checkpoint)) changed.push({ name, value, checkpoint });
     };
-    for (const key of ["schedule", "batchSize", "seed", "augment", "limit", "dataset"] as const) {
+    for (const key of [
+      "schedule",
+      "warmup",
+      "labelSmoothing",
+      "batchSize",
+      "seed",
+      "augment",
+      "limit",
+      "dataset",
+    ] as const) {
       if (!(key in overrides)) continue;
       note(key, overrides[key], before[key]);
       (next as unknown as Record<string, unknown>)[key] = overrides[key];
@@ -335,6 +345,8 @@ export class TrainingSession {
         seed: s.seed,
         firstEpoch: start.epochsDone + 1,
         schedule: s.schedule,
+        ...(s.warmup ? { warmup: s.warmup } : {}),
+        ...(s.labelSmoothing ? { labelSmoothing: s.labelSmoothing } : {}),
         scheduleSteps: { step: start.step, steps: start.steps },
         resumeAt: {
           batch: start.batch,
@@ -467,8 +479,18 @@ function checkSettings(s: RunSettings): void {
     fail("BAD_ARGUMENT", `training session: batch size must be a positive integer, got ${s.batchSize}`);
   if (s.limit !== undefined && (!Number.isInteger(s.limit) || s.limit <= 0))
     fail("BAD_ARGUMENT", `training session: limit must be a positive integer, got ${s.limit}`);
-  if (s.schedule !== "constant" && s.schedule !== "cosine")
+  if (!SCHEDULES.includes(s.schedule))
     fail("BAD_ARGUMENT", `training session: schedule must be "constant" or "cosine", got ${String(s.schedule)}`);
+  if (s.warmup !== undefined && !(typeof s.warmup === "number" && s.warmup >= 0 && s.warmup <= MAX_EPOCHS))
+    fail(
+      "BAD_ARGUMENT",
+      `training session: warmup must be a number of epochs from 0 to ${MAX_EPOCHS}, got ${String(s.warmup)}`,
+    );
+  if (
+    s.labelSmoothing !== undefined &&
+    !(typeof s.labelSmoothing === "number" && s.labelSmoothing >= 0 && s.labelSmoothing < 1)
+  )
+    fail("BAD_ARGUMENT", `training session: label smoothing must be from 0 up to 1, got ${String(s.labelSmoothing)}`);
 }
 
 /**

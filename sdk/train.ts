@@ -9,6 +9,7 @@ import { PIXEL_SCALE, type Model } from "./model";
 import { checkTrainingBatch } from "./plan";
 import type { Optimizer } from "./optim/optimizer";
 import { Random } from "./random";
+import { learningRateAt, type ScheduleName } from "./schedule";
 
 /** What one epoch of training measured. */
 export interface EpochRecord {
@@ -65,7 +66,19 @@ export interface FitOptions {
    * Learning-rate schedule over this call's steps: "constant" (default), or "cosine", which
    * decays the optimizer's rate from its value to 0 along half a cosine.
    */
-  schedule?: "constant" | "cosine";
+  schedule?: ScheduleName;
+  /**
+   * Epochs (a fraction of one too) at the start of the schedule over which the rate ramps up
+   * linearly from near 0 to its value (learningRateAt); default 0. With "cosine", the one-cycle
+   * schedule of fast CNN training recipes.
+   */
+  warmup?: number;
+  /**
+   * Label smoothing ε in [0, 1) for a classifier's cross-entropy: the training target is
+   * (1 - ε)·onehot + ε/classes (default 0). The epoch's training loss is against those targets;
+   * evaluation uses the labels as they are.
+   */
+  labelSmoothing?: number;
   /**
    * Random horizontal flips (when `flip`) and shifts of up to `shift` pixels of every training
    * image, drawn from the seeded generator. For photographs (CIFAR-10) flips help; digits are
@@ -210,6 +223,8 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
   }
   const totalSteps = span?.steps ?? epochs * batches - resumeAt.batch;
   let step = options.scheduleSteps?.step ?? 0;
+  const schedule = options.schedule ?? "constant";
+  const warmupSteps = Math.min(Math.round((options.warmup ?? 0) * batches), totalSteps);
   const augment = options.augment && (options.augment.flip || options.augment.shift > 0) ? options.augment : undefined;
   const augmentParams = augment ? new Int32Array(batch * 3) : undefined;
   const augmentParamsPtr = augment ? rt.alloc(batch * 3 * 4) : 0;
@@ -263,12 +278,12 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
           rt.i32(augmentParamsPtr, n * 3).set(augmentParams.subarray(0, n * 3));
           rt.kernels.augmentImages(model.inputPtr, augmentParamsPtr, n, channels, height, width, augmentScratch);
         }
-        if (options.schedule === "cosine") {
-          optimizer.learningRate = baseLr * 0.5 * (1 + Math.cos((Math.PI * step) / totalSteps));
+        if (schedule !== "constant" || warmupSteps > 0) {
+          optimizer.learningRate = learningRateAt(baseLr, schedule, step, totalSteps, warmupSteps);
         }
         step++;
         const output = model.forward(model.inputPtr, n, true);
-        const parts = model.batchLoss(output, model.targetPtr, n, true);
+        const parts = model.batchLoss(output, model.targetPtr, n, true, options.labelSmoothing ?? 0);
         const loss = parts.head + parts.kl;
         firstLoss ??= loss / n;
         if (!Number.isFinite(loss) || loss / n > divergedLoss(firstLoss)) {

@@ -95,6 +95,21 @@ const RUNS: { name: string; arch: string; settings: RunSettings; stopAfter: numb
     stopAfter: [1, 15, 16, 17, 40],
   },
   {
+    name: "momentum, a warm-up into a cosine, label smoothing (stops inside the warm-up and after it)",
+    arch: "dense:32,batchnorm,relu",
+    settings: {
+      optimizer: { name: "momentum", lr: 0.05 },
+      schedule: "cosine",
+      warmup: 1.5,
+      labelSmoothing: 0.1,
+      epochs: 3,
+      batchSize: 100,
+      seed: 9,
+      limit: 600,
+    },
+    stopAfter: [4, 9, 13],
+  },
+  {
     name: "adam, constant, batch norm",
     arch: "dense:32,batchnorm,relu",
     settings: {
@@ -348,6 +363,8 @@ describe("the run record in a model file", () => {
     const good = TrainingSession.start(model, {
       optimizer: { name: "momentum", lr: 0.05 },
       schedule: "cosine",
+      warmup: 0.5,
+      labelSmoothing: 0.05,
       epochs: 3,
       batchSize: 10,
       seed: 2,
@@ -362,6 +379,12 @@ describe("the run record in a model file", () => {
       ["optimizer", { name: "momentum", momentum: 1 }],
       ["optimizer", { name: "adam", lr: "1" }],
       ["schedule", "linear"],
+      ["warmup", -1],
+      ["warmup", "1"],
+      ["warmup", 2e6],
+      ["labelSmoothing", 1],
+      ["labelSmoothing", -0.1],
+      ["labelSmoothing", null],
       ["epochs", -1],
       ["epochs", 1.5],
       ["epochs", 1e7],

@@ -7,6 +7,7 @@ import {
   selectClasses,
 } from "../../sdk/node";
 import { recordedSelection, testDataFor } from "../dataset";
+import { UsageError } from "../errors";
 import { confusionTable, percent, terminalText } from "../render";
 
 export interface EvalOptions {
@@ -14,6 +15,8 @@ export interface EvalOptions {
   threads?: number;
   model?: string;
   data?: string;
+  /** --tta: test-time flips (evaluate's flip). */
+  tta?: boolean;
 }
 
 export async function evalCommand(options: EvalOptions): Promise<void> {
@@ -21,6 +24,8 @@ export async function evalCommand(options: EvalOptions): Promise<void> {
   const path = options.model ?? DEFAULT_MODEL_PATH;
   const { model, metadata } = await loadModelFile(rt, path);
   const all = testDataFor(model, metadata, options.data);
+  if (options.tta && model.task !== "classifier")
+    throw new UsageError("--tta: test-time flips measure a classifier; this model is an autoencoder");
   if (model.task !== "classifier") {
     // A model trained on some classes only is measured on them.
     const selected = recordedSelection(metadata.selectedClasses, all.classes.length);
@@ -45,12 +50,12 @@ export async function evalCommand(options: EvalOptions): Promise<void> {
     return;
   }
   const test = all;
-  const result = evaluate(model, test);
+  const result = evaluate(model, test, { flip: options.tta === true });
   const correct = Math.round(result.accuracy * test.count);
   process.stdout.write(
     [
       `model:    ${path}`,
-      `data:     ${terminalText(test.name)} test set, ${test.count} images`,
+      `data:     ${terminalText(test.name)} test set, ${test.count} images${options.tta ? ", each also mirrored (--tta)" : ""}`,
       `accuracy: ${percent(result.accuracy)} (${correct}/${test.count})`,
       `loss:     ${result.loss.toFixed(4)} (mean cross-entropy)`,
       "",

@@ -26,8 +26,12 @@ import {
   type OptimizerName,
   type RunOverrides,
   type RunSettings,
+  type ScheduleName,
   type Task,
 } from "../../sdk/node";
+
+/** Pixels --augment shifts by when given no number. */
+const DEFAULT_SHIFT = 2;
 import { buildSpec, type ArchOptions } from "../arch";
 import { loadTrainingData, recordedSelection } from "../dataset";
 import { buildAutoencoder, generativePaths, writeGenerativeReport } from "../generative";
@@ -50,8 +54,11 @@ export interface TrainOptions extends ArchOptions {
   momentum?: number;
   weightDecay?: number;
   /** Unset: chosen from the network (trainingDefaults). */
-  schedule?: "constant" | "cosine";
-  augment?: boolean;
+  schedule?: ScheduleName;
+  /** --augment alone: true (shifts of 2 pixels); --augment N: shifts of N pixels. */
+  augment?: boolean | number;
+  warmup?: number;
+  labelSmoothing?: number;
   seed: number;
   out: string;
   initFrom?: string;
@@ -79,6 +86,8 @@ const FLAGS: Record<string, string> = {
   batchSize: "--batch-size",
   seed: "--seed",
   augment: "--augment",
+  warmup: "--warmup",
+  labelSmoothing: "--label-smoothing",
   limit: "--limit",
   dataset: "--dataset/--data",
   epochs: "--epochs",
@@ -175,6 +184,10 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     session = TrainingSession.start(new Model(rt, spec, { seed: options.seed }), runSettings(options, spec, given));
   }
   const settings = session.settings;
+  if (settings.labelSmoothing && (session.model.task !== "classifier" || session.model.loss.kind !== "cross-entropy")) {
+    session.dispose({ model: true });
+    throw new UsageError("--label-smoothing: label smoothing applies to a classifier's cross-entropy loss");
+  }
   if (settings.epochs > MAX_EPOCHS) {
     throw new UsageError(
       `--epochs ${options.epochs}: the run would end at epoch ${settings.epochs}, beyond ${MAX_EPOCHS} in all`,
@@ -190,7 +203,8 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
   log(
     `training ${formatArch(model.spec.layers)} (${model.paramCount.toLocaleString("en")} parameters) on ${train.count.toLocaleString("en")} ` +
       `${train.name} images: ${describeOptimizer(optimizer)}, batch ${settings.batchSize}, ` +
-      `${settings.schedule === "cosine" ? "cosine schedule, " : ""}${settings.augment ? "augmented, " : ""}seed ${settings.seed}`,
+      `${describeSchedule(settings)}${describeAugment(settings.augment)}` +
+      `${settings.labelSmoothing ? `label smoothing ${settings.labelSmoothing}, ` : ""}seed ${settings.seed}`,
   );
 
   // Ctrl-C stops training after the current batch and saves a checkpoint; the run then exits 130
@@ -351,10 +365,36 @@ function runSettings(options: TrainOptions, spec: ModelSpec, given: (key: string
     epochs: options.epochs,
     batchSize: options.batchSize,
     seed: options.seed,
-    ...(options.augment ? { augment: { flip: options.dataset === "cifar10", shift: 2 } } : {}),
+    ...(augmentOf(options) ? { augment: augmentOf(options) } : {}),
+    ...(options.warmup ? { warmup: options.warmup } : {}),
+    ...(options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {}),
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
     dataset: datasetOf(options),
   };
+}
+
+/** The schedule as the run's first line shows it: "cosine schedule, ", "warm-up 1 epoch, " (or ""). */
+function describeSchedule(s: RunSettings): string {
+  const warmup = s.warmup ? `warm-up ${s.warmup} epoch${s.warmup === 1 ? "" : "s"}, ` : "";
+  return `${s.schedule === "cosine" ? "cosine schedule, " : ""}${warmup}`;
+}
+
+/** "augmented (shifts of 4 pixels, flips), " or "". */
+function describeAugment(a: RunSettings["augment"]): string {
+  if (!a) return "";
+  const parts = [
+    ...(a.shift > 0 ? [`shifts of ${a.shift} pixel${a.shift === 1 ? "" : "s"}`] : []),
+    ...(a.flip ? ["flips"] : []),
+  ];
+  return `augmented (${parts.join(", ")}), `;
+}
+
+/** The augmentation --augment asks for: shifts (2 pixels unless given) and, for CIFAR-10, flips. */
+function augmentOf(options: TrainOptions): RunSettings["augment"] {
+  if (options.augment === undefined || options.augment === false) return undefined;
+  const shift = options.augment === true ? DEFAULT_SHIFT : options.augment;
+  const flip = options.dataset === "cifar10";
+  return shift > 0 || flip ? { flip, shift } : undefined;
 }
 
 /** Prints which of the update rule, rate and schedule come from the network's defaults. */
@@ -381,9 +421,9 @@ function runOverrides(options: TrainOptions, given: (key: string) => boolean): R
     ...(given("epochs") ? { epochs: options.epochs } : {}),
     ...(given("batchSize") ? { batchSize: options.batchSize } : {}),
     ...(given("seed") ? { seed: options.seed } : {}),
-    ...(given("augment")
-      ? { augment: options.augment ? { flip: options.dataset === "cifar10", shift: 2 } : undefined }
-      : {}),
+    ...(given("augment") ? { augment: augmentOf(options) } : {}),
+    ...(given("warmup") ? { warmup: options.warmup || undefined } : {}),
+    ...(given("labelSmoothing") ? { labelSmoothing: options.labelSmoothing || undefined } : {}),
     ...(given("limit") ? { limit: options.limit } : {}),
     ...(given("dataset") || given("data") ? { dataset: datasetOf(options) } : {}),
   };

@@ -2,12 +2,17 @@
 // checkpoint continues the run it was cut from (TrainingSession.fromFile). Read back, every field
 // is range-checked: a record that fails is dropped as a whole, like a damaged optimizer record.
 import { OPTIMIZERS, type OptimizerName, type OptimizerSpec } from "../optim/optimizer";
+import { SCHEDULES, type ScheduleName } from "../schedule";
 
 /** How a run trains: everything that decides its weights besides the model and the data's bytes. */
 export interface RunSettings {
   /** The update rule and its settings (the rate is the schedule's start). */
   optimizer: OptimizerSpec;
-  schedule: "constant" | "cosine";
+  schedule: ScheduleName;
+  /** Epochs of linear warm-up at the schedule's start (fit's warmup); absent: none. */
+  warmup?: number;
+  /** Label smoothing of a classifier's cross-entropy (fit's labelSmoothing); absent: none. */
+  labelSmoothing?: number;
   /** Number of the run's last epoch. */
   epochs: number;
   batchSize: number;
@@ -54,6 +59,8 @@ const BELOW_ONE = new Set(["momentum", "rho", "beta1", "beta2"]);
 const FIELDS = new Set([
   "optimizer",
   "schedule",
+  "warmup",
+  "labelSmoothing",
   "epochs",
   "batchSize",
   "seed",
@@ -116,8 +123,15 @@ export function runRecordProblem(value: unknown): string | undefined {
       return `"optimizer.${key}" is ${show(v)}, out of range`;
     }
   }
-  if (r.schedule !== "constant" && r.schedule !== "cosine")
+  if (!SCHEDULES.includes(r.schedule as ScheduleName))
     return `"schedule" is ${show(r.schedule)}, not "constant" or "cosine"`;
+  if (r.warmup !== undefined && !(typeof r.warmup === "number" && r.warmup >= 0 && r.warmup <= MAX_EPOCHS))
+    return `"warmup" is ${show(r.warmup)}, not a number of epochs from 0 to ${MAX_EPOCHS}`;
+  if (
+    r.labelSmoothing !== undefined &&
+    !(typeof r.labelSmoothing === "number" && r.labelSmoothing >= 0 && r.labelSmoothing < 1)
+  )
+    return `"labelSmoothing" is ${show(r.labelSmoothing)}, not a number from 0 up to 1`;
   const integers: [string, number, number][] = [
     ["epochs", 0, MAX_EPOCHS],
     ["epochsDone", 0, MAX_EPOCHS],

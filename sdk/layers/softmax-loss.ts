@@ -37,13 +37,21 @@ export class SoftmaxLoss {
     return this.grad.ptr;
   }
 
-  /** Returns the loss summed over the batch; labels 0 computes probabilities only. */
-  forward(logits: number, labels: number, batch: number, withGrad: boolean): number {
+  /**
+   * Returns the loss summed over the batch; labels 0 computes probabilities only. With
+   * `labelSmoothing` ε (cross-entropy only) the target is (1 - ε)·onehot + ε/classes: the loss and
+   * its gradient against it, which keeps a network from driving its logits ever apart.
+   */
+  forward(logits: number, labels: number, batch: number, withGrad: boolean, labelSmoothing = 0): number {
     if (this.disposed) lossDisposed();
     const k = this.rt.kernels;
-    const run = this.kind === "mse" ? k.softmaxMse : k.softmaxCrossEntropy;
     if (withGrad) this.grad.ensure(batch); // a model allocated for inference only has no room yet
-    return run(logits, labels, this.probs.ptr, withGrad ? this.grad.ptr : 0, batch, this.classes);
+    const grad = withGrad ? this.grad.ptr : 0;
+    if (this.kind === "mse") {
+      if (labelSmoothing !== 0) fail("BAD_ARGUMENT", "label smoothing applies to the cross-entropy loss, not mse");
+      return k.softmaxMse(logits, labels, this.probs.ptr, grad, batch, this.classes);
+    }
+    return k.softmaxCrossEntropy(logits, labels, this.probs.ptr, grad, batch, this.classes, labelSmoothing);
   }
 
   dispose(): void {

@@ -60,6 +60,7 @@ export interface Kernels {
     dlogits: number,
     rows: number,
     cols: number,
+    smoothing: number,
   ): number;
   softmaxMse(logits: number, labels: number, probs: number, dlogits: number, rows: number, cols: number): number;
   sigmoidBinaryCrossEntropy(z: number, targets: number, out: number, dz: number, rows: number, cols: number): number;

@@ -66,7 +66,7 @@ describe("softmaxCrossEntropy", () => {
     const labelPtr = u8Buf(labels, "labels");
     const pPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "probs");
     const gPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "dlogits");
-    const loss = rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, gPtr, rows, cols);
+    const loss = rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, gPtr, rows, cols, 0);
     expectWithin([loss], [want.loss], 1e-6 * (1 + Math.abs(want.loss)), "loss");
     expectWithin(
       readF32(pPtr, rows * cols),
@@ -92,7 +92,7 @@ describe("softmaxCrossEntropy", () => {
     const lPtr = f32Buf(logits, "logits");
     const pPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "probs");
     const gPtr = f32Buf(new Float64Array(rows * cols).fill(42), "dlogits");
-    expect(rt.kernels.softmaxCrossEntropy(lPtr, 0, pPtr, gPtr, rows, cols)).toBe(0);
+    expect(rt.kernels.softmaxCrossEntropy(lPtr, 0, pPtr, gPtr, rows, cols, 0)).toBe(0);
     expectWithin(
       readF32(pPtr, rows * cols),
       want.probs,
@@ -113,7 +113,7 @@ describe("softmaxCrossEntropy", () => {
     const labelPtr = u8Buf(labels, "labels");
     const pPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "probs");
     const low = rt.u8(0, rows * cols * 4).slice();
-    const loss = rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, 0, rows, cols);
+    const loss = rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, 0, rows, cols, 0);
     expectWithin([loss], [want.loss], 1e-6 * (1 + Math.abs(want.loss)), "loss");
     expectWithin(
       readF32(pPtr, rows * cols),
@@ -122,6 +122,75 @@ describe("softmaxCrossEntropy", () => {
       "probs",
     );
     expectExact(rt.u8(0, rows * cols * 4).slice(), low, "memory at address 0");
+  });
+});
+
+describe("softmaxCrossEntropy with label smoothing", () => {
+  /** Reference in double: loss -Σ_j t_j log p_j with t = (1 - ε)·onehot + ε/cols, gradient (p - t)/rows. */
+  function smoothedReference(
+    logits: ArrayLike<number>,
+    labels: ArrayLike<number>,
+    rows: number,
+    cols: number,
+    eps: number,
+  ) {
+    const grad = new Float64Array(rows * cols);
+    let loss = 0;
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from({ length: cols }, (_, j) => logits[r * cols + j]);
+      const max = Math.max(...row);
+      const logSum = Math.log(row.reduce((s, v) => s + Math.exp(v - max), 0));
+      for (let j = 0; j < cols; j++) {
+        const target = (j === labels[r] ? 1 - eps : 0) + eps / cols;
+        const logP = row[j] - max - logSum;
+        loss -= target * logP;
+        grad[r * cols + j] = (Math.exp(logP) - target) / rows;
+      }
+    }
+    return { grad, loss };
+  }
+
+  it.each([0.1, 0.3, 0.95])("ε = %s: loss and gradient against the smoothed targets", (eps) => {
+    const rows = 7,
+      cols = 10;
+    const rng = new Random(31);
+    const logits = normals(rng, rows * cols, 3);
+    const labels = bytes(rng, rows, cols);
+    const want = smoothedReference(logits, labels, rows, cols, eps);
+    const lPtr = f32Buf(logits, "logits");
+    const labelPtr = u8Buf(labels, "labels");
+    const pPtr = f32Buf(new Float64Array(rows * cols), "probs");
+    const gPtr = f32Buf(new Float64Array(rows * cols).fill(NaN), "dlogits");
+    const loss = rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, gPtr, rows, cols, eps);
+    expectWithin([loss], [want.loss], 1e-5 * (1 + Math.abs(want.loss)), "loss");
+    expectWithin(readF32(gPtr, rows * cols), want.grad, 1e-6 / rows, "dlogits");
+  });
+
+  it("the gradient is the numerical derivative of the kernel's own loss", () => {
+    const rows = 3,
+      cols = 5,
+      eps = 0.2;
+    const rng = new Random(32);
+    const logits = normals(rng, rows * cols, 1);
+    const labels = bytes(rng, rows, cols);
+    const lPtr = f32Buf(logits, "logits");
+    const labelPtr = u8Buf(labels, "labels");
+    const pPtr = f32Buf(new Float64Array(rows * cols), "probs");
+    const gPtr = f32Buf(new Float64Array(rows * cols), "dlogits");
+    rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, gPtr, rows, cols, eps);
+    const grad = Array.from(readF32(gPtr, rows * cols));
+    const h = 1e-2;
+    const numerical = Array.from(logits, (_, i) => {
+      const at = (delta: number): number => {
+        const x = Float64Array.from(logits);
+        x[i] += delta;
+        rt.f32(lPtr, rows * cols).set(x);
+        return rt.kernels.softmaxCrossEntropy(lPtr, labelPtr, pPtr, 0, rows, cols, eps) / rows;
+      };
+      return (at(h) - at(-h)) / (2 * h);
+    });
+    rt.f32(lPtr, rows * cols).set(logits);
+    expectWithin(grad, numerical, 2e-4, "dlogits against central differences of the mean loss");
   });
 });
 

@@ -82,12 +82,29 @@ describe("CIFAR-10 and architectures from the command line", () => {
         "1000",
         "--epochs",
         "1",
+        "--augment",
+        "4",
+        "--warmup",
+        "0.5",
+        "--label-smoothing",
+        "0.1",
         "--out",
         out,
       ]);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain("conv:8x3p1,relu,maxpool:2,dense:10");
       expect(r.stdout).toMatch(/on 1,000 cifar10 images/);
+      expect(r.stdout).toContain(
+        "warm-up 0.5 epochs, augmented (shifts of 4 pixels, flips), label smoothing 0.1, seed 1",
+      );
+      // Test-time flips: the whole test set, each image also mirrored.
+      const e = run(["eval", "--model", out, "--data", CIFAR_DIR, "--tta"]);
+      expect(e.code, e.stderr).toBe(0);
+      expect(e.stdout).toContain("test set, 10000 images, each also mirrored (--tta)");
+      const plain = run(["eval", "--model", out, "--data", CIFAR_DIR]);
+      expect(e.stdout).toMatch(/accuracy: [\d.]+% \(\d+\/10000\)/);
+      const loss = (text: string): string => /loss: +([\d.]+)/.exec(text)![1];
+      expect(loss(e.stdout)).not.toBe(loss(plain.stdout));
       const p = run(["predict", "3", "--model", out, "--data", CIFAR_DIR, "--color"]);
       expect(p.code, p.stderr).toBe(0);
       expect(p.stdout).toMatch(/CIFAR10 test image 3/);
@@ -541,6 +558,15 @@ describe("the command line's grammar", () => {
       bad: [...GARBAGE, "0", "17"],
       good: [["16", 16]],
     },
+    // --augment takes its value optionally: a word that starts with "-" is the next option.
+    shift: {
+      bad: [...GARBAGE.filter((g) => !g.startsWith("-")), "65", "2.5", "1e1"],
+      good: [
+        ["0", 0],
+        ["4", 4],
+        ["64", 64],
+      ],
+    },
     calibration: {
       bad: [...GARBAGE, "0", "60001"],
       good: [
@@ -598,6 +624,9 @@ describe("the command line's grammar", () => {
       "--lr": "positiveNumber",
       "--momentum": "fraction",
       "--weight-decay": "nonNegativeNumber",
+      "--augment": "shift",
+      "--warmup": "nonNegativeNumber",
+      "--label-smoothing": "fraction",
       "--seed": "seed",
       "--out": "path",
       "--init-from": "path",

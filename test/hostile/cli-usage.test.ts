@@ -43,6 +43,21 @@ describe("usage mistakes from the built CLI", () => {
     ["a seed beyond 32 bits", ["experiment", "optimizers", "--seed", "4294967296"], /--seed <n>.*from 0 to 4294967295/],
     ["momentum 1", ["train", "--momentum", "1"], /--momentum <alpha>.*up to \(not including\) 1/],
     ["hex", ["train", "--weight-decay", "0x10"], /--weight-decay/],
+    [
+      "label smoothing of an MSE loss",
+      ["train", "--loss", "mse", "--label-smoothing", "0.1", "--limit", "100"],
+      /--label-smoothing: label smoothing applies to a classifier's cross-entropy loss/,
+    ],
+    [
+      "label smoothing of an autoencoder",
+      ["train", "--task", "autoencoder", "--label-smoothing", "0.1", "--limit", "100"],
+      /--label-smoothing: label smoothing applies to a classifier's cross-entropy loss/,
+    ],
+    [
+      "test-time flips of an autoencoder",
+      ["eval", "--model", "models/mnist-vae.safetensors", "--tta"],
+      /--tta: test-time flips measure a classifier/,
+    ],
     ["1e400", ["train", "--lr", "1e400"], /--lr/],
     ["an escape sequence", ["train", "--lr", "\u001b[2J\u009b1m"], /--lr <rate>.*\\x1b\[2J\\x9b1m/],
     ["a prototype name as a choice", ["train", "--optimizer", "__proto__"], /Allowed choices are sgd/],
