@@ -40,7 +40,7 @@ export async function buildDemo({ outDir = DEMO_DIST, quiet = false } = {}) {
   copyFileSync(join(root, "demo", "style.css"), join(outDir, "style.css"));
   copyFileSync(join(root, "demo", "panels.css"), join(outDir, "panels.css"));
   copyFileSync(join(root, "demo", "cifar10-samples.bin"), join(outDir, "cifar10-samples.bin"));
-  copyFileSync(join(root, "models", "cifar10-cnn.safetensors"), join(outDir, "cifar10-cnn.safetensors"));
+  copyFileSync(join(root, "models", "cifar10-cnn.int8.safetensors"), join(outDir, "cifar10-cnn.int8.safetensors"));
   copyFileSync(join(root, "models", "mnist-cnn.safetensors"), join(outDir, "mnist-cnn.safetensors"));
   copyFileSync(join(root, "models", "mnist-vae.safetensors"), join(outDir, "mnist-vae.safetensors"));
   mkdirSync(join(outDir, "data"), { recursive: true });

@@ -151,6 +151,8 @@ describe("ModelWorker over a MessageChannel", () => {
         batchSize: 100,
         optimizer: { name: "momentum", lr: 0.1 },
         seed: 3,
+        schedule: "constant",
+        warmup: 0.5,
         progressIntervalMs: 0,
       },
       (p) => progress.push(p),
@@ -176,7 +178,15 @@ describe("ModelWorker over a MessageChannel", () => {
     const rt = await Runtime.create();
     const model = new Model(rt, SPEC, { seed: 1 });
     const optimizer = new Optimizer(rt, { name: "momentum", lr: 0.1 });
-    const direct = await fit(model, train, { epochs: 2, batchSize: 100, optimizer, seed: 3, test });
+    const direct = await fit(model, train, {
+      epochs: 2,
+      batchSize: 100,
+      optimizer,
+      seed: 3,
+      test,
+      schedule: "constant",
+      warmup: 0.5,
+    });
     expect(result.history.map((h) => [h.loss, h.testAccuracy])).toEqual(
       direct.history.map((h) => [h.loss, h.testAccuracy]),
     );
@@ -339,6 +349,16 @@ describe("ModelWorker over a MessageChannel", () => {
       mw.train({ data: "train", epochs: 1, optimizer: { name: "nesterov" as "sgd" } }).done,
       "BAD_ARGUMENT",
       /unknown optimizer "nesterov"/,
+    );
+    await rejects(
+      mw.train({ data: "train", epochs: 1, labelSmoothing: 1, optimizer: { name: "sgd" } }).done,
+      "BAD_ARGUMENT",
+      /label smoothing must be from 0 up to 1, got 1/,
+    );
+    await rejects(
+      mw.train({ data: "train", epochs: 1, warmup: -2, optimizer: { name: "sgd" } }).done,
+      "BAD_ARGUMENT",
+      /warmup must be a number of epochs/,
     );
     mw.terminate();
   });

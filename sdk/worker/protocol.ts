@@ -49,6 +49,10 @@ export interface WorkerTrainOptions {
   /** Seeds the shuffling; epochs continue the numbering of earlier runs. */
   seed?: number;
   schedule?: "constant" | "cosine";
+  /** Epochs of linear warm-up before the schedule (fit's warmup). */
+  warmup?: number;
+  /** Label smoothing of a classifier's cross-entropy (fit's labelSmoothing). */
+  labelSmoothing?: number;
   augment?: { flip: boolean; shift: number };
   /**
    * A batch progress message at most this often (ms); the first batch and the last batch of

@@ -382,6 +382,8 @@ async function train(
     ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.schedule !== undefined ? { schedule: options.schedule } : {}),
+    ...(options.warmup !== undefined ? { warmup: options.warmup } : {}),
+    ...(options.labelSmoothing !== undefined ? { labelSmoothing: options.labelSmoothing } : {}),
     ...("augment" in options ? { augment: options.augment } : {}),
     ...(limit !== undefined ? { limit } : {}),
     ...(trainData.name !== session.settings.dataset?.name ? { dataset: { name: trainData.name } } : {}),

@@ -34,7 +34,7 @@ import { run } from "../support/cli";
 const SCREENSHOT = "/tmp/inspect.png";
 const ROOT = new URL("../..", import.meta.url).pathname;
 const CIFAR_SAMPLES = join(ROOT, "demo", "cifar10-samples.bin");
-const CIFAR_MODEL = join(ROOT, "models", "cifar10-cnn.safetensors");
+const CIFAR_MODEL = join(ROOT, "models", "cifar10-cnn.int8.safetensors");
 
 /** Per activation canvas of the inspect panel: its size, the sum of its red channel and its lit pixels. */
 type Snapshot = { layer: string; w: number; h: number; sum: number; lit: number }[];
@@ -290,7 +290,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo
       // Back to the shipped models.
       await page.click("#model-reset");
       expect(await page.textContent("#status")).toMatch(/CNN .*% on MNIST's test set/);
-      expect(await page.textContent("#cifar-model")).toMatch(/^small CNN · /);
+      expect(await page.textContent("#cifar-model")).toMatch(/^int8 CNN · /);
       expect(await page.locator("#inspect-layers figure.activation").count()).toBe(6);
       expect((await page.evaluate(() => window.mnistDemo.showTest(42))).predicted).toBe(4);
       expect(problems).toEqual([]);
