@@ -92,9 +92,9 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo
       await page.waitForSelector("#inspect-layers[data-source='test']");
       const names = await page.locator("#inspect-layers figure.activation .layer-name").allTextContents();
       expect(names).toEqual([
-        "conv 3×3 → relu",
+        "conv 3×3 → batch norm → relu",
         "max pool 2×2",
-        "conv 3×3 → relu",
+        "conv 3×3 → batch norm → relu",
         "max pool 2×2",
         "dense → relu",
         "dense",
@@ -109,7 +109,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo
         "10 scores, one per class",
       ]);
       const before = await snapshot();
-      expect(before.map((s) => s.layer)).toEqual(["1", "2", "4", "5", "7", "8"]);
+      expect(before.map((s) => s.layer)).toEqual(["2", "3", "6", "7", "9", "10"]);
       for (const s of before) {
         expect(s.w * s.h, `layer ${s.layer}`).toBeGreaterThan(0);
         expect(s.lit, `layer ${s.layer} shows something`).toBeGreaterThan(0);
@@ -139,7 +139,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo
         expect(two[i].sum, `layer ${two[i].layer}: one stroke -> two`).not.toBe(one[i].sum);
       }
       // The output row's brightest tile is the class the bars show.
-      const brightest = await page.$eval("#inspect-layers figure.activation[data-layer='8'] canvas", (c) => {
+      const brightest = await page.$eval("#inspect-layers figure.activation[data-layer='10'] canvas", (c) => {
         const canvas = c as HTMLCanvasElement;
         const ctx = canvas.getContext("2d")!;
         // Ten tiles, 2 CSS pixels apart (demo/inspect.ts lays vectors out so).

@@ -188,6 +188,60 @@ describe("mnist-wasm train", () => {
     expect(resumed.stdout).toMatch(/epoch 3\/3 /);
   });
 
+  it("--preset best-mnist is the shipped model's recipe: batch norm, a warm-up, label smoothing, shifts", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "mnist-wasm-cli-")), "best.safetensors");
+    const r = run([
+      "train",
+      "--preset",
+      "best-mnist",
+      "--epochs",
+      "1",
+      "--limit",
+      "2000",
+      "--threads",
+      "1",
+      "--no-progress",
+      "--out",
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      "training conv:32x3,batchnorm,relu,maxpool:2,conv:64x3,batchnorm,relu,maxpool:2,dense:128,relu,dense:10 (225,226 parameters) " +
+        "on 2,000 mnist images: momentum lr 0.05, alpha 0.9, weight decay 0.0005, batch 100, cosine schedule, warm-up 1 epoch, " +
+        "augmented (shifts of 2 pixels), label smoothing 0.1, seed 1",
+    );
+    // One epoch of 20 batches, all of them the warm-up: well past chance (10%).
+    expect(Number(/test ([\d.]+)%/.exec(r.stdout)![1])).toBeGreaterThan(60);
+  });
+
+  it.runIf(cifarAvailable("test/cli/cli.test.ts", "the best-cifar10 preset"))(
+    "--preset best-cifar10 trains the CIFAR-10 recipe: its data set, network and settings",
+    () => {
+      const out = join(mkdtempSync(join(tmpdir(), "mnist-wasm-cli-")), "best.safetensors");
+      const r = run([
+        "train",
+        "--preset",
+        "best-cifar10",
+        "--data",
+        CIFAR_DIR,
+        "--epochs",
+        "1",
+        "--limit",
+        "300",
+        "--no-progress",
+        "--out",
+        out,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(
+        "training conv:32x3p1,batchnorm,relu,conv:32x3p1,batchnorm,relu,maxpool:2,conv:64x3p1,batchnorm,relu,conv:64x3p1,batchnorm,relu,maxpool:2," +
+          "conv:128x3p1,batchnorm,relu,conv:128x3p1,batchnorm,relu,maxpool:2,avgpool:4,dense:10 (289,194 parameters) on 300 cifar10 images: " +
+          "momentum lr 0.1, alpha 0.9, weight decay 0.0005, batch 100, cosine schedule, warm-up 2 epochs, " +
+          "augmented (shifts of 4 pixels, flips), label smoothing 0.1, seed 1",
+      );
+    },
+  );
+
   it("--preset speedrun sets the run up; flags given on the command line win; --threads runs the pool", () => {
     const dir = mkdtempSync(join(tmpdir(), "mnist-wasm-cli-"));
     const out = join(dir, "speedrun.safetensors");
