@@ -115,11 +115,7 @@ export function evaluate(model: Model, data: Dataset | DeviceData, options: numb
       const logits = model.forward(model.inputPtr, n, false);
       const labels = device.labelsPtr + start;
       const loss = model.batchLoss(logits, labels, n, false);
-      if (flips) {
-        lossSum += flips.meanOfMirrored(n, labels);
-      } else {
-        lossSum += loss.head + loss.kl;
-      }
+      lossSum += flips ? flips.meanOfMirrored(n, labels) : loss.head + loss.kl;
       rt.kernels.argmaxRows(model.loss.probsPtr, n, classCount, predictionsPtr);
       predictions.set(rt.i32(predictionsPtr, n), start);
     }
