@@ -28,14 +28,13 @@ export const TRAIN_PRESETS: Record<string, TrainPreset> = {
       limit: 50000,
     },
   },
-  // The shipped MNIST model's recipe (`npm run train:default`): the LeNet-like cnn with batch
-  // norm, shifts of 2 pixels, label smoothing and a warm-up before the cosine. Same operations per
-  // image as cnn, so predicting is as fast.
+  // The shipped MNIST model's recipe (`npm run train:default`): three batch-normalized
+  // convolutions, shifts of 2 pixels, label smoothing and a warm-up before the cosine.
   "best-mnist": {
-    description: "99.6% MNIST test accuracy from the LeNet-like CNN with batch norm",
+    description: "99.6% MNIST test accuracy from a CNN of three batch-normalized convolutions",
     options: {
-      arch: "cnn-bn",
-      epochs: 20,
+      arch: "cnn-mnist-bn",
+      epochs: 15,
       batchSize: 100,
       optimizer: "momentum",
       lr: 0.05,

@@ -168,7 +168,10 @@ export function formatArch(layers: readonly LayerSpec[]): string {
  * - mlp: the course's 3-layer network (hidden width and activation from the caller).
  * - cnn: the LeNet-like net of the benchmarks, conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-relu.
  * - cnn-cifar: three padded conv blocks for 32x32 colour images.
- * - cnn-bn: cnn with batch normalization after each convolution (the shipped MNIST model's).
+ * - cnn-mnist-bn: three batch-normalized 3x3 convolutions of 32, 64 and 64 filters, max pooling
+ *   after the first and the third, and cnn's dense layer (the shipped MNIST model's,
+ *   `train --preset best-mnist`). cnn with batch norm after its two convolutions stopped at 99.56%
+ *   with the same recipe (20 epochs); the third convolution is what reaches 99.6%.
  * - cnn-cifar-bn: six padded 3x3 convolutions in three pairs of 32, 64 and 128 filters, each
  *   followed by batch normalization, max pooling after each pair, and a global average pool
  *   before the classifier (the 85% CIFAR-10 recipe's, `train --preset best-cifar10`). The
@@ -182,7 +185,8 @@ export const ARCH_PRESETS: Readonly<Record<string, string>> = Object.freeze(
   Object.assign(Object.create(null) as Record<string, string>, {
     cnn: "conv:32x3,relu,maxpool:2,conv:64x3,relu,maxpool:2,dense:128,relu",
     "cnn-cifar": "conv:32x3p1,relu,maxpool:2,conv:64x3p1,relu,maxpool:2,conv:128x3p1,relu,maxpool:2,dense:256,relu",
-    "cnn-bn": "conv:32x3,batchnorm,relu,maxpool:2,conv:64x3,batchnorm,relu,maxpool:2,dense:128,relu",
+    "cnn-mnist-bn":
+      "conv:32x3,batchnorm,relu,maxpool:2,conv:64x3,batchnorm,relu,conv:64x3,batchnorm,relu,maxpool:2,dense:128,relu",
     "cnn-cifar-bn":
       "conv:32x3p1,batchnorm,relu,conv:32x3p1,batchnorm,relu,maxpool:2," +
       "conv:64x3p1,batchnorm,relu,conv:64x3p1,batchnorm,relu,maxpool:2," +

@@ -95,6 +95,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo
         "conv 3×3 → batch norm → relu",
         "max pool 2×2",
         "conv 3×3 → batch norm → relu",
+        "conv 3×3 → batch norm → relu",
         "max pool 2×2",
         "dense → relu",
         "dense",
@@ -104,12 +105,13 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo
         "32 maps of 26×26",
         "32 maps of 13×13",
         "64 maps of 11×11",
-        "64 maps of 5×5",
+        "64 maps of 9×9",
+        "64 maps of 4×4",
         "128 units",
         "10 scores, one per class",
       ]);
       const before = await snapshot();
-      expect(before.map((s) => s.layer)).toEqual(["2", "3", "6", "7", "9", "10"]);
+      expect(before.map((s) => s.layer)).toEqual(["2", "3", "6", "9", "10", "12", "13"]);
       for (const s of before) {
         expect(s.w * s.h, `layer ${s.layer}`).toBeGreaterThan(0);
         expect(s.lit, `layer ${s.layer} shows something`).toBeGreaterThan(0);
@@ -139,7 +141,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo
         expect(two[i].sum, `layer ${two[i].layer}: one stroke -> two`).not.toBe(one[i].sum);
       }
       // The output row's brightest tile is the class the bars show.
-      const brightest = await page.$eval("#inspect-layers figure.activation[data-layer='10'] canvas", (c) => {
+      const brightest = await page.$eval("#inspect-layers figure.activation[data-layer='13'] canvas", (c) => {
         const canvas = c as HTMLCanvasElement;
         const ctx = canvas.getContext("2d")!;
         // Ten tiles, 2 CSS pixels apart (demo/inspect.ts lays vectors out so).
@@ -291,7 +293,7 @@ describe.skipIf(!chromiumAvailable("test/browser/browser-inspect.test.ts", "demo
       await page.click("#model-reset");
       expect(await page.textContent("#status")).toMatch(/CNN .*% on MNIST's test set/);
       expect(await page.textContent("#cifar-model")).toMatch(/^int8 CNN · /);
-      expect(await page.locator("#inspect-layers figure.activation").count()).toBe(6);
+      expect(await page.locator("#inspect-layers figure.activation").count()).toBe(7);
       expect((await page.evaluate(() => window.mnistDemo.showTest(42))).predicted).toBe(4);
       expect(problems).toEqual([]);
     });

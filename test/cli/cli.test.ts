@@ -206,7 +206,7 @@ describe("mnist-wasm train", () => {
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(
-      "training conv:32x3,batchnorm,relu,maxpool:2,conv:64x3,batchnorm,relu,maxpool:2,dense:128,relu,dense:10 (225,226 parameters) " +
+      "training conv:32x3,batchnorm,relu,maxpool:2,conv:64x3,batchnorm,relu,conv:64x3,batchnorm,relu,maxpool:2,dense:128,relu,dense:10 (188,554 parameters) " +
         "on 2,000 mnist images: momentum lr 0.05, alpha 0.9, weight decay 0.0005, batch 100, cosine schedule, warm-up 1 epoch, " +
         "augmented (shifts of 2 pixels), label smoothing 0.1, seed 1",
     );
@@ -781,7 +781,11 @@ describe("the command line's grammar", () => {
 
   it("refuses a value missing at the end, unknown options, unknown commands, extra arguments and missing required ones", async () => {
     for (const [command, options] of Object.entries(OPTIONS)) {
-      for (const flag of Object.keys(options)) await expectUsage([...BASE[command], flag], /argument missing/);
+      for (const [flag, kind] of Object.entries(options)) {
+        // --augment's value is optional: alone, it asks for the default shift.
+        if (kind === "shift") expect((await expectAccepted([...BASE[command], flag])).augment).toBe(true);
+        else await expectUsage([...BASE[command], flag], /argument missing/);
+      }
       for (const unknown of ["--bogus", "-z", "--x=1", ...PROTOTYPE_NAMES.map((n) => `--${n}`)]) {
         await expectUsage([...BASE[command], unknown], /^unknown option '/);
       }
