@@ -5,7 +5,9 @@
 // rounds interleaved, so that a machine whose speed drifts slows both alike; each row gives the
 // best round's figure and the ratio. With --layers, one 3x3 stride-1 convolution at a time over
 // a grid of channel counts and map sizes (batch 100 and 1): the timings the rule in
-// sdk/layers/winograd.ts (winogradPays) is derived from; every shape runs both paths there.
+// sdk/layers/winograd.ts (winogradPays) is derived from. A shape the rule turns down runs the
+// default path both times (its "rule" column says no): its Winograd figures were taken with the
+// rule set to always.
 // Run: npm run build && node bench/winograd.mjs [--rounds N] [--seconds S] [--layers] [--plain]
 import { Model, Runtime } from "../dist/index.js";
 import { measure } from "./suites.mjs";
@@ -41,9 +43,9 @@ if (process.argv.includes("--layers")) {
     `runtime: ${rt.features.relaxedSimd ? "relaxed SIMD" : "plain SIMD"}, 1 thread, Node ${process.versions.node}; one conv layer, ${ROUNDS} rounds interleaved, best of each`,
   );
   console.log(
-    "| C | K | input | padding | output | batch 100: direct ms | Winograd ms | ratio | batch 1: direct µs | Winograd µs | ratio |",
+    "| C | K | input | padding | output | rule | batch 100: direct ms | Winograd ms | ratio | batch 1: direct µs | Winograd µs | ratio |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   const shapes = [
     // The CIFAR-10 net's and the MNIST cnn's eligible layers, then a grid around them.
     [32, 32, 32, 1],
@@ -65,6 +67,11 @@ if (process.argv.includes("--layers")) {
     [128, 128, 4, 1],
     [128, 128, 2, 1],
     [256, 256, 4, 1],
+    [6, 32, 32, 1],
+    [8, 32, 32, 1],
+    [8, 4, 16, 1],
+    [32, 32, 6, 1],
+    [128, 128, 6, 1],
   ];
   for (const [C, K, side, padding] of shapes) {
     const model = new Model(rt, {
@@ -77,7 +84,7 @@ if (process.argv.includes("--layers")) {
     const one = await interleaved(model, () => conv.forward(model.inputPtr, 1, false));
     const out = side + 2 * padding - 2;
     console.log(
-      `| ${C} | ${K} | ${side}x${side} | ${padding} | ${out}x${out} | ${(big.direct * 1e3).toFixed(2)} | ${(big.winograd * 1e3).toFixed(2)} | ${(big.direct / big.winograd).toFixed(2)}x | ${(one.direct * 1e6).toFixed(0)} | ${(one.winograd * 1e6).toFixed(0)} | ${(one.direct / one.winograd).toFixed(2)}x |`,
+      `| ${C} | ${K} | ${side}x${side} | ${padding} | ${out}x${out} | ${model.winogradLayers ? "yes" : "no"} | ${(big.direct * 1e3).toFixed(2)} | ${(big.winograd * 1e3).toFixed(2)} | ${(big.direct / big.winograd).toFixed(2)}x | ${(one.direct * 1e6).toFixed(0)} | ${(one.winograd * 1e6).toFixed(0)} | ${(one.direct / one.winograd).toFixed(2)}x |`,
     );
     model.dispose();
   }
