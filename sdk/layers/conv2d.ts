@@ -41,6 +41,8 @@ export function outputSide(input: number, size: number, stride: number, pad: num
  * y = W·cols + b. Backward: dW += dy·colsᵀ, db = Σ dy, dx = col2im(Wᵀ·dy), the patches made
  * again from the input the forward pass saw. Shapes: cols and dcols [C·R·R, OH·OW] per thread.
  * A shallow forward product (a first layer on grey images) skips im2col: see DIRECT_MAX_DEPTH.
+ * When the model asks for it (Model.winograd), the inference passes of a 3x3 stride-1 layer run
+ * Winograd's F(2x2, 3x3) instead, where it pays: see sdk/layers/winograd.ts.
  * test/sdk/layers/conv2d.test.ts checks every path against plain loops (test/support/conv2d-reference.ts).
  */
 /** Filter bands of a one-image forward pass are multiples of the GEMM micro-kernel's 5 rows. */
@@ -91,7 +93,19 @@ export class Conv2D implements Layer {
    * Set by the model (its `winograd` option): inference passes of a 3x3 stride-1 convolution where
    * Winograd pays (see winogradEligible) run sdk/layers/winograd.ts instead of the im2col product.
    */
-  winograd = false;
+  get winograd(): boolean {
+    return this.winogradOn;
+  }
+
+  /** Turning it off frees the transformed filters and the scratch. */
+  set winograd(on: boolean) {
+    this.winogradOn = on;
+    if (on) return;
+    this.winogradPass?.dispose();
+    this.winogradPass = undefined;
+  }
+
+  private winogradOn = false;
   private winogradPass?: WinogradForward;
   /**
    * W and Wᵀ packed for the GEMM (kernels.packA), shared by the threads: W when the weights have

@@ -133,6 +133,10 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
         model.winograd = true;
         const flipped = run(false);
         expectWithin(flipped, conv2dForward(s, x, w2, b), winoTol, "Winograd after the weights changed");
+        // Off again: its memory is given back.
+        const used = rt.usedBytes;
+        model.winograd = false;
+        expect(rt.usedBytes).toBeLessThan(used);
       } finally {
         model.dispose();
       }
