@@ -210,17 +210,17 @@ export class Model {
     return this.winogradOn;
   }
 
-  /** How many convolutions run Winograd when `winograd` is on (3x3, stride 1, where it pays; not an int8 model's). */
-  get winogradLayers(): number {
-    this.check("winogradLayers");
-    return this.layers.filter((l) => l instanceof Conv2D && l.winogradEligible && !l.int8).length;
-  }
-
   set winograd(on: boolean) {
     this.check("winograd");
     checkWinograd(on, "winograd");
     this.winogradOn = on;
     for (const layer of this.layers) if (layer instanceof Conv2D) layer.winograd = on;
+  }
+
+  /** How many convolutions run Winograd when `winograd` is on (3x3, stride 1, where it pays; not an int8 model's). */
+  get winogradLayers(): number {
+    this.check("winogradLayers");
+    return this.layers.filter((l) => l instanceof Conv2D && l.winogradEligible && !l.int8).length;
   }
 
   /**

@@ -353,7 +353,7 @@ const SAFETENSORS_MAX_HEADER = 100_000_000;
 /**
  * Reads a model file written by saveModelFile() or the CLI (safetensors), or an ONNX model: a
  * regular file of at most FILE_LIMITS.modelBytes; a safetensors header's length and start are
- * checked before the rest is read.
+ * checked before the rest is read. `options` as deserializeModel() takes them (`winograd`).
  */
 export async function loadModelFile(
   rt: Runtime,
