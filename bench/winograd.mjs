@@ -9,7 +9,7 @@
 // default path both times (its "rule" column says no): its Winograd figures were taken with the
 // rule set to always.
 // Run: npm run build && node bench/winograd.mjs [--rounds N] [--seconds S] [--layers] [--plain]
-import { Model, Runtime } from "../dist/index.js";
+import { Model, parseArch, Runtime } from "../dist/node.js";
 import { measure } from "./suites.mjs";
 
 const arg = (name, fallback) => {
@@ -101,7 +101,6 @@ if (process.argv.includes("--layers")) {
       arch: "conv:32x3,relu,maxpool:2,conv:64x3,relu,maxpool:2,dense:128,relu,dense:10",
     },
   ];
-  const { parseArch } = await import("../dist/index.js");
   console.log(
     `runtime: ${rt.features.relaxedSimd ? "relaxed SIMD" : "plain SIMD"}, 1 thread, Node ${process.versions.node}; ${ROUNDS} rounds interleaved, best of each`,
   );
