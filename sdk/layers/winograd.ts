@@ -27,13 +27,13 @@ const POSITIONS = 16;
  * (bench/winograd.mjs --layers; figures in docs/DESIGN.md, "Winograd convolution"):
  * - at least 8 input channels: the transforms cost per channel what the products save per pair of
  *   channels (3 channels in, a colour image's first layer: 0.84x; 6: 1.2x; 8: 1.4x);
- * - at least 4 filters (8 in, 4 out: 1.25x);
+ * - at least 4 filters (8 in, 4 out: 1.3x in batches);
  * - at least 8 tiles (2x2 output blocks) an image, so that one image's products fill the GEMM's
  *   8-column micro-tile: with 4 tiles (a 4x4 output) one image alone ran 0.7-1.3x, slower for
  *   32 and 256 channels, faster for 64 and 128 (and 1.5-2.6x in batches of 100).
  * The rule reads the layer's shape only, not the batch: an image's probabilities do not depend on
- * the images it is batched with. Measured wins where it says yes: 1.3-2.2x in batches, 1.1-2.2x
- * for one image.
+ * the images it is batched with. Measured where it says yes: 1.3-2.6x faster in batches of 100,
+ * 1.0-2.2x for one image.
  */
 export function winogradPays(C: number, K: number, OH: number, OW: number): boolean {
   return C >= 8 && K >= 4 && Math.ceil(OH / 2) * Math.ceil(OW / 2) >= 8;
