@@ -10,6 +10,7 @@ export { sigmoidBinaryCrossEntropy, squaredError } from "./pixel-loss";
 export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate, adamUpdate } from "./optim";
 export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels } from "./conv";
 export { convDirect, packConvFilters, packedFiltersBytes } from "./conv-direct";
+export { winogradFilters, winogradPadBytes, winogradInput, winogradOutput } from "./winograd";
 export { maxPoolForward, maxPoolValues, maxPoolBackward, maxPoolBackwardRelu, avgPoolForward, avgPoolBackward } from "./pool";
 export { augmentImages } from "./augment";
 export { dropoutForward, dropoutBackward } from "./dropout";

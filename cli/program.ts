@@ -120,6 +120,13 @@ function experimentName(value: string): string {
   );
 }
 
+/** --winograd: Winograd convolutions in inference (Model's `winograd`). */
+const winogradOption = (): Option =>
+  new Option(
+    "--winograd",
+    "run 3x3 stride-1 convolutions by Winograd's F(2x2,3x3) where it pays: faster, with results that differ from the default path in the last bits",
+  );
+
 /** --threads: kernels on this many threads (a worker pool sharing the wasm memory). */
 const threadsOption = (): Option =>
   new Option(
@@ -186,6 +193,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     )
     .option("--color", "draw the image with 24-bit colour (default when writing to a terminal)")
     .option("--no-color", "draw the image with ASCII characters")
+    .addOption(winogradOption())
     .action(actions.predict);
 
   program
@@ -370,6 +378,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       "test-time flips: classify each image by the mean of the probabilities on it and on its mirror image " +
         "(for photographs such as CIFAR-10; digits are not mirror-symmetric)",
     )
+    .addOption(winogradOption())
     .addOption(threadsOption())
     .action(actions.eval);
 
@@ -415,6 +424,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     )
     .option("--batch-size <n>", "images per forward pass", positiveInt, 1000)
     .option("--no-progress", "no progress bar")
+    .addOption(winogradOption())
     .addOption(threadsOption())
     .action(actions.classify);
 

@@ -82,7 +82,14 @@ export {
   type ReconstructionEvaluation,
 } from "./evaluate";
 export { layerActivations, type LayerActivation } from "./layer-outputs";
-export { serializeModel, deserializeModel, MAX_ABS_VALUE, MODEL_FORMAT, NUMERIC_FACTS } from "./io/model-file";
+export {
+  serializeModel,
+  deserializeModel,
+  type LoadModelOptions,
+  MAX_ABS_VALUE,
+  MODEL_FORMAT,
+  NUMERIC_FACTS,
+} from "./io/model-file";
 export { encodeSafetensors, decodeSafetensors, type NamedTensor, type NamedInt8Tensor } from "./io/safetensors";
 export { INT8_MODEL_FORMAT } from "./io/int8-file";
 export { quantizeModel, type QuantizeOptions } from "./quantize";

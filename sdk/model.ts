@@ -41,6 +41,10 @@ export interface BatchLoss {
   kl: number;
 }
 
+function checkWinograd(value: unknown, name: string): asserts value is boolean {
+  if (typeof value !== "boolean") fail("BAD_ARGUMENT", `${name} must be true or false, got ${describeValue(value)}`);
+}
+
 /** Pixel bytes 0-255 are scaled to [0, 1] on the way in, as the course does. */
 export const PIXEL_SCALE = 1 / 255;
 
@@ -101,6 +105,7 @@ export class Model {
   /** Each ReLU followed by a max-pool, with that pool (see `fusion`). */
   private readonly maskedPairs: readonly (readonly [Activation, Pool2D])[];
   private fusionOn = false;
+  private winogradOn = false;
   /** predict()'s raw bytes before scaling, kept between calls: one image takes microseconds. */
   private staging = { ptr: 0, bytes: 0 };
   /** The column sums of checkFinite(), FINITE_CHECK_COLUMNS floats (allocated on first use). */
@@ -111,13 +116,17 @@ export class Model {
   constructor(
     readonly rt: Runtime,
     spec: ModelSpec,
-    options: { seed?: number } = {},
+    options: { seed?: number; winograd?: boolean } = {},
   ) {
     if (!(rt instanceof Runtime))
       fail("BAD_ARGUMENT", `new Model: rt must be a Runtime (from Runtime.create()), got ${describeValue(rt)}`);
     if (rt.disposed) fail("BAD_STATE", "new Model: the runtime was disposed");
-    const { seed } = checkOptions<{ seed: number }>(options, "new Model options", ["seed"]);
+    const { seed, winograd } = checkOptions<{ seed: number; winograd: boolean }>(options, "new Model options", [
+      "seed",
+      "winograd",
+    ]);
     if (seed !== undefined) checkSeed(seed, "new Model: seed");
+    if (winograd !== undefined) checkWinograd(winograd, "new Model: winograd");
     this.spec = validateSpec(spec);
     // Every layer must fit its input before the first byte is allocated.
     const plans = planModel(this.spec);
@@ -188,6 +197,30 @@ export class Model {
         : [];
     });
     this.fusion = true;
+    if (winograd) this.winograd = true;
+  }
+
+  /**
+   * Whether inference passes run 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) where it
+   * pays (sdk/layers/winograd.ts; off by default). Fewer multiply-adds, but the floats differ from
+   * the default path's in the last bits (within float32 rounding of the exact convolution), so a
+   * run that must be reproducible bit for bit leaves it off. Training passes never use it.
+   */
+  get winograd(): boolean {
+    return this.winogradOn;
+  }
+
+  set winograd(on: boolean) {
+    this.check("winograd");
+    checkWinograd(on, "winograd");
+    this.winogradOn = on;
+    for (const layer of this.layers) if (layer instanceof Conv2D) layer.winograd = on;
+  }
+
+  /** How many convolutions run Winograd when `winograd` is on (3x3, stride 1, where it pays; not an int8 model's). */
+  get winogradLayers(): number {
+    this.check("winogradLayers");
+    return this.layers.filter((l) => l instanceof Conv2D && l.winogradEligible && !l.int8).length;
   }
 
   /**

@@ -16,7 +16,7 @@ import { describeValue } from "./args";
 import { fail } from "./errors";
 import { FILE_LIMITS, formatBytes } from "./io/limits";
 import { checkInflatedSize, readPngHeader, type PngHeader } from "./io/png-header";
-import { deserializeModel, serializeModel } from "./io/model-file";
+import { checkLoadOptions, deserializeModel, type LoadModelOptions, serializeModel } from "./io/model-file";
 // The ONNX reader and writer: deserializeModel() and loadModelFile() read .onnx files in Node.
 import { looksLikeOnnx } from "./onnx/index";
 import { closeFile, describeKind, openRegularFile, readAt, readDataFile, readFileBounded } from "./io/read-file";
@@ -353,9 +353,14 @@ const SAFETENSORS_MAX_HEADER = 100_000_000;
 /**
  * Reads a model file written by saveModelFile() or the CLI (safetensors), or an ONNX model: a
  * regular file of at most FILE_LIMITS.modelBytes; a safetensors header's length and start are
- * checked before the rest is read.
+ * checked before the rest is read. `options` as deserializeModel() takes them (`winograd`).
  */
-export async function loadModelFile(rt: Runtime, path: string): Promise<ReturnType<typeof deserializeModel>> {
+export async function loadModelFile(
+  rt: Runtime,
+  path: string,
+  options: LoadModelOptions = {},
+): Promise<ReturnType<typeof deserializeModel>> {
+  checkLoadOptions(options, "loadModelFile");
   const file = openRegularFile(path, { maxBytes: FILE_LIMITS.modelBytes, label: "model file" });
   let bytes: Uint8Array;
   try {
@@ -377,7 +382,7 @@ export async function loadModelFile(rt: Runtime, path: string): Promise<ReturnTy
   } finally {
     closeFile(file);
   }
-  return deserializeModel(rt, bytes, path);
+  return deserializeModel(rt, bytes, path, options);
 }
 
 /** Saves a model as safetensors (atomically), with `facts` in its metadata and, if given, the optimizer's state. */

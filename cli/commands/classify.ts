@@ -23,6 +23,8 @@ import { percent } from "../render";
 export interface ClassifyOptions {
   /** Threads running the kernels. */
   threads?: number;
+  /** --winograd: Winograd convolutions where they pay. */
+  winograd?: boolean;
   input: string;
   out: string;
   model?: string;
@@ -53,7 +55,9 @@ export async function classifyCommand(options: ClassifyOptions): Promise<void> {
     }
   }
   const rt = await Runtime.create({ threads: options.threads });
-  const { model, metadata } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
+  const { model, metadata } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH, {
+    winograd: options.winograd === true,
+  });
   refuseWrongTask(model, "classify", ["classifier"], options.model ?? DEFAULT_MODEL_PATH);
   const on = trainedOn(model, metadata);
   // Every input is read and checked before anything is classified or written.

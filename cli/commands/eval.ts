@@ -3,6 +3,7 @@ import {
   evaluate,
   evaluateReconstruction,
   loadModelFile,
+  type Model,
   Runtime,
   selectClasses,
 } from "../../sdk/node";
@@ -17,12 +18,14 @@ export interface EvalOptions {
   data?: string;
   /** --tta: test-time flips (evaluate's flip). */
   tta?: boolean;
+  /** --winograd: Winograd convolutions where they pay. */
+  winograd?: boolean;
 }
 
 export async function evalCommand(options: EvalOptions): Promise<void> {
   const rt = await Runtime.create({ threads: options.threads });
   const path = options.model ?? DEFAULT_MODEL_PATH;
-  const { model, metadata } = await loadModelFile(rt, path);
+  const { model, metadata } = await loadModelFile(rt, path, { winograd: options.winograd === true });
   const all = testDataFor(model, metadata, options.data);
   if (options.tta && model.task !== "classifier")
     throw new UsageError("--tta: test-time flips measure a classifier; this model is an autoencoder");
@@ -56,6 +59,7 @@ export async function evalCommand(options: EvalOptions): Promise<void> {
     [
       `model:    ${path}`,
       `data:     ${terminalText(test.name)} test set, ${test.count} images${options.tta ? ", each also mirrored (--tta)" : ""}`,
+      ...(options.winograd ? [`winograd: ${winogradNote(model)}`] : []),
       `accuracy: ${percent(result.accuracy)} (${correct}/${test.count})`,
       `loss:     ${result.loss.toFixed(4)} (mean cross-entropy)`,
       "",
@@ -63,4 +67,10 @@ export async function evalCommand(options: EvalOptions): Promise<void> {
       confusionTable(result.confusion, test.classes),
     ].join("\n") + "\n",
   );
+}
+
+/** eval --winograd's line: how many of the model's convolutions run Winograd. */
+function winogradNote(model: Model): string {
+  const convs = model.spec.layers.filter((l) => l.type === "conv2d").length;
+  return `${model.winogradLayers} of ${convs} convolutions by Winograd F(2x2,3x3) (3x3 stride 1, where it pays)`;
 }

@@ -18,6 +18,8 @@ export interface PredictOptions {
   data?: string;
   color?: boolean;
   image?: string;
+  /** --winograd: Winograd convolutions where they pay. */
+  winograd?: boolean;
 }
 
 /** The longest line read as an index: digits and a little white space. */
@@ -69,7 +71,9 @@ export function parseIndex(text: string, count: number): number {
 export async function predictCommand(indexArg: string | undefined, options: PredictOptions): Promise<void> {
   if (options.image !== undefined) return predictImage(indexArg, options.image, options);
   const rt = await Runtime.create();
-  const { model, metadata } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
+  const { model, metadata } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH, {
+    winograd: options.winograd === true,
+  });
   const test = testDataFor(model, metadata, options.data);
   checkShapes(model, test);
   const index = parseIndex(indexArg ?? (await askIndex(test.count)), test.count);
@@ -105,7 +109,9 @@ async function predictImage(indexArg: string | undefined, path: string, options:
   const image = readPngRgba(path);
   const { pixels, inverted } = preprocessDigit(image.rgba, image.width, image.height);
   const rt = await Runtime.create();
-  const { model } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH);
+  const { model } = await loadModelFile(rt, options.model ?? DEFAULT_MODEL_PATH, {
+    winograd: options.winograd === true,
+  });
   const input = model.spec.input;
   if (input.length !== DIGIT_SHAPE.length || input.some((d, i) => d !== DIGIT_SHAPE[i])) {
     throw new MnistWasmError(

@@ -1,5 +1,5 @@
 import { checkModel } from "../evaluate";
-import { byteArray } from "../args";
+import { byteArray, checkOptions, describeValue } from "../args";
 import { fail, MnistWasmError } from "../errors";
 import { Model } from "../model";
 import type { Optimizer, OptimizerName, OptimizerSpec } from "../optim/optimizer";
@@ -101,10 +101,37 @@ export function registerModelFormat(reader: ModelFormatReader): void {
  * Builds the model a file describes and loads its parameters; says which tensor is wrong, if any.
  * Reads safetensors (serializeModel's format) and the formats registered by other entries:
  * ONNX once "mnist-wasm/onnx" is imported (always with "mnist-wasm/node"); without it, an ONNX
- * file is refused as a file that is not safetensors.
+ * file is refused as a file that is not safetensors. `options.winograd` turns on the model's
+ * Winograd convolutions (see Model.winograd); an option of the wrong type is BAD_ARGUMENT.
  */
-export function deserializeModel(rt: Runtime, bytes: Uint8Array, what = "model file"): LoadedModel {
+export function deserializeModel(
+  rt: Runtime,
+  bytes: Uint8Array,
+  what = "model file",
+  options: LoadModelOptions = {},
+): LoadedModel {
   bytes = byteArray(bytes, "deserializeModel: bytes");
+  const { winograd } = checkLoadOptions(options, "deserializeModel");
+  const loaded = readModel(rt, bytes, what);
+  if (winograd) loaded.model.winograd = true;
+  return loaded;
+}
+
+/** How a loaded model runs (see deserializeModel). */
+export interface LoadModelOptions {
+  /** Inference by Winograd convolutions where they pay (Model's `winograd`; off by default). */
+  winograd?: boolean;
+}
+
+/** `options` as deserializeModel() or loadModelFile() (`caller`) takes them, or BAD_ARGUMENT. */
+export function checkLoadOptions(options: unknown, caller: string): LoadModelOptions {
+  const { winograd } = checkOptions<LoadModelOptions>(options, `${caller} options`, ["winograd"]);
+  if (winograd !== undefined && typeof winograd !== "boolean")
+    fail("BAD_ARGUMENT", `${caller}: winograd must be true or false, got ${describeValue(winograd)}`);
+  return { winograd };
+}
+
+function readModel(rt: Runtime, bytes: Uint8Array, what: string): LoadedModel {
   for (const reader of formatReaders) if (reader.detect(bytes)) return reader.read(rt, bytes, what);
   const { tensors, int8, metadata } = decodeSafetensors(bytes, what, true);
   const quantized = metadata.format === INT8_MODEL_FORMAT;

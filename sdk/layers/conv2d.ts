@@ -6,6 +6,7 @@ import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
 import type { Int8Forward } from "./int8";
 import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param } from "./layer";
+import { WinogradForward, winogradPays } from "./winograd";
 
 export interface Conv2DSpec {
   type: "conv2d";
@@ -40,6 +41,8 @@ export function outputSide(input: number, size: number, stride: number, pad: num
  * y = W·cols + b. Backward: dW += dy·colsᵀ, db = Σ dy, dx = col2im(Wᵀ·dy), the patches made
  * again from the input the forward pass saw. Shapes: cols and dcols [C·R·R, OH·OW] per thread.
  * A shallow forward product (a first layer on grey images) skips im2col: see DIRECT_MAX_DEPTH.
+ * When the model asks for it (Model.winograd), the inference passes of a 3x3 stride-1 layer run
+ * Winograd's F(2x2, 3x3) instead, where it pays: see sdk/layers/winograd.ts.
  * test/sdk/layers/conv2d.test.ts checks every path against plain loops (test/support/conv2d-reference.ts).
  */
 /** Filter bands of a one-image forward pass are multiples of the GEMM micro-kernel's 5 rows. */
@@ -86,6 +89,24 @@ export class Conv2D implements Layer {
   reluFused = false;
   /** Set for an int8 model (sdk/io/int8-file.ts): inference passes run it instead of the float product. */
   int8?: Int8Forward;
+  /**
+   * Set by the model (its `winograd` option): inference passes of a 3x3 stride-1 convolution where
+   * Winograd pays (see winogradEligible) run sdk/layers/winograd.ts instead of the im2col product.
+   */
+  get winograd(): boolean {
+    return this.winogradOn;
+  }
+
+  /** Turning it off frees the transformed filters and the scratch. */
+  set winograd(on: boolean) {
+    this.winogradOn = on;
+    if (on) return;
+    this.winogradPass?.dispose();
+    this.winogradPass = undefined;
+  }
+
+  private winogradOn = false;
+  private winogradPass?: WinogradForward;
   /**
    * W and Wᵀ packed for the GEMM (kernels.packA), shared by the threads: W when the weights have
    * changed since it was packed (see packedFrom), Wᵀ once per backward pass.
@@ -173,6 +194,11 @@ export class Conv2D implements Layer {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
+    if (this.winograd && !training && this.winogradEligible) {
+      this.winogradPass ??= new WinogradForward(rt, spec.filters, C, H, W, this.pad, OH, OW);
+      this.winogradPass.forward(x, batch, this.weight.value.ptr, this.bias.value.ptr, this.out.ptr, this.reluFused);
+      return this.out.ptr;
+    }
     const addBias = this.reluFused ? "addBiasChannelsRelu" : "addBiasChannels";
     const bias = this.bias.value.ptr;
     this.input = x;
@@ -368,7 +394,16 @@ export class Conv2D implements Layer {
     return true;
   }
 
-  /** Whether the forward pass runs convDirect (see DIRECT_MAX_DEPTH). */
+  /**
+   * Whether inference passes run Winograd when the model asks for it: 3x3 filters, stride 1, and
+   * channels and output big enough for it to pay (winogradPays).
+   */
+  get winogradEligible(): boolean {
+    const [C] = this.inputShape;
+    const [, OH, OW] = this.outputShape;
+    return this.spec.size === 3 && this.stride === 1 && winogradPays(C, this.spec.filters, OH, OW);
+  }
+
   /** Whether forward passes run kernels.convDirect (see DIRECT_MAX_DEPTH). */
   get direct(): boolean {
     const [, , OW] = this.outputShape;
@@ -386,6 +421,8 @@ export class Conv2D implements Layer {
     this.out.release();
     this.dx.release();
     this.int8?.dispose();
+    this.winogradPass?.dispose();
+    this.winogradPass = undefined;
     const free = (ptr: number): void => {
       if (ptr && !this.rt.disposed) this.rt.free(ptr);
     };

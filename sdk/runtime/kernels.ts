@@ -226,6 +226,34 @@ export interface Kernels {
     OW: number,
   ): void;
   addBiasChannels(y: number, bias: number, batch: number, channels: number, spatial: number): void;
+  winogradFilters(w: number, K: number, C: number, u: number): void;
+  winogradPadBytes(C: number, tilesH: number, tilesW: number): number;
+  winogradInput(
+    x: number,
+    C: number,
+    H: number,
+    W: number,
+    pad: number,
+    tilesH: number,
+    tilesW: number,
+    padded: number,
+    v: number,
+    ldv: number,
+    col0: number,
+  ): void;
+  winogradOutput(
+    m: number,
+    ldm: number,
+    col0: number,
+    K: number,
+    tilesH: number,
+    tilesW: number,
+    bias: number,
+    relu: number,
+    y: number,
+    OH: number,
+    OW: number,
+  ): void;
   addBiasChannelsRelu(y: number, bias: number, batch: number, channels: number, spatial: number): void;
   sumChannels(dy: number, out: number, batch: number, channels: number, spatial: number, beta: number): void;
   maxPoolForward(

@@ -1,0 +1,218 @@
+import type { Runtime } from "../runtime/runtime";
+import { splitRange, type KernelCall } from "../runtime/threads";
+
+/**
+ * The inference forward pass of a 3x3 stride-1 convolution by Winograd's F(2x2, 3x3)
+ * (assembly/winograd.ts): per image, the 4x4 input tiles (two apart) are transformed into
+ * V [16, C, tiles], multiplied by the transformed filters U [16, K, C] in 16 GEMMs into
+ * M [16, K, tiles], and M's tiles transformed into 2x2 blocks of outputs, the bias (and a fused
+ * ReLU) added on the way: 16·C·K multiply-adds per four outputs instead of 36·C·K. The floats
+ * differ from the im2col product's in the last bits (test/sdk/layers/winograd.test.ts bounds
+ * them), so a model runs it only when asked (Model's `winograd` option).
+ *
+ * Images of a small map are multiplied several at a time, their tiles side by side as the
+ * columns of one product (GROUP_COLUMNS): 16 tiles alone would fill two of the GEMM's 8-column
+ * micro-tiles. U is made and packed for the GEMM (kernels.packA) once per weights version.
+ */
+/** An image group's product has at least this many columns (tiles) when the batch allows. */
+const GROUP_COLUMNS = 64;
+/** Filter bands of a one-image pass split among threads are multiples of the GEMM's 5 rows. */
+const FILTER_BAND_ALIGN = 5;
+/** Positions of a transformed 4x4 tile: one product each. */
+const POSITIONS = 16;
+
+/**
+ * Whether Winograd is faster than the im2col product for a 3x3 stride-1 convolution with C input
+ * channels, K filters and an OH x OW output. From per-layer timings on one thread
+ * (bench/winograd.mjs --layers; figures in docs/DESIGN.md, "Winograd convolution"):
+ * - at least 8 input channels: the transforms cost per channel what the products save per pair of
+ *   channels (3 channels in, a colour image's first layer: 0.84x; 6: 1.2x; 8: 1.4x);
+ * - at least 4 filters (8 in, 4 out: 1.3x in batches);
+ * - at least 8 tiles (2x2 output blocks) an image, so that one image's products fill the GEMM's
+ *   8-column micro-tile: with 4 tiles (a 4x4 output) one image alone ran 0.7-1.3x, slower for
+ *   32 and 256 channels, faster for 64 and 128 (and 1.5-2.6x in batches of 100).
+ * The rule reads the layer's shape only, not the batch: an image's probabilities do not depend on
+ * the images it is batched with. Measured where it says yes: 1.3-2.6x faster in batches of 100,
+ * 1.0-2.2x for one image.
+ */
+export function winogradPays(C: number, K: number, OH: number, OW: number): boolean {
+  return C >= 8 && K >= 4 && Math.ceil(OH / 2) * Math.ceil(OW / 2) >= 8;
+}
+
+export class WinogradForward {
+  private readonly tilesH: number;
+  private readonly tilesW: number;
+  private readonly tiles: number;
+  /** Images per product and the row strides of V and M (the transforms' 3-float overrun included). */
+  private readonly group: number;
+  private readonly ld: number;
+  /** U [16, K, C], and each U_i packed for gemmPacked (16 blocks of packedBytes). */
+  private u = 0;
+  private packed = 0;
+  private readonly packedBytes: number;
+  /** Per thread: the padded image, V [16, C, ld] and M [16, K, ld]. */
+  private scratch: { padded: number; v: number; m: number }[] = [];
+  /** The weights U was made from, and whether it was made at all. */
+  private madeFrom = 0;
+  private made = false;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly K: number,
+    private readonly C: number,
+    private readonly H: number,
+    private readonly W: number,
+    private readonly pad: number,
+    private readonly OH: number,
+    private readonly OW: number,
+  ) {
+    this.tilesH = Math.ceil(OH / 2);
+    this.tilesW = Math.ceil(OW / 2);
+    this.tiles = this.tilesH * this.tilesW;
+    this.group = Math.max(1, Math.ceil(GROUP_COLUMNS / this.tiles));
+    this.ld = this.group * this.tiles + 4;
+    this.packedBytes = rt.kernels.packedABytes(K, C);
+  }
+
+  /**
+   * y [batch, K, OH, OW] = conv(x [batch, C, H, W], weight [K, C, 3, 3]) + bias, then
+   * max(·, 0) if `relu`. The batch is shared among the threads in runs of whole images; one image
+   * with a big enough product is shared by filter bands (each thread transforms the input).
+   */
+  forward(x: number, batch: number, weight: number, bias: number, y: number, relu: boolean): void {
+    const { rt, K, C, H, W, OH, OW, tiles } = this;
+    this.ensureScratch();
+    this.makeFilters(weight);
+    const inSize = C * H * W;
+    const outSize = K * OH * OW;
+    const reluFlag = relu ? 1 : 0;
+    const bands = splitRange(K, rt.threads, FILTER_BAND_ALIGN);
+    if (batch === 1 && bands.length > 1 && rt.worthSplitting(2 * 9 * C * K * OH * OW)) {
+      rt.parallel(
+        bands.map(([first, end], t): KernelCall[] => {
+          const s = this.scratch[t];
+          const calls: KernelCall[] = [this.inputCall(x, s, 0)];
+          for (let i = 0; i < POSITIONS; i++) {
+            calls.push([
+              "gemm",
+              this.u + (i * K + first) * C * 4,
+              C,
+              s.v + i * C * this.ld * 4,
+              this.ld,
+              s.m + i * (end - first) * this.ld * 4, // this band's M [16, end - first, ld]
+              this.ld,
+              end - first,
+              C,
+              tiles,
+              0,
+              0,
+              0,
+              rt.gemmWorkspace(t),
+            ]);
+          }
+          calls.push([
+            "winogradOutput",
+            s.m,
+            this.ld,
+            0,
+            end - first,
+            this.tilesH,
+            this.tilesW,
+            bias + first * 4,
+            reluFlag,
+            y + first * OH * OW * 4,
+            OH,
+            OW,
+          ]);
+          return calls;
+        }),
+      );
+      return;
+    }
+    rt.parallel(
+      splitRange(batch, rt.threads).map(([start, end], t) => {
+        const s = this.scratch[t];
+        const calls: KernelCall[] = [];
+        for (let g0 = start; g0 < end; g0 += this.group) {
+          const count = Math.min(this.group, end - g0);
+          for (let j = 0; j < count; j++) calls.push(this.inputCall(x + (g0 + j) * inSize * 4, s, j * tiles));
+          for (let i = 0; i < POSITIONS; i++) {
+            calls.push([
+              "gemmPacked",
+              this.packed + i * this.packedBytes,
+              s.v + i * C * this.ld * 4,
+              this.ld,
+              s.m + i * K * this.ld * 4,
+              this.ld,
+              K,
+              C,
+              count * tiles,
+              0,
+              0,
+              rt.gemmWorkspace(t),
+            ]);
+          }
+          for (let j = 0; j < count; j++) {
+            calls.push([
+              "winogradOutput",
+              s.m,
+              this.ld,
+              j * tiles,
+              K,
+              this.tilesH,
+              this.tilesW,
+              bias,
+              reluFlag,
+              y + (g0 + j) * outSize * 4,
+              OH,
+              OW,
+            ]);
+          }
+        }
+        return calls;
+      }),
+    );
+  }
+
+  private inputCall(x: number, s: { padded: number; v: number }, col0: number): KernelCall {
+    const { C, H, W, pad, tilesH, tilesW } = this;
+    return ["winogradInput", x, C, H, W, pad, tilesH, tilesW, s.padded, s.v, this.ld, col0];
+  }
+
+  /** U and its packing from `weight`, unless they were made from the same weights. */
+  private makeFilters(weight: number): void {
+    const { rt, K, C } = this;
+    const changed = rt.kernels.copyIfChanged(weight, this.madeFrom, K * C * 9) === 1;
+    if (!changed && this.made) return;
+    rt.kernels.winogradFilters(weight, K, C, this.u);
+    for (let i = 0; i < POSITIONS; i++) {
+      rt.kernels.packA(this.u + i * K * C * 4, C, K, C, 0, this.packed + i * this.packedBytes);
+    }
+    this.made = true;
+  }
+
+  private ensureScratch(): void {
+    const { rt, K, C } = this;
+    if (!this.u) {
+      this.madeFrom = rt.alloc(K * C * 9 * 4);
+      this.u = rt.alloc(POSITIONS * K * C * 4);
+      this.packed = rt.alloc(POSITIONS * this.packedBytes);
+    }
+    while (this.scratch.length < rt.threads) {
+      this.scratch.push({
+        padded: rt.alloc(rt.kernels.winogradPadBytes(C, this.tilesH, this.tilesW)),
+        v: rt.alloc(POSITIONS * C * this.ld * 4),
+        m: rt.alloc(POSITIONS * K * this.ld * 4),
+      });
+    }
+  }
+
+  dispose(): void {
+    if (this.rt.disposed) return;
+    for (const s of this.scratch) for (const ptr of [s.padded, s.v, s.m]) this.rt.free(ptr);
+    this.scratch = [];
+    for (const ptr of [this.madeFrom, this.u, this.packed]) if (ptr) this.rt.free(ptr);
+    this.madeFrom = this.u = this.packed = 0;
+    this.made = false;
+  }
+}
