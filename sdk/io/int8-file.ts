@@ -112,11 +112,12 @@ function floatTensor(tensors: Map<string, NamedTensor>, name: string, length: nu
 /**
  * Gives each quantized layer of `model` its int8 weights, and its int8 inference pass when its
  * input quantization is given ("input" in its LayerQuant; without it the layer runs in float with
- * the dequantized weights). With `floatDirect`, a shallow convolution that Conv2D runs directly
- * keeps the float path even so (an int8 file's first convolution: see below); an ONNX graph that
- * quantizes such a layer's input is followed as written (floatDirect false).
+ * the dequantized weights). For an int8 file, a shallow convolution that Conv2D runs directly
+ * keeps the float path even so (see below), and each int8 layer's bias is rounded to int32 steps
+ * (int32Bias). An ONNX graph (`asGraph`) is followed as written: such a convolution's quantized
+ * input too, and its biases as they are.
  */
-export function attachInt8(model: Model, quants: Map<number, Int8Weights | LayerQuant>, floatDirect = true): void {
+export function attachInt8(model: Model, quants: Map<number, Int8Weights | LayerQuant>, asGraph = false): void {
   for (const [index, quant] of quants) {
     const layer = model.layers[index] as unknown as {
       int8?: Int8Forward;
@@ -132,7 +133,7 @@ export function attachInt8(model: Model, quants: Map<number, Int8Weights | Layer
     // next layer's, so accuracy does not move).
     const biasParam = model.params.find((p) => p.name === `${index}.bias`)!.value;
     let bias = biasParam.read();
-    const steps = int32Bias(bias, quant.input.scale, quant.weightScale);
+    const steps = asGraph ? undefined : int32Bias(bias, quant.input.scale, quant.weightScale);
     if (steps) {
       bias = Float32Array.from(steps.values, (v, o) => v * steps.scale[o]);
       biasParam.write(bias);
@@ -144,7 +145,7 @@ export function attachInt8(model: Model, quants: Map<number, Int8Weights | Layer
       // padding: see its DIRECT_MAX_DEPTH) runs faster in float than in int8 with each 9-value patch
       // padded to 16 bytes (MNIST's conv1: 17 against 39 µs an image): it keeps its dequantized
       // weights and the float path.
-      if (floatDirect && (layer as unknown as Conv2D).direct) continue;
+      if (!asGraph && (layer as unknown as Conv2D).direct) continue;
       const [, OH, OW] = layer.outputShape;
       shape = {
         kind: "conv",
