@@ -44,10 +44,8 @@ const QUANTIZED_OPS: Record<string, (transB: boolean) => number> = {
   MatMul: () => 1,
 };
 
-/** An int8 constant of a DequantizeLinear: its values, and its scale by element of `axis` (or one for all). */
+/** What a DequantizeLinear of a constant says of it: its type, its scale by element of `axis` (or one for all). */
 interface QuantizedConstant {
-  values: Int32Array;
-  dims: number[];
   scale: Float32Array;
   axis: number | undefined;
   type: number;
@@ -116,8 +114,6 @@ export class QdqReader {
     }
     this.constants.set(output, floatTensor(output, x.dims, data));
     this.quantized.set(output, {
-      values: x.values,
-      dims: x.dims,
       scale: scale.data,
       axis,
       type: x.type,
@@ -168,10 +164,9 @@ export class QdqReader {
    */
   beforeOperator(opType: string, refuse: Refuse): InputQuant | undefined {
     const state = this.state;
-    if (state.kind === "clipped" || state.kind === "quantized")
-      refuse(
-        `follows ${state.node}: a ${state.kind === "clipped" ? "QuantizeLinear" : "DequantizeLinear"} must come first`,
-      );
+    if (state.kind === "clipped")
+      refuse(`follows ${state.node}: a Clip is supported only right before a QuantizeLinear (an int8 layer's input)`);
+    if (state.kind === "quantized") refuse(`follows ${state.node}: a DequantizeLinear must come right after it`);
     if (state.kind === "dequantized") {
       if (opType in QUANTIZED_OPS) {
         if (state.needsRelu)

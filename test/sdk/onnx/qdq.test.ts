@@ -144,6 +144,52 @@ describe("an int8 model exported as QDQ", () => {
   });
 });
 
+describe("QDQ graphs written otherwise", () => {
+  it("a Gemm's int8 weight stored [units, in] (transB 1, scales along axis 0) reads as the same int8 model", () => {
+    const b = edited(({ nodes, tensor }) => {
+      const w = tensor("8.weight_int8");
+      const [inputs, units] = w.dims!;
+      const raw = w.rawData!;
+      const transposed = new Uint8Array(raw.length);
+      for (let i = 0; i < inputs; i++) for (let u = 0; u < units; u++) transposed[u * inputs + i] = raw[i * units + u];
+      w.rawData = transposed;
+      w.dims = [units, inputs];
+      nodes.find((n) => n.name === "8.dense.DequantizeLinear.weight")!.attribute![0].i = 0;
+      nodes.find((n) => n.name === "8.dense.Gemm.2")!.attribute!.push({ name: "transB", type: 2, i: 1 });
+    });
+    const model = importOnnx(rt, b).model;
+    const images = loadMnist("test").images.subarray(0, 200 * 784);
+    expect(compare(int8.predict(images), model.predict(images)).maxDiff).toBe(0);
+    model.dispose();
+  });
+
+  it("a convolution's weight with one scale for all its outputs: ONNX Runtime's answers", async () => {
+    const b = edited(({ tensor }) => {
+      const scales = new Float32Array(tensor("3.weight_scale").rawData!.slice().buffer);
+      const one = Math.max(...scales);
+      setFloats(tensor("3.weight_scale"), [one]);
+      tensor("3.weight_scale").dims = [];
+      Object.assign(tensor("3.weight_zero_point"), { dims: [], rawData: Uint8Array.of(0) });
+      const inputScale = new Float32Array(tensor("3.input_scale").rawData!.slice().buffer)[0];
+      setFloats(
+        tensor("3.bias_scale"),
+        Array.from({ length: 64 }, () => inputScale * one),
+      );
+    });
+    const model = importOnnx(rt, b).model;
+    expect(model.quantized).toBe(true);
+    const images = loadMnist("test").images.subarray(0, 500 * 784);
+    const session = await ort.InferenceSession.create(b);
+    const x = Float32Array.from(images, (v) => v / 255);
+    const out = await session.run({ [ONNX_INPUT]: new ort.Tensor("float32", x, [500, 1, 28, 28]) });
+    await session.release();
+    const { differs, maxDiff } = compare(model.predict(images), out[ONNX_OUTPUT].data as Float32Array);
+    expect(differs).toEqual([]);
+    expect(maxDiff).toBeLessThan(1e-5);
+    model.dispose();
+  });
+});
+
 describe("an int8 model whose layer sees negative inputs", () => {
   // A padded convolution (int8, not the float direct path), then batch norm: the dense layer after
   // it sees negative values, so its zero point is above 0 and a Clip at the quantized 0 comes first.
