@@ -525,11 +525,13 @@ export class Model {
   }
 
   /**
-   * Whether this is an int8 model (read from a file of mnist-wasm quantize): its dense and conv2d
-   * layers run inference in int8. It predicts and evaluates; it is not trained or saved as float.
+   * Whether this is an int8 model (read from a file of mnist-wasm quantize, or from an ONNX QDQ
+   * graph): its dense and conv2d layers hold int8 weights and run inference in int8 (a shallow
+   * first convolution in float with them dequantized). It predicts and evaluates; it is not
+   * trained or saved as float.
    */
   get quantized(): boolean {
-    return this.layers.some((l) => (l as { int8?: unknown }).int8 !== undefined);
+    return this.layers.some((l) => (l as { int8Weights?: unknown }).int8Weights !== undefined);
   }
 
   /** True once dispose() has run. */

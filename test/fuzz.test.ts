@@ -850,6 +850,7 @@ function checkSafetensors(decoded: ReturnType<typeof decodeSafetensors>, bytes: 
 const ONNX_OPS = [
   ...["Gemm", "MatMul", "Add", "Conv", "Relu", "Sigmoid", "MaxPool", "AveragePool", "BatchNormalization"],
   ...["Flatten", "Reshape", "Dropout", "Identity", "Pad", "Softmax", "Constant", "LeakyRelu", "Concat", ""],
+  ...["QuantizeLinear", "DequantizeLinear", "Clip"],
 ];
 const INTERESTING_INTS = [0, 1, 2, 3, -1, -2, 5, 7, 28, 255, 1 << 20, 2 ** 31, 2 ** 40];
 const INTERESTING_FLOATS = [0, 1, -1, 0.5, 1e-5, 1e30, Number.NaN, Number.POSITIVE_INFINITY, -0];
@@ -1101,9 +1102,12 @@ beforeAll(async () => {
     // Its int8 model (the CNN's batch norm gives its next layer negative inputs: a zero point).
     const calibration = 100;
     const pixels = train.images.subarray(0, calibration * model.inputSize);
-    models.push(
-      modelSeed(`${name}.int8.safetensors`, quantizeModel(model, pixels, calibration, { facts: { dataset: "mnist" } })),
-    );
+    const int8Bytes = quantizeModel(model, pixels, calibration, { facts: { dataset: "mnist" } });
+    models.push(modelSeed(`${name}.int8.safetensors`, int8Bytes));
+    // And its ONNX QDQ graph (sdk/onnx/qdq.ts): QuantizeLinear, DequantizeLinear, Clip.
+    const int8 = deserializeModel(rt, int8Bytes).model;
+    onnxSeeds.push(onnxSeed(`${name}.int8.onnx`, exportOnnx(int8, { dataset: "mnist" })));
+    int8.dispose();
     optimizer.dispose();
     model.dispose();
   }

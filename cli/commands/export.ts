@@ -40,7 +40,8 @@ export async function exportCommand(options: ExportOptions): Promise<void> {
     bytes = exportOnnx(model, metadata);
     what =
       `ONNX (opset 13): input "${ONNX_INPUT}" float32 [${ONNX_BATCH}, ${model.spec.input.join(", ")}] ` +
-      `(pixel bytes / 255), output "${ONNX_OUTPUT}" float32 [${ONNX_BATCH}, ${model.classCount}] (softmax)`;
+      `(pixel bytes / 255), output "${ONNX_OUTPUT}" float32 [${ONNX_BATCH}, ${model.classCount}] (softmax)` +
+      (model.quantized ? ", int8 weights and activations as QuantizeLinear/DequantizeLinear" : "");
   } else {
     const facts = Object.fromEntries(Object.entries(metadata).filter(([key]) => !NOT_FACTS.has(key)));
     bytes = serializeModel(model, facts);

@@ -5,7 +5,15 @@
 // (biases, batch norm's) is F32 as in a float file. About a quarter of the float file's size.
 import { fail } from "../errors";
 import type { Conv2D } from "../layers/conv2d";
-import { Int8Forward, isQuantizable, outputIndex, type Int8Shape, type LayerQuant } from "../layers/int8";
+import {
+  Int8Forward,
+  int32Bias,
+  isQuantizable,
+  outputIndex,
+  type Int8Shape,
+  type Int8Weights,
+  type LayerQuant,
+} from "../layers/int8";
 import type { Model } from "../model";
 import type { LayerPlan } from "../plan";
 import type { ModelSpec } from "../spec";
@@ -16,7 +24,7 @@ import { encodeSafetensors, type NamedInt8Tensor, type NamedTensor } from "./saf
 export const INT8_MODEL_FORMAT = "mnist-wasm-int8/1";
 
 /** A scale beyond this (or not above 0) is refused: no trained model's weights or activations come near it. */
-const MAX_SCALE = 1e8;
+export const MAX_SCALE = 1e8;
 
 /** The file's bytes: `model`'s tensors with the quantized layers' weights in int8. */
 export function encodeInt8Model(
@@ -101,16 +109,35 @@ function floatTensor(tensors: Map<string, NamedTensor>, name: string, length: nu
   return t.data;
 }
 
-/** Gives each quantized layer of `model` its int8 inference pass. */
-export function attachInt8(model: Model, quants: Map<number, LayerQuant>): void {
+/**
+ * Gives each quantized layer of `model` its int8 weights, and its int8 inference pass when its
+ * input quantization is given ("input" in its LayerQuant; without it the layer runs in float with
+ * the dequantized weights). For an int8 file, a shallow convolution that Conv2D runs directly
+ * keeps the float path even so (see below), and each int8 layer's bias is rounded to int32 steps
+ * (int32Bias). An ONNX graph (`asGraph`) is followed as written: such a convolution's quantized
+ * input too, and its biases as they are.
+ */
+export function attachInt8(model: Model, quants: Map<number, Int8Weights | LayerQuant>, asGraph = false): void {
   for (const [index, quant] of quants) {
     const layer = model.layers[index] as unknown as {
       int8?: Int8Forward;
+      int8Weights?: Int8Weights;
       inputShape: readonly number[];
       outputShape: readonly number[];
     };
     const spec = model.spec.layers[index];
-    const bias = model.params.find((p) => p.name === `${index}.bias`)!.value.read();
+    layer.int8Weights = { weight: quant.weight, weightScale: quant.weightScale };
+    if (!("input" in quant)) continue;
+    // The bias in int32 steps of input scale · weight scale, as ONNX's QLinearConv and QGemm add
+    // it: then exportOnnx writes exactly what the layer computes (the step is about 1e-5 of the
+    // next layer's, so accuracy does not move).
+    const biasParam = model.params.find((p) => p.name === `${index}.bias`)!.value;
+    let bias = biasParam.read();
+    const steps = asGraph ? undefined : int32Bias(bias, quant.input.scale, quant.weightScale);
+    if (steps) {
+      bias = Float32Array.from(steps.values, (v, o) => v * steps.scale[o]);
+      biasParam.write(bias);
+    }
     let shape: Int8Shape;
     if (spec.type === "conv2d") {
       const [C, H, W] = layer.inputShape;
@@ -118,7 +145,7 @@ export function attachInt8(model: Model, quants: Map<number, LayerQuant>): void 
       // padding: see its DIRECT_MAX_DEPTH) runs faster in float than in int8 with each 9-value patch
       // padded to 16 bytes (MNIST's conv1: 17 against 39 µs an image): it keeps its dequantized
       // weights and the float path.
-      if ((layer as unknown as Conv2D).direct) continue;
+      if (!asGraph && (layer as unknown as Conv2D).direct) continue;
       const [, OH, OW] = layer.outputShape;
       shape = {
         kind: "conv",

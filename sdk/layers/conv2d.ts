@@ -4,7 +4,7 @@ import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
-import type { Int8Forward } from "./int8";
+import type { Int8Forward, Int8Weights } from "./int8";
 import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param } from "./layer";
 import { WinogradForward, winogradPays } from "./winograd";
 
@@ -107,6 +107,11 @@ export class Conv2D implements Layer {
 
   private winogradOn = false;
   private winogradPass?: WinogradForward;
+  /**
+   * Set for every quantized layer of an int8 model, int8 pass or not: its int8 weights (the float
+   * weight holds them dequantized), which exportOnnx writes.
+   */
+  int8Weights?: Int8Weights;
   /**
    * W and Wᵀ packed for the GEMM (kernels.packA), shared by the threads: W when the weights have
    * changed since it was packed (see packedFrom), Wᵀ once per backward pass.

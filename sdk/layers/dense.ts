@@ -1,7 +1,7 @@
 import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
-import type { Int8Forward } from "./int8";
+import type { Int8Forward, Int8Weights } from "./int8";
 import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param, sizeOf } from "./layer";
 
 export interface DenseSpec {
@@ -28,6 +28,11 @@ export class Dense implements Layer {
   reluFused = false;
   /** Set for an int8 model (sdk/io/int8-file.ts): inference passes run it instead of the float product. */
   int8?: Int8Forward;
+  /**
+   * Set for every quantized layer of an int8 model, int8 pass or not: its int8 weights (the float
+   * weight holds them dequantized), which exportOnnx writes.
+   */
+  int8Weights?: Int8Weights;
 
   constructor(
     private readonly rt: Runtime,

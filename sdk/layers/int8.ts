@@ -13,11 +13,15 @@ export interface InputQuant {
 }
 
 /** A dense or conv2d layer's weights quantized: int8 in the float layout, one scale per output. */
-export interface LayerQuant {
-  /** [units] x [in] (dense: [in, units]) or [K, C, R, R] (conv2d), values -127..127. */
+export interface Int8Weights {
+  /** [in, units] (dense) or [K, C, R, R] (conv2d), values -128..127 (quantizeModel writes -127..127). */
   weight: Int8Array;
   /** [outputs]: weight ≈ q · weightScale[output]. */
   weightScale: Float32Array;
+}
+
+/** A layer of an int8 model: its int8 weights and how its input is quantized. */
+export interface LayerQuant extends Int8Weights {
   input: InputQuant;
 }
 
@@ -48,6 +52,29 @@ export function outputIndex(type: string, shape: readonly number[]): (i: number)
   }
   const units = shape[1];
   return (i) => i % units;
+}
+
+/** The largest int32. */
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * A bias in int32 steps of the product's scale (input scale · weight scale, one per output), as
+ * ONNX's QLinearConv and QGemm hold it: values round(b / scale). Undefined when one does not fit
+ * in int32 (a scale tiny beside its bias): that bias stays float.
+ */
+export function int32Bias(
+  bias: Float32Array,
+  inputScale: number,
+  weightScale: Float32Array,
+): { values: Int32Array; scale: Float32Array } | undefined {
+  const scale = Float32Array.from(weightScale, (s) => inputScale * s);
+  const values = new Int32Array(bias.length);
+  for (let o = 0; o < bias.length; o++) {
+    const v = Math.round(bias[o] / scale[o]);
+    if (!(Math.abs(v) <= INT32_MAX)) return undefined;
+    values[o] = v;
+  }
+  return { values, scale };
 }
 
 const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
@@ -120,6 +147,11 @@ export class Int8Forward {
     rt.f32(this.scale, this.rows).set(scale);
     this.bias = rt.alloc(this.rows * 4);
     rt.f32(this.bias, this.rows).set(bias);
+  }
+
+  /** How the layer's input is quantized. */
+  get input(): InputQuant {
+    return this.quant.input;
   }
 
   /** Bytes of wasm memory the quantized weights take (the int8 rows, scales and biases). */

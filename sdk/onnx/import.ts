@@ -6,7 +6,10 @@ import type { NamedTensor } from "../io/safetensors";
 import { PLAN_LIMITS, planModel } from "../plan";
 import type { LayerSpec } from "../spec";
 import { quote } from "../text";
+import { attachInt8 } from "../io/int8-file";
+import type { Int8Weights, LayerQuant } from "../layers/int8";
 import { type ConstantTensor, type ImportContext, OPERATOR_IMPORTERS, OPERATOR_SIGNATURES } from "./operators";
+import { ACTIVATION_QDQ_OPS, QdqReader } from "./qdq-import";
 import {
   ATTRIBUTE,
   type AttributeProto,
@@ -23,8 +26,8 @@ import {
 
 /** Limits of an ONNX file's graph, checked as it is read (the bytes are bounded by FILE_LIMITS.modelBytes). */
 export const ONNX_LIMITS = {
-  /** Nodes of the graph: a few per layer. */
-  nodes: 4 * PLAN_LIMITS.layers,
+  /** Nodes of the graph: a few per layer (up to 8 for an int8 layer's QDQ nodes). */
+  nodes: 8 * PLAN_LIMITS.layers,
   /** Initializers of the graph. */
   initializers: 4096,
   /** Entries of metadata_props. */
@@ -69,6 +72,8 @@ const isDefaultDomain = (domain: string | null | undefined): boolean => !domain 
  * become the layers' weights, layouts converted (a Gemm's [units, in] weight transposed). The graph
  * may end in a Softmax or in the logits (the model's head applies softmax either way). Its
  * metadata_props come back as the metadata (class names from "classes", a JSON list).
+ * A QDQ graph (QuantizeLinear / DequantizeLinear, as exportOnnx writes an int8 model) becomes an
+ * int8 model: its int8 weights kept, each quantized input run by the int8 kernels (qdq-import.ts).
  *
  * Anything else is a BAD_FILE error naming what is wrong: bytes that are not an ONNX model, an
  * unsupported operator or attribute (naming the operator and its node), a graph that is not a
@@ -96,7 +101,7 @@ export function importOnnx(
   checkOpset(proto, what);
   const metadata = readMetadata(proto, what);
   const task = metadata.task ?? "classifier";
-  const { spec, tensors } = readGraph(graph, what, task, metadata.code);
+  const { spec, tensors, quants } = readGraph(graph, what, task, metadata.code);
   if (metadata.classes !== undefined) {
     try {
       spec.classes = JSON.parse(metadata.classes);
@@ -106,6 +111,15 @@ export function importOnnx(
   }
   if (task !== "classifier") readGenerative(spec, task, metadata.pixelLoss, what);
   const model = modelFromTensors(rt, spec, tensors, metadata, what);
+  if (quants.size > 0) {
+    if (task !== "classifier") {
+      model.dispose();
+      fail("BAD_FILE", `${what}: an int8 model must be a classifier`);
+    }
+    // The graph's quantization as written: a first convolution whose input it quantizes runs in
+    // int8 too; its biases stay as the graph gives them.
+    attachInt8(model, quants, true);
+  }
   return { model, metadata };
 }
 
@@ -165,7 +179,7 @@ function readGraph(
   what: string,
   task: string,
   code: string | undefined,
-): { spec: GraphSpec; tensors: Map<string, NamedTensor> } {
+): { spec: GraphSpec; tensors: Map<string, NamedTensor>; quants: Map<number, Int8Weights | LayerQuant> } {
   const nodes = graph.node ?? [];
   if (nodes.length > ONNX_LIMITS.nodes)
     fail("BAD_FILE", `${what}: ${nodes.length} nodes, beyond the limit of ${ONNX_LIMITS.nodes}`);
@@ -178,6 +192,7 @@ function readGraph(
   if (graph.sparseInitializer?.length) fail("BAD_FILE", `${what}: sparse initializers are not supported`);
   const constants = new Map<string, TensorProto>();
   for (const t of initializerList) constants.set(t.name ?? "", t);
+  const qdq = new QdqReader(constants);
 
   const inputs = (graph.input ?? []).filter((v) => !constants.has(v.name ?? ""));
   if (inputs.length !== 1)
@@ -205,8 +220,10 @@ function readGraph(
       constants.set(node.output![0], value);
       return;
     }
+    if (qdq.constantNode(node, refuse)) return;
+    const activation = ACTIVATION_QDQ_OPS.has(opType);
     const importer = Object.hasOwn(OPERATOR_IMPORTERS, opType) ? OPERATOR_IMPORTERS[opType] : undefined;
-    if (!importer) refuse("is not supported");
+    if (!importer && !activation) refuse("is not supported");
     if (ended) refuse("follows the Softmax, which must end the graph");
     const nodeInputs = node.input ?? [];
     if (nodeInputs[0] !== current)
@@ -234,6 +251,12 @@ function readGraph(
         refuse(`attribute ${quote(name)} holds its value in the wrong field`);
       if (seen.has(name)) refuse(`attribute ${quote(name)} appears twice`);
       seen.add(name);
+    }
+    if (activation || !importer) {
+      qdq.activationNode(node, where, refuse);
+      previousOp = opType;
+      current = outputs[0];
+      return;
     }
     const attribute = (name: string): AttributeProto | undefined => node.attribute?.find((x) => x.name === name);
     const constantInput = (i: number): TensorProto | undefined => {
@@ -293,11 +316,29 @@ function readGraph(
         ended = true;
       },
     };
+    const inputQuant = qdq.beforeOperator(opType, refuse);
+    const layerCount = layers.length;
     importer(ctx);
+    qdq.afterOperator(opType);
+    if (layers.length > layerCount && (opType === "Conv" || opType === "Gemm" || opType === "MatMul")) {
+      const layer = layers[layers.length - 1] as Extract<LayerSpec, { type: "conv2d" | "dense" }>;
+      qdq.layer(
+        layers.length - 1,
+        opType,
+        { transB: ctx.int("transB", 0) !== 0, alpha: ctx.float("alpha", 1) },
+        nodeInputs[1],
+        opType === "MatMul" ? undefined : nodeInputs[2],
+        layerTensors[layerTensors.length - 1].weight.data,
+        layer.type === "conv2d" ? layer.filters : layer.units,
+        inputQuant,
+        refuse,
+      );
+    }
     previousOp = opType;
     current = node.output?.[0] ?? "";
     if (code !== undefined && current === code) encoder = layers.length;
   });
+  qdq.end((problem) => fail("BAD_FILE", `${what}: ${problem}`));
   const outputs = graph.output ?? [];
   if (outputs.length !== 1 || outputs[0].name !== current) {
     fail(
@@ -310,7 +351,11 @@ function readGraph(
   layerTensors.forEach((named, index) => {
     for (const [name, t] of Object.entries(named)) tensors.set(`${index}.${name}`, t);
   });
-  return { spec: { input: specInput, layers, ...(encoder !== undefined ? { encoder } : {}) }, tensors };
+  return {
+    spec: { input: specInput, layers, ...(encoder !== undefined ? { encoder } : {}) },
+    tensors,
+    quants: qdq.layers,
+  };
 }
 
 /** One sample's shape from the graph input: float32 [batch, ...] with every other dimension fixed. */
@@ -334,7 +379,7 @@ function inputShape(input: ValueInfoProto, what: string): number[] {
 }
 
 /** A tensor's dimensions, checked: a few non-negative sizes whose product is at most `maxValues`. */
-function tensorDims(t: TensorProto, refuse: (problem: string) => never, maxValues: number): number[] {
+export function tensorDims(t: TensorProto, refuse: (problem: string) => never, maxValues: number): number[] {
   const dims = (t.dims ?? []).map(int);
   const name = quote(t.name ?? "");
   if (dims.length > ONNX_LIMITS.rank) refuse(`tensor ${name} has ${dims.length} dimensions`);
@@ -345,7 +390,7 @@ function tensorDims(t: TensorProto, refuse: (problem: string) => never, maxValue
   return dims;
 }
 
-function readFloatTensor(t: TensorProto, refuse: (problem: string) => never): ConstantTensor {
+export function readFloatTensor(t: TensorProto, refuse: (problem: string) => never): ConstantTensor {
   const name = quote(t.name ?? "");
   if (t.dataType !== FLOAT) refuse(`tensor ${name} is not float32 (data type ${t.dataType})`);
   const shape = tensorDims(t, refuse, PLAN_LIMITS.parameters);

@@ -3,7 +3,16 @@
 // in each table; export.ts and import.ts walk the chain and do the rest.
 import type { NamedTensor } from "../io/safetensors";
 import type { LayerSpec } from "../spec";
-import { ATTRIBUTE, type AttributeProto, floatAttribute, intAttribute, intsAttribute, stringAttribute } from "./proto";
+import {
+  ATTRIBUTE,
+  type AttributeProto,
+  floatAttribute,
+  intAttribute,
+  intsAttribute,
+  stringAttribute,
+  type TensorProto,
+} from "./proto";
+import { type QuantizedLayer, quantizedWeightAndBias } from "./qdq";
 
 /** What a layer's exporter is given and can do (export.ts). */
 export interface ExportContext {
@@ -17,6 +26,14 @@ export interface ExportContext {
   integers(name: string, values: readonly number[]): string;
   /** Adds a node on the current activation (and `inputs` after it); its output becomes the current activation. */
   node(opType: string, inputs: string[], attributes?: AttributeProto[]): void;
+  /** A dense or conv2d layer of an int8 model: its int8 weights, and its input's quantization when it runs in int8. */
+  readonly int8?: QuantizedLayer;
+  /** Adds an initializer of any type, named "<layer>.<its name>", and returns its name. */
+  tensor(proto: TensorProto): string;
+  /** Adds a node off the chain (a weight's DequantizeLinear) whose output is "<layer>.<output>", and returns that name. */
+  valueNode(opType: string, inputs: string[], output: string, attributes?: AttributeProto[]): string;
+  /** Quantizes the current activation as the int8 layer's input (QuantizeLinear, DequantizeLinear; see qdq.ts). */
+  quantizeInput(): void;
 }
 
 export type LayerExporter = (layer: LayerSpec, ctx: ExportContext) => void;
@@ -31,28 +48,30 @@ const param = (ctx: ExportContext, name: string): string => {
   return ctx.initializer(name, t.shape, t.data);
 };
 
+/**
+ * The weight and bias inputs of a dense or conv2d layer's node: float initializers, or for an int8
+ * layer its int8 weights dequantized along `outputAxis`, after its input's quantization (qdq.ts).
+ */
+function weightAndBias(ctx: ExportContext, outputAxis: number): string[] {
+  if (!ctx.int8) return [param(ctx, "weight"), param(ctx, "bias")];
+  if (ctx.int8.input) ctx.quantizeInput();
+  return quantizedWeightAndBias(ctx, ctx.int8, outputAxis);
+}
+
 /** Layer type -> ONNX nodes. The model's softmax head is added after the last layer (export.ts). */
 export const LAYER_EXPORTERS: Record<LayerSpec["type"], LayerExporter> = {
   dense: (_layer, ctx) => {
     flattenIfImage(ctx);
-    // The weight is stored [in, units]: Gemm multiplies it as it is (transB 0).
-    ctx.node(
-      "Gemm",
-      [param(ctx, "weight"), param(ctx, "bias")],
-      [floatAttribute("alpha", 1), floatAttribute("beta", 1)],
-    );
+    // The weight is stored [in, units]: Gemm multiplies it as it is (transB 0); its outputs are axis 1.
+    ctx.node("Gemm", weightAndBias(ctx, 1), [floatAttribute("alpha", 1), floatAttribute("beta", 1)]);
   },
   conv2d: (layer, ctx) => {
     const { size, stride = 1, padding = 0 } = layer as Extract<LayerSpec, { type: "conv2d" }>;
-    ctx.node(
-      "Conv",
-      [param(ctx, "weight"), param(ctx, "bias")],
-      [
-        intsAttribute("kernel_shape", [size, size]),
-        intsAttribute("strides", [stride, stride]),
-        intsAttribute("pads", [padding, padding, padding, padding]),
-      ],
-    );
+    ctx.node("Conv", weightAndBias(ctx, 0), [
+      intsAttribute("kernel_shape", [size, size]),
+      intsAttribute("strides", [stride, stride]),
+      intsAttribute("pads", [padding, padding, padding, padding]),
+    ]);
   },
   relu: (_layer, ctx) => ctx.node("Relu", []),
   sigmoid: (_layer, ctx) => ctx.node("Sigmoid", []),
@@ -227,6 +246,10 @@ export const OPERATOR_SIGNATURES: Record<
     },
   },
   Slice: { inputs: 5, outputs: 1, attributes: {} },
+  // An activation's quantization (qdq-import.ts): per tensor, so axis changes nothing.
+  QuantizeLinear: { inputs: 3, outputs: 1, attributes: { axis: I } },
+  DequantizeLinear: { inputs: 3, outputs: 1, attributes: { axis: I } },
+  Clip: { inputs: 3, outputs: 1, attributes: {} },
 };
 
 /** A square window's side from kernel_shape (and the same for strides), refusing other windows. */

@@ -14,6 +14,9 @@ import type { AttributeProto, TensorProto } from "./messages";
 
 /** TensorProto.DataType values used here. */
 export const FLOAT = 1;
+export const UINT8 = 2;
+export const INT8 = 3;
+export const INT32 = 6;
 export const INT64 = 7;
 
 /** AttributeProto.AttributeType values used here. */
@@ -46,4 +49,22 @@ export function floatTensor(name: string, dims: readonly number[], data: Float32
 /** An int64 tensor (a Reshape's shape). */
 export function int64Tensor(name: string, values: readonly number[]): TensorProto {
   return { name, dims: [values.length], dataType: INT64, int64Data: [...values] };
+}
+
+/** An int8 tensor (quantized weights, an activation's zero point), its bytes as raw data. */
+export function int8Tensor(name: string, dims: readonly number[], data: Int8Array): TensorProto {
+  return {
+    name,
+    dims: [...dims],
+    dataType: INT8,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.length).slice(),
+  };
+}
+
+/** An int32 tensor (quantized biases), its values as raw little-endian bytes. */
+export function int32Tensor(name: string, dims: readonly number[], data: Int32Array): TensorProto {
+  const raw = new Uint8Array(data.length * 4);
+  const view = new DataView(raw.buffer);
+  for (let i = 0; i < data.length; i++) view.setInt32(i * 4, data[i], true);
+  return { name, dims: [...dims], dataType: INT32, rawData: raw };
 }
