@@ -84,11 +84,12 @@ export function evaluate(model: Model, data: Dataset | DeviceData, options: numb
     );
   }
   checkData(model, data, "evaluate", "data");
+  // Anything but an object is read as the batch size (the third argument's older form), and checked as one.
   const o =
-    typeof options === "number"
-      ? { batchSize: options }
-      : checkOptions<EvaluateOptions>(options, "evaluate options", ["batchSize", "flip"]);
-  const batchSize = o.batchSize ?? 1000;
+    typeof options === "object" && options !== null
+      ? checkOptions<EvaluateOptions>(options, "evaluate options", ["batchSize", "flip"])
+      : { batchSize: options as number };
+  const batchSize = o.batchSize === undefined ? 1000 : o.batchSize;
   checkInteger(batchSize, "evaluate: batchSize", 1);
   if (o.flip !== undefined && typeof o.flip !== "boolean")
     fail("BAD_ARGUMENT", `evaluate: flip must be true or false, got ${describeValue(o.flip)}`);

@@ -52,6 +52,7 @@ import {
   planModel,
   validateSpec,
 } from "../sdk/node";
+import { int32Bias } from "../sdk/layers/int8";
 import { factProblem, optimizerSettingsProblem } from "../sdk/io/model-file";
 import { INT8_MODEL_FORMAT } from "../sdk/io/int8-file";
 import { outputIndex } from "../sdk/layers/int8";
@@ -756,8 +757,14 @@ function checkLoadedModel(
       continue;
     }
     const t = decoded.tensors.get(p.name);
-    if (!t || t.data.length !== v.length || t.data.some((x, i) => !Object.is(x, v[i])))
-      return { problem: `"${p.name}" was not loaded from the file` };
+    if (!t || t.data.length !== v.length) return { problem: `"${p.name}" was not loaded from the file` };
+    // An int8 layer's bias is loaded in int32 steps of input scale · weight scale (int32Bias).
+    const [index, role] = p.name.split(".");
+    const inputQuant = role === "bias" ? decoded.tensors.get(`${index}.input_quant`) : undefined;
+    const weightScale = decoded.tensors.get(`${index}.weight_scale`);
+    const steps = inputQuant && weightScale ? int32Bias(t.data, inputQuant.data[0], weightScale.data) : undefined;
+    const want = steps ? Float32Array.from(steps.values, (q, o) => q * steps.scale[o]) : t.data;
+    if (want.some((x, i) => !Object.is(x, v[i]))) return { problem: `"${p.name}" was not loaded from the file` };
   }
   if (optimizerState) {
     const s = optimizerState.settings as unknown as Record<string, unknown> | null;

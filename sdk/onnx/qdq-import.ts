@@ -16,7 +16,7 @@ import type { InputQuant, Int8Weights, LayerQuant } from "../layers/int8";
 import { MAX_SCALE } from "../io/int8-file";
 import { PLAN_LIMITS } from "../plan";
 import { quote } from "../text";
-import { readFloatTensor, tensorDims } from "./import";
+import { readFloatTensor, tensorDims } from "./tensors";
 import { floatTensor, INT8, INT32, int, type NodeProto, type TensorProto, UINT8 } from "./proto";
 
 type Refuse = (problem: string) => never;

@@ -660,7 +660,8 @@ describe("every public entry given every kind of wrong value", () => {
       await expectRefused(
         () => evaluate(model, DATA, v as never),
         "BAD_ARGUMENT",
-        /evaluate: batchSize/,
+        // The third argument is a batch size or evaluate's options: an object is read as options.
+        /evaluate: batchSize|evaluate options/,
         `evaluate batchSize ${label}`,
       );
     }

@@ -174,7 +174,7 @@ describe("parseArch", () => {
   });
 
   it("ARCH_PRESETS holds the presets and nothing a typed name could reach through a prototype", () => {
-    expect(Object.keys(ARCH_PRESETS).sort()).toEqual(["cnn", "cnn-cifar"]);
+    expect(Object.keys(ARCH_PRESETS).sort()).toEqual(["cnn", "cnn-cifar", "cnn-cifar-bn", "cnn-mnist-bn"]);
     for (const name of PROTOTYPE_NAMES) expect(ARCH_PRESETS[name], name).toBeUndefined();
     expect(Object.isFrozen(ARCH_PRESETS)).toBe(true);
   });

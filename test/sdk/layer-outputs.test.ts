@@ -32,9 +32,14 @@ describe("layerActivations", () => {
     const acts = layerActivations(model, pixels);
     expect(acts.map((a) => a.spec.type)).toEqual([
       "conv2d",
+      "batchnorm",
       "relu",
       "maxpool",
       "conv2d",
+      "batchnorm",
+      "relu",
+      "conv2d",
+      "batchnorm",
       "relu",
       "maxpool",
       "dense",
@@ -44,36 +49,41 @@ describe("layerActivations", () => {
     expect(acts.map((a) => a.shape)).toEqual([
       [32, 26, 26],
       [32, 26, 26],
+      [32, 26, 26],
       [32, 13, 13],
       [64, 11, 11],
       [64, 11, 11],
-      [64, 5, 5],
+      [64, 11, 11],
+      [64, 9, 9],
+      [64, 9, 9],
+      [64, 9, 9],
+      [64, 4, 4],
       [128],
       [128],
       [10],
     ]);
     for (const a of acts) expect(a.values.length).toBe(a.shape.reduce((x, y) => x * y, 1));
-    // relu is max(0, x) of the conv output; max pooling takes the largest of each 2x2 window.
-    // The conv's own output comes before the ReLU even though the model fuses the two.
+    // relu is max(0, x) of batch norm's output; max pooling takes the largest of each 2x2 window.
+    // Each layer's own output is shown, whatever the model fuses.
     expect(model.fusion).toBe(true);
     expect(
       acts[0].values.some((v) => v < 0),
       "conv output has negative values",
     ).toBe(true);
-    expect(Array.from(acts[1].values)).toEqual(Array.from(acts[0].values, (v) => Math.max(0, v)));
-    const [, , pool] = acts;
+    expect(Array.from(acts[2].values)).toEqual(Array.from(acts[1].values, (v) => Math.max(0, v)));
+    const [, , , pool] = acts;
     for (const [c, y, x] of [
       [0, 0, 0],
       [5, 6, 7],
       [31, 12, 12],
     ]) {
-      const at = (yy: number, xx: number): number => acts[1].values[c * 676 + yy * 26 + xx];
+      const at = (yy: number, xx: number): number => acts[2].values[c * 676 + yy * 26 + xx];
       expect(pool.values[c * 169 + y * 13 + x]).toBe(
         Math.max(at(2 * y, 2 * x), at(2 * y, 2 * x + 1), at(2 * y + 1, 2 * x), at(2 * y + 1, 2 * x + 1)),
       );
     }
     const probs = model.predict(pixels);
-    const fromLogits = softmax(acts[8].values);
+    const fromLogits = softmax(acts[13].values);
     for (let d = 0; d < 10; d++) expect(fromLogits[d]).toBeCloseTo(probs[d], 5);
     expect(fromLogits.indexOf(Math.max(...fromLogits))).toBe(4);
   });

@@ -193,7 +193,7 @@ describe("the shipped MNIST CNN with Winograd", () => {
     try {
       expect(wino.winograd && loaded.winograd).toBe(true);
       expect(plain.winograd).toBe(false);
-      expect(wino.winogradLayers).toBe(1); // conv2 (32 channels in); conv1 has one
+      expect(wino.winogradLayers).toBe(2); // conv2 and conv3 (32 and 64 channels in); conv1 has one
       const test = loadMnist("test");
       const count = 2000;
       const images = test.images.subarray(0, count * 784);
