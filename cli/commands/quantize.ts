@@ -1,9 +1,19 @@
 import { statSync } from "node:fs";
-import { loadCifar10, loadMnist, loadModelFile, quantizeModel, Runtime, writeFileAtomic } from "../../sdk/node";
-import { refuseWrongTask, trainedOn } from "../dataset";
+import {
+  deserializeModel,
+  evaluate,
+  loadCifar10,
+  loadMnist,
+  loadModelFile,
+  MnistWasmError,
+  quantizeModel,
+  Runtime,
+  writeFileAtomic,
+} from "../../sdk/node";
+import { refuseWrongTask, testDataFor, trainedOn } from "../dataset";
 import { UsageError } from "../errors";
 import { checkOutputFiles, writesTo } from "../output";
-import { terminalText } from "../render";
+import { percent, terminalText } from "../render";
 
 export interface QuantizeOptions {
   model: string;
@@ -43,7 +53,12 @@ export async function quantizeCommand(options: QuantizeOptions): Promise<void> {
     throw new UsageError(`the training images are [${train.shape}], the model takes [${model.spec.input}]`);
   const facts: Record<string, string> = { quantizedFrom: options.model.split(/[\\/]/).pop() ?? options.model };
   for (const key of KEPT_FACTS) if (typeof metadata[key] === "string") facts[key] = metadata[key];
-  const bytes = quantizeModel(model, pixels, count, { facts });
+  // The int8 model's own test accuracy, recorded in its file (as train records the float model's):
+  // quantizing is deterministic, so the file written is the one measured.
+  const accuracy = int8TestAccuracy(rt, quantizeModel(model, pixels, count, { facts }), model, metadata, options.data);
+  const bytes = quantizeModel(model, pixels, count, {
+    facts: accuracy.value === undefined ? facts : { ...facts, testAccuracy: accuracy.value.toFixed(4) },
+  });
   await writeFileAtomic(options.out, bytes);
   const before = statSync(options.model).size;
   process.stdout.write(
@@ -51,6 +66,30 @@ export async function quantizeCommand(options: QuantizeOptions): Promise<void> {
       `model:       ${terminalText(options.model)} (${before} bytes)`,
       `calibration: ${count} ${terminalText(on.name)} training images`,
       `int8 model:  ${terminalText(options.out)} (${bytes.length} bytes, ${(before / bytes.length).toFixed(1)}x smaller)`,
+      `test set:    ${accuracy.value === undefined ? `not measured (${accuracy.why})` : `${percent(accuracy.value)} accuracy of the int8 model`}`,
     ].join("\n") + "\n",
   );
+}
+
+/** The int8 model's accuracy on the test split of the float model's data, or why there is none. */
+function int8TestAccuracy(
+  rt: Runtime,
+  bytes: Uint8Array,
+  float: Parameters<typeof testDataFor>[0],
+  metadata: Record<string, string>,
+  data: string | undefined,
+): { value?: number; why?: string } {
+  let test: ReturnType<typeof testDataFor>;
+  try {
+    test = testDataFor(float, metadata, data);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof MnistWasmError) return { why: e.message };
+    throw e;
+  }
+  const { model } = deserializeModel(rt, bytes);
+  try {
+    return { value: evaluate(model, test).accuracy };
+  } finally {
+    model.dispose();
+  }
 }

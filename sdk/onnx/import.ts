@@ -27,7 +27,6 @@ import {
   type ValueInfoProto,
 } from "./proto";
 
-
 /** AttributeProto's value fields, and the field of each attribute type the operators take. */
 const ATTRIBUTE_FIELDS = [
   "f",

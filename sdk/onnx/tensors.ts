@@ -52,4 +52,3 @@ export function readFloatTensor(t: TensorProto, refuse: (problem: string) => nev
   }
   return { shape, data };
 }
-
