@@ -174,7 +174,7 @@ export function formatArch(layers: readonly LayerSpec[]): string {
  *   with the same recipe (20 epochs); the third convolution is what reaches 99.6%.
  * - cnn-cifar-bn: six padded 3x3 convolutions in three pairs of 32, 64 and 128 filters, each
  *   followed by batch normalization, max pooling after each pair, and a global average pool
- *   before the classifier (the 85% CIFAR-10 recipe's, `train --preset best-cifar10`). The
+ *   before the classifier (the shipped CIFAR-10 model's, `train --preset best-cifar10`). The
  *   average pool keeps the classifier's inputs few and small: flattening the 2,048 features of
  *   the last 4x4 maps instead made the first steps' updates of the logits so large that the
  *   loss jumped from 2.3 to 4-11 within 20 batches.
