@@ -6,14 +6,13 @@ import type { DeviceData } from "./data/device-data";
 import { fail } from "./errors";
 import { checkData, checkModel } from "./evaluate";
 import type { Model } from "./model";
+import { isLabelSmoothing, isWarmup, MAX_EPOCHS } from "./io/run-record";
 import { Optimizer } from "./optim/optimizer";
 import { SCHEDULES } from "./schedule";
 import type { FitOptions } from "./train";
 
 /** Most pixels an augmentation may shift an image by. */
 const MAX_SHIFT = 64;
-/** Most epochs a warm-up may last (a run's epochs are bounded alike: MAX_EPOCHS). */
-const MAX_WARMUP = 1e6;
 
 export function checkFitArguments(
   model: unknown,
@@ -38,15 +37,15 @@ export function checkFitArguments(
   if (o.schedule !== undefined && !SCHEDULES.includes(o.schedule)) {
     fail("BAD_ARGUMENT", `fit: schedule must be "constant" or "cosine", got ${describeValue(o.schedule)}`);
   }
-  if (o.warmup !== undefined && !(typeof o.warmup === "number" && o.warmup >= 0 && o.warmup <= MAX_WARMUP)) {
+  if (o.warmup !== undefined && !isWarmup(o.warmup)) {
     fail(
       "BAD_ARGUMENT",
-      `fit: warmup must be a number of epochs from 0 to ${MAX_WARMUP}, got ${describeValue(o.warmup)}`,
+      `fit: warmup must be a number of epochs from 0 to ${MAX_EPOCHS}, got ${describeValue(o.warmup)}`,
     );
   }
   if (o.labelSmoothing !== undefined) {
     const eps = o.labelSmoothing;
-    if (!(typeof eps === "number" && eps >= 0 && eps < 1))
+    if (!isLabelSmoothing(eps))
       fail("BAD_ARGUMENT", `fit: labelSmoothing must be a number from 0 up to 1, got ${describeValue(eps)}`);
     const m = model as Model;
     if (eps > 0 && (m.task !== "classifier" || m.loss.kind !== "cross-entropy"))

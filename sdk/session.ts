@@ -6,7 +6,14 @@ import { takeFirst, type Dataset } from "./data/dataset";
 import { DeviceData } from "./data/device-data";
 import { fail, MnistWasmError } from "./errors";
 import { deserializeModel, serializeModel, type SavedOptimizerState } from "./io/model-file";
-import { MAX_EPOCHS, type RunPosition, type RunRecord, type RunSettings } from "./io/run-record";
+import {
+  isLabelSmoothing,
+  isWarmup,
+  MAX_EPOCHS,
+  type RunPosition,
+  type RunRecord,
+  type RunSettings,
+} from "./io/run-record";
 import type { Model } from "./model";
 import { OPTIMIZER_DEFAULTS, Optimizer, type OptimizerSpec } from "./optim/optimizer";
 import type { Runtime } from "./runtime/runtime";
@@ -481,15 +488,12 @@ function checkSettings(s: RunSettings): void {
     fail("BAD_ARGUMENT", `training session: limit must be a positive integer, got ${s.limit}`);
   if (!SCHEDULES.includes(s.schedule))
     fail("BAD_ARGUMENT", `training session: schedule must be "constant" or "cosine", got ${String(s.schedule)}`);
-  if (s.warmup !== undefined && !(typeof s.warmup === "number" && s.warmup >= 0 && s.warmup <= MAX_EPOCHS))
+  if (s.warmup !== undefined && !isWarmup(s.warmup))
     fail(
       "BAD_ARGUMENT",
       `training session: warmup must be a number of epochs from 0 to ${MAX_EPOCHS}, got ${String(s.warmup)}`,
     );
-  if (
-    s.labelSmoothing !== undefined &&
-    !(typeof s.labelSmoothing === "number" && s.labelSmoothing >= 0 && s.labelSmoothing < 1)
-  )
+  if (s.labelSmoothing !== undefined && !isLabelSmoothing(s.labelSmoothing))
     fail("BAD_ARGUMENT", `training session: label smoothing must be from 0 up to 1, got ${String(s.labelSmoothing)}`);
 }
 

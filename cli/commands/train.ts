@@ -354,6 +354,7 @@ function runSettings(options: TrainOptions, spec: ModelSpec, given: (key: string
   const defaults = trainingDefaults(spec);
   const name = given("optimizer") && options.optimizer ? options.optimizer : defaults.optimizer;
   const lr = given("lr") ? options.lr : given("optimizer") ? undefined : defaults.lr;
+  const augment = augmentOf(options);
   return {
     optimizer: {
       name,
@@ -365,7 +366,7 @@ function runSettings(options: TrainOptions, spec: ModelSpec, given: (key: string
     epochs: options.epochs,
     batchSize: options.batchSize,
     seed: options.seed,
-    ...(augmentOf(options) ? { augment: augmentOf(options) } : {}),
+    ...(augment ? { augment } : {}),
     ...(options.warmup ? { warmup: options.warmup } : {}),
     ...(options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {}),
     ...(options.limit !== undefined ? { limit: options.limit } : {}),

@@ -51,6 +51,12 @@ export interface RunRecord extends RunSettings, RunPosition {
 
 /** The most epochs a run may count (a model file's "epochs" fact has the same bound). */
 export const MAX_EPOCHS = 1e6;
+
+/** A warm-up (fit's warmup, a run's setting): a number of epochs from 0 to MAX_EPOCHS. */
+export const isWarmup = (v: unknown): v is number => typeof v === "number" && v >= 0 && v <= MAX_EPOCHS;
+
+/** A label smoothing ε (fit's labelSmoothing, a run's setting): a number from 0 up to 1. */
+export const isLabelSmoothing = (v: unknown): v is number => typeof v === "number" && v >= 0 && v < 1;
 const MAX_COUNT = 2 ** 31;
 const MAX_TEXT = 4096;
 const OPTIMIZER_KEYS = ["lr", "momentum", "rho", "eps", "beta1", "beta2", "weightDecay"] as const;
@@ -125,12 +131,9 @@ export function runRecordProblem(value: unknown): string | undefined {
   }
   if (!SCHEDULES.includes(r.schedule as ScheduleName))
     return `"schedule" is ${show(r.schedule)}, not "constant" or "cosine"`;
-  if (r.warmup !== undefined && !(typeof r.warmup === "number" && r.warmup >= 0 && r.warmup <= MAX_EPOCHS))
+  if (r.warmup !== undefined && !isWarmup(r.warmup))
     return `"warmup" is ${show(r.warmup)}, not a number of epochs from 0 to ${MAX_EPOCHS}`;
-  if (
-    r.labelSmoothing !== undefined &&
-    !(typeof r.labelSmoothing === "number" && r.labelSmoothing >= 0 && r.labelSmoothing < 1)
-  )
+  if (r.labelSmoothing !== undefined && !isLabelSmoothing(r.labelSmoothing))
     return `"labelSmoothing" is ${show(r.labelSmoothing)}, not a number from 0 up to 1`;
   const integers: [string, number, number][] = [
     ["epochs", 0, MAX_EPOCHS],

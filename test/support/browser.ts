@@ -3,7 +3,7 @@
 // CI, where a missing Chromium is a failing test (.ci/run installs it).
 import { existsSync } from "node:fs";
 import type { Server } from "node:http";
-import { chromium, type Browser, type BrowserContextOptions, type Page } from "playwright-core";
+import { type Browser, type BrowserContextOptions, chromium, type Page } from "playwright-core";
 import { describe, it } from "vitest";
 import { serveDemo } from "../../scripts/serve-demo.mjs";
 

@@ -9,7 +9,7 @@
 // Each test file gets its own copy of this module (vitest isolates test files), so `rt` and the
 // list of live buffers belong to the file that imports them.
 import { afterEach, beforeAll, expect } from "vitest";
-import { Runtime, type Random } from "../../sdk/index";
+import { type Random, Runtime } from "../../sdk/index";
 
 // ---------------------------------------------------------------------------------------------
 // The runtime

@@ -11,7 +11,7 @@
 //
 // The model helpers use the runtime of ./buffers: call useRuntime() in the test file.
 import { expect } from "vitest";
-import { Model, Random, type Layer, type ModelSpec } from "../../sdk/index";
+import { type Layer, Model, type ModelSpec, Random } from "../../sdk/index";
 import { fillNormal, rt } from "./buffers";
 
 /** Unit round-off of float32. */

@@ -9,22 +9,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   autoencoderSpec,
   CIFAR10_CLASSES,
+  type Dataset,
   datasetFromCifarBatches,
   deserializeModel,
   exportOnnx,
   importOnnx,
   loadCifar10,
   loadMnist,
-  Model,
   MNIST_CLASSES,
+  Model,
+  type ModelSpec,
   ONNX_INPUT,
   ONNX_OUTPUT,
   ONNX_RECONSTRUCTION,
   parseArch,
   Random,
   Runtime,
-  type Dataset,
-  type ModelSpec,
 } from "../../../sdk/node";
 import { onnx } from "../../../sdk/onnx/proto";
 import { CIFAR_DIR, HAVE_CIFAR } from "../../support/cifar";

@@ -5,13 +5,13 @@ import {
   autoencoderSpec,
   exportOnnx,
   importOnnx,
-  MnistWasmError,
   Model,
+  type ModelSpec,
   parseArch,
   Runtime,
-  type ModelSpec,
 } from "../../../sdk/node";
 import { type ModelProto, type NodeProto, onnx } from "../../../sdk/onnx/proto";
+import { onnxRefusal } from "../../support/onnx-refusal";
 
 let rt: Runtime;
 let valid: Uint8Array;
@@ -39,18 +39,7 @@ function edited(edit: (m: ModelProto, nodes: NodeProto[]) => void): Uint8Array {
   return onnx.ModelProto.encode(m).finish();
 }
 
-function refusal(bytes: Uint8Array): string {
-  const before = rt.usedBytes;
-  try {
-    importOnnx(rt, bytes, "m.onnx").model.dispose();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MnistWasmError);
-    expect((e as MnistWasmError).code).toBe("BAD_FILE");
-    expect(rt.usedBytes, "wasm memory left allocated").toBe(before);
-    return (e as Error).message;
-  }
-  throw new Error("accepted");
-}
+const refusal = (bytes: Uint8Array): string => onnxRefusal(rt, bytes);
 
 const node = (nodes: NodeProto[], op: string): NodeProto => nodes.find((n) => n.opType === op)!;
 

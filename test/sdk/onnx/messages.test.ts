@@ -3,7 +3,7 @@
 // has onnx.proto's number, type and label; and the codec round-trips every kind of field.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { MESSAGE_TABLES, onnx, type ModelProto } from "../../../sdk/onnx/messages";
+import { MESSAGE_TABLES, type ModelProto, onnx } from "../../../sdk/onnx/messages";
 import { decodeMessage, encodeMessage, type MessageTable } from "../../../sdk/onnx/wire";
 
 const PROTO = readFileSync(new URL("../../../sdk/onnx/onnx.proto", import.meta.url), "utf8");

@@ -13,21 +13,21 @@ import {
   fit,
   importOnnx,
   loadMnist,
-  MnistWasmError,
+  type MnistWasmError,
   Model,
   type ModelSpec,
   ONNX_INPUT,
-  Optimizer,
   ONNX_OUTPUT,
+  Optimizer,
   parseArch,
   quantizeModel,
   Runtime,
   takeFirst,
   withClassifier,
 } from "../../../sdk/node";
-import { floatTensor } from "../../../sdk/onnx/proto";
 import {
   FLOAT,
+  floatTensor,
   INT8,
   INT32,
   type ModelProto,
@@ -36,6 +36,7 @@ import {
   type TensorProto,
   UINT8,
 } from "../../../sdk/onnx/proto";
+import { onnxRefusal } from "../../support/onnx-refusal";
 
 const CALIBRATION = 1000;
 const COMPARED = 2000;
@@ -277,18 +278,7 @@ function edited(edit: (graph: { nodes: NodeProto[]; tensor: (name: string) => Te
   return onnx.ModelProto.encode(m).finish();
 }
 
-function refusal(b: Uint8Array): string {
-  const before = rt.usedBytes;
-  try {
-    importOnnx(rt, b, "m.onnx").model.dispose();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MnistWasmError);
-    expect((e as MnistWasmError).code).toBe("BAD_FILE");
-    expect(rt.usedBytes, "wasm memory left allocated").toBe(before);
-    return (e as Error).message;
-  }
-  throw new Error("accepted");
-}
+const refusal = (bytes: Uint8Array): string => onnxRefusal(rt, bytes);
 
 const setFloats = (t: TensorProto, values: number[]): void => {
   Object.assign(
