@@ -1,15 +1,7 @@
 // What the ONNX reader refuses, and how: one BAD_FILE error naming the operator and its node
 // (or what else is wrong), nothing left allocated in wasm memory.
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  autoencoderSpec,
-  exportOnnx,
-  importOnnx,
-  Model,
-  type ModelSpec,
-  parseArch,
-  Runtime,
-} from "../../../sdk/node";
+import { autoencoderSpec, exportOnnx, importOnnx, Model, type ModelSpec, parseArch, Runtime } from "../../../sdk/node";
 import { type ModelProto, type NodeProto, onnx } from "../../../sdk/onnx/proto";
 import { onnxRefusal } from "../../support/onnx-refusal";
 
