@@ -9,8 +9,12 @@
 //   ort-web-threads  the same on every core: in Chromium (bench/ort-browser.mjs), as onnxruntime-web
 //                    runs one thread in Node whatever numThreads says
 //   ort-node         onnxruntime-node, native CPU code, every core (intraOpNumThreads)
+//   ort-node-1       the same on one thread
 // ONNX Runtime runs the inference rows only, on the net exported by mnist-wasm (exportOnnx: the same
-// weights, the softmax in the graph); the GEMM and training rows are not what it is for.
+// weights, the softmax in the graph); the GEMM and training rows are not what it is for. The int8
+// rows run the same net quantized (quantizeModel, calibrated on 1,000 training images): mnist-wasm's
+// int8 kernels, and ONNX Runtime on its QDQ export (int8 weights and activations, which ONNX Runtime
+// fuses into QLinearConv and QGemm); TensorFlow.js has no int8 inference.
 // The peer packages are devDependencies of bench/ only (bench/package.json, bench/package-lock.json):
 // tfjs-core, tfjs-backend-wasm, tfjs-backend-cpu, tfjs-layers for its gradient registrations,
 // onnxruntime-web and onnxruntime-node (whose package carries its native binary: its install script
@@ -57,6 +61,7 @@ const LIBRARIES = [
   "ort-web",
   "ort-web-threads",
   "ort-node",
+  "ort-node-1",
 ];
 const TFJS_VERSION = "4.22.0";
 const ORT_VERSION = "1.31.1";
@@ -102,6 +107,7 @@ const {
   ARCH_PRESETS,
   defaultThreads,
   DeviceData,
+  deserializeModel,
   exportOnnx,
   ONNX_INPUT,
   ONNX_OUTPUT,
@@ -110,6 +116,7 @@ const {
   Model,
   Optimizer,
   parseArch,
+  quantizeModel,
   Runtime,
   takeFirst,
   withClassifier,
@@ -122,6 +129,7 @@ const THREADS = defaultThreads();
 
 const BATCH = 100;
 const INFERENCE_BATCH = 1000;
+const CALIBRATION = 1000;
 const MLP_ARCH = "dense:100,sigmoid"; // + dense:10 from withClassifier: the course's 784-100-10 net
 const MLP_LR = 0.1;
 const CNN_LR = 0.05;
@@ -270,8 +278,8 @@ function trainTfjs(net) {
 // ---------------------------------------------------------------------------------------------
 // Workload 4: inference, `count` images of pixels in, probabilities out
 
-function inferMnistWasm(rt, net, count) {
-  const model = new Model(rt, mnistWasmSpec(MNIST_WASM_ARCHS[net]), { seed: 1 });
+function inferMnistWasm(rt, net, count, int8 = false) {
+  const model = int8 ? int8Model(rt, net) : new Model(rt, mnistWasmSpec(MNIST_WASM_ARCHS[net]), { seed: 1 });
   const pixels = inferencePixels.subarray(0, count * 784);
   return {
     run: () => model.predict(pixels, count),
@@ -292,17 +300,25 @@ function inferTfjs(net, count) {
   };
 }
 
-/** The net as mnist-wasm builds it (the same seed as inferMnistWasm), exported to ONNX. */
-function onnxModel(rt, net) {
+/** The net as mnist-wasm builds it (the same seed), quantized to int8 on 1,000 training images. */
+function int8Model(rt, net) {
   const model = new Model(rt, mnistWasmSpec(MNIST_WASM_ARCHS[net]), { seed: 1 });
+  const bytes = quantizeModel(model, train.images.subarray(0, CALIBRATION * 784), CALIBRATION);
+  model.dispose();
+  return deserializeModel(rt, bytes).model;
+}
+
+/** The net as mnist-wasm builds it (the same seed as inferMnistWasm), exported to ONNX (int8: as QDQ). */
+function onnxModel(rt, net, int8 = false) {
+  const model = int8 ? int8Model(rt, net) : new Model(rt, mnistWasmSpec(MNIST_WASM_ARCHS[net]), { seed: 1 });
   const bytes = exportOnnx(model);
   model.dispose();
   return bytes;
 }
 
 /** ONNX Runtime (`ort`: onnxruntime-web or onnxruntime-node) running the exported net on `count` images. */
-async function inferOrt(ort, rt, net, count, options = {}) {
-  const session = await ort.InferenceSession.create(onnxModel(rt, net), options);
+async function inferOrt(ort, rt, { net, count, int8 }, options = {}) {
+  const session = await ort.InferenceSession.create(onnxModel(rt, net, int8), options);
   const pixels = inferencePixels.subarray(0, count * 784);
   return {
     run: async () => {
@@ -332,6 +348,7 @@ const GEMM_SHAPES = [
   [288, 64, 121, true, false, "conv2 patch gradient"],
 ];
 const NET_TITLES = { mlp: "MLP 784-100-10 sigmoid", cnn: "CNN (LeNet-like)" };
+const NO_INT8 = "no int8 inference in TensorFlow.js";
 
 const ALL_WORKLOADS = [
   ...GEMM_SHAPES.map(([m, k, n, transA, transB, what]) => ({
@@ -370,6 +387,17 @@ const ALL_WORKLOADS = [
       onnx: { net, count: 1 },
     },
   ]),
+  ...[INFERENCE_BATCH, 1].map((count) => ({
+    id: `cnn-int8-infer-${count}`,
+    title: `${NET_TITLES.cnn}, int8: inference, ${count === 1 ? "one image (latency)" : `batch ${count}`}`,
+    unit: count === 1 ? "ms" : "images/s",
+    perCall: count,
+    "mnist-wasm": (rt) => inferMnistWasm(rt, "cnn", count, true),
+    tfjs: () => {
+      throw new Error(NO_INT8);
+    },
+    onnx: { net: "cnn", count, int8: true },
+  })),
 ];
 
 // `node bench/peers.mjs gemm cnn-infer`: only the workloads whose id contains one of the arguments.
@@ -515,7 +543,7 @@ const NOT_FOR_ORT = "n/a for ONNX Runtime (inference graphs only)";
 const ortCase = (ort, options) => (w) => {
   if (!ort) throw new Error(ortMissing);
   if (!w.onnx) throw new Error(NOT_FOR_ORT);
-  return inferOrt(ort, rt, w.onnx.net, w.onnx.count, options);
+  return inferOrt(ort, rt, w.onnx, options);
 };
 if (ortWeb) ortWeb.env.wasm.numThreads = 1;
 results["ort-web"] = await measureLibrary("ort-web", ortCase(ortWeb));
@@ -523,6 +551,7 @@ results["ort-node"] = await measureLibrary(
   `ort-node, ${THREADS} threads`,
   ortCase(ortNode, { intraOpNumThreads: THREADS }),
 );
+results["ort-node-1"] = await measureLibrary("ort-node, 1 thread", ortCase(ortNode, { intraOpNumThreads: 1 }));
 results["ort-web-threads"] = await measureOrtWebThreads();
 
 /** onnxruntime-web on every core, in Chromium (bench/ort-browser.mjs): its threads do not run in Node. */
@@ -541,7 +570,7 @@ async function measureOrtWebThreads() {
       const pixels = inferencePixels.subarray(0, w.onnx.count * 784);
       return {
         id: w.id,
-        model: onnxModel(rt, w.onnx.net),
+        model: onnxModel(rt, w.onnx.net, w.onnx.int8),
         pixels: new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength),
         count: w.onnx.count,
         shape: [1, 28, 28],
@@ -587,7 +616,7 @@ const T = rtThreads.threads;
 console.log(
   `\n| workload | mnist-wasm, 1 thread | mnist-wasm, ${T} threads | tfjs-wasm (SIMD, 1 thread) | tfjs-cpu | speed vs tfjs-wasm: 1 thread / ${T} threads | ${T} threads / 1 thread | ${ORT_HEADERS(T).join(" | ")} |`,
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+console.log(`|${" --- |".repeat(7 + ORT_COLUMNS.length)}`);
 rows.forEach((row, i) => {
   const w = WORKLOADS[i];
   console.log(
@@ -625,6 +654,7 @@ if (filters.length > 0) {
           "ort-web": 1,
           "ort-web-threads": THREADS,
           "ort-node": THREADS,
+          "ort-node-1": 1,
         },
         timing: { slowCallSeconds: SLOW_CALL_SECONDS, loopTargetSeconds: LOOP_TARGET_SECONDS },
         rows,

@@ -167,11 +167,12 @@ function gemmThreads(json) {
 /** The libraries of bench/peers.mjs, one column each. */
 export const PEER_COLUMNS = ["mnist-wasm", "mnist-wasm-threads", "tfjs-wasm", "tfjs-cpu"];
 /** ONNX Runtime's columns of bench/peers.mjs (after the ratios; in results that have them). */
-export const ORT_COLUMNS = ["ort-web", "ort-web-threads", "ort-node"];
+export const ORT_COLUMNS = ["ort-web", "ort-web-threads", "ort-node", "ort-node-1"];
 export const ORT_HEADERS = (threads) => [
   "ONNX Runtime Web (wasm SIMD, 1 thread)",
   `ONNX Runtime Web (${threadsLabel(threads)}, Chromium)`,
   `onnxruntime-node (native, ${threadsLabel(threads)})`,
+  "onnxruntime-node (native, 1 thread)",
 ];
 
 /**
@@ -189,14 +190,16 @@ function peersTable(json) {
     `speed vs tfjs-wasm: 1 thread / ${threadsLabel(T)}`,
     `${threadsLabel(T)} / 1 thread`,
   ];
-  const ort = json.threads["ort-web-threads"] !== undefined;
-  if (ort) header.push(...ORT_HEADERS(json.threads["ort-web-threads"]));
+  // ONNX Runtime's columns that the results have (older results lack the one-thread native one).
+  const ortColumns = ORT_COLUMNS.filter((library) => json.threads[library] !== undefined);
+  const ortHeaders = ORT_HEADERS(json.threads["ort-web-threads"]).filter((_, i) => ortColumns.includes(ORT_COLUMNS[i]));
+  header.push(...ortHeaders);
   const rows = json.rows.map((row) => [
     row.workload,
     ...PEER_COLUMNS.map((library) => formatPeerCell(row[library], row.unit)),
     `${formatRatio(row.speedupVsTfjsWasm)} / ${formatRatio(row.threadsSpeedupVsTfjsWasm)}`,
     formatRatio(row.threadsSpeedupVsOneThread),
-    ...(ort ? ORT_COLUMNS.map((library) => formatPeerCell(row[library], row.unit)) : []),
+    ...ortColumns.map((library) => formatPeerCell(row[library], row.unit)),
   ]);
   const v = json.versions;
   return [
@@ -205,7 +208,9 @@ function peersTable(json) {
     provenance(json, [
       `mnist-wasm ${v["mnist-wasm"]} (relaxed SIMD ${json.mnistWasmFeatures.relaxedSimd ? "on" : "off"})`,
       `TensorFlow.js ${v["@tensorflow/tfjs-core"]} (${json.tfjsWasmBinary})`,
-      ...(ort ? [`onnxruntime-web ${v["onnxruntime-web"]}, onnxruntime-node ${v["onnxruntime-node"]}`] : []),
+      ...(ortColumns.length > 0
+        ? [`onnxruntime-web ${v["onnxruntime-web"]}, onnxruntime-node ${v["onnxruntime-node"]}`]
+        : []),
     ]),
   ];
 }
@@ -338,6 +343,32 @@ export const TARGETS = [
     check({ cnn }) {
       const row = suiteRow(cnn, 1, "cnn-infer-1");
       return { measured: formatFigure(row.value, row.unit), met: [row.value < 0.25] };
+    },
+  },
+  {
+    target: "int8 CNN inference ≥ 2× float32 at batch 1000 and ≥ 1.5× on one image, one thread",
+    files: ["cnn"],
+    check({ cnn }) {
+      const batch = suiteRow(cnn, 1, "cnn-int8-infer-1000").value / suiteRow(cnn, 1, "cnn-infer-1000").value;
+      const one = suiteRow(cnn, 1, "cnn-infer-1").value / suiteRow(cnn, 1, "cnn-int8-infer-1").value;
+      return { measured: `${formatRatio(batch)}; one image ${formatRatio(one)}`, met: [batch >= 2, one >= 1.5] };
+    },
+  },
+  {
+    target: "int8 CNN inference within 1.2× of native ONNX Runtime on one thread (batch 1000, one image)",
+    files: ["peers"],
+    check({ peers }) {
+      const batch = peerRow(peers, "cnn-int8-infer-1000");
+      const one = peerRow(peers, "cnn-int8-infer-1");
+      const ours = (row) => row["mnist-wasm"]?.value ?? missing(`no mnist-wasm figure for ${row.id}`);
+      const native = (row) =>
+        row["ort-node-1"]?.value ?? missing(`no one-thread onnxruntime-node figure for ${row.id}`);
+      // Speed relative to native: > 1 is faster; the target allows native to be up to 1.2× ahead.
+      const ratios = [ours(batch) / native(batch), native(one) / ours(one)];
+      return {
+        measured: `${formatRatio(ratios[0])} of native at batch 1000; ${formatRatio(ratios[1])} on one image`,
+        met: ratios.map((r) => r >= 1 / 1.2),
+      };
     },
   },
   {

@@ -183,6 +183,10 @@ async function cnnSuite(sdk, data, size, runtimeOptions) {
   const int8Bytes = quantizeModel(model, data.train.images.subarray(0, calibration * 784), calibration);
   const int8 = deserializeModel(rt, int8Bytes).model;
   rows.push(...(await inferenceRows(int8, data, "cnn-int8", suite, "ms", size, "int8 inference")));
+  // The same weights through Winograd F(2x2, 3x3) where the layer's rule lets it run (conv2).
+  model.winograd = true;
+  rows.push(...(await inferenceRows(model, data, "cnn-winograd", suite, "ms", size, "Winograd inference")));
+  model.winograd = false;
 
   int8.dispose();
   model.dispose();
