@@ -1,6 +1,7 @@
 import { fail } from "../errors";
 import type { Runtime } from "../runtime/runtime";
 import { Tensor } from "../runtime/tensor";
+import type { KernelCall } from "../runtime/threads";
 import {
   BatchBuffer,
   disposeParams,
@@ -11,6 +12,9 @@ import {
   sizeOf,
   type StateBuffer,
 } from "./layer";
+
+/** Values (batch × spatial × channels) a thread must have for a batch-norm call to be split. */
+const MIN_VALUES_PER_THREAD = 1 << 15;
 
 export interface BatchNormSpec {
   type: "batchnorm";
@@ -76,6 +80,14 @@ export class BatchNorm implements Layer {
     this.dx = new BatchBuffer(rt, size);
   }
 
+  /**
+   * Channels a thread must have for the layer to be shared out: each channel's figures do not
+   * depend on the split, and under MIN_VALUES_PER_THREAD values waking a worker costs more than it saves.
+   */
+  private minChannelsPerThread(batch: number): number {
+    return Math.ceil(MIN_VALUES_PER_THREAD / (batch * this.spatial));
+  }
+
   allocate(batch: number, training: boolean): void {
     if (this.disposed) layerDisposed(this.spec);
     this.out.ensure(batch);
@@ -86,55 +98,42 @@ export class BatchNorm implements Layer {
 
   forward(x: number, batch: number, training: boolean): number {
     if (this.disposed) layerDisposed(this.spec);
-    const k = this.rt.kernels;
     const eps = this.spec.eps ?? 1e-5;
+    const momentum = this.spec.momentum ?? 0.9;
+    const { channels: C, spatial: S } = this;
+    const [out, xhat, invStd] = [this.out.ptr, this.xhat.ptr, this.invStd.ptr];
+    const [gamma, beta, mean, variance] = [
+      this.gamma.value.ptr,
+      this.beta.value.ptr,
+      this.runningMean.ptr,
+      this.runningVar.ptr,
+    ];
     if (training) {
-      k.batchNormTrain(
-        x,
-        this.out.ptr,
-        this.xhat.ptr,
-        this.invStd.ptr,
-        this.gamma.value.ptr,
-        this.beta.value.ptr,
-        this.runningMean.ptr,
-        this.runningVar.ptr,
-        batch,
-        this.channels,
-        this.spatial,
-        eps,
-        this.spec.momentum ?? 0.9,
-      );
+      this.rt.parallelFor(C, this.minChannelsPerThread(batch), (c0, c1): KernelCall[] => [
+        ["batchNormTrain", x, out, xhat, invStd, gamma, beta, mean, variance, batch, C, S, eps, momentum, c0, c1],
+      ]);
     } else {
-      k.batchNormInfer(
-        x,
-        this.out.ptr,
-        this.gamma.value.ptr,
-        this.beta.value.ptr,
-        this.runningMean.ptr,
-        this.runningVar.ptr,
-        batch,
-        this.channels,
-        this.spatial,
-        eps,
-      );
+      this.rt.parallelFor(C, this.minChannelsPerThread(batch), (c0, c1): KernelCall[] => [
+        ["batchNormInfer", x, out, gamma, beta, mean, variance, batch, C, S, eps, c0, c1],
+      ]);
     }
-    return this.out.ptr;
+    return out;
   }
 
   backward(dy: number, batch: number, needInputGrad: boolean): number {
     if (this.disposed) layerDisposed(this.spec);
-    this.rt.kernels.batchNormBackward(
-      dy,
+    const { channels: C, spatial: S } = this;
+    const dx = needInputGrad ? this.dx.ptr : 0;
+    const [xhat, invStd, gamma, dgamma, dbeta] = [
       this.xhat.ptr,
       this.invStd.ptr,
       this.gamma.value.ptr,
-      needInputGrad ? this.dx.ptr : 0,
       this.gamma.grad.ptr,
       this.beta.grad.ptr,
-      batch,
-      this.channels,
-      this.spatial,
-    );
+    ];
+    this.rt.parallelFor(C, this.minChannelsPerThread(batch), (c0, c1): KernelCall[] => [
+      ["batchNormBackward", dy, xhat, invStd, gamma, dx, dgamma, dbeta, batch, C, S, c0, c1],
+    ]);
     return needInputGrad ? this.dx.ptr : 0;
   }
 

@@ -81,6 +81,8 @@ export interface Kernels {
     S: number,
     eps: number,
     momentum: number,
+    c0: number,
+    c1: number,
   ): void;
   batchNormInfer(
     x: number,
@@ -93,6 +95,8 @@ export interface Kernels {
     C: number,
     S: number,
     eps: number,
+    c0: number,
+    c1: number,
   ): void;
   batchNormBackward(
     dy: number,
@@ -105,6 +109,8 @@ export interface Kernels {
     batch: number,
     C: number,
     S: number,
+    c0: number,
+    c1: number,
   ): void;
   augmentImages(x: number, params: number, batch: number, C: number, H: number, W: number, scratch: number): void;
   sgdUpdate(w: number, g: number, n: number, lr: number, decay: number): void;

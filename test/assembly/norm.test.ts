@@ -6,6 +6,7 @@ import { Random } from "../../sdk/node";
 import { readF32 as read, rt, useRuntime } from "../support/buffers";
 import { expectClose, Scratch } from "../support/scratch";
 import { batchNormBackwardReference, batchNormReference } from "../support/batchnorm-reference";
+import { batchNormBackwardScalar, batchNormInferScalar, batchNormTrainScalar } from "../support/batchnorm-scalar";
 
 useRuntime();
 
@@ -57,7 +58,23 @@ describe("batch-norm kernels", () => {
           rm: s.f32(runningMean),
           rv: s.f32(runningVar),
         };
-        rt.kernels.batchNormTrain(p.x, p.y, p.xhat, p.invStd, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps, momentum);
+        rt.kernels.batchNormTrain(
+          p.x,
+          p.y,
+          p.xhat,
+          p.invStd,
+          p.gamma,
+          p.beta,
+          p.rm,
+          p.rv,
+          batch,
+          C,
+          S,
+          eps,
+          momentum,
+          0,
+          C,
+        );
         const ref = batchNormReference(x, batch, C, S, gamma, beta, eps);
         expectClose(read(p.y, n), ref.y, 1e-5, 1e-5, "y");
         expectClose(read(p.xhat, n), ref.xhat, 1e-5, 1e-5, "xhat");
@@ -107,7 +124,7 @@ describe("batch-norm kernels", () => {
         rm: s.f32([0, 1, 2]),
         rv: s.f32([1, 2, 3]),
       };
-      rt.kernels.batchNormTrain(p.x, p.y, p.xhat, p.invStd, p.gamma, p.beta, p.rm, p.rv, 1, C, 1, 1e-5, 0.5);
+      rt.kernels.batchNormTrain(p.x, p.y, p.xhat, p.invStd, p.gamma, p.beta, p.rm, p.rv, 1, C, 1, 1e-5, 0.5, 0, C);
       expect(Array.from(read(p.y, C))).toEqual([0.5, -1, 0.25]);
       expectClose(read(p.rm, C), [0.75, -0.5, 4.5], 1e-6, 0, "running mean");
       expectClose(read(p.rv, C), [0.5, 1, 1.5], 1e-6, 0, "running var");
@@ -132,7 +149,7 @@ describe("batch-norm kernels", () => {
           rm: s.f32(runningMean),
           rv: s.f32(runningVar),
         };
-        rt.kernels.batchNormInfer(p.x, p.y, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps);
+        rt.kernels.batchNormInfer(p.x, p.y, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps, 0, C);
         const want = Float64Array.from(x, (v, i) => {
           const c = Math.floor(i / S) % C;
           return (gamma[c] * (v - runningMean[c])) / Math.sqrt(runningVar[c] + eps) + beta[c];
@@ -141,7 +158,7 @@ describe("batch-norm kernels", () => {
         expectClose(y, want, 1e-5, 1e-5, "y");
         // No batch statistics: the first sample alone gives the same output.
         rt.f32(p.y, n).fill(0);
-        rt.kernels.batchNormInfer(p.x, p.y, p.gamma, p.beta, p.rm, p.rv, 1, C, S, eps);
+        rt.kernels.batchNormInfer(p.x, p.y, p.gamma, p.beta, p.rm, p.rv, 1, C, S, eps, 0, C);
         expect(read(p.y, C * S)).toEqual(y.subarray(0, C * S));
         expect(read(p.rm, C)).toEqual(runningMean);
         expect(read(p.rv, C)).toEqual(runningVar);
@@ -172,12 +189,12 @@ describe("batch-norm kernels", () => {
         dgamma: s.f32(C),
         dbeta: s.f32(C),
       };
-      rt.kernels.batchNormTrain(p.x, p.y, p.xhat, p.invStd, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps, 0.9);
+      rt.kernels.batchNormTrain(p.x, p.y, p.xhat, p.invStd, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps, 0.9, 0, C);
       const ref = batchNormReference(x, batch, C, S, gamma, beta, eps);
       const want = batchNormBackwardReference(dy, ref.xhat, ref.invStd, gamma, batch, C, S);
       rt.f32(p.dgamma, C).fill(1e6); // overwritten, not accumulated
       rt.f32(p.dbeta, C).fill(1e6);
-      rt.kernels.batchNormBackward(p.dy, p.xhat, p.invStd, p.gamma, p.dx, p.dgamma, p.dbeta, batch, C, S);
+      rt.kernels.batchNormBackward(p.dy, p.xhat, p.invStd, p.gamma, p.dx, p.dgamma, p.dbeta, batch, C, S, 0, C);
       const dgamma = read(p.dgamma, C),
         dbeta = read(p.dbeta, C),
         dx = read(p.dx, n);
@@ -197,11 +214,134 @@ describe("batch-norm kernels", () => {
       rt.f32(p.dx, n).fill(-7);
       rt.f32(p.dgamma, C).fill(1e6);
       rt.f32(p.dbeta, C).fill(1e6);
-      rt.kernels.batchNormBackward(p.dy, p.xhat, p.invStd, p.gamma, 0, p.dgamma, p.dbeta, batch, C, S);
+      rt.kernels.batchNormBackward(p.dy, p.xhat, p.invStd, p.gamma, 0, p.dgamma, p.dbeta, batch, C, S, 0, C);
       expect(rt.u8(0, n * 4 + 64).slice(), "memory at address 0").toEqual(low);
       expect(read(p.dx, n).every((v) => v === -7)).toBe(true);
       expect(read(p.dgamma, C)).toEqual(dgamma);
       expect(read(p.dbeta, C)).toEqual(dbeta);
+    } finally {
+      s.free();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Bit for bit: the kernels sum four channels side by side and run rows four values at a time, and
+// threads share the channels out; none of that may change a float (trained runs reproduce).
+
+describe("batch-norm kernels, bit for bit against their arithmetic done one value at a time", () => {
+  const bits = (a: Float32Array): Uint32Array =>
+    new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+  const same = (actual: Float32Array, expected: Float32Array, what: string) =>
+    expect(bits(actual), what).toEqual(bits(expected));
+  // Channels: fewer than a group of four, groups and a tail; rows: shorter than a vector, whole
+  // vectors, vectors and a tail; generated with the seed of the case.
+  const cases: [number, number, number][] = [];
+  for (const C of [1, 3, 4, 5, 8, 11]) for (const S of [1, 3, 4, 7, 16]) cases.push([1 + ((C + S) % 3), C, S]);
+
+  it.each(cases)("batch %i, C %i, S %i: train, infer and backward; split at every channel", (batch, C, S) => {
+    const rng = new Random(1000 * C + S);
+    const n = batch * C * S;
+    // Values of mixed magnitudes, so that the double sums round.
+    const x = Float32Array.from({ length: n }, () => rng.normal() * 10 ** Math.floor(4 * rng.uniform() - 2));
+    const gamma = Float32Array.from({ length: C }, () => 1 + 0.5 * rng.normal());
+    const beta = Float32Array.from({ length: C }, () => rng.normal());
+    const runningMean = Float32Array.from({ length: C }, () => rng.normal());
+    const runningVar = Float32Array.from({ length: C }, () => 0.5 + rng.uniform());
+    const dy = Float32Array.from({ length: n }, () => rng.normal());
+    const [eps, momentum] = [1e-5, 0.9];
+    const want = batchNormTrainScalar(x, batch, C, S, gamma, beta, runningMean, runningVar, eps, momentum);
+    const wantInfer = batchNormInferScalar(x, batch, C, S, gamma, beta, runningMean, runningVar, eps);
+    const wantBack = batchNormBackwardScalar(dy, want.xhat, want.invStd, gamma, batch, C, S);
+    // [0, C) in one call, then in two calls split at each channel.
+    for (let split = 0; split <= C; split++) {
+      const ranges =
+        split === 0 || split === C
+          ? [[0, C]]
+          : [
+              [0, split],
+              [split, C],
+            ];
+      const s = new Scratch();
+      try {
+        const p = {
+          x: s.f32(x),
+          y: s.f32(n),
+          xhat: s.f32(n),
+          invStd: s.f32(C),
+          gamma: s.f32(gamma),
+          beta: s.f32(beta),
+          rm: s.f32(runningMean),
+          rv: s.f32(runningVar),
+          dy: s.f32(dy),
+          dx: s.f32(n),
+          dgamma: s.f32(C),
+          dbeta: s.f32(C),
+        };
+        for (const [c0, c1] of ranges)
+          rt.kernels.batchNormTrain(
+            p.x,
+            p.y,
+            p.xhat,
+            p.invStd,
+            p.gamma,
+            p.beta,
+            p.rm,
+            p.rv,
+            batch,
+            C,
+            S,
+            eps,
+            momentum,
+            c0,
+            c1,
+          );
+        same(read(p.y, n), want.y, `y, split ${split}`);
+        same(read(p.xhat, n), want.xhat, `xhat, split ${split}`);
+        same(read(p.invStd, C), want.invStd, `invStd, split ${split}`);
+        same(read(p.rm, C), want.runningMean, `running mean, split ${split}`);
+        same(read(p.rv, C), want.runningVar, `running variance, split ${split}`);
+        for (const [c0, c1] of ranges)
+          rt.kernels.batchNormBackward(p.dy, p.xhat, p.invStd, p.gamma, p.dx, p.dgamma, p.dbeta, batch, C, S, c0, c1);
+        same(read(p.dx, n), wantBack.dx, `dx, split ${split}`);
+        same(read(p.dgamma, C), wantBack.dgamma, `dgamma, split ${split}`);
+        same(read(p.dbeta, C), wantBack.dbeta, `dbeta, split ${split}`);
+        rt.f32(p.rm, C).set(runningMean);
+        rt.f32(p.rv, C).set(runningVar);
+        for (const [c0, c1] of ranges)
+          rt.kernels.batchNormInfer(p.x, p.y, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps, c0, c1);
+        same(read(p.y, n), wantInfer, `inference, split ${split}`);
+      } finally {
+        s.free();
+      }
+    }
+  });
+
+  it("a channel range leaves the other channels' values untouched", () => {
+    const [batch, C, S] = [2, 6, 5];
+    const n = batch * C * S;
+    const rng = new Random(5);
+    const s = new Scratch();
+    try {
+      const p = {
+        x: s.f32(Float32Array.from({ length: n }, () => rng.normal())),
+        y: s.f32(n),
+        xhat: s.f32(n),
+        invStd: s.f32(C),
+        gamma: s.f32(new Float32Array(C).fill(1)),
+        beta: s.f32(C),
+        rm: s.f32(C),
+        rv: s.f32(new Float32Array(C).fill(1)),
+      };
+      rt.f32(p.y, n).fill(-3);
+      rt.kernels.batchNormTrain(p.x, p.y, p.xhat, p.invStd, p.gamma, p.beta, p.rm, p.rv, batch, C, S, 1e-5, 0.9, 2, 5);
+      const y = read(p.y, n);
+      for (let b = 0; b < batch; b++)
+        for (let c = 0; c < C; c++)
+          for (let k = 0; k < S; k++) {
+            const inside = c >= 2 && c < 5;
+            expect(y[(b * C + c) * S + k] === -3, `y[${b}, ${c}, ${k}]`).toBe(!inside);
+          }
     } finally {
       s.free();
     }
