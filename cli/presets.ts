@@ -10,21 +10,23 @@ export interface TrainPreset {
 }
 
 export const TRAIN_PRESETS: Record<string, TrainPreset> = {
-  // Time to 99% MNIST test accuracy from a cold start; the README's "Speedrun" has the runs and
-  // the alternatives tried. Two small 5x5 convolutions trade images per second against accuracy
-  // per epoch best: the LeNet-like `cnn` is slower per epoch, fewer filters stop short of 99%,
-  // more filters cost time without gaining accuracy. Three cosine epochs over the first 50,000
-  // images reach 99% where all 60,000 take longer for the same accuracy. Batch 50 gives more
-  // steps per epoch than 100 at nearly the same speed.
+  // Time to 99% MNIST test accuracy from a cold start; docs/RESULTS.md "Speedrun" has the runs and
+  // the alternatives tried. Batch norm lets one epoch do what three did without it: the rate can
+  // rise to 0.2 (a warm-up of a fifth of the epoch, then the cosine) and the first 50,000 images
+  // are enough. Each batch norm comes after its max pool, where a quarter of the values are left
+  // to normalise: as accurate as before the pool, and nearly free. Label smoothing gains a tenth of
+  // a point; a dense layer of 128 rather than 64 costs little and steadies the seeds.
   speedrun: {
-    description: "99% MNIST test accuracy in about half a minute on two cores",
+    description: "99% MNIST test accuracy in about 10 seconds on two cores",
     options: {
-      arch: "conv:12x5,relu,maxpool:2,conv:24x5,relu,maxpool:2,dense:64,relu",
-      epochs: 3,
+      arch: "conv:12x5,maxpool:2,batchnorm,relu,conv:24x5,maxpool:2,batchnorm,relu,dense:128,relu",
+      epochs: 1,
       batchSize: 50,
       optimizer: "momentum",
-      lr: 0.05,
+      lr: 0.2,
       schedule: "cosine",
+      warmup: 0.2,
+      labelSmoothing: 0.1,
       limit: 50000,
     },
   },

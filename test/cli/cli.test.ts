@@ -260,8 +260,12 @@ describe("mnist-wasm train", () => {
       out,
     ]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain("training conv:12x5,relu,maxpool:2,conv:24x5,relu,maxpool:2,dense:64,relu,dense:10");
-    expect(r.stdout).toContain("momentum lr 0.05, alpha 0.9, batch 50, cosine schedule");
+    expect(r.stdout).toContain(
+      "training conv:12x5,maxpool:2,batchnorm,relu,conv:24x5,maxpool:2,batchnorm,relu,dense:128,relu,dense:10",
+    );
+    expect(r.stdout).toContain(
+      "momentum lr 0.2, alpha 0.9, batch 50, cosine schedule, warm-up 0.2 epochs, label smoothing 0.1",
+    );
     expect(r.stdout).toMatch(/epoch 1\/1 /);
     expect(r.stdout).toMatch(/; [\d.]+ s since start\n/);
     expect(Number(/test ([\d.]+)%/.exec(r.stdout)![1])).toBeGreaterThan(60);
