@@ -196,6 +196,9 @@ export class Model {
         ? [[layer, next] as const]
         : [];
     });
+    // The first layer that computes reads the model's input as it is: it may skip its zeros.
+    const reader = layers.find((l) => !(l instanceof Flatten || l instanceof Reshape));
+    if (reader instanceof Dense) reader.sparseInput = true;
     this.fusion = true;
     if (winograd) this.winograd = true;
   }

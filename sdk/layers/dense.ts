@@ -11,6 +11,14 @@ export interface DenseSpec {
 }
 
 /**
+ * The sparse products (sparseInput) run while at most this share of a batch's input is nonzero.
+ * On MNIST batches of 100 (19% nonzero, 784 -> 100 units) x·W and dW together take 0.4 of the
+ * GEMMs' time, listing the nonzeros included; the time grows with the nonzeros, and on inputs
+ * with zeros scattered at random the two paths are about even from 40% to 60% nonzero.
+ */
+const SPARSE_MAX_DENSITY = 0.4;
+
+/**
  * Fully connected layer (eq. 1, 3; backward eq. 13-15): y = x·W + b with x [batch, in]
  * (any sample shape, read flat), W [in, units], b [units], y [batch, units].
  */
@@ -24,6 +32,17 @@ export class Dense implements Layer {
   private readonly out: BatchBuffer;
   private readonly dx: BatchBuffer;
   private input = 0;
+  /**
+   * Set by the model on the layer that reads its input (only flatten or reshape before it):
+   * x·W and dW = xᵀ·dY skip the zeros of x when there are enough of them (SPARSE_MAX_DENSITY),
+   * by Runtime.sparseGemm: the same floats as the GEMM while the weights and gradients are finite.
+   */
+  sparseInput = false;
+  /** The nonzeros of the input by sample (Runtime.sparseRows), and by input value for dW. */
+  private readonly inputRows: BatchBuffer;
+  private readonly inputColumns: BatchBuffer;
+  /** Whether the last forward pass took the sparse product (its backward pass does too). */
+  private sparseBatch = false;
   /** The model sets this when a ReLU follows: the bias kernel applies it (see Layer.reluFused). */
   reluFused = false;
   /** Set for an int8 model (sdk/io/int8-file.ts): inference passes run it instead of the float product. */
@@ -50,12 +69,19 @@ export class Dense implements Layer {
     this.bias.value.fill(0);
     this.out = new BatchBuffer(rt, spec.units);
     this.dx = new BatchBuffer(rt, this.inSize);
+    // Runtime.sparseRowsBytes(batch, in) and (in, batch): 8 bytes a value and 4 a row.
+    this.inputRows = new BatchBuffer(rt, 2 * this.inSize + 1);
+    this.inputColumns = new BatchBuffer(rt, 2 * this.inSize, this.inSize);
   }
 
   allocate(batch: number, training: boolean): void {
     if (this.disposed) layerDisposed(this.spec);
     this.out.ensure(batch);
     if (training) this.dx.ensure(batch);
+    if (this.sparseInput) {
+      this.inputRows.ensure(batch);
+      if (training) this.inputColumns.ensure(batch);
+    }
   }
 
   forward(x: number, batch: number, training = false): number {
@@ -66,7 +92,10 @@ export class Dense implements Layer {
       this.int8.forward(x, batch, this.out.ptr, this.reluFused);
       return this.out.ptr;
     }
-    rt.gemm(x, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units, false, false, 0);
+    this.sparseBatch = this.sparseInput && this.listNonzeros(x, batch);
+    if (this.sparseBatch)
+      rt.sparseGemm(this.inputRows.ptr, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units);
+    else rt.gemm(x, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units, false, false, 0);
     if (this.reluFused) rt.kernels.addBiasRowsRelu(this.out.ptr, this.bias.value.ptr, batch, spec.units);
     else rt.kernels.addBiasRows(this.out.ptr, this.bias.value.ptr, batch, spec.units);
     return this.out.ptr;
@@ -76,11 +105,24 @@ export class Dense implements Layer {
     if (this.disposed) layerDisposed(this.spec);
     const { rt, spec, inSize } = this;
     // dW[in, units] = xᵀ · dy ;  db = Σ_batch dy ;  dx[batch, in] = dy · Wᵀ
-    rt.gemm(this.input, dy, this.weight.grad.ptr, inSize, batch, spec.units, true, false, 0);
+    if (this.sparseBatch) {
+      this.inputColumns.ensure(batch);
+      rt.sparseRows(this.input, inSize, batch, true, this.inputColumns.ptr);
+      rt.sparseGemm(this.inputColumns.ptr, dy, this.weight.grad.ptr, inSize, batch, spec.units);
+    } else {
+      rt.gemm(this.input, dy, this.weight.grad.ptr, inSize, batch, spec.units, true, false, 0);
+    }
     rt.kernels.sumRows(dy, this.bias.grad.ptr, batch, spec.units, 0);
     if (!needInputGrad) return 0;
     rt.gemm(dy, this.weight.value.ptr, this.dx.ptr, batch, spec.units, inSize, false, true, 0);
     return this.dx.ptr;
+  }
+
+  /** Lists the nonzeros of x [batch, in] into inputRows; true when they are few enough for the sparse product. */
+  private listNonzeros(x: number, batch: number): boolean {
+    this.inputRows.ensure(batch);
+    const nonzeros = this.rt.sparseRows(x, batch, this.inSize, false, this.inputRows.ptr);
+    return nonzeros <= SPARSE_MAX_DENSITY * batch * this.inSize;
   }
 
   dispose(): void {
@@ -88,6 +130,8 @@ export class Dense implements Layer {
     this.disposed = true;
     this.out.release();
     this.dx.release();
+    this.inputRows.release();
+    this.inputColumns.release();
     this.int8?.dispose();
     disposeParams(this.params);
   }

@@ -40,6 +40,20 @@ export interface Kernels {
     beta: number,
     work: number,
   ): void;
+  sparseRowsBytes(m: number, k: number): number;
+  sparseRows(a: number, lda: number, m: number, k: number, transA: number, counts: number, entries: number): number;
+  sparseGemm(
+    counts: number,
+    entries: number,
+    k: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    beta: number,
+  ): void;
   addBiasRows(y: number, bias: number, rows: number, cols: number): void;
   addBiasRowsRelu(y: number, bias: number, rows: number, cols: number): void;
   sumRows(x: number, out: number, rows: number, cols: number, beta: number): void;
