@@ -1,9 +1,11 @@
 // Products whose left factor is mostly zeros, the zeros skipped: a first layer's input (about
 // 80% of MNIST's pixels are 0), x·W in a dense layer's forward pass and xᵀ·dY for its dW.
 //
-//   C[m,n] = S[m,k] · B[k,n] + beta · C        B stored [k,n] (row stride ldb), C row-major (ldc)
+//   C[m,n] = S[m,k] · B[k,n] + beta · C        B stored [k,n] (row stride ldb), C row-major (ldc),
+//                                              beta 0 or 1 (C = S·B or C += S·B)
 //
-// S is op(A) of gemm() given by its nonzeros, row by row (sparseRows writes them):
+// S is op(A) of gemm() given by its nonzeros, row by row (sparseRows writes them from A stored
+// [m,k]; transposeSparseRows those of Aᵀ from A's):
 //   counts[m]    i32, the nonzeros of row i
 //   entries      row i's at entries + i·k·8, each 8 bytes: (index p: i32, value S[i,p]: f32), p ascending
 // A row has room for all k, so rows are written and read independently (a thread, a band of rows).
@@ -16,66 +18,71 @@
 // no float: a partial sum that started at +0 is never -0 when products are rounded before the add,
 // and x + (±0) = x for any other x. So the result is gemm's bit for bit where B is finite; with
 // a NaN or an infinity in a row of B that meets a zero of S, gemm gives NaN (0·∞) and this does
-// not. In the relaxed-SIMD build (fused madd) a sum whose exact value lies in (-2^-150, 0) rounds
+// not. (For a beta other than 0 and 1, gemm's full and partial tiles would round beta·C + sum
+// differently: fused, and not.) In the relaxed-SIMD build (fused madd) a sum whose exact value lies in (-2^-150, 0) rounds
 // to -0, and there the two may differ in the sign of a zero: products under 2^-149 (subnormal
 // weights) only.
 
 import { KC, MR, ROW_BLOCK } from "./gemm";
 import { madd } from "./simd";
 
-/** Bytes of sparseRows' output for an op(A) of m x k: the entries, then the counts. */
+/** Bytes of the nonzeros of an S of m x k (see the top of this file): the entries, then the counts. */
 export function sparseRowsBytes(m: i32, k: i32): usize {
   return (<usize>m * <usize>k << 3) + (<usize>m << 2);
 }
 
 /**
- * Writes the nonzeros of op(A)[m,k] (A stored [m,k], or [k,m] read transposed when transA = 1;
- * row stride lda) as counts and entries (see the top of this file); returns how many there are.
- * A NaN is a nonzero, -0 a zero. Four values at a time: a group of four zeros costs one compare.
+ * Writes the nonzeros of A [m,k] (row stride lda) as counts and entries (see the top of this
+ * file); returns how many there are. A NaN is a nonzero, -0 a zero. Four values at a time: a
+ * group of four zeros costs one compare; the others are appended without a branch (written
+ * always, counted when nonzero).
  */
-export function sparseRows(a: usize, lda: i32, m: i32, k: i32, transA: i32, counts: usize, entries: usize): i32 {
+export function sparseRows(a: usize, lda: i32, m: i32, k: i32, counts: usize, entries: usize): i32 {
   const zero = f32x4.splat(0);
-  const rowEntries = <usize>k << 3;
   let total = 0;
-  if (transA == 0) {
-    // Row i of op(A) is contiguous: scan it, appending each nonzero (stores always, advances on nonzero).
-    for (let i = 0; i < m; i++) {
-      const row = a + (<usize>(i * lda) << 2);
-      const start = entries + <usize>i * rowEntries;
-      let q = start;
-      let p = 0;
-      for (; p + 4 <= k; p += 4) {
-        const v = v128.load(row + (<usize>p << 2));
-        if (!v128.any_true(f32x4.ne(v, zero))) continue;
-        q = append(q, p, f32x4.extract_lane(v, 0));
-        q = append(q, p + 1, f32x4.extract_lane(v, 1));
-        q = append(q, p + 2, f32x4.extract_lane(v, 2));
-        q = append(q, p + 3, f32x4.extract_lane(v, 3));
-      }
-      for (; p < k; p++) q = append(q, p, load<f32>(row + (<usize>p << 2)));
-      const count = <i32>((q - start) >> 3);
-      store<i32>(counts + (<usize>i << 2), count);
-      total += count;
-    }
-    return total;
-  }
-  // op(A)[i, p] = A[p, i]: read A row by row (p ascending), appending to rows i.. of op(A).
-  memory.fill(counts, 0, <usize>m << 2);
-  for (let p = 0; p < k; p++) {
-    const row = a + (<usize>(p * lda) << 2);
-    let i = 0;
-    for (; i + 4 <= m; i += 4) {
-      const v = v128.load(row + (<usize>i << 2));
+  for (let i = 0; i < m; i++) {
+    const row = a + (<usize>(i * lda) << 2);
+    const start = entries + <usize>i * (<usize>k << 3);
+    let q = start;
+    let p = 0;
+    for (; p + 4 <= k; p += 4) {
+      const v = v128.load(row + (<usize>p << 2));
       if (!v128.any_true(f32x4.ne(v, zero))) continue;
-      appendToRow(counts, entries, rowEntries, i, p, f32x4.extract_lane(v, 0));
-      appendToRow(counts, entries, rowEntries, i + 1, p, f32x4.extract_lane(v, 1));
-      appendToRow(counts, entries, rowEntries, i + 2, p, f32x4.extract_lane(v, 2));
-      appendToRow(counts, entries, rowEntries, i + 3, p, f32x4.extract_lane(v, 3));
+      q = append(q, p, f32x4.extract_lane(v, 0));
+      q = append(q, p + 1, f32x4.extract_lane(v, 1));
+      q = append(q, p + 2, f32x4.extract_lane(v, 2));
+      q = append(q, p + 3, f32x4.extract_lane(v, 3));
     }
-    for (; i < m; i++) appendToRow(counts, entries, rowEntries, i, p, load<f32>(row + (<usize>i << 2)));
+    for (; p < k; p++) q = append(q, p, load<f32>(row + (<usize>p << 2)));
+    const count = <i32>((q - start) >> 3);
+    store<i32>(counts + (<usize>i << 2), count);
+    total += count;
   }
-  for (let i = 0; i < m; i++) total += load<i32>(counts + (<usize>i << 2));
   return total;
+}
+
+/**
+ * Writes the nonzeros of Sᵀ [k,m] (countsT, entriesT, as sparseRows writes them) from those of
+ * S [m,k]: the same values, each row of Sᵀ in increasing index. One pass over the nonzeros, a
+ * few times faster than sparseRows reading S's columns (a dense layer's dW takes xᵀ so).
+ */
+export function transposeSparseRows(counts: usize, entries: usize, m: i32, k: i32, countsT: usize, entriesT: usize): void {
+  memory.fill(countsT, 0, <usize>k << 2);
+  const rowEntries = <usize>k << 3;
+  const rowEntriesT = <usize>m << 3;
+  for (let i = 0; i < m; i++) {
+    let q = entries + <usize>i * rowEntries;
+    const end = q + (<usize>load<i32>(counts + (<usize>i << 2)) << 3);
+    for (; q < end; q += 8) {
+      const p = load<i32>(q);
+      const pc = countsT + (<usize>p << 2);
+      const count = load<i32>(pc);
+      const out = entriesT + <usize>p * rowEntriesT + (<usize>count << 3);
+      store<i32>(out, i);
+      store<f32>(out, load<f32>(q, 4), 4);
+      store<i32>(pc, count + 1);
+    }
+  }
 }
 
 /** Writes (p, v) at q; returns q advanced past it when v is not 0 (no branch). */
@@ -85,16 +92,6 @@ function append(q: usize, p: i32, v: f32): usize {
   store<i32>(q, p);
   store<f32>(q, v, 4);
   return q + (v != 0 ? 8 : 0);
-}
-
-/** append() at the end of row i of op(A). */
-// @ts-ignore: decorator
-@inline
-function appendToRow(counts: usize, entries: usize, rowEntries: usize, i: i32, p: i32, v: f32): void {
-  const pc = counts + (<usize>i << 2);
-  const count = load<i32>(pc);
-  const q = entries + <usize>i * rowEntries + (<usize>count << 3);
-  store<i32>(pc, <i32>((append(q, p, v) - q) >> 3) + count);
 }
 
 /**

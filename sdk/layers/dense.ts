@@ -38,7 +38,7 @@ export class Dense implements Layer {
    * by Runtime.sparseGemm: the same floats as the GEMM while the weights and gradients are finite.
    */
   sparseInput = false;
-  /** The nonzeros of the input by sample (Runtime.sparseRows), and by input value for dW. */
+  /** The nonzeros of the input by sample (Runtime.sparseRows), and by input value for dW (its transpose). */
   private readonly inputRows: BatchBuffer;
   private readonly inputColumns: BatchBuffer;
   /** Whether the last forward pass took the sparse product (its backward pass does too). */
@@ -107,7 +107,7 @@ export class Dense implements Layer {
     // dW[in, units] = xᵀ · dy ;  db = Σ_batch dy ;  dx[batch, in] = dy · Wᵀ
     if (this.sparseBatch) {
       this.inputColumns.ensure(batch);
-      rt.sparseRows(this.input, inSize, batch, true, this.inputColumns.ptr);
+      rt.sparseTranspose(this.inputRows.ptr, batch, inSize, this.inputColumns.ptr);
       rt.sparseGemm(this.inputColumns.ptr, dy, this.weight.grad.ptr, inSize, batch, spec.units);
     } else {
       rt.gemm(this.input, dy, this.weight.grad.ptr, inSize, batch, spec.units, true, false, 0);
@@ -121,7 +121,7 @@ export class Dense implements Layer {
   /** Lists the nonzeros of x [batch, in] into inputRows; true when they are few enough for the sparse product. */
   private listNonzeros(x: number, batch: number): boolean {
     this.inputRows.ensure(batch);
-    const nonzeros = this.rt.sparseRows(x, batch, this.inSize, false, this.inputRows.ptr);
+    const nonzeros = this.rt.sparseRows(x, batch, this.inSize, this.inputRows.ptr);
     return nonzeros <= SPARSE_MAX_DENSITY * batch * this.inSize;
   }
 

@@ -41,7 +41,8 @@ export interface Kernels {
     work: number,
   ): void;
   sparseRowsBytes(m: number, k: number): number;
-  sparseRows(a: number, lda: number, m: number, k: number, transA: number, counts: number, entries: number): number;
+  sparseRows(a: number, lda: number, m: number, k: number, counts: number, entries: number): number;
+  transposeSparseRows(counts: number, entries: number, m: number, k: number, countsT: number, entriesT: number): void;
   sparseGemm(
     counts: number,
     entries: number,

@@ -333,25 +333,31 @@ export class Runtime {
     return { byRows, bands: splitRange(byRows ? m : n, this.threads, byRows ? GEMM_ROW_ALIGN : GEMM_COL_ALIGN) };
   }
 
-  /** Bytes of the scratch sparseRows() writes for an op(A) of m x k. */
+  /** Bytes of the scratch sparseRows() writes for an S of m x k. */
   sparseRowsBytes(m: number, k: number): number {
     return this.kernels.sparseRowsBytes(m, k);
   }
 
   /**
-   * Lists the nonzeros of op(A)[m,k] (A stored [m,k], or [k,m] when transA) into `rows`
-   * (sparseRowsBytes(m, k) bytes) for sparseGemm(); returns how many there are. On this thread:
-   * the count decides whether the sparse product pays before any of it is shared out.
+   * Lists the nonzeros of S = A [m,k] into `rows` (sparseRowsBytes(m, k) bytes) for sparseGemm();
+   * returns how many there are. On this thread: the count decides whether the sparse product pays
+   * before any of it is shared out.
    */
-  sparseRows(a: number, m: number, k: number, transA: boolean, rows: number): number {
-    return this.kernels.sparseRows(a, transA ? m : k, m, k, transA ? 1 : 0, rows + m * k * 8, rows);
+  sparseRows(a: number, m: number, k: number, rows: number): number {
+    return this.kernels.sparseRows(a, k, m, k, rows + m * k * 8, rows);
+  }
+
+  /** Lists the nonzeros of Sᵀ [k,m] into `rowsT` (sparseRowsBytes(k, m) bytes) from those of S [m,k] in `rows`. */
+  sparseTranspose(rows: number, m: number, k: number, rowsT: number): void {
+    this.kernels.transposeSparseRows(rows + m * k * 8, rows, m, k, rowsT + k * m * 8, rowsT);
   }
 
   /**
-   * C[m,n] = S·B, S [m,k] the nonzeros sparseRows() listed in `rows`, B [k,n], all contiguous,
-   * the zeros skipped (assembly/sparse.ts). Shared out among the threads exactly as gemm() shares
-   * out the same product, so C holds gemm(a, b, c, m, k, n, transA, false, 0)'s floats, bit for
-   * bit, where B is finite: a NaN or an infinity in B meeting a zero of op(A) gives NaN only in gemm().
+   * C[m,n] = S·B, S [m,k] the nonzeros sparseRows() or sparseTranspose() listed in `rows`, B
+   * [k,n], all contiguous, the zeros skipped (assembly/sparse.ts). Shared out among the threads
+   * exactly as gemm() shares out the same product, so C holds the floats of gemm() with op(A) = S
+   * (and beta 0), bit for bit, where B is finite: a NaN or an infinity in B meeting a zero of S
+   * gives NaN only in gemm().
    */
   sparseGemm(rows: number, b: number, c: number, m: number, k: number, n: number): void {
     const counts = rows + m * k * 8;

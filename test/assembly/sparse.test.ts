@@ -1,4 +1,4 @@
-// assembly/sparse.ts (sparseRows, sparseGemm): the nonzeros it lists against a plain scan, and
+// assembly/sparse.ts (sparseRows, transposeSparseRows, sparseGemm): the nonzeros it lists against a plain scan, and
 // its products bit for bit against gemm() (assembly/gemm.ts) on the same operands, and within
 // float32 summation error of a double-precision reference, on generated inputs of every density,
 // odd sizes (depths crossing the GEMM's depth blocks, fewer rows than its micro-tile, ragged
@@ -45,16 +45,27 @@ function stored(x: Float64Array, rows: number, cols: number, transposed: boolean
   return out;
 }
 
-/** sparseRows on op(A) = `a` [m,k] stored as `transA` says: the counts and the entries' (index, value). */
+/**
+ * The nonzeros of op(A) = `a` [m,k], as a dense layer lists them: sparseRows of A stored [m,k];
+ * for A stored transposed ([k,m]), sparseRows of that, then transposeSparseRows. Returns the
+ * list's address, its total and A's address (stored as `transA` says, for gemm).
+ */
 function listNonzeros(a: Float64Array, m: number, k: number, transA: boolean) {
   const aPtr = f32Buf(stored(a, m, k, transA), "A");
-  // Entries (index i32, value f32) then counts: filled with garbage the kernel must overwrite where it counts.
-  const rows = i32Buf(new Int32Array(rt.sparseRowsBytes(m, k) / 4).fill(-7), "nonzeros");
-  const total = rt.kernels.sparseRows(aPtr, transA ? m : k, m, k, transA ? 1 : 0, rows + m * k * 8, rows);
+  // Entries (index i32, value f32) then counts: filled with garbage the kernels must overwrite where they count.
+  const garbage = (rows: number, cols: number) => new Int32Array(rt.sparseRowsBytes(rows, cols) / 4).fill(-7);
+  const rows = i32Buf(garbage(m, k), "nonzeros");
+  if (!transA) {
+    const total = rt.kernels.sparseRows(aPtr, k, m, k, rows + m * k * 8, rows);
+    return { rows, total, aPtr };
+  }
+  const byStoredRow = i32Buf(garbage(k, m), "nonzeros of A stored [k,m]");
+  const total = rt.kernels.sparseRows(aPtr, m, k, m, byStoredRow + k * m * 8, byStoredRow);
+  rt.kernels.transposeSparseRows(byStoredRow + k * m * 8, byStoredRow, k, m, rows + m * k * 8, rows);
   return { rows, total, aPtr };
 }
 
-describe("sparseRows", () => {
+describe("sparseRows and transposeSparseRows", () => {
   it.each([
     [4, 9, false],
     [4, 9, true],
@@ -62,7 +73,7 @@ describe("sparseRows", () => {
     [7, 13, true],
     [1, 3, false],
     [6, 1, true],
-  ])("lists the nonzeros of a %i x %i op(A) (transposed storage: %s) in order, and counts them", (m, k, transA) => {
+  ])("list the nonzeros of a %i x %i op(A) (A stored transposed: %s) in order, and count them", (m, k, transA) => {
     const rng = new Random(m * 31 + k);
     const a = sparseMatrix(rng, m, k, 0.5);
     // The special values: NaN and ±Infinity are nonzeros, -0 is a zero.

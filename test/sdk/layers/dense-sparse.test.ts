@@ -81,7 +81,16 @@ describe("Runtime.sparseGemm", () => {
       rt.f32(bPtr, b.length).set(b);
       rt.f32(sparse, m * n).fill(NaN);
       rt.gemm(x, bPtr, dense, m, k, n, transA, false, 0);
-      const nonzeros = rt.sparseRows(x, m, k, transA, rows);
+      let nonzeros: number;
+      if (transA) {
+        // xᵀ·dY: the nonzeros of x [k,m], transposed, as Dense lists them for dW.
+        const byImage = rt.alloc(rt.sparseRowsBytes(k, m));
+        nonzeros = rt.sparseRows(x, k, m, byImage);
+        rt.sparseTranspose(byImage, k, m, rows);
+        rt.free(byImage);
+      } else {
+        nonzeros = rt.sparseRows(x, m, k, rows);
+      }
       expect(nonzeros, "MNIST pixels: about a fifth nonzero").toBeLessThan(0.3 * m * k);
       rt.sparseGemm(rows, bPtr, sparse, m, k, n);
       expectSameBits(rt.f32(sparse, m * n).slice(), rt.f32(dense, m * n).slice(), label(rt));
