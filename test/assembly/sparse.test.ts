@@ -1,5 +1,5 @@
-// assembly/sparse.ts (sparseRows, transposeSparseRows, sparseGemm): the nonzeros it lists against a plain scan, and
-// its products bit for bit against gemm() (assembly/gemm.ts) on the same operands, and within
+// assembly/sparse.ts (sparseRows, transposeSparseRows, sparseGemm): the nonzeros they list against
+// a plain scan, and the products bit for bit against gemm() (assembly/gemm.ts) on the same operands, and within
 // float32 summation error of a double-precision reference, on generated inputs of every density,
 // odd sizes (depths crossing the GEMM's depth blocks, fewer rows than its micro-tile, ragged
 // columns) and with NaN, infinities and -0 among them. Guards around every buffer catch writes out
