@@ -4,7 +4,7 @@
 export { heapBase } from "./memory";
 export { gemm, gemmWorkspaceBytes, packA, packedABytes, gemmPacked } from "./gemm";
 export { sparseRows, sparseRowsBytes, sparseGemm, transposeSparseRows } from "./sparse";
-export { addBiasRows, addBiasRowsRelu, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8, copyIfChanged } from "./tensor";
+export { addBiasRows, addBiasRowsRelu, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8, copyIfChanged, allFinite } from "./tensor";
 export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./sigmoid-relu";
 export { softmaxCrossEntropy, softmaxMse } from "./loss";
 export { sigmoidBinaryCrossEntropy, squaredError } from "./pixel-loss";

@@ -18,7 +18,7 @@
 // no float: a partial sum that started at +0 is never -0 when products are rounded before the add,
 // and x + (±0) = x for any other x. So the result is gemm's bit for bit where B is finite; with
 // a NaN or an infinity in a row of B that meets a zero of S, gemm gives NaN (0·∞) and this does
-// not. (For a beta other than 0 and 1, gemm's full and partial tiles would round beta·C + sum
+// not (sdk/layers/dense.ts checks B first, kernels.allFinite). (For a beta other than 0 and 1, gemm's full and partial tiles would round beta·C + sum
 // differently: fused, and not.) In the relaxed-SIMD build (fused madd) a sum whose exact value lies in (-2^-150, 0) rounds
 // to -0, and there the two may differ in the sign of a zero: products under 2^-149 (subnormal
 // weights) only.

@@ -35,7 +35,10 @@ export class Dense implements Layer {
   /**
    * Set by the model on the layer that reads its input (only flatten or reshape before it):
    * x·W and dW = xᵀ·dY skip the zeros of x when there are enough of them (SPARSE_MAX_DENSITY),
-   * by Runtime.sparseGemm: the same floats as the GEMM while the weights and gradients are finite.
+   * by Runtime.sparseGemm, which gives the GEMM's floats bit for bit where its right-hand factor
+   * is finite. A NaN or an infinity in W (for x·W) or in dY (for dW) would make 0·∞ = NaN terms
+   * in the GEMM that the sparse product leaves out: the layer checks (kernels.allFinite, a few
+   * microseconds) and takes the GEMM then, so a diverging run fails as it would without this.
    */
   sparseInput = false;
   /** The nonzeros of the input by sample (Runtime.sparseRows), and by input value for dW (its transpose). */
@@ -92,7 +95,8 @@ export class Dense implements Layer {
       this.int8.forward(x, batch, this.out.ptr, this.reluFused);
       return this.out.ptr;
     }
-    this.sparseBatch = this.sparseInput && this.listNonzeros(x, batch);
+    this.sparseBatch =
+      this.sparseInput && this.listNonzeros(x, batch) && this.finite(this.weight.value.ptr, this.weight.value.length);
     if (this.sparseBatch)
       rt.sparseGemm(this.inputRows.ptr, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units);
     else rt.gemm(x, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units, false, false, 0);
@@ -105,7 +109,7 @@ export class Dense implements Layer {
     if (this.disposed) layerDisposed(this.spec);
     const { rt, spec, inSize } = this;
     // dW[in, units] = xᵀ · dy ;  db = Σ_batch dy ;  dx[batch, in] = dy · Wᵀ
-    if (this.sparseBatch) {
+    if (this.sparseBatch && this.finite(dy, batch * spec.units)) {
       this.inputColumns.ensure(batch);
       rt.sparseTranspose(this.inputRows.ptr, batch, inSize, this.inputColumns.ptr);
       rt.sparseGemm(this.inputColumns.ptr, dy, this.weight.grad.ptr, inSize, batch, spec.units);
@@ -123,6 +127,11 @@ export class Dense implements Layer {
     this.inputRows.ensure(batch);
     const nonzeros = this.rt.sparseRows(x, batch, this.inSize, this.inputRows.ptr);
     return nonzeros <= SPARSE_MAX_DENSITY * batch * this.inSize;
+  }
+
+  /** Whether the n floats at ptr are all finite (no NaN, no infinity). */
+  private finite(ptr: number, n: number): boolean {
+    return this.rt.kernels.allFinite(ptr, n) === 1;
   }
 
   dispose(): void {

@@ -64,6 +64,7 @@ export interface Kernels {
   argmaxRows(x: number, rows: number, cols: number, out: number): void;
   countCorrect(probs: number, labels: number, rows: number, cols: number): number;
   copyIfChanged(src: number, dst: number, n: number): number;
+  allFinite(x: number, n: number): number;
   sigmoidForward(x: number, y: number, n: number): void;
   sigmoidBackward(y: number, dy: number, dx: number, n: number): void;
   reluForward(x: number, y: number, n: number): void;

@@ -138,6 +138,43 @@ describe("training with the sparse first layer", () => {
     },
   );
 
+  it("an infinite weight, or a NaN in dY, where the input is 0: the GEMM's NaNs, not the sparse product's finite sums", () => {
+    const pixels = Float32Array.from(train.images.subarray(0, 20 * 784), (v) => v / 255);
+    // Pixel 0 (a corner) is 0 in every MNIST image: the sparse product never reads W's row 0.
+    for (let i = 0; i < 20; i++) expect(pixels[i * 784]).toBe(0);
+    for (const rt of runtimes) {
+      const models = [true, false].map((sparse) => {
+        const model = new Model(rt, { input: [1, 28, 28], layers: parseArch("dense:16,relu,dense:10") }, { seed: 5 });
+        (model.layers[0] as Dense).sparseInput = sparse;
+        return model;
+      });
+      // x·W: an infinity in row 0 of W makes 0·∞ = NaN in every image's sums.
+      const outputs = models.map((model) => {
+        model.params[0].value.view()[3] = Infinity;
+        return model.predict(pixels, 20);
+      });
+      expect(outputs[0].every(Number.isNaN), "every probability is NaN").toBe(true);
+      expectSameBits(outputs[0], outputs[1], `${label(rt)}: predictions with an infinite weight`);
+      // dW = xᵀ·dY: a NaN in dY makes its column of dW NaN in every row, rows of zeros included.
+      const grads = models.map((model) => {
+        model.params[0].value.view()[3] = 0.5;
+        const layer = model.layers[0];
+        model.allocate(20, true);
+        rt.f32(model.inputPtr, pixels.length).set(pixels);
+        layer.forward(model.inputPtr, 20, true);
+        const dy = rt.alloc(20 * 16 * 4);
+        rt.f32(dy, 20 * 16).fill(0.25);
+        rt.f32(dy, 20 * 16)[5 * 16 + 7] = NaN;
+        layer.backward(dy, 20, false);
+        rt.free(dy);
+        return model.params[0].grad.view().slice();
+      });
+      for (let p = 0; p < 784; p++) expect(Number.isNaN(grads[0][p * 16 + 7]), `dW[${p}, 7]`).toBe(true);
+      expectSameBits(grads[0], grads[1], `${label(rt)}: dW with a NaN in dY`);
+      for (const model of models) model.dispose();
+    }
+  });
+
   it("a layer after the first, and a first layer on inputs with few zeros, keep the GEMM", async () => {
     const rt = runtimes[0];
     const model = new Model(rt, { input: [1, 28, 28], layers: parseArch("flatten,dense:20,relu,dense:10") });
