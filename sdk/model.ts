@@ -14,7 +14,7 @@ import { Upsample } from "./layers/upsample";
 import { BatchBuffer, sizeOf, type Layer, type NoisePosition, type Param, type StateBuffer } from "./layers/layer";
 import { PixelLoss } from "./layers/pixel-loss";
 import { SoftmaxLoss } from "./layers/softmax-loss";
-import { inferenceBatch, planModel } from "./plan";
+import { inferenceBatch, inputReader, planModel } from "./plan";
 import { Random } from "./random";
 import { Runtime } from "./runtime/runtime";
 import { specLoss, validateSpec, type LayerSpec, type ModelSpec, type Task } from "./spec";
@@ -196,8 +196,7 @@ export class Model {
         ? [[layer, next] as const]
         : [];
     });
-    // The first layer that computes reads the model's input as it is: it may skip its zeros.
-    const reader = layers.find((l) => !(l instanceof Flatten || l instanceof Reshape));
+    const reader = layers[inputReader(this.spec.layers)];
     if (reader instanceof Dense) reader.sparseInput = true;
     this.fusion = true;
     if (winograd) this.winograd = true;

@@ -91,11 +91,10 @@ export function planModel(spec: ModelSpec): LayerPlan[] {
   let training = inputBytes;
   let multiplyAdds = 0;
   let scratch = 0;
-  // The first layer that computes (only flatten or reshape before it) reads the model's input.
-  const inputReader = spec.layers.findIndex((l) => l.type !== "flatten" && l.type !== "reshape");
+  const reader = inputReader(spec.layers);
   spec.layers.forEach((layer, index) => {
     const where = (): string => describeLayer(layer, index);
-    const plan = planLayer(layer, shape, index, where, index === inputReader);
+    const plan = planLayer(layer, shape, index, where, index === reader);
     for (const d of plan.outputShape) {
       if (d > PLAN_LIMITS.size)
         fail(
@@ -135,6 +134,15 @@ export function planModel(spec: ModelSpec): LayerPlan[] {
     shape = plan.outputShape;
   });
   return plans;
+}
+
+/**
+ * The index of the layer that reads the model's input as it is: the first that computes, only
+ * flatten or reshape (which move nothing) before it; -1 when there is none. A dense layer there
+ * skips the input's zeros (Dense.sparseInput), and holds the lists that takes.
+ */
+export function inputReader(layers: readonly LayerSpec[]): number {
+  return layers.findIndex((l) => l.type !== "flatten" && l.type !== "reshape");
 }
 
 function planLayer(
