@@ -92,6 +92,11 @@ export class Model {
   private readonly klLayers: readonly KlSource[];
   /** The first layer of the decoder, and (for encode) the layer after the code (the sampling layer's for a VAE). */
   private readonly decoderStart: number;
+  /**
+   * The layer that reads the input as it is (plan.ts inputReader): only flatten or reshape before
+   * it, which have nothing to learn, so no pass needs the gradient of its input.
+   */
+  private readonly inputReader: number;
   private readonly codeEnd: number;
   /** decode()'s input buffer: codes [capacity, latentSize]. */
   private codeBuffer?: BatchBuffer;
@@ -196,7 +201,8 @@ export class Model {
         ? [[layer, next] as const]
         : [];
     });
-    const reader = layers[inputReader(this.spec.layers)];
+    this.inputReader = Math.max(0, inputReader(this.spec.layers));
+    const reader = layers[this.inputReader];
     if (reader instanceof Dense) reader.sparseInput = true;
     this.fusion = true;
     if (winograd) this.winograd = true;
@@ -340,8 +346,8 @@ export class Model {
     this.check("backward");
     this.allocate(batch, true);
     let grad = this.loss.gradPtr;
-    for (let i = this.layers.length - 1; i >= 0; i--) {
-      grad = this.layers[i].backward(grad, batch, i > 0);
+    for (let i = this.layers.length - 1; i >= this.inputReader; i--) {
+      grad = this.layers[i].backward(grad, batch, i > this.inputReader);
     }
   }
 
