@@ -19,9 +19,9 @@
 import { madd } from "./simd";
 import { zeroExtended } from "./zero-extended";
 
-const MR: i32 = 5; // rows of C per micro-tile
+export const MR: i32 = 5; // rows of C per micro-tile
 const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
-const KC: i32 = 256; // depth of a packed block
+export const KC: i32 = 256; // depth of a packed block
 const MC: i32 = 50; // rows of A per packed block: its broadcast packing (200 KB) stays in L2
 const NC: i32 = 512; // columns of B per packed block
 
@@ -134,7 +134,7 @@ function blockedGemm(
 }
 
 /** Depths of B per block of rowTimesB: 64 rows of a 100-wide B are 25 KB, inside L1. */
-const ROW_BLOCK: i32 = 64;
+export const ROW_BLOCK: i32 = 64;
 
 /**
  * c[n] = a[k] · B[k,n] + beta · c, B stored [k,n] (row stride ldb), a's elements `aStride` bytes

@@ -3,7 +3,8 @@
 
 export { heapBase } from "./memory";
 export { gemm, gemmWorkspaceBytes, packA, packedABytes, gemmPacked } from "./gemm";
-export { addBiasRows, addBiasRowsRelu, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8, copyIfChanged } from "./tensor";
+export { sparseRows, sparseRowsBytes, sparseGemm, transposeSparseRows } from "./sparse";
+export { addBiasRows, addBiasRowsRelu, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8, copyIfChanged, allFinite } from "./tensor";
 export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./sigmoid-relu";
 export { softmaxCrossEntropy, softmaxMse } from "./loss";
 export { sigmoidBinaryCrossEntropy, squaredError } from "./pixel-loss";

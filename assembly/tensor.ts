@@ -164,3 +164,32 @@ export function copyIfChanged(src: usize, dst: usize, n: i32): i32 {
   memory.copy(dst, src, <usize>n << 2);
   return 1;
 }
+
+/**
+ * 1 when the n floats at x are all finite, else 0 (a NaN or an infinity among them). x - x is +0
+ * for a finite x and NaN otherwise: its bits, or'ed over sixteen floats a step, are 0 only when
+ * all were finite. The sparse products check the weights so (sdk/layers/dense.ts): 78 K of them
+ * in a few microseconds.
+ */
+export function allFinite(x: usize, n: i32): i32 {
+  let bits = v128.splat<i32>(0);
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const p = x + (<usize>i << 2);
+    const a = v128.load(p);
+    const b = v128.load(p, 16);
+    const c = v128.load(p, 32);
+    const d = v128.load(p, 48);
+    bits = v128.or(bits, v128.or(v128.or(f32x4.sub(a, a), f32x4.sub(b, b)), v128.or(f32x4.sub(c, c), f32x4.sub(d, d))));
+  }
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + (<usize>i << 2));
+    bits = v128.or(bits, f32x4.sub(v, v));
+  }
+  let finite = !v128.any_true(bits);
+  for (; i < n; i++) {
+    const v = load<f32>(x + (<usize>i << 2));
+    if (v - v != 0) finite = false;
+  }
+  return finite ? 1 : 0;
+}

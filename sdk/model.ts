@@ -14,7 +14,7 @@ import { Upsample } from "./layers/upsample";
 import { BatchBuffer, sizeOf, type Layer, type NoisePosition, type Param, type StateBuffer } from "./layers/layer";
 import { PixelLoss } from "./layers/pixel-loss";
 import { SoftmaxLoss } from "./layers/softmax-loss";
-import { inferenceBatch, planModel } from "./plan";
+import { inferenceBatch, inputReader, planModel } from "./plan";
 import { Random } from "./random";
 import { Runtime } from "./runtime/runtime";
 import { specLoss, validateSpec, type LayerSpec, type ModelSpec, type Task } from "./spec";
@@ -92,6 +92,11 @@ export class Model {
   private readonly klLayers: readonly KlSource[];
   /** The first layer of the decoder, and (for encode) the layer after the code (the sampling layer's for a VAE). */
   private readonly decoderStart: number;
+  /**
+   * The layer that reads the input as it is (plan.ts inputReader): only flatten or reshape before
+   * it, which have nothing to learn, so no pass needs the gradient of its input.
+   */
+  private readonly inputReader: number;
   private readonly codeEnd: number;
   /** decode()'s input buffer: codes [capacity, latentSize]. */
   private codeBuffer?: BatchBuffer;
@@ -196,6 +201,9 @@ export class Model {
         ? [[layer, next] as const]
         : [];
     });
+    this.inputReader = Math.max(0, inputReader(this.spec.layers));
+    const reader = layers[this.inputReader];
+    if (reader instanceof Dense) reader.sparseInput = true;
     this.fusion = true;
     if (winograd) this.winograd = true;
   }
@@ -338,8 +346,8 @@ export class Model {
     this.check("backward");
     this.allocate(batch, true);
     let grad = this.loss.gradPtr;
-    for (let i = this.layers.length - 1; i >= 0; i--) {
-      grad = this.layers[i].backward(grad, batch, i > 0);
+    for (let i = this.layers.length - 1; i >= this.inputReader; i--) {
+      grad = this.layers[i].backward(grad, batch, i > this.inputReader);
     }
   }
 

@@ -91,9 +91,10 @@ export function planModel(spec: ModelSpec): LayerPlan[] {
   let training = inputBytes;
   let multiplyAdds = 0;
   let scratch = 0;
+  const reader = inputReader(spec.layers);
   spec.layers.forEach((layer, index) => {
     const where = (): string => describeLayer(layer, index);
-    const plan = planLayer(layer, shape, index, where);
+    const plan = planLayer(layer, shape, index, where, index === reader);
     for (const d of plan.outputShape) {
       if (d > PLAN_LIMITS.size)
         fail(
@@ -135,7 +136,22 @@ export function planModel(spec: ModelSpec): LayerPlan[] {
   return plans;
 }
 
-function planLayer(layer: LayerSpec, input: number[], index: number, where: () => string): LayerPlan {
+/**
+ * The index of the layer that reads the model's input as it is: the first that computes, only
+ * flatten or reshape (which move nothing) before it; -1 when there is none. A dense layer there
+ * skips the input's zeros (Dense.sparseInput), and holds the lists that takes.
+ */
+export function inputReader(layers: readonly LayerSpec[]): number {
+  return layers.findIndex((l) => l.type !== "flatten" && l.type !== "reshape");
+}
+
+function planLayer(
+  layer: LayerSpec,
+  input: number[],
+  index: number,
+  where: () => string,
+  readsInput: boolean,
+): LayerPlan {
   const t = (name: string, shape: number[]): { name: string; shape: number[] } => ({ name: `${index}.${name}`, shape });
   const inSize = sizeOf(input);
   // Float32 buffers per image: outputs for inference; for training also what backward needs.
@@ -147,10 +163,15 @@ function planLayer(layer: LayerSpec, input: number[], index: number, where: () =
   switch (layer.type) {
     case "dense": {
       const units = layer.units;
+      // Reading the model's input, it lists the input's nonzeros (Dense.sparseInput): by image,
+      // 8 bytes a value and 4 an image; for training also by input value, 8 bytes a value and 4
+      // an input value (counted per image: an upper bound).
+      const list = readsInput ? 2 * inSize + 1 : 0;
+      const columns = readsInput ? 3 * inSize : 0;
       return {
         outputShape: [units],
         tensors: [t("weight", [inSize, units]), t("bias", [units])],
-        imageBytes: buffers(units, units + inSize),
+        imageBytes: buffers(units + list, units + inSize + list + columns),
         scratchBytes: noScratch,
         multiplyAdds: inSize * units,
       };

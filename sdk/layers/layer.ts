@@ -86,7 +86,10 @@ export function layerDisposed(spec: object): never {
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
-/** A float32 buffer of `perSample` values per sample, re-made when a larger batch comes. */
+/**
+ * A buffer of `perSample` float32 values per sample (plus `fixed` values whatever the batch),
+ * re-made when a larger batch comes.
+ */
 export class BatchBuffer {
   ptr = 0;
   private capacity = 0;
@@ -94,12 +97,13 @@ export class BatchBuffer {
   constructor(
     private readonly rt: Runtime,
     private readonly perSample: number,
+    private readonly fixed = 0,
   ) {}
 
   ensure(batch: number): void {
     if (batch <= this.capacity) return;
     this.release();
-    this.ptr = this.rt.alloc(batch * this.perSample * 4);
+    this.ptr = this.rt.alloc((batch * this.perSample + this.fixed) * 4);
     this.capacity = batch;
   }
 

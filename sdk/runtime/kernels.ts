@@ -40,6 +40,21 @@ export interface Kernels {
     beta: number,
     work: number,
   ): void;
+  sparseRowsBytes(m: number, k: number): number;
+  sparseRows(a: number, lda: number, m: number, k: number, counts: number, entries: number): number;
+  transposeSparseRows(counts: number, entries: number, m: number, k: number, countsT: number, entriesT: number): void;
+  sparseGemm(
+    counts: number,
+    entries: number,
+    k: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    beta: number,
+  ): void;
   addBiasRows(y: number, bias: number, rows: number, cols: number): void;
   addBiasRowsRelu(y: number, bias: number, rows: number, cols: number): void;
   sumRows(x: number, out: number, rows: number, cols: number, beta: number): void;
@@ -49,6 +64,7 @@ export interface Kernels {
   argmaxRows(x: number, rows: number, cols: number, out: number): void;
   countCorrect(probs: number, labels: number, rows: number, cols: number): number;
   copyIfChanged(src: number, dst: number, n: number): number;
+  allFinite(x: number, n: number): number;
   sigmoidForward(x: number, y: number, n: number): void;
   sigmoidBackward(y: number, dy: number, dx: number, n: number): void;
   reluForward(x: number, y: number, n: number): void;

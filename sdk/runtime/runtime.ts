@@ -281,7 +281,8 @@ export class Runtime {
     transB: boolean,
     beta: number,
   ): void {
-    if (!this.worthSplitting(2 * m * k * n)) {
+    const split = this.gemmSplit(m, k, n);
+    if (!split) {
       // Called directly, not through a KernelCall: one image's dense layer takes microseconds.
       const { kernels, gemmWork } = this.state;
       kernels.gemm(
@@ -301,8 +302,7 @@ export class Runtime {
       );
       return;
     }
-    const byRows = m >= n;
-    const bands = splitRange(byRows ? m : n, this.threads, byRows ? GEMM_ROW_ALIGN : GEMM_COL_ALIGN);
+    const { byRows, bands } = split;
     const lda = transA ? m : k;
     const ldb = transB ? k : n;
     const ta = transA ? 1 : 0;
@@ -320,6 +320,59 @@ export class Runtime {
         const bBand = b + 4 * (transB ? start * ldb : start);
         return [["gemm", a, lda, bBand, ldb, c + 4 * start, n, m, k, end - start, ta, tb, beta, work]];
       }),
+    );
+  }
+
+  /**
+   * How gemm() shares out C[m,n] = op(A)[m,k]·op(B): in bands of C's rows when m >= n, else of its
+   * columns; undefined when the product is too small to split (or there is one thread).
+   */
+  private gemmSplit(m: number, k: number, n: number): { byRows: boolean; bands: [number, number][] } | undefined {
+    if (!this.worthSplitting(2 * m * k * n)) return undefined;
+    const byRows = m >= n;
+    return { byRows, bands: splitRange(byRows ? m : n, this.threads, byRows ? GEMM_ROW_ALIGN : GEMM_COL_ALIGN) };
+  }
+
+  /** Bytes of the scratch sparseRows() writes for an S of m x k. */
+  sparseRowsBytes(m: number, k: number): number {
+    return this.kernels.sparseRowsBytes(m, k);
+  }
+
+  /**
+   * Lists the nonzeros of S = A [m,k] into `rows` (sparseRowsBytes(m, k) bytes) for sparseGemm();
+   * returns how many there are. On this thread: the count decides whether the sparse product pays
+   * before any of it is shared out.
+   */
+  sparseRows(a: number, m: number, k: number, rows: number): number {
+    return this.kernels.sparseRows(a, k, m, k, rows + m * k * 8, rows);
+  }
+
+  /** Lists the nonzeros of Sᵀ [k,m] into `rowsT` (sparseRowsBytes(k, m) bytes) from those of S [m,k] in `rows`. */
+  sparseTranspose(rows: number, m: number, k: number, rowsT: number): void {
+    this.kernels.transposeSparseRows(rows + m * k * 8, rows, m, k, rowsT + k * m * 8, rowsT);
+  }
+
+  /**
+   * C[m,n] = S·B, S [m,k] the nonzeros sparseRows() or sparseTranspose() listed in `rows`, B
+   * [k,n], all contiguous, the zeros skipped (assembly/sparse.ts). Shared out among the threads
+   * exactly as gemm() shares out the same product, so C holds the floats of gemm() with op(A) = S
+   * (and beta 0), bit for bit, where B is finite: a NaN or an infinity in B meeting a zero of S
+   * gives NaN only in gemm().
+   */
+  sparseGemm(rows: number, b: number, c: number, m: number, k: number, n: number): void {
+    const counts = rows + m * k * 8;
+    const split = this.gemmSplit(m, k, n);
+    if (!split) {
+      this.kernels.sparseGemm(counts, rows, k, b, n, c, n, m, n, 0);
+      return;
+    }
+    const { byRows, bands } = split;
+    this.parallel(
+      bands.map(([start, end]): KernelCall[] =>
+        byRows
+          ? [["sparseGemm", counts + 4 * start, rows + start * k * 8, k, b, n, c + 4 * start * n, n, end - start, n, 0]]
+          : [["sparseGemm", counts, rows, k, b + 4 * start, n, c + 4 * start, n, m, end - start, 0]],
+      ),
     );
   }
 

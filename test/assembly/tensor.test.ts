@@ -229,4 +229,23 @@ describe("row and data kernels", () => {
       }
     }
   });
+
+  it.each([0, 1, 3, 4, 15, 16, 17, 37, 100])(
+    "allFinite: 1 for finite floats, 0 with a NaN or an infinity anywhere (n = %i)",
+    (n) => {
+      // Finite extremes: the largest float, the smallest subnormal, -0.
+      const values = normals(new Random(n), n);
+      if (n > 2) [values[0], values[1], values[2]] = [-3.4028234663852886e38, 2 ** -149, -0];
+      expect(rt.kernels.allFinite(f32Buf(values, "x"), n)).toBe(1);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        for (let at = 0; at < n; at++) {
+          const x = values.slice();
+          x[at] = bad;
+          expect(rt.kernels.allFinite(f32Buf(x, "x"), n), `${bad} at ${at}`).toBe(0);
+          // The floats after the n it is given are not read.
+          expect(rt.kernels.allFinite(f32Buf(x, "x"), at)).toBe(1);
+        }
+      }
+    },
+  );
 });

@@ -1,8 +1,8 @@
 // Back-propagation of whole models (sdk/model.ts) against numerical gradients (central differences,
 // (f(v+ε) - f(v-ε)) / 2ε) of every parameter and the input, under the mean cross-entropy: MLPs
-// (sigmoid, ReLU, two hidden layers; batches 1 and 5) and small CNNs (batches 1 and 3). Also the
-// shapes a model derives for its layers, and the error for a convolution or pooling window that
-// does not fit its input. Each layer on its own is checked in test/sdk/layers/<layer>.test.ts.
+// (sigmoid, ReLU, two hidden layers; batches 1 and 5) and small CNNs (batches 1 and 3). Also where
+// the backward pass stops, the shapes a model derives for its layers, and the error for a
+// convolution or pooling window that does not fit its input. Each layer on its own is checked in test/sdk/layers/<layer>.test.ts.
 //
 // Everything runs in float32, so ε is 1e-2 and the tolerance is relative, 2e-2, with a small
 // absolute floor. Max pooling and ReLU are not differentiable where the arg-max or the sign
@@ -10,7 +10,7 @@
 // between its two largest values is clear of a margin, and every perturbation is checked not to
 // change the ReLU pattern or any arg-max (the finite difference would be meaningless otherwise).
 // The gradient-check machinery is shared, in test/support/numeric.ts.
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { MnistWasmError, Model, Random, type ModelSpec } from "../../sdk/index";
 import { rt, useRuntime } from "../support/buffers";
 import { buildModel, checkModelGradients, sizeOf, typeOf } from "../support/numeric";
@@ -267,6 +267,30 @@ describe("CNN models", () => {
 
 // ---------------------------------------------------------------------------------------------
 // Shapes
+
+describe("backward", () => {
+  it("stops at the layer that reads the input: behind a flatten, no input gradient is made", () => {
+    const model = new Model(rt, {
+      input: [1, 4, 4],
+      layers: [{ type: "flatten" }, { type: "dense", units: 3 }, { type: "relu" }, { type: "dense", units: 2 }],
+    });
+    model.allocate(2, true);
+    rt.f32(model.inputPtr, 32).fill(0.5);
+    rt.u8(model.labelPtr, 2).set([0, 1]);
+    const calls = model.layers.map((layer) => vi.spyOn(layer, "backward"));
+    model.batchLoss(model.forward(model.inputPtr, 2, true), model.labelPtr, 2, true);
+    model.backward(2);
+    expect(calls[0], "the flatten").not.toHaveBeenCalled();
+    expect(
+      calls[1].mock.calls.map((c) => c[2]),
+      "the dense layer reading the input: needInputGrad",
+    ).toEqual([false]);
+    expect(calls[1].mock.results[0].value).toBe(0);
+    expect(calls[3].mock.calls.map((c) => c[2])).toEqual([true]);
+    for (const spy of calls) spy.mockRestore();
+    model.dispose();
+  });
+});
 
 describe("model shapes", () => {
   /** The error `build` throws (fails if it throws none). */

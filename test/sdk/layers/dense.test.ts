@@ -4,7 +4,7 @@
 //
 // Everything runs in float32, so ε is 1e-2 and the tolerance is relative, 2e-2, with a small
 // absolute floor for gradients near zero (the gradient-check machinery is in test/support/numeric.ts).
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Random } from "../../../sdk/index";
 import { useRuntime } from "../../support/buffers";
 import { checkLayer, firstLayer } from "../../support/numeric";
@@ -30,6 +30,20 @@ describe("Dense gradients", () => {
       each((r) => r.normal()),
     );
     checkLayer(layer, model.inputPtr, batch, rng, "dense");
+    model.dispose();
+  });
+
+  it("Dense 60 -> 6 on an input four-fifths zeros (the sparse products of a first layer), batch 5", () => {
+    const { model, layer, rng } = firstLayer(
+      { input: [60], layers: [{ type: "dense", units: 6 }] },
+      5,
+      30,
+      each((r) => (r.uniform() < 0.8 ? 0 : r.normal())),
+    );
+    const spy = vi.spyOn(model.rt, "sparseGemm");
+    checkLayer(layer, model.inputPtr, 5, rng, "dense");
+    expect(spy, "forward and dW took the sparse products").toHaveBeenCalled();
+    spy.mockRestore();
     model.dispose();
   });
 
