@@ -13,9 +13,11 @@ import {
   INT8_MODEL_FORMAT,
   loadCifar10,
   loadMnist,
-  type Model,
+  Model,
   Optimizer,
+  parseArch,
   quantizeModel,
+  Random,
   Runtime,
   serializeModel,
 } from "../sdk/node";
@@ -52,6 +54,11 @@ describe("int8 models", () => {
     expect(a).toBeGreaterThan(0.99);
     expect(Math.abs(a - b)).toBeLessThanOrEqual(0.001);
     expect(sizes[0] / sizes[1]).toBeGreaterThan(3.5);
+    // Its three batch norms are folded into the convolutions before them.
+    expect(float.spec.layers.filter((l) => l.type === "batchnorm")).toHaveLength(3);
+    expect(int8.spec.layers.map((l) => l.type).join(",")).toBe(
+      "conv2d,relu,maxpool,conv2d,relu,conv2d,relu,maxpool,dense,relu,dense",
+    );
     // The int8 model's probabilities are close to the float model's, image by image.
     const images = test.images.subarray(0, 200 * 784);
     const p = float.predict(images);
@@ -83,6 +90,42 @@ describe("int8 models", () => {
       rt.dispose();
     }, 300_000);
   }
+
+  it("folds each batch norm after a conv2d or dense layer into it: scales of both signs, shifted means", async () => {
+    const rt = await Runtime.create();
+    const spec = {
+      input: [1, 10, 10],
+      layers: parseArch("conv:6x3,batchnorm,relu,maxpool:2,dense:12,batchnorm,relu,dense:5"),
+    };
+    const float = new Model(rt, spec, { seed: 3 });
+    const rng = new Random(7);
+    const set = (name: string, f: () => number) => {
+      const t = [...float.params, ...float.buffers].find((p) => p.name === name)!.value;
+      t.write(Array.from({ length: t.length }, f));
+    };
+    for (const norm of [1, 5]) {
+      // gamma of either sign (a negative one flips its channel's int8 weights), far from 1.
+      set(`${norm}.gamma`, () => (rng.uniform() < 0.3 ? -1 : 1) * (0.5 + 2 * rng.uniform()));
+      set(`${norm}.beta`, () => rng.uniform() - 0.5);
+      set(`${norm}.running_mean`, () => rng.uniform() - 0.5);
+      set(`${norm}.running_var`, () => 0.05 + rng.uniform());
+    }
+    const count = 300;
+    const pixels = Uint8Array.from({ length: count * 100 }, () => Math.floor(rng.uniform() * 256));
+    const int8 = deserializeModel(rt, quantizeModel(float, pixels, count)).model;
+    expect(int8.spec.layers.map((l) => l.type).join(",")).toBe("conv2d,relu,maxpool,dense,relu,dense");
+    // The int8 model computes the float model's function: its probabilities are within
+    // quantization error of the float ones (a batch norm dropped or misapplied moves them far).
+    const p = float.predict(pixels);
+    const q = int8.predict(pixels);
+    let worst = 0;
+    for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i] - q[i]));
+    expect(worst).toBeLessThan(0.05);
+    let spread = 0;
+    for (let i = 0; i < p.length; i++) spread = Math.max(spread, Math.abs(p[i] - p[i % 5]));
+    expect(spread).toBeGreaterThan(0.2);
+    rt.dispose();
+  });
 
   it("an int8 model is not trained, nor saved as a float model; autoencoders and int8 models are not quantized", async () => {
     const rt = await Runtime.create();
