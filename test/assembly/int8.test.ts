@@ -79,6 +79,7 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
       [2, 4, 512],
       [9, 1, 32],
       [4, 13, 16],
+      [3, 13, 2048], // rows of b in blocks of 8 (relaxed) or 4 (plain): three blocks and a ragged end
     ]) {
       const g = await fresh(relaxed);
       const mp = Math.ceil(m / 4) * 4;
