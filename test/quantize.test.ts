@@ -98,9 +98,9 @@ describe("int8 models", () => {
   it("the shipped MNIST CNN, batch norms folded, answers as its int8 model with them unfolded on every test image", async () => {
     const rt = await Runtime.create();
     const { float, int8, bytes } = quantizeShipped(rt, "mnist-cnn.safetensors", loadMnist("train").images);
-    // The same int8 model without folding, as quantize wrote it before: the float spec (batch norms
-    // run in float after their convolutions), each layer's weights quantized as they are, and the
-    // folded file's input quantization (a layer's input is the same either way).
+    // The same int8 model without folding (an int8 file may keep its batch norms): the float spec
+    // (batch norms run in float after their convolutions), each layer's weights quantized as they
+    // are, and the folded file's input quantization (a layer's input is the same either way).
     const folded = decodeSafetensors(bytes.int8, "folded", true).tensors;
     const inputQuants = int8.spec.layers.flatMap((l, i) =>
       isQuantizable(l.type) ? [folded.get(`${i}.input_quant`)!.data] : [],
