@@ -18,4 +18,4 @@ export { dropoutForward, dropoutBackward } from "./dropout";
 export { batchNormTrain, batchNormInfer, batchNormBackward } from "./norm";
 export { upsampleForward, upsampleBackward } from "./upsample";
 export { gaussianNoise, samplingForward, samplingBackward } from "./sampling";
-export { quantizeRows, quantizeToHwc, im2colHwc, gemmI8, convI8 } from "./int8";
+export { int8OperandBytes, quantizeRows, quantizeToHwc, im2colHwc, gemmI8, convI8 } from "./int8";

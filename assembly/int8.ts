@@ -4,9 +4,20 @@
 // Sums are exact in int32; the epilogue turns them into float32 with the channel's scale and bias.
 //
 // Both operands of the product are laid out with the reduction dimension K contiguous and padded to
-// a multiple of 16 (weights [mp, kp], activations [n, kp]): a 16-byte load of each feeds one dot.
+// a multiple of 16 (weights [mp, kp], activations [n, kp]), each value one element of
+// OPERAND_BYTES: a byte in the relaxed build (16 values per load, into the relaxed dot), an int16
+// in the plain one (8 per load, into i32x4.dot_i16x8_s), widened once where the operand is made
+// rather than at every use in the product's inner loop (half the instructions there).
 
 import { relu4 } from "./simd";
+
+/** Bytes per value of gemmI8's operands: 1 in the relaxed SIMD build, 2 (int16) in the plain one. */
+const OPERAND_BYTES: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
+
+/** OPERAND_BYTES, for the SDK, which lays out the weights and sizes the operands' buffers. */
+export function int8OperandBytes(): i32 {
+  return OPERAND_BYTES;
+}
 
 // round(x · invScale) + zero as int32 lanes, not yet clamped to 0..127 (quantizeRows narrows four
 // of them with saturation, then clamps the bytes). The float is clamped to ±256 first, so that
@@ -30,15 +41,32 @@ function quantize1(x: f32, invScale: f32, zero: i32): u8 {
 }
 
 /**
- * Float rows [rows, cols] -> bytes [rows, kp] (kp >= cols): q = clamp(round(x · invScale) + zero, 0, 127),
- * columns cols..kp-1 set to 0 (the weights there are 0). A NaN quantizes to `zero`, an infinity to 0 or 127.
+ * Float rows [rows, cols] -> gemmI8 operand rows [rows, kp] (kp >= cols) of OPERAND_BYTES values:
+ * q = clamp(round(x · invScale) + zero, 0, 127), columns cols..kp-1 set to 0 (the weights there
+ * are 0). A NaN quantizes to `zero`, an infinity to 0 or 127.
  */
 export function quantizeRows(src: usize, dst: usize, rows: i32, cols: i32, kp: i32, invScale: f32, zero: i32): void {
+  quantizeInto(src, dst, rows, cols, kp, invScale, zero, OPERAND_BYTES);
+}
+
+// quantizeRows with values of `width` bytes (1, or 2: each byte zero-extended to an int16).
+// @ts-ignore: decorator
+@inline
+function quantizeInto(
+  src: usize,
+  dst: usize,
+  rows: i32,
+  cols: i32,
+  kp: i32,
+  invScale: f32,
+  zero: i32,
+  width: i32,
+): void {
   const vs = f32x4.splat(invScale);
   const vz = i32x4.splat(zero);
   for (let r = 0; r < rows; r++) {
     const s = src + <usize>r * <usize>cols * 4;
-    const d = dst + <usize>r * <usize>kp;
+    const d = dst + <usize>r * <usize>kp * <usize>width;
     let c = 0;
     for (; c + 16 <= cols; c += 16) {
       const p = s + <usize>c * 4;
@@ -46,16 +74,23 @@ export function quantizeRows(src: usize, dst: usize, rows: i32, cols: i32, kp: i
       const q1 = quantize4(v128.load(p, 16), vs, vz);
       const q2 = quantize4(v128.load(p, 32), vs, vz);
       const q3 = quantize4(v128.load(p, 48), vs, vz);
-      v128.store(
-        d + <usize>c,
-        i8x16.max_s(
-          i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)),
-          i8x16.splat(0),
-        ),
+      const q = i8x16.max_s(
+        i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3)),
+        i8x16.splat(0),
       );
+      if (width == 1) {
+        v128.store(d + <usize>c, q);
+      } else {
+        v128.store(d + <usize>c * 2, i16x8.extend_low_i8x16_u(q));
+        v128.store(d + <usize>c * 2, i16x8.extend_high_i8x16_u(q), 16);
+      }
     }
-    for (; c < cols; c++) store<u8>(d + <usize>c, quantize1(load<f32>(s + <usize>c * 4), invScale, zero));
-    memory.fill(d + <usize>cols, 0, <usize>(kp - cols));
+    for (; c < cols; c++) {
+      const q = quantize1(load<f32>(s + <usize>c * 4), invScale, zero);
+      if (width == 1) store<u8>(d + <usize>c, q);
+      else store<u16>(d + <usize>c * 2, q);
+    }
+    memory.fill(d + <usize>cols * <usize>width, 0, <usize>(kp - cols) * <usize>width);
   }
 }
 
@@ -229,8 +264,8 @@ function transpose16x16(src: usize, stride: usize, dst: usize, dstStride: usize)
 
 /**
  * One image [C, H, W] of floats -> bytes [H, W, C] (channels last, so that a patch's row of R pixels
- * is R·C contiguous bytes for im2colHwc), quantized as quantizeRows does: first into `planes`
- * ([C, H·W] bytes of scratch) by quantizeRows' vector loop, then transposed: by 16x16 blocks of
+ * is R·C contiguous bytes for im2colHwc), quantized as quantizeRows does (but one byte each in
+ * either build): first into `planes` ([C, H·W] bytes of scratch) by quantizeRows' vector loop, then transposed: by 16x16 blocks of
  * bytes when C is a multiple of 16, byte by byte for the rest (a scalar quantization straight
  * into the strided layout costs four times as much).
  */
@@ -246,7 +281,7 @@ export function quantizeToHwc(
 ): void {
   const plane = H * W;
   // The planes are contiguous: one row of C·H·W values keeps the vector loop going across them.
-  quantizeRows(src, planes, 1, C * plane, C * plane, invScale, zero);
+  quantizeInto(src, planes, 1, C * plane, C * plane, invScale, zero, 1);
   let i = 0;
   if ((C & 15) == 0) {
     for (; i + 16 <= plane; i += 16) {
@@ -262,26 +297,42 @@ export function quantizeToHwc(
   }
 }
 
-// Copies and fills of a few bytes (a 3x3 window's row of one channel is 3): a byte loop, where
-// memory.copy and memory.fill cost a call each, more than the bytes.
+// n bytes at src -> n operand values at dst (each byte zero-extended to an int16 in the plain
+// build). Copies of a few bytes (a 3x3 window's row of one channel is 3) run a byte loop, where
+// memory.copy costs a call, more than the bytes.
 // @ts-ignore: decorator
 @inline
-function copyBytes(dst: usize, src: usize, n: usize): void {
-  if (n >= 16) memory.copy(dst, src, n);
-  else for (let i: usize = 0; i < n; i++) store<u8>(dst + i, load<u8>(src + i));
+function copyValues(dst: usize, src: usize, n: usize): void {
+  if (OPERAND_BYTES == 1) {
+    if (n >= 16) memory.copy(dst, src, n);
+    else for (let i: usize = 0; i < n; i++) store<u8>(dst + i, load<u8>(src + i));
+  } else {
+    let i: usize = 0;
+    for (; i + 16 <= n; i += 16) {
+      const v = v128.load(src + i);
+      v128.store(dst + 2 * i, i16x8.extend_low_i8x16_u(v));
+      v128.store(dst + 2 * i, i16x8.extend_high_i8x16_u(v), 16);
+    }
+    for (; i < n; i++) store<u16>(dst + 2 * i, load<u8>(src + i));
+  }
 }
 
+// n operand values at dst set to `value`.
 // @ts-ignore: decorator
 @inline
-function fillBytes(dst: usize, value: u8, n: usize): void {
-  if (n >= 16) memory.fill(dst, value, n);
-  else for (let i: usize = 0; i < n; i++) store<u8>(dst + i, value);
+function fillValues(dst: usize, value: u8, n: usize): void {
+  if (OPERAND_BYTES == 1) {
+    if (n >= 16) memory.fill(dst, value, n);
+    else for (let i: usize = 0; i < n; i++) store<u8>(dst + i, value);
+  } else {
+    for (let i: usize = 0; i < n; i++) store<u16>(dst + 2 * i, value);
+  }
 }
 
 /**
- * Patches of one image of bytes [H, W, C] -> rows [OH·OW, kp]: row oy·OW + ox holds the R×R×C window
- * at (oy·stride - pad, ox·stride - pad) in the order (ky, kx, c), positions outside the image as
- * `zero` (the quantized 0.0), then kp - R·R·C bytes of 0.
+ * Patches of one image of bytes [H, W, C] -> gemmI8 operand rows [OH·OW, kp] (OPERAND_BYTES a
+ * value): row oy·OW + ox holds the R×R×C window at (oy·stride - pad, ox·stride - pad) in the order
+ * (ky, kx, c), positions outside the image as `zero` (the quantized 0.0), then kp - R·R·C zeros.
  */
 export function im2colHwc(
   src: usize,
@@ -297,37 +348,38 @@ export function im2colHwc(
   kp: i32,
   zero: i32,
 ): void {
-  const rowBytes = R * C;
-  const patch = R * rowBytes;
+  const rowValues = R * C;
+  const patch = R * rowValues;
+  const E = <usize>OPERAND_BYTES;
   for (let oy = 0; oy < OH; oy++) {
     for (let ox = 0; ox < OW; ox++) {
-      let d = dst + <usize>(oy * OW + ox) * <usize>kp;
+      let d = dst + <usize>(oy * OW + ox) * <usize>kp * E;
       const x0 = ox * stride - pad;
       const inside = x0 >= 0 && x0 + R <= W;
       for (let ky = 0; ky < R; ky++) {
         const iy = oy * stride - pad + ky;
         if (iy < 0 || iy >= H) {
-          fillBytes(d, <u8>zero, <usize>rowBytes);
+          fillValues(d, <u8>zero, <usize>rowValues);
         } else if (inside) {
-          copyBytes(d, src + <usize>(iy * W + x0) * <usize>C, <usize>rowBytes);
+          copyValues(d, src + <usize>(iy * W + x0) * <usize>C, <usize>rowValues);
         } else {
           for (let kx = 0; kx < R; kx++) {
             const ix = x0 + kx;
-            const to = d + <usize>(kx * C);
-            if (ix < 0 || ix >= W) fillBytes(to, <u8>zero, <usize>C);
-            else copyBytes(to, src + <usize>(iy * W + ix) * <usize>C, <usize>C);
+            const to = d + <usize>(kx * C) * E;
+            if (ix < 0 || ix >= W) fillValues(to, <u8>zero, <usize>C);
+            else copyValues(to, src + <usize>(iy * W + ix) * <usize>C, <usize>C);
           }
         }
-        d += <usize>rowBytes;
+        d += <usize>rowValues * E;
       }
-      fillBytes(d, 0, <usize>(kp - patch));
+      memory.fill(d, 0, <usize>(kp - patch) * E);
     }
   }
 }
 
-// Four lanes of int32 sums of a (int8) · b (0..127) over 16 bytes: lane i sums bytes 4i..4i+3.
-// Relaxed: the i16 relaxed dot (pairs) then a dot with ones (quads); V8 lowers the pair to
-// pmaddubsw + pmaddwd. The plain build widens to int16 and uses i32x4.dot_i16x8_s twice.
+// Four lanes of int32 sums of a (int8) · b (0..127) over 16 bytes of each. Relaxed: 16 bytes, lane
+// i the sum of bytes 4i..4i+3, by the i16 relaxed dot (pairs) then a dot with ones (quads); V8
+// lowers the pair to pmaddubsw + pmaddwd. Plain: 8 int16 values, lane i the sum of values 2i, 2i+1.
 // (Not the relaxed `_add` form: Node 20's baseline compiler, Liftoff, drops its accumulator and returns 2·dot.)
 // @ts-ignore: decorator
 @inline
@@ -335,10 +387,7 @@ function dot16(a: v128, b: v128, ones: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     return i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(a, b), ones);
   } else {
-    return i32x4.add(
-      i32x4.dot_i16x8_s(i16x8.extend_low_i8x16_s(a), i16x8.extend_low_i8x16_u(b)),
-      i32x4.dot_i16x8_s(i16x8.extend_high_i8x16_s(a), i16x8.extend_high_i8x16_u(b)),
-    );
+    return i32x4.dot_i16x8_s(a, b);
   }
 }
 
@@ -387,11 +436,12 @@ function storeColumn(sums: v128, scale: usize, bias: usize, relu: i32, y: usize,
 
 /**
  * y[i·yi + j·yj] = scale[i] · Σ_k a[i, k] · b[j, k] + bias[i] (then max(·, 0) with relu), for
- * i < m, j < n. a: int8 [mp, kp] (mp = m rounded up to 4, its extra rows 0), b: bytes 0..127
- * [n, kp], kp a multiple of 16, scale and bias [mp] float32, y float32 (strides in floats). Sums
+ * i < m, j < n. a: int8 [mp, kp] (mp = m rounded up to 4, its extra rows 0), b: 0..127 [n, kp],
+ * each value OPERAND_BYTES (int16s in the plain build), kp a multiple of 16, scale and bias [mp]
+ * float32, y float32 (strides in floats). Sums
  * are exact int32 (|Σ| < 2^31 for kp < 2^17). Tiles of 2 rows of a by 4 rows of b (8
- * accumulators, 6 loads per 16 k); the last n mod 4 rows of b (all of them for one image through
- * a dense layer) by tiles of 4 rows of a by 1 of b.
+ * accumulators, 6 loads per 16 bytes), over blocks of about 16 KB of b; the last n mod 4 rows of b
+ * (all of them for one image through a dense layer) by tiles of 4 rows of a by 1 of b.
  */
 export function gemmI8(
   a: usize,
@@ -407,48 +457,55 @@ export function gemmI8(
   relu: i32,
 ): void {
   const ones = i16x8.splat(1);
-  const rowBytes = <usize>kp;
+  const rowBytes = <usize>kp * <usize>OPERAND_BYTES;
   const n4 = n & ~3;
-  for (let i = 0; i < m; i += 2) {
-    const a0 = a + <usize>i * rowBytes;
-    const a1 = a0 + rowBytes;
-    for (let j = 0; j < n4; j += 4) {
-      const b0 = b + <usize>j * rowBytes;
-      const b1 = b0 + rowBytes;
-      const b2 = b1 + rowBytes;
-      const b3 = b2 + rowBytes;
-      let c00 = i32x4.splat(0),
-        c01 = i32x4.splat(0),
-        c02 = i32x4.splat(0),
-        c03 = i32x4.splat(0);
-      let c10 = i32x4.splat(0),
-        c11 = i32x4.splat(0),
-        c12 = i32x4.splat(0),
-        c13 = i32x4.splat(0);
-      for (let k: usize = 0; k < rowBytes; k += 16) {
-        const x0 = v128.load(a0 + k);
-        const x1 = v128.load(a1 + k);
-        const w0 = v128.load(b0 + k);
-        const w1 = v128.load(b1 + k);
-        const w2 = v128.load(b2 + k);
-        const w3 = v128.load(b3 + k);
-        c00 = i32x4.add(c00, dot16(x0, w0, ones));
-        c01 = i32x4.add(c01, dot16(x0, w1, ones));
-        c02 = i32x4.add(c02, dot16(x0, w2, ones));
-        c03 = i32x4.add(c03, dot16(x0, w3, ones));
-        c10 = i32x4.add(c10, dot16(x1, w0, ones));
-        c11 = i32x4.add(c11, dot16(x1, w1, ones));
-        c12 = i32x4.add(c12, dot16(x1, w2, ones));
-        c13 = i32x4.add(c13, dot16(x1, w3, ones));
-      }
-      const out0 = y + (<usize>i * <usize>yi + <usize>j * <usize>yj) * 4;
-      const s0 = load<f32>(scale + <usize>i * 4);
-      const z0 = load<f32>(bias + <usize>i * 4);
-      storeRow(reduce4(c00, c01, c02, c03), s0, z0, relu, out0, yj, j, n);
-      if (i + 1 < m) {
-        const s1 = load<f32>(scale + <usize>(i + 1) * 4);
-        const z1 = load<f32>(bias + <usize>(i + 1) * 4);
-        storeRow(reduce4(c10, c11, c12, c13), s1, z1, relu, out0 + <usize>yi * 4, yj, j, n);
+  // The rows of b in blocks of about 16 KB, each taken by every pair of rows of a while it is in
+  // the L1 cache: a convolution's patches (35 KB for LeNet's conv2, 70 KB as the plain build's
+  // int16s) are more than the cache holds. (8% faster in the plain build; the same in the relaxed.)
+  const block = max<i32>(4, <i32>(<usize>16384 / rowBytes) & ~3);
+  for (let jb = 0; jb < n4; jb += block) {
+    const jEnd = min(jb + block, n4);
+    for (let i = 0; i < m; i += 2) {
+      const a0 = a + <usize>i * rowBytes;
+      const a1 = a0 + rowBytes;
+      for (let j = jb; j < jEnd; j += 4) {
+        const b0 = b + <usize>j * rowBytes;
+        const b1 = b0 + rowBytes;
+        const b2 = b1 + rowBytes;
+        const b3 = b2 + rowBytes;
+        let c00 = i32x4.splat(0),
+          c01 = i32x4.splat(0),
+          c02 = i32x4.splat(0),
+          c03 = i32x4.splat(0);
+        let c10 = i32x4.splat(0),
+          c11 = i32x4.splat(0),
+          c12 = i32x4.splat(0),
+          c13 = i32x4.splat(0);
+        for (let k: usize = 0; k < rowBytes; k += 16) {
+          const x0 = v128.load(a0 + k);
+          const x1 = v128.load(a1 + k);
+          const w0 = v128.load(b0 + k);
+          const w1 = v128.load(b1 + k);
+          const w2 = v128.load(b2 + k);
+          const w3 = v128.load(b3 + k);
+          c00 = i32x4.add(c00, dot16(x0, w0, ones));
+          c01 = i32x4.add(c01, dot16(x0, w1, ones));
+          c02 = i32x4.add(c02, dot16(x0, w2, ones));
+          c03 = i32x4.add(c03, dot16(x0, w3, ones));
+          c10 = i32x4.add(c10, dot16(x1, w0, ones));
+          c11 = i32x4.add(c11, dot16(x1, w1, ones));
+          c12 = i32x4.add(c12, dot16(x1, w2, ones));
+          c13 = i32x4.add(c13, dot16(x1, w3, ones));
+        }
+        const out0 = y + (<usize>i * <usize>yi + <usize>j * <usize>yj) * 4;
+        const s0 = load<f32>(scale + <usize>i * 4);
+        const z0 = load<f32>(bias + <usize>i * 4);
+        storeRow(reduce4(c00, c01, c02, c03), s0, z0, relu, out0, yj, j, n);
+        if (i + 1 < m) {
+          const s1 = load<f32>(scale + <usize>(i + 1) * 4);
+          const z1 = load<f32>(bias + <usize>(i + 1) * 4);
+          storeRow(reduce4(c10, c11, c12, c13), s1, z1, relu, out0 + <usize>yi * 4, yj, j, n);
+        }
       }
     }
   }
@@ -478,8 +535,9 @@ export function gemmI8(
 
 /**
  * A convolution in int8 over `batch` images x [batch, C, H, W] float32 -> y [batch, m, OH, OW]
- * float32: per image quantizeToHwc into hwc [2·C·H·W] (the bytes channels-last, then its scratch), im2colHwc into cols [OH·OW, kp],
- * then gemmI8 with the filters w [mp, kp] (order (ky, kx, c), see im2colHwc).
+ * float32: per image quantizeToHwc into hwc [2·C·H·W] bytes (the bytes channels-last, then its
+ * scratch), im2colHwc into cols [OH·OW, kp] values, then gemmI8 with the filters w [mp, kp]
+ * values (order (ky, kx, c), see im2colHwc).
  */
 export function convI8(
   x: usize,

@@ -1,9 +1,11 @@
-// Post-training int8 quantization of a classifier (mnist-wasm quantize): per-output-channel
-// symmetric weight scales, and each quantized layer's input range calibrated on sample images.
+// Post-training int8 quantization of a classifier (mnist-wasm quantize): batch norms folded into
+// the dense or conv2d layer before them, per-output-channel symmetric weight scales, and each
+// quantized layer's input range calibrated on sample images.
 import { pixelArray } from "./args";
 import { fail } from "./errors";
 import { checkModel } from "./evaluate";
 import { encodeInt8Model } from "./io/int8-file";
+import type { NamedTensor } from "./io/safetensors";
 import { isQuantizable, outputIndex, type InputQuant, type LayerQuant } from "./layers/int8";
 import { PIXEL_SCALE, type Model } from "./model";
 
@@ -50,7 +52,9 @@ export interface QuantizeOptions {
 /**
  * The int8 model file of a float classifier, calibrated on `count` images (raw pixels as predict()
  * takes them; a thousand or two training images are plenty): each dense and conv2d layer's input
- * range is the largest and smallest value it sees over them. Autoencoders and VAEs are refused.
+ * range is the largest and smallest value it sees over them. A batch norm right after a dense or
+ * conv2d layer is folded into it (foldBatchNorm): the int8 model's spec is the float one's without
+ * those batch norms, its layers numbered anew. Autoencoders and VAEs are refused.
  */
 export function quantizeModel(
   model: Model,
@@ -95,14 +99,58 @@ export function quantizeModel(
       x = layer.forward(x, n, false);
     });
   }
-  const quants = new Map<number, LayerQuant>();
-  layers.forEach((layer, index) => {
-    const type = model.spec.layers[index].type;
-    if (!isQuantizable(type)) return;
-    const weight = layer.params.find((p) => p.role === "weight")!.value;
-    const outputs = type === "conv2d" ? weight.shape[0] : weight.shape[1];
-    const q = quantizeWeights(weight.read(), outputs, outputIndex(type, weight.shape));
-    quants.set(index, { ...q, input: inputQuant(ranges[index].min, ranges[index].max) });
+  // The int8 model's spec: the float one's without the batch norms that fold into the layer before.
+  const folds = model.spec.layers.map(
+    (layer, index) => isQuantizable(layer.type) && model.spec.layers[index + 1]?.type === "batchnorm",
+  );
+  const kept: number[] = [];
+  model.spec.layers.forEach((_, index) => {
+    if (!(index > 0 && folds[index - 1])) kept.push(index);
   });
-  return encodeInt8Model(model, quants, { ...(options.facts ?? {}), calibrationImages: String(count) });
+  const newIndex = new Map(kept.map((old, i) => [old, i]));
+  const tensors = new Map<string, NamedTensor>();
+  for (const p of [...model.params, ...model.buffers]) {
+    const [old, ...rest] = p.name.split(".");
+    const index = newIndex.get(Number(old));
+    if (index !== undefined)
+      tensors.set(`${index}.${rest.join(".")}`, { shape: [...p.value.shape], data: p.value.read() });
+  }
+  const quants = new Map<number, LayerQuant>();
+  model.spec.layers.forEach(({ type }, old) => {
+    if (!isQuantizable(type)) return;
+    const index = newIndex.get(old)!;
+    const weight = tensors.get(`${index}.weight`)!;
+    const outputs = type === "conv2d" ? weight.shape[0] : weight.shape[1];
+    const outputOf = outputIndex(type, weight.shape);
+    if (folds[old]) foldBatchNorm(model, old, weight.data, tensors.get(`${index}.bias`)!.data, outputOf);
+    const q = quantizeWeights(weight.data, outputs, outputOf);
+    quants.set(index, { ...q, input: inputQuant(ranges[old].min, ranges[old].max) });
+  });
+  const spec = { ...model.spec, layers: kept.map((old) => model.spec.layers[old]) };
+  return encodeInt8Model(spec, tensors, quants, { ...(options.facts ?? {}), calibrationImages: String(count) });
+}
+
+/**
+ * Folds the batch norm after layer `index` (inference: y = (x - mean) · g + beta with
+ * g = gamma / sqrt(var + eps), per output) into that layer's float weights and bias, in place:
+ * w · g and (b - mean) · g + beta. The int8 model then runs the layer and its ReLU as one pass
+ * (a batch norm between them keeps them apart), and ONNX Runtime fuses the exported
+ * convolution, ReLU and quantization into QLinearConv. Per-output weight scales make the fold
+ * exact up to rounding: the int8 weights are the same up to a channel's sign, their scales times |g|.
+ */
+function foldBatchNorm(
+  model: Model,
+  index: number,
+  weight: Float32Array,
+  bias: Float32Array,
+  outputOf: (i: number) => number,
+): void {
+  const norm = model.spec.layers[index + 1] as { eps?: number };
+  const eps = norm.eps ?? 1e-5;
+  const read = (name: string): Float32Array =>
+    [...model.params, ...model.buffers].find((p) => p.name === `${index + 1}.${name}`)!.value.read();
+  const [gamma, beta, mean, variance] = ["gamma", "beta", "running_mean", "running_var"].map(read);
+  const g = Float64Array.from(gamma, (v, o) => v / Math.sqrt(variance[o] + eps));
+  for (let i = 0; i < weight.length; i++) weight[i] *= g[outputOf(i)];
+  for (let o = 0; o < bias.length; o++) bias[o] = (bias[o] - mean[o]) * g[o] + beta[o];
 }

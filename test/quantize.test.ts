@@ -13,12 +13,18 @@ import {
   INT8_MODEL_FORMAT,
   loadCifar10,
   loadMnist,
-  type Model,
+  Model,
   Optimizer,
+  parseArch,
   quantizeModel,
+  Random,
   Runtime,
   serializeModel,
 } from "../sdk/node";
+import { encodeInt8Model } from "../sdk/io/int8-file";
+import { decodeSafetensors, type NamedTensor } from "../sdk/io/safetensors";
+import { isQuantizable, outputIndex, type LayerQuant } from "../sdk/layers/int8";
+import { quantizeWeights } from "../sdk/quantize";
 import { cifarAvailable, CIFAR_DIR } from "./support/cifar";
 import { expectOneLineError, run } from "./support/cli";
 
@@ -52,6 +58,11 @@ describe("int8 models", () => {
     expect(a).toBeGreaterThan(0.99);
     expect(Math.abs(a - b)).toBeLessThanOrEqual(0.001);
     expect(sizes[0] / sizes[1]).toBeGreaterThan(3.5);
+    // Its three batch norms are folded into the convolutions before them.
+    expect(float.spec.layers.filter((l) => l.type === "batchnorm")).toHaveLength(3);
+    expect(int8.spec.layers.map((l) => l.type).join(",")).toBe(
+      "conv2d,relu,maxpool,conv2d,relu,conv2d,relu,maxpool,dense,relu,dense",
+    );
     // The int8 model's probabilities are close to the float model's, image by image.
     const images = test.images.subarray(0, 200 * 784);
     const p = float.predict(images);
@@ -83,6 +94,79 @@ describe("int8 models", () => {
       rt.dispose();
     }, 300_000);
   }
+
+  it("the shipped MNIST CNN, batch norms folded, answers as its int8 model with them unfolded on every test image", async () => {
+    const rt = await Runtime.create();
+    const { float, int8, bytes } = quantizeShipped(rt, "mnist-cnn.safetensors", loadMnist("train").images);
+    // The same int8 model without folding (an int8 file may keep its batch norms): the float spec
+    // (batch norms run in float after their convolutions), each layer's weights quantized as they
+    // are, and the folded file's input quantization (a layer's input is the same either way).
+    const folded = decodeSafetensors(bytes.int8, "folded", true).tensors;
+    const inputQuants = int8.spec.layers.flatMap((l, i) =>
+      isQuantizable(l.type) ? [folded.get(`${i}.input_quant`)!.data] : [],
+    );
+    const tensors = new Map<string, NamedTensor>();
+    for (const p of [...float.params, ...float.buffers])
+      tensors.set(p.name, { shape: [...p.value.shape], data: p.value.read() });
+    const quants = new Map<number, LayerQuant>();
+    float.spec.layers.forEach((l, i) => {
+      if (!isQuantizable(l.type)) return;
+      const w = tensors.get(`${i}.weight`)!;
+      const q = quantizeWeights(w.data, l.type === "conv2d" ? w.shape[0] : w.shape[1], outputIndex(l.type, w.shape));
+      const [scale, zero] = inputQuants[quants.size];
+      quants.set(i, { ...q, input: { scale, zero } });
+    });
+    const unfolded = deserializeModel(rt, encodeInt8Model(float.spec, tensors, quants, {})).model;
+    expect(unfolded.spec.layers.filter((l) => l.type === "batchnorm")).toHaveLength(3);
+    const test = loadMnist("test");
+    const a = unfolded.predict(test.images);
+    const b = int8.predict(test.images);
+    const argmax = (p: Float32Array, i: number) => {
+      let best = 0;
+      for (let k = 1; k < 10; k++) if (p[i * 10 + k] > p[i * 10 + best]) best = k;
+      return best;
+    };
+    const differs: number[] = [];
+    for (let i = 0; i < test.count; i++) if (argmax(a, i) !== argmax(b, i)) differs.push(i);
+    expect(differs).toEqual([]);
+    rt.dispose();
+  }, 120_000);
+
+  it("folds each batch norm after a conv2d or dense layer into it: scales of both signs, shifted means", async () => {
+    const rt = await Runtime.create();
+    const spec = {
+      input: [1, 10, 10],
+      layers: parseArch("conv:6x3,batchnorm,relu,maxpool:2,dense:12,batchnorm,relu,dense:5"),
+    };
+    const float = new Model(rt, spec, { seed: 3 });
+    const rng = new Random(7);
+    const set = (name: string, f: () => number) => {
+      const t = [...float.params, ...float.buffers].find((p) => p.name === name)!.value;
+      t.write(Array.from({ length: t.length }, f));
+    };
+    for (const norm of [1, 5]) {
+      // gamma of either sign (a negative one flips its channel's int8 weights), far from 1.
+      set(`${norm}.gamma`, () => (rng.uniform() < 0.3 ? -1 : 1) * (0.5 + 2 * rng.uniform()));
+      set(`${norm}.beta`, () => rng.uniform() - 0.5);
+      set(`${norm}.running_mean`, () => rng.uniform() - 0.5);
+      set(`${norm}.running_var`, () => 0.05 + rng.uniform());
+    }
+    const count = 300;
+    const pixels = Uint8Array.from({ length: count * 100 }, () => Math.floor(rng.uniform() * 256));
+    const int8 = deserializeModel(rt, quantizeModel(float, pixels, count)).model;
+    expect(int8.spec.layers.map((l) => l.type).join(",")).toBe("conv2d,relu,maxpool,dense,relu,dense");
+    // The int8 model computes the float model's function: its probabilities are within
+    // quantization error of the float ones (a batch norm dropped or misapplied moves them far).
+    const p = float.predict(pixels);
+    const q = int8.predict(pixels);
+    let worst = 0;
+    for (let i = 0; i < p.length; i++) worst = Math.max(worst, Math.abs(p[i] - q[i]));
+    expect(worst).toBeLessThan(0.05);
+    let spread = 0;
+    for (let i = 0; i < p.length; i++) spread = Math.max(spread, Math.abs(p[i] - p[i % 5]));
+    expect(spread).toBeGreaterThan(0.2);
+    rt.dispose();
+  });
 
   it("an int8 model is not trained, nor saved as a float model; autoencoders and int8 models are not quantized", async () => {
     const rt = await Runtime.create();

@@ -2,7 +2,8 @@
 // dense and conv2d layer's weight is an I8 tensor "<layer>.weight" in the float layout, with
 // "<layer>.weight_scale" (F32 [outputs]: weight ≈ q · scale) and "<layer>.input_quant" (F32
 // [scale, zero point]: how its input is quantized, see sdk/layers/int8.ts); every other tensor
-// (biases, batch norm's) is F32 as in a float file. About a quarter of the float file's size.
+// (biases, a batch norm's that quantizeModel did not fold) is F32 as in a float file. About a quarter
+// of the float file's size.
 import { fail } from "../errors";
 import type { Conv2D } from "../layers/conv2d";
 import {
@@ -26,26 +27,31 @@ export const INT8_MODEL_FORMAT = "mnist-wasm-int8/1";
 /** A scale beyond this (or not above 0) is refused: no trained model's weights or activations come near it. */
 export const MAX_SCALE = 1e8;
 
-/** The file's bytes: `model`'s tensors with the quantized layers' weights in int8. */
+/**
+ * The file's bytes: the model `spec` with its float tensors `tensors` ("<layer>.<name>", every
+ * parameter and buffer the spec needs), the quantized layers' weights (named in `quants` by layer
+ * index) written in int8 in place of their float ones.
+ */
 export function encodeInt8Model(
-  model: Model,
+  spec: ModelSpec,
+  tensors: Map<string, NamedTensor>,
   quants: Map<number, LayerQuant>,
   facts: Record<string, string>,
 ): Uint8Array {
-  const tensors = new Map<string, NamedTensor>();
+  const floats = new Map<string, NamedTensor>();
   const int8 = new Map<string, NamedInt8Tensor>();
-  for (const p of [...model.params, ...model.buffers]) {
-    const index = Number(p.name.split(".")[0]);
+  for (const [name, t] of tensors) {
+    const index = Number(name.split(".")[0]);
     const q = quants.get(index);
-    if (q && p.name === `${index}.weight`) {
-      int8.set(p.name, { shape: [...p.value.shape], data: q.weight });
-      tensors.set(`${index}.weight_scale`, { shape: [q.weightScale.length], data: q.weightScale });
-      tensors.set(`${index}.input_quant`, { shape: [2], data: Float32Array.of(q.input.scale, q.input.zero) });
+    if (q && name === `${index}.weight`) {
+      int8.set(name, { shape: [...t.shape], data: q.weight });
+      floats.set(`${index}.weight_scale`, { shape: [q.weightScale.length], data: q.weightScale });
+      floats.set(`${index}.input_quant`, { shape: [2], data: Float32Array.of(q.input.scale, q.input.zero) });
     } else {
-      tensors.set(p.name, { shape: [...p.value.shape], data: p.value.read() });
+      floats.set(name, t);
     }
   }
-  return encodeSafetensors(tensors, { ...facts, format: INT8_MODEL_FORMAT, spec: JSON.stringify(model.spec) }, int8);
+  return encodeSafetensors(floats, { ...facts, format: INT8_MODEL_FORMAT, spec: JSON.stringify(spec) }, int8);
 }
 
 /**

@@ -82,7 +82,8 @@ const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
 /**
  * The inference pass of a dense or conv2d layer in int8 (assembly/int8.ts). At construction the
  * weights are laid out for gemmI8: [mp, kp], one row per output (mp = outputs rounded up to 4),
- * the reduction K contiguous and padded with zeros to kp (a multiple of 16); a convolution's rows
+ * the reduction K contiguous and padded with zeros to kp (a multiple of 16), each value a byte in
+ * the relaxed SIMD build and an int16 in the plain one (int8OperandBytes); a convolution's rows
  * in (ky, kx, c) order, as im2colHwc writes the patches of its channels-last bytes. The epilogue
  * computes scale·Σ + bias with scale = weightScale · input scale and the bias less the zero
  * point's share, zero · scale · Σ_k w, so that y = Σ_k w_k · x_k + b up to rounding.
@@ -93,6 +94,8 @@ const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
  */
 export class Int8Forward {
   private readonly kp: number;
+  /** Bytes per value of the product's operands (int8OperandBytes). */
+  private readonly valueBytes: number;
   private readonly rows: number;
   private readonly weights: number;
   private readonly scale: number;
@@ -100,7 +103,7 @@ export class Int8Forward {
   /** Per thread (convolution): the image's bytes channels-last and their scratch [2·C·H·W], and its patches [np, kp]. */
   private readonly hwc: number[] = [];
   private readonly cols: number[] = [];
-  /** Dense: the quantized batch [capacity rounded up to 4, kp]. */
+  /** Dense: the quantized batch [capacity rounded up to 4, kp] values. */
   private xq = 0;
   private xqRows = 0;
   private disposed = false;
@@ -120,7 +123,8 @@ export class Int8Forward {
       );
     this.kp = roundUp(depth, 16);
     this.rows = roundUp(outputs, 4);
-    const packed = new Int8Array(this.rows * this.kp);
+    this.valueBytes = rt.kernels.int8OperandBytes();
+    const packed = this.valueBytes === 1 ? new Int8Array(this.rows * this.kp) : new Int16Array(this.rows * this.kp);
     const w = quant.weight;
     for (let o = 0; o < outputs; o++) {
       const row = o * this.kp;
@@ -141,8 +145,8 @@ export class Int8Forward {
       scale[o] = quant.weightScale[o] * quant.input.scale;
       bias[o] = floatBias[o] - quant.input.zero * scale[o] * sum;
     }
-    this.weights = rt.alloc(packed.length);
-    rt.u8(this.weights, packed.length).set(new Uint8Array(packed.buffer));
+    this.weights = rt.alloc(packed.byteLength);
+    rt.u8(this.weights, packed.byteLength).set(new Uint8Array(packed.buffer));
     this.scale = rt.alloc(this.rows * 4);
     rt.f32(this.scale, this.rows).set(scale);
     this.bias = rt.alloc(this.rows * 4);
@@ -156,7 +160,7 @@ export class Int8Forward {
 
   /** Bytes of wasm memory the quantized weights take (the int8 rows, scales and biases). */
   get weightBytes(): number {
-    return this.rows * this.kp + 8 * this.rows;
+    return this.rows * this.kp * this.valueBytes + 8 * this.rows;
   }
 
   /** y [batch, outputs…] float32 = the layer's output for x [batch, inputs…] float32, ReLU'd with `relu`. */
@@ -171,7 +175,7 @@ export class Int8Forward {
         if (this.xq) rt.free(this.xq);
         this.xq = 0;
         this.xqRows = 0;
-        this.xq = rt.alloc(rows * kp);
+        this.xq = rt.alloc(rows * kp * this.valueBytes);
         this.xqRows = rows;
       }
       rt.kernels.quantizeRows(x, this.xq, batch, shape.inSize, kp, invScale, zero);
@@ -196,7 +200,7 @@ export class Int8Forward {
     const ranges = splitRange(batch, rt.threads);
     while (this.hwc.length < ranges.length) {
       this.hwc.push(rt.alloc(2 * C * H * W));
-      this.cols.push(rt.alloc(roundUp(OH * OW, 4) * kp));
+      this.cols.push(rt.alloc(roundUp(OH * OW, 4) * kp * this.valueBytes));
     }
     rt.parallel(
       ranges.map(([start, end], t): KernelCall[] => [

@@ -173,6 +173,8 @@ export interface Kernels {
     relu: number,
   ): void;
   packConvFilters(w: number, filters: number, depth: number, dst: number): void;
+  /** Bytes per value of gemmI8's operands in this build: 1 (relaxed SIMD) or 2 (plain SIMD, int16). */
+  int8OperandBytes(): number;
   quantizeRows(src: number, dst: number, rows: number, cols: number, kp: number, invScale: number, zero: number): void;
   quantizeToHwc(
     src: number,

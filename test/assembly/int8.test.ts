@@ -1,5 +1,6 @@
 // assembly/int8.ts (quantizeRows, quantizeToHwc, im2colHwc, gemmI8, convI8) against plain integer
-// references written here, in both builds (relaxed SIMD where the engine has it, and plain SIMD).
+// references written here, in both builds (relaxed SIMD where the engine has it, and plain SIMD,
+// whose product operands are int16s: int8OperandBytes).
 // Every kernel is checked on its FIRST call in a fresh runtime: V8 runs a function's first calls
 // through its baseline compiler, which has miscompiled a relaxed-SIMD dot before (Node 20 returns 2·dot for i32x4.relaxed_dot_i8x16_i7x16_add_s there),
 // and that is what a page sees on its first prediction. Integer sums are exact; the float
@@ -35,12 +36,20 @@ async function fresh(relaxedSimd: boolean) {
     return ptr;
   };
   const asBytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  // gemmI8's operands: a byte a value in the relaxed build, an int16 in the plain one.
+  const valueBytes = rt.kernels.int8OperandBytes();
+  expect(valueBytes).toBe(relaxedSimd ? 1 : 2);
   return {
     rt,
     k: rt.kernels,
+    valueBytes,
+    /** Values -128..127 (weights) or 0..127 (activations) as gemmI8 reads them. */
+    operand: (values: ArrayLike<number>) =>
+      place(asBytes(valueBytes === 1 ? Int8Array.from(values) : Int16Array.from(values))),
+    /** n operand values at ptr, as numbers. */
+    readOperand: (ptr: number, n: number) =>
+      Array.from(valueBytes === 1 ? rt.u8(ptr, n) : new Int16Array(rt.u8(ptr, 2 * n).slice().buffer)),
     f32: (values: ArrayLike<number>) => place(asBytes(Float32Array.from(values))),
-    i8: (values: ArrayLike<number>) => place(asBytes(Int8Array.from(values))),
-    u8: (values: ArrayLike<number>) => place(Uint8Array.from(values)),
     zeros: (bytes: number) => place(new Uint8Array(bytes).fill(0x5a)),
     guardsIntact: () => guarded.every(([p, n]) => rt.u8(p, n).every((b) => b === SENTINEL)),
   };
@@ -70,6 +79,7 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
       [2, 4, 512],
       [9, 1, 32],
       [4, 13, 16],
+      [3, 13, 2048], // rows of b in blocks of 8 (relaxed) or 4 (plain): three blocks and a ragged end
     ]) {
       const g = await fresh(relaxed);
       const mp = Math.ceil(m / 4) * 4;
@@ -80,7 +90,19 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
       const b = ints(rng, n * kp, 0, 127);
       for (let k = 0; k < 16; k++) b[k] = 127;
       const y = g.zeros(m * n * 4);
-      g.k.gemmI8(g.i8(a), g.u8(b), kp, m, n, g.f32(new Array(mp).fill(1)), g.f32(new Array(mp).fill(0)), y, n, 1, 0);
+      g.k.gemmI8(
+        g.operand(a),
+        g.operand(b),
+        kp,
+        m,
+        n,
+        g.f32(new Array(mp).fill(1)),
+        g.f32(new Array(mp).fill(0)),
+        y,
+        n,
+        1,
+        0,
+      );
       expect(Array.from(g.rt.f32(y, m * n))).toEqual(dotsRef(a, b, kp, m, n));
       expect(g.guardsIntact()).toBe(true);
       g.rt.dispose();
@@ -96,7 +118,7 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
     const scale = [0.01, 0.003, 0.5, 0];
     const bias = [-3, 0.25, 1.5, 0];
     const y = g.zeros(m * n * 4);
-    g.k.gemmI8(g.i8(a), g.u8(b), kp, m, n, g.f32(scale), g.f32(bias), y, 1, m, 1);
+    g.k.gemmI8(g.operand(a), g.operand(b), kp, m, n, g.f32(scale), g.f32(bias), y, 1, m, 1);
     const sums = dotsRef(a, b, kp, m, n);
     const want = new Array(m * n);
     for (let i = 0; i < m; i++)
@@ -116,14 +138,14 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
     x[2] = 0.375; // 1.5 -> 2
     x[3] = 1e9;
     x[4] = -1e9;
-    const dst = g.zeros(rows * kp);
+    const dst = g.zeros(rows * kp * g.valueBytes);
     g.k.quantizeRows(g.f32(x), dst, rows, cols, kp, 4, 5);
     const want: number[] = [];
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) want.push(quantize(x[r * cols + c], 4, 5));
       for (let c = cols; c < kp; c++) want.push(0);
     }
-    expect(Array.from(g.rt.u8(dst, rows * kp))).toEqual(want);
+    expect(g.readOperand(dst, rows * kp)).toEqual(want);
     expect(g.guardsIntact()).toBe(true);
     g.rt.dispose();
   });
@@ -136,6 +158,7 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
       [1, 5, 6, 2, 1, 2],
       [32, 5, 7, 3, 1, 0], // 16x16 blocks of the transpose, then 3 pixels byte by byte
       [16, 4, 8, 3, 1, 1],
+      [6, 5, 5, 3, 1, 1], // rows of 18 values: 16 widened as a vector in the plain build, 2 one by one
     ]) {
       const g = await fresh(relaxed);
       const zero = 7;
@@ -149,7 +172,7 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
       const OH = Math.floor((H + 2 * pad - R) / stride) + 1;
       const OW = Math.floor((W + 2 * pad - R) / stride) + 1;
       const kp = Math.ceil((C * R * R) / 16) * 16;
-      const cols = g.zeros(OH * OW * kp);
+      const cols = g.zeros(OH * OW * kp * g.valueBytes);
       g.k.im2colHwc(hwc, cols, C, H, W, R, stride, pad, OH, OW, kp, zero);
       const want: number[] = [];
       for (let oy = 0; oy < OH; oy++)
@@ -162,7 +185,7 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
               }
           for (let k = C * R * R; k < kp; k++) want.push(0);
         }
-      expect(Array.from(g.rt.u8(cols, OH * OW * kp))).toEqual(want);
+      expect(g.readOperand(cols, OH * OW * kp)).toEqual(want);
       expect(g.guardsIntact()).toBe(true);
       g.rt.dispose();
     }
@@ -182,7 +205,7 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
     const [invScale, zero] = [50, 3];
     const y = g.zeros(batch * m * OH * OW * 4);
     const hwc = g.zeros(2 * H * W * C);
-    const cols = g.zeros(OH * OW * kp);
+    const cols = g.zeros(OH * OW * kp * g.valueBytes);
     g.k.convI8(
       g.f32(x),
       batch,
@@ -199,7 +222,7 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
       hwc,
       cols,
       kp,
-      g.i8(w),
+      g.operand(w),
       m,
       g.f32(scale),
       g.f32(bias),

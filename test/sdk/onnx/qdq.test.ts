@@ -2,7 +2,9 @@
 // LeNet-like MNIST CNN (the `cnn` preset, trained here for one epoch) quantized, exported, run by ONNX Runtime (onnxruntime-web's wasm backend, in Node) as
 // a quantized model (QLinearConv, QGemm) with our int8 model's answers on 2,000 test images; the
 // file's int8 contents and size; the graph read back into an int8 model that predicts the same
-// floats; and the QDQ graphs the reader refuses (each made by changing an exported one).
+// floats; the shipped batch-normalized CNN, its batch norms folded into its convolutions, run
+// by ONNX Runtime with QLinearConv; and the QDQ graphs the reader refuses (each made by changing
+// an exported one).
 import fs from "node:fs";
 import * as ort from "onnxruntime-web";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -74,6 +76,33 @@ function argmax(row: ArrayLike<number>): number {
   return best;
 }
 
+/**
+ * ONNX Runtime's output for `count` MNIST images run through the graph `model`, and the names of
+ * the kernels that ran its nodes (from ORT's profile).
+ */
+async function runProfiled(
+  model: Uint8Array,
+  images: Uint8Array,
+  count: number,
+): Promise<{ out: Float32Array; kernels: Set<string> }> {
+  const session = await ort.InferenceSession.create(model, { enableProfiling: true });
+  const x = Float32Array.from(images, (v) => v / 255);
+  const result = await session.run({ [ONNX_INPUT]: new ort.Tensor("float32", x, [count, 1, 28, 28]) });
+  // The profile names the kernel that ran each node; in Node, ORT prints it with fs.writeSync(1, …).
+  const printed: string[] = [];
+  const writeSync = fs.writeSync;
+  const spy = vi.spyOn(fs, "writeSync").mockImplementation(((fd: number, data: unknown, ...rest: unknown[]) => {
+    if (fd !== 1 || typeof data !== "string") return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
+    printed.push(data);
+    return data.length;
+  }) as typeof fs.writeSync);
+  session.endProfiling();
+  spy.mockRestore();
+  await session.release();
+  const kernels = new Set([...printed.join("\n").matchAll(/"op_name" : "(\w+)"/g)].map((m) => m[1]));
+  return { out: result[ONNX_OUTPUT].data as Float32Array, kernels };
+}
+
 /** The images whose argmax differs, and the largest difference of probabilities. */
 function compare(a: Float32Array, b: Float32Array, classes = 10): { differs: number[]; maxDiff: number } {
   const differs: number[] = [];
@@ -115,25 +144,11 @@ describe("an int8 model exported as QDQ", () => {
   });
 
   it("runs in ONNX Runtime as QLinearConv and QGemm, with our int8 model's answers on 2,000 MNIST test images", async () => {
-    const session = await ort.InferenceSession.create(bytes, { enableProfiling: true });
     const images = loadMnist("test").images.subarray(0, COMPARED * 784);
-    const x = Float32Array.from(images, (v) => v / 255);
-    const out = await session.run({ [ONNX_INPUT]: new ort.Tensor("float32", x, [COMPARED, 1, 28, 28]) });
-    // The profile names the kernel that ran each node; in Node, ORT prints it with fs.writeSync(1, …).
-    const printed: string[] = [];
-    const writeSync = fs.writeSync;
-    const spy = vi.spyOn(fs, "writeSync").mockImplementation(((fd: number, data: unknown, ...rest: unknown[]) => {
-      if (fd !== 1 || typeof data !== "string") return (writeSync as (...a: unknown[]) => number)(fd, data, ...rest);
-      printed.push(data);
-      return data.length;
-    }) as typeof fs.writeSync);
-    session.endProfiling();
-    spy.mockRestore();
-    const kernels = new Set([...printed.join("\n").matchAll(/"op_name" : "(\w+)"/g)].map((m) => m[1]));
+    const { out, kernels } = await runProfiled(bytes, images, COMPARED);
     expect([...kernels]).toEqual(expect.arrayContaining(["QLinearConv", "QGemm"]));
     expect(kernels.has("Gemm")).toBe(false);
-    await session.release();
-    const { differs, maxDiff } = compare(int8.predict(images), out[ONNX_OUTPUT].data as Float32Array);
+    const { differs, maxDiff } = compare(int8.predict(images), out);
     console.log(
       `int8 mnist-cnn in ONNX Runtime (${[...kernels].filter((k) => k.startsWith("Q")).join(", ")}): ` +
         `${COMPARED} images, ${differs.length} argmax differences, max |Δp| ${maxDiff.toExponential(2)}`,
@@ -157,6 +172,27 @@ describe("an int8 model exported as QDQ", () => {
     for (const t of again) if (before.has(t.name)) expect(t.rawData, t.name).toEqual(before.get(t.name));
     model.dispose();
   });
+
+  it("the shipped CNN's batch norms, folded into its convolutions, leave QLinearConv to ONNX Runtime", async () => {
+    const shipped = deserializeModel(
+      rt,
+      new Uint8Array(fs.readFileSync(new URL("../../../models/mnist-cnn.safetensors", import.meta.url))),
+    ).model;
+    const train = loadMnist("train").images.subarray(0, CALIBRATION * 784);
+    const quantized = deserializeModel(rt, quantizeModel(shipped, train, CALIBRATION)).model;
+    shipped.dispose();
+    const b = exportOnnx(quantized, { dataset: "mnist" });
+    const ops = decode(b).graph!.node!.map((n) => n.opType);
+    expect(ops).not.toContain("BatchNormalization");
+    const images = loadMnist("test").images.subarray(0, 1000 * 784);
+    const { out, kernels } = await runProfiled(b, images, 1000);
+    expect(kernels.has("QLinearConv")).toBe(true);
+    expect(kernels.has("BatchNormalization")).toBe(false);
+    const { differs, maxDiff } = compare(quantized.predict(images), out);
+    expect(differs).toEqual([]);
+    expect(maxDiff).toBeLessThan(2e-3);
+    quantized.dispose();
+  }, 120_000);
 });
 
 describe("QDQ graphs written otherwise", () => {
@@ -209,8 +245,9 @@ describe("QDQ graphs written otherwise", () => {
 });
 
 describe("an int8 model whose layer sees negative inputs", () => {
-  // A padded convolution (int8, not the float direct path), then batch norm: the dense layer after
-  // it sees negative values, so its zero point is above 0 and a Clip at the quantized 0 comes first.
+  // A padded convolution (int8, not the float direct path), then batch norm (folded into the
+  // convolution by quantizeModel): the dense layer after it sees negative values, so its zero
+  // point is above 0 and a Clip at the quantized 0 comes first.
   const spec: ModelSpec = {
     input: [1, 28, 28],
     layers: [
@@ -245,6 +282,7 @@ describe("an int8 model whose layer sees negative inputs", () => {
     model.dispose();
     const b = exportOnnx(quantized);
     const nodes = decode(b).graph!.node!;
+    expect(nodes.some((n) => n.opType === "BatchNormalization")).toBe(false);
     const clip = nodes.findIndex((n) => n.opType === "Clip");
     expect(clip).toBeGreaterThan(0);
     expect(nodes[clip + 1].opType).toBe("QuantizeLinear");
