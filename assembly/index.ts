@@ -11,6 +11,7 @@ export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate
 export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels } from "./conv";
 export { convDirect, packConvFilters, packedFiltersBytes } from "./conv-direct";
 export { winogradFilters, winogradPadBytes, winogradInput, winogradOutput } from "./winograd";
+export { winogradGradPlaneBytes, winogradGradOutput, winogradGradInput, winogradFilterGrad } from "./winograd-grad";
 export { maxPoolForward, maxPoolValues, maxPoolBackward, maxPoolBackwardRelu, avgPoolForward, avgPoolBackward } from "./pool";
 export { augmentImages } from "./augment";
 export { dropoutForward, dropoutBackward } from "./dropout";

@@ -201,10 +201,11 @@ export class Model {
   }
 
   /**
-   * Whether inference passes run 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) where it
-   * pays (sdk/layers/winograd.ts; off by default). Fewer multiply-adds, but the floats differ from
-   * the default path's in the last bits (within float32 rounding of the exact convolution), so a
-   * run that must be reproducible bit for bit leaves it off. Training passes never use it.
+   * Whether 3x3 stride-1 convolutions run by Winograd's F(2x2, 3x3) where it pays
+   * (sdk/layers/winograd.ts; off by default): inference passes and training ones, forward and
+   * backward. Fewer multiply-adds, but the floats differ from the default path's in the last bits
+   * (within float32 rounding of the exact convolution and its gradients), so a run reproduces bit
+   * for bit only with the same setting (fit's `winograd`, a training run's setting).
    */
   get winograd(): boolean {
     return this.winogradOn;
