@@ -206,8 +206,15 @@ export class Conv2D implements Layer {
     if (training) this.winogradTraining = false;
     if (this.winograd && this.winogradEligible) {
       this.winogradPass ??= new WinogradConv(rt, spec.filters, C, H, W, this.pad, OH, OW);
-      const pass = training ? "forwardTraining" : "forward";
-      this.winogradPass[pass](x, batch, this.weight.value.ptr, this.bias.value.ptr, this.out.ptr, this.reluFused);
+      this.winogradPass.forward(
+        x,
+        batch,
+        this.weight.value.ptr,
+        this.bias.value.ptr,
+        this.out.ptr,
+        this.reluFused,
+        training,
+      );
       this.winogradTraining = training;
       return this.out.ptr;
     }

@@ -11,23 +11,22 @@ import { splitRange, type KernelCall } from "../runtime/threads";
  * differ from the im2col product's in the last bits (test/sdk/layers/winograd.test.ts bounds
  * them), so a model runs it only when asked (Model's `winograd` option).
  *
- * Training keeps V of the whole batch from the forward pass; the backward pass turns each tile's
- * output gradient into dM [16, K, tiles] (A dY Aᵀ) and makes two sets of 16 GEMMs of it:
- * dU_i = dM_i · V_iᵀ summed over the images (then dW = Gᵀ dU G) and dV_i = U_iᵀ · dM_i (then
- * dX = the tiles' B dV Bᵀ, overlapping): each again 16·C·K multiply-adds per tile where im2col's
- * products take 36·C·K per four outputs (assembly/winograd-grad.ts).
+ * The backward pass of training turns each tile's output gradient into dM [16, K, tiles]
+ * (A dY Aᵀ) and makes two sets of 16 GEMMs of it: dU_i = dM_i · V_iᵀ summed over the images
+ * (then dW = Gᵀ dU G) and dV_i = U_iᵀ · dM_i (then dX = the tiles' B dV Bᵀ, overlapping): each
+ * again 16·C·K multiply-adds per tile where im2col's products take 36·C·K per four outputs
+ * (assembly/winograd-grad.ts).
  *
  * Images of a small map are multiplied several at a time, their tiles side by side as the
  * columns of one product (GROUP_COLUMNS): 16 tiles alone would fill two of the GEMM's 8-column
  * micro-tiles. U is made and packed for the GEMM (kernels.packA) once per weights version.
  */
-/** An image group's product has at least this many columns (tiles) when the batch allows. */
-const GROUP_COLUMNS = 64;
 /**
- * The backward pass's products have at least this many columns (tiles) when the batch allows:
- * dU's are summed over their columns, so wider ones write dU fewer times.
+ * An image group's product has at least this many columns (tiles) when the batch allows. Groups
+ * of 64 measured as fast as 128-512 in inference, and in training's backward pass (whose dU sums
+ * over the columns) as 128 and 256, faster than 32.
  */
-const GRAD_GROUP_COLUMNS = 64;
+const GROUP_COLUMNS = 64;
 /** Filter bands of a one-image pass split among threads are multiples of the GEMM's 5 rows. */
 const FILTER_BAND_ALIGN = 5;
 /** Positions of a transformed 4x4 tile: one product each. */
@@ -51,25 +50,12 @@ export function winogradPays(C: number, K: number, OH: number, OW: number): bool
   return C >= 8 && K >= 4 && Math.ceil(OH / 2) * Math.ceil(OW / 2) >= 8;
 }
 
-/** What a training forward pass keeps for the backward pass: V of every image (see forwardTraining). */
-interface SavedInput {
-  /** V [16, C, ld] of the whole batch, image i's tiles from column firstColumn(i). */
-  v: number;
-  ld: number;
-  /** Floats allocated at v. */
-  floats: number;
-  /** The batch of the last training forward pass and its threads' shares of it. */
-  batch: number;
-  ranges: [number, number][];
-}
-
 export class WinogradConv {
   private readonly tilesH: number;
   private readonly tilesW: number;
   private readonly tiles: number;
-  /** Images per product (forward and backward) and the row stride of the scratch V, M, dV and dM. */
+  /** Images per product and the row stride of the scratch V, M, dV and dM. */
   private readonly group: number;
-  private readonly gradGroup: number;
   private readonly ld: number;
   /** U [16, K, C], and each U_i packed for gemmPacked (16 blocks of packedBytes). */
   private u = 0;
@@ -78,11 +64,15 @@ export class WinogradConv {
   /** U_iᵀ [C, K] packed for the backward pass's dV (16 blocks of packedTBytes). */
   private packedT = 0;
   private readonly packedTBytes: number;
-  /** Per thread: the padded image (or one plane of dy or dx), V or dV [16, C, ld], M or dM [16, K, ld]. */
-  private scratch: { padded: number; v: number; m: number }[] = [];
+  /**
+   * Per thread: the padded image (or one plane of dy or dx), V [16, C, ld], M or dM [16, K, ld],
+   * and for training dV [16, C, ld].
+   */
+  private scratch: { padded: number; v: number; m: number; dv: number }[] = [];
   /** Each thread's share of dU [16, K, C], summed into the first. */
   private du = 0;
-  private saved: SavedInput = { v: 0, floats: 0, ld: 0, batch: 0, ranges: [] };
+  /** The input and batch of the last training forward pass: the backward pass transforms it again. */
+  private trained = { x: 0, batch: 0 };
   /** The weights U was made from, and whether it was made at all. */
   private madeFrom = 0;
   private made = false;
@@ -101,8 +91,7 @@ export class WinogradConv {
     this.tilesW = Math.ceil(OW / 2);
     this.tiles = this.tilesH * this.tilesW;
     this.group = Math.max(1, Math.ceil(GROUP_COLUMNS / this.tiles));
-    this.gradGroup = Math.max(1, Math.ceil(GRAD_GROUP_COLUMNS / this.tiles));
-    this.ld = Math.max(this.group, this.gradGroup) * this.tiles + 4;
+    this.ld = this.group * this.tiles + 4;
     this.packedBytes = rt.kernels.packedABytes(K, C);
     this.packedTBytes = rt.kernels.packedABytes(C, K);
   }
@@ -110,17 +99,20 @@ export class WinogradConv {
   /**
    * y [batch, K, OH, OW] = conv(x [batch, C, H, W], weight [K, C, 3, 3]) + bias, then
    * max(·, 0) if `relu`. The batch is shared among the threads in runs of whole images; one image
-   * with a big enough product is shared by filter bands (each thread transforms the input).
+   * with a big enough product is shared by filter bands (each thread transforms the input), except
+   * in training, whose backward pass takes the threads' runs of images. A training pass notes x
+   * for the backward pass, which must come before x changes.
    */
-  forward(x: number, batch: number, weight: number, bias: number, y: number, relu: boolean): void {
+  forward(x: number, batch: number, weight: number, bias: number, y: number, relu: boolean, training: boolean): void {
     const { rt, K, C, H, W, OH, OW, tiles } = this;
-    this.ensureScratch();
+    this.ensureScratch(training);
     this.makeFilters(weight);
+    this.trained = training ? { x, batch } : this.trained;
     const inSize = C * H * W;
     const outSize = K * OH * OW;
     const reluFlag = relu ? 1 : 0;
     const bands = splitRange(K, rt.threads, FILTER_BAND_ALIGN);
-    if (batch === 1 && bands.length > 1 && rt.worthSplitting(2 * 9 * C * K * OH * OW)) {
+    if (!training && batch === 1 && bands.length > 1 && rt.worthSplitting(2 * 9 * C * K * OH * OW)) {
       rt.parallel(
         bands.map(([first, end], t): KernelCall[] => {
           const s = this.scratch[t];
@@ -195,65 +187,20 @@ export class WinogradConv {
   }
 
   /**
-   * The forward pass of a training step: as forward(), but V of every image is kept for the
-   * backward pass, [16, C, ld] with the whole batch's tiles side by side (image i's from column
-   * firstColumn(i); each thread's share followed by four spare columns for the input transform's
-   * overrun), and the products read it there. The threads take runs of whole images, whatever
-   * the batch.
-   */
-  forwardTraining(x: number, batch: number, weight: number, bias: number, y: number, relu: boolean): void {
-    const { rt, K, C, tiles } = this;
-    this.ensureScratch();
-    this.makeFilters(weight);
-    const ranges = splitRange(batch, rt.threads);
-    const saved = this.ensureSaved(batch, ranges);
-    const inSize = C * this.H * this.W;
-    const outSize = K * this.OH * this.OW;
-    rt.parallel(
-      ranges.map(([start, end], t) => {
-        const s = this.scratch[t];
-        const calls: KernelCall[] = [];
-        for (let g0 = start; g0 < end; g0 += this.group) {
-          const count = Math.min(this.group, end - g0);
-          const col = this.firstColumn(g0, t);
-          for (let j = 0; j < count; j++) {
-            calls.push(this.inputCall(x + (g0 + j) * inSize * 4, s.padded, saved.v, saved.ld, col + j * tiles));
-          }
-          for (let i = 0; i < POSITIONS; i++) {
-            calls.push([
-              "gemmPacked",
-              this.packed + i * this.packedBytes,
-              saved.v + (i * C * saved.ld + col) * 4,
-              saved.ld,
-              s.m + i * K * this.ld * 4,
-              this.ld,
-              K,
-              C,
-              count * tiles,
-              0,
-              0,
-              rt.gemmWorkspace(t),
-            ]);
-          }
-          for (let j = 0; j < count; j++)
-            calls.push(this.outputCall(s.m, j * tiles, bias, relu, y + (g0 + j) * outSize * 4));
-        }
-        return calls;
-      }),
-    );
-  }
-
-  /**
-   * The backward pass after forwardTraining() of the same batch, for dy [batch, K, OH, OW]:
+   * The backward pass after a training forward pass of the same batch, for dy [batch, K, OH, OW]:
    * dw [K, C, 3, 3] = Gᵀ dU G with dU_i [K, C] = Σ_images dM_i · V_iᵀ, and (when dx is not 0)
    * dx [batch, C, H, W] = the tiles' B dV Bᵀ with dV_i = U_iᵀ · dM_i, where dM = A dY Aᵀ per tile
-   * (assembly/winograd-grad.ts). Each thread sums dU over its images into its own share, a
-   * GRAD_GROUP_COLUMNS product at a time; the shares are added in thread order, so the result is
-   * the same from run to run for a thread count. dx and dw are written, not added to.
+   * (assembly/winograd-grad.ts). V is made again from the forward pass's input, a group of images
+   * at a time: its transform costs a twentieth of the products that use it, and V made now is in
+   * cache where V kept for the whole batch (7 MB for the LeNet-like net's conv2) is not. Each
+   * thread sums dU over its images into its own share, a group of images at a time; the
+   * shares are added in thread order, so the result is the same from run to run for a thread
+   * count. dx and dw are written, not added to.
    */
   backward(dy: number, batch: number, dx: number, dw: number): void {
-    const { rt, K, C, tiles, saved } = this;
-    if (saved.batch !== batch || !this.made)
+    const { rt, K, C, tiles } = this;
+    const { x, batch: trainedBatch } = this.trained;
+    if (trainedBatch !== batch || !this.made)
       fail("BAD_STATE", "Winograd convolution: backward() needs a training forward pass of the same batch first");
     const weightsSize = POSITIONS * K * C;
     if (dx) {
@@ -263,14 +210,16 @@ export class WinogradConv {
     const outSize = K * this.OH * this.OW;
     const inSize = C * this.H * this.W;
     const { tilesH, tilesW, pad, H, W, OH, OW } = this;
+    const ranges = splitRange(batch, rt.threads);
     rt.parallel(
-      saved.ranges.map(([start, end], t) => {
+      ranges.map(([start, end], t) => {
         const s = this.scratch[t];
         const du = this.du + t * weightsSize * 4;
         const calls: KernelCall[] = [];
-        for (let g0 = start; g0 < end; g0 += this.gradGroup) {
-          const count = Math.min(this.gradGroup, end - g0);
-          const col = this.firstColumn(g0, t);
+        for (let g0 = start; g0 < end; g0 += this.group) {
+          const count = Math.min(this.group, end - g0);
+          for (let j = 0; j < count; j++)
+            calls.push(this.inputCall(x + (g0 + j) * inSize * 4, s.padded, s.v, this.ld, j * tiles));
           for (let j = 0; j < count; j++) {
             calls.push([
               "winogradGradOutput",
@@ -292,8 +241,8 @@ export class WinogradConv {
               "gemm",
               s.m + i * K * this.ld * 4,
               this.ld,
-              saved.v + (i * C * saved.ld + col) * 4,
-              saved.ld,
+              s.v + i * C * this.ld * 4,
+              this.ld,
               du + i * K * C * 4,
               C,
               K,
@@ -313,7 +262,7 @@ export class WinogradConv {
               this.packedT + i * this.packedTBytes,
               s.m + i * K * this.ld * 4,
               this.ld,
-              s.v + i * C * this.ld * 4,
+              s.dv + i * C * this.ld * 4,
               this.ld,
               C,
               K,
@@ -326,7 +275,7 @@ export class WinogradConv {
           for (let j = 0; j < count; j++) {
             calls.push([
               "winogradGradInput",
-              s.v,
+              s.dv,
               this.ld,
               j * tiles,
               C,
@@ -343,34 +292,9 @@ export class WinogradConv {
         return calls;
       }),
     );
-    const shares = saved.ranges.length;
+    const shares = ranges.length;
     if (shares > 1) rt.kernels.sumRows(this.du + weightsSize * 4, this.du, shares - 1, weightsSize, 1);
     rt.kernels.winogradFilterGrad(this.du, K, C, dw);
-  }
-
-  /** The column of V where image i's tiles start, i in the t-th thread's share (see forwardTraining). */
-  private firstColumn(i: number, t: number): number {
-    return i * this.tiles + 4 * t;
-  }
-
-  /** Room to keep V for `batch` images, the shares of the pass noted. */
-  private ensureSaved(batch: number, ranges: [number, number][]): SavedInput {
-    const { rt, C } = this;
-    const saved = this.saved;
-    // The stride follows the batch: a short last batch keeps its images' tiles together.
-    const ld = batch * this.tiles + 4 * ranges.length;
-    if (POSITIONS * C * ld > saved.floats) {
-      if (saved.v) rt.free(saved.v);
-      saved.v = saved.floats = 0;
-      saved.v = rt.alloc(POSITIONS * C * ld * 4);
-      saved.floats = POSITIONS * C * ld;
-    }
-    saved.ld = ld;
-    saved.batch = batch;
-    saved.ranges = ranges;
-    if (!this.du) this.du = rt.alloc(rt.threads * POSITIONS * this.K * C * 4);
-    if (!this.packedT) this.packedT = rt.alloc(POSITIONS * this.packedTBytes);
-    return saved;
   }
 
   private inputCall(x: number, padded: number, v: number, ldv: number, col0: number): KernelCall {
@@ -396,7 +320,7 @@ export class WinogradConv {
     this.made = true;
   }
 
-  private ensureScratch(): void {
+  private ensureScratch(training: boolean): void {
     const { rt, K, C } = this;
     if (!this.u) {
       this.madeFrom = rt.alloc(K * C * 9 * 4);
@@ -408,18 +332,22 @@ export class WinogradConv {
         padded: rt.alloc(rt.kernels.winogradPadBytes(C, this.tilesH, this.tilesW)),
         v: rt.alloc(POSITIONS * C * this.ld * 4),
         m: rt.alloc(POSITIONS * K * this.ld * 4),
+        dv: 0,
       });
     }
+    if (!training) return;
+    for (const s of this.scratch) if (!s.dv) s.dv = rt.alloc(POSITIONS * C * this.ld * 4);
+    if (!this.du) this.du = rt.alloc(rt.threads * POSITIONS * K * C * 4);
+    if (!this.packedT) this.packedT = rt.alloc(POSITIONS * this.packedTBytes);
   }
 
   dispose(): void {
     if (this.rt.disposed) return;
-    for (const s of this.scratch) for (const ptr of [s.padded, s.v, s.m]) this.rt.free(ptr);
+    for (const s of this.scratch) for (const ptr of [s.padded, s.v, s.m, s.dv]) if (ptr) this.rt.free(ptr);
     this.scratch = [];
-    for (const ptr of [this.madeFrom, this.u, this.packed, this.packedT, this.du, this.saved.v])
-      if (ptr) this.rt.free(ptr);
+    for (const ptr of [this.madeFrom, this.u, this.packed, this.packedT, this.du]) if (ptr) this.rt.free(ptr);
     this.madeFrom = this.u = this.packed = this.packedT = this.du = 0;
-    this.saved = { v: 0, floats: 0, ld: 0, batch: 0, ranges: [] };
+    this.trained = { x: 0, batch: 0 };
     this.made = false;
   }
 }

@@ -1,4 +1,4 @@
-// Conv2D's Winograd training passes (sdk/layers/winograd.ts: forwardTraining, backward; on through
+// Conv2D's Winograd training passes (sdk/layers/winograd.ts: forward with training set, backward; on through
 // Model's `winograd`): the gradients dX, dW and db against the exact (float64) gradients and the
 // default im2col path, and against numerical gradients; one and two threads, each the same from
 // run to run.
@@ -168,7 +168,7 @@ describe("Conv2D's Winograd training passes = the exact gradients within float32
       const layer = model.layers[0];
       layer.forward(model.inputPtr, 2, true);
       const dy = one.alloc(2 * 4 * 36 * 4);
-      // A training pass then an inference pass: the backward pass still has the training pass's V.
+      // A training pass then an inference pass of the same input: the backward pass follows the training pass.
       layer.forward(model.inputPtr, 2, false);
       expect(() => layer.backward(dy, 2, true)).not.toThrow();
       layer.forward(model.inputPtr, 2, true);
