@@ -316,6 +316,18 @@ export interface Kernels {
     OH: number,
     OW: number,
   ): void;
+  maxPool2x2Backward(
+    dy: number,
+    argmax: number,
+    x: number,
+    dx: number,
+    planes: number,
+    H: number,
+    W: number,
+    OH: number,
+    OW: number,
+    relu: number,
+  ): void;
   maxPoolBackwardRelu(
     dy: number,
     argmax: number,
