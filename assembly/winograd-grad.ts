@@ -25,6 +25,8 @@
 // like U. Tiles overhanging an odd output side have dY = 0 there (those outputs do not exist).
 // The tile transforms take four tiles of a tile row at a time, one per lane.
 
+import { copyFloats } from "./simd";
+
 /** Floats in a row of the dy copy winogradGradOutput reads: four tiles a vector, two columns each. */
 function gradRowFloats(tilesW: i32): i32 {
   return 8 * ((tilesW + 3) >> 2);
@@ -62,7 +64,7 @@ export function winogradGradOutput(
   memory.fill(plane, 0, planeBytes);
   for (let k = 0; k < K; k++) {
     const src = dy + (<usize>(k * OH * OW) << 2);
-    for (let y = 0; y < OH; y++) memory.copy(plane + <usize>y * rowBytes, src + (<usize>(y * OW) << 2), <usize>OW << 2);
+    for (let y = 0; y < OH; y++) copyFloats(plane + <usize>y * rowBytes, src + (<usize>(y * OW) << 2), OW);
     let out = dm + (<usize>(k * ldm + col0) << 2);
     for (let ty = 0; ty < tilesH; ty++) {
       const top = plane + <usize>(2 * ty) * rowBytes;
@@ -167,7 +169,7 @@ export function winogradGradInput(
     // The image is the plane without its padding.
     const from = plane + (<usize>(pad * PW + pad) << 2);
     const to = dx + (<usize>(c * H * W) << 2);
-    for (let y = 0; y < H; y++) memory.copy(to + (<usize>(y * W) << 2), from + <usize>y * rowBytes, <usize>W << 2);
+    for (let y = 0; y < H; y++) copyFloats(to + (<usize>(y * W) << 2), from + <usize>y * rowBytes, W);
   }
 }
 
