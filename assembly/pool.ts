@@ -177,15 +177,16 @@ export function maxPoolBackwardRelu(
 }
 
 /**
- * maxPoolBackward (relu 0) or maxPoolBackwardRelu (relu 1; x is read only then) for 2x2 windows
- * of stride 2, the same floats without the fill and the scattered additions: the windows do not
- * overlap, so each pixel of dx is its window's gradient where the window's arg-max is that pixel
- * (and x > 0 there, with relu), else 0; rows and columns past the last window are 0. Four
- * windows a vector, the argmax compared with the index of each of the four pixels. A pixel's
- * gradient is stored as 0 + g, as the additions onto the zero fill make it (-0 becomes +0).
+ * maxPoolBackward (relu 0) or maxPoolBackwardRelu (relu 1) for 2x2 windows of stride 2, the same
+ * floats without the fill and the scattered additions: the windows do not overlap, so each pixel
+ * of dx is its window's gradient where the window's arg-max is that pixel (and, with relu, the
+ * window's maximum y [planes, OH, OW] is > 0: y is x at the arg-max, a quarter of x's bytes to
+ * read), else 0; rows and columns past the last window are 0. Four windows a vector, the arg-max
+ * compared with the index of each of the four pixels. A pixel's gradient is stored as 0 + g, as
+ * the additions onto the zero fill make it (-0 becomes +0). y is read only when relu is 1.
  */
 export function maxPool2x2Backward(
-  dy: usize, argmax: usize, x: usize, dx: usize, planes: i32, H: i32, W: i32, OH: i32, OW: i32, relu: i32,
+  dy: usize, argmax: usize, y: usize, dx: usize, planes: i32, H: i32, W: i32, OH: i32, OW: i32, relu: i32,
 ): void {
   const zero = f32x4.splat(0);
   const colStep = i32x4(0, 2, 4, 6);
@@ -196,31 +197,19 @@ export function maxPool2x2Backward(
   for (let p = 0; p < planes; p++) {
     const planeOffset = <usize>(p * H * W) << 2;
     for (let oy = 0; oy < OH; oy++) {
-      const rowOffset = planeOffset + (<usize>(2 * oy * W) << 2);
-      const out0 = dx + rowOffset;
+      const out0 = dx + planeOffset + (<usize>(2 * oy * W) << 2);
       const out1 = out0 + rowBytes;
       let ox = 0;
       for (; ox + 4 <= OW; ox += 4) {
-        const g = v128.load(dy + o);
+        let g = v128.load(dy + o);
+        if (relu) g = v128.and(g, f32x4.gt(v128.load(y + o), zero));
         const at = v128.load(argmax + o);
         const i00 = i32x4.add(i32x4.splat(2 * oy * W + 2 * ox), colStep);
         const i10 = i32x4.add(i00, down);
-        let m00 = i32x4.eq(at, i00);
-        let m01 = i32x4.eq(at, i32x4.add(i00, one));
-        let m10 = i32x4.eq(at, i10);
-        let m11 = i32x4.eq(at, i32x4.add(i10, one));
-        if (relu) {
-          const in0 = x + rowOffset + (<usize>(2 * ox) << 2);
-          const in1 = in0 + rowBytes;
-          const a0 = v128.load(in0);
-          const a1 = v128.load(in0, 16);
-          const b0 = v128.load(in1);
-          const b1 = v128.load(in1, 16);
-          m00 = v128.and(m00, f32x4.gt(v128.shuffle<f32>(a0, a1, 0, 2, 4, 6), zero));
-          m01 = v128.and(m01, f32x4.gt(v128.shuffle<f32>(a0, a1, 1, 3, 5, 7), zero));
-          m10 = v128.and(m10, f32x4.gt(v128.shuffle<f32>(b0, b1, 0, 2, 4, 6), zero));
-          m11 = v128.and(m11, f32x4.gt(v128.shuffle<f32>(b0, b1, 1, 3, 5, 7), zero));
-        }
+        const m00 = i32x4.eq(at, i00);
+        const m01 = i32x4.eq(at, i32x4.add(i00, one));
+        const m10 = i32x4.eq(at, i10);
+        const m11 = i32x4.eq(at, i32x4.add(i10, one));
         const g00 = f32x4.add(zero, v128.and(g, m00));
         const g01 = f32x4.add(zero, v128.and(g, m01));
         const g10 = f32x4.add(zero, v128.and(g, m10));
@@ -235,12 +224,12 @@ export function maxPool2x2Backward(
       for (; ox < OW; ox++) {
         const g = load<f32>(dy + o);
         const at = load<i32>(argmax + o);
+        const open = !relu || load<f32>(y + o) > 0;
         for (let ky = 0; ky < 2; ky++) {
           for (let kx = 0; kx < 2; kx++) {
             const i = (2 * oy + ky) * W + 2 * ox + kx;
             const q = planeOffset + (<usize>i << 2);
-            const pass = at == i && (!relu || load<f32>(x + q) > 0);
-            store<f32>(dx + q, 0 + select<f32>(g, 0, pass));
+            store<f32>(dx + q, 0 + select<f32>(g, 0, open && at == i));
           }
         }
         o += 4;

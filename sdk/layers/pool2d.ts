@@ -128,7 +128,8 @@ export class Pool2D implements Layer {
             "maxPool2x2Backward",
             dy + start * outPlane,
             argmax + start * outPlane,
-            this.reluBefore ? x + start * inPlane : 0,
+            // With the ReLU's mask, the window maxima: y is x at the arg-max.
+            this.reluBefore ? this.out.ptr + start * outPlane : 0,
             dx + start * inPlane,
             end - start,
             H,

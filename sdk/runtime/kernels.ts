@@ -319,7 +319,7 @@ export interface Kernels {
   maxPool2x2Backward(
     dy: number,
     argmax: number,
-    x: number,
+    y: number,
     dx: number,
     planes: number,
     H: number,
