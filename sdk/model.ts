@@ -218,10 +218,22 @@ export class Model {
     for (const layer of this.layers) if (layer instanceof Conv2D) layer.winograd = on;
   }
 
-  /** How many convolutions run Winograd when `winograd` is on (3x3, stride 1, where it pays; not an int8 model's). */
+  /**
+   * How many convolutions run Winograd in inference when `winograd` is on (3x3, stride 1, where it
+   * pays; not an int8 model's).
+   */
   get winogradLayers(): number {
     this.check("winogradLayers");
     return this.layers.filter((l) => l instanceof Conv2D && l.winogradEligible && !l.int8).length;
+  }
+
+  /**
+   * How many convolutions run Winograd in training when `winograd` is on: those of winogradLayers,
+   * and those whose maps are too small for one image to fill the products (see winogradPays).
+   */
+  get winogradTrainingLayers(): number {
+    this.check("winogradTrainingLayers");
+    return this.layers.filter((l) => l instanceof Conv2D && l.winogradTrainable).length;
   }
 
   /**

@@ -197,11 +197,11 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     session.dispose({ model: true });
     throw new UsageError("--label-smoothing: label smoothing applies to a classifier's cross-entropy loss");
   }
-  if (settings.winograd && session.model.winogradLayers === 0) {
+  if (settings.winograd && session.model.winogradTrainingLayers === 0) {
     session.dispose({ model: true });
     throw new UsageError(
-      "--winograd: none of the network's convolutions runs Winograd (3x3, stride 1, at least 8 channels in, " +
-        "4 filters and 8 tiles of 2x2 outputs an image); train without it",
+      "--winograd: none of the network's convolutions runs Winograd in training (3x3, stride 1, at least " +
+        "8 channels in and 4 filters); train without it",
     );
   }
   if (settings.epochs > MAX_EPOCHS) {
@@ -401,7 +401,7 @@ function describeSchedule(s: RunSettings): string {
 /** "1 of 2 layers": the convolutions that run Winograd, of all the network's convolutions. */
 function describeWinograd(model: Model): string {
   const convs = model.spec.layers.filter((l) => l.type === "conv2d").length;
-  return `${model.winogradLayers} of ${convs} layers`;
+  return `${model.winogradTrainingLayers} of ${convs} layers`;
 }
 
 /** "augmented (shifts of 4 pixels, flips), " or "". */

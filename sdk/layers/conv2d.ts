@@ -204,7 +204,7 @@ export class Conv2D implements Layer {
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
     if (training) this.winogradTraining = false;
-    if (this.winograd && this.winogradEligible) {
+    if (this.winograd && (training ? this.winogradTrainable : this.winogradEligible)) {
       this.winogradPass ??= new WinogradConv(rt, spec.filters, C, H, W, this.pad, OH, OW);
       this.winogradPass.forward(
         x,
@@ -419,13 +419,20 @@ export class Conv2D implements Layer {
   }
 
   /**
-   * Whether the passes run Winograd when the model asks for it: 3x3 filters, stride 1, and
+   * Whether inference passes run Winograd when the model asks for it: 3x3 filters, stride 1, and
    * channels and output big enough for it to pay (winogradPays).
    */
   get winogradEligible(): boolean {
     const [C] = this.inputShape;
     const [, OH, OW] = this.outputShape;
     return this.spec.size === 3 && this.stride === 1 && winogradPays(C, this.spec.filters, OH, OW);
+  }
+
+  /** Whether training passes run Winograd when the model asks for it (winogradPays for training). */
+  get winogradTrainable(): boolean {
+    const [C] = this.inputShape;
+    const [, OH, OW] = this.outputShape;
+    return this.spec.size === 3 && this.stride === 1 && winogradPays(C, this.spec.filters, OH, OW, true);
   }
 
   /** Whether forward passes run kernels.convDirect (see DIRECT_MAX_DEPTH). */

@@ -127,7 +127,7 @@ describe("train --winograd", () => {
     expect(r.code).toBe(2);
     expectOneLineError(
       r,
-      /^mnist-wasm: --winograd: none of the network's convolutions runs Winograd \(3x3, stride 1, at least 8 channels in/,
+      /^mnist-wasm: --winograd: none of the network's convolutions runs Winograd in training \(3x3, stride 1, at least 8 channels in and 4 filters\); train without it$/,
     );
   });
 });

@@ -81,6 +81,7 @@ describe("Conv2D's Winograd training passes = the exact gradients within float32
     [4, 17, 6, 7, 6, 2], // padding 2
     [11, 8, 6, 6, 9, 1], // 9 tiles an image: products of several images, shares cut by threads
     [5, 32, 13, 13, 64, 0], // the MNIST cnn's conv2
+    [6, 16, 4, 4, 12, 1], // 4 tiles an image: training runs Winograd where inference does not
   ];
   it.each(shapes)("N=%i, C=%i, %ix%i, K=%i, pad %i", (N, C, H, W, K, pad) => {
     const s: ConvShape = { N, C, H, W, K, R: 3, stride: 1, pad };
@@ -111,8 +112,8 @@ describe("Conv2D's Winograd training passes = the exact gradients within float32
           expect(first.ran.has("winogradGradInput")).toBe(winograd);
           expect(first.ran.has("im2col")).toBe(!winograd);
           results.set(`${threads} ${winograd}`, first);
-          // The training forward pass gives the inference pass's outputs.
-          if (winograd) {
+          // The training forward pass gives the inference pass's outputs (where inference runs it too).
+          if (winograd && model.winogradLayers === 1) {
             const y = rt.f32(model.layers[0].forward(model.inputPtr, N, false), first.y.length).slice();
             expect(first.y).toEqual(y);
           }
@@ -177,6 +178,31 @@ describe("Conv2D's Winograd training passes = the exact gradients within float32
     } finally {
       model.dispose();
     }
+  });
+});
+
+describe("which layers train by Winograd", () => {
+  it("3x3 stride-1 convolutions of at least 8 channels in and 4 filters, whatever their maps", () => {
+    const layers = (C: number, K: number, side: number, extra: Partial<{ size: number; stride: number }> = {}) => {
+      const model = new Model(one, {
+        input: [C, side, side],
+        layers: [
+          { type: "conv2d", filters: K, size: 3, padding: 1, ...extra },
+          { type: "flatten" },
+          { type: "dense", units: 2 },
+        ],
+      });
+      const n = [model.winogradLayers, model.winogradTrainingLayers];
+      model.dispose();
+      return n;
+    };
+    expect(layers(32, 64, 13)).toEqual([1, 1]);
+    expect(layers(64, 64, 4)).toEqual([0, 1]); // 4 tiles an image: training only
+    expect(layers(8, 4, 2)).toEqual([0, 1]); // one tile
+    expect(layers(6, 32, 32)).toEqual([0, 0]); // too few channels in
+    expect(layers(8, 3, 8)).toEqual([0, 0]); // too few filters
+    expect(layers(16, 16, 8, { size: 5 })).toEqual([0, 0]);
+    expect(layers(16, 16, 8, { stride: 2 })).toEqual([0, 0]);
   });
 });
 

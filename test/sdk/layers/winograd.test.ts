@@ -164,7 +164,7 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
     expect(eligible(8, 4, 6)).toBe(1);
     expect(eligible(3, 32, 32)).toBe(0); // a colour image's first layer: too few channels in
     expect(eligible(8, 3, 8)).toBe(0); // too few filters
-    expect(eligible(64, 64, 4)).toBe(0); // 4 tiles an image
+    expect(eligible(64, 64, 4)).toBe(0); // 4 tiles an image (training takes it: winograd-training.test.ts)
     expect(eligible(16, 16, 8, { size: 5 })).toBe(0);
     expect(eligible(16, 16, 8, { stride: 2 })).toBe(0);
     const model = new Model(rt, spec({ N: 1, C: 8, H: 8, W: 8, K: 8, R: 3, stride: 1, pad: 1 }));
