@@ -203,7 +203,11 @@ export class Conv2D implements Layer {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
-    if (training) this.winogradTraining = false;
+    // A backward pass after a Winograd training pass runs Winograd's; the default path's reads the input.
+    if (training) {
+      this.winogradTraining = false;
+      this.input = x;
+    }
     if (this.winograd && (training ? this.winogradTrainable : this.winogradEligible)) {
       this.winogradPass ??= new WinogradConv(rt, spec.filters, C, H, W, this.pad, OH, OW);
       this.winogradPass.forward(
@@ -215,7 +219,7 @@ export class Conv2D implements Layer {
         this.reluFused,
         training,
       );
-      this.winogradTraining = training;
+      if (training) this.winogradTraining = true;
       return this.out.ptr;
     }
     const addBias = this.reluFused ? "addBiasChannelsRelu" : "addBiasChannels";

@@ -161,21 +161,43 @@ describe("Conv2D's Winograd training passes = the exact gradients within float32
     expect(results.get("2 true")!.dx).toEqual(results.get("1 true")!.dx);
   });
 
-  it("the layer refuses a backward pass without a training forward pass of the same batch", () => {
+  it("the backward pass follows the last training pass; a backward pass of another batch is refused", () => {
     const s: ConvShape = { N: 2, C: 8, H: 6, W: 6, K: 4, R: 3, stride: 1, pad: 1 };
     const model = new Model(one, spec(s), { winograd: true });
+    const dy = one.alloc(2 * 4 * 36 * 4);
     try {
       model.allocate(2, true);
       const layer = model.layers[0];
+      const rng = new Random(3);
+      const input = one.f32(model.inputPtr, 2 * 8 * 36);
+      for (let i = 0; i < input.length; i++) input[i] = rng.normal();
+      const g = one.f32(dy, 2 * 4 * 36);
+      for (let i = 0; i < g.length; i++) g[i] = rng.normal();
+      const [weight] = layer.params;
+      const grads = (): Float32Array[] => {
+        const dx = one.f32(layer.backward(dy, 2, true), input.length).slice();
+        return [dx, weight.grad.read()];
+      };
       layer.forward(model.inputPtr, 2, true);
-      const dy = one.alloc(2 * 4 * 36 * 4);
-      // A training pass then an inference pass of the same input: the backward pass follows the training pass.
-      layer.forward(model.inputPtr, 2, false);
-      expect(() => layer.backward(dy, 2, true)).not.toThrow();
+      const want = grads();
+      // An inference pass of other images in between changes nothing (input restored after it).
+      layer.forward(model.inputPtr, 2, true);
+      const saved = input.slice();
+      input.fill(0.5);
+      layer.forward(model.inputPtr, 1, false);
+      input.set(saved);
+      expect(grads()).toEqual(want);
+      // Winograd turned off between the passes: the default path's backward pass, within float32 of it.
+      layer.forward(model.inputPtr, 2, true);
+      model.winograd = false;
+      const [dx, dw] = grads();
+      expect(dx.every((v, i) => Math.abs(v - want[0][i]) < 1e-4 * (1 + Math.abs(v)))).toBe(true);
+      expect(dw.every((v, i) => Math.abs(v - want[1][i]) < 1e-4 * (1 + Math.abs(v)))).toBe(true);
+      model.winograd = true;
       layer.forward(model.inputPtr, 2, true);
       expect(() => layer.backward(dy, 1, true)).toThrow(/training forward pass of the same batch/);
-      one.free(dy);
     } finally {
+      one.free(dy);
       model.dispose();
     }
   });
