@@ -12,7 +12,8 @@ export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate
 export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels } from "./conv";
 export { convDirect, packConvFilters, packedFiltersBytes } from "./conv-direct";
 export { winogradFilters, winogradPadBytes, winogradInput, winogradOutput } from "./winograd";
-export { maxPoolForward, maxPoolValues, maxPoolBackward, maxPoolBackwardRelu, avgPoolForward, avgPoolBackward } from "./pool";
+export { winogradGradPlaneBytes, winogradGradOutput, winogradGradInput, winogradFilterGrad } from "./winograd-grad";
+export { maxPoolForward, maxPoolValues, maxPoolBackward, maxPoolBackwardRelu, maxPool2x2Backward, avgPoolForward, avgPoolBackward } from "./pool";
 export { augmentImages } from "./augment";
 export { dropoutForward, dropoutBackward } from "./dropout";
 export { batchNormTrain, batchNormInfer, batchNormBackward } from "./norm";

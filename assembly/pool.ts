@@ -176,6 +176,76 @@ export function maxPoolBackwardRelu(
   routeToArgmax(dy, argmax, x, dx, planes, H, W, OH, OW, true);
 }
 
+/**
+ * maxPoolBackward (relu 0) or maxPoolBackwardRelu (relu 1) for 2x2 windows of stride 2, the same
+ * floats without the fill and the scattered additions: the windows do not overlap, so each pixel
+ * of dx is its window's gradient where the window's arg-max is that pixel (and, with relu, the
+ * window's maximum y [planes, OH, OW] is > 0: y is x at the arg-max, a quarter of x's bytes to
+ * read), else 0; rows and columns past the last window are 0. Four windows a vector, the arg-max
+ * compared with the index of each of the four pixels. A pixel's gradient is stored as 0 + g, as
+ * the additions onto the zero fill make it (-0 becomes +0). y is read only when relu is 1.
+ */
+export function maxPool2x2Backward(
+  dy: usize, argmax: usize, y: usize, dx: usize, planes: i32, H: i32, W: i32, OH: i32, OW: i32, relu: i32,
+): void {
+  const zero = f32x4.splat(0);
+  const colStep = i32x4(0, 2, 4, 6);
+  const one = i32x4.splat(1);
+  const down = i32x4.splat(W);
+  const rowBytes = <usize>W << 2;
+  let o: usize = 0; // byte offset of the window in dy and argmax
+  for (let p = 0; p < planes; p++) {
+    const planeOffset = <usize>(p * H * W) << 2;
+    for (let oy = 0; oy < OH; oy++) {
+      const out0 = dx + planeOffset + (<usize>(2 * oy * W) << 2);
+      const out1 = out0 + rowBytes;
+      let ox = 0;
+      for (; ox + 4 <= OW; ox += 4) {
+        let g = v128.load(dy + o);
+        if (relu) g = v128.and(g, f32x4.gt(v128.load(y + o), zero));
+        const at = v128.load(argmax + o);
+        const i00 = i32x4.add(i32x4.splat(2 * oy * W + 2 * ox), colStep);
+        const i10 = i32x4.add(i00, down);
+        const m00 = i32x4.eq(at, i00);
+        const m01 = i32x4.eq(at, i32x4.add(i00, one));
+        const m10 = i32x4.eq(at, i10);
+        const m11 = i32x4.eq(at, i32x4.add(i10, one));
+        const g00 = f32x4.add(zero, v128.and(g, m00));
+        const g01 = f32x4.add(zero, v128.and(g, m01));
+        const g10 = f32x4.add(zero, v128.and(g, m10));
+        const g11 = f32x4.add(zero, v128.and(g, m11));
+        const col = <usize>(2 * ox) << 2;
+        v128.store(out0 + col, v128.shuffle<f32>(g00, g01, 0, 4, 1, 5));
+        v128.store(out0 + col, v128.shuffle<f32>(g00, g01, 2, 6, 3, 7), 16);
+        v128.store(out1 + col, v128.shuffle<f32>(g10, g11, 0, 4, 1, 5));
+        v128.store(out1 + col, v128.shuffle<f32>(g10, g11, 2, 6, 3, 7), 16);
+        o += 16;
+      }
+      for (; ox < OW; ox++) {
+        const g = load<f32>(dy + o);
+        const at = load<i32>(argmax + o);
+        const open = !relu || load<f32>(y + o) > 0;
+        for (let ky = 0; ky < 2; ky++) {
+          for (let kx = 0; kx < 2; kx++) {
+            const i = (2 * oy + ky) * W + 2 * ox + kx;
+            const q = planeOffset + (<usize>i << 2);
+            store<f32>(dx + q, 0 + select<f32>(g, 0, open && at == i));
+          }
+        }
+        o += 4;
+      }
+      // A column past the last window.
+      for (let ix = 2 * OW; ix < W; ix++) {
+        store<f32>(out0 + (<usize>ix << 2), 0);
+        store<f32>(out1 + (<usize>ix << 2), 0);
+      }
+    }
+    // A row past the last window.
+    const covered = <usize>(2 * OH * W) << 2;
+    memory.fill(dx + planeOffset + covered, 0, (<usize>(H * W) << 2) - covered);
+  }
+}
+
 // @ts-ignore: decorator
 @inline
 function routeToArgmax(

@@ -19,7 +19,7 @@
 // side by side make one wider product (a 4x4 map has 4 tiles, half an 8-column GEMM tile).
 // The transforms take four tiles of a row at a time, one per lane.
 
-import { relu4 } from "./simd";
+import { copyFloats, relu4 } from "./simd";
 
 /** U[i, k, c] = (G · w[k, c] · Gᵀ)[i / 4, i % 4] for filters w [K, C, 3, 3]. */
 export function winogradFilters(w: usize, K: i32, C: i32, u: usize): void {
@@ -93,7 +93,7 @@ export function winogradInput(
     const src = x + (<usize>(c * H * W) << 2);
     const dst = padded + <usize>c * planeBytes + (<usize>(pad * PW + pad) << 2);
     for (let y = 0; y < rows; y++) {
-      memory.copy(dst + <usize>y * rowBytes, src + (<usize>(y * W) << 2), <usize>cols << 2);
+      copyFloats(dst + <usize>y * rowBytes, src + (<usize>(y * W) << 2), cols);
     }
   }
   const matrixBytes = <usize>(C * ldv) << 2; // one V_i

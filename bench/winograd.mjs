@@ -7,9 +7,24 @@
 // a grid of channel counts and map sizes (batch 100 and 1): the timings the rule in
 // sdk/layers/winograd.ts (winogradPays) is derived from. A shape the rule turns down runs the
 // default path both times (its "rule" column says no): its Winograd figures were taken with the
-// rule set to always.
-// Run: npm run build && node bench/winograd.mjs [--rounds N] [--seconds S] [--layers] [--plain]
-import { Model, parseArch, Runtime } from "../dist/node.js";
+// rule set to always. With --training, training steps instead: one batch of 100 MNIST training
+// images through fit() (forward, backward, update) for the `cnn` preset and the shipped model's
+// `cnn-mnist-bn`, and 100 made-up colour images for the CIFAR-10 model's `cnn-cifar-bn` (the
+// speed does not depend on the pixels); with --layers too, one layer's forward and backward
+// training passes.
+// Run: npm run build && node bench/winograd.mjs [--rounds N] [--seconds S] [--layers] [--training] [--plain]
+import {
+  ARCH_PRESETS,
+  DeviceData,
+  fit,
+  loadMnist,
+  Model,
+  Optimizer,
+  parseArch,
+  Runtime,
+  takeFirst,
+  withClassifier,
+} from "../dist/node.js";
 import { measure } from "./suites.mjs";
 
 const arg = (name, fallback) => {
@@ -38,7 +53,87 @@ async function interleaved(model, run) {
 
 const rate = (n, s) => Math.round(n / s).toLocaleString("en-US");
 
-if (process.argv.includes("--layers")) {
+const training = process.argv.includes("--training");
+
+if (training && process.argv.includes("--layers")) {
+  console.log(
+    `runtime: ${rt.features.relaxedSimd ? "relaxed SIMD" : "plain SIMD"}, 1 thread, Node ${process.versions.node}; one conv layer's training passes (forward + backward with the input gradient), batch 100, ${ROUNDS} rounds interleaved, best of each`,
+  );
+  console.log("| C | K | input | padding | output | rule | direct ms | Winograd ms | ratio |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  // The cnn's conv2, cnn-mnist-bn's conv2 and conv3, the CIFAR-10 net's layers, and the rule's
+  // edges (8 channels in; 4x4 maps, which training takes and inference does not). Shapes the
+  // rule turns down would run the default path both times: set winogradPays to always to time them.
+  const shapes = [
+    [32, 64, 13, 0],
+    [64, 64, 11, 0],
+    [32, 32, 32, 1],
+    [32, 64, 16, 1],
+    [64, 64, 16, 1],
+    [64, 128, 8, 1],
+    [128, 128, 8, 1],
+    [8, 8, 16, 1],
+    [8, 16, 16, 1],
+    [16, 16, 8, 1],
+    [64, 64, 6, 1],
+    [32, 32, 4, 1],
+    [64, 64, 4, 1],
+    [128, 128, 4, 1],
+  ];
+  for (const [C, K, side, padding] of shapes) {
+    const model = new Model(rt, {
+      input: [C, side, side],
+      layers: [{ type: "conv2d", filters: K, size: 3, padding }, { type: "flatten" }, { type: "dense", units: 2 }],
+    });
+    const conv = model.layers[0];
+    model.allocate(100, true);
+    const x = rt.f32(model.inputPtr, 100 * C * side * side);
+    for (let i = 0; i < x.length; i++) x[i] = ((i * 2654435761) % 1000) / 1000;
+    // The output gradient: the conv's own output buffer, any values will do.
+    const pass = () => {
+      const y = conv.forward(model.inputPtr, 100, true);
+      conv.backward(y, 100, true);
+    };
+    const t = await interleaved(model, pass);
+    const out = side + 2 * padding - 2;
+    console.log(
+      `| ${C} | ${K} | ${side}x${side} | ${padding} | ${out}x${out} | ${model.winogradTrainingLayers ? "yes" : "no"} | ${(t.direct * 1e3).toFixed(2)} | ${(t.winograd * 1e3).toFixed(2)} | ${(t.direct / t.winograd).toFixed(2)}x |`,
+    );
+    model.dispose();
+  }
+} else if (training) {
+  console.log(
+    `runtime: ${rt.features.relaxedSimd ? "relaxed SIMD" : "plain SIMD"}, 1 thread, Node ${process.versions.node}; training steps of batch 100 (fit, momentum SGD), ${ROUNDS} rounds interleaved, best of each`,
+  );
+  console.log("| network | direct images/s | Winograd images/s | Winograd / direct |");
+  console.log("| --- | --- | --- | --- |");
+  const mnist = new DeviceData(rt, takeFirst(loadMnist("train"), 100));
+  const colour = new DeviceData(rt, {
+    name: "made-up colour images",
+    shape: [3, 32, 32],
+    images: new Uint8Array(100 * 3072).map((_, i) => (i * 2654435761) % 251),
+    labels: new Uint8Array(100).map((_, i) => i % 10),
+    count: 100,
+    classes: ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+  });
+  for (const name of ["cnn", "cnn-mnist-bn", "cnn-cifar-bn"]) {
+    const batch = name === "cnn-cifar-bn" ? colour : mnist;
+    const model = new Model(
+      rt,
+      { input: batch.data.shape, layers: withClassifier(parseArch(ARCH_PRESETS[name]), 10) },
+      { seed: 1 },
+    );
+    const optimizer = new Optimizer(rt, { name: "momentum", lr: 0.01 });
+    const t = await interleaved(model, () => fit(model, batch, { epochs: 1, batchSize: 100, optimizer }));
+    console.log(
+      `| \`${name}\` (${model.winogradTrainingLayers} Winograd layers) | ${rate(100, t.direct)} | ${rate(100, t.winograd)} | ${(t.direct / t.winograd).toFixed(2)}x |`,
+    );
+    optimizer.dispose();
+    model.dispose();
+  }
+  mnist.dispose();
+  colour.dispose();
+} else if (process.argv.includes("--layers")) {
   console.log(
     `runtime: ${rt.features.relaxedSimd ? "relaxed SIMD" : "plain SIMD"}, 1 thread, Node ${process.versions.node}; one conv layer, ${ROUNDS} rounds interleaved, best of each`,
   );

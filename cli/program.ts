@@ -282,6 +282,12 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
       "train a classifier's cross-entropy against (1 - EPS)·onehot + EPS/classes instead of the labels (e.g. 0.1)",
       fractionBelowOne,
     )
+    .option(
+      "--winograd",
+      "train and evaluate 3x3 stride-1 convolutions by Winograd's F(2x2,3x3) where it pays: faster, with floats " +
+        "that differ from the default path's in the last bits (the run records it: a resume keeps it)",
+    )
+    .option("--no-winograd", "a resumed run: go on without Winograd convolutions")
     .addOption(
       new Option("--optimizer <name>", `update rule (default: by the network: ${describeTrainingDefaults()})`).choices(
         OPTIMIZERS,

@@ -51,6 +51,8 @@ export function checkFitArguments(
     if (eps > 0 && (m.task !== "classifier" || m.loss.kind !== "cross-entropy"))
       fail("BAD_ARGUMENT", "fit: label smoothing applies to a classifier's cross-entropy loss");
   }
+  if (o.winograd !== undefined && typeof o.winograd !== "boolean")
+    fail("BAD_ARGUMENT", `fit: winograd must be true or false, got ${describeValue(o.winograd)}`);
   if (o.augment !== undefined) {
     const a = checkOptions<{ flip: boolean; shift: number }>(o.augment, "fit: augment", ["flip", "shift"]);
     if (typeof a.flip !== "boolean")

@@ -209,10 +209,11 @@ export class Model {
   }
 
   /**
-   * Whether inference passes run 3x3 stride-1 convolutions by Winograd's F(2x2, 3x3) where it
-   * pays (sdk/layers/winograd.ts; off by default). Fewer multiply-adds, but the floats differ from
-   * the default path's in the last bits (within float32 rounding of the exact convolution), so a
-   * run that must be reproducible bit for bit leaves it off. Training passes never use it.
+   * Whether 3x3 stride-1 convolutions run by Winograd's F(2x2, 3x3) where it pays
+   * (sdk/layers/winograd.ts; off by default): inference passes and training ones, forward and
+   * backward. Fewer multiply-adds, but the floats differ from the default path's in the last bits
+   * (within float32 rounding of the exact convolution and its gradients), so a run reproduces bit
+   * for bit only with the same setting (fit's `winograd`, a training run's setting).
    */
   get winograd(): boolean {
     return this.winogradOn;
@@ -225,10 +226,22 @@ export class Model {
     for (const layer of this.layers) if (layer instanceof Conv2D) layer.winograd = on;
   }
 
-  /** How many convolutions run Winograd when `winograd` is on (3x3, stride 1, where it pays; not an int8 model's). */
+  /**
+   * How many convolutions run Winograd in inference when `winograd` is on (3x3, stride 1, where it
+   * pays; not an int8 model's).
+   */
   get winogradLayers(): number {
     this.check("winogradLayers");
     return this.layers.filter((l) => l instanceof Conv2D && l.winogradEligible && !l.int8).length;
+  }
+
+  /**
+   * How many convolutions run Winograd in training when `winograd` is on: those of winogradLayers,
+   * and those whose maps are too small for one image to fill the products (see winogradPays).
+   */
+  get winogradTrainingLayers(): number {
+    this.check("winogradTrainingLayers");
+    return this.layers.filter((l) => l instanceof Conv2D && l.winogradTrainable).length;
   }
 
   /**

@@ -98,12 +98,15 @@ export class TrainingSession {
     this.optimizerInUse = optimizer;
   }
 
-  /** A new run of `model` (its weights as they are) from epoch 1, or from `epochsDone` + 1. */
+  /**
+   * A new run of `model` (its weights as they are) from epoch 1, or from `epochsDone` + 1. A
+   * model with Winograd on (Model's `winograd`) trains with it unless the settings say otherwise.
+   */
   static start(model: Model, settings: RunSettings, epochsDone = 0): TrainingSession {
     checkSettings(settings);
     return new TrainingSession(
       model,
-      { ...settings },
+      { ...settings, ...(settings.winograd === undefined && model.winograd ? { winograd: true } : {}) },
       { ...FRESH, epochsDone },
       new Optimizer(model.rt, settings.optimizer),
     );
@@ -244,6 +247,7 @@ export class TrainingSession {
       "schedule",
       "warmup",
       "labelSmoothing",
+      "winograd",
       "batchSize",
       "seed",
       "augment",
@@ -354,6 +358,7 @@ export class TrainingSession {
         schedule: s.schedule,
         ...(s.warmup ? { warmup: s.warmup } : {}),
         ...(s.labelSmoothing ? { labelSmoothing: s.labelSmoothing } : {}),
+        winograd: s.winograd === true,
         scheduleSteps: { step: start.step, steps: start.steps },
         resumeAt: {
           batch: start.batch,
@@ -495,6 +500,8 @@ function checkSettings(s: RunSettings): void {
     );
   if (s.labelSmoothing !== undefined && !isLabelSmoothing(s.labelSmoothing))
     fail("BAD_ARGUMENT", `training session: label smoothing must be from 0 up to 1, got ${String(s.labelSmoothing)}`);
+  if (s.winograd !== undefined && typeof s.winograd !== "boolean")
+    fail("BAD_ARGUMENT", `training session: winograd must be true or false, got ${String(s.winograd)}`);
 }
 
 /**

@@ -78,6 +78,9 @@ async function uninterrupted(settings: RunSettings, arch: string): Promise<{ byt
   return { bytes, losses: history.map((h) => h.loss) };
 }
 
+/** Its second convolution (8 channels in, 8 filters, a 24x24 output) runs Winograd when asked. */
+const WINOGRAD_ARCH = "conv:8x3,relu,conv:8x3,relu,maxpool:2";
+
 /** Runs that differ in everything a resume must get right: update rule and its state, schedule, augmentation draws, short last batch. */
 const RUNS: { name: string; arch: string; settings: RunSettings; stopAfter: number[] }[] = [
   {
@@ -135,6 +138,20 @@ const RUNS: { name: string; arch: string; settings: RunSettings; stopAfter: numb
     },
     stopAfter: [3, 6],
   },
+  {
+    name: "momentum, Winograd convolutions (the second convolution runs them, forward and backward)",
+    arch: WINOGRAD_ARCH,
+    settings: {
+      optimizer: { name: "momentum", lr: 0.05 },
+      schedule: "cosine",
+      winograd: true,
+      epochs: 2,
+      batchSize: 100,
+      seed: 4,
+      limit: 300,
+    },
+    stopAfter: [2, 4],
+  },
 ];
 
 describe("TrainingSession: stop anywhere, resume from the checkpoint", () => {
@@ -162,6 +179,33 @@ describe("TrainingSession: stop anywhere, resume from the checkpoint", () => {
       }
     }, 120_000);
   }
+
+  it("a run with Winograd records it and trains with it: other weights than the same run without it", async () => {
+    const settings: RunSettings = {
+      optimizer: { name: "momentum", lr: 0.05 },
+      schedule: "constant",
+      epochs: 1,
+      batchSize: 100,
+      seed: 2,
+      limit: 200,
+    };
+    const model = new Model(rt, spec(WINOGRAD_ARCH), { seed: 2 });
+    expect(model.winogradLayers).toBe(1);
+    const session = TrainingSession.start(model, { ...settings, winograd: true });
+    await session.run(mnist);
+    // fit() sets the model's option for the run and puts it back.
+    expect(model.winograd).toBe(false);
+    expect(session.record().winograd).toBe(true);
+    const wino = weightsOf(session.save());
+    session.dispose({ model: true });
+    const plain = weightsOf((await uninterrupted(settings, WINOGRAD_ARCH)).bytes);
+    expect(wino.get("2.weight")).not.toEqual(plain.get("2.weight"));
+    // A model made with Winograd on starts a run with it.
+    const on = new Model(rt, spec(WINOGRAD_ARCH), { seed: 2, winograd: true });
+    const started = TrainingSession.start(on, settings);
+    expect(started.settings.winograd).toBe(true);
+    started.dispose({ model: true });
+  }, 60_000);
 
   it("a finished run given more epochs starts a new schedule; an unfinished one given fewer ends sooner", async () => {
     const settings: RunSettings = {
@@ -365,6 +409,7 @@ describe("the run record in a model file", () => {
       schedule: "cosine",
       warmup: 0.5,
       labelSmoothing: 0.05,
+      winograd: true,
       epochs: 3,
       batchSize: 10,
       seed: 2,
@@ -385,6 +430,8 @@ describe("the run record in a model file", () => {
       ["labelSmoothing", 1],
       ["labelSmoothing", -0.1],
       ["labelSmoothing", null],
+      ["winograd", "yes"],
+      ["winograd", 1],
       ["epochs", -1],
       ["epochs", 1.5],
       ["epochs", 1e7],

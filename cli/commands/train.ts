@@ -59,6 +59,8 @@ export interface TrainOptions extends ArchOptions {
   augment?: boolean | number;
   warmup?: number;
   labelSmoothing?: number;
+  /** --winograd (true) or --no-winograd (false); unset: off, or a resumed run's setting. */
+  winograd?: boolean;
   seed: number;
   out: string;
   initFrom?: string;
@@ -88,6 +90,7 @@ const FLAGS: Record<string, string> = {
   augment: "--augment",
   warmup: "--warmup",
   labelSmoothing: "--label-smoothing",
+  winograd: "--winograd",
   limit: "--limit",
   dataset: "--dataset/--data",
   epochs: "--epochs",
@@ -139,6 +142,12 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     session = resumed.session;
     for (const note of resumed.notes) log(note);
     for (const o of resumed.overrides) {
+      if (o.name === "winograd") {
+        log(
+          `override: ${o.value ? "--winograd" : "--no-winograd"} (checkpoint: ${o.checkpoint ? "Winograd" : "the default path"})`,
+        );
+        continue;
+      }
       const now =
         o.name === "epochs" ? `${options.epochs}: the run ends at epoch ${String(o.value)}` : describeSetting(o.value);
       const then = o.name === "epochs" ? `at epoch ${String(o.checkpoint)}` : describeSetting(o.checkpoint);
@@ -188,6 +197,13 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     session.dispose({ model: true });
     throw new UsageError("--label-smoothing: label smoothing applies to a classifier's cross-entropy loss");
   }
+  if (settings.winograd && session.model.winogradTrainingLayers === 0) {
+    session.dispose({ model: true });
+    throw new UsageError(
+      "--winograd: none of the network's convolutions runs Winograd in training (3x3, stride 1, at least " +
+        "8 channels in and 4 filters); train without it",
+    );
+  }
   if (settings.epochs > MAX_EPOCHS) {
     throw new UsageError(
       `--epochs ${options.epochs}: the run would end at epoch ${settings.epochs}, beyond ${MAX_EPOCHS} in all`,
@@ -204,7 +220,8 @@ export async function trainCommand(options: TrainOptions, command: Command): Pro
     `training ${formatArch(model.spec.layers)} (${model.paramCount.toLocaleString("en")} parameters) on ${train.count.toLocaleString("en")} ` +
       `${train.name} images: ${describeOptimizer(optimizer)}, batch ${settings.batchSize}, ` +
       `${describeSchedule(settings)}${describeAugment(settings.augment)}` +
-      `${settings.labelSmoothing ? `label smoothing ${settings.labelSmoothing}, ` : ""}seed ${settings.seed}`,
+      `${settings.labelSmoothing ? `label smoothing ${settings.labelSmoothing}, ` : ""}` +
+      `${settings.winograd ? `Winograd convolutions (${describeWinograd(model)}), ` : ""}seed ${settings.seed}`,
   );
 
   // Ctrl-C stops training after the current batch and saves a checkpoint; the run then exits 130
@@ -369,6 +386,7 @@ function runSettings(options: TrainOptions, spec: ModelSpec, given: (key: string
     ...(augment ? { augment } : {}),
     ...(options.warmup ? { warmup: options.warmup } : {}),
     ...(options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {}),
+    ...(options.winograd ? { winograd: true } : {}),
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
     dataset: datasetOf(options),
   };
@@ -378,6 +396,12 @@ function runSettings(options: TrainOptions, spec: ModelSpec, given: (key: string
 function describeSchedule(s: RunSettings): string {
   const warmup = s.warmup ? `warm-up ${s.warmup} epoch${s.warmup === 1 ? "" : "s"}, ` : "";
   return `${s.schedule === "cosine" ? "cosine schedule, " : ""}${warmup}`;
+}
+
+/** "1 of 2 layers": the convolutions that run Winograd, of all the network's convolutions. */
+function describeWinograd(model: Model): string {
+  const convs = model.spec.layers.filter((l) => l.type === "conv2d").length;
+  return `${model.winogradTrainingLayers} of ${convs} layers`;
 }
 
 /** "augmented (shifts of 4 pixels, flips), " or "". */
@@ -425,6 +449,7 @@ function runOverrides(options: TrainOptions, given: (key: string) => boolean): R
     ...(given("augment") ? { augment: augmentOf(options) } : {}),
     ...(given("warmup") ? { warmup: options.warmup || undefined } : {}),
     ...(given("labelSmoothing") ? { labelSmoothing: options.labelSmoothing || undefined } : {}),
+    ...(given("winograd") ? { winograd: options.winograd || undefined } : {}),
     ...(given("limit") ? { limit: options.limit } : {}),
     ...(given("dataset") || given("data") ? { dataset: datasetOf(options) } : {}),
   };

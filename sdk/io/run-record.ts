@@ -13,6 +13,8 @@ export interface RunSettings {
   warmup?: number;
   /** Label smoothing of a classifier's cross-entropy (fit's labelSmoothing); absent: none. */
   labelSmoothing?: number;
+  /** Convolutions by Winograd's F(2x2, 3x3) where it pays (fit's winograd); absent: the default path. */
+  winograd?: boolean;
   /** Number of the run's last epoch. */
   epochs: number;
   batchSize: number;
@@ -67,6 +69,7 @@ const FIELDS = new Set([
   "schedule",
   "warmup",
   "labelSmoothing",
+  "winograd",
   "epochs",
   "batchSize",
   "seed",
@@ -135,6 +138,8 @@ export function runRecordProblem(value: unknown): string | undefined {
     return `"warmup" is ${show(r.warmup)}, not a number of epochs from 0 to ${MAX_EPOCHS}`;
   if (r.labelSmoothing !== undefined && !isLabelSmoothing(r.labelSmoothing))
     return `"labelSmoothing" is ${show(r.labelSmoothing)}, not a number from 0 up to 1`;
+  if (r.winograd !== undefined && typeof r.winograd !== "boolean")
+    return `"winograd" is ${show(r.winograd)}, not true or false`;
   const integers: [string, number, number][] = [
     ["epochs", 0, MAX_EPOCHS],
     ["epochsDone", 0, MAX_EPOCHS],

@@ -6,7 +6,7 @@ import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
 import type { Int8Forward, Int8Weights } from "./int8";
 import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param } from "./layer";
-import { WinogradForward, winogradPays } from "./winograd";
+import { WinogradConv, winogradPays } from "./winograd";
 
 export interface Conv2DSpec {
   type: "conv2d";
@@ -41,8 +41,8 @@ export function outputSide(input: number, size: number, stride: number, pad: num
  * y = W·cols + b. Backward: dW += dy·colsᵀ, db = Σ dy, dx = col2im(Wᵀ·dy), the patches made
  * again from the input the forward pass saw. Shapes: cols and dcols [C·R·R, OH·OW] per thread.
  * A shallow forward product (a first layer on grey images) skips im2col: see DIRECT_MAX_DEPTH.
- * When the model asks for it (Model.winograd), the inference passes of a 3x3 stride-1 layer run
- * Winograd's F(2x2, 3x3) instead, where it pays: see sdk/layers/winograd.ts.
+ * When the model asks for it (Model.winograd), the passes of a 3x3 stride-1 layer, forward and
+ * backward, run Winograd's F(2x2, 3x3) instead, where it pays: see sdk/layers/winograd.ts.
  * test/sdk/layers/conv2d.test.ts checks every path against plain loops (test/support/conv2d-reference.ts).
  */
 /** Filter bands of a one-image forward pass are multiples of the GEMM micro-kernel's 5 rows. */
@@ -90,8 +90,9 @@ export class Conv2D implements Layer {
   /** Set for an int8 model (sdk/io/int8-file.ts): inference passes run it instead of the float product. */
   int8?: Int8Forward;
   /**
-   * Set by the model (its `winograd` option): inference passes of a 3x3 stride-1 convolution where
-   * Winograd pays (see winogradEligible) run sdk/layers/winograd.ts instead of the im2col product.
+   * Set by the model (its `winograd` option): the passes of a 3x3 stride-1 convolution where
+   * Winograd pays (see winogradEligible), training ones included, run sdk/layers/winograd.ts
+   * instead of the im2col product.
    */
   get winograd(): boolean {
     return this.winogradOn;
@@ -103,10 +104,13 @@ export class Conv2D implements Layer {
     if (on) return;
     this.winogradPass?.dispose();
     this.winogradPass = undefined;
+    this.winogradTraining = false;
   }
 
   private winogradOn = false;
-  private winogradPass?: WinogradForward;
+  private winogradPass?: WinogradConv;
+  /** Whether the last training forward pass ran Winograd: its backward pass must too. */
+  private winogradTraining = false;
   /**
    * Set for every quantized layer of an int8 model, int8 pass or not: its int8 weights (the float
    * weight holds them dequantized), which exportOnnx writes.
@@ -199,9 +203,23 @@ export class Conv2D implements Layer {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
-    if (this.winograd && !training && this.winogradEligible) {
-      this.winogradPass ??= new WinogradForward(rt, spec.filters, C, H, W, this.pad, OH, OW);
-      this.winogradPass.forward(x, batch, this.weight.value.ptr, this.bias.value.ptr, this.out.ptr, this.reluFused);
+    // A backward pass after a Winograd training pass runs Winograd's; the default path's reads the input.
+    if (training) {
+      this.winogradTraining = false;
+      this.input = x;
+    }
+    if (this.winograd && (training ? this.winogradTrainable : this.winogradEligible)) {
+      this.winogradPass ??= new WinogradConv(rt, spec.filters, C, H, W, this.pad, OH, OW);
+      this.winogradPass.forward(
+        x,
+        batch,
+        this.weight.value.ptr,
+        this.bias.value.ptr,
+        this.out.ptr,
+        this.reluFused,
+        training,
+      );
+      if (training) this.winogradTraining = true;
       return this.out.ptr;
     }
     const addBias = this.reluFused ? "addBiasChannelsRelu" : "addBiasChannels";
@@ -314,6 +332,11 @@ export class Conv2D implements Layer {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
+    if (this.winogradTraining && this.winogradPass) {
+      this.winogradPass.backward(dy, batch, needInputGrad ? this.dx.ptr : 0, this.weight.grad.ptr);
+      rt.kernels.sumChannels(dy, this.bias.grad.ptr, batch, spec.filters, outSpatial, 0);
+      return needInputGrad ? this.dx.ptr : 0;
+    }
     const weightSize = this.weight.value.length;
     const ranges = splitRange(batch, rt.threads);
     // op(A) = Wᵀ [C·R·R, K]: W stored [K, C·R·R] read transposed.
@@ -407,6 +430,13 @@ export class Conv2D implements Layer {
     const [C] = this.inputShape;
     const [, OH, OW] = this.outputShape;
     return this.spec.size === 3 && this.stride === 1 && winogradPays(C, this.spec.filters, OH, OW);
+  }
+
+  /** Whether training passes run Winograd when the model asks for it (winogradPays for training). */
+  get winogradTrainable(): boolean {
+    const [C] = this.inputShape;
+    const [, OH, OW] = this.outputShape;
+    return this.spec.size === 3 && this.stride === 1 && winogradPays(C, this.spec.filters, OH, OW, true);
   }
 
   /** Whether forward passes run kernels.convDirect (see DIRECT_MAX_DEPTH). */

@@ -27,7 +27,8 @@ export class Pool2D implements Layer {
   private readonly argmax: BatchBuffer;
   /**
    * Set by the model when this is a max-pool right after a ReLU (Activation.maskedByNext): the
-   * backward pass applies the ReLU's mask as it routes the gradient (kernels.maxPoolBackwardRelu).
+   * backward pass applies the ReLU's mask as it routes the gradient (kernels.maxPoolBackwardRelu,
+   * or maxPool2x2Backward for 2x2 windows of stride 2).
    */
   reluBefore = false;
   /** The input of the last forward pass (the ReLU's output, for its mask). */
@@ -118,6 +119,24 @@ export class Pool2D implements Layer {
             this.stride,
             OH,
             OW,
+          ],
+        ];
+      }
+      if (this.spec.size === 2 && this.stride === 2) {
+        return [
+          [
+            "maxPool2x2Backward",
+            dy + start * outPlane,
+            argmax + start * outPlane,
+            // With the ReLU's mask, the window maxima: y is x at the arg-max.
+            this.reluBefore ? this.out.ptr + start * outPlane : 0,
+            dx + start * inPlane,
+            end - start,
+            H,
+            W,
+            OH,
+            OW,
+            this.reluBefore ? 1 : 0,
           ],
         ];
       }

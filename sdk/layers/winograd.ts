@@ -1,8 +1,9 @@
+import { fail } from "../errors";
 import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
 
 /**
- * The inference forward pass of a 3x3 stride-1 convolution by Winograd's F(2x2, 3x3)
+ * A 3x3 stride-1 convolution by Winograd's F(2x2, 3x3)
  * (assembly/winograd.ts): per image, the 4x4 input tiles (two apart) are transformed into
  * V [16, C, tiles], multiplied by the transformed filters U [16, K, C] in 16 GEMMs into
  * M [16, K, tiles], and M's tiles transformed into 2x2 blocks of outputs, the bias (and a fused
@@ -10,11 +11,21 @@ import { splitRange, type KernelCall } from "../runtime/threads";
  * differ from the im2col product's in the last bits (test/sdk/layers/winograd.test.ts bounds
  * them), so a model runs it only when asked (Model's `winograd` option).
  *
+ * The backward pass of training turns each tile's output gradient into dM [16, K, tiles]
+ * (A dY Aᵀ) and makes two sets of 16 GEMMs of it: dU_i = dM_i · V_iᵀ summed over the images
+ * (then dW = Gᵀ dU G) and dV_i = U_iᵀ · dM_i (then dX = the tiles' B dV Bᵀ, overlapping): each
+ * again 16·C·K multiply-adds per tile where im2col's products take 36·C·K per four outputs
+ * (assembly/winograd-grad.ts).
+ *
  * Images of a small map are multiplied several at a time, their tiles side by side as the
  * columns of one product (GROUP_COLUMNS): 16 tiles alone would fill two of the GEMM's 8-column
  * micro-tiles. U is made and packed for the GEMM (kernels.packA) once per weights version.
  */
-/** An image group's product has at least this many columns (tiles) when the batch allows. */
+/**
+ * An image group's product has at least this many columns (tiles) when the batch allows. Groups
+ * of 64 measured as fast as 128-512 in inference, and in training's backward pass (whose dU sums
+ * over the columns) as 128 and 256, faster than 32.
+ */
 const GROUP_COLUMNS = 64;
 /** Filter bands of a one-image pass split among threads are multiples of the GEMM's 5 rows. */
 const FILTER_BAND_ALIGN = 5;
@@ -34,24 +45,40 @@ const POSITIONS = 16;
  * The rule reads the layer's shape only, not the batch: an image's probabilities do not depend on
  * the images it is batched with. Measured where it says yes: 1.3-2.6x faster in batches of 100,
  * 1.0-2.2x for one image.
+ *
+ * Training passes (`training` set; bench/winograd.mjs --training --layers) drop the tile count:
+ * a training batch fills the products whatever the map (4x4 outputs, batch 100, forward and
+ * backward: 2.0-2.3x for 32-128 channels), and what one image would give is not in question.
+ * The channel and filter bounds hold as in inference (3 channels in: 0.69x, 4: 0.81x, 6: 1.0x;
+ * 8 in and 4 out: 1.5x).
  */
-export function winogradPays(C: number, K: number, OH: number, OW: number): boolean {
-  return C >= 8 && K >= 4 && Math.ceil(OH / 2) * Math.ceil(OW / 2) >= 8;
+export function winogradPays(C: number, K: number, OH: number, OW: number, training = false): boolean {
+  return C >= 8 && K >= 4 && (training || Math.ceil(OH / 2) * Math.ceil(OW / 2) >= 8);
 }
 
-export class WinogradForward {
+export class WinogradConv {
   private readonly tilesH: number;
   private readonly tilesW: number;
   private readonly tiles: number;
-  /** Images per product and the row strides of V and M (the transforms' 3-float overrun included). */
+  /** Images per product and the row stride of the scratch V, M, dV and dM. */
   private readonly group: number;
   private readonly ld: number;
   /** U [16, K, C], and each U_i packed for gemmPacked (16 blocks of packedBytes). */
   private u = 0;
   private packed = 0;
   private readonly packedBytes: number;
-  /** Per thread: the padded image, V [16, C, ld] and M [16, K, ld]. */
-  private scratch: { padded: number; v: number; m: number }[] = [];
+  /** U_iᵀ [C, K] packed for the backward pass's dV (16 blocks of packedTBytes). */
+  private packedT = 0;
+  private readonly packedTBytes: number;
+  /**
+   * Per thread: the padded image (or one plane of dy or dx), V [16, C, ld], M or dM [16, K, ld],
+   * and for training dV [16, C, ld].
+   */
+  private scratch: { padded: number; v: number; m: number; dv: number }[] = [];
+  /** Each thread's share of dU [16, K, C], summed into the first. */
+  private du = 0;
+  /** The input and batch of the last training forward pass: the backward pass transforms it again. */
+  private trained = { x: 0, batch: 0 };
   /** The weights U was made from, and whether it was made at all. */
   private madeFrom = 0;
   private made = false;
@@ -72,26 +99,30 @@ export class WinogradForward {
     this.group = Math.max(1, Math.ceil(GROUP_COLUMNS / this.tiles));
     this.ld = this.group * this.tiles + 4;
     this.packedBytes = rt.kernels.packedABytes(K, C);
+    this.packedTBytes = rt.kernels.packedABytes(C, K);
   }
 
   /**
    * y [batch, K, OH, OW] = conv(x [batch, C, H, W], weight [K, C, 3, 3]) + bias, then
    * max(·, 0) if `relu`. The batch is shared among the threads in runs of whole images; one image
-   * with a big enough product is shared by filter bands (each thread transforms the input).
+   * with a big enough product is shared by filter bands (each thread transforms the input), except
+   * in training, whose backward pass takes the threads' runs of images. A training pass notes x
+   * for the backward pass, which must come before x changes.
    */
-  forward(x: number, batch: number, weight: number, bias: number, y: number, relu: boolean): void {
+  forward(x: number, batch: number, weight: number, bias: number, y: number, relu: boolean, training: boolean): void {
     const { rt, K, C, H, W, OH, OW, tiles } = this;
-    this.ensureScratch();
+    this.ensureScratch(training);
     this.makeFilters(weight);
+    this.trained = training ? { x, batch } : this.trained;
     const inSize = C * H * W;
     const outSize = K * OH * OW;
     const reluFlag = relu ? 1 : 0;
     const bands = splitRange(K, rt.threads, FILTER_BAND_ALIGN);
-    if (batch === 1 && bands.length > 1 && rt.worthSplitting(2 * 9 * C * K * OH * OW)) {
+    if (!training && batch === 1 && bands.length > 1 && rt.worthSplitting(2 * 9 * C * K * OH * OW)) {
       rt.parallel(
         bands.map(([first, end], t): KernelCall[] => {
           const s = this.scratch[t];
-          const calls: KernelCall[] = [this.inputCall(x, s, 0)];
+          const calls: KernelCall[] = [this.inputCall(x, s.padded, s.v, this.ld, 0)];
           for (let i = 0; i < POSITIONS; i++) {
             calls.push([
               "gemm",
@@ -135,7 +166,8 @@ export class WinogradForward {
         const calls: KernelCall[] = [];
         for (let g0 = start; g0 < end; g0 += this.group) {
           const count = Math.min(this.group, end - g0);
-          for (let j = 0; j < count; j++) calls.push(this.inputCall(x + (g0 + j) * inSize * 4, s, j * tiles));
+          for (let j = 0; j < count; j++)
+            calls.push(this.inputCall(x + (g0 + j) * inSize * 4, s.padded, s.v, this.ld, j * tiles));
           for (let i = 0; i < POSITIONS; i++) {
             calls.push([
               "gemmPacked",
@@ -152,31 +184,134 @@ export class WinogradForward {
               rt.gemmWorkspace(t),
             ]);
           }
-          for (let j = 0; j < count; j++) {
-            calls.push([
-              "winogradOutput",
-              s.m,
-              this.ld,
-              j * tiles,
-              K,
-              this.tilesH,
-              this.tilesW,
-              bias,
-              reluFlag,
-              y + (g0 + j) * outSize * 4,
-              OH,
-              OW,
-            ]);
-          }
+          for (let j = 0; j < count; j++)
+            calls.push(this.outputCall(s.m, j * tiles, bias, relu, y + (g0 + j) * outSize * 4));
         }
         return calls;
       }),
     );
   }
 
-  private inputCall(x: number, s: { padded: number; v: number }, col0: number): KernelCall {
+  /**
+   * The backward pass after a training forward pass of the same batch, for dy [batch, K, OH, OW]:
+   * dw [K, C, 3, 3] = Gᵀ dU G with dU_i [K, C] = Σ_images dM_i · V_iᵀ, and (when dx is not 0)
+   * dx [batch, C, H, W] = the tiles' B dV Bᵀ with dV_i = U_iᵀ · dM_i, where dM = A dY Aᵀ per tile
+   * (assembly/winograd-grad.ts). V is made again from the forward pass's input, a group of images
+   * at a time: its transform costs a twentieth of the products that use it, and V made now is in
+   * cache where V kept for the whole batch (7 MB for the LeNet-like net's conv2) is not. Each
+   * thread sums dU over its images into its own share, a group of images at a time; the
+   * shares are added in thread order, so the result is the same from run to run for a thread
+   * count. dx and dw are written, not added to.
+   */
+  backward(dy: number, batch: number, dx: number, dw: number): void {
+    const { rt, K, C, tiles } = this;
+    const { x, batch: trainedBatch } = this.trained;
+    if (trainedBatch !== batch || !this.made)
+      fail("BAD_STATE", "Winograd convolution: backward() needs a training forward pass of the same batch first");
+    const weightsSize = POSITIONS * K * C;
+    if (dx) {
+      for (let i = 0; i < POSITIONS; i++)
+        rt.kernels.packA(this.u + i * K * C * 4, C, C, K, 1, this.packedT + i * this.packedTBytes);
+    }
+    const outSize = K * this.OH * this.OW;
+    const inSize = C * this.H * this.W;
+    const { tilesH, tilesW, pad, H, W, OH, OW } = this;
+    const ranges = splitRange(batch, rt.threads);
+    rt.parallel(
+      ranges.map(([start, end], t) => {
+        const s = this.scratch[t];
+        const du = this.du + t * weightsSize * 4;
+        const calls: KernelCall[] = [];
+        for (let g0 = start; g0 < end; g0 += this.group) {
+          const count = Math.min(this.group, end - g0);
+          for (let j = 0; j < count; j++)
+            calls.push(this.inputCall(x + (g0 + j) * inSize * 4, s.padded, s.v, this.ld, j * tiles));
+          for (let j = 0; j < count; j++) {
+            calls.push([
+              "winogradGradOutput",
+              dy + (g0 + j) * outSize * 4,
+              K,
+              OH,
+              OW,
+              tilesH,
+              tilesW,
+              s.padded,
+              s.m,
+              this.ld,
+              j * tiles,
+            ]);
+          }
+          for (let i = 0; i < POSITIONS; i++) {
+            // dU_i [K, C] (+)= dM_i [K, count·T] · V_iᵀ (V_i [C, count·T] read transposed).
+            calls.push([
+              "gemm",
+              s.m + i * K * this.ld * 4,
+              this.ld,
+              s.v + i * C * this.ld * 4,
+              this.ld,
+              du + i * K * C * 4,
+              C,
+              K,
+              count * tiles,
+              C,
+              0,
+              1,
+              g0 === start ? 0 : 1,
+              rt.gemmWorkspace(t),
+            ]);
+          }
+          if (!dx) continue;
+          for (let i = 0; i < POSITIONS; i++) {
+            // dV_i [C, count·T] = U_iᵀ [C, K] · dM_i [K, count·T].
+            calls.push([
+              "gemmPacked",
+              this.packedT + i * this.packedTBytes,
+              s.m + i * K * this.ld * 4,
+              this.ld,
+              s.dv + i * C * this.ld * 4,
+              this.ld,
+              C,
+              K,
+              count * tiles,
+              0,
+              0,
+              rt.gemmWorkspace(t),
+            ]);
+          }
+          for (let j = 0; j < count; j++) {
+            calls.push([
+              "winogradGradInput",
+              s.dv,
+              this.ld,
+              j * tiles,
+              C,
+              tilesH,
+              tilesW,
+              pad,
+              H,
+              W,
+              s.padded,
+              dx + (g0 + j) * inSize * 4,
+            ]);
+          }
+        }
+        return calls;
+      }),
+    );
+    const shares = ranges.length;
+    if (shares > 1) rt.kernels.sumRows(this.du + weightsSize * 4, this.du, shares - 1, weightsSize, 1);
+    rt.kernels.winogradFilterGrad(this.du, K, C, dw);
+  }
+
+  private inputCall(x: number, padded: number, v: number, ldv: number, col0: number): KernelCall {
     const { C, H, W, pad, tilesH, tilesW } = this;
-    return ["winogradInput", x, C, H, W, pad, tilesH, tilesW, s.padded, s.v, this.ld, col0];
+    return ["winogradInput", x, C, H, W, pad, tilesH, tilesW, padded, v, ldv, col0];
+  }
+
+  /** y [K, OH, OW] of the image whose tiles start at column col0 of M [16, K, ld] at `m`. */
+  private outputCall(m: number, col0: number, bias: number, relu: boolean, y: number): KernelCall {
+    const { K, tilesH, tilesW, OH, OW } = this;
+    return ["winogradOutput", m, this.ld, col0, K, tilesH, tilesW, bias, relu ? 1 : 0, y, OH, OW];
   }
 
   /** U and its packing from `weight`, unless they were made from the same weights. */
@@ -191,7 +326,7 @@ export class WinogradForward {
     this.made = true;
   }
 
-  private ensureScratch(): void {
+  private ensureScratch(training: boolean): void {
     const { rt, K, C } = this;
     if (!this.u) {
       this.madeFrom = rt.alloc(K * C * 9 * 4);
@@ -203,16 +338,22 @@ export class WinogradForward {
         padded: rt.alloc(rt.kernels.winogradPadBytes(C, this.tilesH, this.tilesW)),
         v: rt.alloc(POSITIONS * C * this.ld * 4),
         m: rt.alloc(POSITIONS * K * this.ld * 4),
+        dv: 0,
       });
     }
+    if (!training) return;
+    for (const s of this.scratch) if (!s.dv) s.dv = rt.alloc(POSITIONS * C * this.ld * 4);
+    if (!this.du) this.du = rt.alloc(rt.threads * POSITIONS * K * C * 4);
+    if (!this.packedT) this.packedT = rt.alloc(POSITIONS * this.packedTBytes);
   }
 
   dispose(): void {
     if (this.rt.disposed) return;
-    for (const s of this.scratch) for (const ptr of [s.padded, s.v, s.m]) this.rt.free(ptr);
+    for (const s of this.scratch) for (const ptr of [s.padded, s.v, s.m, s.dv]) if (ptr) this.rt.free(ptr);
     this.scratch = [];
-    for (const ptr of [this.madeFrom, this.u, this.packed]) if (ptr) this.rt.free(ptr);
-    this.madeFrom = this.u = this.packed = 0;
+    for (const ptr of [this.madeFrom, this.u, this.packed, this.packedT, this.du]) if (ptr) this.rt.free(ptr);
+    this.madeFrom = this.u = this.packed = this.packedT = this.du = 0;
+    this.trained = { x: 0, batch: 0 };
     this.made = false;
   }
 }

@@ -278,6 +278,33 @@ export interface Kernels {
     OH: number,
     OW: number,
   ): void;
+  winogradGradPlaneBytes(tilesH: number, tilesW: number): number;
+  winogradGradOutput(
+    dy: number,
+    K: number,
+    OH: number,
+    OW: number,
+    tilesH: number,
+    tilesW: number,
+    plane: number,
+    dm: number,
+    ldm: number,
+    col0: number,
+  ): void;
+  winogradGradInput(
+    dv: number,
+    ldv: number,
+    col0: number,
+    C: number,
+    tilesH: number,
+    tilesW: number,
+    pad: number,
+    H: number,
+    W: number,
+    plane: number,
+    dx: number,
+  ): void;
+  winogradFilterGrad(du: number, K: number, C: number, dw: number): void;
   addBiasChannelsRelu(y: number, bias: number, batch: number, channels: number, spatial: number): void;
   sumChannels(dy: number, out: number, batch: number, channels: number, spatial: number, beta: number): void;
   maxPoolForward(
@@ -312,6 +339,18 @@ export interface Kernels {
     W: number,
     OH: number,
     OW: number,
+  ): void;
+  maxPool2x2Backward(
+    dy: number,
+    argmax: number,
+    y: number,
+    dx: number,
+    planes: number,
+    H: number,
+    W: number,
+    OH: number,
+    OW: number,
+    relu: number,
   ): void;
   maxPoolBackwardRelu(
     dy: number,

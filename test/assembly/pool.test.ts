@@ -126,7 +126,7 @@ describe("pooling", () => {
   });
 
   it.each(cases)(
-    "maxPoolForward / maxPoolValues / maxPoolBackward(Relu): planes %i, %ix%i, size %i, stride %i",
+    "maxPoolForward / maxPoolValues / maxPoolBackward(Relu) / maxPool2x2Backward: planes %i, %ix%i, size %i, stride %i",
     (planes, H, W, size, stride) => {
       const OH = side(H, size, stride, 0),
         OW = side(W, size, stride, 0);
@@ -178,6 +178,19 @@ describe("pooling", () => {
           readF32(dxPtr, planes * H * W).map((v, i) => (x[i] > 0 ? v : 0)),
           `dx masked (${what})`,
         );
+        // 2x2 windows of stride 2: the direct kernel gives the same floats, masked or not (its
+        // mask read from the window maxima y).
+        if (size === 2 && stride === 2) {
+          for (const relu of [0, 1]) {
+            const direct = f32Buf(nans(planes * H * W), "dx (2x2)");
+            rt.kernels.maxPool2x2Backward(dyPtr, aPtr, relu ? yPtr : 0, direct, planes, H, W, OH, OW, relu);
+            expectExact(
+              readF32(direct, planes * H * W),
+              readF32(relu ? maskedPtr : dxPtr, planes * H * W),
+              `maxPool2x2Backward dx (${what}, relu ${relu})`,
+            );
+          }
+        }
         // With overlap, the ties data routes several windows to one pixel: the sum is exercised.
         if (stride < size && n > planes && what === "ties")
           expect(Math.max(...back.count), "a pixel receiving several gradients").toBeGreaterThan(1);

@@ -712,6 +712,11 @@ describe("every public entry given every kind of wrong value", () => {
         { ...base, augment: { flip: false, shift: v } },
         /fit: augment.shift/,
       ]),
+      ...wrong("undefined", "true").map(([label, v]): [string, unknown, RegExp] => [
+        `winograd ${label}`,
+        { ...base, winograd: v },
+        /fit: winograd must be true or false/,
+      ]),
       ...wrong("undefined", "a function").map(([label, v]): [string, unknown, RegExp] => [
         `onBatchEnd ${label}`,
         { ...base, onBatchEnd: v },

@@ -119,3 +119,116 @@ export function winogradConv(
  */
 export const winogradTolerance = (magnitude: Float64Array, C: number): Float64Array =>
   magnitude.map((m) => 2 * (C + 16) * 2 ** -24 * m + 1e-30);
+
+// The backward passes: each forward step's transpose (see assembly/winograd-grad.ts).
+const transpose = (m: number[][]): number[][] => m[0].map((_, j) => m.map((row) => row[j]));
+const A = transpose(AT);
+const B = transpose(BT);
+const GT = transpose(G);
+
+/** dM = A dY Aᵀ [4, 4] of a 2x2 output gradient dY. */
+export const gradOutputTransform = (dY: number[][], magnitude = false): number[][] =>
+  sandwich(
+    A,
+    dY.map((r) => r.map((v) => pick(v, magnitude))),
+    A,
+    magnitude,
+  );
+
+/** dd = B dV Bᵀ [4, 4] of a 4x4 gradient dV of a transformed tile. */
+export const gradInputTransform = (dV: number[][], magnitude = false): number[][] =>
+  sandwich(
+    B,
+    dV.map((r) => r.map((v) => pick(v, magnitude))),
+    B,
+    magnitude,
+  );
+
+/** dg = Gᵀ dU G [3, 3] of a 4x4 gradient dU of a transformed filter. */
+export const filterGradTransform = (dU: number[][], magnitude = false): number[][] =>
+  sandwich(
+    GT,
+    dU.map((r) => r.map((v) => pick(v, magnitude))),
+    GT,
+    magnitude,
+  );
+
+/**
+ * dx [N, C, H, W] and dw [K, C, 3, 3] of a 3x3 stride-1 convolution (shape s, input x, filters w)
+ * given dy [N, K, OH, OW], by Winograd's tiles in float64 as the training kernels compute them
+ * (dM = A dY Aᵀ, dU = Σ dM ⊙ V, dV = Σ U ⊙ dM, dx = Σ B dV Bᵀ, dw = Gᵀ dU G); with `magnitude`,
+ * their bound on absolute values.
+ */
+export function winogradConvBackward(
+  s: ConvShape,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  magnitude = false,
+): { dx: Float64Array; dw: Float64Array } {
+  const OH = s.H + 2 * s.pad - 2,
+    OW = s.W + 2 * s.pad - 2;
+  const PH = s.H + 2 * s.pad + 2,
+    PW = s.W + 2 * s.pad + 2;
+  const U = Array.from({ length: s.K * s.C }, (_, kc) =>
+    filterTransform(
+      [0, 1, 2].map((r) => [0, 1, 2].map((c) => w[kc * 9 + r * 3 + c])),
+      magnitude,
+    ),
+  );
+  const dU = Array.from({ length: s.K * s.C }, () => [0, 1, 2, 3].map(() => [0, 0, 0, 0]));
+  const dx = new Float64Array(s.N * s.C * s.H * s.W);
+  const pixel = (n: number, c: number, iy: number, ix: number): number =>
+    iy < 0 || iy >= s.H || ix < 0 || ix >= s.W ? 0 : x[((n * s.C + c) * s.H + iy) * s.W + ix];
+  const grad = (n: number, k: number, oy: number, ox: number): number =>
+    oy >= OH || ox >= OW ? 0 : dy[((n * s.K + k) * OH + oy) * OW + ox];
+  for (let n = 0; n < s.N; n++) {
+    const padded = Array.from({ length: s.C }, () => new Float64Array(PH * PW));
+    for (let ty = 0; ty < Math.ceil(OH / 2); ty++) {
+      for (let tx = 0; tx < Math.ceil(OW / 2); tx++) {
+        const V = Array.from({ length: s.C }, (_, c) =>
+          inputTransform(
+            [0, 1, 2, 3].map((r) => [0, 1, 2, 3].map((j) => pixel(n, c, 2 * ty - s.pad + r, 2 * tx - s.pad + j))),
+            magnitude,
+          ),
+        );
+        const dM = Array.from({ length: s.K }, (_, k) =>
+          gradOutputTransform(
+            [0, 1].map((a) => [0, 1].map((e) => grad(n, k, 2 * ty + a, 2 * tx + e))),
+            magnitude,
+          ),
+        );
+        for (let k = 0; k < s.K; k++)
+          for (let c = 0; c < s.C; c++)
+            for (let i = 0; i < 16; i++) dU[k * s.C + c][i >> 2][i & 3] += dM[k][i >> 2][i & 3] * V[c][i >> 2][i & 3];
+        for (let c = 0; c < s.C; c++) {
+          const dV = [0, 1, 2, 3].map((r) =>
+            [0, 1, 2, 3].map((j) => dM.reduce((sum, m, k) => sum + U[k * s.C + c][r][j] * m[r][j], 0)),
+          );
+          const dd = gradInputTransform(dV, magnitude);
+          for (let r = 0; r < 4; r++) for (let j = 0; j < 4; j++) padded[c][(2 * ty + r) * PW + 2 * tx + j] += dd[r][j];
+        }
+      }
+    }
+    for (let c = 0; c < s.C; c++)
+      for (let iy = 0; iy < s.H; iy++)
+        for (let ix = 0; ix < s.W; ix++)
+          dx[((n * s.C + c) * s.H + iy) * s.W + ix] = padded[c][(iy + s.pad) * PW + ix + s.pad];
+  }
+  const dw = new Float64Array(s.K * s.C * 9);
+  for (let kc = 0; kc < s.K * s.C; kc++) {
+    const g = filterGradTransform(dU[kc], magnitude);
+    for (let r = 0; r < 3; r++) for (let j = 0; j < 3; j++) dw[kc * 9 + r * 3 + j] = g[r][j];
+  }
+  return { dx, dw };
+}
+
+/**
+ * The float32 error bounds of the Winograd gradients, given their magnitudes
+ * (winogradConvBackward on absolute values): dx within 2·(K + 20)·u (the roundings on its
+ * longest path: 2 in dM, 6 in U, K + 1 in the sum over filters, 4 in B dV Bᵀ, 3 where up to
+ * four tiles overlap, and slack), dw within 2·(terms + 20)·u, `terms` the tiles summed into each
+ * dU (images × tiles an image), plus 2 in V, 2 in dM, 4 in Gᵀ dU G, 1 for the threads' shares.
+ */
+export const winogradGradTolerance = (magnitude: Float64Array, depth: number): Float64Array =>
+  magnitude.map((m) => 2 * (depth + 20) * 2 ** -24 * m + 1e-30);

@@ -1,4 +1,4 @@
-// Conv2D's Winograd inference path (sdk/layers/winograd.ts, on through Model's `winograd`)
+// Conv2D's Winograd forward pass (sdk/layers/winograd.ts, on through Model's `winograd`)
 // against the default path and the exact convolution, for shapes that cover the path's cases:
 // padding 0, 1 and 2, odd sides whose last tiles overhang, channel and filter counts that are not
 // multiples of 4 or 5, batches of several images (several images to a product, and groups cut by
@@ -107,8 +107,11 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
           expect(ran.has("winogradInput") && ran.has("winogradOutput"), [...ran].join(", ")).toBe(true);
           // A one-image pass split by filters multiplies unpacked U bands; a batch, packed U.
           expect(ran.has(N === 1 && threads === 2 && C === 48 ? "gemm" : "gemmPacked")).toBe(true);
-          expect(trainingRan.has("winogradInput"), "training passes stay on the default path").toBe(false);
-          expect(training).toEqual(trainingDirect);
+          // Training passes run Winograd too (their backward passes: winograd-training.test.ts),
+          // with the inference pass's floats; without it they are the default path's.
+          expect(trainingRan.has("winogradInput"), "training passes run Winograd").toBe(true);
+          expect(training).toEqual(wino);
+          expect(trainingDirect).toEqual(direct);
           const want = relu ? exact.map((v) => Math.max(v, 0)) : exact;
           expectWithin(wino, want, winoTol, `Winograd against the exact convolution (relu ${relu})`);
           expectWithin(direct, want, directTol, `default path against the exact convolution (relu ${relu})`);
@@ -161,7 +164,7 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
     expect(eligible(8, 4, 6)).toBe(1);
     expect(eligible(3, 32, 32)).toBe(0); // a colour image's first layer: too few channels in
     expect(eligible(8, 3, 8)).toBe(0); // too few filters
-    expect(eligible(64, 64, 4)).toBe(0); // 4 tiles an image
+    expect(eligible(64, 64, 4)).toBe(0); // 4 tiles an image (training takes it: winograd-training.test.ts)
     expect(eligible(16, 16, 8, { size: 5 })).toBe(0);
     expect(eligible(16, 16, 8, { stride: 2 })).toBe(0);
     const model = new Model(rt, spec({ N: 1, C: 8, H: 8, W: 8, K: 8, R: 3, stride: 1, pad: 1 }));
