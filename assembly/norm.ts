@@ -78,8 +78,6 @@ export function batchNormTrain(
 }
 
 /** batchNormTrain's work on channel c once its batch mean and (biased) variance are known. */
-// @ts-ignore: decorator
-@inline
 function normalizeChannel(
   x: usize, y: usize, xhat: usize, invStd: usize, gamma: usize, beta: usize,
   runningMean: usize, runningVar: usize, batch: i32, C: i32, S: i32, eps: f32, momentum: f32,
@@ -193,8 +191,6 @@ export function batchNormBackward(
 }
 
 /** batchNormBackward's work on channel c once its sums Σ dy and Σ dy · xhat are known. */
-// @ts-ignore: decorator
-@inline
 function channelInputGradient(
   dy: usize, xhat: usize, invStd: usize, gamma: usize, dx: usize, dgamma: usize, dbeta: usize,
   batch: i32, C: i32, S: i32, c: i32, sumDy: f64, sumDyXhat: f64,

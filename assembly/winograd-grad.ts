@@ -227,8 +227,6 @@ export function winogradFilterGrad(du: usize, K: i32, C: i32, dw: usize): void {
  * (Gᵀ · dU)[r, j] of `lanes` consecutive channels (the rest 0), from x_i = dU[4i + j] at `at`:
  * row 0 is x0 + (x1 + x2)/2, row 1 (x1 - x2)/2, row 2 (x1 + x2)/2 + x3.
  */
-// @ts-ignore: decorator
-@inline
 function transposedRow(at: usize, plane: usize, j: i32, r: i32, lanes: i32): v128 {
   const half = f32x4.splat(0.5);
   const x1 = loadLanes(at + <usize>(4 + j) * plane, lanes);
@@ -239,8 +237,6 @@ function transposedRow(at: usize, plane: usize, j: i32, r: i32, lanes: i32): v12
 }
 
 /** The `lanes` floats at p (1 to 4), zeros after them: nothing past them is read. */
-// @ts-ignore: decorator
-@inline
 function loadLanes(p: usize, lanes: i32): v128 {
   if (lanes == 4) return v128.load(p);
   return f32x4(
@@ -252,8 +248,6 @@ function loadLanes(p: usize, lanes: i32): v128 {
 }
 
 /** Lane l of v at p + 36·l (one value of each of `lanes` consecutive 3x3 filters). */
-// @ts-ignore: decorator
-@inline
 function storeLanes(p: usize, v: v128, lanes: i32): void {
   store<f32>(p, f32x4.extract_lane(v, 0));
   if (lanes > 1) store<f32>(p, f32x4.extract_lane(v, 1), 36);

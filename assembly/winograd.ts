@@ -259,6 +259,8 @@ export function winogradOutput(
 }
 
 /** The first `n` (< 8) of the eight floats lo, hi at `p`. */
+// @ts-ignore: decorator
+@inline
 function storeEdge(p: usize, n: i32, lo: v128, hi: v128): void {
   if (n > 0) store<f32>(p, f32x4.extract_lane(lo, 0));
   if (n > 1) store<f32>(p, f32x4.extract_lane(lo, 1), 4);
