@@ -53,6 +53,11 @@ export function checkFitArguments(
   }
   if (o.winograd !== undefined && typeof o.winograd !== "boolean")
     fail("BAD_ARGUMENT", `fit: winograd must be true or false, got ${describeValue(o.winograd)}`);
+  if (o.winograd === true && (model as Model).winogradTrainingLayers === 0)
+    fail(
+      "BAD_ARGUMENT",
+      "fit: winograd: none of the model's convolutions runs Winograd in training (3x3, stride 1, at least 8 channels in and 4 filters)",
+    );
   if (o.augment !== undefined) {
     const a = checkOptions<{ flip: boolean; shift: number }>(o.augment, "fit: augment", ["flip", "shift"]);
     if (typeof a.flip !== "boolean")

@@ -1,6 +1,7 @@
 import { fail } from "./errors";
 import { outputSide } from "./layers/conv2d";
 import { transposedSide } from "./layers/conv-transpose";
+import { sparseListBytes } from "./layers/dense";
 import { sizeOf } from "./layers/layer";
 import type { LayerSpec, ModelSpec } from "./spec";
 
@@ -25,7 +26,7 @@ export const PLAN_LIMITS = {
   parameters: 1 << 25,
   /** Activation memory one image needs in a training pass (inference needs less). */
   imageBytes: 64 * 2 ** 20,
-  /** The convolutions' patch matrices (im2col) of one image, all layers, for training: held per thread. */
+  /** The convolutions' patch matrices (im2col) of one image, all layers, for training, held per thread, and a first dense layer's nonzeros' lists (at most 16 MB). */
   scratchBytes: 64 * 2 ** 20,
   /** Multiply-adds of one image's forward pass. */
   multiplyAdds: 2 ** 31,
@@ -163,16 +164,13 @@ function planLayer(
   switch (layer.type) {
     case "dense": {
       const units = layer.units;
-      // Reading the model's input, it lists the input's nonzeros (Dense.sparseInput): by image,
-      // 8 bytes a value and 4 an image; for training also by input value, 8 bytes a value and 4
-      // an input value (counted per image: an upper bound).
-      const list = readsInput ? 2 * inSize + 1 : 0;
-      const columns = readsInput ? 3 * inSize : 0;
+      // Reading the model's input, it lists the input's nonzeros (Dense.sparseInput) for batches
+      // of up to SPARSE_MAX_VALUES input values: a fixed amount, whatever the batch.
       return {
         outputShape: [units],
         tensors: [t("weight", [inSize, units]), t("bias", [units])],
-        imageBytes: buffers(units + list, units + inSize + list + columns),
-        scratchBytes: noScratch,
+        imageBytes: buffers(units, units + inSize),
+        scratchBytes: readsInput ? sparseListBytes(inSize) : noScratch,
         multiplyAdds: inSize * units,
       };
     }

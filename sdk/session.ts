@@ -100,13 +100,19 @@ export class TrainingSession {
 
   /**
    * A new run of `model` (its weights as they are) from epoch 1, or from `epochsDone` + 1. A
-   * model with Winograd on (Model's `winograd`) trains with it unless the settings say otherwise.
+   * model with Winograd on (Model's `winograd`) trains with it, where its convolutions can, unless
+   * the settings say otherwise.
    */
   static start(model: Model, settings: RunSettings, epochsDone = 0): TrainingSession {
     checkSettings(settings);
     return new TrainingSession(
       model,
-      { ...settings, ...(settings.winograd === undefined && model.winograd ? { winograd: true } : {}) },
+      {
+        ...settings,
+        ...(settings.winograd === undefined && model.winograd && model.winogradTrainingLayers > 0
+          ? { winograd: true }
+          : {}),
+      },
       { ...FRESH, epochsDone },
       new Optimizer(model.rt, settings.optimizer),
     );

@@ -192,22 +192,10 @@ export async function fit(model: Model, train: Dataset | DeviceData, options: Fi
 async function fitClaimed(model: Model, train: Dataset | DeviceData, options: FitOptions): Promise<FitResult> {
   const { rt } = model;
   const { epochs, batchSize, optimizer } = options;
-  // Before the data set is copied into wasm memory: a batch too large for this model is refused first.
+  // Before the data set is copied into wasm memory and the model changed: a batch too large for
+  // this model, or a resume point outside the run, is refused first.
   checkTrainingBatch(model.spec, Math.min(batchSize, train.count));
-  const device = train instanceof DeviceData ? train : new DeviceData(rt, train);
-  const test = options.test && !(options.test instanceof DeviceData) ? new DeviceData(rt, options.test) : options.test;
-  checkShapes(model, device.data);
-  const winogradBefore = model.winograd;
-  if (options.winograd !== undefined) model.winograd = options.winograd;
-  const batch = Math.min(batchSize, device.count);
-  model.allocate(batch);
-  const order = new Int32Array(device.count);
-  const orderPtr = rt.alloc(order.byteLength);
-  const rng = new Random((options.seed ?? 0) + 0x5eed);
-  const history: EpochRecord[] = [];
-  const batches = Math.ceil(device.count / batch);
-  const firstEpoch = options.firstEpoch ?? 1;
-  const baseLr = optimizer.learningRate;
+  const batches = Math.ceil(train.count / Math.min(batchSize, train.count));
   const resumeAt = options.resumeAt ?? { batch: 0, lossSum: 0, correct: 0 };
   if (!Number.isInteger(resumeAt.batch) || resumeAt.batch < 0 || resumeAt.batch > batches) {
     fail("BAD_ARGUMENT", `resumeAt.batch must be an integer from 0 to ${batches}, got ${resumeAt.batch}`);
@@ -230,6 +218,17 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
     if (!(Number.isFinite(value) && value >= 0))
       fail("BAD_ARGUMENT", `resumeAt.${name} must be a non-negative number, got ${value}`);
   }
+  const device = train instanceof DeviceData ? train : new DeviceData(rt, train);
+  const test = options.test && !(options.test instanceof DeviceData) ? new DeviceData(rt, options.test) : options.test;
+  checkShapes(model, device.data);
+  const batch = Math.min(batchSize, device.count);
+  model.allocate(batch);
+  const order = new Int32Array(device.count);
+  const orderPtr = rt.alloc(order.byteLength);
+  const rng = new Random((options.seed ?? 0) + 0x5eed);
+  const history: EpochRecord[] = [];
+  const firstEpoch = options.firstEpoch ?? 1;
+  const baseLr = optimizer.learningRate;
   const totalSteps = span?.steps ?? epochs * batches - resumeAt.batch;
   let step = options.scheduleSteps?.step ?? 0;
   const schedule = options.schedule ?? "constant";
@@ -254,6 +253,9 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
   let window = { loss: 0, images: 0 };
   // Kept across epochs: an epoch shorter than YIELD_MS must not keep a run from yielding.
   let lastYield = now();
+  // The run's convolution path, restored when it ends however it ends.
+  const winogradBefore = model.winograd;
+  if (options.winograd !== undefined) model.winograd = options.winograd;
   try {
     for (let e = 0; e < epochs && !stopped; e++) {
       const epoch = firstEpoch + e;

@@ -224,7 +224,6 @@ export class Conv2D implements Layer {
     }
     const addBias = this.reluFused ? "addBiasChannelsRelu" : "addBiasChannels";
     const bias = this.bias.value.ptr;
-    this.input = x;
     // One image is shared out by filters only when its product is big enough to repay waking a
     // worker (rt.worthSplitting): not the LeNet-like nets' layers (0.4 and 4.5 MFLOP).
     const oneImageSplit =

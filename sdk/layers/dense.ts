@@ -23,6 +23,21 @@ const SPARSE_MAX_DENSITY = 0.4;
  * 784 -> 100: about 5 µs either way), so skipping zeros saves nothing there.
  */
 const SPARSE_MIN_BATCH = 5;
+/**
+ * Batches of more input values than this keep the GEMM, so that the nonzeros' lists (8 bytes a
+ * value by image, 8 more by input value for dW) stay a fixed 16 MB at most rather than growing
+ * with the batch: 1,337 MNIST images; the skip gains nothing more on bigger batches.
+ */
+export const SPARSE_MAX_VALUES = 1 << 20;
+
+/** Bytes of a first dense layer's nonzeros' lists for an input of `inSize` values (see SPARSE_MAX_VALUES). */
+export function sparseListBytes(inSize: number): { inference: number; training: number } {
+  const images = Math.floor(SPARSE_MAX_VALUES / inSize);
+  if (images === 0) return { inference: 0, training: 0 };
+  const rows = 4 * images * (2 * inSize + 1);
+  const columns = 4 * (images + 1) * 2 * inSize;
+  return { inference: rows, training: rows + columns };
+}
 
 /**
  * Fully connected layer (eq. 1, 3; backward eq. 13-15): y = x·W + b with x [batch, in]
@@ -47,11 +62,17 @@ export class Dense implements Layer {
    * microseconds) and takes the GEMM then, so a diverging run fails as it would without this.
    */
   sparseInput = false;
-  /** The nonzeros of the input by sample (Runtime.sparseRows), and by input value for dW (its transpose). */
+  /**
+   * The nonzeros of the input by sample (Runtime.sparseRows), and by input value for dW (its
+   * transpose): made on the first batch that takes the sparse products, for the largest such
+   * batch (sparseImages), so that they are a fixed size (sparseListBytes) whatever the batch.
+   */
   private readonly inputRows: BatchBuffer;
   private readonly inputColumns: BatchBuffer;
   /** Whether the last forward pass took the sparse product (its backward pass does too). */
   private sparseBatch = false;
+  /** The largest batch that may take the sparse products (SPARSE_MAX_VALUES input values). */
+  private readonly sparseImages: number;
   /** The model sets this when a ReLU follows: the bias kernel applies it (see Layer.reluFused). */
   reluFused = false;
   /** Set for an int8 model (sdk/io/int8-file.ts): inference passes run it instead of the float product. */
@@ -81,33 +102,35 @@ export class Dense implements Layer {
     // Runtime.sparseRowsBytes(batch, in) and (in, batch): 8 bytes a value and 4 a row.
     this.inputRows = new BatchBuffer(rt, 2 * this.inSize + 1);
     this.inputColumns = new BatchBuffer(rt, 2 * this.inSize, this.inSize);
+    this.sparseImages = Math.floor(SPARSE_MAX_VALUES / this.inSize);
   }
 
   allocate(batch: number, training: boolean): void {
     if (this.disposed) layerDisposed(this.spec);
     this.out.ensure(batch);
     if (training) this.dx.ensure(batch);
-    if (this.sparseInput) {
-      this.inputRows.ensure(batch);
-      if (training) this.inputColumns.ensure(batch);
-    }
   }
 
   forward(x: number, batch: number, training = false): number {
     if (this.disposed) layerDisposed(this.spec);
     const { rt, spec } = this;
-    this.input = x;
     if (this.int8 && !training) {
       this.int8.forward(x, batch, this.out.ptr, this.reluFused);
       return this.out.ptr;
     }
-    this.sparseBatch =
-      this.sparseInput &&
+    // The backward pass follows the last training pass: an inference pass in between changes
+    // neither the input it reads nor the nonzeros' list it takes dW from.
+    const sparse =
+      this.sparseListed(batch) &&
       batch >= SPARSE_MIN_BATCH &&
+      (training || !this.sparseBatch) &&
       this.listNonzeros(x, batch) &&
       this.finite(this.weight.value.ptr, this.weight.value.length);
-    if (this.sparseBatch)
-      rt.sparseGemm(this.inputRows.ptr, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units);
+    if (training) {
+      this.input = x;
+      this.sparseBatch = sparse;
+    }
+    if (sparse) rt.sparseGemm(this.inputRows.ptr, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units);
     else rt.gemm(x, this.weight.value.ptr, this.out.ptr, batch, this.inSize, spec.units, false, false, 0);
     if (this.reluFused) rt.kernels.addBiasRowsRelu(this.out.ptr, this.bias.value.ptr, batch, spec.units);
     else rt.kernels.addBiasRows(this.out.ptr, this.bias.value.ptr, batch, spec.units);
@@ -119,21 +142,29 @@ export class Dense implements Layer {
     const { rt, spec, inSize } = this;
     // dW[in, units] = xᵀ · dy ;  db = Σ_batch dy ;  dx[batch, in] = dy · Wᵀ
     if (this.sparseBatch && this.finite(dy, batch * spec.units)) {
-      this.inputColumns.ensure(batch);
+      this.inputColumns.ensure(this.sparseImages);
       rt.sparseTranspose(this.inputRows.ptr, batch, inSize, this.inputColumns.ptr);
       rt.sparseGemm(this.inputColumns.ptr, dy, this.weight.grad.ptr, inSize, batch, spec.units);
     } else {
       rt.gemm(this.input, dy, this.weight.grad.ptr, inSize, batch, spec.units, true, false, 0);
     }
+    // The list is used: inference passes may list into it again (a second backward pass of the
+    // same batch takes the GEMM, the same floats).
+    this.sparseBatch = false;
     rt.kernels.sumRows(dy, this.bias.grad.ptr, batch, spec.units, 0);
     if (!needInputGrad) return 0;
     rt.gemm(dy, this.weight.value.ptr, this.dx.ptr, batch, spec.units, inSize, false, true, 0);
     return this.dx.ptr;
   }
 
+  /** Whether a batch of this size may take the sparse products. */
+  private sparseListed(batch: number): boolean {
+    return this.sparseInput && !this.int8 && batch <= this.sparseImages;
+  }
+
   /** Lists the nonzeros of x [batch, in] into inputRows; true when they are few enough for the sparse product. */
   private listNonzeros(x: number, batch: number): boolean {
-    this.inputRows.ensure(batch);
+    this.inputRows.ensure(this.sparseImages);
     const nonzeros = this.rt.sparseRows(x, batch, this.inSize, this.inputRows.ptr);
     return nonzeros <= SPARSE_MAX_DENSITY * batch * this.inSize;
   }

@@ -717,6 +717,11 @@ describe("every public entry given every kind of wrong value", () => {
         { ...base, winograd: v },
         /fit: winograd must be true or false/,
       ]),
+      [
+        "winograd on a network without convolutions",
+        { ...base, winograd: true },
+        /fit: winograd: none of the model's convolutions/,
+      ],
       ...wrong("undefined", "a function").map(([label, v]): [string, unknown, RegExp] => [
         `onBatchEnd ${label}`,
         { ...base, onBatchEnd: v },
@@ -747,6 +752,34 @@ describe("every public entry given every kind of wrong value", () => {
     );
     other.dispose();
     expect(sameBits(model.predict(PROBE), before), "no refused fit changed a weight").toBe(true);
+  });
+
+  it("a refused fit leaves the model's convolution path as it was", async () => {
+    const cnn = new Model(rt, {
+      input: [1, 8, 8],
+      layers: [
+        { type: "conv2d", filters: 8, size: 3 },
+        { type: "relu" },
+        { type: "conv2d", filters: 8, size: 3 },
+        { type: "relu" },
+        { type: "dense", units: 4 },
+      ],
+    });
+    expect(cnn.winogradTrainingLayers).toBe(1);
+    const data = DATA;
+    for (const resumeAt of [
+      { batch: -1, lossSum: 0, correct: 0 },
+      { batch: 0, lossSum: Number.NaN, correct: 0 },
+    ]) {
+      await expectRefused(
+        () => fit(cnn, data, { epochs: 1, batchSize: 10, optimizer: new SGD(rt), winograd: true, resumeAt }),
+        "BAD_ARGUMENT",
+        /resumeAt/,
+        "fit resumeAt",
+      );
+      expect(cnn.winograd, "the refused run's winograd option").toBe(false);
+    }
+    cnn.dispose();
   });
 
   it("the byte readers: every wrong kind of bytes is BAD_ARGUMENT naming the reader; an ArrayBuffer reads as its bytes", async () => {

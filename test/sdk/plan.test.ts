@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   ARCH_PRESETS,
+  checkTrainingBatch,
   imageCost,
   inferenceBatch,
   INFERENCE_BATCH_BYTES,
@@ -292,6 +293,17 @@ describe("imageCost: bytes per image", () => {
       }
     });
   }
+
+  it("a first dense layer's nonzeros' lists are a fixed amount: MNIST's MLP still trains on all 60,000 images in one batch", () => {
+    const mlp = spec([1, 28, 28], [dense(100), { type: "sigmoid" }, dense(10)]);
+    const cost = imageCost(mlp);
+    // By image and by pixel, 8 bytes a value each, for the 1,337 images of 2^20 pixels.
+    expect(cost.scratch.training).toBeGreaterThan(16e6);
+    expect(cost.scratch.training).toBeLessThan(17e6);
+    // Per image: the input, the layers and their gradients, 9 KB, not the lists (over 20 KB more).
+    expect(cost.training).toBeLessThan(9000);
+    expect(() => checkTrainingBatch(mlp, 60000)).not.toThrow();
+  });
 
   it("inferenceBatch: as many images as fit the batch budget, from 1 to the wanted batch", () => {
     for (const [, s] of models) {

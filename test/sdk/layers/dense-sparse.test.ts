@@ -175,6 +175,39 @@ describe("training with the sparse first layer", () => {
     }
   });
 
+  it("the backward pass follows the last training pass: an inference pass of other images in between changes no gradient", () => {
+    const rt = runtimes[0];
+    const pixels = Float32Array.from(train.images.subarray(0, 20 * 784), (v) => v / 255);
+    const others = Float32Array.from(train.images.subarray(20 * 784, 40 * 784), (v) => v / 255);
+    const model = new Model(rt, { input: [1, 28, 28], layers: parseArch("dense:16,relu,dense:10") }, { seed: 5 });
+    const layer = model.layers[0];
+    const dy = rt.alloc(20 * 16 * 4);
+    try {
+      model.allocate(20, true);
+      rt.f32(dy, 20 * 16).set(Float32Array.from({ length: 20 * 16 }, (_, i) => Math.sin(i)));
+      const gradient = (between: boolean): Float32Array => {
+        rt.f32(model.inputPtr, pixels.length).set(pixels);
+        layer.forward(model.inputPtr, 20, true);
+        if (between) {
+          // Other images at the same address (the inference pass lists their nonzeros), then the batch back.
+          rt.f32(model.inputPtr, others.length).set(others);
+          layer.forward(model.inputPtr, 20, false);
+          rt.f32(model.inputPtr, pixels.length).set(pixels);
+        }
+        layer.backward(dy, 20, false);
+        return model.params[0].grad.view().slice();
+      };
+      const spy = vi.spyOn(rt, "sparseGemm");
+      const want = gradient(false);
+      expect(spy, "the sparse products ran").toHaveBeenCalled();
+      spy.mockRestore();
+      expectSameBits(gradient(true), want, "dW with an inference pass in between");
+    } finally {
+      rt.free(dy);
+      model.dispose();
+    }
+  });
+
   it("a layer after the first, a first layer on inputs with few zeros, and small batches keep the GEMM", async () => {
     const rt = runtimes[0];
     const model = new Model(rt, { input: [1, 28, 28], layers: parseArch("flatten,dense:20,relu,dense:10") });
