@@ -26,24 +26,19 @@
 // The tile transforms take four tiles of a tile row at a time, one per lane.
 
 import { copyFloats } from "./simd";
+import { paddedCols, paddedRows } from "./winograd";
 
 /** Floats in a row of the dy copy winogradGradOutput reads: four tiles a vector, two columns each. */
 function gradRowFloats(tilesW: i32): i32 {
   return 8 * ((tilesW + 3) >> 2);
 }
 
-/** Rows and columns of the plane winogradGradInput adds tiles into (as winogradInput's padded copy). */
-function planeRows(tilesH: i32): i32 {
-  return 2 * tilesH + 2;
-}
-
-function planeCols(tilesW: i32): i32 {
-  return 8 * ((tilesW + 3) >> 2) + 4;
-}
+// The plane winogradGradInput adds tiles into has the rows and columns of winogradInput's padded
+// copy of one channel (paddedRows, paddedCols).
 
 /** Bytes of the scratch winogradGradOutput and winogradGradInput need (one plane of either). */
 export function winogradGradPlaneBytes(tilesH: i32, tilesW: i32): usize {
-  return <usize>(planeRows(tilesH) * planeCols(tilesW)) << 2;
+  return <usize>(paddedRows(tilesH) * paddedCols(tilesW)) << 2;
 }
 
 /**
@@ -114,9 +109,9 @@ export function winogradGradInput(
   dv: usize, ldv: i32, col0: i32, C: i32, tilesH: i32, tilesW: i32, pad: i32, H: i32, W: i32,
   plane: usize, dx: usize,
 ): void {
-  const PW = planeCols(tilesW);
+  const PW = paddedCols(tilesW);
   const rowBytes = <usize>PW << 2;
-  const planeBytes = <usize>(planeRows(tilesH) * PW) << 2;
+  const planeBytes = <usize>(paddedRows(tilesH) * PW) << 2;
   const matrixBytes = <usize>(C * ldv) << 2; // one dV_i
   const lanes = i32x4(0, 1, 2, 3);
   for (let c = 0; c < C; c++) {

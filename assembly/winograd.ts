@@ -57,11 +57,11 @@ function transformedRow(g: usize, r: i32): v128 {
 }
 
 /** Rows and columns of the padded copy winogradInput makes: tiles of four lanes read 12 floats. */
-function paddedRows(tilesH: i32): i32 {
+export function paddedRows(tilesH: i32): i32 {
   return 2 * tilesH + 2;
 }
 
-function paddedCols(tilesW: i32): i32 {
+export function paddedCols(tilesW: i32): i32 {
   return 8 * ((tilesW + 3) >> 2) + 4;
 }
 

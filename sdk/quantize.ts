@@ -5,6 +5,7 @@ import { pixelArray } from "./args";
 import { fail } from "./errors";
 import { checkModel } from "./evaluate";
 import { encodeInt8Model } from "./io/int8-file";
+import { MAX_ABS_VALUE } from "./io/model-file";
 import type { NamedTensor } from "./io/safetensors";
 import { isQuantizable, outputIndex, type InputQuant, type LayerQuant } from "./layers/int8";
 import { PIXEL_SCALE, type Model } from "./model";
@@ -100,9 +101,12 @@ export function quantizeModel(
     });
   }
   // The int8 model's spec: the float one's without the batch norms that fold into the layer before.
-  const folds = model.spec.layers.map(
-    (layer, index) => isQuantizable(layer.type) && model.spec.layers[index + 1]?.type === "batchnorm",
+  const folded = model.spec.layers.map((layer, index) =>
+    isQuantizable(layer.type) && model.spec.layers[index + 1]?.type === "batchnorm"
+      ? foldBatchNorm(model, index)
+      : undefined,
   );
+  const folds = folded.map((f) => f !== undefined);
   const kept: number[] = [];
   model.spec.layers.forEach((_, index) => {
     if (!(index > 0 && folds[index - 1])) kept.push(index);
@@ -122,7 +126,11 @@ export function quantizeModel(
     const weight = tensors.get(`${index}.weight`)!;
     const outputs = type === "conv2d" ? weight.shape[0] : weight.shape[1];
     const outputOf = outputIndex(type, weight.shape);
-    if (folds[old]) foldBatchNorm(model, old, weight.data, tensors.get(`${index}.bias`)!.data, outputOf);
+    const fold = folded[old];
+    if (fold) {
+      weight.data.set(fold.weight);
+      tensors.get(`${index}.bias`)!.data.set(fold.bias);
+    }
     const q = quantizeWeights(weight.data, outputs, outputOf);
     quants.set(index, { ...q, input: inputQuant(ranges[old].min, ranges[old].max) });
   });
@@ -131,26 +139,30 @@ export function quantizeModel(
 }
 
 /**
- * Folds the batch norm after layer `index` (inference: y = (x - mean) · g + beta with
- * g = gamma / sqrt(var + eps), per output) into that layer's float weights and bias, in place:
- * w · g and (b - mean) · g + beta. The int8 model then runs the layer and its ReLU as one pass
- * (a batch norm between them keeps them apart), and ONNX Runtime fuses the exported
- * convolution, ReLU and quantization into QLinearConv. Per-output weight scales make the fold
- * exact up to rounding: the int8 weights are the same up to a channel's sign, their scales times |g|.
+ * The weights and bias of layer `index` with the batch norm after it folded in (inference:
+ * y = (x - mean) · g + beta with g = gamma / sqrt(var + eps), per output): w · g and
+ * (b - mean) · g + beta. The int8 model then runs the layer and its ReLU as one pass (a batch norm
+ * between them keeps them apart), and ONNX Runtime fuses the exported convolution, ReLU and
+ * quantization into QLinearConv. Per-output weight scales make the fold exact up to rounding: the
+ * int8 weights are the same up to a channel's sign, their scales times |g|. Undefined, and the
+ * batch norm kept, when a folded value would not be a finite number a model file may hold
+ * (MAX_ABS_VALUE: a running variance near 0 under a large gamma).
  */
-function foldBatchNorm(
-  model: Model,
-  index: number,
-  weight: Float32Array,
-  bias: Float32Array,
-  outputOf: (i: number) => number,
-): void {
+function foldBatchNorm(model: Model, index: number): { weight: Float32Array; bias: Float32Array } | undefined {
   const norm = model.spec.layers[index + 1] as { eps?: number };
   const eps = norm.eps ?? 1e-5;
-  const read = (name: string): Float32Array =>
-    [...model.params, ...model.buffers].find((p) => p.name === `${index + 1}.${name}`)!.value.read();
-  const [gamma, beta, mean, variance] = ["gamma", "beta", "running_mean", "running_var"].map(read);
+  const read = (layer: number, name: string): Float32Array =>
+    [...model.params, ...model.buffers].find((p) => p.name === `${layer}.${name}`)!.value.read();
+  const [gamma, beta, mean, variance] = ["gamma", "beta", "running_mean", "running_var"].map((n) => read(index + 1, n));
+  const weight = read(index, "weight");
+  const bias = read(index, "bias");
+  const outputOf = outputIndex(
+    model.spec.layers[index].type,
+    model.params.find((p) => p.name === `${index}.weight`)!.value.shape,
+  );
   const g = Float64Array.from(gamma, (v, o) => v / Math.sqrt(variance[o] + eps));
   for (let i = 0; i < weight.length; i++) weight[i] *= g[outputOf(i)];
   for (let o = 0; o < bias.length; o++) bias[o] = (bias[o] - mean[o]) * g[o] + beta[o];
+  const holdable = (v: number): boolean => Math.abs(v) <= MAX_ABS_VALUE;
+  return weight.every(holdable) && bias.every(holdable) ? { weight, bias } : undefined;
 }

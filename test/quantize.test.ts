@@ -168,6 +168,25 @@ describe("int8 models", () => {
     rt.dispose();
   });
 
+  it("keeps a batch norm whose fold would give weights no model file may hold (a variance of 0 under a huge gamma)", async () => {
+    const rt = await Runtime.create();
+    const float = new Model(
+      rt,
+      { input: [1, 10, 10], layers: parseArch("conv:6x3,batchnorm,relu,dense:5") },
+      { seed: 3 },
+    );
+    const buffer = (name: string) => [...float.params, ...float.buffers].find((p) => p.name === name)!.value;
+    buffer("1.gamma").write([1e7, 1, 1, 1, 1, 1]);
+    buffer("1.running_var").write([0, 1, 1, 1, 1, 1]);
+    const count = 50;
+    const rng = new Random(2);
+    const pixels = Uint8Array.from({ length: count * 100 }, () => Math.floor(rng.uniform() * 256));
+    const int8 = deserializeModel(rt, quantizeModel(float, pixels, count)).model;
+    expect(int8.spec.layers.map((l) => l.type).join(",")).toBe("conv2d,batchnorm,relu,dense");
+    expect(int8.predict(pixels).every(Number.isFinite)).toBe(true);
+    rt.dispose();
+  });
+
   it("an int8 model is not trained, nor saved as a float model; autoencoders and int8 models are not quantized", async () => {
     const rt = await Runtime.create();
     const train = loadMnist("train");

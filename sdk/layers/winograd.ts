@@ -335,7 +335,13 @@ export class WinogradConv {
     }
     while (this.scratch.length < rt.threads) {
       this.scratch.push({
-        padded: rt.alloc(rt.kernels.winogradPadBytes(C, this.tilesH, this.tilesW)),
+        // The input transform's padded image, or one plane of the gradient transforms.
+        padded: rt.alloc(
+          Math.max(
+            rt.kernels.winogradPadBytes(C, this.tilesH, this.tilesW),
+            rt.kernels.winogradGradPlaneBytes(this.tilesH, this.tilesW),
+          ),
+        ),
         v: rt.alloc(POSITIONS * C * this.ld * 4),
         m: rt.alloc(POSITIONS * K * this.ld * 4),
         dv: 0,
