@@ -21,12 +21,9 @@ import {
   Runtime,
   serializeModel,
 } from "../sdk/node";
-import { encodeInt8Model } from "../sdk/io/int8-file";
-import { decodeSafetensors, type NamedTensor } from "../sdk/io/safetensors";
-import { isQuantizable, outputIndex, type LayerQuant } from "../sdk/layers/int8";
-import { quantizeWeights } from "../sdk/quantize";
-import { cifarAvailable, CIFAR_DIR } from "./support/cifar";
+import { CIFAR_DIR, cifarAvailable } from "./support/cifar";
 import { expectOneLineError, run } from "./support/cli";
+import { unfoldedInt8File } from "./support/int8-unfolded";
 
 const MODELS = fileURLToPath(new URL("../models/", import.meta.url));
 const CALIBRATION = 1000;
@@ -98,25 +95,8 @@ describe("int8 models", () => {
   it("the shipped MNIST CNN, batch norms folded, answers as its int8 model with them unfolded on every test image", async () => {
     const rt = await Runtime.create();
     const { float, int8, bytes } = quantizeShipped(rt, "mnist-cnn.safetensors", loadMnist("train").images);
-    // The same int8 model without folding (an int8 file may keep its batch norms): the float spec
-    // (batch norms run in float after their convolutions), each layer's weights quantized as they
-    // are, and the folded file's input quantization (a layer's input is the same either way).
-    const folded = decodeSafetensors(bytes.int8, "folded", true).tensors;
-    const inputQuants = int8.spec.layers.flatMap((l, i) =>
-      isQuantizable(l.type) ? [folded.get(`${i}.input_quant`)!.data] : [],
-    );
-    const tensors = new Map<string, NamedTensor>();
-    for (const p of [...float.params, ...float.buffers])
-      tensors.set(p.name, { shape: [...p.value.shape], data: p.value.read() });
-    const quants = new Map<number, LayerQuant>();
-    float.spec.layers.forEach((l, i) => {
-      if (!isQuantizable(l.type)) return;
-      const w = tensors.get(`${i}.weight`)!;
-      const q = quantizeWeights(w.data, l.type === "conv2d" ? w.shape[0] : w.shape[1], outputIndex(l.type, w.shape));
-      const [scale, zero] = inputQuants[quants.size];
-      quants.set(i, { ...q, input: { scale, zero } });
-    });
-    const unfolded = deserializeModel(rt, encodeInt8Model(float.spec, tensors, quants, {})).model;
+    // The same int8 model without folding (an int8 file may keep its batch norms).
+    const unfolded = deserializeModel(rt, unfoldedInt8File(float, bytes.int8)).model;
     expect(unfolded.spec.layers.filter((l) => l.type === "batchnorm")).toHaveLength(3);
     const test = loadMnist("test");
     const a = unfolded.predict(test.images);

@@ -38,6 +38,7 @@ import {
   type TensorProto,
   UINT8,
 } from "../../../sdk/onnx/proto";
+import { unfoldedInt8File } from "../../support/int8-unfolded";
 import { onnxRefusal } from "../../support/onnx-refusal";
 
 const CALIBRATION = 1000;
@@ -192,6 +193,33 @@ describe("an int8 model exported as QDQ", () => {
     expect(differs).toEqual([]);
     expect(maxDiff).toBeLessThan(2e-3);
     quantized.dispose();
+  }, 120_000);
+
+  it("an int8 file that keeps its batch norms exports them as BatchNormalization, agrees with ONNX Runtime and reads back the same", async () => {
+    const shipped = deserializeModel(
+      rt,
+      new Uint8Array(fs.readFileSync(new URL("../../../models/mnist-cnn.safetensors", import.meta.url))),
+    ).model;
+    const train = loadMnist("train").images.subarray(0, CALIBRATION * 784);
+    const unfolded = deserializeModel(rt, unfoldedInt8File(shipped, quantizeModel(shipped, train, CALIBRATION))).model;
+    shipped.dispose();
+    expect(unfolded.spec.layers.filter((l) => l.type === "batchnorm")).toHaveLength(3);
+    const b = exportOnnx(unfolded, { dataset: "mnist" });
+    const ops = decode(b).graph!.node!.map((n) => n.opType);
+    expect(ops.filter((op) => op === "BatchNormalization")).toHaveLength(3);
+    const images = loadMnist("test").images.subarray(0, 1000 * 784);
+    const { out } = await runProfiled(b, images, 1000);
+    const ours = unfolded.predict(images);
+    const { differs, maxDiff } = compare(ours, out);
+    expect(differs).toEqual([]);
+    expect(maxDiff).toBeLessThan(2e-3);
+    const back = importOnnx(rt, b).model;
+    // The same layers (the graph's Flatten read back as a layer of its own).
+    const types = (m: Model) => m.spec.layers.map((l) => l.type).filter((t) => t !== "flatten");
+    expect(types(back)).toEqual(types(unfolded));
+    expect(compare(back.predict(images), ours).maxDiff).toBe(0);
+    back.dispose();
+    unfolded.dispose();
   }, 120_000);
 });
 
