@@ -83,6 +83,32 @@ export function gemmPacked(
   blockedGemm(0, 0, 0, packedA, b, ldb, c, ldc, m, k, n, transB, beta, work);
 }
 
+/**
+ * `count` products of the same shape, gemm() for each: product i reads A, B and writes C at byte
+ * offsets i·strideA, i·strideB, i·strideC from a, b, c. One call for a convolution's 16 Winograd
+ * products (assembly/winograd.ts) instead of 16 calls from JavaScript.
+ */
+export function gemmSeries(
+  a: usize, strideA: usize, lda: i32, b: usize, strideB: usize, ldb: i32, c: usize, strideC: usize, ldc: i32,
+  m: i32, k: i32, n: i32, transA: i32, transB: i32, beta: f32, work: usize, count: i32,
+): void {
+  for (let i = 0; i < count; i++) {
+    const at = <usize>i;
+    gemm(a + at * strideA, lda, b + at * strideB, ldb, c + at * strideC, ldc, m, k, n, transA, transB, beta, work);
+  }
+}
+
+/** gemmSeries with each op(A) packed by packA: product i's packing at packedA + i·strideA. */
+export function gemmPackedSeries(
+  packedA: usize, strideA: usize, b: usize, strideB: usize, ldb: i32, c: usize, strideC: usize, ldc: i32,
+  m: i32, k: i32, n: i32, transB: i32, beta: f32, work: usize, count: i32,
+): void {
+  for (let i = 0; i < count; i++) {
+    const at = <usize>i;
+    gemmPacked(packedA + at * strideA, b + at * strideB, ldb, c + at * strideC, ldc, m, k, n, transB, beta, work);
+  }
+}
+
 /** Handles a product with no rows, columns or depth (C = beta · C for k = 0); true if it was one. */
 function emptyProduct(c: usize, ldc: i32, m: i32, k: i32, n: i32, beta: f32): bool {
   if (m <= 0 || n <= 0) return true;
