@@ -83,6 +83,32 @@ export function gemmPacked(
   blockedGemm(0, 0, 0, packedA, b, ldb, c, ldc, m, k, n, transB, beta, work);
 }
 
+/**
+ * `count` products of the same shape, gemm() for each: product i reads A, B and writes C at byte
+ * offsets i·strideA, i·strideB, i·strideC from a, b, c. One call for a convolution's 16 Winograd
+ * products (assembly/winograd.ts) instead of 16 calls from JavaScript.
+ */
+export function gemmSeries(
+  a: usize, strideA: usize, lda: i32, b: usize, strideB: usize, ldb: i32, c: usize, strideC: usize, ldc: i32,
+  m: i32, k: i32, n: i32, transA: i32, transB: i32, beta: f32, work: usize, count: i32,
+): void {
+  for (let i = 0; i < count; i++) {
+    const at = <usize>i;
+    gemm(a + at * strideA, lda, b + at * strideB, ldb, c + at * strideC, ldc, m, k, n, transA, transB, beta, work);
+  }
+}
+
+/** gemmSeries with each op(A) packed by packA: product i's packing at packedA + i·strideA. */
+export function gemmPackedSeries(
+  packedA: usize, strideA: usize, b: usize, strideB: usize, ldb: i32, c: usize, strideC: usize, ldc: i32,
+  m: i32, k: i32, n: i32, transB: i32, beta: f32, work: usize, count: i32,
+): void {
+  for (let i = 0; i < count; i++) {
+    const at = <usize>i;
+    gemmPacked(packedA + at * strideA, b + at * strideB, ldb, c + at * strideC, ldc, m, k, n, transB, beta, work);
+  }
+}
+
 /** Handles a product with no rows, columns or depth (C = beta · C for k = 0); true if it was one. */
 function emptyProduct(c: usize, ldc: i32, m: i32, k: i32, n: i32, beta: f32): bool {
   if (m <= 0 || n <= 0) return true;
@@ -360,17 +386,38 @@ function packPanelsA(
         out += MR * 16;
       }
     } else if (transA == 0) {
-      // A stored [m,k], the last, partial panel: row i of op(A) is contiguous; interleave MR rows.
-      for (let r = 0; r < MR; r++) {
-        const out = panel + (<usize>r << 4);
-        if (r < rows) {
-          const src = a + (<usize>((row0 + r) * lda + pc) << 2);
-          for (let p = 0; p < kc; p++) {
-            v128.store(out + (<usize>(p * MR) << 4), v128.load32_splat(src + (<usize>p << 2)));
-          }
-        } else {
-          for (let p = 0; p < kc; p++) v128.store(out + (<usize>(p * MR) << 4), f32x4.splat(0));
+      // A stored [m,k], the last, partial panel: as a whole one for its rows, four depths at a
+      // time, and zeros for the rows past mc.
+      const rowBytes = <usize>lda << 2;
+      const src0 = a + (<usize>(row0 * lda + pc) << 2);
+      const zero = f32x4.splat(0);
+      let out = panel;
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const s = src0 + (<usize>p << 2);
+        for (let r = 0; r < rows; r++) {
+          const v = v128.load(s + <usize>r * rowBytes);
+          const o = out + (<usize>r << 4);
+          v128.store(o, v128.shuffle<f32>(v, v, 0, 0, 0, 0));
+          v128.store(o, v128.shuffle<f32>(v, v, 1, 1, 1, 1), MR * 16);
+          v128.store(o, v128.shuffle<f32>(v, v, 2, 2, 2, 2), MR * 32);
+          v128.store(o, v128.shuffle<f32>(v, v, 3, 3, 3, 3), MR * 48);
         }
+        for (let r = rows; r < MR; r++) {
+          const o = out + (<usize>r << 4);
+          v128.store(o, zero);
+          v128.store(o, zero, MR * 16);
+          v128.store(o, zero, MR * 32);
+          v128.store(o, zero, MR * 48);
+        }
+        out += MR * 64;
+      }
+      for (; p < kc; p++) {
+        for (let r = 0; r < MR; r++) {
+          const value = r < rows ? v128.load32_splat(src0 + <usize>r * rowBytes + (<usize>p << 2)) : zero;
+          v128.store(out + (<usize>r << 4), value);
+        }
+        out += MR * 16;
       }
     } else {
       // A stored [k,m]: op(A)[i, p] = A[p, i]; the MR rows at depth p are contiguous.

@@ -2,7 +2,7 @@
 // Nothing here allocates; the SDK owns memory and passes every buffer (scratch included).
 
 export { heapBase } from "./memory";
-export { gemm, gemmWorkspaceBytes, packA, packedABytes, gemmPacked } from "./gemm";
+export { gemm, gemmWorkspaceBytes, packA, packedABytes, gemmPacked, gemmSeries, gemmPackedSeries } from "./gemm";
 export { sparseRows, sparseRowsBytes, sparseGemm, transposeSparseRows } from "./sparse";
 export { addBiasRows, addBiasRowsRelu, sumRows, gatherImagesU8, gatherBytes, argmaxRows, countCorrect, scaleU8, copyIfChanged, allFinite } from "./tensor";
 export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./sigmoid-relu";

@@ -46,7 +46,9 @@ export function maxPoolForward(
  * first maximum wins), the arg-max following by bit-select.
  */
 function maxPool2x2(x: usize, y: usize, argmax: usize, planes: i32, H: i32, W: i32, OH: i32, OW: i32): void {
-  const vecOW = OW & ~3;
+  // Rows of four or more outputs are done four at a time, the last four overlapping the step
+  // before when OW is not a multiple of four (the same maxima and arg-maxima written twice).
+  const vecOW = OW >= 4 ? OW : 0;
   const step = i32x4.splat(1);
   const down = i32x4.splat(W);
   const colStep = i32x4(0, 2, 4, 6);
@@ -58,6 +60,7 @@ function maxPool2x2(x: usize, y: usize, argmax: usize, planes: i32, H: i32, W: i
       const row1 = row0 + (<usize>W << 2);
       let ox = 0;
       for (; ox < vecOW; ox += 4) {
+        if (ox + 4 > OW) ox = OW - 4;
         const off = <usize>(2 * ox) << 2;
         const a0 = v128.load(row0 + off);
         const a1 = v128.load(row0 + off, 16);
@@ -193,14 +196,20 @@ export function maxPool2x2Backward(
   const one = i32x4.splat(1);
   const down = i32x4.splat(W);
   const rowBytes = <usize>W << 2;
+  const vecOW = OW >= 4 ? OW : 0;
   let o: usize = 0; // byte offset of the window in dy and argmax
   for (let p = 0; p < planes; p++) {
     const planeOffset = <usize>(p * H * W) << 2;
     for (let oy = 0; oy < OH; oy++) {
       const out0 = dx + planeOffset + (<usize>(2 * oy * W) << 2);
       const out1 = out0 + rowBytes;
+      // Four windows a step; the last four overlap the step before when OW is not a multiple of
+      // four (the same gradients written twice). Rows of fewer than four windows go one at a time.
+      const rowStart = o;
       let ox = 0;
-      for (; ox + 4 <= OW; ox += 4) {
+      for (; ox < vecOW; ox += 4) {
+        if (ox + 4 > OW) ox = OW - 4;
+        o = rowStart + (<usize>ox << 2);
         let g = v128.load(dy + o);
         if (relu) g = v128.and(g, f32x4.gt(v128.load(y + o), zero));
         const at = v128.load(argmax + o);
@@ -219,8 +228,8 @@ export function maxPool2x2Backward(
         v128.store(out0 + col, v128.shuffle<f32>(g00, g01, 2, 6, 3, 7), 16);
         v128.store(out1 + col, v128.shuffle<f32>(g10, g11, 0, 4, 1, 5));
         v128.store(out1 + col, v128.shuffle<f32>(g10, g11, 2, 6, 3, 7), 16);
-        o += 16;
       }
+      if (vecOW) o = rowStart + (<usize>OW << 2);
       for (; ox < OW; ox++) {
         const g = load<f32>(dy + o);
         const at = load<i32>(argmax + o);

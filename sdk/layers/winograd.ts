@@ -168,22 +168,25 @@ export class WinogradConv {
           const count = Math.min(this.group, end - g0);
           for (let j = 0; j < count; j++)
             calls.push(this.inputCall(x + (g0 + j) * inSize * 4, s.padded, s.v, this.ld, j * tiles));
-          for (let i = 0; i < POSITIONS; i++) {
-            calls.push([
-              "gemmPacked",
-              this.packed + i * this.packedBytes,
-              s.v + i * C * this.ld * 4,
-              this.ld,
-              s.m + i * K * this.ld * 4,
-              this.ld,
-              K,
-              C,
-              count * tiles,
-              0,
-              0,
-              rt.gemmWorkspace(t),
-            ]);
-          }
+          // M_i [K, count·T] = U_i · V_i, the 16 products in one call.
+          calls.push([
+            "gemmPackedSeries",
+            this.packed,
+            this.packedBytes,
+            s.v,
+            C * this.ld * 4,
+            this.ld,
+            s.m,
+            K * this.ld * 4,
+            this.ld,
+            K,
+            C,
+            count * tiles,
+            0,
+            0,
+            rt.gemmWorkspace(t),
+            POSITIONS,
+          ]);
           for (let j = 0; j < count; j++)
             calls.push(this.outputCall(s.m, j * tiles, bias, relu, y + (g0 + j) * outSize * 4));
         }
@@ -241,43 +244,47 @@ export class WinogradConv {
               j * tiles,
             ]);
           }
-          for (let i = 0; i < POSITIONS; i++) {
-            // dU_i [K, C] (+)= dM_i [K, count·T] · V_iᵀ (V_i [C, count·T] read transposed).
-            calls.push([
-              "gemm",
-              s.m + i * K * this.ld * 4,
-              this.ld,
-              s.v + i * C * this.ld * 4,
-              this.ld,
-              du + i * K * C * 4,
-              C,
-              K,
-              count * tiles,
-              C,
-              0,
-              1,
-              g0 === start ? 0 : 1,
-              rt.gemmWorkspace(t),
-            ]);
-          }
+          // dU_i [K, C] (+)= dM_i [K, count·T] · V_iᵀ (V_i [C, count·T] read transposed), i < 16.
+          calls.push([
+            "gemmSeries",
+            s.m,
+            K * this.ld * 4,
+            this.ld,
+            s.v,
+            C * this.ld * 4,
+            this.ld,
+            du,
+            K * C * 4,
+            C,
+            K,
+            count * tiles,
+            C,
+            0,
+            1,
+            g0 === start ? 0 : 1,
+            rt.gemmWorkspace(t),
+            POSITIONS,
+          ]);
           if (!dx) continue;
-          for (let i = 0; i < POSITIONS; i++) {
-            // dV_i [C, count·T] = U_iᵀ [C, K] · dM_i [K, count·T].
-            calls.push([
-              "gemmPacked",
-              this.packedT + i * this.packedTBytes,
-              s.m + i * K * this.ld * 4,
-              this.ld,
-              s.dv + i * C * this.ld * 4,
-              this.ld,
-              C,
-              K,
-              count * tiles,
-              0,
-              0,
-              rt.gemmWorkspace(t),
-            ]);
-          }
+          // dV_i [C, count·T] = U_iᵀ [C, K] · dM_i [K, count·T], i < 16.
+          calls.push([
+            "gemmPackedSeries",
+            this.packedT,
+            this.packedTBytes,
+            s.m,
+            K * this.ld * 4,
+            this.ld,
+            s.dv,
+            C * this.ld * 4,
+            this.ld,
+            C,
+            K,
+            count * tiles,
+            0,
+            0,
+            rt.gemmWorkspace(t),
+            POSITIONS,
+          ]);
           for (let j = 0; j < count; j++) {
             calls.push([
               "winogradGradInput",

@@ -40,6 +40,42 @@ export interface Kernels {
     beta: number,
     work: number,
   ): void;
+  gemmSeries(
+    a: number,
+    strideA: number,
+    lda: number,
+    b: number,
+    strideB: number,
+    ldb: number,
+    c: number,
+    strideC: number,
+    ldc: number,
+    m: number,
+    k: number,
+    n: number,
+    transA: number,
+    transB: number,
+    beta: number,
+    work: number,
+    count: number,
+  ): void;
+  gemmPackedSeries(
+    packedA: number,
+    strideA: number,
+    b: number,
+    strideB: number,
+    ldb: number,
+    c: number,
+    strideC: number,
+    ldc: number,
+    m: number,
+    k: number,
+    n: number,
+    transB: number,
+    beta: number,
+    work: number,
+    count: number,
+  ): void;
   sparseRowsBytes(m: number, k: number): number;
   sparseRows(a: number, lda: number, m: number, k: number, counts: number, entries: number): number;
   transposeSparseRows(counts: number, entries: number, m: number, k: number, countsT: number, entriesT: number): void;

@@ -164,6 +164,126 @@ describe("gemm", () => {
     });
   });
 
+  it.each([
+    [64, 72, 32],
+    [32, 64, 72],
+    [3, 9, 5],
+  ])(
+    "gemmSeries / gemmPackedSeries = one gemm / gemmPacked per product, bit for bit, (m,k,n) = (%i,%i,%i)",
+    (m, k, n) => {
+      const count = 3;
+      const rng = new Random(m * 31 + k * 7 + n);
+      // Products i at strides a few floats longer than their matrices (gaps left untouched).
+      const [sa, sb, sc] = [m * k + 3, k * n + 5, m * n + 2];
+      const a = normals(rng, count * sa);
+      const b = normals(rng, count * sb);
+      const c0 = normals(rng, count * sc);
+      const aPtr = f32Buf(a, "A");
+      const bPtr = f32Buf(b, "B");
+      const work = rt.gemmWorkspace(0);
+      for (const transA of [0, 1]) {
+        for (const transB of [0, 1]) {
+          const [lda, ldb] = [transA ? m : k, transB ? k : n];
+          for (const beta of [0, 1, -0.5]) {
+            const series = f32Buf(c0, "C (series)");
+            const single = f32Buf(c0, "C (one by one)");
+            rt.kernels.gemmSeries(
+              aPtr,
+              sa * 4,
+              lda,
+              bPtr,
+              sb * 4,
+              ldb,
+              series,
+              sc * 4,
+              n,
+              m,
+              k,
+              n,
+              transA,
+              transB,
+              beta,
+              work,
+              count,
+            );
+            for (let i = 0; i < count; i++)
+              rt.kernels.gemm(
+                aPtr + i * sa * 4,
+                lda,
+                bPtr + i * sb * 4,
+                ldb,
+                single + i * sc * 4,
+                n,
+                m,
+                k,
+                n,
+                transA,
+                transB,
+                beta,
+                work,
+              );
+            const want = readF32(single, count * sc);
+            expectExact(
+              readF32(series, count * sc),
+              want,
+              `gemmSeries (transA=${transA}, transB=${transB}, beta=${beta})`,
+            );
+            // The gaps between the products' C keep their values.
+            for (let i = 0; i < count; i++)
+              expectExact(
+                want.subarray(i * sc + m * n, (i + 1) * sc),
+                Float32Array.from(c0.subarray(i * sc + m * n, (i + 1) * sc)),
+                "C gaps",
+              );
+            // The same with each A packed first.
+            const packedBytes = rt.kernels.packedABytes(m, k);
+            const packed = f32Buf(new Float64Array((count * packedBytes) / 4).fill(NaN), "packed A");
+            for (let i = 0; i < count; i++)
+              rt.kernels.packA(aPtr + i * sa * 4, lda, m, k, transA, packed + i * packedBytes);
+            const packedSeries = f32Buf(c0, "C (packed series)");
+            const packedSingle = f32Buf(c0, "C (packed, one by one)");
+            rt.kernels.gemmPackedSeries(
+              packed,
+              packedBytes,
+              bPtr,
+              sb * 4,
+              ldb,
+              packedSeries,
+              sc * 4,
+              n,
+              m,
+              k,
+              n,
+              transB,
+              beta,
+              work,
+              count,
+            );
+            for (let i = 0; i < count; i++)
+              rt.kernels.gemmPacked(
+                packed + i * packedBytes,
+                bPtr + i * sb * 4,
+                ldb,
+                packedSingle + i * sc * 4,
+                n,
+                m,
+                k,
+                n,
+                transB,
+                beta,
+                work,
+              );
+            expectExact(
+              readF32(packedSeries, count * sc),
+              readF32(packedSingle, count * sc),
+              `gemmPackedSeries (transA=${transA}, transB=${transB}, beta=${beta})`,
+            );
+          }
+        }
+      }
+    },
+  );
+
   it("k = 0 scales C by beta (beta 0 gives zeros even over NaN)", () => {
     const m = 5,
       n = 11;

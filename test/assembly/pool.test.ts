@@ -123,6 +123,14 @@ describe("pooling", () => {
     expect(cases.some(([, H, W, size, stride]) => (H - size) % stride !== 0 || (W - size) % stride !== 0)).toBe(true);
     expect(cases.some(([, , , size, stride]) => stride < size)).toBe(true); // overlapping windows
     expect(cases.some(([, , , size, stride]) => stride > size)).toBe(true); // gaps between windows
+    // 2x2 windows of stride 2 in rows of fewer than four windows, of a multiple of four, and of
+    // more than four but not a multiple (the last four overlapping the four before).
+    const rows2x2 = cases
+      .filter(([, , , size, stride]) => size === 2 && stride === 2)
+      .map(([, , W]) => side(W, 2, 2, 0));
+    expect(rows2x2.some((OW) => OW < 4)).toBe(true);
+    expect(rows2x2.some((OW) => OW % 4 === 0)).toBe(true);
+    expect(rows2x2.some((OW) => OW > 4 && OW % 4 !== 0)).toBe(true);
   });
 
   it.each(cases)(

@@ -106,7 +106,7 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
           spy.mockRestore();
           expect(ran.has("winogradInput") && ran.has("winogradOutput"), [...ran].join(", ")).toBe(true);
           // A one-image pass split by filters multiplies unpacked U bands; a batch, packed U.
-          expect(ran.has(N === 1 && threads === 2 && C === 48 ? "gemm" : "gemmPacked")).toBe(true);
+          expect(ran.has(N === 1 && threads === 2 && C === 48 ? "gemm" : "gemmPackedSeries")).toBe(true);
           // Training passes run Winograd too (their backward passes: winograd-training.test.ts),
           // with the inference pass's floats; without it they are the default path's.
           expect(trainingRan.has("winogradInput"), "training passes run Winograd").toBe(true);
