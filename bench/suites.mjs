@@ -177,6 +177,12 @@ async function cnnSuite(sdk, data, size, runtimeOptions) {
 
   const step = await measure(() => fit(model, oneBatch, { epochs: 1, batchSize: BATCH, optimizer }), size);
   rows.push(rateRow("cnn-train", suite, `training, batch ${BATCH}`, "images/s", BATCH, step));
+  // The same step with conv2 trained by Winograd F(2x2, 3x3) (fit's winograd option).
+  const winogradStep = await measure(
+    () => fit(model, oneBatch, { epochs: 1, batchSize: BATCH, optimizer, winograd: true }),
+    size,
+  );
+  rows.push(rateRow("cnn-winograd-train", suite, `Winograd training, batch ${BATCH}`, "images/s", BATCH, winogradStep));
   rows.push(...(await inferenceRows(model, data, "cnn", suite, "ms", size)));
   // The same weights in int8 (quantizeModel, calibrated on up to 1,000 training images), beside float32.
   const calibration = Math.min(1000, data.train.count);

@@ -126,7 +126,7 @@ if (training && process.argv.includes("--layers")) {
     const optimizer = new Optimizer(rt, { name: "momentum", lr: 0.01 });
     const t = await interleaved(model, () => fit(model, batch, { epochs: 1, batchSize: 100, optimizer }));
     console.log(
-      `| \`${name}\` (${model.winogradTrainingLayers} Winograd layers) | ${rate(100, t.direct)} | ${rate(100, t.winograd)} | ${(t.direct / t.winograd).toFixed(2)}x |`,
+      `| \`${name}\` (${model.winogradTrainingLayers} Winograd layer${model.winogradTrainingLayers === 1 ? "" : "s"}) | ${rate(100, t.direct)} | ${rate(100, t.winograd)} | ${(t.direct / t.winograd).toFixed(2)}x |`,
     );
     optimizer.dispose();
     model.dispose();

@@ -13,6 +13,7 @@ const EXPECTED_ROWS = [
   "mlp-infer-1",
   "mlp-infer-1-idle",
   "cnn-train",
+  "cnn-winograd-train",
   "cnn-infer-1000",
   "cnn-infer-1",
   "cnn-infer-1-idle",
