@@ -322,11 +322,13 @@ async function fitClaimed(model: Model, train: Dataset | DeviceData, options: Fi
         if (now() - lastYield > YIELD_MS) {
           await nextTurn();
           lastYield = now();
-          if (options.signal?.aborted) {
-            stopped = true;
-            stoppedAt = { epoch, batch: b + 1, lossSum, correct, ...(model.sampling ? { klSum } : {}) };
-            break;
-          }
+        }
+        // After every batch, not only after a turn of the event loop: an abort from onBatchEnd
+        // stops the run there, however fast its batches are.
+        if (options.signal?.aborted) {
+          stopped = true;
+          stoppedAt = { epoch, batch: b + 1, lossSum, correct, ...(model.sampling ? { klSum } : {}) };
+          break;
         }
       }
       // An epoch shorter than the window is judged as a whole.
