@@ -3,10 +3,11 @@
 // running statistics' update with momentum and the unbiased batch variance m/(m-1).
 import { describe, expect, it } from "vitest";
 import { Random } from "../../sdk/node";
-import { readF32 as read, rt, useRuntime } from "../support/buffers";
-import { expectClose, Scratch } from "../support/scratch";
 import { batchNormBackwardReference, batchNormReference } from "../support/batchnorm-reference";
 import { batchNormBackwardScalar, batchNormInferScalar, batchNormTrainScalar } from "../support/batchnorm-scalar";
+import { expectSameBits } from "../support/bits";
+import { readF32 as read, rt, useRuntime } from "../support/buffers";
+import { expectClose, Scratch } from "../support/scratch";
 
 useRuntime();
 
@@ -230,10 +231,6 @@ describe("batch-norm kernels", () => {
 // threads share the channels out; none of that may change a float (trained runs reproduce).
 
 describe("batch-norm kernels, bit for bit against their arithmetic done one value at a time", () => {
-  const bits = (a: Float32Array): Uint32Array =>
-    new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
-  const same = (actual: Float32Array, expected: Float32Array, what: string) =>
-    expect(bits(actual), what).toEqual(bits(expected));
   // Channels: fewer than a group of four, groups and a tail; rows: shorter than a vector, whole
   // vectors, vectors and a tail; generated with the seed of the case.
   const cases: [number, number, number][] = [];
@@ -296,21 +293,21 @@ describe("batch-norm kernels, bit for bit against their arithmetic done one valu
             c0,
             c1,
           );
-        same(read(p.y, n), want.y, `y, split ${split}`);
-        same(read(p.xhat, n), want.xhat, `xhat, split ${split}`);
-        same(read(p.invStd, C), want.invStd, `invStd, split ${split}`);
-        same(read(p.rm, C), want.runningMean, `running mean, split ${split}`);
-        same(read(p.rv, C), want.runningVar, `running variance, split ${split}`);
+        expectSameBits(read(p.y, n), want.y, `y, split ${split}`);
+        expectSameBits(read(p.xhat, n), want.xhat, `xhat, split ${split}`);
+        expectSameBits(read(p.invStd, C), want.invStd, `invStd, split ${split}`);
+        expectSameBits(read(p.rm, C), want.runningMean, `running mean, split ${split}`);
+        expectSameBits(read(p.rv, C), want.runningVar, `running variance, split ${split}`);
         for (const [c0, c1] of ranges)
           rt.kernels.batchNormBackward(p.dy, p.xhat, p.invStd, p.gamma, p.dx, p.dgamma, p.dbeta, batch, C, S, c0, c1);
-        same(read(p.dx, n), wantBack.dx, `dx, split ${split}`);
-        same(read(p.dgamma, C), wantBack.dgamma, `dgamma, split ${split}`);
-        same(read(p.dbeta, C), wantBack.dbeta, `dbeta, split ${split}`);
+        expectSameBits(read(p.dx, n), wantBack.dx, `dx, split ${split}`);
+        expectSameBits(read(p.dgamma, C), wantBack.dgamma, `dgamma, split ${split}`);
+        expectSameBits(read(p.dbeta, C), wantBack.dbeta, `dbeta, split ${split}`);
         rt.f32(p.rm, C).set(runningMean);
         rt.f32(p.rv, C).set(runningVar);
         for (const [c0, c1] of ranges)
           rt.kernels.batchNormInfer(p.x, p.y, p.gamma, p.beta, p.rm, p.rv, batch, C, S, eps, c0, c1);
-        same(read(p.y, n), wantInfer, `inference, split ${split}`);
+        expectSameBits(read(p.y, n), wantInfer, `inference, split ${split}`);
       } finally {
         s.free();
       }

@@ -7,17 +7,18 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Dense } from "../../../sdk/layers/dense";
 import {
+  type Dataset,
   fit,
   loadMnist,
   Model,
   Optimizer,
+  type OptimizerSpec,
   parseArch,
   Random,
   Runtime,
   takeFirst,
-  type Dataset,
-  type OptimizerSpec,
 } from "../../../sdk/node";
+import { expectSameBits } from "../../support/bits";
 
 /** The four kinds of runtime: plain or relaxed SIMD (FMA), one thread or two. */
 const CONFIGS = [
@@ -42,18 +43,6 @@ afterAll(() => {
 });
 
 const label = (rt: Runtime): string => `${rt.features.relaxedSimd ? "relaxed" : "plain"} SIMD, ${rt.threads} thread(s)`;
-
-/** The float32 bits of each value: -0 differs from +0, NaNs compare. */
-const bits = (x: Float32Array): Uint32Array =>
-  new Uint32Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
-
-function expectSameBits(got: Float32Array, want: Float32Array, what: string): void {
-  const g = bits(got),
-    w = bits(want);
-  expect(g.length, `${what}: length`).toBe(w.length);
-  const differ = g.findIndex((v, i) => v !== w[i]);
-  expect(differ, `${what}: first differing value (got ${got[differ]}, want ${want[differ]})`).toBe(-1);
-}
 
 describe("Runtime.sparseGemm", () => {
   // x·W of the MLP's first layer (shared out by rows of C on two threads), its dW = xᵀ·dY (by rows
