@@ -6,7 +6,7 @@ import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
 import type { Int8Forward, Int8Weights } from "./int8";
 import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param } from "./layer";
-import { WinogradConv, winogradPays } from "./winograd";
+import { WinogradConv, winogradTile, type WinogradTile } from "./winograd";
 
 export interface Conv2DSpec {
   type: "conv2d";
@@ -102,15 +102,14 @@ export class Conv2D implements Layer {
   set winograd(on: boolean) {
     this.winogradOn = on;
     if (on) return;
-    this.winogradPass?.dispose();
-    this.winogradPass = undefined;
-    this.winogradTraining = false;
+    this.disposeWinograd();
   }
 
   private winogradOn = false;
-  private winogradPass?: WinogradConv;
-  /** Whether the last training forward pass ran Winograd: its backward pass must too. */
-  private winogradTraining = false;
+  /** The Winograd passes made, by tile size: inference and training may each pick their own. */
+  private winogradPasses: Partial<Record<WinogradTile, WinogradConv>> = {};
+  /** The Winograd pass of the last training forward pass, if it ran one: its backward pass must too. */
+  private winogradTraining?: WinogradConv;
   /**
    * Set for every quantized layer of an int8 model, int8 pass or not: its int8 weights (the float
    * weight holds them dequantized), which exportOnnx writes.
@@ -205,21 +204,15 @@ export class Conv2D implements Layer {
     const [, OH, OW] = this.outputShape;
     // A backward pass after a Winograd training pass runs Winograd's; the default path's reads the input.
     if (training) {
-      this.winogradTraining = false;
+      this.winogradTraining = undefined;
       this.input = x;
     }
-    if (this.winograd && (training ? this.winogradTrainable : this.winogradEligible)) {
-      this.winogradPass ??= new WinogradConv(rt, spec.filters, C, H, W, this.pad, OH, OW);
-      this.winogradPass.forward(
-        x,
-        batch,
-        this.weight.value.ptr,
-        this.bias.value.ptr,
-        this.out.ptr,
-        this.reluFused,
-        training,
-      );
-      if (training) this.winogradTraining = true;
+    const tile = this.winograd ? this.winogradTile(training) : 0;
+    if (tile) {
+      this.winogradPasses[tile] ??= new WinogradConv(rt, spec.filters, C, H, W, this.pad, OH, OW, tile);
+      const pass = this.winogradPasses[tile];
+      pass.forward(x, batch, this.weight.value.ptr, this.bias.value.ptr, this.out.ptr, this.reluFused, training);
+      if (training) this.winogradTraining = pass;
       return this.out.ptr;
     }
     const addBias = this.reluFused ? "addBiasChannelsRelu" : "addBiasChannels";
@@ -331,8 +324,8 @@ export class Conv2D implements Layer {
     const { rt, spec, patch, outSpatial } = this;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;
-    if (this.winogradTraining && this.winogradPass) {
-      this.winogradPass.backward(dy, batch, needInputGrad ? this.dx.ptr : 0, this.weight.grad.ptr);
+    if (this.winogradTraining) {
+      this.winogradTraining.backward(dy, batch, needInputGrad ? this.dx.ptr : 0, this.weight.grad.ptr);
       rt.kernels.sumChannels(dy, this.bias.grad.ptr, batch, spec.filters, outSpatial, 0);
       return needInputGrad ? this.dx.ptr : 0;
     }
@@ -422,20 +415,28 @@ export class Conv2D implements Layer {
   }
 
   /**
-   * Whether inference passes run Winograd when the model asks for it: 3x3 filters, stride 1, and
-   * channels and output big enough for it to pay (winogradPays).
+   * The Winograd tile size inference passes run when the model asks for it, 0 for none: 3x3
+   * filters, stride 1, and the shape the rule picks it for (winogradTile).
    */
-  get winogradEligible(): boolean {
-    const [C] = this.inputShape;
-    const [, OH, OW] = this.outputShape;
-    return this.spec.size === 3 && this.stride === 1 && winogradPays(C, this.spec.filters, OH, OW);
+  get winogradEligible(): WinogradTile | 0 {
+    return this.winogradTile(false);
   }
 
-  /** Whether training passes run Winograd when the model asks for it (winogradPays for training). */
-  get winogradTrainable(): boolean {
+  /** The Winograd tile size training passes run when the model asks for it (winogradTile for training), 0 for none. */
+  get winogradTrainable(): WinogradTile | 0 {
+    return this.winogradTile(true);
+  }
+
+  private winogradTile(training: boolean): WinogradTile | 0 {
     const [C] = this.inputShape;
     const [, OH, OW] = this.outputShape;
-    return this.spec.size === 3 && this.stride === 1 && winogradPays(C, this.spec.filters, OH, OW, true);
+    return this.spec.size === 3 && this.stride === 1 ? winogradTile(C, this.spec.filters, OH, OW, training) : 0;
+  }
+
+  private disposeWinograd(): void {
+    for (const pass of Object.values(this.winogradPasses)) pass.dispose();
+    this.winogradPasses = {};
+    this.winogradTraining = undefined;
   }
 
   /** Whether forward passes run kernels.convDirect (see DIRECT_MAX_DEPTH). */
@@ -455,8 +456,7 @@ export class Conv2D implements Layer {
     this.out.release();
     this.dx.release();
     this.int8?.dispose();
-    this.winogradPass?.dispose();
-    this.winogradPass = undefined;
+    this.disposeWinograd();
     const free = (ptr: number): void => {
       if (ptr && !this.rt.disposed) this.rt.free(ptr);
     };

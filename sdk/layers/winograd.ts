@@ -3,19 +3,20 @@ import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
 
 /**
- * A 3x3 stride-1 convolution by Winograd's F(2x2, 3x3)
- * (assembly/winograd.ts): per image, the 4x4 input tiles (two apart) are transformed into
- * V [16, C, tiles], multiplied by the transformed filters U [16, K, C] in 16 GEMMs into
- * M [16, K, tiles], and M's tiles transformed into 2x2 blocks of outputs, the bias (and a fused
- * ReLU) added on the way: 16·C·K multiply-adds per four outputs instead of 36·C·K. The floats
- * differ from the im2col product's in the last bits (test/sdk/layers/winograd.test.ts bounds
- * them), so a model runs it only when asked (Model's `winograd` option).
+ * A 3x3 stride-1 convolution by Winograd's F(m x m, 3x3), m = 2 (assembly/winograd.ts) or 4
+ * (assembly/winograd4.ts), the tile size: per image, the (m + 2) x (m + 2) input tiles (m apart)
+ * are transformed into V [P, C, tiles] (P = (m + 2)² positions), multiplied by the transformed
+ * filters U [P, K, C] in P GEMMs into M [P, K, tiles], and M's tiles transformed into m x m
+ * blocks of outputs, the bias (and a fused ReLU) added on the way: 16·C·K multiply-adds per four
+ * outputs (m = 2) or 36·C·K per sixteen (m = 4) instead of 9·C·K per output. The floats differ
+ * from the im2col product's in the last bits, more so for m = 4, whose transforms' coefficients
+ * reach 8 and 1/24 (test/sdk/layers/winograd.test.ts bounds them), so a model runs it only when
+ * asked (Model's `winograd` option).
  *
- * The backward pass of training turns each tile's output gradient into dM [16, K, tiles]
- * (A dY Aᵀ) and makes two sets of 16 GEMMs of it: dU_i = dM_i · V_iᵀ summed over the images
+ * The backward pass of training turns each tile's output gradient into dM [P, K, tiles]
+ * (A dY Aᵀ) and makes two sets of P GEMMs of it: dU_i = dM_i · V_iᵀ summed over the images
  * (then dW = Gᵀ dU G) and dV_i = U_iᵀ · dM_i (then dX = the tiles' B dV Bᵀ, overlapping): each
- * again 16·C·K multiply-adds per tile where im2col's products take 36·C·K per four outputs
- * (assembly/winograd-grad.ts).
+ * again P·C·K multiply-adds per tile (assembly/winograd-grad.ts, assembly/winograd4-grad.ts).
  *
  * Images of a small map are multiplied several at a time, their tiles side by side as the
  * columns of one product (GROUP_COLUMNS): 16 tiles alone would fill two of the GEMM's 8-column
@@ -29,8 +30,32 @@ import { splitRange, type KernelCall } from "../runtime/threads";
 const GROUP_COLUMNS = 64;
 /** Filter bands of a one-image pass split among threads are multiples of the GEMM's 5 rows. */
 const FILTER_BAND_ALIGN = 5;
-/** Positions of a transformed 4x4 tile: one product each. */
-const POSITIONS = 16;
+/** The kernels of each tile size: F(2x2, 3x3) (assembly/winograd.ts) and F(4x4, 3x3) (assembly/winograd4.ts). */
+const KERNELS = {
+  2: {
+    filters: "winogradFilters",
+    padBytes: "winogradPadBytes",
+    input: "winogradInput",
+    output: "winogradOutput",
+    gradPlaneBytes: "winogradGradPlaneBytes",
+    gradOutput: "winogradGradOutput",
+    gradInput: "winogradGradInput",
+    filterGrad: "winogradFilterGrad",
+  },
+  4: {
+    filters: "winograd4Filters",
+    padBytes: "winograd4PadBytes",
+    input: "winograd4Input",
+    output: "winograd4Output",
+    gradPlaneBytes: "winograd4GradPlaneBytes",
+    gradOutput: "winograd4GradOutput",
+    gradInput: "winograd4GradInput",
+    filterGrad: "winograd4FilterGrad",
+  },
+} as const;
+
+/** Output tile sides: F(2x2, 3x3) or F(4x4, 3x3). */
+export type WinogradTile = keyof typeof KERNELS;
 
 /**
  * Whether Winograd is faster than the im2col product for a 3x3 stride-1 convolution with C input
@@ -56,26 +81,51 @@ export function winogradPays(C: number, K: number, OH: number, OW: number, train
   return C >= 8 && K >= 4 && (training || Math.ceil(OH / 2) * Math.ceil(OW / 2) >= 8);
 }
 
+/**
+ * The tile size a 3x3 stride-1 convolution with C input channels, K filters and an OH x OW output
+ * runs Winograd with, 0 where Winograd does not pay (winogradPays): 4 where an image has at least
+ * 9 tiles of 4x4 outputs and F(4x4, 3x3) makes at most 0.7 of F(2x2, 3x3)'s products (36 per
+ * 4x4 tile against 16 per 2x2 tile, counting the tiles that overhang the output), else 2. From
+ * per-layer timings on one thread (bench/winograd.mjs --layers, with and without --training;
+ * figures in docs/DESIGN.md, "Winograd convolution"):
+ * - 16x16 and 32x32 outputs (16 and 64 tiles): F(4x4) 1.3-1.45x faster than F(2x2) in inference
+ *   batches and one image at a time, 1.4x in training;
+ * - 11x11 (9 tiles, 0.56 of the products): 1.29x in inference batches (one image alone 0.94x),
+ *   1.34x in training;
+ * - 9x9 (9 tiles, 0.81 of the products): 0.96x in training;
+ * - 8x8 and smaller (4 tiles or fewer): up to 1.2x slower for many channels (U for 36 positions
+ *   outgrows the cache: 2.4 MB at 128 channels in and out), and one image alone 0.8-0.9x.
+ * Like winogradPays it reads the shape only; training and inference pick the same size.
+ */
+export function winogradTile(C: number, K: number, OH: number, OW: number, training = false): WinogradTile | 0 {
+  if (!winogradPays(C, K, OH, OW, training)) return 0;
+  const tiles = (side: number): number => Math.ceil(OH / side) * Math.ceil(OW / side);
+  return tiles(4) >= 9 && 36 * tiles(4) <= 0.7 * 16 * tiles(2) ? 4 : 2;
+}
+
 export class WinogradConv {
+  /** Positions of a transformed tile, (tile + 2)²: one product each. */
+  private readonly positions: number;
+  private readonly names: (typeof KERNELS)[WinogradTile];
   private readonly tilesH: number;
   private readonly tilesW: number;
   private readonly tiles: number;
   /** Images per product and the row stride of the scratch V, M, dV and dM. */
   private readonly group: number;
   private readonly ld: number;
-  /** U [16, K, C], and each U_i packed for gemmPacked (16 blocks of packedBytes). */
+  /** U [positions, K, C], and each U_i packed for gemmPacked (a block of packedBytes each). */
   private u = 0;
   private packed = 0;
   private readonly packedBytes: number;
-  /** U_iᵀ [C, K] packed for the backward pass's dV (16 blocks of packedTBytes). */
+  /** U_iᵀ [C, K] packed for the backward pass's dV (a block of packedTBytes each). */
   private packedT = 0;
   private readonly packedTBytes: number;
   /**
-   * Per thread: the padded image (or one plane of dy or dx), V [16, C, ld], M or dM [16, K, ld],
-   * and for training dV [16, C, ld].
+   * Per thread: the padded image (or one plane of dy or dx), V [positions, C, ld], M or dM
+   * [positions, K, ld], and for training dV [positions, C, ld].
    */
   private scratch: { padded: number; v: number; m: number; dv: number }[] = [];
-  /** Each thread's share of dU [16, K, C], summed into the first. */
+  /** Each thread's share of dU [positions, K, C], summed into the first. */
   private du = 0;
   /** The input and batch of the last training forward pass: the backward pass transforms it again. */
   private trained = { x: 0, batch: 0 };
@@ -92,9 +142,12 @@ export class WinogradConv {
     private readonly pad: number,
     private readonly OH: number,
     private readonly OW: number,
+    readonly tile: WinogradTile = 2,
   ) {
-    this.tilesH = Math.ceil(OH / 2);
-    this.tilesW = Math.ceil(OW / 2);
+    this.positions = (tile + 2) ** 2;
+    this.names = KERNELS[tile];
+    this.tilesH = Math.ceil(OH / tile);
+    this.tilesW = Math.ceil(OW / tile);
     this.tiles = this.tilesH * this.tilesW;
     this.group = Math.max(1, Math.ceil(GROUP_COLUMNS / this.tiles));
     this.ld = this.group * this.tiles + 4;
@@ -123,14 +176,14 @@ export class WinogradConv {
         bands.map(([first, end], t): KernelCall[] => {
           const s = this.scratch[t];
           const calls: KernelCall[] = [this.inputCall(x, s.padded, s.v, this.ld, 0)];
-          for (let i = 0; i < POSITIONS; i++) {
+          for (let i = 0; i < this.positions; i++) {
             calls.push([
               "gemm",
               this.u + (i * K + first) * C * 4,
               C,
               s.v + i * C * this.ld * 4,
               this.ld,
-              s.m + i * (end - first) * this.ld * 4, // this band's M [16, end - first, ld]
+              s.m + i * (end - first) * this.ld * 4, // this band's M [positions, end - first, ld]
               this.ld,
               end - first,
               C,
@@ -142,7 +195,7 @@ export class WinogradConv {
             ]);
           }
           calls.push([
-            "winogradOutput",
+            this.names.output,
             s.m,
             this.ld,
             0,
@@ -168,7 +221,7 @@ export class WinogradConv {
           const count = Math.min(this.group, end - g0);
           for (let j = 0; j < count; j++)
             calls.push(this.inputCall(x + (g0 + j) * inSize * 4, s.padded, s.v, this.ld, j * tiles));
-          // M_i [K, count·T] = U_i · V_i, the 16 products in one call.
+          // M_i [K, count·T] = U_i · V_i, all the positions' products in one call.
           calls.push([
             "gemmPackedSeries",
             this.packed,
@@ -185,7 +238,7 @@ export class WinogradConv {
             0,
             0,
             rt.gemmWorkspace(t),
-            POSITIONS,
+            this.positions,
           ]);
           for (let j = 0; j < count; j++)
             calls.push(this.outputCall(s.m, j * tiles, bias, relu, y + (g0 + j) * outSize * 4));
@@ -211,9 +264,9 @@ export class WinogradConv {
     const { x, batch: trainedBatch } = this.trained;
     if (trainedBatch !== batch || !this.made)
       fail("BAD_STATE", "Winograd convolution: backward() needs a training forward pass of the same batch first");
-    const weightsSize = POSITIONS * K * C;
+    const weightsSize = this.positions * K * C;
     if (dx) {
-      for (let i = 0; i < POSITIONS; i++)
+      for (let i = 0; i < this.positions; i++)
         rt.kernels.packA(this.u + i * K * C * 4, C, C, K, 1, this.packedT + i * this.packedTBytes);
     }
     const outSize = K * this.OH * this.OW;
@@ -231,7 +284,7 @@ export class WinogradConv {
             calls.push(this.inputCall(x + (g0 + j) * inSize * 4, s.padded, s.v, this.ld, j * tiles));
           for (let j = 0; j < count; j++) {
             calls.push([
-              "winogradGradOutput",
+              this.names.gradOutput,
               dy + (g0 + j) * outSize * 4,
               K,
               OH,
@@ -263,7 +316,7 @@ export class WinogradConv {
             1,
             g0 === start ? 0 : 1,
             rt.gemmWorkspace(t),
-            POSITIONS,
+            this.positions,
           ]);
           if (!dx) continue;
           // dV_i [C, count·T] = U_iᵀ [C, K] · dM_i [K, count·T], i < 16.
@@ -283,11 +336,11 @@ export class WinogradConv {
             0,
             0,
             rt.gemmWorkspace(t),
-            POSITIONS,
+            this.positions,
           ]);
           for (let j = 0; j < count; j++) {
             calls.push([
-              "winogradGradInput",
+              this.names.gradInput,
               s.dv,
               this.ld,
               j * tiles,
@@ -307,18 +360,18 @@ export class WinogradConv {
     );
     const shares = ranges.length;
     if (shares > 1) rt.kernels.sumRows(this.du + weightsSize * 4, this.du, shares - 1, weightsSize, 1);
-    rt.kernels.winogradFilterGrad(this.du, K, C, dw);
+    rt.kernels[this.names.filterGrad](this.du, K, C, dw);
   }
 
   private inputCall(x: number, padded: number, v: number, ldv: number, col0: number): KernelCall {
     const { C, H, W, pad, tilesH, tilesW } = this;
-    return ["winogradInput", x, C, H, W, pad, tilesH, tilesW, padded, v, ldv, col0];
+    return [this.names.input, x, C, H, W, pad, tilesH, tilesW, padded, v, ldv, col0];
   }
 
   /** y [K, OH, OW] of the image whose tiles start at column col0 of M [16, K, ld] at `m`. */
   private outputCall(m: number, col0: number, bias: number, relu: boolean, y: number): KernelCall {
     const { K, tilesH, tilesW, OH, OW } = this;
-    return ["winogradOutput", m, this.ld, col0, K, tilesH, tilesW, bias, relu ? 1 : 0, y, OH, OW];
+    return [this.names.output, m, this.ld, col0, K, tilesH, tilesW, bias, relu ? 1 : 0, y, OH, OW];
   }
 
   /** U and its packing from `weight`, unless they were made from the same weights. */
@@ -326,8 +379,8 @@ export class WinogradConv {
     const { rt, K, C } = this;
     const changed = rt.kernels.copyIfChanged(weight, this.madeFrom, K * C * 9) === 1;
     if (!changed && this.made) return;
-    rt.kernels.winogradFilters(weight, K, C, this.u);
-    for (let i = 0; i < POSITIONS; i++) {
+    rt.kernels[this.names.filters](weight, K, C, this.u);
+    for (let i = 0; i < this.positions; i++) {
       rt.kernels.packA(this.u + i * K * C * 4, C, K, C, 0, this.packed + i * this.packedBytes);
     }
     this.made = true;
@@ -337,27 +390,27 @@ export class WinogradConv {
     const { rt, K, C } = this;
     if (!this.u) {
       this.madeFrom = rt.alloc(K * C * 9 * 4);
-      this.u = rt.alloc(POSITIONS * K * C * 4);
-      this.packed = rt.alloc(POSITIONS * this.packedBytes);
+      this.u = rt.alloc(this.positions * K * C * 4);
+      this.packed = rt.alloc(this.positions * this.packedBytes);
     }
     while (this.scratch.length < rt.threads) {
       this.scratch.push({
         // The input transform's padded image, or one plane of the gradient transforms.
         padded: rt.alloc(
           Math.max(
-            rt.kernels.winogradPadBytes(C, this.tilesH, this.tilesW),
-            rt.kernels.winogradGradPlaneBytes(this.tilesH, this.tilesW),
+            rt.kernels[this.names.padBytes](C, this.tilesH, this.tilesW),
+            rt.kernels[this.names.gradPlaneBytes](this.tilesH, this.tilesW),
           ),
         ),
-        v: rt.alloc(POSITIONS * C * this.ld * 4),
-        m: rt.alloc(POSITIONS * K * this.ld * 4),
+        v: rt.alloc(this.positions * C * this.ld * 4),
+        m: rt.alloc(this.positions * K * this.ld * 4),
         dv: 0,
       });
     }
     if (!training) return;
-    for (const s of this.scratch) if (!s.dv) s.dv = rt.alloc(POSITIONS * C * this.ld * 4);
-    if (!this.du) this.du = rt.alloc(rt.threads * POSITIONS * K * C * 4);
-    if (!this.packedT) this.packedT = rt.alloc(POSITIONS * this.packedTBytes);
+    for (const s of this.scratch) if (!s.dv) s.dv = rt.alloc(this.positions * C * this.ld * 4);
+    if (!this.du) this.du = rt.alloc(rt.threads * this.positions * K * C * 4);
+    if (!this.packedT) this.packedT = rt.alloc(this.positions * this.packedTBytes);
   }
 
   dispose(): void {

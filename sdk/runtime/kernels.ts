@@ -6,6 +6,63 @@ import {
 } from "./kernels.wasm.generated";
 import { applyDelta } from "./wasm-delta";
 
+// The Winograd kernels' signatures, shared by F(2x2, 3x3) and F(4x4, 3x3) (assembly/winograd*.ts).
+/** winogradFilters(w, K, C, u) and winogradFilterGrad(du, K, C, dw). */
+type WinogradFilters = (from: number, K: number, C: number, to: number) => void;
+type WinogradPadBytes = (C: number, tilesH: number, tilesW: number) => number;
+type WinogradInput = (
+  x: number,
+  C: number,
+  H: number,
+  W: number,
+  pad: number,
+  tilesH: number,
+  tilesW: number,
+  padded: number,
+  v: number,
+  ldv: number,
+  col0: number,
+) => void;
+type WinogradOutput = (
+  m: number,
+  ldm: number,
+  col0: number,
+  K: number,
+  tilesH: number,
+  tilesW: number,
+  bias: number,
+  relu: number,
+  y: number,
+  OH: number,
+  OW: number,
+) => void;
+type WinogradGradPlaneBytes = (tilesH: number, tilesW: number) => number;
+type WinogradGradOutput = (
+  dy: number,
+  K: number,
+  OH: number,
+  OW: number,
+  tilesH: number,
+  tilesW: number,
+  plane: number,
+  dm: number,
+  ldm: number,
+  col0: number,
+) => void;
+type WinogradGradInput = (
+  dv: number,
+  ldv: number,
+  col0: number,
+  C: number,
+  tilesH: number,
+  tilesW: number,
+  pad: number,
+  H: number,
+  W: number,
+  plane: number,
+  dx: number,
+) => void;
+
 /** The exports of assembly/index.ts. Pointers are byte addresses in the shared memory. */
 export interface Kernels {
   heapBase(): number;
@@ -286,61 +343,23 @@ export interface Kernels {
     OW: number,
   ): void;
   addBiasChannels(y: number, bias: number, batch: number, channels: number, spatial: number): void;
-  winogradFilters(w: number, K: number, C: number, u: number): void;
-  winogradPadBytes(C: number, tilesH: number, tilesW: number): number;
-  winogradInput(
-    x: number,
-    C: number,
-    H: number,
-    W: number,
-    pad: number,
-    tilesH: number,
-    tilesW: number,
-    padded: number,
-    v: number,
-    ldv: number,
-    col0: number,
-  ): void;
-  winogradOutput(
-    m: number,
-    ldm: number,
-    col0: number,
-    K: number,
-    tilesH: number,
-    tilesW: number,
-    bias: number,
-    relu: number,
-    y: number,
-    OH: number,
-    OW: number,
-  ): void;
-  winogradGradPlaneBytes(tilesH: number, tilesW: number): number;
-  winogradGradOutput(
-    dy: number,
-    K: number,
-    OH: number,
-    OW: number,
-    tilesH: number,
-    tilesW: number,
-    plane: number,
-    dm: number,
-    ldm: number,
-    col0: number,
-  ): void;
-  winogradGradInput(
-    dv: number,
-    ldv: number,
-    col0: number,
-    C: number,
-    tilesH: number,
-    tilesW: number,
-    pad: number,
-    H: number,
-    W: number,
-    plane: number,
-    dx: number,
-  ): void;
-  winogradFilterGrad(du: number, K: number, C: number, dw: number): void;
+  winogradFilters: WinogradFilters;
+  winogradPadBytes: WinogradPadBytes;
+  winogradInput: WinogradInput;
+  winogradOutput: WinogradOutput;
+  winogradGradPlaneBytes: WinogradGradPlaneBytes;
+  winogradGradOutput: WinogradGradOutput;
+  winogradGradInput: WinogradGradInput;
+  winogradFilterGrad: WinogradFilters;
+  /** The same calls for F(4x4, 3x3) (assembly/winograd4.ts, assembly/winograd4-grad.ts). */
+  winograd4Filters: WinogradFilters;
+  winograd4PadBytes: WinogradPadBytes;
+  winograd4Input: WinogradInput;
+  winograd4Output: WinogradOutput;
+  winograd4GradPlaneBytes: WinogradGradPlaneBytes;
+  winograd4GradOutput: WinogradGradOutput;
+  winograd4GradInput: WinogradGradInput;
+  winograd4FilterGrad: WinogradFilters;
   addBiasChannelsRelu(y: number, bias: number, batch: number, channels: number, spatial: number): void;
   sumChannels(dy: number, out: number, batch: number, channels: number, spatial: number, beta: number): void;
   maxPoolForward(

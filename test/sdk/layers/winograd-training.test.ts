@@ -3,9 +3,11 @@
 // default im2col path, and against numerical gradients; one and two threads, each the same from
 // run to run.
 //
+// Each shape runs the tile size the rule picks (winogradTile): F(2x2, 3x3) or F(4x4, 3x3).
+//
 // Tolerance. Each path is within its float32 bound of the exact gradients. Winograd: dX within
-// 2·(K + 20)·u and dW within 2·(N·T + 20)·u times the same Winograd computation on absolute values
-// (winogradGradTolerance; N·T the tiles summed into each dU). The default path: dX, a sum of 9K
+// 2·(K + e)·u and dW within 2·(N·T + e)·u times the same Winograd computation on absolute values
+// (winogradGradTolerance: e = 20 for 2x2 tiles, 24 for 4x4; N·T the tiles summed into each dU). The default path: dX, a sum of 9K
 // products (Wᵀ·dy, then col2im adds up to 9 patches), within 2·(9K + 9)·u·Σ|w·dy|; dW, a sum of
 // N·OH·OW products, within 2·(N·OH·OW + 2)·u·Σ|dy·x|. Their difference is bounded by the sum of
 // the two bounds. db is the same kernel on both paths: equal.
@@ -15,7 +17,8 @@ import { useRuntime } from "../../support/buffers";
 import { conv2dBackward, conv2dForward, type ConvShape } from "../../support/conv2d-reference";
 import { checkModel } from "../../support/model-gradients";
 import { buildModel, expectWithin, U } from "../../support/numeric";
-import { winogradConvBackward, winogradGradTolerance } from "../../support/winograd-reference";
+import { winogradKernel, winogradReference } from "../../support/winograd-reference";
+import { winogradTile } from "../../../sdk/layers/winograd";
 
 useRuntime();
 
@@ -82,6 +85,9 @@ describe("Conv2D's Winograd training passes = the exact gradients within float32
     [11, 8, 6, 6, 9, 1], // 9 tiles an image: products of several images, shares cut by threads
     [5, 32, 13, 13, 64, 0], // the MNIST cnn's conv2
     [6, 16, 4, 4, 12, 1], // 4 tiles an image: training runs Winograd where inference does not
+    // F(4x4, 3x3) (winogradTile) for these and the MNIST cnn's conv2:
+    [3, 9, 13, 15, 7, 1], // odd sides: 4x4 tiles overhang the output; C, K not multiples of 4
+    [11, 8, 12, 12, 5, 1], // 9 tiles an image: products of 8 images, shares cut by threads
   ];
   it.each(shapes)("N=%i, C=%i, %ix%i, K=%i, pad %i", (N, C, H, W, K, pad) => {
     const s: ConvShape = { N, C, H, W, K, R: 3, stride: 1, pad };
@@ -91,6 +97,10 @@ describe("Conv2D's Winograd training passes = the exact gradients within float32
     const x = Float32Array.from({ length: N * C * H * W }, () => rng.normal());
     const dy = Float32Array.from({ length: N * K * OH * OW }, () => rng.normal());
     const results = new Map<string, Gradients>();
+    // The tile size the rule picks for training this shape, and for inference.
+    const tile = winogradTile(C, K, OH, OW, true) as 2 | 4;
+    expect(tile).not.toBe(0);
+    const ref = winogradReference(tile);
     let w: ArrayLike<number> = [],
       b: ArrayLike<number> = [];
     for (const threads of [1, 2]) {
@@ -108,12 +118,12 @@ describe("Conv2D's Winograd training passes = the exact gradients within float32
           // Run to run: the same floats.
           const again = step(rt, model, s, x, dy);
           for (const key of ["y", "dx", "dw", "db"] as const) expect(again[key], `${key} again`).toEqual(first[key]);
-          expect(first.ran.has("winogradGradOutput"), [...first.ran].join(", ")).toBe(winograd);
-          expect(first.ran.has("winogradGradInput")).toBe(winograd);
+          expect(first.ran.has(winogradKernel(tile, "winogradGradOutput")), [...first.ran].join(", ")).toBe(winograd);
+          expect(first.ran.has(winogradKernel(tile, "winogradGradInput"))).toBe(winograd);
           expect(first.ran.has("im2col")).toBe(!winograd);
           results.set(`${threads} ${winograd}`, first);
-          // The training forward pass gives the inference pass's outputs (where inference runs it too).
-          if (winograd && model.winogradLayers === 1) {
+          // The training forward pass gives the inference pass's outputs (where inference runs the same tiles).
+          if (winograd && winogradTile(C, K, OH, OW) === tile) {
             const y = rt.f32(model.layers[0].forward(model.inputPtr, N, false), first.y.length).slice();
             expect(first.y).toEqual(y);
           }
@@ -123,10 +133,10 @@ describe("Conv2D's Winograd training passes = the exact gradients within float32
       }
     }
     const exact = conv2dBackward(s, x, w, dy);
-    const T = Math.ceil(OH / 2) * Math.ceil(OW / 2);
-    const mag = winogradConvBackward(s, abs(x), abs(w), abs(dy), true);
-    const winoDx = winogradGradTolerance(mag.dx, K);
-    const winoDw = winogradGradTolerance(mag.dw, N * T);
+    const T = Math.ceil(OH / tile) * Math.ceil(OW / tile);
+    const mag = ref.winogradConvBackward(s, abs(x), abs(w), abs(dy), true);
+    const winoDx = ref.winogradGradTolerance(mag.dx, K);
+    const winoDw = ref.winogradGradTolerance(mag.dw, N * T);
     const directMag = conv2dBackward(s, abs(x), abs(w), abs(dy));
     const directDx = directMag.dx.map((m) => 2 * (9 * K + 9) * U * m + 1e-30);
     const directDw = directMag.dw.map((m) => 2 * (N * OH * OW + 2) * U * m + 1e-30);
@@ -229,12 +239,14 @@ describe("which layers train by Winograd", () => {
 });
 
 describe("Winograd training gradients against central differences", () => {
-  // A conv that runs Winograd (8 channels in, 4 or 5 filters, 9 or 12 tiles) and a dense head,
+  // A conv that runs Winograd (8 channels in, 4 or 5 filters, 9 or 12 tiles of 2x2 outputs, or 12
+  // of 4x4) and a dense head,
   // with no ReLU between them (every input gradient and weight gradient of the conv is smooth):
   // padding 1, then none with odd output sides.
   it.each([
     ["padding 1", 4, 1, [8, 6, 6]],
     ["no padding, odd output", 5, 0, [8, 7, 9]],
+    ["F(4x4, 3x3) tiles, odd output", 4, 1, [8, 13, 11]],
   ] as const)("%s", (_name, filters, padding, input) => {
     const model = buildModel(
       {
@@ -251,7 +263,11 @@ describe("Winograd training gradients against central differences", () => {
       checkModel(model, 2, new Random(11));
       const ran = kernelsRun(spy);
       spy.mockRestore();
-      expect(ran.has("winogradGradOutput") && ran.has("winogradInput")).toBe(true);
+      const [C, H, W] = input;
+      const tile = winogradTile(C, filters, H + 2 * padding - 2, W + 2 * padding - 2, true) as 2 | 4;
+      expect(
+        ran.has(winogradKernel(tile, "winogradGradOutput")) && ran.has(winogradKernel(tile, "winogradInput")),
+      ).toBe(true);
     } finally {
       model.dispose();
     }

@@ -6,9 +6,11 @@
 //
 // Tolerance. Each path is within its float32 bound of the exact (float64) convolution: the default
 // path 2·(9C + 5)·u·Σ|w·x| + |b| (a sum of 9C products, as in conv2d.test.ts), Winograd
-// 2·(C + 16)·u times the same algorithm on absolute values (see winogradTolerance: its
-// transforms add up to 16 terms, so its magnitude is a few times Σ|w·x|). Their difference is
-// bounded by the sum of the two bounds, which is what "within float32 tolerance" means here.
+// 2·(C + 16)·u (2x2 tiles) or 2·(C + 20)·u (4x4 tiles) times the same algorithm on absolute values
+// (see winogradTolerance: its transforms add up to 16 or 36 terms with coefficients up to 8, so
+// its magnitude is a few times Σ|w·x|, more for 4x4 tiles). Their difference is bounded by the
+// sum of the two bounds, which is what "within float32 tolerance" means here. Each shape runs the
+// tile size the rule picks (winogradTile).
 //
 // Whole model: the shipped MNIST CNN gives the same class for 2,000 test images with and without
 // Winograd, its probabilities within 1e-5 (measured: about 1e-6).
@@ -27,7 +29,8 @@ import {
 import { conv2dForward, type ConvShape } from "../../support/conv2d-reference";
 import { expectError } from "../../support/errors";
 import { expectWithin, U } from "../../support/numeric";
-import { winogradConv, winogradTolerance } from "../../support/winograd-reference";
+import { winogradKernel, winogradReference } from "../../support/winograd-reference";
+import { winogradTile } from "../../../sdk/layers/winograd";
 
 let one: Runtime;
 let two: Runtime;
@@ -65,6 +68,9 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
     [11, 8, 6, 6, 9, 1], // 9 tiles an image: products of 8 images, groups cut by threads
     [1, 32, 13, 13, 64, 0], // the MNIST cnn's conv2, one image
     [1, 48, 16, 16, 40, 1], // one image worth splitting: two threads take filter bands
+    // F(4x4, 3x3) (winogradTile) for these and the two above:
+    [5, 8, 12, 12, 6, 1], // 9 tiles an image: one product of 5 images, cut by threads
+    [3, 9, 13, 15, 7, 1], // odd sides: 4x4 tiles overhang the output; C, K not multiples of 4
   ];
   for (const threads of [1, 2]) {
     it.each(shapes)(`N=%i, C=%i, %ix%i, K=%i, pad %i, ${threads} thread(s)`, (N, C, H, W, K, pad) => {
@@ -90,7 +96,13 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
 
         const exact = conv2dForward(s, x, w, b);
         const directTol = conv2dForward(s, abs(x), abs(w), abs(b)).map((m) => 2 * (9 * C + 5) * U * m + 1e-30);
-        const winoTol = winogradTolerance(winogradConv(s, abs(x), abs(w), abs(b), true), C);
+        // The tile sizes the rule picks for this shape, inference and training, and the reference of the first.
+        const tile = winogradTile(C, K, OH, OW);
+        const trainingTile = winogradTile(C, K, OH, OW, true);
+        expect(tile).not.toBe(0);
+        const ref = winogradReference(tile as 2 | 4);
+        const winoTol = ref.winogradTolerance(ref.winogradConv(s, abs(x), abs(w), abs(b), true), C);
+        const input = winogradKernel(tile as 2 | 4, "winogradInput");
         for (const relu of [false, true]) {
           layer.reluFused = relu;
           model.winograd = false;
@@ -104,13 +116,19 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
           const training = run(true);
           const trainingRan = kernelsRun(spy);
           spy.mockRestore();
-          expect(ran.has("winogradInput") && ran.has("winogradOutput"), [...ran].join(", ")).toBe(true);
+          expect(ran.has(input) && ran.has(winogradKernel(tile as 2 | 4, "winogradOutput")), [...ran].join(", ")).toBe(
+            true,
+          );
           // A one-image pass split by filters multiplies unpacked U bands; a batch, packed U.
           expect(ran.has(N === 1 && threads === 2 && C === 48 ? "gemm" : "gemmPackedSeries")).toBe(true);
           // Training passes run Winograd too (their backward passes: winograd-training.test.ts),
-          // with the inference pass's floats; without it they are the default path's.
-          expect(trainingRan.has("winogradInput"), "training passes run Winograd").toBe(true);
-          expect(training).toEqual(wino);
+          // with the inference pass's floats where they pick the same tile size; without it they
+          // are the default path's.
+          expect(
+            trainingRan.has(winogradKernel(trainingTile as 2 | 4, "winogradInput")),
+            "training passes run Winograd",
+          ).toBe(true);
+          if (trainingTile === tile) expect(training).toEqual(wino);
           expect(trainingDirect).toEqual(direct);
           const want = relu ? exact.map((v) => Math.max(v, 0)) : exact;
           expectWithin(wino, want, winoTol, `Winograd against the exact convolution (relu ${relu})`);
@@ -162,6 +180,13 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
       return n;
     };
     expect(eligible(8, 4, 6)).toBe(1);
+    // The tile size: 4x4 where an image has 9 or more such tiles and they save enough products.
+    expect(winogradTile(32, 64, 11, 11)).toBe(4); // the MNIST cnn's conv2
+    expect(winogradTile(32, 32, 32, 32)).toBe(4);
+    expect(winogradTile(64, 64, 9, 9)).toBe(2); // 9 tiles of 4x4, but 0.81 of 2x2's products
+    expect(winogradTile(128, 128, 8, 8)).toBe(2); // 4 tiles of 4x4
+    expect(winogradTile(64, 64, 4, 4, true)).toBe(2);
+    expect(winogradTile(3, 32, 32, 32)).toBe(0);
     expect(eligible(3, 32, 32)).toBe(0); // a colour image's first layer: too few channels in
     expect(eligible(8, 3, 8)).toBe(0); // too few filters
     expect(eligible(64, 64, 4)).toBe(0); // 4 tiles an image (training takes it: winograd-training.test.ts)
@@ -172,7 +197,7 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
     model.allocate(2, false);
     const spy = vi.spyOn(rt, "parallel");
     model.forward(model.inputPtr, 2, false);
-    expect(kernelsRun(spy).has("winogradInput")).toBe(false);
+    expect([...kernelsRun(spy)].some((name) => name.startsWith("winograd"))).toBe(false);
     spy.mockRestore();
     model.dispose();
     const on = new Model(rt, spec({ N: 1, C: 8, H: 8, W: 8, K: 8, R: 3, stride: 1, pad: 1 }), { winograd: true });
@@ -180,7 +205,7 @@ describe("Conv2D with Winograd = the default path within float32 tolerance", () 
     on.allocate(2, false);
     const spyOn = vi.spyOn(rt, "parallel");
     on.forward(on.inputPtr, 2, false);
-    expect(kernelsRun(spyOn).has("winogradInput")).toBe(true);
+    expect(kernelsRun(spyOn).has(winogradKernel(winogradTile(8, 8, 8, 8) as 2 | 4, "winogradInput"))).toBe(true);
     spyOn.mockRestore();
     on.dispose();
   });

@@ -1,0 +1,288 @@
+// Winograd convolution F(4x4, 3x3) (Lavin & Gray, 2016) for 3x3 stride-1 convolutions: each
+// 4x4 block of outputs comes from a 6x6 tile of the (zero-padded) input, tiles four apart:
+//
+//   Y = Aᵀ [ Σ_c (G g_kc Gᵀ) ⊙ (Bᵀ d_c B) ] A
+//
+// so the multiply-adds become 36 matrix products M_i[K, T] = U_i[K, C] · V_i[C, T], one per
+// position i of the 6x6 transformed tile: 36·C·K multiply-adds per 16 outputs where F(2x2, 3x3)
+// (assembly/winograd.ts) takes 64·C·K and the direct product 144·C·K. The price is precision:
+// the transforms' coefficients reach 8 and 1/24, so the floats stray further from the direct
+// path's than F(2x2, 3x3)'s do (test/assembly/winograd.test.ts bounds both).
+//
+//   Bᵀ = [4  0 -5  0  1  0]     G = [ 1/4     0     0 ]     Aᵀ = [1  1  1  1  1  0]
+//        [0 -4 -4  1  1  0]         [-1/6  -1/6  -1/6 ]          [0  1 -1  2 -2  0]
+//        [0  4 -4 -1  1  0]         [-1/6   1/6  -1/6 ]          [0  1  1  4  4  0]
+//        [0 -2 -1  2  1  0]         [1/24  1/12   1/6 ]          [0  1 -1  8 -8  1]
+//        [0  2 -1 -2  1  0]         [1/24 -1/12   1/6 ]
+//        [0  4  0 -5  0  1]         [  0     0     1  ]
+//
+// Shapes (one image) as in assembly/winograd.ts with 4 for 2 and 36 for 16: output y [K, OH, OW]
+// with OH = H + 2·pad - 2; tilesH = ceil(OH / 4), tilesW = ceil(OW / 4), T = tilesH·tilesW, tile
+// t = ty·tilesW + tx covers padded rows 4ty..4ty+5 and columns 4tx..4tx+5. U [36, K, C],
+// V [36, C, ldv], M [36, K, ldm], an image's tiles in columns col0..col0+T-1. The transforms take
+// four tiles of a row at a time, one per lane, and apply each matrix to rows, then columns, the
+// rows' results kept in V in place of the tile's (the output transform, which must not
+// write M, forms each output row from the columns of M it needs).
+
+import { copyFloats, relu4 } from "./simd";
+
+/** U[i, k, c] = (G · w[k, c] · Gᵀ)[i / 6, i % 6] for filters w [K, C, 3, 3], in float64 rounded once. */
+export function winograd4Filters(w: usize, K: i32, C: i32, u: usize): void {
+  const plane = <usize>(K * C) << 2;
+  for (let k = 0; k < K; k++) {
+    for (let c = 0; c < C; c++) {
+      const g = w + (<usize>((k * C + c) * 9) << 2);
+      const out = u + (<usize>(k * C + c) << 2);
+      for (let r = 0; r < 6; r++) {
+        // Row r of G · g (three columns), then that row times Gᵀ.
+        const t0 = gRow(r, <f64>load<f32>(g), <f64>load<f32>(g, 12), <f64>load<f32>(g, 24));
+        const t1 = gRow(r, <f64>load<f32>(g, 4), <f64>load<f32>(g, 16), <f64>load<f32>(g, 28));
+        const t2 = gRow(r, <f64>load<f32>(g, 8), <f64>load<f32>(g, 20), <f64>load<f32>(g, 32));
+        for (let j = 0; j < 6; j++) store<f32>(out + <usize>(r * 6 + j) * plane, <f32>gRow(j, t0, t1, t2));
+      }
+    }
+  }
+}
+
+/** Row r of G times the column [x0, x1, x2]. */
+// @ts-ignore: decorator
+@inline
+function gRow(r: i32, x0: f64, x1: f64, x2: f64): f64 {
+  if (r == 0) return x0 / 4;
+  if (r == 1) return -(x0 + x1 + x2) / 6;
+  if (r == 2) return -(x0 - x1 + x2) / 6;
+  if (r == 3) return x0 / 24 + x1 / 12 + x2 / 6;
+  if (r == 4) return x0 / 24 - x1 / 12 + x2 / 6;
+  return x2;
+}
+
+/** Rows and columns of the padded copy winograd4Input makes: a group of four tiles reads 20 floats. */
+export function padded4Rows(tilesH: i32): i32 {
+  return 4 * tilesH + 2;
+}
+
+export function padded4Cols(tilesW: i32): i32 {
+  return 16 * ((tilesW + 3) >> 2) + 4;
+}
+
+/** Bytes of the scratch winograd4Input needs for images of C channels and this many tiles. */
+export function winograd4PadBytes(C: i32, tilesH: i32, tilesW: i32): usize {
+  return <usize>(C * padded4Rows(tilesH) * padded4Cols(tilesW)) << 2;
+}
+
+/**
+ * V[i, c, col0 + t] = (Bᵀ d B)[i / 6, i % 6] for the 6x6 tile d of channel c at tile t of x
+ * [C, H, W] zero-padded by `pad`. `padded` is scratch of winograd4PadBytes(C, tilesH, tilesW)
+ * bytes. Every row of V is written in whole f32x4 from col0 on, up to three floats past col0 + T:
+ * V's rows need that slack (ldv >= col0 + T + 3), and an image's overflow lands on columns that
+ * the next image, written after it, overwrites.
+ */
+export function winograd4Input(
+  x: usize, C: i32, H: i32, W: i32, pad: i32, tilesH: i32, tilesW: i32,
+  padded: usize, v: usize, ldv: i32, col0: i32,
+): void {
+  const PH = padded4Rows(tilesH);
+  const PW = padded4Cols(tilesW);
+  const rowBytes = <usize>PW << 2;
+  const planeBytes = <usize>(PH * PW) << 2;
+  // The padded copy: zeros around the image, and beyond it up to the tiles' reach.
+  memory.fill(padded, 0, <usize>C * planeBytes);
+  const rows = min(H, PH - pad);
+  const cols = min(W, PW - pad);
+  for (let c = 0; c < C; c++) {
+    const src = x + (<usize>(c * H * W) << 2);
+    const dst = padded + <usize>c * planeBytes + (<usize>(pad * PW + pad) << 2);
+    for (let y = 0; y < rows; y++) {
+      copyFloats(dst + <usize>y * rowBytes, src + (<usize>(y * W) << 2), cols);
+    }
+  }
+  const matrixBytes = <usize>(C * ldv) << 2; // one V_i
+  for (let c = 0; c < C; c++) {
+    const plane = padded + <usize>c * planeBytes;
+    let out = v + (<usize>(c * ldv + col0) << 2);
+    for (let ty = 0; ty < tilesH; ty++) {
+      const top = plane + <usize>(4 * ty) * rowBytes;
+      for (let tx = 0; tx < tilesW; tx += 4) {
+        const p = top + (<usize>(4 * tx) << 2);
+        // Row r of d (lane l: tile tx + l, padded columns 4(tx + l)..+5) times B, into V_{6r + j}.
+        for (let r = 0; r < 6; r++) tileRowTimesB(p + <usize>r * rowBytes, out + <usize>(6 * r) * matrixBytes, matrixBytes);
+        // Bᵀ times each column j of that: V_{6i + j} from V_{6r + j}.
+        for (let j = 0; j < 6; j++) {
+          const q = out + <usize>j * matrixBytes;
+          const step = matrixBytes * 6;
+          applyBT(
+            q,
+            step,
+            v128.load(q),
+            v128.load(q + step),
+            v128.load(q + 2 * step),
+            v128.load(q + 3 * step),
+            v128.load(q + 4 * step),
+            v128.load(q + 5 * step),
+          );
+        }
+        out += 16;
+      }
+      // Back to the start of the next tile row (the last group may have run past tilesW).
+      out -= <usize>(((tilesW + 3) >> 2) * 16);
+      out += <usize>tilesW << 2;
+    }
+  }
+}
+
+/**
+ * One row of four tiles' d (lane l: the six floats from p + 16l) times B, stored at
+ * out + j·stride for j < 6. The 20 floats from p, as four rows of a 4x4 transpose (columns 0-3 of
+ * each tile) and columns 4 and 5 (the next tile's first two).
+ */
+// @ts-ignore: decorator
+@inline
+function tileRowTimesB(p: usize, out: usize, stride: usize): void {
+  const a = v128.load(p);
+  const b = v128.load(p, 16);
+  const c = v128.load(p, 32);
+  const e = v128.load(p, 48);
+  const f = v128.load(p, 64);
+  const abLo = v128.shuffle<f32>(a, b, 0, 4, 1, 5);
+  const abHi = v128.shuffle<f32>(a, b, 2, 6, 3, 7);
+  const ceLo = v128.shuffle<f32>(c, e, 0, 4, 1, 5);
+  const ceHi = v128.shuffle<f32>(c, e, 2, 6, 3, 7);
+  const bc = v128.shuffle<f32>(b, c, 0, 4, 1, 5);
+  const ef = v128.shuffle<f32>(e, f, 0, 4, 1, 5);
+  applyBT(
+    out,
+    stride,
+    v128.shuffle<f32>(abLo, ceLo, 0, 1, 4, 5),
+    v128.shuffle<f32>(abLo, ceLo, 2, 3, 6, 7),
+    v128.shuffle<f32>(abHi, ceHi, 0, 1, 4, 5),
+    v128.shuffle<f32>(abHi, ceHi, 2, 3, 6, 7),
+    v128.shuffle<f32>(bc, ef, 0, 1, 4, 5),
+    v128.shuffle<f32>(bc, ef, 2, 3, 6, 7),
+  );
+}
+
+/** Bᵀ · [d0..d5], its six rows stored at out + i·stride. */
+// @ts-ignore: decorator
+@inline
+function applyBT(out: usize, stride: usize, d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128): void {
+  const four = f32x4.splat(4);
+  const five = f32x4.splat(5);
+  const t1 = f32x4.sub(d4, f32x4.mul(four, d2));
+  const t2 = f32x4.sub(d3, f32x4.mul(four, d1));
+  const t3 = f32x4.sub(d4, d2);
+  const t4 = f32x4.mul(f32x4.splat(2), f32x4.sub(d3, d1));
+  v128.store(out, f32x4.add(f32x4.sub(f32x4.mul(four, d0), f32x4.mul(five, d2)), d4));
+  v128.store(out + stride, f32x4.add(t1, t2));
+  v128.store(out + 2 * stride, f32x4.sub(t1, t2));
+  v128.store(out + 3 * stride, f32x4.add(t3, t4));
+  v128.store(out + 4 * stride, f32x4.sub(t3, t4));
+  v128.store(out + 5 * stride, f32x4.add(f32x4.sub(f32x4.mul(four, d1), f32x4.mul(five, d3)), d5));
+}
+
+/** Row a of Aᵀ times the column [m0..m5]. */
+// @ts-ignore: decorator
+@inline
+function atRow(a: i32, m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128): v128 {
+  if (a == 0) return f32x4.add(f32x4.add(m0, f32x4.add(m1, m2)), f32x4.add(m3, m4));
+  if (a == 1) return f32x4.add(f32x4.sub(m1, m2), f32x4.mul(f32x4.splat(2), f32x4.sub(m3, m4)));
+  if (a == 2) return f32x4.add(f32x4.add(m1, m2), f32x4.mul(f32x4.splat(4), f32x4.add(m3, m4)));
+  return f32x4.add(f32x4.add(f32x4.sub(m1, m2), f32x4.mul(f32x4.splat(8), f32x4.sub(m3, m4))), m5);
+}
+
+/**
+ * y[k, 4ty + a, 4tx + b] = (Aᵀ m A)[a, b] + bias[k] (then max(·, 0) when relu is 1), where m is
+ * the 6x6 tile M[0..35, k, col0 + t] of tile t = ty·tilesW + tx, for K filters (M's rows from
+ * `m`, y [K, OH, OW], bias [K]): outputs past OH or OW (tiles overhanging the output) are not
+ * written. Reads up to three columns past col0 + T (ldm must leave them; their values are unused).
+ */
+export function winograd4Output(
+  m: usize, ldm: i32, col0: i32, K: i32, tilesH: i32, tilesW: i32,
+  bias: usize, relu: i32, y: usize, OH: i32, OW: i32,
+): void {
+  const matrixBytes = <usize>(K * ldm) << 2; // one M_i
+  for (let k = 0; k < K; k++) {
+    const vb = v128.load32_splat(bias + (<usize>k << 2));
+    const plane = y + (<usize>(k * OH * OW) << 2);
+    let src = m + (<usize>(k * ldm + col0) << 2);
+    for (let ty = 0; ty < tilesH; ty++) {
+      const rows = min(4, OH - 4 * ty);
+      for (let tx = 0; tx < tilesW; tx += 4) {
+        const tiles = min(4, tilesW - tx);
+        const row = plane + (<usize>(4 * ty * OW + 4 * tx) << 2);
+        const cols = OW - 4 * tx;
+        const rowBytes = <usize>OW << 2;
+        outputRow(0, src, matrixBytes, vb, relu, row, cols, tiles);
+        if (rows > 1) outputRow(1, src, matrixBytes, vb, relu, row + rowBytes, cols, tiles);
+        if (rows > 2) outputRow(2, src, matrixBytes, vb, relu, row + 2 * rowBytes, cols, tiles);
+        if (rows > 3) outputRow(3, src, matrixBytes, vb, relu, row + 3 * rowBytes, cols, tiles);
+        src += 16;
+      }
+      src -= <usize>(((tilesW + 3) >> 2) * 16);
+      src += <usize>tilesW << 2;
+    }
+  }
+}
+
+/**
+ * Output row a of four tiles (lane l: tile tx + l, M's tiles at `src`): h = row a of Aᵀ m, then
+ * y_b = h · column b of A, plus the bias, ReLU'd with relu; stored at `row` (the tiles' first
+ * output column), `cols` outputs of the row left from there, `tiles` tiles in the group.
+ */
+// @ts-ignore: decorator
+@inline
+function outputRow(a: i32, src: usize, matrixBytes: usize, vb: v128, relu: i32, row: usize, cols: i32, tiles: i32): void {
+  const step = matrixBytes * 6;
+  const h0 = columnOfATm(a, src, step);
+  const h1 = columnOfATm(a, src + matrixBytes, step);
+  const h2 = columnOfATm(a, src + 2 * matrixBytes, step);
+  const h3 = columnOfATm(a, src + 3 * matrixBytes, step);
+  const h4 = columnOfATm(a, src + 4 * matrixBytes, step);
+  const h5 = columnOfATm(a, src + 5 * matrixBytes, step);
+  let y0 = f32x4.add(atRow(0, h0, h1, h2, h3, h4, h5), vb);
+  let y1 = f32x4.add(atRow(1, h0, h1, h2, h3, h4, h5), vb);
+  let y2 = f32x4.add(atRow(2, h0, h1, h2, h3, h4, h5), vb);
+  let y3 = f32x4.add(atRow(3, h0, h1, h2, h3, h4, h5), vb);
+  if (relu) {
+    y0 = relu4(y0);
+    y1 = relu4(y1);
+    y2 = relu4(y2);
+    y3 = relu4(y3);
+  }
+  // Lane l of y_b is output column 4l + b: the transpose gives each tile its four.
+  const lo01 = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5);
+  const hi01 = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7);
+  const lo23 = v128.shuffle<f32>(y2, y3, 0, 4, 1, 5);
+  const hi23 = v128.shuffle<f32>(y2, y3, 2, 6, 3, 7);
+  storeTile(row, cols, v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5));
+  if (tiles > 1) storeTile(row + 16, cols - 4, v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7));
+  if (tiles > 2) storeTile(row + 32, cols - 8, v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5));
+  if (tiles > 3) storeTile(row + 48, cols - 12, v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7));
+}
+
+/** (Aᵀ m)[a, j] of four tiles: row a of Aᵀ times column j of m, whose six entries are `step` apart from q. */
+// @ts-ignore: decorator
+@inline
+function columnOfATm(a: i32, q: usize, step: usize): v128 {
+  return atRow(
+    a,
+    v128.load(q),
+    v128.load(q + step),
+    v128.load(q + 2 * step),
+    v128.load(q + 3 * step),
+    v128.load(q + 4 * step),
+    v128.load(q + 5 * step),
+  );
+}
+
+/** The first min(n, 4) floats of v at p (n >= 1). */
+// @ts-ignore: decorator
+@inline
+function storeTile(p: usize, n: i32, v: v128): void {
+  if (n >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+}
