@@ -1,13 +1,15 @@
-// Winograd F(2x2, 3x3) against the default convolution path (im2col + GEMM), inference on one
-// thread through the SDK's public API: (a) a CIFAR-10 net of six padded 3x3 convolutions with
-// batch norm (random weights: the speed does not depend on them) and (b) the MNIST `cnn` preset,
+// Winograd (F(2x2, 3x3) or F(4x4, 3x3), the tile size each layer's rule picks) against the
+// default convolution path (im2col + GEMM), inference on one thread through the SDK's public API:
+// (a) a CIFAR-10 net of six padded 3x3 convolutions with batch norm (random weights: the speed
+// does not depend on them) and (b) the MNIST `cnn` preset,
 // at batch 1000 and one image at a time, images/s; the two paths are measured in turn, several
 // rounds interleaved, so that a machine whose speed drifts slows both alike; each row gives the
 // best round's figure and the ratio. With --layers, one 3x3 stride-1 convolution at a time over
 // a grid of channel counts and map sizes (batch 100 and 1): the timings the rule in
-// sdk/layers/winograd.ts (winogradPays) is derived from. A shape the rule turns down runs the
-// default path both times (its "rule" column says no): its Winograd figures were taken with the
-// rule set to always. With --training, training steps instead: one batch of 100 MNIST training
+// sdk/layers/winograd.ts (winogradPays, winogradTile) are derived from. A shape the rule turns
+// down runs the default path both times (its "rule" column says no): its Winograd figures were
+// taken with the rule set to always; the figures of the tile size the rule does not pick, with
+// winogradTile set to it. With --training, training steps instead: one batch of 100 MNIST training
 // images through fit() (forward, backward, update) for the `cnn` preset and the shipped model's
 // `cnn-mnist-bn`, and 100 made-up colour images for the CIFAR-10 model's `cnn-cifar-bn` (the
 // speed does not depend on the pixels); with --layers too, one layer's forward and backward
@@ -63,7 +65,8 @@ if (training && process.argv.includes("--layers")) {
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   // The cnn's conv2, cnn-mnist-bn's conv2 and conv3, the CIFAR-10 net's layers, and the rule's
   // edges (8 channels in; 4x4 maps, which training takes and inference does not). Shapes the
-  // rule turns down would run the default path both times: set winogradPays to always to time them.
+  // rule turns down would run the default path both times: set winogradPays to always to time them
+  // (and winogradTile to the other size to time that).
   const shapes = [
     [32, 64, 13, 0],
     [64, 64, 11, 0],

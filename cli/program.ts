@@ -124,7 +124,7 @@ function experimentName(value: string): string {
 const winogradOption = (): Option =>
   new Option(
     "--winograd",
-    "run 3x3 stride-1 convolutions by Winograd's F(2x2,3x3) where it pays: faster, with results that differ from the default path in the last bits",
+    "run 3x3 stride-1 convolutions by Winograd's F(2x2,3x3) or F(4x4,3x3) where it pays: faster, with results that differ from the default path in the last bits",
   );
 
 /** --threads: kernels on this many threads (a worker pool sharing the wasm memory). */
@@ -284,7 +284,7 @@ export function buildProgram(actions: Actions = COMMAND_ACTIONS, writeOut?: (tex
     )
     .option(
       "--winograd",
-      "train and evaluate 3x3 stride-1 convolutions by Winograd's F(2x2,3x3) where it pays: faster, with floats " +
+      "train and evaluate 3x3 stride-1 convolutions by Winograd's F(2x2,3x3) or F(4x4,3x3) where it pays: faster, with floats " +
         "that differ from the default path's in the last bits (the run records it: a resume keeps it)",
     )
     .option("--no-winograd", "a resumed run: go on without Winograd convolutions")

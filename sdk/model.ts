@@ -209,8 +209,8 @@ export class Model {
   }
 
   /**
-   * Whether 3x3 stride-1 convolutions run by Winograd's F(2x2, 3x3) where it pays
-   * (sdk/layers/winograd.ts; off by default): inference passes and training ones, forward and
+   * Whether 3x3 stride-1 convolutions run by Winograd's F(2x2, 3x3) or F(4x4, 3x3) where it pays
+   * (sdk/layers/winograd.ts, which picks the tile size per layer; off by default): inference passes and training ones, forward and
    * backward. Fewer multiply-adds, but the floats differ from the default path's in the last bits
    * (within float32 rounding of the exact convolution and its gradients), so a run reproduces bit
    * for bit only with the same setting (fit's `winograd`, a training run's setting).
@@ -237,7 +237,8 @@ export class Model {
 
   /**
    * How many convolutions run Winograd in training when `winograd` is on: those of winogradLayers,
-   * and those whose maps are too small for one image to fill the products (see winogradPays).
+   * and those whose maps are too small for one image to fill the products (see winogradPays in
+   * sdk/layers/winograd.ts).
    */
   get winogradTrainingLayers(): number {
     this.check("winogradTrainingLayers");

@@ -81,7 +81,7 @@ export interface FitOptions {
   labelSmoothing?: number;
   /**
    * Whether the run's passes (training steps and the test evaluation) run 3x3 stride-1
-   * convolutions by Winograd's F(2x2, 3x3) where it pays (Model's `winograd`, set for the run and
+   * convolutions by Winograd's F(2x2, 3x3) or F(4x4, 3x3) where it pays (Model's `winograd`, set for the run and
    * put back after it); default: the model's own setting. Faster; the floats differ from the
    * default path's in the last bits, so a run reproduces bit for bit only with the same setting.
    */

@@ -72,5 +72,5 @@ export async function evalCommand(options: EvalOptions): Promise<void> {
 /** eval --winograd's line: how many of the model's convolutions run Winograd. */
 function winogradNote(model: Model): string {
   const convs = model.spec.layers.filter((l) => l.type === "conv2d").length;
-  return `${model.winogradLayers} of ${convs} convolutions by Winograd F(2x2,3x3) (3x3 stride 1, where it pays)`;
+  return `${model.winogradLayers} of ${convs} convolutions by Winograd F(2x2,3x3) or F(4x4,3x3) (3x3 stride 1, where it pays)`;
 }

@@ -13,7 +13,7 @@ export interface RunSettings {
   warmup?: number;
   /** Label smoothing of a classifier's cross-entropy (fit's labelSmoothing); absent: none. */
   labelSmoothing?: number;
-  /** Convolutions by Winograd's F(2x2, 3x3) where it pays (fit's winograd); absent: the default path. */
+  /** Convolutions by Winograd (F(2x2, 3x3) or F(4x4, 3x3)) where it pays (fit's winograd); absent: the default path. */
   winograd?: boolean;
   /** Number of the run's last epoch. */
   epochs: number;

@@ -42,7 +42,7 @@ export function outputSide(input: number, size: number, stride: number, pad: num
  * again from the input the forward pass saw. Shapes: cols and dcols [C·R·R, OH·OW] per thread.
  * A shallow forward product (a first layer on grey images) skips im2col: see DIRECT_MAX_DEPTH.
  * When the model asks for it (Model.winograd), the passes of a 3x3 stride-1 layer, forward and
- * backward, run Winograd's F(2x2, 3x3) instead, where it pays: see sdk/layers/winograd.ts.
+ * backward, run Winograd's F(2x2, 3x3) or F(4x4, 3x3) instead, where it pays: see sdk/layers/winograd.ts.
  * test/sdk/layers/conv2d.test.ts checks every path against plain loops (test/support/conv2d-reference.ts).
  */
 /** Filter bands of a one-image forward pass are multiples of the GEMM micro-kernel's 5 rows. */
