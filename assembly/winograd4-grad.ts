@@ -22,7 +22,7 @@
 // four tiles of a tile row at a time, one per lane.
 
 import { copyFloats } from "./simd";
-import { padded4Cols, padded4Rows } from "./winograd4";
+import { padded4Cols, padded4Rows, SIXTH, TWELFTH, TWENTY_FOURTH } from "./winograd4";
 
 /** Floats in a row of the dy copy winograd4GradOutput reads: four tiles a group, four columns each. */
 function gradRowFloats(tilesW: i32): i32 {
@@ -281,7 +281,7 @@ function columnOfGtdU(a: i32, at: usize, plane: usize, j: i32): f64 {
 // @ts-ignore: decorator
 @inline
 function gtRow(a: i32, u0: f64, u1: f64, u2: f64, u3: f64, u4: f64, u5: f64): f64 {
-  if (a == 0) return u0 / 4 - (u1 + u2) / 6 + (u3 + u4) / 24;
-  if (a == 1) return (u2 - u1) / 6 + (u3 - u4) / 12;
-  return (u3 + u4 - u1 - u2) / 6 + u5;
+  if (a == 0) return u0 * 0.25 - (u1 + u2) * SIXTH + (u3 + u4) * TWENTY_FOURTH;
+  if (a == 1) return (u2 - u1) * SIXTH + (u3 - u4) * TWELFTH;
+  return (u3 + u4 - u1 - u2) * SIXTH + u5;
 }
