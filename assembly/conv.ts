@@ -240,14 +240,26 @@ function biasChannels(y: usize, bias: usize, batch: i32, channels: i32, spatial:
 
 /** out[channels] = Σ over batch and spatial of dy[batch, channels, spatial] (+ beta · out). */
 export function sumChannels(dy: usize, out: usize, batch: i32, channels: i32, spatial: i32, beta: f32): void {
-  for (let c = 0; c < channels; c++) {
+  sumChannelBand(dy, out, batch, channels, spatial, 0, channels, beta);
+}
+
+/**
+ * sumChannels for the channels first..end-1 only (out[c] for those; the rest untouched): each
+ * channel's sum is made in the same order as sumChannels makes it, so bands shared among threads
+ * give the same floats as one call.
+ */
+export function sumChannelBand(
+  dy: usize, out: usize, batch: i32, channels: i32, spatial: i32, first: i32, end: i32, beta: f32,
+): void {
+  for (let c = first; c < end; c++) {
     const q = out + (<usize>c << 2);
     store<f32>(q, beta == 0 ? 0 : beta * load<f32>(q));
   }
   const vecEnd = spatial & ~3;
-  let p = dy;
+  const imageBytes = <usize>(channels * spatial) << 2;
   for (let b = 0; b < batch; b++) {
-    for (let c = 0; c < channels; c++) {
+    let p = dy + <usize>b * imageBytes + (<usize>(first * spatial) << 2);
+    for (let c = first; c < end; c++) {
       let acc = f32x4.splat(0);
       let s = 0;
       for (; s < vecEnd; s += 4) acc = f32x4.add(acc, v128.load(p + (<usize>s << 2)));

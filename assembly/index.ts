@@ -9,7 +9,7 @@ export { sigmoidForward, sigmoidBackward, reluForward, reluBackward } from "./si
 export { softmaxCrossEntropy, softmaxMse } from "./loss";
 export { sigmoidBinaryCrossEntropy, squaredError } from "./pixel-loss";
 export { sgdUpdate, momentumUpdate, adagradUpdate, rmspropUpdate, adadeltaUpdate, adamUpdate } from "./optim";
-export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels } from "./conv";
+export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels, sumChannelBand } from "./conv";
 export { convDirect, packConvFilters, packedFiltersBytes } from "./conv-direct";
 export { winogradFilters, winogradPadBytes, winogradInput, winogradOutput } from "./winograd";
 export { winogradGradPlaneBytes, winogradGradOutput, winogradGradInput, winogradFilterGrad } from "./winograd-grad";

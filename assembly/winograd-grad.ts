@@ -193,12 +193,13 @@ function addTileRow(p: usize, z0: v128, z1: v128, z2: v128, z3: v128): void {
 
 /**
  * dw[k, c] = Gᵀ · dU[·, k, c] · G [3x3] for dU [16, K, C] (position-major, as winogradFilters
- * writes U) into dw [K, C, 3, 3] (written, not added to); four channels a vector.
+ * writes U) into dw [K, C, 3, 3] (written, not added to) for k from first to end - 1; four channels
+ * a vector.
  */
-export function winogradFilterGrad(du: usize, K: i32, C: i32, dw: usize): void {
+export function winogradFilterGrad(du: usize, K: i32, C: i32, dw: usize, first: i32, end: i32): void {
   const plane = <usize>(K * C) << 2;
   const half = f32x4.splat(0.5);
-  for (let k = 0; k < K; k++) {
+  for (let k = first; k < end; k++) {
     for (let c = 0; c < C; c += 4) {
       const lanes = min(4, C - c);
       const at = du + (<usize>(k * C + c) << 2);

@@ -21,10 +21,10 @@
 
 import { copyFloats, relu4 } from "./simd";
 
-/** U[i, k, c] = (G · w[k, c] · Gᵀ)[i / 4, i % 4] for filters w [K, C, 3, 3]. */
-export function winogradFilters(w: usize, K: i32, C: i32, u: usize): void {
+/** U[i, k, c] = (G · w[k, c] · Gᵀ)[i / 4, i % 4] for filters w [K, C, 3, 3], k from first to end - 1. */
+export function winogradFilters(w: usize, K: i32, C: i32, u: usize, first: i32, end: i32): void {
   const plane = <usize>(K * C) << 2;
-  for (let k = 0; k < K; k++) {
+  for (let k = first; k < end; k++) {
     for (let c = 0; c < C; c++) {
       const g = w + (<usize>((k * C + c) * 9) << 2);
       const out = u + (<usize>(k * C + c) << 2);

@@ -238,11 +238,12 @@ function addTileRow(p: usize, o0: v128, o1: v128, o2: v128, o3: v128, o4: v128, 
 
 /**
  * dw[k, c] = Gᵀ · dU[·, k, c] · G [3x3] for dU [36, K, C] (position-major, as winograd4Filters
- * writes U) into dw [K, C, 3, 3] (written, not added to), in float64 rounded once.
+ * writes U) into dw [K, C, 3, 3] (written, not added to) for k from first to end - 1, in float64
+ * rounded once.
  */
-export function winograd4FilterGrad(du: usize, K: i32, C: i32, dw: usize): void {
+export function winograd4FilterGrad(du: usize, K: i32, C: i32, dw: usize, first: i32, end: i32): void {
   const plane = <usize>(K * C) << 2;
-  for (let k = 0; k < K; k++) {
+  for (let k = first; k < end; k++) {
     for (let c = 0; c < C; c++) {
       const at = du + (<usize>(k * C + c) << 2);
       const out = dw + (<usize>((k * C + c) * 9) << 2);

@@ -4,6 +4,7 @@ import { initWeights, type Initializer } from "../init";
 import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
+import { sumBiasGrad } from "./bias-grad";
 import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param } from "./layer";
 
 export interface ConvTransposeSpec {
@@ -190,7 +191,7 @@ export class ConvTranspose implements Layer {
     );
     // dW = thread 0's share + the others' (summed in thread order: deterministic per thread count).
     if (ranges.length > 1) rt.kernels.sumRows(this.dwPartials, this.weight.grad.ptr, ranges.length - 1, weightSize, 1);
-    rt.kernels.sumChannels(dy, this.bias.grad.ptr, batch, K, OH * OW, 0);
+    sumBiasGrad(rt, dy, this.bias.grad.ptr, batch, K, OH * OW);
     return needInputGrad ? this.dx.ptr : 0;
   }
 

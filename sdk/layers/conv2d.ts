@@ -5,6 +5,7 @@ import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
 import type { Int8Forward, Int8Weights } from "./int8";
+import { sumBiasGrad } from "./bias-grad";
 import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param } from "./layer";
 import { WinogradConv, winogradTile, type WinogradTile } from "./winograd";
 
@@ -326,7 +327,7 @@ export class Conv2D implements Layer {
     const [, OH, OW] = this.outputShape;
     if (this.winogradTraining) {
       this.winogradTraining.backward(dy, batch, needInputGrad ? this.dx.ptr : 0, this.weight.grad.ptr);
-      rt.kernels.sumChannels(dy, this.bias.grad.ptr, batch, spec.filters, outSpatial, 0);
+      sumBiasGrad(rt, dy, this.bias.grad.ptr, batch, spec.filters, outSpatial);
       return needInputGrad ? this.dx.ptr : 0;
     }
     const weightSize = this.weight.value.length;
@@ -386,7 +387,7 @@ export class Conv2D implements Layer {
     if (this.narrowPatch) this.addTransposedShares(ranges.length);
     else if (ranges.length > 1)
       rt.kernels.sumRows(this.dwPartials, this.weight.grad.ptr, ranges.length - 1, weightSize, 1);
-    rt.kernels.sumChannels(dy, this.bias.grad.ptr, batch, spec.filters, outSpatial, 0);
+    sumBiasGrad(rt, dy, this.bias.grad.ptr, batch, spec.filters, outSpatial);
     return needInputGrad ? this.dx.ptr : 0;
   }
 

@@ -28,6 +28,12 @@ import { splitRange, type KernelCall } from "../runtime/threads";
  * over the columns) as 128 and 256, faster than 32.
  */
 const GROUP_COLUMNS = 64;
+/**
+ * The filter transforms (U from the weights, dW from dU) share the filters among the threads from
+ * this many a thread: a training step makes both, K·C of each (2,048 for the LeNet-like net's
+ * conv2), between its parallel passes.
+ */
+const FILTERS_PER_THREAD = 8;
 /** Filter bands of a one-image pass split among threads are multiples of the GEMM's 5 rows. */
 const FILTER_BAND_ALIGN = 5;
 /** The kernels of each tile size: F(2x2, 3x3) (assembly/winograd.ts) and F(4x4, 3x3) (assembly/winograd4.ts). */
@@ -265,10 +271,7 @@ export class WinogradConv {
     if (trainedBatch !== batch || !this.made)
       fail("BAD_STATE", "Winograd convolution: backward() needs a training forward pass of the same batch first");
     const weightsSize = this.positions * K * C;
-    if (dx) {
-      for (let i = 0; i < this.positions; i++)
-        rt.kernels.packA(this.u + i * K * C * 4, C, C, K, 1, this.packedT + i * this.packedTBytes);
-    }
+    if (dx) this.packPositions(this.packedT, this.packedTBytes, C, K, 1);
     const outSize = K * this.OH * this.OW;
     const inSize = C * this.H * this.W;
     const { tilesH, tilesW, pad, H, W, OH, OW } = this;
@@ -360,7 +363,7 @@ export class WinogradConv {
     );
     const shares = ranges.length;
     if (shares > 1) rt.kernels.sumRows(this.du + weightsSize * 4, this.du, shares - 1, weightsSize, 1);
-    rt.kernels[this.names.filterGrad](this.du, K, C, dw);
+    rt.parallelFor(K, FILTERS_PER_THREAD, (first, end) => [[this.names.filterGrad, this.du, K, C, dw, first, end]]);
   }
 
   private inputCall(x: number, padded: number, v: number, ldv: number, col0: number): KernelCall {
@@ -379,11 +382,24 @@ export class WinogradConv {
     const { rt, K, C } = this;
     const changed = rt.kernels.copyIfChanged(weight, this.madeFrom, K * C * 9) === 1;
     if (!changed && this.made) return;
-    rt.kernels[this.names.filters](weight, K, C, this.u);
-    for (let i = 0; i < this.positions; i++) {
-      rt.kernels.packA(this.u + i * K * C * 4, C, K, C, 0, this.packed + i * this.packedBytes);
-    }
+    rt.parallelFor(K, FILTERS_PER_THREAD, (first, end) => [[this.names.filters, weight, K, C, this.u, first, end]]);
+    this.packPositions(this.packed, this.packedBytes, K, C, 0);
     this.made = true;
+  }
+
+  /**
+   * Each U_i [K, C] packed for the GEMM into a block of `blockBytes` at `to`: as rows x depth
+   * (U_i, transposed 0) or read transposed (U_iᵀ [C, K], transposed 1). The positions are shared
+   * among the threads (a training step packs 2 x 36 of them).
+   */
+  private packPositions(to: number, blockBytes: number, rows: number, depth: number, transposed: 0 | 1): void {
+    const { rt, K, C } = this;
+    rt.parallelFor(this.positions, 4, (first, end) => {
+      const calls: KernelCall[] = [];
+      for (let i = first; i < end; i++)
+        calls.push(["packA", this.u + i * K * C * 4, C, rows, depth, transposed, to + i * blockBytes]);
+      return calls;
+    });
   }
 
   private ensureScratch(training: boolean): void {

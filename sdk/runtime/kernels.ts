@@ -7,8 +7,8 @@ import {
 import { applyDelta } from "./wasm-delta";
 
 // The Winograd kernels' signatures, shared by F(2x2, 3x3) and F(4x4, 3x3) (assembly/winograd*.ts).
-/** winogradFilters(w, K, C, u) and winogradFilterGrad(du, K, C, dw). */
-type WinogradFilters = (from: number, K: number, C: number, to: number) => void;
+/** winogradFilters(w, K, C, u, first, end) and winogradFilterGrad(du, K, C, dw, first, end): filters first..end-1. */
+type WinogradFilters = (from: number, K: number, C: number, to: number, first: number, end: number) => void;
 type WinogradPadBytes = (C: number, tilesH: number, tilesW: number) => number;
 type WinogradInput = (
   x: number,
@@ -362,6 +362,16 @@ export interface Kernels {
   winograd4FilterGrad: WinogradFilters;
   addBiasChannelsRelu(y: number, bias: number, batch: number, channels: number, spatial: number): void;
   sumChannels(dy: number, out: number, batch: number, channels: number, spatial: number, beta: number): void;
+  sumChannelBand(
+    dy: number,
+    out: number,
+    batch: number,
+    channels: number,
+    spatial: number,
+    first: number,
+    end: number,
+    beta: number,
+  ): void;
   maxPoolForward(
     x: number,
     y: number,

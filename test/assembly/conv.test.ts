@@ -320,4 +320,23 @@ describe("addBiasChannels / sumChannels", () => {
       }
     },
   );
+
+  it.each(shapes)(
+    "sumChannelBand: each band of channels gives sumChannels' floats, the others untouched (batch %i, channels %i, spatial %i)",
+    (batch, channels, spatial) => {
+      const rng = new Random(batch * 1000 + channels * 10 + spatial);
+      const dyPtr = f32Buf(normals(rng, batch * channels * spatial), "dy");
+      const whole = f32Buf(nans(channels), "whole");
+      rt.kernels.sumChannels(dyPtr, whole, batch, channels, spatial, 0);
+      const want = readF32(whole, channels);
+      for (let split = 0; split <= channels; split++) {
+        const out = f32Buf(nans(channels), "bands");
+        rt.kernels.sumChannelBand(dyPtr, out, batch, channels, spatial, 0, split, 0);
+        const first = readF32(out, channels);
+        for (let c = split; c < channels; c++) expect(first[c], `channel ${c} outside the band`).toBeNaN();
+        rt.kernels.sumChannelBand(dyPtr, out, batch, channels, spatial, split, channels, 0);
+        expectExact(readF32(out, channels), want, `bands [0, ${split}) and [${split}, ${channels})`);
+      }
+    },
+  );
 });

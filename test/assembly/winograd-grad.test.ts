@@ -167,7 +167,7 @@ describe.each(VARIANTS)("$name", (variant) => {
     ])("K=%i, C=%i", (K, C) => {
       const du = normals(new Random(K * 31 + C), positions * K * C);
       const dw = f32Buf(nans(K * C * 9), "dw");
-      rt.kernels[variant.filterGrad](f32Buf(du, "dU"), K, C, dw);
+      rt.kernels[variant.filterGrad](f32Buf(du, "dU"), K, C, dw, 0, K);
       const want: number[] = [],
         mag: number[] = [];
       for (let k = 0; k < K; k++) {
@@ -178,6 +178,18 @@ describe.each(VARIANTS)("$name", (variant) => {
         }
       }
       expectWithin(readF32(dw, K * C * 9), want, bound(mag, depth.dw), "dw");
+      // Filter bands (the threads' shares) write their filters only, with the same floats.
+      const split = Math.floor(K / 2);
+      const banded = f32Buf(nans(K * C * 9), "dw in bands");
+      const duPtr = f32Buf(du, "dU again");
+      rt.kernels[variant.filterGrad](duPtr, K, C, banded, 0, split);
+      expect(
+        readF32(banded, K * C * 9)
+          .slice(split * C * 9)
+          .every(Number.isNaN),
+      ).toBe(true);
+      rt.kernels[variant.filterGrad](duPtr, K, C, banded, split, K);
+      expect(readF32(banded, K * C * 9)).toEqual(readF32(dw, K * C * 9));
     });
   });
 

@@ -59,7 +59,7 @@ describe.each(VARIANTS)("$name", (variant) => {
     ])("K=%i, C=%i", (K, C) => {
       const w = normals(new Random(K * 31 + C), K * C * 9);
       const u = f32Buf(nans(positions * K * C), "U");
-      rt.kernels[variant.filters](f32Buf(w, "w"), K, C, u);
+      rt.kernels[variant.filters](f32Buf(w, "w"), K, C, u, 0, K);
       const got = readF32(u, positions * K * C);
       const want: number[] = new Array(positions * K * C);
       const mag: number[] = new Array(positions * K * C);
@@ -75,6 +75,16 @@ describe.each(VARIANTS)("$name", (variant) => {
         }
       }
       expectWithin(got, want, bound(mag, depth.u), "U");
+      // Filter bands (the threads' shares) write their filters only, with the same floats.
+      const split = Math.floor(K / 2);
+      const banded = f32Buf(nans(positions * K * C), "U in bands");
+      const wPtr = f32Buf(w, "w again");
+      rt.kernels[variant.filters](wPtr, K, C, banded, 0, split);
+      const half = readF32(banded, positions * K * C);
+      for (let i = 0; i < positions; i++)
+        for (let k = split; k < K; k++) for (let c = 0; c < C; c++) expect(half[(i * K + k) * C + c]).toBeNaN();
+      rt.kernels[variant.filters](wPtr, K, C, banded, split, K);
+      expect(readF32(banded, positions * K * C)).toEqual(got);
     });
   });
 
@@ -214,7 +224,7 @@ describe.each(VARIANTS)("$name", (variant) => {
       const m = f32Buf(nans(positions * K * ld), "M");
       const padded = f32Buf(nans(rt.kernels[variant.padBytes](C, tH, tW) / 4), "padded");
       const y = f32Buf(nans(batch * K * g.OH * g.OW), "y");
-      rt.kernels[variant.filters](wPtr, K, C, u);
+      rt.kernels[variant.filters](wPtr, K, C, u, 0, K);
       for (let n = 0; n < batch; n++)
         rt.kernels[variant.input](xPtr + n * C * H * W * 4, C, H, W, pad, tH, tW, padded, v, ld, n * T);
       for (let i = 0; i < positions; i++) {
