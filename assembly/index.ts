@@ -22,3 +22,4 @@ export { batchNormTrain, batchNormInfer, batchNormBackward } from "./norm";
 export { upsampleForward, upsampleBackward } from "./upsample";
 export { gaussianNoise, samplingForward, samplingBackward } from "./sampling";
 export { int8OperandBytes, quantizeRows, quantizeToHwc, im2colHwc, gemmI8, convI8 } from "./int8";
+export { convPoolI8WeightBytes, convPoolI8ScratchBytes, packConvPoolI8, convPoolI8 } from "./int8-conv-pool";

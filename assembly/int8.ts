@@ -12,7 +12,7 @@
 import { relu4 } from "./simd";
 
 /** Bytes per value of gemmI8's operands: 1 in the relaxed SIMD build, 2 (int16) in the plain one. */
-const OPERAND_BYTES: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
+export const OPERAND_BYTES: i32 = ASC_FEATURE_RELAXED_SIMD ? 1 : 2;
 
 /** OPERAND_BYTES, for the SDK, which lays out the weights and sizes the operands' buffers. */
 export function int8OperandBytes(): i32 {
@@ -25,7 +25,7 @@ export function int8OperandBytes(): i32 {
 // on min/max's NaN rules (a NaN passes them, and trunc_sat makes it 0).
 // @ts-ignore: decorator
 @inline
-function quantize4(x: v128, invScale: v128, zero: v128): v128 {
+export function quantize4(x: v128, invScale: v128, zero: v128): v128 {
   const t = f32x4.pmin(f32x4.pmax(f32x4.nearest(f32x4.mul(x, invScale)), f32x4.splat(-256)), f32x4.splat(256));
   return i32x4.add(i32x4.trunc_sat_f32x4_s(t), zero);
 }
@@ -383,7 +383,7 @@ export function im2colHwc(
 // (Not the relaxed `_add` form: Node 20's baseline compiler, Liftoff, drops its accumulator and returns 2·dot.)
 // @ts-ignore: decorator
 @inline
-function dot16(a: v128, b: v128, ones: v128): v128 {
+export function dot16(a: v128, b: v128, ones: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     return i32x4.dot_i16x8_s(i16x8.relaxed_dot_i8x16_i7x16_s(a, b), ones);
   } else {
@@ -537,7 +537,8 @@ export function gemmI8(
  * A convolution in int8 over `batch` images x [batch, C, H, W] float32 -> y [batch, m, OH, OW]
  * float32: per image quantizeToHwc into hwc [2·C·H·W] bytes (the bytes channels-last, then its
  * scratch), im2colHwc into cols [OH·OW, kp] values, then gemmI8 with the filters w [mp, kp]
- * values (order (ky, kx, c), see im2colHwc).
+ * values (order (ky, kx, c), see im2colHwc). With `quantized` set, x is the images' bytes already
+ * quantized channels-last, [batch, H, W, C] (as convPoolI8 writes them), and hwc is not used.
  */
 export function convI8(
   x: usize,
@@ -561,13 +562,18 @@ export function convI8(
   bias: usize,
   y: usize,
   relu: i32,
+  quantized: i32,
 ): void {
-  const inBytes = <usize>(C * H * W) * 4;
+  const imageValues = <usize>(C * H * W);
   const spatial = OH * OW;
   const outBytes = <usize>(m * spatial) * 4;
   for (let img = 0; img < batch; img++) {
-    quantizeToHwc(x + <usize>img * inBytes, hwc + <usize>(C * H * W), hwc, C, H, W, invScale, zero);
-    im2colHwc(hwc, cols, C, H, W, R, stride, pad, OH, OW, kp, zero);
+    let bytes = x + <usize>img * imageValues;
+    if (!quantized) {
+      quantizeToHwc(x + <usize>img * imageValues * 4, hwc + imageValues, hwc, C, H, W, invScale, zero);
+      bytes = hwc;
+    }
+    im2colHwc(bytes, cols, C, H, W, R, stride, pad, OH, OW, kp, zero);
     gemmI8(w, cols, kp, m, spatial, scale, bias, y + <usize>img * outBytes, spatial, 1, relu);
   }
 }

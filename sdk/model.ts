@@ -268,6 +268,7 @@ export class Model {
       relu.maskedByNext = on;
       pool.reluBefore = on;
     }
+    for (const layer of this.layers) if (layer instanceof Conv2D) layer.int8PoolFused = on;
   }
 
   /** Number of learnable values. */

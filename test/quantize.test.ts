@@ -112,6 +112,38 @@ describe("int8 models", () => {
     rt.dispose();
   }, 120_000);
 
+  it("runs a convolution, its ReLU and 2x2 max-pool as one int8 pass into the next convolution's input, with the same bytes", async () => {
+    // Fused (the model's fusion on) and each layer on its own (fusion off): the same floats out,
+    // on one thread and two, in batches and one image at a time. Filters 16 and 8 (multiples of
+    // 8), odd maps (a row and column the pool leaves out), and a spec without the pattern.
+    const rng = new Random(5);
+    for (const [arch, input, fused] of [
+      ["conv:16x3,relu,maxpool:2,conv:8x3,relu,dense:10", [1, 15, 13], true],
+      ["conv:8x3,relu,maxpool:2,conv:8x3,relu,maxpool:2,dense:6", [2, 16, 16], true],
+      ["conv:12x3,relu,maxpool:2,conv:8x3,dense:4", [1, 12, 12], false], // 12 filters: not a multiple of 8
+      ["conv:8x3,relu,conv:8x3,relu,maxpool:2,dense:4", [1, 10, 10], false], // no pool after the first
+    ] as const) {
+      for (const threads of [1, 2]) {
+        const rt = await Runtime.create({ threads });
+        const float = new Model(rt, { input: [...input], layers: parseArch(arch) }, { seed: 2 });
+        const size = input.reduce((a, b) => a * b, 1);
+        const count = 9;
+        const pixels = Uint8Array.from({ length: count * size }, () => Math.floor(rng.uniform() * 256));
+        const int8 = deserializeModel(rt, quantizeModel(float, pixels, count)).model;
+        const first = int8.layers[0] as unknown as { int8PoolFused: boolean };
+        expect(first.int8PoolFused, arch).toBe(fused);
+        const together = int8.predict(pixels, count);
+        const one = int8.predict(pixels.subarray(0, size), 1);
+        int8.fusion = false;
+        expect(first.int8PoolFused).toBe(false);
+        expect(int8.predict(pixels, count), `${arch}, ${threads} thread(s)`).toEqual(together);
+        expect(int8.predict(pixels.subarray(0, size), 1)).toEqual(one);
+        expect(together.subarray(0, one.length)).toEqual(one);
+        rt.dispose();
+      }
+    }
+  });
+
   it("folds each batch norm after a conv2d or dense layer into it: scales of both signs, shifted means", async () => {
     const rt = await Runtime.create();
     const spec = {

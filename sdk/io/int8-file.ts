@@ -6,6 +6,7 @@
 // of the float file's size.
 import { fail } from "../errors";
 import type { Conv2D } from "../layers/conv2d";
+import type { Pool2D } from "../layers/pool2d";
 import {
   Int8Forward,
   int32Bias,
@@ -118,10 +119,11 @@ function floatTensor(tensors: Map<string, NamedTensor>, name: string, length: nu
 /**
  * Gives each quantized layer of `model` its int8 weights, and its int8 inference pass when its
  * input quantization is given ("input" in its LayerQuant; without it the layer runs in float with
- * the dequantized weights). For an int8 file, a shallow convolution that Conv2D runs directly
- * keeps the float path even so (see below), and each int8 layer's bias is rounded to int32 steps
- * (int32Bias). An ONNX graph (`asGraph`) is followed as written: such a convolution's quantized
- * input too, and its biases as they are.
+ * the dequantized weights), so that the model computes what its ONNX export says. A convolution
+ * followed by a ReLU, a 2x2 max-pool and another int8 convolution runs the three in one int8 pass
+ * where the model's fusion is on (pooledPair, Conv2D.int8PoolFused). For an int8 file, each int8
+ * layer's bias is rounded to int32 steps (int32Bias); an ONNX graph (`asGraph`) keeps its biases
+ * as they are.
  */
 export function attachInt8(model: Model, quants: Map<number, Int8Weights | LayerQuant>, asGraph = false): void {
   for (const [index, quant] of quants) {
@@ -147,11 +149,6 @@ export function attachInt8(model: Model, quants: Map<number, Int8Weights | Layer
     let shape: Int8Shape;
     if (spec.type === "conv2d") {
       const [C, H, W] = layer.inputShape;
-      // A shallow convolution that Conv2D runs directly (one channel, 3x3 or 5x5, stride 1, no
-      // padding: see its DIRECT_MAX_DEPTH) runs faster in float than in int8 with each 9-value patch
-      // padded to 16 bytes (MNIST's conv1: 17 against 39 µs an image): it keeps its dequantized
-      // weights and the float path.
-      if (!asGraph && (layer as unknown as Conv2D).direct) continue;
       const [, OH, OW] = layer.outputShape;
       shape = {
         kind: "conv",
@@ -170,4 +167,32 @@ export function attachInt8(model: Model, quants: Map<number, Int8Weights | Layer
     }
     layer.int8 = new Int8Forward(model.rt, shape, quant, bias);
   }
+  for (const index of quants.keys()) {
+    const pair = pooledPair(model, index, quants);
+    const conv = model.layers[index] as Conv2D;
+    if (!pair || !conv.int8 || !pair.next.int8) continue;
+    conv.int8Pool = pair;
+    conv.int8PoolFused = model.fusion;
+  }
+}
+
+/**
+ * The max-pool and the next convolution of layer `index` when the four layers from it are an int8
+ * convolution (stride 1, no padding, filters a multiple of 8), a ReLU, a 2x2 max-pool of stride 2
+ * and another int8 convolution: what kernels.convPoolI8 runs as one pass.
+ */
+function pooledPair(
+  model: Model,
+  index: number,
+  quants: Map<number, Int8Weights | LayerQuant>,
+): { pool: Pool2D; next: Conv2D } | undefined {
+  const [conv, relu, pool, next] = model.spec.layers.slice(index, index + 4);
+  if (conv?.type !== "conv2d" || relu?.type !== "relu" || pool?.type !== "maxpool" || next?.type !== "conv2d")
+    return undefined;
+  if ((conv.stride ?? 1) !== 1 || (conv.padding ?? 0) !== 0 || conv.filters % 8 !== 0) return undefined;
+  if (pool.size !== 2 || (pool.stride ?? 2) !== 2) return undefined;
+  const before = quants.get(index);
+  const after = quants.get(index + 3);
+  if (!before || !("input" in before) || !after || !("input" in after)) return undefined;
+  return { pool: model.layers[index + 2] as unknown as Pool2D, next: model.layers[index + 3] as unknown as Conv2D };
 }

@@ -5,6 +5,7 @@ import type { Random } from "../random";
 import type { Runtime } from "../runtime/runtime";
 import { splitRange, type KernelCall } from "../runtime/threads";
 import type { Int8Forward, Int8Weights } from "./int8";
+import type { Pool2D } from "./pool2d";
 import { sumBiasGrad } from "./bias-grad";
 import { BatchBuffer, disposeParams, type Layer, layerDisposed, makeParam, type Param } from "./layer";
 import { WinogradConv, winogradTile, type WinogradTile } from "./winograd";
@@ -90,6 +91,29 @@ export class Conv2D implements Layer {
   reluFused = false;
   /** Set for an int8 model (sdk/io/int8-file.ts): inference passes run it instead of the float product. */
   int8?: Int8Forward;
+  /**
+   * Set for an int8 model's convolution followed by a ReLU, a 2x2 max-pool and another int8
+   * convolution (sdk/io/int8-file.ts): the pool, and the int8 convolution that reads its output.
+   */
+  int8Pool?: { pool: Pool2D; next: Conv2D };
+  private int8PoolOn = false;
+
+  /**
+   * Whether inference passes run the convolution, its ReLU and the max-pool in one int8 pass that
+   * writes the next convolution's quantized input (Int8Forward.forwardPooled; the model's
+   * `fusion`, with the ReLU fused as well). The same bytes reach the next convolution either way.
+   */
+  get int8PoolFused(): boolean {
+    return this.int8PoolOn;
+  }
+
+  set int8PoolFused(on: boolean) {
+    const pair = this.int8Pool;
+    if (!pair?.next.int8 || !this.int8) return;
+    this.int8PoolOn = on;
+    pair.pool.appliedByPrevious = on;
+    pair.next.int8.quantizedInput = on;
+  }
   /**
    * Set by the model (its `winograd` option): the passes of a 3x3 stride-1 convolution where
    * Winograd pays (see winogradEligible), training ones included, run sdk/layers/winograd.ts
@@ -197,7 +221,9 @@ export class Conv2D implements Layer {
   forward(x: number, batch: number, training: boolean): number {
     if (this.disposed) layerDisposed(this.spec);
     if (this.int8 && !training) {
-      this.int8.forward(x, batch, this.out.ptr, this.reluFused);
+      const next = this.int8Pool?.next.int8;
+      if (this.int8PoolOn && next && this.reluFused) this.int8.forwardPooled(x, batch, next);
+      else this.int8.forward(x, batch, this.out.ptr, this.reluFused);
       return this.out.ptr;
     }
     const { rt, spec, patch, outSpatial } = this;

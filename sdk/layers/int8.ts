@@ -106,6 +106,17 @@ export class Int8Forward {
   /** Dense: the quantized batch [capacity rounded up to 4, kp] values. */
   private xq = 0;
   private xqRows = 0;
+  /**
+   * Set (by Conv2D.int8PoolFused) when the layer before writes this convolution's input already
+   * quantized, channels last (forwardPooled): forward() reads it from `quantized` instead of x.
+   */
+  quantizedInput = false;
+  /** That input: [capacity, H, W, C] bytes. */
+  private quantized = 0;
+  private quantizedCapacity = 0;
+  /** forwardPooled's weights (kernels.packConvPoolI8), made on first use, and each thread's scratch. */
+  private pooledWeights = 0;
+  private readonly pooledScratch: number[] = [];
   private disposed = false;
 
   constructor(
@@ -195,7 +206,9 @@ export class Int8Forward {
       return;
     }
     const { C, H, W, R, stride, pad, OH, OW, filters } = shape;
-    const inBytes = C * H * W * 4;
+    const quantized = this.quantizedInput;
+    const source = quantized ? this.quantized : x;
+    const inBytes = C * H * W * (quantized ? 1 : 4);
     const outBytes = filters * OH * OW * 4;
     const ranges = splitRange(batch, rt.threads);
     while (this.hwc.length < ranges.length) {
@@ -206,7 +219,7 @@ export class Int8Forward {
       ranges.map(([start, end], t): KernelCall[] => [
         [
           "convI8",
-          x + start * inBytes,
+          source + start * inBytes,
           end - start,
           C,
           H,
@@ -227,16 +240,84 @@ export class Int8Forward {
           this.bias,
           y + start * outBytes,
           relu ? 1 : 0,
+          quantized ? 1 : 0,
         ],
       ]),
     );
+  }
+
+  /**
+   * This convolution (stride 1, no padding, filters a multiple of 8), its ReLU and a 2x2 max-pool
+   * of stride 2 over x [batch, C, H, W] float32, written quantized for `next` (the int8
+   * convolution after the pool) into its quantized input (kernels.convPoolI8): the bytes its
+   * forward() would make of the pool's output. The batch is shared among the threads.
+   */
+  forwardPooled(x: number, batch: number, next: Int8Forward): void {
+    if (this.disposed) fail("BAD_STATE", "an int8 layer was disposed (with its model)");
+    const { rt, shape } = this;
+    if (shape.kind !== "conv") fail("BAD_STATE", "forwardPooled: not a convolution");
+    const { C, H, W, R, OH, OW, filters } = shape;
+    if (!this.pooledWeights) {
+      const bytes = rt.kernels.convPoolI8WeightBytes(filters, C, R);
+      const w = rt.alloc(this.quant.weight.length);
+      rt.u8(w, this.quant.weight.length).set(
+        new Uint8Array(this.quant.weight.buffer, this.quant.weight.byteOffset, this.quant.weight.length),
+      );
+      this.pooledWeights = rt.alloc(bytes);
+      rt.kernels.packConvPoolI8(w, filters, C, R, this.pooledWeights);
+      rt.free(w);
+    }
+    const ranges = splitRange(batch, rt.threads);
+    while (this.pooledScratch.length < ranges.length)
+      this.pooledScratch.push(rt.alloc(rt.kernels.convPoolI8ScratchBytes(C, H, W)));
+    const out = next.quantizedInputBuffer(batch);
+    const outBytes = (OH >> 1) * (OW >> 1) * filters;
+    const inBytes = C * H * W * 4;
+    rt.parallel(
+      ranges.map(([start, end], t): KernelCall[] => [
+        [
+          "convPoolI8",
+          x + start * inBytes,
+          end - start,
+          C,
+          H,
+          W,
+          R,
+          1 / this.quant.input.scale,
+          this.quant.input.zero,
+          this.pooledScratch[t],
+          this.pooledWeights,
+          filters,
+          this.scale,
+          this.bias,
+          1 / next.input.scale,
+          next.input.zero,
+          out + start * outBytes,
+        ],
+      ]),
+    );
+  }
+
+  /** The buffer the layer before writes this convolution's quantized input into (quantizedInput), for `batch` images. */
+  quantizedInputBuffer(batch: number): number {
+    const { shape } = this;
+    if (shape.kind !== "conv") fail("BAD_STATE", "quantizedInputBuffer: not a convolution");
+    if (batch > this.quantizedCapacity) {
+      if (this.quantized) this.rt.free(this.quantized);
+      this.quantized = 0;
+      this.quantizedCapacity = 0;
+      this.quantized = this.rt.alloc(batch * shape.C * shape.H * shape.W);
+      this.quantizedCapacity = batch;
+    }
+    return this.quantized;
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     if (this.rt.disposed) return;
-    for (const p of [this.weights, this.scale, this.bias, ...this.hwc, ...this.cols]) this.rt.free(p);
-    if (this.xq) this.rt.free(this.xq);
+    for (const p of [this.weights, this.scale, this.bias, ...this.hwc, ...this.cols, ...this.pooledScratch])
+      this.rt.free(p);
+    for (const p of [this.xq, this.quantized, this.pooledWeights]) if (p) this.rt.free(p);
   }
 }

@@ -31,6 +31,12 @@ export class Pool2D implements Layer {
    * or maxPool2x2Backward for 2x2 windows of stride 2).
    */
   reluBefore = false;
+  /**
+   * Set for the max-pool an int8 convolution applies as it runs (Conv2D.int8PoolFused): inference
+   * passes return their input as it is, for the next layer, which reads what that convolution
+   * wrote for it.
+   */
+  appliedByPrevious = false;
   /** The input of the last forward pass (the ReLU's output, for its mask). */
   private input = 0;
 
@@ -62,6 +68,7 @@ export class Pool2D implements Layer {
   // training pass records the max-pool's arg-max, for the backward pass.
   forward(x: number, batch: number, training: boolean): number {
     if (this.disposed) layerDisposed(this.spec);
+    if (this.appliedByPrevious && !training) return x;
     this.input = x;
     const [C, H, W] = this.inputShape;
     const [, OH, OW] = this.outputShape;

@@ -328,6 +328,28 @@ export interface Kernels {
     bias: number,
     y: number,
     relu: number,
+    quantized: number,
+  ): void;
+  convPoolI8WeightBytes(K: number, C: number, R: number): number;
+  convPoolI8ScratchBytes(C: number, H: number, W: number): number;
+  packConvPoolI8(w: number, K: number, C: number, R: number, dst: number): void;
+  convPoolI8(
+    x: number,
+    batch: number,
+    C: number,
+    H: number,
+    W: number,
+    R: number,
+    invScale: number,
+    zero: number,
+    scratch: number,
+    w: number,
+    K: number,
+    scale: number,
+    bias: number,
+    outInvScale: number,
+    outZero: number,
+    y: number,
   ): void;
   packedFiltersBytes(filters: number, depth: number): number;
   col2im(

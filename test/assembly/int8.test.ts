@@ -6,57 +6,8 @@
 // and that is what a page sees on its first prediction. Integer sums are exact; the float
 // epilogue is one multiply and one add, each rounded to float32, and must match exactly.
 import { describe, expect, it } from "vitest";
-// sdk/node turns on Node 20's relaxed SIMD, so that both builds run here.
-import { Random, Runtime } from "../../sdk/node";
-import { relaxedSimdSupported } from "../../sdk/runtime/kernels";
-
-const f = Math.fround;
-const BUILDS = relaxedSimdSupported() ? [true, false] : [false];
-/** Bytes after each output checked untouched (a kernel writing past its end fails). */
-const GUARD = 64;
-const SENTINEL = 0xa5;
-
-/** Round half to even, as f32x4.nearest does. */
-function nearestEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x - Math.trunc(x)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-const quantize = (x: number, invScale: number, zero: number) =>
-  Math.min(127, Math.max(0, nearestEven(f(f(x) * f(invScale))) + zero));
-
-/** A fresh runtime of one build and helpers to place data in its memory with a guard after it. */
-async function fresh(relaxedSimd: boolean) {
-  const rt = await Runtime.create({ relaxedSimd });
-  const guarded: [number, number][] = [];
-  const place = (bytes: Uint8Array): number => {
-    const ptr = rt.alloc(bytes.length + GUARD);
-    rt.u8(ptr, bytes.length).set(bytes);
-    rt.u8(ptr + bytes.length, GUARD).fill(SENTINEL);
-    guarded.push([ptr + bytes.length, GUARD]);
-    return ptr;
-  };
-  const asBytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  // gemmI8's operands: a byte a value in the relaxed build, an int16 in the plain one.
-  const valueBytes = rt.kernels.int8OperandBytes();
-  expect(valueBytes).toBe(relaxedSimd ? 1 : 2);
-  return {
-    rt,
-    k: rt.kernels,
-    valueBytes,
-    /** Values -128..127 (weights) or 0..127 (activations) as gemmI8 reads them. */
-    operand: (values: ArrayLike<number>) =>
-      place(asBytes(valueBytes === 1 ? Int8Array.from(values) : Int16Array.from(values))),
-    /** n operand values at ptr, as numbers. */
-    readOperand: (ptr: number, n: number) =>
-      Array.from(valueBytes === 1 ? rt.u8(ptr, n) : new Int16Array(rt.u8(ptr, 2 * n).slice().buffer)),
-    f32: (values: ArrayLike<number>) => place(asBytes(Float32Array.from(values))),
-    zeros: (bytes: number) => place(new Uint8Array(bytes).fill(0x5a)),
-    guardsIntact: () => guarded.every(([p, n]) => rt.u8(p, n).every((b) => b === SENTINEL)),
-  };
-}
-
-const ints = (rng: Random, n: number, lo: number, hi: number) =>
-  Array.from({ length: n }, () => lo + Math.floor(rng.uniform() * (hi - lo + 1)));
+import { Random } from "../../sdk/node";
+import { BUILDS, f, fresh, ints, quantize } from "../support/int8-kernels";
 
 /** Σ_k a[i, k] · b[j, k] for i < m, j < n: [m, n]. */
 function dotsRef(a: ArrayLike<number>, b: ArrayLike<number>, kp: number, m: number, n: number): number[] {
@@ -228,6 +179,7 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
       g.f32(bias),
       y,
       1,
+      0,
     );
     const want: number[] = [];
     for (let img = 0; img < batch; img++)
@@ -248,6 +200,16 @@ describe.each(BUILDS)("int8 kernels (relaxed SIMD: %s)", (relaxed) => {
             want.push(Math.max(0, f(f(s * scale[i]) + bias[i])));
           }
     expect(Array.from(g.rt.f32(y, batch * m * OH * OW))).toEqual(want);
+    // The images' bytes given already quantized, channels last ([batch, H, W, C]): the same outputs.
+    const bytes: number[] = [];
+    for (let img = 0; img < batch; img++)
+      for (let iy = 0; iy < H; iy++)
+        for (let ix = 0; ix < W; ix++)
+          for (let c = 0; c < C; c++) bytes.push(quantize(x[((img * C + c) * H + iy) * W + ix], invScale, zero));
+    const y2 = g.zeros(batch * m * OH * OW * 4);
+    const args = [invScale, zero, 0, cols, kp, g.operand(w), m, g.f32(scale), g.f32(bias), y2, 1, 1] as const;
+    g.k.convI8(g.bytes(bytes), batch, C, H, W, R, 1, pad, OH, OW, ...args);
+    expect(Array.from(g.rt.f32(y2, batch * m * OH * OW))).toEqual(want);
     expect(g.guardsIntact()).toBe(true);
     g.rt.dispose();
   });

@@ -121,10 +121,11 @@ describe("an int8 model exported as QDQ", () => {
   it("holds int8 weights, QuantizeLinear and DequantizeLinear, in about a quarter of the float export's bytes", () => {
     const graph = decode(bytes).graph!;
     const ops = graph.node!.map((n) => n.opType);
-    // Three quantized inputs (conv2, dense1, dense2) and the hoisted one after conv2 and dense1.
-    expect(ops.filter((o) => o === "QuantizeLinear")).toHaveLength(5);
-    // The four layers' weights, three int32 biases, five activations.
-    expect(ops.filter((o) => o === "DequantizeLinear")).toHaveLength(12);
+    // Four quantized inputs (conv1, conv2, dense1, dense2) and the hoisted ones after conv1, conv2
+    // and dense1.
+    expect(ops.filter((o) => o === "QuantizeLinear")).toHaveLength(7);
+    // The four layers' weights, four int32 biases, seven activations.
+    expect(ops.filter((o) => o === "DequantizeLinear")).toHaveLength(15);
     const byName = new Map(graph.initializer!.map((t) => [t.name!, t]));
     for (const layer of [0, 3, 6, 8]) {
       const w = byName.get(`${layer}.weight_int8`)!;
@@ -132,10 +133,9 @@ describe("an int8 model exported as QDQ", () => {
       expect(w.rawData!.length).toBe(w.dims!.reduce((a, b) => a * b, 1));
       expect(byName.get(`${layer}.weight_scale`)!.dims).toEqual([w.dims![layer < 6 ? 0 : 1]]);
     }
-    // The first convolution runs in float in the int8 model (see attachInt8): its input is not quantized.
-    expect(byName.get("0.bias")!.dataType).toBe(FLOAT);
-    for (const layer of [3, 6, 8]) expect(byName.get(`${layer}.bias_int32`)!.dataType).toBe(INT32);
-    expect(byName.get("3.input_zero_point")!.dataType).toBe(INT8);
+    // Every layer runs in int8, the first convolution too (see attachInt8): its input is quantized.
+    for (const layer of [0, 3, 6, 8]) expect(byName.get(`${layer}.bias_int32`)!.dataType).toBe(INT32);
+    for (const layer of [0, 3]) expect(byName.get(`${layer}.input_zero_point`)!.dataType).toBe(INT8);
     // No float weights beside the int8 ones.
     const floats = graph.initializer!.filter((t) => t.dataType === FLOAT).reduce((n, t) => n + t.rawData!.length, 0);
     expect(floats).toBeLessThan(2000);
@@ -395,7 +395,8 @@ describe("importOnnx refuses a QDQ graph it cannot map", () => {
     const none = edited(({ nodes }) => {
       for (const n of nodes) if (n.opType === "QuantizeLinear" && n.input![1] === "3.input_scale") n.input!.pop();
     });
-    expect(refusal(none)).toMatch(/"QuantizeLinear" \(node "3\.conv2d\.QuantizeLinear"\): has no zero point/);
+    // The first such node: the quantization hoisted to the first convolution's output.
+    expect(refusal(none)).toMatch(/"QuantizeLinear" \(node "0\.conv2d\.QuantizeLinear\.3"\): has no zero point/);
   });
 
   it("a weight's scales along a wrong axis, or per-channel lengths that do not match", () => {
