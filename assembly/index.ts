@@ -13,7 +13,7 @@ export { im2col, col2im, addBiasChannels, addBiasChannelsRelu, sumChannels, sumC
 export { convDirect, packConvFilters, packedFiltersBytes } from "./conv-direct";
 export { winogradFilters, winogradPadBytes, winogradInput, winogradOutput } from "./winograd";
 export { winogradGradPlaneBytes, winogradGradOutput, winogradGradInput, winogradFilterGrad } from "./winograd-grad";
-export { winograd4Filters, winograd4PadBytes, winograd4Input, winograd4Output } from "./winograd4";
+export { winograd4Filters, winograd4PadBytes, winograd4Input, winograd4Output, winograd4OutputScratchBytes } from "./winograd4";
 export { winograd4GradPlaneBytes, winograd4GradOutput, winograd4GradInput, winograd4FilterGrad } from "./winograd4-grad";
 export { maxPoolForward, maxPoolValues, maxPoolBackward, maxPoolBackwardRelu, maxPool2x2Backward, avgPoolForward, avgPoolBackward } from "./pool";
 export { augmentImages } from "./augment";

@@ -15,9 +15,13 @@
 // in Σ (scale >= 0), and so is the quantization after it, so the window's max of y is y of its max
 // sum, and the bytes are those of conv -> ReLU -> max-pool -> quantization, bit for bit.
 //
+// Only the outputs the pool reads are computed (an odd last row or column of the convolution's
+// output is not), and a dense layer after the pool gets its quantized input rows directly.
+//
 // Shapes (one image): x [C, H, W] float32; OH = H - R + 1, OW = W - R + 1; the pool's output
-// [PH, PW] with PH = OH / 2, PW = OW / 2 (rounded down: an odd last row or column is not pooled);
-// filters K, a multiple of 8 (two dots of four filters per pass); y [PH, PW, K] bytes.
+// [PH, PW] with PH = OH / 2, PW = OW / 2 (rounded down); filters K, a multiple of 8 (two dots of
+// four filters per pass); y [PH, PW, K] bytes, channels last, for a convolution's im2colHwc, or
+// [K, PH, PW] values of OPERAND_BYTES (the flattened map, a gemmI8 operand row) for a dense layer.
 
 import { dot16, OPERAND_BYTES, quantize4, quantizeToHwc } from "./int8";
 import { relu4 } from "./simd";
@@ -81,11 +85,16 @@ function broadcastStep(p: usize): v128 {
 }
 
 /**
- * y = quantize(maxpool2x2(max(conv(x) + bias, 0))) for `batch` images x [batch, C, H, W] float32
- * -> y [batch, PH, PW, K] bytes, the input quantized with (invScale, zero), the conv's int32 sums
- * Σ turned into scale[k]·Σ + bias[k] (sdk/layers/int8.ts: weight scale times input scale, and the
- * bias less the zero point's share), the pooled values quantized with (outInvScale, outZero) as
- * quantizeRows does. w packed by packConvPoolI8; scratch of convPoolI8ScratchBytes(C, H, W).
+ * y = quantize(maxpool2x2(max(conv(x) + bias, 0))) for `batch` images x [batch, C, H, W] float32,
+ * the input quantized with (invScale, zero), the conv's int32 sums Σ turned into
+ * scale[k]·Σ + bias[k] (sdk/layers/int8.ts: weight scale times input scale, and the bias less the
+ * zero point's share), the pooled values quantized with (outInvScale, outZero) as quantizeRows
+ * does. Image i's outputs start at y + i·outStride bytes: with channelsLast, bytes [PH, PW, K];
+ * else the values [K, PH, PW] of OPERAND_BYTES each, then zeros to the end of the outStride bytes
+ * (a dense layer's operand row padded to its kp). With `quantized` set, x is the images' bytes
+ * already quantized, channels last ([batch, H, W, C], as this kernel writes them for a
+ * convolution, with 4 bytes of slack after the last image), and invScale and zero are not used.
+ * w packed by packConvPoolI8; scratch of convPoolI8ScratchBytes(C, H, W).
  */
 export function convPoolI8(
   x: usize,
@@ -104,6 +113,9 @@ export function convPoolI8(
   outInvScale: f32,
   outZero: i32,
   y: usize,
+  outStride: i32,
+  channelsLast: i32,
+  quantized: i32,
 ): void {
   const OH = H - R + 1;
   const OW = W - R + 1;
@@ -111,7 +123,7 @@ export function convPoolI8(
   const PW = OW >> 1;
   const steps = rowSteps(R, C);
   const groups = K >> 2;
-  const hwc = scratch;
+  let hwc = scratch;
   const planes = scratch + <usize>(C * H * W) + 16;
   const rowBytes = <usize>(W * C);
   const stepBytes = <usize>groups << 4; // from one step's weights to the next one's
@@ -119,12 +131,15 @@ export function convPoolI8(
   const vInv = f32x4.splat(outInvScale);
   const vZero = i32x4.splat(outZero);
   const inBytes = <usize>(C * H * W) << 2;
-  const outBytes = <usize>(PH * PW * K);
+  const map = PH * PW;
+  const valuesBytes = <usize>(K * map) * <usize>(channelsLast ? 1 : OPERAND_BYTES);
   // The slack after the image: a row's last step may read up to three bytes past it.
   store<u32>(hwc + <usize>(C * H * W), 0);
   for (let img = 0; img < batch; img++) {
-    quantizeToHwc(x + <usize>img * inBytes, planes, hwc, C, H, W, invScale, zero);
-    const out = y + <usize>img * outBytes;
+    if (quantized) hwc = x + <usize>img * <usize>(C * H * W);
+    else quantizeToHwc(x + <usize>img * inBytes, planes, hwc, C, H, W, invScale, zero);
+    const out = y + <usize>img * <usize>outStride;
+    if (<usize>outStride > valuesBytes) memory.fill(out + valuesBytes, 0, <usize>outStride - valuesBytes);
     // Eight filters a pass (two dots of four), every window.
     for (let g = 0; g < groups; g += 2) {
       const wg = w + (<usize>g << 4);
@@ -170,9 +185,36 @@ export function convPoolI8(
           const y1 = relu4(f32x4.add(f32x4.mul(f32x4.convert_i32x4_s(m1), s1), b1));
           const q16 = i16x8.narrow_i32x4_s(quantize4(y0, vInv, vZero), quantize4(y1, vInv, vZero));
           const q8 = i8x16.max_s(i8x16.narrow_i16x8_s(q16, q16), i8x16.splat(0));
-          store<u64>(out + <usize>((py * PW + px) * K + 4 * g), i64x2.extract_lane(q8, 0));
+          if (channelsLast) store<u64>(out + <usize>((py * PW + px) * K + 4 * g), i64x2.extract_lane(q8, 0));
+          else storeChannels(out + (<usize>(4 * g * map + py * PW + px) * <usize>OPERAND_BYTES), <usize>map * <usize>OPERAND_BYTES, q8);
         }
       }
     }
+  }
+}
+
+// The eight bytes of q8 (eight filters' values at one place of the map) as OPERAND_BYTES values,
+// `stride` bytes apart (one filter's map to the next).
+// @ts-ignore: decorator
+@inline
+function storeChannels(p: usize, stride: usize, q8: v128): void {
+  if (OPERAND_BYTES == 1) {
+    store<u8>(p, i8x16.extract_lane_u(q8, 0));
+    store<u8>(p + stride, i8x16.extract_lane_u(q8, 1));
+    store<u8>(p + 2 * stride, i8x16.extract_lane_u(q8, 2));
+    store<u8>(p + 3 * stride, i8x16.extract_lane_u(q8, 3));
+    store<u8>(p + 4 * stride, i8x16.extract_lane_u(q8, 4));
+    store<u8>(p + 5 * stride, i8x16.extract_lane_u(q8, 5));
+    store<u8>(p + 6 * stride, i8x16.extract_lane_u(q8, 6));
+    store<u8>(p + 7 * stride, i8x16.extract_lane_u(q8, 7));
+  } else {
+    store<u16>(p, i8x16.extract_lane_u(q8, 0));
+    store<u16>(p + stride, i8x16.extract_lane_u(q8, 1));
+    store<u16>(p + 2 * stride, i8x16.extract_lane_u(q8, 2));
+    store<u16>(p + 3 * stride, i8x16.extract_lane_u(q8, 3));
+    store<u16>(p + 4 * stride, i8x16.extract_lane_u(q8, 4));
+    store<u16>(p + 5 * stride, i8x16.extract_lane_u(q8, 5));
+    store<u16>(p + 6 * stride, i8x16.extract_lane_u(q8, 6));
+    store<u16>(p + 7 * stride, i8x16.extract_lane_u(q8, 7));
   }
 }

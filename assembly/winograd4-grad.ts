@@ -29,12 +29,16 @@ function gradRowFloats(tilesW: i32): i32 {
   return 16 * ((tilesW + 3) >> 2);
 }
 
+/** Bytes of winograd4GradInput's tile scratch: a tile group's B dV Bᵀ, 6x6 vectors. */
+const TILE_SCRATCH_BYTES: usize = 36 * 16;
+
 /**
  * Bytes of the scratch winograd4GradOutput and winograd4GradInput need (one plane of either: the
- * latter's, a channel of winograd4Input's padded copy, is the larger).
+ * latter's, a channel of winograd4Input's padded copy, is the larger, and its tile scratch after
+ * it).
  */
 export function winograd4GradPlaneBytes(tilesH: i32, tilesW: i32): usize {
-  return <usize>(padded4Rows(tilesH) * padded4Cols(tilesW)) << 2;
+  return (<usize>(padded4Rows(tilesH) * padded4Cols(tilesW)) << 2) + TILE_SCRATCH_BYTES;
 }
 
 /**
@@ -114,8 +118,10 @@ function applyA(out: usize, stride: usize, y0: v128, y1: v128, y2: v128, y3: v12
 /**
  * dx [C, H, W] = the sum over tiles t of B · dV_t · Bᵀ (dV_t the 6x6 tile dV[0..35, c, col0 + t])
  * placed at padded rows 4ty..4ty+5 and columns 4tx..4tx+5, the padding cropped: dx is written, not
- * added to. `plane` is scratch of winograd4GradPlaneBytes(tilesH, tilesW) bytes. Reads up to three
- * columns of dV past col0 + T (ldv must leave them; their values are not used).
+ * added to. `plane` is scratch of winograd4GradPlaneBytes(tilesH, tilesW) bytes: the padded plane,
+ * then the tiles' transforms (dV itself is not written, as the columns past a tile row's last
+ * tile belong to the next row). Reads up to three columns of dV past col0 + T (ldv must leave
+ * them; their values are not used).
  */
 export function winograd4GradInput(
   dv: usize, ldv: i32, col0: i32, C: i32, tilesH: i32, tilesW: i32, pad: i32, H: i32, W: i32,
@@ -124,6 +130,7 @@ export function winograd4GradInput(
   const PW = padded4Cols(tilesW);
   const rowBytes = <usize>PW << 2;
   const planeBytes = <usize>(padded4Rows(tilesH) * PW) << 2;
+  const tile = plane + planeBytes; // B dV Bᵀ of a tile group, row i at 6i
   const matrixBytes = <usize>(C * ldv) << 2; // one dV_i
   const lanes = i32x4(0, 1, 2, 3);
   for (let c = 0; c < C; c++) {
@@ -134,13 +141,47 @@ export function winograd4GradInput(
       for (let tx = 0; tx < tilesW; tx += 4) {
         // Lanes past the tile row's last tile hold other columns: they add nothing.
         const mask = i32x4.lt_s(lanes, i32x4.splat(tilesW - tx));
+        // dV Bᵀ: row r of dV (dV_{6r + j}) times Bᵀ, into tile[6r + j'].
+        for (let r = 0; r < 6; r++) {
+          const q = src + <usize>(6 * r) * matrixBytes;
+          applyB(
+            tile + <usize>(96 * r),
+            16,
+            v128.and(v128.load(q), mask),
+            v128.and(v128.load(q + matrixBytes), mask),
+            v128.and(v128.load(q + 2 * matrixBytes), mask),
+            v128.and(v128.load(q + 3 * matrixBytes), mask),
+            v128.and(v128.load(q + 4 * matrixBytes), mask),
+            v128.and(v128.load(q + 5 * matrixBytes), mask),
+          );
+        }
+        // B (dV Bᵀ): each column j, in place.
+        for (let j = 0; j < 6; j++) {
+          const q = tile + <usize>(16 * j);
+          applyB(
+            q,
+            96,
+            v128.load(q),
+            v128.load(q, 96),
+            v128.load(q, 192),
+            v128.load(q, 288),
+            v128.load(q, 384),
+            v128.load(q, 480),
+          );
+        }
         const p = top + (<usize>(4 * tx) << 2);
-        gradInputRow(0, src, matrixBytes, mask, p);
-        gradInputRow(1, src, matrixBytes, mask, p + rowBytes);
-        gradInputRow(2, src, matrixBytes, mask, p + 2 * rowBytes);
-        gradInputRow(3, src, matrixBytes, mask, p + 3 * rowBytes);
-        gradInputRow(4, src, matrixBytes, mask, p + 4 * rowBytes);
-        gradInputRow(5, src, matrixBytes, mask, p + 5 * rowBytes);
+        for (let i = 0; i < 6; i++) {
+          const q = tile + <usize>(96 * i);
+          addTileRow(
+            p + <usize>i * rowBytes,
+            v128.load(q),
+            v128.load(q, 16),
+            v128.load(q, 32),
+            v128.load(q, 48),
+            v128.load(q, 64),
+            v128.load(q, 80),
+          );
+        }
         src += 16;
       }
       src -= <usize>(((tilesW + 3) >> 2) * 16);
@@ -153,59 +194,22 @@ export function winograd4GradInput(
   }
 }
 
-/**
- * Row i of B · dV · Bᵀ of four tiles (lane l: tile tx + l; dV's tiles at `src`, lanes outside
- * `mask` zeroed) added into the plane row at p: h = row i of B · dV, then h times Bᵀ.
- */
+/** B · [d0..d5] (B's rows are Bᵀ's columns), its six rows stored at out + i·stride. */
 // @ts-ignore: decorator
 @inline
-function gradInputRow(i: i32, src: usize, matrixBytes: usize, mask: v128, p: usize): void {
-  const step = matrixBytes * 6;
-  const h0 = v128.and(columnOfBdV(i, src, step), mask);
-  const h1 = v128.and(columnOfBdV(i, src + matrixBytes, step), mask);
-  const h2 = v128.and(columnOfBdV(i, src + 2 * matrixBytes, step), mask);
-  const h3 = v128.and(columnOfBdV(i, src + 3 * matrixBytes, step), mask);
-  const h4 = v128.and(columnOfBdV(i, src + 4 * matrixBytes, step), mask);
-  const h5 = v128.and(columnOfBdV(i, src + 5 * matrixBytes, step), mask);
-  addTileRow(
-    p,
-    bRow(0, h0, h1, h2, h3, h4, h5),
-    bRow(1, h0, h1, h2, h3, h4, h5),
-    bRow(2, h0, h1, h2, h3, h4, h5),
-    bRow(3, h0, h1, h2, h3, h4, h5),
-    bRow(4, h0, h1, h2, h3, h4, h5),
-    bRow(5, h0, h1, h2, h3, h4, h5),
-  );
-}
-
-/** (B · dV)[i, j] of four tiles: row i of B times column j of dV, whose six entries are `step` apart from q. */
-// @ts-ignore: decorator
-@inline
-function columnOfBdV(i: i32, q: usize, step: usize): v128 {
-  return bRow(
-    i,
-    v128.load(q),
-    v128.load(q + step),
-    v128.load(q + 2 * step),
-    v128.load(q + 3 * step),
-    v128.load(q + 4 * step),
-    v128.load(q + 5 * step),
-  );
-}
-
-/** Row i of B (column i of Bᵀ) times [d0..d5]. */
-// @ts-ignore: decorator
-@inline
-function bRow(i: i32, d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128): v128 {
+function applyB(out: usize, stride: usize, d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128): void {
   const four = f32x4.splat(4);
   const two = f32x4.splat(2);
   const five = f32x4.splat(5);
-  if (i == 0) return f32x4.mul(four, d0);
-  if (i == 1) return f32x4.add(f32x4.mul(four, f32x4.add(f32x4.sub(d2, d1), d5)), f32x4.mul(two, f32x4.sub(d4, d3)));
-  if (i == 2) return f32x4.neg(f32x4.add(f32x4.add(f32x4.mul(five, d0), f32x4.mul(four, f32x4.add(d1, d2))), f32x4.add(d3, d4)));
-  if (i == 3) return f32x4.sub(f32x4.add(f32x4.sub(d1, d2), f32x4.mul(two, f32x4.sub(d3, d4))), f32x4.mul(five, d5));
-  if (i == 4) return f32x4.add(f32x4.add(f32x4.add(d0, d1), f32x4.add(d2, d3)), d4);
-  return d5;
+  v128.store(out, f32x4.mul(four, d0));
+  v128.store(out + stride, f32x4.add(f32x4.mul(four, f32x4.add(f32x4.sub(d2, d1), d5)), f32x4.mul(two, f32x4.sub(d4, d3))));
+  v128.store(
+    out + 2 * stride,
+    f32x4.neg(f32x4.add(f32x4.add(f32x4.mul(five, d0), f32x4.mul(four, f32x4.add(d1, d2))), f32x4.add(d3, d4))),
+  );
+  v128.store(out + 3 * stride, f32x4.sub(f32x4.add(f32x4.sub(d1, d2), f32x4.mul(two, f32x4.sub(d3, d4))), f32x4.mul(five, d5)));
+  v128.store(out + 4 * stride, f32x4.add(f32x4.add(f32x4.add(d0, d1), f32x4.add(d2, d3)), d4));
+  v128.store(out + 5 * stride, d5);
 }
 
 /**
@@ -262,8 +266,6 @@ export function winograd4FilterGrad(du: usize, K: i32, C: i32, dw: usize, first:
 }
 
 /** (Gᵀ dU)[a, j] of the dU whose entry (r, j) is at at + (6r + j)·plane. */
-// @ts-ignore: decorator
-@inline
 function columnOfGtdU(a: i32, at: usize, plane: usize, j: i32): f64 {
   const q = at + <usize>j * plane;
   const step = plane * 6;
@@ -279,8 +281,6 @@ function columnOfGtdU(a: i32, at: usize, plane: usize, j: i32): f64 {
 }
 
 /** Row a of Gᵀ (column a of G) times [u0..u5]. */
-// @ts-ignore: decorator
-@inline
 function gtRow(a: i32, u0: f64, u1: f64, u2: f64, u3: f64, u4: f64, u5: f64): f64 {
   if (a == 0) return u0 * 0.25 - (u1 + u2) * SIXTH + (u3 + u4) * TWENTY_FOURTH;
   if (a == 1) return (u2 - u1) * SIXTH + (u3 - u4) * TWELFTH;

@@ -21,8 +21,8 @@
 // t = ty·tilesW + tx covers padded rows 4ty..4ty+5 and columns 4tx..4tx+5. U [36, K, C],
 // V [36, C, ldv], M [36, K, ldm], an image's tiles in columns col0..col0+T-1. The transforms take
 // four tiles of a row at a time, one per lane, and apply each matrix to rows, then columns, the
-// rows' results kept in V in place of the tile's (the output transform, which must not
-// write M, forms each output row from the columns of M it needs).
+// rows' results kept in V in place of the tile's (the output transform, which must not write M,
+// keeps them in a scratch of its thread's).
 
 import { copyFloats, relu4 } from "./simd";
 
@@ -53,8 +53,6 @@ export const TWELFTH: f64 = 1.0 / 12;
 export const TWENTY_FOURTH: f64 = 1.0 / 24;
 
 /** Row r of G times the column [x0, x1, x2]. */
-// @ts-ignore: decorator
-@inline
 function gRow(r: i32, x0: f64, x1: f64, x2: f64): f64 {
   if (r == 0) return x0 * 0.25;
   if (r == 1) return -(x0 + x1 + x2) * SIXTH;
@@ -187,27 +185,40 @@ function applyBT(out: usize, stride: usize, d0: v128, d1: v128, d2: v128, d3: v1
   v128.store(out + 5 * stride, f32x4.add(f32x4.sub(f32x4.mul(four, d1), f32x4.mul(five, d3)), d5));
 }
 
-/** Row a of Aᵀ times the column [m0..m5]. */
+/** Aᵀ · [m0..m5], its four rows stored at out + a·stride. */
 // @ts-ignore: decorator
 @inline
-function atRow(a: i32, m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128): v128 {
-  if (a == 0) return f32x4.add(f32x4.add(m0, f32x4.add(m1, m2)), f32x4.add(m3, m4));
-  if (a == 1) return f32x4.add(f32x4.sub(m1, m2), f32x4.mul(f32x4.splat(2), f32x4.sub(m3, m4)));
-  if (a == 2) return f32x4.add(f32x4.add(m1, m2), f32x4.mul(f32x4.splat(4), f32x4.add(m3, m4)));
-  return f32x4.add(f32x4.add(f32x4.sub(m1, m2), f32x4.mul(f32x4.splat(8), f32x4.sub(m3, m4))), m5);
+function applyAT(out: usize, stride: usize, m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128): void {
+  const s12 = f32x4.add(m1, m2);
+  const d12 = f32x4.sub(m1, m2);
+  const s34 = f32x4.add(m3, m4);
+  const d34 = f32x4.sub(m3, m4);
+  v128.store(out, f32x4.add(f32x4.add(m0, s12), s34));
+  v128.store(out + stride, f32x4.add(d12, f32x4.mul(f32x4.splat(2), d34)));
+  v128.store(out + 2 * stride, f32x4.add(s12, f32x4.mul(f32x4.splat(4), s34)));
+  v128.store(out + 3 * stride, f32x4.add(f32x4.add(d12, f32x4.mul(f32x4.splat(8), d34)), m5));
+}
+
+/** Bytes of winograd4Output's scratch: a tile group's m A [6, 4] and Aᵀ m A [4, 4], a vector each. */
+export function winograd4OutputScratchBytes(): usize {
+  return 40 * 16;
 }
 
 /**
  * y[k, 4ty + a, 4tx + b] = (Aᵀ m A)[a, b] + bias[k] (then max(·, 0) when relu is 1), where m is
  * the 6x6 tile M[0..35, k, col0 + t] of tile t = ty·tilesW + tx, for K filters (M's rows from
  * `m`, y [K, OH, OW], bias [K]): outputs past OH or OW (tiles overhanging the output) are not
- * written. Reads up to three columns past col0 + T (ldm must leave them; their values are unused).
+ * written. `scratch` is winograd4OutputScratchBytes() of one thread's: M itself is not written, as the
+ * columns past a tile row's last tile belong to the next row. Reads up to three columns past
+ * col0 + T (ldm must leave them; their values are unused).
  */
 export function winograd4Output(
   m: usize, ldm: i32, col0: i32, K: i32, tilesH: i32, tilesW: i32,
-  bias: usize, relu: i32, y: usize, OH: i32, OW: i32,
+  bias: usize, relu: i32, y: usize, OH: i32, OW: i32, scratch: usize,
 ): void {
   const matrixBytes = <usize>(K * ldm) << 2; // one M_i
+  const rowBytes = <usize>OW << 2;
+  const tileRows = scratch + 24 * 16; // Aᵀ m A, row a at 4a
   for (let k = 0; k < K; k++) {
     const vb = v128.load32_splat(bias + (<usize>k << 2));
     const plane = y + (<usize>(k * OH * OW) << 2);
@@ -215,71 +226,66 @@ export function winograd4Output(
     for (let ty = 0; ty < tilesH; ty++) {
       const rows = min(4, OH - 4 * ty);
       for (let tx = 0; tx < tilesW; tx += 4) {
+        // m A: row r of m (M_{6r + j}, j < 6) into scratch[4r + b], b < 4.
+        for (let r = 0; r < 6; r++) {
+          const q = src + <usize>(6 * r) * matrixBytes;
+          applyAT(
+            scratch + <usize>(64 * r),
+            16,
+            v128.load(q),
+            v128.load(q + matrixBytes),
+            v128.load(q + 2 * matrixBytes),
+            v128.load(q + 3 * matrixBytes),
+            v128.load(q + 4 * matrixBytes),
+            v128.load(q + 5 * matrixBytes),
+          );
+        }
+        // Aᵀ (m A): column b into tileRows[4a + b].
+        for (let b = 0; b < 4; b++) {
+          const q = scratch + <usize>(16 * b);
+          applyAT(
+            tileRows + <usize>(16 * b),
+            64,
+            v128.load(q),
+            v128.load(q, 64),
+            v128.load(q, 128),
+            v128.load(q, 192),
+            v128.load(q, 256),
+            v128.load(q, 320),
+          );
+        }
         const tiles = min(4, tilesW - tx);
-        const row = plane + (<usize>(4 * ty * OW + 4 * tx) << 2);
         const cols = OW - 4 * tx;
-        const rowBytes = <usize>OW << 2;
-        outputRow(0, src, matrixBytes, vb, relu, row, cols, tiles);
-        if (rows > 1) outputRow(1, src, matrixBytes, vb, relu, row + rowBytes, cols, tiles);
-        if (rows > 2) outputRow(2, src, matrixBytes, vb, relu, row + 2 * rowBytes, cols, tiles);
-        if (rows > 3) outputRow(3, src, matrixBytes, vb, relu, row + 3 * rowBytes, cols, tiles);
+        let row = plane + (<usize>(4 * ty * OW + 4 * tx) << 2);
+        for (let a = 0; a < rows; a++) {
+          const q = tileRows + <usize>(64 * a);
+          let y0 = f32x4.add(v128.load(q), vb);
+          let y1 = f32x4.add(v128.load(q, 16), vb);
+          let y2 = f32x4.add(v128.load(q, 32), vb);
+          let y3 = f32x4.add(v128.load(q, 48), vb);
+          if (relu) {
+            y0 = relu4(y0);
+            y1 = relu4(y1);
+            y2 = relu4(y2);
+            y3 = relu4(y3);
+          }
+          // Lane l of y_b is output column 4l + b: the transpose gives each tile its four.
+          const lo01 = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5);
+          const hi01 = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7);
+          const lo23 = v128.shuffle<f32>(y2, y3, 0, 4, 1, 5);
+          const hi23 = v128.shuffle<f32>(y2, y3, 2, 6, 3, 7);
+          storeTile(row, cols, v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5));
+          if (tiles > 1) storeTile(row + 16, cols - 4, v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7));
+          if (tiles > 2) storeTile(row + 32, cols - 8, v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5));
+          if (tiles > 3) storeTile(row + 48, cols - 12, v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7));
+          row += rowBytes;
+        }
         src += 16;
       }
       src -= <usize>(((tilesW + 3) >> 2) * 16);
       src += <usize>tilesW << 2;
     }
   }
-}
-
-/**
- * Output row a of four tiles (lane l: tile tx + l, M's tiles at `src`): h = row a of Aᵀ m, then
- * y_b = h · column b of A, plus the bias, ReLU'd with relu; stored at `row` (the tiles' first
- * output column), `cols` outputs of the row left from there, `tiles` tiles in the group.
- */
-// @ts-ignore: decorator
-@inline
-function outputRow(a: i32, src: usize, matrixBytes: usize, vb: v128, relu: i32, row: usize, cols: i32, tiles: i32): void {
-  const step = matrixBytes * 6;
-  const h0 = columnOfATm(a, src, step);
-  const h1 = columnOfATm(a, src + matrixBytes, step);
-  const h2 = columnOfATm(a, src + 2 * matrixBytes, step);
-  const h3 = columnOfATm(a, src + 3 * matrixBytes, step);
-  const h4 = columnOfATm(a, src + 4 * matrixBytes, step);
-  const h5 = columnOfATm(a, src + 5 * matrixBytes, step);
-  let y0 = f32x4.add(atRow(0, h0, h1, h2, h3, h4, h5), vb);
-  let y1 = f32x4.add(atRow(1, h0, h1, h2, h3, h4, h5), vb);
-  let y2 = f32x4.add(atRow(2, h0, h1, h2, h3, h4, h5), vb);
-  let y3 = f32x4.add(atRow(3, h0, h1, h2, h3, h4, h5), vb);
-  if (relu) {
-    y0 = relu4(y0);
-    y1 = relu4(y1);
-    y2 = relu4(y2);
-    y3 = relu4(y3);
-  }
-  // Lane l of y_b is output column 4l + b: the transpose gives each tile its four.
-  const lo01 = v128.shuffle<f32>(y0, y1, 0, 4, 1, 5);
-  const hi01 = v128.shuffle<f32>(y0, y1, 2, 6, 3, 7);
-  const lo23 = v128.shuffle<f32>(y2, y3, 0, 4, 1, 5);
-  const hi23 = v128.shuffle<f32>(y2, y3, 2, 6, 3, 7);
-  storeTile(row, cols, v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5));
-  if (tiles > 1) storeTile(row + 16, cols - 4, v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7));
-  if (tiles > 2) storeTile(row + 32, cols - 8, v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5));
-  if (tiles > 3) storeTile(row + 48, cols - 12, v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7));
-}
-
-/** (Aᵀ m)[a, j] of four tiles: row a of Aᵀ times column j of m, whose six entries are `step` apart from q. */
-// @ts-ignore: decorator
-@inline
-function columnOfATm(a: i32, q: usize, step: usize): v128 {
-  return atRow(
-    a,
-    v128.load(q),
-    v128.load(q + step),
-    v128.load(q + 2 * step),
-    v128.load(q + 3 * step),
-    v128.load(q + 4 * step),
-    v128.load(q + 5 * step),
-  );
 }
 
 /** The first min(n, 4) floats of v at p (n >= 1). */

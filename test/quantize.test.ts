@@ -126,7 +126,7 @@ describe("int8 models", () => {
       for (const threads of [1, 2]) {
         const rt = await Runtime.create({ threads });
         const float = new Model(rt, { input: [...input], layers: parseArch(arch) }, { seed: 2 });
-        const size = input.reduce((a, b) => a * b, 1);
+        const size = input.reduce<number>((a, b) => a * b, 1);
         const count = 9;
         const pixels = Uint8Array.from({ length: count * size }, () => Math.floor(rng.uniform() * 256));
         const int8 = deserializeModel(rt, quantizeModel(float, pixels, count)).model;

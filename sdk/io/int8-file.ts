@@ -120,7 +120,7 @@ function floatTensor(tensors: Map<string, NamedTensor>, name: string, length: nu
  * Gives each quantized layer of `model` its int8 weights, and its int8 inference pass when its
  * input quantization is given ("input" in its LayerQuant; without it the layer runs in float with
  * the dequantized weights), so that the model computes what its ONNX export says. A convolution
- * followed by a ReLU, a 2x2 max-pool and another int8 convolution runs the three in one int8 pass
+ * followed by a ReLU, a 2x2 max-pool and another int8 layer runs the three in one int8 pass
  * where the model's fusion is on (pooledPair, Conv2D.int8PoolFused). For an int8 file, each int8
  * layer's bias is rounded to int32 steps (int32Bias); an ONNX graph (`asGraph`) keeps its biases
  * as they are.
@@ -177,22 +177,25 @@ export function attachInt8(model: Model, quants: Map<number, Int8Weights | Layer
 }
 
 /**
- * The max-pool and the next convolution of layer `index` when the four layers from it are an int8
+ * The max-pool and the next layer of layer `index` when the four layers from it are an int8
  * convolution (stride 1, no padding, filters a multiple of 8), a ReLU, a 2x2 max-pool of stride 2
- * and another int8 convolution: what kernels.convPoolI8 runs as one pass.
+ * and another int8 convolution or dense layer: what kernels.convPoolI8 runs as one pass.
  */
 function pooledPair(
   model: Model,
   index: number,
   quants: Map<number, Int8Weights | LayerQuant>,
-): { pool: Pool2D; next: Conv2D } | undefined {
+): { pool: Pool2D; next: { int8?: Int8Forward } } | undefined {
   const [conv, relu, pool, next] = model.spec.layers.slice(index, index + 4);
-  if (conv?.type !== "conv2d" || relu?.type !== "relu" || pool?.type !== "maxpool" || next?.type !== "conv2d")
-    return undefined;
+  if (conv?.type !== "conv2d" || relu?.type !== "relu" || pool?.type !== "maxpool") return undefined;
+  if (next?.type !== "conv2d" && next?.type !== "dense") return undefined;
   if ((conv.stride ?? 1) !== 1 || (conv.padding ?? 0) !== 0 || conv.filters % 8 !== 0) return undefined;
   if (pool.size !== 2 || (pool.stride ?? 2) !== 2) return undefined;
   const before = quants.get(index);
   const after = quants.get(index + 3);
   if (!before || !("input" in before) || !after || !("input" in after)) return undefined;
-  return { pool: model.layers[index + 2] as unknown as Pool2D, next: model.layers[index + 3] as unknown as Conv2D };
+  return {
+    pool: model.layers[index + 2] as unknown as Pool2D,
+    next: model.layers[index + 3] as unknown as { int8?: Int8Forward },
+  };
 }

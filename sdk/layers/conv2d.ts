@@ -93,15 +93,15 @@ export class Conv2D implements Layer {
   int8?: Int8Forward;
   /**
    * Set for an int8 model's convolution followed by a ReLU, a 2x2 max-pool and another int8
-   * convolution (sdk/io/int8-file.ts): the pool, and the int8 convolution that reads its output.
+   * convolution or dense layer (sdk/io/int8-file.ts): the pool, and the layer that reads its output.
    */
-  int8Pool?: { pool: Pool2D; next: Conv2D };
+  int8Pool?: { pool: Pool2D; next: { int8?: Int8Forward } };
   private int8PoolOn = false;
 
   /**
    * Whether inference passes run the convolution, its ReLU and the max-pool in one int8 pass that
-   * writes the next convolution's quantized input (Int8Forward.forwardPooled; the model's
-   * `fusion`, with the ReLU fused as well). The same bytes reach the next convolution either way.
+   * writes the next layer's quantized input (Int8Forward.forwardPooled; the model's
+   * `fusion`, with the ReLU fused as well). The same values reach the next layer either way.
    */
   get int8PoolFused(): boolean {
     return this.int8PoolOn;

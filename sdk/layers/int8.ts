@@ -93,9 +93,9 @@ const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
  * runtime's threads (each with its own scratch); a dense layer runs on one.
  */
 export class Int8Forward {
-  private readonly kp: number;
+  readonly kp: number;
   /** Bytes per value of the product's operands (int8OperandBytes). */
-  private readonly valueBytes: number;
+  readonly valueBytes: number;
   private readonly rows: number;
   private readonly weights: number;
   private readonly scale: number;
@@ -107,11 +107,12 @@ export class Int8Forward {
   private xq = 0;
   private xqRows = 0;
   /**
-   * Set (by Conv2D.int8PoolFused) when the layer before writes this convolution's input already
-   * quantized, channels last (forwardPooled): forward() reads it from `quantized` instead of x.
+   * Set (by Conv2D.int8PoolFused) when the layer before writes this layer's input already
+   * quantized (forwardPooled; a convolution's channels last, a dense layer's as its operand rows):
+   * forward() reads it from quantizedInputBuffer() instead of x.
    */
   quantizedInput = false;
-  /** That input: [capacity, H, W, C] bytes. */
+  /** A convolution's quantized input: [capacity, H, W, C] bytes. */
   private quantized = 0;
   private quantizedCapacity = 0;
   /** forwardPooled's weights (kernels.packConvPoolI8), made on first use, and each thread's scratch. */
@@ -121,7 +122,7 @@ export class Int8Forward {
 
   constructor(
     private readonly rt: Runtime,
-    private readonly shape: Int8Shape,
+    readonly shape: Int8Shape,
     private readonly quant: LayerQuant,
     floatBias: Float32Array,
   ) {
@@ -181,15 +182,9 @@ export class Int8Forward {
     const invScale = 1 / this.quant.input.scale;
     const zero = this.quant.input.zero;
     if (shape.kind === "dense") {
-      const rows = roundUp(batch, 4);
-      if (rows > this.xqRows) {
-        if (this.xq) rt.free(this.xq);
-        this.xq = 0;
-        this.xqRows = 0;
-        this.xq = rt.alloc(rows * kp * this.valueBytes);
-        this.xqRows = rows;
-      }
-      rt.kernels.quantizeRows(x, this.xq, batch, shape.inSize, kp, invScale, zero);
+      if (!this.quantizedInput)
+        rt.kernels.quantizeRows(x, this.quantizedInputBuffer(batch), batch, shape.inSize, kp, invScale, zero);
+      else if (batch > this.xqRows) fail("BAD_STATE", "an int8 layer's quantized input was not written for this batch");
       rt.kernels.gemmI8(
         this.weights,
         this.xq,
@@ -249,8 +244,8 @@ export class Int8Forward {
   /**
    * This convolution (stride 1, no padding, filters a multiple of 8), its ReLU and a 2x2 max-pool
    * of stride 2 over x [batch, C, H, W] float32, written quantized for `next` (the int8
-   * convolution after the pool) into its quantized input (kernels.convPoolI8): the bytes its
-   * forward() would make of the pool's output. The batch is shared among the threads.
+   * convolution or dense layer after the pool) into its quantized input (kernels.convPoolI8): the
+   * values its forward() would make of the pool's output. The batch is shared among the threads.
    */
   forwardPooled(x: number, batch: number, next: Int8Forward): void {
     if (this.disposed) fail("BAD_STATE", "an int8 layer was disposed (with its model)");
@@ -271,13 +266,18 @@ export class Int8Forward {
     while (this.pooledScratch.length < ranges.length)
       this.pooledScratch.push(rt.alloc(rt.kernels.convPoolI8ScratchBytes(C, H, W)));
     const out = next.quantizedInputBuffer(batch);
-    const outBytes = (OH >> 1) * (OW >> 1) * filters;
-    const inBytes = C * H * W * 4;
+    const dense = next.shape.kind === "dense";
+    // A dense layer's operand rows: kp values of int8OperandBytes each.
+    const outBytes = dense ? next.kp * next.valueBytes : (OH >> 1) * (OW >> 1) * filters;
+    // This layer's input as the layer before wrote it (quantizedInput), or floats.
+    const quantized = this.quantizedInput;
+    const source = quantized ? this.quantized : x;
+    const inBytes = C * H * W * (quantized ? 1 : 4);
     rt.parallel(
       ranges.map(([start, end], t): KernelCall[] => [
         [
           "convPoolI8",
-          x + start * inBytes,
+          source + start * inBytes,
           end - start,
           C,
           H,
@@ -293,20 +293,38 @@ export class Int8Forward {
           1 / next.input.scale,
           next.input.zero,
           out + start * outBytes,
+          outBytes,
+          dense ? 0 : 1,
+          quantized ? 1 : 0,
         ],
       ]),
     );
   }
 
-  /** The buffer the layer before writes this convolution's quantized input into (quantizedInput), for `batch` images. */
+  /**
+   * The buffer this layer's quantized input goes into for `batch` images: a convolution's
+   * [batch, H, W, C] bytes (written by the layer before: quantizedInput), a dense layer's gemmI8
+   * operand rows [batch rounded up to 4, kp] (by quantizeRows, or the layer before).
+   */
   quantizedInputBuffer(batch: number): number {
-    const { shape } = this;
-    if (shape.kind !== "conv") fail("BAD_STATE", "quantizedInputBuffer: not a convolution");
+    const { shape, rt } = this;
+    if (shape.kind === "dense") {
+      const rows = roundUp(batch, 4);
+      if (rows > this.xqRows) {
+        if (this.xq) rt.free(this.xq);
+        this.xq = 0;
+        this.xqRows = 0;
+        this.xq = rt.alloc(rows * this.kp * this.valueBytes);
+        this.xqRows = rows;
+      }
+      return this.xq;
+    }
     if (batch > this.quantizedCapacity) {
       if (this.quantized) this.rt.free(this.quantized);
       this.quantized = 0;
       this.quantizedCapacity = 0;
-      this.quantized = this.rt.alloc(batch * shape.C * shape.H * shape.W);
+      // 16 bytes of slack: a window row's last step may read past the last image (convPoolI8).
+      this.quantized = this.rt.alloc(batch * shape.C * shape.H * shape.W + 16);
       this.quantizedCapacity = batch;
     }
     return this.quantized;

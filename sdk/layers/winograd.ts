@@ -36,13 +36,15 @@ const GROUP_COLUMNS = 64;
 const FILTERS_PER_THREAD = 8;
 /** Filter bands of a one-image pass split among threads are multiples of the GEMM's 5 rows. */
 const FILTER_BAND_ALIGN = 5;
-/** The kernels of each tile size: F(2x2, 3x3) (assembly/winograd.ts) and F(4x4, 3x3) (assembly/winograd4.ts). */
+/**
+ * The kernels of each tile size: F(2x2, 3x3) (assembly/winograd.ts) and F(4x4, 3x3)
+ * (assembly/winograd4.ts); the output transforms differ in their arguments (see outputCall).
+ */
 const KERNELS = {
   2: {
     filters: "winogradFilters",
     padBytes: "winogradPadBytes",
     input: "winogradInput",
-    output: "winogradOutput",
     gradPlaneBytes: "winogradGradPlaneBytes",
     gradOutput: "winogradGradOutput",
     gradInput: "winogradGradInput",
@@ -52,7 +54,6 @@ const KERNELS = {
     filters: "winograd4Filters",
     padBytes: "winograd4PadBytes",
     input: "winograd4Input",
-    output: "winograd4Output",
     gradPlaneBytes: "winograd4GradPlaneBytes",
     gradOutput: "winograd4GradOutput",
     gradInput: "winograd4GradInput",
@@ -175,7 +176,6 @@ export class WinogradConv {
     this.trained = training ? { x, batch } : this.trained;
     const inSize = C * H * W;
     const outSize = K * OH * OW;
-    const reluFlag = relu ? 1 : 0;
     const bands = splitRange(K, rt.threads, FILTER_BAND_ALIGN);
     if (!training && batch === 1 && bands.length > 1 && rt.worthSplitting(2 * 9 * C * K * OH * OW)) {
       rt.parallel(
@@ -200,20 +200,7 @@ export class WinogradConv {
               rt.gemmWorkspace(t),
             ]);
           }
-          calls.push([
-            this.names.output,
-            s.m,
-            this.ld,
-            0,
-            end - first,
-            this.tilesH,
-            this.tilesW,
-            bias + first * 4,
-            reluFlag,
-            y + first * OH * OW * 4,
-            OH,
-            OW,
-          ]);
+          calls.push(this.outputCall(s.m, 0, end - first, bias + first * 4, relu, y + first * OH * OW * 4, s.padded));
           return calls;
         }),
       );
@@ -247,7 +234,7 @@ export class WinogradConv {
             this.positions,
           ]);
           for (let j = 0; j < count; j++)
-            calls.push(this.outputCall(s.m, j * tiles, bias, relu, y + (g0 + j) * outSize * 4));
+            calls.push(this.outputCall(s.m, j * tiles, K, bias, relu, y + (g0 + j) * outSize * 4, s.padded));
         }
         return calls;
       }),
@@ -372,9 +359,20 @@ export class WinogradConv {
   }
 
   /** y [K, OH, OW] of the image whose tiles start at column col0 of M [16, K, ld] at `m`. */
-  private outputCall(m: number, col0: number, bias: number, relu: boolean, y: number): KernelCall {
-    const { K, tilesH, tilesW, OH, OW } = this;
-    return [this.names.output, m, this.ld, col0, K, tilesH, tilesW, bias, relu ? 1 : 0, y, OH, OW];
+  private outputCall(
+    m: number,
+    col0: number,
+    K: number,
+    bias: number,
+    relu: boolean,
+    y: number,
+    scratch: number,
+  ): KernelCall {
+    const { tilesH, tilesW, OH, OW, ld } = this;
+    const r = relu ? 1 : 0;
+    return this.tile === 4
+      ? ["winograd4Output", m, ld, col0, K, tilesH, tilesW, bias, r, y, OH, OW, scratch]
+      : ["winogradOutput", m, ld, col0, K, tilesH, tilesW, bias, r, y, OH, OW];
   }
 
   /** U and its packing from `weight`, unless they were made from the same weights. */
@@ -411,11 +409,13 @@ export class WinogradConv {
     }
     while (this.scratch.length < rt.threads) {
       this.scratch.push({
-        // The input transform's padded image, or one plane of the gradient transforms.
+        // The input transform's padded image, one plane of the gradient transforms, or the
+        // F(4x4) output transform's scratch.
         padded: rt.alloc(
           Math.max(
             rt.kernels[this.names.padBytes](C, this.tilesH, this.tilesW),
             rt.kernels[this.names.gradPlaneBytes](this.tilesH, this.tilesW),
+            this.tile === 4 ? rt.kernels.winograd4OutputScratchBytes() : 0,
           ),
         ),
         v: rt.alloc(this.positions * C * this.ld * 4),

@@ -350,6 +350,9 @@ export interface Kernels {
     outInvScale: number,
     outZero: number,
     y: number,
+    outStride: number,
+    channelsLast: number,
+    quantized: number,
   ): void;
   packedFiltersBytes(filters: number, depth: number): number;
   col2im(
@@ -377,7 +380,22 @@ export interface Kernels {
   winograd4Filters: WinogradFilters;
   winograd4PadBytes: WinogradPadBytes;
   winograd4Input: WinogradInput;
-  winograd4Output: WinogradOutput;
+  /** winogradOutput's arguments, then a scratch of winograd4OutputScratchBytes() bytes. */
+  winograd4Output(
+    m: number,
+    ldm: number,
+    col0: number,
+    K: number,
+    tilesH: number,
+    tilesW: number,
+    bias: number,
+    relu: number,
+    y: number,
+    OH: number,
+    OW: number,
+    scratch: number,
+  ): void;
+  winograd4OutputScratchBytes(): number;
   winograd4GradPlaneBytes: WinogradGradPlaneBytes;
   winograd4GradOutput: WinogradGradOutput;
   winograd4GradInput: WinogradGradInput;

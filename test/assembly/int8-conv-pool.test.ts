@@ -1,7 +1,7 @@
 // assembly/int8-conv-pool.ts (packConvPoolI8, convPoolI8: an int8 convolution with its ReLU and a
-// 2x2 max-pool, written quantized for the next layer) against a plain reference of the layers it
-// replaces: quantize the input, the integer convolution, the float epilogue, ReLU, max-pool,
-// quantize again. Integer sums are exact and the epilogue is the same float32 operations, so the
+// 2x2 max-pool, written quantized for the next layer, a convolution's bytes channels last or a
+// dense layer's operand rows) against a plain reference of the layers it replaces: quantize the
+// input, the integer convolution, the float epilogue, ReLU, max-pool, quantize again. Integer sums are exact and the epilogue is the same float32 operations, so the
 // bytes must match exactly; in both builds, each kernel on its first call in a fresh runtime.
 import { describe, expect, it } from "vitest";
 import { Random } from "../../sdk/node";
@@ -66,29 +66,59 @@ describe.each(BUILDS)("convPoolI8 (relaxed SIMD: %s)", (relaxed) => {
         const packed = g.zeros(g.k.convPoolI8WeightBytes(K, C, R));
         g.k.packConvPoolI8(g.bytes(w), K, C, R, packed);
         const [PH, PW] = [(H - R + 1) >> 1, (W - R + 1) >> 1];
-        const y = g.zeros(batch * PH * PW * K);
-        g.k.convPoolI8(
-          g.f32(x),
-          batch,
-          C,
-          H,
-          W,
-          R,
-          q.invScale,
-          q.zero,
-          g.zeros(g.k.convPoolI8ScratchBytes(C, H, W)),
-          packed,
-          K,
-          g.f32(scale),
-          g.f32(bias),
-          q.outInvScale,
-          q.outZero,
-          y,
-        );
+        const map = PH * PW;
         const want = reference(x, w, scale, bias, { batch, C, H, W, R, K }, q);
         // Outputs both cut by the ReLU (to the zero point) and above it.
         expect(want.some((v) => v > q.outZero) && want.some((v) => v === q.outZero)).toBe(true);
+        const xPtr = g.f32(x);
+        // The input given already quantized, channels last, with 4 bytes of slack after it.
+        const hwcBytes: number[] = [];
+        for (let img = 0; img < batch; img++)
+          for (let iy = 0; iy < H; iy++)
+            for (let ix = 0; ix < W; ix++)
+              for (let c = 0; c < C; c++)
+                hwcBytes.push(quantize(x[((img * C + c) * H + iy) * W + ix], q.invScale, q.zero));
+        const hwcPtr = g.bytes([...hwcBytes, 0, 0, 0, 0]);
+        const run = (y: number, outStride: number, channelsLast: number, quantized = 0) =>
+          g.k.convPoolI8(
+            quantized ? hwcPtr : xPtr,
+            batch,
+            C,
+            H,
+            W,
+            R,
+            q.invScale,
+            q.zero,
+            g.zeros(g.k.convPoolI8ScratchBytes(C, H, W)),
+            packed,
+            K,
+            g.f32(scale),
+            g.f32(bias),
+            q.outInvScale,
+            q.outZero,
+            y,
+            outStride,
+            channelsLast,
+            quantized,
+          );
+        // For a convolution: bytes [batch, PH, PW, K].
+        const y = g.zeros(batch * map * K);
+        run(y, map * K, 1);
         expect(Array.from(g.rt.u8(y, want.length))).toEqual(want);
+        const fromBytes = g.zeros(batch * map * K);
+        run(fromBytes, map * K, 1, 1);
+        expect(Array.from(g.rt.u8(fromBytes, want.length)), "from quantized bytes").toEqual(want);
+        // For a dense layer: operand rows [K, PH, PW] (int16s in the plain build), zeros to kp.
+        const kp = Math.ceil((K * map) / 16) * 16 + 16;
+        const rows = g.zeros(batch * kp * g.valueBytes);
+        run(rows, kp * g.valueBytes, 0);
+        const got = g.readOperand(rows, batch * kp);
+        const wantRows: number[] = [];
+        for (let img = 0; img < batch; img++) {
+          for (let k = 0; k < K; k++) for (let p = 0; p < map; p++) wantRows.push(want[(img * map + p) * K + k]);
+          for (let i = K * map; i < kp; i++) wantRows.push(0);
+        }
+        expect(got).toEqual(wantRows);
       }
       expect(g.guardsIntact()).toBe(true);
       g.rt.dispose();
