@@ -89,8 +89,10 @@ const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;
  * point's share, zero · scale · Σ_k w, so that y = Σ_k w_k · x_k + b up to rounding.
  *
  * forward() reads float32 activations and writes float32 ones: the layers between (ReLU,
- * max-pool, flatten) run as they do in float. A convolution shares its batch out among the
- * runtime's threads (each with its own scratch); a dense layer runs on one.
+ * max-pool, flatten) run as they do in float. forwardPooled() runs a convolution with its ReLU
+ * and 2x2 max-pool into the next int8 layer's input, already quantized (quantizedInput). A
+ * convolution shares its batch out among the runtime's threads (each with its own scratch); a
+ * dense layer runs on one.
  */
 export class Int8Forward {
   readonly kp: number;
@@ -202,6 +204,8 @@ export class Int8Forward {
     }
     const { C, H, W, R, stride, pad, OH, OW, filters } = shape;
     const quantized = this.quantizedInput;
+    if (quantized && batch > this.quantizedCapacity)
+      fail("BAD_STATE", "an int8 layer's quantized input was not written for this batch");
     const source = quantized ? this.quantized : x;
     const inBytes = C * H * W * (quantized ? 1 : 4);
     const outBytes = filters * OH * OW * 4;
@@ -271,6 +275,8 @@ export class Int8Forward {
     const outBytes = dense ? next.kp * next.valueBytes : (OH >> 1) * (OW >> 1) * filters;
     // This layer's input as the layer before wrote it (quantizedInput), or floats.
     const quantized = this.quantizedInput;
+    if (quantized && batch > this.quantizedCapacity)
+      fail("BAD_STATE", "an int8 layer's quantized input was not written for this batch");
     const source = quantized ? this.quantized : x;
     const inBytes = C * H * W * (quantized ? 1 : 4);
     rt.parallel(

@@ -531,11 +531,14 @@ export interface KernelBuild {
   shared: boolean;
 }
 
-/** The plain build whole, the others as deltas against it (scripts/embed-wasm.mjs says why). */
-const DELTAS: Record<string, string> = {
-  relaxed: KERNELS_RELAXED_WASM_DELTA,
-  "plain-shared": KERNELS_SHARED_WASM_DELTA,
-  "relaxed-shared": KERNELS_RELAXED_SHARED_WASM_DELTA,
+/**
+ * The plain build whole, the others as deltas (scripts/embed-wasm.mjs says why): each delta and
+ * the build it applies to.
+ */
+const DELTAS: Record<string, [string, KernelBuild]> = {
+  relaxed: [KERNELS_RELAXED_WASM_DELTA, { relaxedSimd: false, shared: false }],
+  "plain-shared": [KERNELS_SHARED_WASM_DELTA, { relaxedSimd: false, shared: false }],
+  "relaxed-shared": [KERNELS_RELAXED_SHARED_WASM_DELTA, { relaxedSimd: true, shared: false }],
 };
 
 let plainBytes: Uint8Array | undefined;
@@ -544,7 +547,9 @@ let plainBytes: Uint8Array | undefined;
 export function kernelBytes(build: KernelBuild): Uint8Array {
   plainBytes ??= decodeBase64(KERNELS_WASM_BASE64);
   const key = buildKey(build);
-  return key === "plain" ? plainBytes : applyDelta(plainBytes, decodeBase64(DELTAS[key]));
+  if (key === "plain") return plainBytes;
+  const [delta, against] = DELTAS[key];
+  return applyDelta(kernelBytes(against), decodeBase64(delta));
 }
 const buildKey = (b: KernelBuild): string => `${b.relaxedSimd ? "relaxed" : "plain"}${b.shared ? "-shared" : ""}`;
 

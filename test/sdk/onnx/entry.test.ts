@@ -58,7 +58,7 @@ describe('the "mnist-wasm/onnx" entry', () => {
     model.dispose();
   });
 
-  it("costs a page that does not import it nothing but the registry; one that does stays under 66 KB gzipped", async () => {
+  it("costs a page that does not import it nothing but the registry; one that does stays under 72 KB gzipped", async () => {
     const without = await pageBundle(false);
     const withOnnx = await pageBundle(true);
     console.log(`page bundle, gzipped: ${without.gzipped} bytes without ONNX, ${withOnnx.gzipped} with`);
@@ -67,8 +67,8 @@ describe('the "mnist-wasm/onnx" entry', () => {
       expect(withOnnx.text.includes(name), `${name} with the ONNX entry`).toBe(true);
     }
     // Most of a page's size is the kernels (one build whole, three as deltas) and the layers.
-    expect(without.gzipped).toBeLessThan(56_000);
+    expect(without.gzipped).toBeLessThan(62_000);
     expect(withOnnx.gzipped - without.gzipped).toBeGreaterThan(3_000);
-    expect(withOnnx.gzipped).toBeLessThan(66_000);
+    expect(withOnnx.gzipped).toBeLessThan(72_000);
   }, 60_000);
 });
