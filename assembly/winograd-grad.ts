@@ -26,7 +26,7 @@
 // The tile transforms take four tiles of a tile row at a time, one per lane.
 
 import { copyFloats } from "./simd";
-import { paddedCols, paddedRows } from "./winograd";
+import { cropPlane, paddedCols, paddedRows } from "./winograd";
 
 /** Floats in a row of the dy copy winogradGradOutput reads: four tiles a vector, two columns each. */
 function gradRowFloats(tilesW: i32): i32 {
@@ -162,9 +162,7 @@ export function winogradGradInput(
       src += <usize>tilesW << 2;
     }
     // The image is the plane without its padding.
-    const from = plane + (<usize>(pad * PW + pad) << 2);
-    const to = dx + (<usize>(c * H * W) << 2);
-    for (let y = 0; y < H; y++) copyFloats(to + (<usize>(y * W) << 2), from + <usize>y * rowBytes, W);
+    cropPlane(plane, PW, pad, H, W, dx + (<usize>(c * H * W) << 2));
   }
 }
 

@@ -85,17 +85,7 @@ export function winogradInput(
   const PW = paddedCols(tilesW);
   const rowBytes = <usize>PW << 2;
   const planeBytes = <usize>(PH * PW) << 2;
-  // The padded copy: zeros around the image, and beyond it up to the tiles' reach.
-  memory.fill(padded, 0, <usize>C * planeBytes);
-  const rows = min(H, PH - pad);
-  const cols = min(W, PW - pad);
-  for (let c = 0; c < C; c++) {
-    const src = x + (<usize>(c * H * W) << 2);
-    const dst = padded + <usize>c * planeBytes + (<usize>(pad * PW + pad) << 2);
-    for (let y = 0; y < rows; y++) {
-      copyFloats(dst + <usize>y * rowBytes, src + (<usize>(y * W) << 2), cols);
-    }
-  }
+  padImage(x, C, H, W, pad, PH, PW, padded);
   const matrixBytes = <usize>(C * ldv) << 2; // one V_i
   for (let c = 0; c < C; c++) {
     const plane = padded + <usize>c * planeBytes;
@@ -162,6 +152,35 @@ export function winogradInput(
       out += <usize>tilesW << 2;
     }
   }
+}
+
+/**
+ * The padded copy of x [C, H, W] the input transforms read: planes of PH x PW floats at `padded`,
+ * zeros around the image (`pad` of them before it) and beyond it up to the tiles' reach.
+ */
+export function padImage(x: usize, C: i32, H: i32, W: i32, pad: i32, PH: i32, PW: i32, padded: usize): void {
+  const rowBytes = <usize>PW << 2;
+  const planeBytes = <usize>(PH * PW) << 2;
+  memory.fill(padded, 0, <usize>C * planeBytes);
+  const rows = min(H, PH - pad);
+  const cols = min(W, PW - pad);
+  for (let c = 0; c < C; c++) {
+    const src = x + (<usize>(c * H * W) << 2);
+    const dst = padded + <usize>c * planeBytes + (<usize>(pad * PW + pad) << 2);
+    for (let y = 0; y < rows; y++) {
+      copyFloats(dst + <usize>y * rowBytes, src + (<usize>(y * W) << 2), cols);
+    }
+  }
+}
+
+/**
+ * dx [H, W] of one channel = the plane of PW floats a row at `plane` without its padding (`pad`
+ * rows and columns before the image): the gradient transforms' last step.
+ */
+export function cropPlane(plane: usize, PW: i32, pad: i32, H: i32, W: i32, dx: usize): void {
+  const from = plane + (<usize>(pad * PW + pad) << 2);
+  const rowBytes = <usize>PW << 2;
+  for (let y = 0; y < H; y++) copyFloats(dx + (<usize>(y * W) << 2), from + <usize>y * rowBytes, W);
 }
 
 /** V_{first + j} at `out` = row r of Bᵀ d times B (its four entries e0..e3 as four tiles). */

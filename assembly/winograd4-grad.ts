@@ -22,6 +22,7 @@
 // four tiles of a tile row at a time, one per lane.
 
 import { copyFloats } from "./simd";
+import { cropPlane } from "./winograd";
 import { padded4Cols, padded4Rows, SIXTH, TWELFTH, TWENTY_FOURTH } from "./winograd4";
 
 /** Floats in a row of the dy copy winograd4GradOutput reads: four tiles a group, four columns each. */
@@ -188,9 +189,7 @@ export function winograd4GradInput(
       src += <usize>tilesW << 2;
     }
     // The image is the plane without its padding.
-    const from = plane + (<usize>(pad * PW + pad) << 2);
-    const to = dx + (<usize>(c * H * W) << 2);
-    for (let y = 0; y < H; y++) copyFloats(to + (<usize>(y * W) << 2), from + <usize>y * rowBytes, W);
+    cropPlane(plane, PW, pad, H, W, dx + (<usize>(c * H * W) << 2));
   }
 }
 

@@ -24,7 +24,8 @@
 // rows' results kept in V in place of the tile's (the output transform, which must not write M,
 // keeps them in a scratch of its thread's).
 
-import { copyFloats, relu4 } from "./simd";
+import { relu4 } from "./simd";
+import { padImage } from "./winograd";
 
 /**
  * U[i, k, c] = (G · w[k, c] · Gᵀ)[i / 6, i % 6] for filters w [K, C, 3, 3], k from first to end - 1,
@@ -91,17 +92,7 @@ export function winograd4Input(
   const PW = padded4Cols(tilesW);
   const rowBytes = <usize>PW << 2;
   const planeBytes = <usize>(PH * PW) << 2;
-  // The padded copy: zeros around the image, and beyond it up to the tiles' reach.
-  memory.fill(padded, 0, <usize>C * planeBytes);
-  const rows = min(H, PH - pad);
-  const cols = min(W, PW - pad);
-  for (let c = 0; c < C; c++) {
-    const src = x + (<usize>(c * H * W) << 2);
-    const dst = padded + <usize>c * planeBytes + (<usize>(pad * PW + pad) << 2);
-    for (let y = 0; y < rows; y++) {
-      copyFloats(dst + <usize>y * rowBytes, src + (<usize>(y * W) << 2), cols);
-    }
-  }
+  padImage(x, C, H, W, pad, PH, PW, padded);
   const matrixBytes = <usize>(C * ldv) << 2; // one V_i
   for (let c = 0; c < C; c++) {
     const plane = padded + <usize>c * planeBytes;
