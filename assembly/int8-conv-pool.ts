@@ -1,8 +1,8 @@
 // An int8 convolution (stride 1, no padding) with its ReLU and a 2x2 max-pool of stride 2, in one
 // pass that writes the pooled outputs already quantized for the next int8 layer, channels last:
 // what that layer's convI8 would otherwise make of them (quantizeToHwc's bytes). For the first
-// layer of an MNIST CNN (1 channel, 3x3, 32 filters) it replaces a float convolution, a pass over
-// its 26x26x32 outputs for the pool and another for the next layer's quantization.
+// layer of an MNIST CNN (1 channel, 3x3, 32 filters) it spares writing its 26x26x32 outputs, a
+// pass over them for the pool and another for the next layer's quantization.
 //
 // No patch matrix: the window's rows are read from the channels-last bytes of the image, where
 // row ky of the window at (oy, ox) is the R·C contiguous bytes from (oy + ky, ox). They are taken

@@ -329,8 +329,11 @@ export class Int8Forward {
       if (this.quantized) this.rt.free(this.quantized);
       this.quantized = 0;
       this.quantizedCapacity = 0;
-      // 16 bytes of slack: a window row's last step may read past the last image (convPoolI8).
-      this.quantized = this.rt.alloc(batch * shape.C * shape.H * shape.W + 16);
+      // 16 bytes of slack, zeros: a window row's last step may read past the last image
+      // (convPoolI8, whose weights there are 0; the relaxed dot asks for bytes of 0..127).
+      const bytes = batch * shape.C * shape.H * shape.W;
+      this.quantized = this.rt.alloc(bytes + 16);
+      this.rt.u8(this.quantized + bytes, 16).fill(0);
       this.quantizedCapacity = batch;
     }
     return this.quantized;
