@@ -359,35 +359,11 @@ function packPanelsA(
     const rows = min(MR, mc - ir);
     const panel = dst + (<usize>(ir * kc) << 4);
     const row0 = ic + ir;
-    if (transA == 0 && rows == MR) {
-      // A stored [m,k], a whole panel: four depths of each row at a time, broadcast lane by lane
-      // in registers, written in panel order (one load and four sequential stores where the
-      // loop below does a load and a strided store per value).
-      const rowBytes = <usize>lda << 2;
-      const src0 = a + (<usize>(row0 * lda + pc) << 2);
-      let out = panel;
-      let p = 0;
-      for (; p + 4 <= kc; p += 4) {
-        const s = src0 + (<usize>p << 2);
-        for (let r = 0; r < MR; r++) {
-          const v = v128.load(s + <usize>r * rowBytes);
-          const o = out + (<usize>r << 4);
-          v128.store(o, v128.shuffle<f32>(v, v, 0, 0, 0, 0));
-          v128.store(o, v128.shuffle<f32>(v, v, 1, 1, 1, 1), MR * 16);
-          v128.store(o, v128.shuffle<f32>(v, v, 2, 2, 2, 2), MR * 32);
-          v128.store(o, v128.shuffle<f32>(v, v, 3, 3, 3, 3), MR * 48);
-        }
-        out += MR * 64;
-      }
-      for (; p < kc; p++) {
-        for (let r = 0; r < MR; r++) {
-          v128.store(out + (<usize>r << 4), v128.load32_splat(src0 + <usize>r * rowBytes + (<usize>p << 2)));
-        }
-        out += MR * 16;
-      }
-    } else if (transA == 0) {
-      // A stored [m,k], the last, partial panel: as a whole one for its rows, four depths at a
-      // time, and zeros for the rows past mc.
+    if (transA == 0) {
+      // A stored [m,k]: four depths of each row at a time, broadcast lane by lane in registers,
+      // written in panel order (one load and four sequential stores where a value at a time
+      // takes a load and a strided store each); a last, partial panel gets zeros for the rows
+      // past mc.
       const rowBytes = <usize>lda << 2;
       const src0 = a + (<usize>(row0 * lda + pc) << 2);
       const zero = f32x4.splat(0);

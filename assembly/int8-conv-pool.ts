@@ -198,23 +198,20 @@ export function convPoolI8(
 // @ts-ignore: decorator
 @inline
 function storeChannels(p: usize, stride: usize, q8: v128): void {
-  if (OPERAND_BYTES == 1) {
-    store<u8>(p, i8x16.extract_lane_u(q8, 0));
-    store<u8>(p + stride, i8x16.extract_lane_u(q8, 1));
-    store<u8>(p + 2 * stride, i8x16.extract_lane_u(q8, 2));
-    store<u8>(p + 3 * stride, i8x16.extract_lane_u(q8, 3));
-    store<u8>(p + 4 * stride, i8x16.extract_lane_u(q8, 4));
-    store<u8>(p + 5 * stride, i8x16.extract_lane_u(q8, 5));
-    store<u8>(p + 6 * stride, i8x16.extract_lane_u(q8, 6));
-    store<u8>(p + 7 * stride, i8x16.extract_lane_u(q8, 7));
-  } else {
-    store<u16>(p, i8x16.extract_lane_u(q8, 0));
-    store<u16>(p + stride, i8x16.extract_lane_u(q8, 1));
-    store<u16>(p + 2 * stride, i8x16.extract_lane_u(q8, 2));
-    store<u16>(p + 3 * stride, i8x16.extract_lane_u(q8, 3));
-    store<u16>(p + 4 * stride, i8x16.extract_lane_u(q8, 4));
-    store<u16>(p + 5 * stride, i8x16.extract_lane_u(q8, 5));
-    store<u16>(p + 6 * stride, i8x16.extract_lane_u(q8, 6));
-    store<u16>(p + 7 * stride, i8x16.extract_lane_u(q8, 7));
-  }
+  storeValue(p, i8x16.extract_lane_u(q8, 0));
+  storeValue(p + stride, i8x16.extract_lane_u(q8, 1));
+  storeValue(p + 2 * stride, i8x16.extract_lane_u(q8, 2));
+  storeValue(p + 3 * stride, i8x16.extract_lane_u(q8, 3));
+  storeValue(p + 4 * stride, i8x16.extract_lane_u(q8, 4));
+  storeValue(p + 5 * stride, i8x16.extract_lane_u(q8, 5));
+  storeValue(p + 6 * stride, i8x16.extract_lane_u(q8, 6));
+  storeValue(p + 7 * stride, i8x16.extract_lane_u(q8, 7));
+}
+
+// One operand value (a byte, or an int16 in the plain build) at p.
+// @ts-ignore: decorator
+@inline
+function storeValue(p: usize, value: u8): void {
+  if (OPERAND_BYTES == 1) store<u8>(p, value);
+  else store<u16>(p, value);
 }
