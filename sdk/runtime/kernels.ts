@@ -381,7 +381,20 @@ export interface Kernels {
   winograd4PadBytes: WinogradPadBytes;
   winograd4Input: WinogradInput;
   /** winogradOutput's arguments, then a scratch of winograd4OutputScratchBytes() bytes. */
-  winograd4Output: (...args: [...Parameters<WinogradOutput>, scratch: number]) => void;
+  winograd4Output(
+    m: number,
+    ldm: number,
+    col0: number,
+    K: number,
+    tilesH: number,
+    tilesW: number,
+    bias: number,
+    relu: number,
+    y: number,
+    OH: number,
+    OW: number,
+    scratch: number,
+  ): void;
   winograd4OutputScratchBytes(): number;
   winograd4GradPlaneBytes: WinogradGradPlaneBytes;
   winograd4GradOutput: WinogradGradOutput;
